@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { install, installedVersion } from './install.js';
+import { PARTWISE_VERSION } from '../version.js';
+import { useTestDatabase } from '../testing/database.js';
+import { createRoutedTable } from '../testing/fixtures.js';
+
+const db = useTestDatabase('install');
+
+describe('installing the SQL infrastructure', () => {
+  it('installs into its own schema, records its version, and is idempotent', async () => {
+    const client = await db.connect();
+    try {
+      expect(await installedVersion(client)).toBeNull();
+      const first = await install(client);
+      expect(first.previousVersion).toBeNull();
+      expect(first.appliedMigrations).toEqual(['migrations/0001_metadata.sql', 'migrations/0002_maintenance.sql']);
+      const second = await install(client);
+      expect(second).toEqual({
+        schema: 'partwise',
+        version: PARTWISE_VERSION,
+        previousVersion: PARTWISE_VERSION,
+        appliedMigrations: [],
+      });
+      expect(await installedVersion(client)).toBe(PARTWISE_VERSION);
+      const tables = await client.query(
+        `SELECT relname FROM pg_class WHERE relnamespace = 'partwise'::regnamespace AND relkind = 'r' ORDER BY 1`,
+      );
+      expect(tables.rows.map((r) => r.relname)).toEqual([
+        'installation',
+        'maintenance_finding',
+        'partition_bucket',
+        'partition_config',
+        'partition_tracker',
+        'schema_migrations',
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('installs into a configurable schema, side by side with another installation', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'ops_partwise');
+      expect(await installedVersion(client, 'ops_partwise')).toBe(PARTWISE_VERSION);
+      const { rows } = await client.query(`SELECT ops_partwise.level_one_name('t_k', '1') AS name`);
+      expect(rows).toEqual([{ name: 't_k_1' }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses an install schema name it cannot substitute safely', async () => {
+    const client = await db.connect();
+    try {
+      await expect(install(client, 'Bad"Schema')).rejects.toMatchObject({ kind: 'invalid_input' });
+      await expect(install(client, 'a;b')).rejects.toMatchObject({ kind: 'invalid_input' });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('rolls back completely when the role may not create the schema, naming the privilege', async () => {
+    await db.query(`CREATE ROLE weak LOGIN PASSWORD 'weak'`);
+    const url = new URL(db.url);
+    url.username = 'weak';
+    url.password = 'weak';
+    const pg = (await import('pg')).default;
+    const weak = new pg.Client(url.toString());
+    await weak.connect();
+    try {
+      await db.query(`REVOKE CREATE ON DATABASE ${db.name} FROM PUBLIC`);
+      await expect(install(weak, 'weak_schema')).rejects.toMatchObject({
+        kind: 'privilege',
+        message: expect.stringContaining('permission denied for database'),
+      });
+      expect(await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'weak_schema'`)).toEqual([]);
+    } finally {
+      await weak.end();
+    }
+  });
+});
+
+describe('bad input to the routing functions', () => {
+  it('gives clear errors for an unmanaged table and a bucket limit that is not a positive integer', async () => {
+    await expect(db.query(`SELECT partwise.config_for('public', 'nothing_here')`)).rejects.toMatchObject({
+      code: '42704',
+      message: 'partwise: table public.nothing_here is not managed by Partwise',
+    });
+    await db.query('CREATE TABLE bad_p (k int NOT NULL, bucket_id int NOT NULL DEFAULT 0) PARTITION BY LIST (k)');
+    for (const limit of [0, -1]) {
+      await expect(
+        db.query(`SELECT partwise.configure_table('public', 'bad', 'bad_p', 'k', $1)`, [limit]),
+      ).rejects.toMatchObject({
+        code: '22023',
+        message: `partwise: bucket limit must be a positive integer, got ${limit}`,
+      });
+    }
+    await expect(
+      db.query(`SELECT partwise.configure_table('public', 'bad', 'bad_p', 'k', $1)`, ['abc']),
+    ).rejects.toMatchObject({
+      code: '22P02',
+    });
+    await expect(
+      db.query(`SELECT partwise.configure_table('public', 'bad', 'bad_p', 'nope', 5)`),
+    ).rejects.toMatchObject({
+      message: 'partwise: public.bad_p is not LIST-partitioned by nope',
+    });
+    await db.query('CREATE TABLE plain_t (k int)');
+    await expect(
+      db.query(`SELECT partwise.configure_table('public', 'plain', 'plain_t', 'k', 5)`),
+    ).rejects.toMatchObject({
+      message: 'partwise: public.plain_t is not LIST-partitioned by k',
+    });
+    expect(await db.query('SELECT count(*)::int AS n FROM partwise.partition_config')).toEqual([{ n: 0 }]);
+  });
+
+  it('names the missing privilege when the role may not create partitions', async () => {
+    await db.query('CREATE SCHEMA locked_down');
+    await db.query(
+      'CREATE TABLE locked_down.t_p (k int NOT NULL, bucket_id int NOT NULL DEFAULT 0) PARTITION BY LIST (k)',
+    );
+    await db.query('CREATE ROLE tenant_admin LOGIN');
+    await db.query('GRANT USAGE ON SCHEMA locked_down, partwise TO tenant_admin');
+    await db.query('GRANT ALL ON ALL TABLES IN SCHEMA partwise TO tenant_admin');
+    await db.query(`ALTER ROLE tenant_admin PASSWORD 'x'`);
+    const url = new URL(db.url);
+    url.username = 'tenant_admin';
+    url.password = 'x';
+    const pg = (await import('pg')).default;
+    const client = new pg.Client(url.toString());
+    await client.connect();
+    try {
+      await expect(
+        client.query(`SELECT partwise.configure_table('locked_down', 't', 't_p', 'k', 5)`),
+      ).rejects.toMatchObject({
+        code: '42501',
+        message:
+          'partwise: role tenant_admin lacks the CREATE privilege on schema locked_down, needed to create partitions',
+      });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('uninstalls one table and keeps every row', async () => {
+    const t = await createRoutedTable(db, { table: 'leaving', bucketLimit: 2 });
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 3, 'r' || g FROM generate_series(1, 10) g`);
+    await db.query('SELECT partwise.uninstall($1)', [t.configId]);
+    // The partitioned table has the application's name again, with every row.
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.leaving'::regclass`)).toEqual([
+      { relkind: 'p' },
+    ]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.leaving')).toEqual([{ n: 10 }]);
+    expect(
+      await db.query('SELECT count(*)::int AS n FROM partwise.partition_tracker WHERE config_id = $1', [t.configId]),
+    ).toEqual([{ n: 0 }]);
+    expect(
+      await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'ticket\\_%' AND relkind = 'S'`),
+    ).toEqual([{ n: 0 }]);
+  });
+});

@@ -1,0 +1,17 @@
+-- Bootstrap of the install schema: what the installer needs to know which
+-- migrations ran. Idempotent; runs before every install or upgrade.
+CREATE SCHEMA IF NOT EXISTS @extschema@;
+COMMENT ON SCHEMA @extschema@ IS 'Partwise: metadata, routing and migration journal of partitioned tables.';
+
+CREATE TABLE IF NOT EXISTS @extschema@.schema_migrations (
+  name        text        PRIMARY KEY,
+  applied_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @extschema@.schema_migrations IS 'Migration files of sql/migrations applied to this schema.';
+
+CREATE TABLE IF NOT EXISTS @extschema@.installation (
+  singleton     boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+  version       text        NOT NULL,
+  installed_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @extschema@.installation IS 'The Partwise version whose SQL is installed in this schema.';

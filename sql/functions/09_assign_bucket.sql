@@ -1,0 +1,113 @@
+-- assign_bucket(config, key value): the bucket and leaf partition for one new
+-- row of the key. This is the hot path of every routed insert.
+--
+-- Each row takes the next ticket of its key (nextval: no lock held, so writers of
+-- one key never queue behind each other's transactions) and goes to the bucket
+-- whose ticket range holds it. A bucket therefore never receives more rows than
+-- its capacity, whatever the concurrency. Tickets of rolled-back inserts are not
+-- reused, and deleted rows do not free room: "rows in a bucket" counts tickets
+-- handed out, an upper bound of the rows it holds.
+--
+-- Only the first row past the end of the current bucket takes the key's tracker
+-- row lock (open_buckets_through), until its transaction ends; rows of the
+-- bucket that is filling meanwhile are not held up.
+CREATE OR REPLACE FUNCTION @extschema@.assign_bucket(
+  p_config_id int, p_key_value text, OUT bucket_id int, OUT leaf regclass)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_tracker @extschema@.partition_tracker;
+  v_ticket bigint;
+BEGIN
+  SELECT * INTO v_tracker FROM @extschema@.partition_tracker t
+   WHERE t.config_id = p_config_id AND t.key_value = p_key_value;
+  IF NOT FOUND THEN
+    v_tracker := @extschema@.ensure_key(p_config_id, p_key_value);
+  END IF;
+  IF v_tracker.ticket_sequence IS NULL THEN
+    v_tracker := @extschema@.ensure_ticket_sequence(p_config_id, p_key_value);
+  END IF;
+  v_ticket := nextval(v_tracker.ticket_sequence);
+  IF v_ticket >= v_tracker.current_first_ticket
+     AND v_ticket < v_tracker.current_first_ticket + v_tracker.current_capacity THEN
+    bucket_id := v_tracker.current_bucket_id;
+    leaf := v_tracker.current_leaf;
+    RETURN;
+  END IF;
+  SELECT b.bucket_id, b.leaf INTO bucket_id, leaf FROM @extschema@.bucket_for_ticket(p_config_id, p_key_value, v_ticket) b;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.assign_bucket(int, text) IS
+  'Bucket and leaf for the next row of a key; the hot path of routed inserts.';
+
+-- bucket_for_ticket: the bucket of a ticket that is not in the key's current
+-- bucket as this transaction saw it: either an earlier bucket (the ticket was
+-- taken before another session opened the next one) or one past the current
+-- bucket, which is then opened. The routing trigger inlines the common case
+-- (ticket in the current bucket) and calls this for the rest.
+CREATE OR REPLACE FUNCTION @extschema@.bucket_for_ticket(
+  p_config_id int, p_key_value text, p_ticket bigint, OUT bucket_id int, OUT leaf regclass)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_end bigint;
+BEGIN
+  SELECT t.current_first_ticket + t.current_capacity INTO STRICT v_end FROM @extschema@.partition_tracker t
+   WHERE t.config_id = p_config_id AND t.key_value = p_key_value;
+  IF p_ticket >= v_end THEN
+    PERFORM @extschema@.open_buckets_through(p_config_id, p_key_value, p_ticket);
+  END IF;
+  SELECT b.bucket_id, b.leaf_partition INTO bucket_id, leaf
+    FROM @extschema@.partition_bucket b
+   WHERE b.config_id = p_config_id AND b.key_value = p_key_value AND b.first_ticket <= p_ticket
+   ORDER BY b.first_ticket DESC
+   LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'partwise: no bucket of key % holds ticket %; run maintenance to repair the tracker',
+                    p_key_value, p_ticket;
+  END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.bucket_for_ticket(int, text, bigint) IS
+  'Bucket of a ticket outside the current bucket; opens buckets up to it when needed.';
+
+-- open_buckets_through: make the key's current bucket the one that holds
+-- p_ticket, opening every bucket up to it. Locks the key's tracker row
+-- (FOR UPDATE) until the end of the transaction: concurrent rows that also fall
+-- past the old bucket wait for this transaction, then find the bucket open.
+CREATE OR REPLACE FUNCTION @extschema@.open_buckets_through(p_config_id int, p_key_value text, p_ticket bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_tracker @extschema@.partition_tracker;
+  v_limit bigint;
+  v_bucket @extschema@.partition_bucket;
+BEGIN
+  SELECT * INTO STRICT v_tracker FROM @extschema@.partition_tracker
+   WHERE config_id = p_config_id AND key_value = p_key_value
+     FOR UPDATE;
+  IF p_ticket < v_tracker.current_first_ticket + v_tracker.current_capacity THEN
+    RETURN; -- opened by the transaction we waited for
+  END IF;
+  SELECT bucket_limit INTO STRICT v_limit FROM @extschema@.partition_config WHERE config_id = p_config_id;
+  WHILE p_ticket >= v_tracker.current_first_ticket + v_tracker.current_capacity LOOP
+    v_bucket := @extschema@.ensure_bucket(p_config_id, p_key_value, v_tracker.current_bucket_id + 1,
+                                          v_tracker.current_first_ticket + v_tracker.current_capacity, v_limit);
+    v_tracker.current_bucket_id := v_bucket.bucket_id;
+    v_tracker.current_leaf := v_bucket.leaf_partition;
+    v_tracker.current_first_ticket := v_bucket.first_ticket;
+    v_tracker.current_capacity := v_bucket.capacity;
+  END LOOP;
+  UPDATE @extschema@.partition_tracker
+     SET current_bucket_id = v_tracker.current_bucket_id,
+         current_leaf = v_tracker.current_leaf,
+         current_first_ticket = v_tracker.current_first_ticket,
+         current_capacity = v_tracker.current_capacity,
+         rows_assigned = greatest(rows_assigned, p_ticket),
+         last_updated = now()
+   WHERE config_id = p_config_id AND key_value = p_key_value;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.open_buckets_through(int, text, bigint) IS
+  'Advances a key''s current bucket to the one holding a ticket, creating buckets as needed.';

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['shared/**/*.test.ts', 'electron/**/*.unit.test.ts', 'renderer/**/*.test.{ts,tsx}'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'db',
+          include: ['electron/**/*.db.test.ts'],
+          globalSetup: ['electron/testing/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Tests share one cluster; a few files at a time keep two cores busy
+          // without starving the server.
+          maxWorkers: 3,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
