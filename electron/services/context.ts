@@ -1,0 +1,27 @@
+// What every command handler gets: database pools by connection profile id,
+// and a way to push events to whoever is listening (an Electron window or a
+// browser bridge client). Handlers are plain functions: the same ones are
+// bound to Electron IPC and to the bridge's WebSocket.
+import type pg from 'pg';
+import type { CommandName, CommandOutput, EventName, EventPayload, commands } from '../../shared/contract.js';
+import type { z } from 'zod';
+
+export interface PoolProvider {
+  /** The pool of a saved connection profile; created on first use. Rejects with a PartwiseError for an unknown id. */
+  pool(connectionId: string): Promise<pg.Pool>;
+}
+
+export interface ServiceContext {
+  pools: PoolProvider;
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
+}
+
+/** The validated input of a command, as its zod schema outputs it. */
+export type HandlerInput<C extends CommandName> = z.output<(typeof commands)[C]['input']>;
+
+export type CommandHandler<C extends CommandName> = (input: HandlerInput<C>) => Promise<CommandOutput<C>>;
+
+export type CommandHandlers = { [C in CommandName]: CommandHandler<C> };
+
+/** A group of handlers, e.g. everything about connections; all groups together must cover the contract. */
+export type HandlerGroup<C extends CommandName> = { [K in C]: CommandHandler<K> };

@@ -1,0 +1,119 @@
+// The one contract between the renderer and the main process, whatever carries
+// it (Electron IPC or the browser bridge's WebSocket): every command with the
+// schema of its input and output, and every event the main process pushes.
+// Both sides derive their TypeScript types from these schemas; the main
+// process validates every incoming payload against them.
+import { z } from 'zod';
+import { ConnectionDraft, ConnectionProfile, ConnectionTestResult } from './connection.js';
+import { TableDetail, TableSummary } from './catalog.js';
+import { MigrationPlan, MigrationTarget } from './plan.js';
+import { RunEvent } from './progress.js';
+import { RunSummary } from './runs.js';
+import { MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
+
+const connectionId = z.string().min(1).max(200);
+const identifier = z.string().min(1).max(63);
+const configId = z.number().int().positive();
+const runId = z.number().int().positive();
+const empty = z.object({}).strict();
+
+export const AppInfo = z.object({
+  version: z.string(),
+  /** electron: the desktop app; browser: the local bridge (`npm run web`). */
+  shell: z.enum(['electron', 'browser']),
+  /** How saved passwords are protected: the OS keychain, Electron's plain-text fallback, or not saved at all. */
+  secretStorage: z.enum(['keychain', 'basic_text', 'session_only']),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+export const commands = {
+  'app.info': { input: empty, output: AppInfo },
+
+  'connections.list': { input: empty, output: z.array(ConnectionProfile) },
+  'connections.save': { input: ConnectionDraft, output: ConnectionProfile },
+  'connections.delete': { input: z.object({ id: connectionId }).strict(), output: empty },
+  /** Test a saved profile (by id) or an unsaved draft. */
+  'connections.test': {
+    input: z.union([z.object({ id: connectionId }).strict(), z.object({ draft: ConnectionDraft }).strict()]),
+    output: ConnectionTestResult,
+  },
+  /** Start (and on first use create and seed) the embedded Sandbox database; returns its profile. */
+  'sandbox.start': { input: empty, output: ConnectionProfile },
+
+  'tables.list': { input: z.object({ connectionId, schema: identifier.optional() }).strict(), output: z.array(TableSummary) },
+  'tables.detail': {
+    input: z.object({ connectionId, schema: identifier, table: identifier }).strict(),
+    output: TableDetail,
+  },
+
+  'plan.create': {
+    input: z.object({ connectionId, targets: z.array(MigrationTarget).min(1).max(50), exact: z.boolean() }).strict(),
+    output: z.array(MigrationPlan),
+  },
+
+  'runs.start': {
+    input: z.object({ connectionId, targets: z.array(MigrationTarget).min(1).max(50), workers: z.number().int().min(1).max(16).optional() }).strict(),
+    output: z.object({ runId }),
+  },
+  'runs.cancel': { input: z.object({ connectionId, runId }).strict(), output: empty },
+  'runs.list': { input: z.object({ connectionId }).strict(), output: z.array(RunSummary) },
+  'runs.resume': { input: z.object({ connectionId, runId }).strict(), output: z.object({ runId }) },
+  'runs.rollback': { input: z.object({ connectionId, runId }).strict(), output: z.object({ runId }) },
+  /** Drop the backup of a migrated table: the end of the road back. */
+  'runs.finalize': { input: z.object({ connectionId, runId }).strict(), output: z.object({ runId }) },
+
+  'managed.list': { input: z.object({ connectionId }).strict(), output: z.array(ManagedTable) },
+  'explorer.tree': {
+    input: z.object({ connectionId, configId, exactCounts: z.boolean().optional() }).strict(),
+    output: PartitionTree,
+  },
+  'explorer.sizes': { input: z.object({ connectionId, configId }).strict(), output: SizesReport },
+  'tracker.list': {
+    input: z.object({ connectionId, configId }).strict(),
+    output: z.object({ table: ManagedTable, rows: z.array(TrackerRow) }),
+  },
+  'tracker.setBucketLimit': {
+    input: z.object({ connectionId, configId, bucketLimit: z.number().int().positive().max(2_000_000_000) }).strict(),
+    output: ManagedTable,
+  },
+  /** Check every key: create buckets ahead (when `ahead` is set), repair drift, report over-full and empty buckets. */
+  'maintenance.run': {
+    input: z.object({ connectionId, configId, ahead: z.number().min(0).max(1).nullable() }).strict(),
+    output: MaintenanceReport,
+  },
+} as const;
+
+export type CommandName = keyof typeof commands;
+export type CommandInput<C extends CommandName> = z.input<(typeof commands)[C]['input']>;
+export type CommandOutput<C extends CommandName> = z.output<(typeof commands)[C]['output']>;
+
+export const events = {
+  /** Progress of migrations, rollbacks, finalizations and maintenance jobs. */
+  'run.event': RunEvent,
+} as const;
+
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
+
+/** Every response crossing the boundary: a result or an error the UI can show. */
+export const ResponseEnvelope = z.union([
+  z.object({ ok: z.literal(true), result: z.unknown() }),
+  z.object({
+    ok: z.literal(false),
+    error: z.object({
+      kind: z.string(),
+      message: z.string(),
+      hint: z.string().optional(),
+      detail: z.string().optional(),
+      sqlstate: z.string().optional(),
+    }),
+  }),
+]);
+export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
+
+/** What the preload exposes as `window.partwise`, and the browser bridge client implements. */
+export interface PartwiseApi {
+  invoke<C extends CommandName>(command: C, input: CommandInput<C>): Promise<CommandOutput<C>>;
+  /** Subscribe to an event; returns the unsubscribe function. */
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}

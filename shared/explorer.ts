@@ -1,0 +1,92 @@
+// The partition tree, bucket fill levels, sizes, and the tracker metadata of
+// the tables Partwise manages.
+import { z } from 'zod';
+
+export const ManagedTable = z.object({
+  configId: z.number().int(),
+  schema: z.string(),
+  table: z.string(),
+  partitionedTable: z.string(),
+  keyColumn: z.string(),
+  bucketColumn: z.string(),
+  bucketLimit: z.number(),
+  mode: z.enum(['building', 'routing']),
+  keys: z.number(),
+  leaves: z.number(),
+  /** The original table kept by a migration until it is finalized, if any. */
+  backupTable: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ManagedTable = z.infer<typeof ManagedTable>;
+
+export const BucketNode = z.object({
+  bucketId: z.number().int(),
+  leaf: z.string(),
+  /** Tickets handed out to this bucket: an upper bound of its rows (exact rows only on request). */
+  assigned: z.number(),
+  /** Rows counted or estimated, see rowsExact. */
+  rows: z.number(),
+  rowsExact: z.boolean(),
+  capacity: z.number(),
+  bytes: z.number(),
+});
+export type BucketNode = z.infer<typeof BucketNode>;
+
+export const LevelOneNode = z.object({
+  keyValue: z.string(),
+  partition: z.string(),
+  rows: z.number(),
+  bytes: z.number(),
+  currentBucketId: z.number().int(),
+  buckets: z.array(BucketNode),
+});
+export type LevelOneNode = z.infer<typeof LevelOneNode>;
+
+export const PartitionTree = z.object({
+  table: ManagedTable,
+  levelOne: z.array(LevelOneNode),
+  totals: z.object({ rows: z.number(), bytes: z.number(), leaves: z.number(), levelOne: z.number() }),
+});
+export type PartitionTree = z.infer<typeof PartitionTree>;
+
+export const SizesReport = z.object({
+  configId: z.number().int(),
+  largestLevelOne: z.array(z.object({ keyValue: z.string(), partition: z.string(), bytes: z.number(), rows: z.number() })),
+  /** How full buckets are: count of buckets per 10% band of capacity (index 0 = 0-10%, 10 = over-full). */
+  fillBands: z.array(z.object({ band: z.string(), buckets: z.number() })),
+  tableBytes: z.number(),
+  indexBytes: z.number(),
+  toastBytes: z.number(),
+});
+export type SizesReport = z.infer<typeof SizesReport>;
+
+export const TrackerRow = z.object({
+  keyValue: z.string(),
+  levelOnePartition: z.string(),
+  currentBucketId: z.number().int(),
+  currentLeaf: z.string(),
+  currentCapacity: z.number(),
+  currentAssigned: z.number(),
+  rowsAssigned: z.number(),
+  lastUpdated: z.string(),
+});
+export type TrackerRow = z.infer<typeof TrackerRow>;
+
+export const MaintenanceFinding = z.object({
+  keyValue: z.string(),
+  kind: z.enum(['missing_leaf', 'untracked_leaf', 'over_full', 'empty', 'tracker_drift', 'created_ahead']),
+  bucketId: z.number().int().nullable(),
+  leaf: z.string().nullable(),
+  rows: z.number().nullable(),
+  capacity: z.number().nullable(),
+  detail: z.string(),
+});
+export type MaintenanceFinding = z.infer<typeof MaintenanceFinding>;
+
+export const MaintenanceReport = z.object({
+  configId: z.number().int(),
+  keysChecked: z.number().int(),
+  findings: z.array(MaintenanceFinding),
+});
+export type MaintenanceReport = z.infer<typeof MaintenanceReport>;

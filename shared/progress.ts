@@ -1,0 +1,51 @@
+// Events a running migration (or maintenance job) emits: the CLI renders them
+// as a progress bar or JSON lines, the app streams them to the run monitor.
+import { z } from 'zod';
+
+export const Phase = z.enum([
+  'prepare',
+  'provision',
+  'copy',
+  'indexes',
+  'catch_up',
+  'cutover',
+  'verify',
+  'done',
+  'rollback',
+  'finalize',
+  'maintain',
+]);
+export type Phase = z.infer<typeof Phase>;
+
+export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
+export type LogLevel = z.infer<typeof LogLevel>;
+
+const base = {
+  runId: z.number().int(),
+  /** `schema.table` of the target the event is about, when it is about one. */
+  table: z.string().optional(),
+  at: z.string(), // ISO timestamp
+};
+
+export const RunEvent = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('phase'), phase: Phase, message: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('progress'),
+    phase: Phase,
+    done: z.number(),
+    total: z.number(),
+    unit: z.enum(['rows', 'keys', 'partitions', 'changes']),
+    perSecond: z.number(),
+    etaSeconds: z.number().nullable(),
+    currentKey: z.string().optional(),
+  }),
+  z.object({ ...base, type: z.literal('log'), level: LogLevel, message: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('finished'),
+    status: z.enum(['succeeded', 'failed', 'rolled_back', 'cancelled']),
+    message: z.string(),
+  }),
+]);
+export type RunEvent = z.infer<typeof RunEvent>;
