@@ -40,7 +40,10 @@ export const commands = {
   /** Start (and on first use create and seed) the embedded Sandbox database; returns its profile. */
   'sandbox.start': { input: empty, output: ConnectionProfile },
 
-  'tables.list': { input: z.object({ connectionId, schema: identifier.optional() }).strict(), output: z.array(TableSummary) },
+  'tables.list': {
+    input: z.object({ connectionId, schema: identifier.optional() }).strict(),
+    output: z.array(TableSummary),
+  },
   'tables.detail': {
     input: z.object({ connectionId, schema: identifier, table: identifier }).strict(),
     output: TableDetail,
@@ -52,7 +55,13 @@ export const commands = {
   },
 
   'runs.start': {
-    input: z.object({ connectionId, targets: z.array(MigrationTarget).min(1).max(50), workers: z.number().int().min(1).max(16).optional() }).strict(),
+    input: z
+      .object({
+        connectionId,
+        targets: z.array(MigrationTarget).min(1).max(50),
+        workers: z.number().int().min(1).max(16).optional(),
+      })
+      .strict(),
     output: z.object({ runId }),
   },
   'runs.cancel': { input: z.object({ connectionId, runId }).strict(), output: empty },
@@ -111,7 +120,18 @@ export const ResponseEnvelope = z.union([
 ]);
 export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
 
-/** What the preload exposes as `window.partwise`, and the browser bridge client implements. */
+/**
+ * What the preload exposes as `window.partwise`. It returns envelopes rather
+ * than throwing, because an Error crossing Electron's contextBridge keeps only
+ * its message; the renderer's transport turns `ok: false` into an ApiError.
+ */
+export interface PreloadApi {
+  invoke(command: CommandName, input: unknown): Promise<ResponseEnvelope>;
+  /** Subscribe to an event; returns the unsubscribe function. */
+  on(event: EventName, listener: (payload: unknown) => void): () => void;
+}
+
+/** The typed API the renderer uses, over either transport. */
 export interface PartwiseApi {
   invoke<C extends CommandName>(command: C, input: CommandInput<C>): Promise<CommandOutput<C>>;
   /** Subscribe to an event; returns the unsubscribe function. */

@@ -52,7 +52,9 @@ export type PartitionTree = z.infer<typeof PartitionTree>;
 
 export const SizesReport = z.object({
   configId: z.number().int(),
-  largestLevelOne: z.array(z.object({ keyValue: z.string(), partition: z.string(), bytes: z.number(), rows: z.number() })),
+  largestLevelOne: z.array(
+    z.object({ keyValue: z.string(), partition: z.string(), bytes: z.number(), rows: z.number() }),
+  ),
   /** How full buckets are: count of buckets per 10% band of capacity (index 0 = 0-10%, 10 = over-full). */
   fillBands: z.array(z.object({ band: z.string(), buckets: z.number() })),
   tableBytes: z.number(),

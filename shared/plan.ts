@@ -8,7 +8,11 @@ export const MigrationTarget = z.object({
   schema: z.string().min(1).max(63),
   table: z.string().min(1).max(63),
   keyColumn: z.string().min(1).max(63),
-  bucketLimit: z.number().int('Bucket limit must be a whole number').positive('Bucket limit must be a positive integer').max(2_000_000_000),
+  bucketLimit: z
+    .number()
+    .int('Bucket limit must be a whole number')
+    .positive('Bucket limit must be a positive integer')
+    .max(2_000_000_000),
 });
 export type MigrationTarget = z.infer<typeof MigrationTarget>;
 

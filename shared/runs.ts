@@ -2,7 +2,15 @@
 import { z } from 'zod';
 import { Phase } from './progress.js';
 
-export const RunStatus = z.enum(['running', 'interrupted', 'succeeded', 'failed', 'rolled_back', 'cancelled', 'finalized']);
+export const RunStatus = z.enum([
+  'running',
+  'interrupted',
+  'succeeded',
+  'failed',
+  'rolled_back',
+  'cancelled',
+  'finalized',
+]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const TargetState = z.object({

@@ -2,12 +2,7 @@ import { PartwiseError } from '../db/errors.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 
 type ExplorerCommands =
-  | 'managed.list'
-  | 'explorer.tree'
-  | 'explorer.sizes'
-  | 'tracker.list'
-  | 'tracker.setBucketLimit'
-  | 'maintenance.run';
+  'managed.list' | 'explorer.tree' | 'explorer.sizes' | 'tracker.list' | 'tracker.setBucketLimit' | 'maintenance.run';
 
 export function explorerHandlers(_context: ServiceContext): HandlerGroup<ExplorerCommands> {
   const pending = async (): Promise<never> => {

@@ -9,12 +9,7 @@ import { runHandlers } from './run-handlers.js';
 import { explorerHandlers } from './explorer-handlers.js';
 
 export type ConnectionCommands =
-  | 'app.info'
-  | 'connections.list'
-  | 'connections.save'
-  | 'connections.delete'
-  | 'connections.test'
-  | 'sandbox.start';
+  'app.info' | 'connections.list' | 'connections.save' | 'connections.delete' | 'connections.test' | 'sandbox.start';
 
 export type ConnectionHandlers = HandlerGroup<ConnectionCommands>;
 

@@ -1,7 +1,15 @@
 // How the renderer reaches the main process: through the preload's
 // `window.partwise` in Electron, or through the browser bridge's WebSocket.
 // Both speak the contract of shared/contract.ts; errors arrive as ApiError.
-import type { CommandInput, CommandName, CommandOutput, EventName, EventPayload, PartwiseApi } from '../../shared/contract';
+import type {
+  CommandInput,
+  CommandName,
+  CommandOutput,
+  EventName,
+  EventPayload,
+  PartwiseApi,
+  PreloadApi,
+} from '../../shared/contract';
 import { BRIDGE_WS_PATH, ServerMessage } from '../../shared/bridge-protocol';
 import type { ErrorInfo } from '../../shared/errors';
 
@@ -22,7 +30,7 @@ export class ApiError extends Error {
 
 declare global {
   interface Window {
-    partwise?: PartwiseApi;
+    partwise?: PreloadApi;
   }
 }
 
@@ -47,12 +55,19 @@ export function createBridgeApi(url: string): PartwiseApi {
       };
       ws.onerror = () => {
         opening = undefined;
-        reject(new ApiError({ kind: 'connection', message: 'The Partwise bridge is not reachable. Is `npm run web` still running?' }));
+        reject(
+          new ApiError({
+            kind: 'connection',
+            message: 'The Partwise bridge is not reachable. Is `npm run web` still running?',
+          }),
+        );
       };
       ws.onclose = () => {
         socket = undefined;
         for (const [, request] of pending) {
-          request.reject(new ApiError({ kind: 'connection', message: 'The connection to the Partwise bridge closed.' }));
+          request.reject(
+            new ApiError({ kind: 'connection', message: 'The connection to the Partwise bridge closed.' }),
+          );
         }
         pending.clear();
       };
@@ -103,9 +118,25 @@ function bridgeToken(): string | null {
   return sessionStorage.getItem('partwise.token');
 }
 
+/** The Electron transport: the preload's envelopes, unwrapped. */
+export function createPreloadApi(preload: PreloadApi): PartwiseApi {
+  return {
+    async invoke<C extends CommandName>(command: C, input: CommandInput<C>): Promise<CommandOutput<C>> {
+      const response = await preload.invoke(command, input);
+      if (!response.ok) throw new ApiError(response.error);
+      return response.result as CommandOutput<C>;
+    },
+    on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
+      return preload.on(event, listener as (payload: unknown) => void);
+    },
+  };
+}
+
 export function createApi(): PartwiseApi {
-  if (window.partwise) return window.partwise;
+  if (window.partwise) return createPreloadApi(window.partwise);
   const token = bridgeToken();
   const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-  return createBridgeApi(`${scheme}://${window.location.host}${BRIDGE_WS_PATH}?token=${encodeURIComponent(token ?? '')}`);
+  return createBridgeApi(
+    `${scheme}://${window.location.host}${BRIDGE_WS_PATH}?token=${encodeURIComponent(token ?? '')}`,
+  );
 }
