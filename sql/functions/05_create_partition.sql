@@ -20,7 +20,8 @@ CREATE OR REPLACE FUNCTION @extschema@.create_partition(
   p_child name,
   p_bound text,
   p_subpartition_column name,
-  p_online boolean)
+  p_online boolean,
+  p_storage_options text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -30,8 +31,13 @@ DECLARE
   v_previous_timeout text := current_setting('lock_timeout');
   v_parent regclass := format('%I.%I', p_schema, p_parent)::regclass;
   v_existing regclass;
-  v_partition_by text := CASE WHEN p_subpartition_column IS NULL THEN ''
-                              ELSE format(' PARTITION BY LIST (%I)', p_subpartition_column) END;
+  v_partition_by text := CASE WHEN p_subpartition_column IS NOT NULL
+                              THEN format(' PARTITION BY LIST (%I)', p_subpartition_column)
+                              WHEN cardinality(p_storage_options) > 0
+                              THEN ' WITH (' || (SELECT string_agg(format('%I = %L', split_part(o, '=', 1),
+                                                                         substr(o, strpos(o, '=') + 1)), ', ')
+                                                   FROM unnest(p_storage_options) o) || ')'
+                              ELSE '' END;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('partwise.create_partition'), hashtext(p_schema || '.' || p_child));
   v_existing := to_regclass(format('%I.%I', p_schema, p_child));
@@ -78,5 +84,5 @@ BEGIN
   END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_partition(name, name, name, text, name, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_partition(name, name, name, text, name, boolean, text[]) IS
   'Creates one LIST partition unless it exists; online it attaches under a short lock_timeout with retries.';

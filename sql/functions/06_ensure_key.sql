@@ -51,7 +51,8 @@ BEGIN
   PERFORM @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table, v_level_one,
                                        p_key_value, v_config.bucket_column, p_online);
   v_leaf := @extschema@.leaf_name(v_level_one, v_config.bucket_column, 0);
-  PERFORM @extschema@.create_partition(v_config.table_schema, v_level_one, v_leaf, '0', NULL, p_online);
+  PERFORM @extschema@.create_partition(v_config.table_schema, v_level_one, v_leaf, '0', NULL, p_online,
+                                       v_config.leaf_options);
 
   INSERT INTO @extschema@.partition_tracker AS t
          (config_id, key_value, level_one_partition, current_bucket_id, current_leaf,

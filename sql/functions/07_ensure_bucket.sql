@@ -25,7 +25,7 @@ BEGIN
                                    v_config.bucket_column, p_bucket_id);
   PERFORM @extschema@.create_partition(v_config.table_schema,
                                        (SELECT relname FROM pg_catalog.pg_class WHERE oid = v_level_one),
-                                       v_leaf, p_bucket_id::text, NULL, p_online);
+                                       v_leaf, p_bucket_id::text, NULL, p_online, v_config.leaf_options);
   INSERT INTO @extschema@.partition_bucket (config_id, key_value, bucket_id, leaf_partition, first_ticket, capacity)
   VALUES (p_config_id, p_key_value, p_bucket_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass,
           p_first_ticket, p_capacity)

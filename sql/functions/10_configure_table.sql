@@ -4,7 +4,7 @@
 -- Locks: none beyond the row it inserts.
 CREATE OR REPLACE FUNCTION @extschema@.configure_table(
   p_schema name, p_table name, p_partitioned_table name, p_key_column name,
-  p_bucket_limit bigint, p_bucket_column name DEFAULT 'bucket_id')
+  p_bucket_limit bigint, p_bucket_column name DEFAULT 'bucket_id', p_leaf_options text[] DEFAULT NULL)
 RETURNS @extschema@.partition_config
 LANGUAGE plpgsql
 AS $$
@@ -41,14 +41,14 @@ BEGIN
                        current_user, p_schema);
   END IF;
   INSERT INTO @extschema@.partition_config
-         (table_schema, table_name, partitioned_table, key_column, bucket_column, bucket_limit, name_stem)
+         (table_schema, table_name, partitioned_table, key_column, bucket_column, bucket_limit, name_stem, leaf_options)
   VALUES (p_schema, p_table, p_partitioned_table, p_key_column, p_bucket_column, p_bucket_limit,
-          p_table || '_' || p_key_column)
+          p_table || '_' || p_key_column, p_leaf_options)
   RETURNING * INTO v_config;
   RETURN v_config;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.configure_table(name, name, name, name, bigint, name) IS
+COMMENT ON FUNCTION @extschema@.configure_table(name, name, name, name, bigint, name, text[]) IS
   'Records a LIST-partitioned table as managed by Partwise.';
 
 -- set_bucket_limit: change the limit of a managed table. It applies to buckets

@@ -14,7 +14,6 @@ DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_view regclass := to_regclass(format('%I.%I', v_config.table_schema, v_config.table_name));
   v_parted regclass := to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table));
-  v_sequence regclass;
 BEGIN
   IF v_view IS NOT NULL AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = v_view) = 'v' THEN
     EXECUTE format('DROP VIEW %s', v_view);
@@ -26,14 +25,31 @@ BEGIN
       EXECUTE format('ALTER TABLE %s RENAME TO %I', v_parted, v_config.table_name);
     END IF;
   END IF;
+  PERFORM @extschema@.forget_table(p_config_id);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.uninstall(int) IS
+  'Stops managing a table: drops routing and metadata, keeps every row.';
+
+-- forget_table(config): drop a table's ticket sequences and metadata rows,
+-- leaving its relations alone (uninstall and a migration's rollback decide
+-- what happens to those).
+CREATE OR REPLACE FUNCTION @extschema@.forget_table(p_config_id int)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_sequence regclass;
+BEGIN
   FOR v_sequence IN
     SELECT ticket_sequence FROM @extschema@.partition_tracker
      WHERE config_id = p_config_id AND ticket_sequence IS NOT NULL
   LOOP
     EXECUTE format('DROP SEQUENCE IF EXISTS %s', v_sequence);
   END LOOP;
+  EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'route_insert_' || p_config_id);
   DELETE FROM @extschema@.partition_config WHERE config_id = p_config_id;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.uninstall(int) IS
-  'Stops managing a table: drops routing and metadata, keeps every row.';
+COMMENT ON FUNCTION @extschema@.forget_table(int) IS
+  'Drops the ticket sequences and metadata of a managed table, not its relations.';

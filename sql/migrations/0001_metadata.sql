@@ -15,6 +15,9 @@ CREATE TABLE @extschema@.partition_config (
   bucket_limit       bigint      NOT NULL CHECK (bucket_limit > 0),
   -- Stem of every partition name of this table (`<table>_<key column>`).
   name_stem          text        NOT NULL,
+  -- Storage parameters (fillfactor, autovacuum_*) given to every leaf, as the
+  -- original table had them: a partitioned table has no storage of its own.
+  leaf_options       text[],
   -- building: the tree is being created or loaded, no routing yet.
   -- routing:  the view and its trigger route the application's inserts.
   mode               text        NOT NULL DEFAULT 'building'

@@ -1,0 +1,79 @@
+// Everything a shell (the Electron main process or the browser bridge) runs
+// behind its transport: the connection group, every other handler group, one
+// dispatcher, and an event fan-out. The shell binds `dispatch` to its
+// transport and `subscribe` to its windows or sockets.
+import type { EventName, EventPayload } from '../../shared/contract.js';
+import type { ServiceContext } from '../services/context.js';
+import { createDispatcher, type Dispatch } from '../services/dispatch.js';
+import { createHandlers } from '../services/handlers.js';
+import { createConnectionHandlers, type ConnectionHandlerOptions, type ConnectionService } from './connection-handlers.js';
+
+export type EventListener = (event: EventName, payload: unknown) => void;
+
+export interface Backend {
+  dispatch: Dispatch;
+  /** Receives every event a handler emits; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void;
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
+  connections: ConnectionService;
+  /**
+   * Work that must finish before pools close on quit, in registration order.
+   * The run service registers here to bring running migrations to a safe,
+   * resumable point (never to cancel them silently).
+   */
+  addShutdownStep(name: string, step: () => Promise<void>): void;
+  /** Runs the shutdown steps, then ends pools and stops the Sandbox. */
+  close(): Promise<void>;
+}
+
+export interface BackendOptions extends ConnectionHandlerOptions {
+  /** Unexpected errors (kind `internal`) of any command, and failures of shutdown steps. */
+  onError?: (error: unknown) => void;
+}
+
+export function createBackend(options: BackendOptions): Backend {
+  const listeners = new Set<EventListener>();
+  const shutdownSteps: Array<{ name: string; step: () => Promise<void> }> = [];
+  const connections = createConnectionHandlers(options);
+
+  const emit = <E extends EventName>(event: E, payload: EventPayload<E>): void => {
+    for (const listener of listeners) {
+      try {
+        listener(event, payload);
+      } catch (error) {
+        options.onError?.(error); // one broken window or socket must not starve the others
+      }
+    }
+  };
+
+  const context: ServiceContext = { pools: connections.pools, emit };
+  const dispatch = createDispatcher(createHandlers(context, connections.handlers), options.onError);
+  let closing: Promise<void> | undefined;
+
+  return {
+    dispatch,
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    emit,
+    connections,
+    addShutdownStep(name, step) {
+      shutdownSteps.push({ name, step });
+    },
+    close() {
+      closing ??= (async () => {
+        for (const { name, step } of shutdownSteps) {
+          try {
+            await step();
+          } catch (error) {
+            options.onError?.(new Error(`Shutdown step "${name}" failed: ${String(error)}`, { cause: error }));
+          }
+        }
+        listeners.clear();
+        await connections.close();
+      })();
+      return closing;
+    },
+  };
+}

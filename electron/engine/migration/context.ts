@@ -1,0 +1,103 @@
+// What every phase of a migration works with.
+import type pg from 'pg';
+import { PartwiseError } from '../../db/errors.js';
+import { ident, qualified } from '../../db/sql.js';
+import type { Journal, JournalTarget } from '../journal.js';
+import type { LockRetryOptions } from '../locks.js';
+import type { Reporter } from '../reporter.js';
+
+export interface MigrationOptions {
+  /** Install schema of Partwise's SQL. */
+  installSchema: string;
+  /** Parallel connections for provisioning, copying, indexing and verifying. */
+  workers: number;
+  /** online: writes continue during the copy (change capture); offline: writes wait (SHARE lock) until the swap. */
+  mode: 'online' | 'offline';
+  lock: LockRetryOptions;
+  /** Stop catching up when fewer changes than this remain, and swap. */
+  catchUpThreshold: number;
+  signal?: AbortSignal;
+}
+
+export interface TargetContext {
+  pool: pg.Pool;
+  journal: Journal;
+  reporter: Reporter;
+  target: JournalTarget;
+  options: MigrationOptions;
+  /** `schema.table` as people read it, for messages. */
+  label: string;
+  /** Quoted, qualified names. */
+  sql: {
+    source: string;
+    partitioned: string;
+    backup: string;
+    schema: string;
+    install: string;
+  };
+  /** Cancels queries that workers are running on the server. */
+  workerPids: Set<number>;
+}
+
+export function targetContext(
+  base: Omit<TargetContext, 'label' | 'sql' | 'workerPids'>,
+): TargetContext {
+  const t = base.target;
+  return {
+    ...base,
+    label: `${t.schema}.${t.table}`,
+    sql: {
+      source: qualified(t.schema, t.table),
+      partitioned: qualified(t.schema, t.partitionedTable),
+      backup: qualified(t.schema, t.backupTable),
+      schema: ident(t.schema),
+      install: ident(base.options.installSchema),
+    },
+    workerPids: new Set(),
+  };
+}
+
+export function throwIfCancelled(context: TargetContext): void {
+  if (context.options.signal?.aborted) throw new PartwiseError('cancelled', 'The run was cancelled');
+}
+
+/** Runs `work` on up to `count` dedicated connections pulling from a shared queue. */
+export async function withWorkers<T>(
+  context: TargetContext,
+  items: T[],
+  work: (client: pg.PoolClient, item: T) => Promise<void>,
+  count = context.options.workers,
+): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const runWorker = async (): Promise<void> => {
+    const client = await context.pool.connect();
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    context.workerPids.add(pid);
+    let broken = false;
+    try {
+      while (failure === undefined && next < items.length) {
+        throwIfCancelled(context);
+        const item = items[next++]!;
+        await work(client, item);
+      }
+    } catch (error) {
+      failure ??= error;
+      broken = true;
+    } finally {
+      context.workerPids.delete(pid);
+      // A connection that failed mid-transaction is discarded, not reused.
+      client.release(broken);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(count, items.length)) }, runWorker));
+  if (failure !== undefined) throw failure;
+}
+
+/** Cancels what the workers are running right now (used when the run is cancelled). */
+export async function cancelWorkers(context: TargetContext): Promise<void> {
+  if (context.workerPids.size === 0) return;
+  await context.pool
+    .query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) pid', [[...context.workerPids]])
+    .catch(() => undefined);
+}

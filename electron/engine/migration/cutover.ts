@@ -1,0 +1,191 @@
+// Phase 6, the swap. Under one ACCESS EXCLUSIVE lock on the original table
+// (requested with a short lock_timeout and retried, so the application never
+// queues behind us for long), in one transaction:
+//   apply the last changes; rename the original to its backup name; give the
+//   new table the original's index names, sequences, triggers, policies,
+//   grants and comments; create the routing view under the original name;
+//   re-point dependent views; start logging writes to the new table (so a
+//   rollback can carry them back); record it all in the journal.
+// Either all of it happens or none.
+import type pg from 'pg';
+import { ident, qualified } from '../../db/sql.js';
+import { inspectTable, type TableInfo } from '../catalog.js';
+import { indexPlans } from '../index-ddl.js';
+import { inLockingTransaction } from '../locks.js';
+import { derivedName } from '../names.js';
+import type { SavedDefinitions } from '../journal.js';
+import { applyChanges, pendingChanges } from './catch-up.js';
+import { changeLogName, identityColumns } from './prepare.js';
+import type { TargetContext } from './context.js';
+
+export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<void> {
+  const { target, reporter, options, sql } = context;
+  const started = Date.now();
+  await inLockingTransaction(
+    control,
+    {
+      ...options.lock,
+      signal: options.signal,
+      onRetry: (attempt) => reporter.log('warn', `swap waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
+    },
+    async () => {
+      await control.query(`LOCK TABLE ${sql.source} IN ACCESS EXCLUSIVE MODE`);
+      const info = await inspectTable(control, { schema: target.schema, name: target.table });
+      for (const view of info.dependentViews) {
+        await control.query(`LOCK TABLE ${qualified(view.schema, view.name)} IN ACCESS EXCLUSIVE MODE`);
+      }
+      const lockedAt = Date.now();
+
+      if (target.saved.changeLog) {
+        const { latest } = await pendingChanges(control, context);
+        await applyChanges(context, control, latest, false);
+        await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
+          target.saved.changeLog,
+          sql.source,
+          target.saved.captureTrigger,
+        ]);
+      }
+      const saved = await swap(context, control, info);
+      target.saved = saved;
+      await context.journal.updateTarget(control, target.runId, target.targetNo, { phase: 'verify', cutoverAt: 'now', saved });
+      reporter.log('info', `swapped in ${Date.now() - lockedAt} ms under the lock (${Date.now() - started} ms with waiting)`, context.label);
+    },
+  );
+  target.cutoverAt = new Date().toISOString();
+  await rebuildMaterializedViews(context, control);
+}
+
+async function swap(context: TargetContext, client: pg.ClientBase, info: TableInfo): Promise<SavedDefinitions> {
+  const { target, sql } = context;
+  const saved: SavedDefinitions = { ...target.saved, renamed: [], views: [], materializedViews: [], serialSequences: [], identityColumns: [], userTriggers: [] };
+  const q = (name: string): string => qualified(target.schema, name);
+
+  // The new table takes the original's index and constraint names.
+  for (const plan of indexPlans(info, target.keyColumn, target.bucketColumn)) {
+    const index = info.indexes.find((i) => (i.constraintName ?? i.name) === plan.sourceName)!;
+    const backupName = derivedName(index.name, '_backup');
+    await client.query(`ALTER INDEX ${q(index.name)} RENAME TO ${ident(backupName)}`);
+    await client.query(`ALTER INDEX ${q(plan.newName)} RENAME TO ${ident(index.name)}`);
+    saved.renamed!.push({ kind: 'index', original: index.name, backup: backupName, replacement: plan.newName });
+  }
+
+  await client.query(`ALTER TABLE ${sql.source} RENAME TO ${ident(target.backupTable)}`);
+
+  // Sequences: a serial column's sequence now belongs to the new table (its
+  // default already draws from it); an identity column's own sequence
+  // continues from the original's.
+  for (const column of info.columns) {
+    if (column.identity !== '') {
+      await client.query(
+        `SELECT ${sql.install}.continue_sequence(pg_get_serial_sequence($1, $3)::regclass, pg_get_serial_sequence($2, $3)::regclass)`,
+        [sql.backup, sql.partitioned, column.name],
+      );
+      saved.identityColumns!.push(column.name);
+    } else if (column.ownedSequence) {
+      await client.query(`ALTER SEQUENCE ${column.ownedSequence} OWNED BY ${sql.partitioned}.${ident(column.name)}`);
+      saved.serialSequences!.push({ column: column.name, sequence: column.ownedSequence });
+    }
+  }
+
+  // Triggers move to the new table; on the backup they stay, disabled.
+  for (const trigger of info.triggers) {
+    if (trigger.name === target.saved.captureTrigger) continue;
+    const onClause = ` ON ${info.qualified} `;
+    const at = trigger.definition.indexOf(onClause);
+    if (at < 0) throw new Error(`cannot read the definition of trigger ${trigger.name}: ${trigger.definition}`);
+    const definition = `${trigger.definition.slice(0, at)} ON ${sql.partitioned} ${trigger.definition.slice(at + onClause.length)}`;
+    await client.query(definition);
+    if (trigger.enabled === 'D') await client.query(`ALTER TABLE ${sql.partitioned} DISABLE TRIGGER ${ident(trigger.name)}`);
+    saved.userTriggers!.push(trigger.name);
+  }
+  if (saved.userTriggers!.length > 0) await client.query(`ALTER TABLE ${sql.backup} DISABLE TRIGGER USER`);
+
+  if (info.rowSecurity) {
+    await client.query(`ALTER TABLE ${sql.partitioned} ENABLE ROW LEVEL SECURITY`);
+    if (info.forceRowSecurity) await client.query(`ALTER TABLE ${sql.partitioned} FORCE ROW LEVEL SECURITY`);
+    for (const policy of info.policies) {
+      await client.query(
+        `CREATE POLICY ${ident(policy.name)} ON ${sql.partitioned} AS ${policy.permissive} FOR ${policy.command} TO ${policy.roles.join(', ')}` +
+          (policy.using ? ` USING (${policy.using})` : '') +
+          (policy.withCheck ? ` WITH CHECK (${policy.withCheck})` : ''),
+      );
+    }
+  }
+
+  // The routing view takes the original's name.
+  await client.query(`SELECT ${sql.install}.install_routing($1)`, [target.configId]);
+
+  for (const relation of [sql.source, sql.partitioned]) {
+    await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [sql.backup, relation]);
+  }
+  await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [sql.backup, sql.source]);
+  await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [sql.backup, sql.partitioned]);
+
+  // Views bind to a table, not to its name: re-create them so that they read
+  // the routing view instead of the backup.
+  for (const view of info.dependentViews) {
+    if (view.kind === 'm') {
+      saved.materializedViews!.push({ schema: view.schema, name: view.name });
+      continue;
+    }
+    const options = view.options?.length ? ` WITH (${view.options.join(', ')})` : '';
+    await client.query(`CREATE OR REPLACE VIEW ${qualified(view.schema, view.name)}${options} AS ${view.definition}`);
+    saved.views!.push({ schema: view.schema, name: view.name, definition: view.definition, options: view.options });
+  }
+
+  // From now until finalize, log writes to the new table: a rollback carries them back.
+  const identity = saved.identity?.length ? saved.identity : identityColumns(info);
+  if (identity.length > 0) {
+    const afterLog = changeLogName(target.runId, target.targetNo, true);
+    await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5)`, [
+      afterLog,
+      sql.partitioned,
+      identity,
+      target.keyColumn,
+      `partwise_capture_after_${target.runId}`,
+    ]);
+    await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, NULL, $6)`, [
+      afterLog,
+      sql.partitioned,
+      sql.backup,
+      identity,
+      target.keyColumn,
+      target.bucketColumn,
+    ]);
+    saved.afterLog = afterLog;
+    saved.identity = identity;
+  }
+  return saved;
+}
+
+/**
+ * A materialized view cannot be re-pointed in place: build a new one over the
+ * routing view under a temporary name (the old one keeps serving meanwhile),
+ * then swap them in a short transaction.
+ */
+async function rebuildMaterializedViews(context: TargetContext, client: pg.ClientBase): Promise<void> {
+  const { sql } = context;
+  for (const view of context.target.saved.materializedViews ?? []) {
+    const old = qualified(view.schema, view.name);
+    const { rows } = await client.query<{ definition: string; indexes: string[] }>(
+      `SELECT pg_get_viewdef(c.oid) AS definition,
+              ARRAY(SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = c.oid) AS indexes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+      [view.schema, view.name],
+    );
+    const current = rows[0];
+    if (!current) continue;
+    const rebuilt = qualified(view.schema, derivedName(view.name, '_rebuild'));
+    context.reporter.log('info', `rebuilding materialized view ${view.schema}.${view.name} over the new table`, context.label);
+    await client.query(`DROP MATERIALIZED VIEW IF EXISTS ${rebuilt}`);
+    await client.query(`CREATE MATERIALIZED VIEW ${rebuilt} AS ${current.definition}`);
+    await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [old, rebuilt]);
+    await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [old, rebuilt]);
+    await inLockingTransaction(client, { ...context.options.lock, signal: context.options.signal }, async () => {
+      await client.query(`DROP MATERIALIZED VIEW ${old}`);
+      await client.query(`ALTER MATERIALIZED VIEW ${rebuilt} RENAME TO ${ident(view.name)}`);
+      // Index names are free again once the old view is gone.
+      for (const index of current.indexes) await client.query(index);
+    });
+  }
+}

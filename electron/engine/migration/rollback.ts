@@ -1,0 +1,144 @@
+// Undoing a migration, using only what the journal says this run created.
+// Nothing is dropped with CASCADE, and no row the application wrote is lost:
+// before the swap the original table was never changed (only watched); after
+// the swap, every write to the new table was logged, and is carried back to
+// the original before it takes its name again.
+import type pg from 'pg';
+import { PartwiseError } from '../../db/errors.js';
+import { ident, qualified } from '../../db/sql.js';
+import { inspectTable } from '../catalog.js';
+import { inLockingTransaction } from '../locks.js';
+import { derivedName } from '../names.js';
+import type { TargetContext } from './context.js';
+
+export async function rollbackTarget(context: TargetContext, control: pg.ClientBase): Promise<void> {
+  const { target, journal, reporter } = context;
+  if (target.status === 'rolled_back') return;
+  if (target.status === 'finalized') {
+    throw new PartwiseError('conflict', `${context.label} was finalized: its original table is gone, so there is nothing to return to`);
+  }
+  reporter.phase('rollback', `rolling back ${context.label}`, context.label);
+  if (target.cutoverAt) await undoSwap(context, control);
+  await stopSourceCapture(context, control);
+  await dropNewTable(context, control);
+  await journal.updateTarget(control, target.runId, target.targetNo, { status: 'rolled_back', phase: 'rollback', finishedAt: 'now' });
+  target.status = 'rolled_back';
+  reporter.log('info', `${context.label} is back to its original table`, context.label);
+}
+
+async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise<void> {
+  const { target, sql, options, reporter } = context;
+  const saved = target.saved;
+  await inLockingTransaction(
+    control,
+    { ...options.lock, onRetry: (attempt) => reporter.log('warn', `rollback waiting for the lock on ${context.label} (attempt ${attempt})`, context.label) },
+    async () => {
+      await control.query(`LOCK TABLE ${sql.source}, ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
+      const view = await inspectTable(control, { schema: target.schema, name: target.table });
+      for (const dependant of view.dependentViews) {
+        await control.query(`LOCK TABLE ${qualified(dependant.schema, dependant.name)} IN ACCESS EXCLUSIVE MODE`);
+      }
+
+      if (saved.afterLog) {
+        const { rows } = await control.query<{ latest: string }>(
+          `SELECT coalesce(max(change_id), 0) AS latest FROM ${sql.install}.${ident(saved.afterLog)}`,
+        );
+        const { rows: applied } = await control.query<{ n: string }>(
+          `SELECT ${sql.install}.${ident(`${saved.afterLog}_replay`)}(0, $1) AS n`,
+          [Number(rows[0]!.latest)],
+        );
+        reporter.log('info', `carried ${applied[0]!.n} rows written since the swap back to the original table`, context.label);
+        await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
+          saved.afterLog,
+          sql.partitioned,
+          `partwise_capture_after_${target.runId}`,
+        ]);
+      }
+
+      const routingName = derivedName(target.table, '_routing');
+      await control.query(`ALTER VIEW ${sql.source} RENAME TO ${ident(routingName)}`);
+      await control.query(`ALTER TABLE ${sql.backup} RENAME TO ${ident(target.table)}`);
+      if (saved.userTriggers?.length) {
+        await control.query(`ALTER TABLE ${sql.source} ENABLE TRIGGER USER`);
+        const { rows: disabled } = await control.query<{ name: string }>(
+          `SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND tgenabled = 'D' AND NOT tgisinternal`,
+          [sql.partitioned],
+        );
+        for (const trigger of disabled) await control.query(`ALTER TABLE ${sql.source} DISABLE TRIGGER ${ident(trigger.name)}`);
+      }
+      for (const rename of saved.renamed ?? []) {
+        await control.query(`ALTER INDEX ${qualified(target.schema, rename.original)} RENAME TO ${ident(rename.replacement)}`);
+        await control.query(`ALTER INDEX ${qualified(target.schema, rename.backup)} RENAME TO ${ident(rename.original)}`);
+      }
+      for (const { column, sequence } of saved.serialSequences ?? []) {
+        await control.query(`ALTER SEQUENCE ${sequence} OWNED BY ${sql.source}.${ident(column)}`);
+      }
+      for (const column of saved.identityColumns ?? []) {
+        await control.query(
+          `SELECT ${sql.install}.continue_sequence(pg_get_serial_sequence($1, $3)::regclass, pg_get_serial_sequence($2, $3)::regclass)`,
+          [sql.partitioned, sql.source, column],
+        );
+      }
+      // Dependent views go back to the original table (their text names it).
+      for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
+        const withOptions = dependant.options?.length ? ` WITH (${dependant.options.join(', ')})` : '';
+        await control.query(`CREATE OR REPLACE VIEW ${qualified(dependant.schema, dependant.name)}${withOptions} AS ${dependant.definition}`);
+      }
+      await control.query(`DROP VIEW ${qualified(target.schema, routingName)}`);
+      await context.journal.updateTarget(control, target.runId, target.targetNo, { phase: 'rollback' });
+    },
+  );
+  // Materialized views rebuilt over the new table are rebuilt again over the original.
+  for (const mv of saved.materializedViews ?? []) {
+    const name = qualified(mv.schema, mv.name);
+    const { rows } = await control.query<{ definition: string; indexes: string[] }>(
+      `SELECT pg_get_viewdef($1::regclass) AS definition,
+              ARRAY(SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = $1::regclass) AS indexes`,
+      [name],
+    );
+    const rebuilt = qualified(mv.schema, derivedName(mv.name, '_rebuild'));
+    await control.query(`DROP MATERIALIZED VIEW IF EXISTS ${rebuilt}`);
+    await control.query(`CREATE MATERIALIZED VIEW ${rebuilt} AS ${rows[0]!.definition}`);
+    await control.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [name, rebuilt]);
+    await control.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [name, rebuilt]);
+    await inLockingTransaction(control, options.lock, async () => {
+      await control.query(`DROP MATERIALIZED VIEW ${name}`);
+      await control.query(`ALTER MATERIALIZED VIEW ${rebuilt} RENAME TO ${ident(mv.name)}`);
+      for (const index of rows[0]!.indexes) await control.query(index);
+    });
+  }
+}
+
+/** Removes the trigger that watched the original table during the copy. */
+async function stopSourceCapture(context: TargetContext, control: pg.ClientBase): Promise<void> {
+  const { target, sql, options } = context;
+  if (!target.saved.changeLog) return;
+  await inLockingTransaction(control, options.lock, async () => {
+    const { rows } = await control.query<{ kind: string | null }>(`SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`, [
+      sql.source,
+    ]);
+    await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
+      target.saved.changeLog,
+      rows[0]?.kind === 'r' ? sql.source : null,
+      target.saved.captureTrigger,
+    ]);
+  });
+}
+
+/** Drops the partitioned table this run created, one level-1 partition per transaction (thousands of partitions would not fit the lock table at once). */
+async function dropNewTable(context: TargetContext, control: pg.ClientBase): Promise<void> {
+  const { target, sql } = context;
+  if (target.configId !== null) {
+    const { rows } = await control.query<{ level_one: string }>(
+      `SELECT level_one_partition::text AS level_one FROM ${sql.install}.partition_tracker t
+        WHERE t.config_id = $1 AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.level_one_partition)`,
+      [target.configId],
+    );
+    for (const row of rows) await control.query(`DROP TABLE IF EXISTS ${row.level_one}`);
+    await control.query(`SELECT ${sql.install}.forget_table($1)`, [target.configId]);
+  }
+  const { rows: exists } = await control.query<{ kind: string | null }>(`SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`, [
+    sql.partitioned,
+  ]);
+  if (exists[0]?.kind === 'p') await control.query(`DROP TABLE ${sql.partitioned}`);
+}

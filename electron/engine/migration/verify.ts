@@ -1,0 +1,178 @@
+// Phase 7, verify: the new table must hold exactly the original's rows. Both
+// sides are read in one exported snapshot, per key: row counts and an
+// order-independent checksum (sum of a 64-bit hash of each row's text). Rows
+// the application changed after the swap (listed in the post-swap change log)
+// are left out on both sides: they legitimately differ. Also checked: every
+// leaf within its bucket's capacity, the tracker covering every key's rows,
+// and a query on one key touching only that key's partitions.
+//
+// The new side is read in batches of keys, each in its own transaction, so
+// that thousands of partitions never fill the lock table.
+import type pg from 'pg';
+import { PartwiseError } from '../../db/errors.js';
+import { ident } from '../../db/sql.js';
+import { inspectTable } from '../catalog.js';
+import { withWorkers, type TargetContext } from './context.js';
+
+const KEYS_PER_QUERY = 50;
+
+export interface VerifyReport {
+  keys: number;
+  rows: number;
+  excludedChangedRows: number;
+  problems: string[];
+}
+
+interface KeySide {
+  rows: number;
+  checksum: string;
+}
+
+export async function verify(context: TargetContext, control: pg.ClientBase): Promise<VerifyReport> {
+  const { target, sql, reporter } = context;
+  const info = await inspectTable(control, { schema: target.schema, name: target.backupTable });
+  const columns = info.columns.map((c) => `t.${ident(c.name)}`).join(', ');
+  const hash = `('x' || left(md5(ROW(${columns})::text), 16))::bit(64)::bigint::numeric`;
+  const key = ident(target.keyColumn);
+  const identity = target.saved.identity ?? [];
+  const changed = target.saved.afterLog
+    ? `EXISTS (SELECT 1 FROM ${sql.install}.${ident(target.saved.afterLog)} l WHERE ${identity.map((c) => `l.${ident(c)} = t.${ident(c)}`).join(' AND ')})`
+    : 'false';
+  const problems: string[] = [];
+
+  await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+    const backup = new Map<string, KeySide>();
+    const { rows: backupRows } = await control.query<{ key_value: string; rows: string; checksum: string | null }>(
+      `SELECT ${key}::text AS key_value, count(*) AS rows, coalesce(sum(${hash}), 0)::text AS checksum
+         FROM ${sql.backup} t WHERE NOT ${changed} GROUP BY 1`,
+    );
+    for (const row of backupRows) backup.set(row.key_value, { rows: Number(row.rows), checksum: row.checksum ?? '0' });
+
+    const { rows: buckets } = await control.query<{ key_value: string; leaf: string; capacity: string }>(
+      `SELECT key_value, leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket WHERE config_id = $1`,
+      [target.configId],
+    );
+    const capacityOf = new Map(buckets.map((b) => [b.leaf, { key: b.key_value, capacity: Number(b.capacity) }]));
+    const { rows: trackers } = await control.query<{ key_value: string; rows_assigned: string }>(
+      `SELECT key_value, rows_assigned FROM ${sql.install}.tracker_status WHERE config_id = $1`,
+      [target.configId],
+    );
+    const assigned = new Map(trackers.map((t) => [t.key_value, Number(t.rows_assigned)]));
+    const keys = [...new Set([...assigned.keys(), ...backup.keys()])];
+
+    const fresh = new Map<string, KeySide>();
+    const stored = new Map<string, number>();
+    let excluded = 0;
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) batches.push(keys.slice(i, i + KEYS_PER_QUERY));
+    let checked = 0;
+    reporter.phase('verify', `verifying ${keys.length.toLocaleString('en-US')} keys of ${context.label}`, context.label);
+    await withWorkers(context, batches, async (client, batch) => {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+        const { rows } = await client.query<{ key_value: string; leaf: string; all_rows: string; rows: string; checksum: string }>(
+          `SELECT x.key_value, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
+                  coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0)::text AS checksum
+             FROM (SELECT t.${key}::text AS key_value, t.tableoid::regclass::text AS leaf, ${hash} AS h, ${changed} AS changed
+                     FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${keyType(info, target.keyColumn)}[])) x
+            GROUP BY 1, 2`,
+          [batch],
+        );
+        for (const row of rows) {
+          const side = fresh.get(row.key_value) ?? { rows: 0, checksum: '0' };
+          side.rows += Number(row.rows);
+          side.checksum = (BigInt(side.checksum) + BigInt(row.checksum)).toString();
+          fresh.set(row.key_value, side);
+          stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
+          excluded += Number(row.all_rows) - Number(row.rows);
+          const bucket = capacityOf.get(row.leaf);
+          if (!bucket) problems.push(`${row.all_rows} rows of key ${row.key_value} are in ${row.leaf}, which no bucket names`);
+          else if (Number(row.all_rows) > bucket.capacity) {
+            problems.push(`leaf ${row.leaf} holds ${row.all_rows} rows, more than its capacity of ${bucket.capacity}`);
+          }
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      checked += batch.length;
+      reporter.progress('verify', checked, keys.length, 'keys', { table: context.label, currentKey: batch[0] });
+    });
+    await control.query('COMMIT');
+
+    for (const keyValue of keys) {
+      const before = backup.get(keyValue) ?? { rows: 0, checksum: '0' };
+      const after = fresh.get(keyValue) ?? { rows: 0, checksum: '0' };
+      if (before.rows !== after.rows) {
+        problems.push(`key ${keyValue}: ${before.rows} rows in the original, ${after.rows} in the new table`);
+      } else if (before.checksum !== after.checksum) {
+        problems.push(`key ${keyValue}: same row count (${before.rows}) but different contents`);
+      }
+      const tickets = assigned.get(keyValue);
+      if ((stored.get(keyValue) ?? 0) > 0 && (tickets === undefined || tickets < (stored.get(keyValue) ?? 0))) {
+        problems.push(`key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`);
+      }
+    }
+    const sample = [...backup.entries()].sort((a, b) => b[1].rows - a[1].rows)[0]?.[0];
+    if (sample !== undefined) {
+      const pruned = await checkPruning(context, control, sample, keyType(info, target.keyColumn));
+      if (pruned) problems.push(pruned);
+    }
+    const rowsTotal = [...backup.values()].reduce((sum, side) => sum + side.rows, 0);
+    const report = { keys: keys.length, rows: rowsTotal, excludedChangedRows: excluded, problems };
+    if (problems.length > 0) {
+      throw new PartwiseError(
+        'verification_failed',
+        `Verification of ${context.label} failed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+      );
+    }
+    reporter.log(
+      'info',
+      `verified ${rowsTotal.toLocaleString('en-US')} rows in ${keys.length.toLocaleString('en-US')} keys (${excluded} rows changed since the swap left out)`,
+      context.label,
+    );
+    return report;
+  } catch (error) {
+    await control.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+function keyType(info: Awaited<ReturnType<typeof inspectTable>>, column: string): string {
+  return info.columns.find((c) => c.name === column)!.type;
+}
+
+/** A query for one key must touch only that key's level-1 partition and its buckets. */
+async function checkPruning(context: TargetContext, client: pg.ClientBase, keyValue: string, type: string): Promise<string | null> {
+  const { target, sql } = context;
+  const { rows: partitions } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM ${sql.install}.partition_tracker t
+       JOIN pg_inherits i ON i.inhparent = t.level_one_partition JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE t.config_id = $1 AND t.key_value = $2`,
+    [target.configId, keyValue],
+  );
+  const allowed = new Set(partitions.map((p) => p.name));
+  const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(
+    `EXPLAIN (FORMAT JSON) SELECT * FROM ${sql.source} WHERE ${ident(target.keyColumn)} = $1::text::${type}`,
+    [keyValue],
+  );
+  const scanned = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      for (const [field, value] of Object.entries(node)) {
+        if (field === 'Relation Name' && typeof value === 'string') scanned.add(value);
+        else walk(value);
+      }
+    }
+  };
+  walk(rows[0]!['QUERY PLAN']);
+  const outside = [...scanned].filter((name) => !allowed.has(name));
+  if (scanned.size === 0) return `a query on ${target.keyColumn} = ${keyValue} scans no partition`;
+  if (outside.length > 0) return `a query on ${target.keyColumn} = ${keyValue} also scans ${outside.slice(0, 3).join(', ')}: partition pruning does not work`;
+  return null;
+}

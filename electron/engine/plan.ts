@@ -1,0 +1,487 @@
+// The dry-run plan: everything a DBA needs to decide, read from the catalog
+// and statistics (fast on any table size), or from one scan of the table when
+// exact counts are asked for. Read-only: it never installs or changes anything.
+import type pg from 'pg';
+import type { MigrationPlan, MigrationTarget, PlanIssue } from '../../shared/plan.js';
+import { BUCKET_COLUMN_DEFAULT } from '../../shared/plan.js';
+import { displayIdentifier, displayTableName } from '../../shared/identifiers.js';
+import { ident, qualified } from '../db/sql.js';
+import {
+  columnStatistics,
+  inspectTable,
+  lockTableCapacity,
+  serverInfo,
+  type ColumnInfo,
+  type ServerInfo,
+  type TableInfo,
+} from './catalog.js';
+import { keyTypeVerdict } from './key-types.js';
+import { derivedName, migrationNames } from './names.js';
+import { indexPlans } from './index-ddl.js';
+import { DEFAULT_SCHEMA } from '../infra/install.js';
+
+export interface PlanOptions {
+  exact: boolean;
+  installSchema?: string;
+  bucketColumn?: string;
+  /** How many keys' partition DDL to list in full. */
+  ddlKeyLimit?: number;
+  /** The run that is planning its own table (its journal entry is not a conflict). */
+  ignoreRunId?: number;
+}
+
+interface KeyDistribution {
+  distinctKeys: number;
+  nullRows: number;
+  rows: number;
+  /** Largest keys first. */
+  largest: { keyValue: string; rows: number }[];
+  /** Buckets needed over all keys. */
+  leaves: number;
+  /** Every key with its rows, when known (exact) or the most common ones (estimate). */
+  keys: { keyValue: string; rows: number }[];
+}
+
+export async function planMigration(client: pg.ClientBase, target: MigrationTarget, options: PlanOptions): Promise<MigrationPlan> {
+  const issues: PlanIssue[] = [];
+  const bucketColumn = options.bucketColumn ?? BUCKET_COLUMN_DEFAULT;
+  const installSchema = options.installSchema ?? DEFAULT_SCHEMA;
+  const server = await serverInfo(client);
+  const info = await inspectTable(client, { schema: target.schema, name: target.table });
+  const names = migrationNames(info.name, target.keyColumn);
+  const key = info.columns.find((c) => c.name === target.keyColumn);
+
+  checkTableKind(info, server, issues);
+  await checkManagement(client, installSchema, info, names.partitionedTable, names.backupTable, options.ignoreRunId, issues);
+  if (!key) {
+    issues.push({
+      code: 'key_column_missing',
+      severity: 'blocker',
+      message: `${displayTableName(info)} has no column ${displayIdentifier(target.keyColumn)}`,
+      fix: `Pick one of: ${info.columns.map((c) => displayIdentifier(c.name)).join(', ')}`,
+    });
+  } else {
+    const verdict = keyTypeVerdict(key);
+    if (!verdict.usable) {
+      issues.push({ code: 'key_type_unsupported', severity: 'blocker', message: `${displayIdentifier(key.name)}: ${verdict.reason}` });
+    }
+  }
+  if (info.columns.some((c) => c.name === bucketColumn)) {
+    issues.push({
+      code: 'bucket_column_exists',
+      severity: 'blocker',
+      message: `${displayTableName(info)} already has a column named ${bucketColumn}, which Partwise adds to number the buckets`,
+      fix: `Rename that column, or choose another bucket column name.`,
+    });
+  }
+
+  const distribution = key
+    ? await keyDistribution(client, info, key, target.bucketLimit, options.exact)
+    : { distinctKeys: 0, nullRows: 0, rows: info.rowEstimate, largest: [], leaves: 0, keys: [] };
+  checkKeys(info, key, distribution, options.exact, issues);
+  checkReplicaIdentity(info, issues);
+  checkPrivileges(info, server, issues);
+  checkDependants(info, server, issues);
+  const indexes = key ? indexPlans(info, key.name, bucketColumn) : [];
+  for (const index of indexes) {
+    if (index.widened) {
+      issues.push({
+        code: 'unique_index_widened',
+        severity: 'warning',
+        message: `${index.kind === 'primary' ? 'Primary key' : 'Unique index'} ${displayIdentifier(index.sourceName)} (${index.sourceColumns}) becomes unique on (${index.columns.join(', ')}): PostgreSQL requires the partition columns in every unique index of a partitioned table, so ${index.sourceColumns} alone is no longer enforced unique across keys and buckets.`,
+        fix: 'Keep generating these values from a sequence or identity (they stay unique in practice), or enforce uniqueness in the application.',
+      });
+    }
+  }
+
+  const levelOne = distribution.distinctKeys;
+  const leaves = distribution.leaves;
+  const indexCount = indexes.length;
+  const lockedByFullScan = (1 + levelOne + leaves) * (1 + indexCount);
+  const capacity = lockTableCapacity(server);
+  if (lockedByFullScan > capacity * 0.25) {
+    const needed = Math.ceil((lockedByFullScan * 4) / (server.maxConnections + server.maxPreparedTransactions));
+    issues.push({
+      code: 'lock_table_pressure',
+      severity: 'warning',
+      message: `A query that does not filter by ${target.keyColumn} will lock ${lockedByFullScan.toLocaleString('en-US')} relations (partitions and their indexes); the shared lock table holds ${capacity.toLocaleString('en-US')} (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})). Such queries ${lockedByFullScan > capacity ? 'will fail' : 'can fail when several run at once'} with "out of shared memory".`,
+      fix: `ALTER SYSTEM SET max_locks_per_transaction = ${Math.max(needed, server.maxLocksPerTransaction)}; -- then restart PostgreSQL. Or raise the bucket limit to create fewer partitions, and filter queries by ${target.keyColumn}.`,
+    });
+  }
+
+  const diskBytesNeeded = Math.round(info.totalBytes * 1.1);
+  issues.push({
+    code: 'disk_space',
+    severity: 'info',
+    message: `The copy needs about ${formatBytes(diskBytesNeeded)} of free disk space in the table's tablespace (the table and its indexes once more), until the backup is finalized.`,
+    fix: 'PostgreSQL does not report free disk space to clients: check it on the server before starting.',
+  });
+  issues.push({
+    code: 'key_updates_refused',
+    severity: 'info',
+    message: `After the migration, an UPDATE that changes ${target.keyColumn} is refused with a clear error (the row would have to move to another key's partitions); delete and re-insert such rows instead.`,
+  });
+  issues.push({
+    code: 'routing_view',
+    severity: 'info',
+    message: `${displayTableName(info)} becomes a view over ${displayIdentifier(names.partitionedTable)} whose INSTEAD OF INSERT trigger routes new rows; INSERT, COPY, UPDATE, DELETE and SELECT keep working through it. TRUNCATE and ALTER TABLE must name ${displayIdentifier(names.partitionedTable)}; after altering its columns, run "partwise refresh" to rebuild the view.`,
+  });
+
+  const ddl = key ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, options.ddlKeyLimit ?? 25) : [];
+  return {
+    target,
+    exact: options.exact,
+    serverVersion: server.version,
+    table: { rows: distribution.rows, totalBytes: info.totalBytes, indexBytes: info.indexBytes, owner: info.owner },
+    key: {
+      column: target.keyColumn,
+      type: key?.type ?? 'unknown',
+      nullable: key ? !key.notNull : true,
+      distinctKeys: distribution.distinctKeys,
+      nullRows: distribution.nullRows,
+      largest: distribution.largest.slice(0, 10),
+    },
+    partitions: { levelOne, leaves, lockedByFullScan, lockTableCapacity: capacity },
+    names: { partitionedTable: names.partitionedTable, backupTable: names.backupTable, bucketColumn },
+    diskBytesNeeded,
+    ddl,
+    issues: sortIssues(issues),
+    estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
+  };
+}
+
+function sortIssues(issues: PlanIssue[]): PlanIssue[] {
+  const order = { blocker: 0, warning: 1, info: 2 } as const;
+  return [...issues].sort((a, b) => order[a.severity] - order[b.severity]);
+}
+
+function checkTableKind(info: TableInfo, server: ServerInfo, issues: PlanIssue[]): void {
+  const name = displayTableName(info);
+  const kinds: Record<string, string> = { v: 'a view', m: 'a materialized view', f: 'a foreign table', p: 'already a partitioned table', S: 'a sequence', i: 'an index' };
+  if (info.kind !== 'r') {
+    issues.push({
+      code: info.kind === 'p' ? 'already_partitioned' : 'not_a_table',
+      severity: 'blocker',
+      message: `${name} is ${kinds[info.kind] ?? `not an ordinary table (relkind ${info.kind})`}; Partwise migrates ordinary tables.`,
+    });
+  }
+  if (info.isPartition) {
+    issues.push({ code: 'is_partition', severity: 'blocker', message: `${name} is a partition of another table.` });
+  } else if (info.hasInheritanceParents || info.hasInheritanceChildren) {
+    issues.push({
+      code: 'inheritance',
+      severity: 'blocker',
+      message: `${name} ${info.hasInheritanceParents ? 'inherits from another table' : 'has inheritance children'}; table inheritance cannot be combined with declarative partitioning.`,
+      fix: `Remove the inheritance (ALTER TABLE ... NO INHERIT) first.`,
+    });
+  }
+  if (info.persistence !== 'p') {
+    issues.push({
+      code: 'not_permanent',
+      severity: 'blocker',
+      message: `${name} is ${info.persistence === 't' ? 'a temporary' : 'an unlogged'} table; Partwise migrates permanent tables.`,
+      fix: info.persistence === 'u' ? `ALTER TABLE ${info.qualified} SET LOGGED;` : undefined,
+    });
+  }
+  if (info.rowSecurity && server.versionNum < 150000) {
+    issues.push({
+      code: 'row_security_needs_pg15',
+      severity: 'blocker',
+      message: `${name} uses row-level security. The routing view can apply the querying user's policies only on PostgreSQL 15 and later (security_invoker views); this server is ${server.version}.`,
+      fix: 'Upgrade PostgreSQL to 15 or later, or disable row-level security on this table.',
+    });
+  }
+}
+
+async function checkManagement(
+  client: pg.ClientBase,
+  installSchema: string,
+  info: TableInfo,
+  partitionedTable: string,
+  backupTable: string,
+  ignoreRunId: number | undefined,
+  issues: PlanIssue[],
+): Promise<void> {
+  const { rows } = await client.query<{ taken: string | null }>(
+    `SELECT string_agg(relname, ', ') AS taken FROM pg_class WHERE relnamespace = $1::regnamespace AND relname = ANY($2)`,
+    [info.schema, [partitionedTable, backupTable]],
+  );
+  if (rows[0]?.taken) {
+    issues.push({
+      code: 'name_taken',
+      severity: 'blocker',
+      message: `The migration needs the names ${partitionedTable} and ${backupTable} in schema ${info.schema}, and ${rows[0].taken} already exists.`,
+      fix: 'Rename or drop that table (an earlier migration\'s backup is dropped with "partwise finalize").',
+    });
+  }
+  const installed = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
+    `${ident(installSchema)}.migration_target`,
+  ]);
+  if (!installed.rows[0]?.present) return;
+  const { rows: running } = await client.query<{ run_id: string; status: string }>(
+    `SELECT r.run_id, r.status FROM ${ident(installSchema)}.migration_target t JOIN ${ident(installSchema)}.migration_run r USING (run_id)
+      WHERE t.table_schema = $1 AND t.table_name = $2 AND r.status = 'running' AND r.run_id IS DISTINCT FROM $3`,
+    [info.schema, info.name, ignoreRunId ?? null],
+  );
+  if (running[0]) {
+    issues.push({
+      code: 'migration_in_progress',
+      severity: 'blocker',
+      message: `Run ${running[0].run_id} is migrating ${displayTableName(info)} (or was interrupted while doing so).`,
+      fix: `partwise status; then partwise resume --run ${running[0].run_id} or partwise rollback --run ${running[0].run_id}`,
+    });
+  }
+}
+
+async function keyDistribution(
+  client: pg.ClientBase,
+  info: TableInfo,
+  key: ColumnInfo,
+  bucketLimit: number,
+  exact: boolean,
+): Promise<KeyDistribution> {
+  if (exact) {
+    // One pass over the table: rows per key, NULLs counted as their own group.
+    const { rows } = await client.query<{ key_value: string | null; rows: string }>(
+      `SELECT ${ident(key.name)}::text AS key_value, count(*) AS rows FROM ${info.qualified} GROUP BY 1 ORDER BY 2 DESC`,
+    );
+    const keys = rows.filter((r) => r.key_value !== null).map((r) => ({ keyValue: r.key_value!, rows: Number(r.rows) }));
+    const nullRows = Number(rows.find((r) => r.key_value === null)?.rows ?? 0);
+    const total = keys.reduce((sum, k) => sum + k.rows, 0) + nullRows;
+    return {
+      distinctKeys: keys.length,
+      nullRows,
+      rows: total,
+      largest: keys.slice(0, 10),
+      leaves: keys.reduce((sum, k) => sum + Math.max(1, Math.ceil(k.rows / bucketLimit)), 0),
+      keys,
+    };
+  }
+  const stats = await columnStatistics(client, info, key.name);
+  const rows = info.rowEstimate;
+  if (!stats) {
+    return { distinctKeys: 0, nullRows: 0, rows, largest: [], leaves: 0, keys: [] };
+  }
+  const distinct = Math.max(1, Math.round(stats.distinct < 0 ? -stats.distinct * rows : stats.distinct));
+  const common = stats.mostCommon.map((m) => ({ keyValue: m.value, rows: Math.round(m.frequency * rows) }));
+  const commonRows = common.reduce((sum, k) => sum + k.rows, 0);
+  const nullRows = Math.round(stats.nullFraction * rows);
+  const restKeys = Math.max(distinct - common.length, 0);
+  const restAverage = restKeys > 0 ? Math.max(rows - commonRows - nullRows, 0) / restKeys : 0;
+  const leaves =
+    common.reduce((sum, k) => sum + Math.max(1, Math.ceil(k.rows / bucketLimit)), 0) +
+    restKeys * Math.max(1, Math.ceil(restAverage / bucketLimit));
+  return { distinctKeys: distinct, nullRows, rows, largest: common.slice(0, 10), leaves, keys: common };
+}
+
+function checkKeys(info: TableInfo, key: ColumnInfo | undefined, distribution: KeyDistribution, exact: boolean, issues: PlanIssue[]): void {
+  if (!key) return;
+  const column = ident(key.name);
+  if (distribution.nullRows > 0) {
+    issues.push({
+      code: 'null_keys',
+      severity: 'blocker',
+      message: `${exact ? '' : 'About '}${distribution.nullRows.toLocaleString('en-US')} rows have no ${key.name} (NULL); every row needs a key to be placed in a partition.`,
+      fix: `UPDATE ${info.qualified} SET ${column} = <a key value> WHERE ${column} IS NULL;  -- or delete those rows`,
+    });
+  } else if (!key.notNull && !exact) {
+    issues.push({
+      code: 'nullable_key',
+      severity: 'warning',
+      message: `${key.name} allows NULL. Statistics show none, but only an exact plan scans for them; the migration checks every row and stops, changing nothing, if it finds one.`,
+      fix: `ALTER TABLE ${info.qualified} ALTER COLUMN ${column} SET NOT NULL;  -- makes it certain (scans the table)`,
+    });
+  }
+  if (!info.analyzed && !exact) {
+    issues.push({
+      code: 'not_analyzed',
+      severity: 'warning',
+      message: `${displayTableName(info)} has no statistics, so row and key counts are unknown.`,
+      fix: `ANALYZE ${info.qualified};  -- or ask for exact counts`,
+    });
+  }
+}
+
+function checkReplicaIdentity(info: TableInfo, issues: PlanIssue[]): void {
+  const hasIdentity = info.indexes.some((i) => (i.isPrimary || i.isUnique) && i.isValid && i.keyColumns.every((c) => c !== null && info.columns.find((col) => col.name === c)?.notNull));
+  if (!hasIdentity) {
+    issues.push({
+      code: 'no_row_identity',
+      severity: 'blocker',
+      message: `${displayTableName(info)} has no primary key (nor a unique index on NOT NULL columns). The online migration identifies the rows changed during the copy by such a key.`,
+      fix: `ALTER TABLE ${info.qualified} ADD PRIMARY KEY (...);  -- or run with --offline, which blocks writes (not reads) during the copy`,
+    });
+  }
+}
+
+function checkPrivileges(info: TableInfo, server: ServerInfo, issues: PlanIssue[]): void {
+  if (!info.ownedByCurrentUser) {
+    issues.push({
+      code: 'not_owner',
+      severity: 'blocker',
+      message: `Role ${server.currentUser} does not own ${displayTableName(info)} (its owner is ${info.owner}); renaming it and moving its dependants needs the owner's rights.`,
+      fix: `Connect as ${info.owner} or a member of it (GRANT ${ident(info.owner)} TO ${ident(server.currentUser)};)`,
+    });
+  }
+  if (!info.canCreateInSchema) {
+    issues.push({
+      code: 'no_create_privilege',
+      severity: 'blocker',
+      message: `Role ${server.currentUser} lacks the CREATE privilege on schema ${info.schema}, needed to create the partitioned table and its partitions.`,
+      fix: `GRANT CREATE ON SCHEMA ${ident(info.schema)} TO ${ident(server.currentUser)};`,
+    });
+  }
+}
+
+function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[]): void {
+  const name = displayTableName(info);
+  for (const fk of info.inboundForeignKeys) {
+    issues.push({
+      code: 'inbound_foreign_key',
+      severity: 'blocker',
+      message: `Foreign key ${fk.name} of ${fk.referencingTable} references ${name}. A partitioned table can be referenced only through a unique key that includes its partition columns (the key column and ${BUCKET_COLUMN_DEFAULT}), which the referencing rows do not have.`,
+      fix: `ALTER TABLE ${fk.referencingTable} DROP CONSTRAINT ${ident(fk.name)};  -- and enforce the reference in the application`,
+    });
+  }
+  for (const con of info.constraints.filter((c) => c.type === 'x')) {
+    issues.push({
+      code: 'exclusion_constraint',
+      severity: 'blocker',
+      message: `Exclusion constraint ${con.name} cannot be carried to a partitioned table (it would have to include the partition columns with equality).`,
+      fix: `ALTER TABLE ${info.qualified} DROP CONSTRAINT ${ident(con.name)};`,
+    });
+  }
+  const outbound = info.constraints.filter((c) => c.type === 'f');
+  if (outbound.length > 0) {
+    issues.push({
+      code: 'outbound_foreign_keys',
+      severity: 'info',
+      message: `Foreign keys ${outbound.map((c) => c.name).join(', ')} are re-created on the partitioned table and validated before the swap, with locks that do not block writers of the referenced tables.`,
+    });
+  }
+  for (const view of info.dependentViews) {
+    if (!view.ownedByCurrentUser) {
+      issues.push({
+        code: 'dependent_view_not_owned',
+        severity: 'blocker',
+        message: `${view.kind === 'm' ? 'Materialized view' : 'View'} ${view.schema}.${view.name} depends on ${name} and is owned by ${view.owner}; re-pointing it needs its owner's rights.`,
+        fix: `Connect as a role that is a member of ${view.owner}.`,
+      });
+    } else if (view.kind === 'm') {
+      issues.push({
+        code: view.hasDependants ? 'dependent_matview_has_dependants' : 'dependent_materialized_view',
+        severity: view.hasDependants ? 'blocker' : 'warning',
+        message: view.hasDependants
+          ? `Materialized view ${view.schema}.${view.name} depends on ${name} and has dependants of its own; it would have to be dropped and rebuilt.`
+          : `Materialized view ${view.schema}.${view.name} is rebuilt over the new table after the swap (it keeps serving its old contents until the rebuilt one replaces it).`,
+        fix: view.hasDependants ? `Drop its dependants, migrate, then recreate them.` : undefined,
+      });
+    } else {
+      issues.push({
+        code: 'dependent_view',
+        severity: 'warning',
+        message: `View ${view.schema}.${view.name} depends on ${name}; it is re-pointed to the new table during the swap (views bind to tables, not names).`,
+      });
+    }
+  }
+  for (const trigger of info.triggers) {
+    if (trigger.hasTransitionTables && trigger.isRowLevel) {
+      issues.push({
+        code: 'transition_table_trigger',
+        severity: 'blocker',
+        message: `Trigger ${trigger.name} is a row-level trigger with transition tables, which PostgreSQL does not support on partitions.`,
+        fix: 'Make it a statement-level trigger, or drop it.',
+      });
+    } else {
+      issues.push({
+        code: 'trigger_recreated',
+        severity: 'warning',
+        message: `Trigger ${trigger.name} is re-created on the partitioned table at the swap.${trigger.isRowLevel ? ' Row-level triggers fire on the leaf partition: TG_TABLE_NAME is then the leaf\'s name, and a BEFORE trigger may not change the key.' : ''}`,
+      });
+    }
+  }
+  if (info.rowSecurity && server.versionNum >= 150000) {
+    issues.push({
+      code: 'row_security',
+      severity: 'warning',
+      message: `Row-level security policies (${info.policies.map((p) => p.name).join(', ') || 'none defined'}) are re-created on the partitioned table and the view checks the querying user's policies (security_invoker). Rows inserted through the view are written by the routing trigger, so INSERT policies (WITH CHECK) do not apply to them.`,
+    });
+  }
+  for (const publication of info.publications) {
+    issues.push({
+      code: 'publication',
+      severity: 'warning',
+      message: `Publication ${publication} publishes ${name}. After the swap it keeps publishing the backup table, which no longer receives writes.`,
+      fix: `After the migration: ALTER PUBLICATION ${ident(publication)} ADD TABLE <schema>.<partitioned table>; and set publish_via_partition_root = true if subscribers expect one table.`,
+    });
+  }
+  const identityAlways = info.columns.filter((c) => c.identity === 'a');
+  if (identityAlways.length > 0) {
+    issues.push({
+      code: 'identity_always',
+      severity: 'info',
+      message: `Identity column${identityAlways.length > 1 ? 's' : ''} ${identityAlways.map((c) => c.name).join(', ')} keep their values and sequence; through the routing view an explicitly given value is accepted rather than refused as GENERATED ALWAYS would.`,
+    });
+  }
+}
+
+function planDdl(
+  info: TableInfo,
+  key: ColumnInfo,
+  target: MigrationTarget,
+  partitionedTable: string,
+  bucketColumn: string,
+  indexes: ReturnType<typeof indexPlans>,
+  distribution: KeyDistribution,
+  ddlKeyLimit: number,
+): string[] {
+  const root = qualified(info.schema, partitionedTable);
+  const ddl = [
+    `CREATE TABLE ${root} (LIKE ${info.qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS, ${ident(bucketColumn)} integer NOT NULL DEFAULT 0) PARTITION BY LIST (${ident(key.name)});`,
+  ];
+  if (!key.notNull) ddl.push(`ALTER TABLE ${root} ALTER COLUMN ${ident(key.name)} SET NOT NULL;`);
+  const stem = `${info.name}_${key.name}`;
+  const shown = distribution.keys.slice(0, ddlKeyLimit);
+  for (const k of shown) {
+    const levelOne = derivedName(`${stem}_${keyTagPreview(k.keyValue)}`, '');
+    ddl.push(
+      `CREATE TABLE ${qualified(info.schema, levelOne)} PARTITION OF ${root} FOR VALUES IN (${literal(k.keyValue)}) PARTITION BY LIST (${ident(bucketColumn)});`,
+    );
+    const buckets = Math.max(1, Math.ceil(k.rows / target.bucketLimit));
+    for (let b = 0; b < buckets; b++) {
+      ddl.push(
+        `CREATE TABLE ${qualified(info.schema, derivedName(levelOne, `_${bucketColumn}_${b}`))} PARTITION OF ${qualified(info.schema, levelOne)} FOR VALUES IN (${b});`,
+      );
+    }
+  }
+  const more = distribution.distinctKeys - shown.length;
+  if (more > 0) ddl.push(`-- ... and the level-1 partitions and buckets of ${more.toLocaleString('en-US')} more keys`);
+  ddl.push(`-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}`);
+  for (const index of indexes) ddl.push(index.statement(root));
+  ddl.push(
+    `ALTER TABLE ${info.qualified} RENAME TO ${ident(derivedName(info.name, '_backup'))};  -- at the swap, under a short lock`,
+    `CREATE VIEW ${info.qualified} AS SELECT ${info.columns.map((c) => ident(c.name)).join(', ')} FROM ${root};  -- with an INSTEAD OF INSERT trigger that routes rows`,
+  );
+  return ddl;
+}
+
+/** The key tag of sql/functions/02_key_tag.sql, for the preview only (the migration asks the database). */
+function keyTagPreview(value: string): string {
+  if (/^[a-z0-9]{1,20}$/.test(value)) return value;
+  return `${value.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 20)}_<hash>`;
+}
+
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}

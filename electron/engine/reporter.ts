@@ -1,0 +1,98 @@
+// Turns what the engine does into RunEvents for the CLI and the app, and keeps
+// the run's log in the journal. Progress events are throttled (at most a few
+// per second per phase) so that a UI can render every one of them cheaply.
+import type pg from 'pg';
+import type { LogLevel, Phase, RunEvent } from '../../shared/progress.js';
+import { ident } from '../db/sql.js';
+
+export type EventSink = (event: RunEvent) => void;
+
+const PROGRESS_INTERVAL_MS = 250;
+
+export class Reporter {
+  private lastProgressAt = new Map<string, number>();
+  private rateWindow = new Map<string, { at: number; done: number }[]>();
+
+  constructor(
+    readonly runId: number,
+    private readonly sink: EventSink,
+    private readonly journal: { pool: pg.Pool; schema: string } | null,
+  ) {}
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  phase(phase: Phase, message: string, table?: string): void {
+    this.sink({ type: 'phase', runId: this.runId, table, phase, message, at: this.now() });
+    this.persist('info', message, table);
+  }
+
+  log(level: LogLevel, message: string, table?: string): void {
+    this.sink({ type: 'log', runId: this.runId, table, level, message, at: this.now() });
+    if (level !== 'debug') this.persist(level, message, table);
+  }
+
+  /** Reports progress; `force` bypasses throttling (use it for the final figure of a phase). */
+  progress(
+    phase: Phase,
+    done: number,
+    total: number,
+    unit: 'rows' | 'keys' | 'partitions' | 'changes',
+    options: { table?: string; currentKey?: string; force?: boolean } = {},
+  ): void {
+    const key = `${options.table ?? ''}/${phase}/${unit}`;
+    const now = Date.now();
+    const window = this.rateWindow.get(key) ?? [];
+    window.push({ at: now, done });
+    while (window.length > 2 && now - window[0]!.at > 10_000) window.shift();
+    this.rateWindow.set(key, window);
+    if (!options.force && now - (this.lastProgressAt.get(key) ?? 0) < PROGRESS_INTERVAL_MS) return;
+    this.lastProgressAt.set(key, now);
+    const first = window[0]!;
+    const seconds = (now - first.at) / 1000;
+    const perSecond = seconds > 0 ? Math.max(0, (done - first.done) / seconds) : 0;
+    const etaSeconds = perSecond > 0 && total >= done ? Math.round((total - done) / perSecond) : null;
+    this.sink({
+      type: 'progress',
+      runId: this.runId,
+      table: options.table,
+      phase,
+      done,
+      total,
+      unit,
+      perSecond: Math.round(perSecond),
+      etaSeconds,
+      currentKey: options.currentKey,
+      at: new Date(now).toISOString(),
+    });
+  }
+
+  finished(status: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled', message: string): void {
+    this.sink({ type: 'finished', runId: this.runId, status, message, at: this.now() });
+    this.persist(status === 'succeeded' ? 'info' : status === 'failed' ? 'error' : 'warn', message);
+  }
+
+  private pending: Promise<unknown> = Promise.resolve();
+
+  private persist(level: LogLevel, message: string, table?: string): void {
+    if (!this.journal) return;
+    const { pool, schema } = this.journal;
+    const text = table ? `${table}: ${message}` : message;
+    // Journal writes are queued in order and never fail the run: the events already went out.
+    this.pending = this.pending
+      .then(() =>
+        pool.query(`INSERT INTO ${ident(schema)}.migration_log (run_id, level, message) VALUES ($1, $2, $3)`, [
+          this.runId,
+          level,
+          text,
+        ]),
+      )
+      .catch(() => undefined);
+  }
+
+  /** Waits until every log line is in the journal. */
+  async flush(): Promise<void> {
+    await this.pending;
+  }
+}

@@ -1,0 +1,378 @@
+// The Sandbox connection: a private PostgreSQL that Partwise starts itself from
+// the embedded binaries, seeded once with sample data, so that the app shows
+// something real on a machine without a server.
+//
+// How it is reached:
+// - Linux and macOS: a Unix socket inside the private data directory, trust
+//   authentication, no TCP listener at all. No password exists; only this OS
+//   user (and root) can open the socket.
+// - Windows: 127.0.0.1 with SCRAM and a random password that lives in memory
+//   only. Each start sets a new one through single-user mode (which needs
+//   file access to the data directory, not a password), so nothing secret is
+//   ever written to disk.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import type { ConnectionProfile } from '../../shared/connection.js';
+import type { ConnectionTarget } from '../db/connect.js';
+import { PartwiseError } from '../db/errors.js';
+import { ident } from '../db/sql.js';
+import { BUNDLED_MAJOR, findBinaries } from '../embedded/binaries.js';
+import { freePort, startCluster, type RunningCluster } from '../embedded/cluster.js';
+import { seedSandbox, type SeedOutcome } from './seed.js';
+
+export const SANDBOX_ID = 'sandbox';
+export const SANDBOX_NAME = 'Sandbox';
+export const SANDBOX_DATABASE = 'sandbox';
+const SUPERUSER = 'postgres';
+/** Over a Unix socket the port only names the socket file, which sits in a private directory: no clash possible. */
+const SOCKET_PORT = 5432;
+/** sun_path holds 104 bytes on macOS, 108 on Linux, including the terminating NUL. */
+const MAX_SOCKET_PATH = 103;
+/** Where root's sandboxes go when the data directory is out of reach of the `postgres` OS user. */
+const ROOT_FALLBACK_DIR = '/var/lib/partwise-sandbox';
+
+export type SandboxListen = 'socket' | 'tcp';
+export type SandboxStatus = 'stopped' | 'starting' | 'running';
+
+export interface SandboxOptions {
+  /** The app's data directory; the sandbox lives in `<dataDir>/sandbox`. */
+  dataDir: string;
+  onLog?: (line: string) => void;
+  /** Defaults to `tcp` on Windows and `socket` elsewhere. */
+  listen?: SandboxListen;
+}
+
+export interface SandboxConnection {
+  profile: ConnectionProfile;
+  target: ConnectionTarget;
+  /** Only for `tcp`: the password of this run, never stored. */
+  password: string | undefined;
+  seed: SeedOutcome;
+}
+
+export interface Sandbox {
+  status(): SandboxStatus;
+  /** Whether the sandbox's cluster was created by an earlier start. */
+  exists(): Promise<boolean>;
+  /** The profile as listed, running or not. */
+  profile(): Promise<ConnectionProfile>;
+  /** Starts the server (creating and seeding it the first time); concurrent and repeated calls share one start. */
+  start(): Promise<SandboxConnection>;
+  stop(): Promise<void>;
+}
+
+export function defaultListen(platform: NodeJS.Platform = process.platform): SandboxListen {
+  return platform === 'win32' ? 'tcp' : 'socket';
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Whether every existing ancestor of `dir` lets other users through (the server runs as `postgres` under root). */
+async function traversableByOthers(dir: string): Promise<boolean> {
+  let current = path.resolve(dir);
+  for (;;) {
+    try {
+      const stat = await fs.stat(current);
+      if ((stat.mode & 0o001) === 0) return false;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
+/**
+ * The sandbox's home directory. Under root the server runs as `postgres`, which
+ * must be able to reach its data directory; when the app's data directory is
+ * private (e.g. under /root), the sandbox moves to a root-owned place outside it.
+ */
+export async function sandboxHome(dataDir: string): Promise<string> {
+  const preferred = path.join(path.resolve(dataDir), 'sandbox');
+  if (!isRoot() || (await traversableByOthers(path.dirname(preferred)))) return preferred;
+  const tag = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
+  return path.join(ROOT_FALLBACK_DIR, tag);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One Partwise process per sandbox: a second one would stop the first one's server as "stale". */
+async function acquireOwnerLock(home: string): Promise<() => Promise<void>> {
+  const file = path.join(home, 'owner.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return async () => {
+        const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+        if (owner === process.pid) await fs.rm(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new PartwiseError('conflict', `The Sandbox is in use by another Partwise process (pid ${owner}).`, {
+          hint: 'Close the other Partwise window or `npm run web`, or give this one its own PARTWISE_DATA_DIR.',
+        });
+      }
+      await fs.rm(file, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new PartwiseError('conflict', `Could not take the Sandbox lock ${file}.`);
+}
+
+function runAsPostgres(): { uid: number; gid: number } | undefined {
+  if (!isRoot()) return undefined;
+  const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', SUPERUSER]).toString().trim());
+  return { uid, gid };
+}
+
+/** A server left running by a Partwise process that crashed: single-user mode cannot start next to it. */
+async function stopLeftoverServer(pgdata: string): Promise<void> {
+  const pidFile = path.join(pgdata, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (isAlive(pid)) throw new PartwiseError('conflict', `A PostgreSQL server (pid ${pid}) still runs on ${pgdata}.`);
+}
+
+/** Sets the superuser's password without logging in: single-user mode, statement on stdin (never on a command line). */
+async function setSuperuserPassword(pgdata: string, password: string): Promise<void> {
+  await stopLeftoverServer(pgdata);
+  const binaries = findBinaries(BUNDLED_MAJOR);
+  const libraryPath = process.platform === 'darwin' ? 'DYLD_LIBRARY_PATH' : 'LD_LIBRARY_PATH';
+  const runAs = runAsPostgres();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(binaries.postgres, ['--single', '-D', pgdata, 'postgres'], {
+      env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', [libraryPath]: binaries.libDir },
+      uid: runAs?.uid,
+      gid: runAs?.gid,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 && !/\bERROR:/.test(text) ? resolve() : reject(new Error(text))));
+    child.stdin.end(`ALTER ROLE ${SUPERUSER} PASSWORD '${password.replaceAll("'", "''")}'\n`);
+  }).catch((error: Error) => {
+    const redacted = error.message.split(password).join('***');
+    throw new PartwiseError('internal', `Could not set the Sandbox password: ${redacted.trim().slice(-500)}`);
+  });
+}
+
+interface PlannedTcp {
+  port: number;
+}
+
+export function createSandbox(options: SandboxOptions): Sandbox {
+  const listen = options.listen ?? defaultListen();
+  let homePromise: Promise<string> | undefined;
+  let running: { cluster: RunningCluster; connection: SandboxConnection; release: () => Promise<void> } | undefined;
+  let starting: Promise<SandboxConnection> | undefined;
+  let stopping: Promise<void> | undefined;
+  let log: WriteStream | undefined;
+
+  const home = (): Promise<string> => (homePromise ??= sandboxHome(options.dataDir));
+  const pgdataOf = (dir: string): string => path.join(dir, 'pgdata');
+
+  // The server may still print a line while it shuts down, after the log file is closed.
+  const writeLog = (line: string): void => {
+    if (log && !log.writableEnded) log.write(`${line}\n`);
+  };
+  const openLog = (dir: string): void => {
+    log = createWriteStream(path.join(dir, 'postgres.log'), { flags: 'w', mode: 0o600 });
+    log.on('error', () => undefined); // a full disk must not take the app down
+  };
+  const closeLog = async (): Promise<void> => {
+    const current = log;
+    log = undefined;
+    if (current && !current.writableEnded) await new Promise<void>((resolve) => current.end(resolve));
+  };
+  const emit = (line: string): void => {
+    writeLog(line);
+    options.onLog?.(line);
+  };
+
+  /** tcp only: the port of the last run when it is still free, so the listed profile stays the same. */
+  const planTcp = async (dir: string): Promise<PlannedTcp> => {
+    const file = path.join(dir, 'state.json');
+    try {
+      const saved = JSON.parse(await fs.readFile(file, 'utf8')) as { port?: unknown };
+      if (typeof saved.port === 'number') return { port: saved.port };
+    } catch {
+      // no state yet
+    }
+    const port = await freePort();
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(file, `${JSON.stringify({ port })}\n`);
+    return { port };
+  };
+
+  const describe = async (): Promise<{ host: string; port: number }> => {
+    const dir = await home();
+    if (listen === 'socket') return { host: pgdataOf(dir), port: SOCKET_PORT };
+    return { host: '127.0.0.1', port: (await planTcp(dir)).port };
+  };
+
+  const profileFor = (where: { host: string; port: number }): ConnectionProfile => ({
+    id: SANDBOX_ID,
+    name: SANDBOX_NAME,
+    kind: 'sandbox',
+    host: where.host,
+    port: where.port,
+    database: SANDBOX_DATABASE,
+    user: SUPERUSER,
+    sslMode: 'disable',
+    hasPassword: false,
+  });
+
+  const doStart = async (): Promise<SandboxConnection> => {
+    const dir = await home();
+    // Under root the server (user postgres) must traverse the sandbox home; the data directory itself stays 0700.
+    await fs.mkdir(dir, { recursive: true, mode: isRoot() ? 0o711 : 0o700 });
+    const release = await acquireOwnerLock(dir);
+    let cluster: RunningCluster | undefined;
+    try {
+      const pgdata = pgdataOf(dir);
+      if (listen === 'socket' && path.join(pgdata, `.s.PGSQL.${SOCKET_PORT}`).length > MAX_SOCKET_PATH) {
+        throw new PartwiseError('blocked', `The Sandbox directory ${pgdata} is too long a path for a Unix socket.`, {
+          hint: 'Start Partwise with PARTWISE_DATA_DIR set to a shorter path.',
+        });
+      }
+      openLog(dir);
+      const password = listen === 'tcp' ? randomBytes(24).toString('base64url') : undefined;
+      const created = existsSync(path.join(pgdata, 'PG_VERSION'));
+      if (password !== undefined && created) await setSuperuserPassword(pgdata, password);
+      const where = await describe();
+      let port = where.port;
+      if (listen === 'tcp' && !(await portIsFree(port))) {
+        port = await freePort();
+        await fs.writeFile(path.join(dir, 'state.json'), `${JSON.stringify({ port })}\n`);
+      }
+      emit(created ? `Starting the Sandbox in ${pgdata}` : `Creating the Sandbox in ${pgdata}`);
+      cluster = await startCluster({
+        major: BUNDLED_MAJOR,
+        dataDir: pgdata,
+        listen,
+        port,
+        password,
+        // Room for the locks of a migrated table with hundreds of partitions (each with its indexes).
+        settings: { max_locks_per_transaction: 256 },
+        onLog: writeLog,
+      });
+      await ensureDatabase(cluster);
+      const target: ConnectionTarget = {
+        host: cluster.params.host,
+        port,
+        database: SANDBOX_DATABASE,
+        user: SUPERUSER,
+        sslMode: 'disable',
+      };
+      const client = new pg.Client({ ...target, password, application_name: 'partwise-sandbox' });
+      await client.connect();
+      let seed: SeedOutcome;
+      try {
+        seed = await seedSandbox(client, emit);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      const connection: SandboxConnection = {
+        profile: profileFor({ host: target.host, port }),
+        target,
+        password,
+        seed,
+      };
+      running = { cluster, connection, release };
+      emit(`Sandbox ready: PostgreSQL ${cluster.major}, database "${SANDBOX_DATABASE}".`);
+      return connection;
+    } catch (error) {
+      await cluster?.stop().catch(() => undefined);
+      await release();
+      await closeLog();
+      throw error instanceof PartwiseError
+        ? error
+        : new PartwiseError('internal', `The Sandbox could not start: ${(error as Error).message ?? String(error)}`, {
+            hint: `The server's log is in ${path.join(dir, 'postgres.log')}.`,
+            cause: error,
+          });
+    }
+  };
+
+  return {
+    status: () => (running ? 'running' : starting ? 'starting' : 'stopped'),
+    async exists() {
+      return existsSync(path.join(pgdataOf(await home()), 'PG_VERSION'));
+    },
+    async profile() {
+      return running ? running.connection.profile : profileFor(await describe());
+    },
+    async start() {
+      if (stopping) await stopping;
+      if (running) return running.connection;
+      starting ??= doStart().finally(() => {
+        starting = undefined;
+      });
+      return starting;
+    },
+    async stop() {
+      if (starting) await starting.catch(() => undefined);
+      if (!running) return;
+      const current = running;
+      running = undefined;
+      stopping = (async () => {
+        await current.cluster.stop();
+        await current.release();
+        emit('Sandbox stopped.');
+        await closeLog();
+      })();
+      try {
+        await stopping;
+      } finally {
+        stopping = undefined;
+      }
+    },
+  };
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function ensureDatabase(cluster: RunningCluster): Promise<void> {
+  const admin = new pg.Client({ ...cluster.params, database: 'postgres' });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [SANDBOX_DATABASE]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${ident(SANDBOX_DATABASE)}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Starts a sandbox right away: what `sandbox.start` and the first launch do. */
+export async function startSandbox(options: SandboxOptions): Promise<SandboxConnection & { sandbox: Sandbox }> {
+  const sandbox = createSandbox(options);
+  return { ...(await sandbox.start()), sandbox };
+}
