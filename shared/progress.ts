@@ -35,7 +35,7 @@ export const RunEvent = z.discriminatedUnion('type', [
     phase: Phase,
     done: z.number(),
     total: z.number(),
-    unit: z.enum(['rows', 'keys', 'partitions', 'changes']),
+    unit: z.enum(['rows', 'keys', 'partitions', 'changes', 'indexes']),
     perSecond: z.number(),
     etaSeconds: z.number().nullable(),
     currentKey: z.string().optional(),

@@ -19,9 +19,9 @@ describe('parseIndexDefinition', () => {
       keys: 'lower((email)::text), "we(ird" DESC',
       rest: ' INCLUDE (note) WHERE (deleted_at IS NULL)',
     });
-    expect(parseIndexDefinition(`CREATE INDEX i ON ONLY public.t USING gin (data jsonb_path_ops) WHERE (kind = ')')`).keys).toBe(
-      'data jsonb_path_ops',
-    );
+    expect(
+      parseIndexDefinition(`CREATE INDEX i ON ONLY public.t USING gin (data jsonb_path_ops) WHERE (kind = ')')`).keys,
+    ).toBe('data jsonb_path_ops');
   });
 
   it('refuses what it does not understand', () => {

@@ -1,5 +1,14 @@
 // The engine's public face: what the CLI, the app's services and the tests use.
 export { planMigration, formatBytes } from './plan.js';
-export { migrate, resume, rollback, finalize, type EngineOptions, type RunOutcome } from './migration/runner.js';
+export {
+  migrate,
+  resume,
+  rollback,
+  finalize,
+  verifyRun,
+  type EngineOptions,
+  type RunOutcome,
+} from './migration/runner.js';
+export { maintainTable, refreshRouting, findManagedTable } from './maintain.js';
 export { Journal } from './journal.js';
 export { DEFAULT_SCHEMA } from '../infra/install.js';

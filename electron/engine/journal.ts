@@ -44,7 +44,10 @@ export interface SavedDefinitions {
   /** Index and constraint renames done at the swap: original name -> name given to the backup's. */
   renamed?: { kind: 'index' | 'constraint'; original: string; backup: string; replacement: string }[];
   views?: { schema: string; name: string; definition: string; options: string[] | null }[];
-  materializedViews?: { schema: string; name: string }[];
+  /** Materialized views to rebuild, with their definitions read before the rename (so they name the table). */
+  materializedViews?: { schema: string; name: string; definition: string }[];
+  /** Set by a rollback: the routing view, renamed, to drop once nothing depends on it. */
+  routingView?: string;
   serialSequences?: { column: string; sequence: string }[];
   identityColumns?: string[];
   userTriggers?: string[];
@@ -108,7 +111,17 @@ export class Journal {
           `INSERT INTO ${this.q}.migration_target
              (run_id, target_no, table_schema, table_name, key_column, bucket_column, bucket_limit, partitioned_table, backup_table)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [runId, index + 1, target.schema, target.table, target.keyColumn, target.bucketColumn, target.bucketLimit, target.partitionedTable, target.backupTable],
+          [
+            runId,
+            index + 1,
+            target.schema,
+            target.table,
+            target.keyColumn,
+            target.bucketColumn,
+            target.bucketLimit,
+            target.partitionedTable,
+            target.backupTable,
+          ],
         );
       }
       await client.query('COMMIT');
@@ -121,7 +134,10 @@ export class Journal {
 
   /** Takes the run's lock on this session; false when another process holds it. */
   async lockRun(client: pg.ClientBase, runId: number): Promise<boolean> {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [RUN_LOCK_CLASS, runId]);
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+      RUN_LOCK_CLASS,
+      runId,
+    ]);
     return rows[0]!.locked;
   }
 
@@ -139,7 +155,12 @@ export class Journal {
     return rows[0]!.held;
   }
 
-  async setRunStatus(db: pg.ClientBase | pg.Pool, runId: number, status: RunStatus, error: string | null = null): Promise<void> {
+  async setRunStatus(
+    db: pg.ClientBase | pg.Pool,
+    runId: number,
+    status: RunStatus,
+    error: string | null = null,
+  ): Promise<void> {
     const finished = status === 'running' ? null : 'now()';
     await db.query(
       `UPDATE ${this.q}.migration_run SET status = $2, error = $3, updated_at = now(), finished_at = ${finished ?? 'NULL'} WHERE run_id = $1`,
@@ -160,7 +181,7 @@ export class Journal {
       rowsCopied: number;
       keysTotal: number;
       changesApplied: number;
-      cutoverAt: 'now';
+      cutoverAt: 'now' | 'clear';
       error: string | null;
       startedAt: 'now';
       finishedAt: 'now';
@@ -180,7 +201,7 @@ export class Journal {
     const sets: string[] = [];
     const values: unknown[] = [runId, targetNo];
     for (const [field, value] of Object.entries(fields)) {
-      if (field === 'cutoverAt') sets.push('cutover_at = now()');
+      if (field === 'cutoverAt') sets.push(value === 'clear' ? 'cutover_at = NULL' : 'cutover_at = now()');
       else if (field === 'startedAt') sets.push('started_at = coalesce(started_at, now())');
       else if (field === 'finishedAt') sets.push('finished_at = now()');
       else {
@@ -189,7 +210,10 @@ export class Journal {
       }
     }
     if (sets.length === 0) return;
-    await db.query(`UPDATE ${this.q}.migration_target SET ${sets.join(', ')} WHERE run_id = $1 AND target_no = $2`, values);
+    await db.query(
+      `UPDATE ${this.q}.migration_target SET ${sets.join(', ')} WHERE run_id = $1 AND target_no = $2`,
+      values,
+    );
     await db.query(`UPDATE ${this.q}.migration_run SET updated_at = now() WHERE run_id = $1`, [runId]);
   }
 
@@ -202,14 +226,16 @@ export class Journal {
   }
 
   async finishStep(db: pg.ClientBase | pg.Pool, stepId: number, detail: Record<string, unknown>): Promise<void> {
-    await db.query(`UPDATE ${this.q}.migration_step SET finished_at = clock_timestamp(), detail = $2 WHERE step_id = $1`, [
-      stepId,
-      JSON.stringify(detail),
-    ]);
+    await db.query(
+      `UPDATE ${this.q}.migration_step SET finished_at = clock_timestamp(), detail = $2 WHERE step_id = $1`,
+      [stepId, JSON.stringify(detail)],
+    );
   }
 
   async targets(db: pg.ClientBase | pg.Pool, runId: number): Promise<JournalTarget[]> {
-    const { rows } = await db.query(`SELECT * FROM ${this.q}.migration_target WHERE run_id = $1 ORDER BY target_no`, [runId]);
+    const { rows } = await db.query(`SELECT * FROM ${this.q}.migration_target WHERE run_id = $1 ORDER BY target_no`, [
+      runId,
+    ]);
     return rows.map(toTarget);
   }
 
@@ -228,21 +254,29 @@ export class Journal {
       started_at: Date;
       finished_at: Date | null;
       error: string | null;
-    }>(`SELECT run_id, status, started_at, finished_at, error FROM ${this.q}.migration_run ORDER BY run_id DESC LIMIT $1`, [limit]);
+    }>(
+      `SELECT run_id, status, started_at, finished_at, error FROM ${this.q}.migration_run ORDER BY run_id DESC LIMIT $1`,
+      [limit],
+    );
     const summaries: RunSummary[] = [];
     for (const run of runs) {
       const runId = Number(run.run_id);
       const targets = await this.targets(db, runId);
       let status: RunStatus = run.status;
       if (status === 'running' && !(await this.isRunActive(db, runId))) status = 'interrupted';
-      const anyCutover = targets.some((t) => t.cutoverAt !== null && t.status !== 'rolled_back' && t.status !== 'finalized');
+      const anyCutover = targets.some(
+        (t) => t.cutoverAt !== null && t.status !== 'rolled_back' && t.status !== 'finalized',
+      );
       summaries.push({
         runId,
         status,
         startedAt: run.started_at.toISOString(),
         finishedAt: run.finished_at?.toISOString() ?? null,
         canResume: status === 'interrupted',
-        canRollback: status === 'interrupted' || ((status === 'succeeded' || status === 'failed') && targets.some((t) => t.status === 'done' || t.status === 'failed')),
+        canRollback:
+          status === 'interrupted' ||
+          ((status === 'succeeded' || status === 'failed') &&
+            targets.some((t) => t.status === 'done' || t.status === 'failed')),
         canFinalize: status === 'succeeded' && anyCutover,
         error: run.error,
         targets: targets.map((t) => ({

@@ -42,7 +42,11 @@ interface KeyDistribution {
   keys: { keyValue: string; rows: number }[];
 }
 
-export async function planMigration(client: pg.ClientBase, target: MigrationTarget, options: PlanOptions): Promise<MigrationPlan> {
+export async function planMigration(
+  client: pg.ClientBase,
+  target: MigrationTarget,
+  options: PlanOptions,
+): Promise<MigrationPlan> {
   const issues: PlanIssue[] = [];
   const bucketColumn = options.bucketColumn ?? BUCKET_COLUMN_DEFAULT;
   const installSchema = options.installSchema ?? DEFAULT_SCHEMA;
@@ -52,7 +56,15 @@ export async function planMigration(client: pg.ClientBase, target: MigrationTarg
   const key = info.columns.find((c) => c.name === target.keyColumn);
 
   checkTableKind(info, server, issues);
-  await checkManagement(client, installSchema, info, names.partitionedTable, names.backupTable, options.ignoreRunId, issues);
+  await checkManagement(
+    client,
+    installSchema,
+    info,
+    names.partitionedTable,
+    names.backupTable,
+    options.ignoreRunId,
+    issues,
+  );
   if (!key) {
     issues.push({
       code: 'key_column_missing',
@@ -63,7 +75,11 @@ export async function planMigration(client: pg.ClientBase, target: MigrationTarg
   } else {
     const verdict = keyTypeVerdict(key);
     if (!verdict.usable) {
-      issues.push({ code: 'key_type_unsupported', severity: 'blocker', message: `${displayIdentifier(key.name)}: ${verdict.reason}` });
+      issues.push({
+        code: 'key_type_unsupported',
+        severity: 'blocker',
+        message: `${displayIdentifier(key.name)}: ${verdict.reason}`,
+      });
     }
   }
   if (info.columns.some((c) => c.name === bucketColumn)) {
@@ -127,7 +143,9 @@ export async function planMigration(client: pg.ClientBase, target: MigrationTarg
     message: `${displayTableName(info)} becomes a view over ${displayIdentifier(names.partitionedTable)} whose INSTEAD OF INSERT trigger routes new rows; INSERT, COPY, UPDATE, DELETE and SELECT keep working through it. TRUNCATE and ALTER TABLE must name ${displayIdentifier(names.partitionedTable)}; after altering its columns, run "partwise refresh" to rebuild the view.`,
   });
 
-  const ddl = key ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, options.ddlKeyLimit ?? 25) : [];
+  const ddl = key
+    ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, options.ddlKeyLimit ?? 25)
+    : [];
   return {
     target,
     exact: options.exact,
@@ -157,7 +175,14 @@ function sortIssues(issues: PlanIssue[]): PlanIssue[] {
 
 function checkTableKind(info: TableInfo, server: ServerInfo, issues: PlanIssue[]): void {
   const name = displayTableName(info);
-  const kinds: Record<string, string> = { v: 'a view', m: 'a materialized view', f: 'a foreign table', p: 'already a partitioned table', S: 'a sequence', i: 'an index' };
+  const kinds: Record<string, string> = {
+    v: 'a view',
+    m: 'a materialized view',
+    f: 'a foreign table',
+    p: 'already a partitioned table',
+    S: 'a sequence',
+    i: 'an index',
+  };
   if (info.kind !== 'r') {
     issues.push({
       code: info.kind === 'p' ? 'already_partitioned' : 'not_a_table',
@@ -245,7 +270,9 @@ async function keyDistribution(
     const { rows } = await client.query<{ key_value: string | null; rows: string }>(
       `SELECT ${ident(key.name)}::text AS key_value, count(*) AS rows FROM ${info.qualified} GROUP BY 1 ORDER BY 2 DESC`,
     );
-    const keys = rows.filter((r) => r.key_value !== null).map((r) => ({ keyValue: r.key_value!, rows: Number(r.rows) }));
+    const keys = rows
+      .filter((r) => r.key_value !== null)
+      .map((r) => ({ keyValue: r.key_value!, rows: Number(r.rows) }));
     const nullRows = Number(rows.find((r) => r.key_value === null)?.rows ?? 0);
     const total = keys.reduce((sum, k) => sum + k.rows, 0) + nullRows;
     return {
@@ -274,7 +301,13 @@ async function keyDistribution(
   return { distinctKeys: distinct, nullRows, rows, largest: common.slice(0, 10), leaves, keys: common };
 }
 
-function checkKeys(info: TableInfo, key: ColumnInfo | undefined, distribution: KeyDistribution, exact: boolean, issues: PlanIssue[]): void {
+function checkKeys(
+  info: TableInfo,
+  key: ColumnInfo | undefined,
+  distribution: KeyDistribution,
+  exact: boolean,
+  issues: PlanIssue[],
+): void {
   if (!key) return;
   const column = ident(key.name);
   if (distribution.nullRows > 0) {
@@ -303,7 +336,12 @@ function checkKeys(info: TableInfo, key: ColumnInfo | undefined, distribution: K
 }
 
 function checkReplicaIdentity(info: TableInfo, issues: PlanIssue[]): void {
-  const hasIdentity = info.indexes.some((i) => (i.isPrimary || i.isUnique) && i.isValid && i.keyColumns.every((c) => c !== null && info.columns.find((col) => col.name === c)?.notNull));
+  const hasIdentity = info.indexes.some(
+    (i) =>
+      (i.isPrimary || i.isUnique) &&
+      i.isValid &&
+      i.keyColumns.every((c) => c !== null && info.columns.find((col) => col.name === c)?.notNull),
+  );
   if (!hasIdentity) {
     issues.push({
       code: 'no_row_identity',
@@ -396,7 +434,7 @@ function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[
       issues.push({
         code: 'trigger_recreated',
         severity: 'warning',
-        message: `Trigger ${trigger.name} is re-created on the partitioned table at the swap.${trigger.isRowLevel ? ' Row-level triggers fire on the leaf partition: TG_TABLE_NAME is then the leaf\'s name, and a BEFORE trigger may not change the key.' : ''}`,
+        message: `Trigger ${trigger.name} is re-created on the partitioned table at the swap.${trigger.isRowLevel ? " Row-level triggers fire on the leaf partition: TG_TABLE_NAME is then the leaf's name, and a BEFORE trigger may not change the key." : ''}`,
       });
     }
   }
@@ -456,7 +494,9 @@ function planDdl(
   }
   const more = distribution.distinctKeys - shown.length;
   if (more > 0) ddl.push(`-- ... and the level-1 partitions and buckets of ${more.toLocaleString('en-US')} more keys`);
-  ddl.push(`-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}`);
+  ddl.push(
+    `-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}`,
+  );
   for (const index of indexes) ddl.push(index.statement(root));
   ddl.push(
     `ALTER TABLE ${info.qualified} RENAME TO ${ident(derivedName(info.name, '_backup'))};  -- at the swap, under a short lock`,
@@ -468,7 +508,11 @@ function planDdl(
 /** The key tag of sql/functions/02_key_tag.sql, for the preview only (the migration asks the database). */
 function keyTagPreview(value: string): string {
   if (/^[a-z0-9]{1,20}$/.test(value)) return value;
-  return `${value.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 20)}_<hash>`;
+  return `${value
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 20)}_<hash>`;
 }
 
 function literal(value: string): string {

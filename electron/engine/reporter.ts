@@ -38,7 +38,7 @@ export class Reporter {
     phase: Phase,
     done: number,
     total: number,
-    unit: 'rows' | 'keys' | 'partitions' | 'changes',
+    unit: 'rows' | 'keys' | 'partitions' | 'changes' | 'indexes',
     options: { table?: string; currentKey?: string; force?: boolean } = {},
   ): void {
     const key = `${options.table ?? ''}/${phase}/${unit}`;

@@ -13,7 +13,7 @@ describe('installing the SQL infrastructure', () => {
       expect(await installedVersion(client)).toBeNull();
       const first = await install(client);
       expect(first.previousVersion).toBeNull();
-      expect(first.appliedMigrations).toEqual(['migrations/0001_metadata.sql', 'migrations/0002_maintenance.sql']);
+      expect(first.appliedMigrations).toEqual(['migrations/0001_metadata.sql', 'migrations/0002_maintenance.sql', 'migrations/0003_journal.sql']);
       const second = await install(client);
       expect(second).toEqual({
         schema: 'partwise',
@@ -28,6 +28,10 @@ describe('installing the SQL infrastructure', () => {
       expect(tables.rows.map((r) => r.relname)).toEqual([
         'installation',
         'maintenance_finding',
+        'migration_log',
+        'migration_run',
+        'migration_step',
+        'migration_target',
         'partition_bucket',
         'partition_config',
         'partition_tracker',

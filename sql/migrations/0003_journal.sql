@@ -1,5 +1,5 @@
--- The migration journal: every run, target, step and key copied, written as
--- the work happens, so that a run killed at any moment (kill -9, power loss)
+-- The migration journal: every run, target, step and the rows copied so far,
+-- written as the work happens, so that a run killed at any moment (kill -9, power loss)
 -- is found at the next start and can be resumed or rolled back.
 
 CREATE TABLE @extschema@.migration_run (
@@ -63,17 +63,6 @@ CREATE TABLE @extschema@.migration_step (
 );
 CREATE INDEX ON @extschema@.migration_step (run_id, target_no);
 COMMENT ON TABLE @extschema@.migration_step IS 'When each phase of each target started and ended, with its figures.';
-
-CREATE TABLE @extschema@.migration_key (
-  run_id             bigint      NOT NULL,
-  target_no          int         NOT NULL,
-  key_value          text        NOT NULL,
-  rows_copied        bigint      NOT NULL,
-  copied_at          timestamptz NOT NULL DEFAULT clock_timestamp(),
-  PRIMARY KEY (run_id, target_no, key_value),
-  FOREIGN KEY (run_id, target_no) REFERENCES @extschema@.migration_target ON DELETE CASCADE
-);
-COMMENT ON TABLE @extschema@.migration_key IS 'Keys whose rows are copied, committed with the copy itself: a resumed run skips them.';
 
 CREATE TABLE @extschema@.migration_log (
   log_id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

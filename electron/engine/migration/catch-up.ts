@@ -7,7 +7,10 @@ import { throwIfCancelled, type TargetContext } from './context.js';
 const BATCH = 5000;
 const MAX_ROUNDS = 50;
 
-export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<{ latest: number }> {
+export async function pendingChanges(
+  client: pg.ClientBase | pg.Pool,
+  context: TargetContext,
+): Promise<{ latest: number }> {
   const { rows } = await client.query<{ latest: string }>(
     `SELECT coalesce(max(change_id), 0) AS latest FROM ${context.sql.install}.${ident(context.target.saved.changeLog!)}`,
   );
@@ -15,7 +18,12 @@ export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: T
 }
 
 /** Applies logged changes up to `upTo` in batches, each with its journal update, in the caller's transaction if any. */
-export async function applyChanges(context: TargetContext, client: pg.ClientBase, upTo: number, ownTransactions: boolean): Promise<number> {
+export async function applyChanges(
+  context: TargetContext,
+  client: pg.ClientBase,
+  upTo: number,
+  ownTransactions: boolean,
+): Promise<number> {
   const { target, journal, sql } = context;
   const replay = `${sql.install}.${ident(`${target.saved.changeLog!}_replay`)}`;
   let applied = 0;

@@ -39,9 +39,7 @@ export interface TargetContext {
   workerPids: Set<number>;
 }
 
-export function targetContext(
-  base: Omit<TargetContext, 'label' | 'sql' | 'workerPids'>,
-): TargetContext {
+export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'workerPids'>): TargetContext {
   const t = base.target;
   return {
     ...base,

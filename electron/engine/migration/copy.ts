@@ -12,6 +12,7 @@ import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable, serverInfo } from '../catalog.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
+import { crashPoint } from './crash-points.js';
 
 /** Largest chunk: 64 MB of 8 kB blocks. */
 const MAX_CHUNK_BLOCKS = 8192;
@@ -61,9 +62,13 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
     );
     const nulls = counted.filter((r) => r.key_value === null).reduce((sum, r) => sum + Number(r.rows), 0);
     if (nulls > 0) {
-      throw new PartwiseError('blocked', `${nulls} rows of ${context.label} have no ${target.keyColumn} (NULL); nothing was migrated`, {
-        hint: `UPDATE ${sql.source} SET ${key} = <a key value> WHERE ${key} IS NULL;`,
-      });
+      throw new PartwiseError(
+        'blocked',
+        `${nulls} rows of ${context.label} have no ${target.keyColumn} (NULL); nothing was migrated`,
+        {
+          hint: `UPDATE ${sql.source} SET ${key} = <a key value> WHERE ${key} IS NULL;`,
+        },
+      );
     }
     const totals = new Map<string, number>();
     const chunks: Chunk[] = Array.from({ length: chunkCount }, (_, index) => ({
@@ -85,20 +90,36 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
     }
     const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]);
     const totalRows = keys.reduce((sum, [, rows]) => sum + rows, 0);
-    await journal.updateTarget(context.pool, target.runId, target.targetNo, { rowsTotal: totalRows, keysTotal: keys.length });
-    reporter.log('info', `${totalRows.toLocaleString('en-US')} rows in ${keys.length.toLocaleString('en-US')} keys`, context.label);
+    await journal.updateTarget(context.pool, target.runId, target.targetNo, {
+      rowsTotal: totalRows,
+      keysTotal: keys.length,
+    });
+    reporter.log(
+      'info',
+      `${totalRows.toLocaleString('en-US')} rows in ${keys.length.toLocaleString('en-US')} keys`,
+      context.label,
+    );
 
     // Partitions: level 1 per key, then its buckets. Creating a level-1
     // partition locks the parent table until commit, so each key is its own
     // transaction; buckets of different keys are created in parallel.
     let provisioned = 0;
-    const partitionsTotal = keys.reduce((sum, [, rows]) => sum + 1 + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
+    const partitionsTotal = keys.reduce(
+      (sum, [, rows]) => sum + 1 + Math.max(1, Math.ceil(rows / target.bucketLimit)),
+      0,
+    );
     await withWorkers(context, keys, async (client, [keyValue, rows]) => {
       await client.query(`SELECT ${sql.install}.provision_key($1, $2, $3, false, false)`, [configId, keyValue, rows]);
       provisioned += 1 + Math.max(1, Math.ceil(rows / target.bucketLimit));
-      reporter.progress('provision', provisioned, partitionsTotal, 'partitions', { table: context.label, currentKey: keyValue });
+      reporter.progress('provision', provisioned, partitionsTotal, 'partitions', {
+        table: context.label,
+        currentKey: keyValue,
+      });
     });
-    reporter.progress('provision', partitionsTotal, partitionsTotal, 'partitions', { table: context.label, force: true });
+    reporter.progress('provision', partitionsTotal, partitionsTotal, 'partitions', {
+      table: context.label,
+      force: true,
+    });
     throwIfCancelled(context);
 
     reporter.phase('copy', `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`, context.label);
@@ -111,7 +132,9 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
         await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
         // A crash before commit loses nothing (the copy restarts on resume), so
         // the commit need not wait for the disk; sorting a chunk by key wants memory.
-        await client.query(`SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)`);
+        await client.query(
+          `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)`,
+        );
         const range = [`s.ctid >= $4::tid`, ...(chunk.endBlock === null ? [] : [`s.ctid < $5::tid`])].join(' AND ');
         const params: unknown[] = [chunk.keys, chunk.offsets, target.bucketLimit, `(${chunk.firstBlock},0)`];
         if (chunk.endBlock !== null) params.push(`(${chunk.endBlock},0)`);
@@ -125,7 +148,10 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
           params,
         );
         if (result.rowCount !== chunk.rows) {
-          throw new PartwiseError('internal', `chunk ${chunk.index} of ${context.label}: copied ${result.rowCount} rows, counted ${chunk.rows}`);
+          throw new PartwiseError(
+            'internal',
+            `chunk ${chunk.index} of ${context.label}: copied ${result.rowCount} rows, counted ${chunk.rows}`,
+          );
         }
         await client.query('COMMIT');
       } catch (error) {
@@ -141,6 +167,7 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
       );
       target.rowsCopied += chunk.rows;
       reporter.progress('copy', copied, totalRows, 'rows', { table: context.label });
+      await crashPoint('copy:after-first-chunk');
     });
     reporter.progress('copy', copied, totalRows, 'rows', { table: context.label, force: true });
 

@@ -17,6 +17,7 @@ import type { SavedDefinitions } from '../journal.js';
 import { applyChanges, pendingChanges } from './catch-up.js';
 import { changeLogName, identityColumns } from './prepare.js';
 import type { TargetContext } from './context.js';
+import { crashPoint } from './crash-points.js';
 
 export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, reporter, options, sql } = context;
@@ -26,7 +27,8 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
     {
       ...options.lock,
       signal: options.signal,
-      onRetry: (attempt) => reporter.log('warn', `swap waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
+      onRetry: (attempt) =>
+        reporter.log('warn', `swap waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
     },
     async () => {
       await control.query(`LOCK TABLE ${sql.source} IN ACCESS EXCLUSIVE MODE`);
@@ -46,9 +48,18 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
         ]);
       }
       const saved = await swap(context, control, info);
+      await crashPoint('cutover:inside-transaction');
       target.saved = saved;
-      await context.journal.updateTarget(control, target.runId, target.targetNo, { phase: 'verify', cutoverAt: 'now', saved });
-      reporter.log('info', `swapped in ${Date.now() - lockedAt} ms under the lock (${Date.now() - started} ms with waiting)`, context.label);
+      await context.journal.updateTarget(control, target.runId, target.targetNo, {
+        phase: 'verify',
+        cutoverAt: 'now',
+        saved,
+      });
+      reporter.log(
+        'info',
+        `swapped in ${Date.now() - lockedAt} ms under the lock (${Date.now() - started} ms with waiting)`,
+        context.label,
+      );
     },
   );
   target.cutoverAt = new Date().toISOString();
@@ -57,7 +68,15 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
 
 async function swap(context: TargetContext, client: pg.ClientBase, info: TableInfo): Promise<SavedDefinitions> {
   const { target, sql } = context;
-  const saved: SavedDefinitions = { ...target.saved, renamed: [], views: [], materializedViews: [], serialSequences: [], identityColumns: [], userTriggers: [] };
+  const saved: SavedDefinitions = {
+    ...target.saved,
+    renamed: [],
+    views: [],
+    materializedViews: [],
+    serialSequences: [],
+    identityColumns: [],
+    userTriggers: [],
+  };
   const q = (name: string): string => qualified(target.schema, name);
 
   // The new table takes the original's index and constraint names.
@@ -95,7 +114,8 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
     if (at < 0) throw new Error(`cannot read the definition of trigger ${trigger.name}: ${trigger.definition}`);
     const definition = `${trigger.definition.slice(0, at)} ON ${sql.partitioned} ${trigger.definition.slice(at + onClause.length)}`;
     await client.query(definition);
-    if (trigger.enabled === 'D') await client.query(`ALTER TABLE ${sql.partitioned} DISABLE TRIGGER ${ident(trigger.name)}`);
+    if (trigger.enabled === 'D')
+      await client.query(`ALTER TABLE ${sql.partitioned} DISABLE TRIGGER ${ident(trigger.name)}`);
     saved.userTriggers!.push(trigger.name);
   }
   if (saved.userTriggers!.length > 0) await client.query(`ALTER TABLE ${sql.backup} DISABLE TRIGGER USER`);
@@ -125,7 +145,7 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
   // the routing view instead of the backup.
   for (const view of info.dependentViews) {
     if (view.kind === 'm') {
-      saved.materializedViews!.push({ schema: view.schema, name: view.name });
+      saved.materializedViews!.push({ schema: view.schema, name: view.name, definition: view.definition });
       continue;
     }
     const options = view.options?.length ? ` WITH (${view.options.join(', ')})` : '';
@@ -164,28 +184,39 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
  * then swap them in a short transaction.
  */
 async function rebuildMaterializedViews(context: TargetContext, client: pg.ClientBase): Promise<void> {
-  const { sql } = context;
   for (const view of context.target.saved.materializedViews ?? []) {
-    const old = qualified(view.schema, view.name);
-    const { rows } = await client.query<{ definition: string; indexes: string[] }>(
-      `SELECT pg_get_viewdef(c.oid) AS definition,
-              ARRAY(SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = c.oid) AS indexes
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
-      [view.schema, view.name],
-    );
-    const current = rows[0];
-    if (!current) continue;
-    const rebuilt = qualified(view.schema, derivedName(view.name, '_rebuild'));
-    context.reporter.log('info', `rebuilding materialized view ${view.schema}.${view.name} over the new table`, context.label);
-    await client.query(`DROP MATERIALIZED VIEW IF EXISTS ${rebuilt}`);
-    await client.query(`CREATE MATERIALIZED VIEW ${rebuilt} AS ${current.definition}`);
-    await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [old, rebuilt]);
-    await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [old, rebuilt]);
-    await inLockingTransaction(client, { ...context.options.lock, signal: context.options.signal }, async () => {
-      await client.query(`DROP MATERIALIZED VIEW ${old}`);
-      await client.query(`ALTER MATERIALIZED VIEW ${rebuilt} RENAME TO ${ident(view.name)}`);
-      // Index names are free again once the old view is gone.
-      for (const index of current.indexes) await client.query(index);
-    });
+    await rebuildMaterializedView(context, client, view);
   }
+}
+
+/**
+ * A materialized view cannot be re-pointed in place: build a new one from the
+ * definition saved before the swap (which names the table by its name, so it
+ * now reads the routing view, or the original again after a rollback) under a
+ * temporary name, while the old one keeps serving, then swap the two in a
+ * short transaction.
+ */
+export async function rebuildMaterializedView(
+  context: TargetContext,
+  client: pg.ClientBase,
+  view: { schema: string; name: string; definition: string },
+): Promise<void> {
+  const { sql } = context;
+  const old = qualified(view.schema, view.name);
+  const { rows } = await client.query<{ indexes: string[] }>(
+    `SELECT ARRAY(SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = $1::regclass) AS indexes`,
+    [old],
+  );
+  const rebuilt = qualified(view.schema, derivedName(view.name, '_rebuild'));
+  context.reporter.log('info', `rebuilding materialized view ${view.schema}.${view.name}`, context.label);
+  await client.query(`DROP MATERIALIZED VIEW IF EXISTS ${rebuilt}`);
+  await client.query(`CREATE MATERIALIZED VIEW ${rebuilt} AS ${view.definition}`);
+  await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [old, rebuilt]);
+  await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [old, rebuilt]);
+  await inLockingTransaction(client, { ...context.options.lock, signal: context.options.signal }, async () => {
+    await client.query(`DROP MATERIALIZED VIEW ${old}`);
+    await client.query(`ALTER MATERIALIZED VIEW ${rebuilt} RENAME TO ${ident(view.name)}`);
+    // Index names are free again once the old view is gone.
+    for (const index of rows[0]!.indexes) await client.query(index);
+  });
 }

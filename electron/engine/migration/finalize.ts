@@ -9,7 +9,10 @@ export async function finalizeTarget(context: TargetContext, control: pg.ClientB
   const { target, sql, options, reporter, journal } = context;
   if (target.status === 'finalized') return;
   if (target.status !== 'done' || !target.cutoverAt) {
-    throw new PartwiseError('conflict', `${context.label} is not migrated (status ${target.status}); there is nothing to finalize`);
+    throw new PartwiseError(
+      'conflict',
+      `${context.label} is not migrated (status ${target.status}); there is nothing to finalize`,
+    );
   }
   reporter.phase('finalize', `dropping ${target.backupTable}`, context.label);
   await inLockingTransaction(control, { ...options.lock, signal: options.signal }, async () => {

@@ -17,11 +17,15 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   for (const plan of plans) {
     throwIfCancelled(context);
     if (!existing.has(plan.newName)) {
-      reporter.log('info', `building ${plan.kind === 'plain' ? 'index' : plan.kind.replace('_', ' ')} ${plan.newName}`, context.label);
+      reporter.log(
+        'info',
+        `building ${plan.kind === 'plain' ? 'index' : plan.kind.replace('_', ' ')} ${plan.newName}`,
+        context.label,
+      );
       await control.query(plan.statement(sql.partitioned));
     }
     done++;
-    reporter.progress('indexes', done, plans.length, 'partitions', { table: context.label, force: true });
+    reporter.progress('indexes', done, plans.length, 'indexes', { table: context.label, force: true });
   }
 
   const foreignKeys = info.constraints.filter((c) => c.type === 'f');

@@ -11,7 +11,9 @@ beforeAll(async () => {
 });
 
 async function createSource(name: string, rows: number, keys: number): Promise<void> {
-  await db.query(`CREATE TABLE ${name} (id bigserial PRIMARY KEY, customer_id int NOT NULL, payload text, created_at timestamptz NOT NULL DEFAULT now())`);
+  await db.query(
+    `CREATE TABLE ${name} (id bigserial PRIMARY KEY, customer_id int NOT NULL, payload text, created_at timestamptz NOT NULL DEFAULT now())`,
+  );
   await db.query(`CREATE INDEX ON ${name} (created_at)`);
   await db.query(
     `INSERT INTO ${name} (customer_id, payload) SELECT (g % $2) + 1, 'row ' || g FROM generate_series(1, $1) g`,
@@ -24,11 +26,17 @@ describe('migrate', () => {
   it('turns a plain table into a routed, 2-level partitioned table with every row and the same behaviour', async () => {
     await createSource('orders', 5000, 7);
     const events: RunEvent[] = [];
-    const outcome = await migrate(db.pool, [{ schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: 300 }], {
-      onEvent: (e) => events.push(e),
-    });
+    const outcome = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: 300 }],
+      {
+        onEvent: (e) => events.push(e),
+      },
+    );
     expect(outcome.status, outcome.message).toBe('succeeded');
-    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass`)).toEqual([{ relkind: 'v' }]);
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass`)).toEqual([
+      { relkind: 'v' },
+    ]);
     expect(await db.query(`SELECT count(*)::int AS n FROM orders`)).toEqual([{ n: 5000 }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM orders_backup`)).toEqual([{ n: 5000 }]);
     // Each key's rows are in buckets of at most 300.
@@ -38,7 +46,9 @@ describe('migrate', () => {
     expect(leaves.length).toBe(7 * Math.ceil(5000 / 7 / 300));
     for (const leaf of leaves) expect(leaf.n).toBeLessThanOrEqual(300);
     // The serial sequence continues and inserts are routed.
-    const [inserted] = await db.query<{ id: string }>(`INSERT INTO orders (customer_id, payload) VALUES (3, 'new') RETURNING id`);
+    const [inserted] = await db.query<{ id: string }>(
+      `INSERT INTO orders (customer_id, payload) VALUES (3, 'new') RETURNING id`,
+    );
     expect(Number(inserted!.id)).toBe(5001);
     await db.query(`INSERT INTO orders (customer_id, payload) VALUES (99, 'new key')`);
     expect(await db.query(`SELECT count(*)::int AS n FROM orders WHERE customer_id = 99`)).toEqual([{ n: 1 }]);
@@ -49,7 +59,9 @@ describe('migrate', () => {
     expect(indexes.map((i) => i.name)).toEqual(['orders_created_at_idx', 'orders_pkey']);
     // Phases were reported in order.
     const phases = events.filter((e) => e.type === 'phase').map((e) => (e as { phase: string }).phase);
-    expect(phases).toEqual(expect.arrayContaining(['prepare', 'provision', 'copy', 'indexes', 'catch_up', 'cutover', 'verify', 'done']));
+    expect(phases).toEqual(
+      expect.arrayContaining(['prepare', 'provision', 'copy', 'indexes', 'catch_up', 'cutover', 'verify', 'done']),
+    );
     expect(events.at(-1)).toMatchObject({ type: 'finished', status: 'succeeded' });
 
     const runs = await new Journal('partwise').listRuns(db.pool);
@@ -58,30 +70,39 @@ describe('migrate', () => {
 
   it('rolls back after the swap without losing rows written since', async () => {
     await createSource('invoices', 2000, 5);
-    const outcome = await migrate(db.pool, [{ schema: 'public', table: 'invoices', keyColumn: 'customer_id', bucketLimit: 100 }]);
+    const outcome = await migrate(db.pool, [
+      { schema: 'public', table: 'invoices', keyColumn: 'customer_id', bucketLimit: 100 },
+    ]);
     expect(outcome.status, outcome.message).toBe('succeeded');
     await db.query(`INSERT INTO invoices (customer_id, payload) VALUES (1, 'after swap'), (42, 'new key after swap')`);
     await db.query(`UPDATE invoices SET payload = 'updated after swap' WHERE id = 10`);
     await db.query(`DELETE FROM invoices WHERE id = 11`);
     const back = await rollback(db.pool, outcome.runId);
     expect(back.status).toBe('rolled_back');
-    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.invoices'::regclass`)).toEqual([{ relkind: 'r' }]);
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.invoices'::regclass`)).toEqual([
+      { relkind: 'r' },
+    ]);
     expect(await db.query(`SELECT count(*)::int AS n FROM invoices`)).toEqual([{ n: 2001 }]);
     expect(await db.query(`SELECT payload FROM invoices WHERE id = 10`)).toEqual([{ payload: 'updated after swap' }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM invoices WHERE id = 11`)).toEqual([{ n: 0 }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM invoices WHERE customer_id = 42`)).toEqual([{ n: 1 }]);
-    expect(await db.query(`SELECT to_regclass('invoices_partitioned') AS t, to_regclass('invoices_backup') AS b`)).toEqual([{ t: null, b: null }]);
+    expect(
+      await db.query(`SELECT to_regclass('invoices_partitioned') AS t, to_regclass('invoices_backup') AS b`),
+    ).toEqual([{ t: null, b: null }]);
     const [next] = await db.query<{ id: string }>(`INSERT INTO invoices (customer_id) VALUES (1) RETURNING id`);
     expect(Number(next!.id)).toBe(2003);
-    expect(await db.query(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'invoices'::regclass ORDER BY 1`)).toEqual([
-      { name: 'invoices_created_at_idx' },
-      { name: 'invoices_pkey' },
-    ]);
+    expect(
+      await db.query(
+        `SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'invoices'::regclass ORDER BY 1`,
+      ),
+    ).toEqual([{ name: 'invoices_created_at_idx' }, { name: 'invoices_pkey' }]);
   });
 
   it('finalizes: drops the backup and stops logging', async () => {
     await createSource('events', 500, 3);
-    const outcome = await migrate(db.pool, [{ schema: 'public', table: 'events', keyColumn: 'customer_id', bucketLimit: 100 }]);
+    const outcome = await migrate(db.pool, [
+      { schema: 'public', table: 'events', keyColumn: 'customer_id', bucketLimit: 100 },
+    ]);
     expect(outcome.status, outcome.message).toBe('succeeded');
     await finalize(db.pool, outcome.runId);
     expect(await db.query(`SELECT to_regclass('events_backup') AS b`)).toEqual([{ b: null }]);

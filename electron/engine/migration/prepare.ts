@@ -9,6 +9,7 @@ import { inspectTable, serverInfo, type TableInfo } from '../catalog.js';
 import { inLockingTransaction } from '../locks.js';
 import { planMigration } from '../plan.js';
 import type { TargetContext } from './context.js';
+import { crashPoint } from './crash-points.js';
 
 export function identityColumns(info: TableInfo): string[] {
   const primary = info.indexes.find((i) => i.isPrimary && i.isValid);
@@ -35,13 +36,25 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
     const plan = await planMigration(
       client,
       { schema: target.schema, table: target.table, keyColumn: target.keyColumn, bucketLimit: target.bucketLimit },
-      { exact: false, installSchema: options.installSchema, bucketColumn: target.bucketColumn, ignoreRunId: target.runId },
+      {
+        exact: false,
+        installSchema: options.installSchema,
+        bucketColumn: target.bucketColumn,
+        ignoreRunId: target.runId,
+      },
     );
     const found = blockers(plan).filter((b) => !(options.mode === 'offline' && b.code === 'no_row_identity'));
     if (found.length > 0) {
-      throw new PartwiseError('blocked', `${context.label} cannot be migrated: ${found.map((b) => b.message).join(' ')}`, {
-        hint: found.map((b) => b.fix).filter(Boolean).join(' '),
-      });
+      throw new PartwiseError(
+        'blocked',
+        `${context.label} cannot be migrated: ${found.map((b) => b.message).join(' ')}`,
+        {
+          hint: found
+            .map((b) => b.fix)
+            .filter(Boolean)
+            .join(' '),
+        },
+      );
     }
     const info = await inspectTable(client, table);
     const server = await serverInfo(client);
@@ -65,10 +78,19 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
            ${ident(target.bucketColumn)} integer NOT NULL DEFAULT 0)
          PARTITION BY LIST (${ident(target.keyColumn)})`,
       );
-      if (!key.notNull) await client.query(`ALTER TABLE ${sql.partitioned} ALTER COLUMN ${ident(key.name)} SET NOT NULL`);
+      if (!key.notNull)
+        await client.query(`ALTER TABLE ${sql.partitioned} ALTER COLUMN ${ident(key.name)} SET NOT NULL`);
       const { rows } = await client.query<{ config_id: number }>(
         `SELECT (${sql.install}.configure_table($1, $2, $3, $4, $5, $6, $7)).config_id`,
-        [target.schema, target.table, target.partitionedTable, target.keyColumn, target.bucketLimit, target.bucketColumn, info.reloptions],
+        [
+          target.schema,
+          target.table,
+          target.partitionedTable,
+          target.keyColumn,
+          target.bucketLimit,
+          target.bucketColumn,
+          info.reloptions,
+        ],
       );
       target.configId = rows[0]!.config_id;
       await journal.updateTarget(client, target.runId, target.targetNo, { configId: target.configId });
@@ -92,7 +114,12 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
       {
         ...options.lock,
         signal: options.signal,
-        onRetry: (attempt) => reporter.log('warn', `waiting for a lock on ${context.label} to add change capture (attempt ${attempt})`, context.label),
+        onRetry: (attempt) =>
+          reporter.log(
+            'warn',
+            `waiting for a lock on ${context.label} to add change capture (attempt ${attempt})`,
+            context.label,
+          ),
       },
       async () => {
         await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5)`, [
@@ -116,5 +143,6 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
       },
     );
     reporter.log('info', `capturing changes to ${context.label} by ${identity.join(', ')}`, context.label);
+    await crashPoint('prepare:after-capture');
   }
 }

@@ -10,18 +10,28 @@ import { inspectTable } from '../catalog.js';
 import { inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { TargetContext } from './context.js';
+import { crashPoint } from './crash-points.js';
+import { rebuildMaterializedView } from './cutover.js';
 
 export async function rollbackTarget(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, journal, reporter } = context;
   if (target.status === 'rolled_back') return;
   if (target.status === 'finalized') {
-    throw new PartwiseError('conflict', `${context.label} was finalized: its original table is gone, so there is nothing to return to`);
+    throw new PartwiseError(
+      'conflict',
+      `${context.label} was finalized: its original table is gone, so there is nothing to return to`,
+    );
   }
   reporter.phase('rollback', `rolling back ${context.label}`, context.label);
   if (target.cutoverAt) await undoSwap(context, control);
   await stopSourceCapture(context, control);
+  await crashPoint('rollback:before-drop');
   await dropNewTable(context, control);
-  await journal.updateTarget(control, target.runId, target.targetNo, { status: 'rolled_back', phase: 'rollback', finishedAt: 'now' });
+  await journal.updateTarget(control, target.runId, target.targetNo, {
+    status: 'rolled_back',
+    phase: 'rollback',
+    finishedAt: 'now',
+  });
   target.status = 'rolled_back';
   reporter.log('info', `${context.label} is back to its original table`, context.label);
 }
@@ -31,7 +41,11 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
   const saved = target.saved;
   await inLockingTransaction(
     control,
-    { ...options.lock, onRetry: (attempt) => reporter.log('warn', `rollback waiting for the lock on ${context.label} (attempt ${attempt})`, context.label) },
+    {
+      ...options.lock,
+      onRetry: (attempt) =>
+        reporter.log('warn', `rollback waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
+    },
     async () => {
       await control.query(`LOCK TABLE ${sql.source}, ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
       const view = await inspectTable(control, { schema: target.schema, name: target.table });
@@ -47,7 +61,11 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
           `SELECT ${sql.install}.${ident(`${saved.afterLog}_replay`)}(0, $1) AS n`,
           [Number(rows[0]!.latest)],
         );
-        reporter.log('info', `carried ${applied[0]!.n} rows written since the swap back to the original table`, context.label);
+        reporter.log(
+          'info',
+          `carried ${applied[0]!.n} rows written since the swap back to the original table`,
+          context.label,
+        );
         await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
           saved.afterLog,
           sql.partitioned,
@@ -64,11 +82,16 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
           `SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND tgenabled = 'D' AND NOT tgisinternal`,
           [sql.partitioned],
         );
-        for (const trigger of disabled) await control.query(`ALTER TABLE ${sql.source} DISABLE TRIGGER ${ident(trigger.name)}`);
+        for (const trigger of disabled)
+          await control.query(`ALTER TABLE ${sql.source} DISABLE TRIGGER ${ident(trigger.name)}`);
       }
       for (const rename of saved.renamed ?? []) {
-        await control.query(`ALTER INDEX ${qualified(target.schema, rename.original)} RENAME TO ${ident(rename.replacement)}`);
-        await control.query(`ALTER INDEX ${qualified(target.schema, rename.backup)} RENAME TO ${ident(rename.original)}`);
+        await control.query(
+          `ALTER INDEX ${qualified(target.schema, rename.original)} RENAME TO ${ident(rename.replacement)}`,
+        );
+        await control.query(
+          `ALTER INDEX ${qualified(target.schema, rename.backup)} RENAME TO ${ident(rename.original)}`,
+        );
       }
       for (const { column, sequence } of saved.serialSequences ?? []) {
         await control.query(`ALTER SEQUENCE ${sequence} OWNED BY ${sql.source}.${ident(column)}`);
@@ -82,31 +105,27 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
       // Dependent views go back to the original table (their text names it).
       for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
         const withOptions = dependant.options?.length ? ` WITH (${dependant.options.join(', ')})` : '';
-        await control.query(`CREATE OR REPLACE VIEW ${qualified(dependant.schema, dependant.name)}${withOptions} AS ${dependant.definition}`);
+        await control.query(
+          `CREATE OR REPLACE VIEW ${qualified(dependant.schema, dependant.name)}${withOptions} AS ${dependant.definition}`,
+        );
       }
-      await control.query(`DROP VIEW ${qualified(target.schema, routingName)}`);
-      await context.journal.updateTarget(control, target.runId, target.targetNo, { phase: 'rollback' });
+      // Materialized views over the routing view are rebuilt after this
+      // transaction from these definitions, which name the table again.
+      const materialized = view.dependentViews
+        .filter((v) => v.kind === 'm')
+        .map((v) => ({ schema: v.schema, name: v.name, definition: v.definition }));
+      target.saved = { ...saved, materializedViews: materialized, routingView: routingName };
+      // Recorded with the swap-back itself: a rollback interrupted after this point does not undo it twice.
+      await context.journal.updateTarget(control, target.runId, target.targetNo, {
+        phase: 'rollback',
+        cutoverAt: 'clear',
+        saved: target.saved,
+      });
     },
   );
-  // Materialized views rebuilt over the new table are rebuilt again over the original.
-  for (const mv of saved.materializedViews ?? []) {
-    const name = qualified(mv.schema, mv.name);
-    const { rows } = await control.query<{ definition: string; indexes: string[] }>(
-      `SELECT pg_get_viewdef($1::regclass) AS definition,
-              ARRAY(SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = $1::regclass) AS indexes`,
-      [name],
-    );
-    const rebuilt = qualified(mv.schema, derivedName(mv.name, '_rebuild'));
-    await control.query(`DROP MATERIALIZED VIEW IF EXISTS ${rebuilt}`);
-    await control.query(`CREATE MATERIALIZED VIEW ${rebuilt} AS ${rows[0]!.definition}`);
-    await control.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [name, rebuilt]);
-    await control.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [name, rebuilt]);
-    await inLockingTransaction(control, options.lock, async () => {
-      await control.query(`DROP MATERIALIZED VIEW ${name}`);
-      await control.query(`ALTER MATERIALIZED VIEW ${rebuilt} RENAME TO ${ident(mv.name)}`);
-      for (const index of rows[0]!.indexes) await control.query(index);
-    });
-  }
+  target.cutoverAt = null;
+  for (const view of target.saved.materializedViews ?? []) await rebuildMaterializedView(context, control, view);
+  await control.query(`DROP VIEW IF EXISTS ${qualified(target.schema, target.saved.routingView!)}`);
 }
 
 /** Removes the trigger that watched the original table during the copy. */
@@ -114,9 +133,10 @@ async function stopSourceCapture(context: TargetContext, control: pg.ClientBase)
   const { target, sql, options } = context;
   if (!target.saved.changeLog) return;
   await inLockingTransaction(control, options.lock, async () => {
-    const { rows } = await control.query<{ kind: string | null }>(`SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`, [
-      sql.source,
-    ]);
+    const { rows } = await control.query<{ kind: string | null }>(
+      `SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`,
+      [sql.source],
+    );
     await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
       target.saved.changeLog,
       rows[0]?.kind === 'r' ? sql.source : null,
@@ -128,6 +148,8 @@ async function stopSourceCapture(context: TargetContext, control: pg.ClientBase)
 /** Drops the partitioned table this run created, one level-1 partition per transaction (thousands of partitions would not fit the lock table at once). */
 async function dropNewTable(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, sql } = context;
+  if (target.saved.routingView)
+    await control.query(`DROP VIEW IF EXISTS ${qualified(target.schema, target.saved.routingView)}`);
   if (target.configId !== null) {
     const { rows } = await control.query<{ level_one: string }>(
       `SELECT level_one_partition::text AS level_one FROM ${sql.install}.partition_tracker t
@@ -137,8 +159,9 @@ async function dropNewTable(context: TargetContext, control: pg.ClientBase): Pro
     for (const row of rows) await control.query(`DROP TABLE IF EXISTS ${row.level_one}`);
     await control.query(`SELECT ${sql.install}.forget_table($1)`, [target.configId]);
   }
-  const { rows: exists } = await control.query<{ kind: string | null }>(`SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`, [
-    sql.partitioned,
-  ]);
+  const { rows: exists } = await control.query<{ kind: string | null }>(
+    `SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`,
+    [sql.partitioned],
+  );
   if (exists[0]?.kind === 'p') await control.query(`DROP TABLE ${sql.partitioned}`);
 }

@@ -12,7 +12,13 @@ import { Journal, type JournalTarget } from '../journal.js';
 import { DEFAULT_LOCK_RETRY } from '../locks.js';
 import { migrationNames } from '../names.js';
 import { Reporter, type EventSink } from '../reporter.js';
-import { cancelWorkers, targetContext, throwIfCancelled, type MigrationOptions, type TargetContext } from './context.js';
+import {
+  cancelWorkers,
+  targetContext,
+  throwIfCancelled,
+  type MigrationOptions,
+  type TargetContext,
+} from './context.js';
 import { prepare } from './prepare.js';
 import { provisionAndCopy } from './copy.js';
 import { buildIndexes } from './indexes.js';
@@ -21,6 +27,7 @@ import { cutover } from './cutover.js';
 import { verify } from './verify.js';
 import { rollbackTarget } from './rollback.js';
 import { finalizeTarget } from './finalize.js';
+import { crashPoint } from './crash-points.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -75,11 +82,21 @@ class Session {
   }
 
   context(target: JournalTarget): TargetContext {
-    return targetContext({ pool: this.pool, journal: this.journal, reporter: this.reporter, target, options: this.options });
+    return targetContext({
+      pool: this.pool,
+      journal: this.journal,
+      reporter: this.reporter,
+      target,
+      options: this.options,
+    });
   }
 }
 
-async function withSession<T>(pool: pg.Pool, options: EngineOptions, work: (session: Session) => Promise<T>): Promise<T> {
+async function withSession<T>(
+  pool: pg.Pool,
+  options: EngineOptions,
+  work: (session: Session) => Promise<T>,
+): Promise<T> {
   const control = await pool.connect();
   let broken = false;
   try {
@@ -94,11 +111,18 @@ async function withSession<T>(pool: pg.Pool, options: EngineOptions, work: (sess
 }
 
 /** Starts a migration of one or more tables, one after another. */
-export async function migrate(pool: pg.Pool, targets: MigrationTarget[], options: EngineOptions = {}): Promise<RunOutcome> {
+export async function migrate(
+  pool: pg.Pool,
+  targets: MigrationTarget[],
+  options: EngineOptions = {},
+): Promise<RunOutcome> {
   if (targets.length === 0) throw new PartwiseError('invalid_input', 'No table to migrate');
   for (const target of targets) {
     if (!Number.isSafeInteger(target.bucketLimit) || target.bucketLimit <= 0) {
-      throw new PartwiseError('invalid_input', `Bucket limit of ${target.schema}.${target.table} must be a positive integer, got ${target.bucketLimit}`);
+      throw new PartwiseError(
+        'invalid_input',
+        `Bucket limit of ${target.schema}.${target.table} must be a positive integer, got ${target.bucketLimit}`,
+      );
     }
   }
   return withSession(pool, options, async (session) => {
@@ -161,7 +185,10 @@ export async function rollback(pool: pg.Pool, runId: number, options: EngineOpti
     try {
       const targets = await session.journal.targets(session.control, runId);
       if (targets.some((t) => t.status === 'finalized')) {
-        throw new PartwiseError('conflict', `Run ${runId} was finalized: the original tables are gone, so it cannot be rolled back`);
+        throw new PartwiseError(
+          'conflict',
+          `Run ${runId} was finalized: the original tables are gone, so it cannot be rolled back`,
+        );
       }
       for (const target of [...targets].reverse()) {
         await rollbackTarget(session.context(target), session.control);
@@ -188,7 +215,8 @@ export async function finalize(pool: pg.Pool, runId: number, options: EngineOpti
       }
       const targets = await session.journal.targets(session.control, runId);
       for (const target of targets) {
-        if (target.status === 'done' || target.status === 'finalized') await finalizeTarget(session.context(target), session.control);
+        if (target.status === 'done' || target.status === 'finalized')
+          await finalizeTarget(session.context(target), session.control);
       }
       await session.journal.setRunStatus(session.control, runId, 'finalized');
       const message = `Run ${runId} finalized: backups dropped`;
@@ -197,6 +225,34 @@ export async function finalize(pool: pg.Pool, runId: number, options: EngineOpti
       return { runId, status: 'succeeded' as const, message };
     } finally {
       await session.journal.unlockRun(session.control, runId).catch(() => undefined);
+    }
+  });
+}
+
+/** Verifies again every migrated (not yet finalized) table of a run; changes nothing. */
+export async function verifyRun(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
+  return withSession(pool, options, async (session) => {
+    const run = await session.journal.run(session.control, runId);
+    if (!run) throw new PartwiseError('not_found', `There is no run ${runId}`);
+    session.attach(runId);
+    const targets = (await session.journal.targets(session.control, runId)).filter((t) => t.status === 'done');
+    if (targets.length === 0) {
+      throw new PartwiseError(
+        'conflict',
+        `Run ${runId} has no migrated table to verify (finalized tables have no original left to compare with)`,
+      );
+    }
+    try {
+      for (const target of targets) await verify(session.context(target), session.control);
+      const message = `Run ${runId} verified: ${targets.map((t) => `${t.schema}.${t.table}`).join(', ')} match their originals`;
+      session.reporter.finished('succeeded', message);
+      await session.reporter.flush();
+      return { runId, status: 'succeeded' as const, message };
+    } catch (caught) {
+      const error = PartwiseError.from(caught);
+      session.reporter.finished('failed', error.message);
+      await session.reporter.flush();
+      return { runId, status: 'failed' as const, message: error.message, error };
     }
   });
 }
@@ -224,7 +280,9 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
     } catch (caught) {
       const error = PartwiseError.from(caught);
       const cancelled = error.kind === 'cancelled' || options.signal?.aborted === true;
-      await journal.updateTarget(control, runId, target.targetNo, { status: 'failed', error: error.message }).catch(() => undefined);
+      await journal
+        .updateTarget(control, runId, target.targetNo, { status: 'failed', error: error.message })
+        .catch(() => undefined);
       target.status = 'failed';
       reporter.log('error', error.message, context.label);
       const rollBack = cancelled || !target.cutoverAt || error.kind === 'verification_failed';
@@ -234,7 +292,11 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
           await rollbackTarget(session.context({ ...target, status: 'failed' }), control);
         } catch (rollbackError) {
           const wrapped = PartwiseError.from(rollbackError);
-          reporter.log('error', `automatic rollback failed: ${wrapped.message}; run "partwise rollback --run ${runId}" after fixing the cause`, context.label);
+          reporter.log(
+            'error',
+            `automatic rollback failed: ${wrapped.message}; run "partwise rollback --run ${runId}" after fixing the cause`,
+            context.label,
+          );
           status = 'failed';
         }
       }
@@ -258,7 +320,11 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
 
 async function runTarget(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, journal, reporter } = context;
-  const step = async (phase: Phase, message: string, work: () => Promise<Record<string, unknown> | void>): Promise<void> => {
+  const step = async (
+    phase: Phase,
+    message: string,
+    work: () => Promise<Record<string, unknown> | void>,
+  ): Promise<void> => {
     throwIfCancelled(context);
     reporter.phase(phase, message, context.label);
     await journal.updateTarget(control, target.runId, target.targetNo, { phase });
@@ -270,16 +336,25 @@ async function runTarget(context: TargetContext, control: pg.ClientBase): Promis
   };
 
   if (!reached(target, 'prepare')) await step('prepare', `preparing ${context.label}`, () => prepare(context, control));
-  if (!reached(target, 'copy')) await step('provision', `creating partitions for ${context.label}`, () => provisionAndCopy(context, control));
-  if (!reached(target, 'indexes')) await step('indexes', `building indexes of ${context.label}`, () => buildIndexes(context, control));
+  if (!reached(target, 'copy'))
+    await step('provision', `creating partitions for ${context.label}`, () => provisionAndCopy(context, control));
+  if (!reached(target, 'indexes')) await crashPoint('indexes:before');
+  if (!reached(target, 'indexes'))
+    await step('indexes', `building indexes of ${context.label}`, () => buildIndexes(context, control));
+  if (!target.cutoverAt) await crashPoint('catch_up:before');
   if (!target.cutoverAt && target.saved.changeLog) {
     await step('catch_up', `applying changes made during the copy`, () => catchUp(context, control));
   }
   if (!target.cutoverAt) await step('cutover', `swapping ${context.label}`, () => cutover(context, control));
   if (!reached(target, 'verify')) {
+    await crashPoint('verify:before');
     await step('verify', `verifying ${context.label}`, async () => ({ ...(await verify(context, control)) }));
   }
-  await journal.updateTarget(control, target.runId, target.targetNo, { phase: 'done', status: 'done', finishedAt: 'now' });
+  await journal.updateTarget(control, target.runId, target.targetNo, {
+    phase: 'done',
+    status: 'done',
+    finishedAt: 'now',
+  });
   target.phase = 'done';
   target.status = 'done';
   reporter.phase('done', `${context.label} is partitioned`, context.label);

@@ -68,12 +68,22 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     const batches: string[][] = [];
     for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) batches.push(keys.slice(i, i + KEYS_PER_QUERY));
     let checked = 0;
-    reporter.phase('verify', `verifying ${keys.length.toLocaleString('en-US')} keys of ${context.label}`, context.label);
+    reporter.phase(
+      'verify',
+      `verifying ${keys.length.toLocaleString('en-US')} keys of ${context.label}`,
+      context.label,
+    );
     await withWorkers(context, batches, async (client, batch) => {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
         await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
-        const { rows } = await client.query<{ key_value: string; leaf: string; all_rows: string; rows: string; checksum: string }>(
+        const { rows } = await client.query<{
+          key_value: string;
+          leaf: string;
+          all_rows: string;
+          rows: string;
+          checksum: string;
+        }>(
           `SELECT x.key_value, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
                   coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0)::text AS checksum
              FROM (SELECT t.${key}::text AS key_value, t.tableoid::regclass::text AS leaf, ${hash} AS h, ${changed} AS changed
@@ -89,7 +99,8 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
           stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
           excluded += Number(row.all_rows) - Number(row.rows);
           const bucket = capacityOf.get(row.leaf);
-          if (!bucket) problems.push(`${row.all_rows} rows of key ${row.key_value} are in ${row.leaf}, which no bucket names`);
+          if (!bucket)
+            problems.push(`${row.all_rows} rows of key ${row.key_value} are in ${row.leaf}, which no bucket names`);
           else if (Number(row.all_rows) > bucket.capacity) {
             problems.push(`leaf ${row.leaf} holds ${row.all_rows} rows, more than its capacity of ${bucket.capacity}`);
           }
@@ -114,7 +125,9 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       }
       const tickets = assigned.get(keyValue);
       if ((stored.get(keyValue) ?? 0) > 0 && (tickets === undefined || tickets < (stored.get(keyValue) ?? 0))) {
-        problems.push(`key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`);
+        problems.push(
+          `key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`,
+        );
       }
     }
     const sample = [...backup.entries()].sort((a, b) => b[1].rows - a[1].rows)[0]?.[0];
@@ -147,7 +160,12 @@ function keyType(info: Awaited<ReturnType<typeof inspectTable>>, column: string)
 }
 
 /** A query for one key must touch only that key's level-1 partition and its buckets. */
-async function checkPruning(context: TargetContext, client: pg.ClientBase, keyValue: string, type: string): Promise<string | null> {
+async function checkPruning(
+  context: TargetContext,
+  client: pg.ClientBase,
+  keyValue: string,
+  type: string,
+): Promise<string | null> {
   const { target, sql } = context;
   const { rows: partitions } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM ${sql.install}.partition_tracker t
@@ -173,6 +191,7 @@ async function checkPruning(context: TargetContext, client: pg.ClientBase, keyVa
   walk(rows[0]!['QUERY PLAN']);
   const outside = [...scanned].filter((name) => !allowed.has(name));
   if (scanned.size === 0) return `a query on ${target.keyColumn} = ${keyValue} scans no partition`;
-  if (outside.length > 0) return `a query on ${target.keyColumn} = ${keyValue} also scans ${outside.slice(0, 3).join(', ')}: partition pruning does not work`;
+  if (outside.length > 0)
+    return `a query on ${target.keyColumn} = ${keyValue} also scans ${outside.slice(0, 3).join(', ')}: partition pruning does not work`;
   return null;
 }

@@ -1,0 +1,349 @@
+// partwise: the migration engine from a terminal or a script.
+//
+// Connection: --url, or libpq's environment (PGHOST, PGPORT, PGDATABASE,
+// PGUSER, PGPASSWORD, PGSSLMODE) and ~/.pgpass, as psql reads them.
+// Exit status: 0 on success; 1 with a one-line reason on failure; 2 for bad usage.
+import { parseArgs } from 'node:util';
+import readline from 'node:readline/promises';
+import pg from 'pg';
+import { PartwiseError } from '../db/errors.js';
+import { blockers, type MigrationTarget } from '../../shared/plan.js';
+import { parseTableName } from '../../shared/identifiers.js';
+import type { RunEvent } from '../../shared/progress.js';
+import { DEFAULT_SCHEMA, validateSchemaName } from '../infra/install.js';
+import {
+  finalize,
+  findManagedTable,
+  Journal,
+  maintainTable,
+  migrate,
+  planMigration,
+  refreshRouting,
+  resume,
+  rollback,
+  verifyRun,
+  type EngineOptions,
+  type RunOutcome,
+} from '../engine/index.js';
+import { Reporter } from '../engine/reporter.js';
+import { formatPlan } from './plan-text.js';
+import { createRenderer } from './render.js';
+import { targetFromArgs, targetsFromFile } from './targets.js';
+import { PARTWISE_VERSION } from '../version.js';
+
+const USAGE = `partwise ${PARTWISE_VERSION}: partition PostgreSQL tables by key and bucket, online.
+
+Usage: partwise <command> [options]
+
+Commands:
+  plan       Show what a migration would do (read-only)
+  migrate    Migrate tables (asks for confirmation unless --yes)
+  status     List runs and their state (interrupted runs included)
+  verify     Compare a run's migrated tables with their originals again
+  resume     Continue an interrupted run
+  rollback   Undo a run, bringing back rows written since
+  finalize   Drop a run's backups (no rollback after this)
+  maintain   Create buckets ahead, repair the tracker, report over-full buckets
+  refresh    Rebuild a table's routing view after ALTER TABLE on its partitioned table
+
+Target:   --table schema.table --key column --bucket-limit N   (quoted names allowed: '"My Schema"."My Table"')
+          or --config FILE (JSON {"targets":[{"table","key","bucketLimit"}]} or lines "table : key : limit")
+Options:  --url URL          connection URL (default: PG* environment variables and ~/.pgpass)
+          --run N            run id (resume, rollback, finalize, verify, status)
+          --exact            plan with exact counts (scans the table)
+          --ddl              plan: print every DDL statement
+          --workers N        parallel connections (default 2)
+          --ahead F          maintain: create the next bucket when the current one is F full (default 0.8)
+          --lock-timeout MS  longest wait for a lock before retrying (default 1000)
+          --schema NAME      schema of Partwise's own objects (default partwise)
+          --json             JSON output (JSON lines for progress)
+          --yes              do not ask for confirmation
+  -h, --help`;
+
+const options = {
+  url: { type: 'string' },
+  table: { type: 'string' },
+  key: { type: 'string' },
+  'bucket-limit': { type: 'string' },
+  config: { type: 'string' },
+  run: { type: 'string' },
+  exact: { type: 'boolean' },
+  ddl: { type: 'boolean' },
+  workers: { type: 'string' },
+  ahead: { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  schema: { type: 'string' },
+  json: { type: 'boolean' },
+  yes: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+function integerOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function runOption(values: Values): number {
+  if (values.run === undefined) throw new UsageError('--run N is required (see "partwise status")');
+  return integerOption(values.run, 'run', 0, 1, Number.MAX_SAFE_INTEGER);
+}
+
+function targets(values: Values): MigrationTarget[] {
+  if (values.config) {
+    if (values.table) throw new UsageError('use either --config or --table, not both');
+    return targetsFromFile(values.config);
+  }
+  return [targetFromArgs(values.table, values.key, values['bucket-limit'])];
+}
+
+async function confirm(question: string, values: Values): Promise<void> {
+  if (values.yes) return;
+  if (!process.stdin.isTTY) throw new UsageError(`${question} Add --yes to run without a terminal.`);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new PartwiseError('cancelled', 'Nothing done.');
+}
+
+function engineOptions(values: Values, onEvent: (event: RunEvent) => void, signal: AbortSignal): EngineOptions {
+  return {
+    installSchema: validateSchemaName(values.schema ?? DEFAULT_SCHEMA),
+    workers: integerOption(values.workers, 'workers', 2, 1, 32),
+    lock: { lockTimeoutMs: integerOption(values['lock-timeout'], 'lock-timeout', 1000, 10, 600_000) },
+    onEvent,
+    signal,
+  };
+}
+
+async function withRun(
+  values: Values,
+  pool: pg.Pool,
+  work: (opts: EngineOptions) => Promise<RunOutcome>,
+): Promise<number> {
+  const renderer = createRenderer(values.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain');
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nCancelling (rolls back; press Ctrl+C again to quit at once)...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const outcome = await work(engineOptions(values, (e) => renderer.event(e), controller.signal));
+    renderer.done();
+    if (values.json)
+      process.stdout.write(
+        `${JSON.stringify({ outcome: { runId: outcome.runId, status: outcome.status, message: outcome.message } })}\n`,
+      );
+    return outcome.status === 'succeeded' || (outcome.status === 'rolled_back' && !outcome.error) ? 0 : 1;
+  } finally {
+    renderer.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const known = ['plan', 'migrate', 'status', 'verify', 'resume', 'rollback', 'finalize', 'maintain', 'refresh'];
+  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
+
+  const installSchema = validateSchemaName(values.schema ?? DEFAULT_SCHEMA);
+  const workers = integerOption(values.workers, 'workers', 2, 1, 32);
+  // Validate what can be validated before connecting.
+  const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
+  const pool = new pg.Pool({
+    ...(values.url ? { connectionString: values.url } : {}),
+    max: workers + 3,
+    application_name: 'partwise',
+    connectionTimeoutMillis: 15_000,
+  });
+  pool.on('error', () => undefined);
+  try {
+    switch (command) {
+      case 'plan': {
+        const client = await pool.connect();
+        try {
+          const plans = [];
+          for (const target of planned)
+            plans.push(
+              await planMigration(client, target, {
+                exact: values.exact ?? false,
+                installSchema,
+                ddlKeyLimit: values.ddl ? 100_000 : 25,
+              }),
+            );
+          process.stdout.write(
+            values.json
+              ? `${JSON.stringify(plans, null, 2)}\n`
+              : `${plans.map((p) => formatPlan(p, { ddl: values.ddl ?? false })).join('\n\n')}\n`,
+          );
+          return plans.some((p) => blockers(p).length > 0) ? 1 : 0;
+        } finally {
+          client.release();
+        }
+      }
+      case 'migrate': {
+        const client = await pool.connect();
+        let plans;
+        try {
+          plans = [];
+          for (const target of planned)
+            plans.push(await planMigration(client, target, { exact: false, installSchema }));
+        } finally {
+          client.release();
+        }
+        const blocked = plans.filter((p) => blockers(p).length > 0);
+        if (blocked.length > 0) {
+          if (!values.json) process.stderr.write(`${blocked.map((p) => formatPlan(p, { ddl: false })).join('\n\n')}\n`);
+          throw new PartwiseError(
+            'blocked',
+            `${blocked.map((p) => `${p.target.schema}.${p.target.table}`).join(', ')}: ${blockers(blocked[0]!)[0]!.message}`,
+          );
+        }
+        if (!values.json && !values.yes)
+          process.stderr.write(`${plans.map((p) => formatPlan(p, { ddl: false })).join('\n\n')}\n\n`);
+        await confirm(`Migrate ${planned.map((t) => `${t.schema}.${t.table}`).join(', ')}?`, values);
+        return await withRun(values, pool, (opts) => migrate(pool, planned, opts));
+      }
+      case 'resume': {
+        const runId = runOption(values);
+        await confirm(`Resume run ${runId}?`, values);
+        return await withRun(values, pool, (opts) => resume(pool, runId, opts));
+      }
+      case 'rollback': {
+        const runId = runOption(values);
+        await confirm(
+          `Roll back run ${runId}? Its tables return to their original form, with every row written since.`,
+          values,
+        );
+        return await withRun(values, pool, (opts) => rollback(pool, runId, opts));
+      }
+      case 'finalize': {
+        const runId = runOption(values);
+        await confirm(
+          `Finalize run ${runId}? Its backup tables are dropped and it can no longer be rolled back.`,
+          values,
+        );
+        return await withRun(values, pool, (opts) => finalize(pool, runId, opts));
+      }
+      case 'verify': {
+        const runId = runOption(values);
+        return await withRun(values, pool, (opts) => verifyRun(pool, runId, opts));
+      }
+      case 'status':
+        return await status(pool, installSchema, values);
+      case 'maintain':
+      case 'refresh': {
+        if (!values.table) throw new UsageError(`--table is required for ${command}`);
+        const table = parseTableName(values.table);
+        const config = await findManagedTable(pool, installSchema, table);
+        if (command === 'refresh') {
+          await refreshRouting(pool, installSchema, config.configId);
+          process.stdout.write(
+            values.json
+              ? `${JSON.stringify({ refreshed: `${config.schema}.${config.table}` })}\n`
+              : `Routing view of ${config.schema}.${config.table} rebuilt from ${config.partitionedTable}.\n`,
+          );
+          return 0;
+        }
+        const ahead = values.ahead === undefined ? 0.8 : Number(values.ahead);
+        if (!Number.isFinite(ahead) || ahead < 0 || ahead > 1)
+          throw new UsageError(`--ahead must be a number from 0 to 1, got "${values.ahead}"`);
+        const renderer = createRenderer(values.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain');
+        const report = await maintainTable(pool, config.configId, {
+          installSchema,
+          ahead,
+          reporter: new Reporter(0, (e) => renderer.event(e), null),
+        });
+        renderer.done();
+        if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else {
+          process.stdout.write(
+            `Checked ${report.keysChecked} keys of ${config.schema}.${config.table}: ${report.findings.length} findings\n`,
+          );
+          for (const f of report.findings)
+            process.stdout.write(
+              `  ${f.kind.padEnd(15)} key ${f.keyValue}${f.bucketId !== null ? ` bucket ${f.bucketId}` : ''}: ${f.detail}\n`,
+            );
+        }
+        return report.findings.some((f) => f.kind === 'over_full' || f.kind === 'missing_leaf') ? 1 : 0;
+      }
+    }
+    return 2;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+async function status(pool: pg.Pool, installSchema: string, values: Values): Promise<number> {
+  const present = await pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+    `${installSchema}.migration_run`,
+  ]);
+  const runs = present.rows[0]!.ok ? await new Journal(installSchema).listRuns(pool) : [];
+  const shown = values.run ? runs.filter((r) => r.runId === runOption(values)) : runs;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    return 0;
+  }
+  if (shown.length === 0) {
+    process.stdout.write(values.run ? `No run ${values.run}.\n` : 'No migration runs in this database.\n');
+    return values.run ? 1 : 0;
+  }
+  for (const run of shown) {
+    const next = run.canResume
+      ? '  -> partwise resume/rollback --run ' + run.runId
+      : run.canFinalize
+        ? '  -> partwise finalize (or rollback) --run ' + run.runId
+        : '';
+    process.stdout.write(
+      `run ${run.runId}  ${run.status.padEnd(11)} started ${run.startedAt.replace('T', ' ').slice(0, 19)}${next}\n`,
+    );
+    for (const t of run.targets) {
+      const rows =
+        t.rowsTotal !== null
+          ? ` ${t.rowsCopied.toLocaleString('en-US')}/${t.rowsTotal.toLocaleString('en-US')} rows`
+          : '';
+      process.stdout.write(
+        `    ${t.schema}.${t.table} by ${t.keyColumn} (limit ${t.bucketLimit}): ${t.status}, phase ${t.phase}${rows}${t.error ? ` - ${t.error}` : ''}\n`,
+      );
+    }
+  }
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`partwise: ${error.message}\nRun "partwise --help" for usage.\n`);
+      return 2;
+    }
+    const wrapped = PartwiseError.from(error);
+    process.stderr.write(
+      `partwise: ${wrapped.message.split('\n')[0]}${wrapped.hint ? ` (${wrapped.hint.split('\n')[0]})` : ''}\n`,
+    );
+    return 1;
+  }
+}

@@ -1,0 +1,64 @@
+// The dry-run plan as text for a terminal (the app shows the same object).
+import type { MigrationPlan } from '../../shared/plan.js';
+import { displayIdentifier } from '../../shared/identifiers.js';
+import { formatBytes } from '../engine/plan.js';
+
+const n = (value: number): string => Math.round(value).toLocaleString('en-US');
+
+export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): string {
+  const t = plan.target;
+  const lines: string[] = [];
+  const estimate = plan.exact ? '' : '~';
+  lines.push(
+    `Plan for ${displayIdentifier(t.schema)}.${displayIdentifier(t.table)} by ${displayIdentifier(t.keyColumn)}, at most ${n(t.bucketLimit)} rows per bucket`,
+  );
+  lines.push(
+    `  PostgreSQL ${plan.serverVersion}; counts ${plan.exact ? 'exact (scanned)' : 'estimated from statistics (use --exact to scan)'}`,
+  );
+  lines.push(
+    `  rows             ${estimate}${n(plan.table.rows)}  (${formatBytes(plan.table.totalBytes)} with indexes)`,
+  );
+  lines.push(
+    `  keys             ${estimate}${n(plan.key.distinctKeys)}  ${plan.key.column} ${plan.key.type}${plan.key.nullable ? ', nullable' : ''}`,
+  );
+  if (plan.key.largest.length > 0) {
+    lines.push(
+      `  largest keys     ${plan.key.largest
+        .slice(0, 5)
+        .map((k) => `${k.keyValue} (${estimate}${n(k.rows)})`)
+        .join(', ')}`,
+    );
+  }
+  lines.push(
+    `  partitions       ${estimate}${n(plan.partitions.levelOne)} level-1, ${estimate}${n(plan.partitions.leaves)} buckets`,
+  );
+  lines.push(
+    `  lock table       ${n(plan.partitions.lockedByFullScan)} relations per unfiltered query, of ${n(plan.partitions.lockTableCapacity)} slots`,
+  );
+  lines.push(`  disk             about ${formatBytes(plan.diskBytesNeeded)} free needed`);
+  lines.push(`  time             about ${n(plan.estimatedSeconds)} s`);
+  lines.push(
+    `  new names        ${plan.names.partitionedTable} (partitioned), ${plan.names.backupTable} (the original, until finalize)`,
+  );
+  const groups: [string, string][] = [
+    ['blocker', 'BLOCKERS (nothing runs until they are fixed)'],
+    ['warning', 'Warnings'],
+    ['info', 'Notes'],
+  ];
+  for (const [severity, title] of groups) {
+    const issues = plan.issues.filter((i) => i.severity === severity);
+    if (issues.length === 0) continue;
+    lines.push('', `${title}:`);
+    for (const issue of issues) {
+      lines.push(`  - ${issue.message}`);
+      if (issue.fix) lines.push(`    fix: ${issue.fix}`);
+    }
+  }
+  if (options.ddl) {
+    lines.push('', 'DDL:');
+    for (const statement of plan.ddl) lines.push(`  ${statement}`);
+  } else {
+    lines.push('', `(${plan.ddl.length} DDL statements: add --ddl to print them)`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,116 @@
+// Targets from the command line (--table, --key, --bucket-limit) or from a
+// file listing several: JSON, or the original script's lines
+// "table : key_column : bucket_limit" (# starts a comment).
+import fs from 'node:fs';
+import { MigrationTarget } from '../../shared/plan.js';
+import { parseTableName } from '../../shared/identifiers.js';
+import { PartwiseError } from '../db/errors.js';
+
+export function parseBucketLimit(text: string | undefined, where: string): number {
+  if (text === undefined || text.trim() === '')
+    throw new PartwiseError('invalid_input', `${where}: a bucket limit is required`);
+  if (!/^\d+$/.test(text.trim())) {
+    throw new PartwiseError('invalid_input', `${where}: bucket limit must be a positive integer, got "${text}"`);
+  }
+  const value = Number(text.trim());
+  if (!Number.isSafeInteger(value) || value <= 0 || value > 2_000_000_000) {
+    throw new PartwiseError(
+      'invalid_input',
+      `${where}: bucket limit must be a positive integer up to 2000000000, got "${text}"`,
+    );
+  }
+  return value;
+}
+
+export function parseKeyColumn(text: string | undefined, where: string): string {
+  if (!text || text.trim() === '')
+    throw new PartwiseError('invalid_input', `${where}: a key column is required (--key)`);
+  const trimmed = text.trim();
+  // A quoted column name keeps its case and characters; an unquoted one folds to lower case.
+  if (trimmed.startsWith('"')) {
+    if (!trimmed.endsWith('"') || trimmed.length < 3)
+      throw new PartwiseError('invalid_input', `${where}: bad quoted column name ${text}`);
+    return trimmed.slice(1, -1).replace(/""/g, '"');
+  }
+  if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(trimmed)) {
+    throw new PartwiseError(
+      'invalid_input',
+      `${where}: "${trimmed}" is not a valid column name; quote it: '"${trimmed}"'`,
+    );
+  }
+  return trimmed.toLowerCase();
+}
+
+export function targetFromArgs(
+  table: string | undefined,
+  key: string | undefined,
+  limit: string | undefined,
+): MigrationTarget {
+  if (!table) throw new PartwiseError('invalid_input', 'a table is required (--table schema.table, or --config FILE)');
+  let name;
+  try {
+    name = parseTableName(table);
+  } catch (error) {
+    throw new PartwiseError('invalid_input', `--table: ${(error as Error).message}`);
+  }
+  return validate({
+    schema: name.schema,
+    table: name.name,
+    keyColumn: parseKeyColumn(key, '--key'),
+    bucketLimit: parseBucketLimit(limit, '--bucket-limit'),
+  });
+}
+
+function validate(target: MigrationTarget): MigrationTarget {
+  const parsed = MigrationTarget.safeParse(target);
+  if (!parsed.success) throw new PartwiseError('invalid_input', parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data;
+}
+
+export function targetsFromFile(path: string): MigrationTarget[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new PartwiseError('invalid_input', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (text.trim().startsWith('{') || text.trim().startsWith('[')) {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new PartwiseError('invalid_input', `${path} is not valid JSON: ${(error as Error).message}`);
+    }
+    const list = Array.isArray(data) ? data : (data as { targets?: unknown }).targets;
+    if (!Array.isArray(list) || list.length === 0)
+      throw new PartwiseError('invalid_input', `${path}: expected a "targets" list`);
+    return list.map((entry, i) => {
+      const item = entry as { table?: string; key?: string; keyColumn?: string; bucketLimit?: number | string };
+      const where = `${path} target ${i + 1}`;
+      try {
+        return targetFromArgs(
+          item.table,
+          item.key ?? item.keyColumn,
+          item.bucketLimit === undefined ? undefined : String(item.bucketLimit),
+        );
+      } catch (error) {
+        throw new PartwiseError('invalid_input', `${where}: ${(error as Error).message}`);
+      }
+    });
+  }
+  const targets: MigrationTarget[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/#.*$/, '').trim().replace(/^"|"$/g, '');
+    if (line === '') return;
+    const parts = line.split(':').map((p) => p.trim());
+    if (parts.length !== 3)
+      throw new PartwiseError('invalid_input', `${path}:${index + 1}: expected "table : key_column : bucket_limit"`);
+    try {
+      targets.push(targetFromArgs(parts[0], parts[1], parts[2]));
+    } catch (error) {
+      throw new PartwiseError('invalid_input', `${path}:${index + 1}: ${(error as Error).message}`);
+    }
+  });
+  if (targets.length === 0) throw new PartwiseError('invalid_input', `${path} lists no table`);
+  return targets;
+}

@@ -1,0 +1,131 @@
+// Maintenance of a managed table, key by key, each key in its own short
+// transaction (a table with thousands of partitions never holds their locks
+// at once): create the next bucket ahead of need, repair tracker drift, report
+// over-full, empty, missing and untracked buckets.
+import type pg from 'pg';
+import type { MaintenanceFinding, MaintenanceReport } from '../../shared/explorer.js';
+import { PartwiseError } from '../db/errors.js';
+import { ident } from '../db/sql.js';
+import type { TableName } from '../../shared/identifiers.js';
+import type { Reporter } from './reporter.js';
+import { inLockingTransaction, DEFAULT_LOCK_RETRY } from './locks.js';
+
+export interface ManagedConfig {
+  configId: number;
+  schema: string;
+  table: string;
+  partitionedTable: string;
+  keyColumn: string;
+  bucketColumn: string;
+  bucketLimit: number;
+  mode: 'building' | 'routing';
+}
+
+export async function findManagedTable(
+  db: pg.Pool | pg.ClientBase,
+  installSchema: string,
+  table: TableName,
+): Promise<ManagedConfig> {
+  const present = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+    `${ident(installSchema)}.partition_config`,
+  ]);
+  if (!present.rows[0]!.ok) {
+    throw new PartwiseError('not_found', `Partwise is not installed in this database (no schema ${installSchema})`);
+  }
+  const { rows } = await db.query(
+    `SELECT config_id, table_schema, table_name, partitioned_table, key_column, bucket_column, bucket_limit, mode
+       FROM ${ident(installSchema)}.partition_config
+      WHERE table_schema = $1 AND (table_name = $2 OR partitioned_table = $2)`,
+    [table.schema, table.name],
+  );
+  const row = rows[0];
+  if (!row) throw new PartwiseError('not_found', `${table.schema}.${table.name} is not managed by Partwise`);
+  return {
+    configId: row.config_id,
+    schema: row.table_schema,
+    table: row.table_name,
+    partitionedTable: row.partitioned_table,
+    keyColumn: row.key_column,
+    bucketColumn: row.bucket_column,
+    bucketLimit: Number(row.bucket_limit),
+    mode: row.mode,
+  };
+}
+
+export interface MaintainOptions {
+  installSchema: string;
+  /** Create the next bucket when the current one is at least this full (0..1); null: never. */
+  ahead: number | null;
+  signal?: AbortSignal;
+  reporter?: Reporter;
+}
+
+export async function maintainTable(
+  pool: pg.Pool,
+  configId: number,
+  options: MaintainOptions,
+): Promise<MaintenanceReport> {
+  const schema = ident(options.installSchema);
+  const { rows: keys } = await pool.query<{ key_value: string }>(
+    `SELECT key_value FROM ${schema}.partition_tracker WHERE config_id = $1 ORDER BY key_value`,
+    [configId],
+  );
+  const findings: MaintenanceFinding[] = [];
+  const client = await pool.connect();
+  try {
+    let checked = 0;
+    for (const { key_value: keyValue } of keys) {
+      if (options.signal?.aborted) throw new PartwiseError('cancelled', 'Maintenance was cancelled');
+      // Creating a bucket ahead attaches a partition: short lock_timeout, retried.
+      const rows = await inLockingTransaction(client, { ...DEFAULT_LOCK_RETRY, signal: options.signal }, async () => {
+        const { rows: found } = await client.query<{
+          kind: MaintenanceFinding['kind'];
+          bucket_id: number | null;
+          leaf_partition: string | null;
+          row_count: string | null;
+          capacity: string | null;
+          detail: string;
+        }>(
+          `SELECT kind, bucket_id, leaf_partition::text, row_count, capacity, detail FROM ${schema}.maintain_key($1, $2, $3)`,
+          [configId, keyValue, options.ahead],
+        );
+        await client.query(
+          `INSERT INTO ${schema}.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
+           SELECT $1, $2, f.kind, f.bucket_id, f.leaf, f.row_count, f.capacity, f.detail
+             FROM jsonb_to_recordset($3::jsonb) AS f(kind text, bucket_id int, leaf text, row_count bigint, capacity bigint, detail text)`,
+          [configId, keyValue, JSON.stringify(found.map((f) => ({ ...f, leaf: f.leaf_partition })))],
+        );
+        return found;
+      });
+      for (const row of rows) {
+        findings.push({
+          keyValue,
+          kind: row.kind,
+          bucketId: row.bucket_id,
+          leaf: row.leaf_partition,
+          rows: row.row_count === null ? null : Number(row.row_count),
+          capacity: row.capacity === null ? null : Number(row.capacity),
+          detail: row.detail,
+        });
+      }
+      checked++;
+      options.reporter?.progress('maintain', checked, keys.length, 'keys', { currentKey: keyValue });
+    }
+    options.reporter?.progress('maintain', checked, keys.length, 'keys', { force: true });
+    return { configId, keysChecked: checked, findings };
+  } finally {
+    client.release();
+  }
+}
+
+/** Rebuilds the routing view and trigger from the partitioned table's current columns (after ALTER TABLE). */
+export async function refreshRouting(pool: pg.Pool, installSchema: string, configId: number): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await inLockingTransaction(client, DEFAULT_LOCK_RETRY, async () => {
+      await client.query(`SELECT ${ident(installSchema)}.install_routing($1)`, [configId]);
+    });
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,79 @@
+// kill -9 at each phase of a migration, the application writing before and
+// after the kill; then `partwise resume` must finish the migration with every
+// committed row in place.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { Journal } from '../journal.js';
+import type { CrashPoint } from './crash-points.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { installPartwise } from '../../testing/fixtures.js';
+import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+
+const db = useTestDatabase('crash_resume');
+
+beforeAll(async () => {
+  await installPartwise(db);
+});
+
+const points: CrashPoint[] = [
+  'prepare:after-capture',
+  'copy:after-first-chunk',
+  'indexes:before',
+  'catch_up:before',
+  'cutover:inside-transaction',
+  'verify:before',
+];
+
+describe('resume after kill -9', () => {
+  for (const point of points) {
+    it(`finishes a run killed at ${point}`, async () => {
+      const table = `resume_${point.replace(/[^a-z]+/g, '_')}`;
+      await createMirroredTable(db, table, 20_000, 12);
+      const child = await runCliUntil(
+        [
+          'migrate',
+          '--url',
+          db.url,
+          '--table',
+          table,
+          '--key',
+          'customer_id',
+          '--bucket-limit',
+          '700',
+          '--workers',
+          '2',
+          '--yes',
+        ],
+        point,
+      );
+      // The application writes while the migration is stopped there. During the
+      // swap its table is locked: the write waits, and goes through once the
+      // killed swap has been rolled back by the server.
+      const during = mirroredWrites(db.pool, table, 1);
+      if (point !== 'cutover:inside-transaction') await during;
+      await killHard(child, db.url);
+      await during;
+
+      const journal = new Journal('partwise');
+      const [run] = (await journal.listRuns(db.pool)).filter((r) => r.targets[0]!.table === table);
+      expect(run).toMatchObject({ status: 'interrupted', canResume: true, canRollback: true });
+      const status = await runCli(['status', '--url', db.url]);
+      expect(status.stdout).toContain(`run ${run!.runId}  interrupted`);
+
+      await mirroredWrites(db.pool, table, 2);
+      const resumed = await runCli(['resume', '--url', db.url, '--run', String(run!.runId), '--yes']);
+      expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+      expect(resumed.stdout).toContain(`Run ${run!.runId} succeeded`);
+      await mirroredWrites(db.pool, table, 3);
+
+      expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = $1::regclass`, [table])).toEqual([
+        { relkind: 'v' },
+      ]);
+      await expectMirrored(db, table);
+      const leaves = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table}_partitioned GROUP BY tableoid`,
+      );
+      for (const leaf of leaves) expect(leaf.n).toBeLessThanOrEqual(700);
+    });
+  }
+});

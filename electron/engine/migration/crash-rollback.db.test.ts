@@ -1,0 +1,110 @@
+// kill -9 at each phase of a migration (and in the middle of a rollback), the
+// application writing throughout; then `partwise rollback` must return the
+// original table with every committed row, and leave nothing of the run behind.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { Journal } from '../journal.js';
+import type { CrashPoint } from './crash-points.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { installPartwise } from '../../testing/fixtures.js';
+import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+
+const db = useTestDatabase('crash_rollback');
+
+beforeAll(async () => {
+  await installPartwise(db);
+});
+
+const points: CrashPoint[] = [
+  'prepare:after-capture',
+  'copy:after-first-chunk',
+  'indexes:before',
+  'catch_up:before',
+  'cutover:inside-transaction',
+  'verify:before',
+];
+
+async function expectNothingLeft(table: string): Promise<void> {
+  expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = $1::regclass`, [table])).toEqual([{ relkind: 'r' }]);
+  expect(
+    await db.query(`SELECT to_regclass($1) AS partitioned, to_regclass($2) AS backup`, [
+      `${table}_partitioned`,
+      `${table}_backup`,
+    ]),
+  ).toEqual([{ partitioned: null, backup: null }]);
+  expect(
+    await db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [table]),
+  ).toEqual([]);
+  expect(
+    await db.query(
+      `SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE $1 || '\\_customer\\_id\\_%' AND relkind IN ('r', 'p')`,
+      [table],
+    ),
+  ).toEqual([{ n: 0 }]);
+  expect(
+    await db.query(`SELECT count(*)::int AS n FROM partwise.partition_config WHERE table_name = $1`, [table]),
+  ).toEqual([{ n: 0 }]);
+}
+
+async function runId(table: string): Promise<number> {
+  const runs = await new Journal('partwise').listRuns(db.pool);
+  return runs.find((r) => r.targets[0]!.table === table)!.runId;
+}
+
+describe('rollback after kill -9', () => {
+  for (const point of points) {
+    it(`restores the original table after a run killed at ${point}`, async () => {
+      const table = `back_${point.replace(/[^a-z]+/g, '_')}`;
+      await createMirroredTable(db, table, 20_000, 12);
+      const child = await runCliUntil(
+        ['migrate', '--url', db.url, '--table', table, '--key', 'customer_id', '--bucket-limit', '700', '--yes'],
+        point,
+      );
+      const during = mirroredWrites(db.pool, table, 1);
+      if (point !== 'cutover:inside-transaction') await during;
+      await killHard(child, db.url);
+      await during;
+      await mirroredWrites(db.pool, table, 2);
+
+      const rolledBack = await runCli(['rollback', '--url', db.url, '--run', String(await runId(table)), '--yes']);
+      expect(rolledBack.code, rolledBack.stderr + rolledBack.stdout).toBe(0);
+      await mirroredWrites(db.pool, table, 3);
+      await expectMirrored(db, table);
+      await expectNothingLeft(table);
+      const [next] = await db.query<{ id: string }>(
+        `INSERT INTO ${table} (customer_id, payload) VALUES (1, 'x') RETURNING id`,
+      );
+      expect(Number(next!.id)).toBeGreaterThan(20_000);
+    });
+  }
+
+  it('finishes a rollback that was itself killed', async () => {
+    const table = 'back_twice';
+    await createMirroredTable(db, table, 10_000, 8);
+    const migrated = await runCli([
+      'migrate',
+      '--url',
+      db.url,
+      '--table',
+      table,
+      '--key',
+      'customer_id',
+      '--bucket-limit',
+      '500',
+      '--yes',
+    ]);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    await mirroredWrites(db.pool, table, 1); // written through the routing view, after the swap
+    const id = await runId(table);
+    const child = await runCliUntil(
+      ['rollback', '--url', db.url, '--run', String(id), '--yes'],
+      'rollback:before-drop',
+    );
+    await killHard(child, db.url);
+    await mirroredWrites(db.pool, table, 2); // the original table is back already
+    const again = await runCli(['rollback', '--url', db.url, '--run', String(id), '--yes']);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    await expectMirrored(db, table);
+    await expectNothingLeft(table);
+  });
+});

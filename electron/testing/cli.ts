@@ -1,0 +1,79 @@
+// Runs the real `partwise` command in a child process, for tests that need to
+// kill it (kill -9) at a precise point and look at what it left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { CRASH_POINT_REACHED, type CrashPoint } from '../engine/migration/crash-points.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(root, 'bin', 'partwise.mjs');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, PARTWISE_FROM_SOURCE: '1', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts the CLI with a crash point armed; resolves once it waits there, with the process to kill. */
+export function runCliUntil(args: string[], point: CrashPoint, timeoutMs = 90_000): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, PARTWISE_FROM_SOURCE: '1', PARTWISE_CRASH_POINT: point },
+    });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`crash point ${point} not reached in ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes(`${CRASH_POINT_REACHED} ${point}`)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`partwise exited (${code}) before crash point ${point}:\n${output}`));
+    });
+  });
+}
+
+/** kill -9, then wait until the server has noticed (its sessions, and their locks, are gone). */
+export async function killHard(child: ChildProcess, url: string): Promise<void> {
+  child.removeAllListeners('close');
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'partwise'`,
+      );
+      if (rows[0]!.n === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the killed process still has sessions on the server after 10 s');
+  } finally {
+    await client.end();
+  }
+}

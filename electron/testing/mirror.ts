@@ -1,0 +1,70 @@
+// A table whose every write is also applied to a plain "expected" table in the
+// same transaction: a ledger of what the application committed. Whatever a
+// migration does (copy, swap, crash, resume, rollback), the table must end up
+// equal to its mirror.
+import type pg from 'pg';
+import { expect } from 'vitest';
+import type { TestDatabase } from './database.js';
+
+export async function createMirroredTable(db: TestDatabase, table: string, rows: number, keys: number): Promise<void> {
+  await db.query(
+    `CREATE TABLE ${table} (id bigserial PRIMARY KEY, customer_id int NOT NULL, payload text NOT NULL, amount numeric(12,2))`,
+  );
+  await db.query(`CREATE INDEX ON ${table} (customer_id, id)`);
+  await db.query(
+    `INSERT INTO ${table} (customer_id, payload, amount)
+     SELECT 1 + (g * 7919) % $2, md5(g::text), (g % 1000) / 10.0 FROM generate_series(1, $1) g`,
+    [rows, keys],
+  );
+  await db.query(`CREATE TABLE ${table}_expected AS SELECT * FROM ${table}`);
+  await db.query(`ANALYZE ${table}`);
+}
+
+/** One transaction of the application: inserts (one with a new key), updates and a delete, mirrored. */
+export async function mirroredWrites(client: pg.ClientBase | pg.Pool, table: string, round: number): Promise<void> {
+  const c =
+    'connect' in client && !('release' in client) ? await (client as pg.Pool).connect() : (client as pg.PoolClient);
+  const release = c !== client;
+  try {
+    await c.query('BEGIN');
+    for (const key of [1, 2, 1000 + round]) {
+      const { rows } = await c.query<{ id: string }>(
+        `INSERT INTO ${table} (customer_id, payload, amount) VALUES ($1, $2, $3) RETURNING id`,
+        [key, `round ${round} insert`, round],
+      );
+      await c.query(`INSERT INTO ${table}_expected (id, customer_id, payload, amount) VALUES ($1, $2, $3, $4)`, [
+        rows[0]!.id,
+        key,
+        `round ${round} insert`,
+        round,
+      ]);
+    }
+    for (const id of [round * 10 + 1, round * 10 + 2]) {
+      await c.query(`UPDATE ${table} SET payload = $2 WHERE id = $1`, [id, `round ${round} update`]);
+      await c.query(`UPDATE ${table}_expected SET payload = $2 WHERE id = $1`, [id, `round ${round} update`]);
+    }
+    await c.query(`DELETE FROM ${table} WHERE id = $1`, [round * 10 + 5]);
+    await c.query(`DELETE FROM ${table}_expected WHERE id = $1`, [round * 10 + 5]);
+    await c.query('COMMIT');
+  } catch (error) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    if (release) (c as pg.PoolClient).release();
+  }
+}
+
+export async function expectMirrored(db: TestDatabase, table: string): Promise<void> {
+  const columns = 'id, customer_id, payload, amount';
+  const missing = await db.query(
+    `SELECT ${columns} FROM ${table}_expected EXCEPT SELECT ${columns} FROM ${table} ORDER BY 1 LIMIT 5`,
+  );
+  const extra = await db.query(
+    `SELECT ${columns} FROM ${table} EXCEPT SELECT ${columns} FROM ${table}_expected ORDER BY 1 LIMIT 5`,
+  );
+  expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+  const [counts] = await db.query<{ a: number; b: number }>(
+    `SELECT (SELECT count(*)::int FROM ${table}) AS a, (SELECT count(*)::int FROM ${table}_expected) AS b`,
+  );
+  expect(counts!.a).toBe(counts!.b);
+}
