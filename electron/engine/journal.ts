@@ -149,6 +149,7 @@ export class Journal {
   async isRunActive(db: pg.ClientBase | pg.Pool, runId: number): Promise<boolean> {
     const { rows } = await db.query<{ held: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                         AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 2) AS held`,
       [RUN_LOCK_CLASS, runId],
     );

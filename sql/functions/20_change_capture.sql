@@ -78,21 +78,28 @@ BEGIN
   IF NOT p_keep_log THEN
     EXECUTE format('DROP TABLE IF EXISTS @extschema@.%I', p_log);
     EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', p_log || '_capture');
-    EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, bigint)', p_log || '_replay');
+    EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, bigint, boolean)', p_log || '_replay');
   END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.stop_change_capture(name, regclass, name, boolean) IS
   'Stops change capture and drops its log unless asked to keep it.';
 
--- create_replay: generate @extschema@.<p_log>_replay(from, to), which applies
--- the log entries in (from, to] to p_to, reading current rows from p_from.
+-- create_replay: generate @extschema@.<p_log>_replay(after, limit, consume),
+-- which applies up to p_limit log entries with change_id > p_after to p_to,
+-- reading current rows from p_from; with p_consume the entries are deleted as
+-- they are applied. Consuming is what makes catching up safe while the
+-- application writes: change ids are handed out when a row is logged, not when
+-- its transaction commits, so a high-water mark would skip an entry whose
+-- transaction commits late. Entries not yet visible stay in the log for the
+-- next call. (A rollback, under an exclusive lock, replays a whole log
+-- without consuming it.)
 -- For each logged row identity: if the row is gone from p_from it is deleted
 -- from p_to; if it exists it is updated in place (keeping its bucket) or, when
 -- p_to has no row with that identity and key, inserted, with a bucket taken
 -- from the key's tickets when p_config_id is given (replay into the
 -- partitioned table). Key values narrow every lookup so that partitioned
--- tables prune to one key. Returns the number of row identities applied.
+-- tables prune to one key. Returns the number of log entries applied.
 CREATE OR REPLACE FUNCTION @extschema@.create_replay(
   p_log name, p_from regclass, p_to regclass, p_identity name[], p_key name,
   p_config_id int, p_bucket_column name)
@@ -132,7 +139,7 @@ BEGIN
   END IF;
 
   EXECUTE format($body$
-CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_from bigint, p_to bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_after bigint, p_limit bigint, p_consume boolean) RETURNS bigint
 LANGUAGE plpgsql
 AS %2$L
 $body$, p_log || '_replay', format($code$
@@ -141,12 +148,18 @@ DECLARE
   r record;
   s record;
   v_bucket int;
-  v_count bigint := 0;
+  v_entries bigint := 0;
+  v_ids bigint[];
 BEGIN
+  SELECT array_agg(l.change_id ORDER BY l.change_id), count(*) INTO v_ids, v_entries
+    FROM (SELECT l.change_id FROM @extschema@.%2$I l WHERE l.change_id > p_after ORDER BY l.change_id LIMIT p_limit) l;
+  IF v_entries = 0 THEN
+    RETURN 0;
+  END IF;
   FOR r IN
     SELECT %1$s, array_agg(DISTINCT l.key_value) AS keys
       FROM @extschema@.%2$I l
-     WHERE l.change_id > p_from AND l.change_id <= p_to
+     WHERE l.change_id = ANY (v_ids)
      GROUP BY %1$s
   LOOP
     SELECT * INTO s FROM %3$s f WHERE %4$s%5$s;
@@ -160,9 +173,11 @@ BEGIN
         INSERT INTO %6$s (%11$s) OVERRIDING SYSTEM VALUE VALUES (%12$s);
       END IF;
     END IF;
-    v_count := v_count + 1;
   END LOOP;
-  RETURN v_count;
+  IF p_consume THEN
+    DELETE FROM @extschema@.%2$I l WHERE l.change_id = ANY (v_ids);
+  END IF;
+  RETURN v_entries;
 END
 $code$,
     v_identity_list,

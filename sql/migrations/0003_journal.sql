@@ -40,7 +40,7 @@ CREATE TABLE @extschema@.migration_target (
   rows_total         bigint,
   rows_copied        bigint      NOT NULL DEFAULT 0,
   keys_total         int,
-  -- Highest change-log id applied to the new table.
+  -- Change-log entries applied to the new table so far.
   changes_applied    bigint      NOT NULL DEFAULT 0,
   cutover_at         timestamptz,
   started_at         timestamptz,

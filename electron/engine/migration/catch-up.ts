@@ -1,5 +1,8 @@
 // Phase 5, catch up: apply the changes the application made during the copy,
 // in batches, until few enough remain to apply them during the swap itself.
+// Applied log entries are consumed (deleted) in the same transaction that
+// applies them, so an entry whose transaction committed late is still applied
+// by a later batch (see create_replay in sql/functions/20_change_capture.sql).
 import type pg from 'pg';
 import { ident } from '../../db/sql.js';
 import { throwIfCancelled, type TargetContext } from './context.js';
@@ -7,51 +10,54 @@ import { throwIfCancelled, type TargetContext } from './context.js';
 const BATCH = 5000;
 const MAX_ROUNDS = 50;
 
-export async function pendingChanges(
-  client: pg.ClientBase | pg.Pool,
-  context: TargetContext,
-): Promise<{ latest: number }> {
-  const { rows } = await client.query<{ latest: string }>(
-    `SELECT coalesce(max(change_id), 0) AS latest FROM ${context.sql.install}.${ident(context.target.saved.changeLog!)}`,
+export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<number> {
+  const { rows } = await client.query<{ pending: string }>(
+    `SELECT count(*) AS pending FROM ${context.sql.install}.${ident(context.target.saved.changeLog!)}`,
   );
-  return { latest: Number(rows[0]!.latest) };
+  return Number(rows[0]!.pending);
 }
 
-/** Applies logged changes up to `upTo` in batches, each with its journal update, in the caller's transaction if any. */
+/**
+ * Applies the log entries visible now, in batches: each batch in its own
+ * transaction when ownTransactions, else in the caller's (the swap's, where no
+ * writer can be in flight because the table is locked).
+ */
 export async function applyChanges(
   context: TargetContext,
   client: pg.ClientBase,
-  upTo: number,
   ownTransactions: boolean,
 ): Promise<number> {
   const { target, journal, sql } = context;
   const replay = `${sql.install}.${ident(`${target.saved.changeLog!}_replay`)}`;
+  const total = await pendingChanges(client, context);
   let applied = 0;
-  while (target.changesApplied < upTo) {
+  for (;;) {
     throwIfCancelled(context);
-    const to = Math.min(target.changesApplied + BATCH, upTo);
     if (ownTransactions) await client.query('BEGIN');
+    let entries: number;
     try {
-      const { rows } = await client.query<{ n: string }>(`SELECT ${replay}($1, $2) AS n`, [target.changesApplied, to]);
-      applied += Number(rows[0]!.n);
-      await journal.updateTarget(client, target.runId, target.targetNo, { changesApplied: to });
+      const { rows } = await client.query<{ n: string }>(`SELECT ${replay}(0, $1, true) AS n`, [BATCH]);
+      entries = Number(rows[0]!.n);
+      target.changesApplied += entries;
+      await journal.updateTarget(client, target.runId, target.targetNo, { changesApplied: target.changesApplied });
       if (ownTransactions) await client.query('COMMIT');
     } catch (error) {
       if (ownTransactions) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    target.changesApplied = to;
-    context.reporter.progress('catch_up', target.changesApplied, upTo, 'changes', { table: context.label });
+    applied += entries;
+    context.reporter.progress('catch_up', Math.min(applied, total), Math.max(total, applied), 'changes', {
+      table: context.label,
+    });
+    if (entries < BATCH) return applied;
   }
-  return applied;
 }
 
 export async function catchUp(context: TargetContext, client: pg.ClientBase): Promise<void> {
   const { reporter, options } = context;
   let previousBacklog = Infinity;
   for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const { latest } = await pendingChanges(client, context);
-    const backlog = latest - context.target.changesApplied;
+    const backlog = await pendingChanges(client, context);
     if (backlog <= options.catchUpThreshold) return;
     if (round > 5 && backlog >= previousBacklog) {
       reporter.log(
@@ -62,7 +68,7 @@ export async function catchUp(context: TargetContext, client: pg.ClientBase): Pr
       return;
     }
     previousBacklog = backlog;
-    const applied = await applyChanges(context, client, latest, true);
-    reporter.log('debug', `round ${round}: applied ${applied} changed rows`, context.label);
+    const applied = await applyChanges(context, client, true);
+    reporter.log('debug', `round ${round}: applied ${applied} logged changes`, context.label);
   }
 }

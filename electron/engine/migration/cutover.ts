@@ -14,7 +14,7 @@ import { indexPlans } from '../index-ddl.js';
 import { inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
-import { applyChanges, pendingChanges } from './catch-up.js';
+import { applyChanges } from './catch-up.js';
 import { changeLogName, identityColumns } from './prepare.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
@@ -39,8 +39,7 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
       const lockedAt = Date.now();
 
       if (target.saved.changeLog) {
-        const { latest } = await pendingChanges(control, context);
-        await applyChanges(context, control, latest, false);
+        await applyChanges(context, control, false);
         await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
           target.saved.changeLog,
           sql.source,

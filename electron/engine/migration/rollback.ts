@@ -54,16 +54,13 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
       }
 
       if (saved.afterLog) {
-        const { rows } = await control.query<{ latest: string }>(
-          `SELECT coalesce(max(change_id), 0) AS latest FROM ${sql.install}.${ident(saved.afterLog)}`,
-        );
+        // Every writer is done (the tables are locked): replay the whole log.
         const { rows: applied } = await control.query<{ n: string }>(
-          `SELECT ${sql.install}.${ident(`${saved.afterLog}_replay`)}(0, $1) AS n`,
-          [Number(rows[0]!.latest)],
+          `SELECT ${sql.install}.${ident(`${saved.afterLog}_replay`)}(0, 9223372036854775807, false) AS n`,
         );
         reporter.log(
           'info',
-          `carried ${applied[0]!.n} rows written since the swap back to the original table`,
+          `carried ${applied[0]!.n} logged changes made since the swap back to the original table`,
           context.label,
         );
         await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [

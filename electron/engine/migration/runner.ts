@@ -34,6 +34,8 @@ export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   onEvent?: EventSink;
   /** Called with the run id as soon as the run is recorded (before any work). */
   onRunStarted?: (runId: number) => void;
+  /** Awaited before each phase of each table starts: a place to act at phase boundaries. */
+  beforePhase?: (phase: Phase, table: string) => Promise<void>;
 }
 
 export interface RunOutcome {
@@ -65,11 +67,14 @@ class Session {
   readonly options: MigrationOptions;
   reporter!: Reporter;
 
+  readonly beforePhase: EngineOptions['beforePhase'];
+
   constructor(
     readonly pool: pg.Pool,
     readonly control: pg.PoolClient,
     engineOptions: EngineOptions,
   ) {
+    this.beforePhase = engineOptions.beforePhase;
     this.options = resolveOptions(engineOptions);
     this.journal = new Journal(this.options.installSchema);
     this.sink = engineOptions.onEvent ?? (() => undefined);
@@ -276,7 +281,7 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
     options.signal?.addEventListener('abort', onAbort);
     try {
       await journal.updateTarget(control, runId, target.targetNo, { status: 'running', startedAt: 'now' });
-      await runTarget(context, control);
+      await runTarget(context, control, session.beforePhase);
     } catch (caught) {
       const error = PartwiseError.from(caught);
       const cancelled = error.kind === 'cancelled' || options.signal?.aborted === true;
@@ -318,13 +323,18 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
   return { runId, status: 'succeeded', message };
 }
 
-async function runTarget(context: TargetContext, control: pg.ClientBase): Promise<void> {
+async function runTarget(
+  context: TargetContext,
+  control: pg.ClientBase,
+  beforePhase: EngineOptions['beforePhase'],
+): Promise<void> {
   const { target, journal, reporter } = context;
   const step = async (
     phase: Phase,
     message: string,
     work: () => Promise<Record<string, unknown> | void>,
   ): Promise<void> => {
+    await beforePhase?.(phase, context.label);
     throwIfCancelled(context);
     reporter.phase(phase, message, context.label);
     await journal.updateTarget(control, target.runId, target.targetNo, { phase });
