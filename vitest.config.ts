@@ -6,6 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['shared/**/*.test.ts', 'electron/**/*.unit.test.ts', 'renderer/**/*.test.{ts,tsx}'],
           environment: 'node',
         },
@@ -13,6 +14,8 @@ export default defineConfig({
       {
         test: {
           name: 'db',
+          // Run after the unit project, with its own worker count.
+          sequence: { groupOrder: 1 },
           include: ['electron/**/*.db.test.ts'],
           globalSetup: ['electron/testing/global-setup.ts'],
           testTimeout: 120_000,

@@ -1,6 +1,6 @@
 // `npm run web`: the backend of the desktop app behind a local web server, for
 // machines without the Electron binary, headless hosts and the end-to-end
-// tests. Runs until SIGINT or SIGTERM, then closes pools and stops the Sandbox.
+// tests. Runs until SIGINT, SIGTERM or SIGHUP, then closes pools and stops the Sandbox.
 import { PARTWISE_VERSION } from '../version.js';
 import { defaultDataDir } from './data-dir.js';
 import { startBridge } from './server.js';
@@ -24,7 +24,9 @@ async function main(): Promise<void> {
     onError: (error) => console.error('[partwise]', error instanceof Error ? (error.stack ?? error.message) : error),
   });
   console.log(`Partwise ${PARTWISE_VERSION} (browser bridge). Data directory: ${dataDir}`);
-  console.log('Passwords entered in the browser are kept in memory for this run only; ~/.pgpass and PGPASSWORD also work.');
+  console.log(
+    'Passwords entered in the browser are kept in memory for this run only; ~/.pgpass and PGPASSWORD also work.',
+  );
   console.log(`Partwise is running at ${bridge.url}`);
   console.log('Press Ctrl+C to stop.');
 
@@ -44,8 +46,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // SIGHUP: the terminal closed. PostgreSQL takes SIGHUP as "reload", so without this the Sandbox would outlive us.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 }
 
 main().catch((error: unknown) => {

@@ -89,7 +89,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const token = options.token ?? randomBytes(32).toString('base64url');
   const rendererDir = options.rendererDir ?? defaultRendererDir();
   const sandbox =
-    options.sandbox === false ? undefined : (options.sandbox ?? createSandbox({ dataDir: options.dataDir, onLog: options.onLog }));
+    options.sandbox === false
+      ? undefined
+      : (options.sandbox ?? createSandbox({ dataDir: options.dataDir, onLog: options.onLog }));
   const backend = createBackend({
     dataDir: options.dataDir,
     secrets: options.secrets ?? new SessionSecretStore(),
@@ -116,12 +118,18 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       response.end(request.method === 'HEAD' ? undefined : `${text}\n`);
     };
     if (!allowedHosts().has(request.headers.host ?? '')) return send(403, 'Unknown host.');
-    if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, 'Method not allowed.', { Allow: 'GET, HEAD' });
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return send(405, 'Method not allowed.', { Allow: 'GET, HEAD' });
     const pathname = new URL(request.url ?? '/', `http://${BRIDGE_HOST}`).pathname;
-    if (pathname === BRIDGE_WS_PATH) return send(426, 'This address takes WebSocket connections only.', { Upgrade: 'websocket' });
+    if (pathname === BRIDGE_WS_PATH)
+      return send(426, 'This address takes WebSocket connections only.', { Upgrade: 'websocket' });
 
     if (!rendererIsBuilt(rendererDir)) {
-      response.writeHead(503, { ...headers(), 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      response.writeHead(503, {
+        ...headers(),
+        'Content-Type': 'text/html; charset=utf-8',
+        'Cache-Control': 'no-store',
+      });
       return response.end(request.method === 'HEAD' ? undefined : NOT_BUILT_PAGE(rendererDir));
     }
     const found = resolveStaticFile(rendererDir, pathname);
@@ -149,7 +157,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (url.pathname !== BRIDGE_WS_PATH) return rejectUpgrade(socket, 404, 'Not found.');
     if (!allowedHosts().has(request.headers.host ?? '')) return rejectUpgrade(socket, 403, 'Unknown host.');
     if (!allowedOrigins().has(request.headers.origin ?? '')) return rejectUpgrade(socket, 403, 'Foreign origin.');
-    if (!tokenMatches(token, url.searchParams.get('token'))) return rejectUpgrade(socket, 401, 'Missing or wrong token.');
+    if (!tokenMatches(token, url.searchParams.get('token')))
+      return rejectUpgrade(socket, 401, 'Missing or wrong token.');
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   });
 
@@ -166,13 +175,21 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       // Unparseable requests are answered with id -1: ClientMessage ids are never negative.
       if (isBinary) {
-        return sendTo(ws, { kind: 'response', id: -1, response: errorResponse('invalid_input', 'Binary messages are not accepted.') });
+        return sendTo(ws, {
+          kind: 'response',
+          id: -1,
+          response: errorResponse('invalid_input', 'Binary messages are not accepted.'),
+        });
       }
       let json: unknown;
       try {
         json = JSON.parse(data.toString());
       } catch {
-        return sendTo(ws, { kind: 'response', id: -1, response: errorResponse('invalid_input', 'The message is not valid JSON.') });
+        return sendTo(ws, {
+          kind: 'response',
+          id: -1,
+          response: errorResponse('invalid_input', 'The message is not valid JSON.'),
+        });
       }
       const parsed = ClientMessage.safeParse(json);
       if (!parsed.success) {
@@ -186,7 +203,11 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       }
       const { id, command, input } = parsed.data;
       if (inFlight >= MAX_IN_FLIGHT) {
-        return sendTo(ws, { kind: 'response', id, response: errorResponse('blocked', `More than ${MAX_IN_FLIGHT} requests are in flight on this connection.`) });
+        return sendTo(ws, {
+          kind: 'response',
+          id,
+          response: errorResponse('blocked', `More than ${MAX_IN_FLIGHT} requests are in flight on this connection.`),
+        });
       }
       inFlight++;
       void backend
@@ -212,7 +233,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   } catch (error) {
     await backend.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new Error(`Port ${options.port} on ${BRIDGE_HOST} is in use: pick another PARTWISE_PORT, or leave it unset for a free one.`);
+      throw new Error(
+        `Port ${options.port} on ${BRIDGE_HOST} is in use: pick another PARTWISE_PORT, or leave it unset for a free one.`,
+        { cause: error },
+      );
     }
     throw error;
   }

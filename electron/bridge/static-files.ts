@@ -74,10 +74,18 @@ export function resolveStaticFile(rendererDir: string, urlPath: string): StaticL
   const candidate = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
   if (candidate !== root && !candidate.startsWith(root + path.sep)) return { kind: 'not_found' };
   const found = fileAt(candidate === root ? index : candidate);
-  if (found) return { kind: 'file', file: found.file, contentType: contentTypeOf(found.file), size: found.size, isIndex: found.file === index };
+  if (found)
+    return {
+      kind: 'file',
+      file: found.file,
+      contentType: contentTypeOf(found.file),
+      size: found.size,
+      isIndex: found.file === index,
+    };
   if (path.extname(candidate) === '') {
     const fallback = fileAt(index);
-    if (fallback) return { kind: 'file', file: index, contentType: contentTypeOf(index), size: fallback.size, isIndex: true };
+    if (fallback)
+      return { kind: 'file', file: index, contentType: contentTypeOf(index), size: fallback.size, isIndex: true };
   }
   return { kind: 'not_found' };
 }

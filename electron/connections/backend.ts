@@ -6,7 +6,11 @@ import type { EventName, EventPayload } from '../../shared/contract.js';
 import type { ServiceContext } from '../services/context.js';
 import { createDispatcher, type Dispatch } from '../services/dispatch.js';
 import { createHandlers } from '../services/handlers.js';
-import { createConnectionHandlers, type ConnectionHandlerOptions, type ConnectionService } from './connection-handlers.js';
+import {
+  createConnectionHandlers,
+  type ConnectionHandlerOptions,
+  type ConnectionService,
+} from './connection-handlers.js';
 
 export type EventListener = (event: EventName, payload: unknown) => void;
 

@@ -156,7 +156,11 @@ describe('connection commands through the dispatcher', () => {
   it('does not cache a pool that failed to connect', async () => {
     // With sslMode prefer the pool is made after a probe connection, which fails when nothing listens.
     const closedPort = await freePort();
-    const saved = await ok<ConnectionProfile>(backend, 'connections.save', draft({ sslMode: 'prefer', port: closedPort }));
+    const saved = await ok<ConnectionProfile>(
+      backend,
+      'connections.save',
+      draft({ sslMode: 'prefer', port: closedPort }),
+    );
     await expect(backend.connections.pools.pool(saved.id)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     await ok(backend, 'connections.save', draft({ id: saved.id, sslMode: 'prefer' }));
     const pool = await backend.connections.pools.pool(saved.id);
@@ -221,7 +225,10 @@ describe('the desktop shell with an OS keychain', () => {
       dataDir,
       shell: 'electron',
       sandbox: undefined,
-      secrets: new SafeStorageSecretStore({ file: path.join(dataDir, 'secrets.json'), safeStorage: keychain.syncApi() }),
+      secrets: new SafeStorageSecretStore({
+        file: path.join(dataDir, 'secrets.json'),
+        safeStorage: keychain.syncApi(),
+      }),
     });
     try {
       expect(await ok(desktop, 'app.info', {})).toMatchObject({ shell: 'electron', secretStorage: 'keychain' });
@@ -243,7 +250,10 @@ describe('the desktop shell with an OS keychain', () => {
       dataDir,
       shell: 'electron',
       sandbox: undefined,
-      secrets: new SafeStorageSecretStore({ file: path.join(dataDir, 'secrets.json'), safeStorage: keychain.syncApi() }),
+      secrets: new SafeStorageSecretStore({
+        file: path.join(dataDir, 'secrets.json'),
+        safeStorage: keychain.syncApi(),
+      }),
     });
     try {
       const error = await failure(desktop, 'connections.save', draft());

@@ -37,7 +37,9 @@ export interface ConnectionService {
   close(): Promise<void>;
 }
 
-function targetOf(profile: Pick<ConnectionProfile, 'host' | 'port' | 'database' | 'user' | 'sslMode'>): ConnectionTarget {
+function targetOf(
+  profile: Pick<ConnectionProfile, 'host' | 'port' | 'database' | 'user' | 'sslMode'>,
+): ConnectionTarget {
   return {
     host: profile.host,
     port: profile.port,

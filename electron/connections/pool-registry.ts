@@ -19,7 +19,10 @@ export class PoolRegistry implements PoolProvider {
 
   constructor(
     private readonly resolve: PoolTargetResolver,
-    private readonly connect: (target: ConnectionTarget, password: string | undefined) => Promise<pg.Pool> = connectPool,
+    private readonly connect: (
+      target: ConnectionTarget,
+      password: string | undefined,
+    ) => Promise<pg.Pool> = connectPool,
   ) {}
 
   pool(connectionId: string): Promise<pg.Pool> {

@@ -10,7 +10,9 @@ import { FileMutex, readOptionalFile, writePrivateFile } from '../secrets/privat
 export const PROFILE_FILE_NAME = 'connections.json';
 
 /** A profile as stored: `hasPassword` is not stored, it is asked of the SecretStore. */
-export const StoredProfile = ConnectionProfile.omit({ hasPassword: true }).extend({ kind: z.literal('server') }).strict();
+export const StoredProfile = ConnectionProfile.omit({ hasPassword: true })
+  .extend({ kind: z.literal('server') })
+  .strict();
 export type StoredProfile = z.infer<typeof StoredProfile>;
 
 const ProfileFile = z.object({ version: z.literal(1), profiles: z.array(StoredProfile) });

@@ -149,7 +149,13 @@ describe('connectPool', () => {
 });
 
 describe('poolConfigFor', () => {
-  const base: ConnectionTarget = { host: 'db.example.com', port: 5432, database: 'app', user: 'me', sslMode: 'disable' };
+  const base: ConnectionTarget = {
+    host: 'db.example.com',
+    port: 5432,
+    database: 'app',
+    user: 'me',
+    sslMode: 'disable',
+  };
 
   it('maps SSL modes like libpq', () => {
     expect(poolConfigFor({ ...base, sslMode: 'disable' }, 'pw').ssl).toBe(false);

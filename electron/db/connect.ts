@@ -193,7 +193,10 @@ export function classifyConnectError(
       return { failure: 'other', message: `The server is starting up or shutting down: ${message}` };
   }
   if (/timeout/i.test(message)) {
-    return { failure: 'timeout', message: `${where(target)} did not complete the connection within ${timeoutMs / 1000} s.` };
+    return {
+      failure: 'timeout',
+      message: `${where(target)} did not complete the connection within ${timeoutMs / 1000} s.`,
+    };
   }
   if (/SASL|password must be a string|client password/i.test(message)) {
     return {
@@ -255,5 +258,9 @@ export async function testConnection(
     };
   }
   const transport = isSocketHost(target.host) ? 'Unix socket' : server.tls ? 'TLS' : 'no TLS';
-  return { ok: true, serverVersion: server.version, message: `Connected to PostgreSQL ${server.version} (${transport}).` };
+  return {
+    ok: true,
+    serverVersion: server.version,
+    message: `Connected to PostgreSQL ${server.version} (${transport}).`,
+  };
 }

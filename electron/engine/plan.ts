@@ -442,7 +442,7 @@ function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[
     issues.push({
       code: 'row_security',
       severity: 'warning',
-      message: `Row-level security policies (${info.policies.map((p) => p.name).join(', ') || 'none defined'}) are re-created on the partitioned table and the view checks the querying user's policies (security_invoker). Rows inserted through the view are written by the routing trigger, so INSERT policies (WITH CHECK) do not apply to them.`,
+      message: `Row-level security policies (${info.policies.map((p) => p.name).join(', ') || 'none defined'}) are re-created on the partitioned table; the view checks the querying user's policies (security_invoker), and routed inserts run with the inserting user's rights, so INSERT policies apply too.`,
     });
   }
   for (const publication of info.publications) {

@@ -61,7 +61,8 @@ describe('the Sandbox on first launch (Unix socket, trust)', () => {
       hasPassword: false,
     });
     expect(listed[0]!.host).toBe(path.join(await sandboxHome(dataDir), 'pgdata'));
-    expect(sandbox.status()).toBe('starting');
+    // Listed without waiting for the server: creating and seeding it takes seconds.
+    expect(sandbox.status()).not.toBe('running');
 
     await backend.connections.autoStart;
     expect(sandbox.status()).toBe('running');
@@ -168,7 +169,9 @@ describe('the Sandbox on first launch (Unix socket, trust)', () => {
     const started = await again.start();
     expect(started.seed).toEqual({ seeded: false });
     const pool2 = await restarted.connections.pools.pool('sandbox');
-    expect((await pool2.query('SELECT version, seeded_at, rows FROM partwise_sandbox.seed_marker')).rows).toEqual(before);
+    expect((await pool2.query('SELECT version, seeded_at, rows FROM partwise_sandbox.seed_marker')).rows).toEqual(
+      before,
+    );
     expect((await pool2.query(`SELECT to_regclass('public.user_made') IS NOT NULL AS kept`)).rows[0]).toEqual({
       kept: true,
     });
@@ -215,7 +218,16 @@ describe('a saved profile on first launch', () => {
       JSON.stringify({
         version: 1,
         profiles: [
-          { id: 'p1', name: 'Prod', kind: 'server', host: 'db', port: 5432, database: 'app', user: 'me', sslMode: 'prefer' },
+          {
+            id: 'p1',
+            name: 'Prod',
+            kind: 'server',
+            host: 'db',
+            port: 5432,
+            database: 'app',
+            user: 'me',
+            sslMode: 'prefer',
+          },
         ],
       }),
     );

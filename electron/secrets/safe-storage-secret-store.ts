@@ -74,9 +74,13 @@ export class SafeStorageSecretStore implements SecretStore {
 
   private async requireEncryption(action: string): Promise<void> {
     if (!(await this.available())) {
-      throw new PartwiseError('blocked', `Passwords cannot be ${action}: the OS keychain is not available to Partwise.`, {
-        hint: 'Save the connection without a password and keep it in ~/.pgpass or PGPASSWORD, or unlock the keychain (on Linux: run a Secret Service such as GNOME Keyring or KWallet) and restart Partwise.',
-      });
+      throw new PartwiseError(
+        'blocked',
+        `Passwords cannot be ${action}: the OS keychain is not available to Partwise.`,
+        {
+          hint: 'Save the connection without a password and keep it in ~/.pgpass or PGPASSWORD, or unlock the keychain (on Linux: run a Secret Service such as GNOME Keyring or KWallet) and restart Partwise.',
+        },
+      );
     }
   }
 
@@ -112,9 +116,13 @@ export class SafeStorageSecretStore implements SecretStore {
       }
     }
     if (!valid) {
-      throw new PartwiseError('blocked', `The saved-password file ${this.file} is damaged or from an unknown version.`, {
-        hint: 'Move the file away and restart Partwise; saved passwords will have to be entered again.',
-      });
+      throw new PartwiseError(
+        'blocked',
+        `The saved-password file ${this.file} is damaged or from an unknown version.`,
+        {
+          hint: 'Move the file away and restart Partwise; saved passwords will have to be entered again.',
+        },
+      );
     }
     return entries;
   }

@@ -14,6 +14,10 @@
 CREATE OR REPLACE FUNCTION @extschema@.assign_bucket(
   p_config_id int, p_key_value text, OUT bucket_id int, OUT leaf regclass)
 LANGUAGE plpgsql
+-- Runs with its owner's rights: it reads Partwise's metadata and may create
+-- partitions, which the inserting role may not do itself. Only roles allowed
+-- to insert into a managed table may execute it (see grant_routing).
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_tracker @extschema@.partition_tracker;
@@ -39,12 +43,12 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@.assign_bucket(int, text) IS
   'Bucket and leaf for the next row of a key; the hot path of routed inserts.';
+REVOKE EXECUTE ON FUNCTION @extschema@.assign_bucket(int, text) FROM PUBLIC;
 
 -- bucket_for_ticket: the bucket of a ticket that is not in the key's current
 -- bucket as this transaction saw it: either an earlier bucket (the ticket was
 -- taken before another session opened the next one) or one past the current
--- bucket, which is then opened. The routing trigger inlines the common case
--- (ticket in the current bucket) and calls this for the rest.
+-- bucket, which is then opened.
 CREATE OR REPLACE FUNCTION @extschema@.bucket_for_ticket(
   p_config_id int, p_key_value text, p_ticket bigint, OUT bucket_id int, OUT leaf regclass)
 LANGUAGE plpgsql

@@ -25,6 +25,10 @@ DECLARE
   v_view_columns text;
   v_insert_columns text;
   v_insert_values text;
+  v_generated_columns text;
+  v_generated_values text;
+  v_identity_test text;
+  v_insert text;
   v_returning text;
   v_function text := 'route_insert_' || p_config_id;
   v_options text := '';
@@ -44,14 +48,27 @@ BEGIN
       MESSAGE = format('partwise: %s is a table, not the routing view; routing needs that name', v_view_sql);
   END IF;
 
+  -- Identity columns are left out of the insert when the row brings no value
+  -- for them, so that the table draws them as it always did (no grant on the
+  -- sequence needed, GENERATED ALWAYS still refusing explicit values).
   SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FILTER (WHERE attname <> v_config.bucket_column),
          string_agg(quote_ident(attname), ', ' ORDER BY attnum) FILTER (WHERE attgenerated = ''),
          string_agg(CASE WHEN attname = v_config.bucket_column THEN 'v_bucket_id'
                          ELSE 'NEW.' || quote_ident(attname) END, ', ' ORDER BY attnum) FILTER (WHERE attgenerated = ''),
+         string_agg(quote_ident(attname), ', ' ORDER BY attnum) FILTER (WHERE attgenerated = '' AND attidentity = ''),
+         string_agg(CASE WHEN attname = v_config.bucket_column THEN 'v_bucket_id'
+                         ELSE 'NEW.' || quote_ident(attname) END, ', ' ORDER BY attnum) FILTER (WHERE attgenerated = '' AND attidentity = ''),
+         string_agg(format('NEW.%I IS NULL', attname), ' AND ' ORDER BY attnum) FILTER (WHERE attidentity <> ''),
          string_agg('p.' || quote_ident(attname), ', ' ORDER BY attnum) FILTER (WHERE attname <> v_config.bucket_column)
-    INTO v_view_columns, v_insert_columns, v_insert_values, v_returning
+    INTO v_view_columns, v_insert_columns, v_insert_values, v_generated_columns, v_generated_values, v_identity_test, v_returning
     FROM pg_catalog.pg_attribute
    WHERE attrelid = v_parted AND attnum > 0 AND NOT attisdropped;
+  v_insert := format('INSERT INTO %s AS p (%s) VALUES (%s) RETURNING %s INTO NEW;',
+                     v_parted_sql, v_insert_columns, v_insert_values, v_returning);
+  IF v_identity_test IS NOT NULL THEN
+    v_insert := format(E'IF %s THEN\n    INSERT INTO %s AS p (%s) VALUES (%s) RETURNING %s INTO NEW;\n  ELSE\n    %s\n  END IF;',
+                       v_identity_test, v_parted_sql, v_generated_columns, v_generated_values, v_returning, v_insert);
+  END IF;
 
   -- With row-level security on the table, the view must check the querying
   -- user's policies, not its owner's (PostgreSQL 15 and later).
@@ -73,7 +90,8 @@ BEGIN
   END;
 
   -- The view supplies the table's defaults, so that a routed row carries
-  -- serial and identity values (and INSERT ... RETURNING shows them).
+  -- them (serial values included) and INSERT ... RETURNING shows them;
+  -- identity columns are left to the table (see above).
   FOR v_column IN
     SELECT a.attname, a.attidentity, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr
       FROM pg_catalog.pg_attribute a
@@ -81,10 +99,7 @@ BEGIN
      WHERE a.attrelid = v_parted AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname <> v_config.bucket_column AND a.attgenerated = ''
   LOOP
-    IF v_column.attidentity <> '' THEN
-      EXECUTE format('ALTER VIEW %s ALTER COLUMN %I SET DEFAULT nextval(%L::regclass)', v_view_sql, v_column.attname,
-                     pg_catalog.pg_get_serial_sequence(v_parted_sql, v_column.attname));
-    ELSIF v_column.default_expr IS NOT NULL THEN
+    IF v_column.default_expr IS NOT NULL AND v_column.attidentity = '' THEN
       EXECUTE format('ALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s', v_view_sql, v_column.attname, v_column.default_expr);
     ELSE
       EXECUTE format('ALTER VIEW %s ALTER COLUMN %I DROP DEFAULT', v_view_sql, v_column.attname);
@@ -92,42 +107,30 @@ BEGIN
   END LOOP;
 
   -- One trigger function per table, with its columns spelled out, so that
-  -- PL/pgSQL plans the insert once per session. It runs as its owner (the role
-  -- that installed routing) because inserting a row may create partitions,
-  -- which the application's role is usually not allowed to do.
+  -- PL/pgSQL plans the insert once per session. It runs with the rights and
+  -- search_path of the application's role, as a direct insert would: the
+  -- table's own triggers, row-level security policies and privilege checks
+  -- apply to the inserted row exactly as before the migration. Only taking a
+  -- bucket (assign_bucket, which may create partitions) runs with the
+  -- rights of Partwise's owner. Everything here is schema-qualified because
+  -- the caller's search_path is in effect.
   EXECUTE format($body$
 CREATE OR REPLACE FUNCTION @extschema@.%1$I() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql
 AS %2$L
 $body$, v_function, format($code$
 #variable_conflict use_column
 DECLARE
   v_key text := NEW.%1$I::text;
-  v_sequence regclass;
-  v_first bigint;
-  v_capacity bigint;
   v_bucket_id int;
   v_leaf regclass;
-  v_ticket bigint;
 BEGIN
   IF v_key IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'not_null_violation',
       MESSAGE = %2$L, SCHEMA = %3$L, TABLE = %4$L, COLUMN = %5$L,
       HINT = 'Give the row a key value; Partwise places every row in the partition of its key.';
   END IF;
-  -- assign_bucket, with its common case inlined: a ticket in the current bucket.
-  SELECT t.ticket_sequence, t.current_first_ticket, t.current_capacity, t.current_bucket_id, t.current_leaf
-    INTO v_sequence, v_first, v_capacity, v_bucket_id, v_leaf
-    FROM @extschema@.partition_tracker t
-   WHERE t.config_id = %6$s AND t.key_value = v_key;
-  IF v_sequence IS NULL THEN
-    SELECT a.bucket_id, a.leaf INTO v_bucket_id, v_leaf FROM @extschema@.assign_bucket(%6$s, v_key) a;
-  ELSE
-    v_ticket := nextval(v_sequence);
-    IF v_ticket < v_first OR v_ticket >= v_first + v_capacity THEN
-      SELECT b.bucket_id, b.leaf INTO v_bucket_id, v_leaf FROM @extschema@.bucket_for_ticket(%6$s, v_key, v_ticket) b;
-    END IF;
-  END IF;
+  SELECT a.bucket_id, a.leaf INTO v_bucket_id, v_leaf FROM @extschema@.assign_bucket(%6$s, v_key) a;
   -- Lock the destination leaf before routing through the parent. Another
   -- session may have attached it (or its level-1 partition) after this
   -- transaction locked the parent, and a backend refreshes its cached partition
@@ -135,7 +138,7 @@ BEGIN
   -- fails with "no partition of relation ... found for row". This call is the
   -- cheapest built-in that opens a relation by OID under ACCESS SHARE.
   PERFORM pg_catalog.pg_relation_is_updatable(v_leaf, false);
-  INSERT INTO %7$s AS p (%8$s) OVERRIDING SYSTEM VALUE VALUES (%9$s) RETURNING %10$s INTO NEW;
+  %7$s
   RETURN NEW;
 END
 $code$,
@@ -143,7 +146,7 @@ $code$,
     format('partwise: %I of %I.%I is NULL; a row without a key cannot be placed in a partition',
            v_config.key_column, v_config.table_schema, v_config.table_name),
     v_config.table_schema, v_config.table_name, v_config.key_column,
-    p_config_id, v_parted_sql, v_insert_columns, v_insert_values, v_returning));
+    p_config_id, v_insert));
 
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = v_view_sql::regclass AND tgname = 'partwise_route') THEN
     EXECUTE format('DROP TRIGGER partwise_route ON %s', v_view_sql);
@@ -159,6 +162,7 @@ $code$,
                  ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
                  v_config.key_column, v_parted_sql, v_config.key_column, v_view_sql);
 
+  PERFORM @extschema@.grant_routing(p_config_id);
   UPDATE @extschema@.partition_config SET mode = 'routing', updated_at = now() WHERE config_id = p_config_id;
 END;
 $$;

@@ -33,7 +33,9 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
     async () => {
       await control.query(`LOCK TABLE ${sql.source} IN ACCESS EXCLUSIVE MODE`);
       const info = await inspectTable(control, { schema: target.schema, name: target.table });
-      for (const view of info.dependentViews) {
+      // Views are replaced in this transaction: lock them now, under the same
+      // timeout. (Materialized views are rebuilt afterwards and cannot be locked.)
+      for (const view of info.dependentViews.filter((v) => v.kind === 'v')) {
         await control.query(`LOCK TABLE ${qualified(view.schema, view.name)} IN ACCESS EXCLUSIVE MODE`);
       }
       const lockedAt = Date.now();
@@ -131,12 +133,12 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
     }
   }
 
-  // The routing view takes the original's name.
+  // The routing view takes the original's name. The partitioned table gets
+  // the original's grants first: routed inserts run with the inserting role's
+  // rights, and install_routing lets the roles that may insert take buckets.
+  await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [sql.backup, sql.partitioned]);
   await client.query(`SELECT ${sql.install}.install_routing($1)`, [target.configId]);
-
-  for (const relation of [sql.source, sql.partitioned]) {
-    await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [sql.backup, relation]);
-  }
+  await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [sql.backup, sql.source]);
   await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [sql.backup, sql.source]);
   await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [sql.backup, sql.partitioned]);
 

@@ -49,7 +49,7 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
     async () => {
       await control.query(`LOCK TABLE ${sql.source}, ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
       const view = await inspectTable(control, { schema: target.schema, name: target.table });
-      for (const dependant of view.dependentViews) {
+      for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
         await control.query(`LOCK TABLE ${qualified(dependant.schema, dependant.name)} IN ACCESS EXCLUSIVE MODE`);
       }
 

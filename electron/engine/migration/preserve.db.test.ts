@@ -1,0 +1,235 @@
+// What the swap must keep: columns, defaults, identity and serial sequences,
+// NOT NULL and CHECK constraints, indexes (unique ones widened), foreign keys,
+// dependent views and materialized views, grants, comments, triggers,
+// row-level security and storage parameters. And a rollback must put all of it
+// back on the original table.
+import { describe, expect, it, beforeAll } from 'vitest';
+import pg from 'pg';
+import { migrate, rollback } from '../index.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { installPartwise } from '../../testing/fixtures.js';
+
+const db = useTestDatabase('preserve');
+
+beforeAll(async () => {
+  await installPartwise(db);
+  await db.query(`CREATE ROLE app_reader LOGIN PASSWORD 'reader'`).catch(() => undefined);
+  await db.query(`CREATE ROLE app_writer LOGIN PASSWORD 'writer'`).catch(() => undefined);
+});
+
+async function asRole(role: string, password: string, sql: string, values: unknown[] = []): Promise<unknown[]> {
+  const url = new URL(db.url);
+  url.username = role;
+  url.password = password;
+  const client = new pg.Client(url.toString());
+  await client.connect();
+  try {
+    return (await client.query(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The relations a view or materialized view reads (bound by OID, printed by current name). */
+async function readsFrom(view: string): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT DISTINCT d.refobjid::regclass::text AS name FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+      WHERE r.ev_class = $1::regclass AND d.refobjid <> r.ev_class AND d.refclassid = 'pg_class'::regclass`,
+    [view],
+  );
+  return rows.map((r) => r.name);
+}
+
+async function createRichTable(): Promise<void> {
+  await db.query(`CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL)`);
+  await db.query(`INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 10) g`);
+  await db.query(`
+    CREATE TABLE rich (
+      id bigserial PRIMARY KEY,
+      seq_no bigint GENERATED ALWAYS AS IDENTITY,
+      customer_id int NOT NULL REFERENCES customers (id),
+      code text NOT NULL,
+      status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'done')),
+      amount numeric(10, 2) CHECK (amount >= 0),
+      secret text,
+      updated_at timestamptz,
+      total numeric GENERATED ALWAYS AS (amount * 2) STORED
+    ) WITH (fillfactor = 80)`);
+  await db.query(`CREATE UNIQUE INDEX rich_code_key ON rich (code)`);
+  await db.query(`CREATE INDEX rich_open_idx ON rich (customer_id) WHERE status = 'new'`);
+  await db.query(`CREATE INDEX rich_lower_code_idx ON rich (lower(code))`);
+  await db.query(`COMMENT ON TABLE rich IS 'Orders of customers'`);
+  await db.query(`COMMENT ON COLUMN rich.code IS 'Business code'`);
+  await db.query(`GRANT SELECT (id, customer_id, code, status) ON rich TO app_reader`);
+  await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON rich TO app_writer`);
+  await db.query(`GRANT USAGE ON SEQUENCE rich_id_seq TO app_writer`);
+  await db.query(`CREATE TABLE rich_audit (rich_id bigint, op text, at timestamptz DEFAULT now())`);
+  await db.query(`GRANT INSERT ON rich_audit TO app_writer`);
+  await db.query(
+    `CREATE FUNCTION rich_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$`,
+  );
+  await db.query(
+    `CREATE FUNCTION rich_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO rich_audit (rich_id, op) VALUES (NEW.id, TG_OP); RETURN NULL; END $$`,
+  );
+  await db.query(`CREATE TRIGGER rich_touch BEFORE UPDATE ON rich FOR EACH ROW EXECUTE FUNCTION rich_touch()`);
+  await db.query(`CREATE TRIGGER rich_log AFTER INSERT ON rich FOR EACH ROW EXECUTE FUNCTION rich_log()`);
+  await db.query(
+    `INSERT INTO rich (customer_id, code, status, amount, secret) SELECT 1 + g % 10, 'C' || g, CASE WHEN g % 3 = 0 THEN 'done' ELSE 'new' END, g, 'secret ' || g FROM generate_series(1, 3000) g`,
+  );
+  await db.query(`CREATE VIEW rich_open AS SELECT id, customer_id, code FROM rich WHERE status = 'new'`);
+  await db.query(`GRANT SELECT ON rich_open TO app_reader`);
+  await db.query(`CREATE MATERIALIZED VIEW rich_totals AS SELECT customer_id, count(*) AS n FROM rich GROUP BY 1`);
+  await db.query(`CREATE UNIQUE INDEX rich_totals_customer ON rich_totals (customer_id)`);
+  await db.query(`GRANT SELECT ON rich_totals TO app_reader`);
+  await db.query(`TRUNCATE rich_audit`);
+  await db.query(`ANALYZE rich`);
+}
+
+describe('what the swap keeps', () => {
+  it('keeps defaults, sequences, constraints, indexes, foreign keys, views, grants, comments, triggers and storage parameters, and rollback restores them', async () => {
+    await createRichTable();
+    const outcome = await migrate(db.pool, [
+      { schema: 'public', table: 'rich', keyColumn: 'customer_id', bucketLimit: 120 },
+    ]);
+    expect(outcome.status, outcome.message).toBe('succeeded');
+
+    // Defaults, serial and identity continue; generated columns are computed.
+    const [row] = await asRole(
+      'app_writer',
+      'writer',
+      `INSERT INTO rich (customer_id, code, amount) VALUES (3, 'NEW-1', 5) RETURNING id, seq_no, status, total`,
+    );
+    expect(row).toEqual({ id: '3001', seq_no: '3001', status: 'new', total: '10.00' });
+    // CHECK constraints and NOT NULL hold through the view.
+    await expect(
+      db.query(`INSERT INTO rich (customer_id, code, status) VALUES (3, 'BAD', 'unknown')`),
+    ).rejects.toMatchObject({ code: '23514' });
+    await expect(db.query(`INSERT INTO rich (customer_id, code, amount) VALUES (3, 'NEG', -1)`)).rejects.toMatchObject({
+      code: '23514',
+    });
+    await expect(db.query(`INSERT INTO rich (customer_id) VALUES (3)`)).rejects.toMatchObject({ code: '23502' });
+    // The foreign key is enforced.
+    await expect(db.query(`INSERT INTO rich (customer_id, code) VALUES (99, 'NOFK')`)).rejects.toMatchObject({
+      code: '23503',
+    });
+    // A unique index widened with the partition columns (as the plan warns)
+    // enforces uniqueness within one bucket only: a duplicate that lands in
+    // another bucket of the key is accepted.
+    const [duplicate] = await db.query<{ id: string }>(
+      `INSERT INTO rich (customer_id, code) SELECT customer_id, code FROM rich WHERE id = 1 RETURNING id`,
+    );
+    await db.query(`DELETE FROM rich WHERE id = $1`, [duplicate!.id]);
+    await db.query(`DELETE FROM rich_audit WHERE rich_id = $1`, [duplicate!.id]);
+    // Indexes carried over under their names, the partial one with its predicate.
+    const indexes = await db.query<{ name: string; def: string }>(
+      `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = 'rich_partitioned'::regclass ORDER BY 1`,
+    );
+    expect(indexes.map((i) => i.name)).toEqual(['rich_code_key', 'rich_lower_code_idx', 'rich_open_idx', 'rich_pkey']);
+    expect(indexes.find((i) => i.name === 'rich_open_idx')!.def).toContain(`WHERE (status = 'new'::text)`);
+    expect(indexes.find((i) => i.name === 'rich_code_key')!.def).toContain('(code, customer_id, bucket_id)');
+    // Triggers fire on the new table: the audit trigger logged the insert, the touch trigger sets updated_at.
+    expect(await db.query(`SELECT rich_id, op FROM rich_audit`)).toEqual([{ rich_id: '3001', op: 'INSERT' }]);
+    await db.query(`UPDATE rich SET amount = 7 WHERE id = 3001`);
+    expect(
+      (await db.query<{ set: boolean }>(`SELECT updated_at IS NOT NULL AS set FROM rich WHERE id = 3001`))[0]!.set,
+    ).toBe(true);
+    // Grants: table-level and per column, on the view the application uses.
+    expect(await asRole('app_reader', 'reader', `SELECT code FROM rich WHERE id = 1`)).toEqual([{ code: 'C1' }]);
+    await expect(asRole('app_reader', 'reader', `SELECT secret FROM rich WHERE id = 1`)).rejects.toMatchObject({
+      code: '42501',
+    });
+    await expect(asRole('app_reader', 'reader', `DELETE FROM rich WHERE id = 1`)).rejects.toMatchObject({
+      code: '42501',
+    });
+    // Comments.
+    expect(
+      await db.query(
+        `SELECT obj_description('rich'::regclass, 'pg_class') AS t, col_description('rich'::regclass, 4) AS c`,
+      ),
+    ).toEqual([{ t: 'Orders of customers', c: 'Business code' }]);
+    // Storage parameters are on every leaf.
+    const options = await db.query<{ reloptions: string[] | null }>(
+      `SELECT c.reloptions FROM pg_partition_tree('rich_partitioned') t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`,
+    );
+    expect(options.length).toBeGreaterThan(10);
+    for (const o of options) expect(o.reloptions).toEqual(['fillfactor=80']);
+    // Dependent view and materialized view read the new table.
+    expect(await readsFrom('rich_open')).toEqual(['rich']);
+    expect(await asRole('app_reader', 'reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = 3001`)).toEqual([
+      { n: 1 },
+    ]);
+    expect(await asRole('app_reader', 'reader', `SELECT sum(n)::int AS n FROM rich_totals`)).toEqual([{ n: 3000 }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'rich_totals'::regclass`)).toEqual([
+      { n: 1 },
+    ]);
+    await db.query(`REFRESH MATERIALIZED VIEW rich_totals`);
+    expect(await db.query(`SELECT sum(n)::int AS n FROM rich_totals`)).toEqual([{ n: 3001 }]);
+
+    // Rollback: the original table comes back with all of it, and the row written since.
+    const back = await rollback(db.pool, outcome.runId);
+    expect(back.status).toBe('rolled_back');
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'rich'::regclass`)).toEqual([{ relkind: 'r' }]);
+    expect(await db.query(`SELECT count(*)::int AS n, max(seq_no)::int AS s FROM rich`)).toEqual([
+      { n: 3001, s: 3001 },
+    ]);
+    // Both sequences continue past everything handed out while migrated (failed inserts draw numbers too).
+    const [again] = (await asRole(
+      'app_writer',
+      'writer',
+      `INSERT INTO rich (customer_id, code) VALUES (4, 'NEW-2') RETURNING id, seq_no`,
+    )) as {
+      id: string;
+      seq_no: string;
+    }[];
+    expect(Number(again!.id)).toBeGreaterThan(3002);
+    expect(Number(again!.seq_no)).toBeGreaterThan(3001);
+    expect(await db.query(`SELECT count(*)::int AS n FROM rich_audit WHERE rich_id = $1`, [again!.id])).toEqual([
+      { n: 1 },
+    ]);
+    expect(
+      await asRole('app_reader', 'reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = $1`, [again!.id]),
+    ).toEqual([{ n: 1 }]);
+    expect(await readsFrom('rich_totals')).toEqual(['rich']);
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'rich'::regclass`)).toEqual([{ relkind: 'r' }]);
+    expect(
+      await db.query(
+        `SELECT relname FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE i.indrelid = 'rich'::regclass ORDER BY 1`,
+      ),
+    ).toEqual([
+      { relname: 'rich_code_key' },
+      { relname: 'rich_lower_code_idx' },
+      { relname: 'rich_open_idx' },
+      { relname: 'rich_pkey' },
+    ]);
+    expect(await db.query(`SELECT reloptions FROM pg_class WHERE oid = 'rich'::regclass`)).toEqual([
+      { reloptions: ['fillfactor=80'] },
+    ]);
+  });
+
+  it('keeps row-level security on PostgreSQL 15 and later, and refuses to migrate such a table before', async () => {
+    await db.query(`CREATE TABLE tenants_data (id bigserial PRIMARY KEY, tenant text NOT NULL, body text)`);
+    await db.query(
+      `INSERT INTO tenants_data (tenant, body) SELECT 'tenant_' || (g % 3), 'b' || g FROM generate_series(1, 300) g`,
+    );
+    await db.query(`ALTER TABLE tenants_data ENABLE ROW LEVEL SECURITY`);
+    await db.query(`CREATE POLICY own_rows ON tenants_data FOR SELECT TO app_reader USING (tenant = 'tenant_1')`);
+    await db.query(`GRANT SELECT ON tenants_data TO app_reader`);
+    const outcome = await migrate(db.pool, [
+      { schema: 'public', table: 'tenants_data', keyColumn: 'tenant', bucketLimit: 50 },
+    ]);
+    if (db.major < 15) {
+      expect(outcome.status).toBe('failed');
+      expect(outcome.message).toContain('row-level security');
+      expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'tenants_data'::regclass`)).toEqual([
+        { relkind: 'r' },
+      ]);
+      return;
+    }
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    expect(await asRole('app_reader', 'reader', `SELECT DISTINCT tenant FROM tenants_data`)).toEqual([
+      { tenant: 'tenant_1' },
+    ]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM tenants_data`)).toEqual([{ n: 300 }]);
+  });
+});
