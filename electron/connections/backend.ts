@@ -6,6 +6,7 @@ import type { EventName, EventPayload } from '../../shared/contract.js';
 import type { ServiceContext } from '../services/context.js';
 import { createDispatcher, type Dispatch } from '../services/dispatch.js';
 import { createHandlers } from '../services/handlers.js';
+import { DEFAULT_SCHEMA } from '../infra/install.js';
 import {
   createConnectionHandlers,
   type ConnectionHandlerOptions,
@@ -50,7 +51,12 @@ export function createBackend(options: BackendOptions): Backend {
     }
   };
 
-  const context: ServiceContext = { pools: connections.pools, emit };
+  const context: ServiceContext = {
+    pools: connections.pools,
+    emit,
+    onShutdown: (name, step) => shutdownSteps.push({ name, step }),
+    installSchema: DEFAULT_SCHEMA,
+  };
   const dispatch = createDispatcher(createHandlers(context, connections.handlers), options.onError);
   let closing: Promise<void> | undefined;
 

@@ -1,9 +1,12 @@
-import { PartwiseError } from '../db/errors.js';
+// Tables and their columns, for the Tables screen.
+import { listTables, tableDetail } from '../engine/tables.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 
-export function catalogHandlers(_context: ServiceContext): HandlerGroup<'tables.list' | 'tables.detail'> {
-  const pending = async (): Promise<never> => {
-    throw new PartwiseError('blocked', 'This build does not include the catalog service yet.');
+export function catalogHandlers(context: ServiceContext): HandlerGroup<'tables.list' | 'tables.detail'> {
+  return {
+    'tables.list': async ({ connectionId, schema }) =>
+      listTables(await context.pools.pool(connectionId), context.installSchema, schema),
+    'tables.detail': async ({ connectionId, schema, table }) =>
+      tableDetail(await context.pools.pool(connectionId), schema, table),
   };
-  return { 'tables.list': pending, 'tables.detail': pending };
 }

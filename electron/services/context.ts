@@ -14,6 +14,10 @@ export interface PoolProvider {
 export interface ServiceContext {
   pools: PoolProvider;
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
+  /** Registers work to finish before pools close when the app quits. */
+  onShutdown(name: string, step: () => Promise<void>): void;
+  /** Schema of Partwise's own objects in every database (default partwise). */
+  installSchema: string;
 }
 
 /** The validated input of a command, as its zod schema outputs it. */

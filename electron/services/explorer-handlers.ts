@@ -1,19 +1,43 @@
-import { PartwiseError } from '../db/errors.js';
+// The managed tables: partition tree, sizes, tracker, bucket limit, maintenance.
+import { maintainTable } from '../engine/maintain.js';
+import {
+  listManagedTables,
+  managedTable,
+  partitionTree,
+  setBucketLimit,
+  sizesReport,
+  trackerRows,
+} from '../engine/explorer.js';
+import { Reporter } from '../engine/reporter.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 
 type ExplorerCommands =
   'managed.list' | 'explorer.tree' | 'explorer.sizes' | 'tracker.list' | 'tracker.setBucketLimit' | 'maintenance.run';
 
-export function explorerHandlers(_context: ServiceContext): HandlerGroup<ExplorerCommands> {
-  const pending = async (): Promise<never> => {
-    throw new PartwiseError('blocked', 'This build does not include the explorer service yet.');
-  };
+/** Maintenance jobs are not journaled runs; their progress events carry run id 0. */
+const MAINTENANCE_RUN_ID = 0;
+
+export function explorerHandlers(context: ServiceContext): HandlerGroup<ExplorerCommands> {
+  const schema = context.installSchema;
   return {
-    'managed.list': pending,
-    'explorer.tree': pending,
-    'explorer.sizes': pending,
-    'tracker.list': pending,
-    'tracker.setBucketLimit': pending,
-    'maintenance.run': pending,
+    'managed.list': async ({ connectionId }) => listManagedTables(await context.pools.pool(connectionId), schema),
+    'explorer.tree': async ({ connectionId, configId, exactCounts }) =>
+      partitionTree(await context.pools.pool(connectionId), schema, configId, exactCounts ?? false),
+    'explorer.sizes': async ({ connectionId, configId }) =>
+      sizesReport(await context.pools.pool(connectionId), schema, configId),
+    'tracker.list': async ({ connectionId, configId }) => {
+      const pool = await context.pools.pool(connectionId);
+      return { table: await managedTable(pool, schema, configId), rows: await trackerRows(pool, schema, configId) };
+    },
+    'tracker.setBucketLimit': async ({ connectionId, configId, bucketLimit }) =>
+      setBucketLimit(await context.pools.pool(connectionId), schema, configId, bucketLimit),
+    'maintenance.run': async ({ connectionId, configId, ahead }) => {
+      const pool = await context.pools.pool(connectionId);
+      return maintainTable(pool, configId, {
+        installSchema: schema,
+        ahead,
+        reporter: new Reporter(MAINTENANCE_RUN_ID, (event) => context.emit('run.event', event), null),
+      });
+    },
   };
 }

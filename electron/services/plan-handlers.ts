@@ -1,10 +1,25 @@
-import { PartwiseError } from '../db/errors.js';
+// The dry-run plan of the Plan screen. Read-only.
+import type { MigrationPlan } from '../../shared/plan.js';
+import { planMigration } from '../engine/plan.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 
-export function planHandlers(_context: ServiceContext): HandlerGroup<'plan.create'> {
+export function planHandlers(context: ServiceContext): HandlerGroup<'plan.create'> {
   return {
-    'plan.create': async () => {
-      throw new PartwiseError('blocked', 'This build does not include the plan service yet.');
+    'plan.create': async ({ connectionId, targets, exact }) => {
+      const pool = await context.pools.pool(connectionId);
+      // One connection for the whole plan: inspecting a table sets its search_path for a moment.
+      const client = await pool.connect();
+      try {
+        const plans: MigrationPlan[] = [];
+        for (const target of targets) {
+          plans.push(
+            await planMigration(client, target, { exact, installSchema: context.installSchema, ddlKeyLimit: 200 }),
+          );
+        }
+        return plans;
+      } finally {
+        client.release();
+      }
     },
   };
 }

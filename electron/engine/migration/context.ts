@@ -16,7 +16,10 @@ export interface MigrationOptions {
   lock: LockRetryOptions;
   /** Stop catching up when fewer changes than this remain, and swap. */
   catchUpThreshold: number;
+  /** Cancel: stop and roll back. */
   signal?: AbortSignal;
+  /** Interrupt: stop where the run stands, leaving it to be resumed (the app quitting). */
+  interrupt?: AbortSignal;
 }
 
 export interface TargetContext {
@@ -56,6 +59,8 @@ export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'worke
 }
 
 export function throwIfCancelled(context: TargetContext): void {
+  if (context.options.interrupt?.aborted)
+    throw new PartwiseError('cancelled', 'The run was interrupted; resume it later');
   if (context.options.signal?.aborted) throw new PartwiseError('cancelled', 'The run was cancelled');
 }
 

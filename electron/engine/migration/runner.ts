@@ -40,7 +40,7 @@ export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
 
 export interface RunOutcome {
   runId: number;
-  status: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled';
+  status: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled' | 'interrupted';
   message: string;
   error?: PartwiseError;
 }
@@ -53,6 +53,7 @@ function resolveOptions(options: EngineOptions): MigrationOptions {
     lock: { ...DEFAULT_LOCK_RETRY, ...options.lock },
     catchUpThreshold: options.catchUpThreshold ?? 1000,
     signal: options.signal,
+    interrupt: options.interrupt,
   };
 }
 
@@ -279,11 +280,19 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
     const context = session.context(target);
     const onAbort = (): void => void cancelWorkers(context);
     options.signal?.addEventListener('abort', onAbort);
+    options.interrupt?.addEventListener('abort', onAbort);
     try {
       await journal.updateTarget(control, runId, target.targetNo, { status: 'running', startedAt: 'now' });
       await runTarget(context, control, session.beforePhase);
     } catch (caught) {
       const error = PartwiseError.from(caught);
+      if (options.interrupt?.aborted) {
+        // Left as it stands: the journal says where, and resume continues from there.
+        const message = `Run ${runId} interrupted in phase ${target.phase} of ${context.label}; resume it with "partwise resume --run ${runId}"`;
+        reporter.log('warn', message, context.label);
+        await reporter.flush();
+        return { runId, status: 'interrupted', message };
+      }
       const cancelled = error.kind === 'cancelled' || options.signal?.aborted === true;
       await journal
         .updateTarget(control, runId, target.targetNo, { status: 'failed', error: error.message })
@@ -314,6 +323,7 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
       return { runId, status, message, error };
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
+      options.interrupt?.removeEventListener('abort', onAbort);
     }
   }
   await journal.setRunStatus(control, runId, 'succeeded');

@@ -1,0 +1,148 @@
+// The engine-backed commands through the same dispatcher the app uses, against
+// a real database: validation at the boundary, then real work and real events.
+import { describe, expect, it, beforeAll } from 'vitest';
+import type { RunEvent } from '../../shared/progress.js';
+import type { ResponseEnvelope } from '../../shared/contract.js';
+import { createDispatcher } from './dispatch.js';
+import { createHandlers, type ConnectionHandlers } from './handlers.js';
+import type { ServiceContext } from './context.js';
+import { useTestDatabase } from '../testing/database.js';
+
+const db = useTestDatabase('services');
+const events: RunEvent[] = [];
+let dispatch: ReturnType<typeof createDispatcher>;
+
+async function call<T>(command: string, input: unknown): Promise<T> {
+  const response: ResponseEnvelope = await dispatch(command, input);
+  if (!response.ok) throw Object.assign(new Error(response.error.message), response.error);
+  return response.result as T;
+}
+
+/** The next `finished` event of a run after the first `skip` ones. */
+async function waitForFinish(runId: number, skip = 0): Promise<RunEvent> {
+  for (let i = 0; i < 600; i++) {
+    const finished = events.filter((e) => e.type === 'finished' && e.runId === runId)[skip];
+    if (finished) return finished;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} did not finish`);
+}
+
+beforeAll(async () => {
+  const context: ServiceContext = {
+    pools: { pool: async (id) => (id === 'main' ? db.pool : Promise.reject(new Error(`unknown connection ${id}`))) },
+    emit: (event, payload) => {
+      if (event === 'run.event') events.push(payload as RunEvent);
+    },
+    onShutdown: () => undefined,
+    installSchema: 'partwise',
+  };
+  const connections = {} as ConnectionHandlers;
+  dispatch = createDispatcher(createHandlers(context, connections));
+  await db.query(
+    `CREATE TABLE tickets (id bigserial PRIMARY KEY, tenant_id int NOT NULL, body text, opened date DEFAULT current_date)`,
+  );
+  await db.query(
+    `INSERT INTO tickets (tenant_id, body) SELECT 1 + g % 6, repeat('x', 50) FROM generate_series(1, 6000) g`,
+  );
+  await db.query(`ANALYZE tickets`);
+});
+
+describe('engine-backed commands', () => {
+  it('lists tables and describes columns with their suitability as keys', async () => {
+    const tables = await call<{ name: string; rowEstimate: number; managed: boolean }[]>('tables.list', {
+      connectionId: 'main',
+    });
+    expect(tables.find((t) => t.name === 'tickets')).toMatchObject({ rowEstimate: 6000, managed: false });
+    const detail = await call<{
+      columns: { name: string; usableAsKey: boolean; reason?: string; distinctEstimate: number }[];
+      suggestedBucketLimit: number;
+    }>('tables.detail', { connectionId: 'main', schema: 'public', table: 'tickets' });
+    expect(detail.columns.find((c) => c.name === 'tenant_id')).toMatchObject({
+      usableAsKey: true,
+      distinctEstimate: 6,
+    });
+    expect(detail.columns.find((c) => c.name === 'opened')).toMatchObject({ usableAsKey: false });
+    expect(detail.columns.find((c) => c.name === 'id')!.reason).toContain('nearly every row');
+    expect(detail.suggestedBucketLimit).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('rejects malformed input at the boundary', async () => {
+    const response = await dispatch('plan.create', {
+      connectionId: 'main',
+      targets: [{ schema: 'public', table: 'tickets', keyColumn: 'tenant_id', bucketLimit: -1 }],
+      exact: false,
+    });
+    expect(response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+    expect(await dispatch('no.such.command', {})).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+  });
+
+  it('plans, migrates with progress events, explores, maintains and rolls back', async () => {
+    const target = { schema: 'public', table: 'tickets', keyColumn: 'tenant_id', bucketLimit: 400 };
+    const [plan] = await call<{ issues: { severity: string }[]; partitions: { levelOne: number } }[]>('plan.create', {
+      connectionId: 'main',
+      targets: [target],
+      exact: true,
+    });
+    expect(plan!.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
+    expect(plan!.partitions.levelOne).toBe(6);
+
+    const { runId } = await call<{ runId: number }>('runs.start', { connectionId: 'main', targets: [target] });
+    expect(await waitForFinish(runId)).toMatchObject({ status: 'succeeded' });
+    const progress = events.filter((e) => e.type === 'progress' && e.runId === runId && e.phase === 'copy');
+    expect(progress.at(-1)).toMatchObject({ done: 6000, total: 6000, unit: 'rows' });
+
+    const runs = await call<{ runId: number; status: string; canFinalize: boolean }[]>('runs.list', {
+      connectionId: 'main',
+    });
+    expect(runs[0]).toMatchObject({ runId, status: 'succeeded', canFinalize: true });
+
+    const managed = await call<{ configId: number; keys: number; leaves: number; backupTable: string }[]>(
+      'managed.list',
+      { connectionId: 'main' },
+    );
+    expect(managed[0]).toMatchObject({ keys: 6, leaves: 18, backupTable: 'tickets_backup' });
+    const configId = managed[0]!.configId;
+
+    const tree = await call<{
+      levelOne: { keyValue: string; buckets: { assigned: number; rows: number; capacity: number }[] }[];
+      totals: { rows: number };
+    }>('explorer.tree', { connectionId: 'main', configId, exactCounts: true });
+    expect(tree.totals.rows).toBe(6000);
+    expect(tree.levelOne.find((l) => l.keyValue === '1')!.buckets.map((b) => [b.assigned, b.rows, b.capacity])).toEqual(
+      [
+        [400, 400, 400],
+        [400, 400, 400],
+        [200, 200, 400],
+      ],
+    );
+    const sizes = await call<{ fillBands: { buckets: number }[]; tableBytes: number; largestLevelOne: unknown[] }>(
+      'explorer.sizes',
+      { connectionId: 'main', configId },
+    );
+    expect(sizes.fillBands.reduce((sum, b) => sum + b.buckets, 0)).toBe(18);
+    expect(sizes.tableBytes).toBeGreaterThan(0);
+    expect(sizes.largestLevelOne).toHaveLength(6);
+
+    const tracker = await call<{ rows: { keyValue: string; currentBucketId: number; rowsAssigned: number }[] }>(
+      'tracker.list',
+      { connectionId: 'main', configId },
+    );
+    expect(tracker.rows.find((r) => r.keyValue === '1')).toMatchObject({ currentBucketId: 2, rowsAssigned: 1000 });
+    expect(await call('tracker.setBucketLimit', { connectionId: 'main', configId, bucketLimit: 500 })).toMatchObject({
+      bucketLimit: 500,
+    });
+
+    const report = await call<{ keysChecked: number; findings: { kind: string }[] }>('maintenance.run', {
+      connectionId: 'main',
+      configId,
+      ahead: 0.4,
+    });
+    expect(report.keysChecked).toBe(6);
+    expect(report.findings.map((f) => f.kind)).toEqual(Array(6).fill('created_ahead'));
+
+    await call('runs.rollback', { connectionId: 'main', runId });
+    expect(await waitForFinish(runId, 1)).toMatchObject({ status: 'rolled_back' });
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'tickets'::regclass`)).toEqual([{ relkind: 'r' }]);
+  });
+});
