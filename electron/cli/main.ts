@@ -139,11 +139,14 @@ async function withRun(
   try {
     const outcome = await work(engineOptions(values, (e) => renderer.event(e), controller.signal));
     renderer.done();
-    if (values.json)
-      process.stdout.write(
-        `${JSON.stringify({ outcome: { runId: outcome.runId, status: outcome.status, message: outcome.message } })}\n`,
-      );
-    return outcome.status === 'succeeded' || (outcome.status === 'rolled_back' && !outcome.error) ? 0 : 1;
+    if (values.json) {
+      const { runId, status, message } = outcome;
+      process.stdout.write(`${JSON.stringify({ outcome: { runId, status, message } })}\n`);
+    }
+    const ok = outcome.status === 'succeeded' || (outcome.status === 'rolled_back' && !outcome.error);
+    // The one-line reason, last, where scripts look for it.
+    if (!ok && !values.json) process.stderr.write(`partwise: ${outcome.message.split('\n')[0]}\n`);
+    return ok ? 0 : 1;
   } finally {
     renderer.done();
     process.off('SIGINT', onSignal);
@@ -216,9 +219,11 @@ async function main(argv: string[]): Promise<number> {
         const blocked = plans.filter((p) => blockers(p).length > 0);
         if (blocked.length > 0) {
           if (!values.json) process.stderr.write(`${blocked.map((p) => formatPlan(p, { ddl: false })).join('\n\n')}\n`);
+          const first = blocked[0]!;
           throw new PartwiseError(
             'blocked',
-            `${blocked.map((p) => `${p.target.schema}.${p.target.table}`).join(', ')}: ${blockers(blocked[0]!)[0]!.message}`,
+            `${first.target.schema}.${first.target.table} cannot be migrated: ${blockers(first)[0]!.message}`,
+            { hint: blockers(first)[0]!.fix },
           );
         }
         if (!values.json && !values.yes)

@@ -13,11 +13,10 @@ export function parseBucketLimit(text: string | undefined, where: string): numbe
     throw new PartwiseError('invalid_input', `${where}: bucket limit must be a positive integer, got "${text}"`);
   }
   const value = Number(text.trim());
-  if (!Number.isSafeInteger(value) || value <= 0 || value > 2_000_000_000) {
-    throw new PartwiseError(
-      'invalid_input',
-      `${where}: bucket limit must be a positive integer up to 2000000000, got "${text}"`,
-    );
+  if (value <= 0)
+    throw new PartwiseError('invalid_input', `${where}: bucket limit must be a positive integer, got "${text}"`);
+  if (!Number.isSafeInteger(value) || value > 2_000_000_000) {
+    throw new PartwiseError('invalid_input', `${where}: bucket limit must be at most 2000000000, got "${text}"`);
   }
   return value;
 }

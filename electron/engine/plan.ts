@@ -227,8 +227,19 @@ async function checkManagement(
   ignoreRunId: number | undefined,
   issues: PlanIssue[],
 ): Promise<void> {
+  const running = await runningMigration(client, installSchema, info, ignoreRunId);
+  if (running !== null) {
+    issues.push({
+      code: 'migration_in_progress',
+      severity: 'blocker',
+      message: `Run ${running} is migrating ${displayTableName(info)} (or was interrupted while doing so).`,
+      fix: `partwise status; then partwise resume --run ${running} or partwise rollback --run ${running}`,
+    });
+    return; // the names below are that run's
+  }
   const { rows } = await client.query<{ taken: string | null }>(
-    `SELECT string_agg(relname, ', ') AS taken FROM pg_class WHERE relnamespace = $1::regnamespace AND relname = ANY($2)`,
+    `SELECT string_agg(relname, ', ') AS taken FROM pg_class
+      WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND relname = ANY($2)`,
     [info.schema, [partitionedTable, backupTable]],
   );
   if (rows[0]?.taken) {
@@ -239,23 +250,24 @@ async function checkManagement(
       fix: 'Rename or drop that table (an earlier migration\'s backup is dropped with "partwise finalize").',
     });
   }
+}
+
+async function runningMigration(
+  client: pg.ClientBase,
+  installSchema: string,
+  info: TableInfo,
+  ignoreRunId: number | undefined,
+): Promise<number | null> {
   const installed = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
     `${ident(installSchema)}.migration_target`,
   ]);
-  if (!installed.rows[0]?.present) return;
-  const { rows: running } = await client.query<{ run_id: string; status: string }>(
-    `SELECT r.run_id, r.status FROM ${ident(installSchema)}.migration_target t JOIN ${ident(installSchema)}.migration_run r USING (run_id)
+  if (!installed.rows[0]?.present) return null;
+  const { rows } = await client.query<{ run_id: string }>(
+    `SELECT r.run_id FROM ${ident(installSchema)}.migration_target t JOIN ${ident(installSchema)}.migration_run r USING (run_id)
       WHERE t.table_schema = $1 AND t.table_name = $2 AND r.status = 'running' AND r.run_id IS DISTINCT FROM $3`,
     [info.schema, info.name, ignoreRunId ?? null],
   );
-  if (running[0]) {
-    issues.push({
-      code: 'migration_in_progress',
-      severity: 'blocker',
-      message: `Run ${running[0].run_id} is migrating ${displayTableName(info)} (or was interrupted while doing so).`,
-      fix: `partwise status; then partwise resume --run ${running[0].run_id} or partwise rollback --run ${running[0].run_id}`,
-    });
-  }
+  return rows[0] ? Number(rows[0].run_id) : null;
 }
 
 async function keyDistribution(
@@ -422,7 +434,8 @@ function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[
       });
     }
   }
-  for (const trigger of info.triggers) {
+  // Partwise's own change-capture triggers are not the table's.
+  for (const trigger of info.triggers.filter((t) => !t.name.startsWith('partwise_capture_'))) {
     if (trigger.hasTransitionTables && trigger.isRowLevel) {
       issues.push({
         code: 'transition_table_trigger',

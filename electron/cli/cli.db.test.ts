@@ -1,0 +1,218 @@
+// The `partwise` command as users run it: bad input gets a one-line reason,
+// a non-zero exit and no change; awkward but valid names and values migrate.
+import { describe, expect, it, beforeAll } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { useTestDatabase } from '../testing/database.js';
+import { killHard, runCli, runCliUntil } from '../testing/cli.js';
+
+const db = useTestDatabase('cli');
+
+async function tablesSnapshot(): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT n.nspname || '.' || c.relname || ':' || c.relkind::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1`,
+  );
+  return rows.map((r) => r.name);
+}
+
+beforeAll(async () => {
+  await db.query(`CREATE TABLE plain (id bigserial PRIMARY KEY, tenant int, note text)`);
+  await db.query(`INSERT INTO plain (tenant, note) SELECT g % 4, 'n' FROM generate_series(1, 400) g`);
+  await db.query(`ANALYZE plain`);
+  await db.query(`CREATE VIEW plain_view AS SELECT * FROM plain`);
+  await db.query(`CREATE TABLE already (k int NOT NULL) PARTITION BY LIST (k)`);
+});
+
+describe('partwise command line', () => {
+  it('refuses bad input with a one-line reason and changes nothing', async () => {
+    const before = await tablesSnapshot();
+    const cases: [string[], RegExp][] = [
+      [['--table', 'missing', '--key', 'tenant', '--bucket-limit', '10'], /Table public\.missing does not exist/],
+      [['--table', 'plain', '--key', 'nope', '--bucket-limit', '10'], /public\.plain has no column nope/],
+      [['--table', 'plain_view', '--key', 'tenant', '--bucket-limit', '10'], /is a view/],
+      [['--table', 'already', '--key', 'k', '--bucket-limit', '10'], /already a partitioned table/],
+      [
+        ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '0'],
+        /bucket limit must be a positive integer, got "0"/,
+      ],
+      [
+        ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '-1'],
+        /bucket limit must be a positive integer, got "-1"/,
+      ],
+      [
+        ['--table', 'plain', '--key', 'tenant', '--bucket-limit', 'abc'],
+        /bucket limit must be a positive integer, got "abc"/,
+      ],
+      [['--table', 'plain', '--key', 'tenant'], /a bucket limit is required/],
+      [['--table', 'a.b.c', '--key', 'tenant', '--bucket-limit', '10'], /too many dots/],
+      [['--table', 'plain', '--key', 'note; drop table plain', '--bucket-limit', '10'], /is not a valid column name/],
+    ];
+    for (const [args, reason] of cases) {
+      const result = await runCli(['migrate', '--url', db.url, '--yes', ...args]);
+      expect(result.code, args.join(' ')).not.toBe(0);
+      const lines = result.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('partwise:'));
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(reason);
+    }
+    expect(await tablesSnapshot()).toEqual(before);
+  });
+
+  it('refuses a table with NULL keys, found by statistics or, when they miss them, by the copy itself', async () => {
+    await db.query(`UPDATE plain SET tenant = NULL WHERE id <= 40`);
+    await db.query(`ANALYZE plain`);
+    const planned = await runCli([
+      'plan',
+      '--url',
+      db.url,
+      '--table',
+      'plain',
+      '--key',
+      'tenant',
+      '--bucket-limit',
+      '50',
+    ]);
+    expect(planned.code).toBe(1);
+    expect(planned.stdout).toMatch(/About 40 rows have no tenant \(NULL\)/);
+    expect(planned.stdout).toContain('UPDATE public.plain SET "tenant" = <a key value> WHERE "tenant" IS NULL;');
+    // Statistics that predate the NULLs do not see them: the run stops at its count, changing nothing.
+    await db.query(`UPDATE plain SET tenant = 1 WHERE tenant IS NULL`);
+    await db.query(`ANALYZE plain`);
+    await db.query(`UPDATE plain SET tenant = NULL WHERE id = 1`);
+    const before = await tablesSnapshot();
+    const migrated = await runCli([
+      'migrate',
+      '--url',
+      db.url,
+      '--table',
+      'plain',
+      '--key',
+      'tenant',
+      '--bucket-limit',
+      '50',
+      '--yes',
+    ]);
+    expect(migrated.code).toBe(1);
+    expect(migrated.stderr).toMatch(
+      /partwise: Run \d+ failed on public\.plain: 1 rows of public\.plain have no tenant \(NULL\); nothing was migrated/,
+    );
+    expect((await tablesSnapshot()).filter((t) => !t.startsWith('partwise.'))).toEqual(
+      before.filter((t) => !t.startsWith('partwise.')),
+    );
+    expect(await db.query(`SELECT count(*)::int AS n FROM plain`)).toEqual([{ n: 400 }]);
+  });
+
+  it('migrates quoted names with spaces and key values with quotes, unicode and SQL-looking text', async () => {
+    await db.query(`CREATE SCHEMA "My Schema"`);
+    await db.query(
+      `CREATE TABLE "My Schema"."My Table" ("Row Id" bigserial PRIMARY KEY, "Tenant Name" text NOT NULL, "Body" text)`,
+    );
+    const keys = ["O'Brien", 'Zoë 日本', "x'); DROP TABLE plain; --", '-1', ' spaced ', 'UPPER'];
+    await db.query(
+      `INSERT INTO "My Schema"."My Table" ("Tenant Name", "Body") SELECT k, 'b' || g FROM unnest($1::text[]) k, generate_series(1, 25) g`,
+      [keys],
+    );
+    await db.query(`ANALYZE "My Schema"."My Table"`);
+    const result = await runCli([
+      'migrate',
+      '--url',
+      db.url,
+      '--table',
+      '"My Schema"."My Table"',
+      '--key',
+      '"Tenant Name"',
+      '--bucket-limit',
+      '10',
+      '--yes',
+    ]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    for (const key of keys) {
+      expect(
+        await db.query(`SELECT count(*)::int AS n FROM "My Schema"."My Table" WHERE "Tenant Name" = $1`, [key]),
+      ).toEqual([{ n: 25 }]);
+    }
+    await db.query(`INSERT INTO "My Schema"."My Table" ("Tenant Name", "Body") VALUES ($1, 'after')`, ["O'Brien"]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM "My Schema"."My Table"`)).toEqual([
+      { n: keys.length * 25 + 1 },
+    ]);
+    expect(await db.query(`SELECT to_regclass('plain') IS NOT NULL AS still_there`)).toEqual([{ still_there: true }]);
+  });
+
+  it("migrates several tables listed in a file in the original script's format, and prints JSON lines", async () => {
+    await db.query(`CREATE TABLE first_t (id serial PRIMARY KEY, customer_id int NOT NULL)`);
+    await db.query(`CREATE TABLE second_t (id serial PRIMARY KEY, cm_id int NOT NULL)`);
+    await db.query(`INSERT INTO first_t (customer_id) SELECT g % 3 FROM generate_series(1, 90) g`);
+    await db.query(`INSERT INTO second_t (cm_id) SELECT g % 2 FROM generate_series(1, 60) g`);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-cli-')), 'targets.txt');
+    fs.writeFileSync(
+      file,
+      [
+        '# Format: "table_name : partition_key_column : bucket_limit"',
+        '"first_t : customer_id : 20"',
+        'second_t : cm_id : 25',
+        '# "other : user_id : 5"',
+      ].join('\n'),
+    );
+    const result = await runCli(['migrate', '--url', db.url, '--config', file, '--yes', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toMatchObject({ outcome: { status: 'succeeded' } });
+    expect(lines.filter((l) => l.type === 'phase' && l.phase === 'done').map((l) => l.table)).toEqual([
+      'public.first_t',
+      'public.second_t',
+    ]);
+    expect(
+      await db.query(
+        `SELECT (SELECT relkind FROM pg_class WHERE oid = 'first_t'::regclass) AS a, (SELECT relkind FROM pg_class WHERE oid = 'second_t'::regclass) AS b`,
+      ),
+    ).toEqual([{ a: 'v', b: 'v' }]);
+    const status = await runCli(['status', '--url', db.url, '--json']);
+    expect(
+      JSON.parse(status.stdout)[0].targets.map((t: { table: string; status: string }) => [t.table, t.status]),
+    ).toEqual([
+      ['first_t', 'done'],
+      ['second_t', 'done'],
+    ]);
+  });
+
+  it('refuses a second migration of a table that a run is migrating', async () => {
+    await db.query(`CREATE TABLE contended (id bigserial PRIMARY KEY, k int NOT NULL)`);
+    await db.query(`INSERT INTO contended (k) SELECT g % 5 FROM generate_series(1, 5000) g`);
+    const first = await runCliUntil(
+      ['migrate', '--url', db.url, '--table', 'contended', '--key', 'k', '--bucket-limit', '500', '--yes'],
+      'copy:after-first-chunk',
+    );
+    try {
+      const second = await runCli([
+        'migrate',
+        '--url',
+        db.url,
+        '--table',
+        'contended',
+        '--key',
+        'k',
+        '--bucket-limit',
+        '500',
+        '--yes',
+      ]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(
+        /partwise: public\.contended cannot be migrated: Run \d+ is migrating public\.contended/,
+      );
+    } finally {
+      await killHard(first, db.url);
+    }
+    const id = JSON.parse((await runCli(['status', '--url', db.url, '--json'])).stdout).find(
+      (r: { targets: { table: string }[] }) => r.targets[0]!.table === 'contended',
+    ).runId;
+    const back = await runCli(['rollback', '--url', db.url, '--run', String(id), '--yes']);
+    expect(back.code, back.stderr).toBe(0);
+  });
+});
