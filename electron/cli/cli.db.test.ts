@@ -38,7 +38,7 @@ describe('partwise command line', () => {
         /bucket limit must be a positive integer, got "0"/,
       ],
       [
-        ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '-1'],
+        ['--table', 'plain', '--key', 'tenant', '--bucket-limit=-1'],
         /bucket limit must be a positive integer, got "-1"/,
       ],
       [
