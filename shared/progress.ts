@@ -22,6 +22,8 @@ export type LogLevel = z.infer<typeof LogLevel>;
 
 const base = {
   runId: z.number().int(),
+  /** The connection profile whose database the run is in (set by the app's services; run ids are per database). */
+  connectionId: z.string().optional(),
   /** `schema.table` of the target the event is about, when it is about one. */
   table: z.string().optional(),
   at: z.string(), // ISO timestamp

@@ -13,7 +13,11 @@ describe('installing the SQL infrastructure', () => {
       expect(await installedVersion(client)).toBeNull();
       const first = await install(client);
       expect(first.previousVersion).toBeNull();
-      expect(first.appliedMigrations).toEqual(['migrations/0001_metadata.sql', 'migrations/0002_maintenance.sql', 'migrations/0003_journal.sql']);
+      expect(first.appliedMigrations).toEqual([
+        'migrations/0001_metadata.sql',
+        'migrations/0002_maintenance.sql',
+        'migrations/0003_journal.sql',
+      ]);
       const second = await install(client);
       expect(second).toEqual({
         schema: 'partwise',

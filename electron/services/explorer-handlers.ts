@@ -36,7 +36,11 @@ export function explorerHandlers(context: ServiceContext): HandlerGroup<Explorer
       return maintainTable(pool, configId, {
         installSchema: schema,
         ahead,
-        reporter: new Reporter(MAINTENANCE_RUN_ID, (event) => context.emit('run.event', event), null),
+        reporter: new Reporter(
+          MAINTENANCE_RUN_ID,
+          (event) => context.emit('run.event', { ...event, connectionId }),
+          null,
+        ),
       });
     },
   };

@@ -13,6 +13,7 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
   context.onShutdown('interrupt migration runs', () => registry.interruptAll());
 
   const options = (
+    connectionId: string,
     signals: { signal: AbortSignal; interrupt: AbortSignal; onRunStarted: (runId: number) => void },
     workers?: number,
   ): EngineOptions => ({
@@ -21,13 +22,15 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
     signal: signals.signal,
     interrupt: signals.interrupt,
     onRunStarted: signals.onRunStarted,
-    onEvent: (event) => context.emit('run.event', event),
+    onEvent: (event) => context.emit('run.event', { ...event, connectionId }),
   });
 
   return {
     'runs.start': async ({ connectionId, targets, workers }) => {
       const pool = await context.pools.pool(connectionId);
-      const runId = await registry.start(connectionId, (signals) => migrate(pool, targets, options(signals, workers)));
+      const runId = await registry.start(connectionId, (signals) =>
+        migrate(pool, targets, options(connectionId, signals, workers)),
+      );
       return { runId };
     },
     'runs.cancel': async ({ connectionId, runId }) => {
@@ -48,7 +51,7 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
     },
     'runs.resume': async ({ connectionId, runId }) => {
       const pool = await context.pools.pool(connectionId);
-      await registry.start(connectionId, (signals) => resume(pool, runId, options(signals)));
+      await registry.start(connectionId, (signals) => resume(pool, runId, options(connectionId, signals)));
       return { runId };
     },
     'runs.rollback': async ({ connectionId, runId }) => {
@@ -56,12 +59,12 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
         throw new PartwiseError('conflict', `Run ${runId} is running: cancel it (which rolls it back) instead`);
       }
       const pool = await context.pools.pool(connectionId);
-      await registry.start(connectionId, (signals) => rollback(pool, runId, options(signals)));
+      await registry.start(connectionId, (signals) => rollback(pool, runId, options(connectionId, signals)));
       return { runId };
     },
     'runs.finalize': async ({ connectionId, runId }) => {
       const pool = await context.pools.pool(connectionId);
-      await registry.start(connectionId, (signals) => finalize(pool, runId, options(signals)));
+      await registry.start(connectionId, (signals) => finalize(pool, runId, options(connectionId, signals)));
       return { runId };
     },
   };

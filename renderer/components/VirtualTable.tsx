@@ -1,0 +1,227 @@
+// A sortable, keyboard-driven table that renders only the rows in view, for
+// lists that run to tens of thousands of rows (tables of a big database,
+// tracker rows). Header and body share one scroll container so that they
+// scroll sideways together; the header sticks to the top.
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { Icon } from './Icon';
+
+export interface Column<T> {
+  id: string;
+  header: string;
+  /** A CSS grid track, e.g. `minmax(160px, 2fr)` or `110px`. */
+  width: string;
+  align?: 'left' | 'right';
+  render(row: T): ReactNode;
+  /** Makes the column sortable. */
+  sortValue?(row: T): string | number;
+  headerTitle?: string;
+}
+
+export type SortDirection = 'asc' | 'desc';
+export interface SortState {
+  column: string;
+  direction: SortDirection;
+}
+
+export function sortRows<T>(rows: readonly T[], columns: readonly Column<T>[], sort: SortState | null): readonly T[] {
+  if (!sort) return rows;
+  const column = columns.find((candidate) => candidate.id === sort.column);
+  if (!column?.sortValue) return rows;
+  const value = column.sortValue;
+  const factor = sort.direction === 'asc' ? 1 : -1;
+  const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+  // Decorate once: sortValue may do work, and Array.sort calls the comparator n log n times.
+  const decorated = rows.map((row, index) => ({ row, index, key: value(row) }));
+  decorated.sort((a, b) => {
+    const order =
+      typeof a.key === 'number' && typeof b.key === 'number'
+        ? a.key - b.key
+        : collator.compare(String(a.key), String(b.key));
+    return order !== 0 ? order * factor : a.index - b.index;
+  });
+  return decorated.map((entry) => entry.row);
+}
+
+export interface VirtualTableProps<T> {
+  rows: readonly T[];
+  columns: readonly Column<T>[];
+  rowKey(row: T): string;
+  label: string;
+  rowHeight?: number;
+  initialSort?: SortState | null;
+  selectedKey?: string | null;
+  onActivate?(row: T): void;
+  testId: string;
+  rowTestId: string;
+  /** Extra data-* attributes on each row, for tests (e.g. the key value). */
+  rowData?(row: T): Record<string, string>;
+  rowClassName?(row: T): string | undefined;
+  /** Minimum width in px before the table scrolls sideways. */
+  minWidth?: number;
+}
+
+export function VirtualTable<T>({
+  rows,
+  columns,
+  rowKey,
+  label,
+  rowHeight = 30,
+  initialSort = null,
+  selectedKey = null,
+  onActivate,
+  testId,
+  rowTestId,
+  rowData,
+  rowClassName,
+  minWidth = 600,
+}: VirtualTableProps<T>) {
+  const [sort, setSort] = useState<SortState | null>(initialSort);
+  const [active, setActive] = useState(0);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const sorted = useMemo(() => sortRows(rows, columns, sort), [rows, columns, sort]);
+  const template = columns.map((column) => column.width).join(' ');
+  const headerHeight = rowHeight + 2;
+
+  // No React Compiler in this build; the virtualizer's functions are used during render only.
+  // eslint-disable-next-line react-hooks/incompatible-library
+  const virtualizer = useVirtualizer({
+    count: sorted.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: 12,
+    scrollMargin: headerHeight,
+    scrollPaddingStart: headerHeight,
+  });
+
+  const activeIndex = Math.min(active, Math.max(sorted.length - 1, 0));
+  const idPrefix = `${testId}-row-`;
+
+  const toggleSort = (column: Column<T>) => {
+    if (!column.sortValue) return;
+    setSort((current) =>
+      current?.column === column.id
+        ? { column: column.id, direction: current.direction === 'asc' ? 'desc' : 'asc' }
+        : { column: column.id, direction: column.align === 'right' ? 'desc' : 'asc' },
+    );
+  };
+
+  const move = (index: number) => {
+    const next = Math.min(Math.max(index, 0), sorted.length - 1);
+    setActive(next);
+    virtualizer.scrollToIndex(next, { align: 'auto' });
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    if (sorted.length === 0) return;
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 300) / rowHeight) - 1);
+    const moves: Record<string, number> = {
+      ArrowDown: activeIndex + 1,
+      ArrowUp: activeIndex - 1,
+      PageDown: activeIndex + page,
+      PageUp: activeIndex - page,
+      Home: 0,
+      End: sorted.length - 1,
+    };
+    if (event.key in moves) {
+      event.preventDefault();
+      move(moves[event.key]!);
+    } else if (event.key === 'Enter' && onActivate) {
+      event.preventDefault();
+      onActivate(sorted[activeIndex]!);
+    }
+  };
+
+  return (
+    <div
+      className="vtable"
+      ref={scrollRef}
+      role="grid"
+      aria-label={label}
+      aria-rowcount={sorted.length + 1}
+      aria-activedescendant={sorted.length > 0 ? `${idPrefix}${activeIndex}` : undefined}
+      tabIndex={0}
+      onKeyDown={onKeyDown}
+      data-testid={testId}
+      data-row-count={sorted.length}
+    >
+      <div
+        className="vtable-head"
+        role="row"
+        aria-rowindex={1}
+        style={{ gridTemplateColumns: template, minWidth, height: headerHeight }}
+      >
+        {columns.map((column) => {
+          const sorting = sort?.column === column.id ? sort.direction : null;
+          return (
+            <div
+              key={column.id}
+              role="columnheader"
+              className={column.align === 'right' ? 'vtable-cell right' : 'vtable-cell'}
+              aria-sort={sorting === 'asc' ? 'ascending' : sorting === 'desc' ? 'descending' : undefined}
+              title={column.headerTitle}
+            >
+              {column.sortValue ? (
+                <button
+                  type="button"
+                  className="sort-button"
+                  onClick={() => toggleSort(column)}
+                  data-testid={`${testId}-sort-${column.id}`}
+                >
+                  {column.header}
+                  {sorting && <Icon name="chevronDown" size={12} className={sorting === 'asc' ? 'flip' : undefined} />}
+                </button>
+              ) : (
+                column.header
+              )}
+            </div>
+          );
+        })}
+      </div>
+      <div className="vtable-body" style={{ height: virtualizer.getTotalSize(), minWidth }}>
+        {virtualizer.getVirtualItems().map((item) => {
+          const row = sorted[item.index]!;
+          const key = rowKey(row);
+          const classes = ['vtable-row'];
+          if (item.index === activeIndex) classes.push('active');
+          if (key === selectedKey) classes.push('selected');
+          const extra = rowClassName?.(row);
+          if (extra) classes.push(extra);
+          return (
+            <div
+              key={key}
+              id={`${idPrefix}${item.index}`}
+              role="row"
+              aria-rowindex={item.index + 2}
+              aria-selected={key === selectedKey}
+              className={classes.join(' ')}
+              style={{
+                gridTemplateColumns: template,
+                height: rowHeight,
+                transform: `translateY(${item.start - headerHeight}px)`,
+              }}
+              onClick={() => {
+                setActive(item.index);
+                onActivate?.(row);
+              }}
+              data-testid={rowTestId}
+              {...Object.fromEntries(
+                Object.entries(rowData?.(row) ?? {}).map(([name, value]) => [`data-${name}`, value]),
+              )}
+            >
+              {columns.map((column) => (
+                <div
+                  key={column.id}
+                  role="gridcell"
+                  className={column.align === 'right' ? 'vtable-cell right' : 'vtable-cell'}
+                >
+                  {column.render(row)}
+                </div>
+              ))}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}

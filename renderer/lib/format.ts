@@ -1,0 +1,119 @@
+// Number, size, duration and time formatting for every screen. One locale
+// (en-US digits and separators) so that columns line up and tests are stable
+// whatever the machine's settings.
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const oneDecimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+
+const DASH = '—';
+
+/** 1234567 -> "1,234,567". Non-finite values (unknown) -> "—". */
+export function formatNumber(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
+  return integer.format(Math.round(value));
+}
+
+/** A count with its noun: 1 row, 2 rows, 1,024 partitions. */
+export function formatCount(value: number, singular: string, plural = `${singular}s`): string {
+  return `${formatNumber(value)} ${Math.round(value) === 1 ? singular : plural}`;
+}
+
+/** Compact numbers for chart axes: 950, 12k, 1.2M, 3.4B. */
+export function formatCompactNumber(value: number): string {
+  if (!Number.isFinite(value)) return DASH;
+  const abs = Math.abs(value);
+  const units: Array<[number, string]> = [
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
+  for (const [size, suffix] of units) {
+    if (abs >= size) return `${oneDecimal.format(value / size)}${suffix}`;
+  }
+  return integer.format(value);
+}
+
+const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'] as const;
+
+/**
+ * Sizes in binary units, as pg_size_pretty counts them, with three significant
+ * digits: 512 B, 1.5 KB, 12.3 MB, 123 MB, 1.21 GB.
+ */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return DASH;
+  const sign = bytes < 0 ? '-' : '';
+  let value = Math.abs(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  if (unit === 0) return `${sign}${Math.round(value)} B`;
+  const decimalsFor = (v: number) => (v >= 100 ? 0 : v >= 10 ? 1 : 2);
+  // Rounding can carry into the next unit (1023.9 KB would print as "1024 KB").
+  if (Number(value.toFixed(decimalsFor(value))) >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const fixed = value.toFixed(decimalsFor(value));
+  // Trailing zeros of the fraction only: "1.50" -> "1.5", "2.00" -> "2", but "120" stays.
+  const text = fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+  return `${sign}${text} ${BYTE_UNITS[unit]}`;
+}
+
+/** Durations for ETAs and elapsed times: "<1 s", "45 s", "3 min 20 s", "2 h 5 min", "3 d 4 h". */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return DASH;
+  if (seconds < 1) return '<1 s';
+  const total = Math.round(seconds);
+  const days = Math.floor(total / 86_400);
+  const hours = Math.floor((total % 86_400) / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const secs = total % 60;
+  if (days > 0) return hours > 0 ? `${days} d ${hours} h` : `${days} d`;
+  if (hours > 0) return minutes > 0 ? `${hours} h ${minutes} min` : `${hours} h`;
+  if (minutes > 0) return secs > 0 ? `${minutes} min ${secs} s` : `${minutes} min`;
+  return `${secs} s`;
+}
+
+/** 0.853 -> "85%"; small non-zero fractions keep one decimal ("0.4%") so they do not read as empty. */
+export function formatPercent(fraction: number | null | undefined): string {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return DASH;
+  const percent = fraction * 100;
+  if (percent !== 0 && Math.abs(percent) < 10) return `${oneDecimal.format(percent)}%`;
+  return `${integer.format(percent)}%`;
+}
+
+/** A throughput: "12,345 rows/s". */
+export function formatRate(perSecond: number, unit: string): string {
+  if (!Number.isFinite(perSecond)) return DASH;
+  return `${formatNumber(perSecond)} ${unit}/s`;
+}
+
+const pad = (value: number) => String(value).padStart(2, '0');
+
+/** ISO timestamp -> local "2025-11-24 09:43:12"; unparseable input is returned as given. */
+export function formatTimestamp(iso: string | null | undefined): string {
+  if (!iso) return DASH;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+  );
+}
+
+/** ISO timestamp -> local "09:43:12" for log lines. */
+export function formatClock(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** Time between two ISO timestamps (or until now), as a duration. */
+export function formatElapsed(startIso: string, endIso: string | null, now = Date.now()): string {
+  const start = new Date(startIso).getTime();
+  const end = endIso ? new Date(endIso).getTime() : now;
+  if (Number.isNaN(start) || Number.isNaN(end)) return DASH;
+  return formatDuration(Math.max(0, (end - start) / 1000));
+}

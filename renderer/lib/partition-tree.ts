@@ -1,0 +1,148 @@
+// The partition tree flattened into rows for the virtualizer: a level-1 row per
+// key, followed by its bucket rows when expanded. Tables can have tens of
+// thousands of keys, so per-key summaries are computed once per tree and the
+// flattening itself is a single pass over the (filtered) keys.
+import type { BucketNode, LevelOneNode } from '../../shared/explorer';
+import { bucketFill } from './fill';
+
+export interface LevelOneSummary {
+  /** Buckets over their capacity. */
+  overFull: number;
+  /** Fill of the bucket that takes new rows (0 when it is not in the tree). */
+  currentFill: number;
+  /** Sum of bucket capacities: how many rows the existing buckets can take. */
+  capacity: number;
+  keyLower: string;
+}
+
+export interface TreeIndex {
+  nodes: readonly LevelOneNode[];
+  summaries: readonly LevelOneSummary[];
+}
+
+export function indexTree(nodes: readonly LevelOneNode[]): TreeIndex {
+  const summaries = nodes.map((node) => {
+    let overFull = 0;
+    let capacity = 0;
+    let currentFill = 0;
+    for (const bucket of node.buckets) {
+      const fill = bucketFill(bucket);
+      if (fill > 1) overFull++;
+      capacity += bucket.capacity;
+      if (bucket.bucketId === node.currentBucketId) currentFill = fill;
+    }
+    return { overFull, currentFill, capacity, keyLower: node.keyValue.toLowerCase() };
+  });
+  return { nodes, summaries };
+}
+
+export interface PartitionRow {
+  kind: 'partition';
+  id: string;
+  node: LevelOneNode;
+  summary: LevelOneSummary;
+  expanded: boolean;
+}
+
+export interface BucketRow {
+  kind: 'bucket';
+  id: string;
+  parentKey: string;
+  bucket: BucketNode;
+  fill: number;
+  current: boolean;
+}
+
+export type TreeRow = PartitionRow | BucketRow;
+
+export const partitionRowId = (keyValue: string) => `p:${keyValue}`;
+
+/**
+ * The visible rows: keys whose value contains `search` (case-insensitive),
+ * each followed by its buckets when its key is in `expanded`.
+ */
+export function flattenTree(index: TreeIndex, expanded: ReadonlySet<string>, search = ''): TreeRow[] {
+  const needle = search.trim().toLowerCase();
+  const rows: TreeRow[] = [];
+  const { nodes, summaries } = index;
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    const summary = summaries[i]!;
+    if (needle !== '' && !summary.keyLower.includes(needle)) continue;
+    const isExpanded = expanded.has(node.keyValue);
+    rows.push({ kind: 'partition', id: partitionRowId(node.keyValue), node, summary, expanded: isExpanded });
+    if (!isExpanded) continue;
+    for (const bucket of node.buckets) {
+      rows.push({
+        kind: 'bucket',
+        id: `b:${node.keyValue}:${bucket.bucketId}`,
+        parentKey: node.keyValue,
+        bucket,
+        fill: bucketFill(bucket),
+        current: bucket.bucketId === node.currentBucketId,
+      });
+    }
+  }
+  return rows;
+}
+
+export interface TreeKeyResult {
+  /** The row that is active afterwards. */
+  active: number;
+  /** Key values to expand or collapse. */
+  expand?: string;
+  collapse?: string;
+}
+
+/** The row of the level-1 partition that a row belongs to. */
+export function parentIndex(rows: readonly TreeRow[], index: number): number {
+  for (let i = index; i >= 0; i--) if (rows[i]!.kind === 'partition') return i;
+  return 0;
+}
+
+/**
+ * What a key press does in the tree (the WAI-ARIA tree pattern): arrows move,
+ * Right or Enter expands (Right again steps into the buckets), Left collapses
+ * or steps out to the parent. Returns null for keys the tree does not handle.
+ */
+export function treeKeyAction(
+  rows: readonly TreeRow[],
+  active: number,
+  key: string,
+  pageSize = 20,
+): TreeKeyResult | null {
+  if (rows.length === 0) return null;
+  const last = rows.length - 1;
+  const current = Math.min(Math.max(active, 0), last);
+  const row = rows[current]!;
+  switch (key) {
+    case 'ArrowDown':
+      return { active: Math.min(current + 1, last) };
+    case 'ArrowUp':
+      return { active: Math.max(current - 1, 0) };
+    case 'Home':
+      return { active: 0 };
+    case 'End':
+      return { active: last };
+    case 'PageDown':
+      return { active: Math.min(current + pageSize, last) };
+    case 'PageUp':
+      return { active: Math.max(current - pageSize, 0) };
+    case 'ArrowRight':
+      if (row.kind === 'bucket') return { active: current };
+      if (!row.expanded) return row.node.buckets.length > 0 ? { active: current, expand: row.node.keyValue } : null;
+      return { active: Math.min(current + 1, last) };
+    case 'ArrowLeft':
+      if (row.kind === 'bucket') return { active: parentIndex(rows, current) };
+      return row.expanded ? { active: current, collapse: row.node.keyValue } : { active: current };
+    case 'Enter':
+    case ' ':
+      if (row.kind === 'bucket') return { active: current };
+      if (row.node.buckets.length === 0) return { active: current };
+      return row.expanded
+        ? { active: current, collapse: row.node.keyValue }
+        : { active: current, expand: row.node.keyValue };
+    default:
+      return null;
+  }
+}

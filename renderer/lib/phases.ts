@@ -1,0 +1,93 @@
+// Where a target is in the migration, as stepper states, and one view of its
+// progress whether it comes from live events or from the run journal.
+import type { Phase } from '../../shared/progress';
+import type { RunStatus, TargetState } from '../../shared/runs';
+import { MIGRATION_PHASES, type TargetProgress } from '../state/run-progress';
+
+export type StepState = 'done' | 'current' | 'pending' | 'failed';
+
+export interface Step {
+  phase: Phase;
+  state: StepState;
+}
+
+/**
+ * The migration stepper. `outcome` is how the run (or target) ended, if it
+ * did: succeeded marks every step done; failed marks the current one failed.
+ */
+export function migrationSteps(phase: Phase | null, outcome: 'succeeded' | 'failed' | 'stopped' | null): Step[] {
+  const current = phase ? MIGRATION_PHASES.indexOf(phase) : -1;
+  return MIGRATION_PHASES.map((step, index) => {
+    if (outcome === 'succeeded' || phase === 'done') return { phase: step, state: 'done' };
+    if (current === -1) return { phase: step, state: 'pending' };
+    if (index < current) return { phase: step, state: 'done' };
+    if (index === current)
+      return { phase: step, state: outcome === 'failed' || outcome === 'stopped' ? 'failed' : 'current' };
+    return { phase: step, state: 'pending' };
+  });
+}
+
+export function isMigrationPhase(phase: Phase | null): boolean {
+  return phase === null || MIGRATION_PHASES.includes(phase);
+}
+
+export interface TargetView {
+  table: string;
+  phase: Phase | null;
+  message: string;
+  done: number | null;
+  total: number | null;
+  unit: string;
+  perSecond: number | null;
+  etaSeconds: number | null;
+  currentKey: string | null;
+  error: string | null;
+  status: TargetState['status'] | null;
+}
+
+/** Live events win over the journal: they are newer. The journal fills in after a reload. */
+export function targetView(
+  table: string,
+  live: TargetProgress | undefined,
+  journal: TargetState | undefined,
+): TargetView {
+  const progress = live?.progress ?? null;
+  if (progress) {
+    return {
+      table,
+      phase: progress.phase,
+      message: live?.phaseMessage ?? '',
+      done: progress.done,
+      total: progress.total,
+      unit: progress.unit,
+      perSecond: progress.perSecond,
+      etaSeconds: progress.etaSeconds,
+      currentKey: progress.currentKey ?? null,
+      error: journal?.error ?? null,
+      status: journal?.status ?? null,
+    };
+  }
+  const phase = live?.phase ?? journal?.phase ?? null;
+  const copying = journal && (journal.rowsTotal ?? 0) > 0;
+  return {
+    table,
+    phase,
+    message: live?.phaseMessage ?? '',
+    done: copying ? journal!.rowsCopied : null,
+    total: copying ? journal!.rowsTotal : null,
+    unit: 'rows',
+    perSecond: null,
+    etaSeconds: null,
+    currentKey: null,
+    error: journal?.error ?? null,
+    status: journal?.status ?? null,
+  };
+}
+
+/** How a run's status reads in the stepper. */
+export function outcomeOf(status: RunStatus | 'running' | null): 'succeeded' | 'failed' | 'stopped' | null {
+  if (status === 'succeeded' || status === 'finalized') return 'succeeded';
+  if (status === 'failed') return 'failed';
+  if (status === 'cancelled' || status === 'rolled_back' || status === 'interrupted') return 'stopped';
+  return null;
+}

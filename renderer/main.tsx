@@ -1,0 +1,48 @@
+// Entry point: the transport, the query client, the one run-event
+// subscription, and the app.
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { z } from 'zod';
+import { createApi } from './api/transport';
+import { ApiProvider } from './api/api-context';
+import { isTransient } from './api/errors';
+import { invalidateAfterRun } from './api/queries';
+import { connectRunEvents } from './api/run-events';
+import { useRunProgress } from './state/run-progress';
+import { App } from './App';
+import './styles.css';
+
+// zod would probe `new Function` to speed up parsing; the CSP forbids eval.
+z.config({ jitless: true });
+
+const api = createApi();
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      // Catalog queries can be expensive on big databases: refresh on request, not on every focus.
+      refetchOnWindowFocus: false,
+      staleTime: 15_000,
+      retry: (failures, error) => isTransient(error) && failures < 2,
+    },
+    mutations: { retry: false },
+  },
+});
+
+connectRunEvents(api, {
+  ingest: (events) => useRunProgress.getState().ingest(events),
+  onFinished: () => void invalidateAfterRun(queryClient),
+});
+
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html has no #root');
+createRoot(root).render(
+  <StrictMode>
+    <ApiProvider api={api}>
+      <QueryClientProvider client={queryClient}>
+        <App />
+      </QueryClientProvider>
+    </ApiProvider>
+  </StrictMode>,
+);

@@ -1,0 +1,153 @@
+// Explorer: the partition tree of a managed table (key -> level-1 partition
+// -> buckets) with fill levels, sizes and search by key value.
+import { useCallback, useDeferredValue, useMemo, useState, type ReactNode } from 'react';
+import type { ManagedTable } from '../../../shared/explorer';
+import { usePartitionTree } from '../../api/queries';
+import { Icon } from '../../components/Icon';
+import { ManagedTableGate } from '../../components/ManagedTableGate';
+import { RequireConnection } from '../../components/RequireConnection';
+import { ScreenHeader } from '../../components/ScreenHeader';
+import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { Switch } from '../../components/Switch';
+import { formatBytes, formatCount, formatNumber } from '../../lib/format';
+import { flattenTree, indexTree } from '../../lib/partition-tree';
+import { PartitionTreeView } from './PartitionTreeView';
+
+function TreePanel({ connectionId, table, picker }: { connectionId: string; table: ManagedTable; picker: ReactNode }) {
+  const [exact, setExact] = useState(false);
+  const [search, setSearch] = useState('');
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set());
+  const tree = usePartitionTree(connectionId, table.configId, exact);
+  // Typing stays responsive while 10,000+ keys are filtered behind it.
+  const deferredSearch = useDeferredValue(search);
+
+  const index = useMemo(() => indexTree(tree.data?.levelOne ?? []), [tree.data]);
+  const rows = useMemo(() => flattenTree(index, expanded, deferredSearch), [index, expanded, deferredSearch]);
+  const matches = useMemo(() => rows.reduce((count, row) => count + (row.kind === 'partition' ? 1 : 0), 0), [rows]);
+  const overFull = useMemo(() => index.summaries.reduce((sum, summary) => sum + summary.overFull, 0), [index]);
+
+  const change = useCallback((key: string, mode: 'toggle' | 'expand' | 'collapse') => {
+    setExpanded((current) => {
+      const has = current.has(key);
+      if ((mode === 'expand' && has) || (mode === 'collapse' && !has)) return current;
+      const next = new Set(current);
+      if (has) next.delete(key);
+      else next.add(key);
+      return next;
+    });
+  }, []);
+  const onToggle = useCallback((key: string) => change(key, 'toggle'), [change]);
+  const onExpand = useCallback((key: string) => change(key, 'expand'), [change]);
+  const onCollapse = useCallback((key: string) => change(key, 'collapse'), [change]);
+
+  return (
+    <div className="explorer">
+      <div className="toolbar">
+        {picker}
+        <label className="search-box">
+          <Icon name="search" />
+          <input
+            type="search"
+            placeholder={`Search ${table.keyColumn}`}
+            value={search}
+            onChange={(event) => setSearch(event.target.value)}
+            aria-label="Search by key value"
+            data-testid="tree-search"
+          />
+        </label>
+        <Switch
+          checked={exact}
+          onChange={setExact}
+          testId="tree-exact"
+          title="Counts the rows of every leaf: slower on big tables"
+        >
+          Exact counts
+        </Switch>
+        <button
+          type="button"
+          className="btn btn-small"
+          onClick={() => setExpanded(new Set())}
+          disabled={expanded.size === 0}
+          data-testid="tree-collapse-all"
+        >
+          Collapse all
+        </button>
+        <button
+          type="button"
+          className="btn btn-icon"
+          onClick={() => void tree.refetch()}
+          disabled={tree.isFetching}
+          aria-label="Refresh the tree"
+          title="Refresh"
+          data-testid="tree-refresh"
+        >
+          <Icon name="refresh" className={tree.isFetching ? 'spin' : undefined} />
+        </button>
+      </div>
+      {tree.data && (
+        <div className="totals" data-testid="tree-totals">
+          <span>
+            <strong className="num">{formatNumber(tree.data.totals.levelOne)}</strong> level-1 partitions
+          </span>
+          <span>
+            <strong className="num">{formatNumber(tree.data.totals.leaves)}</strong> leaves
+          </span>
+          <span>
+            <strong className="num">{formatNumber(tree.data.totals.rows)}</strong> rows{exact ? '' : ' (est.)'}
+          </span>
+          <span>
+            <strong className="num">{formatBytes(tree.data.totals.bytes)}</strong>
+          </span>
+          <span>
+            bucket limit <strong className="num">{formatNumber(table.bucketLimit)}</strong>
+          </span>
+          {overFull > 0 && (
+            <span className="bad-text" data-testid="tree-over-full">
+              <Icon name="alert" size={14} /> {formatCount(overFull, 'over-full bucket')}
+            </span>
+          )}
+          {deferredSearch.trim() !== '' && (
+            <span className="muted" data-testid="tree-matches">
+              {formatNumber(matches)} of {formatNumber(tree.data.levelOne.length)} keys match
+            </span>
+          )}
+        </div>
+      )}
+      {tree.isPending && (
+        <Loading
+          label={exact ? 'Counting the rows of every leaf…' : 'Reading the partition tree…'}
+          testId="tree-loading"
+        />
+      )}
+      {tree.isError && <ErrorState error={tree.error} onRetry={() => void tree.refetch()} retrying={tree.isFetching} />}
+      {tree.data && tree.data.levelOne.length === 0 && (
+        <EmptyState title="No partitions yet" testId="tree-empty">
+          Level-1 partitions appear as rows with new key values arrive.
+        </EmptyState>
+      )}
+      {tree.data && tree.data.levelOne.length > 0 && rows.length === 0 && (
+        <EmptyState title={`No key matches “${deferredSearch.trim()}”`} testId="tree-no-match" />
+      )}
+      {rows.length > 0 && (
+        <PartitionTreeView rows={rows} onToggle={onToggle} onExpand={onExpand} onCollapse={onCollapse} />
+      )}
+    </div>
+  );
+}
+
+export function ExplorerScreen() {
+  return (
+    <section className="screen" data-testid="screen-explorer" aria-label="Explorer">
+      <ScreenHeader title="Explorer" subtitle="Partitions by key value, their buckets and how full each one is." />
+      <RequireConnection>
+        {(connectionId) => (
+          <ManagedTableGate connectionId={connectionId}>
+            {(table, picker) => (
+              <TreePanel key={table.configId} connectionId={connectionId} table={table} picker={picker} />
+            )}
+          </ManagedTableGate>
+        )}
+      </RequireConnection>
+    </section>
+  );
+}

@@ -1,0 +1,213 @@
+// The partition tree, virtualized: only the rows in view are in the DOM, so
+// tens of thousands of keys (and their buckets, when expanded) scroll freely.
+// Keyboard: arrows move, Enter/Right expands, Left collapses or goes up.
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { memo, useCallback, useRef, useState, type KeyboardEvent } from 'react';
+import { FillBar } from '../../components/Bars';
+import { Icon } from '../../components/Icon';
+import { formatBytes, formatNumber } from '../../lib/format';
+import { treeKeyAction, type BucketRow, type PartitionRow, type TreeRow } from '../../lib/partition-tree';
+
+export const TREE_ROW_HEIGHT = 30;
+const TEMPLATE = 'minmax(220px, 3fr) 80px minmax(100px, 1fr) minmax(80px, 0.8fr) minmax(170px, 1.6fr)';
+
+const PartitionLine = memo(function PartitionLine({
+  row,
+  onToggle,
+}: {
+  row: PartitionRow;
+  onToggle(key: string): void;
+}) {
+  const { node, summary } = row;
+  return (
+    <>
+      <div role="gridcell" className="vtable-cell tree-cell tree-name">
+        <button
+          type="button"
+          className="tree-toggle"
+          tabIndex={-1}
+          aria-hidden="true"
+          onClick={(event) => {
+            event.stopPropagation();
+            onToggle(node.keyValue);
+          }}
+          disabled={node.buckets.length === 0}
+        >
+          <Icon name={row.expanded ? 'chevronDown' : 'chevronRight'} size={14} />
+        </button>
+        <span className="mono strong key-value">{node.keyValue}</span>
+        <span className="muted mono ellipsis">{node.partition}</span>
+        {summary.overFull > 0 && (
+          <span className="badge badge-bad" data-testid="over-full-flag" title="Buckets over their capacity">
+            <Icon name="alert" size={12} /> {summary.overFull} over-full
+          </span>
+        )}
+      </div>
+      <div role="gridcell" className="vtable-cell tree-cell right num">
+        {formatNumber(node.buckets.length)}
+      </div>
+      <div role="gridcell" className="vtable-cell tree-cell right num">
+        {formatNumber(node.rows)}
+      </div>
+      <div role="gridcell" className="vtable-cell tree-cell right num">
+        {formatBytes(node.bytes)}
+      </div>
+      <div role="gridcell" className="vtable-cell tree-cell">
+        <FillBar
+          fraction={summary.currentFill}
+          label={`Current bucket ${node.currentBucketId} of key ${node.keyValue}`}
+          testId="current-fill-bar"
+        />
+      </div>
+    </>
+  );
+});
+
+const BucketLine = memo(function BucketLine({ row }: { row: BucketRow }) {
+  const { bucket } = row;
+  const used = bucket.rowsExact ? bucket.rows : Math.max(bucket.assigned, bucket.rows);
+  return (
+    <>
+      <div role="gridcell" className="vtable-cell tree-cell tree-name bucket">
+        <span className="tree-indent" aria-hidden="true" />
+        <span className="mono">bucket {bucket.bucketId}</span>
+        <span className="muted mono ellipsis">{bucket.leaf}</span>
+        {row.current && (
+          <span className="badge badge-accent" title="New rows of this key go to this bucket">
+            current
+          </span>
+        )}
+      </div>
+      <div
+        role="gridcell"
+        className="vtable-cell tree-cell right muted num"
+        title="Tickets handed out (an upper bound of the rows)"
+      >
+        {formatNumber(bucket.assigned)}
+      </div>
+      <div
+        role="gridcell"
+        className="vtable-cell tree-cell right num"
+        title={bucket.rowsExact ? 'Counted' : 'Estimated'}
+      >
+        {formatNumber(bucket.rows)}
+        {!bucket.rowsExact && <span className="muted"> est.</span>}
+      </div>
+      <div role="gridcell" className="vtable-cell tree-cell right num">
+        {formatBytes(bucket.bytes)}
+      </div>
+      <div role="gridcell" className="vtable-cell tree-cell">
+        <FillBar fraction={row.fill} label={`${formatNumber(used)} of ${formatNumber(bucket.capacity)} rows`} />
+      </div>
+    </>
+  );
+});
+
+export function PartitionTreeView({
+  rows,
+  onToggle,
+  onExpand,
+  onCollapse,
+}: {
+  rows: readonly TreeRow[];
+  onToggle(key: string): void;
+  onExpand(key: string): void;
+  onCollapse(key: string): void;
+}) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const [active, setActive] = useState(0);
+  const activeIndex = Math.min(active, Math.max(rows.length - 1, 0));
+  const headerHeight = TREE_ROW_HEIGHT + 2;
+
+  // No React Compiler in this build; the virtualizer's functions are used during render only.
+  // eslint-disable-next-line react-hooks/incompatible-library
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => TREE_ROW_HEIGHT,
+    overscan: 16,
+    scrollMargin: headerHeight,
+    scrollPaddingStart: headerHeight,
+    getItemKey: (index) => rows[index]!.id,
+  });
+
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 300) / TREE_ROW_HEIGHT) - 1);
+    const result = treeKeyAction(rows, activeIndex, event.key, page);
+    if (!result) return;
+    event.preventDefault();
+    if (result.expand) onExpand(result.expand);
+    if (result.collapse) onCollapse(result.collapse);
+    setActive(result.active);
+    virtualizer.scrollToIndex(result.active, { align: 'auto' });
+  };
+
+  const toggle = useCallback((key: string) => onToggle(key), [onToggle]);
+
+  return (
+    <div
+      className="tree vtable"
+      ref={scrollRef}
+      role="treegrid"
+      aria-label="Partition tree"
+      aria-rowcount={rows.length + 1}
+      aria-activedescendant={rows.length > 0 ? `tree-row-${activeIndex}` : undefined}
+      tabIndex={0}
+      onKeyDown={onKeyDown}
+      data-testid="partition-tree"
+      data-row-count={rows.length}
+    >
+      <div className="vtable-head" role="row" style={{ gridTemplateColumns: TEMPLATE, height: headerHeight }}>
+        <div role="columnheader" className="vtable-cell">
+          Key / partition
+        </div>
+        <div role="columnheader" className="vtable-cell right" title="Buckets per key; tickets handed out per bucket">
+          Buckets
+        </div>
+        <div role="columnheader" className="vtable-cell right">
+          Rows
+        </div>
+        <div role="columnheader" className="vtable-cell right">
+          Size
+        </div>
+        <div role="columnheader" className="vtable-cell">
+          Fill (current bucket)
+        </div>
+      </div>
+      <div className="vtable-body" style={{ height: virtualizer.getTotalSize() }}>
+        {virtualizer.getVirtualItems().map((item) => {
+          const row = rows[item.index]!;
+          const isPartition = row.kind === 'partition';
+          return (
+            <div
+              key={row.id}
+              id={`tree-row-${item.index}`}
+              role="row"
+              aria-level={isPartition ? 1 : 2}
+              aria-expanded={isPartition && row.node.buckets.length > 0 ? row.expanded : undefined}
+              aria-selected={item.index === activeIndex}
+              className={`vtable-row tree-row ${row.kind}${item.index === activeIndex ? ' active' : ''}${
+                row.kind === 'bucket' && row.fill > 1 ? ' over' : ''
+              }`}
+              style={{
+                gridTemplateColumns: TEMPLATE,
+                height: TREE_ROW_HEIGHT,
+                transform: `translateY(${item.start - headerHeight}px)`,
+              }}
+              onClick={() => {
+                setActive(item.index);
+                if (isPartition) onToggle(row.node.keyValue);
+              }}
+              data-testid="tree-row"
+              data-kind={row.kind}
+              data-key={isPartition ? row.node.keyValue : row.parentKey}
+              {...(row.kind === 'bucket' ? { 'data-bucket-id': row.bucket.bucketId } : {})}
+            >
+              {isPartition ? <PartitionLine row={row} onToggle={toggle} /> : <BucketLine row={row} />}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,216 @@
+// Plan: the dry run of the queued targets, and the confirmed start of the
+// migration. Nothing runs before the confirmation that names the tables.
+import { useState } from 'react';
+import { blockers, type MigrationPlan } from '../../../shared/plan';
+import { displayTableName } from '../../../shared/identifiers';
+import { usePlan, useStartRun } from '../../api/queries';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
+import { Icon } from '../../components/Icon';
+import { RequireConnection } from '../../components/RequireConnection';
+import { ScreenHeader } from '../../components/ScreenHeader';
+import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { Switch } from '../../components/Switch';
+import { formatBytes, formatCount, formatDuration, formatNumber } from '../../lib/format';
+import { useTargetQueue, useTargets } from '../../state/targets';
+import { useUi } from '../../state/ui';
+import { TargetQueue } from '../tables/TargetQueue';
+import { PlanCard } from './PlanCard';
+
+const WORKER_CHOICES = [1, 2, 4, 8];
+
+function StartDialog({
+  connectionId,
+  plans,
+  onClose,
+}: {
+  connectionId: string;
+  plans: MigrationPlan[];
+  onClose(): void;
+}) {
+  const [workers, setWorkers] = useState<number | null>(null);
+  const start = useStartRun(connectionId);
+  const clear = useTargets((state) => state.clear);
+  const monitorRun = useUi((state) => state.monitorRun);
+  const go = useUi((state) => state.go);
+  const totalRows = plans.reduce((sum, plan) => sum + plan.table.rows, 0);
+  const totalDisk = plans.reduce((sum, plan) => sum + plan.diskBytesNeeded, 0);
+  const totalSeconds = plans.reduce((sum, plan) => sum + plan.estimatedSeconds, 0);
+
+  return (
+    <ConfirmDialog
+      title={plans.length === 1 ? 'Start the migration?' : `Start the migration of ${plans.length} tables?`}
+      confirmLabel="Start migration"
+      busy={start.isPending}
+      error={start.error}
+      testId="start-dialog"
+      onCancel={onClose}
+      onConfirm={() =>
+        start.mutate(
+          { targets: plans.map((plan) => plan.target), ...(workers ? { workers } : {}) },
+          {
+            onSuccess: ({ runId }) => {
+              clear(connectionId);
+              monitorRun(runId);
+              onClose();
+              go('runs');
+            },
+          },
+        )
+      }
+    >
+      <p>These tables are copied into partitioned tables and then swapped in for the originals:</p>
+      <ul className="confirm-list" data-testid="start-tables">
+        {plans.map((plan) => (
+          <li key={`${plan.target.schema}.${plan.target.table}`}>
+            <span className="mono strong">
+              {displayTableName({ schema: plan.target.schema, name: plan.target.table })}
+            </span>{' '}
+            by <span className="mono">{plan.target.keyColumn}</span>: {formatNumber(plan.table.rows)} rows into{' '}
+            {formatCount(plan.partitions.leaves, 'leaf', 'leaves')}
+          </li>
+        ))}
+      </ul>
+      <p className="muted">
+        {formatNumber(totalRows)} rows in all, about {formatDuration(totalSeconds)}; {formatBytes(totalDisk)} of free
+        disk needed. The tables stay readable and writable during the copy; the cut-over takes a short exclusive lock.
+        The originals are kept as backups until you finalize, so the run can be rolled back.
+      </p>
+      <div className="field inline">
+        <label htmlFor="run-workers">Parallel workers</label>
+        <select
+          id="run-workers"
+          value={workers ?? ''}
+          onChange={(event) => setWorkers(event.target.value === '' ? null : Number(event.target.value))}
+          data-testid="run-workers"
+        >
+          <option value="">Default</option>
+          {WORKER_CHOICES.map((count) => (
+            <option key={count} value={count}>
+              {count}
+            </option>
+          ))}
+        </select>
+      </div>
+    </ConfirmDialog>
+  );
+}
+
+function PlanView({ connectionId }: { connectionId: string }) {
+  const queue = useTargetQueue(connectionId);
+  const [exact, setExact] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const plan = usePlan(connectionId, queue, exact);
+  const go = useUi((state) => state.go);
+
+  if (queue.length === 0) {
+    return (
+      <EmptyState
+        title="No run targets queued"
+        testId="plan-empty"
+        action={
+          <button type="button" className="btn btn-primary" onClick={() => go('tables')} data-testid="go-tables">
+            <Icon name="tables" />
+            Go to Tables
+          </button>
+        }
+      >
+        Choose tables, their key columns and bucket limits on the Tables screen; their plan appears here.
+      </EmptyState>
+    );
+  }
+
+  const plans = plan.data ?? [];
+  const blockerCount = plans.reduce((sum, item) => sum + blockers(item).length, 0);
+  const warningCount = plans.reduce(
+    (sum, item) => sum + item.issues.filter((issue) => issue.severity === 'warning').length,
+    0,
+  );
+  const ready = plan.isSuccess && !plan.isFetching && blockerCount === 0 && plans.length > 0;
+
+  return (
+    <div className="plan-layout">
+      <div className="plan-main">
+        <div className="toolbar">
+          <Switch
+            checked={exact}
+            onChange={setExact}
+            testId="plan-exact"
+            title="Counts rows and keys by scanning each table instead of reading statistics"
+          >
+            Exact counts <span className="muted">(scans the tables)</span>
+          </Switch>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => void plan.refetch()}
+            disabled={plan.isFetching}
+            data-testid="plan-refresh"
+          >
+            <Icon name="refresh" className={plan.isFetching ? 'spin' : undefined} />
+            Plan again
+          </button>
+          <span className="spacer" />
+          {plan.isSuccess && (
+            <span className={blockerCount > 0 ? 'summary-text bad' : 'summary-text'} data-testid="plan-status">
+              {blockerCount > 0
+                ? `${formatCount(blockerCount, 'blocker')} to fix before starting`
+                : warningCount > 0
+                  ? `Ready, with ${formatCount(warningCount, 'warning')}`
+                  : 'Ready to start'}
+            </span>
+          )}
+          <button
+            type="button"
+            className="btn btn-primary"
+            disabled={!ready}
+            onClick={() => setConfirming(true)}
+            title={blockerCount > 0 ? 'Fix the blockers first' : undefined}
+            data-testid="start-migration"
+          >
+            <Icon name="play" />
+            Start migration
+          </button>
+        </div>
+        {plan.isPending && (
+          <Loading
+            label={
+              exact
+                ? 'Planning with exact counts: scanning each table, which takes a while on large tables…'
+                : 'Planning…'
+            }
+            testId="plan-loading"
+          />
+        )}
+        {plan.isError && (
+          <ErrorState
+            error={plan.error}
+            onRetry={() => void plan.refetch()}
+            retrying={plan.isFetching}
+            testId="plan-error"
+          />
+        )}
+        {plans.map((item) => (
+          <PlanCard key={`${item.target.schema}.${item.target.table}`} plan={item} />
+        ))}
+      </div>
+      <aside className="plan-side">
+        <TargetQueue connectionId={connectionId} compact />
+      </aside>
+      {confirming && plan.data && (
+        <StartDialog connectionId={connectionId} plans={plan.data} onClose={() => setConfirming(false)} />
+      )}
+    </div>
+  );
+}
+
+export function PlanScreen() {
+  return (
+    <section className="screen" data-testid="screen-plan" aria-label="Plan">
+      <ScreenHeader
+        title="Plan"
+        subtitle="A dry run: what the migration will create, what it needs, and what stands in its way."
+      />
+      <RequireConnection>{(connectionId) => <PlanView connectionId={connectionId} />}</RequireConnection>
+    </section>
+  );
+}

@@ -1,0 +1,241 @@
+// Runs: the monitor of the run being followed, and the history from the
+// journal with Resume, Roll back and Finalize where they apply.
+import { useState } from 'react';
+import type { RunSummary } from '../../../shared/runs';
+import type { RunAction } from '../../api/queries';
+import { useRuns } from '../../api/queries';
+import { Icon } from '../../components/Icon';
+import { RequireConnection } from '../../components/RequireConnection';
+import { ScreenHeader } from '../../components/ScreenHeader';
+import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { formatElapsed, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
+import { phaseLabel, useRunProgress } from '../../state/run-progress';
+import { useUi } from '../../state/ui';
+import { RunActionDialog, runTables } from './RunActionDialog';
+import { RunMonitor, StatusBadge } from './RunMonitor';
+
+/** The run the monitor shows: the chosen one, else a running one, else the newest one that sent events. */
+export function pickMonitoredRun(
+  chosen: number | null,
+  runs: readonly RunSummary[] | undefined,
+  liveRunIds: readonly number[],
+): number | null {
+  if (chosen !== null) return chosen;
+  const running = runs?.filter((run) => run.status === 'running').sort((a, b) => b.runId - a.runId)[0];
+  if (running) return running.runId;
+  // Events do not say which database they come from: when the journal is readable, only its runs count.
+  const ours = runs ? liveRunIds.filter((id) => runs.some((run) => run.runId === id)) : liveRunIds;
+  if (ours.length > 0) return Math.max(...ours);
+  return null;
+}
+
+function targetProgressText(target: RunSummary['targets'][number]): string {
+  if (target.rowsTotal && target.rowsTotal > 0 && target.phase === 'copy') {
+    return `${phaseLabel[target.phase]} ${formatPercent(target.rowsCopied / target.rowsTotal)}`;
+  }
+  return phaseLabel[target.phase];
+}
+
+function RunHistory({
+  connectionId,
+  runs,
+  monitored,
+  onAction,
+}: {
+  connectionId: string;
+  runs: RunSummary[];
+  monitored: number | null;
+  onAction(run: RunSummary, action: RunAction): void;
+}) {
+  const monitorRun = useUi((state) => state.monitorRun);
+  return (
+    <div className="table-scroll">
+      <table className="data-table run-history" data-testid="run-history" data-connection-id={connectionId}>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            <th scope="col">Status</th>
+            <th scope="col">Tables</th>
+            <th scope="col">Started</th>
+            <th scope="col" className="right">
+              Duration
+            </th>
+            <th scope="col" className="right">
+              Rows copied
+            </th>
+            <th scope="col" className="actions-col">
+              Actions
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((run) => {
+            const copied = run.targets.reduce((sum, target) => sum + target.rowsCopied, 0);
+            return (
+              <tr
+                key={run.runId}
+                className={run.runId === monitored ? 'selected' : undefined}
+                data-testid="run-row"
+                data-run-id={run.runId}
+                data-status={run.status}
+              >
+                <td className="num">#{run.runId}</td>
+                <td>
+                  <StatusBadge status={run.status} testId="run-row-status" />
+                </td>
+                <td>
+                  <ul className="cell-list">
+                    {run.targets.map((target) => (
+                      <li key={target.targetNo}>
+                        <span className="mono">
+                          {target.schema}.{target.table}
+                        </span>{' '}
+                        <span className="muted">
+                          by {target.keyColumn} · {targetProgressText(target)}
+                        </span>
+                        {target.error && <div className="error-text">{target.error}</div>}
+                      </li>
+                    ))}
+                  </ul>
+                  {run.error && (
+                    <div className="error-text" data-testid="run-error">
+                      {run.error}
+                    </div>
+                  )}
+                </td>
+                <td className="nowrap">{formatTimestamp(run.startedAt)}</td>
+                <td className="right nowrap">{formatElapsed(run.startedAt, run.finishedAt)}</td>
+                <td className="right num">{formatNumber(copied)}</td>
+                <td className="actions-col">
+                  <div className="row-actions">
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      onClick={() => monitorRun(run.runId)}
+                      disabled={run.runId === monitored}
+                      data-testid="run-monitor-open"
+                    >
+                      Monitor
+                    </button>
+                    {run.canResume && (
+                      <button
+                        type="button"
+                        className="btn btn-small btn-primary"
+                        onClick={() => onAction(run, 'resume')}
+                        data-testid="run-resume"
+                      >
+                        Resume
+                      </button>
+                    )}
+                    {run.canRollback && (
+                      <button
+                        type="button"
+                        className="btn btn-small btn-danger-outline"
+                        onClick={() => onAction(run, 'rollback')}
+                        data-testid="run-rollback"
+                      >
+                        Roll back
+                      </button>
+                    )}
+                    {run.canFinalize && (
+                      <button
+                        type="button"
+                        className="btn btn-small"
+                        onClick={() => onAction(run, 'finalize')}
+                        data-testid="run-finalize"
+                      >
+                        Finalize
+                      </button>
+                    )}
+                  </div>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function RunsView({ connectionId }: { connectionId: string }) {
+  const runs = useRuns(connectionId);
+  const chosen = useUi((state) => state.monitoredRunId);
+  // A string, so the view re-renders when runs appear, not on every progress event.
+  const liveRunIds = useRunProgress((state) => Object.keys(state.runs).join(','));
+  const [pending, setPending] = useState<{ run: RunSummary; action: RunAction } | null>(null);
+  const go = useUi((state) => state.go);
+  const monitored = pickMonitoredRun(chosen, runs.data, liveRunIds === '' ? [] : liveRunIds.split(',').map(Number));
+  const monitoredSummary = runs.data?.find((run) => run.runId === monitored);
+
+  return (
+    <div className="runs-layout">
+      {monitored !== null ? (
+        <RunMonitor connectionId={connectionId} runId={monitored} summary={monitoredSummary} />
+      ) : (
+        <EmptyState
+          title="No run in progress"
+          testId="monitor-empty"
+          action={
+            <button type="button" className="btn" onClick={() => go('plan')}>
+              <Icon name="plan" />
+              Go to Plan
+            </button>
+          }
+        >
+          Start a migration from the Plan screen, or pick a run below to see its state.
+        </EmptyState>
+      )}
+      <div className="panel">
+        <div className="panel-header">
+          <h2 className="panel-title">History</h2>
+          <button
+            type="button"
+            className="btn btn-small"
+            onClick={() => void runs.refetch()}
+            disabled={runs.isFetching}
+            data-testid="runs-refresh"
+          >
+            <Icon name="refresh" className={runs.isFetching ? 'spin' : undefined} />
+            Refresh
+          </button>
+        </div>
+        {runs.isPending && <Loading label="Reading the run journal…" />}
+        {runs.isError && (
+          <ErrorState error={runs.error} onRetry={() => void runs.refetch()} retrying={runs.isFetching} />
+        )}
+        {runs.data && runs.data.length === 0 && (
+          <EmptyState title="No runs yet" testId="runs-empty">
+            Migrations started on this database appear here, with what can be done with them.
+          </EmptyState>
+        )}
+        {runs.data && runs.data.length > 0 && (
+          <RunHistory
+            connectionId={connectionId}
+            runs={runs.data}
+            monitored={monitored}
+            onAction={(run, action) => setPending({ run, action })}
+          />
+        )}
+      </div>
+      {pending && (
+        <RunActionDialog
+          connectionId={connectionId}
+          runId={pending.run.runId}
+          tables={runTables(pending.run)}
+          action={pending.action}
+          onClose={() => setPending(null)}
+        />
+      )}
+    </div>
+  );
+}
+
+export function RunsScreen() {
+  return (
+    <section className="screen" data-testid="screen-runs" aria-label="Runs">
+      <ScreenHeader title="Runs" subtitle="Live progress of migrations, and every run recorded in this database." />
+      <RequireConnection>{(connectionId) => <RunsView connectionId={connectionId} />}</RequireConnection>
+    </section>
+  );
+}

@@ -1,0 +1,85 @@
+// @vitest-environment jsdom
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TrackerScreen } from './TrackerScreen';
+import { parseAheadPercent } from './MaintenancePanel';
+import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
+import { useUi } from '../../state/ui';
+
+let restoreLayout: () => void;
+beforeAll(() => (restoreLayout = fakeLayout()));
+afterAll(() => restoreLayout());
+beforeEach(() => {
+  resetStores();
+  useUi.setState({ connectionId: 'sandbox', screen: 'tracker' });
+});
+afterEach(cleanup);
+
+describe('parseAheadPercent', () => {
+  it('accepts 1-100 as a fraction', () => {
+    expect(parseAheadPercent('80')).toBe(0.8);
+    expect(parseAheadPercent(' 100 ')).toBe(1);
+    expect(parseAheadPercent('0')).toBeNull();
+    expect(parseAheadPercent('101')).toBeNull();
+    expect(parseAheadPercent('abc')).toBeNull();
+  });
+});
+
+describe('Tracker screen', () => {
+  it('lists tracker rows, virtualized and sortable', async () => {
+    renderWithApi(<TrackerScreen />);
+    const table = await screen.findByTestId('tracker-table');
+    expect(table.dataset.rowCount).toBe('12000');
+    const keys = () =>
+      within(table)
+        .getAllByTestId('tracker-row')
+        .map((row) => row.dataset.key);
+    await waitFor(() => expect(keys()[0]).toBe('1000'));
+    await userEvent.click(within(table).getByTestId('tracker-table-sort-key'));
+    await waitFor(() => expect(keys()[0]).toBe('12999'));
+  });
+
+  it('edits the bucket limit for buckets opened from now on', async () => {
+    const { api } = renderWithApi(<TrackerScreen />);
+    const input = (await screen.findByTestId('tracker-bucket-limit')) as HTMLInputElement;
+    expect(input.value).toBe('1,000');
+    expect(screen.getByTestId('bucket-limit-form').textContent).toContain('Applies to buckets opened from now on');
+    await userEvent.clear(input);
+    await userEvent.type(input, '1.5');
+    expect(screen.getByTestId('tracker-bucket-limit-error').textContent).toMatch(/whole number/);
+    await userEvent.clear(input);
+    await userEvent.type(input, '5000');
+    await userEvent.click(screen.getByTestId('tracker-bucket-limit-save'));
+    await waitFor(() =>
+      expect(api.callsOf('tracker.setBucketLimit')).toEqual([
+        { connectionId: 'sandbox', configId: 1, bucketLimit: 5000 },
+      ]),
+    );
+  });
+
+  it('runs maintenance with buckets ahead and shows the findings', async () => {
+    const { api } = renderWithApi(<TrackerScreen />);
+    await userEvent.click(await screen.findByTestId('maintenance-run'));
+    const report = await screen.findByTestId('maintenance-report');
+    expect(api.callsOf('maintenance.run')).toEqual([{ connectionId: 'sandbox', configId: 1, ahead: 0.8 }]);
+    expect(report.textContent).toContain('2 over-full');
+    expect(report.dataset.findings).toBe('5');
+
+    await userEvent.click(screen.getByTestId('maintenance-ahead'));
+    await userEvent.click(screen.getByTestId('maintenance-run'));
+    await waitFor(() =>
+      expect(api.callsOf('maintenance.run')[1]).toEqual({ connectionId: 'sandbox', configId: 1, ahead: null }),
+    );
+  });
+
+  it('offers finalize through the run that kept the backup', async () => {
+    const { api } = renderWithApi(<TrackerScreen />);
+    await userEvent.click(await screen.findByTestId('tracker-finalize'));
+    const dialog = screen.getByTestId('run-finalize-dialog');
+    expect(dialog.textContent).toContain('#2');
+    await userEvent.click(within(dialog).getByTestId('confirm-acknowledge'));
+    await userEvent.click(within(dialog).getByTestId('confirm-accept'));
+    await waitFor(() => expect(api.callsOf('runs.finalize')).toEqual([{ connectionId: 'sandbox', runId: 2 }]));
+  });
+});

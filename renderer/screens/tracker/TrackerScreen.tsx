@@ -1,0 +1,177 @@
+// Tracker and config: the managed table's configuration, the
+// partition_tracker rows (one per key) and the maintenance actions.
+import { useMemo, useState, type ReactNode } from 'react';
+import type { ManagedTable, TrackerRow } from '../../../shared/explorer';
+import { useTracker } from '../../api/queries';
+import { FillBar } from '../../components/Bars';
+import { Icon } from '../../components/Icon';
+import { ManagedTableGate } from '../../components/ManagedTableGate';
+import { RequireConnection } from '../../components/RequireConnection';
+import { ScreenHeader } from '../../components/ScreenHeader';
+import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { VirtualTable, type Column } from '../../components/VirtualTable';
+import { formatNumber, formatTimestamp } from '../../lib/format';
+import { MaintenancePanel } from './MaintenancePanel';
+import { TableConfigPanel } from './TableConfigPanel';
+
+const currentFill = (row: TrackerRow) => (row.currentCapacity > 0 ? row.currentAssigned / row.currentCapacity : 0);
+
+const trackerColumns: Column<TrackerRow>[] = [
+  {
+    id: 'key',
+    header: 'Key',
+    width: 'minmax(72px, 0.7fr)',
+    sortValue: (r) => r.keyValue,
+    render: (r) => <span className="mono strong">{r.keyValue}</span>,
+  },
+  {
+    id: 'partition',
+    header: 'Level-1 partition',
+    width: 'minmax(140px, 2fr)',
+    sortValue: (r) => r.levelOnePartition,
+    render: (r) => <span className="mono muted ellipsis">{r.levelOnePartition}</span>,
+  },
+  {
+    id: 'bucket',
+    header: 'Current bucket',
+    width: 'minmax(140px, 2fr)',
+    sortValue: (r) => r.currentBucketId,
+    render: (r) => (
+      <span className="ellipsis" title={r.currentLeaf}>
+        <span className="num">{r.currentBucketId}</span> <span className="mono muted">{r.currentLeaf}</span>
+      </span>
+    ),
+  },
+  {
+    id: 'fill',
+    header: 'Current fill',
+    width: 'minmax(150px, 1.5fr)',
+    sortValue: currentFill,
+    render: (r) => (
+      <FillBar
+        fraction={currentFill(r)}
+        label={`${formatNumber(r.currentAssigned)} of ${formatNumber(r.currentCapacity)} tickets`}
+      />
+    ),
+  },
+  {
+    id: 'tickets',
+    header: 'Tickets handed out',
+    width: '180px',
+    align: 'right',
+    sortValue: (r) => r.rowsAssigned,
+    render: (r) => <span className="num">{formatNumber(r.rowsAssigned)}</span>,
+    headerTitle: 'Rows routed to this key since it was tracked',
+  },
+  {
+    id: 'updated',
+    header: 'Last update',
+    width: '164px',
+    sortValue: (r) => r.lastUpdated,
+    render: (r) => <span className="num">{formatTimestamp(r.lastUpdated)}</span>,
+  },
+];
+
+function TrackerPanel({
+  connectionId,
+  table,
+  picker,
+}: {
+  connectionId: string;
+  table: ManagedTable;
+  picker: ReactNode;
+}) {
+  const tracker = useTracker(connectionId, table.configId);
+  const [filter, setFilter] = useState('');
+  const rows = useMemo(() => {
+    const needle = filter.trim().toLowerCase();
+    const all = tracker.data?.rows ?? [];
+    return needle === '' ? all : all.filter((row) => row.keyValue.toLowerCase().includes(needle));
+  }, [tracker.data, filter]);
+  // The tracker answer carries the configuration too, fresher than the list's.
+  const config = tracker.data?.table ?? table;
+
+  return (
+    <div className="tracker-layout">
+      <div className="tracker-main">
+        <div className="toolbar">
+          {picker}
+          <label className="search-box">
+            <Icon name="search" />
+            <input
+              type="search"
+              placeholder={`Filter ${table.keyColumn}`}
+              value={filter}
+              onChange={(event) => setFilter(event.target.value)}
+              aria-label="Filter tracker rows by key"
+              data-testid="tracker-filter"
+            />
+          </label>
+          <span className="spacer" />
+          {tracker.data && (
+            <span className="muted toolbar-count" data-testid="tracker-count">
+              {formatNumber(rows.length)} of {formatNumber(tracker.data.rows.length)} keys
+            </span>
+          )}
+          <button
+            type="button"
+            className="btn btn-icon"
+            onClick={() => void tracker.refetch()}
+            disabled={tracker.isFetching}
+            aria-label="Refresh tracker rows"
+            title="Refresh"
+            data-testid="tracker-refresh"
+          >
+            <Icon name="refresh" className={tracker.isFetching ? 'spin' : undefined} />
+          </button>
+        </div>
+        {tracker.isPending && <Loading label="Reading partition_tracker…" />}
+        {tracker.isError && (
+          <ErrorState error={tracker.error} onRetry={() => void tracker.refetch()} retrying={tracker.isFetching} />
+        )}
+        {tracker.data && tracker.data.rows.length === 0 && (
+          <EmptyState title="The tracker has no keys yet" testId="tracker-empty">
+            A key appears here once its first row is routed.
+          </EmptyState>
+        )}
+        {rows.length > 0 && (
+          <VirtualTable
+            rows={rows}
+            columns={trackerColumns}
+            rowKey={(row) => row.keyValue}
+            label="partition_tracker rows"
+            initialSort={{ column: 'key', direction: 'asc' }}
+            testId="tracker-table"
+            rowTestId="tracker-row"
+            rowData={(row) => ({ key: row.keyValue })}
+            minWidth={860}
+          />
+        )}
+        <MaintenancePanel connectionId={connectionId} table={config} />
+      </div>
+      <aside className="tracker-side">
+        <TableConfigPanel connectionId={connectionId} table={config} />
+      </aside>
+    </div>
+  );
+}
+
+export function TrackerScreen() {
+  return (
+    <section className="screen" data-testid="screen-tracker" aria-label="Tracker">
+      <ScreenHeader
+        title="Tracker"
+        subtitle="How each key's rows are routed to buckets, and the table's configuration."
+      />
+      <RequireConnection>
+        {(connectionId) => (
+          <ManagedTableGate connectionId={connectionId}>
+            {(table, picker) => (
+              <TrackerPanel key={table.configId} connectionId={connectionId} table={table} picker={picker} />
+            )}
+          </ManagedTableGate>
+        )}
+      </RequireConnection>
+    </section>
+  );
+}

@@ -1,0 +1,172 @@
+// Live progress of runs, fed by the `run.event` stream: per run, the phase and
+// latest progress of each target table, a bounded log, and how it finished.
+// The reducer is pure (events in, state out); the store batches events so a
+// burst of them costs one render.
+import { create } from 'zustand';
+import type { Phase, RunEvent } from '../../shared/progress';
+import type { LogEntry } from '../lib/log-filter';
+
+export type ProgressEvent = Extract<RunEvent, { type: 'progress' }>;
+export type FinishedEvent = Extract<RunEvent, { type: 'finished' }>;
+
+/** Keeps memory and rendering bounded on long runs; older lines are counted, not kept. */
+export const LOG_LIMIT = 2000;
+
+/** Events that name no table are about the run as a whole. */
+export const RUN_LEVEL = '';
+
+export interface TargetProgress {
+  table: string;
+  phase: Phase | null;
+  phaseMessage: string;
+  /** The latest progress of the current phase, if it reported any. */
+  progress: ProgressEvent | null;
+  updatedAt: string;
+}
+
+export interface RunProgress {
+  runId: number;
+  firstEventAt: string;
+  updatedAt: string;
+  targets: Record<string, TargetProgress>;
+  /** Target tables in the order they first appeared. */
+  targetOrder: string[];
+  log: LogEntry[];
+  droppedLines: number;
+  nextSeq: number;
+  finished: { status: FinishedEvent['status']; message: string; at: string } | null;
+}
+
+export interface RunProgressState {
+  runs: Record<number, RunProgress>;
+}
+
+function emptyRun(runId: number, at: string): RunProgress {
+  return {
+    runId,
+    firstEventAt: at,
+    updatedAt: at,
+    targets: {},
+    targetOrder: [],
+    log: [],
+    droppedLines: 0,
+    nextSeq: 1,
+    finished: null,
+  };
+}
+
+function withTarget(run: RunProgress, table: string, at: string, change: (target: TargetProgress) => TargetProgress) {
+  const existing = run.targets[table] ?? { table, phase: null, phaseMessage: '', progress: null, updatedAt: at };
+  if (!(table in run.targets)) run.targetOrder = [...run.targetOrder, table];
+  run.targets = { ...run.targets, [table]: change(existing) };
+}
+
+function appendLog(run: RunProgress, entries: LogEntry[]) {
+  const log = run.log.concat(entries);
+  const excess = log.length - LOG_LIMIT;
+  if (excess > 0) {
+    run.log = log.slice(excess);
+    run.droppedLines += excess;
+  } else {
+    run.log = log;
+  }
+}
+
+/** Applies events in order. Runs that receive no event keep their identity (cheap re-renders). */
+export function applyRunEvents(state: RunProgressState, events: readonly RunEvent[]): RunProgressState {
+  if (events.length === 0) return state;
+  const runs = { ...state.runs };
+  const pendingLog = new Map<number, LogEntry[]>();
+  const touched = new Set<number>();
+
+  for (const event of events) {
+    let run = runs[event.runId];
+    if (!touched.has(event.runId)) {
+      run = run ? { ...run } : emptyRun(event.runId, event.at);
+      runs[event.runId] = run;
+      touched.add(event.runId);
+    }
+    run = run!;
+    run.updatedAt = event.at;
+    const table = event.table ?? RUN_LEVEL;
+    const lines = pendingLog.get(event.runId) ?? [];
+    pendingLog.set(event.runId, lines);
+    const line = (level: LogEntry['level'], message: string) => {
+      lines.push({ seq: run.nextSeq++, at: event.at, level, message, ...(event.table ? { table: event.table } : {}) });
+    };
+
+    switch (event.type) {
+      case 'phase':
+        withTarget(run, table, event.at, (target) => ({
+          ...target,
+          phase: event.phase,
+          phaseMessage: event.message,
+          progress: target.progress && target.progress.phase === event.phase ? target.progress : null,
+          updatedAt: event.at,
+        }));
+        line('info', event.message);
+        break;
+      case 'progress':
+        withTarget(run, table, event.at, (target) => ({
+          ...target,
+          phase: event.phase,
+          phaseMessage: target.phase === event.phase ? target.phaseMessage : '',
+          progress: event,
+          updatedAt: event.at,
+        }));
+        break;
+      case 'log':
+        line(event.level, event.message);
+        break;
+      case 'finished':
+        run.finished = { status: event.status, message: event.message, at: event.at };
+        line(event.status === 'succeeded' ? 'info' : event.status === 'failed' ? 'error' : 'warn', event.message);
+        break;
+    }
+  }
+
+  for (const [runId, lines] of pendingLog) if (lines.length > 0) appendLog(runs[runId]!, lines);
+  return { runs };
+}
+
+/** The phases of a migration, in order, for the stepper. */
+export const MIGRATION_PHASES: readonly Phase[] = [
+  'prepare',
+  'provision',
+  'copy',
+  'indexes',
+  'catch_up',
+  'cutover',
+  'verify',
+  'done',
+];
+
+export const phaseLabel: Record<Phase, string> = {
+  prepare: 'Prepare',
+  provision: 'Provision',
+  copy: 'Copy',
+  indexes: 'Indexes',
+  catch_up: 'Catch up',
+  cutover: 'Cut over',
+  verify: 'Verify',
+  done: 'Done',
+  rollback: 'Roll back',
+  finalize: 'Finalize',
+  maintain: 'Maintenance',
+};
+
+interface RunProgressStore extends RunProgressState {
+  ingest(events: readonly RunEvent[]): void;
+  forget(runId: number): void;
+}
+
+export const useRunProgress = create<RunProgressStore>((set) => ({
+  runs: {},
+  ingest: (events) => set((state) => applyRunEvents(state, events)),
+  forget: (runId) =>
+    set((state) => {
+      const runs = { ...state.runs };
+      delete runs[runId];
+      return { runs };
+    }),
+}));
