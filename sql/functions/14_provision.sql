@@ -75,3 +75,98 @@ END;
 $$;
 COMMENT ON PROCEDURE @extschema@.provision(int, text[], bigint[]) IS
   'Pre-creates the partition hierarchy for a known key distribution, one transaction per key.';
+
+-- Bulk provisioning for a migration, in three steps that a migration runs in
+-- parallel connections: level-1 partitions (each locks the partitioned table,
+-- so one connection makes them, many per transaction), then the buckets of
+-- each key (each locks only its level-1 partition, so several connections
+-- make them at once), then, once the rows are loaded, the metadata of every
+-- key in one statement. Offline DDL (CREATE TABLE ... PARTITION OF): the
+-- tree is not in use yet. Each step is idempotent, for resumed migrations.
+
+-- create_level_one_partitions: the level-1 partition of each key.
+CREATE OR REPLACE FUNCTION @extschema@.create_level_one_partitions(p_config_id int, p_keys text[])
+RETURNS TABLE (key_value text, level_one name)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_parent regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+  v_key text;
+  v_name name;
+  v_hash_length int;
+BEGIN
+  FOREACH v_key IN ARRAY p_keys LOOP
+    FOREACH v_hash_length IN ARRAY ARRAY[12, 16, 32] LOOP
+      v_name := @extschema@.level_one_name(v_config.name_stem, v_key, v_hash_length);
+      EXIT WHEN to_regclass(format('%I.%I', v_config.table_schema, v_name)) IS NULL
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits
+                         WHERE inhrelid = to_regclass(format('%I.%I', v_config.table_schema, v_name)) AND inhparent = v_parent);
+    END LOOP;
+    PERFORM @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table, v_name, v_key,
+                                         v_config.bucket_column, false);
+    key_value := v_key;
+    level_one := v_name;
+    RETURN NEXT;
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.create_level_one_partitions(int, text[]) IS
+  'Creates the level-1 partitions of many keys (offline), returning their names.';
+
+-- create_bucket_partitions: buckets 0 .. p_buckets - 1 of each key's level-1 partition.
+CREATE OR REPLACE FUNCTION @extschema@.create_bucket_partitions(p_config_id int, p_level_ones name[], p_buckets int[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+BEGIN
+  FOR i IN 1 .. coalesce(cardinality(p_level_ones), 0) LOOP
+    FOR b IN 0 .. greatest(p_buckets[i], 1) - 1 LOOP
+      PERFORM @extschema@.create_partition(v_config.table_schema, p_level_ones[i],
+                                           @extschema@.leaf_name(p_level_ones[i], v_config.bucket_column, b),
+                                           b::text, NULL, false, v_config.leaf_options);
+    END LOOP;
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.create_bucket_partitions(int, name[], int[]) IS
+  'Creates the bucket partitions of many level-1 partitions (offline).';
+
+-- register_loaded_keys: tracker and bucket rows for keys whose rows a bulk
+-- load numbered 1..n (bucket = (n - 1) / limit): the tracker records n tickets
+-- handed out, so routed inserts continue after them. An exact multiple of the
+-- limit leaves the last bucket full; the next row opens a new one.
+CREATE OR REPLACE FUNCTION @extschema@.register_loaded_keys(p_config_id int, p_keys text[], p_level_ones name[], p_rows bigint[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+BEGIN
+  INSERT INTO @extschema@.partition_tracker AS t
+         (config_id, key_value, level_one_partition, current_bucket_id, current_leaf,
+          current_first_ticket, current_capacity, rows_assigned)
+  SELECT p_config_id, k.key_value, format('%I.%I', v_config.table_schema, k.level_one)::regclass, k.current_bucket,
+         format('%I.%I', v_config.table_schema,
+                @extschema@.leaf_name(k.level_one, v_config.bucket_column, k.current_bucket))::regclass,
+         k.current_bucket::bigint * v_config.bucket_limit + 1, v_config.bucket_limit, k.row_count
+    FROM (SELECT u.key_value, u.level_one, u.row_count,
+                 greatest(ceil(u.row_count::numeric / v_config.bucket_limit)::int - 1, 0) AS current_bucket
+            FROM unnest(p_keys, p_level_ones, p_rows) AS u(key_value, level_one, row_count)) k
+  ON CONFLICT (config_id, key_value) DO UPDATE
+     SET current_bucket_id = EXCLUDED.current_bucket_id, current_leaf = EXCLUDED.current_leaf,
+         current_first_ticket = EXCLUDED.current_first_ticket, current_capacity = EXCLUDED.current_capacity,
+         rows_assigned = EXCLUDED.rows_assigned, last_updated = now();
+  INSERT INTO @extschema@.partition_bucket (config_id, key_value, bucket_id, leaf_partition, first_ticket, capacity)
+  SELECT p_config_id, u.key_value, b,
+         format('%I.%I', v_config.table_schema, @extschema@.leaf_name(u.level_one, v_config.bucket_column, b))::regclass,
+         b::bigint * v_config.bucket_limit + 1, v_config.bucket_limit
+    FROM unnest(p_keys, p_level_ones, p_rows) AS u(key_value, level_one, row_count),
+         generate_series(0, greatest(ceil(u.row_count::numeric / v_config.bucket_limit)::int, 1) - 1) AS b
+  ON CONFLICT (config_id, key_value, bucket_id) DO NOTHING;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.register_loaded_keys(int, text[], name[], bigint[]) IS
+  'Records the tracker and bucket rows of keys filled by a bulk load.';

@@ -64,26 +64,24 @@ export function throwIfCancelled(context: TargetContext): void {
   if (context.options.signal?.aborted) throw new PartwiseError('cancelled', 'The run was cancelled');
 }
 
-/** Runs `work` on up to `count` dedicated connections pulling from a shared queue. */
-export async function withWorkers<T>(
+/**
+ * Runs `work` once on each of `count` dedicated connections, at once; the
+ * first failure stops the others at their next check. The connections'
+ * server processes are registered so that a cancel can stop their queries.
+ */
+export async function withConnections(
   context: TargetContext,
-  items: T[],
-  work: (client: pg.PoolClient, item: T) => Promise<void>,
-  count = context.options.workers,
+  count: number,
+  work: (client: pg.PoolClient, index: number, failed: () => boolean) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
   let failure: unknown;
-  const runWorker = async (): Promise<void> => {
+  const run = async (index: number): Promise<void> => {
     const client = await context.pool.connect();
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     context.workerPids.add(pid);
     let broken = false;
     try {
-      while (failure === undefined && next < items.length) {
-        throwIfCancelled(context);
-        const item = items[next++]!;
-        await work(client, item);
-      }
+      await work(client, index, () => failure !== undefined);
     } catch (error) {
       failure ??= error;
       broken = true;
@@ -93,8 +91,24 @@ export async function withWorkers<T>(
       client.release(broken);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(count, items.length)) }, runWorker));
+  await Promise.all(Array.from({ length: Math.max(1, count) }, (_, i) => run(i)));
   if (failure !== undefined) throw failure;
+}
+
+/** Runs `work` on up to `count` dedicated connections pulling from a shared queue. */
+export async function withWorkers<T>(
+  context: TargetContext,
+  items: T[],
+  work: (client: pg.PoolClient, item: T) => Promise<void>,
+  count = context.options.workers,
+): Promise<void> {
+  let next = 0;
+  await withConnections(context, Math.max(1, Math.min(count, items.length)), async (client, _index, failed) => {
+    while (!failed() && next < items.length) {
+      throwIfCancelled(context);
+      await work(client, items[next++]!);
+    }
+  });
 }
 
 /** Cancels what the workers are running right now (used when the run is cancelled). */

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable, serverInfo } from '../catalog.js';
-import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
+import { throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
 /** Largest chunk: 64 MB of 8 kB blocks. */
@@ -27,7 +27,16 @@ interface Chunk {
   rows: number;
 }
 
-export async function provisionAndCopy(context: TargetContext, control: pg.ClientBase): Promise<void> {
+export async function provisionAndCopy(
+  context: TargetContext,
+  control: pg.ClientBase,
+): Promise<Record<string, number>> {
+  const timings: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (name: string): void => {
+    timings[`${name}Ms`] = Date.now() - mark;
+    mark = Date.now();
+  };
   const { target, reporter, journal, sql, options } = context;
   const configId = target.configId!;
   const info = await inspectTable(control, { schema: target.schema, name: target.table });
@@ -60,6 +69,7 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
          FROM ${sql.source} GROUP BY 1, 2 ORDER BY 1`,
       [chunkBlocks, chunkCount - 1],
     );
+    lap('count');
     const nulls = counted.filter((r) => r.key_value === null).reduce((sum, r) => sum + Number(r.rows), 0);
     if (nulls > 0) {
       throw new PartwiseError(
@@ -100,28 +110,9 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
       context.label,
     );
 
-    // Partitions: level 1 per key, then its buckets. Creating a level-1
-    // partition locks the parent table until commit, so each key is its own
-    // transaction; buckets of different keys are created in parallel.
-    let provisioned = 0;
-    const partitionsTotal = keys.reduce(
-      (sum, [, rows]) => sum + 1 + Math.max(1, Math.ceil(rows / target.bucketLimit)),
-      0,
-    );
-    await withWorkers(context, keys, async (client, [keyValue, rows]) => {
-      await client.query(`SELECT ${sql.install}.provision_key($1, $2, $3, false, false)`, [configId, keyValue, rows]);
-      provisioned += 1 + Math.max(1, Math.ceil(rows / target.bucketLimit));
-      reporter.progress('provision', provisioned, partitionsTotal, 'partitions', {
-        table: context.label,
-        currentKey: keyValue,
-      });
-    });
-    reporter.progress('provision', partitionsTotal, partitionsTotal, 'partitions', {
-      table: context.label,
-      force: true,
-    });
+    const levelOnes = await provisionTree(context, keys);
     throwIfCancelled(context);
-
+    lap('partitions');
     reporter.phase('copy', `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`, context.label);
     await journal.updateTarget(context.pool, target.runId, target.targetNo, { phase: 'copy' });
     let copied = 0;
@@ -171,18 +162,89 @@ export async function provisionAndCopy(context: TargetContext, control: pg.Clien
     });
     reporter.progress('copy', copied, totalRows, 'rows', { table: context.label, force: true });
 
+    lap('copy');
     // The bulk load numbered each key's rows 1..n: record that in the tracker
-    // so routed inserts continue after them (an exact multiple of the limit
-    // leaves the last bucket full, and the next row opens a new one).
-    await context.pool.query(
-      `SELECT count(${sql.install}.provision_key($1, k, n, false, true)) FROM unnest($2::text[], $3::bigint[]) AS t(k, n)`,
-      [configId, keys.map(([k]) => k), keys.map(([, n]) => n)],
-    );
+    // so routed inserts continue after them.
+    await context.pool.query(`SELECT ${sql.install}.register_loaded_keys($1, $2, $3, $4)`, [
+      configId,
+      keys.map(([k]) => k),
+      keys.map(([k]) => levelOnes.get(k)!),
+      keys.map(([, n]) => n),
+    ]);
     await control.query('COMMIT');
+    lap('tracker');
+    return timings;
   } catch (error) {
     await control.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Creates the partition tree for the counted keys. Every level-1 partition
+ * locks the partitioned table, so one connection makes them, a batch per
+ * transaction; buckets lock only their level-1 partition, so the other
+ * connections make them meanwhile, as level-1 partitions become ready (and
+ * the first connection joins them when it is done).
+ */
+async function provisionTree(context: TargetContext, keys: [string, number][]): Promise<Map<string, string>> {
+  const { target, sql, reporter } = context;
+  const levelOnes = new Map<string, string>();
+  const bucketsOf = (rows: number): number => Math.max(1, Math.ceil(rows / target.bucketLimit));
+  const rowsOf = new Map(keys);
+  const total = keys.reduce((sum, [, rows]) => sum + 1 + bucketsOf(rows), 0);
+  const ready: string[][] = [];
+  let producing = true;
+  let waiting: (() => void)[] = [];
+  const wake = (): void => {
+    const waiters = waiting;
+    waiting = [];
+    for (const resume of waiters) resume();
+  };
+  let created = 0;
+  const report = (): void => reporter.progress('provision', created, total, 'partitions', { table: context.label });
+
+  await withConnections(context, context.options.workers, async (client, index, failed) => {
+    if (index === 0) {
+      try {
+        for (let i = 0; i < keys.length && !failed(); i += 100) {
+          throwIfCancelled(context);
+          const batch = keys.slice(i, i + 100).map(([k]) => k);
+          const { rows } = await client.query<{ key_value: string; level_one: string }>(
+            `SELECT key_value, level_one FROM ${sql.install}.create_level_one_partitions($1, $2)`,
+            [target.configId, batch],
+          );
+          for (const row of rows) levelOnes.set(row.key_value, row.level_one);
+          for (let j = 0; j < rows.length; j += 25) ready.push(rows.slice(j, j + 25).map((r) => r.key_value));
+          created += rows.length;
+          report();
+          wake();
+        }
+      } finally {
+        producing = false;
+        wake();
+      }
+    }
+    for (;;) {
+      if (failed()) return;
+      const batch = ready.shift();
+      if (!batch) {
+        if (!producing) return;
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        continue;
+      }
+      throwIfCancelled(context);
+      await client.query(`SELECT ${sql.install}.create_bucket_partitions($1, $2, $3)`, [
+        target.configId,
+        batch.map((k) => levelOnes.get(k)!),
+        batch.map((k) => bucketsOf(rowsOf.get(k)!)),
+      ]);
+      created += batch.reduce((sum, k) => sum + bucketsOf(rowsOf.get(k)!), 0);
+      report();
+    }
+  });
+  reporter.progress('provision', total, total, 'partitions', { table: context.label, force: true });
+  return levelOnes;
 }
 
 /**
@@ -194,18 +256,10 @@ async function emptyPartitionedTable(context: TargetContext): Promise<void> {
   const { target, sql } = context;
   if (target.rowsCopied === 0) return;
   const { rows } = await context.pool.query<{ level_one: string }>(
-    `SELECT level_one_partition::text AS level_one FROM ${sql.install}.partition_tracker WHERE config_id = $1`,
-    [target.configId],
+    `SELECT inhrelid::regclass::text AS level_one FROM pg_inherits WHERE inhparent = $1::regclass`,
+    [sql.partitioned],
   );
   for (const row of rows) await context.pool.query(`TRUNCATE ${row.level_one}`);
-  await context.pool.query(
-    `UPDATE ${sql.install}.partition_tracker SET rows_assigned = 0, current_bucket_id = 0, current_first_ticket = 1,
-            current_capacity = (SELECT bucket_limit FROM ${sql.install}.partition_config WHERE config_id = $1),
-            current_leaf = (SELECT leaf_partition FROM ${sql.install}.partition_bucket b
-                             WHERE b.config_id = $1 AND b.key_value = partition_tracker.key_value AND b.bucket_id = 0)
-      WHERE config_id = $1`,
-    [target.configId],
-  );
   await context.journal.updateTarget(context.pool, target.runId, target.targetNo, { rowsCopied: 0 });
   target.rowsCopied = 0;
   context.reporter.log('info', `emptied the partial copy of an interrupted run`, context.label);

@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { migrate, rollback, finalize, Journal } from '../index.js';
+import { migrate, rollback, finalize, verifyRun, Journal } from '../index.js';
 import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
@@ -113,5 +113,34 @@ describe('migrate', () => {
       ),
     ).toEqual([{ n: 0 }]);
     await expect(rollback(db.pool, outcome.runId)).rejects.toMatchObject({ kind: 'conflict' });
+  });
+
+  it('verification catches a row changed or lost behind its back, also for tables with unhashable (json) columns', async () => {
+    await db.query(
+      `CREATE TABLE audited (id bigserial PRIMARY KEY, customer_id int NOT NULL, doc json NOT NULL, note text)`,
+    );
+    await db.query(
+      `INSERT INTO audited (customer_id, doc, note) SELECT g % 4, json_build_object('g', g), 'n' || g FROM generate_series(1, 800) g`,
+    );
+    const outcome = await migrate(db.pool, [
+      { schema: 'public', table: 'audited', keyColumn: 'customer_id', bucketLimit: 50 },
+    ]);
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    expect((await verifyRun(db.pool, outcome.runId)).status).toBe('succeeded');
+    // Writes through the table are logged and left out of the comparison...
+    await db.query(`UPDATE audited SET note = 'legitimate' WHERE id = 1`);
+    expect((await verifyRun(db.pool, outcome.runId)).status).toBe('succeeded');
+    // ...but a change that bypasses the log (triggers disabled on a leaf) is found.
+    const [{ leaf }] = (await db.query<{ leaf: string }>(
+      `SELECT tableoid::regclass::text AS leaf FROM audited_partitioned WHERE id = 2`,
+    )) as [{ leaf: string }];
+    await db.query(`ALTER TABLE ${leaf} DISABLE TRIGGER ALL`);
+    await db.query(`UPDATE ${leaf} SET note = 'tampered' WHERE id = 2`);
+    const tampered = await verifyRun(db.pool, outcome.runId);
+    expect(tampered.status).toBe('failed');
+    expect(tampered.message).toMatch(/key 2: same row count \(\d+\) but different contents/);
+    await db.query(`DELETE FROM ${leaf} WHERE id = 2`);
+    const lost = await verifyRun(db.pool, outcome.runId);
+    expect(lost.message).toMatch(/key 2: \d+ rows in the original, \d+ in the new table/);
   });
 });

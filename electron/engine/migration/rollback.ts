@@ -148,10 +148,11 @@ async function dropNewTable(context: TargetContext, control: pg.ClientBase): Pro
   if (target.saved.routingView)
     await control.query(`DROP VIEW IF EXISTS ${qualified(target.schema, target.saved.routingView)}`);
   if (target.configId !== null) {
+    // The level-1 partitions, from the catalog: an interrupted provisioning may
+    // have made some that the tracker does not list yet.
     const { rows } = await control.query<{ level_one: string }>(
-      `SELECT level_one_partition::text AS level_one FROM ${sql.install}.partition_tracker t
-        WHERE t.config_id = $1 AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.level_one_partition)`,
-      [target.configId],
+      `SELECT inhrelid::regclass::text AS level_one FROM pg_inherits WHERE inhparent = to_regclass($1)`,
+      [sql.partitioned],
     );
     for (const row of rows) await control.query(`DROP TABLE IF EXISTS ${row.level_one}`);
     await control.query(`SELECT ${sql.install}.forget_table($1)`, [target.configId]);

@@ -1,0 +1,174 @@
+// npm run bench -- routing [--seconds N]
+//
+// Routed insert throughput (through the table's usual name, a view whose
+// INSTEAD OF trigger takes a bucket ticket and inserts) against a plain table
+// with the same columns and indexes, measured side by side in one run:
+// 1 and 8 concurrent writers, one hot key and 1,000 keys. Also measured: the
+// seed's design of bucket assignment (a row lock on a per-key tracker row held
+// to commit), to show what per-key ticket sequences buy when transactions
+// hold more than one row. Goal: routed >= 0.5 x plain at 8 writers on one hot key.
+import pg from 'pg';
+import { parseArgs } from 'node:util';
+import { install } from '../electron/infra/install.js';
+import { benchCluster, formatRate, table } from './_cluster.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });
+const seconds = Number(values.seconds);
+const KEYS = 1000;
+const BUCKET_LIMIT = 100_000;
+
+const bench = await benchCluster();
+const url = await bench.newDatabase('routing');
+const setup = new pg.Client(url);
+await setup.connect();
+await install(setup);
+
+process.stdout.write(`routing bench on PostgreSQL ${bench.version}, ${seconds} s per measurement\n`);
+process.stdout.write('setting up: a plain table and two routed ones, 1,000 keys provisioned...\n');
+await setup.query(
+  `CREATE TABLE plain (id bigserial PRIMARY KEY, customer_id int NOT NULL, payload text, created_at timestamptz NOT NULL DEFAULT now())`,
+);
+await setup.query(`CREATE INDEX ON plain (customer_id)`);
+for (const name of ['routed', 'rowlock']) {
+  await setup.query(`CREATE TABLE ${name}_partitioned (id bigserial NOT NULL, customer_id int NOT NULL, payload text,
+                       created_at timestamptz NOT NULL DEFAULT now(), bucket_id int NOT NULL DEFAULT 0) PARTITION BY LIST (customer_id)`);
+  await setup.query(`ALTER TABLE ${name}_partitioned ADD PRIMARY KEY (id, customer_id, bucket_id)`);
+  await setup.query(`CREATE INDEX ON ${name}_partitioned (customer_id)`);
+  const { rows } = await setup.query<{ id: number }>(
+    `SELECT (partwise.configure_table('public', $1, $2, 'customer_id', $3)).config_id AS id`,
+    [name, `${name}_partitioned`, BUCKET_LIMIT],
+  );
+  await setup.query(
+    `SELECT count(partwise.provision_key($1, k::text, 0, false, false)) FROM generate_series(1, $2) k`,
+    [rows[0]!.id, KEYS],
+  );
+  await setup.query(`SELECT partwise.install_routing($1)`, [rows[0]!.id]);
+}
+// The seed's design: a tracker row per key, incremented under a row lock that
+// is held until the inserting transaction ends.
+await setup.query(`CREATE TABLE rowlock_tracker (customer_id int PRIMARY KEY, assigned bigint NOT NULL DEFAULT 0)`);
+await setup.query(`INSERT INTO rowlock_tracker SELECT g FROM generate_series(1, $1) g`, [KEYS]);
+await setup.query(`
+  CREATE OR REPLACE FUNCTION rowlock_route() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE v_assigned bigint;
+  BEGIN
+    UPDATE rowlock_tracker SET assigned = assigned + 1 WHERE customer_id = NEW.customer_id RETURNING assigned INTO v_assigned;
+    INSERT INTO rowlock_partitioned AS p (id, customer_id, payload, created_at, bucket_id)
+    VALUES (NEW.id, NEW.customer_id, NEW.payload, NEW.created_at, (v_assigned - 1) / ${BUCKET_LIMIT})
+    RETURNING p.id, p.customer_id, p.payload, p.created_at INTO NEW;
+    RETURN NEW;
+  END $$`);
+await setup.query(`DROP TRIGGER partwise_route ON rowlock`);
+await setup.query(
+  `CREATE TRIGGER rowlock_route INSTEAD OF INSERT ON rowlock FOR EACH ROW EXECUTE FUNCTION rowlock_route()`,
+);
+// Warm up every key once (the first routed insert of a key creates its ticket sequence).
+for (const name of ['plain', 'routed', 'rowlock']) {
+  await setup.query(`INSERT INTO ${name} (customer_id, payload) SELECT g, 'warm-up' FROM generate_series(1, $1) g`, [
+    KEYS,
+  ]);
+}
+await setup.query('VACUUM ANALYZE');
+
+interface Scenario {
+  label: string;
+  writers: number;
+  keys: 'hot' | 'many';
+  rowsPerTransaction: number;
+  rowsPerStatement: number;
+}
+
+const scenarios: Scenario[] = [
+  { label: '1 writer, hot key', writers: 1, keys: 'hot', rowsPerTransaction: 1, rowsPerStatement: 1 },
+  { label: '8 writers, hot key', writers: 8, keys: 'hot', rowsPerTransaction: 1, rowsPerStatement: 1 },
+  { label: '1 writer, 1,000 keys', writers: 1, keys: 'many', rowsPerTransaction: 1, rowsPerStatement: 1 },
+  { label: '8 writers, 1,000 keys', writers: 8, keys: 'many', rowsPerTransaction: 1, rowsPerStatement: 1 },
+  {
+    label: '8 writers, hot key, 10-row transactions',
+    writers: 8,
+    keys: 'hot',
+    rowsPerTransaction: 10,
+    rowsPerStatement: 1,
+  },
+  {
+    label: '1 writer, 100-row INSERT statements',
+    writers: 1,
+    keys: 'many',
+    rowsPerTransaction: 1,
+    rowsPerStatement: 100,
+  },
+];
+
+async function measure(target: string, scenario: Scenario): Promise<{ rate: number; slowestMs: number }> {
+  const clients = await Promise.all(
+    Array.from({ length: scenario.writers }, async () => {
+      const client = new pg.Client(url);
+      await client.connect();
+      return client;
+    }),
+  );
+  let rows = 0;
+  let slowestMs = 0;
+  const deadline = Date.now() + seconds * 1000;
+  const started = Date.now();
+  await Promise.all(
+    clients.map(async (client, w) => {
+      let n = w;
+      while (Date.now() < deadline) {
+        const began = Date.now();
+        if (scenario.rowsPerTransaction > 1) await client.query('BEGIN');
+        for (let i = 0; i < scenario.rowsPerTransaction; i++) {
+          const key = scenario.keys === 'hot' ? 1 : 1 + ((n++ * 7919) % KEYS);
+          if (scenario.rowsPerStatement === 1) {
+            await client.query(`INSERT INTO ${target} (customer_id, payload) VALUES ($1, 'some payload text')`, [key]);
+          } else {
+            await client.query(
+              `INSERT INTO ${target} (customer_id, payload) SELECT $1, 'some payload text' FROM generate_series(1, $2)`,
+              [key, scenario.rowsPerStatement],
+            );
+          }
+        }
+        if (scenario.rowsPerTransaction > 1) await client.query('COMMIT');
+        rows += scenario.rowsPerTransaction * scenario.rowsPerStatement;
+        slowestMs = Math.max(slowestMs, Date.now() - began);
+      }
+    }),
+  );
+  const elapsed = (Date.now() - started) / 1000;
+  await Promise.all(clients.map((c) => c.end()));
+  return { rate: rows / elapsed, slowestMs };
+}
+
+const results: string[][] = [];
+let goalMet = false;
+for (const scenario of scenarios) {
+  process.stdout.write(`measuring: ${scenario.label}...\n`);
+  const plain = await measure('plain', scenario);
+  const routed = await measure('routed', scenario);
+  const rowlock = await measure('rowlock', scenario);
+  const ratio = routed.rate / plain.rate;
+  if (scenario.label === '8 writers, hot key') goalMet = ratio >= 0.5;
+  results.push([
+    scenario.label,
+    formatRate(plain.rate),
+    formatRate(routed.rate),
+    ratio.toFixed(2),
+    formatRate(rowlock.rate),
+    (rowlock.rate / plain.rate).toFixed(2),
+    `${routed.slowestMs} / ${rowlock.slowestMs}`,
+  ]);
+}
+
+// Every leaf within its bucket's capacity, after all that.
+const { rows: over } = await setup.query<{ n: number }>(
+  `SELECT count(*)::int AS n FROM (SELECT tableoid, count(*) FROM routed_partitioned GROUP BY tableoid HAVING count(*) > $1) x`,
+  [BUCKET_LIMIT],
+);
+await setup.end();
+await bench.stop();
+
+process.stdout.write(
+  `\n${table(['scenario (rows/s)', 'plain', 'routed', 'ratio', 'row-lock design', 'ratio', 'slowest ms routed / row-lock'], results)}\n`,
+);
+process.stdout.write(`\nGoal: routed >= 0.50 x plain at 8 writers on one hot key: ${goalMet ? 'met' : 'NOT met'}.\n`);
+process.stdout.write(`Leaves over their bucket limit: ${over[0]!.n}.\n`);
