@@ -138,6 +138,18 @@ export async function planMigration(
     message: `After the migration, an UPDATE that changes ${target.keyColumn} is refused with a clear error (the row would have to move to another key's partitions); delete and re-insert such rows instead.`,
   });
   issues.push({
+    code: 'statistics',
+    severity: 'info',
+    message: `The new partitions start without planner statistics; autovacuum analyzes each as it fills, and the partitioned table itself (never analyzed automatically) gets them from ANALYZE.`,
+    fix: `ANALYZE ${qualified(info.schema, names.partitionedTable)};  -- after the migration, at a quiet time`,
+  });
+  issues.push({
+    code: 'no_upserts',
+    severity: 'warning',
+    message: `INSERT ... ON CONFLICT through ${displayTableName(info)} stops working: the routing view has no unique index to detect conflicts with (ON CONFLICT (...) fails, ON CONFLICT DO NOTHING no longer skips duplicates).`,
+    fix: 'Rewrite upserts as an UPDATE followed by an INSERT when nothing was updated, or run them against the partitioned table naming the key and bucket.',
+  });
+  issues.push({
     code: 'routing_view',
     severity: 'info',
     message: `${displayTableName(info)} becomes a view over ${displayIdentifier(names.partitionedTable)} whose INSTEAD OF INSERT trigger routes new rows; INSERT, COPY, UPDATE, DELETE and SELECT keep working through it. TRUNCATE and ALTER TABLE must name ${displayIdentifier(names.partitionedTable)}; after altering its columns, run "partwise refresh" to rebuild the view.`,
