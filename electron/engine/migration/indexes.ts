@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { ident } from '../../db/sql.js';
 import { inspectTable, serverInfo } from '../catalog.js';
 import { indexPlans } from '../index-ddl.js';
+import { derivedName } from '../names.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
 
 export async function buildIndexes(context: TargetContext, control: pg.ClientBase): Promise<void> {
@@ -13,19 +14,36 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   const plans = indexPlans(info, target.keyColumn, target.bucketColumn);
   const existing = await existingNames(control, target.schema, target.partitionedTable);
 
+  // Each leaf's index is built by the workers, in parallel; the statement on
+  // the partitioned table then finds them and attaches them (it builds only
+  // the level-1 partitions' partitioned indexes, which hold no data).
+  const pending = plans.filter((plan) => !existing.has(plan.newName));
+  const { rows: leaves } = await control.query<{ leaf: string; name: string }>(
+    `SELECT b.leaf_partition::text AS leaf, c.relname AS name FROM ${sql.install}.partition_bucket b
+       JOIN pg_class c ON c.oid = b.leaf_partition WHERE b.config_id = $1`,
+    [target.configId],
+  );
+  const work = pending.flatMap((plan) => {
+    const suffix = plan.kind === 'primary' ? '_pkey' : `_${plans.indexOf(plan) + 1}_idx`;
+    return leaves.map((leaf) => ({ plan, leaf: leaf.leaf, name: derivedName(leaf.name, suffix) }));
+  });
+  const total = work.length + pending.length;
   let done = 0;
-  for (const plan of plans) {
-    throwIfCancelled(context);
-    if (!existing.has(plan.newName)) {
-      reporter.log(
-        'info',
-        `building ${plan.kind === 'plain' ? 'index' : plan.kind.replace('_', ' ')} ${plan.newName}`,
-        context.label,
-      );
-      await control.query(plan.statement(sql.partitioned));
-    }
+  await withWorkers(context, work, async (client, item) => {
+    if (!existing.has(item.name)) await client.query(item.plan.statement(item.leaf, item.name));
     done++;
-    reporter.progress('indexes', done, plans.length, 'indexes', { table: context.label, force: true });
+    reporter.progress('indexes', done, total, 'indexes', { table: context.label });
+  });
+  for (const plan of pending) {
+    throwIfCancelled(context);
+    reporter.log(
+      'info',
+      `building ${plan.kind === 'plain' ? 'index' : plan.kind.replace('_', ' ')} ${plan.newName}`,
+      context.label,
+    );
+    await control.query(plan.statement(sql.partitioned));
+    done++;
+    reporter.progress('indexes', done, total, 'indexes', { table: context.label, force: true });
   }
 
   const foreignKeys = info.constraints.filter((c) => c.type === 'f');

@@ -57,6 +57,18 @@ describe('migrate', () => {
       `SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'orders_partitioned'::regclass ORDER BY 1`,
     );
     expect(indexes.map((i) => i.name)).toEqual(['orders_created_at_idx', 'orders_pkey']);
+    // Each leaf has its two indexes, built once and attached (not built again).
+    const perLeaf = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_partition_tree('orders_partitioned') t JOIN pg_index i ON i.indrelid = t.relid
+        WHERE t.isleaf GROUP BY t.relid`,
+    );
+    expect(new Set(perLeaf.map((l) => l.n))).toEqual(new Set([2]));
+    expect(
+      await db.query(
+        `SELECT count(*)::int AS n FROM pg_partition_tree('orders_pkey'::regclass) t JOIN pg_index i ON i.indexrelid = t.relid
+          WHERE t.isleaf AND NOT i.indisvalid`,
+      ),
+    ).toEqual([{ n: 0 }]);
     // Phases were reported in order.
     const phases = events.filter((e) => e.type === 'phase').map((e) => (e as { phase: string }).phase);
     expect(phases).toEqual(
