@@ -15,7 +15,6 @@ DECLARE
   v_tracker @extschema@.partition_tracker;
   v_level_one name;
   v_leaf name;
-  v_hash_length int;
 BEGIN
   IF p_key_value IS NULL THEN
     RAISE EXCEPTION USING
@@ -38,16 +37,7 @@ BEGIN
     RETURN v_tracker;
   END IF;
 
-  -- The name is a pure function of the key, unless an unrelated table already
-  -- took it: then a longer hash makes a different one.
-  FOREACH v_hash_length IN ARRAY ARRAY[12, 16, 32] LOOP
-    v_level_one := @extschema@.level_one_name(v_config.name_stem, p_key_value, v_hash_length);
-    EXIT WHEN to_regclass(format('%I.%I', v_config.table_schema, v_level_one)) IS NULL
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits
-                       WHERE inhrelid = to_regclass(format('%I.%I', v_config.table_schema, v_level_one))
-                         AND inhparent = format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass);
-  END LOOP;
-
+  v_level_one := @extschema@.available_level_one_name(v_config, p_key_value);
   PERFORM @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table, v_level_one,
                                        p_key_value, v_config.bucket_column, p_online);
   v_leaf := @extschema@.leaf_name(v_level_one, v_config.bucket_column, 0);

@@ -91,18 +91,11 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
-  v_parent regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
   v_key text;
   v_name name;
-  v_hash_length int;
 BEGIN
   FOREACH v_key IN ARRAY p_keys LOOP
-    FOREACH v_hash_length IN ARRAY ARRAY[12, 16, 32] LOOP
-      v_name := @extschema@.level_one_name(v_config.name_stem, v_key, v_hash_length);
-      EXIT WHEN to_regclass(format('%I.%I', v_config.table_schema, v_name)) IS NULL
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits
-                         WHERE inhrelid = to_regclass(format('%I.%I', v_config.table_schema, v_name)) AND inhparent = v_parent);
-    END LOOP;
+    v_name := @extschema@.available_level_one_name(v_config, v_key);
     PERFORM @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table, v_name, v_key,
                                          v_config.bucket_column, false);
     key_value := v_key;
