@@ -17,6 +17,18 @@ export const Phase = z.enum([
 ]);
 export type Phase = z.infer<typeof Phase>;
 
+/** The phases of a migration of one table, in the order they run. */
+export const MIGRATION_PHASES: readonly Phase[] = [
+  'prepare',
+  'provision',
+  'copy',
+  'indexes',
+  'catch_up',
+  'cutover',
+  'verify',
+  'done',
+];
+
 export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
 export type LogLevel = z.infer<typeof LogLevel>;
 

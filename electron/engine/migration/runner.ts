@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { MigrationTarget } from '../../../shared/plan.js';
 import { BUCKET_COLUMN_DEFAULT } from '../../../shared/plan.js';
-import type { Phase } from '../../../shared/progress.js';
+import { MIGRATION_PHASES, type Phase } from '../../../shared/progress.js';
 import { PartwiseError } from '../../db/errors.js';
 import { install, DEFAULT_SCHEMA } from '../../infra/install.js';
 import { Journal, type JournalTarget } from '../journal.js';
@@ -57,10 +57,8 @@ function resolveOptions(options: EngineOptions): MigrationOptions {
   };
 }
 
-const PHASE_ORDER: Phase[] = ['prepare', 'provision', 'copy', 'indexes', 'catch_up', 'cutover', 'verify', 'done'];
-
 function reached(target: JournalTarget, phase: Phase): boolean {
-  return PHASE_ORDER.indexOf(target.phase) > PHASE_ORDER.indexOf(phase);
+  return MIGRATION_PHASES.indexOf(target.phase) > MIGRATION_PHASES.indexOf(phase);
 }
 
 class Session {
