@@ -215,4 +215,38 @@ describe('partwise command line', () => {
     const back = await runCli(['rollback', '--url', db.url, '--run', String(id), '--yes']);
     expect(back.code, back.stderr).toBe(0);
   });
+
+  it('refreshes the routing view after a column change, and maintains a table', async () => {
+    await db.query(`CREATE TABLE evolving (id bigserial PRIMARY KEY, k int NOT NULL, a text)`);
+    await db.query(`INSERT INTO evolving (k, a) SELECT g % 3, 'a' FROM generate_series(1, 90) g`);
+    const migrated = await runCli([
+      'migrate',
+      '--url',
+      db.url,
+      '--table',
+      'evolving',
+      '--key',
+      'k',
+      '--bucket-limit',
+      '20',
+      '--yes',
+    ]);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    await db.query(`ALTER TABLE evolving_partitioned ADD COLUMN b int NOT NULL DEFAULT 7`);
+    const refreshed = await runCli(['refresh', '--url', db.url, '--table', 'evolving']);
+    expect(refreshed.code, refreshed.stderr).toBe(0);
+    expect(refreshed.stdout).toContain('Routing view of public.evolving rebuilt from evolving_partitioned.');
+    expect(await db.query(`INSERT INTO evolving (k, a) VALUES (1, 'new') RETURNING b`)).toEqual([{ b: 7 }]);
+    await db.query(`INSERT INTO evolving (k, a, b) VALUES (2, 'new', 9)`);
+    expect(await db.query(`SELECT count(*)::int AS n FROM evolving WHERE b = 9`)).toEqual([{ n: 1 }]);
+
+    const maintained = await runCli(['maintain', '--url', db.url, '--table', 'evolving', '--ahead', '0.5', '--json']);
+    expect(maintained.code, maintained.stderr).toBe(0);
+    const report = JSON.parse(maintained.stdout.trim().split('\n').at(-1)!);
+    expect(report.keysChecked).toBe(3);
+    expect(report.findings.map((f: { kind: string }) => f.kind)).toContain('created_ahead');
+    const missing = await runCli(['maintain', '--url', db.url, '--table', 'nothing_here']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('partwise: public.nothing_here is not managed by Partwise');
+  });
 });
