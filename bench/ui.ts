@@ -226,13 +226,20 @@ interface Measurement {
   payloadBytes: number;
 }
 
+/** What INSTRUMENTATION keeps in the page, by WebSocket message id. */
+interface PageBench {
+  sent: Record<string, { command: string; at: number }>;
+  received: Record<string, { at: number; bytes: number }>;
+  painted(selector: string, timeoutMs: number): Promise<number>;
+}
+
 async function measure(page: Page, nav: string, selector: string, dataCommand: string): Promise<Measurement> {
   await page.reload();
   await page.getByTestId('app-ready').waitFor();
   await page.getByTestId('screen-connections').waitFor();
   const result = await page.evaluate(
     async ({ nav, selector }) => {
-      const bench = (window as unknown as { __bench: Record<string, any> }).__bench;
+      const bench = (window as unknown as { __bench: PageBench }).__bench;
       bench.sent = {};
       bench.received = {};
       const button = document.querySelector<HTMLButtonElement>(`[data-testid="${nav}"]`)!;
@@ -247,8 +254,8 @@ async function measure(page: Page, nav: string, selector: string, dataCommand: s
   let backendMs = 0;
   let payloadBytes = 0;
   const commands: string[] = [];
-  for (const [id, sent] of Object.entries(result.sent as Record<string, { command: string; at: number }>)) {
-    const received = (result.received as Record<string, { at: number; bytes: number }>)[id];
+  for (const [id, sent] of Object.entries(result.sent)) {
+    const received = result.received[id];
     // Only the requests answered before the first paint were on its way.
     if (!received || received.at > result.paintedAt) continue;
     backendMs += received.at - sent.at;
@@ -261,6 +268,8 @@ async function measure(page: Page, nav: string, selector: string, dataCommand: s
   return { totalMs, backendMs, renderMs: totalMs - backendMs, commands, payloadBytes };
 }
 
+const payloadSize = (bytes: number) =>
+  bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MB` : `${(bytes / 1024).toFixed(1)} KB`;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`;
 
@@ -353,7 +362,7 @@ try {
     rows.push([
       screen.name,
       screen.command,
-      `${(runs[0]!.payloadBytes / 1024 / 1024).toFixed(2)} MB`,
+      payloadSize(runs[0]!.payloadBytes),
       ms(median(runs.map((r) => r.backendMs))),
       ms(render),
       ms(Math.max(...runs.map((r) => r.renderMs))),

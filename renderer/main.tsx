@@ -32,7 +32,7 @@ const queryClient = new QueryClient({
 
 connectRunEvents(api, {
   ingest: (events) => useRunProgress.getState().ingest(events),
-  onFinished: () => void invalidateAfterRun(queryClient),
+  onFinished: (event) => void invalidateAfterRun(queryClient, event.connectionId),
 });
 
 const root = document.getElementById('root');

@@ -80,7 +80,9 @@ async function leafFigures(db: pg.Pool, leaves: number[], exactCounts: boolean):
       toast: string;
       estimate: string;
     }>(
-      `SELECT c.oid::int AS oid, pg_total_relation_size(c.oid) AS total, pg_relation_size(c.oid) AS heap,
+      `SELECT c.oid::int AS oid, pg_total_relation_size(c.oid) AS total,
+              -- pg_table_size counts the heap with its free space and visibility maps, and TOAST
+              pg_table_size(c.oid) - coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS heap,
               pg_indexes_size(c.oid) AS indexes,
               coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast,
               greatest(c.reltuples, 0)::bigint AS estimate
@@ -124,6 +126,16 @@ export async function partitionTree(
   configId: number,
   exactCounts: boolean,
 ): Promise<PartitionTree> {
+  return (await treeWithFigures(db, schema, configId, exactCounts)).tree;
+}
+
+/** The tree, and the per-leaf figures it was built from (the sizes report reuses them). */
+async function treeWithFigures(
+  db: pg.Pool,
+  schema: string,
+  configId: number,
+  exactCounts: boolean,
+): Promise<{ tree: PartitionTree; figures: Map<number, LeafFigures> }> {
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
   const { rows: trackers } = await db.query<{
@@ -186,7 +198,7 @@ export async function partitionTree(
       buckets: list,
     };
   });
-  return {
+  const tree: PartitionTree = {
     table,
     levelOne,
     totals: {
@@ -196,20 +208,11 @@ export async function partitionTree(
       levelOne: levelOne.length,
     },
   };
+  return { tree, figures };
 }
 
 export async function sizesReport(db: pg.Pool, schema: string, configId: number): Promise<SizesReport> {
-  const tree = await partitionTree(db, schema, configId, false);
-  const q = ident(schema);
-  const { rows: leaves } = await db.query<{ oid: number }>(
-    `SELECT leaf_partition::oid::int AS oid FROM ${q}.partition_bucket WHERE config_id = $1`,
-    [configId],
-  );
-  const figures = await leafFigures(
-    db,
-    leaves.map((l) => l.oid),
-    false,
-  );
+  const { tree, figures } = await treeWithFigures(db, schema, configId, false);
   let tableBytes = 0;
   let indexBytes = 0;
   let toastBytes = 0;

@@ -15,6 +15,8 @@ export interface Column<T> {
   render(row: T): ReactNode;
   /** Makes the column sortable. */
   sortValue?(row: T): string | number;
+  /** Orders two sort values when the default (numbers as numbers, text naturally) is not the right order. */
+  compare?(a: string | number, b: string | number): number;
   headerTitle?: string;
 }
 
@@ -34,8 +36,9 @@ export function sortRows<T>(rows: readonly T[], columns: readonly Column<T>[], s
   // Decorate once: sortValue may do work, and Array.sort calls the comparator n log n times.
   const decorated = rows.map((row, index) => ({ row, index, key: value(row) }));
   decorated.sort((a, b) => {
-    const order =
-      typeof a.key === 'number' && typeof b.key === 'number'
+    const order = column.compare
+      ? column.compare(a.key, b.key)
+      : typeof a.key === 'number' && typeof b.key === 'number'
         ? a.key - b.key
         : collator.compare(String(a.key), String(b.key));
     return order !== 0 ? order * factor : a.index - b.index;

@@ -122,3 +122,18 @@ describe('treeKeyAction', () => {
     expect(treeKeyAction([], 0, 'ArrowDown')).toBeNull();
   });
 });
+
+describe('indexTree', () => {
+  it('orders integer keys numerically whatever order they arrive in', () => {
+    const nodes = makeNodes(2001).reverse();
+    const textOrder = [...nodes].sort((a, b) => (a.keyValue < b.keyValue ? -1 : 1));
+    const keys = indexTree(textOrder).nodes.map((node) => node.keyValue);
+    expect(keys.slice(0, 4)).toEqual(['0', '1', '2', '3']);
+    expect(keys.slice(-3)).toEqual(['1998', '1999', '2000']);
+  });
+
+  it('orders other keys as text', () => {
+    const nodes = makeNodes(3).map((node, i) => ({ ...node, keyValue: ['b', 'a10', 'a9'][i]! }));
+    expect(indexTree(nodes).nodes.map((node) => node.keyValue)).toEqual(['a10', 'a9', 'b']);
+  });
+});

@@ -4,6 +4,7 @@
 // flattening itself is a single pass over the (filtered) keys.
 import type { BucketNode, LevelOneNode } from '../../shared/explorer';
 import { bucketFill } from './fill';
+import { sortByKey } from './key-order';
 
 export interface LevelOneSummary {
   /** Buckets over their capacity. */
@@ -20,7 +21,9 @@ export interface TreeIndex {
   summaries: readonly LevelOneSummary[];
 }
 
-export function indexTree(nodes: readonly LevelOneNode[]): TreeIndex {
+/** Keys in their natural order (numeric when all are integers; the backend sends them in text order). */
+export function indexTree(input: readonly LevelOneNode[]): TreeIndex {
+  const nodes = sortByKey(input, (node) => node.keyValue);
   const summaries = nodes.map((node) => {
     let overFull = 0;
     let capacity = 0;

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../shared/progress';
-import { applyRunEvents, LOG_LIMIT, RUN_LEVEL, useRunProgress, type RunProgressState } from './run-progress';
+import {
+  applyRunEvents,
+  liveRunIdsOf,
+  liveRunKey,
+  LOG_LIMIT,
+  RUN_LEVEL,
+  selectLiveRun,
+  useRunProgress,
+  type RunProgressState,
+} from './run-progress';
 
 const at = '2025-11-24T09:00:00Z';
 const empty: RunProgressState = { runs: {} };
@@ -93,6 +102,42 @@ describe('applyRunEvents', () => {
   });
 });
 
+describe('runs of several connections', () => {
+  const of = (connectionId: string | undefined, event: RunEvent): RunEvent => ({ ...event, connectionId });
+
+  it('keeps run 1 of one database apart from run 1 of another', () => {
+    const state = applyRunEvents(empty, [
+      of('a', progress(1, 100)),
+      of('b', progress(1, 900)),
+      of('a', progress(2, 5)),
+    ]);
+    expect(selectLiveRun(state, 'a', 1)!.targets['public.orders']!.progress?.done).toBe(100);
+    expect(selectLiveRun(state, 'b', 1)!.targets['public.orders']!.progress?.done).toBe(900);
+    expect(selectLiveRun(state, 'b', 2)).toBeUndefined();
+    expect(liveRunIdsOf(state, 'a')).toEqual([1, 2]);
+    expect(liveRunIdsOf(state, 'b')).toEqual([1]);
+    expect(liveRunIdsOf(state, 'c')).toEqual([]);
+  });
+
+  it('shows runs of events that name no connection to every connection', () => {
+    const state = applyRunEvents(empty, [progress(7, 10)]);
+    expect(state.runs[liveRunKey(undefined, 7)]!.connectionId).toBeNull();
+    expect(selectLiveRun(state, 'a', 7)?.runId).toBe(7);
+    expect(liveRunIdsOf(state, 'b')).toEqual([7]);
+  });
+});
+
+describe('a finished run that runs again', () => {
+  it('is running again once a rollback (or resume, or finalize) of it reports a phase', () => {
+    let state = applyRunEvents(empty, [{ type: 'finished', runId: 3, at, status: 'succeeded', message: 'Migrated' }]);
+    expect(state.runs[3]!.finished?.status).toBe('succeeded');
+    state = applyRunEvents(state, [{ type: 'phase', runId: 3, at, phase: 'rollback', message: 'Rolling back' }]);
+    expect(state.runs[3]!.finished).toBeNull();
+    state = applyRunEvents(state, [{ type: 'finished', runId: 3, at, status: 'rolled_back', message: 'Rolled back' }]);
+    expect(state.runs[3]!.finished?.status).toBe('rolled_back');
+  });
+});
+
 describe('useRunProgress store', () => {
   it('ingests batches and forgets runs', () => {
     useRunProgress.setState({ runs: {} });
@@ -100,5 +145,8 @@ describe('useRunProgress store', () => {
     expect(useRunProgress.getState().runs[9]!.targets['public.orders']!.progress?.done).toBe(500);
     useRunProgress.getState().forget(9);
     expect(useRunProgress.getState().runs[9]).toBeUndefined();
+    useRunProgress.getState().ingest([{ ...progress(9, 500), connectionId: 'a' }]);
+    useRunProgress.getState().forget(9, 'a');
+    expect(useRunProgress.getState().runs).toEqual({});
   });
 });

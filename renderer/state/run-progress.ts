@@ -2,8 +2,13 @@
 // latest progress of each target table, a bounded log, and how it finished.
 // The reducer is pure (events in, state out); the store batches events so a
 // burst of them costs one render.
+//
+// Run ids are numbered per database, so run 3 of one connection and run 3 of
+// another are different runs: live runs are keyed by connection and run id.
+// Events that name no connection (a backend older than connectionId) are
+// keyed by run id alone and shown whichever connection is active.
 import { create } from 'zustand';
-import type { Phase, RunEvent } from '../../shared/progress';
+import { MIGRATION_PHASES, type Phase, type RunEvent } from '../../shared/progress';
 import type { LogEntry } from '../lib/log-filter';
 
 export type ProgressEvent = Extract<RunEvent, { type: 'progress' }>;
@@ -26,6 +31,8 @@ export interface TargetProgress {
 
 export interface RunProgress {
   runId: number;
+  /** The connection whose database the run is in; null when the events did not say. */
+  connectionId: string | null;
   firstEventAt: string;
   updatedAt: string;
   targets: Record<string, TargetProgress>;
@@ -38,12 +45,33 @@ export interface RunProgress {
 }
 
 export interface RunProgressState {
-  runs: Record<number, RunProgress>;
+  /** By liveRunKey(connectionId, runId). */
+  runs: Record<string, RunProgress>;
 }
 
-function emptyRun(runId: number, at: string): RunProgress {
+/** The store key of a run: its id alone when the connection is unknown (so `runs[7]` is run 7 of no named connection). */
+export function liveRunKey(connectionId: string | null | undefined, runId: number): string {
+  return connectionId == null ? String(runId) : `${connectionId}#${runId}`;
+}
+
+/** A connection's live run, or one whose events named no connection. */
+export function selectLiveRun(state: RunProgressState, connectionId: string, runId: number): RunProgress | undefined {
+  return state.runs[liveRunKey(connectionId, runId)] ?? state.runs[liveRunKey(null, runId)];
+}
+
+/** Ids of the live runs that may belong to a connection (its own, and those of no named connection). */
+export function liveRunIdsOf(state: RunProgressState, connectionId: string): number[] {
+  const ids = new Set<number>();
+  for (const run of Object.values(state.runs)) {
+    if (run.connectionId === connectionId || run.connectionId === null) ids.add(run.runId);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+function emptyRun(runId: number, connectionId: string | null, at: string): RunProgress {
   return {
     runId,
+    connectionId,
     firstEventAt: at,
     updatedAt: at,
     targets: {},
@@ -76,21 +104,24 @@ function appendLog(run: RunProgress, entries: LogEntry[]) {
 export function applyRunEvents(state: RunProgressState, events: readonly RunEvent[]): RunProgressState {
   if (events.length === 0) return state;
   const runs = { ...state.runs };
-  const pendingLog = new Map<number, LogEntry[]>();
-  const touched = new Set<number>();
+  const pendingLog = new Map<string, LogEntry[]>();
+  const touched = new Set<string>();
 
   for (const event of events) {
-    let run = runs[event.runId];
-    if (!touched.has(event.runId)) {
-      run = run ? { ...run } : emptyRun(event.runId, event.at);
-      runs[event.runId] = run;
-      touched.add(event.runId);
+    const key = liveRunKey(event.connectionId, event.runId);
+    let run = runs[key];
+    if (!touched.has(key)) {
+      run = run ? { ...run } : emptyRun(event.runId, event.connectionId ?? null, event.at);
+      runs[key] = run;
+      touched.add(key);
     }
     run = run!;
     run.updatedAt = event.at;
+    // Resume, rollback and finalize continue a finished run under the same id: it runs again.
+    if (run.finished && (event.type === 'phase' || event.type === 'progress')) run.finished = null;
     const table = event.table ?? RUN_LEVEL;
-    const lines = pendingLog.get(event.runId) ?? [];
-    pendingLog.set(event.runId, lines);
+    const lines = pendingLog.get(key) ?? [];
+    pendingLog.set(key, lines);
     const line = (level: LogEntry['level'], message: string) => {
       lines.push({ seq: run.nextSeq++, at: event.at, level, message, ...(event.table ? { table: event.table } : {}) });
     };
@@ -125,21 +156,12 @@ export function applyRunEvents(state: RunProgressState, events: readonly RunEven
     }
   }
 
-  for (const [runId, lines] of pendingLog) if (lines.length > 0) appendLog(runs[runId]!, lines);
+  for (const [key, lines] of pendingLog) if (lines.length > 0) appendLog(runs[key]!, lines);
   return { runs };
 }
 
 /** The phases of a migration, in order, for the stepper. */
-export const MIGRATION_PHASES: readonly Phase[] = [
-  'prepare',
-  'provision',
-  'copy',
-  'indexes',
-  'catch_up',
-  'cutover',
-  'verify',
-  'done',
-];
+export { MIGRATION_PHASES };
 
 export const phaseLabel: Record<Phase, string> = {
   prepare: 'Prepare',
@@ -157,16 +179,16 @@ export const phaseLabel: Record<Phase, string> = {
 
 interface RunProgressStore extends RunProgressState {
   ingest(events: readonly RunEvent[]): void;
-  forget(runId: number): void;
+  forget(runId: number, connectionId?: string | null): void;
 }
 
 export const useRunProgress = create<RunProgressStore>((set) => ({
   runs: {},
   ingest: (events) => set((state) => applyRunEvents(state, events)),
-  forget: (runId) =>
+  forget: (runId, connectionId = null) =>
     set((state) => {
       const runs = { ...state.runs };
-      delete runs[runId];
+      delete runs[liveRunKey(connectionId, runId)];
       return { runs };
     }),
 }));

@@ -6,7 +6,7 @@ import { Icon } from '../../components/Icon';
 import { ProgressBar } from '../../components/Bars';
 import { formatDuration, formatElapsed, formatNumber, formatRate, formatTimestamp } from '../../lib/format';
 import { isMigrationPhase, migrationSteps, outcomeOf, targetView, type TargetView } from '../../lib/phases';
-import { phaseLabel, RUN_LEVEL, useRunProgress, type RunProgress } from '../../state/run-progress';
+import { phaseLabel, RUN_LEVEL, selectLiveRun, useRunProgress, type RunProgress } from '../../state/run-progress';
 import { LiveLog } from './LiveLog';
 import { RunActionDialog, runTables } from './RunActionDialog';
 
@@ -126,7 +126,8 @@ export function RunMonitor({
   runId: number;
   summary: RunSummary | undefined;
 }) {
-  const live = useRunProgress((state) => state.runs[runId]);
+  // Another connection's run with the same number is not this one.
+  const live = useRunProgress((state) => selectLiveRun(state, connectionId, runId));
   const [cancelling, setCancelling] = useState(false);
   const status = monitorStatus(live, summary);
   const now = useNow(status === 'running');

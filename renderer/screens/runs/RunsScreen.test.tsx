@@ -88,6 +88,21 @@ describe('Runs screen', () => {
     stop();
   });
 
+  it('ignores the events of a run with the same number in another connection', async () => {
+    const { emit, stop } = setup();
+    const other = { runId: 4, table, at, connectionId: 'elsewhere' };
+    await emit({ ...other, type: 'phase', phase: 'copy', message: 'Copying rows elsewhere' });
+    await emit({ ...other, type: 'log', level: 'warn', message: 'Not this database' });
+    await emit({ runId: 4, table, at, connectionId: 'sandbox', type: 'phase', phase: 'prepare', message: 'Checking' });
+    const monitor = await screen.findByTestId('run-monitor');
+    await waitFor(() => expect(within(monitor).getByTestId('run-target').dataset.phase).toBe('prepare'));
+    expect(monitor.textContent).not.toContain('Not this database');
+    expect(monitor.textContent).not.toContain('Copying rows elsewhere');
+    await emit({ ...other, type: 'finished', status: 'failed', message: 'Failed elsewhere' });
+    expect(within(monitor).getByTestId('run-status').dataset.status).toBe('running');
+    stop();
+  });
+
   it('cancels only after a confirmation that says what cancelling does', async () => {
     const { emit, api, stop } = setup();
     await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });

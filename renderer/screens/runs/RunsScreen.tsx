@@ -9,7 +9,7 @@ import { RequireConnection } from '../../components/RequireConnection';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { formatElapsed, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
-import { phaseLabel, useRunProgress } from '../../state/run-progress';
+import { liveRunIdsOf, phaseLabel, useRunProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { RunActionDialog, runTables } from './RunActionDialog';
 import { RunMonitor, StatusBadge } from './RunMonitor';
@@ -23,7 +23,8 @@ export function pickMonitoredRun(
   if (chosen !== null) return chosen;
   const running = runs?.filter((run) => run.status === 'running').sort((a, b) => b.runId - a.runId)[0];
   if (running) return running.runId;
-  // Events do not say which database they come from: when the journal is readable, only its runs count.
+  // Live runs without a journal entry are not migrations of this database (maintenance reports as run 0, and
+  // events of an older backend name no connection): when the journal is readable, only its runs count.
   const ours = runs ? liveRunIds.filter((id) => runs.some((run) => run.runId === id)) : liveRunIds;
   if (ours.length > 0) return Math.max(...ours);
   return null;
@@ -162,7 +163,7 @@ function RunsView({ connectionId }: { connectionId: string }) {
   const runs = useRuns(connectionId);
   const chosen = useUi((state) => state.monitoredRunId);
   // A string, so the view re-renders when runs appear, not on every progress event.
-  const liveRunIds = useRunProgress((state) => Object.keys(state.runs).join(','));
+  const liveRunIds = useRunProgress((state) => liveRunIdsOf(state, connectionId).join(','));
   const [pending, setPending] = useState<{ run: RunSummary; action: RunAction } | null>(null);
   const go = useUi((state) => state.go);
   const monitored = pickMonitoredRun(chosen, runs.data, liveRunIds === '' ? [] : liveRunIds.split(',').map(Number));

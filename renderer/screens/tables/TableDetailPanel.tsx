@@ -100,7 +100,7 @@ function TargetForm({
                     </span>
                   )}
                 </td>
-                <td className="mono muted">{column.type}</td>
+                <td className="mono muted col-type">{column.type}</td>
                 <td className="right num">{formatNumber(column.distinctEstimate)}</td>
                 <td className="right num">{formatPercent(column.nullFraction)}</td>
                 <td>
@@ -109,7 +109,11 @@ function TargetForm({
                       <Icon name="check" size={14} /> yes
                     </span>
                   ) : (
-                    <span className="muted" data-testid="column-reason">
+                    <span
+                      className="muted column-reason"
+                      title={column.reason ?? undefined}
+                      data-testid="column-reason"
+                    >
                       {column.reason ?? 'no'}
                     </span>
                   )}

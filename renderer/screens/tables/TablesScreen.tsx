@@ -21,7 +21,7 @@ const columns: Column<TableSummary>[] = [
   {
     id: 'name',
     header: 'Table',
-    width: 'minmax(200px, 3fr)',
+    width: 'minmax(150px, 3fr)',
     sortValue: (table) => tableKey(table),
     render: (table) => (
       <span className="cell-text">
@@ -35,7 +35,7 @@ const columns: Column<TableSummary>[] = [
   {
     id: 'rows',
     header: 'Rows (est.)',
-    width: 'minmax(110px, 1fr)',
+    width: 'minmax(104px, 1fr)',
     align: 'right',
     sortValue: (table) => table.rowEstimate,
     render: (table) => <span className="num">{formatNumber(table.rowEstimate)}</span>,
@@ -44,7 +44,7 @@ const columns: Column<TableSummary>[] = [
   {
     id: 'size',
     header: 'Total size',
-    width: 'minmax(90px, 1fr)',
+    width: 'minmax(112px, 1fr)',
     align: 'right',
     sortValue: (table) => table.totalBytes,
     render: (table) => <span className="num">{formatBytes(table.totalBytes)}</span>,
@@ -141,7 +141,7 @@ function TablesView({ connectionId }: { connectionId: string }) {
             testId="table-list"
             rowTestId="table-row"
             rowData={(table: TableSummary) => ({ table: tableKey(table), managed: String(table.managed) })}
-            minWidth={420}
+            minWidth={380}
           />
         )}
       </div>

@@ -38,7 +38,7 @@ const findingColumns: Column<MaintenanceFinding>[] = [
   {
     id: 'key',
     header: 'Key',
-    width: 'minmax(110px, 1fr)',
+    width: 'minmax(72px, 0.7fr)',
     sortValue: (f) => f.keyValue,
     render: (f) => <span className="mono">{f.keyValue}</span>,
   },
@@ -70,7 +70,7 @@ const findingColumns: Column<MaintenanceFinding>[] = [
   {
     id: 'detail',
     header: 'Detail',
-    width: 'minmax(240px, 3fr)',
+    width: 'minmax(200px, 3fr)',
     render: (f) => (
       <span className="ellipsis" title={[f.leaf, f.detail].filter(Boolean).join(': ')}>
         {f.leaf && <span className="mono muted">{f.leaf}: </span>}
@@ -99,8 +99,9 @@ export function MaintenancePanel({ connectionId, table }: { connectionId: string
         <h2 className="panel-title">Maintenance</h2>
       </div>
       <p className="muted">
-        Checks every key: recounts and repairs tracker drift, recreates missing leaves, and reports over-full and empty
-        buckets. It takes short locks per key and can run while the table is in use.
+        Checks every key: counts the rows of its buckets, repairs tracker drift, and reports missing and untracked
+        leaves and over-full and empty buckets (missing leaves are reported, not recreated). It takes short locks per
+        key and can run while the table is in use.
       </p>
       <div className="maintenance-form">
         <label className="checkbox">
@@ -156,7 +157,7 @@ export function MaintenancePanel({ connectionId, table }: { connectionId: string
                 testId="maintenance-findings"
                 rowTestId="finding-row"
                 rowData={(f) => ({ key: f.keyValue, kind: f.kind })}
-                minWidth={700}
+                minWidth={620}
               />
             </div>
           )}

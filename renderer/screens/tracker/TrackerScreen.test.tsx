@@ -6,6 +6,7 @@ import { TrackerScreen } from './TrackerScreen';
 import { parseAheadPercent } from './MaintenancePanel';
 import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
 import { useUi } from '../../state/ui';
+import { managedTables, trackerRows } from '../../testing/fixtures';
 
 let restoreLayout: () => void;
 beforeAll(() => (restoreLayout = fakeLayout()));
@@ -38,6 +39,22 @@ describe('Tracker screen', () => {
     await waitFor(() => expect(keys()[0]).toBe('1000'));
     await userEvent.click(within(table).getByTestId('tracker-table-sort-key'));
     await waitFor(() => expect(keys()[0]).toBe('12999'));
+  });
+
+  it('orders integer keys as numbers, negative ones included', async () => {
+    const table = managedTables()[0]!;
+    const rows = trackerRows(table, 5);
+    const keyed = ['1000', '-5', '2', '-40', '10'].map((keyValue, i) => ({ ...rows[i]!, keyValue }));
+    useUi.setState({ managedTable: { sandbox: table.configId } });
+    renderWithApi(<TrackerScreen />, { handlers: { 'tracker.list': () => ({ table, rows: keyed }) } });
+    const grid = await screen.findByTestId('tracker-table');
+    const keys = () =>
+      within(grid)
+        .getAllByTestId('tracker-row')
+        .map((row) => row.dataset.key);
+    await waitFor(() => expect(keys()).toEqual(['-40', '-5', '2', '10', '1000']));
+    await userEvent.click(within(grid).getByTestId('tracker-table-sort-key'));
+    await waitFor(() => expect(keys()).toEqual(['1000', '10', '2', '-5', '-40']));
   });
 
   it('edits the bucket limit for buckets opened from now on', async () => {

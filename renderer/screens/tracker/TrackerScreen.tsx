@@ -11,30 +11,33 @@ import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatNumber, formatTimestamp } from '../../lib/format';
+import { keyComparator, type KeyComparator } from '../../lib/key-order';
 import { MaintenancePanel } from './MaintenancePanel';
 import { TableConfigPanel } from './TableConfigPanel';
 
 const currentFill = (row: TrackerRow) => (row.currentCapacity > 0 ? row.currentAssigned / row.currentCapacity : 0);
 
-const trackerColumns: Column<TrackerRow>[] = [
+/** The columns, with the key column ordered as the table's keys call for (numeric when all are integers). */
+const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
   {
     id: 'key',
     header: 'Key',
-    width: 'minmax(72px, 0.7fr)',
+    width: 'minmax(56px, 0.6fr)',
     sortValue: (r) => r.keyValue,
+    compare: (a, b) => compareKeys(String(a), String(b)),
     render: (r) => <span className="mono strong">{r.keyValue}</span>,
   },
   {
     id: 'partition',
     header: 'Level-1 partition',
-    width: 'minmax(140px, 2fr)',
+    width: 'minmax(104px, 1.6fr)',
     sortValue: (r) => r.levelOnePartition,
     render: (r) => <span className="mono muted ellipsis">{r.levelOnePartition}</span>,
   },
   {
     id: 'bucket',
     header: 'Current bucket',
-    width: 'minmax(140px, 2fr)',
+    width: 'minmax(126px, 1.4fr)',
     sortValue: (r) => r.currentBucketId,
     render: (r) => (
       <span className="ellipsis" title={r.currentLeaf}>
@@ -45,7 +48,7 @@ const trackerColumns: Column<TrackerRow>[] = [
   {
     id: 'fill',
     header: 'Current fill',
-    width: 'minmax(150px, 1.5fr)',
+    width: 'minmax(124px, 1.2fr)',
     sortValue: currentFill,
     render: (r) => (
       <FillBar
@@ -56,17 +59,17 @@ const trackerColumns: Column<TrackerRow>[] = [
   },
   {
     id: 'tickets',
-    header: 'Tickets handed out',
-    width: '180px',
+    header: 'Tickets',
+    width: '96px',
     align: 'right',
     sortValue: (r) => r.rowsAssigned,
     render: (r) => <span className="num">{formatNumber(r.rowsAssigned)}</span>,
-    headerTitle: 'Rows routed to this key since it was tracked',
+    headerTitle: 'Tickets handed out: rows routed to this key since it was tracked',
   },
   {
     id: 'updated',
     header: 'Last update',
-    width: '164px',
+    width: '150px',
     sortValue: (r) => r.lastUpdated,
     render: (r) => <span className="num">{formatTimestamp(r.lastUpdated)}</span>,
   },
@@ -88,6 +91,11 @@ function TrackerPanel({
     const all = tracker.data?.rows ?? [];
     return needle === '' ? all : all.filter((row) => row.keyValue.toLowerCase().includes(needle));
   }, [tracker.data, filter]);
+  // Decided on every key, not only the filtered ones, so that filtering never changes the order.
+  const columns = useMemo(
+    () => trackerColumns(keyComparator((tracker.data?.rows ?? []).map((row) => row.keyValue))),
+    [tracker.data],
+  );
   // The tracker answer carries the configuration too, fresher than the list's.
   const config = tracker.data?.table ?? table;
 
@@ -137,14 +145,14 @@ function TrackerPanel({
         {rows.length > 0 && (
           <VirtualTable
             rows={rows}
-            columns={trackerColumns}
+            columns={columns}
             rowKey={(row) => row.keyValue}
             label="partition_tracker rows"
             initialSort={{ column: 'key', direction: 'asc' }}
             testId="tracker-table"
             rowTestId="tracker-row"
             rowData={(row) => ({ key: row.keyValue })}
-            minWidth={860}
+            minWidth={680}
           />
         )}
         <MaintenancePanel connectionId={connectionId} table={config} />

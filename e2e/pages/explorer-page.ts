@@ -1,0 +1,53 @@
+// Explorer: the virtualized partition tree of a managed table.
+import { expect, type Locator, type Page } from '@playwright/test';
+
+export class ExplorerPage {
+  readonly root: Locator;
+  readonly tree: Locator;
+  readonly totals: Locator;
+  readonly search: Locator;
+
+  constructor(readonly page: Page) {
+    this.root = page.getByTestId('screen-explorer');
+    this.tree = page.getByTestId('partition-tree');
+    this.totals = page.getByTestId('tree-totals');
+    this.search = page.getByTestId('tree-search');
+  }
+
+  async waitLoaded(): Promise<void> {
+    await expect(this.tree).toBeVisible();
+    await expect(this.root.getByTestId('tree-loading')).toHaveCount(0);
+  }
+
+  /** Rendered level-1 rows (the tree renders only the rows in view). */
+  partitions(): Locator {
+    return this.tree.locator('[data-testid="tree-row"][data-kind="partition"]');
+  }
+
+  partition(key: string): Locator {
+    return this.tree.locator(`[data-testid="tree-row"][data-kind="partition"][data-key="${key}"]`);
+  }
+
+  buckets(key: string): Locator {
+    return this.tree.locator(`[data-testid="tree-row"][data-kind="bucket"][data-key="${key}"]`);
+  }
+
+  async renderedKeys(): Promise<string[]> {
+    return this.partitions().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''));
+  }
+
+  async expand(key: string): Promise<void> {
+    await this.partition(key).click();
+    await expect(this.partition(key)).toHaveAttribute('aria-expanded', 'true');
+  }
+
+  async searchFor(text: string): Promise<void> {
+    await this.search.fill(text);
+    await expect(this.root.getByTestId('tree-matches')).toBeVisible();
+  }
+
+  async refresh(): Promise<void> {
+    await this.root.getByTestId('tree-refresh').click();
+    await expect(this.root.getByTestId('tree-refresh')).toBeEnabled();
+  }
+}

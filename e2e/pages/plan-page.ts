@@ -1,0 +1,49 @@
+// Plan: the dry run of the queued targets and the confirmed start.
+import { expect, type Locator, type Page } from '@playwright/test';
+
+export class PlanPage {
+  readonly root: Locator;
+  readonly status: Locator;
+  readonly start: Locator;
+  readonly startDialog: Locator;
+
+  constructor(readonly page: Page) {
+    this.root = page.getByTestId('screen-plan');
+    this.status = page.getByTestId('plan-status');
+    this.start = page.getByTestId('start-migration');
+    this.startDialog = page.getByTestId('start-dialog');
+  }
+
+  card(table: string): Locator {
+    return this.root.locator(`[data-testid="plan-card"][data-table="${table}"]`);
+  }
+
+  /** Waits until the plan for every queued target is shown. */
+  async waitPlanned(tables: string[]): Promise<void> {
+    await expect(this.root.getByTestId('plan-loading')).toHaveCount(0);
+    await expect(this.root.getByTestId('plan-error')).toHaveCount(0);
+    for (const table of tables) await expect(this.card(table)).toBeVisible();
+    await expect(this.status).toBeVisible();
+  }
+
+  issue(table: string, severity: 'blocker' | 'warning' | 'info', code: string): Locator {
+    return this.card(table).locator(`[data-testid="plan-${severity}"][data-code="${code}"]`);
+  }
+
+  /** Takes a target out of the queue from the Plan screen's side panel. */
+  async removeTarget(table: string): Promise<void> {
+    await this.root.locator(`[data-testid="target-item"][data-table="${table}"]`).getByTestId('target-remove').click();
+    await expect(this.card(table)).toHaveCount(0);
+  }
+
+  async openStartDialog(): Promise<void> {
+    await expect(this.start).toBeEnabled();
+    await this.start.click();
+    await expect(this.startDialog).toBeVisible();
+  }
+
+  async confirmStart(): Promise<void> {
+    await this.startDialog.getByTestId('confirm-accept').click();
+    await expect(this.startDialog).toBeHidden();
+  }
+}

@@ -1,0 +1,157 @@
+// The suite's PostgreSQL: one throwaway cluster for the whole run (started by
+// the global setup), with a seeded template database; each test gets its own
+// copy of the template (CREATE DATABASE ... TEMPLATE copies files, so a fresh
+// 40,000-row database costs a fraction of a second).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { BUNDLED_MAJOR, isSupportedMajor } from '../../electron/embedded/binaries.js';
+import { startCluster, THROWAWAY_SETTINGS } from '../../electron/embedded/cluster.js';
+import { APP_ROLE, seed } from './seed.js';
+
+export const TEMPLATE_DATABASE = 'e2e_template';
+const ENV_KEY = 'PARTWISE_E2E_POSTGRES';
+
+/** What tests need to reach the cluster; passed from the global setup to workers through the environment. */
+export interface E2ePostgres {
+  host: string;
+  port: number;
+  major: number;
+  adminUser: string;
+  adminPassword: string;
+  appUser: string;
+  appPassword: string;
+}
+
+function adminUrl(server: E2ePostgres, database = 'postgres'): string {
+  const url = new URL('postgresql://localhost');
+  url.hostname = server.host;
+  url.port = String(server.port);
+  url.username = server.adminUser;
+  url.password = server.adminPassword;
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
+}
+
+export async function startE2ePostgres(): Promise<{ server: E2ePostgres; stop(): Promise<void> }> {
+  const major = Number(process.env.PARTWISE_PG_MAJOR ?? BUNDLED_MAJOR);
+  if (!isSupportedMajor(major)) throw new Error(`PARTWISE_PG_MAJOR=${major} is not a supported major (13-18)`);
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-e2e-pg-'));
+  // When this process is root the server runs as `postgres`, which must reach its data directory.
+  await fs.chmod(root, 0o711);
+  const cluster = await startCluster({
+    major,
+    dataDir: path.join(root, 'data'),
+    listen: 'tcp',
+    settings: { ...THROWAWAY_SETTINGS, max_connections: 100 },
+  });
+  const server: E2ePostgres = {
+    host: cluster.params.host,
+    port: cluster.params.port,
+    major,
+    adminUser: cluster.params.user,
+    adminPassword: cluster.params.password!,
+    appUser: APP_ROLE,
+    appPassword: randomBytes(12).toString('base64url'),
+  };
+  const stop = async () => {
+    await cluster.stop();
+    await fs.rm(root, { recursive: true, force: true });
+  };
+  try {
+    const admin = new pg.Client(adminUrl(server));
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(server.appPassword)}`);
+      await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE} OWNER ${APP_ROLE}`);
+    } finally {
+      await admin.end();
+    }
+    // The tables belong to the role the app connects as, as on a real server.
+    const owner = new pg.Client({ ...appParams(server, TEMPLATE_DATABASE) });
+    await owner.connect();
+    try {
+      await seed(owner);
+    } finally {
+      await owner.end();
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { server, stop };
+}
+
+export function publishE2ePostgres(server: E2ePostgres): void {
+  process.env[ENV_KEY] = JSON.stringify(server);
+}
+
+export function e2ePostgres(): E2ePostgres {
+  const raw = process.env[ENV_KEY];
+  if (!raw) throw new Error(`${ENV_KEY} is not set: run the end-to-end tests with \`npm run test:e2e\`.`);
+  return JSON.parse(raw) as E2ePostgres;
+}
+
+function appParams(server: E2ePostgres, database: string): pg.ClientConfig {
+  return { host: server.host, port: server.port, user: server.appUser, password: server.appPassword, database };
+}
+
+/** A database of its own for one test: a copy of the seeded template, dropped afterwards. */
+export interface TestDatabase {
+  name: string;
+  /** What a user types into the Connections form. */
+  connection: { host: string; port: number; database: string; user: string; password: string };
+  /** Runs one statement as the superuser (which sees everything, whatever the test did to privileges). */
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Runs one statement as the role the app connects as (what an application writing to the table would be). */
+  queryAsOwner<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(prefix = 'e2e'): Promise<TestDatabase> {
+  const server = e2ePostgres();
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client(adminUrl(server));
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${TEMPLATE_DATABASE} OWNER ${APP_ROLE}`);
+  } finally {
+    await admin.end();
+  }
+  const pool = new pg.Pool({ connectionString: adminUrl(server, name), max: 3 });
+  pool.on('error', () => undefined);
+  return {
+    name,
+    connection: {
+      host: server.host,
+      port: server.port,
+      database: name,
+      user: server.appUser,
+      password: server.appPassword,
+    },
+    async query(text, values) {
+      return (await pool.query(text, values)).rows;
+    },
+    async queryAsOwner(text, values) {
+      const client = new pg.Client(appParams(server, name));
+      await client.connect();
+      try {
+        return (await client.query(text, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async drop() {
+      await pool.end();
+      const cleanup = new pg.Client(adminUrl(server));
+      await cleanup.connect();
+      try {
+        await cleanup.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      } finally {
+        await cleanup.end();
+      }
+    },
+  };
+}
