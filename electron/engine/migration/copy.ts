@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable, serverInfo } from '../catalog.js';
-import { throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
+import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
 /** Largest chunk: 64 MB of 8 kB blocks. */
@@ -50,9 +50,8 @@ async function countByChunk(
   }
   const counts: ChunkCount[][] = [];
   await withWorkers(context, chunks, async (client, chunk) => {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+      await beginInSnapshot(client, snapshot, true);
       const { rows } = await client.query<{ key_value: string | null; rows: string }>(
         `SELECT ${key}::text AS key_value, count(*) AS rows FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1`,
         chunkRangeParams(chunk),
@@ -178,9 +177,8 @@ export async function provisionAndCopy(
     let copied = 0;
     const work = chunks.filter((c) => c.rows > 0).sort((a, b) => b.rows - a.rows);
     await withWorkers(context, work, async (client, chunk) => {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       try {
-        await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+        await beginInSnapshot(client, snapshot, false);
         // A crash before commit loses nothing (the copy restarts on resume), so
         // the commit need not wait for the disk; sorting a chunk by key wants memory.
         await client.query(

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable } from '../catalog.js';
-import { withWorkers, type TargetContext } from './context.js';
+import { beginInSnapshot, withWorkers, type TargetContext } from './context.js';
 
 const KEYS_PER_QUERY = 50;
 
@@ -78,9 +78,8 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
         for (const row of rows) backup.set(row.key_value, { rows: Number(row.rows), checksum: row.checksum ?? '0' });
       });
     const readNew = withWorkers(context, batches, async (client, batch) => {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
-        await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+        await beginInSnapshot(client, snapshot, true);
         const { rows } = await client.query<{
           key_value: string;
           leaf: string;
