@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { migrate, rollback, finalize, verifyRun, Journal } from '../index.js';
+import { migrate, resume, rollback, finalize, verifyRun, Journal } from '../index.js';
 import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
@@ -154,5 +154,45 @@ describe('migrate', () => {
     await db.query(`DELETE FROM ${leaf} WHERE id = 2`);
     const lost = await verifyRun(db.pool, outcome.runId);
     expect(lost.message).toMatch(/key 2: \d+ rows in the original, \d+ in the new table/);
+  });
+
+  it('rolls back when cancelled, and leaves an interrupted run resumable', async () => {
+    await createSource('cancelled', 3000, 4);
+    const cancel = new AbortController();
+    const cancelled = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'cancelled', keyColumn: 'customer_id', bucketLimit: 100 }],
+      {
+        signal: cancel.signal,
+        beforePhase: async (phase) => {
+          if (phase === 'indexes') cancel.abort();
+        },
+      },
+    );
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.message).toContain('rolled back, the table is as it was');
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'cancelled'::regclass`)).toEqual([
+      { relkind: 'r' },
+    ]);
+    expect(await db.query(`SELECT to_regclass('cancelled_partitioned') AS t`)).toEqual([{ t: null }]);
+
+    await createSource('paused', 3000, 4);
+    const interrupt = new AbortController();
+    const interrupted = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'paused', keyColumn: 'customer_id', bucketLimit: 100 }],
+      {
+        interrupt: interrupt.signal,
+        beforePhase: async (phase) => {
+          if (phase === 'indexes') interrupt.abort();
+        },
+      },
+    );
+    expect(interrupted.status).toBe('interrupted');
+    const runs = await new Journal('partwise').listRuns(db.pool);
+    expect(runs.find((r) => r.runId === interrupted.runId)).toMatchObject({ status: 'interrupted', canResume: true });
+    const resumed = await resume(db.pool, interrupted.runId);
+    expect(resumed.status, resumed.message).toBe('succeeded');
+    expect(await db.query(`SELECT count(*)::int AS n FROM paused`)).toEqual([{ n: 3000 }]);
   });
 });

@@ -273,10 +273,15 @@ async function lockExisting(session: Session, runId: number): Promise<{ status: 
 async function execute(session: Session, runId: number): Promise<RunOutcome> {
   const { journal, control, reporter, options } = session;
   const targets = await journal.targets(control, runId);
+  const controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   for (const target of targets) {
     if (target.status === 'done' || target.status === 'rolled_back' || target.status === 'finalized') continue;
     const context = session.context(target);
-    const onAbort = (): void => void cancelWorkers(context);
+    // A cancel stops what runs on the server now, the control connection's query included.
+    const onAbort = (): void => {
+      context.workerPids.add(controlPid);
+      void cancelWorkers(context).finally(() => context.workerPids.delete(controlPid));
+    };
     options.signal?.addEventListener('abort', onAbort);
     options.interrupt?.addEventListener('abort', onAbort);
     try {
@@ -299,9 +304,11 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
       reporter.log('error', error.message, context.label);
       const rollBack = cancelled || !target.cutoverAt || error.kind === 'verification_failed';
       let status: RunOutcome['status'] = cancelled ? 'cancelled' : 'failed';
+      let rolledBack = false;
       if (rollBack) {
         try {
           await rollbackTarget(session.context({ ...target, status: 'failed' }), control);
+          rolledBack = true;
         } catch (rollbackError) {
           const wrapped = PartwiseError.from(rollbackError);
           reporter.log(
@@ -313,9 +320,14 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
         }
       }
       await journal.setRunStatus(control, runId, status === 'cancelled' ? 'cancelled' : 'failed', error.message);
+      const outcome = rolledBack
+        ? '; rolled back, the table is as it was'
+        : rollBack
+          ? `; the automatic rollback failed too: run "partwise rollback --run ${runId}"`
+          : `; the new table stays in place: "partwise rollback --run ${runId}" returns to the original`;
       const message = cancelled
-        ? `Run ${runId} cancelled; ${context.label} is as it was`
-        : `Run ${runId} failed on ${context.label}: ${error.message}${rollBack ? ' (rolled back; the table is as it was)' : ''}`;
+        ? `Run ${runId} cancelled${outcome}`
+        : `Run ${runId} failed on ${context.label}: ${error.message}${outcome}`;
       reporter.finished(status, message);
       await reporter.flush();
       return { runId, status, message, error };
