@@ -99,7 +99,7 @@ function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv;
 }
 
 /** The binaries of a major, copied where the server's OS user can reach them if need be. */
-async function serverBinaries(major: PostgresMajor): Promise<PostgresBinaries> {
+export async function serverBinaries(major: PostgresMajor): Promise<PostgresBinaries> {
   const found = findBinaries(major);
   const native = path.dirname(found.libDir);
   const reachable = await reachableDirectory(native);
@@ -146,7 +146,7 @@ async function initialise(
 }
 
 /** A server left running by a process that died: stop it so its data directory can be reused. */
-async function stopStaleServer(dataDir: string): Promise<void> {
+export async function stopStaleServer(dataDir: string): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);

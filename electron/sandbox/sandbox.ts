@@ -10,7 +10,7 @@
 //   only. Each start sets a new one through single-user mode (which needs
 //   file access to the data directory, not a password), so nothing secret is
 //   ever written to disk.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -21,9 +21,9 @@ import type { ConnectionProfile } from '../../shared/connection.js';
 import type { ConnectionTarget } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
-import { BUNDLED_MAJOR, findBinaries } from '../embedded/binaries.js';
-import { isRoot, traversableByOthers } from '../embedded/run-as.js';
-import { freePort, startCluster, type RunningCluster } from '../embedded/cluster.js';
+import { BUNDLED_MAJOR } from '../embedded/binaries.js';
+import { isRoot, runAsUser, traversableByOthers } from '../embedded/run-as.js';
+import { freePort, serverBinaries, startCluster, stopStaleServer, type RunningCluster } from '../embedded/cluster.js';
 import { seedSandbox, type SeedOutcome } from './seed.js';
 
 export const SANDBOX_ID = 'sandbox';
@@ -116,30 +116,13 @@ async function acquireOwnerLock(home: string): Promise<() => Promise<void>> {
   throw new PartwiseError('conflict', `Could not take the Sandbox lock ${file}.`);
 }
 
-function runAsPostgres(): { uid: number; gid: number } | undefined {
-  if (!isRoot()) return undefined;
-  const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', SUPERUSER]).toString().trim());
-  return { uid, gid };
-}
-
-/** A server left running by a Partwise process that crashed: single-user mode cannot start next to it. */
-async function stopLeftoverServer(pgdata: string): Promise<void> {
-  const pidFile = path.join(pgdata, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (isAlive(pid)) throw new PartwiseError('conflict', `A PostgreSQL server (pid ${pid}) still runs on ${pgdata}.`);
-}
-
 /** Sets the superuser's password without logging in: single-user mode, statement on stdin (never on a command line). */
 async function setSuperuserPassword(pgdata: string, password: string): Promise<void> {
-  await stopLeftoverServer(pgdata);
-  const binaries = findBinaries(BUNDLED_MAJOR);
+  // Single-user mode cannot start next to a server a crashed Partwise left running.
+  await stopStaleServer(pgdata);
+  const binaries = await serverBinaries(BUNDLED_MAJOR);
   const libraryPath = process.platform === 'darwin' ? 'DYLD_LIBRARY_PATH' : 'LD_LIBRARY_PATH';
-  const runAs = runAsPostgres();
+  const runAs = runAsUser();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(binaries.postgres, ['--single', '-D', pgdata, 'postgres'], {
       env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', [libraryPath]: binaries.libDir },
