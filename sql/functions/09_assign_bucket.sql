@@ -14,10 +14,8 @@
 CREATE OR REPLACE FUNCTION @extschema@.assign_bucket(
   p_config_id int, p_key_value text, OUT bucket_id int, OUT leaf regclass)
 LANGUAGE plpgsql
--- Runs with its owner's rights: it reads Partwise's metadata and may create
--- partitions, which the inserting role may not do itself. Only roles allowed
--- to insert into a managed table may execute it (see grant_routing).
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- Routed inserts reach it through take_bucket_<config id> (see
+-- install_routing), which runs with its owner's rights for one table only.
 AS $$
 DECLARE
   v_tracker @extschema@.partition_tracker;

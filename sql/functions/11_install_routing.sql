@@ -106,12 +106,25 @@ BEGIN
     END IF;
   END LOOP;
 
+  -- The privileged step of a routed insert, for this table only: taking a
+  -- bucket reads Partwise's metadata and may create partitions, which the
+  -- inserting role may not do itself. Only the roles allowed to insert into
+  -- the table may execute it (grant_routing); a fixed search_path keeps the
+  -- caller's from steering it.
+  EXECUTE format($body$
+CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_key_value text, OUT bucket_id int, OUT leaf regclass)
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS %2$L
+$body$, 'take_bucket_' || p_config_id,
+    format('SELECT a.bucket_id, a.leaf FROM @extschema@.assign_bucket(%s, p_key_value) a', p_config_id));
+  EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(text) FROM PUBLIC', 'take_bucket_' || p_config_id);
+
   -- One trigger function per table, with its columns spelled out, so that
   -- PL/pgSQL plans the insert once per session. It runs with the rights and
   -- search_path of the application's role, as a direct insert would: the
   -- table's own triggers, row-level security policies and privilege checks
   -- apply to the inserted row exactly as before the migration. Only taking a
-  -- bucket (assign_bucket, which may create partitions) runs with the
+  -- bucket (take_bucket_<id>, which may create partitions) runs with the
   -- rights of Partwise's owner. Everything here is schema-qualified because
   -- the caller's search_path is in effect.
   EXECUTE format($body$
@@ -130,7 +143,7 @@ BEGIN
       MESSAGE = %2$L, SCHEMA = %3$L, TABLE = %4$L, COLUMN = %5$L,
       HINT = 'Give the row a key value; Partwise places every row in the partition of its key.';
   END IF;
-  SELECT a.bucket_id, a.leaf INTO v_bucket_id, v_leaf FROM @extschema@.assign_bucket(%6$s, v_key) a;
+  SELECT a.bucket_id, a.leaf INTO v_bucket_id, v_leaf FROM @extschema@.%6$I(v_key) a;
   -- Lock the destination leaf before routing through the parent. Another
   -- session may have attached it (or its level-1 partition) after this
   -- transaction locked the parent, and a backend refreshes its cached partition
@@ -146,7 +159,7 @@ $code$,
     format('partwise: %I of %I.%I is NULL; a row without a key cannot be placed in a partition',
            v_config.key_column, v_config.table_schema, v_config.table_name),
     v_config.table_schema, v_config.table_name, v_config.key_column,
-    p_config_id, v_insert));
+    'take_bucket_' || p_config_id, v_insert));
 
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = v_view_sql::regclass AND tgname = 'partwise_route') THEN
     EXECUTE format('DROP TRIGGER partwise_route ON %s', v_view_sql);

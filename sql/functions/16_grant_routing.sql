@@ -1,7 +1,7 @@
 -- Privileges of routed inserts. The routing trigger inserts with the rights of
 -- the application's role, so that role needs INSERT on the view and on the
--- partitioned table, and EXECUTE on assign_bucket (which is not granted to
--- PUBLIC: whoever may run it can create partitions).
+-- partitioned table, and EXECUTE on the table's take_bucket_<id> (which is not
+-- granted to PUBLIC: whoever may run it can create partitions of that table).
 
 -- grant_routing(config): let every role that may insert into the partitioned
 -- table take buckets. Run by install_routing; run it again after granting
@@ -21,12 +21,12 @@ BEGIN
        AND a.privilege_type = 'INSERT' AND a.grantee <> c.relowner
   LOOP
     EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %s', v_grantee);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.assign_bucket(int, text) TO %s', v_grantee);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.%I(text) TO %s', 'take_bucket_' || p_config_id, v_grantee);
   END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.grant_routing(int) IS
-  'Grants EXECUTE on assign_bucket to every role that may insert into a managed table.';
+  'Lets every role that may insert into a managed table take buckets of that table.';
 
 -- grant_insert(schema, table, role): everything a role needs to insert into a
 -- managed table through its usual name.
@@ -39,7 +39,7 @@ DECLARE
 BEGIN
   EXECUTE format('GRANT INSERT ON %I.%I, %I.%I TO %I', v_config.table_schema, v_config.table_name,
                  v_config.table_schema, v_config.partitioned_table, p_role);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.assign_bucket(int, text) TO %I', p_role);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.%I(text) TO %I', 'take_bucket_' || v_config.config_id, p_role);
   EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %I', p_role);
 END;
 $$;

@@ -142,6 +142,27 @@ describe('what the swap keeps', () => {
     await expect(asRole('app_reader', 'reader', `DELETE FROM rich WHERE id = 1`)).rejects.toMatchObject({
       code: '42501',
     });
+    // The privileged step of routing is scoped to one table: a role that may
+    // insert here cannot take buckets (create partitions) elsewhere.
+    const configs = await db.query<{ config_id: number; table_name: string }>(
+      `SELECT config_id, table_name FROM partwise.partition_config`,
+    );
+    const own = configs.find((c) => c.table_name === 'rich')!.config_id;
+    expect(await asRole('app_writer', 'writer', `SELECT bucket_id FROM partwise.take_bucket_${own}('3')`)).toHaveLength(
+      1,
+    );
+    await db.query(`CREATE TABLE other_p (k int NOT NULL, bucket_id int NOT NULL DEFAULT 0) PARTITION BY LIST (k)`);
+    const [{ id }] = (await db.query<{ id: number }>(
+      `SELECT (partwise.configure_table('public', 'other', 'other_p', 'k', 10)).config_id AS id`,
+    )) as [{ id: number }];
+    await db.query('SELECT partwise.install_routing($1)', [id]);
+    await expect(asRole('app_writer', 'writer', `SELECT * FROM partwise.take_bucket_${id}('1')`)).rejects.toMatchObject(
+      { code: '42501' },
+    );
+    await expect(
+      asRole('app_writer', 'writer', `SELECT * FROM partwise.assign_bucket(${id}, '1')`),
+    ).rejects.toMatchObject({ code: '42501' });
+    await db.query('SELECT partwise.uninstall($1)', [id]);
     // Comments.
     expect(
       await db.query(
