@@ -13,8 +13,16 @@ import type {
 } from '../../shared/explorer.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
+import { liveTickets } from './tickets.js';
 
-const BATCH = 400;
+/**
+ * Leaves per statement. Measuring or counting a leaf locks it and each of its
+ * indexes until the statement's transaction ends: a few hundred relations per
+ * batch stay far inside even a small lock table.
+ */
+const BATCH = 100;
+/** Batches measured at once (the app's pools hold up to 10 connections). */
+const PARALLEL_BATCHES = 4;
 
 async function installed(db: pg.Pool, schema: string): Promise<boolean> {
   const { rows } = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
@@ -70,31 +78,27 @@ interface LeafFigures {
 /** Sizes (and estimated or exact row counts) of leaves, in batches of short transactions. */
 async function leafFigures(db: pg.Pool, leaves: number[], exactCounts: boolean): Promise<Map<number, LeafFigures>> {
   const figures = new Map<number, LeafFigures>();
-  for (let i = 0; i < leaves.length; i += BATCH) {
-    const batch = leaves.slice(i, i + BATCH);
-    const { rows } = await db.query<{
-      oid: number;
-      total: string;
-      heap: string;
-      indexes: string;
-      toast: string;
-      estimate: string;
-    }>(
-      `SELECT c.oid::int AS oid, pg_total_relation_size(c.oid) AS total,
-              -- pg_table_size counts the heap with its free space and visibility maps, and TOAST
-              pg_table_size(c.oid) - coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS heap,
-              pg_indexes_size(c.oid) AS indexes,
+  const batches: number[][] = [];
+  for (let i = 0; i < leaves.length; i += BATCH) batches.push(leaves.slice(i, i + BATCH));
+  const measure = async (batch: number[]): Promise<void> => {
+    // Each size call reads file sizes from the disk: three per leaf, the rest is arithmetic.
+    const { rows } = await db.query<{ oid: number; table: string; indexes: string; toast: string; estimate: string }>(
+      `SELECT c.oid::int AS oid, pg_table_size(c.oid) AS table, pg_indexes_size(c.oid) AS indexes,
               coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast,
               greatest(c.reltuples, 0)::bigint AS estimate
          FROM pg_class c WHERE c.oid = ANY ($1::oid[])`,
       [batch],
     );
     for (const row of rows) {
+      // pg_table_size counts the heap (with its free space and visibility maps) and TOAST.
+      const table = Number(row.table);
+      const indexes = Number(row.indexes);
+      const toast = Number(row.toast);
       figures.set(row.oid, {
-        bytes: Number(row.total),
-        tableBytes: Number(row.heap),
-        indexBytes: Number(row.indexes),
-        toastBytes: Number(row.toast),
+        bytes: table + indexes,
+        tableBytes: table - toast,
+        indexBytes: indexes,
+        toastBytes: toast,
         rows: Number(row.estimate),
       });
     }
@@ -116,7 +120,14 @@ async function leafFigures(db: pg.Pool, leaves: number[], exactCounts: boolean):
         }
       }
     }
-  }
+  };
+  // A few batches at a time, on the pool's connections.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, async () => {
+      while (next < batches.length) await measure(batches[next++]!);
+    }),
+  );
   return figures;
 }
 
@@ -138,14 +149,9 @@ async function treeWithFigures(
 ): Promise<{ tree: PartitionTree; figures: Map<number, LeafFigures> }> {
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
-  const { rows: trackers } = await db.query<{
-    key_value: string;
-    level_one: string;
-    current_bucket_id: number;
-    rows_assigned: string;
-  }>(
-    `SELECT s.key_value, s.level_one_partition::text AS level_one, s.current_bucket_id, s.rows_assigned
-       FROM ${q}.tracker_status s WHERE s.config_id = $1 ORDER BY s.key_value`,
+  const { rows: trackers } = await db.query<{ key_value: string; level_one: string; current_bucket_id: number }>(
+    `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id
+       FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
     [configId],
   );
   const { rows: buckets } = await db.query<{
@@ -167,7 +173,7 @@ async function treeWithFigures(
     buckets.map((b) => b.leaf_oid),
     exactCounts,
   );
-  const assignedByKey = new Map(trackers.map((t) => [t.key_value, Number(t.rows_assigned)]));
+  const assignedByKey = await liveTickets(db, schema, configId);
   const bucketsByKey = new Map<string, BucketNode[]>();
   for (const b of buckets) {
     const live = assignedByKey.get(b.key_value) ?? 0;
@@ -247,21 +253,26 @@ export async function sizesReport(db: pg.Pool, schema: string, configId: number)
 
 export async function trackerRows(db: pg.Pool, schema: string, configId: number): Promise<TrackerRow[]> {
   const { rows } = await db.query(
-    `SELECT key_value, level_one_partition::text AS level_one, current_bucket_id, current_leaf::text AS leaf, current_capacity,
-            current_bucket_assigned, rows_assigned, last_updated
-       FROM ${ident(schema)}.tracker_status WHERE config_id = $1 ORDER BY key_value`,
+    `SELECT key_value, level_one_partition::text AS level_one, current_bucket_id, current_leaf::text AS leaf,
+            current_first_ticket, current_capacity, last_updated
+       FROM ${ident(schema)}.partition_tracker WHERE config_id = $1 ORDER BY key_value`,
     [configId],
   );
-  return rows.map((r) => ({
-    keyValue: r.key_value,
-    levelOnePartition: r.level_one,
-    currentBucketId: r.current_bucket_id,
-    currentLeaf: r.leaf,
-    currentCapacity: Number(r.current_capacity),
-    currentAssigned: Number(r.current_bucket_assigned),
-    rowsAssigned: Number(r.rows_assigned),
-    lastUpdated: (r.last_updated as Date).toISOString(),
-  }));
+  const live = await liveTickets(db, schema, configId);
+  return rows.map((r) => {
+    const assigned = live.get(r.key_value) ?? 0;
+    const capacity = Number(r.current_capacity);
+    return {
+      keyValue: r.key_value,
+      levelOnePartition: r.level_one,
+      currentBucketId: r.current_bucket_id,
+      currentLeaf: r.leaf,
+      currentCapacity: capacity,
+      currentAssigned: Math.max(0, Math.min(assigned - Number(r.current_first_ticket) + 1, capacity)),
+      rowsAssigned: assigned,
+      lastUpdated: (r.last_updated as Date).toISOString(),
+    };
+  });
 }
 
 export async function setBucketLimit(

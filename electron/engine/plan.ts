@@ -115,13 +115,32 @@ export async function planMigration(
   const indexCount = indexes.length;
   const lockedByFullScan = (1 + levelOne + leaves) * (1 + indexCount);
   const capacity = lockTableCapacity(server);
+  const partitions = 1 + levelOne + leaves;
+  const raiseTo = (relations: number): number =>
+    Math.max(
+      server.maxLocksPerTransaction,
+      Math.ceil((relations * 4) / (server.maxConnections + server.maxPreparedTransactions)),
+    );
+  if (partitions > capacity * 0.5) {
+    // Everything else works a few partitions per transaction, but creating a
+    // row trigger on the partitioned table (the key guard, at the swap)
+    // creates it on every partition at once. PostgreSQL guarantees only the
+    // nominal capacity; in practice spare shared memory holds several times
+    // more, so this is a warning: if the swap does run out, it fails whole and
+    // the run can be resumed after raising the setting.
+    issues.push({
+      code: 'lock_table_too_small',
+      severity: 'warning',
+      message: `The tree will have ${partitions.toLocaleString('en-US')} partitions and the swap locks each of them in one transaction (it adds a trigger to the partitioned table). The shared lock table is guaranteed to hold only ${capacity.toLocaleString('en-US')} locks (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})), shared by every session; beyond that it depends on spare shared memory, and the swap can fail with "out of shared memory".`,
+      fix: `ALTER SYSTEM SET max_locks_per_transaction = ${raiseTo(partitions)}; -- then restart PostgreSQL. Or raise the bucket limit to create fewer partitions.`,
+    });
+  }
   if (lockedByFullScan > capacity * 0.25) {
-    const needed = Math.ceil((lockedByFullScan * 4) / (server.maxConnections + server.maxPreparedTransactions));
     issues.push({
       code: 'lock_table_pressure',
       severity: 'warning',
       message: `A query that does not filter by ${target.keyColumn} will lock ${lockedByFullScan.toLocaleString('en-US')} relations (partitions and their indexes); the shared lock table holds ${capacity.toLocaleString('en-US')} (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})). Such queries ${lockedByFullScan > capacity ? 'will fail' : 'can fail when several run at once'} with "out of shared memory".`,
-      fix: `ALTER SYSTEM SET max_locks_per_transaction = ${Math.max(needed, server.maxLocksPerTransaction)}; -- then restart PostgreSQL. Or raise the bucket limit to create fewer partitions, and filter queries by ${target.keyColumn}.`,
+      fix: `ALTER SYSTEM SET max_locks_per_transaction = ${raiseTo(lockedByFullScan)}; -- then restart PostgreSQL. Or raise the bucket limit to create fewer partitions, and filter queries by ${target.keyColumn}.`,
     });
   }
 

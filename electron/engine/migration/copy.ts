@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { inspectTable, serverInfo } from '../catalog.js';
+import { inspectTable, lockTableCapacity, serverInfo, type ServerInfo } from '../catalog.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
@@ -64,6 +64,57 @@ async function countByChunk(
     }
   });
   return counts.flat();
+}
+
+/**
+ * How many partitions one transaction may touch. Every partition a statement
+ * writes to stays locked until commit, and the lock table is shared by the
+ * whole server: each worker gets a share of half of it.
+ */
+export function partitionBudget(server: ServerInfo, workers: number): number {
+  return Math.max(100, Math.floor(lockTableCapacity(server) / (2 * (workers + 1))));
+}
+
+interface CopyUnit {
+  label: string;
+  /** Keys of the unit, and where each key's numbering starts. */
+  keys: string[];
+  offsets: number[];
+  rows: number;
+  /** A block range (one pass over the table in all) or, for a group of keys, null (a scan per group). */
+  range: Chunk | null;
+}
+
+/**
+ * Block ranges when a range's rows can be routed within the partition budget
+ * (any range may hold rows of every key), else groups of whole keys, each
+ * within the budget: then each group costs a scan of the table, a few scans in
+ * all rather than one per key.
+ */
+function copyUnits(chunks: Chunk[], keys: [string, number][], bucketLimit: number, budget: number): CopyUnit[] {
+  const partitionsOf = (rows: number): number => 1 + Math.max(1, Math.ceil(rows / bucketLimit));
+  const total = keys.reduce((sum, [, rows]) => sum + partitionsOf(rows), 0);
+  if (total <= budget) {
+    return chunks
+      .filter((c) => c.rows > 0)
+      .sort((a, b) => b.rows - a.rows)
+      .map((c) => ({ label: `chunk ${c.index}`, keys: c.keys, offsets: c.offsets, rows: c.rows, range: c }));
+  }
+  const groups: CopyUnit[] = [];
+  let current: CopyUnit | undefined;
+  let used = 0;
+  for (const [keyValue, rows] of keys) {
+    if (!current || used + partitionsOf(rows) > budget) {
+      current = { label: `key group ${groups.length + 1}`, keys: [], offsets: [], rows: 0, range: null };
+      groups.push(current);
+      used = 0;
+    }
+    current.keys.push(keyValue);
+    current.offsets.push(0);
+    current.rows += rows;
+    used += partitionsOf(rows);
+  }
+  return groups;
 }
 
 function chunkRange(chunk: Chunk, first = 1): string {
@@ -175,29 +226,41 @@ export async function provisionAndCopy(
     reporter.phase('copy', `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`, context.label);
     await journal.updateTarget(context.pool, target.runId, target.targetNo, { phase: 'copy' });
     let copied = 0;
-    const work = chunks.filter((c) => c.rows > 0).sort((a, b) => b.rows - a.rows);
-    await withWorkers(context, work, async (client, chunk) => {
+    const work = copyUnits(chunks, keys, target.bucketLimit, partitionBudget(server, options.workers));
+    if (work.some((unit) => unit.range === null)) {
+      reporter.log(
+        'info',
+        `copying in ${work.length} groups of keys, to keep each transaction's locks within the lock table`,
+        context.label,
+      );
+    }
+    await withWorkers(context, work, async (client, unit) => {
       try {
         await beginInSnapshot(client, snapshot, false);
         // A crash before commit loses nothing (the copy restarts on resume), so
-        // the commit need not wait for the disk; sorting a chunk by key wants memory.
+        // the commit need not wait for the disk; sorting by key wants memory.
         await client.query(
           `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)`,
         );
-        const params: unknown[] = [chunk.keys, chunk.offsets, target.bucketLimit, ...chunkRangeParams(chunk)];
+        const params: unknown[] = [
+          unit.keys,
+          unit.offsets,
+          target.bucketLimit,
+          ...(unit.range ? chunkRangeParams(unit.range) : []),
+        ];
         const result = await client.query(
           `INSERT INTO ${sql.partitioned} (${columns.join(', ')}, ${ident(target.bucketColumn)}) OVERRIDING SYSTEM VALUE
            SELECT ${columns.map((c) => `s.${c}`).join(', ')},
                   ((o.row_offset + row_number() OVER (PARTITION BY s.${key})) - 1) / $3
              FROM ${sql.source} s
              JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON o.key_value = s.${key}::text
-            WHERE ${chunkRange(chunk, 4)}`,
+            WHERE ${unit.range ? chunkRange(unit.range, 4) : 'true'}`,
           params,
         );
-        if (result.rowCount !== chunk.rows) {
+        if (result.rowCount !== unit.rows) {
           throw new PartwiseError(
             'internal',
-            `chunk ${chunk.index} of ${context.label}: copied ${result.rowCount} rows, counted ${chunk.rows}`,
+            `${unit.label} of ${context.label}: copied ${result.rowCount} rows, counted ${unit.rows}`,
           );
         }
         await client.query('COMMIT');
@@ -205,14 +268,14 @@ export async function provisionAndCopy(
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      copied += chunk.rows;
+      copied += unit.rows;
       // Recorded outside the copy's transaction: that one reads an older snapshot
       // than the journal row's latest version, and could not update it.
       await client.query(
         `UPDATE ${sql.install}.migration_target SET rows_copied = rows_copied + $3 WHERE run_id = $1 AND target_no = $2`,
-        [target.runId, target.targetNo, chunk.rows],
+        [target.runId, target.targetNo, unit.rows],
       );
-      target.rowsCopied += chunk.rows;
+      target.rowsCopied += unit.rows;
       reporter.progress('copy', copied, totalRows, 'rows', { table: context.label });
       await crashPoint('copy:after-first-chunk');
     });
@@ -271,7 +334,20 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
             [target.configId, batch],
           );
           for (const row of rows) levelOnes.set(row.key_value, row.level_one);
-          for (let j = 0; j < rows.length; j += 25) ready.push(rows.slice(j, j + 25).map((r) => r.key_value));
+          // Buckets in batches of about 200 partitions: each new partition stays
+          // locked until its transaction commits.
+          let batchOfLeaves: string[] = [];
+          let leavesInBatch = 0;
+          for (const row of rows) {
+            batchOfLeaves.push(row.key_value);
+            leavesInBatch += bucketsOf(rowsOf.get(row.key_value)!);
+            if (leavesInBatch >= 200) {
+              ready.push(batchOfLeaves);
+              batchOfLeaves = [];
+              leavesInBatch = 0;
+            }
+          }
+          if (batchOfLeaves.length > 0) ready.push(batchOfLeaves);
           created += rows.length;
           report();
           wake();

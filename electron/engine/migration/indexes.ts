@@ -1,39 +1,56 @@
 // Phase 4, indexes and foreign keys, built once the rows are in (building them
 // first would make every copied row pay for index maintenance). Unique ones are
 // widened with the partition columns, as the plan announced.
+//
+// A statement on the partitioned table would lock every partition and every
+// index in one transaction, which a large tree cannot fit in the server's lock
+// table. So the tree is indexed the way pg_dump restores one, a few relations
+// per transaction: an index created ON ONLY the root (invalid while empty),
+// each leaf's index (in parallel), then per level-1 partition an index ON ONLY
+// it with its leaves' indexes attached, itself attached to the root's. The
+// root's index becomes valid when the last one is attached.
 import type pg from 'pg';
-import { ident } from '../../db/sql.js';
-import { inspectTable, serverInfo } from '../catalog.js';
-import { indexPlans } from '../index-ddl.js';
+import { ident, qualified } from '../../db/sql.js';
+import { inspectTable, serverInfo, type TableInfo } from '../catalog.js';
+import { indexPlans, type IndexPlan } from '../index-ddl.js';
 import { derivedName } from '../names.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
+
+interface Partition {
+  /** As regclass prints it: quoted, qualified when not on the search path. */
+  relation: string;
+  name: string;
+}
+
+interface LevelOne extends Partition {
+  leaves: Partition[];
+}
+
+interface Existing {
+  /** Index names in the schema, valid or not, and `constraint:<name>` for the partitioned table's constraints. */
+  names: Set<string>;
+  /** The partitioned table's valid indexes: the finished ones. */
+  valid: Set<string>;
+}
 
 export async function buildIndexes(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, reporter, sql } = context;
   const info = await inspectTable(control, { schema: target.schema, name: target.table });
   const plans = indexPlans(info, target.keyColumn, target.bucketColumn);
   const existing = await existingNames(control, target.schema, target.partitionedTable);
+  const pending = plans.filter((plan) => !existing.valid.has(plan.newName));
+  const tree = pending.length > 0 ? await partitionTree(context, control) : [];
+  const nameFor = (plan: IndexPlan, partition: string): string =>
+    derivedName(partition, plan.kind === 'primary' ? '_pkey' : `_${plans.indexOf(plan) + 1}_idx`);
+  const index = (name: string): string => qualified(target.schema, name);
 
-  // Each leaf's index is built by the workers, in parallel; the statement on
-  // the partitioned table then finds them and attaches them (it builds only
-  // the level-1 partitions' partitioned indexes, which hold no data).
-  const pending = plans.filter((plan) => !existing.has(plan.newName));
-  const { rows: leaves } = await control.query<{ leaf: string; name: string }>(
-    `SELECT b.leaf_partition::text AS leaf, c.relname AS name FROM ${sql.install}.partition_bucket b
-       JOIN pg_class c ON c.oid = b.leaf_partition WHERE b.config_id = $1`,
-    [target.configId],
+  const leafWork = pending.flatMap((plan) =>
+    tree.flatMap((one) => one.leaves.map((leaf) => ({ plan, leaf, name: nameFor(plan, leaf.name) }))),
   );
-  const work = pending.flatMap((plan) => {
-    const suffix = plan.kind === 'primary' ? '_pkey' : `_${plans.indexOf(plan) + 1}_idx`;
-    return leaves.map((leaf) => ({ plan, leaf: leaf.leaf, name: derivedName(leaf.name, suffix) }));
-  });
-  const total = work.length + pending.length;
+  const total = leafWork.length + tree.length;
   let done = 0;
-  await withWorkers(context, work, async (client, item) => {
-    if (!existing.has(item.name)) await client.query(item.plan.statement(item.leaf, item.name));
-    done++;
-    reporter.progress('indexes', done, total, 'indexes', { table: context.label });
-  });
+  const step = (): void => reporter.progress('indexes', done, total, 'indexes', { table: context.label });
+
   for (const plan of pending) {
     throwIfCancelled(context);
     reporter.log(
@@ -41,17 +58,74 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
       `building ${plan.kind === 'plain' ? 'index' : plan.kind.replace('_', ' ')} ${plan.newName}`,
       context.label,
     );
-    await control.query(plan.statement(sql.partitioned));
-    done++;
-    reporter.progress('indexes', done, total, 'indexes', { table: context.label, force: true });
+    if (!existing.names.has(plan.newName)) await control.query(plan.statement(`ONLY ${sql.partitioned}`));
   }
 
+  await withWorkers(context, leafWork, async (client, item) => {
+    if (!existing.names.has(item.name)) await client.query(item.plan.statement(item.leaf.relation, item.name));
+    done++;
+    step();
+  });
+
+  // Each level-1 partition in one transaction: its index is attached to the
+  // root's only once all of its leaves' are attached to it, so after a crash
+  // an existing level-1 index means that partition is done.
+  await withWorkers(context, tree, async (client, one) => {
+    const todo = pending.filter((plan) => !existing.names.has(nameFor(plan, one.name)));
+    if (todo.length > 0) {
+      await client.query('BEGIN');
+      try {
+        for (const plan of todo) {
+          const name = nameFor(plan, one.name);
+          await client.query(plan.statement(`ONLY ${one.relation}`, name));
+          for (const leaf of one.leaves) {
+            await client.query(`ALTER INDEX ${index(name)} ATTACH PARTITION ${index(nameFor(plan, leaf.name))}`);
+          }
+          await client.query(`ALTER INDEX ${index(plan.newName)} ATTACH PARTITION ${index(name)}`);
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    }
+    done++;
+    step();
+  });
+  reporter.progress('indexes', total, total, 'indexes', { table: context.label, force: true });
+
+  await addForeignKeys(context, control, info, existing);
+}
+
+/** The tree as the metadata lists it: every level-1 partition with its leaves. */
+async function partitionTree(context: TargetContext, client: pg.ClientBase): Promise<LevelOne[]> {
+  const { rows } = await client.query<{ relation: string; name: string; leaves: Partition[] }>(
+    `SELECT t.level_one_partition::text AS relation, c.relname AS name,
+            json_agg(json_build_object('relation', b.leaf_partition::text, 'name', lc.relname)) AS leaves
+       FROM ${context.sql.install}.partition_tracker t
+       JOIN pg_class c ON c.oid = t.level_one_partition
+       JOIN ${context.sql.install}.partition_bucket b ON b.config_id = t.config_id AND b.key_value = t.key_value
+       JOIN pg_class lc ON lc.oid = b.leaf_partition
+      WHERE t.config_id = $1
+      GROUP BY 1, 2`,
+    [context.target.configId],
+  );
+  return rows;
+}
+
+async function addForeignKeys(
+  context: TargetContext,
+  control: pg.ClientBase,
+  info: TableInfo,
+  existing: Existing,
+): Promise<void> {
+  const { target, reporter, sql } = context;
   const foreignKeys = info.constraints.filter((c) => c.type === 'f');
   if (foreignKeys.length === 0) return;
   const server = await serverInfo(control);
   for (const fk of foreignKeys) {
     throwIfCancelled(context);
-    if (existing.has(`constraint:${fk.name}`)) continue;
+    if (existing.names.has(`constraint:${fk.name}`)) continue;
     reporter.log('info', `adding foreign key ${fk.name}`, context.label);
     if (server.versionNum >= 180000) {
       // NOT VALID then VALIDATE: validation takes only SHARE UPDATE EXCLUSIVE
@@ -75,14 +149,18 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   }
 }
 
-async function existingNames(client: pg.ClientBase, schema: string, table: string): Promise<Set<string>> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('i', 'I')
+async function existingNames(client: pg.ClientBase, schema: string, table: string): Promise<Existing> {
+  const { rows } = await client.query<{ name: string; valid: boolean }>(
+    `SELECT c.relname AS name, coalesce(i.indisvalid AND i.indrelid = t.oid, false) AS valid
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_index i ON i.indexrelid = c.oid
+       LEFT JOIN (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n2 ON n2.oid = c2.relnamespace
+                   WHERE n2.nspname = $1 AND c2.relname = $2) t ON true
+      WHERE n.nspname = $1
      UNION ALL
-     SELECT 'constraint:' || con.conname FROM pg_constraint con
+     SELECT 'constraint:' || con.conname, false FROM pg_constraint con
       WHERE con.conrelid = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)`,
     [schema, table],
   );
-  return new Set(rows.map((r) => r.name));
+  return { names: new Set(rows.map((r) => r.name)), valid: new Set(rows.filter((r) => r.valid).map((r) => r.name)) };
 }

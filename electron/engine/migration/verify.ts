@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable } from '../catalog.js';
+import { liveTickets } from '../tickets.js';
 import { beginInSnapshot, withWorkers, type TargetContext } from './context.js';
 
 const KEYS_PER_QUERY = 50;
@@ -48,11 +49,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       [target.configId],
     );
     const capacityOf = new Map(buckets.map((b) => [b.leaf, { key: b.key_value, capacity: Number(b.capacity) }]));
-    const { rows: trackers } = await control.query<{ key_value: string; rows_assigned: string }>(
-      `SELECT key_value, rows_assigned FROM ${sql.install}.tracker_status WHERE config_id = $1`,
-      [target.configId],
-    );
-    const assigned = new Map(trackers.map((t) => [t.key_value, Number(t.rows_assigned)]));
+    const assigned = await liveTickets(context.pool, context.options.installSchema, target.configId!);
     const newKeys = [...assigned.keys()];
 
     const fresh = new Map<string, KeySide>();
