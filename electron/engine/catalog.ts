@@ -164,6 +164,16 @@ export function lockTableCapacity(server: ServerInfo): number {
   return server.maxLocksPerTransaction * (server.maxConnections + server.maxPreparedTransactions);
 }
 
+/**
+ * How many relations one of a migration's transactions may lock. Each one it
+ * touches stays locked until commit, and the lock table is shared by the
+ * whole server: the control connection and each worker get a share of half
+ * of it.
+ */
+export function lockBudget(server: ServerInfo, workers: number): number {
+  return Math.max(100, Math.floor(lockTableCapacity(server) / (2 * (workers + 1))));
+}
+
 export async function findTableOid(db: Queryable, table: TableName): Promise<number | null> {
   const { rows } = await db.query<{ oid: number }>(
     `SELECT c.oid::int AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { inspectTable, lockTableCapacity, serverInfo, type ServerInfo } from '../catalog.js';
+import { inspectTable, lockBudget, serverInfo } from '../catalog.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
@@ -64,15 +64,6 @@ async function countByChunk(
     }
   });
   return counts.flat();
-}
-
-/**
- * How many partitions one transaction may touch. Every partition a statement
- * writes to stays locked until commit, and the lock table is shared by the
- * whole server: each worker gets a share of half of it.
- */
-export function partitionBudget(server: ServerInfo, workers: number): number {
-  return Math.max(100, Math.floor(lockTableCapacity(server) / (2 * (workers + 1))));
 }
 
 interface CopyUnit {
@@ -226,7 +217,7 @@ export async function provisionAndCopy(
     reporter.phase('copy', `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`, context.label);
     await journal.updateTarget(context.pool, target.runId, target.targetNo, { phase: 'copy' });
     let copied = 0;
-    const work = copyUnits(chunks, keys, target.bucketLimit, partitionBudget(server, options.workers));
+    const work = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers));
     if (work.some((unit) => unit.range === null)) {
       reporter.log(
         'info',

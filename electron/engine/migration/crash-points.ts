@@ -7,6 +7,7 @@ export type CrashPoint =
   | 'prepare:after-capture'
   | 'copy:after-first-chunk'
   | 'indexes:before'
+  | 'indexes:after-leaves'
   | 'catch_up:before'
   | 'cutover:inside-transaction'
   | 'verify:before'

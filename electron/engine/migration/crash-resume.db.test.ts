@@ -19,6 +19,7 @@ const points: CrashPoint[] = [
   'prepare:after-capture',
   'copy:after-first-chunk',
   'indexes:before',
+  'indexes:after-leaves',
   'catch_up:before',
   'cutover:inside-transaction',
   'verify:before',
@@ -70,6 +71,14 @@ describe('resume after kill -9', () => {
         { relkind: 'v' },
       ]);
       await expectMirrored(db, table);
+      // Every index of the original is on the new table, valid.
+      const indexes = await db.query<{ relation: string; valid: boolean }>(
+        `SELECT indrelid::regclass::text AS relation, bool_and(indisvalid) AS valid, count(*)::int AS n FROM pg_index
+          WHERE indrelid IN ($1::regclass, $2::regclass) GROUP BY 1 ORDER BY 1`,
+        [`${table}_backup`, `${table}_partitioned`],
+      );
+      expect(indexes).toHaveLength(2);
+      expect(indexes[1]).toEqual({ ...indexes[0], relation: `${table}_partitioned`, valid: true });
       const leaves = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${table}_partitioned GROUP BY tableoid`,
       );

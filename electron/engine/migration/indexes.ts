@@ -11,10 +11,15 @@
 // root's index becomes valid when the last one is attached.
 import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
-import { inspectTable, serverInfo, type TableInfo } from '../catalog.js';
+import { inspectTable, lockBudget, serverInfo, type TableInfo } from '../catalog.js';
 import { indexPlans, type IndexPlan } from '../index-ddl.js';
 import { derivedName } from '../names.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
+import { crashPoint } from './crash-points.js';
+
+/** Leaf indexes sent in one string: at most this many statements, over at most this many rows. */
+const STATEMENTS_PER_GROUP = 20;
+const ROWS_PER_GROUP = 100_000;
 
 interface Partition {
   /** As regclass prints it: quoted, qualified when not on the search path. */
@@ -22,8 +27,13 @@ interface Partition {
   name: string;
 }
 
+interface Leaf extends Partition {
+  /** The bucket's capacity: at most this many rows. */
+  capacity: number;
+}
+
 interface LevelOne extends Partition {
-  leaves: Partition[];
+  leaves: Leaf[];
 }
 
 interface Existing {
@@ -61,35 +71,62 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
     if (!existing.names.has(plan.newName)) await control.query(plan.statement(`ONLY ${sql.partitioned}`));
   }
 
-  await withWorkers(context, leafWork, async (client, item) => {
-    if (!existing.names.has(item.name)) await client.query(item.plan.statement(item.leaf.relation, item.name));
-    done++;
+  // Small leaves in groups of statements sent as one string (round trips
+  // and commits cost more than indexing a few thousand rows); a large leaf
+  // on its own, so that the workers stay evenly busy.
+  const leafGroups: string[][] = [];
+  let rowsInGroup = Infinity;
+  for (const item of leafWork.filter((w) => !existing.names.has(w.name))) {
+    if (rowsInGroup + item.leaf.capacity > ROWS_PER_GROUP || leafGroups.at(-1)!.length >= STATEMENTS_PER_GROUP) {
+      leafGroups.push([]);
+      rowsInGroup = 0;
+    }
+    leafGroups.at(-1)!.push(item.plan.statement(item.leaf.relation, item.name).replace(/;$/, ''));
+    rowsInGroup += item.leaf.capacity;
+  }
+  done = leafWork.length - leafGroups.reduce((sum, g) => sum + g.length, 0);
+  await withWorkers(context, leafGroups, async (client, statements) => {
+    await inOneTransaction(client, statements);
+    done += statements.length;
     step();
   });
+  // Here the root's indexes exist, invalid: a resume must finish them.
+  await crashPoint('indexes:after-leaves');
 
-  // Each level-1 partition in one transaction: its index is attached to the
-  // root's only once all of its leaves' are attached to it, so after a crash
-  // an existing level-1 index means that partition is done.
-  await withWorkers(context, tree, async (client, one) => {
+  // Level-1 partitions in groups, each group in one transaction sent as one
+  // string (thousands of tiny statements cost more in round trips and commits
+  // than in work), and within the lock budget. A level-1 index is attached to
+  // the root's only with all of its leaves' attached to it, in the same
+  // transaction: after a crash, an existing level-1 index means that
+  // partition is done.
+  const budget = lockBudget(await serverInfo(control), context.options.workers);
+  // Attaching to the root's index locks it until commit, so each group does
+  // that last: the workers wait on each other only for the group's tail.
+  const groups: { statements: string[]; attachToRoot: string[]; partitions: number }[] = [];
+  let group: (typeof groups)[number] | undefined;
+  let locks = 0;
+  for (const one of tree) {
     const todo = pending.filter((plan) => !existing.names.has(nameFor(plan, one.name)));
-    if (todo.length > 0) {
-      await client.query('BEGIN');
-      try {
-        for (const plan of todo) {
-          const name = nameFor(plan, one.name);
-          await client.query(plan.statement(`ONLY ${one.relation}`, name));
-          for (const leaf of one.leaves) {
-            await client.query(`ALTER INDEX ${index(name)} ATTACH PARTITION ${index(nameFor(plan, leaf.name))}`);
-          }
-          await client.query(`ALTER INDEX ${index(plan.newName)} ATTACH PARTITION ${index(name)}`);
-        }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+    const needed = (1 + one.leaves.length) * (1 + todo.length);
+    if (!group || locks + needed > budget) {
+      group = { statements: [], attachToRoot: [], partitions: 0 };
+      groups.push(group);
+      locks = pending.length;
     }
-    done++;
+    for (const plan of todo) {
+      const name = nameFor(plan, one.name);
+      group.statements.push(plan.statement(`ONLY ${one.relation}`, name).replace(/;$/, ''));
+      for (const leaf of one.leaves) {
+        group.statements.push(`ALTER INDEX ${index(name)} ATTACH PARTITION ${index(nameFor(plan, leaf.name))}`);
+      }
+      group.attachToRoot.push(`ALTER INDEX ${index(plan.newName)} ATTACH PARTITION ${index(name)}`);
+    }
+    group.partitions++;
+    locks += needed;
+  }
+  await withWorkers(context, groups, async (client, { statements, attachToRoot, partitions }) => {
+    if (statements.length > 0) await inOneTransaction(client, [...statements, ...attachToRoot]);
+    done += partitions;
     step();
   });
   reporter.progress('indexes', total, total, 'indexes', { table: context.label, force: true });
@@ -97,11 +134,25 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   await addForeignKeys(context, control, info, existing);
 }
 
+/**
+ * Runs statements as one transaction in one round trip. A crash loses
+ * nothing that the resume would not redo, so the commit need not wait for
+ * the disk.
+ */
+async function inOneTransaction(client: pg.ClientBase, statements: string[]): Promise<void> {
+  try {
+    await client.query(['BEGIN', 'SET LOCAL synchronous_commit = off', ...statements, 'COMMIT', ''].join(';\n'));
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
 /** The tree as the metadata lists it: every level-1 partition with its leaves. */
 async function partitionTree(context: TargetContext, client: pg.ClientBase): Promise<LevelOne[]> {
-  const { rows } = await client.query<{ relation: string; name: string; leaves: Partition[] }>(
+  const { rows } = await client.query<{ relation: string; name: string; leaves: Leaf[] }>(
     `SELECT t.level_one_partition::text AS relation, c.relname AS name,
-            json_agg(json_build_object('relation', b.leaf_partition::text, 'name', lc.relname)) AS leaves
+            json_agg(json_build_object('relation', b.leaf_partition::text, 'name', lc.relname, 'capacity', b.capacity)) AS leaves
        FROM ${context.sql.install}.partition_tracker t
        JOIN pg_class c ON c.oid = t.level_one_partition
        JOIN ${context.sql.install}.partition_bucket b ON b.config_id = t.config_id AND b.key_value = t.key_value

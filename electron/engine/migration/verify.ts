@@ -4,7 +4,8 @@
 // the application changed after the swap (listed in the post-swap change log)
 // are left out on both sides: they legitimately differ. Also checked: every
 // leaf within its bucket's capacity, the tracker covering every key's rows,
-// and a query on one key touching only that key's partitions.
+// every index of the new table valid, and a query on one key touching only
+// that key's partitions.
 //
 // The new side is read in batches of keys, each in its own transaction, so
 // that thousands of partitions never fill the lock table.
@@ -137,6 +138,14 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       const pruned = await checkPruning(context, control, sample, keyType(info, target.keyColumn));
       if (pruned) problems.push(pruned);
     }
+    // Built bottom-up, an index of the partitioned table is valid only once
+    // every partition's is attached to it.
+    const { rows: invalid } = await control.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = $1::regclass AND NOT i.indisvalid`,
+      [sql.partitioned],
+    );
+    for (const { name } of invalid) problems.push(`index ${name} is not valid: some partition's index is missing`);
     const rowsTotal = [...backup.values()].reduce((sum, side) => sum + side.rows, 0);
     const report = { keys: keys.length, rows: rowsTotal, excludedChangedRows: excluded, problems };
     if (problems.length > 0) {
