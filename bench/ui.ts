@@ -8,10 +8,11 @@
 // migration uses, rows loaded into them and the tracker told about them.
 //
 // Each figure is measured in the page, from the click on the navigation
-// button to the first tree rows (or chart bars) painted. The time the
-// backend took (WebSocket request to response, for every command on the way:
-// managed.list then explorer.tree or explorer.sizes) is reported apart,
-// because the goal is about rendering: render = total - backend, goal < 1 s.
+// button to the first tree rows (or chart bars) painted: what the user waits
+// for, data included. Goal: under 1 s for the tree and for the charts. The
+// time the backend took (WebSocket request to response, for every command on
+// the way) and the rest (render = total - backend) are reported apart. The
+// Explorer's sizes, which fill in after the tree, are timed too, without goal.
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { chromium, type Page } from 'playwright-core';
@@ -200,6 +201,22 @@ const INSTRUMENTATION = `(() => {
       });
     }
   };
+  // Resolves once every request sent has its answer and nothing new was sent for quietMs.
+  bench.settled = (quietMs) =>
+    new Promise((resolve) => {
+      let seen = -1;
+      let quietSince = performance.now();
+      const check = () => {
+        const ids = Object.keys(bench.sent);
+        if (ids.length !== seen || ids.some((id) => !bench.received[id])) {
+          seen = ids.length;
+          quietSince = performance.now();
+        }
+        if (performance.now() - quietSince > quietMs) resolve();
+        else setTimeout(check, 50);
+      };
+      check();
+    });
   bench.painted = (selector, timeoutMs) =>
     new Promise((resolve, reject) => {
       const afterPaint = () => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0));
@@ -231,6 +248,7 @@ interface PageBench {
   sent: Record<string, { command: string; at: number }>;
   received: Record<string, { at: number; bytes: number }>;
   painted(selector: string, timeoutMs: number): Promise<number>;
+  settled(quietMs: number): Promise<void>;
 }
 
 async function measure(page: Page, nav: string, selector: string, dataCommand: string): Promise<Measurement> {
@@ -247,6 +265,9 @@ async function measure(page: Page, nav: string, selector: string, dataCommand: s
       const painted = bench.painted(selector, 120_000);
       button.click();
       const paintedAt: number = await painted;
+      // The next run starts on an idle backend: every request sent (also those
+      // made after the paint, such as the Explorer's sizes) is answered first.
+      await bench.settled(500);
       return { clicked, paintedAt, sent: bench.sent, received: bench.received };
     },
     { nav, selector },
@@ -326,12 +347,26 @@ try {
   await page.goto(testBridge.bridge.url);
 
   const screens = [
-    { name: 'Explorer', nav: 'nav-explorer', selector: '[data-testid="tree-row"]', command: 'explorer.tree' },
+    {
+      name: 'Explorer',
+      nav: 'nav-explorer',
+      selector: '[data-testid="tree-row"]',
+      command: 'explorer.tree',
+      goal: true,
+    },
+    {
+      name: 'Explorer sizes',
+      nav: 'nav-explorer',
+      selector: '[data-testid="tree-total-size"] strong',
+      command: 'explorer.leafSizes',
+      goal: false,
+    },
     {
       name: 'Sizes',
       nav: 'nav-sizes',
       selector: '[data-testid="chart-largest"] .recharts-bar-rectangle',
       command: 'explorer.sizes',
+      goal: true,
     },
   ];
   const rows: string[][] = [];
@@ -355,10 +390,13 @@ try {
       }
     }
     const render = median(runs.map((r) => r.renderMs));
-    const met = render < GOAL_MS;
-    verdicts.push(
-      `${screen.name}: ${met ? 'goal met' : 'GOAL MISSED'} (render ${ms(render)}, goal under ${ms(GOAL_MS)})`,
-    );
+    const total = median(runs.map((r) => r.totalMs));
+    const met = total < GOAL_MS;
+    if (screen.goal) {
+      verdicts.push(
+        `${screen.name}: ${met ? 'goal met' : 'GOAL MISSED'} (click to paint ${ms(total)}, goal under ${ms(GOAL_MS)})`,
+      );
+    }
     rows.push([
       screen.name,
       screen.command,
@@ -366,8 +404,9 @@ try {
       ms(median(runs.map((r) => r.backendMs))),
       ms(render),
       ms(Math.max(...runs.map((r) => r.renderMs))),
-      ms(median(runs.map((r) => r.totalMs))),
-      met ? 'met' : 'MISSED',
+      ms(total),
+      ms(Math.max(...runs.map((r) => r.totalMs))),
+      screen.goal ? (met ? 'met' : 'MISSED') : 'no goal',
     ]);
   }
   if (pageErrors.length > 0) throw new Error(`the page threw: ${pageErrors.join('; ')}`);
@@ -387,14 +426,16 @@ try {
         'render',
         'render (worst)',
         'click to paint',
-        `render < ${ms(GOAL_MS)}`,
+        'worst',
+        `< ${ms(GOAL_MS)}`,
       ],
       rows,
     ),
   );
   log('');
   log('backend: WebSocket request to response of every command before the first paint (managed.list, then the data).');
-  log('render: the rest of click to paint (React, layout, charts, paint).');
+  log('render: the rest of click to paint (parsing, React, layout, charts, paint).');
+  log('Explorer sizes: click to the total size shown, after the tree (bytes measured per leaf, in batches).');
   for (const verdict of verdicts) log(verdict);
   log(`Total time ${elapsed(started)}.`);
 } finally {

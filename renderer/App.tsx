@@ -1,10 +1,10 @@
 // The application shell: left navigation with the active connection, the
 // theme, the screen shortcuts, and the current screen.
-import { lazy, Suspense, useEffect, useRef, type ReactElement } from 'react';
+import { useEffect, useRef, type ReactElement } from 'react';
 import { useActiveConnection } from './api/active-connection';
 import { useAppInfo } from './api/queries';
 import { Icon, type IconName } from './components/Icon';
-import { ErrorState, Loading } from './components/StateViews';
+import { ErrorState } from './components/StateViews';
 import { nextThemePreference, useApplyTheme, useResolvedTheme } from './lib/theme';
 import { screenForShortcut, shortcutLabel } from './lib/shortcuts';
 import { SCREENS, useUi, type Screen, type ThemePreference } from './state/ui';
@@ -14,9 +14,16 @@ import { PlanScreen } from './screens/plan/PlanScreen';
 import { RunsScreen } from './screens/runs/RunsScreen';
 import { ExplorerScreen } from './screens/explorer/ExplorerScreen';
 import { TrackerScreen } from './screens/tracker/TrackerScreen';
+import { loadSizesCharts, SizesScreen } from './screens/sizes/SizesScreen';
 
-// recharts is the largest dependency and only the Sizes screen needs it.
-const SizesScreen = lazy(() => import('./screens/sizes/SizesScreen'));
+/** Code kept out of the first load (the Sizes charts, with recharts) is fetched once the app is idle. */
+function usePrefetchWhenIdle(load: () => Promise<unknown>) {
+  useEffect(() => {
+    if (typeof window.requestIdleCallback !== 'function') return;
+    const handle = window.requestIdleCallback(() => void load().catch(() => undefined), { timeout: 3_000 });
+    return () => window.cancelIdleCallback(handle);
+  }, [load]);
+}
 
 const NAV: Record<Screen, { label: string; icon: IconName }> = {
   connections: { label: 'Connections', icon: 'connections' },
@@ -84,6 +91,7 @@ export function App() {
   const inBrowser = appInfo.data?.shell === 'browser';
   const mainRef = useRef<HTMLElement>(null);
   const firstScreen = useRef(true);
+  usePrefetchWhenIdle(loadSizesCharts);
 
   useEffect(() => {
     const onKeyDown = (event: KeyboardEvent) => {
@@ -170,7 +178,7 @@ export function App() {
             />
           </div>
         )}
-        <Suspense fallback={<Loading label="Loading screen…" />}>{SCREEN_VIEWS[screen]()}</Suspense>
+        {SCREEN_VIEWS[screen]()}
       </main>
     </div>
   );

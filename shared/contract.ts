@@ -9,7 +9,7 @@ import { TableDetail, TableSummary } from './catalog.js';
 import { MigrationPlan, MigrationTarget } from './plan.js';
 import { RunEvent } from './progress.js';
 import { RunSummary } from './runs.js';
-import { MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
+import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 
 const connectionId = z.string().min(1).max(200);
 const identifier = z.string().min(1).max(63);
@@ -76,6 +76,7 @@ export const commands = {
     input: z.object({ connectionId, configId, exactCounts: z.boolean().optional() }).strict(),
     output: PartitionTree,
   },
+  'explorer.leafSizes': { input: z.object({ connectionId, configId }).strict(), output: LeafSizes },
   'explorer.sizes': { input: z.object({ connectionId, configId }).strict(), output: SizesReport },
   'tracker.list': {
     input: z.object({ connectionId, configId }).strict(),

@@ -29,7 +29,6 @@ export const BucketNode = z.object({
   rows: z.number(),
   rowsExact: z.boolean(),
   capacity: z.number(),
-  bytes: z.number(),
 });
 export type BucketNode = z.infer<typeof BucketNode>;
 
@@ -37,7 +36,6 @@ export const LevelOneNode = z.object({
   keyValue: z.string(),
   partition: z.string(),
   rows: z.number(),
-  bytes: z.number(),
   currentBucketId: z.number().int(),
   buckets: z.array(BucketNode),
 });
@@ -46,9 +44,21 @@ export type LevelOneNode = z.infer<typeof LevelOneNode>;
 export const PartitionTree = z.object({
   table: ManagedTable,
   levelOne: z.array(LevelOneNode),
-  totals: z.object({ rows: z.number(), bytes: z.number(), leaves: z.number(), levelOne: z.number() }),
+  totals: z.object({ rows: z.number(), leaves: z.number(), levelOne: z.number() }),
 });
 export type PartitionTree = z.infer<typeof PartitionTree>;
+
+/**
+ * Bytes on disk of every leaf (heap, indexes and TOAST), by leaf name. Apart
+ * from the tree because measuring opens every leaf: the tree shows at once and
+ * its sizes follow.
+ */
+export const LeafSizes = z.object({
+  configId: z.number().int(),
+  bytes: z.record(z.string(), z.number()),
+  totalBytes: z.number(),
+});
+export type LeafSizes = z.infer<typeof LeafSizes>;
 
 export const SizesReport = z.object({
   configId: z.number().int(),

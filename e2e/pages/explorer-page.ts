@@ -19,6 +19,11 @@ export class ExplorerPage {
     await expect(this.root.getByTestId('tree-loading')).toHaveCount(0);
   }
 
+  /** The total size, once the leaves are measured (they fill in after the tree). */
+  totalSize(): Locator {
+    return this.root.getByTestId('tree-total-size').locator('strong');
+  }
+
   /** Rendered level-1 rows (the tree renders only the rows in view). */
   partitions(): Locator {
     return this.tree.locator('[data-testid="tree-row"][data-kind="partition"]');

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import type {
   BucketNode,
+  LeafSizes,
   LevelOneNode,
   ManagedTable,
   PartitionTree,
@@ -67,129 +68,147 @@ export async function managedTable(db: pg.Pool, schema: string, configId: number
   return table;
 }
 
-interface LeafFigures {
-  bytes: number;
-  tableBytes: number;
+/** What a leaf takes on disk: its heap (with free space and visibility maps), indexes and TOAST. */
+interface LeafSize {
+  heapBytes: number;
   indexBytes: number;
   toastBytes: number;
-  rows: number;
 }
 
-/** Sizes (and estimated or exact row counts) of leaves, in batches of short transactions. */
-async function leafFigures(db: pg.Pool, leaves: number[], exactCounts: boolean): Promise<Map<number, LeafFigures>> {
-  const figures = new Map<number, LeafFigures>();
+/**
+ * Runs `work` over the leaves in batches, a few at a time on the pool's
+ * connections: each batch is one statement, so its locks end with it.
+ */
+async function inBatches(leaves: readonly number[], work: (batch: number[]) => Promise<void>): Promise<void> {
   const batches: number[][] = [];
   for (let i = 0; i < leaves.length; i += BATCH) batches.push(leaves.slice(i, i + BATCH));
-  const measure = async (batch: number[]): Promise<void> => {
-    // Each size call reads file sizes from the disk: three per leaf, the rest is arithmetic.
-    const { rows } = await db.query<{ oid: number; table: string; indexes: string; toast: string; estimate: string }>(
-      `SELECT c.oid::int AS oid, pg_table_size(c.oid) AS table, pg_indexes_size(c.oid) AS indexes,
-              coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast,
-              greatest(c.reltuples, 0)::bigint AS estimate
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, async () => {
+      while (next < batches.length) await work(batches[next++]!);
+    }),
+  );
+}
+
+/**
+ * Sizes of leaves from their files. Every size function stats each fork's
+ * segments, so each part is read once: the heap's forks, the indexes, the
+ * TOAST table with its index (pg_table_size would read TOAST a second time).
+ */
+async function measureLeaves(db: pg.Pool, leaves: readonly number[]): Promise<Map<number, LeafSize>> {
+  const sizes = new Map<number, LeafSize>();
+  await inBatches(leaves, async (batch) => {
+    const { rows } = await db.query<{ oid: number; heap: string; indexes: string; toast: string }>(
+      `SELECT c.oid::int AS oid,
+              pg_relation_size(c.oid, 'main') + pg_relation_size(c.oid, 'fsm') + pg_relation_size(c.oid, 'vm')
+                + pg_relation_size(c.oid, 'init') AS heap,
+              pg_indexes_size(c.oid) AS indexes,
+              coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
          FROM pg_class c WHERE c.oid = ANY ($1::oid[])`,
       [batch],
     );
     for (const row of rows) {
-      // pg_table_size counts the heap (with its free space and visibility maps) and TOAST.
-      const table = Number(row.table);
-      const indexes = Number(row.indexes);
-      const toast = Number(row.toast);
-      figures.set(row.oid, {
-        bytes: table + indexes,
-        tableBytes: table - toast,
-        indexBytes: indexes,
-        toastBytes: toast,
-        rows: Number(row.estimate),
+      sizes.set(row.oid, {
+        heapBytes: Number(row.heap),
+        indexBytes: Number(row.indexes),
+        toastBytes: Number(row.toast),
       });
     }
-    if (exactCounts) {
-      // One statement per batch, committed on its own: counting locks each leaf.
-      const { rows: names } = await db.query<{ oid: number; name: string }>(
-        `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[])`,
-        [batch],
-      );
-      if (names.length > 0) {
-        const statement = names
-          .map((r) => `SELECT ${Number(r.oid)}::int AS oid, count(*) AS n FROM ${r.name}`)
-          .join(' UNION ALL ');
-        const counted = await db.query<{ oid: number; n: string }>(statement);
-        for (const row of counted.rows) {
-          const figure = figures.get(row.oid);
-          if (figure) figure.rows = Number(row.n);
-        }
-      }
-    }
-  };
-  // A few batches at a time, on the pool's connections.
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, async () => {
-      while (next < batches.length) await measure(batches[next++]!);
-    }),
-  );
-  return figures;
+  });
+  return sizes;
 }
 
+const leafBytes = (size: LeafSize | undefined): number =>
+  size ? size.heapBytes + size.indexBytes + size.toastBytes : 0;
+
+/** Exact row counts of leaves: one UNION ALL statement per batch, committed on its own (counting locks each leaf). */
+async function countLeaves(db: pg.Pool, leaves: readonly number[]): Promise<Map<number, number>> {
+  const counts = new Map<number, number>();
+  await inBatches(leaves, async (batch) => {
+    const { rows: names } = await db.query<{ oid: number; name: string }>(
+      `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[])`,
+      [batch],
+    );
+    if (names.length === 0) return;
+    const statement = names
+      .map((r) => `SELECT ${Number(r.oid)}::int AS oid, count(*) AS n FROM ${r.name}`)
+      .join(' UNION ALL ');
+    const counted = await db.query<{ oid: number; n: string }>(statement);
+    for (const row of counted.rows) counts.set(row.oid, Number(row.n));
+  });
+  return counts;
+}
+
+/**
+ * The tree: keys, their level-1 partitions and buckets with fill levels.
+ * Without exact counts it reads only catalogs and sequences (row estimates
+ * from pg_class), never a leaf, so it is quick at any size; the bytes on disk
+ * come apart from `leafSizes`, which has to open every leaf.
+ */
 export async function partitionTree(
   db: pg.Pool,
   schema: string,
   configId: number,
   exactCounts: boolean,
 ): Promise<PartitionTree> {
-  return (await treeWithFigures(db, schema, configId, exactCounts)).tree;
+  return (await treeWithLeaves(db, schema, configId, exactCounts)).tree;
 }
 
-/** The tree, and the per-leaf figures it was built from (the sizes report reuses them). */
-async function treeWithFigures(
+/** The tree, and the oid of each bucket's leaf (by leaf name) for the size measurements. */
+async function treeWithLeaves(
   db: pg.Pool,
   schema: string,
   configId: number,
   exactCounts: boolean,
-): Promise<{ tree: PartitionTree; figures: Map<number, LeafFigures> }> {
+): Promise<{ tree: PartitionTree; leafOids: Map<string, number> }> {
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
-  const { rows: trackers } = await db.query<{ key_value: string; level_one: string; current_bucket_id: number }>(
-    `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id
-       FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
-    [configId],
-  );
-  const { rows: buckets } = await db.query<{
-    key_value: string;
-    bucket_id: number;
-    leaf_oid: number;
-    leaf: string;
-    first_ticket: string;
-    capacity: string;
-  }>(
-    `SELECT b.key_value, b.bucket_id, b.leaf_partition::oid::int AS leaf_oid, coalesce(c.relname::text, b.leaf_partition::text) AS leaf,
-            b.first_ticket, b.capacity
-       FROM ${q}.partition_bucket b LEFT JOIN pg_class c ON c.oid = b.leaf_partition
-      WHERE b.config_id = $1 ORDER BY b.key_value, b.bucket_id`,
-    [configId],
-  );
-  const figures = await leafFigures(
-    db,
-    buckets.map((b) => b.leaf_oid),
-    exactCounts,
-  );
-  const assignedByKey = await liveTickets(db, schema, configId);
+  const [{ rows: trackers }, { rows: buckets }, assignedByKey] = await Promise.all([
+    db.query<{ key_value: string; level_one: string; current_bucket_id: number }>(
+      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id
+         FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
+      [configId],
+    ),
+    db.query<{
+      key_value: string;
+      bucket_id: number;
+      leaf_oid: number;
+      leaf: string;
+      first_ticket: string;
+      capacity: string;
+      estimate: string;
+    }>(
+      `SELECT b.key_value, b.bucket_id, b.leaf_partition::oid::int AS leaf_oid, coalesce(c.relname::text, b.leaf_partition::text) AS leaf,
+              b.first_ticket, b.capacity, greatest(coalesce(c.reltuples, 0), 0)::bigint AS estimate
+         FROM ${q}.partition_bucket b LEFT JOIN pg_class c ON c.oid = b.leaf_partition
+        WHERE b.config_id = $1 ORDER BY b.key_value, b.bucket_id`,
+      [configId],
+    ),
+    liveTickets(db, schema, configId),
+  ]);
+  const counts = exactCounts
+    ? await countLeaves(
+        db,
+        buckets.map((b) => b.leaf_oid),
+      )
+    : null;
+  const leafOids = new Map<string, number>();
   const bucketsByKey = new Map<string, BucketNode[]>();
   for (const b of buckets) {
     const live = assignedByKey.get(b.key_value) ?? 0;
     const first = Number(b.first_ticket);
     const capacity = Number(b.capacity);
     const assigned = Math.max(0, Math.min(capacity, live - first + 1));
-    const figure = figures.get(b.leaf_oid);
+    leafOids.set(b.leaf, b.leaf_oid);
     const list = bucketsByKey.get(b.key_value) ?? [];
     list.push({
       bucketId: b.bucket_id,
       leaf: b.leaf,
       assigned,
-      rows: figure ? figure.rows : 0,
+      rows: counts ? (counts.get(b.leaf_oid) ?? 0) : Number(b.estimate),
       rowsExact: exactCounts,
       capacity,
-      bytes: figure?.bytes ?? 0,
     });
     bucketsByKey.set(b.key_value, list);
   }
@@ -199,7 +218,6 @@ async function treeWithFigures(
       keyValue: t.key_value,
       partition: t.level_one.replace(/^.*\./, '').replace(/^"(.*)"$/, '$1'),
       rows: list.reduce((sum, b) => sum + b.rows, 0),
-      bytes: list.reduce((sum, b) => sum + b.bytes, 0),
       currentBucketId: t.current_bucket_id,
       buckets: list,
     };
@@ -209,41 +227,64 @@ async function treeWithFigures(
     levelOne,
     totals: {
       rows: levelOne.reduce((sum, l) => sum + l.rows, 0),
-      bytes: levelOne.reduce((sum, l) => sum + l.bytes, 0),
       leaves: buckets.length,
       levelOne: levelOne.length,
     },
   };
-  return { tree, figures };
+  return { tree, leafOids };
+}
+
+/** Bytes on disk of every leaf of a managed table (heap, indexes and TOAST), by leaf name. */
+export async function leafSizes(db: pg.Pool, schema: string, configId: number): Promise<LeafSizes> {
+  const q = ident(schema);
+  const { rows } = await db.query<{ leaf_oid: number; leaf: string }>(
+    `SELECT b.leaf_partition::oid::int AS leaf_oid, c.relname::text AS leaf
+       FROM ${q}.partition_bucket b JOIN pg_class c ON c.oid = b.leaf_partition
+      WHERE b.config_id = $1`,
+    [configId],
+  );
+  const sizes = await measureLeaves(
+    db,
+    rows.map((r) => r.leaf_oid),
+  );
+  const bytes: Record<string, number> = {};
+  let totalBytes = 0;
+  for (const row of rows) {
+    const leaf = leafBytes(sizes.get(row.leaf_oid));
+    bytes[row.leaf] = leaf;
+    totalBytes += leaf;
+  }
+  return { configId, bytes, totalBytes };
 }
 
 export async function sizesReport(db: pg.Pool, schema: string, configId: number): Promise<SizesReport> {
-  const { tree, figures } = await treeWithFigures(db, schema, configId, false);
+  const { tree, leafOids } = await treeWithLeaves(db, schema, configId, false);
+  const sizes = await measureLeaves(db, [...leafOids.values()]);
   let tableBytes = 0;
   let indexBytes = 0;
   let toastBytes = 0;
-  for (const figure of figures.values()) {
-    tableBytes += figure.tableBytes;
-    indexBytes += figure.indexBytes;
-    toastBytes += figure.toastBytes;
+  for (const size of sizes.values()) {
+    tableBytes += size.heapBytes;
+    indexBytes += size.indexBytes;
+    toastBytes += size.toastBytes;
   }
   const bands = Array.from({ length: 11 }, (_, i) => ({
     band: i === 10 ? 'over 100%' : `${i * 10}-${i * 10 + 10}%`,
     buckets: 0,
   }));
-  for (const l1 of tree.levelOne) {
+  const levelOne = tree.levelOne.map((l1) => {
+    let bytes = 0;
     for (const bucket of l1.buckets) {
+      bytes += leafBytes(sizes.get(leafOids.get(bucket.leaf)!));
       const fill = bucket.capacity > 0 ? Math.max(bucket.assigned, bucket.rows) / bucket.capacity : 0;
       const band = fill > 1 ? 10 : Math.min(Math.floor(fill * 10), 9);
       bands[band]!.buckets++;
     }
-  }
+    return { keyValue: l1.keyValue, partition: l1.partition, bytes, rows: l1.rows };
+  });
   return {
     configId,
-    largestLevelOne: [...tree.levelOne]
-      .sort((a, b) => b.bytes - a.bytes)
-      .slice(0, 20)
-      .map((l) => ({ keyValue: l.keyValue, partition: l.partition, bytes: l.bytes, rows: l.rows })),
+    largestLevelOne: levelOne.sort((a, b) => b.bytes - a.bytes).slice(0, 20),
     fillBands: bands,
     tableBytes,
     indexBytes,

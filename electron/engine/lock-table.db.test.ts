@@ -16,7 +16,7 @@ import { inject } from 'vitest';
 import { isSupportedMajor } from '../embedded/binaries.js';
 import { startCluster, THROWAWAY_SETTINGS, type RunningCluster } from '../embedded/cluster.js';
 import { migrate, planMigration, verifyRun } from './index.js';
-import { partitionTree, sizesReport, trackerRows, listManagedTables } from './explorer.js';
+import { leafSizes, listManagedTables, partitionTree, sizesReport, trackerRows } from './explorer.js';
 import { maintainTable } from './maintain.js';
 
 let cluster: RunningCluster;
@@ -84,6 +84,9 @@ describe('a table with more partitions than the lock table holds', () => {
     const tree = await partitionTree(pool, 'partwise', managed!.configId, true);
     expect(tree.totals).toMatchObject({ levelOne: keys, leaves: keys * 2, rows: keys * 2 });
     expect((await sizesReport(pool, 'partwise', managed!.configId)).fillBands.at(-2)!.buckets).toBe(keys * 2);
+    const sizes = await leafSizes(pool, 'partwise', managed!.configId);
+    expect(Object.keys(sizes.bytes)).toHaveLength(keys * 2);
+    expect(Object.values(sizes.bytes).every((bytes) => bytes > 0)).toBe(true);
     // Routed inserts give every key a ticket sequence: reading them all must fit too.
     // (Like any statement, an insert locks every partition it writes to: a
     // hundred keys at a time.)

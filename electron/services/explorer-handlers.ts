@@ -1,6 +1,7 @@
 // The managed tables: partition tree, sizes, tracker, bucket limit, maintenance.
 import { maintainTable } from '../engine/maintain.js';
 import {
+  leafSizes,
   listManagedTables,
   managedTable,
   partitionTree,
@@ -12,7 +13,13 @@ import { Reporter } from '../engine/reporter.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 
 type ExplorerCommands =
-  'managed.list' | 'explorer.tree' | 'explorer.sizes' | 'tracker.list' | 'tracker.setBucketLimit' | 'maintenance.run';
+  | 'managed.list'
+  | 'explorer.tree'
+  | 'explorer.leafSizes'
+  | 'explorer.sizes'
+  | 'tracker.list'
+  | 'tracker.setBucketLimit'
+  | 'maintenance.run';
 
 /** Maintenance jobs are not journaled runs; their progress events carry run id 0. */
 const MAINTENANCE_RUN_ID = 0;
@@ -23,6 +30,8 @@ export function explorerHandlers(context: ServiceContext): HandlerGroup<Explorer
     'managed.list': async ({ connectionId }) => listManagedTables(await context.pools.pool(connectionId), schema),
     'explorer.tree': async ({ connectionId, configId, exactCounts }) =>
       partitionTree(await context.pools.pool(connectionId), schema, configId, exactCounts ?? false),
+    'explorer.leafSizes': async ({ connectionId, configId }) =>
+      leafSizes(await context.pools.pool(connectionId), schema, configId),
     'explorer.sizes': async ({ connectionId, configId }) =>
       sizesReport(await context.pools.pool(connectionId), schema, configId),
     'tracker.list': async ({ connectionId, configId }) => {

@@ -105,7 +105,7 @@ describe('engine-backed commands', () => {
     const configId = managed[0]!.configId;
 
     const tree = await call<{
-      levelOne: { keyValue: string; buckets: { assigned: number; rows: number; capacity: number }[] }[];
+      levelOne: { keyValue: string; buckets: { leaf: string; assigned: number; rows: number; capacity: number }[] }[];
       totals: { rows: number };
     }>('explorer.tree', { connectionId: 'main', configId, exactCounts: true });
     expect(tree.totals.rows).toBe(6000);
@@ -116,13 +116,35 @@ describe('engine-backed commands', () => {
         [200, 200, 400],
       ],
     );
-    const sizes = await call<{ fillBands: { buckets: number }[]; tableBytes: number; largestLevelOne: unknown[] }>(
-      'explorer.sizes',
-      { connectionId: 'main', configId },
+    // Sizes come apart from the tree, one figure per leaf: what PostgreSQL's own total says.
+    const onDisk = await db.query<{ leaf: string; bytes: string }>(
+      `SELECT c.relname AS leaf, pg_total_relation_size(c.oid) AS bytes
+         FROM partwise.partition_bucket b JOIN pg_class c ON c.oid = b.leaf_partition WHERE b.config_id = $1`,
+      [configId],
     );
+    const leafSizes = await call<{ bytes: Record<string, number>; totalBytes: number }>('explorer.leafSizes', {
+      connectionId: 'main',
+      configId,
+    });
+    expect(leafSizes.bytes).toEqual(Object.fromEntries(onDisk.map((r) => [r.leaf, Number(r.bytes)])));
+    const total = onDisk.reduce((sum, r) => sum + Number(r.bytes), 0);
+    expect(leafSizes.totalBytes).toBe(total);
+    const leavesOfKey1 = tree.levelOne.find((l) => l.keyValue === '1')!.buckets.map((b) => leafSizes.bytes[b.leaf]);
+    expect(leavesOfKey1.every((bytes) => bytes! > 0)).toBe(true);
+
+    const sizes = await call<{
+      fillBands: { buckets: number }[];
+      tableBytes: number;
+      indexBytes: number;
+      toastBytes: number;
+      largestLevelOne: { keyValue: string; bytes: number }[];
+    }>('explorer.sizes', { connectionId: 'main', configId });
     expect(sizes.fillBands.reduce((sum, b) => sum + b.buckets, 0)).toBe(18);
     expect(sizes.tableBytes).toBeGreaterThan(0);
+    expect(sizes.indexBytes).toBeGreaterThan(0);
+    expect(sizes.tableBytes + sizes.indexBytes + sizes.toastBytes).toBe(total);
     expect(sizes.largestLevelOne).toHaveLength(6);
+    expect(sizes.largestLevelOne.reduce((sum, l) => sum + l.bytes, 0)).toBe(total);
 
     const tracker = await call<{ rows: { keyValue: string; currentBucketId: number; rowsAssigned: number }[] }>(
       'tracker.list',

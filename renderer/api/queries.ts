@@ -22,6 +22,8 @@ export const queryKeys = {
   managed: (connectionId: string) => ['conn', connectionId, 'managed', 'list'] as const,
   tree: (connectionId: string, configId: number, exact: boolean) =>
     ['conn', connectionId, 'managed', configId, 'tree', exact] as const,
+  leafSizes: (connectionId: string, configId: number) =>
+    ['conn', connectionId, 'managed', configId, 'leafSizes'] as const,
   sizes: (connectionId: string, configId: number) => ['conn', connectionId, 'managed', configId, 'sizes'] as const,
   tracker: (connectionId: string, configId: number) => ['conn', connectionId, 'managed', configId, 'tracker'] as const,
 };
@@ -192,6 +194,17 @@ export function usePartitionTree(connectionId: string | null, configId: number |
     queryFn: () => invoke('explorer.tree', { connectionId: connectionId!, configId: configId!, exactCounts }),
     enabled: connectionId !== null && configId !== null,
     staleTime: exactCounts ? Infinity : 30_000,
+  });
+}
+
+/** Bytes of every leaf, measured apart from the tree; `after` holds the request back (until the tree shows). */
+export function useLeafSizes(connectionId: string | null, configId: number | null, after: boolean) {
+  const invoke = useInvoke();
+  return useQuery({
+    queryKey: queryKeys.leafSizes(connectionId ?? '', configId ?? 0),
+    queryFn: () => invoke('explorer.leafSizes', { connectionId: connectionId!, configId: configId! }),
+    enabled: connectionId !== null && configId !== null && after,
+    staleTime: 30_000,
   });
 }
 

@@ -14,9 +14,8 @@ function makeNodes(n: number, capacity = 1000): LevelOneNode[] {
       rows: b < count - 1 ? capacity : 240,
       rowsExact: false,
       capacity,
-      bytes: 8192,
     }));
-    nodes.push({ keyValue: String(i), partition: `t_${i}`, rows: 0, bytes: 0, currentBucketId: count - 1, buckets });
+    nodes.push({ keyValue: String(i), partition: `t_${i}`, rows: 0, currentBucketId: count - 1, buckets });
   }
   return nodes;
 }

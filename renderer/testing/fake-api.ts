@@ -66,6 +66,7 @@ export function defaultHandlers(): Handlers {
     'managed.list': () => managed,
     'explorer.tree': ({ configId, exactCounts }) =>
       fixtures.partitionTree(byConfig(configId), 12_000, exactCounts ?? false),
+    'explorer.leafSizes': ({ configId }) => fixtures.leafSizes(fixtures.partitionTree(byConfig(configId), 12_000)),
     'explorer.sizes': ({ configId }) => fixtures.sizes(byConfig(configId)),
     'tracker.list': ({ configId }) => ({ table: byConfig(configId), rows: fixtures.trackerRows(byConfig(configId)) }),
     'tracker.setBucketLimit': ({ configId, bucketLimit }) => {

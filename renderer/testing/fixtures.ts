@@ -4,6 +4,7 @@
 import type { TableDetail, TableSummary } from '../../shared/catalog';
 import type { ConnectionProfile } from '../../shared/connection';
 import type {
+  LeafSizes,
   LevelOneNode,
   MaintenanceReport,
   ManagedTable,
@@ -267,14 +268,12 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
   const rand = random(table.configId * 101);
   const levelOne: LevelOneNode[] = [];
   let rows = 0;
-  let bytes = 0;
   let leaves = 0;
   for (let k = 0; k < keys; k++) {
     const keyValue = String(1000 + k);
     const bucketCount = 1 + Math.floor(rand() ** 2 * 6);
     const buckets = [];
     let keyRows = 0;
-    let keyBytes = 0;
     for (let b = 0; b < bucketCount; b++) {
       const last = b === bucketCount - 1;
       const over = k % 997 === 13 && b === 0;
@@ -284,7 +283,6 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
           ? Math.round(table.bucketLimit * 1.12)
           : table.bucketLimit;
       const bucketRows = exact ? assigned : Math.round(assigned * (0.93 + rand() * 0.07));
-      const bucketBytes = bucketRows * 180 + 8192;
       buckets.push({
         bucketId: b,
         leaf: `custom_module_data_p_${keyValue}_${b}`,
@@ -292,24 +290,33 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
         rows: bucketRows,
         rowsExact: exact,
         capacity: table.bucketLimit,
-        bytes: bucketBytes,
       });
       keyRows += bucketRows;
-      keyBytes += bucketBytes;
     }
     rows += keyRows;
-    bytes += keyBytes;
     leaves += bucketCount;
     levelOne.push({
       keyValue,
       partition: `custom_module_data_p_${keyValue}`,
       rows: keyRows,
-      bytes: keyBytes,
       currentBucketId: bucketCount - 1,
       buckets,
     });
   }
-  return { table, levelOne, totals: { rows, bytes, leaves, levelOne: keys } };
+  return { table, levelOne, totals: { rows, leaves, levelOne: keys } };
+}
+
+/** Bytes of every leaf of `tree`: about 180 bytes a row plus a page. */
+export function leafSizes(tree: PartitionTree): LeafSizes {
+  const bytes: Record<string, number> = {};
+  let totalBytes = 0;
+  for (const node of tree.levelOne) {
+    for (const bucket of node.buckets) {
+      bytes[bucket.leaf] = bucket.rows * 180 + 8192;
+      totalBytes += bytes[bucket.leaf]!;
+    }
+  }
+  return { configId: tree.table.configId, bytes, totalBytes };
 }
 
 export function sizes(table: ManagedTable): SizesReport {

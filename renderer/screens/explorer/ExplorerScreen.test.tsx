@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ExplorerScreen } from './ExplorerScreen';
 import { TREE_ROW_HEIGHT } from './PartitionTreeView';
 import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
+import { formatBytes } from '../../lib/format';
 import { useUi } from '../../state/ui';
 
 const VIEW_HEIGHT = 600;
@@ -79,6 +80,28 @@ describe('Explorer', () => {
     await userEvent.clear(screen.getByTestId('tree-search'));
     await userEvent.type(screen.getByTestId('tree-search'), 'no such key');
     expect(await screen.findByTestId('tree-no-match')).toBeTruthy();
+  });
+
+  it('shows the tree first, then asks for the sizes and fills them in', async () => {
+    let answerSizes: () => void = () => undefined;
+    const sizesAsked = new Promise<void>((resolve) => (answerSizes = resolve));
+    const { api } = renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'explorer.leafSizes': async ({ configId }) => {
+          await sizesAsked;
+          return { configId, bytes: { custom_module_data_p_1000_0: 3 * 1024 * 1024 }, totalBytes: 5 * 1024 ** 3 };
+        },
+      },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+    expect(screen.getByTestId('tree-total-size').textContent).toBe('measuring sizes…');
+    expect(within(rows()[0]!).getByTitle('Measuring sizes…')).toBeTruthy();
+    await waitFor(() => expect(api.callsOf('explorer.leafSizes')).toEqual([{ connectionId: 'sandbox', configId: 1 }]));
+    answerSizes();
+    await waitFor(() => expect(screen.getByTestId('tree-total-size').textContent).toBe(formatBytes(5 * 1024 ** 3)));
+    // Key 1000's bytes are the sum of its leaves' (the others are not in this answer).
+    expect(rows()[0]!.textContent).toContain(formatBytes(3 * 1024 * 1024));
   });
 
   it('asks for exact counts only when switched on', async () => {

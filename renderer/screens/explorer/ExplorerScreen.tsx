@@ -2,13 +2,14 @@
 // -> buckets) with fill levels, sizes and search by key value.
 import { useCallback, useDeferredValue, useMemo, useState, type ReactNode } from 'react';
 import type { ManagedTable } from '../../../shared/explorer';
-import { usePartitionTree } from '../../api/queries';
+import { useLeafSizes, usePartitionTree } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { Switch } from '../../components/Switch';
+import { useAfterPaint } from '../../lib/after-paint';
 import { formatBytes, formatCount, formatNumber } from '../../lib/format';
 import { flattenTree, indexTree } from '../../lib/partition-tree';
 import { PartitionTreeView } from './PartitionTreeView';
@@ -18,6 +19,11 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   const [search, setSearch] = useState('');
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set());
   const tree = usePartitionTree(connectionId, table.configId, exact);
+  // Sizes open every leaf, so they come apart and are asked for once the tree
+  // is painted: where the server shares the machine, measuring would slow it.
+  const treeShown = useAfterPaint(tree.data !== undefined);
+  const sizes = useLeafSizes(connectionId, table.configId, treeShown);
+  const refreshing = tree.isFetching || sizes.isFetching;
   // Typing stays responsive while 10,000+ keys are filtered behind it.
   const deferredSearch = useDeferredValue(search);
 
@@ -75,13 +81,16 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
         <button
           type="button"
           className="btn btn-icon"
-          onClick={() => void tree.refetch()}
-          disabled={tree.isFetching}
+          onClick={() => {
+            void tree.refetch();
+            void sizes.refetch();
+          }}
+          disabled={refreshing}
           aria-label="Refresh the tree"
           title="Refresh"
           data-testid="tree-refresh"
         >
-          <Icon name="refresh" className={tree.isFetching ? 'spin' : undefined} />
+          <Icon name="refresh" className={refreshing ? 'spin' : undefined} />
         </button>
       </div>
       {tree.data && (
@@ -95,8 +104,16 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           <span>
             <strong className="num">{formatNumber(tree.data.totals.rows)}</strong> rows{exact ? '' : ' (est.)'}
           </span>
-          <span>
-            <strong className="num">{formatBytes(tree.data.totals.bytes)}</strong>
+          <span data-testid="tree-total-size">
+            {sizes.data ? (
+              <strong className="num">{formatBytes(sizes.data.totalBytes)}</strong>
+            ) : sizes.isError ? (
+              <span className="bad-text" title={sizes.error.message}>
+                sizes unavailable
+              </span>
+            ) : (
+              <span className="muted">measuring sizes…</span>
+            )}
           </span>
           <span>
             bucket limit <strong className="num">{formatNumber(table.bucketLimit)}</strong>
@@ -129,7 +146,13 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
         <EmptyState title={`No key matches “${deferredSearch.trim()}”`} testId="tree-no-match" />
       )}
       {rows.length > 0 && (
-        <PartitionTreeView rows={rows} onToggle={onToggle} onExpand={onExpand} onCollapse={onCollapse} />
+        <PartitionTreeView
+          rows={rows}
+          sizes={sizes.data?.bytes}
+          onToggle={onToggle}
+          onExpand={onExpand}
+          onCollapse={onCollapse}
+        />
       )}
     </div>
   );

@@ -6,16 +6,44 @@ import { memo, useCallback, useRef, useState, type KeyboardEvent } from 'react';
 import { FillBar } from '../../components/Bars';
 import { Icon } from '../../components/Icon';
 import { formatBytes, formatNumber } from '../../lib/format';
+import type { LeafSizes } from '../../../shared/explorer';
 import { treeKeyAction, type BucketRow, type PartitionRow, type TreeRow } from '../../lib/partition-tree';
 
 export const TREE_ROW_HEIGHT = 30;
+
+type LeafBytes = LeafSizes['bytes'];
 const TEMPLATE = 'minmax(220px, 3fr) 80px minmax(100px, 1fr) minmax(80px, 0.8fr) minmax(170px, 1.6fr)';
+
+/** Bytes on disk, or a placeholder while the sizes are being measured. */
+function SizeCell({ bytes }: { bytes: number | null }) {
+  return (
+    <div role="gridcell" className="vtable-cell tree-cell right num">
+      {bytes === null ? (
+        <span className="muted" title="Measuring sizes…">
+          …
+        </span>
+      ) : (
+        formatBytes(bytes)
+      )}
+    </div>
+  );
+}
+
+/** A key's bytes: the sum of its leaves, once every one of them is measured. */
+function partitionBytes(row: PartitionRow, sizes: LeafBytes | undefined): number | null {
+  if (!sizes) return null;
+  let bytes = 0;
+  for (const bucket of row.node.buckets) bytes += sizes[bucket.leaf] ?? 0;
+  return bytes;
+}
 
 const PartitionLine = memo(function PartitionLine({
   row,
+  bytes,
   onToggle,
 }: {
   row: PartitionRow;
+  bytes: number | null;
   onToggle(key: string): void;
 }) {
   const { node, summary } = row;
@@ -49,9 +77,7 @@ const PartitionLine = memo(function PartitionLine({
       <div role="gridcell" className="vtable-cell tree-cell right num">
         {formatNumber(node.rows)}
       </div>
-      <div role="gridcell" className="vtable-cell tree-cell right num">
-        {formatBytes(node.bytes)}
-      </div>
+      <SizeCell bytes={bytes} />
       <div role="gridcell" className="vtable-cell tree-cell">
         <FillBar
           fraction={summary.currentFill}
@@ -63,7 +89,7 @@ const PartitionLine = memo(function PartitionLine({
   );
 });
 
-const BucketLine = memo(function BucketLine({ row }: { row: BucketRow }) {
+const BucketLine = memo(function BucketLine({ row, bytes }: { row: BucketRow; bytes: number | null }) {
   const { bucket } = row;
   const used = bucket.rowsExact ? bucket.rows : Math.max(bucket.assigned, bucket.rows);
   return (
@@ -93,9 +119,7 @@ const BucketLine = memo(function BucketLine({ row }: { row: BucketRow }) {
         {formatNumber(bucket.rows)}
         {!bucket.rowsExact && <span className="muted"> est.</span>}
       </div>
-      <div role="gridcell" className="vtable-cell tree-cell right num">
-        {formatBytes(bucket.bytes)}
-      </div>
+      <SizeCell bytes={bytes} />
       <div role="gridcell" className="vtable-cell tree-cell">
         <FillBar fraction={row.fill} label={`${formatNumber(used)} of ${formatNumber(bucket.capacity)} rows`} />
       </div>
@@ -105,11 +129,14 @@ const BucketLine = memo(function BucketLine({ row }: { row: BucketRow }) {
 
 export function PartitionTreeView({
   rows,
+  sizes,
   onToggle,
   onExpand,
   onCollapse,
 }: {
   rows: readonly TreeRow[];
+  /** Bytes by leaf name; undefined while they are being measured. */
+  sizes: LeafBytes | undefined;
   onToggle(key: string): void;
   onExpand(key: string): void;
   onCollapse(key: string): void;
@@ -203,7 +230,11 @@ export function PartitionTreeView({
               data-key={isPartition ? row.node.keyValue : row.parentKey}
               {...(row.kind === 'bucket' ? { 'data-bucket-id': row.bucket.bucketId } : {})}
             >
-              {isPartition ? <PartitionLine row={row} onToggle={toggle} /> : <BucketLine row={row} />}
+              {isPartition ? (
+                <PartitionLine row={row} bytes={partitionBytes(row, sizes)} onToggle={toggle} />
+              ) : (
+                <BucketLine row={row} bytes={sizes ? (sizes[row.bucket.leaf] ?? 0) : null} />
+              )}
             </div>
           );
         })}
