@@ -104,6 +104,19 @@ describe('Explorer', () => {
     expect(rows()[0]!.textContent).toContain(formatBytes(3 * 1024 * 1024));
   });
 
+  it('says so when the sizes cannot be measured, and keeps the tree', async () => {
+    renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'explorer.leafSizes': () => {
+          throw new Error('permission denied for table custom_module_data_p_1000_0');
+        },
+      },
+    });
+    await waitFor(() => expect(screen.getByTestId('tree-total-size').textContent).toBe('sizes unavailable'));
+    expect(within(rows()[0]!).getByTitle('Sizes unavailable').textContent).toBe('—');
+    expect(screen.getByTestId('partition-tree').dataset.rowCount).toBe('12000');
+  });
+
   it('asks for exact counts only when switched on', async () => {
     const { api } = renderWithApi(<ExplorerScreen />);
     await screen.findByTestId('partition-tree');

@@ -148,7 +148,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
       {rows.length > 0 && (
         <PartitionTreeView
           rows={rows}
-          sizes={sizes.data?.bytes}
+          sizes={sizes.data ? sizes.data.bytes : sizes.isError ? 'failed' : 'measuring'}
           onToggle={onToggle}
           onExpand={onExpand}
           onCollapse={onCollapse}

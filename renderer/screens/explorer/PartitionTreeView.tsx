@@ -14,13 +14,17 @@ export const TREE_ROW_HEIGHT = 30;
 type LeafBytes = LeafSizes['bytes'];
 const TEMPLATE = 'minmax(220px, 3fr) 80px minmax(100px, 1fr) minmax(80px, 0.8fr) minmax(170px, 1.6fr)';
 
-/** Bytes on disk, or a placeholder while the sizes are being measured. */
-function SizeCell({ bytes }: { bytes: number | null }) {
+/** Bytes on disk; null while they are measured, undefined when measuring failed. */
+function SizeCell({ bytes }: { bytes: number | null | undefined }) {
   return (
     <div role="gridcell" className="vtable-cell tree-cell right num">
       {bytes === null ? (
         <span className="muted" title="Measuring sizes…">
           …
+        </span>
+      ) : bytes === undefined ? (
+        <span className="muted" title="Sizes unavailable">
+          —
         </span>
       ) : (
         formatBytes(bytes)
@@ -29,11 +33,15 @@ function SizeCell({ bytes }: { bytes: number | null }) {
   );
 }
 
-/** A key's bytes: the sum of its leaves, once every one of them is measured. */
-function partitionBytes(row: PartitionRow, sizes: LeafBytes | undefined): number | null {
-  if (!sizes) return null;
+/** Where the leaf sizes are: measured (bytes by leaf name), being measured, or failed. */
+export type TreeSizes = LeafBytes | 'measuring' | 'failed';
+
+/** The bytes of some leaves together, for a SizeCell. */
+function bytesOf(sizes: TreeSizes, leaves: readonly string[]): number | null | undefined {
+  if (sizes === 'measuring') return null;
+  if (sizes === 'failed') return undefined;
   let bytes = 0;
-  for (const bucket of row.node.buckets) bytes += sizes[bucket.leaf] ?? 0;
+  for (const leaf of leaves) bytes += sizes[leaf] ?? 0;
   return bytes;
 }
 
@@ -43,7 +51,7 @@ const PartitionLine = memo(function PartitionLine({
   onToggle,
 }: {
   row: PartitionRow;
-  bytes: number | null;
+  bytes: number | null | undefined;
   onToggle(key: string): void;
 }) {
   const { node, summary } = row;
@@ -89,7 +97,7 @@ const PartitionLine = memo(function PartitionLine({
   );
 });
 
-const BucketLine = memo(function BucketLine({ row, bytes }: { row: BucketRow; bytes: number | null }) {
+const BucketLine = memo(function BucketLine({ row, bytes }: { row: BucketRow; bytes: number | null | undefined }) {
   const { bucket } = row;
   const used = bucket.rowsExact ? bucket.rows : Math.max(bucket.assigned, bucket.rows);
   return (
@@ -135,8 +143,7 @@ export function PartitionTreeView({
   onCollapse,
 }: {
   rows: readonly TreeRow[];
-  /** Bytes by leaf name; undefined while they are being measured. */
-  sizes: LeafBytes | undefined;
+  sizes: TreeSizes;
   onToggle(key: string): void;
   onExpand(key: string): void;
   onCollapse(key: string): void;
@@ -231,9 +238,16 @@ export function PartitionTreeView({
               {...(row.kind === 'bucket' ? { 'data-bucket-id': row.bucket.bucketId } : {})}
             >
               {isPartition ? (
-                <PartitionLine row={row} bytes={partitionBytes(row, sizes)} onToggle={toggle} />
+                <PartitionLine
+                  row={row}
+                  bytes={bytesOf(
+                    sizes,
+                    row.node.buckets.map((bucket) => bucket.leaf),
+                  )}
+                  onToggle={toggle}
+                />
               ) : (
-                <BucketLine row={row} bytes={sizes ? (sizes[row.bucket.leaf] ?? 0) : null} />
+                <BucketLine row={row} bytes={bytesOf(sizes, [row.bucket.leaf])} />
               )}
             </div>
           );
