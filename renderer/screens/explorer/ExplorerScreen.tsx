@@ -6,7 +6,9 @@ import { useLeafSizes, usePartitionTree } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
+import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
+import { SearchBox } from '../../components/SearchBox';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { Switch } from '../../components/Switch';
 import { useAfterPaint } from '../../lib/after-paint';
@@ -23,7 +25,6 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   // is painted: where the server shares the machine, measuring would slow it.
   const treeShown = useAfterPaint(tree.data !== undefined);
   const sizes = useLeafSizes(connectionId, table.configId, treeShown);
-  const refreshing = tree.isFetching || sizes.isFetching;
   // Typing stays responsive while 10,000+ keys are filtered behind it.
   const deferredSearch = useDeferredValue(search);
 
@@ -50,17 +51,13 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
     <div className="explorer">
       <div className="toolbar">
         {picker}
-        <label className="search-box">
-          <Icon name="search" />
-          <input
-            type="search"
-            placeholder={`Search ${table.keyColumn}`}
-            value={search}
-            onChange={(event) => setSearch(event.target.value)}
-            aria-label="Search by key value"
-            data-testid="tree-search"
-          />
-        </label>
+        <SearchBox
+          value={search}
+          onChange={setSearch}
+          placeholder={`Search ${table.keyColumn}`}
+          label="Search by key value"
+          testId="tree-search"
+        />
         <Switch
           checked={exact}
           onChange={setExact}
@@ -78,20 +75,15 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
         >
           Collapse all
         </button>
-        <button
-          type="button"
-          className="btn btn-icon"
-          onClick={() => {
+        <RefreshButton
+          onRefresh={() => {
             void tree.refetch();
             void sizes.refetch();
           }}
-          disabled={refreshing}
-          aria-label="Refresh the tree"
-          title="Refresh"
-          data-testid="tree-refresh"
-        >
-          <Icon name="refresh" className={refreshing ? 'spin' : undefined} />
-        </button>
+          busy={tree.isFetching || sizes.isFetching}
+          label="Refresh the tree"
+          testId="tree-refresh"
+        />
       </div>
       {tree.data && (
         <div className="totals" data-testid="tree-totals">

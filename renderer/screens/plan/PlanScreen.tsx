@@ -7,6 +7,7 @@ import { usePlan, useStartRun } from '../../api/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Icon } from '../../components/Icon';
 import { RequireConnection } from '../../components/RequireConnection';
+import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { Switch } from '../../components/Switch';
@@ -139,16 +140,14 @@ function PlanView({ connectionId }: { connectionId: string }) {
           >
             Exact counts <span className="muted">(scans the tables)</span>
           </Switch>
-          <button
-            type="button"
+          <RefreshButton
             className="btn"
-            onClick={() => void plan.refetch()}
-            disabled={plan.isFetching}
-            data-testid="plan-refresh"
+            onRefresh={() => void plan.refetch()}
+            busy={plan.isFetching}
+            testId="plan-refresh"
           >
-            <Icon name="refresh" className={plan.isFetching ? 'spin' : undefined} />
             Plan again
-          </button>
+          </RefreshButton>
           <span className="spacer" />
           {plan.isSuccess && (
             <span className={blockerCount > 0 ? 'summary-text bad' : 'summary-text'} data-testid="plan-status">

@@ -6,6 +6,7 @@ import type { RunAction } from '../../api/queries';
 import { useRuns } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { RequireConnection } from '../../components/RequireConnection';
+import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { formatElapsed, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
@@ -190,16 +191,14 @@ function RunsView({ connectionId }: { connectionId: string }) {
       <div className="panel">
         <div className="panel-header">
           <h2 className="panel-title">History</h2>
-          <button
-            type="button"
+          <RefreshButton
             className="btn btn-small"
-            onClick={() => void runs.refetch()}
-            disabled={runs.isFetching}
-            data-testid="runs-refresh"
+            onRefresh={() => void runs.refetch()}
+            busy={runs.isFetching}
+            testId="runs-refresh"
           >
-            <Icon name="refresh" className={runs.isFetching ? 'spin' : undefined} />
             Refresh
-          </button>
+          </RefreshButton>
         </div>
         {runs.isPending && <Loading label="Reading the run journal…" />}
         {runs.isError && (

@@ -3,9 +3,9 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import type { ManagedTable } from '../../../shared/explorer';
 import { useSizes } from '../../api/queries';
-import { Icon } from '../../components/Icon';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
+import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { ErrorState, Loading } from '../../components/StateViews';
 import { chartTheme } from '../../lib/chart-theme';
@@ -55,17 +55,12 @@ function SizesPanel({ connectionId, table, picker }: { connectionId: string; tab
       <div className="toolbar">
         {picker}
         <span className="spacer" />
-        <button
-          type="button"
-          className="btn btn-icon"
-          onClick={() => void sizes.refetch()}
-          disabled={sizes.isFetching}
-          aria-label="Refresh sizes"
-          title="Refresh"
-          data-testid="sizes-refresh"
-        >
-          <Icon name="refresh" className={sizes.isFetching ? 'spin' : undefined} />
-        </button>
+        <RefreshButton
+          onRefresh={() => void sizes.refetch()}
+          busy={sizes.isFetching}
+          label="Refresh sizes"
+          testId="sizes-refresh"
+        />
       </div>
       {sizes.isPending && <Loading label="Measuring partitions…" />}
       {sizes.isError && (

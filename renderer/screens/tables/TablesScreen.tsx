@@ -4,9 +4,10 @@ import { useMemo, useState } from 'react';
 import type { TableSummary } from '../../../shared/catalog';
 import { displayIdentifier } from '../../../shared/identifiers';
 import { useTables } from '../../api/queries';
-import { Icon } from '../../components/Icon';
 import { RequireConnection } from '../../components/RequireConnection';
+import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
+import { SearchBox } from '../../components/SearchBox';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatBytes, formatNumber } from '../../lib/format';
@@ -76,17 +77,13 @@ function TablesView({ connectionId }: { connectionId: string }) {
     <div className="split">
       <div className="split-main column">
         <div className="toolbar">
-          <label className="search-box">
-            <Icon name="search" />
-            <input
-              type="search"
-              placeholder="Filter tables"
-              value={filter}
-              onChange={(event) => setFilter(event.target.value)}
-              aria-label="Filter tables by name"
-              data-testid="table-filter"
-            />
-          </label>
+          <SearchBox
+            value={filter}
+            onChange={setFilter}
+            placeholder="Filter tables"
+            label="Filter tables by name"
+            testId="table-filter"
+          />
           <select
             value={schema}
             onChange={(event) => setSchema(event.target.value)}
@@ -100,17 +97,12 @@ function TablesView({ connectionId }: { connectionId: string }) {
               </option>
             ))}
           </select>
-          <button
-            type="button"
-            className="btn btn-icon"
-            onClick={() => void tables.refetch()}
-            disabled={tables.isFetching}
-            title="Refresh"
-            aria-label="Refresh tables"
-            data-testid="tables-refresh"
-          >
-            <Icon name="refresh" className={tables.isFetching ? 'spin' : undefined} />
-          </button>
+          <RefreshButton
+            onRefresh={() => void tables.refetch()}
+            busy={tables.isFetching}
+            label="Refresh tables"
+            testId="tables-refresh"
+          />
           {tables.data && (
             <span className="muted toolbar-count" data-testid="table-count">
               {formatNumber(visible.length)} of {formatNumber(tables.data.length)}

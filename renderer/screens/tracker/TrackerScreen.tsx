@@ -4,10 +4,11 @@ import { useMemo, useState, type ReactNode } from 'react';
 import type { ManagedTable, TrackerRow } from '../../../shared/explorer';
 import { useTracker } from '../../api/queries';
 import { FillBar } from '../../components/Bars';
-import { Icon } from '../../components/Icon';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
+import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
+import { SearchBox } from '../../components/SearchBox';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatNumber, formatTimestamp } from '../../lib/format';
@@ -104,34 +105,25 @@ function TrackerPanel({
       <div className="tracker-main">
         <div className="toolbar">
           {picker}
-          <label className="search-box">
-            <Icon name="search" />
-            <input
-              type="search"
-              placeholder={`Filter ${table.keyColumn}`}
-              value={filter}
-              onChange={(event) => setFilter(event.target.value)}
-              aria-label="Filter tracker rows by key"
-              data-testid="tracker-filter"
-            />
-          </label>
+          <SearchBox
+            value={filter}
+            onChange={setFilter}
+            placeholder={`Filter ${table.keyColumn}`}
+            label="Filter tracker rows by key"
+            testId="tracker-filter"
+          />
           <span className="spacer" />
           {tracker.data && (
             <span className="muted toolbar-count" data-testid="tracker-count">
               {formatNumber(rows.length)} of {formatNumber(tracker.data.rows.length)} keys
             </span>
           )}
-          <button
-            type="button"
-            className="btn btn-icon"
-            onClick={() => void tracker.refetch()}
-            disabled={tracker.isFetching}
-            aria-label="Refresh tracker rows"
-            title="Refresh"
-            data-testid="tracker-refresh"
-          >
-            <Icon name="refresh" className={tracker.isFetching ? 'spin' : undefined} />
-          </button>
+          <RefreshButton
+            onRefresh={() => void tracker.refetch()}
+            busy={tracker.isFetching}
+            label="Refresh tracker rows"
+            testId="tracker-refresh"
+          />
         </div>
         {tracker.isPending && <Loading label="Reading partition_tracker…" />}
         {tracker.isError && (
