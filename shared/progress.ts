@@ -2,32 +2,14 @@
 // as a progress bar or JSON lines, the app streams them to the run monitor.
 import { z } from 'zod';
 
-export const Phase = z.enum([
-  'prepare',
-  'provision',
-  'copy',
-  'indexes',
-  'catch_up',
-  'cutover',
-  'verify',
-  'done',
-  'rollback',
-  'finalize',
-  'maintain',
-]);
+const MIGRATION = ['prepare', 'provision', 'copy', 'indexes', 'catch_up', 'cutover', 'verify', 'done'] as const;
+
+/** Every phase an event can report: a migration's, then the runs that undo, end or maintain one. */
+export const Phase = z.enum([...MIGRATION, 'rollback', 'finalize', 'maintain']);
 export type Phase = z.infer<typeof Phase>;
 
 /** The phases of a migration of one table, in the order they run. */
-export const MIGRATION_PHASES: readonly Phase[] = [
-  'prepare',
-  'provision',
-  'copy',
-  'indexes',
-  'catch_up',
-  'cutover',
-  'verify',
-  'done',
-];
+export const MIGRATION_PHASES: readonly Phase[] = MIGRATION;
 
 export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
 export type LogLevel = z.infer<typeof LogLevel>;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EVENT_CHANNEL, INVOKE_CHANNEL } from '../preload/channels.js';
+import { ProfileStore } from '../connections/profile-store.js';
 
 const electron = vi.hoisted(() => {
   type Handler = (...args: unknown[]) => unknown;
@@ -102,24 +103,16 @@ const state = electron.state;
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-main-'));
   // A saved profile, so that the first-launch Sandbox does not start in a unit test.
-  await fs.writeFile(
-    path.join(dataDir, 'connections.json'),
-    JSON.stringify({
-      version: 1,
-      profiles: [
-        {
-          id: 'p1',
-          name: 'Prod',
-          kind: 'server',
-          host: 'db',
-          port: 5432,
-          database: 'app',
-          user: 'me',
-          sslMode: 'require',
-        },
-      ],
-    }),
-  );
+  await new ProfileStore(dataDir).save({
+    id: 'p1',
+    name: 'Prod',
+    kind: 'server',
+    host: 'db',
+    port: 5432,
+    database: 'app',
+    user: 'me',
+    sslMode: 'require',
+  });
   process.env.PARTWISE_DATA_DIR = dataDir;
   const before = {
     SIGINT: process.listeners('SIGINT'),

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionProfile } from '../../shared/connection.js';
 import { createBackend, type Backend } from '../connections/backend.js';
+import { ProfileStore } from '../connections/profile-store.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { createSandbox, sandboxHome, type Sandbox } from './sandbox.js';
 
@@ -213,24 +214,16 @@ describe('the Sandbox on first launch (Unix socket, trust)', () => {
 describe('a saved profile on first launch', () => {
   it('keeps the Sandbox out of the list and does not start it', async () => {
     const dataDir = await dataDirNamed('with-profile');
-    await fs.writeFile(
-      path.join(dataDir, 'connections.json'),
-      JSON.stringify({
-        version: 1,
-        profiles: [
-          {
-            id: 'p1',
-            name: 'Prod',
-            kind: 'server',
-            host: 'db',
-            port: 5432,
-            database: 'app',
-            user: 'me',
-            sslMode: 'prefer',
-          },
-        ],
-      }),
-    );
+    await new ProfileStore(dataDir).save({
+      id: 'p1',
+      name: 'Prod',
+      kind: 'server',
+      host: 'db',
+      port: 5432,
+      database: 'app',
+      user: 'me',
+      sslMode: 'prefer',
+    });
     const sandbox = createSandbox({ dataDir });
     const backend = createBackend({ dataDir, secrets: new SessionSecretStore(), shell: 'browser', sandbox });
     try {
