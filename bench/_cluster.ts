@@ -1,11 +1,8 @@
 // A PostgreSQL cluster for benchmarks: the bundled major, durable settings
 // (fsync on: what users run), roomy enough that checkpoints do not dominate.
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { BUNDLED_MAJOR, isSupportedMajor } from '../electron/embedded/binaries.js';
-import { startCluster, type RunningCluster } from '../electron/embedded/cluster.js';
+import type { RunningCluster } from '../electron/embedded/cluster.js';
+import { requestedMajor, startTemporaryCluster } from '../electron/embedded/temporary-cluster.js';
 
 export interface BenchCluster {
   cluster: RunningCluster;
@@ -15,15 +12,11 @@ export interface BenchCluster {
 }
 
 export async function benchCluster(settings: Record<string, string | number> = {}): Promise<BenchCluster> {
-  const major = Number(process.env.PARTWISE_PG_MAJOR ?? BUNDLED_MAJOR);
-  if (!isSupportedMajor(major)) throw new Error(`unsupported PARTWISE_PG_MAJOR ${major}`);
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-bench-'));
-  await fs.chmod(root, 0o755);
-  const cluster = await startCluster({
-    major,
-    dataDir: path.join(root, 'data'),
-    listen: 'tcp',
-    settings: { shared_buffers: '512MB', max_wal_size: '4GB', max_connections: 100, ...settings },
+  const cluster = await startTemporaryCluster(requestedMajor(), 'bench', {
+    shared_buffers: '512MB',
+    max_wal_size: '4GB',
+    max_connections: 100,
+    ...settings,
   });
   const admin = new pg.Client(cluster.url());
   await admin.connect();
@@ -38,7 +31,6 @@ export async function benchCluster(settings: Record<string, string | number> = {
     async stop() {
       await admin.end();
       await cluster.stop();
-      await fs.rm(root, { recursive: true, force: true });
     },
   };
 }

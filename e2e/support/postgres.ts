@@ -3,12 +3,9 @@
 // copy of the template (CREATE DATABASE ... TEMPLATE copies files, so a fresh
 // 40,000-row database costs a fraction of a second).
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { BUNDLED_MAJOR, isSupportedMajor } from '../../electron/embedded/binaries.js';
-import { startCluster, THROWAWAY_SETTINGS } from '../../electron/embedded/cluster.js';
+import { THROWAWAY_SETTINGS } from '../../electron/embedded/cluster.js';
+import { requestedMajor, startTemporaryCluster } from '../../electron/embedded/temporary-cluster.js';
 import { APP_ROLE, seed } from './seed.js';
 
 export const TEMPLATE_DATABASE = 'e2e_template';
@@ -36,17 +33,8 @@ function adminUrl(server: E2ePostgres, database = 'postgres'): string {
 }
 
 export async function startE2ePostgres(): Promise<{ server: E2ePostgres; stop(): Promise<void> }> {
-  const major = Number(process.env.PARTWISE_PG_MAJOR ?? BUNDLED_MAJOR);
-  if (!isSupportedMajor(major)) throw new Error(`PARTWISE_PG_MAJOR=${major} is not a supported major (13-18)`);
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-e2e-pg-'));
-  // When this process is root the server runs as `postgres`, which must reach its data directory.
-  await fs.chmod(root, 0o711);
-  const cluster = await startCluster({
-    major,
-    dataDir: path.join(root, 'data'),
-    listen: 'tcp',
-    settings: { ...THROWAWAY_SETTINGS, max_connections: 100 },
-  });
+  const major = requestedMajor();
+  const cluster = await startTemporaryCluster(major, 'e2e-pg', { ...THROWAWAY_SETTINGS, max_connections: 100 });
   const server: E2ePostgres = {
     host: cluster.params.host,
     port: cluster.params.port,
@@ -56,10 +44,7 @@ export async function startE2ePostgres(): Promise<{ server: E2ePostgres; stop():
     appUser: APP_ROLE,
     appPassword: randomBytes(12).toString('base64url'),
   };
-  const stop = async () => {
-    await cluster.stop();
-    await fs.rm(root, { recursive: true, force: true });
-  };
+  const stop = () => cluster.stop();
   try {
     const admin = new pg.Client(adminUrl(server));
     await admin.connect();

@@ -8,31 +8,25 @@
 // tree's 2,401 partitions fit in one transaction (the swap needs that), the
 // partitions with their 6,400 indexes do not.
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { isSupportedMajor } from '../embedded/binaries.js';
-import { startCluster, THROWAWAY_SETTINGS, type RunningCluster } from '../embedded/cluster.js';
+import { THROWAWAY_SETTINGS, type RunningCluster } from '../embedded/cluster.js';
+import { startTemporaryCluster } from '../embedded/temporary-cluster.js';
 import { migrate, planMigration, verifyRun } from './index.js';
 import { leafSizes, listManagedTables, partitionTree, sizesReport, trackerRows } from './explorer.js';
 import { maintainTable } from './maintain.js';
 
 let cluster: RunningCluster;
-let root: string;
 let pool: pg.Pool;
 
 beforeAll(async () => {
   const major = inject('pgMajor');
   if (!isSupportedMajor(major)) throw new Error(`unsupported major ${major}`);
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-locks-'));
-  await fs.chmod(root, 0o755);
-  cluster = await startCluster({
-    major,
-    dataDir: path.join(root, 'data'),
-    listen: 'tcp',
-    settings: { ...THROWAWAY_SETTINGS, max_locks_per_transaction: 40, max_connections: 20 },
+  cluster = await startTemporaryCluster(major, 'locks', {
+    ...THROWAWAY_SETTINGS,
+    max_locks_per_transaction: 40,
+    max_connections: 20,
   });
   pool = new pg.Pool({ connectionString: cluster.url(), max: 6 });
   // pool.end() resolves before its connections have closed: the server's
@@ -43,7 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.end();
   await cluster?.stop();
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 describe('a table with more partitions than the lock table holds', () => {
