@@ -1,6 +1,6 @@
 // A PartwiseApi that answers from fixtures (or per-test handlers), records
 // every call, and emits events on demand: the fake transport of component
-// tests and of the screenshot harness. Never imported by the app itself.
+// tests. Never imported by the app itself.
 import type {
   CommandInput,
   CommandName,

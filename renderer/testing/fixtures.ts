@@ -1,6 +1,5 @@
 // Deterministic sample answers for every command, shaped by the contract's
-// schemas: for component tests and for screenshots of populated screens while
-// the engine services are not wired. Never imported by the app itself.
+// schemas: for component tests. Never imported by the app itself.
 import type { TableDetail, TableSummary } from '../../shared/catalog';
 import type { ConnectionProfile } from '../../shared/connection';
 import type {

@@ -13,6 +13,18 @@ import { formatElapsed, formatNumber, formatPercent, formatTimestamp } from '../
 import { liveRunIdsOf, phaseLabel, useRunProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { RunActionDialog, runTables } from './RunActionDialog';
+
+/** What can be done with a recorded run, in the order the buttons show. */
+const RUN_ACTIONS: { action: RunAction; label: string; className: string; allowed(run: RunSummary): boolean }[] = [
+  { action: 'resume', label: 'Resume', className: 'btn btn-small btn-primary', allowed: (run) => run.canResume },
+  {
+    action: 'rollback',
+    label: 'Roll back',
+    className: 'btn btn-small btn-danger-outline',
+    allowed: (run) => run.canRollback,
+  },
+  { action: 'finalize', label: 'Finalize', className: 'btn btn-small', allowed: (run) => run.canFinalize },
+];
 import { RunMonitor, StatusBadge } from './RunMonitor';
 
 /** The run the monitor shows: the chosen one, else a running one, else the newest one that sent events. */
@@ -119,36 +131,17 @@ function RunHistory({
                     >
                       Monitor
                     </button>
-                    {run.canResume && (
+                    {RUN_ACTIONS.filter((button) => button.allowed(run)).map((button) => (
                       <button
+                        key={button.action}
                         type="button"
-                        className="btn btn-small btn-primary"
-                        onClick={() => onAction(run, 'resume')}
-                        data-testid="run-resume"
+                        className={button.className}
+                        onClick={() => onAction(run, button.action)}
+                        data-testid={`run-${button.action}`}
                       >
-                        Resume
+                        {button.label}
                       </button>
-                    )}
-                    {run.canRollback && (
-                      <button
-                        type="button"
-                        className="btn btn-small btn-danger-outline"
-                        onClick={() => onAction(run, 'rollback')}
-                        data-testid="run-rollback"
-                      >
-                        Roll back
-                      </button>
-                    )}
-                    {run.canFinalize && (
-                      <button
-                        type="button"
-                        className="btn btn-small"
-                        onClick={() => onAction(run, 'finalize')}
-                        data-testid="run-finalize"
-                      >
-                        Finalize
-                      </button>
-                    )}
+                    ))}
                   </div>
                 </td>
               </tr>
