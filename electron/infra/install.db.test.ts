@@ -69,13 +69,8 @@ describe('installing the SQL infrastructure', () => {
   });
 
   it('rolls back completely when the role may not create the schema, naming the privilege', async () => {
-    await db.query(`CREATE ROLE weak LOGIN PASSWORD 'weak'`);
-    const url = new URL(db.url);
-    url.username = 'weak';
-    url.password = 'weak';
-    const pg = (await import('pg')).default;
-    const weak = new pg.Client(url.toString());
-    await weak.connect();
+    const weakRole = await db.createRole('weak');
+    const weak = await weakRole.connect();
     try {
       await db.query(`REVOKE CREATE ON DATABASE ${db.name} FROM PUBLIC`);
       await expect(install(weak, 'weak_schema')).rejects.toMatchObject({
@@ -128,23 +123,16 @@ describe('bad input to the routing functions', () => {
     await db.query(
       'CREATE TABLE locked_down.t_p (k int NOT NULL, bucket_id int NOT NULL DEFAULT 0) PARTITION BY LIST (k)',
     );
-    await db.query('CREATE ROLE tenant_admin LOGIN');
-    await db.query('GRANT USAGE ON SCHEMA locked_down, partwise TO tenant_admin');
-    await db.query('GRANT ALL ON ALL TABLES IN SCHEMA partwise TO tenant_admin');
-    await db.query(`ALTER ROLE tenant_admin PASSWORD 'x'`);
-    const url = new URL(db.url);
-    url.username = 'tenant_admin';
-    url.password = 'x';
-    const pg = (await import('pg')).default;
-    const client = new pg.Client(url.toString());
-    await client.connect();
+    const tenantAdmin = await db.createRole('tenant_admin');
+    await db.query(`GRANT USAGE ON SCHEMA locked_down, partwise TO ${tenantAdmin.sql}`);
+    await db.query(`GRANT ALL ON ALL TABLES IN SCHEMA partwise TO ${tenantAdmin.sql}`);
+    const client = await tenantAdmin.connect();
     try {
       await expect(
         client.query(`SELECT partwise.configure_table('locked_down', 't', 't_p', 'k', 5)`),
       ).rejects.toMatchObject({
         code: '42501',
-        message:
-          'partwise: role tenant_admin lacks the CREATE privilege on schema locked_down, needed to create partitions',
+        message: `partwise: role ${tenantAdmin.name} lacks the CREATE privilege on schema locked_down, needed to create partitions`,
       });
     } finally {
       await client.end();

@@ -1,19 +1,48 @@
 // A fresh database per test file in the run's throwaway cluster, with a pool
-// and helpers. Tests use real PostgreSQL only.
+// and helpers. Tests use real PostgreSQL only, and connect the way users do on
+// managed databases: as an ordinary role (no superuser, no CREATEROLE) that
+// owns the database, and so the tables it creates. The cluster's superuser is
+// kept apart (`admin`) for what only a DBA with those rights would do:
+// creating application roles, loading extensions, changing server settings.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { ident } from '../db/sql.js';
 
-export interface TestDatabase {
-  name: string;
-  url: string;
-  major: number;
-  pool: pg.Pool;
+export interface Queries {
   /** Runs one statement and returns its rows. */
   query<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
-  /** A dedicated connection; the caller ends it. */
+}
+
+/** A login role made for one test database, connected to on demand. */
+export interface TestRole extends Queries {
+  /** The role's name (unique in the cluster), quoted for SQL. */
+  sql: string;
+  name: string;
+  url: string;
+  /** A dedicated connection as this role; the caller ends it. */
   connect(): Promise<pg.Client>;
+}
+
+export interface TestDatabase extends Queries {
+  name: string;
+  /** Connection URL of the owner: a non-superuser role that owns the database. */
+  url: string;
+  /** The owning role's name. */
+  owner: string;
+  major: number;
+  /** A pool of connections as the owner. */
+  pool: pg.Pool;
+  /** A dedicated connection as the owner; the caller ends it. */
+  connect(): Promise<pg.Client>;
+  /** The cluster's superuser, in this database: for what an application's owner cannot do itself. */
+  admin: Queries & { url: string };
+  /**
+   * Creates a login role for this test (its name is prefixed to stay unique in
+   * the cluster) with the given attributes, e.g. `NOINHERIT`. Roles are dropped
+   * with the database.
+   */
+  createRole(name: string, attributes?: string): Promise<TestRole>;
 }
 
 export function databaseUrl(adminUrl: string, database: string): string {
@@ -22,36 +51,78 @@ export function databaseUrl(adminUrl: string, database: string): string {
   return url.toString();
 }
 
+function withUser(baseUrl: string, user: string, password: string): string {
+  const url = new URL(baseUrl);
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
+async function runOnce<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<T[]> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function connectTo(url: string): Promise<pg.Client> {
+  const client = new pg.Client(url);
+  client.on('error', () => undefined); // connections killed by tests on purpose
+  await client.connect();
+  return client;
+}
+
 export async function createDatabase(prefix = 'test'): Promise<TestDatabase & { drop(): Promise<void> }> {
-  const adminUrl = inject('pgAdminUrl');
+  const clusterAdminUrl = inject('pgAdminUrl');
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client(adminUrl);
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${ident(name)}`);
-  await admin.end();
-  const url = databaseUrl(adminUrl, name);
+  const owner = `${name}_owner`;
+  const ownerPassword = randomBytes(12).toString('base64url');
+  const roles: string[] = [owner];
+  await runOnce(
+    clusterAdminUrl,
+    `CREATE ROLE ${ident(owner)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${ownerPassword}'`,
+  );
+  await runOnce(clusterAdminUrl, `CREATE DATABASE ${ident(name)} OWNER ${ident(owner)}`);
+  const adminUrl = databaseUrl(clusterAdminUrl, name);
+  const url = withUser(adminUrl, owner, ownerPassword);
   const pool = new pg.Pool({ connectionString: url, max: 20 });
   pool.on('error', () => undefined); // connections killed by tests on purpose
+  const admin = {
+    url: adminUrl,
+    query: <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => runOnce<T>(adminUrl, text, values),
+  };
   return {
     name,
     url,
+    owner,
     major: inject('pgMajor'),
     pool,
+    admin,
     async query(text, values) {
       return (await pool.query(text, values)).rows;
     },
-    async connect() {
-      const client = new pg.Client(url);
-      client.on('error', () => undefined);
-      await client.connect();
-      return client;
+    connect: () => connectTo(url),
+    async createRole(roleName, attributes = '') {
+      const full = `${name}_${roleName}`;
+      const password = randomBytes(12).toString('base64url');
+      await admin.query(`CREATE ROLE ${ident(full)} LOGIN ${attributes} PASSWORD '${password}'`);
+      roles.push(full);
+      const roleUrl = withUser(adminUrl, full, password);
+      return {
+        name: full,
+        sql: ident(full),
+        url: roleUrl,
+        query: (text, values) => runOnce(roleUrl, text, values),
+        connect: () => connectTo(roleUrl),
+      };
     },
     async drop() {
       await pool.end();
-      const cleanup = new pg.Client(adminUrl);
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
-      await cleanup.end();
+      await runOnce(clusterAdminUrl, `DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+      for (const role of roles.reverse()) await runOnce(clusterAdminUrl, `DROP ROLE IF EXISTS ${ident(role)}`);
     },
   };
 }

@@ -4,30 +4,29 @@
 // row-level security and storage parameters. And a rollback must put all of it
 // back on the original table.
 import { describe, expect, it, beforeAll } from 'vitest';
-import pg from 'pg';
 import { migrate, rollback } from '../index.js';
-import { useTestDatabase } from '../../testing/database.js';
+import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 
 const db = useTestDatabase('preserve');
 
+// Application roles hold only the grants the test gives them; the migration
+// itself runs as the database's owner, an ordinary role.
+const roles: Record<'app_reader' | 'app_writer', TestRole> = {} as never;
+
 beforeAll(async () => {
   await installPartwise(db);
-  await db.query(`CREATE ROLE app_reader LOGIN PASSWORD 'reader'`).catch(() => undefined);
-  await db.query(`CREATE ROLE app_writer LOGIN PASSWORD 'writer'`).catch(() => undefined);
+  roles.app_reader = await db.createRole('app_reader');
+  roles.app_writer = await db.createRole('app_writer');
 });
 
-async function asRole(role: string, password: string, sql: string, values: unknown[] = []): Promise<unknown[]> {
-  const url = new URL(db.url);
-  url.username = role;
-  url.password = password;
-  const client = new pg.Client(url.toString());
-  await client.connect();
-  try {
-    return (await client.query(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
+/** SQL text with the application roles' names in place of app_reader and app_writer. */
+function withRoles(sql: string): string {
+  return sql.replace(/\bapp_(reader|writer)\b/g, (name) => roles[name as keyof typeof roles].sql);
+}
+
+async function asRole(role: keyof typeof roles, sql: string, values: unknown[] = []): Promise<unknown[]> {
+  return roles[role].query(sql, values);
 }
 
 /** The relations a view or materialized view reads (bound by OID, printed by current name). */
@@ -60,11 +59,11 @@ async function createRichTable(): Promise<void> {
   await db.query(`CREATE INDEX rich_lower_code_idx ON rich (lower(code))`);
   await db.query(`COMMENT ON TABLE rich IS 'Orders of customers'`);
   await db.query(`COMMENT ON COLUMN rich.code IS 'Business code'`);
-  await db.query(`GRANT SELECT (id, customer_id, code, status) ON rich TO app_reader`);
-  await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON rich TO app_writer`);
-  await db.query(`GRANT USAGE ON SEQUENCE rich_id_seq TO app_writer`);
+  await db.query(withRoles(`GRANT SELECT (id, customer_id, code, status) ON rich TO app_reader`));
+  await db.query(withRoles(`GRANT SELECT, INSERT, UPDATE, DELETE ON rich TO app_writer`));
+  await db.query(withRoles(`GRANT USAGE ON SEQUENCE rich_id_seq TO app_writer`));
   await db.query(`CREATE TABLE rich_audit (rich_id bigint, op text, at timestamptz DEFAULT now())`);
-  await db.query(`GRANT INSERT ON rich_audit TO app_writer`);
+  await db.query(withRoles(`GRANT INSERT ON rich_audit TO app_writer`));
   await db.query(
     `CREATE FUNCTION rich_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$`,
   );
@@ -77,10 +76,10 @@ async function createRichTable(): Promise<void> {
     `INSERT INTO rich (customer_id, code, status, amount, secret) SELECT 1 + g % 10, 'C' || g, CASE WHEN g % 3 = 0 THEN 'done' ELSE 'new' END, g, 'secret ' || g FROM generate_series(1, 3000) g`,
   );
   await db.query(`CREATE VIEW rich_open AS SELECT id, customer_id, code FROM rich WHERE status = 'new'`);
-  await db.query(`GRANT SELECT ON rich_open TO app_reader`);
+  await db.query(withRoles(`GRANT SELECT ON rich_open TO app_reader`));
   await db.query(`CREATE MATERIALIZED VIEW rich_totals AS SELECT customer_id, count(*) AS n FROM rich GROUP BY 1`);
   await db.query(`CREATE UNIQUE INDEX rich_totals_customer ON rich_totals (customer_id)`);
-  await db.query(`GRANT SELECT ON rich_totals TO app_reader`);
+  await db.query(withRoles(`GRANT SELECT ON rich_totals TO app_reader`));
   await db.query(`TRUNCATE rich_audit`);
   await db.query(`ANALYZE rich`);
 }
@@ -96,7 +95,6 @@ describe('what the swap keeps', () => {
     // Defaults, serial and identity continue; generated columns are computed.
     const [row] = await asRole(
       'app_writer',
-      'writer',
       `INSERT INTO rich (customer_id, code, amount) VALUES (3, 'NEW-1', 5) RETURNING id, seq_no, status, total`,
     );
     expect(row).toEqual({ id: '3001', seq_no: '3001', status: 'new', total: '10.00' });
@@ -135,11 +133,11 @@ describe('what the swap keeps', () => {
       (await db.query<{ set: boolean }>(`SELECT updated_at IS NOT NULL AS set FROM rich WHERE id = 3001`))[0]!.set,
     ).toBe(true);
     // Grants: table-level and per column, on the view the application uses.
-    expect(await asRole('app_reader', 'reader', `SELECT code FROM rich WHERE id = 1`)).toEqual([{ code: 'C1' }]);
-    await expect(asRole('app_reader', 'reader', `SELECT secret FROM rich WHERE id = 1`)).rejects.toMatchObject({
+    expect(await asRole('app_reader', `SELECT code FROM rich WHERE id = 1`)).toEqual([{ code: 'C1' }]);
+    await expect(asRole('app_reader', `SELECT secret FROM rich WHERE id = 1`)).rejects.toMatchObject({
       code: '42501',
     });
-    await expect(asRole('app_reader', 'reader', `DELETE FROM rich WHERE id = 1`)).rejects.toMatchObject({
+    await expect(asRole('app_reader', `DELETE FROM rich WHERE id = 1`)).rejects.toMatchObject({
       code: '42501',
     });
     // The privileged step of routing is scoped to one table: a role that may
@@ -148,20 +146,18 @@ describe('what the swap keeps', () => {
       `SELECT config_id, table_name FROM partwise.partition_config`,
     );
     const own = configs.find((c) => c.table_name === 'rich')!.config_id;
-    expect(await asRole('app_writer', 'writer', `SELECT bucket_id FROM partwise.take_bucket_${own}('3')`)).toHaveLength(
-      1,
-    );
+    expect(await asRole('app_writer', `SELECT bucket_id FROM partwise.take_bucket_${own}('3')`)).toHaveLength(1);
     await db.query(`CREATE TABLE other_p (k int NOT NULL, bucket_id int NOT NULL DEFAULT 0) PARTITION BY LIST (k)`);
     const [{ id }] = (await db.query<{ id: number }>(
       `SELECT (partwise.configure_table('public', 'other', 'other_p', 'k', 10)).config_id AS id`,
     )) as [{ id: number }];
     await db.query('SELECT partwise.install_routing($1)', [id]);
-    await expect(asRole('app_writer', 'writer', `SELECT * FROM partwise.take_bucket_${id}('1')`)).rejects.toMatchObject(
-      { code: '42501' },
-    );
-    await expect(
-      asRole('app_writer', 'writer', `SELECT * FROM partwise.assign_bucket(${id}, '1')`),
-    ).rejects.toMatchObject({ code: '42501' });
+    await expect(asRole('app_writer', `SELECT * FROM partwise.take_bucket_${id}('1')`)).rejects.toMatchObject({
+      code: '42501',
+    });
+    await expect(asRole('app_writer', `SELECT * FROM partwise.assign_bucket(${id}, '1')`)).rejects.toMatchObject({
+      code: '42501',
+    });
     await db.query('SELECT partwise.uninstall($1)', [id]);
     // Comments.
     expect(
@@ -177,10 +173,8 @@ describe('what the swap keeps', () => {
     for (const o of options) expect(o.reloptions).toEqual(['fillfactor=80']);
     // Dependent view and materialized view read the new table.
     expect(await readsFrom('rich_open')).toEqual(['rich']);
-    expect(await asRole('app_reader', 'reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = 3001`)).toEqual([
-      { n: 1 },
-    ]);
-    expect(await asRole('app_reader', 'reader', `SELECT sum(n)::int AS n FROM rich_totals`)).toEqual([{ n: 3000 }]);
+    expect(await asRole('app_reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = 3001`)).toEqual([{ n: 1 }]);
+    expect(await asRole('app_reader', `SELECT sum(n)::int AS n FROM rich_totals`)).toEqual([{ n: 3000 }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'rich_totals'::regclass`)).toEqual([
       { n: 1 },
     ]);
@@ -197,7 +191,6 @@ describe('what the swap keeps', () => {
     // Both sequences continue past everything handed out while migrated (failed inserts draw numbers too).
     const [again] = (await asRole(
       'app_writer',
-      'writer',
       `INSERT INTO rich (customer_id, code) VALUES (4, 'NEW-2') RETURNING id, seq_no`,
     )) as {
       id: string;
@@ -208,9 +201,9 @@ describe('what the swap keeps', () => {
     expect(await db.query(`SELECT count(*)::int AS n FROM rich_audit WHERE rich_id = $1`, [again!.id])).toEqual([
       { n: 1 },
     ]);
-    expect(
-      await asRole('app_reader', 'reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = $1`, [again!.id]),
-    ).toEqual([{ n: 1 }]);
+    expect(await asRole('app_reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = $1`, [again!.id])).toEqual([
+      { n: 1 },
+    ]);
     expect(await readsFrom('rich_totals')).toEqual(['rich']);
     expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'rich'::regclass`)).toEqual([{ relkind: 'r' }]);
     expect(
@@ -234,8 +227,10 @@ describe('what the swap keeps', () => {
       `INSERT INTO tenants_data (tenant, body) SELECT 'tenant_' || (g % 3), 'b' || g FROM generate_series(1, 300) g`,
     );
     await db.query(`ALTER TABLE tenants_data ENABLE ROW LEVEL SECURITY`);
-    await db.query(`CREATE POLICY own_rows ON tenants_data FOR SELECT TO app_reader USING (tenant = 'tenant_1')`);
-    await db.query(`GRANT SELECT ON tenants_data TO app_reader`);
+    await db.query(
+      withRoles(`CREATE POLICY own_rows ON tenants_data FOR SELECT TO app_reader USING (tenant = 'tenant_1')`),
+    );
+    await db.query(withRoles(`GRANT SELECT ON tenants_data TO app_reader`));
     const outcome = await migrate(db.pool, [
       { schema: 'public', table: 'tenants_data', keyColumn: 'tenant', bucketLimit: 50 },
     ]);
@@ -248,9 +243,7 @@ describe('what the swap keeps', () => {
       return;
     }
     expect(outcome.status, outcome.message).toBe('succeeded');
-    expect(await asRole('app_reader', 'reader', `SELECT DISTINCT tenant FROM tenants_data`)).toEqual([
-      { tenant: 'tenant_1' },
-    ]);
+    expect(await asRole('app_reader', `SELECT DISTINCT tenant FROM tenants_data`)).toEqual([{ tenant: 'tenant_1' }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM tenants_data`)).toEqual([{ n: 300 }]);
   });
 });
