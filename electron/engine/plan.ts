@@ -15,8 +15,15 @@ import {
   type ServerInfo,
   type TableInfo,
 } from './catalog.js';
-import { keyTypeVerdict } from './key-types.js';
-import { derivedName, migrationNames } from './names.js';
+import { keyTextSql, keyTypeVerdict, tableKeyTypeFacts, type KeyKind } from './key-types.js';
+import {
+  derivedName,
+  leafNameParts,
+  levelOneNameParts,
+  migrationNames,
+  NAME_ATTEMPTS,
+  partitionNameCandidate,
+} from './names.js';
 import { indexPlans } from './index-ddl.js';
 import { DEFAULT_SCHEMA } from '../infra/install.js';
 
@@ -54,6 +61,8 @@ export async function planMigration(
   const info = await inspectTable(client, { schema: target.schema, name: target.table });
   const names = migrationNames(info.name, target.keyColumn);
   const key = info.columns.find((c) => c.name === target.keyColumn);
+  /** How key values are made canonical (null: the key column is missing or its type refused). */
+  let keyKind: KeyKind | null = null;
 
   checkTableKind(info, server, issues);
   await checkManagement(
@@ -73,12 +82,14 @@ export async function planMigration(
       fix: `Pick one of: ${info.columns.map((c) => displayIdentifier(c.name)).join(', ')}`,
     });
   } else {
-    const verdict = keyTypeVerdict(key);
-    if (!verdict.usable) {
+    const verdict = keyTypeVerdict((await tableKeyTypeFacts(client, info.qualified)).get(key.name)!);
+    if (verdict.usable) keyKind = verdict.kind;
+    else {
       issues.push({
         code: 'key_type_unsupported',
         severity: 'blocker',
-        message: `${displayIdentifier(key.name)}: ${verdict.reason}`,
+        message: `${displayIdentifier(key.name)} cannot be a partition key: ${verdict.reason}.`,
+        fix: 'Partition by a column of one of the accepted types (integers, numeric, text, varchar, char, name, citext, uuid, boolean, an enum, or a domain over one of them).',
       });
     }
   }
@@ -92,7 +103,7 @@ export async function planMigration(
   }
 
   const distribution = key
-    ? await keyDistribution(client, info, key, target.bucketLimit, options.exact)
+    ? await keyDistribution(client, info, key, keyKind, target.bucketLimit, options.exact)
     : { distinctKeys: 0, nullRows: 0, rows: info.rowEstimate, largest: [], leaves: 0, keys: [] };
   checkKeys(info, key, distribution, options.exact, issues);
   checkReplicaIdentity(info, issues);
@@ -165,17 +176,30 @@ export async function planMigration(
   issues.push({
     code: 'no_upserts',
     severity: 'warning',
-    message: `INSERT ... ON CONFLICT through ${displayTableName(info)} stops working: the routing view has no unique index to detect conflicts with (ON CONFLICT (...) fails, ON CONFLICT DO NOTHING no longer skips duplicates).`,
-    fix: 'Rewrite upserts as an UPDATE followed by an INSERT when nothing was updated, or run them against the partitioned table naming the key and bucket.',
+    message: `After the migration, every INSERT ... ON CONFLICT (DO NOTHING as well as DO UPDATE) through ${displayTableName(info)} is refused on its first run with "INSERT with ON CONFLICT clause cannot be used with table that has INSERT or UPDATE rules", and so is MERGE. The routing view's trigger is not told about the clause, so DO NOTHING would raise the duplicate instead of skipping it; a rule on the view makes PostgreSQL refuse the statement at once rather than only when a duplicate arrives.`,
+    fix: `Rewrite upserts as an UPDATE followed by an INSERT when nothing was updated (retrying on a duplicate), or run them against ${displayIdentifier(names.partitionedTable)} naming the key and bucket.`,
   });
+  if (info.grants.some((g) => g.privilege === 'INSERT')) {
+    issues.push({
+      code: 'routing_privileges',
+      severity: 'info',
+      message: `Grants on ${displayTableName(info)} (table and column level) stay on it and are checked as before. Routed inserts run with the inserting role's rights, so each role that may insert is also granted INSERT on ${displayIdentifier(names.partitionedTable)} (on every column routing writes, defaults and the bucket column included: writing to that table directly, a role with column grants can set columns it cannot set through ${displayTableName(info)}), SELECT there as on ${displayTableName(info)}, and EXECUTE on the table's bucket function. A role granted INSERT on ${displayTableName(info)} after the migration receives them with its first insert.`,
+      fix: `After REVOKE on ${displayTableName(info)}, inserts through it are refused at once; run SELECT ${ident(installSchema)}.sync_grants(${literal(info.schema)}, ${literal(info.name)}); to withdraw the bucket function too, and REVOKE on ${displayIdentifier(names.partitionedTable)} what the role should no longer write there directly.`,
+    });
+  }
   issues.push({
     code: 'routing_view',
     severity: 'info',
     message: `${displayTableName(info)} becomes a view over ${displayIdentifier(names.partitionedTable)} whose INSTEAD OF INSERT trigger routes new rows; INSERT, COPY, UPDATE, DELETE and SELECT keep working through it. TRUNCATE and ALTER TABLE must name ${displayIdentifier(names.partitionedTable)}; after altering its columns, run "partwise refresh" to rebuild the view.`,
   });
 
+  const shownKeys = distribution.keys.slice(0, options.ddlKeyLimit ?? 25);
+  const partitionNames = key
+    ? await predictPartitionNames(client, info.schema, names.nameStem, shownKeys, target.bucketLimit, bucketColumn)
+    : new Map<string, PredictedNames>();
+  checkPartitionNames(info, partitionNames, issues);
   const ddl = key
-    ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, options.ddlKeyLimit ?? 25)
+    ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, shownKeys, partitionNames)
     : [];
   return {
     target,
@@ -305,13 +329,18 @@ async function keyDistribution(
   client: pg.ClientBase,
   info: TableInfo,
   key: ColumnInfo,
+  keyKind: KeyKind | null,
   bucketLimit: number,
   exact: boolean,
 ): Promise<KeyDistribution> {
+  // Keys are counted by their canonical text, as the migration counts them:
+  // 1, 1.0 and 1.00 are one numeric key.
+  const keyText = (expression: string): string =>
+    keyKind ? keyTextSql(keyKind, expression) : `(${expression})::pg_catalog.text`;
   if (exact) {
     // One pass over the table: rows per key, NULLs counted as their own group.
     const { rows } = await client.query<{ key_value: string | null; rows: string }>(
-      `SELECT ${ident(key.name)}::text AS key_value, count(*) AS rows FROM ${info.qualified} GROUP BY 1 ORDER BY 2 DESC`,
+      `SELECT ${keyText(ident(key.name))} AS key_value, count(*) AS rows FROM ${info.qualified} GROUP BY 1 ORDER BY 2 DESC`,
     );
     const keys = rows
       .filter((r) => r.key_value !== null)
@@ -333,7 +362,14 @@ async function keyDistribution(
     return { distinctKeys: 0, nullRows: 0, rows, largest: [], leaves: 0, keys: [] };
   }
   const distinct = Math.max(1, Math.round(stats.distinct < 0 ? -stats.distinct * rows : stats.distinct));
-  const common = stats.mostCommon.map((m) => ({ keyValue: m.value, rows: Math.round(m.frequency * rows) }));
+  const canonical = await client.query<{ key_value: string }>(
+    `SELECT ${keyText(`v::${key.type}`)} AS key_value FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n`,
+    [stats.mostCommon.map((m) => m.value)],
+  );
+  const common = stats.mostCommon.map((m, i) => ({
+    keyValue: canonical.rows[i]!.key_value,
+    rows: Math.round(m.frequency * rows),
+  }));
   const commonRows = common.reduce((sum, k) => sum + k.rows, 0);
   const nullRows = Math.round(stats.nullFraction * rows);
   const restKeys = Math.max(distinct - common.length, 0);
@@ -499,10 +535,12 @@ function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[
   }
   const identityAlways = info.columns.filter((c) => c.identity === 'a');
   if (identityAlways.length > 0) {
+    const names = identityAlways.map((c) => c.name).join(', ');
     issues.push({
       code: 'identity_always',
       severity: 'info',
-      message: `Identity column${identityAlways.length > 1 ? 's' : ''} ${identityAlways.map((c) => c.name).join(', ')} keep their values and sequence; through the routing view an explicitly given value is accepted rather than refused as GENERATED ALWAYS would.`,
+      message: `Identity column${identityAlways.length > 1 ? 's' : ''} ${names} keep${identityAlways.length > 1 ? '' : 's'} ${identityAlways.length > 1 ? 'their' : 'its'} values and sequence. Through the routing view an explicit value is refused as before (GENERATED ALWAYS: "cannot insert a non-DEFAULT value"), and so is INSERT ... OVERRIDING SYSTEM VALUE, which the table itself accepted: the view cannot pass that clause on to the table.`,
+      fix: `To load rows with their own ${names} values after the migration, insert them into the partitioned table with OVERRIDING SYSTEM VALUE and the current bucket of their key (partwise.tracker_status shows it), then run "partwise maintain", which moves the key's ticket counter past them.`,
     });
   }
 }
@@ -515,26 +553,31 @@ function planDdl(
   bucketColumn: string,
   indexes: ReturnType<typeof indexPlans>,
   distribution: KeyDistribution,
-  ddlKeyLimit: number,
+  shown: { keyValue: string; rows: number }[],
+  partitionNames: Map<string, PredictedNames>,
 ): string[] {
   const root = qualified(info.schema, partitionedTable);
   const ddl = [
     `CREATE TABLE ${root} (LIKE ${info.qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS, ${ident(bucketColumn)} integer NOT NULL DEFAULT 0) PARTITION BY LIST (${ident(key.name)});`,
   ];
   if (!key.notNull) ddl.push(`ALTER TABLE ${root} ALTER COLUMN ${ident(key.name)} SET NOT NULL;`);
-  const stem = `${info.name}_${key.name}`;
-  const shown = distribution.keys.slice(0, ddlKeyLimit);
   for (const k of shown) {
-    const levelOne = derivedName(`${stem}_${keyTagPreview(k.keyValue)}`, '');
+    const names = partitionNames.get(k.keyValue);
+    const levelOne = names?.levelOne;
+    if (!names || !levelOne) {
+      ddl.push(`-- no free name for the level-1 partition of key ${literal(k.keyValue)}`);
+      continue;
+    }
     ddl.push(
       `CREATE TABLE ${qualified(info.schema, levelOne)} PARTITION OF ${root} FOR VALUES IN (${literal(k.keyValue)}) PARTITION BY LIST (${ident(bucketColumn)});`,
     );
-    const buckets = Math.max(1, Math.ceil(k.rows / target.bucketLimit));
-    for (let b = 0; b < buckets; b++) {
+    names.leaves.forEach((leaf, b) => {
       ddl.push(
-        `CREATE TABLE ${qualified(info.schema, derivedName(levelOne, `_${bucketColumn}_${b}`))} PARTITION OF ${qualified(info.schema, levelOne)} FOR VALUES IN (${b});`,
+        leaf
+          ? `CREATE TABLE ${qualified(info.schema, leaf)} PARTITION OF ${qualified(info.schema, levelOne)} FOR VALUES IN (${b});`
+          : `-- no free name for bucket ${b} of key ${literal(k.keyValue)}`,
       );
-    }
+    });
   }
   const more = distribution.distinctKeys - shown.length;
   if (more > 0) ddl.push(`-- ... and the level-1 partitions and buckets of ${more.toLocaleString('en-US')} more keys`);
@@ -549,14 +592,120 @@ function planDdl(
   return ddl;
 }
 
-/** The key tag of sql/functions/02_key_tag.sql, for the preview only (the migration asks the database). */
-function keyTagPreview(value: string): string {
-  if (/^[a-z0-9]{1,20}$/.test(value)) return value;
-  return `${value
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(0, 20)}_<hash>`;
+interface PredictedNames {
+  /** Undefined when every candidate name is taken. */
+  levelOne: string | undefined;
+  preferredLevelOne: string;
+  /** One per bucket. */
+  leaves: (string | undefined)[];
+  preferredLeaves: string[];
+}
+
+/**
+ * The names the migration will give the shown keys' partitions: the first
+ * candidate name that no relation or type of the schema holds
+ * (create_partition's rule), read from the catalog, so that a collision with
+ * another table's partitions or an unrelated table shows in the DDL. Read-only.
+ */
+async function predictPartitionNames(
+  client: pg.ClientBase,
+  schema: string,
+  nameStem: string,
+  keys: { keyValue: string; rows: number }[],
+  bucketLimit: number,
+  bucketColumn: string,
+): Promise<Map<string, PredictedNames>> {
+  const levelOneParts = keys.map((k) => levelOneNameParts(nameStem, k.keyValue));
+  const levelOnes = await firstFreeNames(client, schema, levelOneParts);
+  const leafParts: { key: number; parts: [string, string] }[] = [];
+  keys.forEach((k, i) => {
+    const levelOne = levelOnes[i];
+    if (levelOne === undefined) return;
+    for (let b = 0; b < Math.max(1, Math.ceil(k.rows / bucketLimit)); b++) {
+      leafParts.push({ key: i, parts: leafNameParts(levelOne, bucketColumn, b) });
+    }
+  });
+  const leaves = await firstFreeNames(
+    client,
+    schema,
+    leafParts.map((l) => l.parts),
+  );
+  const result = new Map<string, PredictedNames>();
+  keys.forEach((k, i) => {
+    const mine = leafParts.map((l, j) => ({ ...l, name: leaves[j] })).filter((l) => l.key === i);
+    result.set(k.keyValue, {
+      levelOne: levelOnes[i],
+      preferredLevelOne: partitionNameCandidate(...levelOneParts[i]!, 0),
+      leaves: mine.map((l) => l.name),
+      preferredLeaves: mine.map((l) => partitionNameCandidate(...l.parts, 0)),
+    });
+  });
+  return result;
+}
+
+/** For each (base, suffix), the first candidate name that no relation or type of the schema holds, nor an earlier one of the list. */
+async function firstFreeNames(
+  client: pg.ClientBase,
+  schema: string,
+  wanted: [string, string][],
+): Promise<(string | undefined)[]> {
+  const result: (string | undefined)[] = wanted.map(() => undefined);
+  const assigned = new Set<string>();
+  let open = wanted.map((_, i) => i);
+  for (let attempt = 0; attempt < NAME_ATTEMPTS && open.length > 0; attempt++) {
+    const candidates = open.map((i) => partitionNameCandidate(...wanted[i]!, attempt));
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = ANY ($2::text[])
+       UNION
+       SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = $1 AND t.typname = ANY ($2::text[])`,
+      [schema, candidates],
+    );
+    const taken = new Set(rows.map((r) => r.name));
+    const next: number[] = [];
+    open.forEach((i, j) => {
+      const candidate = candidates[j]!;
+      if (taken.has(candidate) || assigned.has(candidate)) next.push(i);
+      else {
+        result[i] = candidate;
+        assigned.add(candidate);
+      }
+    });
+    open = next;
+  }
+  return result;
+}
+
+/** Partitions whose preferred names other relations hold: they take the next free one, or none is left. */
+function checkPartitionNames(info: TableInfo, names: Map<string, PredictedNames>, issues: PlanIssue[]): void {
+  const moved: string[] = [];
+  const missing: string[] = [];
+  for (const predicted of names.values()) {
+    const pairs: [string | undefined, string][] = [
+      [predicted.levelOne, predicted.preferredLevelOne],
+      ...predicted.leaves.map((leaf, b): [string | undefined, string] => [leaf, predicted.preferredLeaves[b]!]),
+    ];
+    for (const [name, preferred] of pairs) {
+      if (name === undefined) missing.push(preferred);
+      else if (name !== preferred) moved.push(`${preferred} is taken, so ${name}`);
+    }
+  }
+  if (missing.length > 0) {
+    issues.push({
+      code: 'partition_name_unavailable',
+      severity: 'blocker',
+      message: `No free name is left for ${missing.length} partitions in schema ${info.schema}: ${missing.slice(0, 3).join(', ')} and each of its ${NAME_ATTEMPTS - 1} variants (_1, _2...) are taken.`,
+      fix: 'Drop or rename the relations that hold those names.',
+    });
+  }
+  if (moved.length > 0) {
+    issues.push({
+      code: 'partition_names_taken',
+      severity: 'info',
+      message: `Other relations of schema ${info.schema} hold some preferred partition names, so those partitions take the next free name: ${moved.slice(0, 3).join('; ')}${moved.length > 3 ? `; and ${moved.length - 3} more` : ''}. The DDL shows the names used for the keys it lists; every other key's partitions, and those added later by routing and maintenance, are named by the same rule.`,
+    });
+  }
 }
 
 function literal(value: string): string {

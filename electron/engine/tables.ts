@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { ColumnSummary, TableDetail, TableSummary } from '../../shared/catalog.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
-import { keyTypeVerdict } from './key-types.js';
+import { keyTypeVerdict, tableKeyTypeFacts } from './key-types.js';
 
 export async function listTables(db: pg.Pool, installSchema: string, schema?: string): Promise<TableSummary[]> {
   const { rows: present } = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
@@ -63,19 +63,19 @@ export async function tableDetail(db: pg.Pool, schema: string, table: string): P
   if (!base[0]) throw new PartwiseError('not_found', `Table ${schema}.${table} does not exist`);
   const { oid, rows, bytes, analyzed } = base[0];
   const { rows: columns } = await db.query(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS type_oid,
-            t.typtype = 'e' AS is_enum, a.attnotnull AS not_null, a.attgenerated AS generated,
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
             s.n_distinct, s.null_frac
-       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       FROM pg_attribute a
        LEFT JOIN pg_stats s ON s.schemaname = $2 AND s.tablename = $3 AND s.attname = a.attname AND NOT s.inherited
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid, schema, table],
   );
+  const keyTypes = await tableKeyTypeFacts(db, oid);
   const summaries: ColumnSummary[] = columns.map((c) => {
-    const verdict = keyTypeVerdict({ typeOid: c.type_oid, type: c.type, isEnum: c.is_enum, generated: c.generated });
+    const verdict = keyTypeVerdict(keyTypes.get(c.name)!);
     const distinct =
       c.n_distinct === null ? null : c.n_distinct < 0 ? Math.round(-c.n_distinct * rows) : Math.round(c.n_distinct);
-    let reason = verdict.reason;
+    let reason = verdict.usable ? undefined : verdict.reason;
     if (verdict.usable && distinct !== null && rows > 0 && distinct > rows * 0.5) {
       reason = 'nearly every row has its own value: each would get its own partition';
     }

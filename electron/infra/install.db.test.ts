@@ -126,6 +126,8 @@ describe('bad input to the routing functions', () => {
     const tenantAdmin = await db.createRole('tenant_admin');
     await db.query(`GRANT USAGE ON SCHEMA locked_down, partwise TO ${tenantAdmin.sql}`);
     await db.query(`GRANT ALL ON ALL TABLES IN SCHEMA partwise TO ${tenantAdmin.sql}`);
+    // Partwise's functions are not executable by PUBLIC: a role delegated to run them is granted them.
+    await db.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA partwise TO ${tenantAdmin.sql}`);
     const client = await tenantAdmin.connect();
     try {
       await expect(

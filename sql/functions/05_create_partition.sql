@@ -1,10 +1,17 @@
--- create_partition: create one LIST partition of p_parent (a level-1 partition
--- of the table, or a bucket leaf of a level-1 partition) unless it exists.
+-- create_partition: the LIST partition of p_parent for bound p_bound (a
+-- level-1 partition of the table for a key, when p_subpartition_column names
+-- the bucket column; else a bucket leaf of a level-1 partition), created
+-- unless it exists. Returns its name: the first candidate name of (p_base,
+-- p_suffix) that is free or already this partition (see
+-- 03_partition_names.sql), so a name some other relation of the schema holds
+-- is never reused.
 --
 -- Locks, and why:
--- * an advisory transaction lock on the partition's name, so that two sessions
---   racing to create the same partition do it once: the second waits for the
---   first to commit, then finds the partition and returns;
+-- * an advisory transaction lock on each candidate name it considers, so that
+--   two sessions racing for one name (the same partition, or partitions of
+--   two tables whose names run into each other) do not both take it: the
+--   second waits for the first to commit, then finds the name taken and uses
+--   it (same partition) or moves on to the next candidate;
 -- * online (the table is live): CREATE TABLE of a detached table, then
 --   ATTACH PARTITION, which takes SHARE UPDATE EXCLUSIVE on the parent. Unlike
 --   CREATE TABLE ... PARTITION OF (ACCESS EXCLUSIVE on the parent) it does not
@@ -13,15 +20,101 @@
 --   with jittered backoff (partwise.lock_retries, default 5), so a long
 --   transaction holding a conflicting lock yields a clear error, not a hang;
 -- * offline (the tree is being built by a migration, nobody else uses it):
---   CREATE TABLE ... PARTITION OF, the faster form.
+--   CREATE TABLE ... PARTITION OF, the faster form, with no subtransaction
+--   (thousands of them in one provisioning transaction would overflow the
+--   subtransaction cache and slow every session of the server).
+DROP FUNCTION IF EXISTS @extschema@.create_partition(name, name, name, text, name, boolean, text[]);
+
 CREATE OR REPLACE FUNCTION @extschema@.create_partition(
   p_schema name,
   p_parent name,
-  p_child name,
+  p_base text,
+  p_suffix text,
   p_bound text,
   p_subpartition_column name,
   p_online boolean,
   p_storage_options text[] DEFAULT NULL)
+RETURNS name
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_parent regclass := format('%I.%I', p_schema, p_parent)::regclass;
+  v_key text := CASE WHEN p_subpartition_column IS NOT NULL THEN p_bound END;
+  v_name name;
+  v_existing regclass;
+  v_overlap text;
+BEGIN
+  FOR v_attempt IN 0 .. 99 LOOP
+    v_name := @extschema@.partition_name_candidate(p_base, p_suffix, v_attempt);
+    PERFORM pg_advisory_xact_lock(hashtext('partwise.create_partition'), hashtext(p_schema || '.' || v_name));
+    v_existing := to_regclass(format('%I.%I', p_schema, v_name));
+    IF v_existing IS NOT NULL THEN
+      IF @extschema@.partition_is(v_existing, v_parent, v_key) THEN
+        RETURN v_name; -- made earlier (by an interrupted run, or by the session this one waited for)
+      END IF;
+      CONTINUE;
+    END IF;
+    IF @extschema@.relation_name_taken(p_schema, v_name) THEN
+      CONTINUE; -- a type of that name
+    END IF;
+
+    IF NOT p_online THEN
+      PERFORM @extschema@.create_partition_offline(v_parent, p_schema, v_name, p_bound, p_subpartition_column,
+                                                   p_storage_options);
+      RETURN v_name;
+    END IF;
+    BEGIN
+      PERFORM @extschema@.create_partition_online(v_parent, p_schema, v_name, p_bound, p_subpartition_column,
+                                                  p_storage_options);
+      RETURN v_name;
+    EXCEPTION
+      WHEN duplicate_table OR duplicate_object OR unique_violation THEN
+        -- Created meanwhile by a transaction whose commit this one's catalog
+        -- cache had not caught up with: the next look sees it.
+        v_existing := to_regclass(format('%I.%I', p_schema, v_name));
+        IF v_existing IS NOT NULL AND @extschema@.partition_is(v_existing, v_parent, v_key) THEN
+          RETURN v_name;
+        END IF;
+      WHEN invalid_object_definition THEN
+        -- "would overlap": the partition exists under another of its
+        -- candidate names (an earlier candidate was taken when it was made,
+        -- and has been freed since).
+        GET STACKED DIAGNOSTICS v_overlap = MESSAGE_TEXT;
+        v_existing := @extschema@.existing_partition(p_schema, v_parent, p_base, p_suffix, v_key);
+        IF v_existing IS NULL THEN
+          RAISE EXCEPTION USING ERRCODE = 'invalid_object_definition', MESSAGE = v_overlap;
+        END IF;
+        RETURN (SELECT relname FROM pg_catalog.pg_class WHERE oid = v_existing);
+    END;
+  END LOOP;
+  RAISE EXCEPTION USING
+    ERRCODE = 'duplicate_table',
+    MESSAGE = format('partwise: no free name for a partition of %I.%I: %I and its next 99 variants are all taken in schema %I',
+                     p_schema, p_parent, @extschema@.partition_name_candidate(p_base, p_suffix, 0), p_schema),
+    HINT = 'Drop or rename the relations that hold those names.';
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.create_partition(name, name, text, text, text, name, boolean, text[]) IS
+  'Creates one LIST partition under the first free candidate name unless it exists; returns its name.';
+
+-- create_partition_offline: CREATE TABLE ... PARTITION OF, for a tree nobody
+-- uses yet. Locks: ACCESS EXCLUSIVE on the parent, until commit.
+CREATE OR REPLACE FUNCTION @extschema@.create_partition_offline(
+  p_parent regclass, p_schema name, p_name name, p_bound text, p_subpartition_column name, p_storage_options text[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%L)%s',
+                 p_schema, p_name, p_parent, p_bound,
+                 @extschema@.partition_options(p_subpartition_column, p_storage_options));
+END;
+$$;
+
+-- create_partition_online: a detached table, then ATTACH PARTITION under a
+-- short lock_timeout, retried with backoff (see create_partition).
+CREATE OR REPLACE FUNCTION @extschema@.create_partition_online(
+  p_parent regclass, p_schema name, p_name name, p_bound text, p_subpartition_column name, p_storage_options text[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -29,34 +122,7 @@ DECLARE
   v_lock_timeout text := coalesce(nullif(current_setting('partwise.lock_timeout', true), ''), '2s');
   v_attempts int := coalesce(nullif(current_setting('partwise.lock_retries', true), ''), '5')::int;
   v_previous_timeout text := current_setting('lock_timeout');
-  v_parent regclass := format('%I.%I', p_schema, p_parent)::regclass;
-  v_existing regclass;
-  v_partition_by text := CASE WHEN p_subpartition_column IS NOT NULL
-                              THEN format(' PARTITION BY LIST (%I)', p_subpartition_column)
-                              WHEN cardinality(p_storage_options) > 0
-                              THEN ' WITH (' || (SELECT string_agg(format('%I = %L', split_part(o, '=', 1),
-                                                                         substr(o, strpos(o, '=') + 1)), ', ')
-                                                   FROM unnest(p_storage_options) o) || ')'
-                              ELSE '' END;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('partwise.create_partition'), hashtext(p_schema || '.' || p_child));
-  v_existing := to_regclass(format('%I.%I', p_schema, p_child));
-  IF v_existing IS NOT NULL THEN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = v_existing AND inhparent = v_parent) THEN
-      RAISE EXCEPTION USING
-        ERRCODE = 'duplicate_table',
-        MESSAGE = format('partwise: %I.%I already exists and is not a partition of %I.%I', p_schema, p_child, p_schema, p_parent),
-        HINT = 'Rename or drop that table; Partwise needs the name for a partition.';
-    END IF;
-    RETURN;
-  END IF;
-
-  IF NOT p_online THEN
-    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%L)%s',
-                   p_schema, p_child, v_parent, p_bound, v_partition_by);
-    RETURN;
-  END IF;
-
   FOR v_attempt IN 1 .. greatest(v_attempts, 1) LOOP
     BEGIN
       PERFORM set_config('lock_timeout', v_lock_timeout, true);
@@ -65,9 +131,9 @@ BEGIN
       -- ATTACH itself from the parent.
       EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                      ' INCLUDING GENERATED INCLUDING STORAGE)%s',
-                     p_schema, p_child, v_parent, v_partition_by);
-      EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES IN (%L)',
-                     v_parent, p_schema, p_child, p_bound);
+                     p_schema, p_name, p_parent,
+                     @extschema@.partition_options(p_subpartition_column, p_storage_options));
+      EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES IN (%L)', p_parent, p_schema, p_name, p_bound);
       PERFORM set_config('lock_timeout', v_previous_timeout, true);
       RETURN;
     EXCEPTION WHEN lock_not_available THEN
@@ -75,8 +141,8 @@ BEGIN
       IF v_attempt >= v_attempts THEN
         RAISE EXCEPTION USING
           ERRCODE = 'lock_not_available',
-          MESSAGE = format('partwise: could not create partition %I of %I.%I: another transaction held a conflicting lock on it through %s attempts',
-                           p_child, p_schema, p_parent, v_attempts),
+          MESSAGE = format('partwise: could not create partition %I of %s: another transaction held a conflicting lock on it through %s attempts',
+                           p_name, p_parent, v_attempts),
           HINT = 'A long transaction is altering or maintaining the table. Retry, or raise the setting partwise.lock_timeout.';
       END IF;
       PERFORM pg_sleep(least(0.05 * power(2, v_attempt), 1.0) * (0.5 + random()));
@@ -84,5 +150,17 @@ BEGIN
   END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_partition(name, name, name, text, name, boolean, text[]) IS
-  'Creates one LIST partition unless it exists; online it attaches under a short lock_timeout with retries.';
+
+-- partition_options: the PARTITION BY clause of a level-1 partition, or the
+-- storage parameters of a leaf. Immutable; no locks.
+CREATE OR REPLACE FUNCTION @extschema@.partition_options(p_subpartition_column name, p_storage_options text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT CASE WHEN p_subpartition_column IS NOT NULL
+              THEN format(' PARTITION BY LIST (%I)', p_subpartition_column)
+              WHEN cardinality(p_storage_options) > 0
+              THEN ' WITH (' || (SELECT string_agg(format('%I = %L', split_part(o, '=', 1), substr(o, strpos(o, '=') + 1)), ', ')
+                                   FROM unnest(p_storage_options) o) || ')'
+              ELSE '' END
+$$;

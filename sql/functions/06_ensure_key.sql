@@ -1,5 +1,7 @@
 -- ensure_key(config, key value): the tracker row of a key, creating the key's
 -- level-1 partition, its first bucket and the tracker row if the key is new.
+-- The key value must be canonical (see 02_key_text.sql): routing, the copy
+-- and provision_key make it so.
 --
 -- Locks: an advisory transaction lock per (table, key), so that concurrent first
 -- inserts of one new key create its partitions once (the others wait for the
@@ -37,18 +39,22 @@ BEGIN
     RETURN v_tracker;
   END IF;
 
-  v_level_one := @extschema@.available_level_one_name(v_config, p_key_value);
-  PERFORM @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table, v_level_one,
-                                       p_key_value, v_config.bucket_column, p_online);
-  v_leaf := @extschema@.leaf_name(v_level_one, v_config.bucket_column, 0);
-  PERFORM @extschema@.create_partition(v_config.table_schema, v_level_one, v_leaf, '0', NULL, p_online,
-                                       v_config.leaf_options);
+  v_level_one := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,
+                                              v_config.name_stem || '_' || @extschema@.key_tag(p_key_value), '',
+                                              p_key_value, v_config.bucket_column, p_online);
+  v_leaf := @extschema@.create_partition(v_config.table_schema, v_level_one,
+                                         v_level_one, '_' || v_config.bucket_column || '_0', '0', NULL, p_online,
+                                         v_config.leaf_options);
 
   INSERT INTO @extschema@.partition_tracker AS t
          (config_id, key_value, level_one_partition, current_bucket_id, current_leaf,
           current_first_ticket, current_capacity, rows_assigned)
   VALUES (p_config_id, p_key_value, format('%I.%I', v_config.table_schema, v_level_one)::regclass, 0,
           format('%I.%I', v_config.table_schema, v_leaf)::regclass, 1, v_config.bucket_limit, 0)
+  -- A transaction committed this key after this one's snapshot was taken
+  -- (REPEATABLE READ or SERIALIZABLE; READ COMMITTED saw its row above):
+  -- ON CONFLICT makes that the serialization failure such applications retry.
+  ON CONFLICT (config_id, key_value) DO NOTHING
   RETURNING * INTO v_tracker;
   INSERT INTO @extschema@.partition_bucket (config_id, key_value, bucket_id, leaf_partition, first_ticket, capacity)
   VALUES (p_config_id, p_key_value, 0, v_tracker.current_leaf, 1, v_config.bucket_limit);

@@ -12,6 +12,7 @@ DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_bucket @extschema@.partition_bucket;
   v_level_one regclass;
+  v_level_one_name name;
   v_leaf name;
 BEGIN
   SELECT * INTO v_bucket FROM @extschema@.partition_bucket
@@ -21,11 +22,10 @@ BEGIN
   END IF;
   SELECT level_one_partition INTO STRICT v_level_one FROM @extschema@.partition_tracker
    WHERE config_id = p_config_id AND key_value = p_key_value;
-  v_leaf := @extschema@.leaf_name((SELECT relname FROM pg_catalog.pg_class WHERE oid = v_level_one),
-                                   v_config.bucket_column, p_bucket_id);
-  PERFORM @extschema@.create_partition(v_config.table_schema,
-                                       (SELECT relname FROM pg_catalog.pg_class WHERE oid = v_level_one),
-                                       v_leaf, p_bucket_id::text, NULL, p_online, v_config.leaf_options);
+  v_level_one_name := (SELECT relname FROM pg_catalog.pg_class WHERE oid = v_level_one);
+  v_leaf := @extschema@.create_partition(v_config.table_schema, v_level_one_name,
+                                         v_level_one_name, '_' || v_config.bucket_column || '_' || p_bucket_id,
+                                         p_bucket_id::text, NULL, p_online, v_config.leaf_options);
   INSERT INTO @extschema@.partition_bucket (config_id, key_value, bucket_id, leaf_partition, first_ticket, capacity)
   VALUES (p_config_id, p_key_value, p_bucket_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass,
           p_first_ticket, p_capacity)

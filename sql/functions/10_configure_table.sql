@@ -30,6 +30,8 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'wrong_object_type',
       MESSAGE = format('partwise: %I.%I is not LIST-partitioned by %I', p_schema, p_partitioned_table, p_key_column);
   END IF;
+  -- Raises for a key type whose values have no tested canonical text.
+  PERFORM @extschema@.key_text_sql_for(v_parted, p_key_column, 'k');
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
                   WHERE attrelid = v_parted AND attname = p_bucket_column AND NOT attisdropped) THEN
     RAISE EXCEPTION USING ERRCODE = 'undefined_column',

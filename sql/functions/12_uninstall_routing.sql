@@ -49,6 +49,7 @@ BEGIN
   END LOOP;
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'route_insert_' || p_config_id);
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(text)', 'take_bucket_' || p_config_id);
+  EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'sync_grants_' || p_config_id);
   DELETE FROM @extschema@.partition_config WHERE config_id = p_config_id;
 END;
 $$;

@@ -4,6 +4,8 @@
 -- (n - 1) / limit: the tracker then records them as handed out, so the next
 -- routed insert continues after them. A row count that is an exact multiple of
 -- the limit leaves the last bucket full, and the next row opens a new one.
+-- The key value may be written any way the key type accepts ('1.00' for a
+-- numeric key): it is stored in its canonical text.
 -- Locks: those of ensure_key and ensure_bucket; offline (p_online false) it
 -- uses CREATE TABLE ... PARTITION OF, for trees that nobody uses yet.
 CREATE OR REPLACE FUNCTION @extschema@.provision_key(
@@ -15,6 +17,7 @@ AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_tracker @extschema@.partition_tracker;
+  v_key text;
   v_buckets int;
   v_bucket @extschema@.partition_bucket;
 BEGIN
@@ -22,22 +25,23 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('partwise: expected row count must be zero or more, got %s', coalesce(p_rows::text, 'NULL'));
   END IF;
-  v_tracker := @extschema@.ensure_key(p_config_id, p_key_value, p_online);
+  v_key := @extschema@.canonical_key(p_config_id, p_key_value);
+  v_tracker := @extschema@.ensure_key(p_config_id, v_key, p_online);
   IF p_rows_are_loaded AND v_tracker.rows_assigned > 0 THEN
-    RAISE EXCEPTION 'partwise: key % of %I.%I already has rows assigned', p_key_value,
-                    v_config.table_schema, v_config.table_name;
+    RAISE EXCEPTION USING MESSAGE = format('partwise: key %s of %I.%I already has rows assigned', v_key,
+                                           v_config.table_schema, v_config.table_name);
   END IF;
   -- Buckets past the first follow the last existing one.
   v_buckets := greatest(ceil(p_rows::numeric / v_config.bucket_limit)::int, 1);
   SELECT * INTO v_bucket FROM @extschema@.partition_bucket
-   WHERE config_id = p_config_id AND key_value = p_key_value ORDER BY bucket_id DESC LIMIT 1;
+   WHERE config_id = p_config_id AND key_value = v_key ORDER BY bucket_id DESC LIMIT 1;
   WHILE v_bucket.bucket_id < v_buckets - 1 LOOP
-    v_bucket := @extschema@.ensure_bucket(p_config_id, p_key_value, v_bucket.bucket_id + 1,
+    v_bucket := @extschema@.ensure_bucket(p_config_id, v_key, v_bucket.bucket_id + 1,
                                           v_bucket.first_ticket + v_bucket.capacity, v_config.bucket_limit, p_online);
   END LOOP;
   IF p_rows_are_loaded AND p_rows > 0 THEN
     SELECT * INTO STRICT v_bucket FROM @extschema@.partition_bucket
-     WHERE config_id = p_config_id AND key_value = p_key_value AND first_ticket <= p_rows
+     WHERE config_id = p_config_id AND key_value = v_key AND first_ticket <= p_rows
      ORDER BY first_ticket DESC LIMIT 1;
     UPDATE @extschema@.partition_tracker
        SET current_bucket_id = v_bucket.bucket_id,
@@ -46,7 +50,7 @@ BEGIN
            current_capacity = v_bucket.capacity,
            rows_assigned = p_rows,
            last_updated = now()
-     WHERE config_id = p_config_id AND key_value = p_key_value
+     WHERE config_id = p_config_id AND key_value = v_key
     RETURNING * INTO v_tracker;
   END IF;
   RETURN v_tracker;
@@ -84,7 +88,8 @@ COMMENT ON PROCEDURE @extschema@.provision(int, text[], bigint[]) IS
 -- key in one statement. Offline DDL (CREATE TABLE ... PARTITION OF): the
 -- tree is not in use yet. Each step is idempotent, for resumed migrations.
 
--- create_level_one_partitions: the level-1 partition of each key.
+-- create_level_one_partitions: the level-1 partition of each key (canonical
+-- key texts), under the first free candidate name; returns the names.
 CREATE OR REPLACE FUNCTION @extschema@.create_level_one_partitions(p_config_id int, p_keys text[])
 RETURNS TABLE (key_value text, level_one name)
 LANGUAGE plpgsql
@@ -95,9 +100,9 @@ DECLARE
   v_name name;
 BEGIN
   FOREACH v_key IN ARRAY p_keys LOOP
-    v_name := @extschema@.available_level_one_name(v_config, v_key);
-    PERFORM @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table, v_name, v_key,
-                                         v_config.bucket_column, false);
+    v_name := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,
+                                           v_config.name_stem || '_' || @extschema@.key_tag(v_key), '',
+                                           v_key, v_config.bucket_column, false);
     key_value := v_key;
     level_one := v_name;
     RETURN NEXT;
@@ -118,7 +123,7 @@ BEGIN
   FOR i IN 1 .. coalesce(cardinality(p_level_ones), 0) LOOP
     FOR b IN 0 .. greatest(p_buckets[i], 1) - 1 LOOP
       PERFORM @extschema@.create_partition(v_config.table_schema, p_level_ones[i],
-                                           @extschema@.leaf_name(p_level_ones[i], v_config.bucket_column, b),
+                                           p_level_ones[i], '_' || v_config.bucket_column || '_' || b,
                                            b::text, NULL, false, v_config.leaf_options);
     END LOOP;
   END LOOP;
@@ -128,7 +133,8 @@ COMMENT ON FUNCTION @extschema@.create_bucket_partitions(int, name[], int[]) IS
   'Creates the bucket partitions of many level-1 partitions (offline).';
 
 -- register_loaded_keys: tracker and bucket rows for keys whose rows a bulk
--- load numbered 1..n (bucket = (n - 1) / limit): the tracker records n tickets
+-- load numbered 1..n (bucket = (n - 1) / limit), their leaves found under
+-- the names create_bucket_partitions gave them: the tracker records n tickets
 -- handed out, so routed inserts continue after them. An exact multiple of the
 -- limit leaves the last bucket full; the next row opens a new one.
 CREATE OR REPLACE FUNCTION @extschema@.register_loaded_keys(p_config_id int, p_keys text[], p_level_ones name[], p_rows bigint[])
@@ -142,8 +148,8 @@ BEGIN
          (config_id, key_value, level_one_partition, current_bucket_id, current_leaf,
           current_first_ticket, current_capacity, rows_assigned)
   SELECT p_config_id, k.key_value, format('%I.%I', v_config.table_schema, k.level_one)::regclass, k.current_bucket,
-         format('%I.%I', v_config.table_schema,
-                @extschema@.leaf_name(k.level_one, v_config.bucket_column, k.current_bucket))::regclass,
+         @extschema@.existing_partition(v_config.table_schema, format('%I.%I', v_config.table_schema, k.level_one)::regclass,
+                                        k.level_one, '_' || v_config.bucket_column || '_' || k.current_bucket),
          k.current_bucket::bigint * v_config.bucket_limit + 1, v_config.bucket_limit, k.row_count
     FROM (SELECT u.key_value, u.level_one, u.row_count,
                  greatest(ceil(u.row_count::numeric / v_config.bucket_limit)::int - 1, 0) AS current_bucket
@@ -154,7 +160,8 @@ BEGIN
          rows_assigned = EXCLUDED.rows_assigned, last_updated = now();
   INSERT INTO @extschema@.partition_bucket (config_id, key_value, bucket_id, leaf_partition, first_ticket, capacity)
   SELECT p_config_id, u.key_value, b,
-         format('%I.%I', v_config.table_schema, @extschema@.leaf_name(u.level_one, v_config.bucket_column, b))::regclass,
+         @extschema@.existing_partition(v_config.table_schema, format('%I.%I', v_config.table_schema, u.level_one)::regclass,
+                                        u.level_one, '_' || v_config.bucket_column || '_' || b),
          b::bigint * v_config.bucket_limit + 1, v_config.bucket_limit
     FROM unnest(p_keys, p_level_ones, p_rows) AS u(key_value, level_one, row_count),
          generate_series(0, greatest(ceil(u.row_count::numeric / v_config.bucket_limit)::int, 1) - 1) AS b

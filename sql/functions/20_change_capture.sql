@@ -56,6 +56,7 @@ END
 $code$, p_log,
         (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n),
         v_old, v_new, p_key, v_changed));
+  EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I() FROM PUBLIC', p_log || '_capture');
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = p_table AND tgname = p_trigger) THEN
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.%I()',
                    p_trigger, p_table, p_log || '_capture');
@@ -191,9 +192,12 @@ $code$,
     CASE WHEN v_set IS NULL THEN 'PERFORM 1 FROM ' || v_to_sql || ' t WHERE ' || v_match_to || format(' AND t.%1$I = s.%1$I;', p_key)
          ELSE format('UPDATE %s t SET %s WHERE %s AND t.%I = s.%I;', v_to_sql, v_set, v_match_to, p_key, p_key) END,
     CASE WHEN p_config_id IS NULL THEN ''
-         ELSE format('SELECT a.bucket_id INTO v_bucket FROM @extschema@.assign_bucket(%s, s.%I::text) a;', p_config_id, p_key) END,
+         -- The key's canonical text, as routing and the copy use (02_key_text.sql).
+         ELSE format('SELECT a.bucket_id INTO v_bucket FROM @extschema@.assign_bucket(%s, %s) a;', p_config_id,
+                     @extschema@.key_text_sql_for(p_to, p_key, format('s.%I', p_key))) END,
     v_columns,
     v_values));
+  EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, bigint, boolean) FROM PUBLIC', p_log || '_replay');
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.create_replay(name, regclass, regclass, name[], name, int, name) IS

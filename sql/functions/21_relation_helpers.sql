@@ -32,7 +32,9 @@ COMMENT ON FUNCTION @extschema@.copy_comments(regclass, regclass) IS
   'Copies a relation''s comment and its columns'' comments to another relation.';
 
 -- copy_grants: every privilege granted on p_from (table-level and per column,
--- except the owner's own) granted the same way on p_to. Locks: those of GRANT.
+-- except the owner's own) granted the same way on p_to. When p_to is the
+-- routing view of a managed table, what routing needs follows (see
+-- grant_routing). Locks: those of GRANT.
 CREATE OR REPLACE FUNCTION @extschema@.copy_grants(p_from regclass, p_to regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -57,6 +59,8 @@ BEGIN
                    p_to, v_grant.grantee,
                    CASE WHEN v_grant.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
   END LOOP;
+  PERFORM @extschema@.grant_routing(c.config_id) FROM @extschema@.partition_config c
+   WHERE to_regclass(format('%I.%I', c.table_schema, c.table_name)) = p_to;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.copy_grants(regclass, regclass) IS

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable, lockBudget, serverInfo } from '../catalog.js';
+import { keyTextOf } from '../key-types.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
@@ -37,12 +38,12 @@ async function countByChunk(
   chunks: Chunk[],
   chunkBlocks: number,
   tidRanges: boolean,
+  keyText: string,
 ): Promise<ChunkCount[]> {
-  const { sql, target } = context;
-  const key = ident(target.keyColumn);
+  const { sql } = context;
   if (!tidRanges) {
     const { rows } = await control.query<{ chunk: string; key_value: string | null; rows: string }>(
-      `SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${key}::text AS key_value, count(*) AS rows
+      `SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${keyText} AS key_value, count(*) AS rows
          FROM ${sql.source} GROUP BY 1, 2 ORDER BY 1`,
       [chunkBlocks, chunks.length - 1],
     );
@@ -53,7 +54,7 @@ async function countByChunk(
     try {
       await beginInSnapshot(client, snapshot, true);
       const { rows } = await client.query<{ key_value: string | null; rows: string }>(
-        `SELECT ${key}::text AS key_value, count(*) AS rows FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1`,
+        `SELECT ${keyText} AS key_value, count(*) AS rows FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1`,
         chunkRangeParams(chunk),
       );
       counts[chunk.index] = rows.map((r) => ({ chunk: chunk.index, keyValue: r.key_value, rows: Number(r.rows) }));
@@ -144,6 +145,9 @@ export async function provisionAndCopy(
   const server = await serverInfo(control);
   const columns = info.columns.filter((c) => c.generated === '').map((c) => ident(c.name));
   const key = ident(target.keyColumn);
+  // Keys are counted, numbered and matched by their canonical text (1, 1.0
+  // and 1.00 are one numeric key), as routing and the tracker know them.
+  const keyText = await keyTextOf(control, sql.source, target.keyColumn);
 
   await emptyPartitionedTable(context);
 
@@ -176,7 +180,7 @@ export async function provisionAndCopy(
     }));
 
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
-    const counted = await countByChunk(context, control, snapshot, chunks, chunkBlocks, tidRanges);
+    const counted = await countByChunk(context, control, snapshot, chunks, chunkBlocks, tidRanges, keyText());
     lap('count');
     const nulls = counted.filter((r) => r.keyValue === null).reduce((sum, r) => sum + r.rows, 0);
     if (nulls > 0) {
@@ -244,7 +248,7 @@ export async function provisionAndCopy(
            SELECT ${columns.map((c) => `s.${c}`).join(', ')},
                   ((o.row_offset + row_number() OVER (PARTITION BY s.${key})) - 1) / $3
              FROM ${sql.source} s
-             JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON o.key_value = s.${key}::text
+             JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON o.key_value = ${keyText(`s.${key}`)}
             WHERE ${unit.range ? chunkRange(unit.range, 4) : 'true'}`,
           params,
         );

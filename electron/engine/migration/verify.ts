@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable } from '../catalog.js';
+import { keyTextOf } from '../key-types.js';
 import { liveTickets } from '../tickets.js';
 import { beginInSnapshot, withWorkers, type TargetContext } from './context.js';
 
@@ -36,6 +37,8 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
   const columns = info.columns.map((c) => `t.${ident(c.name)}`).join(', ');
   const hash = await rowHash(control, columns, sql.backup);
   const key = ident(target.keyColumn);
+  // Both sides group by the key's canonical text, as the tracker knows keys.
+  const keyText = await keyTextOf(control, sql.backup, target.keyColumn);
   const identity = target.saved.identity ?? [];
   const changed = target.saved.afterLog
     ? `EXISTS (SELECT 1 FROM ${sql.install}.${ident(target.saved.afterLog)} l WHERE ${identity.map((c) => `l.${ident(c)} = t.${ident(c)}`).join(' AND ')})`
@@ -69,7 +72,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     const backup = new Map<string, KeySide>();
     const readBackup = control
       .query<{ key_value: string; rows: string; checksum: string | null }>(
-        `SELECT ${key}::text AS key_value, count(*) AS rows, coalesce(sum(${hash}), 0)::text AS checksum
+        `SELECT ${keyText(`t.${key}`)} AS key_value, count(*) AS rows, coalesce(sum(${hash}), 0)::text AS checksum
            FROM ${sql.backup} t WHERE NOT ${changed} GROUP BY 1`,
       )
       .then(({ rows }) => {
@@ -87,7 +90,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
         }>(
           `SELECT x.key_value, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
                   coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0)::text AS checksum
-             FROM (SELECT t.${key}::text AS key_value, t.tableoid::regclass::text AS leaf, ${hash} AS h, ${changed} AS changed
+             FROM (SELECT ${keyText(`t.${key}`)} AS key_value, t.tableoid::regclass::text AS leaf, ${hash} AS h, ${changed} AS changed
                      FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${keyType(info, target.keyColumn)}[])) x
             GROUP BY 1, 2`,
           [batch],
