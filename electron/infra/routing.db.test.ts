@@ -133,3 +133,143 @@ describe('auto-routing through the table name', () => {
     expect(await db.query(`SELECT count(*)::int AS n FROM ${t.root}`)).toEqual([{ n: 0 }]);
   });
 });
+
+/** The fields of a PostgreSQL error that applications read. */
+async function failure(sql: string, values: unknown[] = []): Promise<Record<string, unknown>> {
+  try {
+    await db.query(sql, values);
+  } catch (error) {
+    const e = error as Record<string, unknown>;
+    return {
+      code: e.code,
+      message: e.message,
+      detail: e.detail,
+      table: e.table,
+      constraint: e.constraint,
+      column: e.column,
+    };
+  }
+  throw new Error(`expected ${sql} to fail`);
+}
+
+describe('what the application sees of constraints, identity columns and upserts', () => {
+  const columns = [
+    'amount int CONSTRAINT positive CHECK (amount > 0)',
+    `note text NOT NULL DEFAULT 'none'`,
+    `code text COLLATE "C" CONSTRAINT upper_code CHECK (code >= 'A' AND code < 'a')`,
+    'big text',
+  ];
+
+  it('names the table, not a leaf partition, in NOT NULL and CHECK violations, with the same constraint and detail', async () => {
+    const t = await createRoutedTable(db, { table: 'checked', bucketLimit: 2, columns });
+    await db.query(`CREATE TABLE twin (id bigint, customer_id int NOT NULL, ${columns.join(', ')})`);
+    await db.query(`INSERT INTO ${t.view} (customer_id, amount) VALUES (5, 1), (5, 2), (5, 3)`);
+    const cases = [
+      `INSERT INTO %s (id, customer_id, amount) VALUES (100, 5, -1)`,
+      `INSERT INTO %s (id, customer_id, amount, big) VALUES (100, 5, -1, repeat('é', 80))`,
+      `INSERT INTO %s (id, customer_id, amount, note) VALUES (100, 5, -1, NULL)`,
+      `INSERT INTO %s (id, customer_id, code) VALUES (100, 5, 'abc')`,
+      `INSERT INTO %s (id, customer_id, amount, code) VALUES (100, 5, 0, 'abc')`,
+    ];
+    for (const sql of cases) {
+      const routed = await failure(sql.replace('%s', t.view));
+      const plain = await failure(sql.replace('%s', 'twin'));
+      expect(routed, sql).toEqual({
+        ...plain,
+        message: String(plain.message).replace('"twin"', '"checked"'),
+        table: 'checked',
+      });
+    }
+    // A role that may not read the table sees only the columns it may read, as PostgreSQL shows them.
+    const writer = await db.createRole('check_writer');
+    await db.query(`GRANT INSERT ON ${t.view}, twin TO ${writer.sql}`);
+    await db.query(`GRANT SELECT (id, amount) ON ${t.view}, twin TO ${writer.sql}`);
+    const asWriter = async (table: string): Promise<Record<string, unknown>> => {
+      try {
+        await writer.query(`INSERT INTO ${table} (id, customer_id, amount) VALUES (100, 5, -1)`);
+      } catch (error) {
+        return { code: (error as { code: string }).code, detail: (error as { detail: string }).detail };
+      }
+      throw new Error('expected a failure');
+    };
+    expect(await asWriter(t.view)).toEqual({ code: '23514', detail: 'Failing row contains (id, amount) = (100, -1).' });
+    expect(await asWriter('twin')).toMatchObject({ code: '23514', detail: expect.stringContaining('(100, ') });
+    // No partition or ticket was taken for the refused rows.
+    expect((await leafCounts(db, t.configId)).map((c) => c.rows)).toEqual([2, 1]);
+  });
+
+  it('leaves the check to the table when a BEFORE trigger may fix the row, or the constraint changed since', async () => {
+    const t = await createRoutedTable(db, { table: 'fixed', bucketLimit: 5, columns });
+    await db.query(`CREATE FUNCTION fix_amount() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.amount := abs(NEW.amount) + 1; RETURN NEW; END $$`);
+    await db.query(`CREATE TRIGGER fix BEFORE INSERT ON ${t.root} FOR EACH ROW EXECUTE FUNCTION fix_amount()`);
+    // Without a refresh, the routing trigger still checks, but finds the
+    // trigger and lets the table decide: the row is fixed and accepted.
+    await db.query(`INSERT INTO ${t.view} (customer_id, amount) VALUES (1, -4)`);
+    await db.query('SELECT partwise.install_routing($1)', [t.configId]);
+    await db.query(`INSERT INTO ${t.view} (customer_id, amount) VALUES (1, -5)`);
+    expect(await db.query(`SELECT amount FROM ${t.view} ORDER BY amount`)).toEqual([{ amount: 5 }, { amount: 6 }]);
+
+    const u = await createRoutedTable(db, { table: 'loosened', bucketLimit: 5, columns });
+    await db.query(`ALTER TABLE ${u.root} DROP CONSTRAINT positive`);
+    await db.query(`INSERT INTO ${u.view} (customer_id, amount) VALUES (1, -4)`);
+    expect(await db.query(`SELECT amount FROM ${u.view}`)).toEqual([{ amount: -4 }]);
+  });
+
+  it('refuses an explicit value for a GENERATED ALWAYS identity as before, and OVERRIDING SYSTEM VALUE too', async () => {
+    const t = await createRoutedTable(db, {
+      table: 'always',
+      bucketLimit: 5,
+      columns: ['seq bigint GENERATED ALWAYS AS IDENTITY', 'payload text'],
+    });
+    await db.query(
+      `CREATE TABLE always_twin (id bigserial, customer_id int NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, payload text)`,
+    );
+    // The same error as the table's (its wording varies between versions).
+    const plain = await failure(`INSERT INTO always_twin (customer_id, seq) VALUES (1, 42)`);
+    expect(plain).toMatchObject({ code: '428C9', message: expect.stringContaining('"seq"') });
+    const routed = await failure(`INSERT INTO ${t.view} (customer_id, seq) VALUES (1, 42)`);
+    expect({ code: routed.code, message: routed.message, detail: routed.detail }).toEqual({
+      code: plain.code,
+      message: plain.message,
+      detail: plain.detail,
+    });
+    // The table accepts OVERRIDING SYSTEM VALUE; the view cannot pass it on.
+    await db.query(`INSERT INTO always_twin (customer_id, seq) OVERRIDING SYSTEM VALUE VALUES (1, 42)`);
+    expect(
+      await failure(`INSERT INTO ${t.view} (customer_id, seq) OVERRIDING SYSTEM VALUE VALUES (1, 42)`),
+    ).toMatchObject({ code: '428C9' });
+    const [row] = await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (1) RETURNING seq`);
+    expect(row).toEqual({ seq: '1' });
+  });
+
+  it('refuses INSERT ... ON CONFLICT at once, whether or not a row conflicts, and keeps UPDATE, DELETE and RETURNING', async () => {
+    const t = await createRoutedTable(db, { table: 'upserted', bucketLimit: 5 });
+    await db.query(`INSERT INTO ${t.view} (id, customer_id, payload) VALUES (1, 1, 'a')`);
+    for (const sql of [
+      `INSERT INTO ${t.view} (id, customer_id, payload) VALUES (1, 1, 'dup') ON CONFLICT DO NOTHING`,
+      `INSERT INTO ${t.view} (id, customer_id, payload) VALUES (2, 1, 'new') ON CONFLICT DO NOTHING`,
+      `INSERT INTO ${t.view} (id, customer_id, payload) VALUES (1, 1, 'dup') ON CONFLICT (id) DO UPDATE SET payload = 'x'`,
+    ]) {
+      expect(await failure(sql), sql).toMatchObject({
+        code: '0A000',
+        message: 'INSERT with ON CONFLICT clause cannot be used with table that has INSERT or UPDATE rules',
+      });
+    }
+    expect(await db.query(`SELECT id, payload FROM ${t.view}`)).toEqual([{ id: '1', payload: 'a' }]);
+    expect(await db.query(`UPDATE ${t.view} SET payload = 'b' WHERE id = 1 RETURNING payload`)).toEqual([
+      { payload: 'b' },
+    ]);
+    expect(
+      await db.query(
+        `WITH u AS (UPDATE ${t.view} SET payload = 'c' WHERE id = 1 RETURNING id) SELECT count(*)::int AS n FROM u`,
+      ),
+    ).toEqual([{ n: 1 }]);
+    expect(await db.query(`DELETE FROM ${t.view} WHERE id = 1 RETURNING payload`)).toEqual([{ payload: 'c' }]);
+    // Upserts still work on the partitioned table, naming the key and bucket.
+    await db.query(
+      `INSERT INTO ${t.root} (id, customer_id, payload, bucket_id) VALUES (3, 1, 'direct', 0) ON CONFLICT DO NOTHING`,
+    );
+    expect(await db.query(`SELECT payload FROM ${t.view} WHERE id = 3`)).toEqual([{ payload: 'direct' }]);
+  });
+});
