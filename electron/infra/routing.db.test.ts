@@ -1,6 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { useTestDatabase } from '../testing/database.js';
 import { createRoutedTable, installPartwise, leafCounts } from '../testing/fixtures.js';
+import { planMigration } from '../engine/index.js';
 
 const db = useTestDatabase('routing');
 
@@ -241,6 +242,27 @@ describe('what the application sees of constraints, identity columns and upserts
     ).toMatchObject({ code: '428C9' });
     const [row] = await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (1) RETURNING seq`);
     expect(row).toEqual({ seq: '1' });
+    // The plan says so, and what happens to upserts.
+    await db.query(`ALTER TABLE always_twin ADD PRIMARY KEY (id)`);
+    const client = await db.pool.connect();
+    try {
+      const plan = await planMigration(
+        client,
+        { schema: 'public', table: 'always_twin', keyColumn: 'customer_id', bucketLimit: 5 },
+        { exact: false },
+      );
+      expect(plan.issues.find((i) => i.code === 'identity_always')?.message).toContain(
+        'an explicit value is refused as before',
+      );
+      expect(plan.issues.find((i) => i.code === 'identity_always')?.message).toContain(
+        'and so is INSERT ... OVERRIDING SYSTEM VALUE',
+      );
+      expect(plan.issues.find((i) => i.code === 'no_upserts')?.message).toContain(
+        'every INSERT ... ON CONFLICT (DO NOTHING as well as DO UPDATE)',
+      );
+    } finally {
+      client.release();
+    }
   });
 
   it('refuses INSERT ... ON CONFLICT at once, whether or not a row conflicts, and keeps UPDATE, DELETE and RETURNING', async () => {
@@ -271,5 +293,35 @@ describe('what the application sees of constraints, identity columns and upserts
       `INSERT INTO ${t.root} (id, customer_id, payload, bucket_id) VALUES (3, 1, 'direct', 0) ON CONFLICT DO NOTHING`,
     );
     expect(await db.query(`SELECT payload FROM ${t.view} WHERE id = 3`)).toEqual([{ payload: 'direct' }]);
+  });
+});
+
+describe('refreshing routing after the partitioned table changes', () => {
+  it('rebuilds the view for renamed columns, keeping its grants, comments and the constraint checks', async () => {
+    const t = await createRoutedTable(db, {
+      table: 'altered',
+      bucketLimit: 5,
+      columns: ['payload text', 'extra text'],
+    });
+    const reader = await db.createRole('altered_reader');
+    await db.query(`GRANT SELECT (id, payload), INSERT (customer_id, payload) ON ${t.view} TO ${reader.sql}`);
+    await db.query(`GRANT USAGE ON SEQUENCE altered_partitioned_id_seq TO ${reader.sql}`);
+    await db.query(`COMMENT ON VIEW ${t.view} IS 'the altered table'`);
+    await db.query(`ALTER TABLE ${t.root} RENAME COLUMN extra TO renamed`);
+    await db.query(`ALTER TABLE ${t.root} ADD CONSTRAINT short_payload CHECK (length(payload) < 5)`);
+    await db.query('SELECT partwise.install_routing($1)', [t.configId]);
+    expect(
+      await reader.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'a') RETURNING id, payload`),
+    ).toEqual([{ id: '1', payload: 'a' }]);
+    await expect(reader.query(`SELECT customer_id FROM ${t.view}`)).rejects.toMatchObject({ code: '42501' });
+    expect(await db.query(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [t.view])).toEqual([
+      { c: 'the altered table' },
+    ]);
+    await expect(db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'too long')`)).rejects.toMatchObject(
+      {
+        code: '23514',
+        message: 'new row for relation "altered" violates check constraint "short_payload"',
+      },
+    );
   });
 });

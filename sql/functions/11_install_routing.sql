@@ -43,6 +43,7 @@ DECLARE
   v_take text := 'take_bucket_' || p_config_id;
   v_sync text := 'sync_grants_' || p_config_id;
   v_options text := '';
+  v_old_view text;
   v_column record;
 BEGIN
   v_parted := to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table));
@@ -103,9 +104,14 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE VIEW %s%s AS SELECT %s FROM %s', v_view_sql, v_options, v_view_columns, v_parted_sql);
   EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR feature_not_supported THEN
     -- Columns were dropped, renamed or retyped: the view must be rebuilt. Its
-    -- INSTEAD OF trigger and rule go with it and are recreated below.
-    EXECUTE format('DROP VIEW %s', v_view_sql);
+    -- INSTEAD OF trigger and rule go with it and are recreated below; its
+    -- grants and comments are put back.
+    v_old_view := format('%I.%I', v_config.table_schema, @extschema@.derived_name(v_config.table_name, '_old'));
+    EXECUTE format('ALTER VIEW %s RENAME TO %I', v_view_sql, @extschema@.derived_name(v_config.table_name, '_old'));
     EXECUTE format('CREATE VIEW %s%s AS SELECT %s FROM %s', v_view_sql, v_options, v_view_columns, v_parted_sql);
+    PERFORM @extschema@.copy_grants(v_old_view::regclass, v_view_sql::regclass);
+    PERFORM @extschema@.copy_comments(v_old_view::regclass, v_view_sql::regclass);
+    EXECUTE format('DROP VIEW %s', v_old_view);
   END;
 
   -- INSERT ... ON CONFLICT cannot work through the view: the INSTEAD OF
