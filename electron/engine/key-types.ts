@@ -93,7 +93,7 @@ export async function tableKeyTypeFacts(db: Queryable, table: string | number): 
     `WITH RECURSIVE base AS (
        SELECT a.attnum, t.oid, t.typtype, t.typbasetype, t.typname, t.typnamespace, t.typelem, t.typlen
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-        WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
        UNION ALL
        SELECT b.attnum, t.oid, t.typtype, t.typbasetype, t.typname, t.typnamespace, t.typelem, t.typlen
          FROM base b JOIN pg_type t ON t.oid = b.typbasetype WHERE b.typtype = 'd'
@@ -104,7 +104,7 @@ export async function tableKeyTypeFacts(db: Queryable, table: string | number): 
             (SELECT collname FROM pg_collation c WHERE c.oid = a.attcollation AND NOT c.collisdeterministic) AS nondeterministic,
             a.attgenerated::text AS generated
        FROM pg_attribute a JOIN base b ON b.attnum = a.attnum
-      WHERE a.attrelid = $1::text::regclass AND b.typtype <> 'd'`,
+      WHERE a.attrelid = $1::regclass AND b.typtype <> 'd'`,
     [typeof table === 'number' ? String(table) : table],
   );
   return new Map(
