@@ -8,7 +8,7 @@ import { ConnectionDraft, ConnectionProfile, ConnectionTestResult } from './conn
 import { TableDetail, TableSummary } from './catalog.js';
 import { MigrationPlan, MigrationTarget } from './plan.js';
 import { RunEvent } from './progress.js';
-import { RunSummary } from './runs.js';
+import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 
 const connectionId = z.string().min(1).max(200);
@@ -62,14 +62,14 @@ export const commands = {
         workers: z.number().int().min(1).max(16).optional(),
       })
       .strict(),
-    output: z.object({ runId }),
+    output: RunActionResult,
   },
   'runs.cancel': { input: z.object({ connectionId, runId }).strict(), output: empty },
   'runs.list': { input: z.object({ connectionId }).strict(), output: z.array(RunSummary) },
-  'runs.resume': { input: z.object({ connectionId, runId }).strict(), output: z.object({ runId }) },
-  'runs.rollback': { input: z.object({ connectionId, runId }).strict(), output: z.object({ runId }) },
+  'runs.resume': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
+  'runs.rollback': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
   /** Drop the backup of a migrated table: the end of the road back. */
-  'runs.finalize': { input: z.object({ connectionId, runId }).strict(), output: z.object({ runId }) },
+  'runs.finalize': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
 
   'managed.list': { input: z.object({ connectionId }).strict(), output: z.array(ManagedTable) },
   'explorer.tree': {

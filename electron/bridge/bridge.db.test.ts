@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { BRIDGE_WS_PATH, ServerMessage } from '../../shared/bridge-protocol.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { useTestDatabase } from '../testing/database.js';
+import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { MAX_MESSAGE_BYTES, startBridge, tokenMatches, type Bridge } from './server.js';
 
 const db = useTestDatabase('bridge');
@@ -374,4 +375,42 @@ describe('the renderer over HTTP', () => {
       await empty.close();
     }
   });
+});
+
+describe('every run action on every run state, over the WebSocket', () => {
+  let session: Session;
+  let harness: ActionHarness;
+
+  beforeAll(async () => {
+    session = await open();
+    const url = new URL(db.url);
+    const saved = await session.call('connections.save', {
+      name: 'Run actions',
+      host: url.hostname,
+      port: Number(url.port),
+      database: url.pathname.slice(1),
+      user: url.username,
+      sslMode: 'disable',
+      password: decodeURIComponent(url.password),
+    });
+    const connectionId = (saved.response as { result: { id: string } }).result.id;
+    harness = {
+      db,
+      connectionId,
+      call: async (command, input) => (await session.call(command, input)).response,
+      events: () =>
+        session.messages.flatMap((m) => (m.kind === 'event' && m.event === 'run.event' ? [m.payload as RunEvent] : [])),
+      inFlight: () => bridge.requestsInFlight(),
+    };
+  });
+
+  afterAll(() => session.ws.close());
+
+  for (const state of RUN_STATES) {
+    it(
+      `a run that is ${state}: answered, and no request left in flight`,
+      () => checkEveryRunAction(harness, state),
+      120_000,
+    );
+  }
 });

@@ -50,6 +50,8 @@ export interface Bridge {
   port: number;
   token: string;
   backend: Backend;
+  /** Requests received and not yet answered, over every socket. */
+  requestsInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -149,6 +151,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   });
 
   const sockets = new Set<WebSocket>();
+  let requestsInFlight = 0;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
 
   server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
@@ -210,10 +213,14 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         });
       }
       inFlight++;
+      requestsInFlight++;
       void backend
         .dispatch(command, input)
         .then((response) => sendTo(ws, { kind: 'response', id, response }))
-        .finally(() => inFlight--);
+        .finally(() => {
+          inFlight--;
+          requestsInFlight--;
+        });
     });
   });
 
@@ -248,6 +255,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     port,
     token,
     backend,
+    requestsInFlight: () => requestsInFlight,
     close() {
       closing ??= (async () => {
         unsubscribe();

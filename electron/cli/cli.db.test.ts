@@ -180,6 +180,25 @@ describe('partwise command line', () => {
       ['first_t', 'done'],
       ['second_t', 'done'],
     ]);
+    const runId = JSON.parse(status.stdout)[0].runId as number;
+    const steps = JSON.parse(status.stdout)[0].steps as { targetNo: number; phase: string; lockMs: number | null }[];
+    expect(steps.filter((s) => s.targetNo === 1).map((s) => s.phase)).toEqual([
+      'prepare',
+      'provision',
+      'copy',
+      'indexes',
+      'catch_up',
+      'cutover',
+      'verify',
+    ]);
+    expect(steps.find((s) => s.phase === 'cutover')!.lockMs).toBeGreaterThanOrEqual(0);
+    // The time per phase of one run, as text: each table's phases, the rows copied, the swap's lock.
+    const text = await runCli(['status', '--url', db.url, '--run', String(runId)]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('time per phase:');
+    expect(text.stdout).toMatch(/public\.first_t\s+copy\s+[\d.,]+ m?s\s+[\d,]+ rows/);
+    expect(text.stdout).toMatch(/public\.second_t\s+cutover\s+[\d.,]+ m?s\s+locked [\d.,]+ m?s/);
+    expect(text.stdout).toMatch(/\(migration [\d.,]+ m?s, table locked [\d.,]+ m?s in all\)/);
   });
 
   it('refuses a second migration of a table that a run is migrating', async () => {

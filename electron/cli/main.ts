@@ -27,6 +27,7 @@ import {
 } from '../engine/index.js';
 import { Reporter } from '../engine/reporter.js';
 import { formatPlan } from './plan-text.js';
+import { timingLines } from './timings.js';
 import { createRenderer } from './render.js';
 import { targetFromArgs, targetsFromFile } from './targets.js';
 import { PARTWISE_VERSION } from '../version.js';
@@ -143,7 +144,10 @@ async function withRun(
       const { runId, status, message } = outcome;
       process.stdout.write(`${JSON.stringify({ outcome: { runId, status, message } })}\n`);
     }
-    const ok = outcome.status === 'succeeded' || (outcome.status === 'rolled_back' && !outcome.error);
+    const ok =
+      outcome.status === 'succeeded' ||
+      outcome.status === 'finalized' ||
+      (outcome.status === 'rolled_back' && !outcome.error);
     // The one-line reason, last, where scripts look for it.
     if (!ok && !values.json) process.stderr.write(`partwise: ${outcome.message.split('\n')[0]}\n`);
     return ok ? 0 : 1;
@@ -318,11 +322,14 @@ async function status(pool: pg.Pool, installSchema: string, values: Values): Pro
   for (const run of shown) {
     const next = run.canResume
       ? '  -> partwise resume/rollback --run ' + run.runId
-      : run.canFinalize
-        ? '  -> partwise finalize (or rollback) --run ' + run.runId
-        : '';
+      : run.rollingBack && run.canRollback
+        ? '  -> partwise rollback --run ' + run.runId + ' (continues the rollback)'
+        : run.canFinalize
+          ? '  -> partwise finalize (or rollback) --run ' + run.runId
+          : '';
+    const status = run.rollingBack && run.status !== 'rolled_back' ? `${run.status} in rollback` : run.status;
     process.stdout.write(
-      `run ${run.runId}  ${run.status.padEnd(11)} started ${run.startedAt.replace('T', ' ').slice(0, 19)}${next}\n`,
+      `run ${run.runId}  ${status.padEnd(11)} started ${run.startedAt.replace('T', ' ').slice(0, 19)}${next}\n`,
     );
     for (const t of run.targets) {
       const rows =
@@ -333,6 +340,7 @@ async function status(pool: pg.Pool, installSchema: string, values: Values): Pro
         `    ${t.schema}.${t.table} by ${t.keyColumn} (limit ${t.bucketLimit}): ${t.status}, phase ${t.phase}${rows}${t.error ? ` - ${t.error}` : ''}\n`,
       );
     }
+    if (values.run) for (const line of timingLines(run)) process.stdout.write(`${line}\n`);
   }
   return 0;
 }

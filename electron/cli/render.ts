@@ -15,7 +15,7 @@ export function progressLine(event: Extract<RunEvent, { type: 'progress' }>, wid
   const fraction = event.total > 0 ? Math.min(event.done / event.total, 1) : 0;
   const filled = Math.round(fraction * width);
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-  const rate = event.perSecond > 0 ? ` ${n(event.perSecond)} ${event.unit}/s` : '';
+  const rate = event.perSecond ? ` ${n(event.perSecond)} ${event.unit}/s` : '';
   const eta = event.etaSeconds !== null && event.done < event.total ? ` ETA ${duration(event.etaSeconds)}` : '';
   const key = event.currentKey !== undefined ? ` key ${event.currentKey.slice(0, 24)}` : '';
   return `[${event.phase}] ${event.table ?? ''} ${bar} ${Math.floor(fraction * 100)}% ${n(event.done)}/${n(event.total)} ${event.unit}${rate}${eta}${key}`;
@@ -49,7 +49,7 @@ export function createRenderer(
           ? null
           : `${time} ${event.level === 'info' ? '         ' : event.level.toUpperCase().padEnd(9)} ${event.table ? `${event.table}: ` : ''}${event.message}`;
       case 'finished':
-        return `${time} ${event.status === 'succeeded' ? 'done     ' : event.status.toUpperCase().padEnd(9)} ${event.message}`;
+        return `${time} ${event.status === 'succeeded' || event.status === 'finalized' ? 'done     ' : event.status.toUpperCase().padEnd(9)} ${event.message}`;
       case 'progress':
         return null;
     }

@@ -4,8 +4,8 @@
 // nobody holds was interrupted (kill -9, power loss) and can be resumed or
 // rolled back.
 import type pg from 'pg';
-import type { Phase } from '../../shared/progress.js';
-import type { RunStatus, RunSummary, TargetState } from '../../shared/runs.js';
+import { ProgressUnit, type Phase } from '../../shared/progress.js';
+import type { RunStatus, RunStep, RunSummary, TargetState } from '../../shared/runs.js';
 import { ident } from '../db/sql.js';
 import { PartwiseError } from '../db/errors.js';
 import { PARTWISE_VERSION } from '../version.js';
@@ -259,12 +259,22 @@ export class Journal {
       `SELECT run_id, status, started_at, finished_at, error FROM ${this.q}.migration_run ORDER BY run_id DESC LIMIT $1`,
       [limit],
     );
+    const steps = await this.steps(
+      db,
+      runs.map((run) => Number(run.run_id)),
+    );
     const summaries: RunSummary[] = [];
     for (const run of runs) {
       const runId = Number(run.run_id);
       const targets = await this.targets(db, runId);
+      const rollingBack = targets.some((t) => t.phase === 'rollback' && t.status !== 'rolled_back');
       let status: RunStatus = run.status;
-      if (status === 'running' && !(await this.isRunActive(db, runId))) status = 'interrupted';
+      // A rollback marks its run running; journals of older versions left the
+      // run "succeeded" during one. Either way, no process holding the run's
+      // lock means the process died: interrupted, where a rollback continues it.
+      if (status === 'running' || (status === 'succeeded' && rollingBack)) {
+        status = (await this.isRunActive(db, runId)) ? 'running' : 'interrupted';
+      }
       const anyCutover = targets.some(
         (t) => t.cutoverAt !== null && t.status !== 'rolled_back' && t.status !== 'finalized',
       );
@@ -273,12 +283,13 @@ export class Journal {
         status,
         startedAt: run.started_at.toISOString(),
         finishedAt: run.finished_at?.toISOString() ?? null,
-        canResume: status === 'interrupted',
+        canResume: status === 'interrupted' && !rollingBack,
         canRollback:
           status === 'interrupted' ||
           ((status === 'succeeded' || status === 'failed') &&
             targets.some((t) => t.status === 'done' || t.status === 'failed')),
         canFinalize: status === 'succeeded' && anyCutover,
+        rollingBack: rollingBack && status !== 'rolled_back',
         error: run.error,
         targets: targets.map((t) => ({
           targetNo: t.targetNo,
@@ -295,9 +306,48 @@ export class Journal {
           cutoverAt: t.cutoverAt,
           error: t.error,
         })),
+        steps: steps.get(runId) ?? [],
       });
     }
     return summaries;
+  }
+
+  /** The recorded steps of some runs, in the order they started. */
+  async steps(db: pg.ClientBase | pg.Pool, runIds: number[]): Promise<Map<number, RunStep[]>> {
+    const byRun = new Map<number, RunStep[]>();
+    if (runIds.length === 0) return byRun;
+    const { rows } = await db.query<{
+      run_id: string;
+      target_no: number;
+      phase: Phase;
+      started_at: Date;
+      finished_at: Date | null;
+      duration_ms: number | null;
+      detail: Record<string, unknown>;
+    }>(
+      `SELECT run_id, target_no, phase, started_at, finished_at, detail,
+              (extract(epoch FROM finished_at - started_at) * 1000)::float8 AS duration_ms
+         FROM ${this.q}.migration_step WHERE run_id = ANY($1::bigint[]) ORDER BY step_id`,
+      [runIds],
+    );
+    const numberOrNull = (value: unknown): number | null =>
+      typeof value === 'number' && Number.isFinite(value) ? value : null;
+    for (const row of rows) {
+      const unit = ProgressUnit.safeParse(row.detail.unit);
+      const step: RunStep = {
+        targetNo: row.target_no,
+        phase: row.phase,
+        startedAt: row.started_at.toISOString(),
+        finishedAt: row.finished_at?.toISOString() ?? null,
+        durationMs: row.duration_ms === null ? null : Math.round(row.duration_ms),
+        count: numberOrNull(row.detail.count),
+        unit: unit.success ? unit.data : null,
+        lockMs: numberOrNull(row.detail.lockMs),
+      };
+      const runId = Number(row.run_id);
+      byRun.set(runId, [...(byRun.get(runId) ?? []), step]);
+    }
+    return byRun;
   }
 }
 

@@ -2,7 +2,7 @@
 // the run's log in the journal. Progress events are throttled (at most a few
 // per second per phase) so that a UI can render every one of them cheaply.
 import type pg from 'pg';
-import type { LogLevel, Phase, RunEvent } from '../../shared/progress.js';
+import type { FinishedStatus, LogLevel, Phase, ProgressUnit, RunEvent } from '../../shared/progress.js';
 import { ident } from '../db/sql.js';
 
 export type EventSink = (event: RunEvent) => void;
@@ -38,7 +38,7 @@ export class Reporter {
     phase: Phase,
     done: number,
     total: number,
-    unit: 'rows' | 'keys' | 'partitions' | 'changes' | 'indexes',
+    unit: ProgressUnit,
     options: { table?: string; currentKey?: string; force?: boolean } = {},
   ): void {
     const key = `${options.table ?? ''}/${phase}/${unit}`;
@@ -49,10 +49,12 @@ export class Reporter {
     this.rateWindow.set(key, window);
     if (!options.force && now - (this.lastProgressAt.get(key) ?? 0) < PROGRESS_INTERVAL_MS) return;
     this.lastProgressAt.set(key, now);
+    // A rate needs two reports some time apart: the first report of a phase has none.
     const first = window[0]!;
     const seconds = (now - first.at) / 1000;
-    const perSecond = seconds > 0 ? Math.max(0, (done - first.done) / seconds) : 0;
-    const etaSeconds = perSecond > 0 && total >= done ? Math.round((total - done) / perSecond) : null;
+    const perSecond = seconds > 0 ? Math.max(0, (done - first.done) / seconds) : null;
+    const etaSeconds =
+      perSecond !== null && perSecond > 0 && total >= done ? Math.round((total - done) / perSecond) : null;
     this.sink({
       type: 'progress',
       runId: this.runId,
@@ -61,16 +63,17 @@ export class Reporter {
       done,
       total,
       unit,
-      perSecond: Math.round(perSecond),
+      perSecond: perSecond === null ? null : Math.round(perSecond),
       etaSeconds,
       currentKey: options.currentKey,
       at: new Date(now).toISOString(),
     });
   }
 
-  finished(status: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled', message: string): void {
+  /** How the run ended. A cancel is the user's choice, reported as plainly as a success. */
+  finished(status: FinishedStatus, message: string): void {
     this.sink({ type: 'finished', runId: this.runId, status, message, at: this.now() });
-    this.persist(status === 'succeeded' ? 'info' : status === 'failed' ? 'error' : 'warn', message);
+    this.persist(status === 'failed' ? 'error' : 'info', message);
   }
 
   private pending: Promise<unknown> = Promise.resolve();

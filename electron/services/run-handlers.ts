@@ -1,22 +1,27 @@
 // Starting and steering migration runs from the app. Runs go on in the
-// background; their progress reaches the renderer as `run.event` events.
+// background; their progress reaches the renderer as `run.event` events. Every
+// command answers: once the run is recorded, or with how it ended when it
+// ended first (nothing to do), or with an error that says why not.
+import type pg from 'pg';
 import { PartwiseError } from '../db/errors.js';
 import { finalize, Journal, migrate, resume, rollback, type EngineOptions } from '../engine/index.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
-import { RunRegistry } from './run-registry.js';
+import { RunRegistry, type RunSignals, type RunWork } from './run-registry.js';
 
 type RunCommands = 'runs.start' | 'runs.cancel' | 'runs.list' | 'runs.resume' | 'runs.rollback' | 'runs.finalize';
+
+const DOING: Record<RunWork, string> = {
+  migrate: 'is running in this app',
+  rollback: 'is being rolled back in this app',
+  finalize: 'is being finalized in this app',
+};
 
 export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> {
   const registry = new RunRegistry();
   // Quitting leaves running migrations where they stand, resumable; it never rolls them back.
   context.onShutdown('interrupt migration runs', () => registry.interruptAll());
 
-  const options = (
-    connectionId: string,
-    signals: { signal: AbortSignal; interrupt: AbortSignal; onRunStarted: (runId: number) => void },
-    workers?: number,
-  ): EngineOptions => ({
+  const options = (connectionId: string, signals: RunSignals, workers?: number): EngineOptions => ({
     installSchema: context.installSchema,
     workers: workers ?? 2,
     signal: signals.signal,
@@ -25,47 +30,85 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
     onEvent: (event) => context.emit('run.event', { ...event, connectionId }),
   });
 
+  const journalPresent = async (pool: pg.Pool): Promise<boolean> => {
+    const { rows } = await pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+      `${context.installSchema}.migration_run`,
+    ]);
+    return rows[0]!.ok;
+  };
+
+  /** The pool of a run's database, once it is known that the run exists and this app is not already at work on it. */
+  const runPool = async (connectionId: string, runId: number, doing: string): Promise<pg.Pool> => {
+    const active = registry.active(connectionId, runId);
+    if (active) {
+      throw new PartwiseError('conflict', `Run ${runId} ${DOING[active]}; wait for it to end before you ${doing} it`);
+    }
+    const pool = await context.pools.pool(connectionId);
+    if (!(await journalPresent(pool)))
+      throw new PartwiseError('not_found', `There is no run ${runId} in this database`);
+    return pool;
+  };
+
+  /** Why a run that this app is not migrating cannot be cancelled. */
+  const notCancellable = async (connectionId: string, runId: number): Promise<PartwiseError> => {
+    const active = registry.active(connectionId, runId);
+    if (active) {
+      return new PartwiseError('conflict', `Run ${runId} ${DOING[active]}; that cannot be cancelled`);
+    }
+    const pool = await context.pools.pool(connectionId);
+    const journal = new Journal(context.installSchema);
+    const run = (await journalPresent(pool)) ? await journal.run(pool, runId) : null;
+    if (!run) return new PartwiseError('not_found', `There is no run ${runId} in this database`);
+    if (run.status === 'running') {
+      return (await journal.isRunActive(pool, runId))
+        ? new PartwiseError(
+            'conflict',
+            `Run ${runId} is running in another process (another app window or a partwise command); cancel it there`,
+          )
+        : new PartwiseError(
+            'conflict',
+            `Run ${runId} is not running: it was interrupted; resume it or roll it back instead`,
+          );
+    }
+    return new PartwiseError(
+      'conflict',
+      `Run ${runId} has already ended (${run.status.replace('_', ' ')}); there is nothing to cancel`,
+    );
+  };
+
   return {
     'runs.start': async ({ connectionId, targets, workers }) => {
       const pool = await context.pools.pool(connectionId);
-      const runId = await registry.start(connectionId, (signals) =>
+      return registry.start(connectionId, 'migrate', (signals) =>
         migrate(pool, targets, options(connectionId, signals, workers)),
       );
-      return { runId };
     },
     'runs.cancel': async ({ connectionId, runId }) => {
-      if (!registry.cancel(connectionId, runId)) {
-        throw new PartwiseError(
-          'not_found',
-          `Run ${runId} is not running in this app; an interrupted run can be rolled back instead`,
-        );
-      }
+      if (!registry.cancel(connectionId, runId)) throw await notCancellable(connectionId, runId);
       return {};
     },
     'runs.list': async ({ connectionId }) => {
       const pool = await context.pools.pool(connectionId);
-      const { rows } = await pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-        `${context.installSchema}.migration_run`,
-      ]);
-      return rows[0]!.ok ? new Journal(context.installSchema).listRuns(pool) : [];
+      return (await journalPresent(pool)) ? new Journal(context.installSchema).listRuns(pool) : [];
     },
     'runs.resume': async ({ connectionId, runId }) => {
-      const pool = await context.pools.pool(connectionId);
-      await registry.start(connectionId, (signals) => resume(pool, runId, options(connectionId, signals)));
-      return { runId };
+      const pool = await runPool(connectionId, runId, 'resume');
+      return registry.start(connectionId, 'migrate', (signals) => resume(pool, runId, options(connectionId, signals)));
     },
     'runs.rollback': async ({ connectionId, runId }) => {
-      if (registry.isActive(connectionId, runId)) {
+      if (registry.active(connectionId, runId) === 'migrate') {
         throw new PartwiseError('conflict', `Run ${runId} is running: cancel it (which rolls it back) instead`);
       }
-      const pool = await context.pools.pool(connectionId);
-      await registry.start(connectionId, (signals) => rollback(pool, runId, options(connectionId, signals)));
-      return { runId };
+      const pool = await runPool(connectionId, runId, 'roll back');
+      return registry.start(connectionId, 'rollback', (signals) =>
+        rollback(pool, runId, options(connectionId, signals)),
+      );
     },
     'runs.finalize': async ({ connectionId, runId }) => {
-      const pool = await context.pools.pool(connectionId);
-      await registry.start(connectionId, (signals) => finalize(pool, runId, options(connectionId, signals)));
-      return { runId };
+      const pool = await runPool(connectionId, runId, 'finalize');
+      return registry.start(connectionId, 'finalize', (signals) =>
+        finalize(pool, runId, options(connectionId, signals)),
+      );
     },
   };
 }

@@ -2,58 +2,73 @@
 // is running, so that they can be cancelled (which rolls back) and, when the
 // app quits, interrupted at a point they can be resumed from.
 import type { RunOutcome } from '../engine/index.js';
+import type { RunActionResult } from '../../shared/runs.js';
+
+/** What the process does with a run: a migration (start or resume) can be cancelled; a rollback or finalize cannot. */
+export type RunWork = 'migrate' | 'rollback' | 'finalize';
 
 interface ActiveRun {
   connectionId: string;
   runId: number;
+  work: RunWork;
   cancel: AbortController;
   interrupt: AbortController;
   done: Promise<unknown>;
+}
+
+export interface RunSignals {
+  signal: AbortSignal;
+  interrupt: AbortSignal;
+  onRunStarted: (runId: number) => void;
 }
 
 export class RunRegistry {
   private readonly runs = new Set<ActiveRun>();
 
   /**
-   * Starts `work` in the background and resolves with its run id as soon as
-   * the engine has recorded the run (or rejects if it fails before that).
+   * Starts `work` in the background and answers as soon as the engine has
+   * recorded the run, or, if the work settles before that (nothing to do, or
+   * refused), with its outcome or its error. Never waits for a signal the work
+   * might not send: every request gets an answer.
    */
   start(
     connectionId: string,
-    work: (signals: {
-      signal: AbortSignal;
-      interrupt: AbortSignal;
-      onRunStarted: (runId: number) => void;
-    }) => Promise<RunOutcome>,
-  ): Promise<number> {
+    kind: RunWork,
+    work: (signals: RunSignals) => Promise<RunOutcome>,
+  ): Promise<RunActionResult> {
     const cancel = new AbortController();
     const interrupt = new AbortController();
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<RunActionResult>((resolve, reject) => {
       let entry: ActiveRun | undefined;
-      const done = work({
+      const done: Promise<unknown> = work({
         signal: cancel.signal,
         interrupt: interrupt.signal,
         onRunStarted: (runId) => {
-          entry = { connectionId, runId, cancel, interrupt, done };
+          entry = { connectionId, runId, work: kind, cancel, interrupt, done };
           this.runs.add(entry);
-          resolve(runId);
+          resolve({ runId });
         },
       })
-        .catch((error: unknown) => reject(error))
+        .then(
+          // Settling after the answer changes nothing (a promise settles once): events tell the rest.
+          ({ runId, status, message }) => resolve({ runId, outcome: { status, message } }),
+          (error: unknown) => reject(error),
+        )
         .finally(() => {
           if (entry) this.runs.delete(entry);
         });
     });
   }
 
-  isActive(connectionId: string, runId: number): boolean {
-    return [...this.runs].some((r) => r.connectionId === connectionId && r.runId === runId);
+  /** What this process is doing with the run, if anything. */
+  active(connectionId: string, runId: number): RunWork | null {
+    return this.find(connectionId, runId)?.work ?? null;
   }
 
-  /** Cancels a run of this process; false when it is not running here. */
+  /** Cancels a migration of this process; false when it is not running here. */
   cancel(connectionId: string, runId: number): boolean {
-    const run = [...this.runs].find((r) => r.connectionId === connectionId && r.runId === runId);
-    if (!run) return false;
+    const run = this.find(connectionId, runId);
+    if (!run || run.work !== 'migrate') return false;
     run.cancel.abort();
     return true;
   }
@@ -66,5 +81,9 @@ export class RunRegistry {
       Promise.allSettled(runs.map((r) => r.done)),
       new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
     ]);
+  }
+
+  private find(connectionId: string, runId: number): ActiveRun | undefined {
+    return [...this.runs].find((r) => r.connectionId === connectionId && r.runId === runId);
   }
 }

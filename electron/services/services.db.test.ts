@@ -7,6 +7,7 @@ import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
 import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
+import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 
 const db = useTestDatabase('services');
 const events: RunEvent[] = [];
@@ -167,4 +168,16 @@ describe('engine-backed commands', () => {
     expect(await waitForFinish(runId, 1)).toMatchObject({ status: 'rolled_back' });
     expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'tickets'::regclass`)).toEqual([{ relkind: 'r' }]);
   });
+});
+
+describe('every run action on every run state answers, and says what happened', () => {
+  const harness: ActionHarness = {
+    db,
+    connectionId: 'main',
+    call: (command, input) => dispatch(command, input),
+    events: () => events,
+  };
+  for (const state of RUN_STATES) {
+    it(`a run that is ${state}`, () => checkEveryRunAction(harness, state), 120_000);
+  }
 });

@@ -77,9 +77,14 @@ export async function withConnections(
   let failure: unknown;
   const run = async (index: number): Promise<void> => {
     const client = await context.pool.connect();
+    let broken = false;
+    // Ended by the server between statements: discarded, never an unhandled 'error' event.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     context.workerPids.add(pid);
-    let broken = false;
     try {
       await work(client, index, () => failure !== undefined);
     } catch (error) {
@@ -87,6 +92,7 @@ export async function withConnections(
       broken = true;
     } finally {
       context.workerPids.delete(pid);
+      client.off('error', onError);
       // A connection that failed mid-transaction is discarded, not reused.
       client.release(broken);
     }

@@ -19,6 +19,13 @@ import { crashPoint } from './crash-points.js';
 const MAX_CHUNK_BLOCKS = 8192;
 /** Most chunks: per-chunk key counts are held in memory until the copy. */
 const MAX_CHUNKS = 256;
+/**
+ * Fewest chunks per worker, for tables large enough to split (chunks of at
+ * least MIN_SPLIT_BLOCKS): progress moves a chunk at a time, so a small table
+ * copied in one chunk per worker would show nothing until it is all done.
+ */
+const CHUNKS_PER_WORKER = 4;
+const MIN_SPLIT_BLOCKS = 1024;
 
 interface ChunkCount {
   chunk: number;
@@ -129,9 +136,14 @@ interface Chunk {
   rows: number;
 }
 
+/**
+ * Provisions and copies; \`copyStarts\` is awaited when the copy phase begins
+ * (the runner records the phases as separate steps). Returns the copy's figures.
+ */
 export async function provisionAndCopy(
   context: TargetContext,
   control: pg.ClientBase,
+  copyStarts: (provisioned: Record<string, number>) => Promise<void> = async () => undefined,
 ): Promise<Record<string, number>> {
   const timings: Record<string, number> = {};
   let mark = Date.now();
@@ -167,7 +179,15 @@ export async function provisionAndCopy(
     // stay small in memory.
     const tidRanges = server.versionNum >= 140000;
     const chunkCount = tidRanges
-      ? Math.min(Math.max(Math.ceil(blocks / MAX_CHUNK_BLOCKS), options.workers, 1), MAX_CHUNKS)
+      ? Math.min(
+          Math.max(
+            Math.ceil(blocks / MAX_CHUNK_BLOCKS),
+            Math.min(options.workers * CHUNKS_PER_WORKER, Math.floor(blocks / MIN_SPLIT_BLOCKS)),
+            options.workers,
+            1,
+          ),
+          MAX_CHUNKS,
+        )
       : Math.max(options.workers, 1);
     const chunkBlocks = Math.max(Math.ceil(blocks / chunkCount), 1);
     const chunks: Chunk[] = Array.from({ length: chunkCount }, (_, index) => ({
@@ -218,8 +238,11 @@ export async function provisionAndCopy(
     const levelOnes = await provisionTree(context, keys);
     throwIfCancelled(context);
     lap('partitions');
+    await copyStarts({ ...timings, count: provisioned(keys, target.bucketLimit), keys: keys.length });
     reporter.phase('copy', `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`, context.label);
     await journal.updateTarget(context.pool, target.runId, target.targetNo, { phase: 'copy' });
+    // At once, so the copy shows its size (and a rate can be measured from here) before the first chunk ends.
+    reporter.progress('copy', 0, totalRows, 'rows', { table: context.label, force: true });
     let copied = 0;
     const work = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers));
     if (work.some((unit) => unit.range === null)) {
@@ -287,11 +310,16 @@ export async function provisionAndCopy(
     ]);
     await control.query('COMMIT');
     lap('tracker');
-    return timings;
+    return { copyMs: timings.copyMs!, trackerMs: timings.trackerMs!, count: totalRows };
   } catch (error) {
     await control.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/** Partitions the tree of these keys has: a level-1 partition per key, and its buckets. */
+function provisioned(keys: [string, number][], bucketLimit: number): number {
+  return keys.reduce((sum, [, rows]) => sum + 1 + Math.max(1, Math.ceil(rows / bucketLimit)), 0);
 }
 
 /**
@@ -306,7 +334,7 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
   const levelOnes = new Map<string, string>();
   const bucketsOf = (rows: number): number => Math.max(1, Math.ceil(rows / target.bucketLimit));
   const rowsOf = new Map(keys);
-  const total = keys.reduce((sum, [, rows]) => sum + 1 + bucketsOf(rows), 0);
+  const total = provisioned(keys, target.bucketLimit);
   const ready: string[][] = [];
   let producing = true;
   let waiting: (() => void)[] = [];

@@ -101,10 +101,27 @@ describe('rollback after kill -9', () => {
       'rollback:before-drop',
     );
     await killHard(child, db.url);
+    // Not "succeeded": interrupted in its rollback, which a rollback (not a resume) continues.
+    const killed = (await new Journal('partwise').listRuns(db.pool)).find((r) => r.runId === id)!;
+    expect(killed).toMatchObject({
+      status: 'interrupted',
+      rollingBack: true,
+      canResume: false,
+      canRollback: true,
+      canFinalize: false,
+    });
+    expect(killed.targets[0]).toMatchObject({ phase: 'rollback', status: 'done' });
+    const resumed = await runCli(['resume', '--url', db.url, '--run', String(id), '--yes']);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toContain(`stopped while rolling back; continue the rollback instead`);
     await mirroredWrites(db.pool, table, 2); // the original table is back already
     const again = await runCli(['rollback', '--url', db.url, '--run', String(id), '--yes']);
     expect(again.code, again.stderr + again.stdout).toBe(0);
     await expectMirrored(db, table);
     await expectNothingLeft(table);
+    const done = (await new Journal('partwise').listRuns(db.pool)).find((r) => r.runId === id)!;
+    expect(done).toMatchObject({ status: 'rolled_back', rollingBack: false, canRollback: false });
+    // The killed rollback's step has no end; the one that finished it has.
+    expect(done.steps.filter((s) => s.phase === 'rollback').map((s) => s.finishedAt !== null)).toEqual([false, true]);
   });
 });

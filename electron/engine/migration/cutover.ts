@@ -19,9 +19,11 @@ import { changeLogName, identityColumns } from './prepare.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
-export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<void> {
+/** Swaps the tables; returns how long the table was under the exclusive lock (ms), for the step timings. */
+export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<{ lockMs: number }> {
   const { target, reporter, options, sql } = context;
   const started = Date.now();
+  let lockedAt = started;
   await inLockingTransaction(
     control,
     {
@@ -32,13 +34,13 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
     },
     async () => {
       await control.query(`LOCK TABLE ${sql.source} IN ACCESS EXCLUSIVE MODE`);
+      lockedAt = Date.now();
       const info = await inspectTable(control, { schema: target.schema, name: target.table });
       // Views are replaced in this transaction: lock them now, under the same
       // timeout. (Materialized views are rebuilt afterwards and cannot be locked.)
       for (const view of info.dependentViews.filter((v) => v.kind === 'v')) {
         await control.query(`LOCK TABLE ${qualified(view.schema, view.name)} IN ACCESS EXCLUSIVE MODE`);
       }
-      const lockedAt = Date.now();
 
       if (target.saved.changeLog) {
         await applyChanges(context, control, false);
@@ -63,8 +65,10 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
       );
     },
   );
+  const lockMs = Date.now() - lockedAt;
   target.cutoverAt = new Date().toISOString();
   await rebuildMaterializedViews(context, control);
+  return { lockMs };
 }
 
 async function swap(context: TargetContext, client: pg.ClientBase, info: TableInfo): Promise<SavedDefinitions> {

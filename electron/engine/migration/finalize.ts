@@ -15,6 +15,7 @@ export async function finalizeTarget(context: TargetContext, control: pg.ClientB
     );
   }
   reporter.phase('finalize', `dropping ${target.backupTable}`, context.label);
+  const stepId = await journal.startStep(control, target.runId, target.targetNo, 'finalize');
   await inLockingTransaction(control, { ...options.lock, signal: options.signal }, async () => {
     if (target.saved.afterLog) {
       await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
@@ -27,6 +28,7 @@ export async function finalizeTarget(context: TargetContext, control: pg.ClientB
     await control.query(`DROP TABLE ${sql.backup}`);
     await journal.updateTarget(control, target.runId, target.targetNo, { status: 'finalized', phase: 'finalize' });
   });
+  await journal.finishStep(control, stepId, {});
   target.status = 'finalized';
   reporter.log('info', `finalized: ${target.backupTable} dropped`, context.label);
 }

@@ -43,7 +43,8 @@ interface Existing {
   valid: Set<string>;
 }
 
-export async function buildIndexes(context: TargetContext, control: pg.ClientBase): Promise<void> {
+/** Builds the indexes and foreign keys of the new table; returns how many leaf and level-1 indexes it built. */
+export async function buildIndexes(context: TargetContext, control: pg.ClientBase): Promise<number> {
   const { target, reporter, sql } = context;
   const info = await inspectTable(control, { schema: target.schema, name: target.table });
   const plans = indexPlans(info, target.keyColumn, target.bucketColumn);
@@ -60,6 +61,7 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   const total = leafWork.length + tree.length;
   let done = 0;
   const step = (): void => reporter.progress('indexes', done, total, 'indexes', { table: context.label });
+  reporter.progress('indexes', 0, total, 'indexes', { table: context.label, force: true });
 
   for (const plan of pending) {
     throwIfCancelled(context);
@@ -132,6 +134,7 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   reporter.progress('indexes', total, total, 'indexes', { table: context.label, force: true });
 
   await addForeignKeys(context, control, info, existing);
+  return total;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { migrate, resume, rollback, finalize, verifyRun, Journal } from '../index.js';
 import type { RunEvent } from '../../../shared/progress.js';
@@ -9,6 +10,41 @@ const db = useTestDatabase('migrate');
 beforeAll(async () => {
   await installPartwise(db);
 });
+
+/**
+ * The same pool, but its cancel requests (pg_cancel_backend, sent from another
+ * pooled connection) reach the server late, the worst case on a loaded
+ * machine: a request waits until a backend it names queues for a lock that
+ * \`blocker\` holds (or 1 s passes), goes out, and then the blocker lets go.
+ */
+function lateCancels(pool: pg.Pool, blocker: pg.Client): pg.Pool {
+  const landLate = async (pids: number[]): Promise<void> => {
+    for (const deadline = Date.now() + 1000; Date.now() < deadline;) {
+      const { rows } = await pool.query<{ queued: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND wait_event_type = 'Lock') AS queued`,
+        [pids],
+      );
+      if (rows[0]!.queued) break;
+    }
+    await pool.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) pid', [pids]);
+    await blocker.query('COMMIT');
+  };
+  return new Proxy(pool, {
+    get(target, property) {
+      if (property === 'query') {
+        return async (...args: unknown[]) => {
+          if (typeof args[0] === 'string' && args[0].includes('pg_cancel_backend')) {
+            await landLate((args[1] as [number[]])[0]);
+            return { rows: [] };
+          }
+          return (target.query as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 
 async function createSource(name: string, rows: number, keys: number): Promise<void> {
   await db.query(
@@ -156,26 +192,75 @@ describe('migrate', () => {
     expect(lost.message).toMatch(/key 2: \d+ rows in the original, \d+ in the new table/);
   });
 
-  it('rolls back when cancelled, and leaves an interrupted run resumable', async () => {
-    await createSource('cancelled', 3000, 4);
+  // Cancels at named phase boundaries (the engine's beforePhase hook), never after a sleep.
+  for (const phase of ['prepare', 'provision', 'indexes', 'catch_up', 'cutover', 'verify'] as const) {
+    it(`rolls back when cancelled before ${phase}, and says so once, as the user's choice`, async () => {
+      const table = `cancelled_${phase}`;
+      await createSource(table, 3000, 4);
+      const cancel = new AbortController();
+      const events: RunEvent[] = [];
+      const cancelled = await migrate(
+        db.pool,
+        [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 100 }],
+        {
+          signal: cancel.signal,
+          onEvent: (e) => events.push(e),
+          beforePhase: async (next) => {
+            if (next === phase) cancel.abort();
+          },
+        },
+      );
+      expect(cancelled.status, cancelled.message).toBe('cancelled');
+      expect(cancelled.message).toBe(`Run ${cancelled.runId} cancelled, rolled back: public.${table} is as it was`);
+      expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = $1::regclass`, [table])).toEqual([
+        { relkind: 'r' },
+      ]);
+      expect(await db.query(`SELECT to_regclass($1) AS t`, [`${table}_partitioned`])).toEqual([{ t: null }]);
+      expect(await db.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 3000 }]);
+      // No error anywhere: not in the events, the journal's log, the run or its table.
+      expect(events.filter((e) => e.type === 'log' && e.level === 'error')).toEqual([]);
+      expect(events.filter((e) => e.type === 'finished')).toEqual([
+        expect.objectContaining({ status: 'cancelled', message: cancelled.message }),
+      ]);
+      expect(
+        await db.query(`SELECT level, message FROM partwise.migration_log WHERE run_id = $1 AND level <> 'info'`, [
+          cancelled.runId,
+        ]),
+      ).toEqual([]);
+      const run = (await new Journal('partwise').listRuns(db.pool)).find((r) => r.runId === cancelled.runId)!;
+      expect(run).toMatchObject({ status: 'cancelled', error: null, canRollback: false, rollingBack: false });
+      expect(run.targets[0]).toMatchObject({ status: 'rolled_back', error: null });
+      expect(run.steps.at(-1)).toMatchObject({ phase: 'rollback', finishedAt: expect.any(String) });
+    });
+  }
+
+  it('a cancel that reaches the server late stops only the work it was sent to, not the rollback', async () => {
+    await createSource('late_cancel', 3000, 4);
     const cancel = new AbortController();
+    const blocker = await db.connect();
     const cancelled = await migrate(
-      db.pool,
-      [{ schema: 'public', table: 'cancelled', keyColumn: 'customer_id', bucketLimit: 100 }],
+      lateCancels(db.pool, blocker),
+      [{ schema: 'public', table: 'late_cancel', keyColumn: 'customer_id', bucketLimit: 100 }],
       {
         signal: cancel.signal,
         beforePhase: async (phase) => {
-          if (phase === 'indexes') cancel.abort();
+          if (phase !== 'indexes') return;
+          // Writers hold the table when the cancel is sent: the rollback queues behind them.
+          await blocker.query('BEGIN');
+          await blocker.query('LOCK TABLE late_cancel IN ROW EXCLUSIVE MODE');
+          cancel.abort();
         },
       },
     );
-    expect(cancelled.status).toBe('cancelled');
-    expect(cancelled.message).toContain('rolled back, the table is as it was');
-    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'cancelled'::regclass`)).toEqual([
-      { relkind: 'r' },
-    ]);
-    expect(await db.query(`SELECT to_regclass('cancelled_partitioned') AS t`)).toEqual([{ t: null }]);
+    await blocker.end();
+    expect(cancelled.status, cancelled.message).toBe('cancelled');
+    expect(await db.query(`SELECT to_regclass('late_cancel_partitioned') AS t`)).toEqual([{ t: null }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'late_cancel'::regclass`)).toEqual(
+      [{ n: 0 }],
+    );
+  });
 
+  it('leaves an interrupted run resumable', async () => {
     await createSource('paused', 3000, 4);
     const interrupt = new AbortController();
     const interrupted = await migrate(

@@ -28,34 +28,45 @@ export function changeLogName(runId: number, targetNo: number, after = false): s
   return `changes_${runId}_${targetNo}${after ? '_after' : ''}`;
 }
 
+/**
+ * Throws when the plan of a table has a blocker (offline, a table without a
+ * row identity may go: its writers wait instead of being logged). Run before
+ * a run is recorded, and again when it prepares (things may have changed).
+ */
+export async function refuseBlocked(
+  client: pg.ClientBase,
+  target: { schema: string; table: string; keyColumn: string; bucketLimit: number; bucketColumn: string },
+  options: Pick<TargetContext['options'], 'installSchema' | 'mode'>,
+  { ignoreRunId, except = [] }: { ignoreRunId?: number; except?: string[] } = {},
+): Promise<void> {
+  const plan = await planMigration(
+    client,
+    { schema: target.schema, table: target.table, keyColumn: target.keyColumn, bucketLimit: target.bucketLimit },
+    { exact: false, installSchema: options.installSchema, bucketColumn: target.bucketColumn, ignoreRunId },
+  );
+  const found = blockers(plan).filter(
+    (b) => !except.includes(b.code) && !(options.mode === 'offline' && b.code === 'no_row_identity'),
+  );
+  if (found.length > 0) {
+    throw new PartwiseError(
+      'blocked',
+      `${target.schema}.${target.table} cannot be migrated: ${found.map((b) => b.message).join(' ')}`,
+      {
+        hint: found
+          .map((b) => b.fix)
+          .filter(Boolean)
+          .join(' '),
+      },
+    );
+  }
+}
+
 export async function prepare(context: TargetContext, client: pg.ClientBase): Promise<void> {
   const { target, journal, reporter, options, sql } = context;
   const table = { schema: target.schema, name: target.table };
 
   if (target.configId === null) {
-    const plan = await planMigration(
-      client,
-      { schema: target.schema, table: target.table, keyColumn: target.keyColumn, bucketLimit: target.bucketLimit },
-      {
-        exact: false,
-        installSchema: options.installSchema,
-        bucketColumn: target.bucketColumn,
-        ignoreRunId: target.runId,
-      },
-    );
-    const found = blockers(plan).filter((b) => !(options.mode === 'offline' && b.code === 'no_row_identity'));
-    if (found.length > 0) {
-      throw new PartwiseError(
-        'blocked',
-        `${context.label} cannot be migrated: ${found.map((b) => b.message).join(' ')}`,
-        {
-          hint: found
-            .map((b) => b.fix)
-            .filter(Boolean)
-            .join(' '),
-        },
-      );
-    }
+    await refuseBlocked(client, target, options, { ignoreRunId: target.runId });
     const info = await inspectTable(client, table);
     const server = await serverInfo(client);
     const key = info.columns.find((c) => c.name === target.keyColumn)!;

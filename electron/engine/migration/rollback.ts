@@ -23,7 +23,12 @@ export async function rollbackTarget(context: TargetContext, control: pg.ClientB
     );
   }
   reporter.phase('rollback', `rolling back ${context.label}`, context.label);
-  if (target.cutoverAt) await undoSwap(context, control);
+  // Recorded before anything is undone: a rollback stopped part way (kill -9)
+  // shows as one, and the next rollback continues it; it is never resumed as a migration.
+  await journal.updateTarget(control, target.runId, target.targetNo, { phase: 'rollback' });
+  target.phase = 'rollback';
+  const stepId = await journal.startStep(control, target.runId, target.targetNo, 'rollback');
+  const lockMs = target.cutoverAt ? await undoSwap(context, control) : null;
   await stopSourceCapture(context, control);
   await crashPoint('rollback:before-drop');
   await dropNewTable(context, control);
@@ -32,13 +37,16 @@ export async function rollbackTarget(context: TargetContext, control: pg.ClientB
     phase: 'rollback',
     finishedAt: 'now',
   });
+  await journal.finishStep(control, stepId, lockMs === null ? {} : { lockMs });
   target.status = 'rolled_back';
   reporter.log('info', `${context.label} is back to its original table`, context.label);
 }
 
-async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise<void> {
+/** Puts the original table back under its name; returns how long the tables were locked (ms). */
+async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise<number> {
   const { target, sql, options, reporter } = context;
   const saved = target.saved;
+  let lockedAt = 0;
   await inLockingTransaction(
     control,
     {
@@ -48,6 +56,7 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
     },
     async () => {
       await control.query(`LOCK TABLE ${sql.source}, ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
+      lockedAt = Date.now();
       const view = await inspectTable(control, { schema: target.schema, name: target.table });
       for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
         await control.query(`LOCK TABLE ${qualified(dependant.schema, dependant.name)} IN ACCESS EXCLUSIVE MODE`);
@@ -120,16 +129,24 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
       });
     },
   );
+  const lockMs = Date.now() - lockedAt;
   target.cutoverAt = null;
   for (const view of target.saved.materializedViews ?? []) await rebuildMaterializedView(context, control, view);
   await control.query(`DROP VIEW IF EXISTS ${qualified(target.schema, target.saved.routingView!)}`);
+  return lockMs;
 }
 
 /** Removes the trigger that watched the original table during the copy. */
 async function stopSourceCapture(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, sql, options } = context;
   if (!target.saved.changeLog) return;
-  await inLockingTransaction(control, options.lock, async () => {
+  const onRetry = (attempt: number): void =>
+    context.reporter.log(
+      'warn',
+      `rollback waiting for the lock on ${context.label} to remove its change capture (attempt ${attempt})`,
+      context.label,
+    );
+  await inLockingTransaction(control, { ...options.lock, onRetry }, async () => {
     const { rows } = await control.query<{ kind: string | null }>(
       `SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`,
       [sql.source],

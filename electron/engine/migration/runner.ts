@@ -5,7 +5,8 @@
 import type pg from 'pg';
 import type { MigrationTarget } from '../../../shared/plan.js';
 import { BUCKET_COLUMN_DEFAULT } from '../../../shared/plan.js';
-import { MIGRATION_PHASES, type Phase } from '../../../shared/progress.js';
+import { MIGRATION_PHASES, type FinishedStatus, type Phase } from '../../../shared/progress.js';
+import type { RunStatus } from '../../../shared/runs.js';
 import { PartwiseError } from '../../db/errors.js';
 import { install, DEFAULT_SCHEMA } from '../../infra/install.js';
 import { Journal, type JournalTarget } from '../journal.js';
@@ -19,7 +20,7 @@ import {
   type MigrationOptions,
   type TargetContext,
 } from './context.js';
-import { prepare } from './prepare.js';
+import { prepare, refuseBlocked } from './prepare.js';
 import { provisionAndCopy } from './copy.js';
 import { buildIndexes } from './indexes.js';
 import { catchUp } from './catch-up.js';
@@ -40,7 +41,7 @@ export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
 
 export interface RunOutcome {
   runId: number;
-  status: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled' | 'interrupted';
+  status: FinishedStatus | 'interrupted';
   message: string;
   error?: PartwiseError;
 }
@@ -67,6 +68,7 @@ class Session {
   reporter!: Reporter;
 
   readonly beforePhase: EngineOptions['beforePhase'];
+  readonly onRunStarted: EngineOptions['onRunStarted'];
 
   constructor(
     readonly pool: pg.Pool,
@@ -74,6 +76,7 @@ class Session {
     engineOptions: EngineOptions,
   ) {
     this.beforePhase = engineOptions.beforePhase;
+    this.onRunStarted = engineOptions.onRunStarted;
     this.options = resolveOptions(engineOptions);
     this.journal = new Journal(this.options.installSchema);
     this.sink = engineOptions.onEvent ?? (() => undefined);
@@ -83,6 +86,26 @@ class Session {
 
   attach(runId: number): void {
     this.reporter = new Reporter(runId, this.sink, { pool: this.pool, schema: this.options.installSchema });
+  }
+
+  /**
+   * The run is recorded and this process works on it: says so (the app answers
+   * its request here), then does the work. Whatever the work throws is reported
+   * as the run's end too, so that a watcher is never left waiting.
+   */
+  async started(runId: number, work: () => Promise<RunOutcome>): Promise<RunOutcome> {
+    this.attach(runId);
+    this.onRunStarted?.(runId);
+    try {
+      return await work();
+    } catch (caught) {
+      const error = PartwiseError.from(caught);
+      this.reporter.finished('failed', error.message);
+      await this.reporter.flush();
+      throw error;
+    } finally {
+      await this.journal.unlockRun(this.control, runId).catch(() => undefined);
+    }
   }
 
   context(target: JournalTarget): TargetContext {
@@ -103,6 +126,13 @@ async function withSession<T>(
 ): Promise<T> {
   const control = await pool.connect();
   let broken = false;
+  // A connection the server ends (a restart, pg_terminate_backend) fails the
+  // statement in flight; between statements it would otherwise be an
+  // unhandled 'error' event that takes the whole process down.
+  const onError = (): void => {
+    broken = true;
+  };
+  control.on('error', onError);
   try {
     await control.query(`SET application_name = 'partwise'`);
     return await work(new Session(pool, control, options));
@@ -110,6 +140,7 @@ async function withSession<T>(
     broken = true;
     throw error;
   } finally {
+    control.off('error', onError);
     control.release(broken);
   }
 }
@@ -131,6 +162,14 @@ export async function migrate(
   }
   return withSession(pool, options, async (session) => {
     await install(session.control, session.options.installSchema);
+    // Refused before anything is recorded: a table that cannot be migrated
+    // leaves no failed run behind. (Another run of the table is refused by
+    // createRun, which tells a running one from an interrupted one.)
+    for (const target of targets) {
+      await refuseBlocked(session.control, { ...target, bucketColumn: BUCKET_COLUMN_DEFAULT }, session.options, {
+        except: ['migration_in_progress'],
+      });
+    }
     const runId = await session.journal.createRun(
       session.control,
       targets.map((t) => ({
@@ -146,13 +185,7 @@ export async function migrate(
     if (!(await session.journal.lockRun(session.control, runId))) {
       throw new PartwiseError('conflict', `run ${runId} is held by another process`);
     }
-    session.attach(runId);
-    options.onRunStarted?.(runId);
-    try {
-      return await execute(session, runId);
-    } finally {
-      await session.journal.unlockRun(session.control, runId).catch(() => undefined);
-    }
+    return session.started(runId, () => execute(session, runId));
   });
 }
 
@@ -161,75 +194,115 @@ export async function resume(pool: pg.Pool, runId: number, options: EngineOption
   return withSession(pool, options, async (session) => {
     await install(session.control, session.options.installSchema);
     const run = await lockExisting(session, runId);
-    if (run.status !== 'running') {
+    const targets = await session.journal.targets(session.control, runId);
+    const refusal =
+      run.status !== 'running'
+        ? `Run ${runId} ${stateText(run.status)}; only an interrupted run can be resumed`
+        : targets.some(rollingBack)
+          ? `Run ${runId} stopped while rolling back; continue the rollback instead: "partwise rollback --run ${runId}"`
+          : null;
+    if (refusal) {
       await session.journal.unlockRun(session.control, runId);
-      throw new PartwiseError('conflict', `Run ${runId} is ${run.status}; only an interrupted run can be resumed`);
+      throw new PartwiseError('conflict', refusal);
     }
-    session.attach(runId);
-    options.onRunStarted?.(runId);
-    try {
+    return session.started(runId, async () => {
       session.reporter.log('info', `resuming run ${runId}`);
-      return await execute(session, runId);
-    } finally {
-      await session.journal.unlockRun(session.control, runId).catch(() => undefined);
-    }
+      return execute(session, runId);
+    });
   });
 }
 
-/** Rolls back every table of a run that is not finalized, last first. */
+/**
+ * Rolls back every table of a run that is not finalized, last first; continues
+ * a rollback that stopped part way. A run with nothing left to undo is left as
+ * it is, and the outcome says so.
+ */
 export async function rollback(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
+    const { journal, control } = session;
     const run = await lockExisting(session, runId);
-    if (run.status === 'rolled_back') {
-      await session.journal.unlockRun(session.control, runId);
-      return { runId, status: 'rolled_back' as const, message: `Run ${runId} was already rolled back` };
+    const targets = await journal.targets(control, runId);
+    const untouched = targets.every((t) => t.status === 'rolled_back' || t.status === 'pending');
+    let answer: RunOutcome | PartwiseError | null = null;
+    if (run.status === 'finalized' || targets.some((t) => t.status === 'finalized')) {
+      answer = new PartwiseError(
+        'conflict',
+        `Run ${runId} was finalized: the original tables are gone, so it cannot be rolled back`,
+      );
+    } else if (run.status === 'rolled_back') {
+      answer = { runId, status: 'rolled_back', message: `Run ${runId} was already rolled back; nothing to do` };
+    } else if (run.status !== 'running' && untouched) {
+      answer = {
+        runId,
+        status: 'rolled_back',
+        message: `Run ${runId} ${stateText(run.status)} and was rolled back then; nothing to do`,
+      };
     }
-    session.attach(runId);
-    options.onRunStarted?.(runId);
-    try {
-      const targets = await session.journal.targets(session.control, runId);
-      if (targets.some((t) => t.status === 'finalized')) {
-        throw new PartwiseError(
-          'conflict',
-          `Run ${runId} was finalized: the original tables are gone, so it cannot be rolled back`,
-        );
+    if (answer) {
+      await journal.unlockRun(control, runId);
+      if (answer instanceof PartwiseError) throw answer;
+      return answer;
+    }
+    // Running while this process works on it: killed part way, it shows as interrupted (in rollback).
+    await journal.setRunStatus(control, runId, 'running');
+    return session.started(runId, async () => {
+      try {
+        for (const target of [...targets].reverse()) {
+          await rollbackTarget(session.context(target), control);
+        }
+      } catch (caught) {
+        const error = PartwiseError.from(caught);
+        const message = `Run ${runId} could not be rolled back: ${error.message}; "partwise rollback --run ${runId}" continues the rollback once the cause is fixed`;
+        await journal.setRunStatus(control, runId, 'failed', message);
+        session.reporter.log('error', message);
+        session.reporter.finished('failed', message);
+        await session.reporter.flush();
+        return { runId, status: 'failed', message, error };
       }
-      for (const target of [...targets].reverse()) {
-        await rollbackTarget(session.context(target), session.control);
-      }
-      await session.journal.setRunStatus(session.control, runId, 'rolled_back');
+      await journal.setRunStatus(control, runId, 'rolled_back');
       const message = `Run ${runId} rolled back: ${targets.map((t) => `${t.schema}.${t.table}`).join(', ')} as before`;
       session.reporter.finished('rolled_back', message);
       await session.reporter.flush();
-      return { runId, status: 'rolled_back' as const, message };
-    } finally {
-      await session.journal.unlockRun(session.control, runId).catch(() => undefined);
-    }
+      return { runId, status: 'rolled_back', message };
+    });
   });
 }
 
 /** Keeps a succeeded migration for good: drops the backups. */
 export async function finalize(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
+    const { journal, control } = session;
     const run = await lockExisting(session, runId);
-    session.attach(runId);
-    try {
-      if (run.status !== 'succeeded' && run.status !== 'finalized') {
-        throw new PartwiseError('conflict', `Run ${runId} is ${run.status}; only a succeeded run can be finalized`);
-      }
-      const targets = await session.journal.targets(session.control, runId);
+    if (run.status === 'finalized') {
+      await journal.unlockRun(control, runId);
+      return { runId, status: 'finalized', message: `Run ${runId} was already finalized; nothing to do` };
+    }
+    if (run.status !== 'succeeded') {
+      await journal.unlockRun(control, runId);
+      throw new PartwiseError(
+        'conflict',
+        `Run ${runId} ${stateText(run.status)}; only a succeeded run can be finalized`,
+      );
+    }
+    const targets = await journal.targets(control, runId);
+    if (targets.some(rollingBack)) {
+      await journal.unlockRun(control, runId);
+      throw new PartwiseError(
+        'conflict',
+        `Run ${runId} stopped while rolling back; continue the rollback: "partwise rollback --run ${runId}"`,
+      );
+    }
+    return session.started(runId, async () => {
       for (const target of targets) {
         if (target.status === 'done' || target.status === 'finalized')
-          await finalizeTarget(session.context(target), session.control);
+          await finalizeTarget(session.context(target), control);
       }
-      await session.journal.setRunStatus(session.control, runId, 'finalized');
+      await journal.setRunStatus(control, runId, 'finalized');
       const message = `Run ${runId} finalized: backups dropped`;
-      session.reporter.finished('succeeded', message);
+      session.reporter.finished('finalized', message);
       await session.reporter.flush();
-      return { runId, status: 'succeeded' as const, message };
-    } finally {
-      await session.journal.unlockRun(session.control, runId).catch(() => undefined);
-    }
+      return { runId, status: 'finalized', message };
+    });
   });
 }
 
@@ -261,13 +334,39 @@ export async function verifyRun(pool: pg.Pool, runId: number, options: EngineOpt
   });
 }
 
-async function lockExisting(session: Session, runId: number): Promise<{ status: string }> {
-  const run = await session.journal.run(session.control, runId);
-  if (!run) throw new PartwiseError('not_found', `There is no run ${runId}`);
+/** A rollback of this target was under way when its process stopped. */
+function rollingBack(target: JournalTarget): boolean {
+  return target.phase === 'rollback' && target.status !== 'rolled_back';
+}
+
+/** The run's state in words, after "Run N": a run locked by this process and still "running" was interrupted. */
+function stateText(status: RunStatus): string {
+  switch (status) {
+    case 'running':
+    case 'interrupted':
+      return 'was interrupted';
+    case 'succeeded':
+      return 'succeeded';
+    case 'failed':
+      return 'failed';
+    case 'rolled_back':
+      return 'was rolled back';
+    case 'cancelled':
+      return 'was cancelled';
+    case 'finalized':
+      return 'was finalized';
+  }
+}
+
+async function lockExisting(session: Session, runId: number): Promise<{ status: RunStatus }> {
+  if (!(await session.journal.run(session.control, runId))) {
+    throw new PartwiseError('not_found', `There is no run ${runId}`);
+  }
   if (!(await session.journal.lockRun(session.control, runId))) {
     throw new PartwiseError('conflict', `Run ${runId} is being worked on by another process`);
   }
-  return run;
+  // Read again under the lock: whoever held it before may have changed it.
+  return (await session.journal.run(session.control, runId))!;
 }
 
 async function execute(session: Session, runId: number): Promise<RunOutcome> {
@@ -278,63 +377,31 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
     if (target.status === 'done' || target.status === 'rolled_back' || target.status === 'finalized') continue;
     const context = session.context(target);
     // A cancel stops what runs on the server now, the control connection's query included.
+    let stopping: Promise<void> = Promise.resolve();
     const onAbort = (): void => {
       context.workerPids.add(controlPid);
-      void cancelWorkers(context).finally(() => context.workerPids.delete(controlPid));
+      stopping = cancelWorkers(context).finally(() => context.workerPids.delete(controlPid));
+    };
+    const stopListening = (): void => {
+      options.signal?.removeEventListener('abort', onAbort);
+      options.interrupt?.removeEventListener('abort', onAbort);
     };
     options.signal?.addEventListener('abort', onAbort);
     options.interrupt?.addEventListener('abort', onAbort);
+    let failure: PartwiseError | null = null;
     try {
       await journal.updateTarget(control, runId, target.targetNo, { status: 'running', startedAt: 'now' });
       await runTarget(context, control, session.beforePhase);
     } catch (caught) {
-      const error = PartwiseError.from(caught);
-      if (options.interrupt?.aborted) {
-        // Left as it stands: the journal says where, and resume continues from there.
-        const message = `Run ${runId} interrupted in phase ${target.phase} of ${context.label}; resume it with "partwise resume --run ${runId}"`;
-        reporter.log('warn', message, context.label);
-        await reporter.flush();
-        return { runId, status: 'interrupted', message };
-      }
-      const cancelled = error.kind === 'cancelled' || options.signal?.aborted === true;
-      await journal
-        .updateTarget(control, runId, target.targetNo, { status: 'failed', error: error.message })
-        .catch(() => undefined);
-      target.status = 'failed';
-      reporter.log('error', error.message, context.label);
-      const rollBack = cancelled || !target.cutoverAt || error.kind === 'verification_failed';
-      let status: RunOutcome['status'] = cancelled ? 'cancelled' : 'failed';
-      let rolledBack = false;
-      if (rollBack) {
-        try {
-          await rollbackTarget(session.context({ ...target, status: 'failed' }), control);
-          rolledBack = true;
-        } catch (rollbackError) {
-          const wrapped = PartwiseError.from(rollbackError);
-          reporter.log(
-            'error',
-            `automatic rollback failed: ${wrapped.message}; run "partwise rollback --run ${runId}" after fixing the cause`,
-            context.label,
-          );
-          status = 'failed';
-        }
-      }
-      await journal.setRunStatus(control, runId, status === 'cancelled' ? 'cancelled' : 'failed', error.message);
-      const outcome = rolledBack
-        ? '; rolled back, the table is as it was'
-        : rollBack
-          ? `; the automatic rollback failed too: run "partwise rollback --run ${runId}"`
-          : `; the new table stays in place: "partwise rollback --run ${runId}" returns to the original`;
-      const message = cancelled
-        ? `Run ${runId} cancelled${outcome}`
-        : `Run ${runId} failed on ${context.label}: ${error.message}${outcome}`;
-      reporter.finished(status, message);
-      await reporter.flush();
-      return { runId, status, message, error };
+      failure = PartwiseError.from(caught);
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      options.interrupt?.removeEventListener('abort', onAbort);
+      stopListening();
     }
+    // A cancel request may still be on its way to the server: let it land
+    // before this connection (or a pooled one) runs anything else, or it would
+    // stop the rollback's statements instead of the work it was sent to.
+    await stopping;
+    if (failure) return stopped(session, context, control, failure);
   }
   await journal.setRunStatus(control, runId, 'succeeded');
   const message = `Run ${runId} succeeded: ${targets.map((t) => `${t.schema}.${t.table}`).join(', ')} partitioned; the originals are kept as backups until you finalize`;
@@ -343,42 +410,129 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
   return { runId, status: 'succeeded', message };
 }
 
+/** A table's migration stopped: leave it for resume (interrupt), or roll it back where that is due, and record how the run ended. */
+async function stopped(
+  session: Session,
+  context: TargetContext,
+  control: pg.ClientBase,
+  error: PartwiseError,
+): Promise<RunOutcome> {
+  const { journal, reporter, options } = session;
+  const { target } = context;
+  const runId = target.runId;
+  if (options.interrupt?.aborted) {
+    // Left as it stands: the journal says where, and resume continues from there.
+    const message = `Run ${runId} interrupted in phase ${target.phase} of ${context.label}; resume it with "partwise resume --run ${runId}"`;
+    reporter.log('warn', message, context.label);
+    await reporter.flush();
+    return { runId, status: 'interrupted', message };
+  }
+  // A cancel is the user's choice, not an error: it is said once, in the outcome.
+  const cancelled = error.kind === 'cancelled' || options.signal?.aborted === true;
+  await journal
+    .updateTarget(control, runId, target.targetNo, { status: 'failed', error: cancelled ? null : error.message })
+    .catch(() => undefined);
+  target.status = 'failed';
+  if (!cancelled) reporter.log('error', error.message, context.label);
+  const rollBack = cancelled || !target.cutoverAt || error.kind === 'verification_failed';
+  let status: RunOutcome['status'] = cancelled ? 'cancelled' : 'failed';
+  let rolledBack = false;
+  if (rollBack) {
+    try {
+      await rollbackTarget(session.context({ ...target, status: 'failed' }), control);
+      rolledBack = true;
+    } catch (rollbackError) {
+      const wrapped = PartwiseError.from(rollbackError);
+      reporter.log(
+        'error',
+        `automatic rollback failed: ${wrapped.message}; run "partwise rollback --run ${runId}" after fixing the cause`,
+        context.label,
+      );
+      status = 'failed';
+    }
+  }
+  const message = cancelled
+    ? rolledBack
+      ? `Run ${runId} cancelled, rolled back: ${context.label} is as it was`
+      : `Run ${runId} cancelled; the automatic rollback failed: run "partwise rollback --run ${runId}"`
+    : `Run ${runId} failed on ${context.label}: ${error.message}${
+        rolledBack
+          ? '; rolled back, the table is as it was'
+          : rollBack
+            ? `; the automatic rollback failed too: run "partwise rollback --run ${runId}"`
+            : `; the new table stays in place: "partwise rollback --run ${runId}" returns to the original`
+      }`;
+  const recordedError = cancelled ? (rolledBack ? null : message) : error.message;
+  await journal.setRunStatus(control, runId, status === 'cancelled' ? 'cancelled' : 'failed', recordedError);
+  reporter.finished(status === 'cancelled' ? 'cancelled' : 'failed', message);
+  await reporter.flush();
+  return { runId, status, message, error };
+}
+
+type StepDetail = Record<string, unknown> & { count?: number; unit?: string; lockMs?: number };
+
 async function runTarget(
   context: TargetContext,
   control: pg.ClientBase,
   beforePhase: EngineOptions['beforePhase'],
 ): Promise<void> {
   const { target, journal, reporter } = context;
+  /**
+   * Runs one phase as a journal step. `work` may hand over to a next phase
+   * mid-way (provision to copy share a snapshot), which then gets its own step.
+   * Each step's detail has its figures: `count` of `unit`, and `lockMs`.
+   */
   const step = async (
     phase: Phase,
     message: string,
-    work: () => Promise<Record<string, unknown> | void>,
+    work: (handOver: (next: Phase, detail: Record<string, unknown>) => Promise<void>) => Promise<StepDetail | void>,
   ): Promise<void> => {
     await beforePhase?.(phase, context.label);
     throwIfCancelled(context);
     reporter.phase(phase, message, context.label);
     await journal.updateTarget(control, target.runId, target.targetNo, { phase });
     target.phase = phase;
-    const stepId = await journal.startStep(control, target.runId, target.targetNo, phase);
-    const started = Date.now();
-    const detail = (await work()) ?? {};
+    let stepId = await journal.startStep(control, target.runId, target.targetNo, phase);
+    let started = Date.now();
+    const handOver = async (next: Phase, detail: Record<string, unknown>): Promise<void> => {
+      // The control connection is inside the phase's transaction here: the pool records it.
+      await journal.finishStep(context.pool, stepId, { ...detail, ms: Date.now() - started });
+      stepId = await journal.startStep(context.pool, target.runId, target.targetNo, next);
+      started = Date.now();
+    };
+    const detail = (await work(handOver)) ?? {};
     await journal.finishStep(control, stepId, { ...detail, ms: Date.now() - started });
   };
 
   if (!reached(target, 'prepare')) await step('prepare', `preparing ${context.label}`, () => prepare(context, control));
   if (!reached(target, 'copy'))
-    await step('provision', `creating partitions for ${context.label}`, () => provisionAndCopy(context, control));
+    await step('provision', `creating partitions for ${context.label}`, async (handOver) => ({
+      ...(await provisionAndCopy(context, control, (provisioned) =>
+        handOver('copy', { ...provisioned, unit: 'partitions' }),
+      )),
+      unit: 'rows',
+    }));
   if (!reached(target, 'indexes')) await crashPoint('indexes:before');
   if (!reached(target, 'indexes'))
-    await step('indexes', `building indexes of ${context.label}`, () => buildIndexes(context, control));
+    await step('indexes', `building indexes of ${context.label}`, async () => ({
+      count: await buildIndexes(context, control),
+      unit: 'indexes',
+    }));
   if (!target.cutoverAt) await crashPoint('catch_up:before');
   if (!target.cutoverAt && target.saved.changeLog) {
-    await step('catch_up', `applying changes made during the copy`, () => catchUp(context, control));
+    await step('catch_up', `applying changes made during the copy`, async () => {
+      const before = target.changesApplied;
+      await catchUp(context, control);
+      return { count: target.changesApplied - before, unit: 'changes' };
+    });
   }
   if (!target.cutoverAt) await step('cutover', `swapping ${context.label}`, () => cutover(context, control));
   if (!reached(target, 'verify')) {
     await crashPoint('verify:before');
-    await step('verify', `verifying ${context.label}`, async () => ({ ...(await verify(context, control)) }));
+    await step('verify', `verifying ${context.label}`, async () => {
+      const report = await verify(context, control);
+      return { ...report, count: report.rows, unit: 'rows' };
+    });
   }
   await journal.updateTarget(control, target.runId, target.targetNo, {
     phase: 'done',

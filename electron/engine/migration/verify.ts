@@ -67,6 +67,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       `verifying ${newKeys.length.toLocaleString('en-US')} keys of ${context.label}`,
       context.label,
     );
+    reporter.progress('verify', 0, newKeys.length, 'keys', { table: context.label, force: true });
     // The original is read in one pass on this connection while the workers
     // read the new table key by key, all in the same snapshot.
     const backup = new Map<string, KeySide>();
