@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { createApi } from './api/transport';
 import { ApiProvider } from './api/api-context';
 import { isTransient } from './api/errors';
-import { invalidateAfterRun } from './api/queries';
+import { invalidateAfterRun, invalidateRuns } from './api/queries';
 import { connectRunEvents } from './api/run-events';
 import { useRunProgress } from './state/run-progress';
 import { App } from './App';
@@ -33,6 +33,8 @@ const queryClient = new QueryClient({
 connectRunEvents(api, {
   ingest: (events) => useRunProgress.getState().ingest(events),
   onFinished: (event) => void invalidateAfterRun(queryClient, event.connectionId),
+  // The history shows each run's phase from the journal: read it again as phases change.
+  onPhase: (connectionId) => void invalidateRuns(queryClient, connectionId),
 });
 
 const root = document.getElementById('root');

@@ -6,6 +6,7 @@ import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tansta
 import type { CommandInput, CommandName, CommandOutput } from '../../shared/contract';
 import type { ConnectionDraft } from '../../shared/connection';
 import type { MigrationTarget } from '../../shared/plan';
+import type { RunActionResult } from '../../shared/runs';
 import { useApi } from './api-context';
 
 export const queryKeys = {
@@ -42,6 +43,16 @@ export function invalidateAfterRun(client: QueryClient, connectionId?: string): 
       const [scope, id, area] = query.queryKey as unknown[];
       if (scope !== 'conn' || (connectionId !== undefined && id !== connectionId)) return false;
       return area === 'runs' || area === 'managed' || area === 'tables' || area === 'table' || area === 'plan';
+    },
+  });
+}
+
+/** The run history of a connection (of every one, when the events named none). */
+export function invalidateRuns(client: QueryClient, connectionId?: string): Promise<void> {
+  return client.invalidateQueries({
+    predicate: (query) => {
+      const [scope, id, area] = query.queryKey as unknown[];
+      return scope === 'conn' && area === 'runs' && (connectionId === undefined || id === connectionId);
     },
   });
 }
@@ -164,7 +175,7 @@ export function useRunAction(connectionId: string) {
   const invoke = useInvoke();
   const client = useQueryClient();
   return useMutation({
-    mutationFn: async ({ action, runId }: { action: RunAction; runId: number }): Promise<{ runId: number }> => {
+    mutationFn: async ({ action, runId }: { action: RunAction; runId: number }): Promise<RunActionResult> => {
       if (action === 'cancel') {
         await invoke('runs.cancel', { connectionId, runId });
         return { runId };

@@ -46,6 +46,26 @@ describe('connectRunEvents', () => {
     expect(onFinished).toHaveBeenCalledWith(expect.objectContaining({ status: 'succeeded' }));
   });
 
+  it('reports once per flush each connection whose runs entered a new phase', () => {
+    const api = createFakeApi();
+    const onPhase = vi.fn();
+    connectRunEvents(api, { ingest: vi.fn(), onPhase, flushEveryMs: 100 });
+    const phase = (connectionId: string, runId: number): RunEvent => ({
+      type: 'phase',
+      runId,
+      connectionId,
+      at,
+      phase: 'indexes',
+      message: 'Building indexes',
+    });
+    api.emit('run.event', phase('a', 1));
+    api.emit('run.event', progress(5));
+    api.emit('run.event', phase('a', 2));
+    api.emit('run.event', phase('b', 1));
+    vi.advanceTimersByTime(100);
+    expect(onPhase.mock.calls).toEqual([['a'], ['b']]);
+  });
+
   it('drops payloads that do not match the contract', () => {
     const api = createFakeApi();
     const ingest = vi.fn();

@@ -1,12 +1,15 @@
 // The one subscription to `run.event`: validates each payload, batches them
 // (one store update per flush, however many events arrived) and tells the
-// caller when a run finished so that lists of runs and tables can refresh.
+// caller when a run moved to another phase or finished, so that lists of runs
+// and tables can refresh.
 import type { PartwiseApi } from '../../shared/contract';
 import { RunEvent } from '../../shared/progress';
 
 export interface RunEventFeedOptions {
   ingest: (events: RunEvent[]) => void;
   onFinished?: (event: Extract<RunEvent, { type: 'finished' }>) => void;
+  /** Once per flush and connection whose runs entered a new phase (the journal changed). */
+  onPhase?: (connectionId: string | undefined) => void;
   /** Milliseconds between flushes; events arriving meanwhile are applied together. */
   flushEveryMs?: number;
 }
@@ -22,6 +25,8 @@ export function connectRunEvents(api: PartwiseApi, options: RunEventFeedOptions)
     buffer = [];
     if (events.length === 0) return;
     options.ingest(events);
+    const moved = new Set(events.filter((event) => event.type === 'phase').map((event) => event.connectionId));
+    for (const connectionId of moved) options.onPhase?.(connectionId);
     for (const event of events) if (event.type === 'finished') options.onFinished?.(event);
   };
 

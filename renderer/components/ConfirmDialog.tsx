@@ -1,6 +1,8 @@
 // A modal confirmation for anything that changes a database: it names what is
 // affected, can demand an explicit acknowledgement for what cannot be undone,
-// keeps focus inside itself, and shows the error if the action fails.
+// keeps focus inside itself, and shows the error if the action fails. It never
+// traps the user: Esc and Close work while the action is under way (closing
+// does not stop it), and a result can be shown in place of the question.
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 import { ErrorState } from './StateViews';
@@ -16,6 +18,10 @@ export interface ConfirmDialogProps {
   error?: unknown;
   /** Disables the confirm button (with the reason shown). */
   disabledReason?: string;
+  /** Shown while busy: what goes on if the dialog is closed. */
+  busyNote?: ReactNode;
+  /** The answer, once there is one to read: replaces the question's buttons with Close. */
+  result?: ReactNode;
   onConfirm(): void;
   onCancel(): void;
   testId?: string;
@@ -32,6 +38,8 @@ export function ConfirmDialog({
   busy = false,
   error,
   disabledReason,
+  busyNote,
+  result,
   onConfirm,
   onCancel,
   testId = 'confirm-dialog',
@@ -48,12 +56,23 @@ export function ConfirmDialog({
     return () => previous?.focus?.();
   }, []);
 
-  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
-    if (event.key === 'Escape') {
+  // The confirm button is disabled while busy and drops the focus: Close takes it.
+  useEffect(() => {
+    if (busy || result !== undefined) cancelRef.current?.focus();
+  }, [busy, result]);
+
+  // Esc closes wherever the focus is (a disabled button leaves it on the page).
+  useEffect(() => {
+    const onEscape = (event: globalThis.KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
       event.stopPropagation();
-      if (!busy) onCancel();
-      return;
-    }
+      onCancel();
+    };
+    document.addEventListener('keydown', onEscape);
+    return () => document.removeEventListener('keydown', onEscape);
+  }, [onCancel]);
+
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
     if (event.key !== 'Tab' || !dialogRef.current) return;
     const focusable = Array.from(dialogRef.current.querySelectorAll<HTMLElement>(FOCUSABLE));
     if (focusable.length === 0) return;
@@ -71,10 +90,7 @@ export function ConfirmDialog({
   const blocked = busy || disabledReason !== undefined || (acknowledgement !== undefined && !acknowledged);
 
   return createPortal(
-    <div
-      className="modal-backdrop"
-      onMouseDown={(event) => event.target === event.currentTarget && !busy && onCancel()}
-    >
+    <div className="modal-backdrop" onMouseDown={(event) => event.target === event.currentTarget && onCancel()}>
       <div
         ref={dialogRef}
         className="modal"
@@ -88,7 +104,7 @@ export function ConfirmDialog({
           {title}
         </h2>
         <div className="modal-body">{children}</div>
-        {acknowledgement && (
+        {acknowledgement && result === undefined && (
           <label className="checkbox modal-ack">
             <input
               type="checkbox"
@@ -101,26 +117,31 @@ export function ConfirmDialog({
         )}
         {disabledReason && <p className="modal-disabled-reason">{disabledReason}</p>}
         {error !== undefined && error !== null && <ErrorState error={error} compact testId="confirm-error" />}
+        {busy && busyNote && (
+          <p className="muted modal-busy-note" data-testid="confirm-busy-note">
+            {busyNote}
+          </p>
+        )}
+        {result !== undefined && (
+          <div className="modal-result" role="status" data-testid="confirm-result">
+            {result}
+          </div>
+        )}
         <div className="modal-actions">
-          <button
-            type="button"
-            className="btn"
-            ref={cancelRef}
-            onClick={onCancel}
-            disabled={busy}
-            data-testid="confirm-cancel"
-          >
-            Cancel
+          <button type="button" className="btn" ref={cancelRef} onClick={onCancel} data-testid="confirm-cancel">
+            {busy || result !== undefined ? 'Close' : 'Cancel'}
           </button>
-          <button
-            type="button"
-            className={tone === 'danger' ? 'btn btn-danger' : 'btn btn-primary'}
-            onClick={onConfirm}
-            disabled={blocked}
-            data-testid="confirm-accept"
-          >
-            {busy ? 'Working…' : confirmLabel}
-          </button>
+          {result === undefined && (
+            <button
+              type="button"
+              className={tone === 'danger' ? 'btn btn-danger' : 'btn btn-primary'}
+              onClick={onConfirm}
+              disabled={blocked}
+              data-testid="confirm-accept"
+            >
+              {busy ? 'Working…' : confirmLabel}
+            </button>
+          )}
         </div>
       </div>
     </div>,

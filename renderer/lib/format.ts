@@ -5,7 +5,7 @@
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
-const DASH = '—';
+export const DASH = '—';
 
 /** 1234567 -> "1,234,567". Non-finite values (unknown) -> "—". */
 export function formatNumber(value: number | null | undefined): string {

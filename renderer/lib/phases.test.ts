@@ -51,6 +51,7 @@ describe('targetView', () => {
       table: 'public.orders',
       phase: 'copy',
       phaseMessage: 'Copying',
+      overall: 0.3,
       updatedAt: 'x',
       progress: {
         type: 'progress',

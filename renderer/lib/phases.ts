@@ -1,6 +1,6 @@
 // Where a target is in the migration, as stepper states, and one view of its
 // progress whether it comes from live events or from the run journal.
-import type { Phase } from '../../shared/progress';
+import { overallProgress, type Phase } from '../../shared/progress';
 import type { RunStatus, TargetState } from '../../shared/runs';
 import { MIGRATION_PHASES, type TargetProgress } from '../state/run-progress';
 
@@ -35,12 +35,16 @@ export interface TargetView {
   table: string;
   phase: Phase | null;
   message: string;
+  /** Figures of the current phase only: a phase's count never stands for another's. */
   done: number | null;
   total: number | null;
   unit: string;
+  /** Null until measured (the first report of a phase has no rate). */
   perSecond: number | null;
   etaSeconds: number | null;
   currentKey: string | null;
+  /** The table's whole migration, 0 to 1 (null outside a migration's phases: rollback, finalize). */
+  overall: number | null;
   error: string | null;
   status: TargetState['status'] | null;
 }
@@ -51,34 +55,24 @@ export function targetView(
   live: TargetProgress | undefined,
   journal: TargetState | undefined,
 ): TargetView {
-  const progress = live?.progress ?? null;
-  if (progress) {
-    return {
-      table,
-      phase: progress.phase,
-      message: live?.phaseMessage ?? '',
-      done: progress.done,
-      total: progress.total,
-      unit: progress.unit,
-      perSecond: progress.perSecond,
-      etaSeconds: progress.etaSeconds,
-      currentKey: progress.currentKey ?? null,
-      error: journal?.error ?? null,
-      status: journal?.status ?? null,
-    };
-  }
   const phase = live?.phase ?? journal?.phase ?? null;
-  const copying = journal && (journal.rowsTotal ?? 0) > 0;
+  const progress = live?.progress && live.progress.phase === phase ? live.progress : null;
+  // The journal counts rows of the copy only; after a reload that is all it can tell of the current phase.
+  const copying = !progress && phase === 'copy' && journal && (journal.rowsTotal ?? 0) > 0;
+  const done = progress ? progress.done : copying ? journal!.rowsCopied : null;
+  const total = progress ? progress.total : copying ? journal!.rowsTotal : null;
+  const fromPhase = phase ? overallProgress(phase, total && done !== null ? done / total : 0) : null;
   return {
     table,
     phase,
     message: live?.phaseMessage ?? '',
-    done: copying ? journal!.rowsCopied : null,
-    total: copying ? journal!.rowsTotal : null,
-    unit: 'rows',
-    perSecond: null,
-    etaSeconds: null,
-    currentKey: null,
+    done,
+    total,
+    unit: progress?.unit ?? 'rows',
+    perSecond: progress?.perSecond ?? null,
+    etaSeconds: progress?.etaSeconds ?? null,
+    currentKey: progress?.currentKey ?? null,
+    overall: fromPhase === null ? null : Math.max(fromPhase, live?.overall ?? 0),
     error: journal?.error ?? null,
     status: journal?.status ?? null,
   };

@@ -8,7 +8,7 @@
 // Events that name no connection (a backend older than connectionId) are
 // keyed by run id alone and shown whichever connection is active.
 import { create } from 'zustand';
-import { MIGRATION_PHASES, type Phase, type RunEvent } from '../../shared/progress';
+import { MIGRATION_PHASES, overallProgress, type Phase, type RunEvent } from '../../shared/progress';
 import type { LogEntry } from '../lib/log-filter';
 
 export type ProgressEvent = Extract<RunEvent, { type: 'progress' }>;
@@ -26,6 +26,11 @@ export interface TargetProgress {
   phaseMessage: string;
   /** The latest progress of the current phase, if it reported any. */
   progress: ProgressEvent | null;
+  /**
+   * How far the table's migration is, 0 to 1: phases weighed by the time they
+   * take (shared/progress.ts), never moving back while the run is watched.
+   */
+  overall: number;
   updatedAt: string;
 }
 
@@ -35,6 +40,8 @@ export interface RunProgress {
   connectionId: string | null;
   firstEventAt: string;
   updatedAt: string;
+  /** When the latest event arrived here (this clock, ms): newer than a journal read from before it? */
+  receivedAt: number;
   targets: Record<string, TargetProgress>;
   /** Target tables in the order they first appeared. */
   targetOrder: string[];
@@ -74,6 +81,7 @@ function emptyRun(runId: number, connectionId: string | null, at: string): RunPr
     connectionId,
     firstEventAt: at,
     updatedAt: at,
+    receivedAt: 0,
     targets: {},
     targetOrder: [],
     log: [],
@@ -84,7 +92,14 @@ function emptyRun(runId: number, connectionId: string | null, at: string): RunPr
 }
 
 function withTarget(run: RunProgress, table: string, at: string, change: (target: TargetProgress) => TargetProgress) {
-  const existing = run.targets[table] ?? { table, phase: null, phaseMessage: '', progress: null, updatedAt: at };
+  const existing = run.targets[table] ?? {
+    table,
+    phase: null,
+    phaseMessage: '',
+    progress: null,
+    overall: 0,
+    updatedAt: at,
+  };
   if (!(table in run.targets)) run.targetOrder = [...run.targetOrder, table];
   run.targets = { ...run.targets, [table]: change(existing) };
 }
@@ -100,8 +115,18 @@ function appendLog(run: RunProgress, entries: LogEntry[]) {
   }
 }
 
+/** The overall progress after a phase or progress report: the migration's phases only move it forward. */
+function advance(overall: number, phase: Phase, done = 0, total = 0): number {
+  const reached = overallProgress(phase, total > 0 ? done / total : 0);
+  return reached === null ? overall : Math.max(overall, reached);
+}
+
 /** Applies events in order. Runs that receive no event keep their identity (cheap re-renders). */
-export function applyRunEvents(state: RunProgressState, events: readonly RunEvent[]): RunProgressState {
+export function applyRunEvents(
+  state: RunProgressState,
+  events: readonly RunEvent[],
+  receivedAt = Date.now(),
+): RunProgressState {
   if (events.length === 0) return state;
   const runs = { ...state.runs };
   const pendingLog = new Map<string, LogEntry[]>();
@@ -117,6 +142,7 @@ export function applyRunEvents(state: RunProgressState, events: readonly RunEven
     }
     run = run!;
     run.updatedAt = event.at;
+    run.receivedAt = receivedAt;
     // Resume, rollback and finalize continue a finished run under the same id: it runs again.
     if (run.finished && (event.type === 'phase' || event.type === 'progress')) run.finished = null;
     const table = event.table ?? RUN_LEVEL;
@@ -133,6 +159,7 @@ export function applyRunEvents(state: RunProgressState, events: readonly RunEven
           phase: event.phase,
           phaseMessage: event.message,
           progress: target.progress && target.progress.phase === event.phase ? target.progress : null,
+          overall: advance(target.overall, event.phase),
           updatedAt: event.at,
         }));
         line('info', event.message);
@@ -143,6 +170,7 @@ export function applyRunEvents(state: RunProgressState, events: readonly RunEven
           phase: event.phase,
           phaseMessage: target.phase === event.phase ? target.phaseMessage : '',
           progress: event,
+          overall: advance(target.overall, event.phase, event.done, event.total),
           updatedAt: event.at,
         }));
         break;
@@ -151,7 +179,8 @@ export function applyRunEvents(state: RunProgressState, events: readonly RunEven
         break;
       case 'finished':
         run.finished = { status: event.status, message: event.message, at: event.at };
-        line(event.status === 'succeeded' ? 'info' : event.status === 'failed' ? 'error' : 'warn', event.message);
+        // Only a failure is an error; a cancel or a rollback is what the user asked for.
+        line(event.status === 'failed' ? 'error' : 'info', event.message);
         break;
     }
   }

@@ -12,7 +12,7 @@ import type {
   TrackerRow,
 } from '../../shared/explorer';
 import type { MigrationPlan, MigrationTarget } from '../../shared/plan';
-import type { RunSummary } from '../../shared/runs';
+import type { RunStep, RunSummary } from '../../shared/runs';
 
 /** A small seeded PRNG (mulberry32) so fixtures are the same on every run. */
 export function random(seed: number): () => number {
@@ -419,6 +419,40 @@ export function maintenanceReport(table: ManagedTable, ahead: number | null): Ma
   };
 }
 
+/** Steps as the journal records them: one per phase, back to back from `start`. */
+export function runSteps(
+  start: string,
+  phases: [RunStep['phase'], number, Partial<RunStep>?][],
+  targetNo = 1,
+): RunStep[] {
+  let at = Date.parse(start);
+  return phases.map(([phase, durationMs, extra]) => {
+    const step: RunStep = {
+      targetNo,
+      phase,
+      startedAt: new Date(at).toISOString(),
+      finishedAt: new Date(at + durationMs).toISOString(),
+      durationMs,
+      count: null,
+      unit: null,
+      lockMs: null,
+      ...extra,
+    };
+    at += durationMs;
+    return step;
+  });
+}
+
+const MIGRATION_STEPS: [RunStep['phase'], number, Partial<RunStep>?][] = [
+  ['prepare', 120],
+  ['provision', 640, { count: 12_412, unit: 'partitions' }],
+  ['copy', 2_900, { count: 298_952, unit: 'rows' }],
+  ['indexes', 1_750, { count: 24_824, unit: 'indexes' }],
+  ['catch_up', 80, { count: 17, unit: 'changes' }],
+  ['cutover', 260, { lockMs: 42 }],
+  ['verify', 900, { count: 298_952, unit: 'rows' }],
+];
+
 export function runs(): RunSummary[] {
   const target = (overrides: Partial<RunSummary['targets'][number]>): RunSummary['targets'][number] => ({
     targetNo: 1,
@@ -445,7 +479,9 @@ export function runs(): RunSummary[] {
       canResume: true,
       canRollback: true,
       canFinalize: false,
+      rollingBack: false,
       error: 'could not obtain lock on relation "public.invoices" within 5s',
+      steps: runSteps('2025-11-24T10:02:00Z', MIGRATION_STEPS.slice(0, 5)),
       targets: [
         target({
           table: 'invoices',
@@ -466,8 +502,10 @@ export function runs(): RunSummary[] {
       canResume: false,
       canRollback: true,
       canFinalize: true,
+      rollingBack: false,
       error: null,
       targets: [target({})],
+      steps: runSteps('2025-11-24T09:20:00Z', MIGRATION_STEPS),
     },
     {
       runId: 1,
@@ -477,7 +515,9 @@ export function runs(): RunSummary[] {
       canResume: false,
       canRollback: false,
       canFinalize: false,
+      rollingBack: false,
       error: null,
+      steps: runSteps('2025-10-02T13:10:00Z', [...MIGRATION_STEPS, ['finalize', 300]]),
       targets: [
         target({
           table: 'orders',

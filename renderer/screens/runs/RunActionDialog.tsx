@@ -1,6 +1,10 @@
 // Confirmations for what can be done to a run: cancel, resume, roll back and
-// finalize. Each says what happens to the tables in plain words.
-import type { RunSummary } from '../../../shared/runs';
+// finalize. Each says what happens to the tables in plain words. The request is
+// answered as soon as the run is under way (the monitor follows it), or with
+// what happened when there was nothing to do; the dialog can be closed at any
+// time, and shows the error of a refused request.
+import { useState } from 'react';
+import type { RunActionResult, RunSummary } from '../../../shared/runs';
 import { displayTableName } from '../../../shared/identifiers';
 import { useRunAction, type RunAction } from '../../api/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
@@ -29,16 +33,20 @@ export function RunActionDialog({
   runId,
   tables,
   action,
+  rollingBack = false,
   onClose,
 }: {
   connectionId: string;
   runId: number;
   tables: string[];
   action: RunAction;
+  /** The run stopped part way through a rollback: rolling back continues it. */
+  rollingBack?: boolean;
   onClose(): void;
 }) {
   const mutation = useRunAction(connectionId);
   const monitorRun = useUi((state) => state.monitorRun);
+  const [outcome, setOutcome] = useState<RunActionResult['outcome']>(undefined);
   const list = (
     <ul className="confirm-list" data-testid="run-action-tables">
       {tables.map((table) => (
@@ -51,11 +59,17 @@ export function RunActionDialog({
 
   return (
     <ConfirmDialog
-      title={`${TITLES[action]} #${runId}?`}
-      confirmLabel={CONFIRM_LABELS[action]}
-      tone={action === 'resume' ? 'primary' : 'danger'}
+      title={
+        rollingBack && action === 'rollback'
+          ? `Continue the rollback of run #${runId}?`
+          : `${TITLES[action]} #${runId}?`
+      }
+      confirmLabel={rollingBack && action === 'rollback' ? 'Continue the rollback' : CONFIRM_LABELS[action]}
+      tone={action === 'resume' || (rollingBack && action === 'rollback') ? 'primary' : 'danger'}
       busy={mutation.isPending}
       error={mutation.error}
+      busyNote="Closing this window does not stop it; the run's progress shows on the Runs screen."
+      result={outcome ? outcome.message : undefined}
       testId={`run-${action}-dialog`}
       acknowledgement={action === 'finalize' ? 'I understand that this run can no longer be rolled back.' : undefined}
       onCancel={onClose}
@@ -65,7 +79,9 @@ export function RunActionDialog({
           {
             onSuccess: (result) => {
               monitorRun(result.runId);
-              onClose();
+              // Nothing was left to do: say what the journal says, rather than close on nothing.
+              if (result.outcome) setOutcome(result.outcome);
+              else onClose();
             },
           },
         )
@@ -86,7 +102,11 @@ export function RunActionDialog({
       )}
       {action === 'rollback' && (
         <>
-          <p>These tables go back to how they were before the run; what the run created is dropped:</p>
+          <p>
+            {rollingBack
+              ? 'The rollback stopped part way; it continues where it stopped, and these tables go back to how they were before the run:'
+              : 'These tables go back to how they were before the run; what the run created is dropped:'}
+          </p>
           {list}
         </>
       )}

@@ -1,14 +1,19 @@
-// The run monitor: per target table, the phase stepper, a progress bar,
-// done/total, throughput, ETA and the key being copied; the live log; Cancel.
+// The run monitor: per target table, the phase stepper, the migration's
+// overall progress, the current phase's done/total, throughput, ETA and the
+// key being copied; the live log; Cancel while it runs, and what can be done
+// next once it stopped; the time each phase took once it ended.
 import { memo, useEffect, useState } from 'react';
 import type { RunStatus, RunSummary } from '../../../shared/runs';
+import type { RunAction } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ProgressBar } from '../../components/Bars';
-import { formatDuration, formatElapsed, formatNumber, formatRate, formatTimestamp } from '../../lib/format';
+import { DASH, formatDuration, formatNumber, formatPercent, formatRate, formatTimestamp } from '../../lib/format';
 import { isMigrationPhase, migrationSteps, outcomeOf, targetView, type TargetView } from '../../lib/phases';
-import { phaseLabel, RUN_LEVEL, selectLiveRun, useRunProgress, type RunProgress } from '../../state/run-progress';
+import { phaseLabel, RUN_LEVEL, selectLiveRun, useRunProgress } from '../../state/run-progress';
 import { LiveLog } from './LiveLog';
 import { RunActionDialog, runTables } from './RunActionDialog';
+import { RunTimings } from './RunTimings';
+import { durationText, isRollingBack, journalStatement, nextActions, runStatus } from './run-state';
 
 export const STATUS_LABEL: Record<RunStatus, string> = {
   running: 'running',
@@ -20,16 +25,36 @@ export const STATUS_LABEL: Record<RunStatus, string> = {
   finalized: 'finalized',
 };
 
-export function StatusBadge({ status, testId = 'run-status' }: { status: RunStatus; testId?: string }) {
+/** The run's status; `rollingBack` says what it is running (or was, when interrupted): its rollback. */
+export function StatusBadge({
+  status,
+  rollingBack = false,
+  testId = 'run-status',
+}: {
+  status: RunStatus;
+  rollingBack?: boolean;
+  testId?: string;
+}) {
+  const label =
+    rollingBack && status === 'running'
+      ? 'rolling back'
+      : rollingBack && status === 'interrupted'
+        ? 'interrupted in rollback'
+        : STATUS_LABEL[status];
   return (
-    <span className={`badge status status-${status}`} data-testid={testId} data-status={status}>
+    <span
+      className={`badge status status-${status}`}
+      data-testid={testId}
+      data-status={status}
+      data-rolling-back={rollingBack || undefined}
+    >
       {status === 'running' && <span className="spinner tiny" aria-hidden="true" />}
-      {STATUS_LABEL[status]}
+      {label}
     </span>
   );
 }
 
-function useNow(active: boolean): number {
+export function useNow(active: boolean): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (!active) return;
@@ -39,31 +64,33 @@ function useNow(active: boolean): number {
   return now;
 }
 
-/** The live status when the run finished while watched; otherwise the journal's. */
-export function monitorStatus(live: RunProgress | undefined, summary: RunSummary | undefined): RunStatus {
-  if (live?.finished) return live.finished.status;
-  if (summary) return summary.status;
-  return 'running';
-}
-
 const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetView; runStatus: RunStatus }) {
   const outcome =
     view.status === 'failed'
       ? 'failed'
-      : view.status === 'done'
+      : view.status === 'done' || view.status === 'finalized'
         ? 'succeeded'
         : outcomeOf(runStatus === 'running' ? null : runStatus);
   const steps = migrationSteps(view.phase, outcome);
-  const fraction = view.total && view.total > 0 && view.done !== null ? view.done / view.total : 0;
-  const indeterminate = runStatus === 'running' && (view.total === null || view.total === 0) && view.phase !== 'done';
+  const running = runStatus === 'running';
+  // Rollback and finalize report no figures: their bar moves while they run, and is full once they ended.
+  const undoing = view.phase === 'rollback' || view.phase === 'finalize';
+  const fraction = outcome === 'succeeded' || (undoing && !running) ? 1 : (view.overall ?? 0);
+  const indeterminate = running && (undoing || view.phase === null);
   const tone =
     outcome === 'failed' ? 'error' : outcome === 'succeeded' ? 'success' : outcome === 'stopped' ? 'muted' : 'active';
+  const phaseName = view.phase ? phaseLabel[view.phase] : 'Starting';
   return (
     <div className="target-progress" data-testid="run-target" data-table={view.table} data-phase={view.phase ?? ''}>
       <div className="target-progress-head">
         <span className="mono strong">{view.table || 'Run'}</span>
         {view.phase && <span className="badge">{phaseLabel[view.phase]}</span>}
         {view.message && <span className="muted ellipsis">{view.message}</span>}
+        {view.overall !== null && !undoing && (
+          <span className="target-overall" data-testid="progress-overall">
+            {formatPercent(fraction)} <span className="muted">of the migration</span>
+          </span>
+        )}
       </div>
       {isMigrationPhase(view.phase) ? (
         <ol className="stepper" data-testid="phase-stepper" aria-label="Migration phases">
@@ -85,27 +112,34 @@ const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetV
         </ol>
       ) : null}
       <ProgressBar
-        fraction={outcome === 'succeeded' ? 1 : fraction}
-        indeterminate={indeterminate && outcome === null}
-        label={`${view.table || 'Run'}: ${view.phase ? phaseLabel[view.phase] : 'starting'}`}
+        fraction={fraction}
+        indeterminate={indeterminate}
+        label={`${view.table || 'Run'}: ${undoing ? phaseName : `${formatPercent(fraction)} of the migration, ${phaseName}`}`}
         tone={tone}
       />
       <div className="progress-facts">
-        <span data-testid="progress-count">
-          {view.done !== null && view.total !== null
-            ? `${formatNumber(view.done)} / ${formatNumber(view.total)} ${view.unit}`
-            : view.done !== null
-              ? `${formatNumber(view.done)} ${view.unit}`
-              : '—'}
+        <span>
+          <span className="muted" data-testid="progress-phase">
+            {phaseName}
+          </span>{' '}
+          <span data-testid="progress-count">
+            {view.done !== null && view.total !== null
+              ? `${formatNumber(view.done)} / ${formatNumber(view.total)} ${view.unit}`
+              : view.done !== null
+                ? `${formatNumber(view.done)} ${view.unit}`
+                : DASH}
+          </span>
         </span>
         <span data-testid="progress-rate">
-          <span className="muted">rate</span> {view.perSecond !== null ? formatRate(view.perSecond, view.unit) : '—'}
+          <span className="muted">rate</span>{' '}
+          {running && view.perSecond !== null ? formatRate(view.perSecond, view.unit) : DASH}
         </span>
         <span data-testid="progress-eta">
-          <span className="muted">ETA</span> {view.etaSeconds !== null ? formatDuration(view.etaSeconds) : '—'}
+          <span className="muted">ETA</span>{' '}
+          {running && view.etaSeconds !== null ? formatDuration(view.etaSeconds) : DASH}
         </span>
         <span data-testid="progress-key" className="ellipsis">
-          <span className="muted">key</span> <span className="mono">{view.currentKey ?? '—'}</span>
+          <span className="muted">key</span> <span className="mono">{view.currentKey ?? DASH}</span>
         </span>
       </div>
       {view.error && (
@@ -121,16 +155,21 @@ export function RunMonitor({
   connectionId,
   runId,
   summary,
+  summaryAt,
 }: {
   connectionId: string;
   runId: number;
   summary: RunSummary | undefined;
+  /** When the journal was read (this clock, ms). */
+  summaryAt: number;
 }) {
   // Another connection's run with the same number is not this one.
   const live = useRunProgress((state) => selectLiveRun(state, connectionId, runId));
-  const [cancelling, setCancelling] = useState(false);
-  const status = monitorStatus(live, summary);
+  const [pending, setPending] = useState<RunAction | null>(null);
+  const status = runStatus(live, summary, summaryAt);
   const now = useNow(status === 'running');
+  const rollingBack = isRollingBack(live, summary);
+  const finalizing = Object.values(live?.targets ?? {}).some((target) => target.phase === 'finalize');
 
   const journalByTable = new Map(
     (summary?.targets ?? []).map((target) => [`${target.schema}.${target.table}`, target]),
@@ -142,37 +181,65 @@ export function RunMonitor({
   if (tables.length === 0 && runLevel) tables.push(RUN_LEVEL);
   const views = tables.map((table) => targetView(table, live?.targets[table], journalByTable.get(table)));
   const startedAt = summary?.startedAt ?? live?.firstEventAt;
-  const finishedAt = summary?.finishedAt ?? live?.finished?.at ?? null;
+  const duration = durationText(summary, live, status, now);
+  const finished = live?.finished && status === live.finished.status ? live.finished : null;
+  const statement = !finished && summary ? journalStatement(summary, status) : null;
+  const actions = summary ? nextActions(summary, status) : [];
 
   return (
     <div className="panel run-monitor" data-testid="run-monitor" data-run-id={runId} data-status={status}>
       <div className="panel-header">
         <div className="run-title">
           <h2 className="panel-title">Run #{runId}</h2>
-          <StatusBadge status={status} />
+          <StatusBadge
+            status={status}
+            rollingBack={rollingBack && (status === 'running' || status === 'interrupted')}
+          />
           {startedAt && (
-            <span className="muted">
-              started {formatTimestamp(startedAt)} · {status === 'running' ? 'running for ' : 'took '}
-              {formatElapsed(startedAt, status === 'running' ? null : finishedAt, now)}
+            <span className="muted" data-testid="run-duration">
+              started {formatTimestamp(startedAt)}
+              {duration && ` · ${duration}`}
             </span>
           )}
         </div>
-        {status === 'running' && (
-          <button type="button" className="btn btn-danger" onClick={() => setCancelling(true)} data-testid="run-cancel">
-            <Icon name="stop" />
-            Cancel
-          </button>
-        )}
+        <div className="row-actions">
+          {status === 'running' && !rollingBack && !finalizing && (
+            <button
+              type="button"
+              className="btn btn-danger"
+              onClick={() => setPending('cancel')}
+              data-testid="run-cancel"
+            >
+              <Icon name="stop" />
+              Cancel
+            </button>
+          )}
+          {actions.map((button) => (
+            <button
+              key={button.action}
+              type="button"
+              className={button.className}
+              onClick={() => setPending(button.action)}
+              data-testid={`monitor-${button.action}`}
+            >
+              {button.label}
+            </button>
+          ))}
+        </div>
       </div>
       {runLevel?.phaseMessage && tables[0] !== RUN_LEVEL && (
         <p className="muted run-message">{runLevel.phaseMessage}</p>
       )}
-      {live?.finished && (
-        <p className={`run-finished status-${live.finished.status}`} data-testid="run-finished-message">
-          {live.finished.message}
+      {finished && (
+        <p className={`run-finished status-${finished.status}`} data-testid="run-finished-message">
+          {finished.message}
         </p>
       )}
-      {!live?.finished && summary?.error && <p className="run-finished status-failed">{summary.error}</p>}
+      {statement && (
+        <p className={`run-finished status-${statement.tone}`} data-testid="run-statement">
+          {statement.text}
+        </p>
+      )}
       <div className="target-progress-list">
         {views.length === 0 ? (
           <p className="muted">Waiting for the first progress report…</p>
@@ -180,14 +247,16 @@ export function RunMonitor({
           views.map((view) => <TargetCard key={view.table} view={view} runStatus={status} />)
         )}
       </div>
+      {summary && summary.steps.length > 0 && status !== 'running' && <RunTimings run={summary} running={false} />}
       <LiveLog entries={live?.log ?? []} droppedLines={live?.droppedLines ?? 0} />
-      {cancelling && (
+      {pending && (
         <RunActionDialog
           connectionId={connectionId}
           runId={runId}
           tables={summary ? runTables(summary) : tables.filter((table) => table !== RUN_LEVEL)}
-          action="cancel"
-          onClose={() => setCancelling(false)}
+          action={pending}
+          rollingBack={summary?.rollingBack ?? false}
+          onClose={() => setPending(null)}
         />
       )}
     </div>

@@ -8,6 +8,7 @@ import { connectRunEvents } from '../../api/run-events';
 import { useRunProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { createFakeApi, notAvailable } from '../../testing/fake-api';
+import { runs, runSteps } from '../../testing/fixtures';
 import { renderWithApi, resetStores } from '../../testing/render';
 
 const table = 'public.custom_module_data';
@@ -55,7 +56,9 @@ describe('Runs screen', () => {
     expect(within(card).getByTestId('progress-rate').textContent).toContain('42,800 rows/s');
     expect(within(card).getByTestId('progress-eta').textContent).toContain('5 s');
     expect(within(card).getByTestId('progress-key').textContent).toContain('3329');
-    expect(within(card).getByTestId('progress-bar').getAttribute('aria-valuenow')).toBe('24');
+    // The bar is the table's whole migration: prepare and provision behind it, a quarter of the copy done.
+    expect(within(card).getByTestId('progress-bar').getAttribute('aria-valuenow')).toBe('19');
+    expect(within(card).getByTestId('progress-phase').textContent).toBe('Copy');
     const steps = within(card).getByTestId('phase-stepper').querySelectorAll('li');
     expect(
       Array.from(steps, (step) => `${step.getAttribute('data-phase')}:${step.getAttribute('data-state')}`).slice(0, 4),
@@ -85,6 +88,155 @@ describe('Runs screen', () => {
     await waitFor(() => expect(within(monitor).getByTestId('run-status').dataset.status).toBe('succeeded'));
     expect(within(monitor).getByTestId('run-finished-message').textContent).toContain('Migrated');
     expect(within(monitor).queryByTestId('run-cancel')).toBeNull();
+    stop();
+  });
+
+  it('never moves the bar back between phases, and shows no rate before one is measured', async () => {
+    const { emit, stop } = setup();
+    const report = (phase: 'copy' | 'indexes', done: number, total: number, perSecond: number | null) =>
+      emit({
+        type: 'progress',
+        runId: 4,
+        table,
+        at,
+        phase,
+        done,
+        total,
+        unit: phase === 'copy' ? 'rows' : 'indexes',
+        perSecond,
+        etaSeconds: null,
+      });
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });
+    await report('copy', 0, 3_428_880, null);
+    const card = await screen.findByTestId('run-target');
+    const bar = () => Number(within(card).getByTestId('progress-bar').getAttribute('aria-valuenow'));
+    expect(within(card).getByTestId('progress-count').textContent).toBe('0 / 3,428,880 rows');
+    expect(within(card).getByTestId('progress-rate').textContent).toBe('rate —');
+    await report('copy', 3_428_880, 3_428_880, 512_000);
+    const copied = bar();
+    expect(within(card).getByTestId('progress-rate').textContent).toContain('512,000 rows/s');
+    // The next phase starts: its own figures, labelled, and the bar stays where it was.
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'indexes', message: 'Building indexes' });
+    expect(bar()).toBe(copied);
+    expect(within(card).getByTestId('progress-count').textContent).toBe('—');
+    expect(within(card).getByTestId('progress-rate').textContent).toBe('rate —');
+    await report('indexes', 0, 646, null);
+    expect(within(card).getByTestId('progress-phase').textContent).toBe('Indexes');
+    expect(within(card).getByTestId('progress-count').textContent).toBe('0 / 646 indexes');
+    expect(within(card).getByTestId('progress-rate').textContent).toBe('rate —');
+    expect(bar()).toBe(copied);
+    await report('indexes', 323, 646, 300);
+    expect(bar()).toBeGreaterThan(copied);
+    stop();
+  });
+
+  it('says a cancel once, as the choice of the user: no error anywhere', async () => {
+    const { emit, stop } = setup();
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'rollback', message: `rolling back ${table}` });
+    const message = `Run 4 cancelled, rolled back: ${table} is as it was`;
+    await emit({ type: 'finished', runId: 4, at, status: 'cancelled', message });
+    const monitor = await screen.findByTestId('run-monitor');
+    await waitFor(() => expect(monitor.dataset.status).toBe('cancelled'));
+    const finished = within(monitor).getByTestId('run-finished-message');
+    expect(finished.textContent).toBe(message);
+    expect(finished.className).toContain('status-cancelled');
+    expect(within(monitor).queryAllByRole('alert')).toEqual([]);
+    expect(
+      within(monitor)
+        .queryAllByTestId('log-line')
+        .map((line) => line.dataset.level),
+    ).not.toContain('error');
+    expect(within(monitor).getAllByText(message, { exact: false })).toHaveLength(2); // the banner, and its log line
+    stop();
+  });
+
+  it('says "rolling back" while a rollback of a succeeded run runs, and offers no cancel', async () => {
+    useUi.setState({ monitoredRunId: 2 });
+    const { emit, stop } = setup();
+    const monitor = await screen.findByTestId('run-monitor');
+    await waitFor(() => expect(monitor.dataset.status).toBe('succeeded'));
+    await emit({ type: 'phase', runId: 2, table, at, phase: 'rollback', message: `rolling back ${table}` });
+    await waitFor(() => expect(monitor.dataset.status).toBe('running'));
+    expect(within(monitor).getByTestId('run-status').textContent).toBe('rolling back');
+    expect(within(monitor).queryByTestId('run-cancel')).toBeNull();
+    expect(within(monitor).queryByTestId('monitor-finalize')).toBeNull();
+    const row = (await screen.findAllByTestId('run-row')).find((r) => r.dataset.runId === '2')!;
+    expect(row.dataset.status).toBe('running');
+    expect(within(row).getByTestId('run-row-status').textContent).toBe('rolling back');
+    expect(within(row).queryByTestId('run-finalize')).toBeNull();
+    stop();
+  });
+
+  it('shows a run whose rollback was killed as interrupted in rollback, with the rollback to continue', async () => {
+    useUi.setState({ monitoredRunId: 2 });
+    const interrupted = {
+      ...runs()[1]!,
+      status: 'interrupted' as const,
+      rollingBack: true,
+      canResume: false,
+      canRollback: true,
+      canFinalize: false,
+      targets: runs()[1]!.targets.map((target) => ({ ...target, phase: 'rollback' as const })),
+    };
+    renderWithApi(<RunsScreen />, { handlers: { 'runs.list': () => [interrupted] } });
+    const monitor = await screen.findByTestId('run-monitor');
+    await waitFor(() => expect(monitor.dataset.status).toBe('interrupted'));
+    expect(within(monitor).getByTestId('run-status').textContent).toBe('interrupted in rollback');
+    expect(within(monitor).getByTestId('run-statement').textContent).toContain('Interrupted while rolling back');
+    const next = within(monitor).getByTestId('monitor-rollback');
+    expect(next.textContent).toBe('Continue rollback');
+    const row = screen.getByTestId('run-row');
+    expect(within(row).getByTestId('run-rollback').textContent).toBe('Continue rollback');
+    expect(within(row).queryByTestId('run-resume')).toBeNull();
+    await userEvent.click(next);
+    const dialog = screen.getByTestId('run-rollback-dialog');
+    expect(dialog.textContent).toContain('Continue the rollback of run #2?');
+  });
+
+  it('times a run by its recorded steps: a rollback days later does not lengthen the migration', async () => {
+    useUi.setState({ monitoredRunId: 2 });
+    const [, succeeded] = runs();
+    const rolledBack = {
+      ...succeeded!,
+      status: 'rolled_back' as const,
+      canRollback: false,
+      canFinalize: false,
+      finishedAt: '2025-11-27T09:00:02Z',
+      steps: [...succeeded!.steps, ...runSteps('2025-11-27T09:00:00Z', [['rollback', 2_100, { lockMs: 35 }]])],
+    };
+    renderWithApi(<RunsScreen />, { handlers: { 'runs.list': () => [rolledBack] } });
+    const row = await screen.findByTestId('run-row');
+    expect(within(row).getByTestId('run-row-duration').textContent).toBe('7 srollback 2 s');
+    const monitor = screen.getByTestId('run-monitor');
+    expect(within(monitor).getByTestId('run-duration').textContent).toContain('took 7 s · rollback 2 s');
+    const timings = within(monitor).getByTestId('run-timings');
+    expect(
+      within(timings)
+        .getAllByTestId('run-timing')
+        .map((r) => r.dataset.phase),
+    ).toEqual(['prepare', 'provision', 'copy', 'indexes', 'catch_up', 'cutover', 'verify', 'rollback']);
+    const copy = within(timings).getAllByTestId('run-timing')[2]!;
+    expect(copy.textContent).toContain('3 s');
+    expect(copy.textContent).toContain('298,952 rows');
+    expect(
+      within(timings)
+        .getAllByTestId('run-timing-lock')
+        .map((cell) => cell.textContent),
+    ).toEqual(['42 ms', '35 ms']);
+    expect(within(timings).getByTestId('run-lock-total').textContent).toContain('77 ms in all');
+  });
+
+  it('keeps the history row level with the monitor between reads of the journal', async () => {
+    useUi.setState({ monitoredRunId: 2 });
+    const { emit, stop } = setup();
+    const row = () => screen.getAllByTestId('run-row').find((r) => r.dataset.runId === '2')!;
+    await screen.findAllByTestId('run-row');
+    await emit({ type: 'phase', runId: 2, table, at, phase: 'finalize', message: 'dropping the backup' });
+    await waitFor(() => expect(row().dataset.status).toBe('running'));
+    await emit({ type: 'finished', runId: 2, at, status: 'finalized', message: 'Run 2 finalized: backups dropped' });
+    await waitFor(() => expect(row().dataset.status).toBe('finalized'));
+    expect(screen.getByTestId('run-monitor').dataset.status).toBe('finalized');
     stop();
   });
 

@@ -1,7 +1,8 @@
 // Runs: the monitor of the run being followed, and the history from the
-// journal with Resume, Roll back and Finalize where they apply.
+// journal (kept level with the live events) with Resume, Roll back and
+// Finalize where they apply.
 import { useState } from 'react';
-import type { RunSummary } from '../../../shared/runs';
+import { runDurations, type RunSummary } from '../../../shared/runs';
 import type { RunAction } from '../../api/queries';
 import { useRuns } from '../../api/queries';
 import { Icon } from '../../components/Icon';
@@ -9,23 +10,13 @@ import { RequireConnection } from '../../components/RequireConnection';
 import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
-import { formatElapsed, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
-import { liveRunIdsOf, phaseLabel, useRunProgress } from '../../state/run-progress';
+import { DASH, formatDuration, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
+import { targetView } from '../../lib/phases';
+import { liveRunIdsOf, phaseLabel, selectLiveRun, useRunProgress, type TargetProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { RunActionDialog, runTables } from './RunActionDialog';
-
-/** What can be done with a recorded run, in the order the buttons show. */
-const RUN_ACTIONS: { action: RunAction; label: string; className: string; allowed(run: RunSummary): boolean }[] = [
-  { action: 'resume', label: 'Resume', className: 'btn btn-small btn-primary', allowed: (run) => run.canResume },
-  {
-    action: 'rollback',
-    label: 'Roll back',
-    className: 'btn btn-small btn-danger-outline',
-    allowed: (run) => run.canRollback,
-  },
-  { action: 'finalize', label: 'Finalize', className: 'btn btn-small', allowed: (run) => run.canFinalize },
-];
-import { RunMonitor, StatusBadge } from './RunMonitor';
+import { RunMonitor, StatusBadge, useNow } from './RunMonitor';
+import { isRollingBack, nextActions, runStatus } from './run-state';
 
 /** The run the monitor shows: the chosen one, else a running one, else the newest one that sent events. */
 export function pickMonitoredRun(
@@ -43,25 +34,34 @@ export function pickMonitoredRun(
   return null;
 }
 
-function targetProgressText(target: RunSummary['targets'][number]): string {
-  if (target.rowsTotal && target.rowsTotal > 0 && target.phase === 'copy') {
-    return `${phaseLabel[target.phase]} ${formatPercent(target.rowsCopied / target.rowsTotal)}`;
-  }
-  return phaseLabel[target.phase];
+/** A target's phase as the history shows it: live while it runs, from the journal otherwise. */
+function targetProgressText(target: RunSummary['targets'][number], live: TargetProgress | undefined): string {
+  const view = targetView(`${target.schema}.${target.table}`, live, target);
+  if (!view.phase) return '';
+  const running = live !== undefined && view.overall !== null && view.overall < 1;
+  return running
+    ? `${phaseLabel[view.phase]}, ${formatPercent(view.overall)} of the migration`
+    : phaseLabel[view.phase];
 }
 
 function RunHistory({
   connectionId,
   runs,
+  runsAt,
   monitored,
   onAction,
 }: {
   connectionId: string;
   runs: RunSummary[];
+  /** When the journal was read (this clock, ms). */
+  runsAt: number;
   monitored: number | null;
   onAction(run: RunSummary, action: RunAction): void;
 }) {
   const monitorRun = useUi((state) => state.monitorRun);
+  // Live events keep each row level with the monitor between reads of the journal.
+  const progress = useRunProgress();
+  useNow(runs.some((run) => run.status === 'running'));
   return (
     <div className="table-scroll">
       <table className="data-table run-history" data-testid="run-history" data-connection-id={connectionId}>
@@ -84,18 +84,29 @@ function RunHistory({
         </thead>
         <tbody>
           {runs.map((run) => {
-            const copied = run.targets.reduce((sum, target) => sum + target.rowsCopied, 0);
+            const live = selectLiveRun(progress, connectionId, run.runId);
+            const status = runStatus(live, run, runsAt);
+            const rollingBack = isRollingBack(live, run);
+            const copied = run.targets.reduce((sum, target) => {
+              const copy = live?.targets[`${target.schema}.${target.table}`]?.progress;
+              return sum + (copy?.phase === 'copy' ? Math.max(copy.done, target.rowsCopied) : target.rowsCopied);
+            }, 0);
+            const durations = runDurations({ steps: run.steps, status });
             return (
               <tr
                 key={run.runId}
                 className={run.runId === monitored ? 'selected' : undefined}
                 data-testid="run-row"
                 data-run-id={run.runId}
-                data-status={run.status}
+                data-status={status}
               >
                 <td className="num">#{run.runId}</td>
                 <td>
-                  <StatusBadge status={run.status} testId="run-row-status" />
+                  <StatusBadge
+                    status={status}
+                    rollingBack={rollingBack && (status === 'running' || status === 'interrupted')}
+                    testId="run-row-status"
+                  />
                 </td>
                 <td>
                   <ul className="cell-list">
@@ -105,7 +116,8 @@ function RunHistory({
                           {target.schema}.{target.table}
                         </span>{' '}
                         <span className="muted">
-                          by {target.keyColumn} · {targetProgressText(target)}
+                          by {target.keyColumn} ·{' '}
+                          {targetProgressText(target, live?.targets[`${target.schema}.${target.table}`])}
                         </span>
                         {target.error && <div className="error-text">{target.error}</div>}
                       </li>
@@ -118,7 +130,12 @@ function RunHistory({
                   )}
                 </td>
                 <td className="nowrap">{formatTimestamp(run.startedAt)}</td>
-                <td className="right nowrap">{formatElapsed(run.startedAt, run.finishedAt)}</td>
+                <td className="right nowrap" data-testid="run-row-duration">
+                  {durations.migrationMs !== null ? formatDuration(durations.migrationMs / 1000) : DASH}
+                  {durations.rollbackMs !== null && (
+                    <div className="muted small">rollback {formatDuration(durations.rollbackMs / 1000)}</div>
+                  )}
+                </td>
                 <td className="right num">{formatNumber(copied)}</td>
                 <td className="actions-col">
                   <div className="row-actions">
@@ -131,7 +148,7 @@ function RunHistory({
                     >
                       Monitor
                     </button>
-                    {RUN_ACTIONS.filter((button) => button.allowed(run)).map((button) => (
+                    {nextActions(run, status).map((button) => (
                       <button
                         key={button.action}
                         type="button"
@@ -166,7 +183,12 @@ function RunsView({ connectionId }: { connectionId: string }) {
   return (
     <div className="runs-layout">
       {monitored !== null ? (
-        <RunMonitor connectionId={connectionId} runId={monitored} summary={monitoredSummary} />
+        <RunMonitor
+          connectionId={connectionId}
+          runId={monitored}
+          summary={monitoredSummary}
+          summaryAt={runs.dataUpdatedAt}
+        />
       ) : (
         <EmptyState
           title="No run in progress"
@@ -206,6 +228,7 @@ function RunsView({ connectionId }: { connectionId: string }) {
           <RunHistory
             connectionId={connectionId}
             runs={runs.data}
+            runsAt={runs.dataUpdatedAt}
             monitored={monitored}
             onAction={(run, action) => setPending({ run, action })}
           />
@@ -217,6 +240,7 @@ function RunsView({ connectionId }: { connectionId: string }) {
           runId={pending.run.runId}
           tables={runTables(pending.run)}
           action={pending.action}
+          rollingBack={pending.run.rollingBack}
           onClose={() => setPending(null)}
         />
       )}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runs } from '../../testing/fixtures';
 import { applyRunEvents } from '../../state/run-progress';
-import { monitorStatus } from './RunMonitor';
+import { nextActions, runStatus } from './run-state';
 import { pickMonitoredRun } from './RunsScreen';
 
 describe('pickMonitoredRun', () => {
@@ -25,17 +25,51 @@ describe('pickMonitoredRun', () => {
   });
 });
 
-describe('monitorStatus', () => {
+describe('runStatus', () => {
   const at = '2025-11-24T09:00:00Z';
-  it('prefers how the run finished live over the journal', () => {
-    const live = applyRunEvents({ runs: {} }, [
-      { type: 'finished', runId: 3, at, status: 'cancelled', message: 'Cancelled' },
-    ]).runs[3];
-    expect(monitorStatus(live, runs()[0])).toBe('cancelled');
+  const event = (runId: number, receivedAt: number, type: 'log' | 'rollback' = 'log') =>
+    applyRunEvents(
+      { runs: {} },
+      [
+        type === 'log'
+          ? { type: 'log', runId, at, level: 'info', message: 'x' }
+          : { type: 'phase', runId, at, phase: 'rollback', message: 'rolling back' },
+      ],
+      receivedAt,
+    ).runs[runId];
+  it('prefers how the run finished live over an older read of the journal', () => {
+    const live = applyRunEvents(
+      { runs: {} },
+      [{ type: 'finished', runId: 3, at, status: 'cancelled', message: 'Cancelled' }],
+      2000,
+    ).runs[3];
+    expect(runStatus(live, runs()[0], 1000)).toBe('cancelled');
+  });
+  it('says running while a finished run sends events again (a rollback), until the journal is read again', () => {
+    const live = event(2, 2000, 'rollback');
+    expect(runStatus(live, runs()[1], 1000)).toBe('running');
+    expect(runStatus(live, { ...runs()[1]!, status: 'rolled_back' }, 3000)).toBe('rolled_back');
   });
   it('uses the journal, and assumes running for a run known only from events', () => {
-    expect(monitorStatus(undefined, runs()[1])).toBe('succeeded');
-    const live = applyRunEvents({ runs: {} }, [{ type: 'log', runId: 5, at, level: 'info', message: 'x' }]).runs[5];
-    expect(monitorStatus(live, undefined)).toBe('running');
+    expect(runStatus(undefined, runs()[1])).toBe('succeeded');
+    expect(runStatus(event(5, 1000), undefined)).toBe('running');
+  });
+});
+
+describe('nextActions', () => {
+  it('offers to continue a rollback that stopped part way, and nothing else', () => {
+    const run = {
+      ...runs()[1]!,
+      status: 'interrupted' as const,
+      rollingBack: true,
+      canResume: false,
+      canFinalize: false,
+    };
+    expect(nextActions(run, 'interrupted').map((b) => [b.action, b.label])).toEqual([
+      ['rollback', 'Continue rollback'],
+    ]);
+  });
+  it('offers nothing while the run runs, whatever the journal read before said', () => {
+    expect(nextActions(runs()[1]!, 'running')).toEqual([]);
   });
 });

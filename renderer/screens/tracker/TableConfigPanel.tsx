@@ -2,6 +2,7 @@
 // the finalize step (dropping the backup) behind the run's confirmation.
 import { useState } from 'react';
 import type { ManagedTable } from '../../../shared/explorer';
+import type { RunSummary } from '../../../shared/runs';
 import { useRuns, useSetBucketLimit } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ErrorState, Notice } from '../../components/StateViews';
@@ -74,7 +75,8 @@ function BucketLimitEditor({ connectionId, table }: { connectionId: string; tabl
 
 function FinalizeAction({ connectionId, table }: { connectionId: string; table: ManagedTable }) {
   const runs = useRuns(connectionId);
-  const [open, setOpen] = useState(false);
+  // The run as it was when the dialog opened: the dialog stays while its answer is read, though the run changes.
+  const [open, setOpen] = useState<RunSummary | null>(null);
   const run = runs.data?.find(
     (candidate) =>
       candidate.canFinalize &&
@@ -94,20 +96,20 @@ function FinalizeAction({ connectionId, table }: { connectionId: string; table: 
         <button
           type="button"
           className="btn btn-danger-outline"
-          onClick={() => setOpen(true)}
+          onClick={() => setOpen(run)}
           data-testid="tracker-finalize"
         >
           <Icon name="trash" />
           Finalize run #{run.runId}…
         </button>
       )}
-      {open && run && (
+      {open && (
         <RunActionDialog
           connectionId={connectionId}
-          runId={run.runId}
-          tables={runTables(run)}
+          runId={open.runId}
+          tables={runTables(open)}
           action="finalize"
-          onClose={() => setOpen(false)}
+          onClose={() => setOpen(null)}
         />
       )}
     </div>

@@ -98,5 +98,17 @@ describe('Tracker screen', () => {
     await userEvent.click(within(dialog).getByTestId('confirm-acknowledge'));
     await userEvent.click(within(dialog).getByTestId('confirm-accept'));
     await waitFor(() => expect(api.callsOf('runs.finalize')).toEqual([{ connectionId: 'sandbox', runId: 2 }]));
+    await waitFor(() => expect(screen.queryByTestId('run-finalize-dialog')).toBeNull());
+  });
+
+  it('never traps the user in the finalize confirmation: Esc closes it while the request is under way', async () => {
+    renderWithApi(<TrackerScreen />, { handlers: { 'runs.finalize': () => new Promise(() => undefined) } });
+    await userEvent.click(await screen.findByTestId('tracker-finalize'));
+    const dialog = screen.getByTestId('run-finalize-dialog');
+    await userEvent.click(within(dialog).getByTestId('confirm-acknowledge'));
+    await userEvent.click(within(dialog).getByTestId('confirm-accept'));
+    expect(within(dialog).getByTestId('confirm-accept').textContent).toBe('Working…');
+    await userEvent.keyboard('{Escape}');
+    expect(screen.queryByTestId('run-finalize-dialog')).toBeNull();
   });
 });
