@@ -1,18 +1,22 @@
-// The user journey from an empty app to a migrated table and back: add a
-// connection, choose a table and its key, read the plan, run the migration,
-// explore the result, run maintenance, roll back. Shared by the browser and
-// the Electron specs; each step checks the screen and, where it matters, the
-// database itself.
+// The user journey from an empty app to a migrated table and back, and to a
+// migration kept for good: add a connection, choose a table and its key, read
+// the plan, run the migration, explore the result, run maintenance, roll back,
+// migrate again, finalize. Shared by the browser and the Electron specs; each
+// step checks the screen and, where it matters, the database itself, and
+// saves a picture of every screen it passes (numbered in journey order).
 import { expect, test } from '@playwright/test';
+import { overallProgress } from '../../shared/progress.js';
 import type { PartwiseApp } from '../pages/app.js';
 import type { TestDatabase } from '../support/postgres.js';
 import { EVENT_ROWS, EVENTS_TABLE, KEY_COLUMN, NOTES_TABLE } from '../support/seed.js';
 
 export interface JourneyOptions {
-  /** Prefix of the screenshot files, e.g. `electron-`; screenshots are `<prefix><screen>-<theme>.png`. */
+  /** Prefix of the screenshot files, e.g. `electron-`; screenshots are `<prefix><nn>-<screen>-<size>-<theme>.png`. */
   screenshotPrefix: string;
   /** Whether to read the clipboard back after "Copy DDL" (needs the clipboard permission). */
   readClipboard: boolean;
+  /** Extra window sizes for pictures of the Runs screen (the browser can resize its window, Electron's is its own). */
+  runsSizes: { width: number; height: number }[];
 }
 
 const BUCKET_LIMIT = 2_500;
@@ -49,9 +53,12 @@ const numerically = (a: string, b: string) => Number(a) - Number(b);
 
 export async function migrationJourney(app: PartwiseApp, db: TestDatabase, options: JourneyOptions): Promise<void> {
   const { shell, connections, tables, plan, runs, explorer, sizes, tracker } = app;
-  const shot = (screen: string) => shell.screenshotBothThemes(`${options.screenshotPrefix}${screen}`);
+  let shots = 0;
+  const shot = (screen: string, sizes: { width: number; height: number }[] = []) =>
+    shell.screenshotBothThemes(`${options.screenshotPrefix}${String(++shots).padStart(2, '0')}-${screen}`, sizes);
   const connectionName = `E2E ${db.name}`;
   let runId = 0;
+  let secondRunId = 0;
   const seeded = await rowsPerKey(db);
 
   await test.step('add a connection through the form, test it, save it and use it', async () => {
@@ -142,7 +149,23 @@ export async function migrationJourney(app: PartwiseApp, db: TestDatabase, optio
     // Every phase reports at least one line.
     expect(await runs.monitor.getByTestId('log-line').count()).toBeGreaterThanOrEqual(8);
     await expect(runs.historyRow(runId)).toHaveAttribute('data-status', 'succeeded');
-    await shot('runs');
+    await expect(runs.historyRow(runId).getByTestId('run-finalize')).toBeVisible();
+    // After the run: the time of each phase, what it went through, and the swap's exclusive lock.
+    expect(await runs.timedPhases()).toEqual([
+      'prepare',
+      'provision',
+      'copy',
+      'indexes',
+      'catch_up',
+      'cutover',
+      'verify',
+    ]);
+    await expect(runs.timings.locator('[data-phase="copy"]')).toContainText(
+      `${EVENT_ROWS.toLocaleString('en-US')} rows`,
+    );
+    await expect(runs.timings.getByTestId('run-timing-lock')).toHaveText(/^\d[\d,]* ms$|^\d+ s$/);
+    await expect(runs.monitor.getByTestId('run-duration')).toContainText('took ');
+    await shot('runs-migrated', options.runsSizes);
   });
 
   await test.step('the database holds every row, each leaf one key and at most the bucket limit', async () => {
@@ -251,6 +274,15 @@ export async function migrationJourney(app: PartwiseApp, db: TestDatabase, optio
     await runs.rollBack(runId);
     await expect(runs.historyRow(runId)).toHaveAttribute('data-status', 'rolled_back', { timeout: 120_000 });
     await expect(runs.monitor).toHaveAttribute('data-status', 'rolled_back');
+    await expect(runs.monitor.getByTestId('run-finished-message')).toContainText(`Run ${runId} rolled back`);
+    // The migration's own time, and the rollback's apart: not the time between them.
+    await expect(runs.monitor.getByTestId('run-duration')).toContainText(/took .* · rollback /);
+    await expect(runs.historyRow(runId).getByTestId('run-row-duration')).toContainText('rollback');
+    expect((await runs.timedPhases()).at(-1)).toBe('rollback');
+    await expect(runs.historyRow(runId).getByTestId('run-rollback')).toHaveCount(0);
+    await expect(runs.historyRow(runId).getByTestId('run-finalize')).toHaveCount(0);
+    await runs.showMonitor();
+    await shot('runs-rolled-back', options.runsSizes);
   });
 
   await test.step('the table is a plain table again, with the rows written meanwhile', async () => {
@@ -265,5 +297,71 @@ export async function migrationJourney(app: PartwiseApp, db: TestDatabase, optio
     expect(await relkind(db, PARTITIONED)).toBeNull();
     const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.${EVENTS_TABLE}`);
     expect(count!.n).toBe(EVENT_ROWS + LATE_ROWS);
+    await shot('tables-rolled-back');
+  });
+
+  await test.step('migrate the table again', async () => {
+    await tables.addTarget(KEY_COLUMN, BUCKET_LIMIT);
+    await tables.goToPlan();
+    await plan.waitPlanned([EVENTS]);
+    await expect(plan.status).toContainText('Ready');
+    await shot('plan-again');
+    // A reader of the application keeps the table open: the swap waits for it, and the run is seen running.
+    const endReader = await db.holdReader(EVENTS);
+    try {
+      await plan.openStartDialog();
+      await plan.confirmStart();
+      await expect(runs.root).toBeVisible();
+      await expect(runs.monitor).not.toHaveAttribute('data-run-id', String(runId));
+      secondRunId = await runs.monitoredRunId();
+      await expect(runs.target(EVENTS)).toHaveAttribute('data-phase', 'cutover');
+      await expect(runs.monitor).toHaveAttribute('data-status', 'running');
+      await expect(runs.step(EVENTS, 'verify')).toHaveAttribute('data-state', 'pending');
+      // The bar is the whole migration: the copy, indexes and catch up behind it, not a phase's own 0%.
+      await expect(runs.target(EVENTS).getByTestId('progress-bar')).toHaveAttribute(
+        'aria-valuenow',
+        String(Math.round(overallProgress('cutover', 0)! * 100)),
+      );
+      await expect(runs.historyRow(secondRunId)).toHaveAttribute('data-status', 'running');
+      await expect(runs.historyRow(secondRunId)).toContainText('Cut over');
+      await expect(runs.monitor.getByTestId('run-cancel')).toBeVisible();
+      await expect(runs.monitor.getByTestId('log-line').filter({ hasText: 'swap waiting' }).first()).toBeVisible();
+      await shot('runs-running', options.runsSizes);
+    } finally {
+      await endReader();
+    }
+    expect(await runs.waitFinished()).toBe('succeeded');
+    await expect(runs.historyRow(secondRunId)).toHaveAttribute('data-status', 'succeeded');
+    await expect(runs.historyRow(runId)).toHaveAttribute('data-status', 'rolled_back');
+    expect(await relkind(db, EVENTS_TABLE)).toBe('v');
+  });
+
+  await test.step('finalize from the run history: the dialog closes, the history says finalized', async () => {
+    await runs.finalize(secondRunId);
+    await expect(runs.historyRow(secondRunId)).toHaveAttribute('data-status', 'finalized');
+    await expect(runs.historyRow(secondRunId).getByTestId('run-row-status')).toHaveText('finalized');
+    await expect(runs.monitor).toHaveAttribute('data-run-id', String(secondRunId));
+    await expect(runs.monitor).toHaveAttribute('data-status', 'finalized');
+    await expect(runs.monitor.getByTestId('run-finished-message')).toContainText(
+      `Run ${secondRunId} finalized: backups dropped`,
+    );
+    expect((await runs.timedPhases()).at(-1)).toBe('finalize');
+    await expect(runs.timings.getByTestId('run-timing-lock')).toHaveCount(1);
+    // Nothing more can be done with it: rollback is gone with the backup.
+    await expect(runs.historyRow(secondRunId).getByTestId('run-rollback')).toHaveCount(0);
+    await expect(runs.historyRow(secondRunId).getByTestId('run-finalize')).toHaveCount(0);
+    expect(await relkind(db, BACKUP)).toBeNull();
+    expect(await relkind(db, EVENTS_TABLE)).toBe('v');
+    const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.${EVENTS_TABLE}`);
+    expect(count!.n).toBe(EVENT_ROWS + LATE_ROWS);
+    await runs.showMonitor();
+    await shot('runs-finalized', options.runsSizes);
+  });
+
+  await test.step('the Tracker offers no finalize once the backup is gone', async () => {
+    await shell.go('tracker');
+    await expect(tracker.count).toHaveText(`${keys.length} of ${keys.length} keys`);
+    await expect(tracker.root.getByTestId('finalize-box')).toHaveCount(0);
+    await shot('tracker-finalized');
   });
 }

@@ -50,16 +50,27 @@ export class AppShell {
   }
 
   /**
-   * Saves `<name>-light.png` and `<name>-dark.png` of the window as it is,
-   * then leaves the light theme on. Animations are frozen so the two agree.
+   * Saves `<name>-<width>x<height>-light.png` and `-dark.png` of the window as
+   * it is (and at each of `sizes`, the window resized for the picture and then
+   * put back), then leaves the light theme on. Animations are frozen so the
+   * two themes agree.
    */
-  async screenshotBothThemes(name: string): Promise<void> {
-    for (const theme of ['light', 'dark'] as const) {
-      await this.setTheme(theme);
-      // No hover highlight on the toggle in the picture.
-      await this.page.mouse.move(0, this.page.viewportSize()!.height - 1);
-      await this.page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-${theme}.png`), animations: 'disabled' });
+  async screenshotBothThemes(name: string, sizes: { width: number; height: number }[] = []): Promise<void> {
+    const own = this.page.viewportSize();
+    for (const size of [own, ...sizes]) {
+      if (size !== own && size) await this.page.setViewportSize(size);
+      const suffix = size ? `-${size.width}x${size.height}` : '';
+      for (const theme of ['light', 'dark'] as const) {
+        await this.setTheme(theme);
+        // No hover highlight on the toggle in the picture.
+        await this.page.mouse.move(0, (size?.height ?? 600) - 1);
+        await this.page.screenshot({
+          path: path.join(SCREENSHOT_DIR, `${name}${suffix}-${theme}.png`),
+          animations: 'disabled',
+        });
+      }
     }
+    if (own && sizes.length > 0) await this.page.setViewportSize(own);
     await this.setTheme('light');
   }
 }

@@ -40,11 +40,41 @@ export class RunsPage {
     await expect(this.root.getByTestId('runs-refresh')).toBeEnabled();
   }
 
+  /** Rolls a run back from its history row; the dialog closes once the rollback is under way. */
   async rollBack(runId: number): Promise<void> {
     await this.historyRow(runId).getByTestId('run-rollback').click();
     const dialog = this.page.getByTestId('run-rollback-dialog');
     await expect(dialog).toBeVisible();
     await dialog.getByTestId('confirm-accept').click();
     await expect(dialog).toBeHidden();
+  }
+
+  /** Finalizes a run from its history row, with the acknowledgement; the dialog must close on its own. */
+  async finalize(runId: number): Promise<void> {
+    await this.historyRow(runId).getByTestId('run-finalize').click();
+    const dialog = this.page.getByTestId('run-finalize-dialog');
+    await expect(dialog).toBeVisible();
+    await expect(dialog.getByTestId('confirm-accept')).toBeDisabled();
+    await dialog.getByTestId('confirm-acknowledge').check();
+    await dialog.getByTestId('confirm-accept').click();
+    await expect(dialog).toBeHidden();
+    await expect(this.page.getByTestId('confirm-error')).toHaveCount(0);
+  }
+
+  /** Scrolls the monitor to the top of the screen (after an action further down moved it). */
+  async showMonitor(): Promise<void> {
+    await this.monitor.evaluate((element) => element.scrollIntoView({ block: 'start' }));
+  }
+
+  /** The time-per-phase table of the followed run. */
+  get timings(): Locator {
+    return this.monitor.getByTestId('run-timings');
+  }
+
+  /** Phases listed in the time-per-phase table, in order. */
+  async timedPhases(): Promise<string[]> {
+    return this.timings
+      .getByTestId('run-timing')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-phase') ?? ''));
   }
 }

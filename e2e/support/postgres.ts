@@ -92,6 +92,11 @@ export interface TestDatabase {
   query<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
   /** Runs one statement as the role the app connects as (what an application writing to the table would be). */
   queryAsOwner<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+  /**
+   * A reader of the application with a transaction open on `table` (as the
+   * owner role): a swap waits for it, retrying. Returns the function that ends it.
+   */
+  holdReader(table: string): Promise<() => Promise<void>>;
   drop(): Promise<void>;
 }
 
@@ -127,6 +132,16 @@ export async function createTestDatabase(prefix = 'e2e'): Promise<TestDatabase> 
       } finally {
         await client.end();
       }
+    },
+    async holdReader(table) {
+      const client = new pg.Client(appParams(server, name));
+      await client.connect();
+      await client.query('BEGIN');
+      await client.query(`SELECT count(*) FROM ${table}`);
+      return async () => {
+        await client.query('COMMIT');
+        await client.end();
+      };
     },
     async drop() {
       await pool.end();

@@ -69,7 +69,7 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
         );
         reporter.log(
           'info',
-          `carried ${applied[0]!.n} logged changes made since the swap back to the original table`,
+          `carried ${Number(applied[0]!.n).toLocaleString('en-US')} logged changes made since the swap back to the original table`,
           context.label,
         );
         await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [

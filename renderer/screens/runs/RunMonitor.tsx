@@ -80,12 +80,22 @@ const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetV
   const tone =
     outcome === 'failed' ? 'error' : outcome === 'succeeded' ? 'success' : outcome === 'stopped' ? 'muted' : 'active';
   const phaseName = view.phase ? phaseLabel[view.phase] : 'Starting';
+  // Phase messages speak of work under way; once it ended, what became of the table.
+  const message = running
+    ? view.message
+    : view.status === 'rolled_back'
+      ? 'back to its original table'
+      : view.status === 'finalized'
+        ? 'finalized: its backup is dropped'
+        : view.phase === 'done'
+          ? view.message
+          : '';
   return (
     <div className="target-progress" data-testid="run-target" data-table={view.table} data-phase={view.phase ?? ''}>
       <div className="target-progress-head">
         <span className="mono strong">{view.table || 'Run'}</span>
         {view.phase && <span className="badge">{phaseLabel[view.phase]}</span>}
-        {view.message && <span className="muted ellipsis">{view.message}</span>}
+        {message && <span className="muted ellipsis">{message}</span>}
         {view.overall !== null && !undoing && (
           <span className="target-overall" data-testid="progress-overall">
             {formatPercent(fraction)} <span className="muted">of the migration</span>
@@ -117,31 +127,34 @@ const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetV
         label={`${view.table || 'Run'}: ${undoing ? phaseName : `${formatPercent(fraction)} of the migration, ${phaseName}`}`}
         tone={tone}
       />
-      <div className="progress-facts">
-        <span>
-          <span className="muted" data-testid="progress-phase">
-            {phaseName}
-          </span>{' '}
-          <span data-testid="progress-count">
-            {view.done !== null && view.total !== null
-              ? `${formatNumber(view.done)} / ${formatNumber(view.total)} ${view.unit}`
-              : view.done !== null
-                ? `${formatNumber(view.done)} ${view.unit}`
-                : DASH}
+      {/* Figures while the phase has some (prepare and the swap report none: their message says what they do). */}
+      {running && view.done !== null && (
+        <div className="progress-facts">
+          <span>
+            <span className="muted" data-testid="progress-phase">
+              {phaseName}
+            </span>{' '}
+            <span data-testid="progress-count">
+              {view.done !== null && view.total !== null
+                ? `${formatNumber(view.done)} / ${formatNumber(view.total)} ${view.unit}`
+                : view.done !== null
+                  ? `${formatNumber(view.done)} ${view.unit}`
+                  : DASH}
+            </span>
           </span>
-        </span>
-        <span data-testid="progress-rate">
-          <span className="muted">rate</span>{' '}
-          {running && view.perSecond !== null ? formatRate(view.perSecond, view.unit) : DASH}
-        </span>
-        <span data-testid="progress-eta">
-          <span className="muted">ETA</span>{' '}
-          {running && view.etaSeconds !== null ? formatDuration(view.etaSeconds) : DASH}
-        </span>
-        <span data-testid="progress-key" className="ellipsis">
-          <span className="muted">key</span> <span className="mono">{view.currentKey ?? DASH}</span>
-        </span>
-      </div>
+          <span data-testid="progress-rate">
+            <span className="muted">rate</span>{' '}
+            {running && view.perSecond !== null ? formatRate(view.perSecond, view.unit) : DASH}
+          </span>
+          <span data-testid="progress-eta">
+            <span className="muted">ETA</span>{' '}
+            {running && view.etaSeconds !== null ? formatDuration(view.etaSeconds) : DASH}
+          </span>
+          <span data-testid="progress-key" className="ellipsis">
+            <span className="muted">key</span> <span className="mono">{view.currentKey ?? DASH}</span>
+          </span>
+        </div>
+      )}
       {view.error && (
         <div className="target-error" role="alert">
           {view.error}

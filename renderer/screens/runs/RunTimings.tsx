@@ -2,15 +2,12 @@
 // long it took, what it went through, and how long the table was under the
 // exclusive lock (the swap), which is what the application felt.
 import type { RunSummary } from '../../../shared/runs';
-import { formatDuration, formatNumber } from '../../lib/format';
+import { formatNumber } from '../../lib/format';
 import { phaseLabel } from '../../state/run-progress';
+import { formatMs } from './run-state';
 
-const seconds = (ms: number) => formatDuration(ms / 1000);
-
-/** Milliseconds under a second read as such: a swap of 40 ms is not "<1 s" to a DBA. */
 function lockText(ms: number | null): string {
-  if (ms === null) return '';
-  return ms < 1000 ? `${formatNumber(Math.round(ms))} ms` : seconds(ms);
+  return ms === null ? '' : formatMs(ms);
 }
 
 export function RunTimings({ run, running }: { run: RunSummary; running: boolean }) {
@@ -43,7 +40,11 @@ export function RunTimings({ run, running }: { run: RunSummary; running: boolean
                 {several && <td className="mono">{tables.get(step.targetNo)}</td>}
                 <td>{phaseLabel[step.phase]}</td>
                 <td className="right num">
-                  {step.durationMs !== null ? seconds(step.durationMs) : running ? 'running' : 'stopped before the end'}
+                  {step.durationMs !== null
+                    ? formatMs(step.durationMs)
+                    : running
+                      ? 'running'
+                      : 'stopped before the end'}
                 </td>
                 <td className="right num">
                   {step.count !== null && step.unit ? `${formatNumber(step.count)} ${step.unit}` : ''}

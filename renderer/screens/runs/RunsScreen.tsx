@@ -10,13 +10,13 @@ import { RequireConnection } from '../../components/RequireConnection';
 import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
-import { DASH, formatDuration, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
+import { DASH, formatNumber, formatPercent, formatTimestamp } from '../../lib/format';
 import { targetView } from '../../lib/phases';
 import { liveRunIdsOf, phaseLabel, selectLiveRun, useRunProgress, type TargetProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { RunActionDialog, runTables } from './RunActionDialog';
 import { RunMonitor, StatusBadge, useNow } from './RunMonitor';
-import { isRollingBack, nextActions, runStatus } from './run-state';
+import { formatMs, isRollingBack, nextActions, runStatus } from './run-state';
 
 /** The run the monitor shows: the chosen one, else a running one, else the newest one that sent events. */
 export function pickMonitoredRun(
@@ -34,14 +34,18 @@ export function pickMonitoredRun(
   return null;
 }
 
+const ENDED: Partial<Record<RunSummary['targets'][number]['status'], string>> = {
+  rolled_back: 'rolled back',
+  finalized: 'finalized',
+};
+
 /** A target's phase as the history shows it: live while it runs, from the journal otherwise. */
 function targetProgressText(target: RunSummary['targets'][number], live: TargetProgress | undefined): string {
   const view = targetView(`${target.schema}.${target.table}`, live, target);
   if (!view.phase) return '';
   const running = live !== undefined && view.overall !== null && view.overall < 1;
-  return running
-    ? `${phaseLabel[view.phase]}, ${formatPercent(view.overall)} of the migration`
-    : phaseLabel[view.phase];
+  if (running) return `${phaseLabel[view.phase]}, ${formatPercent(view.overall)} of the migration`;
+  return ENDED[target.status] ?? phaseLabel[view.phase];
 }
 
 function RunHistory({
@@ -131,9 +135,9 @@ function RunHistory({
                 </td>
                 <td className="nowrap">{formatTimestamp(run.startedAt)}</td>
                 <td className="right nowrap" data-testid="run-row-duration">
-                  {durations.migrationMs !== null ? formatDuration(durations.migrationMs / 1000) : DASH}
+                  {durations.migrationMs !== null ? formatMs(durations.migrationMs) : DASH}
                   {durations.rollbackMs !== null && (
-                    <div className="muted small">rollback {formatDuration(durations.rollbackMs / 1000)}</div>
+                    <div className="muted small">rollback {formatMs(durations.rollbackMs)}</div>
                   )}
                 </td>
                 <td className="right num">{formatNumber(copied)}</td>

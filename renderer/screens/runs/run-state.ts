@@ -2,7 +2,7 @@
 // together: its status, what can be done with it next, and how long it took.
 import { runDurations, type RunStatus, type RunSummary } from '../../../shared/runs';
 import type { RunAction } from '../../api/queries';
-import { formatDuration } from '../../lib/format';
+import { formatDuration, formatNumber } from '../../lib/format';
 import { phaseLabel, type RunProgress } from '../../state/run-progress';
 
 /**
@@ -50,14 +50,21 @@ export function nextActions(run: RunSummary, status: RunStatus): RunActionButton
   return buttons;
 }
 
-/** "took 6 s · rolled back in 2 s": the recorded work of each part, never the time between them. */
+/** "640 ms", "2.3 s", "3 min 20 s": a phase of 640 ms is not "<1 s" to a DBA timing a swap. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${formatNumber(Math.round(ms))} ms`;
+  if (ms < 10_000) return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
+  return formatDuration(ms / 1000);
+}
+
+/** "took 6.2 s · rollback 2.1 s": the recorded work of each part, never the time between them. */
 export function durationText(
   summary: RunSummary | undefined,
   live: RunProgress | undefined,
   status: RunStatus,
   now = Date.now(),
 ): string {
-  const seconds = (ms: number | null) => formatDuration((ms ?? 0) / 1000);
+  const seconds = (ms: number | null) => formatMs(ms ?? 0);
   if (!summary || summary.steps.length === 0) {
     // Not in the journal yet: the events are all there is.
     const start = live ? Date.parse(live.firstEventAt) : NaN;
