@@ -116,6 +116,20 @@ async function open(): Promise<Session> {
   };
 }
 
+/** A connection profile for the test database, as the Connections form would send it. */
+function harnessProfile(name: string) {
+  const url = new URL(db.url);
+  return {
+    name,
+    host: url.hostname,
+    port: Number(url.port),
+    database: url.pathname.slice(1),
+    user: url.username,
+    sslMode: 'disable',
+    password: decodeURIComponent(url.password),
+  };
+}
+
 describe('who may open the WebSocket', () => {
   it('accepts the right token, Origin and Host', async () => {
     expect(await upgradeStatus({})).toBe(101);
@@ -176,18 +190,9 @@ describe('commands over the WebSocket', () => {
         result: { version: expect.any(String), shell: 'browser', secretStorage: 'session_only' },
       });
 
-      const url = new URL(db.url);
-      const saved = await session.call('connections.save', {
-        name: 'Harness',
-        host: url.hostname,
-        port: Number(url.port),
-        database: url.pathname.slice(1),
-        user: url.username,
-        sslMode: 'disable',
-        password: decodeURIComponent(url.password),
-      });
+      const saved = await session.call('connections.save', harnessProfile('Harness'));
       expect(saved.response.ok).toBe(true);
-      expect(JSON.stringify(saved)).not.toContain(decodeURIComponent(url.password));
+      expect(JSON.stringify(saved)).not.toContain(harnessProfile('Harness').password);
       const id = (saved.response as { result: { id: string } }).result.id;
       const tested = await session.call('connections.test', { id });
       expect(tested.response).toMatchObject({ ok: true, result: { ok: true } });
@@ -383,16 +388,7 @@ describe('every run action on every run state, over the WebSocket', () => {
 
   beforeAll(async () => {
     session = await open();
-    const url = new URL(db.url);
-    const saved = await session.call('connections.save', {
-      name: 'Run actions',
-      host: url.hostname,
-      port: Number(url.port),
-      database: url.pathname.slice(1),
-      user: url.username,
-      sslMode: 'disable',
-      password: decodeURIComponent(url.password),
-    });
+    const saved = await session.call('connections.save', harnessProfile('Run actions'));
     const connectionId = (saved.response as { result: { id: string } }).result.id;
     harness = {
       db,

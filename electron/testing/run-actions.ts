@@ -5,7 +5,7 @@
 // case after ANSWER_WITHIN_MS instead of hanging the suite.
 import { expect } from 'vitest';
 import type { ResponseEnvelope } from '../../shared/contract.js';
-import type { FinishedStatus, RunEvent } from '../../shared/progress.js';
+import type { FinishedStatus, Phase, RunEvent } from '../../shared/progress.js';
 import type { RunActionResult } from '../../shared/runs.js';
 import { finalize, migrate, rollback, type EngineOptions, type RunOutcome } from '../engine/index.js';
 import type { TestDatabase } from './database.js';
@@ -185,6 +185,24 @@ async function engineRun(db: TestDatabase, table: string, options: EngineOptions
   return migrate(db.pool, [target(table)], options);
 }
 
+/** Options that cancel (`signal`) or interrupt the run when it reaches `phase`. */
+function abortBefore(phase: Phase, how: 'signal' | 'interrupt'): EngineOptions {
+  const controller = new AbortController();
+  return {
+    [how]: controller.signal,
+    beforePhase: async (next: Phase) => {
+      if (next === phase) controller.abort();
+    },
+  };
+}
+
+/** A run of the table that ends as `status`. */
+async function endedAs(db: TestDatabase, table: string, status: string, options: EngineOptions): Promise<Prepared> {
+  const outcome = await engineRun(db, table, options);
+  expect(outcome.status, outcome.message).toBe(status);
+  return nothingHeld(table, outcome.runId);
+}
+
 function nothingHeld(table: string, runId: number): Prepared {
   return { table, runId, release: async () => undefined, settle: async () => undefined };
 }
@@ -244,17 +262,8 @@ export async function prepareState(harness: ActionHarness, state: RunState): Pro
         },
       };
     }
-    case 'interrupted': {
-      const interrupt = new AbortController();
-      const outcome = await engineRun(db, table, {
-        interrupt: interrupt.signal,
-        beforePhase: async (phase) => {
-          if (phase === 'indexes') interrupt.abort();
-        },
-      });
-      expect(outcome.status).toBe('interrupted');
-      return nothingHeld(table, outcome.runId);
-    }
+    case 'interrupted':
+      return endedAs(db, table, 'interrupted', abortBefore('indexes', 'interrupt'));
     case 'interrupted in rollback': {
       // The rollback's connection dies while it waits for its lock: what a
       // kill -9 of its process leaves in the journal.
@@ -274,28 +283,13 @@ export async function prepareState(harness: ActionHarness, state: RunState): Pro
       return nothingHeld(table, runId);
     }
     case 'succeeded':
-      return nothingHeld(table, (await engineRun(db, table, {})).runId);
-    case 'failed': {
-      const outcome = await engineRun(db, table, { beforePhase: failAt('indexes') });
-      expect(outcome.status).toBe('failed');
-      return nothingHeld(table, outcome.runId);
-    }
-    case 'failed after the swap': {
-      const outcome = await engineRun(db, table, { beforePhase: failAt('verify') });
-      expect(outcome.status).toBe('failed');
-      return nothingHeld(table, outcome.runId);
-    }
-    case 'cancelled': {
-      const cancel = new AbortController();
-      const outcome = await engineRun(db, table, {
-        signal: cancel.signal,
-        beforePhase: async (phase) => {
-          if (phase === 'indexes') cancel.abort();
-        },
-      });
-      expect(outcome.status).toBe('cancelled');
-      return nothingHeld(table, outcome.runId);
-    }
+      return endedAs(db, table, 'succeeded', {});
+    case 'failed':
+      return endedAs(db, table, 'failed', { beforePhase: failAt('indexes') });
+    case 'failed after the swap':
+      return endedAs(db, table, 'failed', { beforePhase: failAt('verify') });
+    case 'cancelled':
+      return endedAs(db, table, 'cancelled', abortBefore('indexes', 'signal'));
     case 'rolled back': {
       const { runId } = await engineRun(db, table, {});
       expect((await rollback(db.pool, runId)).status).toBe('rolled_back');
