@@ -231,17 +231,21 @@ describe('what the swap keeps', () => {
       withRoles(`CREATE POLICY own_rows ON tenants_data FOR SELECT TO app_reader USING (tenant = 'tenant_1')`),
     );
     await db.query(withRoles(`GRANT SELECT ON tenants_data TO app_reader`));
-    const outcome = await migrate(db.pool, [
-      { schema: 'public', table: 'tenants_data', keyColumn: 'tenant', bucketLimit: 50 },
-    ]);
+    const target = { schema: 'public', table: 'tenants_data', keyColumn: 'tenant', bucketLimit: 50 };
     if (db.major < 15) {
-      expect(outcome.status).toBe('failed');
-      expect(outcome.message).toContain('row-level security');
+      // Refused before a run is recorded: nothing to roll back, no failed run in the history.
+      const runsBefore = await db.query(`SELECT run_id FROM partwise.migration_run`);
+      await expect(migrate(db.pool, [target])).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining('row-level security'),
+      });
+      expect(await db.query(`SELECT run_id FROM partwise.migration_run`)).toEqual(runsBefore);
       expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'tenants_data'::regclass`)).toEqual([
         { relkind: 'r' },
       ]);
       return;
     }
+    const outcome = await migrate(db.pool, [target]);
     expect(outcome.status, outcome.message).toBe('succeeded');
     expect(await asRole('app_reader', `SELECT DISTINCT tenant FROM tenants_data`)).toEqual([{ tenant: 'tenant_1' }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM tenants_data`)).toEqual([{ n: 300 }]);
