@@ -1,6 +1,6 @@
 // Migration runs as recorded in the database journal.
 import { z } from 'zod';
-import { FinishedStatus, MIGRATION_PHASES, Phase, ProgressUnit } from './progress.js';
+import { FinishedStatus, Phase, ProgressUnit } from './progress.js';
 
 export const RunStatus = z.enum([
   'running',
@@ -74,6 +74,21 @@ export const RunActionResult = z.object({
 });
 export type RunActionResult = z.infer<typeof RunActionResult>;
 
+/**
+ * A step's or a run's time: "640 ms", "2.3 s", "3 min 20 s". A phase of
+ * 640 ms is not "<1 s" to a DBA timing a swap.
+ */
+export function formatMs(ms: number): string {
+  const rounded = Math.round(ms);
+  if (rounded < 1000) return `${rounded.toLocaleString('en-US')} ms`;
+  if (rounded < 10_000) return `${(Math.round(rounded / 100) / 10).toFixed(1)} s`;
+  const seconds = Math.round(rounded / 1000);
+  const [hours, minutes, secs] = [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60), seconds % 60];
+  if (hours > 0) return minutes > 0 ? `${hours} h ${minutes} min` : `${hours} h`;
+  if (minutes > 0) return secs > 0 ? `${minutes} min ${secs} s` : `${minutes} min`;
+  return `${secs} s`;
+}
+
 export interface RunDurations {
   /** The migration's phases (an automatic rollback after a cancel or failure counts as rollback). */
   migrationMs: number | null;
@@ -101,6 +116,3 @@ export function runDurations(run: Pick<RunSummary, 'steps' | 'status'>, now = Da
   }
   return durations;
 }
-
-/** The phases a summary of step timings lists, in order: the migration's, then rollback and finalize. */
-export const TIMED_PHASES: readonly Phase[] = [...MIGRATION_PHASES.filter((p) => p !== 'done'), 'rollback', 'finalize'];

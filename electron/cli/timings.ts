@@ -1,16 +1,8 @@
 // `partwise status --run N`: the time each phase of each table took, what it
 // went through, and how long the table was under the exclusive lock.
-import { runDurations, type RunSummary } from '../../shared/runs.js';
+import { formatMs, runDurations, type RunSummary } from '../../shared/runs.js';
 
 const number = (value: number): string => Math.round(value).toLocaleString('en-US');
-
-/** "850 ms", "12.4 s", "3 min 05 s". */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${number(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const seconds = Math.round(ms / 1000);
-  return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
-}
 
 export function timingLines(run: RunSummary): string[] {
   if (run.steps.length === 0) return [];

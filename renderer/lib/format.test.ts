@@ -4,7 +4,6 @@ import {
   formatCompactNumber,
   formatCount,
   formatDuration,
-  formatElapsed,
   formatNumber,
   formatPercent,
   formatRate,
@@ -104,9 +103,5 @@ describe('timestamps', () => {
     expect(formatTimestamp(iso)).toBe('2025-11-24 09:03:07');
     expect(formatTimestamp(null)).toBe('—');
     expect(formatTimestamp('not a date')).toBe('not a date');
-  });
-  it('measures elapsed time', () => {
-    expect(formatElapsed('2025-11-24T09:00:00Z', '2025-11-24T09:11:20Z')).toBe('11 min 20 s');
-    expect(formatElapsed('2025-11-24T09:00:00Z', null, Date.parse('2025-11-24T09:00:45Z'))).toBe('45 s');
   });
 });

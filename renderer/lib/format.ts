@@ -109,11 +109,3 @@ export function formatClock(iso: string): string {
   if (Number.isNaN(date.getTime())) return iso;
   return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
-
-/** Time between two ISO timestamps (or until now), as a duration. */
-export function formatElapsed(startIso: string, endIso: string | null, now = Date.now()): string {
-  const start = new Date(startIso).getTime();
-  const end = endIso ? new Date(endIso).getTime() : now;
-  if (Number.isNaN(start) || Number.isNaN(end)) return DASH;
-  return formatDuration(Math.max(0, (end - start) / 1000));
-}

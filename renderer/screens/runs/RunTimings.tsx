@@ -1,10 +1,9 @@
 // After a run: each phase of each table as the journal recorded it, with how
 // long it took, what it went through, and how long the table was under the
 // exclusive lock (the swap), which is what the application felt.
-import type { RunSummary } from '../../../shared/runs';
+import { formatMs, type RunSummary } from '../../../shared/runs';
 import { formatNumber } from '../../lib/format';
 import { phaseLabel } from '../../state/run-progress';
-import { formatMs } from './run-state';
 
 function lockText(ms: number | null): string {
   return ms === null ? '' : formatMs(ms);

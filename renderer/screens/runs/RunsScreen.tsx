@@ -2,7 +2,7 @@
 // journal (kept level with the live events) with Resume, Roll back and
 // Finalize where they apply.
 import { useState } from 'react';
-import { runDurations, type RunSummary } from '../../../shared/runs';
+import { formatMs, runDurations, type RunSummary } from '../../../shared/runs';
 import type { RunAction } from '../../api/queries';
 import { useRuns } from '../../api/queries';
 import { Icon } from '../../components/Icon';
@@ -16,7 +16,7 @@ import { liveRunIdsOf, phaseLabel, selectLiveRun, useRunProgress, type TargetPro
 import { useUi } from '../../state/ui';
 import { RunActionDialog, runTables } from './RunActionDialog';
 import { RunMonitor, StatusBadge, useNow } from './RunMonitor';
-import { formatMs, isRollingBack, nextActions, runStatus } from './run-state';
+import { isRollingBack, nextActions, runStatus } from './run-state';
 
 /** The run the monitor shows: the chosen one, else a running one, else the newest one that sent events. */
 export function pickMonitoredRun(

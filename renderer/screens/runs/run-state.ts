@@ -1,8 +1,8 @@
 // What the Runs screen says about a run, from its live events and the journal
 // together: its status, what can be done with it next, and how long it took.
-import { runDurations, type RunStatus, type RunSummary } from '../../../shared/runs';
+import { formatMs, runDurations, type RunStatus, type RunSummary } from '../../../shared/runs';
 import type { RunAction } from '../../api/queries';
-import { formatDuration, formatNumber } from '../../lib/format';
+import { formatDuration } from '../../lib/format';
 import { phaseLabel, type RunProgress } from '../../state/run-progress';
 
 /**
@@ -48,13 +48,6 @@ export function nextActions(run: RunSummary, status: RunStatus): RunActionButton
   }
   if (run.canFinalize) buttons.push({ action: 'finalize', label: 'Finalize', className: 'btn btn-small' });
   return buttons;
-}
-
-/** "640 ms", "2.3 s", "3 min 20 s": a phase of 640 ms is not "<1 s" to a DBA timing a swap. */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${formatNumber(Math.round(ms))} ms`;
-  if (ms < 10_000) return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
-  return formatDuration(ms / 1000);
 }
 
 /** "took 6.2 s · rollback 2.1 s": the recorded work of each part, never the time between them. */
