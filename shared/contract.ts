@@ -10,6 +10,7 @@ import { MigrationPlan, MigrationTarget } from './plan.js';
 import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
+import { WorkloadReport } from './workload.js';
 
 const connectionId = z.string().min(1).max(200);
 const identifier = z.string().min(1).max(63);
@@ -91,6 +92,8 @@ export const commands = {
     input: z.object({ connectionId, configId, ahead: z.number().min(0).max(1).nullable() }).strict(),
     output: MaintenanceReport,
   },
+  /** The statements run on a managed table (pg_stat_statements) and which of them read every leaf. */
+  'workload.live': { input: z.object({ connectionId, configId }).strict(), output: WorkloadReport },
 } as const;
 
 export type CommandName = keyof typeof commands;

@@ -1,6 +1,7 @@
 // The dry-run plan of a migration: read-only, fast (catalog statistics unless
 // exact counts are asked for), typed for the renderer and printable as text.
 import { z } from 'zod';
+import { WorkloadReport } from './workload.js';
 
 export const BUCKET_COLUMN_DEFAULT = 'bucket_id';
 
@@ -13,6 +14,8 @@ export const MigrationTarget = z.object({
     .int('Bucket limit must be a whole number')
     .positive('Bucket limit must be a positive integer')
     .max(2_000_000_000),
+  /** Migrate although frequent statements do not filter by the key (recorded with the run). */
+  acceptKeylessQueries: z.boolean().optional(),
 });
 export type MigrationTarget = z.infer<typeof MigrationTarget>;
 
@@ -73,6 +76,8 @@ export const MigrationPlan = z.object({
   issues: z.array(PlanIssue),
   /** Estimated duration in seconds, from the row count (rough). */
   estimatedSeconds: z.number(),
+  /** The statements run on the table (pg_stat_statements) and which do not filter by the key. */
+  workload: WorkloadReport.optional(),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
 

@@ -34,7 +34,11 @@ function adminUrl(server: E2ePostgres, database = 'postgres'): string {
 
 export async function startE2ePostgres(): Promise<{ server: E2ePostgres; stop(): Promise<void> }> {
   const major = requestedMajor();
-  const cluster = await startTemporaryCluster(major, 'e2e-pg', { ...THROWAWAY_SETTINGS, max_connections: 100 });
+  const cluster = await startTemporaryCluster(major, 'e2e-pg', {
+    ...THROWAWAY_SETTINGS,
+    max_connections: 100,
+    shared_preload_libraries: 'pg_stat_statements',
+  });
   const server: E2ePostgres = {
     host: cluster.params.host,
     port: cluster.params.port,

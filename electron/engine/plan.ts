@@ -26,6 +26,7 @@ import {
 } from './names.js';
 import { indexPlans } from './index-ddl.js';
 import { DEFAULT_SCHEMA } from '../infra/install.js';
+import { workloadForPlan } from './workload/index.js';
 
 export interface PlanOptions {
   exact: boolean;
@@ -123,6 +124,10 @@ export async function planMigration(
 
   const levelOne = distribution.distinctKeys;
   const leaves = distribution.leaves;
+  const tree = { leaves, levelOne, largestKeyRows: distribution.largest[0]?.rows ?? 0 };
+  const workload =
+    key && info.kind === 'r' ? await workloadForPlan(client, info, target, tree, server.currentUser) : null;
+  issues.push(...(workload?.issues ?? []));
   const indexCount = indexes.length;
   const lockedByFullScan = (1 + levelOne + leaves) * (1 + indexCount);
   const capacity = lockTableCapacity(server);
@@ -220,6 +225,7 @@ export async function planMigration(
     ddl,
     issues: sortIssues(issues),
     estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
+    ...(workload ? { workload: workload.report } : {}),
   };
 }
 

@@ -17,6 +17,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0001_metadata.sql',
         'migrations/0002_maintenance.sql',
         'migrations/0003_journal.sql',
+        'migrations/0004_migration_acceptance.sql',
       ]);
       const second = await install(client);
       expect(second).toEqual({
@@ -32,6 +33,7 @@ describe('installing the SQL infrastructure', () => {
       expect(tables.rows.map((r) => r.relname)).toEqual([
         'installation',
         'maintenance_finding',
+        'migration_acceptance',
         'migration_log',
         'migration_run',
         'migration_step',

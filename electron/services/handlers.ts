@@ -7,6 +7,7 @@ import { catalogHandlers } from './catalog-handlers.js';
 import { planHandlers } from './plan-handlers.js';
 import { runHandlers } from './run-handlers.js';
 import { explorerHandlers } from './explorer-handlers.js';
+import { workloadHandlers } from './workload-handlers.js';
 
 export type ConnectionCommands =
   'app.info' | 'connections.list' | 'connections.save' | 'connections.delete' | 'connections.test' | 'sandbox.start';
@@ -20,5 +21,6 @@ export function createHandlers(context: ServiceContext, connections: ConnectionH
     ...planHandlers(context),
     ...runHandlers(context),
     ...explorerHandlers(context),
+    ...workloadHandlers(context),
   };
 }

@@ -20,6 +20,8 @@ export async function setup(project: TestProject): Promise<void> {
     ...THROWAWAY_SETTINGS,
     max_connections: 200,
     max_locks_per_transaction: 128,
+    // Loaded as on most production servers, so that tests can read the workload (CREATE EXTENSION per database).
+    shared_preload_libraries: 'pg_stat_statements',
   });
   project.provide('pgAdminUrl', cluster.url());
   project.provide('pgMajor', major);

@@ -4,12 +4,13 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { blockers } from '../../../shared/plan.js';
+import { blockers, type MigrationPlan } from '../../../shared/plan.js';
 import { inspectTable, serverInfo, type TableInfo } from '../catalog.js';
 import { inLockingTransaction } from '../locks.js';
 import { planMigration } from '../plan.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
+import { acceptedIssues, recordAcceptedWorkload } from './acceptance.js';
 
 export function identityColumns(info: TableInfo): string[] {
   const primary = info.indexes.find((i) => i.isPrimary && i.isValid);
@@ -35,13 +36,26 @@ export function changeLogName(runId: number, targetNo: number, after = false): s
  */
 export async function refuseBlocked(
   client: pg.ClientBase,
-  target: { schema: string; table: string; keyColumn: string; bucketLimit: number; bucketColumn: string },
+  target: {
+    schema: string;
+    table: string;
+    keyColumn: string;
+    bucketLimit: number;
+    bucketColumn: string;
+    acceptKeylessQueries?: boolean;
+  },
   options: Pick<TargetContext['options'], 'installSchema' | 'mode'>,
   { ignoreRunId, except = [] }: { ignoreRunId?: number; except?: string[] } = {},
-): Promise<void> {
+): Promise<MigrationPlan> {
   const plan = await planMigration(
     client,
-    { schema: target.schema, table: target.table, keyColumn: target.keyColumn, bucketLimit: target.bucketLimit },
+    {
+      schema: target.schema,
+      table: target.table,
+      keyColumn: target.keyColumn,
+      bucketLimit: target.bucketLimit,
+      acceptKeylessQueries: target.acceptKeylessQueries,
+    },
     { exact: false, installSchema: options.installSchema, bucketColumn: target.bucketColumn, ignoreRunId },
   );
   const found = blockers(plan).filter(
@@ -59,6 +73,7 @@ export async function refuseBlocked(
       },
     );
   }
+  return plan;
 }
 
 export async function prepare(context: TargetContext, client: pg.ClientBase): Promise<void> {
@@ -66,7 +81,14 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
   const table = { schema: target.schema, name: target.table };
 
   if (target.configId === null) {
-    await refuseBlocked(client, target, options, { ignoreRunId: target.runId });
+    const accepted = await acceptedIssues(client, options.installSchema, target.runId, target.targetNo);
+    const plan = await refuseBlocked(
+      client,
+      { ...target, acceptKeylessQueries: accepted.has('keyless_queries') },
+      options,
+      { ignoreRunId: target.runId },
+    );
+    await recordAcceptedWorkload(context, client, plan);
     const info = await inspectTable(client, table);
     const server = await serverInfo(client);
     const key = info.columns.find((c) => c.name === target.keyColumn)!;

@@ -29,6 +29,7 @@ import { verify } from './verify.js';
 import { rollbackTarget } from './rollback.js';
 import { finalizeTarget } from './finalize.js';
 import { crashPoint } from './crash-points.js';
+import { recordAcceptances } from './acceptance.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -182,6 +183,7 @@ export async function migrate(
       })),
       { workers: session.options.workers, mode: session.options.mode },
     );
+    await recordAcceptances(session.control, session.options.installSchema, runId, targets);
     if (!(await session.journal.lockRun(session.control, runId))) {
       throw new PartwiseError('conflict', `run ${runId} is held by another process`);
     }

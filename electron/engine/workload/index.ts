@@ -1,0 +1,203 @@
+// The statements an application runs against a table, and which of them do
+// not name the partition key: before a migration (in its plan, where frequent
+// ones block it until accepted) and after it (the live table).
+import type pg from 'pg';
+import type { MigrationTarget, PlanIssue } from '../../../shared/plan.js';
+import { displayTableName } from '../../../shared/identifiers.js';
+import type { WorkloadReport, WorkloadStatement } from '../../../shared/workload.js';
+import { FREQUENT_CALLS } from '../../../shared/workload.js';
+import { PartwiseError } from '../../db/errors.js';
+import { ident } from '../../db/sql.js';
+import type { TableInfo } from '../catalog.js';
+import { analysePlan, IdentifierQuoter, type AnalysisTarget } from './analyse.js';
+import { explainStatement } from './explain.js';
+import { workloadIssues } from './issues.js';
+import { measureKeylessCost } from './probe.js';
+import { ANALYSED_STATEMENTS, readWorkload, roleSearchPaths, type StatStatement } from './source.js';
+
+/** Names under which statements reach a relation: its own and those of the views over it. */
+async function namesOf(client: pg.ClientBase, oid: number, own: string[]): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT DISTINCT v.relname AS name
+       FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
+        AND v.oid <> $1`,
+    [oid],
+  );
+  return [...new Set([...own, ...rows.map((r) => r.name)])];
+}
+
+async function analyseAll(
+  client: pg.ClientBase,
+  candidates: StatStatement[],
+  target: AnalysisTarget,
+): Promise<WorkloadStatement[]> {
+  const searchPaths = await roleSearchPaths(client, [...new Set(candidates.map((c) => c.mainRoleOid))]);
+  const quoter = new IdentifierQuoter(client);
+  const statements: WorkloadStatement[] = [];
+  for (const candidate of candidates) {
+    const common = {
+      queryId: candidate.queryId,
+      query: candidate.query,
+      roles: candidate.roles,
+      calls: candidate.calls,
+      totalMs: candidate.totalMs,
+      meanMs: candidate.calls > 0 ? candidate.totalMs / candidate.calls : 0,
+      expectedMeanMs: null,
+      frequent: false,
+    };
+    const explained = await explainStatement(client, candidate.query, searchPaths.get(candidate.mainRoleOid) ?? null);
+    if (!explained.ok) {
+      statements.push({ ...common, verdict: 'not_analysed', reason: explained.reason, leaves: null, planningMs: null });
+      continue;
+    }
+    const analysis = await analysePlan(explained.plan, target, quoter);
+    if (analysis === null) continue; // it does not read the table
+    statements.push({
+      ...common,
+      ...analysis,
+      planningMs: analysis.verdict === 'key' ? null : explained.plan.planningMs,
+    });
+  }
+  return statements;
+}
+
+export interface BeforeMigration {
+  table: TableInfo;
+  keyColumn: string;
+  leaves: number;
+  levelOne: number;
+  /** Buckets of the largest key: the most leaves a statement naming one key reads. */
+  leavesPerKey: number;
+}
+
+/** Columns that identify a row (what ORMs look rows up by): the primary key, or a unique index. */
+function lookupColumns(table: TableInfo): string[] {
+  const candidates = [...table.indexes]
+    .filter((i) => i.isValid && (i.isPrimary || i.isUnique) && i.keyColumns.every((c) => c !== null))
+    .sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary));
+  return (candidates[0]?.keyColumns as string[] | undefined) ?? [];
+}
+
+/** The workload of a plain table before its migration, with the measured cost of a key-less statement afterwards. */
+export async function workloadBeforeMigration(client: pg.ClientBase, input: BeforeMigration): Promise<WorkloadReport> {
+  const { table } = input;
+  const read = await readWorkload(client, await namesOf(client, table.oid, [table.name]), ANALYSED_STATEMENTS);
+  const statements = await analyseAll(client, read.statements, {
+    relations: new Set([`${table.schema}.${table.name}`]),
+    keyColumn: input.keyColumn,
+    leaves: input.leaves,
+    leavesPerKey: input.leavesPerKey,
+    relationsAreLeaves: false,
+  });
+  const keyless = statements.filter((s) => s.verdict === 'keyless' || s.verdict === 'key_at_run_time');
+  let cost: WorkloadReport['cost'] = null;
+  let costNote: string | null = null;
+  const columns = lookupColumns(table);
+  if (keyless.length === 0) {
+    costNote = null;
+  } else if (columns.length === 0) {
+    costNote = 'Not measured: the table has no primary key or unique index to look rows up by.';
+  } else if (input.leaves < 1) {
+    costNote = 'Not measured: the plan predicts no leaves (an empty or unanalysed table).';
+  } else {
+    const measured = await measureKeylessCost(client, {
+      table,
+      lookupColumns: columns,
+      leaves: input.leaves,
+      levelOne: input.levelOne,
+    });
+    if (measured.ok) cost = measured.cost;
+    else costNote = measured.note;
+  }
+  const overheadMs = cost
+    ? Math.max(0, cost.planningMs + cost.executionMs - cost.todayPlanningMs - cost.todayExecutionMs)
+    : null;
+  for (const statement of keyless) {
+    statement.expectedMeanMs = overheadMs === null ? null : statement.meanMs + overheadMs;
+    // A statement that is slow already (a report) is barely changed by the overhead: only lookups fall over.
+    statement.frequent = statement.calls >= FREQUENT_CALLS && (overheadMs === null || overheadMs >= statement.meanMs);
+  }
+  return {
+    phase: 'before',
+    schema: table.schema,
+    table: table.name,
+    keyColumn: input.keyColumn,
+    leaves: input.leaves,
+    source: read.source,
+    statements,
+    cost,
+    costNote,
+    analysedAt: new Date().toISOString(),
+  };
+}
+
+export interface ManagedRelation {
+  schema: string;
+  table: string;
+  partitionedTable: string;
+  keyColumn: string;
+}
+
+/** The workload of a managed table: statements through its routing view or on its partitioned table. */
+export async function workloadAfterMigration(client: pg.ClientBase, managed: ManagedRelation): Promise<WorkloadReport> {
+  const { rows } = await client.query<{ oid: number; leaves: string[]; per_key: number | null }>(
+    `SELECT p.oid::int AS oid,
+            ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_partition_tree(p.oid) t
+                    JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.isleaf) AS leaves,
+            (SELECT max(n) FROM (SELECT count(*)::int AS n FROM pg_partition_tree(p.oid) t
+                                  WHERE t.isleaf GROUP BY t.parentrelid) per) AS per_key
+       FROM pg_class p WHERE p.oid = to_regclass($1)`,
+    [`${ident(managed.schema)}.${ident(managed.partitionedTable)}`],
+  );
+  if (!rows[0]) {
+    throw new PartwiseError('not_found', `${managed.schema}.${managed.partitionedTable} does not exist`);
+  }
+  const { oid, leaves } = rows[0];
+  const read = await readWorkload(
+    client,
+    await namesOf(client, oid, [managed.table, managed.partitionedTable]),
+    ANALYSED_STATEMENTS,
+  );
+  const statements = await analyseAll(client, read.statements, {
+    relations: new Set(leaves),
+    keyColumn: managed.keyColumn,
+    leaves: leaves.length,
+    leavesPerKey: rows[0].per_key ?? 0,
+    relationsAreLeaves: true,
+  });
+  for (const statement of statements) {
+    statement.frequent = statement.verdict !== 'key' && statement.calls >= FREQUENT_CALLS;
+  }
+  return {
+    phase: 'after',
+    schema: managed.schema,
+    table: managed.table,
+    keyColumn: managed.keyColumn,
+    leaves: leaves.length,
+    source: read.source,
+    statements,
+    cost: null,
+    costNote: null,
+    analysedAt: new Date().toISOString(),
+  };
+}
+
+/** The plan's part: the workload before the migration and the issues it raises. */
+export async function workloadForPlan(
+  client: pg.ClientBase,
+  table: TableInfo,
+  target: MigrationTarget,
+  tree: { leaves: number; levelOne: number; largestKeyRows: number },
+  user: string,
+): Promise<{ report: WorkloadReport; issues: PlanIssue[] }> {
+  const report = await workloadBeforeMigration(client, {
+    table,
+    keyColumn: target.keyColumn,
+    leaves: tree.leaves,
+    levelOne: tree.levelOne,
+    leavesPerKey: Math.max(1, Math.ceil(tree.largestKeyRows / target.bucketLimit)),
+  });
+  const context = { tableName: displayTableName(table), user, accepted: target.acceptKeylessQueries === true };
+  return { report, issues: workloadIssues(report, context) };
+}
