@@ -48,7 +48,8 @@ Commands:
   refresh    Rebuild a table's routing view after ALTER TABLE on its partitioned table
 
 Target:   --table schema.table --key column --bucket-limit N   (quoted names allowed: '"My Schema"."My Table"')
-          or --config FILE (JSON {"targets":[{"table","key","bucketLimit"}]} or lines "table : key : limit")
+          or --config FILE (JSON {"targets":[{"table","key","bucketLimit","acceptKeylessQueries"}]}
+                            or lines "table : key : limit")
 Options:  --url URL          connection URL (default: PG* environment variables and ~/.pgpass)
           --run N            run id (resume, rollback, finalize, verify, status)
           --exact            plan with exact counts (scans the table)
@@ -59,6 +60,8 @@ Options:  --url URL          connection URL (default: PG* environment variables 
           --schema NAME      schema of Partwise's own objects (default partwise)
           --json             JSON output (JSON lines for progress)
           --yes              do not ask for confirmation
+          --accept-keyless   plan/migrate: accept frequent statements that do not filter by the key
+                             (they will read every leaf; recorded with the run)
   -h, --help`;
 
 const options = {
@@ -76,6 +79,7 @@ const options = {
   schema: { type: 'string' },
   json: { type: 'boolean' },
   yes: { type: 'boolean' },
+  'accept-keyless': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -97,11 +101,11 @@ function runOption(values: Values): number {
 }
 
 function targets(values: Values): MigrationTarget[] {
-  if (values.config) {
-    if (values.table) throw new UsageError('use either --config or --table, not both');
-    return targetsFromFile(values.config);
-  }
-  return [targetFromArgs(values.table, values.key, values['bucket-limit'])];
+  if (values.config && values.table) throw new UsageError('use either --config or --table, not both');
+  const listed = values.config
+    ? targetsFromFile(values.config)
+    : [targetFromArgs(values.table, values.key, values['bucket-limit'])];
+  return values['accept-keyless'] ? listed.map((t) => ({ ...t, acceptKeylessQueries: true })) : listed;
 }
 
 async function confirm(question: string, values: Values): Promise<void> {

@@ -2,6 +2,7 @@
 import type { MigrationPlan } from '../../shared/plan.js';
 import { displayIdentifier } from '../../shared/identifiers.js';
 import { formatBytes } from '../engine/plan.js';
+import { formatWorkload } from './workload-text.js';
 
 const n = (value: number): string => Math.round(value).toLocaleString('en-US');
 
@@ -54,6 +55,7 @@ export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): stri
       if (issue.fix) lines.push(`    fix: ${issue.fix}`);
     }
   }
+  if (plan.workload) lines.push(...formatWorkload(plan.workload));
   if (options.ddl) {
     lines.push('', 'DDL:');
     for (const statement of plan.ddl) lines.push(`  ${statement}`);

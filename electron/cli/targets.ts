@@ -84,14 +84,25 @@ export function targetsFromFile(path: string): MigrationTarget[] {
     if (!Array.isArray(list) || list.length === 0)
       throw new PartwiseError('invalid_input', `${path}: expected a "targets" list`);
     return list.map((entry, i) => {
-      const item = entry as { table?: string; key?: string; keyColumn?: string; bucketLimit?: number | string };
+      const item = entry as {
+        table?: string;
+        key?: string;
+        keyColumn?: string;
+        bucketLimit?: number | string;
+        acceptKeylessQueries?: unknown;
+      };
       const where = `${path} target ${i + 1}`;
       try {
-        return targetFromArgs(
+        const target = targetFromArgs(
           item.table,
           item.key ?? item.keyColumn,
           item.bucketLimit === undefined ? undefined : String(item.bucketLimit),
         );
+        if (item.acceptKeylessQueries === undefined) return target;
+        if (typeof item.acceptKeylessQueries !== 'boolean') {
+          throw new PartwiseError('invalid_input', '"acceptKeylessQueries" must be true or false');
+        }
+        return { ...target, acceptKeylessQueries: item.acceptKeylessQueries };
       } catch (error) {
         throw new PartwiseError('invalid_input', `${where}: ${(error as Error).message}`);
       }

@@ -16,6 +16,7 @@ import type { WorkloadReport, WorkloadStatement } from '../../../shared/workload
 import { startBridge } from '../../bridge/server.js';
 import { createDispatcher } from '../../services/dispatch.js';
 import { createHandlers, type ConnectionHandlers } from '../../services/handlers.js';
+import { runCli } from '../../testing/cli.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { migrate, planMigration } from '../index.js';
 
@@ -150,6 +151,33 @@ describe('before the migration', () => {
     expect(blocker!.message).toContain(`all ${leaves} leaves`);
     expect(blocker!.message).toContain('measured on this server');
     expect(blocker!.fix).toContain('--accept-keyless');
+  });
+
+  it('prints the list from the CLI, exits 1 on the blocker, and takes the acceptance as a flag or in a targets file', async () => {
+    const args = ['plan', '--url', db.url, '--table', 'orders', '--key', 'customer_id', '--bucket-limit', '400'];
+    const blocked = await runCli(args);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stdout).toContain('3 do not filter by customer_id: plan, lock and read all 12 leaves');
+    expect(blocked.stdout).toMatch(/1,200 calls .*SELECT \* FROM orders WHERE id = \$1 +\[frequent\]/);
+    expect(blocked.stdout).toContain('cost: a lookup by row identity takes');
+    expect((await runCli([...args, '--accept-keyless'])).code).toBe(0);
+
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-workload-'));
+    try {
+      const file = path.join(dir, 'targets.json');
+      const entry = { table: 'public.orders', key: 'customer_id', bucketLimit: 400 };
+      await fs.writeFile(file, JSON.stringify({ targets: [{ ...entry, acceptKeylessQueries: true }] }));
+      const json = await runCli(['plan', '--url', db.url, '--config', file, '--json']);
+      expect(json.code).toBe(0);
+      const [planned] = JSON.parse(json.stdout) as MigrationPlan[];
+      expect(planned!.target.acceptKeylessQueries).toBe(true);
+      expect(statement(planned!.workload, BY_ID)).toMatchObject({ verdict: 'keyless', frequent: true });
+      await fs.writeFile(file, JSON.stringify({ targets: [{ ...entry, acceptKeylessQueries: 'yes' }] }));
+      const bad = await runCli(['plan', '--url', db.url, '--config', file]);
+      expect(bad.stderr).toContain('"acceptKeylessQueries" must be true or false');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('turns the blocker into a warning once accepted', async () => {
