@@ -27,6 +27,8 @@ export const queryKeys = {
     ['conn', connectionId, 'managed', configId, 'leafSizes'] as const,
   sizes: (connectionId: string, configId: number) => ['conn', connectionId, 'managed', configId, 'sizes'] as const,
   tracker: (connectionId: string, configId: number) => ['conn', connectionId, 'managed', configId, 'tracker'] as const,
+  workload: (connectionId: string, configId: number) =>
+    ['conn', connectionId, 'managed', configId, 'workload'] as const,
 };
 
 /** One call of the contract, typed by command name. */
@@ -253,5 +255,16 @@ export function useMaintenance(connectionId: string, configId: number) {
     mutationFn: (ahead: number | null) => invoke('maintenance.run', { connectionId, configId, ahead }),
     // Buckets may have been created or repaired: the tree, sizes and tracker change.
     onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.managedAll(connectionId) }),
+  });
+}
+
+/** The statements run on a managed table; asked for on demand (it plans each one, a moment on large trees). */
+export function useLiveWorkload(connectionId: string, configId: number, enabled: boolean) {
+  const invoke = useInvoke();
+  return useQuery({
+    queryKey: queryKeys.workload(connectionId, configId),
+    queryFn: () => invoke('workload.live', { connectionId, configId }),
+    enabled,
+    staleTime: 60_000,
   });
 }

@@ -13,6 +13,7 @@ import type {
 } from '../../shared/contract';
 import { ApiError } from '../api/transport';
 import * as fixtures from './fixtures';
+import { liveWorkload } from './workload-fixtures';
 
 export type Handler<C extends CommandName> = (input: CommandInput<C>) => CommandOutput<C> | Promise<CommandOutput<C>>;
 export type Handlers = { [C in CommandName]?: Handler<C> };
@@ -75,6 +76,7 @@ export function defaultHandlers(): Handlers {
       return { ...table };
     },
     'maintenance.run': ({ configId, ahead }) => fixtures.maintenanceReport(byConfig(configId), ahead),
+    'workload.live': ({ configId }) => liveWorkload(byConfig(configId)),
   };
 }
 

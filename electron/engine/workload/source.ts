@@ -180,19 +180,20 @@ export async function readWorkload(
       'pg_stat_statements.track is top: statements run inside functions and procedures are not collected (set it to all to see them).',
     );
   }
-  if (!c.sees_all && hiddenRows.length > 0) {
+  const sum = (list: typeof rows) => list.reduce((total, r) => total + Number(r.calls), 0);
+  // Hidden texts are all alike: each entry is a statement of its own.
+  const hidden = { statements: hiddenRows.reduce((n, r) => n + r.entries, 0), calls: sum(hiddenRows) };
+  if (!c.sees_all && hidden.statements > 0) {
     notes.push(
-      `${c.usr} may not read the text of other roles' statements; the application's may be among them: GRANT pg_read_all_stats TO ${ident(c.usr)};`,
+      `${hidden.statements.toLocaleString('en-US')} statements of other roles (${hidden.calls.toLocaleString('en-US')} calls) are hidden from ${c.usr}, the application's may be among them: GRANT pg_read_all_stats TO ${ident(c.usr)};`,
     );
   }
-  const sum = (list: typeof rows) => list.reduce((total, r) => total + Number(r.calls), 0);
   return {
     source: {
       available: true,
       since,
       seesAllRoles: c.sees_all,
-      // Hidden texts are all alike: each entry is a statement of its own.
-      hidden: { statements: hiddenRows.reduce((n, r) => n + r.entries, 0), calls: sum(hiddenRows) },
+      hidden,
       skipped: { statements: skipped.length, calls: sum(skipped) },
       notes,
     },

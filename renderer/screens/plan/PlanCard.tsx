@@ -6,6 +6,7 @@ import { displayTableName } from '../../../shared/identifiers';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
 import { formatBytes, formatDuration, formatNumber, formatPercent } from '../../lib/format';
+import { PlanWorkload } from './PlanWorkload';
 
 /** Statements as one script; statements without a terminator get one. */
 export function ddlScript(statements: readonly string[]): string {
@@ -133,6 +134,8 @@ export function PlanCard({ plan }: { plan: MigrationPlan }) {
           <Icon name="check" size={14} /> No blockers or warnings.
         </p>
       )}
+
+      <PlanWorkload plan={plan} />
 
       <div className="plan-columns">
         {plan.key.largest.length > 0 && (

@@ -13,6 +13,7 @@ import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatNumber, formatTimestamp } from '../../lib/format';
 import { keyComparator, type KeyComparator } from '../../lib/key-order';
+import { LiveWorkloadPanel } from './LiveWorkloadPanel';
 import { MaintenancePanel } from './MaintenancePanel';
 import { TableConfigPanel } from './TableConfigPanel';
 
@@ -148,6 +149,7 @@ function TrackerPanel({
           />
         )}
         <MaintenancePanel connectionId={connectionId} table={config} />
+        <LiveWorkloadPanel connectionId={connectionId} table={config} />
       </div>
       <aside className="tracker-side">
         <TableConfigPanel connectionId={connectionId} table={config} />
