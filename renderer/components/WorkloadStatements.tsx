@@ -3,6 +3,7 @@
 // a migration's plan (with what each will cost afterwards) and for a managed
 // table (what each costs now). When the workload cannot be read, what to run
 // to make it readable.
+import type { ReactNode } from 'react';
 import {
   describeCost,
   formatMilliseconds,
@@ -25,6 +26,9 @@ const VERDICT: Record<WorkloadStatement['verdict'], { label: string; tone: strin
   key: { label: 'by key', tone: 'badge-ok', title: 'Reads only the buckets of the keys it names' },
   not_analysed: { label: 'not analysed', tone: '', title: 'PostgreSQL could not plan it here' },
 };
+
+/** Folded lists show this many statements (DDL on a large tree can add hundreds). */
+const FOLDED_SHOWN = 25;
 
 function StatementText({ query }: { query: string }) {
   return (
@@ -121,7 +125,7 @@ function Folded({
     <details className="workload-folded" data-testid={testId} data-count={statements.length}>
       <summary>{title}</summary>
       <ul className="workload-list">
-        {statements.map((statement) => (
+        {statements.slice(0, FOLDED_SHOWN).map((statement) => (
           <li key={statement.query}>
             <StatementText query={statement.query} />{' '}
             <span className="muted">
@@ -130,6 +134,9 @@ function Folded({
             </span>
           </li>
         ))}
+        {statements.length > FOLDED_SHOWN && (
+          <li className="muted">and {formatCount(statements.length - FOLDED_SHOWN, 'more')}</li>
+        )}
       </ul>
     </details>
   );
@@ -152,7 +159,8 @@ function Unavailable({ report }: { report: WorkloadReport }) {
   );
 }
 
-export function WorkloadStatements({ report }: { report: WorkloadReport }) {
+/** `footer` goes under the list of statements that do not filter by the key (the plan's acceptance). */
+export function WorkloadStatements({ report, footer }: { report: WorkloadReport; footer?: ReactNode }) {
   const source = report.source;
   if (!source.available) return <Unavailable report={report} />;
   const keyless = keylessStatements(report);
@@ -176,6 +184,7 @@ export function WorkloadStatements({ report }: { report: WorkloadReport }) {
             : 'No statement on this table is recorded yet.'}
         </Notice>
       )}
+      {footer}
       {report.cost && (
         <p className="workload-cost" data-testid="workload-cost">
           Measured cost: {describeCost(report.cost)}.

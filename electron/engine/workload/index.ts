@@ -13,7 +13,13 @@ import { analysePlan, IdentifierQuoter, type AnalysisTarget } from './analyse.js
 import { explainStatement } from './explain.js';
 import { workloadIssues } from './issues.js';
 import { measureKeylessCost } from './probe.js';
-import { ANALYSED_STATEMENTS, readWorkload, roleSearchPaths, type StatStatement } from './source.js';
+import {
+  ATTEMPTED_STATEMENTS,
+  PLANNED_STATEMENTS,
+  readWorkload,
+  roleSearchPaths,
+  type WorkloadRead,
+} from './source.js';
 
 /** Names under which statements reach a relation: its own and those of the views over it. */
 async function namesOf(client: pg.ClientBase, oid: number, own: string[]): Promise<string[]> {
@@ -27,15 +33,25 @@ async function namesOf(client: pg.ClientBase, oid: number, own: string[]): Promi
   return [...new Set([...own, ...rows.map((r) => r.name)])];
 }
 
+/**
+ * Plans the statements, most called first, until PLANNED_STATEMENTS of them
+ * were planned (or ATTEMPTED_STATEMENTS tried); returns the verdicts and the
+ * source with what was left over counted.
+ */
 async function analyseAll(
   client: pg.ClientBase,
-  candidates: StatStatement[],
+  read: WorkloadRead,
   target: AnalysisTarget,
-): Promise<WorkloadStatement[]> {
+): Promise<{ statements: WorkloadStatement[]; source: WorkloadReport['source'] }> {
+  const candidates = read.statements;
   const searchPaths = await roleSearchPaths(client, [...new Set(candidates.map((c) => c.mainRoleOid))]);
   const quoter = new IdentifierQuoter(client);
   const statements: WorkloadStatement[] = [];
+  let planned = 0;
+  let attempted = 0;
   for (const candidate of candidates) {
+    if (planned >= PLANNED_STATEMENTS || attempted >= ATTEMPTED_STATEMENTS) break;
+    attempted++;
     const common = {
       queryId: candidate.queryId,
       query: candidate.query,
@@ -51,6 +67,7 @@ async function analyseAll(
       statements.push({ ...common, verdict: 'not_analysed', reason: explained.reason, leaves: null, planningMs: null });
       continue;
     }
+    planned++;
     const analysis = await analysePlan(explained.plan, target, quoter);
     if (analysis === null) continue; // it does not read the table
     statements.push({
@@ -59,7 +76,11 @@ async function analyseAll(
       planningMs: analysis.verdict === 'key' ? null : explained.plan.planningMs,
     });
   }
-  return statements;
+  const left = candidates.slice(attempted);
+  const source = read.source.available
+    ? { ...read.source, skipped: { statements: left.length, calls: left.reduce((sum, c) => sum + c.calls, 0) } }
+    : read.source;
+  return { statements, source };
 }
 
 export interface BeforeMigration {
@@ -82,8 +103,8 @@ function lookupColumns(table: TableInfo): string[] {
 /** The workload of a plain table before its migration, with the measured cost of a key-less statement afterwards. */
 export async function workloadBeforeMigration(client: pg.ClientBase, input: BeforeMigration): Promise<WorkloadReport> {
   const { table } = input;
-  const read = await readWorkload(client, await namesOf(client, table.oid, [table.name]), ANALYSED_STATEMENTS);
-  const statements = await analyseAll(client, read.statements, {
+  const read = await readWorkload(client, await namesOf(client, table.oid, [table.name]));
+  const { statements, source } = await analyseAll(client, read, {
     relations: new Set([`${table.schema}.${table.name}`]),
     keyColumn: input.keyColumn,
     leaves: input.leaves,
@@ -124,7 +145,7 @@ export async function workloadBeforeMigration(client: pg.ClientBase, input: Befo
     table: table.name,
     keyColumn: input.keyColumn,
     leaves: input.leaves,
-    source: read.source,
+    source,
     statements,
     cost,
     costNote,
@@ -154,12 +175,8 @@ export async function workloadAfterMigration(client: pg.ClientBase, managed: Man
     throw new PartwiseError('not_found', `${managed.schema}.${managed.partitionedTable} does not exist`);
   }
   const { oid, leaves } = rows[0];
-  const read = await readWorkload(
-    client,
-    await namesOf(client, oid, [managed.table, managed.partitionedTable]),
-    ANALYSED_STATEMENTS,
-  );
-  const statements = await analyseAll(client, read.statements, {
+  const read = await readWorkload(client, await namesOf(client, oid, [managed.table, managed.partitionedTable]));
+  const { statements, source } = await analyseAll(client, read, {
     relations: new Set(leaves),
     keyColumn: managed.keyColumn,
     leaves: leaves.length,
@@ -175,7 +192,7 @@ export async function workloadAfterMigration(client: pg.ClientBase, managed: Man
     table: managed.table,
     keyColumn: managed.keyColumn,
     leaves: leaves.length,
-    source: read.source,
+    source,
     statements,
     cost: null,
     costNote: null,

@@ -11,10 +11,7 @@ import {
   type WorkloadStatement,
 } from '../../../shared/workload.js';
 import { ident } from '../../db/sql.js';
-import { ANALYSED_STATEMENTS } from './source.js';
-
-const count = (n: number, one: string, many = `${one}s`): string =>
-  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+import { count, PLANNED_STATEMENTS } from './source.js';
 
 function describeStatement(statement: WorkloadStatement): string {
   const expected =
@@ -93,7 +90,7 @@ export function workloadIssues(report: WorkloadReport, context: WorkloadIssueCon
     issues.push({
       code: 'workload_skipped',
       severity: 'info',
-      message: `Only the ${ANALYSED_STATEMENTS} most called statements mentioning ${tableName} were analysed; ${count(source.skipped.statements, 'other')} (${count(source.skipped.calls, 'call')} in all) were not.`,
+      message: `The ${PLANNED_STATEMENTS} most called statements mentioning ${tableName} were planned; ${count(source.skipped.statements, 'less called one')} (${count(source.skipped.calls, 'call')} in all) ${source.skipped.statements === 1 ? 'was' : 'were'} not.`,
     });
   }
   return issues;

@@ -19,18 +19,24 @@ export interface StatStatement {
 }
 
 export interface WorkloadRead {
+  /** Where the statements come from; `skipped` is left for the analysis to count. */
   source: WorkloadSource;
-  /** The statements that mention one of the names, most called first (at most `limit`). */
+  /** The statements that mention one of the names, most called first. */
   statements: StatStatement[];
 }
 
 /** Texts of Partwise's own analysis (it prepares statements under this name): never part of a workload. */
 export const OWN_STATEMENT_MARKER = 'partwise_workload';
 
-/** The most called statements that mention the table are analysed; the others are counted. */
-export const ANALYSED_STATEMENTS = 50;
+/** The statements that mention the table are planned, most called first, up to this many; the others are counted. */
+export const PLANNED_STATEMENTS = 50;
+/** Those PostgreSQL cannot plan (DDL, utility) are cheap to try, but not without end. */
+export const ATTEMPTED_STATEMENTS = 500;
 
 const HIDDEN_TEXT = '<insufficient privilege>';
+
+export const count = (n: number, one: string, many = `${one}s`): string =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 const NOT_LOADED = '55000'; // object_not_in_prerequisite_state: "must be loaded via shared_preload_libraries"
 
 function unavailable(reason: string, steps: string[]): WorkloadRead {
@@ -57,15 +63,17 @@ function enableSteps(database: string, user: string, needs: { preload: boolean; 
 }
 
 /**
- * The statements of the current database whose text mentions one of `names`
- * (case-insensitively: a superset of the statements that use them, which the
- * planner then decides), most called first.
+ * A case-insensitive pattern for `name` as a whole identifier: not inside a
+ * longer one (orders_backup, a partition's name), so that what matches is a
+ * superset of the statements that use the relation, which the planner then decides.
  */
-export async function readWorkload(
-  client: pg.ClientBase,
-  names: readonly string[],
-  limit: number,
-): Promise<WorkloadRead> {
+function wholeName(name: string): string {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `(^|[^[:alnum:]_$])${escaped}($|[^[:alnum:]_$])`;
+}
+
+/** The statements of the current database whose text mentions one of `names`, most called first. */
+export async function readWorkload(client: pg.ClientBase, names: readonly string[]): Promise<WorkloadRead> {
   const { rows: ctx } = await client.query<{
     database: string;
     usr: string;
@@ -133,12 +141,11 @@ export async function readWorkload(
                 (array_agg(userid::int ORDER BY calls DESC))[1] AS main_role,
                 sum(calls) AS calls, sum(total)::float8 AS total, count(*)::int AS entries,
                 query = $2 AS hidden,
-                query <> $2 AND strpos(query, $3) = 0
-                  AND EXISTS (SELECT 1 FROM unnest($1::text[]) n WHERE strpos(lower(query), lower(n)) > 0) AS matched
+                query <> $2 AND strpos(query, $3) = 0 AND query ~* ANY ($1::text[]) AS matched
            FROM s GROUP BY query
        )
        SELECT * FROM grouped WHERE hidden OR matched ORDER BY calls DESC`,
-      [names, HIDDEN_TEXT, OWN_STATEMENT_MARKER],
+      [names.map(wholeName), HIDDEN_TEXT, OWN_STATEMENT_MARKER],
     ));
   } catch (error) {
     if ((error as { code?: string }).code === NOT_LOADED) {
@@ -151,8 +158,6 @@ export async function readWorkload(
   }
   const hiddenRows = rows.filter((r) => r.hidden);
   const matched = rows.filter((r) => r.matched);
-  const analysed = matched.slice(0, limit);
-  const skipped = matched.slice(limit);
   const notes: string[] = [];
   let since: string | null = null;
   const { rows: info } = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
@@ -185,7 +190,7 @@ export async function readWorkload(
   const hidden = { statements: hiddenRows.reduce((n, r) => n + r.entries, 0), calls: sum(hiddenRows) };
   if (!c.sees_all && hidden.statements > 0) {
     notes.push(
-      `${hidden.statements.toLocaleString('en-US')} statements of other roles (${hidden.calls.toLocaleString('en-US')} calls) are hidden from ${c.usr}, the application's may be among them: GRANT pg_read_all_stats TO ${ident(c.usr)};`,
+      `${count(hidden.statements, 'statement')} of other roles (${count(hidden.calls, 'call')}) ${hidden.statements === 1 ? 'is' : 'are'} hidden from ${c.usr}, the application's may be among them: GRANT pg_read_all_stats TO ${ident(c.usr)};`,
     );
   }
   return {
@@ -194,10 +199,10 @@ export async function readWorkload(
       since,
       seesAllRoles: c.sees_all,
       hidden,
-      skipped: { statements: skipped.length, calls: sum(skipped) },
+      skipped: { statements: 0, calls: 0 },
       notes,
     },
-    statements: analysed.map((r) => ({
+    statements: matched.map((r) => ({
       queryId: r.queryid,
       query: r.query,
       roles: r.roles,

@@ -41,8 +41,7 @@ export function PlanWorkload({ plan }: { plan: MigrationPlan }) {
   return (
     <div className="plan-section" data-testid="plan-workload">
       <h3 className="section-title">Statements on the table</h3>
-      {acceptable && <AcceptKeyless plan={plan} />}
-      <WorkloadStatements report={plan.workload} />
+      <WorkloadStatements report={plan.workload} footer={acceptable && <AcceptKeyless plan={plan} />} />
     </div>
   );
 }

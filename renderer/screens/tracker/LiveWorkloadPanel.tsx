@@ -4,12 +4,29 @@
 // against every leaf takes a moment on large trees.
 import { useState } from 'react';
 import type { ManagedTable } from '../../../shared/explorer';
+import type { WorkloadReport } from '../../../shared/workload';
 import { useLiveWorkload } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { RefreshButton } from '../../components/RefreshButton';
-import { ErrorState, Loading } from '../../components/StateViews';
+import { ErrorState, Loading, Notice } from '../../components/StateViews';
 import { WorkloadStatements } from '../../components/WorkloadStatements';
-import { formatCount } from '../../lib/format';
+import { formatCount, formatTimestamp } from '../../lib/format';
+
+/** Calls and means count from pg_stat_statements' last reset: say when that precedes the migration. */
+function ResetNotice({ report, table }: { report: WorkloadReport; table: ManagedTable }) {
+  const source = report.source;
+  if (!source.available || (source.since !== null && Date.parse(source.since) >= Date.parse(table.createdAt)))
+    return null;
+  return (
+    <Notice tone="info" testId="live-workload-reset">
+      {source.since === null
+        ? 'pg_stat_statements does not say when it was last reset (before PostgreSQL 14): '
+        : `pg_stat_statements was last reset on ${formatTimestamp(source.since)}, before this table was migrated (${formatTimestamp(table.createdAt)}): `}
+      calls and mean times may include statements run on the original table. To see only what runs now, reset it (as a
+      superuser, or a role granted EXECUTE on the function): <code>SELECT pg_stat_statements_reset();</code>
+    </Notice>
+  );
+}
 
 export function LiveWorkloadPanel({ connectionId, table }: { connectionId: string; table: ManagedTable }) {
   const [asked, setAsked] = useState(false);
@@ -44,6 +61,7 @@ export function LiveWorkloadPanel({ connectionId, table }: { connectionId: strin
       {workload.isError && (
         <ErrorState error={workload.error} onRetry={() => void workload.refetch()} retrying={workload.isFetching} />
       )}
+      {workload.data && <ResetNotice report={workload.data} table={table} />}
       {workload.data && <WorkloadStatements report={workload.data} />}
     </div>
   );
