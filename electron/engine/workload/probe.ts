@@ -33,7 +33,7 @@ export interface ProbeShape {
 
 export type ProbeResult = { ok: true; cost: KeylessCost } | { ok: false; note: string };
 
-interface Timing {
+export interface Timing {
   planningMs: number;
   executionMs: number;
 }
@@ -76,6 +76,11 @@ async function time(client: pg.ClientBase, select: string, parameters: number): 
 
 function lookup(relation: string, columns: readonly string[]): string {
   return `SELECT * FROM ${relation} WHERE ${columns.map((c, i) => `${ident(c)} = $${i + 1}`).join(' AND ')}`;
+}
+
+/** Median planning and execution time of a lookup by `columns` on `relation` (quoted), as the probe measures it. */
+export function timeLookup(client: pg.ClientBase, relation: string, columns: readonly string[]): Promise<Timing> {
+  return time(client, lookup(relation, columns), columns.length);
 }
 
 async function inTransaction(client: pg.ClientBase, statements: string[]): Promise<void> {
@@ -142,7 +147,7 @@ export async function measureKeylessCost(client: pg.ClientBase, shape: ProbeShap
   const columns = shape.table.columns.map((c) => c.name);
   if (columns.includes(KEY) || columns.includes(BUCKET))
     return { ok: false, note: 'Not measured: column names clash.' };
-  const today = await time(client, lookup(shape.table.qualified, shape.lookupColumns), shape.lookupColumns.length);
+  const today = await timeLookup(client, shape.table.qualified, shape.lookupColumns);
 
   const perKey = Math.max(1, Math.round(shape.leaves / Math.max(1, shape.levelOne)));
   const sizes = shape.leaves <= PROBE_LEAVES ? [shape.leaves] : [PROBE_LEAVES / 2, PROBE_LEAVES];
@@ -162,7 +167,7 @@ export async function measureKeylessCost(client: pg.ClientBase, shape: ProbeShap
     for (const size of sizes) {
       await growTree(client, built, size, perKey);
       built = size;
-      measured.push(await time(client, lookup(root, shape.lookupColumns), shape.lookupColumns.length));
+      measured.push(await timeLookup(client, root, shape.lookupColumns));
     }
   } finally {
     await dropTree(client, Math.ceil(Math.max(...sizes) / perKey));
