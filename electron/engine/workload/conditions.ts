@@ -96,10 +96,10 @@ function blankStringLiterals(text: string): string {
 }
 
 /**
- * Depth of nesting at each character, outside quotes: parentheses and
- * brackets count, quoted identifiers and literals are opaque.
+ * Visits every character outside quotes with the nesting depth after it:
+ * parentheses and brackets count, quoted identifiers and literals are opaque.
  */
-function scan(text: string, visit: (index: number, depth: number) => boolean | void): void {
+function scan(text: string, visit: (index: number, depth: number) => void): void {
   let depth = 0;
   let quote: '"' | "'" | null = null;
   for (let i = 0; i < text.length; i++) {
@@ -111,13 +111,10 @@ function scan(text: string, visit: (index: number, depth: number) => boolean | v
       }
       continue;
     }
-    if (c === '"' || c === "'") {
-      quote = c;
-      continue;
-    }
-    if (c === '(' || c === '[') depth++;
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '(' || c === '[') depth++;
     else if (c === ')' || c === ']') depth--;
-    else if (visit(i, depth) === false) return;
+    visit(i, depth);
   }
 }
 
@@ -143,29 +140,13 @@ export function splitTopLevel(text: string, separator: string): string[] {
 export function stripOuterParentheses(text: string): string {
   let current = text;
   while (current.startsWith('(') && current.endsWith(')')) {
-    let closesAtEnd = true;
-    let depth = 0;
-    let quote: '"' | "'" | null = null;
-    for (let i = 0; i < current.length; i++) {
-      const c = current[i]!;
-      if (quote) {
-        if (c === quote) {
-          if (current[i + 1] === quote) i++;
-          else quote = null;
-        }
-        continue;
-      }
-      if (c === '"' || c === "'") quote = c;
-      else if (c === '(') depth++;
-      else if (c === ')') {
-        depth--;
-        if (depth === 0 && i < current.length - 1) {
-          closesAtEnd = false;
-          break;
-        }
-      }
-    }
-    if (!closesAtEnd) break;
+    // The first parenthesis must close at the very end, not before.
+    let closesEarly = false;
+    const last = current.length - 1;
+    scan(current, (i, depth) => {
+      if (depth === 0 && i < last) closesEarly = true;
+    });
+    if (closesEarly) break;
     current = current.slice(1, -1).trim();
   }
   return current;
