@@ -24,6 +24,9 @@ export const ColumnSummary = z.object({
   /** Whether Partwise can partition by this column, and why not when it cannot. */
   usableAsKey: z.boolean(),
   reason: z.string().optional(),
+  /** For a usable key: the bucket limit suggested for it (leaf size, weighed against the leaves it adds), and its leaves. */
+  suggestedBucketLimit: z.number().int().optional(),
+  suggestedLeaves: z.number().int().optional(),
 });
 export type ColumnSummary = z.infer<typeof ColumnSummary>;
 
@@ -33,7 +36,7 @@ export const TableDetail = z.object({
   rowEstimate: z.number(),
   analyzed: z.boolean(),
   columns: z.array(ColumnSummary),
-  /** A bucket limit that gives leaves of a comfortable size for this table. */
+  /** A bucket limit that gives leaves of a comfortable size for this table (before a key is chosen). */
   suggestedBucketLimit: z.number().int(),
 });
 export type TableDetail = z.infer<typeof TableDetail>;

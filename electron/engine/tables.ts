@@ -6,6 +6,7 @@ import type { ColumnSummary, TableDetail, TableSummary } from '../../shared/cata
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
 import { keyTypeVerdict, tableKeyTypeFacts } from './key-types.js';
+import { roundBucketLimit, suggestBucketLimit, TARGET_LEAF_BYTES } from './bucket-suggestion.js';
 
 export async function listTables(db: pg.Pool, installSchema: string, schema?: string): Promise<TableSummary[]> {
   const { rows: present } = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
@@ -42,17 +43,6 @@ export async function listTables(db: pg.Pool, installSchema: string, schema?: st
   }));
 }
 
-/** A leaf of about this many bytes keeps vacuum, index builds and scans of one bucket quick. */
-const TARGET_LEAF_BYTES = 256 * 1024 * 1024;
-
-/** The nearest of 1, 2 and 5 times a power of ten. */
-export function roundBucketLimit(value: number): number {
-  const clamped = Math.min(Math.max(value, 10_000), 10_000_000);
-  const power = 10 ** Math.floor(Math.log10(clamped));
-  const candidates = [1, 2, 5, 10].map((m) => m * power);
-  return candidates.reduce((best, c) => (Math.abs(c - clamped) < Math.abs(best - clamped) ? c : best));
-}
-
 export async function tableDetail(db: pg.Pool, schema: string, table: string): Promise<TableDetail> {
   const { rows: base } = await db.query<{ oid: number; rows: number; bytes: number; analyzed: boolean }>(
     `SELECT c.oid::int AS oid, greatest(c.reltuples, 0)::float8 AS rows, pg_table_size(c.oid)::float8 AS bytes,
@@ -64,13 +54,14 @@ export async function tableDetail(db: pg.Pool, schema: string, table: string): P
   const { oid, rows, bytes, analyzed } = base[0];
   const { rows: columns } = await db.query(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
-            s.n_distinct, s.null_frac
+            s.n_distinct, s.null_frac, s.most_common_freqs::float8[] AS common_freqs
        FROM pg_attribute a
        LEFT JOIN pg_stats s ON s.schemaname = $2 AND s.tablename = $3 AND s.attname = a.attname AND NOT s.inherited
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid, schema, table],
   );
   const keyTypes = await tableKeyTypeFacts(db, oid);
+  const bytesPerRow = rows > 0 ? bytes / rows : 200;
   const summaries: ColumnSummary[] = columns.map((c) => {
     const verdict = keyTypeVerdict(keyTypes.get(c.name)!);
     const distinct =
@@ -79,17 +70,31 @@ export async function tableDetail(db: pg.Pool, schema: string, table: string): P
     if (verdict.usable && distinct !== null && rows > 0 && distinct > rows * 0.5) {
       reason = 'nearly every row has its own value: each would get its own partition';
     }
+    const usableAsKey = verdict.usable && reason === undefined;
+    // Per key column: the leaves a limit gives depend on how its rows spread over its keys.
+    const suggestion =
+      usableAsKey && distinct !== null
+        ? suggestBucketLimit(
+            {
+              rows,
+              distinct,
+              commonKeyRows: ((c.common_freqs as number[] | null) ?? []).map((f) => f * rows),
+              nullRows: Number(c.null_frac ?? 0) * rows,
+            },
+            bytesPerRow,
+          )
+        : null;
     return {
       name: c.name,
       type: c.type,
       nullable: !c.not_null,
       distinctEstimate: distinct,
       nullFraction: c.null_frac === null ? null : Number(c.null_frac),
-      usableAsKey: verdict.usable && reason === undefined,
+      usableAsKey,
       ...(reason ? { reason } : {}),
+      ...(suggestion ? { suggestedBucketLimit: suggestion.bucketLimit, suggestedLeaves: suggestion.leaves } : {}),
     };
   });
-  const bytesPerRow = rows > 0 ? bytes / rows : 200;
   return {
     schema,
     name: table,

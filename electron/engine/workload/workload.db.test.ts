@@ -19,6 +19,7 @@ import { createHandlers, type ConnectionHandlers } from '../../services/handlers
 import { runCli } from '../../testing/cli.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { migrate, planMigration } from '../index.js';
+import { tableDetail } from '../tables.js';
 
 const db = useTestDatabase('workload');
 let app: TestRole;
@@ -179,6 +180,15 @@ describe('before the migration', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("suggests a bucket limit per key column, whose leaves the plan's agree with", async () => {
+    const detail = await tableDetail(db.pool, 'public', 'orders');
+    const key = detail.columns.find((c) => c.name === 'customer_id')!;
+    expect(key.suggestedBucketLimit).toBeGreaterThanOrEqual(detail.suggestedBucketLimit);
+    const planned = await plan({ ...TARGET, bucketLimit: key.suggestedBucketLimit! });
+    expect(key.suggestedLeaves).toBe(planned.partitions.leaves);
+    expect(detail.columns.find((c) => c.name === 'id')!.suggestedBucketLimit).toBeUndefined();
   });
 
   it('turns the blocker into a warning once accepted', async () => {

@@ -1,14 +1,14 @@
 // One table's columns, with what makes each a usable partition key, and the
 // form that turns the choice into a run target.
 import { useId, useState } from 'react';
-import type { TableDetail, TableSummary } from '../../../shared/catalog';
+import type { ColumnSummary, TableDetail, TableSummary } from '../../../shared/catalog';
 import { displayTableName } from '../../../shared/identifiers';
 import { useTableDetail } from '../../api/queries';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
 import { ErrorState, Loading, Notice } from '../../components/StateViews';
 import { parseBucketLimit } from '../../lib/bucket-limit';
-import { formatBytes, formatNumber, formatPercent } from '../../lib/format';
+import { formatBytes, formatCount, formatNumber, formatPercent } from '../../lib/format';
 import { useTargetQueue, useTargets } from '../../state/targets';
 
 /** Why a table cannot become a target at all, whatever its columns. */
@@ -17,6 +17,19 @@ export function tableBlockedReason(summary: TableSummary): string | null {
   if (summary.kind === 'partitioned') return 'This table is partitioned already; Partwise migrates plain tables.';
   if (summary.kind === 'view') return 'This is a view; Partwise migrates plain tables.';
   return null;
+}
+
+function BucketLimitHint({ detail, chosen }: { detail: TableDetail; chosen: ColumnSummary | undefined }) {
+  if (!chosen?.suggestedBucketLimit || chosen.suggestedLeaves === undefined) {
+    return <span className="field-hint">Suggested for this table: {formatNumber(detail.suggestedBucketLimit)}</span>;
+  }
+  return (
+    <span className="field-hint" data-testid="bucket-limit-suggestion">
+      Suggested for {chosen.name}: {formatNumber(chosen.suggestedBucketLimit)}, about{' '}
+      {formatCount(chosen.suggestedLeaves, 'leaf', 'leaves')}. Fewer leaves make statements that do not filter by the
+      key cheaper to plan, and lock less.
+    </span>
+  );
 }
 
 function TargetForm({
@@ -87,6 +100,10 @@ function TargetForm({
                     onChange={() => {
                       setKeyColumn(column.name);
                       setAdded(false);
+                      // The suggestion depends on the key (the leaves it gives); a limit the user typed stays.
+                      if (!touched && !queued && column.suggestedBucketLimit) {
+                        setLimitText(formatNumber(column.suggestedBucketLimit));
+                      }
                     }}
                     aria-label={`Partition by ${column.name}`}
                     data-testid="key-radio"
@@ -154,7 +171,7 @@ function TargetForm({
               {parsed.error}
             </span>
           ) : (
-            <span className="field-hint">Suggested for this table: {formatNumber(detail.suggestedBucketLimit)}</span>
+            <BucketLimitHint detail={detail} chosen={chosen} />
           )}
         </div>
         <div className="target-form-actions">

@@ -6,7 +6,7 @@ import { TablesScreen } from './TablesScreen';
 import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
 import { useTargets } from '../../state/targets';
 import { useUi } from '../../state/ui';
-import { tableSummaries } from '../../testing/fixtures';
+import { tableDetail, tableSummaries } from '../../testing/fixtures';
 
 let restoreLayout: () => void;
 beforeAll(() => (restoreLayout = fakeLayout()));
@@ -80,6 +80,52 @@ describe('Tables screen', () => {
     ).toEqual(['public.custom_module_data']);
     await userEvent.click(within(queue).getByTestId('target-remove'));
     expect(useTargets.getState().byConnection.sandbox).toEqual([]);
+  });
+
+  it("suggests the chosen key's bucket limit, weighing the leaves it gives, and keeps a typed limit", async () => {
+    const suggested = { customer_id: [2_000_000, 12_150], module_id: [5_000_000, 60] } as const;
+    renderWithApi(<TablesScreen />, {
+      handlers: {
+        'tables.detail': ({ schema, table }) => {
+          const detail = tableDetail(schema, table);
+          return {
+            ...detail,
+            columns: detail.columns.map((column) =>
+              column.name in suggested
+                ? {
+                    ...column,
+                    suggestedBucketLimit: suggested[column.name as keyof typeof suggested][0],
+                    suggestedLeaves: suggested[column.name as keyof typeof suggested][1],
+                  }
+                : column,
+            ),
+          };
+        },
+      },
+    });
+    await screen.findAllByTestId('table-row');
+    await userEvent.type(screen.getByTestId('table-filter'), 'custom_module_data');
+    await userEvent.click(tableRow('public.custom_module_data')!);
+    const detail = await screen.findByTestId('table-detail');
+    const limit = (await within(detail).findByTestId('bucket-limit')) as HTMLInputElement;
+    const pick = (name: string) =>
+      userEvent.click(
+        within(
+          within(detail)
+            .getAllByTestId('column-row')
+            .find((row) => row.dataset.column === name)!,
+        ).getByTestId('key-radio'),
+      );
+    expect(limit.value).toBe('1,000,000');
+    await pick('module_id');
+    expect(limit.value).toBe('5,000,000');
+    expect(within(detail).getByTestId('bucket-limit-suggestion').textContent).toContain('about 60 leaves');
+    await pick('customer_id');
+    expect(limit.value).toBe('2,000,000');
+    await userEvent.clear(limit);
+    await userEvent.type(limit, '250,000');
+    await pick('module_id');
+    expect(limit.value).toBe('250,000');
   });
 
   it('selects a table with the keyboard', async () => {
