@@ -44,10 +44,9 @@ test('the plan lists the statements that do not filter by the key; the live tabl
 
   await test.step('the plan lists the by-id lookup as frequent and blocks until it is accepted', async () => {
     await plan.waitPlanned([EVENTS]);
-    const card = plan.card(EVENTS);
     await expect(plan.issue(EVENTS, 'blocker', 'keyless_queries')).toBeVisible();
-    const section = card.getByTestId('plan-workload');
-    const row = section.locator('[data-testid="workload-statement"]', { hasText: BY_ID });
+    const section = plan.workload(EVENTS);
+    const row = plan.statement(EVENTS, BY_ID);
     await expect(row).toHaveAttribute('data-verdict', 'keyless');
     await expect(row).toHaveAttribute('data-frequent', 'true');
     await expect(row).toContainText('1,100');
@@ -69,8 +68,8 @@ test('the plan lists the statements that do not filter by the key; the live tabl
 
   await test.step('the Tracker lists what still reads every leaf of the live table', async () => {
     await shell.go('tracker');
-    const panel = tracker.root.getByTestId('live-workload');
-    await panel.getByTestId('live-workload-read').click();
+    await tracker.readWorkload();
+    const panel = tracker.workload;
     const row = panel.locator('[data-testid="workload-statement"]', { hasText: BY_ID });
     await expect(row).toHaveAttribute('data-verdict', 'keyless');
     await expect(panel.getByTestId('workload-statements')).toHaveAttribute('data-phase', 'after');

@@ -30,6 +30,16 @@ export class PlanPage {
     return this.card(table).locator(`[data-testid="plan-${severity}"][data-code="${code}"]`);
   }
 
+  /** The statements on a table that do not filter by its key (pg_stat_statements), and the acceptance. */
+  workload(table: string): Locator {
+    return this.card(table).getByTestId('plan-workload');
+  }
+
+  /** A statement of the workload list, by its text. */
+  statement(table: string, query: string): Locator {
+    return this.workload(table).locator('[data-testid="workload-statement"]', { hasText: query });
+  }
+
   /** Takes a target out of the queue from the Plan screen's side panel. */
   async removeTarget(table: string): Promise<void> {
     await this.root.locator(`[data-testid="target-item"][data-table="${table}"]`).getByTestId('target-remove').click();

@@ -7,6 +7,7 @@ export class TrackerPage {
   readonly count: Locator;
   readonly maintenance: Locator;
   readonly report: Locator;
+  readonly workload: Locator;
 
   constructor(readonly page: Page) {
     this.root = page.getByTestId('screen-tracker');
@@ -14,6 +15,7 @@ export class TrackerPage {
     this.count = page.getByTestId('tracker-count');
     this.maintenance = page.getByTestId('maintenance-panel');
     this.report = page.getByTestId('maintenance-report');
+    this.workload = page.getByTestId('live-workload');
   }
 
   rows(): Locator {
@@ -26,6 +28,12 @@ export class TrackerPage {
 
   async renderedKeys(): Promise<string[]> {
     return this.rows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''));
+  }
+
+  /** Reads the statements on the managed table (pg_stat_statements, each planned now). */
+  async readWorkload(): Promise<void> {
+    await this.workload.getByTestId('live-workload-read').click();
+    await expect(this.workload.getByTestId('workload-statements')).toBeVisible({ timeout: 60_000 });
   }
 
   /** Runs maintenance with "create buckets ahead" at `aheadPercent`, and waits for its report. */

@@ -84,6 +84,8 @@ function describeFailure(error: unknown, searchPath: string | null): string {
       return `${message}: the role planning it lacks a privilege the statement needs.`;
     case '55P03':
       return `Another session holds a lock on a relation it uses (waited ${EXPLAIN_TIMEOUTS.lockMs} ms).`;
+    case '53200':
+      return `The lock table ran out of room planning it (${message}): it locks every leaf and index at once, as it will for the application. Raise max_locks_per_transaction.`;
     case '57014':
       return `Planning took longer than ${EXPLAIN_TIMEOUTS.statementMs / 1000} s.`;
     default:
