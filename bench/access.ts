@@ -198,7 +198,7 @@ process.stdout.write(
   `\n${table(['leaves', 'statement', 'protocol', 'view calls/s', 'plain calls/s', 'view / plain'], rows)}\n`,
 );
 process.stdout.write(
-  `\nA by-id lookup through the view (median of 5 generic plans; EXPLAIN ANALYZE), and the plan's estimate for the same tree:\n`,
+  `\nA by-id lookup through the view (median of 7 generic plans; EXPLAIN ANALYZE), and the plan's estimate for the same tree:\n`,
 );
 process.stdout.write(
   `${table(['leaves', 'planning', 'execution', 'plan estimate: planning', 'execution', 'how', 'plain table planning'], plans)}\n`,

@@ -7,9 +7,10 @@
 // same way; temporary tables vanish with the session whatever happens.
 //
 // Trees larger than PROBE_LEAVES are measured at half and at full
-// PROBE_LEAVES and extrapolated with the growth seen between the two
-// (between linear and quadratic: PostgreSQL 13 plans grow faster than
-// linearly with the number of partitions, later majors about linearly).
+// PROBE_LEAVES and extrapolated: planning time with the growth seen between
+// the two (held between linear and quadratic: planning a statement over every
+// leaf grows faster than linearly, more so on PostgreSQL 13), execution time
+// linearly (starting a plan opens and locks each leaf and index once).
 import type pg from 'pg';
 import type { KeylessCost } from '../../../shared/workload.js';
 import { ident } from '../../db/sql.js';
@@ -17,7 +18,7 @@ import type { TableInfo } from '../catalog.js';
 import { OWN_STATEMENT_MARKER } from './source.js';
 
 export const PROBE_LEAVES = 256;
-const SAMPLES = 5;
+const SAMPLES = 7;
 const CHUNK = 32;
 const PROBE = `${OWN_STATEMENT_MARKER}_probe`;
 const KEY = `${PROBE}_key`;
@@ -174,8 +175,6 @@ export async function measureKeylessCost(client: pg.ClientBase, shape: ProbeShap
   }
   const last = measured.at(-1)!;
   const extrapolated = measured.length === 2;
-  const scale = (pick: (t: Timing) => number): number =>
-    extrapolated ? extrapolate(pick(measured[0]!), pick(last), sizes[0]!, sizes[1]!, shape.leaves) : pick(last);
   return {
     ok: true,
     cost: {
@@ -183,8 +182,10 @@ export async function measureKeylessCost(client: pg.ClientBase, shape: ProbeShap
       leaves: shape.leaves,
       measuredLeaves: sizes.at(-1)!,
       extrapolated,
-      planningMs: scale((t) => t.planningMs),
-      executionMs: scale((t) => t.executionMs),
+      planningMs: extrapolated
+        ? extrapolate(measured[0]!.planningMs, last.planningMs, sizes[0]!, sizes[1]!, shape.leaves)
+        : last.planningMs,
+      executionMs: extrapolated ? last.executionMs * (shape.leaves / sizes[1]!) : last.executionMs,
       todayPlanningMs: today.planningMs,
       todayExecutionMs: today.executionMs,
     },
