@@ -122,14 +122,21 @@ export async function workloadBeforeMigration(client: pg.ClientBase, input: Befo
   } else if (input.leaves < 1) {
     costNote = 'Not measured: the plan predicts no leaves (an empty or unanalysed table).';
   } else {
-    const measured = await measureKeylessCost(client, {
-      table,
-      lookupColumns: columns,
-      leaves: input.leaves,
-      levelOne: input.levelOne,
-    });
-    if (measured.ok) cost = measured.cost;
-    else costNote = measured.note;
+    try {
+      const measured = await measureKeylessCost(client, {
+        table,
+        lookupColumns: columns,
+        leaves: input.leaves,
+        levelOne: input.levelOne,
+      });
+      if (measured.ok) cost = measured.cost;
+      else costNote = measured.note;
+    } catch (error) {
+      // A refusal from the server (no room in the lock table, a read-only session...) leaves the cost unmeasured.
+      const { code, message } = error as { code?: string; message?: string };
+      if (code === undefined) throw error;
+      costNote = `Not measured: ${message}.`;
+    }
   }
   const overheadMs = cost
     ? Math.max(0, cost.planningMs + cost.executionMs - cost.todayPlanningMs - cost.todayExecutionMs)

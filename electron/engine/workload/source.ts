@@ -148,13 +148,19 @@ export async function readWorkload(client: pg.ClientBase, names: readonly string
       [names.map(wholeName), HIDDEN_TEXT, OWN_STATEMENT_MARKER],
     ));
   } catch (error) {
-    if ((error as { code?: string }).code === NOT_LOADED) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === NOT_LOADED) {
       return unavailable(
         `pg_stat_statements is created in database ${c.database} but the server does not load it (shared_preload_libraries).`,
         enableSteps(c.database, c.usr, { preload: true, create: false }),
       );
     }
-    throw error;
+    // Any other refusal from the server (a revoked privilege...) leaves the workload unknown, not the plan failed.
+    if (code === undefined) throw error;
+    return unavailable(`reading pg_stat_statements failed: ${message}.`, [
+      `GRANT SELECT ON ${schema}.pg_stat_statements TO ${ident(c.usr)};`,
+      ...enableSteps(c.database, c.usr, { preload: false, create: false }),
+    ]);
   }
   const hiddenRows = rows.filter((r) => r.hidden);
   const matched = rows.filter((r) => r.matched);

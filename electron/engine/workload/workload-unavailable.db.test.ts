@@ -45,6 +45,22 @@ describe('when the server loads pg_stat_statements but the database lacks it', (
   });
 });
 
+describe('when the role may not read pg_stat_statements', () => {
+  it('plans anyway, says why, and what to grant', async () => {
+    await db.admin.query('CREATE EXTENSION pg_stat_statements');
+    await db.admin.query('REVOKE SELECT ON pg_stat_statements FROM PUBLIC');
+    const client = await db.connect();
+    try {
+      const { plan, issue } = await planAs(client);
+      expect(plan.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
+      expect(issue!.message).toContain('reading pg_stat_statements failed: permission denied');
+      expect(issue!.fix).toContain(`GRANT SELECT ON "public".pg_stat_statements TO "${db.owner}";`);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
 describe('when the server does not load pg_stat_statements', () => {
   let cluster: RunningCluster;
   let ownerUrl: string;

@@ -195,6 +195,23 @@ describe('before the migration', () => {
     expect(detail.columns.find((c) => c.name === 'id')!.suggestedBucketLimit).toBeUndefined();
   });
 
+  it('still lists and blocks, by calls alone, when the cost cannot be measured here', async () => {
+    await db.admin.query(`REVOKE TEMPORARY ON DATABASE "${db.name}" FROM PUBLIC, "${db.owner}"`);
+    try {
+      const result = await plan();
+      expect(result.workload!.cost).toBeNull();
+      expect(result.workload!.costNote).toContain('lacks the TEMP privilege');
+      expect(statement(result.workload, BY_ID)).toMatchObject({
+        verdict: 'keyless',
+        frequent: true,
+        expectedMeanMs: null,
+      });
+      expect(result.issues.find((i) => i.code === 'keyless_queries')!.message).toContain('TEMP privilege');
+    } finally {
+      await db.admin.query(`GRANT TEMPORARY ON DATABASE "${db.name}" TO PUBLIC, "${db.owner}"`);
+    }
+  });
+
   it('turns the blocker into a warning once accepted', async () => {
     const result = await plan({ ...TARGET, acceptKeylessQueries: true });
     expect(result.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
