@@ -221,9 +221,12 @@ describe('before the migration', () => {
 
 describe('the migration and after it', () => {
   it('refuses to migrate without the acceptance, and keeps the acceptance with the run', async () => {
-    const refused = await migrate(db.pool, [TARGET]);
-    expect(refused.status).not.toBe('succeeded');
-    expect(refused.message).toContain('do not filter by customer_id');
+    // Refused before a run is recorded: nothing is left behind.
+    await expect(migrate(db.pool, [TARGET])).rejects.toMatchObject({
+      kind: 'blocked',
+      message: expect.stringContaining('do not filter by customer_id'),
+    });
+    expect(await db.query(`SELECT count(*)::int AS n FROM partwise.migration_run`)).toEqual([{ n: 0 }]);
     expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'orders'::regclass`)).toEqual([{ relkind: 'r' }]);
 
     const done = await migrate(db.pool, [{ ...TARGET, acceptKeylessQueries: true }]);
