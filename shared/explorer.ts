@@ -32,6 +32,30 @@ export const BucketNode = z.object({
 });
 export type BucketNode = z.infer<typeof BucketNode>;
 
+/**
+ * How full a bucket is, as a fraction of its capacity. With exact counts the
+ * counted rows are the truth; otherwise the tickets handed out are an upper
+ * bound of the rows, and estimated rows beyond that (rows written around the
+ * router) still count.
+ */
+export function bucketFill(bucket: Pick<BucketNode, 'assigned' | 'rows' | 'rowsExact' | 'capacity'>): number {
+  const used = bucket.rowsExact ? bucket.rows : Math.max(bucket.assigned, bucket.rows);
+  if (bucket.capacity <= 0) return used > 0 ? Infinity : 0;
+  return used / bucket.capacity;
+}
+
+/** Bands of 10% of the bucket limit: 0 is 0-10%, 9 is 90-100% (a full bucket included), 10 is over the limit. */
+export const FILL_BANDS = 11;
+
+export function fillBand(fill: number): number {
+  if (fill > 1) return 10;
+  return Math.min(Math.max(Math.floor(fill * 10), 0), 9);
+}
+
+export function fillBandLabel(band: number): string {
+  return band >= 10 ? 'over 100%' : `${band * 10}-${band * 10 + 10}%`;
+}
+
 export const LevelOneNode = z.object({
   keyValue: z.string(),
   partition: z.string(),
@@ -62,10 +86,12 @@ export type LeafSizes = z.infer<typeof LeafSizes>;
 
 export const SizesReport = z.object({
   configId: z.number().int(),
+  /** The original table a migration keeps until it is finalized, and its size: what the tree compares with. */
+  backup: z.object({ table: z.string(), bytes: z.number() }).nullable(),
   largestLevelOne: z.array(
     z.object({ keyValue: z.string(), partition: z.string(), bytes: z.number(), rows: z.number() }),
   ),
-  /** How full buckets are: count of buckets per 10% band of capacity (index 0 = 0-10%, 10 = over-full). */
+  /** How full buckets are: count of buckets per band of `fillBand` (index 0 = 0-10%, 9 = 90-100%, 10 = over-full). */
   fillBands: z.array(z.object({ band: z.string(), buckets: z.number() })),
   tableBytes: z.number(),
   indexBytes: z.number(),

@@ -3,36 +3,33 @@
 // partitions (sizes, exact counts) goes in batches, one short transaction
 // each, so that thousands of partitions never fill the lock table.
 import type pg from 'pg';
-import type {
-  BucketNode,
-  LeafSizes,
-  LevelOneNode,
-  ManagedTable,
-  PartitionTree,
-  SizesReport,
-  TrackerRow,
+import {
+  bucketFill,
+  fillBand,
+  fillBandLabel,
+  FILL_BANDS,
+  type BucketNode,
+  type LeafSizes,
+  type LevelOneNode,
+  type ManagedTable,
+  type PartitionTree,
+  type SizesReport,
+  type TrackerRow,
 } from '../../shared/explorer.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
+import type { Queryable } from './catalog.js';
+import { inBatches, measureLeaves, totalOf } from './relation-sizes.js';
 import { liveTickets } from './tickets.js';
 
-/**
- * Leaves per statement. Measuring or counting a leaf locks it and each of its
- * indexes until the statement's transaction ends: a few hundred relations per
- * batch stay far inside even a small lock table.
- */
-const BATCH = 100;
-/** Batches measured at once (the app's pools hold up to 10 connections). */
-const PARALLEL_BATCHES = 4;
-
-async function installed(db: pg.Pool, schema: string): Promise<boolean> {
+async function installed(db: Queryable, schema: string): Promise<boolean> {
   const { rows } = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
     `${ident(schema)}.partition_config`,
   ]);
   return rows[0]!.ok;
 }
 
-export async function listManagedTables(db: pg.Pool, schema: string): Promise<ManagedTable[]> {
+export async function listManagedTables(db: Queryable, schema: string): Promise<ManagedTable[]> {
   if (!(await installed(db, schema))) return [];
   const q = ident(schema);
   const { rows } = await db.query(
@@ -67,59 +64,6 @@ export async function managedTable(db: pg.Pool, schema: string, configId: number
   if (!table) throw new PartwiseError('not_found', `No managed table has configuration id ${configId}`);
   return table;
 }
-
-/** What a leaf takes on disk: its heap (with free space and visibility maps), indexes and TOAST. */
-interface LeafSize {
-  heapBytes: number;
-  indexBytes: number;
-  toastBytes: number;
-}
-
-/**
- * Runs `work` over the leaves in batches, a few at a time on the pool's
- * connections: each batch is one statement, so its locks end with it.
- */
-async function inBatches(leaves: readonly number[], work: (batch: number[]) => Promise<void>): Promise<void> {
-  const batches: number[][] = [];
-  for (let i = 0; i < leaves.length; i += BATCH) batches.push(leaves.slice(i, i + BATCH));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, async () => {
-      while (next < batches.length) await work(batches[next++]!);
-    }),
-  );
-}
-
-/**
- * Sizes of leaves from their files. Every size function stats each fork's
- * segments, so each part is read once: the heap's forks, the indexes, the
- * TOAST table with its index (pg_table_size would read TOAST a second time).
- */
-async function measureLeaves(db: pg.Pool, leaves: readonly number[]): Promise<Map<number, LeafSize>> {
-  const sizes = new Map<number, LeafSize>();
-  await inBatches(leaves, async (batch) => {
-    const { rows } = await db.query<{ oid: number; heap: string; indexes: string; toast: string }>(
-      `SELECT c.oid::int AS oid,
-              pg_relation_size(c.oid, 'main') + pg_relation_size(c.oid, 'fsm') + pg_relation_size(c.oid, 'vm')
-                + pg_relation_size(c.oid, 'init') AS heap,
-              pg_indexes_size(c.oid) AS indexes,
-              coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
-         FROM pg_class c WHERE c.oid = ANY ($1::oid[])`,
-      [batch],
-    );
-    for (const row of rows) {
-      sizes.set(row.oid, {
-        heapBytes: Number(row.heap),
-        indexBytes: Number(row.indexes),
-        toastBytes: Number(row.toast),
-      });
-    }
-  });
-  return sizes;
-}
-
-const leafBytes = (size: LeafSize | undefined): number =>
-  size ? size.heapBytes + size.indexBytes + size.toastBytes : 0;
 
 /** Exact row counts of leaves: one UNION ALL statement per batch, committed on its own (counting locks each leaf). */
 async function countLeaves(db: pg.Pool, leaves: readonly number[]): Promise<Map<number, number>> {
@@ -250,7 +194,7 @@ export async function leafSizes(db: pg.Pool, schema: string, configId: number): 
   const bytes: Record<string, number> = {};
   let totalBytes = 0;
   for (const row of rows) {
-    const leaf = leafBytes(sizes.get(row.leaf_oid));
+    const leaf = totalOf(sizes.get(row.leaf_oid));
     bytes[row.leaf] = leaf;
     totalBytes += leaf;
   }
@@ -259,7 +203,7 @@ export async function leafSizes(db: pg.Pool, schema: string, configId: number): 
 
 export async function sizesReport(db: pg.Pool, schema: string, configId: number): Promise<SizesReport> {
   const { tree, leafOids } = await treeWithLeaves(db, schema, configId, false);
-  const sizes = await measureLeaves(db, [...leafOids.values()]);
+  const [sizes, backup] = await Promise.all([measureLeaves(db, [...leafOids.values()]), backupSize(db, tree.table)]);
   let tableBytes = 0;
   let indexBytes = 0;
   let toastBytes = 0;
@@ -268,28 +212,36 @@ export async function sizesReport(db: pg.Pool, schema: string, configId: number)
     indexBytes += size.indexBytes;
     toastBytes += size.toastBytes;
   }
-  const bands = Array.from({ length: 11 }, (_, i) => ({
-    band: i === 10 ? 'over 100%' : `${i * 10}-${i * 10 + 10}%`,
-    buckets: 0,
-  }));
+  const bands = Array.from({ length: FILL_BANDS }, (_, band) => ({ band: fillBandLabel(band), buckets: 0 }));
   const levelOne = tree.levelOne.map((l1) => {
     let bytes = 0;
     for (const bucket of l1.buckets) {
-      bytes += leafBytes(sizes.get(leafOids.get(bucket.leaf)!));
-      const fill = bucket.capacity > 0 ? Math.max(bucket.assigned, bucket.rows) / bucket.capacity : 0;
-      const band = fill > 1 ? 10 : Math.min(Math.floor(fill * 10), 9);
-      bands[band]!.buckets++;
+      bytes += totalOf(sizes.get(leafOids.get(bucket.leaf)!));
+      bands[fillBand(bucketFill(bucket))]!.buckets++;
     }
     return { keyValue: l1.keyValue, partition: l1.partition, bytes, rows: l1.rows };
   });
   return {
     configId,
+    backup,
     largestLevelOne: levelOne.sort((a, b) => b.bytes - a.bytes).slice(0, 20),
     fillBands: bands,
     tableBytes,
     indexBytes,
     toastBytes,
   };
+}
+
+/** The original table a migration kept, measured as every other table is (pg_total_relation_size). */
+async function backupSize(db: pg.Pool, table: ManagedTable): Promise<SizesReport['backup']> {
+  if (!table.backupTable) return null;
+  const { rows } = await db.query<{ bytes: string | null }>(
+    `SELECT pg_total_relation_size(to_regclass(format('%I.%I', $1::text, $2::text))) AS bytes`,
+    [table.schema, table.backupTable],
+  );
+  return rows[0]?.bytes === null || rows[0]?.bytes === undefined
+    ? null
+    : { table: table.backupTable, bytes: Number(rows[0].bytes) };
 }
 
 export async function trackerRows(db: pg.Pool, schema: string, configId: number): Promise<TrackerRow[]> {

@@ -1,7 +1,7 @@
 // The three states every data view has besides "here is the data": loading,
 // failed (message, hint and Retry), and empty (what to do next).
 import type { ReactNode } from 'react';
-import { toShownError } from '../api/errors';
+import { errorKind, toShownError } from '../api/errors';
 import { Icon } from './Icon';
 
 export function Loading({ label = 'Loading…', testId }: { label?: string; testId?: string }) {
@@ -61,7 +61,12 @@ export function ErrorState({
             {shown.hint}
           </p>
         )}
-        {shown.detail && <p className="state-detail">{shown.detail}</p>}
+        {shown.detail && (
+          <details className="state-detail" data-testid="error-detail">
+            <summary>Details</summary>
+            <pre>{shown.detail}</pre>
+          </details>
+        )}
         {onRetry && (
           <button type="button" className="btn" onClick={onRetry} disabled={retrying} data-testid="retry">
             <Icon name="refresh" />
@@ -71,6 +76,36 @@ export function ErrorState({
       </div>
     </div>
   );
+}
+
+/**
+ * The failure of a screen's data. A server that cannot be reached is said
+ * once, with its address and what is being done, by the connection banner
+ * (see ConnectionStatus): here only what it means for this view.
+ */
+export function QueryErrorState({
+  error,
+  onRetry,
+  retrying,
+  compact,
+}: {
+  error: unknown;
+  onRetry?: () => void;
+  retrying?: boolean;
+  compact?: boolean;
+}) {
+  if (errorKind(error) === 'connection') {
+    return (
+      <div className="state-view state-waiting" role="status" data-testid="waiting-for-server">
+        <span className="spinner" aria-hidden="true" />
+        <div className="state-body">
+          <div className="state-title">Waiting for the server</div>
+          <p className="state-message">{toShownError(error).message} This view loads once the server answers.</p>
+        </div>
+      </div>
+    );
+  }
+  return <ErrorState error={error} onRetry={onRetry} retrying={retrying} compact={compact} />;
 }
 
 export function EmptyState({

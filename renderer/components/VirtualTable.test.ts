@@ -40,4 +40,25 @@ describe('sortRows', () => {
     expect(sortRows(rows, columns, null)).toBe(rows);
     expect(sortRows(rows, columns, { column: 'plain', direction: 'asc' })).toBe(rows);
   });
+  it('keeps rows with a parent right after it, in input order, whatever the sort', () => {
+    type Part = Row & { parent: string | null };
+    const family: Part[] = [
+      { name: 'orders_backup', size: 40, parent: 'orders' },
+      { name: 'small', size: 1, parent: null },
+      { name: 'orders_partitioned', size: 60, parent: 'orders' },
+      { name: 'orders', size: 60, parent: null },
+      { name: 'big', size: 100, parent: null },
+      { name: 'orphan', size: 70, parent: 'gone' },
+    ];
+    const order = (direction: 'asc' | 'desc') =>
+      sortRows<Part>(
+        family,
+        columns,
+        { column: 'size', direction },
+        (r) => r.name,
+        (r) => r.parent,
+      ).map((r) => r.name);
+    expect(order('desc')).toEqual(['big', 'orphan', 'orders', 'orders_backup', 'orders_partitioned', 'small']);
+    expect(order('asc')).toEqual(['small', 'orders', 'orders_backup', 'orders_partitioned', 'orphan', 'big']);
+  });
 });

@@ -26,7 +26,31 @@ export interface SortState {
   direction: SortDirection;
 }
 
-export function sortRows<T>(rows: readonly T[], columns: readonly Column<T>[], sort: SortState | null): readonly T[] {
+/**
+ * Rows in sort order; a row with a parent (see `parentKey`) follows its
+ * parent, in input order, whatever the sort, so that parts stay with their whole.
+ */
+export function sortRows<T>(
+  rows: readonly T[],
+  columns: readonly Column<T>[],
+  sort: SortState | null,
+  rowKey?: (row: T) => string,
+  parentKey?: (row: T) => string | null,
+): readonly T[] {
+  if (!parentKey || !rowKey) return sortFlat(rows, columns, sort);
+  const present = new Set(rows.map(rowKey));
+  const children = new Map<string, T[]>();
+  const top: T[] = [];
+  for (const row of rows) {
+    const parent = parentKey(row);
+    if (parent !== null && present.has(parent)) children.set(parent, [...(children.get(parent) ?? []), row]);
+    else top.push(row);
+  }
+  if (children.size === 0) return sortFlat(rows, columns, sort);
+  return sortFlat(top, columns, sort).flatMap((row) => [row, ...(children.get(rowKey(row)) ?? [])]);
+}
+
+function sortFlat<T>(rows: readonly T[], columns: readonly Column<T>[], sort: SortState | null): readonly T[] {
   if (!sort) return rows;
   const column = columns.find((candidate) => candidate.id === sort.column);
   if (!column?.sortValue) return rows;
@@ -62,6 +86,10 @@ export interface VirtualTableProps<T> {
   rowClassName?(row: T): string | undefined;
   /** Minimum width in px before the table scrolls sideways. */
   minWidth?: number;
+  /** Rows that belong to another row (by its rowKey) and follow it in every order. */
+  parentKey?(row: T): string | null;
+  /** Grow with the rows up to this height (a CSS length) instead of filling the space given. */
+  fitContent?: string;
 }
 
 export function VirtualTable<T>({
@@ -78,11 +106,16 @@ export function VirtualTable<T>({
   rowData,
   rowClassName,
   minWidth = 600,
+  parentKey,
+  fitContent,
 }: VirtualTableProps<T>) {
   const [sort, setSort] = useState<SortState | null>(initialSort);
   const [active, setActive] = useState(0);
   const scrollRef = useRef<HTMLDivElement>(null);
-  const sorted = useMemo(() => sortRows(rows, columns, sort), [rows, columns, sort]);
+  const sorted = useMemo(
+    () => sortRows(rows, columns, sort, rowKey, parentKey),
+    [rows, columns, sort, rowKey, parentKey],
+  );
   const template = columns.map((column) => column.width).join(' ');
   const headerHeight = rowHeight + 2;
 
@@ -147,6 +180,9 @@ export function VirtualTable<T>({
       onKeyDown={onKeyDown}
       data-testid={testId}
       data-row-count={sorted.length}
+      style={
+        fitContent ? { height: `min(${headerHeight + sorted.length * rowHeight + 2}px, ${fitContent})` } : undefined
+      }
     >
       <div
         className="vtable-head"

@@ -63,6 +63,11 @@ export const serverProfiles: ConnectionProfile[] = [
   },
 ];
 
+/**
+ * `count` tables of two schemas with skewed sizes; `public.orders` is managed
+ * by Partwise (a routing view showing its tree's figures) and comes with its
+ * partitioned table and backup, and `payments` is partitioned by hand.
+ */
 export function tableSummaries(count = 40): TableSummary[] {
   const rand = random(7);
   const names = [
@@ -83,14 +88,43 @@ export function tableSummaries(count = 40): TableSummary[] {
     const schema = i % 3 === 2 ? 'billing' : 'public';
     const name = i < names.length ? base : `${base}_${2020 + (i % 6)}`;
     const rows = Math.round(rand() ** 3 * 80_000_000);
-    tables.push({
-      schema,
-      name,
-      kind: i === 5 ? 'partitioned' : 'table',
-      rowEstimate: rows,
-      totalBytes: Math.round(rows * (120 + rand() * 200)),
-      managed: i === 1,
-    });
+    const totalBytes = Math.round(rows * (120 + rand() * 200));
+    const common = { schema, name, rowEstimate: rows, totalBytes, managedTable: null, partOf: null };
+    if (i === 1) {
+      tables.push(
+        {
+          ...common,
+          kind: 'view',
+          leaves: 130,
+          managedTable: {
+            configId: 2,
+            partitionedTable: 'orders_partitioned',
+            backupTable: 'orders_backup',
+            keyColumn: 'module_id',
+            bucketLimit: 500_000,
+            keys: 48,
+            mode: 'routing',
+          },
+        },
+        {
+          ...common,
+          name: 'orders_partitioned',
+          kind: 'partitioned',
+          leaves: 130,
+          partOf: { table: 'orders', role: 'partitioned' },
+        },
+        {
+          ...common,
+          name: 'orders_backup',
+          kind: 'table',
+          totalBytes: Math.round(totalBytes * 0.8),
+          leaves: null,
+          partOf: { table: 'orders', role: 'backup' },
+        },
+      );
+    } else {
+      tables.push({ ...common, kind: i === 5 ? 'partitioned' : 'table', leaves: i === 5 ? 24 : null });
+    }
   }
   return tables;
 }
@@ -233,14 +267,14 @@ export function managedTables(): ManagedTable[] {
       configId: 1,
       schema: 'public',
       table: 'custom_module_data',
-      partitionedTable: 'public.custom_module_data_p',
+      partitionedTable: 'custom_module_data_partitioned',
       keyColumn: 'customer_id',
       bucketColumn: 'bucket_id',
       bucketLimit: 1000,
       mode: 'routing',
       keys: 12_000,
       leaves: 31_870,
-      backupTable: 'public.custom_module_data_old',
+      backupTable: 'custom_module_data_backup',
       createdAt: '2025-11-20T08:12:44Z',
       updatedAt: '2025-11-24T09:40:02Z',
     },
@@ -248,7 +282,7 @@ export function managedTables(): ManagedTable[] {
       configId: 2,
       schema: 'public',
       table: 'orders',
-      partitionedTable: 'public.orders_p',
+      partitionedTable: 'orders_partitioned',
       keyColumn: 'module_id',
       bucketColumn: 'bucket_id',
       bucketLimit: 500_000,
@@ -284,7 +318,7 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
       const bucketRows = exact ? assigned : Math.round(assigned * (0.93 + rand() * 0.07));
       buckets.push({
         bucketId: b,
-        leaf: `custom_module_data_p_${keyValue}_${b}`,
+        leaf: `custom_module_data_customer_id_${keyValue}_bucket_id_${b}`,
         assigned,
         rows: bucketRows,
         rowsExact: exact,
@@ -296,7 +330,7 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
     leaves += bucketCount;
     levelOne.push({
       keyValue,
-      partition: `custom_module_data_p_${keyValue}`,
+      partition: `custom_module_data_customer_id_${keyValue}`,
       rows: keyRows,
       currentBucketId: bucketCount - 1,
       buckets,
@@ -324,7 +358,7 @@ export function sizes(table: ManagedTable): SizesReport {
     const bytes = Math.round((1 - i / 24) * 2.4e9 * (0.8 + rand() * 0.2));
     return {
       keyValue: String(1042 + i * 37),
-      partition: `custom_module_data_p_${1042 + i * 37}`,
+      partition: `custom_module_data_customer_id_${1042 + i * 37}`,
       bytes,
       rows: Math.round(bytes / 190),
     };
@@ -332,6 +366,7 @@ export function sizes(table: ManagedTable): SizesReport {
   const counts = [1210, 830, 790, 802, 760, 811, 795, 903, 1100, 24_400, 11];
   return {
     configId: table.configId,
+    backup: table.backupTable ? { table: table.backupTable, bytes: 41.5e9 } : null,
     largestLevelOne: largest,
     fillBands: counts.map((buckets, i) => ({ band: i === 10 ? '>100%' : `${i * 10}-${i * 10 + 10}%`, buckets })),
     tableBytes: 38.2e9,
@@ -349,9 +384,9 @@ export function trackerRows(table: ManagedTable, keys = 12_000): TrackerRow[] {
     const assigned = Math.round(rand() * table.bucketLimit);
     rows.push({
       keyValue,
-      levelOnePartition: `custom_module_data_p_${keyValue}`,
+      levelOnePartition: `custom_module_data_customer_id_${keyValue}`,
       currentBucketId: bucket,
-      currentLeaf: `custom_module_data_p_${keyValue}_${bucket}`,
+      currentLeaf: `custom_module_data_customer_id_${keyValue}_bucket_id_${bucket}`,
       currentCapacity: table.bucketLimit,
       currentAssigned: assigned,
       rowsAssigned: bucket * table.bucketLimit + assigned,
@@ -370,7 +405,7 @@ export function maintenanceReport(table: ManagedTable, ahead: number | null): Ma
         keyValue: '1013',
         kind: 'over_full',
         bucketId: 0,
-        leaf: 'custom_module_data_p_1013_0',
+        leaf: 'custom_module_data_customer_id_1013_bucket_id_0',
         rows: 1120,
         capacity: 1000,
         detail: 'Rows were written around the router (COPY into the leaf).',
@@ -379,7 +414,7 @@ export function maintenanceReport(table: ManagedTable, ahead: number | null): Ma
         keyValue: '2010',
         kind: 'over_full',
         bucketId: 0,
-        leaf: 'custom_module_data_p_2010_0',
+        leaf: 'custom_module_data_customer_id_2010_bucket_id_0',
         rows: 1120,
         capacity: 1000,
         detail: 'Rows were written around the router.',
@@ -388,7 +423,7 @@ export function maintenanceReport(table: ManagedTable, ahead: number | null): Ma
         keyValue: '4410',
         kind: 'tracker_drift',
         bucketId: 2,
-        leaf: 'custom_module_data_p_4410_2',
+        leaf: 'custom_module_data_customer_id_4410_bucket_id_2',
         rows: 640,
         capacity: 1000,
         detail: 'Tracker said 610 tickets; counted 640. Tracker updated.',
@@ -397,7 +432,7 @@ export function maintenanceReport(table: ManagedTable, ahead: number | null): Ma
         keyValue: '7001',
         kind: 'empty',
         bucketId: 3,
-        leaf: 'custom_module_data_p_7001_3',
+        leaf: 'custom_module_data_customer_id_7001_bucket_id_3',
         rows: 0,
         capacity: 1000,
         detail: 'Created ahead, not used yet.',
@@ -408,7 +443,7 @@ export function maintenanceReport(table: ManagedTable, ahead: number | null): Ma
               keyValue: '1042',
               kind: 'created_ahead' as const,
               bucketId: 6,
-              leaf: 'custom_module_data_p_1042_6',
+              leaf: 'custom_module_data_customer_id_1042_bucket_id_6',
               rows: null,
               capacity: 1000,
               detail: `Current bucket was over ${Math.round(ahead * 100)}% full.`,

@@ -89,7 +89,11 @@ describe('Explorer', () => {
       handlers: {
         'explorer.leafSizes': async ({ configId }) => {
           await sizesAsked;
-          return { configId, bytes: { custom_module_data_p_1000_0: 3 * 1024 * 1024 }, totalBytes: 5 * 1024 ** 3 };
+          return {
+            configId,
+            bytes: { custom_module_data_customer_id_1000_bucket_id_0: 3 * 1024 * 1024 },
+            totalBytes: 5 * 1024 ** 3,
+          };
         },
       },
     });
@@ -108,7 +112,7 @@ describe('Explorer', () => {
     renderWithApi(<ExplorerScreen />, {
       handlers: {
         'explorer.leafSizes': () => {
-          throw new Error('permission denied for table custom_module_data_p_1000_0');
+          throw new Error('permission denied for table custom_module_data_customer_id_1000_bucket_id_0');
         },
       },
     });

@@ -6,14 +6,18 @@ import { displayTableName } from '../../../shared/identifiers';
 import { useTableDetail } from '../../api/queries';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
-import { ErrorState, Loading, Notice } from '../../components/StateViews';
+import { Loading, Notice, QueryErrorState } from '../../components/StateViews';
 import { parseBucketLimit } from '../../lib/bucket-limit';
-import { formatBytes, formatCount, formatNumber, formatPercent } from '../../lib/format';
+import { formatCount, formatNumber, formatPercent } from '../../lib/format';
 import { useTargetQueue, useTargets } from '../../state/targets';
+import { ManagedTableDetail, TableDetailHeader } from './ManagedTableDetail';
 
 /** Why a table cannot become a target at all, whatever its columns. */
 export function tableBlockedReason(summary: TableSummary): string | null {
-  if (summary.managed) return 'Partwise manages this table already: see Explorer and Tracker.';
+  if (summary.managedTable) return 'Partwise manages this table already: see Explorer and Tracker.';
+  if (summary.partOf?.role === 'backup') {
+    return `This is the backup of ${summary.partOf.table}, kept until its migration is finalized; it cannot be migrated.`;
+  }
   if (summary.kind === 'partitioned') return 'This table is partitioned already; Partwise migrates plain tables.';
   if (summary.kind === 'view') return 'This is a view; Partwise migrates plain tables.';
   return null;
@@ -198,29 +202,36 @@ function TargetForm({
   );
 }
 
-export function TableDetailPanel({ connectionId, summary }: { connectionId: string; summary: TableSummary }) {
+export function TableDetailPanel({
+  connectionId,
+  summary,
+  owner,
+}: {
+  connectionId: string;
+  summary: TableSummary;
+  /** For a part of a managed table: the managed table. */
+  owner?: TableSummary;
+}) {
+  if (summary.managedTable || summary.partOf) {
+    return <ManagedTableDetail connectionId={connectionId} summary={summary} managedTable={owner} />;
+  }
+  return <ColumnsDetail connectionId={connectionId} summary={summary} />;
+}
+
+function ColumnsDetail({ connectionId, summary }: { connectionId: string; summary: TableSummary }) {
   const detail = useTableDetail(connectionId, { schema: summary.schema, name: summary.name });
   const name = displayTableName(summary);
   return (
     <div className="panel table-detail" data-testid="table-detail" data-table={`${summary.schema}.${summary.name}`}>
-      <div className="panel-header">
-        <h2 className="panel-title mono">{name}</h2>
-        <div className="panel-stats">
-          <span>
-            <span className="muted">rows ≈</span> {formatNumber(detail.data?.rowEstimate ?? summary.rowEstimate)}
-          </span>
-          <span>
-            <span className="muted">size</span> {formatBytes(summary.totalBytes)}
-          </span>
-        </div>
-      </div>
+      <TableDetailHeader summary={summary} />
       {detail.isPending && <Loading label="Reading columns and statistics…" />}
       {detail.isError && (
-        <ErrorState error={detail.error} onRetry={() => void detail.refetch()} retrying={detail.isFetching} />
+        <QueryErrorState error={detail.error} onRetry={() => void detail.refetch()} retrying={detail.isFetching} />
       )}
       {detail.data && (
         <>
-          {!detail.data.analyzed && (
+          {/* Statistics are gathered on tables; a view or a partitioned table has none of its own to ask for. */}
+          {summary.kind === 'table' && !detail.data.analyzed && (
             <Notice tone="warning" testId="not-analyzed">
               This table has no statistics yet, so distinct counts and null fractions are unknown. Run{' '}
               <code>ANALYZE {name};</code> and refresh. <CopyButton text={`ANALYZE ${name};`} testId="copy-analyze" />

@@ -1,7 +1,9 @@
 // @vitest-environment jsdom
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../api/transport';
+import { formatBytes, formatNumber } from '../../lib/format';
 import { TablesScreen } from './TablesScreen';
 import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
 import { useTargets } from '../../state/targets';
@@ -23,9 +25,9 @@ describe('Tables screen', () => {
   it('lists tables with estimates and human sizes, and filters them', async () => {
     renderWithApi(<TablesScreen />);
     await screen.findAllByTestId('table-row');
-    expect(screen.getByTestId('table-count').textContent).toBe('40 of 40');
+    expect(screen.getByTestId('table-count').textContent).toBe('42 of 42');
     await userEvent.type(screen.getByTestId('table-filter'), 'custom_module');
-    await waitFor(() => expect(screen.getByTestId('table-count').textContent).toMatch(/^\d+ of 40$/));
+    await waitFor(() => expect(screen.getByTestId('table-count').textContent).toMatch(/^\d+ of 42$/));
     const names = screen.getAllByTestId('table-row').map((row) => row.dataset.table);
     expect(names.length).toBeGreaterThan(0);
     expect(names.every((name) => name!.includes('custom_module'))).toBe(true);
@@ -133,23 +135,124 @@ describe('Tables screen', () => {
     await screen.findAllByTestId('table-row');
     const list = screen.getByTestId('table-list');
     list.focus();
-    fireEvent.keyDown(list, { key: 'ArrowDown' });
+    for (let i = 0; i < 4; i++) fireEvent.keyDown(list, { key: 'ArrowDown' });
     fireEvent.keyDown(list, { key: 'Enter' });
     const detail = await screen.findByTestId('table-detail');
-    // Sorted by size, largest first: Enter opened the second row.
-    const second = [...tableSummaries()].sort((a, b) => b.totalBytes - a.totalBytes)[1]!;
-    expect(detail.dataset.table).toBe(`${second.schema}.${second.name}`);
+    // Largest first, a managed table's parts under it: payments_2025, orders with its
+    // partitioned table and backup, then sessions_2021 (larger than the backup).
+    expect(
+      screen
+        .getAllByTestId('table-row')
+        .slice(0, 5)
+        .map((row) => row.dataset.table),
+    ).toEqual([
+      'billing.payments_2025',
+      'public.orders',
+      'public.orders_partitioned',
+      'public.orders_backup',
+      'public.sessions_2021',
+    ]);
+    expect(detail.dataset.table).toBe('public.sessions_2021');
     expect(api.callsOf('tables.detail')).toEqual([
-      { connectionId: 'sandbox', schema: second.schema, table: second.name },
+      { connectionId: 'sandbox', schema: 'public', table: 'sessions_2021' },
     ]);
   });
 
-  it('refuses tables Partwise manages already', async () => {
+  it('shows a managed table with its tree and its parts under it, whatever the order', async () => {
     renderWithApi(<TablesScreen />);
+    await screen.findAllByTestId('table-row');
+    await userEvent.type(screen.getByTestId('table-filter'), 'orders_backup');
+    // Filtering by one part shows the whole managed table.
+    const listed = () => screen.getAllByTestId('table-row').map((row) => row.dataset.table);
+    await waitFor(() =>
+      expect(listed()).toEqual(['public.orders', 'public.orders_partitioned', 'public.orders_backup']),
+    );
+    await userEvent.clear(screen.getByTestId('table-filter'));
+    await userEvent.type(screen.getByTestId('table-filter'), 'orders');
+    for (const direction of ['desc', 'asc']) {
+      const names = listed();
+      const at = names.indexOf('public.orders');
+      expect(names.slice(at, at + 3), direction).toEqual([
+        'public.orders',
+        'public.orders_partitioned',
+        'public.orders_backup',
+      ]);
+      await userEvent.click(screen.getByTestId('table-list-sort-size'));
+    }
+    const orders = tableSummaries().find((table) => table.name === 'orders')!;
+    const managed = tableRow('public.orders')!;
+    expect(managed.dataset.managed).toBe('true');
+    expect(managed.textContent).toContain(formatBytes(orders.totalBytes));
+    expect(managed.textContent).toContain(formatNumber(orders.rowEstimate));
+    expect(tableRow('public.orders_partitioned')!.querySelector('.badge')!.textContent).toBe('partitioned table');
+    expect(tableRow('public.orders_backup')!.querySelector('.badge')!.textContent).toBe('backup');
+  });
+
+  it('says what a managed table is, with no ANALYZE advice and no target form, and opens it in Explorer', async () => {
+    const { api } = renderWithApi(<TablesScreen />);
     await screen.findAllByTestId('table-row');
     await userEvent.type(screen.getByTestId('table-filter'), 'public.orders');
     await userEvent.click(tableRow('public.orders')!);
-    expect((await screen.findByTestId('table-blocked')).textContent).toMatch(/manages this table already/);
+    const detail = await screen.findByTestId('table-detail');
+    expect(within(detail).getByTestId('managed-summary').textContent).toMatch(
+      /Managed by Partwise\. orders is a routing view over orders_partitioned.*kept as orders_backup until the migration is finalized/,
+    );
+    expect(within(detail).getByTestId('managed-figures').textContent).toMatch(/Keys48.*Leaves130/);
+    expect(within(detail).queryByTestId('not-analyzed')).toBeNull();
+    expect(within(detail).queryByTestId('target-form')).toBeNull();
+    expect(api.callsOf('tables.detail')).toEqual([]);
+    await userEvent.click(within(detail).getByTestId('open-explorer'));
+    expect(useUi.getState()).toMatchObject({ screen: 'explorer', managedTable: { sandbox: 2 } });
+  });
+
+  it('says whose part the backup is, and refuses it as a target', async () => {
+    renderWithApi(<TablesScreen />);
+    await screen.findAllByTestId('table-row');
+    await userEvent.type(screen.getByTestId('table-filter'), 'orders_backup');
+    await userEvent.click(tableRow('public.orders_backup')!);
+    const detail = await screen.findByTestId('table-detail');
+    expect(within(detail).getByTestId('part-summary').textContent).toMatch(/Backup of orders: the original table/);
+    expect(within(detail).queryByTestId('target-form')).toBeNull();
+  });
+
+  it('shows names whole on hover and copies them, without opening the row', async () => {
+    const writeText = vi.fn(async () => undefined);
+    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText } });
+    renderWithApi(<TablesScreen />);
+    await screen.findAllByTestId('table-row');
+    await userEvent.type(screen.getByTestId('table-filter'), 'orders_partitioned');
+    const row = tableRow('public.orders_partitioned')!;
+    expect(within(row).getByTestId('object-name').getAttribute('title')).toBe('orders_partitioned');
+    await userEvent.click(within(row).getByTestId('copy-name'));
+    expect(writeText).toHaveBeenCalledWith('orders_partitioned');
+    expect(screen.queryByTestId('table-detail')).toBeNull();
+  });
+
+  it('does not call an unreachable server an empty database', async () => {
+    renderWithApi(<TablesScreen />, {
+      handlers: {
+        'tables.list': () => {
+          throw new ApiError({
+            kind: 'connection',
+            message: 'Nothing is listening on 127.0.0.1:55439 (connection refused).',
+            detail: 'connect ECONNREFUSED 127.0.0.1:55439',
+          });
+        },
+      },
+    });
+    expect((await screen.findByTestId('waiting-for-server')).textContent).toContain(
+      'Nothing is listening on 127.0.0.1:55439 (connection refused).',
+    );
+    expect(screen.queryByTestId('tables-empty')).toBeNull();
+    expect(screen.queryByText(/ECONNREFUSED/)).toBeNull();
+  });
+
+  it('refuses tables that are partitioned already', async () => {
+    renderWithApi(<TablesScreen />);
+    await screen.findAllByTestId('table-row');
+    await userEvent.type(screen.getByTestId('table-filter'), 'billing.payments');
+    await userEvent.click(tableRow('billing.payments')!);
+    expect((await screen.findByTestId('table-blocked')).textContent).toMatch(/partitioned already/);
     expect((screen.getByTestId('add-target') as HTMLButtonElement).disabled).toBe(true);
   });
 });

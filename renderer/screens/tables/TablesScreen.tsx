@@ -3,20 +3,59 @@
 import { useMemo, useState } from 'react';
 import type { TableSummary } from '../../../shared/catalog';
 import { displayIdentifier } from '../../../shared/identifiers';
+import { errorKind } from '../../api/errors';
 import { useTables } from '../../api/queries';
 import { RequireConnection } from '../../components/RequireConnection';
 import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { SearchBox } from '../../components/SearchBox';
-import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { EmptyState, ErrorState, Loading, QueryErrorState } from '../../components/StateViews';
+import { ObjectName } from '../../components/ObjectName';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatBytes, formatNumber } from '../../lib/format';
 import { TableDetailPanel } from './TableDetailPanel';
 import { TargetQueue } from './TargetQueue';
 
 const tableKey = (table: Pick<TableSummary, 'schema' | 'name'>) => `${table.schema}.${table.name}`;
+/** The partitioned table and backup of a managed table are listed under it. */
+const parentOf = (table: TableSummary) => (table.partOf ? `${table.schema}.${table.partOf.table}` : null);
 
-const KIND_LABEL: Record<TableSummary['kind'], string> = { table: 'table', partitioned: 'partitioned', view: 'view' };
+const PART_LABEL: Record<NonNullable<TableSummary['partOf']>['role'], string> = {
+  partitioned: 'partitioned table',
+  backup: 'backup',
+};
+
+function TableNameCell({ table }: { table: TableSummary }) {
+  const name = (
+    <ObjectName
+      prefix={table.partOf ? '' : `${displayIdentifier(table.schema)}.`}
+      name={displayIdentifier(table.name)}
+    />
+  );
+  if (table.partOf) {
+    return (
+      <span className="cell-text table-part">
+        <span className="table-part-branch" aria-hidden="true" />
+        {name}
+        <span className="badge badge-subtle" title={`Part of the managed table ${table.partOf.table}`}>
+          {PART_LABEL[table.partOf.role]}
+        </span>
+      </span>
+    );
+  }
+  return (
+    <span className="cell-text">
+      {name}
+      {table.managedTable ? (
+        <span className="badge badge-accent" title="Managed by Partwise: the figures are its partition tree's">
+          managed
+        </span>
+      ) : (
+        table.kind !== 'table' && <span className="badge">{table.kind}</span>
+      )}
+    </span>
+  );
+}
 
 const columns: Column<TableSummary>[] = [
   {
@@ -24,34 +63,43 @@ const columns: Column<TableSummary>[] = [
     header: 'Table',
     width: 'minmax(150px, 3fr)',
     sortValue: (table) => tableKey(table),
-    render: (table) => (
-      <span className="cell-text">
-        <span className="muted mono">{displayIdentifier(table.schema)}.</span>
-        <span className="mono">{displayIdentifier(table.name)}</span>
-        {table.managed && <span className="badge badge-accent">managed</span>}
-        {table.kind !== 'table' && <span className="badge">{KIND_LABEL[table.kind]}</span>}
-      </span>
-    ),
+    render: (table) => <TableNameCell table={table} />,
   },
   {
     id: 'rows',
     header: 'Rows (est.)',
-    width: 'minmax(104px, 1fr)',
+    width: 'minmax(96px, 1fr)',
     align: 'right',
     sortValue: (table) => table.rowEstimate,
     render: (table) => <span className="num">{formatNumber(table.rowEstimate)}</span>,
-    headerTitle: 'Estimated from pg_class.reltuples',
+    headerTitle: 'Estimated from statistics (pg_class.reltuples); summed over the leaves of a partition tree',
   },
   {
     id: 'size',
     header: 'Total size',
-    width: 'minmax(112px, 1fr)',
+    width: 'minmax(96px, 1fr)',
     align: 'right',
     sortValue: (table) => table.totalBytes,
     render: (table) => <span className="num">{formatBytes(table.totalBytes)}</span>,
-    headerTitle: 'Table, indexes and TOAST',
+    headerTitle: 'Table, indexes and TOAST (pg_total_relation_size); summed over the leaves of a partition tree',
   },
 ];
+
+/** The tables whose name matches, with the whole group of a managed table when any of its members does. */
+function filterTables(tables: readonly TableSummary[], needle: string, schema: string): TableSummary[] {
+  const inSchema = tables.filter((table) => schema === '*' || table.schema === schema);
+  if (needle === '') return inSchema;
+  const groupOf = (table: TableSummary) => parentOf(table) ?? tableKey(table);
+  const groups = new Set(inSchema.filter((table) => tableKey(table).toLowerCase().includes(needle)).map(groupOf));
+  return inSchema.filter((table) => groups.has(groupOf(table)));
+}
+
+const rowData = (table: TableSummary) => ({
+  table: tableKey(table),
+  managed: String(table.managedTable !== null),
+  ...(table.partOf ? { partOf: table.partOf.table, role: table.partOf.role } : {}),
+});
+const rowClassName = (table: TableSummary) => (table.partOf ? 'part-row' : undefined);
 
 function TablesView({ connectionId }: { connectionId: string }) {
   const tables = useTables(connectionId);
@@ -63,15 +111,12 @@ function TablesView({ connectionId }: { connectionId: string }) {
     () => Array.from(new Set((tables.data ?? []).map((table) => table.schema))).sort(),
     [tables.data],
   );
-  const visible = useMemo(() => {
-    const needle = filter.trim().toLowerCase();
-    return (tables.data ?? []).filter(
-      (table) =>
-        (schema === '*' || table.schema === schema) &&
-        (needle === '' || tableKey(table).toLowerCase().includes(needle)),
-    );
-  }, [tables.data, filter, schema]);
+  const visible = useMemo(
+    () => filterTables(tables.data ?? [], filter.trim().toLowerCase(), schema),
+    [tables.data, filter, schema],
+  );
   const selectedTable = tables.data?.find((table) => tableKey(table) === selected);
+  const owner = selectedTable && tables.data?.find((table) => tableKey(table) === parentOf(selectedTable));
 
   return (
     <div className="split">
@@ -110,10 +155,14 @@ function TablesView({ connectionId }: { connectionId: string }) {
           )}
         </div>
         {tables.isPending && <Loading label="Reading the catalog…" />}
-        {tables.isError && (
-          <ErrorState error={tables.error} onRetry={() => void tables.refetch()} retrying={tables.isFetching} />
+        {/* A failed refresh keeps the last list (marked stale while the server is away); with no list, the failure. */}
+        {tables.isError && !tables.data && (
+          <QueryErrorState error={tables.error} onRetry={() => void tables.refetch()} retrying={tables.isFetching} />
         )}
-        {tables.data && tables.data.length === 0 && (
+        {tables.isError && tables.data && errorKind(tables.error) !== 'connection' && (
+          <ErrorState error={tables.error} onRetry={() => void tables.refetch()} retrying={tables.isFetching} compact />
+        )}
+        {tables.isSuccess && tables.data.length === 0 && (
           <EmptyState title="This database has no tables" testId="tables-empty">
             Connect to the database that holds the tables to partition, or start the Sandbox for sample data.
           </EmptyState>
@@ -132,14 +181,16 @@ function TablesView({ connectionId }: { connectionId: string }) {
             onActivate={(table) => setSelected(tableKey(table))}
             testId="table-list"
             rowTestId="table-row"
-            rowData={(table: TableSummary) => ({ table: tableKey(table), managed: String(table.managed) })}
-            minWidth={380}
+            rowData={rowData}
+            rowClassName={rowClassName}
+            parentKey={parentOf}
+            minWidth={360}
           />
         )}
       </div>
       <div className="split-side wide">
         {selectedTable ? (
-          <TableDetailPanel key={selected} connectionId={connectionId} summary={selectedTable} />
+          <TableDetailPanel key={selected} connectionId={connectionId} summary={selectedTable} owner={owner} />
         ) : (
           <div className="panel panel-help" data-testid="table-detail-empty">
             <h2 className="panel-title">Choose a table</h2>
