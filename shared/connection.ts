@@ -39,6 +39,10 @@ export const ConnectionDraft = z.object({
 });
 export type ConnectionDraft = z.infer<typeof ConnectionDraft>;
 
+/** What "Test connection" sends: a draft that may have no name yet (testing needs none). */
+export const ConnectionTestDraft = ConnectionDraft.extend({ name: z.string().max(100).optional() });
+export type ConnectionTestDraft = z.infer<typeof ConnectionTestDraft>;
+
 export const ConnectionTestResult = z.object({
   ok: z.boolean(),
   message: z.string(),

@@ -4,7 +4,7 @@
 // Both sides derive their TypeScript types from these schemas; the main
 // process validates every incoming payload against them.
 import { z } from 'zod';
-import { ConnectionDraft, ConnectionProfile, ConnectionTestResult } from './connection.js';
+import { ConnectionDraft, ConnectionProfile, ConnectionTestDraft, ConnectionTestResult } from './connection.js';
 import { TableDetail, TableSummary } from './catalog.js';
 import { MigrationPlan, MigrationTarget } from './plan.js';
 import { RunEvent } from './progress.js';
@@ -35,9 +35,11 @@ export const commands = {
   'connections.delete': { input: z.object({ id: connectionId }).strict(), output: empty },
   /** Test a saved profile (by id) or an unsaved draft. */
   'connections.test': {
-    input: z.union([z.object({ id: connectionId }).strict(), z.object({ draft: ConnectionDraft }).strict()]),
+    input: z.union([z.object({ id: connectionId }).strict(), z.object({ draft: ConnectionTestDraft }).strict()]),
     output: ConnectionTestResult,
   },
+  /** Whether a connection's server answers now (one `SELECT 1` on its pool): the app's heartbeat. */
+  'connections.ping': { input: z.object({ connectionId }).strict(), output: z.object({}).strict() },
   /** Start (and on first use create and seed) the embedded Sandbox database; returns its profile. */
   'sandbox.start': { input: empty, output: ConnectionProfile },
 

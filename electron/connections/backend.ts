@@ -4,9 +4,12 @@
 // transport and `subscribe` to its windows or sockets.
 import type { EventName, EventPayload } from '../../shared/contract.js';
 import type { ServiceContext } from '../services/context.js';
+import type { ConnectionTarget } from '../db/connect.js';
+import type { CommandHandlers } from '../services/context.js';
 import { createDispatcher, type Dispatch } from '../services/dispatch.js';
 import { createHandlers } from '../services/handlers.js';
 import { DEFAULT_SCHEMA } from '../infra/install.js';
+import { connectionFailure } from './connection-errors.js';
 import {
   createConnectionHandlers,
   type ConnectionHandlerOptions,
@@ -57,7 +60,8 @@ export function createBackend(options: BackendOptions): Backend {
     onShutdown: (name, step) => shutdownSteps.push({ name, step }),
     installSchema: DEFAULT_SCHEMA,
   };
-  const dispatch = createDispatcher(createHandlers(context, connections.handlers), options.onError);
+  const handlers = withPlainConnectionErrors(createHandlers(context, connections.handlers), connections.target);
+  const dispatch = createDispatcher(handlers, options.onError);
   let closing: Promise<void> | undefined;
 
   return {
@@ -86,4 +90,28 @@ export function createBackend(options: BackendOptions): Backend {
       return closing;
     },
   };
+}
+
+/**
+ * Every command that works on a connection fails in plain words, naming the
+ * server, when the failure is reaching it or logging in (see connection-errors).
+ */
+function withPlainConnectionErrors(
+  handlers: CommandHandlers,
+  targetOf: (connectionId: string) => Promise<ConnectionTarget | undefined>,
+): CommandHandlers {
+  const wrapped: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [command, handler] of Object.entries(handlers) as Array<[string, (input: unknown) => Promise<unknown>]>) {
+    wrapped[command] = async (input) => {
+      try {
+        return await handler(input);
+      } catch (error) {
+        const connectionId = (input as { connectionId?: unknown } | undefined)?.connectionId;
+        if (typeof connectionId !== 'string') throw error;
+        const target = await targetOf(connectionId).catch(() => undefined);
+        throw (target && connectionFailure(error, target)) ?? error;
+      }
+    };
+  }
+  return wrapped as CommandHandlers;
 }

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ConnectionProfile } from '../../shared/connection.js';
 import type { ResponseEnvelope } from '../../shared/contract.js';
-import { freePort } from '../embedded/cluster.js';
+import { freePort, startCluster, THROWAWAY_SETTINGS } from '../embedded/cluster.js';
+import { requestedMajor } from '../embedded/temporary-cluster.js';
 import { FakeKeychain } from '../secrets/fake-keychain.testing.js';
 import { SafeStorageSecretStore } from '../secrets/safe-storage-secret-store.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
@@ -134,6 +135,17 @@ describe('connection commands through the dispatcher', () => {
     expect(await ok(backend, 'connections.test', { draft: unsaved })).toMatchObject({ ok: false, failure: 'auth' });
   });
 
+  it('tests a draft that has no name yet, and says what it reached once', async () => {
+    const { name: _name, ...nameless } = draft();
+    const result = await ok<{ ok: boolean; message: string; serverVersion: string }>(backend, 'connections.test', {
+      draft: nameless,
+    });
+    expect(result.ok).toBe(true);
+    expect(result.message).toBe(`Connected to PostgreSQL ${result.serverVersion} (no TLS).`);
+    // Saving still needs the name.
+    expect((await failure(backend, 'connections.save', nameless)).kind).toBe('invalid_input');
+  });
+
   it('gives a working pool per profile and a new one after an edit', async () => {
     const saved = await ok<ConnectionProfile>(backend, 'connections.save', draft());
     const pools = backend.connections.pools;
@@ -215,6 +227,64 @@ describe('connection commands through the dispatcher', () => {
     expect(error.message).toContain(file);
     expect((await failure(backend, 'connections.save', draft())).kind).toBe('blocked');
     expect(await fs.readFile(file, 'utf8')).toBe('{"version":1,"profiles":[{"id":"a","name":"x"}]}');
+  });
+});
+
+describe('commands on a server that cannot be reached', () => {
+  it('fail in plain words naming the server, with the raw error as the detail', async () => {
+    const closedPort = await freePort();
+    const down = await ok<ConnectionProfile>(backend, 'connections.save', draft({ name: 'Down', port: closedPort }));
+    const refused = await failure(backend, 'tables.list', { connectionId: down.id });
+    expect(refused).toMatchObject({
+      kind: 'connection',
+      message: `Nothing is listening on ${server().host}:${closedPort} (connection refused).`,
+    });
+    expect(refused.detail).toContain('ECONNREFUSED');
+
+    const wrong = await ok<ConnectionProfile>(backend, 'connections.save', draft({ name: 'Wrong', password: 'nope' }));
+    const denied = await failure(backend, 'managed.list', { connectionId: wrong.id });
+    expect(denied).toMatchObject({
+      kind: 'auth',
+      message: `Password authentication failed for user "${server().user}".`,
+    });
+    expect(denied.detail).toMatch(/password authentication failed/);
+  });
+
+  it('say the server went away when it stops mid-session, and work again when it is back', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-restart-'));
+    await fs.chmod(root, 0o711);
+    const dataDir = path.join(root, 'data');
+    const major = requestedMajor();
+    const start = (port?: number, password?: string) =>
+      startCluster({ major, dataDir, listen: 'tcp', port, password, settings: THROWAWAY_SETTINGS });
+    let cluster = await start();
+    try {
+      const { host, port, user, password } = cluster.params;
+      const profile = await ok<ConnectionProfile>(backend, 'connections.save', {
+        name: 'Restarting',
+        host,
+        port,
+        database: 'postgres',
+        user,
+        password,
+        sslMode: 'disable',
+      });
+      expect(await ok(backend, 'connections.ping', { connectionId: profile.id })).toEqual({});
+      expect(await ok(backend, 'tables.list', { connectionId: profile.id })).toEqual([]);
+      await cluster.stop();
+      for (const command of ['connections.ping', 'tables.list']) {
+        const lost = await failure(backend, command, { connectionId: profile.id });
+        expect(lost.kind, command).toBe('connection');
+        expect(lost.message, command).toBe(`Nothing is listening on ${host}:${port} (connection refused).`);
+      }
+      cluster = await start(port, password);
+      // The pool is not poisoned by the outage: the next command connects again.
+      expect(await ok(backend, 'connections.ping', { connectionId: profile.id })).toEqual({});
+      expect(await ok(backend, 'tables.list', { connectionId: profile.id })).toEqual([]);
+    } finally {
+      await cluster.stop();
+      await fs.rm(root, { recursive: true, force: true });
+    }
   });
 });
 

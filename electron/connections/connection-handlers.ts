@@ -31,6 +31,8 @@ export interface ConnectionHandlerOptions {
 export interface ConnectionService {
   handlers: ConnectionHandlers;
   pools: PoolProvider;
+  /** Where a saved connection (or the Sandbox) points, without connecting; undefined for an unknown id. */
+  target(connectionId: string): Promise<ConnectionTarget | undefined>;
   /** Resolves once the automatic Sandbox start (if any) has finished or failed. */
   autoStart: Promise<void>;
   /** Ends every pool, then stops the Sandbox. */
@@ -171,12 +173,22 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       return test(targetOf(draft), password);
     },
 
+    'connections.ping': async ({ connectionId }) => {
+      await (await pools.pool(connectionId)).query('SELECT 1');
+      return {};
+    },
+
     'sandbox.start': async () => (await requireSandbox().start()).profile,
   };
 
   return {
     handlers,
     pools,
+    async target(connectionId) {
+      if (connectionId === SANDBOX_ID && sandbox) return targetOf(await sandbox.profile());
+      const profile = await store.get(connectionId);
+      return profile ? targetOf(profile) : undefined;
+    },
     autoStart,
     async close() {
       await autoStart;

@@ -25,6 +25,7 @@ describe('the contract and the handlers', () => {
       'connections.save',
       'connections.delete',
       'connections.test',
+      'connections.ping',
       'sandbox.start',
     ];
     const connections = Object.fromEntries(

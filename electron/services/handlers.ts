@@ -10,7 +10,13 @@ import { explorerHandlers } from './explorer-handlers.js';
 import { workloadHandlers } from './workload-handlers.js';
 
 export type ConnectionCommands =
-  'app.info' | 'connections.list' | 'connections.save' | 'connections.delete' | 'connections.test' | 'sandbox.start';
+  | 'app.info'
+  | 'connections.list'
+  | 'connections.save'
+  | 'connections.delete'
+  | 'connections.test'
+  | 'connections.ping'
+  | 'sandbox.start';
 
 export type ConnectionHandlers = HandlerGroup<ConnectionCommands>;
 
