@@ -1,13 +1,14 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { cleanup } from '@testing-library/react';
 import type { AppInfo } from '../shared/contract';
 import { App } from './App';
 import { ApiError } from './api/transport';
-import { renderWithApi, resetStores } from './testing/render';
+import { fakeLayout, renderWithApi, resetStores } from './testing/render';
 import { useUi } from './state/ui';
+import { tableSummaries } from './testing/fixtures';
 
 beforeEach(resetStores);
 afterEach(cleanup);
@@ -84,5 +85,82 @@ describe('App shell', () => {
     const badge = await screen.findByTestId('active-connection');
     await waitFor(() => expect(badge.textContent).toContain('orders-db (replica test)'));
     expect(badge.textContent).toContain('partwise@db-orders.internal:5432/orders');
+  });
+
+  it('tells one story when the server goes away, marks what is stale, and recovers by itself', async () => {
+    onTestFinished(fakeLayout());
+    useUi.setState({ connectionId: 'c-local', screen: 'tables' });
+    let down = false;
+    const refused = () =>
+      new ApiError({
+        kind: 'connection',
+        message: 'Nothing is listening on localhost:5433 (connection refused).',
+        detail: 'connect ECONNREFUSED 127.0.0.1:5433',
+      });
+    const whenUp =
+      <T,>(answer: () => T) =>
+      () => {
+        if (down) throw refused();
+        return answer();
+      };
+    const { api } = renderWithApi(<App />, {
+      handlers: {
+        'connections.ping': whenUp(() => ({})),
+        'tables.list': whenUp(() => tableSummaries()),
+      },
+    });
+    const badge = await screen.findByTestId('active-connection');
+    await screen.findAllByTestId('table-row');
+    await waitFor(() => expect(badge.dataset.health).toBe('ok'));
+    expect(screen.queryByTestId('connection-banner')).toBeNull();
+
+    // The server stops; the next request (here a refresh) finds out.
+    down = true;
+    await userEvent.click(screen.getByTestId('tables-refresh'));
+    const banner = await screen.findByTestId('connection-banner');
+    expect(within(banner).getByTestId('connection-banner-title').textContent).toBe(
+      'Server unreachable at localhost:5433, retrying…',
+    );
+    expect(within(banner).getByTestId('connection-banner-message').textContent).toBe(
+      'Nothing is listening on localhost:5433 (connection refused).',
+    );
+    expect(within(banner).getByTestId('connection-banner-since').textContent).toMatch(
+      /^Last answer at \d\d:\d\d:\d\d: what the screens show dates from then\.$/,
+    );
+    // The raw error is there, folded away.
+    expect(within(banner).getByTestId('connection-banner-detail').textContent).toContain('ECONNREFUSED');
+    expect(badge.dataset.health).toBe('unreachable');
+    expect(within(badge).getByTestId('connection-health').textContent).toBe('unreachable, retrying…');
+    // The list stays, dated; no empty state, no second error.
+    expect(screen.getByTestId('stale-mark').textContent).toMatch(/^as of \d\d:\d\d:\d\d, not current$/);
+    expect(screen.getAllByTestId('table-row').length).toBeGreaterThan(0);
+    expect(screen.queryByTestId('tables-empty')).toBeNull();
+    expect(screen.queryByTestId('error-state')).toBeNull();
+    expect(document.querySelector('main')!.dataset.connection).toBe('unreachable');
+
+    // Back: the heartbeat (here asked at once) sees it, and everything is fetched again.
+    down = false;
+    const listsBefore = api.callsOf('tables.list').length;
+    await userEvent.click(within(banner).getByTestId('connection-retry'));
+    await waitFor(() => expect(screen.queryByTestId('connection-banner')).toBeNull());
+    expect(badge.dataset.health).toBe('ok');
+    await waitFor(() => expect(api.callsOf('tables.list').length).toBeGreaterThan(listsBefore));
+    await waitFor(() => expect(screen.queryByTestId('stale-mark')).toBeNull());
+  });
+
+  it('shows an unreachable server at once when the first request fails', async () => {
+    useUi.setState({ connectionId: 'c-local', screen: 'explorer' });
+    const refused = () => {
+      throw new ApiError({
+        kind: 'connection',
+        message: 'Nothing is listening on localhost:5433 (connection refused).',
+      });
+    };
+    renderWithApi(<App />, { handlers: { 'connections.ping': refused, 'managed.list': refused } });
+    expect((await screen.findByTestId('connection-banner')).textContent).toContain(
+      'Server unreachable at localhost:5433, retrying…',
+    );
+    expect((await screen.findByTestId('connection-banner-since')).textContent).toBe('No answer from this server yet.');
+    expect(screen.getByTestId('active-connection').dataset.health).toBe('unreachable');
   });
 });

@@ -2,8 +2,10 @@
 // theme, the screen shortcuts, and the current screen.
 import { useEffect, useRef, type ReactElement } from 'react';
 import { useActiveConnection } from './api/active-connection';
+import { useConnectionHealth, useHeartbeat, useWatchConnectionHealth, type HealthState } from './api/connection-health';
 import { useAppInfo } from './api/queries';
 import { Icon, type IconName } from './components/Icon';
+import { ConnectionBanner } from './components/ConnectionStatus';
 import { ErrorState } from './components/StateViews';
 import { nextThemePreference, useApplyTheme, useResolvedTheme } from './lib/theme';
 import { screenForShortcut, shortcutLabel } from './lib/shortcuts';
@@ -52,10 +54,19 @@ const THEME_LABEL: Record<ThemePreference, string> = {
 };
 const THEME_ICON: Record<ThemePreference, IconName> = { system: 'system', light: 'sun', dark: 'moon' };
 
+const HEALTH_TEXT: Record<HealthState, string> = {
+  unknown: 'connecting…',
+  ok: 'connected',
+  unreachable: 'unreachable, retrying…',
+};
+
 function ActiveConnectionBadge() {
   const active = useActiveConnection();
+  const health = useConnectionHealth(active.id);
   const go = useUi((state) => state.go);
   const profile = active.profile;
+  const state = profile ? health.state : 'none';
+  const refused = health.error?.kind === 'auth';
   return (
     <button
       type="button"
@@ -63,9 +74,14 @@ function ActiveConnectionBadge() {
       onClick={() => go('connections')}
       data-testid="active-connection"
       data-connection-id={profile?.id ?? ''}
-      title={profile ? 'Change the connection' : 'Choose a connection'}
+      data-health={state}
+      title={
+        profile
+          ? `${profile.name}: ${refused ? 'login refused' : HEALTH_TEXT[health.state]}. Click to change the connection.`
+          : 'Choose a connection'
+      }
     >
-      <span className={profile ? 'status-dot on' : 'status-dot'} aria-hidden="true" />
+      <span className={`status-dot ${state}`} aria-hidden="true" />
       <span className="active-connection-text">
         <span className="active-connection-name">{profile ? profile.name : 'No connection'}</span>
         <span className="active-connection-target">
@@ -75,9 +91,22 @@ function ActiveConnectionBadge() {
               ? 'Loading…'
               : 'Select or add one'}
         </span>
+        {profile && (
+          <span className={`active-connection-health ${state}`} data-testid="connection-health">
+            {refused ? 'login refused' : HEALTH_TEXT[health.state]}
+          </span>
+        )}
       </span>
     </button>
   );
+}
+
+/** Watches the active connection's server: every query's outcome and a heartbeat. */
+function ConnectionWatch() {
+  const active = useActiveConnection();
+  useWatchConnectionHealth();
+  useHeartbeat(active.profile ? active.id : null);
+  return null;
 }
 
 export function App() {
@@ -88,6 +117,8 @@ export function App() {
   const theme = useResolvedTheme(themePreference);
   useApplyTheme(theme);
   const appInfo = useAppInfo();
+  const active = useActiveConnection();
+  const health = useConnectionHealth(active.profile ? active.id : null);
   const inBrowser = appInfo.data?.shell === 'browser';
   const mainRef = useRef<HTMLElement>(null);
   const firstScreen = useRef(true);
@@ -156,7 +187,7 @@ export function App() {
             data-theme-preference={themePreference}
           >
             <Icon name={THEME_ICON[themePreference]} />
-            {THEME_LABEL[themePreference]}
+            <span className="theme-toggle-label">{THEME_LABEL[themePreference]}</span>
           </button>
           {appInfo.data && (
             <div className="app-version" data-testid="app-ready" data-shell={appInfo.data.shell}>
@@ -165,7 +196,8 @@ export function App() {
           )}
         </div>
       </nav>
-      <main className="main" ref={mainRef} data-screen={screen}>
+      <ConnectionWatch />
+      <main className="main" ref={mainRef} data-screen={screen} data-connection={health.state}>
         {appInfo.isError && (
           <div className="app-banner">
             <ErrorState
@@ -178,6 +210,7 @@ export function App() {
             />
           </div>
         )}
+        <ConnectionBanner />
         {SCREEN_VIEWS[screen]()}
       </main>
     </div>

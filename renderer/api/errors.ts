@@ -21,8 +21,12 @@ export function errorKind(error: unknown): string | undefined {
   return error instanceof ApiError ? error.kind : undefined;
 }
 
-/** Kinds worth retrying automatically: the server or network may come back. */
+/**
+ * Failures worth retrying at once: a lock another session holds may be free a
+ * moment later. A server that cannot be reached is not retried query by
+ * query: the heartbeat notices when it is back and everything is fetched again
+ * (see connection-health), so that its screens say so at once.
+ */
 export function isTransient(error: unknown): boolean {
-  const kind = errorKind(error);
-  return kind === 'connection' || kind === 'lock_timeout';
+  return errorKind(error) === 'lock_timeout';
 }

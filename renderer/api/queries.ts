@@ -13,6 +13,7 @@ export const queryKeys = {
   appInfo: ['app.info'] as const,
   connections: ['connections'] as const,
   connection: (connectionId: string) => ['conn', connectionId] as const,
+  ping: (connectionId: string) => ['conn', connectionId, 'ping'] as const,
   tables: (connectionId: string, schema?: string) => ['conn', connectionId, 'tables', schema ?? '*'] as const,
   tableDetail: (connectionId: string, schema: string, table: string) =>
     ['conn', connectionId, 'table', schema, table] as const,

@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
 import { ApiProvider } from '../api/api-context';
+import { useHealthStore } from '../api/connection-health';
 import { useRunProgress } from '../state/run-progress';
 import { useTargets } from '../state/targets';
 import { useUi } from '../state/ui';
@@ -17,9 +18,11 @@ export function resetStores(): void {
     managedTable: {},
     theme: 'system',
     monitoredRunId: null,
+    explorerFocus: null,
   });
   useTargets.setState({ byConnection: {} });
   useRunProgress.setState({ runs: {} });
+  useHealthStore.setState({ byConnection: {} });
 }
 
 export function renderWithApi(

@@ -184,7 +184,7 @@ describe('Tables screen', () => {
     expect(managed.dataset.managed).toBe('true');
     expect(managed.textContent).toContain(formatBytes(orders.totalBytes));
     expect(managed.textContent).toContain(formatNumber(orders.rowEstimate));
-    expect(tableRow('public.orders_partitioned')!.querySelector('.badge')!.textContent).toBe('partitioned table');
+    expect(tableRow('public.orders_partitioned')!.querySelector('.badge')!.textContent).toBe('partitioned');
     expect(tableRow('public.orders_backup')!.querySelector('.badge')!.textContent).toBe('backup');
   });
 

@@ -1,6 +1,6 @@
 // Tables: the database's tables with estimated rows and sizes; pick one to
 // configure its key column and bucket limit, and queue it as a run target.
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { TableSummary } from '../../../shared/catalog';
 import { displayIdentifier } from '../../../shared/identifiers';
 import { errorKind } from '../../api/errors';
@@ -10,6 +10,7 @@ import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { SearchBox } from '../../components/SearchBox';
 import { EmptyState, ErrorState, Loading, QueryErrorState } from '../../components/StateViews';
+import { StaleMark } from '../../components/ConnectionStatus';
 import { ObjectName } from '../../components/ObjectName';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatBytes, formatNumber } from '../../lib/format';
@@ -21,7 +22,7 @@ const tableKey = (table: Pick<TableSummary, 'schema' | 'name'>) => `${table.sche
 const parentOf = (table: TableSummary) => (table.partOf ? `${table.schema}.${table.partOf.table}` : null);
 
 const PART_LABEL: Record<NonNullable<TableSummary['partOf']>['role'], string> = {
-  partitioned: 'partitioned table',
+  partitioned: 'partitioned',
   backup: 'backup',
 };
 
@@ -68,7 +69,7 @@ const columns: Column<TableSummary>[] = [
   {
     id: 'rows',
     header: 'Rows (est.)',
-    width: 'minmax(96px, 1fr)',
+    width: 'minmax(100px, 1fr)',
     align: 'right',
     sortValue: (table) => table.rowEstimate,
     render: (table) => <span className="num">{formatNumber(table.rowEstimate)}</span>,
@@ -77,7 +78,7 @@ const columns: Column<TableSummary>[] = [
   {
     id: 'size',
     header: 'Total size',
-    width: 'minmax(96px, 1fr)',
+    width: 'minmax(108px, 1fr)',
     align: 'right',
     sortValue: (table) => table.totalBytes,
     render: (table) => <span className="num">{formatBytes(table.totalBytes)}</span>,
@@ -85,9 +86,15 @@ const columns: Column<TableSummary>[] = [
   },
 ];
 
+/** Parts follow their managed table in this order (the list keeps their order under it). */
+const PART_ORDER = { partitioned: 0, backup: 1 } as const;
+const partOrder = (table: TableSummary) => (table.partOf ? PART_ORDER[table.partOf.role] : -1);
+
 /** The tables whose name matches, with the whole group of a managed table when any of its members does. */
 function filterTables(tables: readonly TableSummary[], needle: string, schema: string): TableSummary[] {
-  const inSchema = tables.filter((table) => schema === '*' || table.schema === schema);
+  const inSchema = tables
+    .filter((table) => schema === '*' || table.schema === schema)
+    .sort((a, b) => partOrder(a) - partOrder(b));
   if (needle === '') return inSchema;
   const groupOf = (table: TableSummary) => parentOf(table) ?? tableKey(table);
   const groups = new Set(inSchema.filter((table) => tableKey(table).toLowerCase().includes(needle)).map(groupOf));
@@ -116,6 +123,11 @@ function TablesView({ connectionId }: { connectionId: string }) {
     [tables.data, filter, schema],
   );
   const selectedTable = tables.data?.find((table) => tableKey(table) === selected);
+  // Where the columns stack (narrow windows), the detail opens below the list: bring it into view.
+  const sideRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (selected !== null) sideRef.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [selected]);
   const owner = selectedTable && tables.data?.find((table) => tableKey(table) === parentOf(selectedTable));
 
   return (
@@ -153,6 +165,7 @@ function TablesView({ connectionId }: { connectionId: string }) {
               {formatNumber(visible.length)} of {formatNumber(tables.data.length)}
             </span>
           )}
+          <StaleMark connectionId={connectionId} shown={tables.data !== undefined} />
         </div>
         {tables.isPending && <Loading label="Reading the catalog…" />}
         {/* A failed refresh keeps the last list (marked stale while the server is away); with no list, the failure. */}
@@ -188,7 +201,7 @@ function TablesView({ connectionId }: { connectionId: string }) {
           />
         )}
       </div>
-      <div className="split-side wide">
+      <div className="split-side wide" ref={sideRef}>
         {selectedTable ? (
           <TableDetailPanel key={selected} connectionId={connectionId} summary={selectedTable} owner={owner} />
         ) : (
