@@ -19,6 +19,16 @@ export class SizesPage {
     return chart.locator('svg .recharts-bar-rectangle path');
   }
 
+  /** The bars of the largest level-1 partitions, largest first; each carries its key in `data-key`. */
+  largestBars(): Locator {
+    return this.largest.getByTestId('largest-bar');
+  }
+
+  /** The bar of one fill band (0 is 0-10%, 9 is 90-100%, 10 over-full); absent when the band is empty. */
+  bandBar(band: number): Locator {
+    return this.fill.locator(`[data-testid="fill-bar-band"][data-band="${band}"]`);
+  }
+
   sectors(chart: Locator): Locator {
     return chart.locator('svg .recharts-pie-sector path');
   }

@@ -26,10 +26,10 @@ const light: ChartTheme = {
   parts: { table: '#2f6fde', index: '#8a55d8', toast: '#0f9b8e' },
   fill: {
     empty: '#c4cbd6',
-    low: '#7fa8ee',
+    low: '#8fb4f2',
     mid: '#2f6fde',
-    high: '#c98a06',
-    full: '#d97706',
+    high: '#b87400',
+    full: '#5d6b80',
     over: '#d1343a',
   },
 };
@@ -45,10 +45,10 @@ const dark: ChartTheme = {
   parts: { table: '#5b93f5', index: '#a77cf0', toast: '#2cc4b4' },
   fill: {
     empty: '#465061',
-    low: '#3f6db8',
-    mid: '#5b93f5',
-    high: '#e0a424',
-    full: '#f0a03c',
+    low: '#30569a',
+    mid: '#6ea0f7',
+    high: '#e8a93a',
+    full: '#97a3b6',
     over: '#f0585d',
   },
 };

@@ -1,21 +1,13 @@
 // How full a bucket is, and the colour band that says so. A full bucket is the
 // normal end of a bucket's life (routing opens the next one), so full reads as
-// amber, not red; red is reserved for over-full, which needs attention.
-import type { BucketNode } from '../../shared/explorer';
+// a calm, neutral "closed", not as a warning; amber marks a bucket filling up
+// (80% or more: maintenance can open the next one ahead), and red is kept for
+// over-full, the one state that needs attention.
+import { bucketFill, fillBand } from '../../shared/explorer';
+
+export { bucketFill, fillBand };
 
 export type FillLevel = 'empty' | 'low' | 'mid' | 'high' | 'full' | 'over';
-
-/**
- * The fill of a bucket as a fraction of its capacity. With exact counts the
- * counted rows are the truth; otherwise the tickets handed out are an upper
- * bound of the rows, and estimated rows beyond that (rows written around the
- * router) still count.
- */
-export function bucketFill(bucket: Pick<BucketNode, 'assigned' | 'rows' | 'rowsExact' | 'capacity'>): number {
-  const used = bucket.rowsExact ? bucket.rows : Math.max(bucket.assigned, bucket.rows);
-  if (bucket.capacity <= 0) return used > 0 ? Infinity : 0;
-  return used / bucket.capacity;
-}
 
 export function fillLevel(fraction: number): FillLevel {
   if (!(fraction > 0)) return 'empty';
@@ -31,13 +23,13 @@ export const fillLevelLabel: Record<FillLevel, string> = {
   low: 'under half full',
   mid: 'half full or more',
   high: '80% full or more',
-  full: 'full',
+  full: 'full (normal)',
   over: 'over-full',
 };
 
 /**
- * The level of one band of `SizesReport.fillBands`: index 0 is 0-10%, 9 is
- * 90-100%, 10 is over-full.
+ * The colour of one band of `SizesReport.fillBands` (see `fillBand`): index 0
+ * is 0-10%, 9 is 90-100% (where full buckets are), 10 is over-full.
  */
 export function bandLevel(index: number): FillLevel {
   if (index >= 10) return 'over';

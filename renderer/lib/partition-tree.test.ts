@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { LevelOneNode } from '../../shared/explorer';
-import { flattenTree, indexTree, parentIndex, treeKeyAction, type TreeRow } from './partition-tree';
+import {
+  flattenTree,
+  indexTree,
+  keyBytes,
+  orderKeys,
+  parentIndex,
+  treeKeyAction,
+  type TreeRow,
+} from './partition-tree';
 
 /** n keys; key i has (i % 4) + 1 buckets; the current bucket is the last one. */
 function makeNodes(n: number, capacity = 1000): LevelOneNode[] {
@@ -134,5 +142,94 @@ describe('indexTree', () => {
   it('orders other keys as text', () => {
     const nodes = makeNodes(3).map((node, i) => ({ ...node, keyValue: ['b', 'a10', 'a9'][i]! }));
     expect(indexTree(nodes).nodes.map((node) => node.keyValue)).toEqual(['a10', 'a9', 'b']);
+  });
+});
+
+describe('ordering, top N and fill bands', () => {
+  // Key i has (i % 4) + 1 buckets, all full but the last (25%): rows grow with the bucket count.
+  const nodes = makeNodes(8).map((node) => ({ ...node, rows: node.buckets.reduce((sum, b) => sum + b.rows, 0) }));
+  const index = indexTree(nodes);
+  const keys = (order: number[]) => order.map((i) => index.nodes[i]!.keyValue);
+
+  it('orders keys by a column, ties in key order, both ways', () => {
+    expect(keys(orderKeys(index, { column: 'rows', direction: 'desc' }, null))).toEqual([
+      '3',
+      '7',
+      '2',
+      '6',
+      '1',
+      '5',
+      '0',
+      '4',
+    ]);
+    expect(keys(orderKeys(index, { column: 'buckets', direction: 'asc' }, null))).toEqual([
+      '0',
+      '4',
+      '1',
+      '5',
+      '2',
+      '6',
+      '3',
+      '7',
+    ]);
+    expect(keys(orderKeys(index, { column: 'key', direction: 'desc' }, null))).toEqual([
+      '7',
+      '6',
+      '5',
+      '4',
+      '3',
+      '2',
+      '1',
+      '0',
+    ]);
+  });
+
+  it('orders by bytes once they are measured, and keeps key order before', () => {
+    const leafBytes = Object.fromEntries(
+      nodes.flatMap((node) => node.buckets.map((b) => [b.leaf, Number(node.keyValue)])),
+    );
+    const bytes = keyBytes(index, leafBytes);
+    expect(Array.from(bytes)).toEqual([0, 2, 6, 12, 4, 10, 18, 28]);
+    expect(keys(orderKeys(index, { column: 'size', direction: 'desc' }, bytes)).slice(0, 3)).toEqual(['7', '6', '3']);
+    expect(keys(orderKeys(index, { column: 'size', direction: 'desc' }, null)).slice(0, 3)).toEqual(['7', '6', '5']);
+  });
+
+  it('shows the top N keys of the order, after the search', () => {
+    const order = orderKeys(index, { column: 'rows', direction: 'desc' }, null);
+    expect(keysOf(flattenTree(index, new Set(), { order, limit: 3 }))).toEqual(['3', '7', '2']);
+    expect(keysOf(flattenTree(index, new Set(['7']), { order, limit: 2 }))).toEqual([
+      '3',
+      '7',
+      '7/0',
+      '7/1',
+      '7/2',
+      '7/3',
+    ]);
+  });
+
+  it('shows only the buckets of a fill band, under every key that has one', () => {
+    // 90-100%: the full buckets; 20-30%: each key's last bucket.
+    expect(keysOf(flattenTree(index, new Set(), { band: 9 }))).toEqual([
+      '1',
+      '1/0',
+      '2',
+      '2/0',
+      '2/1',
+      '3',
+      '3/0',
+      '3/1',
+      '3/2',
+      '5',
+      '5/0',
+      '6',
+      '6/0',
+      '6/1',
+      '7',
+      '7/0',
+      '7/1',
+      '7/2',
+    ]);
+    expect(keysOf(flattenTree(index, new Set(), { band: 2, search: '4' }))).toEqual(['4', '4/0']);
+    expect(flattenTree(index, new Set(), { band: 10 })).toEqual([]);
   });
 });

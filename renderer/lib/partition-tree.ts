@@ -1,8 +1,8 @@
 // The partition tree flattened into rows for the virtualizer: a level-1 row per
 // key, followed by its bucket rows when expanded. Tables can have tens of
 // thousands of keys, so per-key summaries are computed once per tree and the
-// flattening itself is a single pass over the (filtered) keys.
-import type { BucketNode, LevelOneNode } from '../../shared/explorer';
+// flattening itself is a single pass over the (filtered, ordered) keys.
+import { fillBand, type BucketNode, type LevelOneNode } from '../../shared/explorer';
 import { bucketFill } from './fill';
 import { sortByKey } from './key-order';
 
@@ -17,6 +17,7 @@ export interface LevelOneSummary {
 }
 
 export interface TreeIndex {
+  /** In key order. */
   nodes: readonly LevelOneNode[];
   summaries: readonly LevelOneSummary[];
 }
@@ -60,22 +61,86 @@ export type TreeRow = PartitionRow | BucketRow;
 
 export const partitionRowId = (keyValue: string) => `p:${keyValue}`;
 
+/** What a level-1 row can be ordered by: the columns of the tree. */
+export type TreeSortColumn = 'key' | 'buckets' | 'rows' | 'size' | 'fill';
+export interface TreeSort {
+  column: TreeSortColumn;
+  direction: 'asc' | 'desc';
+}
+
+/** Bytes of each key (by index in `index.nodes`) from the bytes of its leaves. */
+export function keyBytes(index: TreeIndex, leafBytes: Readonly<Record<string, number>>): Float64Array {
+  const bytes = new Float64Array(index.nodes.length);
+  index.nodes.forEach((node, i) => {
+    let sum = 0;
+    for (const bucket of node.buckets) sum += leafBytes[bucket.leaf] ?? 0;
+    bytes[i] = sum;
+  });
+  return bytes;
+}
+
 /**
- * The visible rows: keys whose value contains `search` (case-insensitive),
- * each followed by its buckets when its key is in `expanded`.
+ * The keys (indexes into `index.nodes`) in the order of a column; ties keep
+ * key order. Sizes are needed for the size column (null while measured: key order).
  */
-export function flattenTree(index: TreeIndex, expanded: ReadonlySet<string>, search = ''): TreeRow[] {
+export function orderKeys(index: TreeIndex, sort: TreeSort, bytes: Float64Array | null): number[] {
+  const order = index.nodes.map((_, i) => i);
+  const value: ((i: number) => number) | null =
+    sort.column === 'buckets'
+      ? (i) => index.nodes[i]!.buckets.length
+      : sort.column === 'rows'
+        ? (i) => index.nodes[i]!.rows
+        : sort.column === 'fill'
+          ? (i) => index.summaries[i]!.currentFill
+          : sort.column === 'size' && bytes
+            ? (i) => bytes[i]!
+            : null;
+  if (value === null) return sort.direction === 'asc' ? order : order.reverse();
+  const factor = sort.direction === 'asc' ? 1 : -1;
+  const values = order.map(value);
+  return order.sort((a, b) => (values[a]! - values[b]!) * factor || a - b);
+}
+
+export interface FlattenOptions {
+  /** Keys whose value contains this text (case-insensitive). */
+  search?: string;
+  /** Key order (indexes into `index.nodes`); default: key order. */
+  order?: readonly number[];
+  /** At most this many keys (after search and filter): the top N of the order. */
+  limit?: number | null;
+  /** Only buckets in this fill band (see `fillBand`), and only keys that have one, shown with those buckets. */
+  band?: number | null;
+}
+
+/**
+ * The visible rows: the keys in order, filtered, each followed by its buckets
+ * when its key is in `expanded` (every key when filtering by fill band).
+ */
+export function flattenTree(
+  index: TreeIndex,
+  expanded: ReadonlySet<string>,
+  options: FlattenOptions | string = {},
+): TreeRow[] {
+  const { search = '', order, limit = null, band = null } = typeof options === 'string' ? { search: options } : options;
   const needle = search.trim().toLowerCase();
   const rows: TreeRow[] = [];
   const { nodes, summaries } = index;
-  for (let i = 0; i < nodes.length; i++) {
+  const count = order ? order.length : nodes.length;
+  let keys = 0;
+  for (let position = 0; position < count; position++) {
+    if (limit !== null && keys >= limit) break;
+    const i = order ? order[position]! : position;
     const node = nodes[i]!;
     const summary = summaries[i]!;
     if (needle !== '' && !summary.keyLower.includes(needle)) continue;
-    const isExpanded = expanded.has(node.keyValue);
+    const buckets =
+      band === null ? node.buckets : node.buckets.filter((bucket) => fillBand(bucketFill(bucket)) === band);
+    if (buckets.length === 0 && band !== null) continue;
+    keys++;
+    const isExpanded = band !== null || expanded.has(node.keyValue);
     rows.push({ kind: 'partition', id: partitionRowId(node.keyValue), node, summary, expanded: isExpanded });
     if (!isExpanded) continue;
-    for (const bucket of node.buckets) {
+    for (const bucket of buckets) {
       rows.push({
         kind: 'bucket',
         id: `b:${node.keyValue}:${bucket.bucketId}`,

@@ -9,6 +9,14 @@ export type Screen = (typeof SCREENS)[number];
 
 export type ThemePreference = 'system' | 'light' | 'dark';
 
+/** What the Explorer opens on, once: one key, or the buckets of one fill band (see `fillBand`). */
+export interface ExplorerFocus {
+  connectionId: string;
+  configId: number;
+  key?: string;
+  band?: number;
+}
+
 interface UiState {
   screen: Screen;
   connectionId: string | null;
@@ -17,11 +25,16 @@ interface UiState {
   theme: ThemePreference;
   /** The run the monitor follows; null follows the latest one. */
   monitoredRunId: number | null;
+  /** Set by another screen (Sizes) to open the Explorer on something; taken by the Explorer. */
+  explorerFocus: ExplorerFocus | null;
   go(screen: Screen): void;
   selectConnection(id: string | null): void;
   selectManagedTable(connectionId: string, configId: number): void;
   setTheme(theme: ThemePreference): void;
   monitorRun(runId: number | null): void;
+  /** Opens the Explorer on a managed table's key or fill band. */
+  openInExplorer(focus: ExplorerFocus): void;
+  clearExplorerFocus(): void;
 }
 
 export const useUi = create<UiState>()(
@@ -32,12 +45,20 @@ export const useUi = create<UiState>()(
       managedTable: {},
       theme: 'system',
       monitoredRunId: null,
+      explorerFocus: null,
       go: (screen) => set({ screen }),
       selectConnection: (connectionId) => set({ connectionId, monitoredRunId: null }),
       selectManagedTable: (connectionId, configId) =>
         set((state) => ({ managedTable: { ...state.managedTable, [connectionId]: configId } })),
       setTheme: (theme) => set({ theme }),
       monitorRun: (monitoredRunId) => set({ monitoredRunId }),
+      openInExplorer: (focus) =>
+        set((state) => ({
+          explorerFocus: focus,
+          managedTable: { ...state.managedTable, [focus.connectionId]: focus.configId },
+          screen: 'explorer',
+        })),
+      clearExplorerFocus: () => set({ explorerFocus: null }),
     }),
     {
       name: 'partwise.ui',

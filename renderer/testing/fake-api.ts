@@ -38,6 +38,13 @@ export function defaultHandlers(): Handlers {
     if (!table) throw new ApiError({ kind: 'not_found', message: `No managed table has the id ${configId}.` });
     return table;
   };
+  // A 12,000-key tree takes a while to build: once per fake, whoever asks.
+  const trees = new Map<string, ReturnType<typeof fixtures.partitionTree>>();
+  const tree = (configId: number, exact: boolean) => {
+    const key = `${configId}:${exact}`;
+    if (!trees.has(key)) trees.set(key, fixtures.partitionTree(byConfig(configId), 12_000, exact));
+    return trees.get(key)!;
+  };
   return {
     'app.info': () => ({ version: '0.1.0', shell: 'browser', secretStorage: 'session_only' }),
     'connections.list': () => [fixtures.sandboxProfile, ...fixtures.serverProfiles],
@@ -66,9 +73,8 @@ export function defaultHandlers(): Handlers {
     'runs.rollback': ({ runId }) => ({ runId }),
     'runs.finalize': ({ runId }) => ({ runId }),
     'managed.list': () => managed,
-    'explorer.tree': ({ configId, exactCounts }) =>
-      fixtures.partitionTree(byConfig(configId), 12_000, exactCounts ?? false),
-    'explorer.leafSizes': ({ configId }) => fixtures.leafSizes(fixtures.partitionTree(byConfig(configId), 12_000)),
+    'explorer.tree': ({ configId, exactCounts }) => tree(configId, exactCounts ?? false),
+    'explorer.leafSizes': ({ configId }) => fixtures.leafSizes(tree(configId, false)),
     'explorer.sizes': ({ configId }) => fixtures.sizes(byConfig(configId)),
     'tracker.list': ({ configId }) => ({ table: byConfig(configId), rows: fixtures.trackerRows(byConfig(configId)) }),
     'tracker.setBucketLimit': ({ configId, bucketLimit }) => {

@@ -133,4 +133,93 @@ describe('Explorer', () => {
     renderWithApi(<ExplorerScreen />, { handlers: { 'managed.list': () => [] } });
     expect((await screen.findByTestId('managed-empty')).textContent).toContain('No table is managed by Partwise yet');
   });
+
+  it('keeps the buckets column for counts of buckets, and says once how rows are obtained', async () => {
+    renderWithApi(<ExplorerScreen />);
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+    expect(screen.getByTestId('tree-sort-rows').textContent).toBe('Rows (est.)');
+    expect(screen.getByTestId('tree-how').textContent).toMatch(/estimates from statistics/);
+    await userEvent.click(rows()[0]!);
+    await waitFor(() => expect(rows().some((row) => row.dataset.kind === 'bucket')).toBe(true));
+    const buckets = rows().filter((row) => row.dataset.kind === 'bucket');
+    // Bucket rows leave the buckets column empty (it used to show tickets there).
+    expect(buckets.every((row) => within(row).getByTestId('bucket-count').textContent === '')).toBe(true);
+    expect(within(rows()[0]!).getByTestId('bucket-count').textContent).toBe(String(buckets.length));
+    // No row carries its own "est." marker: the header says it for all.
+    expect(rows().some((row) => /est\./.test(row.textContent ?? ''))).toBe(false);
+    await userEvent.click(screen.getByTestId('tree-exact'));
+    await waitFor(() => expect(screen.getByTestId('tree-sort-rows').textContent).toBe('Rows (counted)'));
+  });
+
+  it('sorts keys by rows, size and fill, and shows the top N', async () => {
+    const { api } = renderWithApi(<ExplorerScreen />);
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+    const tree = (await api.invoke('explorer.tree', { connectionId: 'sandbox', configId: 1 })).levelOne;
+    const byRows = [...tree].sort((a, b) => b.rows - a.rows);
+    await userEvent.click(screen.getByTestId('tree-sort-rows'));
+    await waitFor(() => expect(rows()[0]!.dataset.key).toBe(byRows[0]!.keyValue), { timeout: 3000 });
+    expect(screen.getByTestId('tree-sort-rows').closest('[role="columnheader"]')!.getAttribute('aria-sort')).toBe(
+      'descending',
+    );
+    await userEvent.click(screen.getByTestId('tree-sort-rows'));
+    // Ascending: the fewest rows first (ties in key order).
+    const byKey = new Map(tree.map((node) => [node.keyValue, node.rows]));
+    const rowsOf = (key: string) => byKey.get(key)!;
+    await waitFor(() => expect(rowsOf(rows()[0]!.dataset.key!)).toBe(byRows.at(-1)!.rows));
+    expect(rowsOf(rows()[1]!.dataset.key!)).toBeLessThanOrEqual(rowsOf(rows()[2]!.dataset.key!));
+
+    await userEvent.selectOptions(screen.getByTestId('tree-top'), '20');
+    await waitFor(() => expect(screen.getByTestId('partition-tree').dataset.rowCount).toBe('20'));
+    expect(screen.getByTestId('tree-matches').textContent).toBe('20 of 12,000 keys shown');
+
+    // Size waits for the sizes; then the largest key comes first.
+    await waitFor(() => expect(screen.getByTestId('tree-total-size').querySelector('strong')).not.toBeNull());
+    await userEvent.click(screen.getByTestId('tree-sort-size'));
+    const sizes = await api.invoke('explorer.leafSizes', { connectionId: 'sandbox', configId: 1 });
+    const bytesOf = (node: (typeof tree)[number]) => node.buckets.reduce((sum, b) => sum + sizes.bytes[b.leaf]!, 0);
+    const largest = tree.reduce((best, node) => (bytesOf(node) > bytesOf(best) ? node : best));
+    await waitFor(() => expect(rows()[0]!.dataset.key).toBe(largest.keyValue));
+    expect(screen.getByTestId('partition-tree').dataset.rowCount).toBe('20');
+  });
+
+  it('opens on the buckets of one fill band when the Sizes screen asks, and on one key', async () => {
+    useUi.setState({ explorerFocus: { connectionId: 'sandbox', configId: 1, band: 10 } });
+    const { api } = renderWithApi(<ExplorerScreen />);
+    const tree = (await api.invoke('explorer.tree', { connectionId: 'sandbox', configId: 1 })).levelOne;
+    const overKeys = tree.filter((node) => node.buckets.some((b) => b.assigned > b.capacity));
+    expect(overKeys.length).toBeGreaterThan(3);
+    await waitFor(() =>
+      expect(screen.getByTestId('tree-band-filter').textContent).toContain(
+        `Buckets over 100% full: ${overKeys.length} buckets in ${overKeys.length} keys`,
+      ),
+    );
+    expect(rows().filter((row) => row.dataset.kind === 'bucket')).toHaveLength(overKeys.length);
+    expect(
+      rows()
+        .filter((row) => row.dataset.kind === 'bucket')
+        .every((row) => within(row).getByTestId('fill-bar').dataset.fillLevel === 'over'),
+    ).toBe(true);
+    expect(useUi.getState().explorerFocus).toBeNull();
+    await userEvent.click(screen.getByTestId('tree-band-clear'));
+    await waitFor(() => expect(screen.getByTestId('partition-tree').dataset.rowCount).toBe('12000'));
+    cleanup();
+
+    useUi.setState({ explorerFocus: { connectionId: 'sandbox', configId: 1, key: '1037' } });
+    renderWithApi(<ExplorerScreen />);
+    await waitFor(() => expect(rows()[0]?.dataset.key).toBe('1037'));
+    expect((screen.getByTestId('tree-search') as HTMLInputElement).value).toBe('1037');
+    expect(rows()[0]!.getAttribute('aria-expanded')).toBe('true');
+    expect(rows()[1]!.dataset.kind).toBe('bucket');
+  });
+
+  it('shows leaf names by their distinguishing end, whole on hover', async () => {
+    renderWithApi(<ExplorerScreen />);
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+    await userEvent.click(rows()[0]!);
+    const bucket = await waitFor(() => rows().find((row) => row.dataset.kind === 'bucket')!);
+    const name = within(bucket).getByTestId('object-name');
+    expect(name.getAttribute('title')).toBe('custom_module_data_customer_id_1000_bucket_id_0');
+    // The part that differs from leaf to leaf (key and bucket) is in the tail, which is cut last.
+    expect(name.querySelector('.object-name-tail')!.textContent).toMatch(/_1000_bucket_id_0$/);
+  });
 });

@@ -1,25 +1,53 @@
 // Explorer: the partition tree of a managed table (key -> level-1 partition
-// -> buckets) with fill levels, sizes and search by key value.
-import { useCallback, useDeferredValue, useMemo, useState, type ReactNode } from 'react';
-import type { ManagedTable } from '../../../shared/explorer';
+// -> buckets) with fill levels and sizes: search by key value, sort by any
+// column, the top N keys by rows, size or fill, and the buckets of one fill
+// band (opened from the Sizes screen).
+import { useCallback, useDeferredValue, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { fillBandLabel, type ManagedTable } from '../../../shared/explorer';
 import { useLeafSizes, usePartitionTree } from '../../api/queries';
+import { StaleMark } from '../../components/ConnectionStatus';
 import { Icon } from '../../components/Icon';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
 import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { SearchBox } from '../../components/SearchBox';
-import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { EmptyState, Loading, QueryErrorState } from '../../components/StateViews';
 import { Switch } from '../../components/Switch';
 import { useAfterPaint } from '../../lib/after-paint';
 import { formatBytes, formatCount, formatNumber } from '../../lib/format';
-import { flattenTree, indexTree } from '../../lib/partition-tree';
+import {
+  flattenTree,
+  indexTree,
+  keyBytes,
+  orderKeys,
+  type TreeSort,
+  type TreeSortColumn,
+} from '../../lib/partition-tree';
+import { useUi } from '../../state/ui';
 import { PartitionTreeView } from './PartitionTreeView';
 
+/** How many keys the "top" view shows. */
+const TOP_CHOICES = [10, 20, 50, 100] as const;
+const KEY_ORDER: TreeSort = { column: 'key', direction: 'asc' };
+
 function TreePanel({ connectionId, table, picker }: { connectionId: string; table: ManagedTable; picker: ReactNode }) {
+  // Opened from the Sizes screen on one key or one fill band: taken once.
+  const [focus] = useState(() => {
+    const wanted = useUi.getState().explorerFocus;
+    return wanted && wanted.connectionId === connectionId && wanted.configId === table.configId ? wanted : null;
+  });
+  const clearFocus = useUi((state) => state.clearExplorerFocus);
+  useEffect(() => {
+    if (focus) clearFocus();
+  }, [focus, clearFocus]);
+
   const [exact, setExact] = useState(false);
-  const [search, setSearch] = useState('');
-  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set());
+  const [search, setSearch] = useState(focus?.key ?? '');
+  const [band, setBand] = useState<number | null>(focus?.band ?? null);
+  const [sort, setSort] = useState<TreeSort>(KEY_ORDER);
+  const [top, setTop] = useState<number | null>(null);
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set(focus?.key ? [focus.key] : []));
   const tree = usePartitionTree(connectionId, table.configId, exact);
   // Sizes open every leaf, so they come apart and are asked for once the tree
   // is painted: where the server shares the machine, measuring would slow it.
@@ -29,8 +57,17 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   const deferredSearch = useDeferredValue(search);
 
   const index = useMemo(() => indexTree(tree.data?.levelOne ?? []), [tree.data]);
-  const rows = useMemo(() => flattenTree(index, expanded, deferredSearch), [index, expanded, deferredSearch]);
+  const bytes = useMemo(() => (sizes.data ? keyBytes(index, sizes.data.bytes) : null), [index, sizes.data]);
+  const order = useMemo(
+    () => (sort.column === 'key' && sort.direction === 'asc' ? undefined : orderKeys(index, sort, bytes)),
+    [index, sort, bytes],
+  );
+  const rows = useMemo(
+    () => flattenTree(index, expanded, { search: deferredSearch, order, limit: top, band }),
+    [index, expanded, deferredSearch, order, top, band],
+  );
   const matches = useMemo(() => rows.reduce((count, row) => count + (row.kind === 'partition' ? 1 : 0), 0), [rows]);
+  const bandBuckets = useMemo(() => (band === null ? 0 : rows.length - matches), [band, rows.length, matches]);
   const overFull = useMemo(() => index.summaries.reduce((sum, summary) => sum + summary.overFull, 0), [index]);
 
   const change = useCallback((key: string, mode: 'toggle' | 'expand' | 'collapse') => {
@@ -46,6 +83,20 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   const onToggle = useCallback((key: string) => change(key, 'toggle'), [change]);
   const onExpand = useCallback((key: string) => change(key, 'expand'), [change]);
   const onCollapse = useCallback((key: string) => change(key, 'collapse'), [change]);
+  const onSort = useCallback((column: TreeSortColumn) => {
+    setSort((current) =>
+      current.column === column
+        ? { column, direction: current.direction === 'asc' ? 'desc' : 'asc' }
+        : { column, direction: column === 'key' ? 'asc' : 'desc' },
+    );
+  }, []);
+  const chooseTop = (value: string) => {
+    const limit = value === 'all' ? null : Number(value);
+    setTop(limit);
+    // "The top 20 keys" means the largest: by key value there is no top.
+    if (limit !== null && sort.column === 'key') setSort({ column: 'rows', direction: 'desc' });
+  };
+  const rowsHow = exact ? 'counted' : 'est.';
 
   return (
     <div className="explorer">
@@ -58,6 +109,22 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           label="Search by key value"
           testId="tree-search"
         />
+        <label className="picker">
+          <span className="picker-label">Show</span>
+          <select
+            value={top === null ? 'all' : String(top)}
+            onChange={(event) => chooseTop(event.target.value)}
+            aria-label="How many keys to show"
+            data-testid="tree-top"
+          >
+            <option value="all">all keys</option>
+            {TOP_CHOICES.map((n) => (
+              <option key={n} value={n}>
+                top {n}
+              </option>
+            ))}
+          </select>
+        </label>
         <Switch
           checked={exact}
           onChange={setExact}
@@ -70,7 +137,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           type="button"
           className="btn btn-small"
           onClick={() => setExpanded(new Set())}
-          disabled={expanded.size === 0}
+          disabled={expanded.size === 0 || band !== null}
           data-testid="tree-collapse-all"
         >
           Collapse all
@@ -84,6 +151,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           label="Refresh the tree"
           testId="tree-refresh"
         />
+        <StaleMark connectionId={connectionId} shown={tree.data !== undefined} />
       </div>
       {tree.data && (
         <div className="totals" data-testid="tree-totals">
@@ -94,7 +162,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
             <strong className="num">{formatNumber(tree.data.totals.leaves)}</strong> leaves
           </span>
           <span>
-            <strong className="num">{formatNumber(tree.data.totals.rows)}</strong> rows{exact ? '' : ' (est.)'}
+            <strong className="num">{formatNumber(tree.data.totals.rows)}</strong> rows ({rowsHow})
           </span>
           <span data-testid="tree-total-size">
             {sizes.data ? (
@@ -115,11 +183,35 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
               <Icon name="alert" size={14} /> {formatCount(overFull, 'over-full bucket')}
             </span>
           )}
-          {deferredSearch.trim() !== '' && (
+          {(deferredSearch.trim() !== '' || band !== null || top !== null) && (
             <span className="muted" data-testid="tree-matches">
-              {formatNumber(matches)} of {formatNumber(tree.data.levelOne.length)} keys match
+              {formatNumber(matches)} of {formatNumber(tree.data.levelOne.length)} keys{' '}
+              {top !== null ? 'shown' : 'match'}
             </span>
           )}
+          <span className="muted totals-note" data-testid="tree-how">
+            {exact
+              ? 'Rows counted leaf by leaf.'
+              : 'Rows are estimates from statistics (pg_class.reltuples); fill is tickets handed out.'}{' '}
+            Sizes: table, indexes and TOAST.
+          </span>
+        </div>
+      )}
+      {band !== null && (
+        <div className="filter-chip-row">
+          <span className="filter-chip" data-testid="tree-band-filter">
+            Buckets {fillBandLabel(band)} full: {formatCount(bandBuckets, 'bucket')} in {formatCount(matches, 'key')}
+            <button
+              type="button"
+              className="btn btn-icon btn-small"
+              onClick={() => setBand(null)}
+              aria-label="Show every bucket"
+              title="Show every bucket"
+              data-testid="tree-band-clear"
+            >
+              <Icon name="close" size={12} />
+            </button>
+          </span>
         </div>
       )}
       {tree.isPending && (
@@ -128,19 +220,29 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           testId="tree-loading"
         />
       )}
-      {tree.isError && <ErrorState error={tree.error} onRetry={() => void tree.refetch()} retrying={tree.isFetching} />}
+      {tree.isError && !tree.data && (
+        <QueryErrorState error={tree.error} onRetry={() => void tree.refetch()} retrying={tree.isFetching} />
+      )}
       {tree.data && tree.data.levelOne.length === 0 && (
         <EmptyState title="No partitions yet" testId="tree-empty">
           Level-1 partitions appear as rows with new key values arrive.
         </EmptyState>
       )}
       {tree.data && tree.data.levelOne.length > 0 && rows.length === 0 && (
-        <EmptyState title={`No key matches “${deferredSearch.trim()}”`} testId="tree-no-match" />
+        <EmptyState
+          title={
+            band !== null ? `No bucket is ${fillBandLabel(band)} full` : `No key matches “${deferredSearch.trim()}”`
+          }
+          testId="tree-no-match"
+        />
       )}
       {rows.length > 0 && (
         <PartitionTreeView
           rows={rows}
           sizes={sizes.data ? sizes.data.bytes : sizes.isError ? 'failed' : 'measuring'}
+          sort={sort}
+          onSort={onSort}
+          rowsLabel={`Rows (${rowsHow})`}
           onToggle={onToggle}
           onExpand={onExpand}
           onCollapse={onCollapse}

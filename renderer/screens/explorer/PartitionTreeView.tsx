@@ -1,18 +1,28 @@
 // The partition tree, virtualized: only the rows in view are in the DOM, so
 // tens of thousands of keys (and their buckets, when expanded) scroll freely.
-// Keyboard: arrows move, Enter/Right expands, Left collapses or goes up.
+// Keyboard: arrows move, Enter/Right expands, Left collapses or goes up. The
+// columns of the level-1 rows sort (a DBA looks for the hot tenants by rows,
+// size or fill); bucket rows stay under their key.
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { memo, useCallback, useRef, useState, type KeyboardEvent } from 'react';
 import { FillBar } from '../../components/Bars';
 import { Icon } from '../../components/Icon';
+import { ObjectName } from '../../components/ObjectName';
 import { formatBytes, formatNumber } from '../../lib/format';
 import type { LeafSizes } from '../../../shared/explorer';
-import { treeKeyAction, type BucketRow, type PartitionRow, type TreeRow } from '../../lib/partition-tree';
+import {
+  treeKeyAction,
+  type BucketRow,
+  type PartitionRow,
+  type TreeRow,
+  type TreeSort,
+  type TreeSortColumn,
+} from '../../lib/partition-tree';
 
 export const TREE_ROW_HEIGHT = 30;
 
 type LeafBytes = LeafSizes['bytes'];
-const TEMPLATE = 'minmax(220px, 3fr) 80px minmax(100px, 1fr) minmax(80px, 0.8fr) minmax(170px, 1.6fr)';
+const TEMPLATE = 'minmax(240px, 3fr) 84px minmax(96px, 1fr) minmax(84px, 0.8fr) minmax(170px, 1.6fr)';
 
 /** Bytes on disk; null while they are measured, undefined when measuring failed. */
 function SizeCell({ bytes }: { bytes: number | null | undefined }) {
@@ -72,14 +82,14 @@ const PartitionLine = memo(function PartitionLine({
           <Icon name={row.expanded ? 'chevronDown' : 'chevronRight'} size={14} />
         </button>
         <span className="mono strong key-value">{node.keyValue}</span>
-        <span className="muted mono ellipsis">{node.partition}</span>
+        <ObjectName name={node.partition} className="muted" />
         {summary.overFull > 0 && (
           <span className="badge badge-bad" data-testid="over-full-flag" title="Buckets over their capacity">
             <Icon name="alert" size={12} /> {summary.overFull} over-full
           </span>
         )}
       </div>
-      <div role="gridcell" className="vtable-cell tree-cell right num">
+      <div role="gridcell" className="vtable-cell tree-cell right num" data-testid="bucket-count">
         {formatNumber(node.buckets.length)}
       </div>
       <div role="gridcell" className="vtable-cell tree-cell right num">
@@ -99,51 +109,58 @@ const PartitionLine = memo(function PartitionLine({
 
 const BucketLine = memo(function BucketLine({ row, bytes }: { row: BucketRow; bytes: number | null | undefined }) {
   const { bucket } = row;
-  const used = bucket.rowsExact ? bucket.rows : Math.max(bucket.assigned, bucket.rows);
   return (
     <>
       <div role="gridcell" className="vtable-cell tree-cell tree-name bucket">
         <span className="tree-indent" aria-hidden="true" />
-        <span className="mono">bucket {bucket.bucketId}</span>
-        <span className="muted mono ellipsis">{bucket.leaf}</span>
+        <span className="mono bucket-label">bucket {bucket.bucketId}</span>
+        <ObjectName name={bucket.leaf} className="muted" />
         {row.current && (
           <span className="badge badge-accent" title="New rows of this key go to this bucket">
             current
           </span>
         )}
       </div>
-      <div
-        role="gridcell"
-        className="vtable-cell tree-cell right muted num"
-        title="Tickets handed out (an upper bound of the rows)"
-      >
-        {formatNumber(bucket.assigned)}
-      </div>
-      <div
-        role="gridcell"
-        className="vtable-cell tree-cell right num"
-        title={bucket.rowsExact ? 'Counted' : 'Estimated'}
-      >
+      {/* The buckets column counts a key's buckets: a bucket row has nothing to put there. */}
+      <div role="gridcell" className="vtable-cell tree-cell" data-testid="bucket-count" />
+      <div role="gridcell" className="vtable-cell tree-cell right num">
         {formatNumber(bucket.rows)}
-        {!bucket.rowsExact && <span className="muted"> est.</span>}
       </div>
       <SizeCell bytes={bytes} />
       <div role="gridcell" className="vtable-cell tree-cell">
-        <FillBar fraction={row.fill} label={`${formatNumber(used)} of ${formatNumber(bucket.capacity)} rows`} />
+        <FillBar
+          fraction={row.fill}
+          label={`${formatNumber(bucket.assigned)} of ${formatNumber(bucket.capacity)} tickets handed out, ${formatNumber(bucket.rows)} rows`}
+        />
       </div>
     </>
   );
 });
 
+const HEADERS: Array<{ column: TreeSortColumn; label: string; right?: boolean; title: string }> = [
+  { column: 'key', label: 'Key / partition', title: 'Key value; the level-1 partition and its buckets' },
+  { column: 'buckets', label: 'Buckets', right: true, title: 'Buckets of the key' },
+  { column: 'rows', label: 'Rows', right: true, title: 'Rows of the key, and of each bucket' },
+  { column: 'size', label: 'Size', right: true, title: 'Table, indexes and TOAST of the leaves' },
+  { column: 'fill', label: 'Fill', title: 'How full the current bucket is (for a key) or the bucket is' },
+];
+
 export function PartitionTreeView({
   rows,
   sizes,
+  sort,
+  onSort,
+  rowsLabel,
   onToggle,
   onExpand,
   onCollapse,
 }: {
   rows: readonly TreeRow[];
   sizes: TreeSizes;
+  sort: TreeSort;
+  onSort(column: TreeSortColumn): void;
+  /** The rows column's header: says once how the rows were obtained. */
+  rowsLabel: string;
   onToggle(key: string): void;
   onExpand(key: string): void;
   onCollapse(key: string): void;
@@ -192,21 +209,30 @@ export function PartitionTreeView({
       data-row-count={rows.length}
     >
       <div className="vtable-head" role="row" style={{ gridTemplateColumns: TEMPLATE, height: headerHeight }}>
-        <div role="columnheader" className="vtable-cell">
-          Key / partition
-        </div>
-        <div role="columnheader" className="vtable-cell right" title="Buckets per key; tickets handed out per bucket">
-          Buckets
-        </div>
-        <div role="columnheader" className="vtable-cell right">
-          Rows
-        </div>
-        <div role="columnheader" className="vtable-cell right">
-          Size
-        </div>
-        <div role="columnheader" className="vtable-cell">
-          Fill (current bucket)
-        </div>
+        {HEADERS.map((header) => {
+          const sorting = sort.column === header.column ? sort.direction : null;
+          const unavailable = header.column === 'size' && typeof sizes === 'string';
+          return (
+            <div
+              key={header.column}
+              role="columnheader"
+              className={header.right ? 'vtable-cell right' : 'vtable-cell'}
+              aria-sort={sorting === 'asc' ? 'ascending' : sorting === 'desc' ? 'descending' : undefined}
+            >
+              <button
+                type="button"
+                className="sort-button"
+                onClick={() => onSort(header.column)}
+                disabled={unavailable}
+                title={unavailable ? 'Sorting by size waits for the sizes' : `${header.title}. Click to sort.`}
+                data-testid={`tree-sort-${header.column}`}
+              >
+                {header.column === 'rows' ? rowsLabel : header.label}
+                {sorting && <Icon name="chevronDown" size={12} className={sorting === 'asc' ? 'flip' : undefined} />}
+              </button>
+            </div>
+          );
+        })}
       </div>
       <div className="vtable-body" style={{ height: virtualizer.getTotalSize() }}>
         {virtualizer.getVirtualItems().map((item) => {

@@ -3,11 +3,12 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import type { ManagedTable } from '../../../shared/explorer';
 import { useSizes } from '../../api/queries';
+import { StaleMark } from '../../components/ConnectionStatus';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
 import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
-import { ErrorState, Loading } from '../../components/StateViews';
+import { ErrorState, Loading, QueryErrorState } from '../../components/StateViews';
 import { chartTheme } from '../../lib/chart-theme';
 import { useResolvedTheme } from '../../lib/theme';
 import { useUi } from '../../state/ui';
@@ -50,11 +51,13 @@ function SizesPanel({ connectionId, table, picker }: { connectionId: string; tab
   const { charts, error: chartsError } = useChartsModule();
   const preference = useUi((state) => state.theme);
   const theme = chartTheme(useResolvedTheme(preference));
+  const openInExplorer = useUi((state) => state.openInExplorer);
   return (
     <>
       <div className="toolbar">
         {picker}
         <span className="spacer" />
+        <StaleMark connectionId={connectionId} shown={sizes.data !== undefined} />
         <RefreshButton
           onRefresh={() => void sizes.refetch()}
           busy={sizes.isFetching}
@@ -63,12 +66,21 @@ function SizesPanel({ connectionId, table, picker }: { connectionId: string; tab
         />
       </div>
       {sizes.isPending && <Loading label="Measuring partitions…" />}
-      {sizes.isError && (
-        <ErrorState error={sizes.error} onRetry={() => void sizes.refetch()} retrying={sizes.isFetching} />
+      {sizes.isError && !sizes.data && (
+        <QueryErrorState error={sizes.error} onRetry={() => void sizes.refetch()} retrying={sizes.isFetching} />
       )}
       {sizes.data && chartsError !== null && <ErrorState error={chartsError} title="The charts could not be loaded" />}
       {sizes.data && chartsError === null && !charts && <Loading label="Drawing the charts…" />}
-      {sizes.data && charts && <charts.default report={sizes.data} theme={theme} bucketLimit={table.bucketLimit} />}
+      {sizes.data && charts && (
+        <charts.default
+          report={sizes.data}
+          theme={theme}
+          bucketLimit={table.bucketLimit}
+          keyColumn={table.keyColumn}
+          onOpenKey={(key) => openInExplorer({ connectionId, configId: table.configId, key })}
+          onOpenBand={(band) => openInExplorer({ connectionId, configId: table.configId, band })}
+        />
+      )}
     </>
   );
 }
