@@ -4,6 +4,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { AppInfo } from '../../../shared/contract';
 import {
   ConnectionDraft,
+  ConnectionTestDraft,
   SslMode,
   type ConnectionProfile,
   type ConnectionTestResult,
@@ -47,16 +48,17 @@ function initialFields(profile: ConnectionProfile | undefined): Fields {
 
 type FieldErrors = Partial<Record<keyof Fields, string>>;
 
-/** The draft to submit, or the message for each invalid field. */
+/** The draft to submit (a test needs no name), or the message for each invalid field. */
 export function toDraft(
   fields: Fields,
   passwordMode: PasswordMode,
   id: string | undefined,
-): { draft: ConnectionDraft; errors?: undefined } | { draft?: undefined; errors: FieldErrors } {
+  purpose: 'save' | 'test' = 'save',
+): { draft: ConnectionTestDraft; errors?: undefined } | { draft?: undefined; errors: FieldErrors } {
   const port = /^\d+$/.test(fields.port.trim()) ? Number(fields.port.trim()) : Number.NaN;
   const candidate = {
     ...(id ? { id } : {}),
-    name: fields.name,
+    ...(purpose === 'save' || fields.name.trim() !== '' ? { name: fields.name } : {}),
     host: fields.host,
     port,
     database: fields.database,
@@ -65,7 +67,7 @@ export function toDraft(
     // undefined keeps the stored password, '' clears it.
     ...(passwordMode === 'clear' ? { password: '' } : passwordMode === 'replace' ? { password: fields.password } : {}),
   };
-  const parsed = ConnectionDraft.safeParse(candidate);
+  const parsed = (purpose === 'save' ? ConnectionDraft : ConnectionTestDraft).safeParse(candidate);
   if (parsed.success) return { draft: parsed.data };
   const errors: FieldErrors = {};
   for (const issue of parsed.error.issues) {
@@ -124,16 +126,16 @@ export function ConnectionForm({
     setTestResult(null);
   };
 
-  const build = () => {
+  const build = (purpose: 'save' | 'test') => {
     // An empty new password on a new profile means "none", not "clear".
     const mode = passwordMode === 'replace' && fields.password === '' && !profile ? 'keep' : passwordMode;
-    const result = toDraft(fields, mode, profile?.id);
+    const result = toDraft(fields, mode, profile?.id, purpose);
     if (result.errors) setErrors(result.errors);
     return result.draft;
   };
 
   const onTest = () => {
-    const draft = build();
+    const draft = build('test');
     if (!draft) return;
     setTestResult(null);
     test.mutate(
@@ -149,7 +151,7 @@ export function ConnectionForm({
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
-    const draft = build();
+    const draft = build('save') as ConnectionDraft | undefined;
     if (!draft) return;
     save.mutate(draft, {
       onSuccess: (saved) => onSaved(saved),
@@ -290,7 +292,6 @@ export function ConnectionForm({
       {testResult && (
         <Notice tone={testResult.ok ? 'success' : 'error'} testId="connection-test-result">
           <div data-testid="connection-test-message">{testResult.message}</div>
-          {testResult.serverVersion && <div className="muted">Server: {testResult.serverVersion}</div>}
         </Notice>
       )}
       {save.isError && <ErrorState error={save.error} compact testId="connection-save-error" />}

@@ -27,6 +27,35 @@ describe('Connections screen', () => {
     expect((await screen.findByTestId('secret-storage-notice')).textContent).toContain('~/.pgpass');
   });
 
+  it('says where passwords are in the words true for each shell', async () => {
+    renderWithApi(<ConnectionsScreen />);
+    const browser = await screen.findByTestId('secret-storage-notice');
+    expect(browser.textContent).toMatch(/the bridge process keeps passwords in memory while it runs/);
+    expect(screen.getByTestId('screen-connections').textContent).not.toContain('main process');
+    cleanup();
+    renderWithApi(<ConnectionsScreen />, {
+      handlers: { 'app.info': () => ({ version: '1', shell: 'electron', secretStorage: 'keychain' }) },
+    });
+    expect((await screen.findByTestId('secret-storage-notice')).textContent).toBe(
+      'Saved passwords are encrypted with the OS keychain and never sent to this window.',
+    );
+  });
+
+  it('tests a connection that has no name yet, and says what it reached once', async () => {
+    const { api } = renderWithApi(<ConnectionsScreen />);
+    await userEvent.click(await screen.findByTestId('connection-add'));
+    await userEvent.click(screen.getByTestId('connection-test'));
+    const result = await screen.findByTestId('connection-test-result');
+    expect(screen.queryByTestId('connection-name-error')).toBeNull();
+    expect(api.callsOf('connections.test')).toEqual([
+      { draft: { host: 'localhost', port: 5432, database: 'postgres', user: 'postgres', sslMode: 'prefer' } },
+    ]);
+    expect(result.textContent).toBe('Connected to PostgreSQL 17.2 (TLS).');
+    // Saving still asks for the name.
+    await userEvent.click(screen.getByTestId('connection-save'));
+    expect(screen.getByTestId('connection-name-error').textContent).toBe('Give the connection a name');
+  });
+
   it('warns when saved passwords are only obfuscated', async () => {
     renderWithApi(<ConnectionsScreen />, {
       handlers: { 'app.info': () => ({ version: '1', shell: 'electron', secretStorage: 'basic_text' }) },

@@ -13,19 +13,28 @@ import { ConnectionForm } from './ConnectionForm';
 
 type Editing = { mode: 'new' } | { mode: 'edit'; profile: ConnectionProfile } | null;
 
+/** Where passwords are, in the words that are true for the shell the app runs in. */
 function SecretStorageNotice({ storage }: { storage: AppInfo['secretStorage'] | undefined }) {
+  if (storage === 'keychain') {
+    return (
+      <p className="muted secret-storage-line" data-testid="secret-storage-notice" data-storage={storage}>
+        Saved passwords are encrypted with the OS keychain and never sent to this window.
+      </p>
+    );
+  }
   if (storage === 'basic_text') {
     return (
       <Notice tone="warning" testId="secret-storage-notice">
-        No OS keyring is available: saved passwords are only obfuscated on disk, not encrypted. Prefer ~/.pgpass or a
-        keyring on shared machines.
+        No OS keyring is available: saved passwords are only obfuscated on disk, not encrypted, and never sent to this
+        window. Prefer ~/.pgpass or a keyring on shared machines.
       </Notice>
     );
   }
   if (storage === 'session_only') {
     return (
       <Notice tone="info" testId="secret-storage-notice">
-        Browser bridge: passwords are kept until the bridge stops. Use ~/.pgpass for passwords that persist.
+        Browser bridge: the bridge process keeps passwords in memory while it runs (they are never sent to this page,
+        and are gone when it stops). Use ~/.pgpass for passwords that persist.
       </Notice>
     );
   }
@@ -134,7 +143,6 @@ function ConnectionItem({
         {result && (
           <Notice tone={result.ok ? 'success' : 'error'} testId="connection-test-result">
             <span data-testid="connection-test-message">{result.message}</span>
-            {result.serverVersion && <span className="muted"> · {result.serverVersion}</span>}
           </Notice>
         )}
       </div>
@@ -203,7 +211,7 @@ export function ConnectionsScreen() {
     <section className="screen" data-testid="screen-connections" aria-label="Connections">
       <ScreenHeader
         title="Connections"
-        subtitle="PostgreSQL servers Partwise works with. Passwords never leave the main process."
+        subtitle="PostgreSQL servers Partwise works with."
         actions={
           <button
             type="button"

@@ -4,7 +4,8 @@ import { useMemo, useState } from 'react';
 import type { MaintenanceFinding, ManagedTable } from '../../../shared/explorer';
 import { useMaintenance } from '../../api/queries';
 import { Icon } from '../../components/Icon';
-import { ErrorState, Notice } from '../../components/StateViews';
+import { ObjectName } from '../../components/ObjectName';
+import { EmptyState, ErrorState, Notice } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatCount, formatNumber } from '../../lib/format';
 
@@ -72,10 +73,12 @@ const findingColumns: Column<MaintenanceFinding>[] = [
     header: 'Detail',
     width: 'minmax(200px, 3fr)',
     render: (f) => (
-      <span className="ellipsis" title={[f.leaf, f.detail].filter(Boolean).join(': ')}>
-        {f.leaf && <span className="mono muted">{f.leaf}: </span>}
-        {f.detail}
-      </span>
+      <>
+        {f.leaf && <ObjectName name={f.leaf} className="muted finding-leaf" />}
+        <span className="ellipsis" title={f.detail}>
+          {f.detail}
+        </span>
+      </>
     ),
   },
 ];
@@ -146,7 +149,11 @@ export function MaintenancePanel({ connectionId, table }: { connectionId: string
               ? 'nothing to report.'
               : Array.from(counts, ([kind, count]) => `${formatNumber(count)} ${FINDING_LABEL[kind]}`).join(', ') + '.'}
           </Notice>
-          {report.findings.length > 0 && (
+          {report.findings.length === 0 ? (
+            <EmptyState title="No findings" testId="maintenance-no-findings">
+              Every key is within its limit, its tracker agrees with its leaves, and no bucket is missing or empty.
+            </EmptyState>
+          ) : (
             <div className="findings">
               <VirtualTable
                 rows={report.findings}
@@ -158,6 +165,7 @@ export function MaintenancePanel({ connectionId, table }: { connectionId: string
                 rowTestId="finding-row"
                 rowData={(f) => ({ key: f.keyValue, kind: f.kind })}
                 minWidth={620}
+                fitContent="360px"
               />
             </div>
           )}

@@ -2,18 +2,26 @@
 // the finalize step (dropping the backup) behind the run's confirmation.
 import { useState } from 'react';
 import type { ManagedTable } from '../../../shared/explorer';
+import { displayIdentifier } from '../../../shared/identifiers';
 import type { RunSummary } from '../../../shared/runs';
-import { useRuns, useSetBucketLimit } from '../../api/queries';
+import { useLeafSizes, useRuns, useSetBucketLimit } from '../../api/queries';
 import { Icon } from '../../components/Icon';
+import { ObjectName } from '../../components/ObjectName';
 import { ErrorState, Notice } from '../../components/StateViews';
 import { parseBucketLimit } from '../../lib/bucket-limit';
-import { formatNumber, formatTimestamp } from '../../lib/format';
+import { formatBytes, formatNumber, formatTimestamp } from '../../lib/format';
 import { RunActionDialog, runTables } from '../runs/RunActionDialog';
 
-function BucketLimitEditor({ connectionId, table }: { connectionId: string; table: ManagedTable }) {
+type SetBucketLimit = ReturnType<typeof useSetBucketLimit>;
+
+/**
+ * The editor is rebuilt whenever the limit changes (so that its text shows the
+ * limit in force), saving included: what a save did lives in the mutation,
+ * which its parent owns, so the confirmation outlives the rebuild.
+ */
+function BucketLimitEditor({ table, mutation }: { table: ManagedTable; mutation: SetBucketLimit }) {
   const [text, setText] = useState(formatNumber(table.bucketLimit));
   const [touched, setTouched] = useState(false);
-  const mutation = useSetBucketLimit(connectionId, table.configId);
   const parsed = parseBucketLimit(text);
   const unchanged = parsed.ok && parsed.value === table.bucketLimit;
 
@@ -85,8 +93,8 @@ function FinalizeAction({ connectionId, table }: { connectionId: string; table: 
   return (
     <div className="finalize-box" data-testid="finalize-box">
       <p>
-        The original table is kept as <span className="mono">{table.backupTable}</span> so that the migration can be
-        rolled back. Finalizing drops it and frees its space.
+        The original table is kept as <ObjectName name={table.backupTable ?? ''} copy={false} /> so that the migration
+        can be rolled back. Finalizing drops it and frees its space.
       </p>
       {runs.isError && <ErrorState error={runs.error} compact onRetry={() => void runs.refetch()} />}
       {runs.data && !run && (
@@ -116,17 +124,30 @@ function FinalizeAction({ connectionId, table }: { connectionId: string; table: 
   );
 }
 
-export function TableConfigPanel({ connectionId, table }: { connectionId: string; table: ManagedTable }) {
+export function TableConfigPanel({
+  connectionId,
+  table,
+  measure,
+}: {
+  connectionId: string;
+  table: ManagedTable;
+  /** Whether to measure the tree's size now (it opens every leaf: after the tracker rows are shown). */
+  measure: boolean;
+}) {
+  const setBucketLimit = useSetBucketLimit(connectionId, table.configId);
+  const sizes = useLeafSizes(connectionId, table.configId, measure);
   return (
     <div className="panel config-panel" data-testid="table-config" data-config-id={table.configId}>
       <h2 className="panel-title">Configuration</h2>
       <dl className="kv stacked">
         <dt>Table</dt>
-        <dd className="mono">
-          {table.schema}.{table.table}
+        <dd>
+          <ObjectName prefix={`${displayIdentifier(table.schema)}.`} name={displayIdentifier(table.table)} />
         </dd>
         <dt>Partitioned table</dt>
-        <dd className="mono">{table.partitionedTable}</dd>
+        <dd>
+          <ObjectName name={displayIdentifier(table.partitionedTable)} />
+        </dd>
         <dt>Key column</dt>
         <dd className="mono">{table.keyColumn}</dd>
         <dt>Bucket column</dt>
@@ -144,12 +165,16 @@ export function TableConfigPanel({ connectionId, table }: { connectionId: string
         <dd className="num">
           {formatNumber(table.keys)} / {formatNumber(table.leaves)}
         </dd>
+        <dt>Size</dt>
+        <dd className="num" data-testid="config-size" title="Table, indexes and TOAST of every leaf">
+          {sizes.data ? formatBytes(sizes.data.totalBytes) : sizes.isError ? 'unavailable' : 'measuring…'}
+        </dd>
         <dt>Created</dt>
         <dd>{formatTimestamp(table.createdAt)}</dd>
         <dt>Updated</dt>
         <dd>{formatTimestamp(table.updatedAt)}</dd>
       </dl>
-      <BucketLimitEditor key={`${table.configId}-${table.bucketLimit}`} connectionId={connectionId} table={table} />
+      <BucketLimitEditor key={`${table.configId}-${table.bucketLimit}`} table={table} mutation={setBucketLimit} />
       {table.backupTable && <FinalizeAction connectionId={connectionId} table={table} />}
     </div>
   );

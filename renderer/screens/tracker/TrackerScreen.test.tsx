@@ -73,6 +73,14 @@ describe('Tracker screen', () => {
         { connectionId: 'sandbox', configId: 1, bucketLimit: 5000 },
       ]),
     );
+    // The editor is rebuilt with the new limit, and the confirmation survives it.
+    await waitFor(() => expect((screen.getByTestId('tracker-bucket-limit') as HTMLInputElement).value).toBe('5,000'));
+    expect(screen.getByTestId('bucket-limit-saved').textContent).toBe(
+      'Bucket limit set to 5,000 rows for new buckets.',
+    );
+    // Typing again clears it.
+    await userEvent.type(screen.getByTestId('tracker-bucket-limit'), '0');
+    expect(screen.queryByTestId('bucket-limit-saved')).toBeNull();
   });
 
   it('runs maintenance with buckets ahead and shows the findings', async () => {
@@ -82,12 +90,23 @@ describe('Tracker screen', () => {
     expect(api.callsOf('maintenance.run')).toEqual([{ connectionId: 'sandbox', configId: 1, ahead: 0.8 }]);
     expect(report.textContent).toContain('2 over-full');
     expect(report.dataset.findings).toBe('5');
+    // Sized to its five rows (header, rows and border), not a fixed box.
+    expect(screen.getByTestId('maintenance-findings').style.height).toContain(`${32 + 5 * 30 + 2}px`);
 
     await userEvent.click(screen.getByTestId('maintenance-ahead'));
     await userEvent.click(screen.getByTestId('maintenance-run'));
     await waitFor(() =>
       expect(api.callsOf('maintenance.run')[1]).toEqual({ connectionId: 'sandbox', configId: 1, ahead: null }),
     );
+  });
+
+  it('says so when maintenance finds nothing', async () => {
+    renderWithApi(<TrackerScreen />, {
+      handlers: { 'maintenance.run': ({ configId }) => ({ configId, keysChecked: 12_000, findings: [] }) },
+    });
+    await userEvent.click(await screen.findByTestId('maintenance-run'));
+    expect((await screen.findByTestId('maintenance-no-findings')).textContent).toContain('No findings');
+    expect(screen.queryByTestId('maintenance-findings')).toBeNull();
   });
 
   it('offers finalize through the run that kept the backup', async () => {

@@ -4,13 +4,16 @@ import { useMemo, useState, type ReactNode } from 'react';
 import type { ManagedTable, TrackerRow } from '../../../shared/explorer';
 import { useTracker } from '../../api/queries';
 import { FillBar } from '../../components/Bars';
+import { StaleMark } from '../../components/ConnectionStatus';
+import { ObjectName } from '../../components/ObjectName';
 import { ManagedTableGate } from '../../components/ManagedTableGate';
 import { RequireConnection } from '../../components/RequireConnection';
 import { RefreshButton } from '../../components/RefreshButton';
 import { ScreenHeader } from '../../components/ScreenHeader';
 import { SearchBox } from '../../components/SearchBox';
-import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
+import { EmptyState, Loading, QueryErrorState } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
+import { useAfterPaint } from '../../lib/after-paint';
 import { formatNumber, formatTimestamp } from '../../lib/format';
 import { keyComparator, type KeyComparator } from '../../lib/key-order';
 import { LiveWorkloadPanel } from './LiveWorkloadPanel';
@@ -34,7 +37,7 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
     header: 'Level-1 partition',
     width: 'minmax(104px, 1.6fr)',
     sortValue: (r) => r.levelOnePartition,
-    render: (r) => <span className="mono muted ellipsis">{r.levelOnePartition}</span>,
+    render: (r) => <ObjectName name={r.levelOnePartition} className="muted" />,
   },
   {
     id: 'bucket',
@@ -42,9 +45,10 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
     width: 'minmax(126px, 1.4fr)',
     sortValue: (r) => r.currentBucketId,
     render: (r) => (
-      <span className="ellipsis" title={r.currentLeaf}>
-        <span className="num">{r.currentBucketId}</span> <span className="mono muted">{r.currentLeaf}</span>
-      </span>
+      <>
+        <span className="num">{r.currentBucketId}</span>
+        <ObjectName name={r.currentLeaf} className="muted" />
+      </>
     ),
   },
   {
@@ -71,7 +75,7 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
   {
     id: 'updated',
     header: 'Last update',
-    width: '150px',
+    width: '140px',
     sortValue: (r) => r.lastUpdated,
     render: (r) => <span className="num">{formatTimestamp(r.lastUpdated)}</span>,
   },
@@ -98,6 +102,7 @@ function TrackerPanel({
     () => trackerColumns(keyComparator((tracker.data?.rows ?? []).map((row) => row.keyValue))),
     [tracker.data],
   );
+  const rowsShown = useAfterPaint(tracker.data !== undefined);
   // The tracker answer carries the configuration too, fresher than the list's.
   const config = tracker.data?.table ?? table;
 
@@ -119,6 +124,7 @@ function TrackerPanel({
               {formatNumber(rows.length)} of {formatNumber(tracker.data.rows.length)} keys
             </span>
           )}
+          <StaleMark connectionId={connectionId} shown={tracker.data !== undefined} />
           <RefreshButton
             onRefresh={() => void tracker.refetch()}
             busy={tracker.isFetching}
@@ -127,8 +133,8 @@ function TrackerPanel({
           />
         </div>
         {tracker.isPending && <Loading label="Reading partition_tracker…" />}
-        {tracker.isError && (
-          <ErrorState error={tracker.error} onRetry={() => void tracker.refetch()} retrying={tracker.isFetching} />
+        {tracker.isError && !tracker.data && (
+          <QueryErrorState error={tracker.error} onRetry={() => void tracker.refetch()} retrying={tracker.isFetching} />
         )}
         {tracker.data && tracker.data.rows.length === 0 && (
           <EmptyState title="The tracker has no keys yet" testId="tracker-empty">
@@ -145,14 +151,15 @@ function TrackerPanel({
             testId="tracker-table"
             rowTestId="tracker-row"
             rowData={(row) => ({ key: row.keyValue })}
-            minWidth={680}
+            minWidth={620}
+            fitContent="calc(100vh - 240px)"
           />
         )}
         <MaintenancePanel connectionId={connectionId} table={config} />
         <LiveWorkloadPanel connectionId={connectionId} table={config} />
       </div>
       <aside className="tracker-side">
-        <TableConfigPanel connectionId={connectionId} table={config} />
+        <TableConfigPanel connectionId={connectionId} table={config} measure={rowsShown} />
       </aside>
     </div>
   );
