@@ -112,9 +112,11 @@ export function VirtualTable<T>({
   const [sort, setSort] = useState<SortState | null>(initialSort);
   const [active, setActive] = useState(0);
   const scrollRef = useRef<HTMLDivElement>(null);
+  // rowKey matters only with parentKey: callers may pass a new function each render.
+  const groupKey = parentKey ? rowKey : undefined;
   const sorted = useMemo(
-    () => sortRows(rows, columns, sort, rowKey, parentKey),
-    [rows, columns, sort, rowKey, parentKey],
+    () => sortRows(rows, columns, sort, groupKey, parentKey),
+    [rows, columns, sort, groupKey, parentKey],
   );
   const template = columns.map((column) => column.width).join(' ');
   const headerHeight = rowHeight + 2;

@@ -1,0 +1,19 @@
+// A managed table made without the app, for tests of the screens that show
+// one: the engine migrates a table of the test database as the role the app
+// connects as (its owner), exactly as the Runs screen would.
+import pg from 'pg';
+import { migrate } from '../../electron/engine/index.js';
+import type { MigrationTarget } from '../../shared/plan.js';
+import type { TestDatabase } from './postgres.js';
+
+export async function migrateTable(db: TestDatabase, target: MigrationTarget): Promise<number> {
+  const pool = new pg.Pool({ ...db.connection, max: 4 });
+  pool.on('error', () => undefined);
+  try {
+    const outcome = await migrate(pool, [target], { workers: 2 });
+    if (outcome.status !== 'succeeded') throw new Error(`migrating ${target.table} failed: ${outcome.message}`);
+    return outcome.runId;
+  } finally {
+    await pool.end();
+  }
+}
