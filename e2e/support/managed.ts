@@ -6,7 +6,7 @@ import { migrate } from '../../electron/engine/index.js';
 import type { MigrationTarget } from '../../shared/plan.js';
 import type { TestDatabase } from './postgres.js';
 
-export async function migrateTable(db: TestDatabase, target: MigrationTarget): Promise<number> {
+export async function migrateTable(db: Pick<TestDatabase, 'connection'>, target: MigrationTarget): Promise<number> {
   const pool = new pg.Pool({ ...db.connection, max: 4 });
   pool.on('error', () => undefined);
   try {

@@ -3,8 +3,11 @@
 // copy of the template (CREATE DATABASE ... TEMPLATE copies files, so a fresh
 // 40,000-row database costs a fraction of a second).
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
-import { THROWAWAY_SETTINGS } from '../../electron/embedded/cluster.js';
+import { startCluster, THROWAWAY_SETTINGS, type RunningCluster } from '../../electron/embedded/cluster.js';
 import { requestedMajor, startTemporaryCluster } from '../../electron/embedded/temporary-cluster.js';
 import { APP_ROLE, seed } from './seed.js';
 
@@ -157,5 +160,73 @@ export async function createTestDatabase(prefix = 'e2e'): Promise<TestDatabase> 
         await cleanup.end();
       }
     },
+  };
+}
+
+/**
+ * A server of its own that a test can stop and start again on the same port,
+ * as a DBA's server restarts under the app (the suite's shared server must
+ * stay up for the other tests). Seeded like the template: the app's role owns
+ * a database with the seed tables.
+ */
+export interface RestartableServer {
+  /** What a user types into the Connections form. */
+  connection: TestDatabase['connection'];
+  /** Stops the server (a fast shutdown: sessions are ended, as on `pg_ctl stop`). */
+  stop(): Promise<void>;
+  /** Starts it again with the same data, port and password. */
+  start(): Promise<void>;
+  /** Stops it and removes its files. */
+  close(): Promise<void>;
+}
+
+export async function startRestartableServer(): Promise<RestartableServer> {
+  const major = requestedMajor();
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-e2e-restart-'));
+  // When this process is root the server runs as `postgres`, which must reach its data directory.
+  await fs.chmod(root, 0o711);
+  const dataDir = path.join(root, 'data');
+  const settings = { ...THROWAWAY_SETTINGS, max_connections: 40 };
+  let cluster: RunningCluster | null = await startCluster({ major, dataDir, listen: 'tcp', settings });
+  const { port, password } = cluster.params;
+  const appPassword = randomBytes(12).toString('base64url');
+  const database = 'restart_app';
+  const connection = { host: cluster.params.host, port, database, user: APP_ROLE, password: appPassword };
+  const close = async () => {
+    await cluster?.stop();
+    cluster = null;
+    await fs.rm(root, { recursive: true, force: true });
+  };
+  try {
+    const admin = new pg.Client({ ...cluster.params, database: 'postgres' });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(appPassword)}`);
+      await admin.query(`CREATE DATABASE ${database} OWNER ${APP_ROLE}`);
+    } finally {
+      await admin.end();
+    }
+    const owner = new pg.Client(connection);
+    await owner.connect();
+    try {
+      await seed(owner);
+    } finally {
+      await owner.end();
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    connection,
+    async stop() {
+      await cluster?.stop();
+      cluster = null;
+    },
+    async start() {
+      if (cluster) return;
+      cluster = await startCluster({ major, dataDir, listen: 'tcp', port, password, settings });
+    },
+    close,
   };
 }

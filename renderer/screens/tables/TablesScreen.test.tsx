@@ -247,6 +247,17 @@ describe('Tables screen', () => {
     expect(screen.queryByText(/ECONNREFUSED/)).toBeNull();
   });
 
+  it('names the schema once, in the header, when every table listed is in it', async () => {
+    renderWithApi(<TablesScreen />);
+    await screen.findAllByTestId('table-row');
+    await userEvent.type(screen.getByTestId('table-filter'), 'payments');
+    expect(within(tableRow('billing.payments')!).getByTestId('object-name').textContent).toBe('billing.payments');
+    await userEvent.selectOptions(screen.getByTestId('schema-filter'), 'billing');
+    await waitFor(() => expect(screen.getByTestId('table-list-sort-name').textContent).toBe('Table (billing)'));
+    expect(within(tableRow('billing.payments')!).getByTestId('object-name').textContent).toBe('payments');
+    expect(within(tableRow('billing.payments')!).getByTestId('object-name').getAttribute('title')).toBe('payments');
+  });
+
   it('refuses tables that are partitioned already', async () => {
     renderWithApi(<TablesScreen />);
     await screen.findAllByTestId('table-row');

@@ -26,10 +26,10 @@ const PART_LABEL: Record<NonNullable<TableSummary['partOf']>['role'], string> = 
   backup: 'backup',
 };
 
-function TableNameCell({ table }: { table: TableSummary }) {
+function TableNameCell({ table, showSchema }: { table: TableSummary; showSchema: boolean }) {
   const name = (
     <ObjectName
-      prefix={table.partOf ? '' : `${displayIdentifier(table.schema)}.`}
+      prefix={showSchema && !table.partOf ? `${displayIdentifier(table.schema)}.` : ''}
       name={displayIdentifier(table.name)}
     />
   );
@@ -58,18 +58,19 @@ function TableNameCell({ table }: { table: TableSummary }) {
   );
 }
 
-const columns: Column<TableSummary>[] = [
+/** The columns; the schema is left out of names when every table listed is in one (it is in the header). */
+const tableColumns = (schemaShown: string | null): Column<TableSummary>[] => [
   {
     id: 'name',
-    header: 'Table',
+    header: schemaShown === null ? 'Table' : `Table (${schemaShown})`,
     width: 'minmax(150px, 3fr)',
     sortValue: (table) => tableKey(table),
-    render: (table) => <TableNameCell table={table} />,
+    render: (table) => <TableNameCell table={table} showSchema={schemaShown === null} />,
   },
   {
     id: 'rows',
     header: 'Rows (est.)',
-    width: 'minmax(100px, 1fr)',
+    width: 'minmax(92px, 1fr)',
     align: 'right',
     sortValue: (table) => table.rowEstimate,
     render: (table) => <span className="num">{formatNumber(table.rowEstimate)}</span>,
@@ -78,7 +79,7 @@ const columns: Column<TableSummary>[] = [
   {
     id: 'size',
     header: 'Total size',
-    width: 'minmax(108px, 1fr)',
+    width: 'minmax(100px, 1fr)',
     align: 'right',
     sortValue: (table) => table.totalBytes,
     render: (table) => <span className="num">{formatBytes(table.totalBytes)}</span>,
@@ -122,6 +123,8 @@ function TablesView({ connectionId }: { connectionId: string }) {
     () => filterTables(tables.data ?? [], filter.trim().toLowerCase(), schema),
     [tables.data, filter, schema],
   );
+  const oneSchema = schema !== '*' ? schema : schemas.length === 1 ? schemas[0]! : null;
+  const columns = useMemo(() => tableColumns(oneSchema), [oneSchema]);
   const selectedTable = tables.data?.find((table) => tableKey(table) === selected);
   // Where the columns stack (narrow windows), the detail opens below the list: bring it into view.
   const sideRef = useRef<HTMLDivElement>(null);

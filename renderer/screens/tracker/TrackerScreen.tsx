@@ -35,14 +35,14 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
   {
     id: 'partition',
     header: 'Level-1 partition',
-    width: 'minmax(104px, 1.6fr)',
+    width: 'minmax(90px, 1.6fr)',
     sortValue: (r) => r.levelOnePartition,
     render: (r) => <ObjectName name={r.levelOnePartition} className="muted" />,
   },
   {
     id: 'bucket',
     header: 'Current bucket',
-    width: 'minmax(126px, 1.4fr)',
+    width: 'minmax(110px, 1.4fr)',
     sortValue: (r) => r.currentBucketId,
     render: (r) => (
       <>
@@ -54,7 +54,7 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
   {
     id: 'fill',
     header: 'Current fill',
-    width: 'minmax(124px, 1.2fr)',
+    width: 'minmax(120px, 1.2fr)',
     sortValue: currentFill,
     render: (r) => (
       <FillBar
@@ -66,7 +66,7 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
   {
     id: 'tickets',
     header: 'Tickets',
-    width: '96px',
+    width: '88px',
     align: 'right',
     sortValue: (r) => r.rowsAssigned,
     render: (r) => <span className="num">{formatNumber(r.rowsAssigned)}</span>,
@@ -151,7 +151,7 @@ function TrackerPanel({
             testId="tracker-table"
             rowTestId="tracker-row"
             rowData={(row) => ({ key: row.keyValue })}
-            minWidth={620}
+            minWidth={600}
             fitContent="calc(100vh - 240px)"
           />
         )}
