@@ -105,7 +105,7 @@ function filterTables(tables: readonly TableSummary[], needle: string, schema: s
 const rowData = (table: TableSummary) => ({
   table: tableKey(table),
   managed: String(table.managedTable !== null),
-  ...(table.partOf ? { partOf: table.partOf.table, role: table.partOf.role } : {}),
+  ...(table.partOf ? { 'part-of': table.partOf.table, role: table.partOf.role } : {}),
 });
 const rowClassName = (table: TableSummary) => (table.partOf ? 'part-row' : undefined);
 
