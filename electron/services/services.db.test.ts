@@ -51,10 +51,10 @@ beforeAll(async () => {
 
 describe('engine-backed commands', () => {
   it('lists tables and describes columns with their suitability as keys', async () => {
-    const tables = await call<{ name: string; rowEstimate: number; managed: boolean }[]>('tables.list', {
+    const tables = await call<{ name: string; rowEstimate: number; managedTable: unknown }[]>('tables.list', {
       connectionId: 'main',
     });
-    expect(tables.find((t) => t.name === 'tickets')).toMatchObject({ rowEstimate: 6000, managed: false });
+    expect(tables.find((t) => t.name === 'tickets')).toMatchObject({ rowEstimate: 6000, managedTable: null });
     const detail = await call<{
       columns: { name: string; usableAsKey: boolean; reason?: string; distinctEstimate: number }[];
       suggestedBucketLimit: number;
