@@ -53,27 +53,46 @@ export async function startE2ePostgres(): Promise<{ server: E2ePostgres; stop():
   };
   const stop = () => cluster.stop();
   try {
-    const admin = new pg.Client(adminUrl(server));
-    await admin.connect();
-    try {
-      await admin.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(server.appPassword)}`);
-      await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE} OWNER ${APP_ROLE}`);
-    } finally {
-      await admin.end();
-    }
-    // The tables belong to the role the app connects as, as on a real server.
-    const owner = new pg.Client({ ...appParams(server, TEMPLATE_DATABASE) });
-    await owner.connect();
-    try {
-      await seed(owner);
-    } finally {
-      await owner.end();
-    }
+    await createSeededDatabase(
+      { host: server.host, port: server.port, user: server.adminUser, password: server.adminPassword },
+      {
+        host: server.host,
+        port: server.port,
+        user: server.appUser,
+        password: server.appPassword,
+        database: TEMPLATE_DATABASE,
+      },
+    );
   } catch (error) {
     await stop();
     throw error;
   }
   return { server, stop };
+}
+
+/**
+ * The app's login role and a database it owns, seeded as that role: the
+ * tables belong to the role the app connects as, as on a real server.
+ */
+async function createSeededDatabase(
+  admin: pg.ClientConfig,
+  app: pg.ClientConfig & { user: string; password: string; database: string },
+): Promise<void> {
+  const client = new pg.Client({ ...admin, database: 'postgres' });
+  await client.connect();
+  try {
+    await client.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(app.password)}`);
+    await client.query(`CREATE DATABASE ${pg.escapeIdentifier(app.database)} OWNER ${APP_ROLE}`);
+  } finally {
+    await client.end();
+  }
+  const owner = new pg.Client(app);
+  await owner.connect();
+  try {
+    await seed(owner);
+  } finally {
+    await owner.end();
+  }
 }
 
 export function publishE2ePostgres(server: E2ePostgres): void {
@@ -198,21 +217,7 @@ export async function startRestartableServer(): Promise<RestartableServer> {
     await fs.rm(root, { recursive: true, force: true });
   };
   try {
-    const admin = new pg.Client({ ...cluster.params, database: 'postgres' });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(appPassword)}`);
-      await admin.query(`CREATE DATABASE ${database} OWNER ${APP_ROLE}`);
-    } finally {
-      await admin.end();
-    }
-    const owner = new pg.Client(connection);
-    await owner.connect();
-    try {
-      await seed(owner);
-    } finally {
-      await owner.end();
-    }
+    await createSeededDatabase(cluster.params, connection);
   } catch (error) {
     await close();
     throw error;
