@@ -67,12 +67,12 @@ function OpenButtons({ connectionId, configId }: { connectionId: string; configI
 export function ManagedTableDetail({
   connectionId,
   summary,
-  managedTable,
+  owner,
 }: {
   connectionId: string;
   summary: TableSummary;
-  /** The managed table a part belongs to, from the same list. */
-  managedTable?: TableSummary;
+  /** For a part: the managed table it belongs to, from the same list. */
+  owner?: TableSummary;
 }) {
   const managed = summary.managedTable;
   return (
@@ -136,9 +136,7 @@ export function ManagedTableDetail({
               </>
             )}
           </Notice>
-          {managedTable?.managedTable && (
-            <OpenButtons connectionId={connectionId} configId={managedTable.managedTable.configId} />
-          )}
+          {owner?.managedTable && <OpenButtons connectionId={connectionId} configId={owner.managedTable.configId} />}
         </>
       )}
     </div>

@@ -213,7 +213,7 @@ export function TableDetailPanel({
   owner?: TableSummary;
 }) {
   if (summary.managedTable || summary.partOf) {
-    return <ManagedTableDetail connectionId={connectionId} summary={summary} managedTable={owner} />;
+    return <ManagedTableDetail connectionId={connectionId} summary={summary} owner={owner} />;
   }
   return <ColumnsDetail connectionId={connectionId} summary={summary} />;
 }
