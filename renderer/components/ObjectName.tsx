@@ -14,7 +14,9 @@ const SEPARATORS = '_.-';
  * tail (kept), split after a separator so that the tail keeps at least
  * `tailShare` of the name, whole words where there are any.
  */
-export function splitName(name: string, tailShare = 0.45): [string, string] {
+export function splitName(name: string, tailShare = 0.45, stem?: string): [string, string] {
+  // A name made of a known stem and a suffix (a table's `_partitioned`, `_backup`): the suffix is what differs.
+  if (stem && name.length > stem.length && name.startsWith(stem)) return [stem, name.slice(stem.length)];
   const longestHead = Math.floor(name.length * (1 - tailShare));
   for (let cut = longestHead; cut > Math.floor(name.length / 4); cut--) {
     if (SEPARATORS.includes(name[cut - 1]!)) return [name.slice(0, cut), name.slice(cut)];
@@ -25,6 +27,7 @@ export function splitName(name: string, tailShare = 0.45): [string, string] {
 export function ObjectName({
   name,
   prefix = '',
+  stem,
   copy = true,
   className,
   testId = 'object-name',
@@ -32,12 +35,14 @@ export function ObjectName({
   name: string;
   /** Shown muted before the name and copied with it, e.g. `public.`. */
   prefix?: string;
+  /** The start the name shares with its neighbours (e.g. its table's name): cut first, whatever its length. */
+  stem?: string;
   copy?: boolean;
   className?: string;
   testId?: string;
 }) {
   const full = prefix + name;
-  const [head, tail] = splitName(name);
+  const [head, tail] = splitName(name, undefined, stem);
   return (
     <span
       className={className ? `object-name mono ${className}` : 'object-name mono'}

@@ -31,6 +31,7 @@ function TableNameCell({ table, showSchema }: { table: TableSummary; showSchema:
     <ObjectName
       prefix={showSchema && !table.partOf ? `${displayIdentifier(table.schema)}.` : ''}
       name={displayIdentifier(table.name)}
+      stem={table.partOf ? displayIdentifier(table.partOf.table) : undefined}
     />
   );
   if (table.partOf) {
