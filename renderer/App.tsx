@@ -2,7 +2,7 @@
 // theme, the screen shortcuts, and the current screen.
 import { useEffect, useRef, type ReactElement } from 'react';
 import { useActiveConnection } from './api/active-connection';
-import { useConnectionHealth, useHeartbeat, useWatchConnectionHealth, type HealthState } from './api/connection-health';
+import { useHealthState, useHeartbeat, useWatchConnectionHealth, type HealthState } from './api/connection-health';
 import { useAppInfo } from './api/queries';
 import { Icon, type IconName } from './components/Icon';
 import { ConnectionBanner } from './components/ConnectionStatus';
@@ -62,11 +62,11 @@ const HEALTH_TEXT: Record<HealthState, string> = {
 
 function ActiveConnectionBadge() {
   const active = useActiveConnection();
-  const health = useConnectionHealth(active.id);
+  const health = useHealthState(active.id);
   const go = useUi((state) => state.go);
   const profile = active.profile;
   const state = profile ? health.state : 'none';
-  const refused = health.error?.kind === 'auth';
+  const refused = health.refused;
   return (
     <button
       type="button"
@@ -118,7 +118,7 @@ export function App() {
   useApplyTheme(theme);
   const appInfo = useAppInfo();
   const active = useActiveConnection();
-  const health = useConnectionHealth(active.profile ? active.id : null);
+  const health = useHealthState(active.profile ? active.id : null);
   const inBrowser = appInfo.data?.shell === 'browser';
   const mainRef = useRef<HTMLElement>(null);
   const firstScreen = useRef(true);

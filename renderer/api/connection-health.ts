@@ -64,6 +64,18 @@ export function useConnectionHealth(connectionId: string | null): ConnectionHeal
   return useHealthStore((state) => (connectionId ? (state.byConnection[connectionId] ?? UNKNOWN) : UNKNOWN));
 }
 
+/**
+ * Only the state (and whether the login was refused): every answer updates the
+ * last success time, and the shell must not render again for each of them.
+ */
+export function useHealthState(connectionId: string | null): { state: HealthState; refused: boolean } {
+  const state = useHealthStore((store) => (connectionId ? store.byConnection[connectionId]?.state : undefined));
+  const refused = useHealthStore((store) =>
+    connectionId ? store.byConnection[connectionId]?.error?.kind === 'auth' : false,
+  );
+  return { state: state ?? 'unknown', refused };
+}
+
 /** The connection a query belongs to, from its key (['conn', id, ...]). */
 function connectionOf(query: Query): string | null {
   const [scope, id] = query.queryKey as unknown[];
@@ -104,7 +116,7 @@ export function useWatchConnectionHealth(): void {
 /** The heartbeat of the active connection. */
 export function useHeartbeat(connectionId: string | null) {
   const api = useApi();
-  const health = useConnectionHealth(connectionId);
+  const health = useHealthState(connectionId);
   return useQuery({
     queryKey: queryKeys.ping(connectionId ?? ''),
     queryFn: () => api.invoke('connections.ping', { connectionId: connectionId! }),
