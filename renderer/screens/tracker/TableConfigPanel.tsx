@@ -6,7 +6,7 @@ import type { RunSummary } from '../../../shared/runs';
 import { useRuns, useSetBucketLimit } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ErrorState, Notice } from '../../components/StateViews';
-import { parseBucketLimit } from '../../lib/bucket-limit';
+import { parseBucketLimit } from '../../../shared/bucket-limit';
 import { formatNumber, formatTimestamp } from '../../lib/format';
 import { RunActionDialog, runTables } from '../runs/RunActionDialog';
 
