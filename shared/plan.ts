@@ -1,7 +1,9 @@
-// The dry-run plan of a migration: read-only, fast (catalog statistics unless
-// exact counts are asked for), typed for the renderer and printable as text.
+// The dry-run plan of a migration: read-only, fast (an exact count of tables
+// small enough, catalog statistics with their bounds otherwise), typed for the
+// renderer and printable as text.
 import { z } from 'zod';
 import { WorkloadReport } from './workload.js';
+import { MAX_BUCKET_LIMIT } from './bucket-limit.js';
 
 export const BUCKET_COLUMN_DEFAULT = 'bucket_id';
 
@@ -11,9 +13,9 @@ export const MigrationTarget = z.object({
   keyColumn: z.string().min(1).max(63),
   bucketLimit: z
     .number()
-    .int('Bucket limit must be a whole number')
-    .positive('Bucket limit must be a positive integer')
-    .max(2_000_000_000),
+    .int('The bucket limit must be a whole number of rows')
+    .min(1, 'The bucket limit must be at least 1 row')
+    .max(MAX_BUCKET_LIMIT, `The bucket limit can be at most ${MAX_BUCKET_LIMIT.toLocaleString('en-US')} rows`),
   /** Migrate although frequent statements do not filter by the key (recorded with the run). */
   acceptKeylessQueries: z.boolean().optional(),
 });
@@ -37,10 +39,19 @@ export const KeyEstimate = z.object({
   rows: z.number(),
 });
 
+/** Parallel copy workers when none is chosen (the CLI's --workers, the start dialog's "Default"). */
+export const DEFAULT_WORKERS = 2;
+
 export const MigrationPlan = z.object({
   target: MigrationTarget,
   /** Whether counts are exact (scanned) or estimated from statistics. */
   exact: z.boolean(),
+  counting: z.object({
+    /** scanned: exact; index: keys exact, rows per key estimated; statistics: estimated. */
+    method: z.enum(['scanned', 'index', 'statistics']),
+    /** How the figures were obtained and, for estimates, how far off they can be. */
+    note: z.string(),
+  }),
   serverVersion: z.string(),
   table: z.object({
     rows: z.number(),
@@ -60,9 +71,14 @@ export const MigrationPlan = z.object({
   partitions: z.object({
     levelOne: z.number(),
     leaves: z.number(),
-    /** Relations a query that does not prune locks: partitions plus their indexes. */
+    /** Upper bounds of levelOne and leaves (equal to them when counted): what every check uses. */
+    maxLevelOne: z.number(),
+    maxLeaves: z.number(),
+    /** Relations a query that does not prune locks: partitions plus their indexes (upper bound). */
     lockedByFullScan: z.number(),
     lockTableCapacity: z.number(),
+    /** The one max_locks_per_transaction to recommend for the swap, or null when the current one is enough. */
+    recommendedMaxLocks: z.number().nullable(),
   }),
   /** Names the migration will give its objects. */
   names: z.object({
@@ -72,7 +88,11 @@ export const MigrationPlan = z.object({
   }),
   /** Free disk space the copy needs (the table and its indexes once more). */
   diskBytesNeeded: z.number(),
+  /** The first statements of the migration's DDL (a comment says how many more). */
   ddl: z.array(z.string()),
+  /** Statements the migration runs to create the tree, its indexes and the view; and their upper bound. */
+  ddlStatements: z.number(),
+  maxDdlStatements: z.number(),
   issues: z.array(PlanIssue),
   /** Estimated duration in seconds, from the row count (rough). */
   estimatedSeconds: z.number(),

@@ -53,6 +53,25 @@ export type LogLevel = z.infer<typeof LogLevel>;
 export const FinishedStatus = z.enum(['succeeded', 'failed', 'rolled_back', 'cancelled', 'finalized']);
 export type FinishedStatus = z.infer<typeof FinishedStatus>;
 
+/** A session in the way of a lock request (pg_blocking_pids and pg_stat_activity). */
+export const LockBlocker = z.object({
+  pid: z.number().int(),
+  user: z.string().nullable(),
+  applicationName: z.string().nullable(),
+  state: z.string().nullable(),
+  queryStart: z.string().nullable(),
+  transactionStart: z.string().nullable(),
+  query: z.string().nullable(),
+  /** An autovacuum worker: PostgreSQL cancels it once the request waited deadlock_timeout, unless it prevents wraparound. */
+  autovacuum: z.boolean(),
+  wraparound: z.boolean(),
+  /** Lock modes it holds on what the request waits for; null when it only queues ahead. */
+  modes: z.string().nullable(),
+  /** The connected role may not see its query (superusers and pg_read_all_stats members may). */
+  detailsHidden: z.boolean(),
+});
+export type LockBlocker = z.infer<typeof LockBlocker>;
+
 const base = {
   runId: z.number().int(),
   /** The connection profile whose database the run is in (set by the app's services; run ids are per database). */
@@ -76,7 +95,14 @@ export const RunEvent = z.discriminatedUnion('type', [
     etaSeconds: z.number().nullable(),
     currentKey: z.string().optional(),
   }),
-  z.object({ ...base, type: z.literal('log'), level: LogLevel, message: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('log'),
+    level: LogLevel,
+    message: z.string(),
+    /** When the message is about a lock request kept waiting: who is in the way. */
+    blockers: z.array(LockBlocker).optional(),
+  }),
   z.object({
     ...base,
     type: z.literal('finished'),

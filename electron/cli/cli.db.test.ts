@@ -2,9 +2,12 @@
 // a non-zero exit and no change; awkward but valid names and values migrate.
 import { describe, expect, it, beforeAll } from 'vitest';
 import fs from 'node:fs';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
-import { useTestDatabase } from '../testing/database.js';
+import { randomBytes } from 'node:crypto';
+import { useTestDatabase, type TestRole } from '../testing/database.js';
+import { ident } from '../db/sql.js';
 import { killHard, runCli, runCliUntil } from '../testing/cli.js';
 
 const db = useTestDatabase('cli');
@@ -25,44 +28,54 @@ beforeAll(async () => {
   await db.query(`CREATE TABLE already (k int NOT NULL) PARTITION BY LIST (k)`);
 });
 
+const BAD_INPUT: [string[], RegExp][] = [
+  [['--table', 'missing', '--key', 'tenant', '--bucket-limit', '10'], /Table public\.missing does not exist/],
+  [['--table', 'plain', '--key', 'nope', '--bucket-limit', '10'], /public\.plain has no column nope/],
+  [['--table', 'plain_view', '--key', 'tenant', '--bucket-limit', '10'], /is a view/],
+  [['--table', 'already', '--key', 'k', '--bucket-limit', '10'], /already a partitioned table/],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '0'],
+    /^partwise: --bucket-limit: The bucket limit must be at least 1 row\. Got "0"\.$/,
+  ],
+  // Negative values are values, not options: the same answer as 0.
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '-1'],
+    /^partwise: --bucket-limit: The bucket limit must be at least 1 row\. Got "-1"\.$/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit=-1'],
+    /^partwise: --bucket-limit: The bucket limit must be at least 1 row\. Got "-1"\.$/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', 'abc'],
+    /^partwise: --bucket-limit: The bucket limit must be a whole number of rows, such as 100000\. Got "abc"\.$/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '99999999999999999999'],
+    /^partwise: --bucket-limit: The bucket limit can be at most 2,000,000,000 rows\. Got "99999999999999999999"\.$/,
+  ],
+  [['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--workers', '-2'], /--workers must be an integer/],
+  [['--table', 'plain', '--key', 'tenant'], /a bucket limit is required/],
+  [['--table', 'a.b.c', '--key', 'tenant', '--bucket-limit', '10'], /too many dots/],
+  [['--table', 'plain', '--key', 'note; drop table plain', '--bucket-limit', '10'], /is not a valid column name/],
+];
+
 describe('partwise command line', () => {
-  it('refuses bad input with a one-line reason and changes nothing', async () => {
+  // One process per case: each starts the command from its sources.
+  it.each(BAD_INPUT)('refuses %j with a one-line reason, changing nothing', async (args, reason) => {
     const before = await tablesSnapshot();
-    const cases: [string[], RegExp][] = [
-      [['--table', 'missing', '--key', 'tenant', '--bucket-limit', '10'], /Table public\.missing does not exist/],
-      [['--table', 'plain', '--key', 'nope', '--bucket-limit', '10'], /public\.plain has no column nope/],
-      [['--table', 'plain_view', '--key', 'tenant', '--bucket-limit', '10'], /is a view/],
-      [['--table', 'already', '--key', 'k', '--bucket-limit', '10'], /already a partitioned table/],
-      [
-        ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '0'],
-        /bucket limit must be a positive integer, got "0"/,
-      ],
-      [
-        ['--table', 'plain', '--key', 'tenant', '--bucket-limit=-1'],
-        /bucket limit must be a positive integer, got "-1"/,
-      ],
-      [
-        ['--table', 'plain', '--key', 'tenant', '--bucket-limit', 'abc'],
-        /bucket limit must be a positive integer, got "abc"/,
-      ],
-      [['--table', 'plain', '--key', 'tenant'], /a bucket limit is required/],
-      [['--table', 'a.b.c', '--key', 'tenant', '--bucket-limit', '10'], /too many dots/],
-      [['--table', 'plain', '--key', 'note; drop table plain', '--bucket-limit', '10'], /is not a valid column name/],
-    ];
-    for (const [args, reason] of cases) {
-      const result = await runCli(['migrate', '--url', db.url, '--yes', ...args]);
-      expect(result.code, args.join(' ')).not.toBe(0);
-      const lines = result.stderr
-        .trim()
-        .split('\n')
-        .filter((l) => l.startsWith('partwise:'));
-      expect(lines, result.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(reason);
-    }
+    const result = await runCli(['migrate', '--url', db.url, '--yes', ...args]);
+    expect(result.code, args.join(' ')).not.toBe(0);
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('partwise:'));
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(reason);
     expect(await tablesSnapshot()).toEqual(before);
   });
 
-  it('refuses a table with NULL keys, found by statistics or, when they miss them, by the copy itself', async () => {
+  it('refuses a table with NULL keys, counted by the plan even when statistics predate them', async () => {
     await db.query(`UPDATE plain SET tenant = NULL WHERE id <= 40`);
     await db.query(`ANALYZE plain`);
     const planned = await runCli([
@@ -73,13 +86,17 @@ describe('partwise command line', () => {
       'plain',
       '--key',
       'tenant',
+      // Whitespace around the number is trimmed, as in the app.
       '--bucket-limit',
-      '50',
+      ' 50',
     ]);
     expect(planned.code).toBe(1);
-    expect(planned.stdout).toMatch(/About 40 rows have no tenant \(NULL\)/);
+    expect(planned.stdout).toContain('Plan for public.plain by tenant, at most 50 rows per bucket');
+    // 400 rows are counted, not estimated.
+    expect(planned.stdout).toMatch(/ 40 rows have no tenant \(NULL\)/);
+    expect(planned.stdout).not.toMatch(/About/);
     expect(planned.stdout).toContain('UPDATE public.plain SET "tenant" = <a key value> WHERE "tenant" IS NULL;');
-    // Statistics that predate the NULLs do not see them: the run stops at its count, changing nothing.
+    // Statistics that predate the NULL do not see it; the count does, and nothing changes.
     await db.query(`UPDATE plain SET tenant = 1 WHERE tenant IS NULL`);
     await db.query(`ANALYZE plain`);
     await db.query(`UPDATE plain SET tenant = NULL WHERE id = 1`);
@@ -98,12 +115,11 @@ describe('partwise command line', () => {
     ]);
     expect(migrated.code).toBe(1);
     expect(migrated.stderr).toMatch(
-      /partwise: Run \d+ failed on public\.plain: 1 rows of public\.plain have no tenant \(NULL\); nothing was migrated/,
+      /partwise: public\.plain cannot be migrated: 1 row has no tenant \(NULL\); every row needs a key/,
     );
-    expect((await tablesSnapshot()).filter((t) => !t.startsWith('partwise.'))).toEqual(
-      before.filter((t) => !t.startsWith('partwise.')),
-    );
+    expect(await tablesSnapshot()).toEqual(before);
     expect(await db.query(`SELECT count(*)::int AS n FROM plain`)).toEqual([{ n: 400 }]);
+    await db.query(`UPDATE plain SET tenant = 1 WHERE tenant IS NULL`);
   });
 
   it('migrates quoted names with spaces and key values with quotes, unicode and SQL-looking text', async () => {
@@ -267,5 +283,152 @@ describe('partwise command line', () => {
     const missing = await runCli(['maintain', '--url', db.url, '--table', 'nothing_here']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('partwise: public.nothing_here is not managed by Partwise');
+  });
+
+  describe('a role that does not own the table, in a database where Partwise is installed', () => {
+    // The database's owner (an ordinary role) installs Partwise in a schema of
+    // its own and migrates its table; an application role, made by the
+    // superuser, has the usual grants on the tables and nothing else.
+    const tag = randomBytes(4).toString('hex');
+    const schema = `pw_${tag}`;
+    let owner: string;
+    let app: TestRole;
+    let runId: string;
+    const target = (table: string): string[] => [
+      '--table',
+      `shop_${tag}.${table}`,
+      '--key',
+      'tenant',
+      '--bucket-limit',
+      '50',
+    ];
+    const lacksRights = (): string =>
+      `Role ${app.name} lacks the rights of role ${owner}, which installed Partwise in schema ${schema}`;
+    const grantMembership = (): string =>
+      `Connect as ${owner}, or have a superuser (or a role with ADMIN OPTION on ${owner}) run: GRANT "${owner}" TO "${app.name}";`;
+    const grantRead = (): string =>
+      `GRANT USAGE ON SCHEMA "${schema}" TO "${app.name}"; GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO "${app.name}";`;
+    const oneLine = (stderr: string): string => {
+      const lines = stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('partwise:'));
+      expect(lines, stderr).toHaveLength(1);
+      return lines[0]!;
+    };
+
+    beforeAll(async () => {
+      owner = db.owner;
+      app = await db.createRole(`app_${tag}`);
+      await db.query(`CREATE SCHEMA shop_${tag}`);
+      await db.query(`CREATE TABLE shop_${tag}.orders (id bigserial PRIMARY KEY, tenant int NOT NULL)`);
+      await db.query(`INSERT INTO shop_${tag}.orders (tenant) SELECT g % 3 FROM generate_series(1, 300) g`);
+      await db.query(`CREATE TABLE shop_${tag}.events (id bigserial PRIMARY KEY, tenant int NOT NULL)`);
+      await db.query(`GRANT USAGE ON SCHEMA shop_${tag} TO ${app.sql}`);
+      await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA shop_${tag} TO ${app.sql}`);
+      const migrated = await runCli([
+        'migrate',
+        '--url',
+        db.url,
+        '--schema',
+        schema,
+        ...target('orders'),
+        '--yes',
+        '--json',
+      ]);
+      expect(migrated.code, migrated.stderr).toBe(0);
+      runId = String(JSON.parse(migrated.stdout.trim().split('\n').at(-1)!).outcome.runId);
+    });
+
+    it('plan and migrate say what it lacks and who can grant it', async () => {
+      const plan = await runCli(['plan', '--url', app.url, '--schema', schema, ...target('events')]);
+      expect(plan.code, plan.stderr).toBe(1);
+      expect(plan.stderr).toBe('');
+      expect(plan.stdout).toContain(lacksRights());
+      expect(plan.stdout).toContain(`fix: ${grantMembership()}`);
+      expect(plan.stdout).toContain(`Role ${app.name} does not own shop_${tag}.events (its owner is ${owner})`);
+      expect(plan.stdout).not.toMatch(/permission denied/);
+
+      const migrate = await runCli(['migrate', '--url', app.url, '--schema', schema, ...target('events'), '--yes']);
+      expect(migrate.code).toBe(1);
+      expect(oneLine(migrate.stderr)).toMatch(
+        new RegExp(`^partwise: shop_${tag}\\.events cannot be migrated: ${lacksRights()}`),
+      );
+    });
+
+    it.each(['rollback', 'finalize', 'resume', 'verify'])(
+      '%s says what it lacks and who can grant it',
+      async (command) => {
+        const result = await runCli([command, '--url', app.url, '--schema', schema, '--run', runId, '--yes']);
+        expect(result.code).toBe(1);
+        expect(oneLine(result.stderr)).toBe(
+          `partwise: ${lacksRights()} and owns its journal and functions: migrating, resuming, verifying, rolling back, finalizing and maintaining need them (${grantMembership()})`,
+        );
+      },
+    );
+
+    it('status names the grants it needs to read the journal, and they are the ones that work', async () => {
+      const status = await runCli(['status', '--url', app.url, '--schema', schema]);
+      expect(status.code).toBe(1);
+      expect(oneLine(status.stderr)).toBe(
+        `partwise: Role ${app.name} may not read Partwise's journal in schema ${schema}, which role ${owner} owns (${owner} or a superuser can grant it: ${grantRead()})`,
+      );
+      await db.query(grantRead());
+      const readable = await runCli(['status', '--url', app.url, '--schema', schema, '--json']);
+      expect(readable.code, readable.stderr).toBe(0);
+      expect(JSON.parse(readable.stdout).map((r: { runId: number }) => String(r.runId))).toEqual([runId]);
+    });
+
+    it('membership in the owner, as the message says, lets it finalize', async () => {
+      await db.admin.query(`GRANT ${ident(owner)} TO ${app.sql}`);
+      const finalized = await runCli(['finalize', '--url', app.url, '--schema', schema, '--run', runId, '--yes']);
+      expect(finalized.code, finalized.stderr).toBe(0);
+    });
+  });
+
+  it('names who keeps the swap waiting, in its JSON lines', async () => {
+    await db.query(`CREATE TABLE watched (id bigserial PRIMARY KEY, tenant int NOT NULL)`);
+    await db.query(`INSERT INTO watched (tenant) SELECT g % 3 FROM generate_series(1, 600) g`);
+    // A report reading the table in an open transaction: the swap must wait for it.
+    const report = new pg.Client({ connectionString: db.url, application_name: 'monthly-report' });
+    await report.connect();
+    const reportPid = (await report.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await report.query('BEGIN');
+    await report.query('SELECT count(*) FROM watched');
+    const lines: Record<string, unknown>[] = [];
+    let released = false;
+    const result = await runCli(
+      ['migrate', '--url', db.url, '--table', 'watched', '--key', 'tenant', '--bucket-limit', '100', '--yes', '--json'],
+      {},
+      (line) => {
+        const event = JSON.parse(line) as Record<string, unknown>;
+        lines.push(event);
+        // Let the swap through once it has said who is in the way.
+        if (event.blockers && !released) {
+          released = true;
+          void report.query('COMMIT').then(() => report.end());
+        }
+      },
+    );
+    if (!released) await report.end();
+    expect(result.code, result.stderr).toBe(0);
+    const waiting = lines.find((l) => l.blockers);
+    expect(waiting).toMatchObject({
+      type: 'log',
+      level: 'warn',
+      table: 'public.watched',
+      blockers: [
+        {
+          pid: reportPid,
+          applicationName: 'monthly-report',
+          state: 'idle in transaction',
+          query: 'SELECT count(*) FROM watched',
+          autovacuum: false,
+          modes: 'AccessShareLock',
+        },
+      ],
+    });
+    expect(waiting!.message).toContain(`in the way: pid ${reportPid} (application "monthly-report"`);
+    expect(lines.at(-1)).toMatchObject({ outcome: { status: 'succeeded' } });
   });
 });

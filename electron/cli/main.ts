@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import readline from 'node:readline/promises';
 import pg from 'pg';
 import { PartwiseError } from '../db/errors.js';
-import { blockers, type MigrationTarget } from '../../shared/plan.js';
+import { blockers, DEFAULT_WORKERS, type MigrationTarget } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { DEFAULT_SCHEMA, validateSchemaName } from '../infra/install.js';
@@ -26,6 +26,7 @@ import {
   type RunOutcome,
 } from '../engine/index.js';
 import { Reporter } from '../engine/reporter.js';
+import { accessProblem, partwiseAccess } from '../engine/partwise-access.js';
 import { formatPlan } from './plan-text.js';
 import { timingLines } from './timings.js';
 import { createRenderer } from './render.js';
@@ -52,11 +53,13 @@ Target:   --table schema.table --key column --bucket-limit N   (quoted names all
                             or lines "table : key : limit")
 Options:  --url URL          connection URL (default: PG* environment variables and ~/.pgpass)
           --run N            run id (resume, rollback, finalize, verify, status)
-          --exact            plan with exact counts (scans the table)
+          --exact            plan (and migrate) with exact counts, scanning tables of any size
+                             (tables up to 1 GB are counted exactly anyway)
           --ddl              plan: print every DDL statement
-          --workers N        parallel connections (default 2)
+          --workers N        parallel worker connections (default ${DEFAULT_WORKERS}), plus one control connection
           --ahead F          maintain: create the next bucket when the current one is F full (default 0.8)
-          --lock-timeout MS  longest wait for a lock before retrying (default 1000)
+          --lock-timeout MS  longest wait for a lock before retrying (default 1000; raised above the
+                             server's deadlock_timeout so that PostgreSQL cancels an autovacuum in the way)
           --schema NAME      schema of Partwise's own objects (default partwise)
           --json             JSON output (JSON lines for progress)
           --yes              do not ask for confirmation
@@ -120,7 +123,7 @@ async function confirm(question: string, values: Values): Promise<void> {
 function engineOptions(values: Values, onEvent: (event: RunEvent) => void, signal: AbortSignal): EngineOptions {
   return {
     installSchema: validateSchemaName(values.schema ?? DEFAULT_SCHEMA),
-    workers: integerOption(values.workers, 'workers', 2, 1, 32),
+    workers: integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, 32),
     lock: { lockTimeoutMs: integerOption(values['lock-timeout'], 'lock-timeout', 1000, 10, 600_000) },
     onEvent,
     signal,
@@ -162,10 +165,34 @@ async function withRun(
   }
 }
 
+/**
+ * parseArgs takes "-1" after an option for another option ("argument is
+ * ambiguous"); a value that looks like a negative number is a value, for the
+ * option's own check to refuse with its own message.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('--') ? arg.slice(2) : null;
+    const next = argv[i + 1];
+    if (
+      name !== null &&
+      options[name as keyof typeof options]?.type === 'string' &&
+      next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -180,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   const installSchema = validateSchemaName(values.schema ?? DEFAULT_SCHEMA);
-  const workers = integerOption(values.workers, 'workers', 2, 1, 32);
+  const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, 32);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
   const pool = new pg.Pool({
@@ -191,6 +218,12 @@ async function main(argv: string[]): Promise<number> {
   });
   pool.on('error', () => undefined);
   try {
+    // Say what the role lacks and who can grant it, before a statement fails
+    // with "permission denied for table migration_target". (The plan reports
+    // it as a blocker, among the others.)
+    const need = command === 'status' ? 'read' : command === 'plan' || command === 'migrate' ? null : 'run';
+    const problem = need ? accessProblem(await partwiseAccess(pool, installSchema), need) : null;
+    if (problem) throw new PartwiseError('privilege', problem.message, { hint: problem.fix });
     switch (command) {
       case 'plan': {
         const client = await pool.connect();
@@ -199,7 +232,7 @@ async function main(argv: string[]): Promise<number> {
           for (const target of planned)
             plans.push(
               await planMigration(client, target, {
-                exact: values.exact ?? false,
+                counting: values.exact ? 'exact' : 'auto',
                 installSchema,
                 ddlKeyLimit: values.ddl ? 100_000 : 25,
               }),
@@ -220,7 +253,9 @@ async function main(argv: string[]): Promise<number> {
         try {
           plans = [];
           for (const target of planned)
-            plans.push(await planMigration(client, target, { exact: false, installSchema }));
+            plans.push(
+              await planMigration(client, target, { counting: values.exact ? 'exact' : 'auto', installSchema }),
+            );
         } finally {
           client.release();
         }

@@ -1,26 +1,28 @@
 // The dry-run plan as text for a terminal (the app shows the same object).
 import type { MigrationPlan } from '../../shared/plan.js';
 import { displayIdentifier } from '../../shared/identifiers.js';
-import { formatBytes } from '../engine/plan.js';
+import { countOf, formatBytes } from '../../shared/text.js';
 import { formatWorkload } from './workload-text.js';
 
 const n = (value: number): string => Math.round(value).toLocaleString('en-US');
 
 export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): string {
   const t = plan.target;
+  const p = plan.partitions;
   const lines: string[] = [];
   const estimate = plan.exact ? '' : '~';
+  const upTo = (value: number, max: number): string => (max > value ? `, up to ${n(max)}` : '');
   lines.push(
-    `Plan for ${displayIdentifier(t.schema)}.${displayIdentifier(t.table)} by ${displayIdentifier(t.keyColumn)}, at most ${n(t.bucketLimit)} rows per bucket`,
+    `Plan for ${displayIdentifier(t.schema)}.${displayIdentifier(t.table)} by ${displayIdentifier(t.keyColumn)}, at most ${countOf(t.bucketLimit, 'row')} per bucket`,
   );
-  lines.push(
-    `  PostgreSQL ${plan.serverVersion}; counts ${plan.exact ? 'exact (scanned)' : 'estimated from statistics (use --exact to scan)'}`,
-  );
+  lines.push(`  PostgreSQL ${plan.serverVersion}`);
+  lines.push(`  counts           ${plan.counting.note}`);
   lines.push(
     `  rows             ${estimate}${n(plan.table.rows)}  (${formatBytes(plan.table.totalBytes)} with indexes)`,
   );
+  const keysExact = plan.counting.method !== 'statistics';
   lines.push(
-    `  keys             ${estimate}${n(plan.key.distinctKeys)}  ${plan.key.column} ${plan.key.type}${plan.key.nullable ? ', nullable' : ''}`,
+    `  keys             ${keysExact ? '' : '~'}${n(plan.key.distinctKeys)}${upTo(plan.key.distinctKeys, p.maxLevelOne)}  ${plan.key.column} ${plan.key.type}${plan.key.nullable ? ', nullable' : ''}`,
   );
   if (plan.key.largest.length > 0) {
     lines.push(
@@ -31,10 +33,10 @@ export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): stri
     );
   }
   lines.push(
-    `  partitions       ${estimate}${n(plan.partitions.levelOne)} level-1, ${estimate}${n(plan.partitions.leaves)} buckets`,
+    `  partitions       ${keysExact ? '' : '~'}${n(p.levelOne)} level-1${upTo(p.levelOne, p.maxLevelOne)}; ${estimate}${n(p.leaves)} leaves${upTo(p.leaves, p.maxLeaves)}`,
   );
   lines.push(
-    `  lock table       ${n(plan.partitions.lockedByFullScan)} relations per unfiltered query, of ${n(plan.partitions.lockTableCapacity)} slots`,
+    `  lock table       ${plan.exact ? '' : plan.counting.method === 'index' ? 'up to ' : 'about '}${n(p.lockedByFullScan)} relations per unfiltered query, of ${n(p.lockTableCapacity)} locks`,
   );
   lines.push(`  disk             about ${formatBytes(plan.diskBytesNeeded)} free needed`);
   lines.push(`  time             about ${n(plan.estimatedSeconds)} s`);
@@ -56,11 +58,12 @@ export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): stri
     }
   }
   if (plan.workload) lines.push(...formatWorkload(plan.workload));
+  const statements = `${estimate}${countOf(plan.ddlStatements, 'DDL statement')}${upTo(plan.ddlStatements, plan.maxDdlStatements)}`;
   if (options.ddl) {
-    lines.push('', 'DDL:');
+    lines.push('', `DDL (${statements}):`);
     for (const statement of plan.ddl) lines.push(`  ${statement}`);
   } else {
-    lines.push('', `(${plan.ddl.length} DDL statements: add --ddl to print them)`);
+    lines.push('', `(${statements}: add --ddl to print them)`);
   }
   return lines.join('\n');
 }

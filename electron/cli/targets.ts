@@ -4,21 +4,15 @@
 import fs from 'node:fs';
 import { MigrationTarget } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
+import { parseBucketLimit } from '../../shared/bucket-limit.js';
 import { PartwiseError } from '../db/errors.js';
 
-export function parseBucketLimit(text: string | undefined, where: string): number {
-  if (text === undefined || text.trim() === '')
-    throw new PartwiseError('invalid_input', `${where}: a bucket limit is required`);
-  if (!/^\d+$/.test(text.trim())) {
-    throw new PartwiseError('invalid_input', `${where}: bucket limit must be a positive integer, got "${text}"`);
-  }
-  const value = Number(text.trim());
-  if (value <= 0)
-    throw new PartwiseError('invalid_input', `${where}: bucket limit must be a positive integer, got "${text}"`);
-  if (!Number.isSafeInteger(value) || value > 2_000_000_000) {
-    throw new PartwiseError('invalid_input', `${where}: bucket limit must be at most 2000000000, got "${text}"`);
-  }
-  return value;
+/** The shared parser's verdict, with where the text came from and what it was. */
+export function bucketLimitArgument(text: string | undefined, where: string): number {
+  if (text === undefined) throw new PartwiseError('invalid_input', `${where}: a bucket limit is required`);
+  const parsed = parseBucketLimit(text);
+  if (!parsed.ok) throw new PartwiseError('invalid_input', `${where}: ${parsed.error} Got "${text}".`);
+  return parsed.value;
 }
 
 export function parseKeyColumn(text: string | undefined, where: string): string {
@@ -56,7 +50,7 @@ export function targetFromArgs(
     schema: name.schema,
     table: name.name,
     keyColumn: parseKeyColumn(key, '--key'),
-    bucketLimit: parseBucketLimit(limit, '--bucket-limit'),
+    bucketLimit: bucketLimitArgument(limit, '--bucket-limit'),
   });
 }
 

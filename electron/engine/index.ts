@@ -1,5 +1,6 @@
 // The engine's public face: what the CLI, the app's services and the tests use.
-export { planMigration, formatBytes } from './plan.js';
+export { planMigration } from './plan.js';
+export { formatBytes } from '../../shared/text.js';
 export {
   migrate,
   resume,

@@ -1,13 +1,14 @@
-// The dry-run plan: everything a DBA needs to decide, read from the catalog
-// and statistics (fast on any table size), or from one scan of the table when
-// exact counts are asked for. Read-only: it never installs or changes anything.
+// The dry-run plan: everything a DBA needs to decide, read from the catalog,
+// a count of the table when that is cheap (or asked for) and statistics
+// otherwise (plan-counts.ts). Read-only: it never installs or changes anything.
 import type pg from 'pg';
 import type { MigrationPlan, MigrationTarget, PlanIssue } from '../../shared/plan.js';
 import { BUCKET_COLUMN_DEFAULT } from '../../shared/plan.js';
+import { MAX_BUCKET_LIMIT } from '../../shared/bucket-limit.js';
 import { displayIdentifier, displayTableName } from '../../shared/identifiers.js';
+import { countOf, formatBytes } from '../../shared/text.js';
 import { ident, qualified } from '../db/sql.js';
 import {
-  columnStatistics,
   inspectTable,
   lockTableCapacity,
   serverInfo,
@@ -15,7 +16,7 @@ import {
   type ServerInfo,
   type TableInfo,
 } from './catalog.js';
-import { keyTextSql, keyTypeVerdict, tableKeyTypeFacts, type KeyKind } from './key-types.js';
+import { keyTypeVerdict, tableKeyTypeFacts, type KeyKind } from './key-types.js';
 import {
   derivedName,
   leafNameParts,
@@ -25,30 +26,25 @@ import {
   partitionNameCandidate,
 } from './names.js';
 import { indexPlans } from './index-ddl.js';
+import { keyDistribution, type Counting, type KeyDistribution } from './plan-counts.js';
+import { accessProblem, partwiseAccess } from './partwise-access.js';
 import { DEFAULT_SCHEMA } from '../infra/install.js';
 import { workloadForPlan } from './workload/index.js';
 
 export interface PlanOptions {
-  exact: boolean;
+  counting: Counting;
   installSchema?: string;
   bucketColumn?: string;
   /** How many keys' partition DDL to list in full. */
   ddlKeyLimit?: number;
+  /** How many statements to list at most (the count covers them all). */
+  ddlStatementLimit?: number;
   /** The run that is planning its own table (its journal entry is not a conflict). */
   ignoreRunId?: number;
 }
 
-interface KeyDistribution {
-  distinctKeys: number;
-  nullRows: number;
-  rows: number;
-  /** Largest keys first. */
-  largest: { keyValue: string; rows: number }[];
-  /** Buckets needed over all keys. */
-  leaves: number;
-  /** Every key with its rows, when known (exact) or the most common ones (estimate). */
-  keys: { keyValue: string; rows: number }[];
-}
+/** Blockers that only an exact count can lift: the run itself counts exactly before creating anything, and checks again. */
+export const UNCERTAIN_COUNT_BLOCKERS: readonly string[] = ['partition_count_uncertain', 'not_analyzed'];
 
 export async function planMigration(
   client: pg.ClientBase,
@@ -103,10 +99,24 @@ export async function planMigration(
     });
   }
 
-  const distribution = key
-    ? await keyDistribution(client, info, key, keyKind, target.bucketLimit, options.exact)
-    : { distinctKeys: 0, nullRows: 0, rows: info.rowEstimate, largest: [], leaves: 0, keys: [] };
-  checkKeys(info, key, distribution, options.exact, issues);
+  const ddlKeyLimit = options.ddlKeyLimit ?? 25;
+  // Keys are counted by their canonical text, as the migration counts them:
+  // 1, 1.0 and 1.00 are one numeric key.
+  const distribution: KeyDistribution = key
+    ? await keyDistribution(client, info, key, keyKind, target.bucketLimit, options.counting, Math.max(10, ddlKeyLimit))
+    : {
+        method: 'statistics',
+        note: '',
+        rows: info.rowEstimate,
+        nullRows: 0,
+        distinctKeys: 0,
+        leaves: 0,
+        maxKeys: 0,
+        maxLeaves: 0,
+        keys: [],
+      };
+  const exact = distribution.method === 'scanned';
+  checkKeys(info, key, distribution, exact, issues);
   checkReplicaIdentity(info, issues);
   checkPrivileges(info, server, issues);
   checkDependants(info, server, issues);
@@ -124,39 +134,34 @@ export async function planMigration(
 
   const levelOne = distribution.distinctKeys;
   const leaves = distribution.leaves;
-  const tree = { leaves, levelOne, largestKeyRows: distribution.largest[0]?.rows ?? 0 };
+  const tree = { leaves, levelOne, largestKeyRows: distribution.keys[0]?.rows ?? 0 };
   const workload =
     key && info.kind === 'r' ? await workloadForPlan(client, info, target, tree, server.currentUser) : null;
   issues.push(...(workload?.issues ?? []));
   const indexCount = indexes.length;
-  const lockedByFullScan = (1 + levelOne + leaves) * (1 + indexCount);
   const capacity = lockTableCapacity(server);
-  const partitions = 1 + levelOne + leaves;
-  const raiseTo = (relations: number): number =>
-    Math.max(
-      server.maxLocksPerTransaction,
-      Math.ceil((relations * 4) / (server.maxConnections + server.maxPreparedTransactions)),
-    );
-  if (partitions > capacity * 0.5) {
-    // Everything else works a few partitions per transaction, but creating a
-    // row trigger on the partitioned table (the key guard, at the swap)
-    // creates it on every partition at once. PostgreSQL guarantees only the
-    // nominal capacity; in practice spare shared memory holds several times
-    // more, so this is a warning: if the swap does run out, it fails whole and
-    // the run can be resumed after raising the setting.
-    issues.push({
-      code: 'lock_table_too_small',
-      severity: 'warning',
-      message: `The tree will have ${partitions.toLocaleString('en-US')} partitions and the swap locks each of them in one transaction (it adds a trigger to the partitioned table). The shared lock table is guaranteed to hold only ${capacity.toLocaleString('en-US')} locks (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})), shared by every session; beyond that it depends on spare shared memory, and the swap can fail with "out of shared memory".`,
-      fix: `ALTER SYSTEM SET max_locks_per_transaction = ${raiseTo(partitions)}; -- then restart PostgreSQL. Or raise the bucket limit to create fewer partitions.`,
-    });
-  }
+  const treeSize: TreeSize = {
+    partitions: 1 + levelOne + leaves,
+    maxPartitions: 1 + distribution.maxKeys + distribution.maxLeaves,
+    keys: distribution.method === 'statistics' ? distribution.distinctKeys : distribution.maxKeys,
+    rows: Math.max(distribution.rows - distribution.nullRows, 0),
+    exact,
+  };
+  // Every check that can stop the run uses the upper bound. From statistics
+  // alone that bound is one key per row: enough to refuse, not to size a
+  // setting or to count an application's locks, which take the estimate.
+  const sized = distribution.method === 'statistics' ? treeSize.partitions : treeSize.maxPartitions;
+  const lockedByFullScan = sized * (1 + indexCount);
+  const recommendedMaxLocks = recommendMaxLocks(server, sized);
+  const treeIssue = partitionTreeIssue(server, treeSize, target, recommendedMaxLocks);
+  if (treeIssue) issues.push(treeIssue);
   if (lockedByFullScan > capacity * 0.25) {
+    const column = displayIdentifier(target.keyColumn);
     issues.push({
       code: 'lock_table_pressure',
       severity: 'warning',
-      message: `A query that does not filter by ${target.keyColumn} will lock ${lockedByFullScan.toLocaleString('en-US')} relations (partitions and their indexes); the shared lock table holds ${capacity.toLocaleString('en-US')} (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})). Such queries ${lockedByFullScan > capacity ? 'will fail' : 'can fail when several run at once'} with "out of shared memory".`,
-      fix: `ALTER SYSTEM SET max_locks_per_transaction = ${raiseTo(lockedByFullScan)}; -- then restart PostgreSQL. Or raise the bucket limit to create fewer partitions, and filter queries by ${target.keyColumn}.`,
+      message: `A query that does not filter by ${column} locks every partition and index: ${exact ? '' : distribution.method === 'index' ? 'up to ' : 'about '}${countOf(lockedByFullScan, 'relation')}, against the ${capacity.toLocaleString('en-US')} locks the lock table is sized for${recommendedMaxLocks ? ` (${(recommendedMaxLocks * lockSlots(server)).toLocaleString('en-US')} with the max_locks_per_transaction recommended above)` : ''}, shared by every session. Such queries plan slowly and ${lockedByFullScan > (recommendedMaxLocks ? recommendedMaxLocks * lockSlots(server) : capacity) ? 'fail' : 'can fail when several run at once'} with "out of shared memory".`,
+      fix: `Filter such queries by ${column}: they then plan and lock only that key's partitions. A larger bucket limit makes fewer partitions.`,
     });
   }
 
@@ -198,7 +203,10 @@ export async function planMigration(
     message: `${displayTableName(info)} becomes a view over ${displayIdentifier(names.partitionedTable)} whose INSTEAD OF INSERT trigger routes new rows; INSERT, COPY, UPDATE, DELETE and SELECT keep working through it. TRUNCATE and ALTER TABLE must name ${displayIdentifier(names.partitionedTable)}; after altering its columns, run "partwise refresh" to rebuild the view.`,
   });
 
-  const shownKeys = distribution.keys.slice(0, options.ddlKeyLimit ?? 25);
+  const shownKeys = keysToList(distribution.keys, target.bucketLimit, {
+    keys: ddlKeyLimit,
+    statements: options.ddlStatementLimit ?? Number.POSITIVE_INFINITY,
+  });
   const partitionNames = key
     ? await predictPartitionNames(client, info.schema, names.nameStem, shownKeys, target.bucketLimit, bucketColumn)
     : new Map<string, PredictedNames>();
@@ -206,9 +214,10 @@ export async function planMigration(
   const ddl = key
     ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, shownKeys, partitionNames)
     : [];
+  const fixedStatements = key ? 1 + (key.notNull ? 0 : 1) + indexes.length + 2 : 0;
   return {
     target,
-    exact: options.exact,
+    exact,
     serverVersion: server.version,
     table: { rows: distribution.rows, totalBytes: info.totalBytes, indexBytes: info.indexBytes, owner: info.owner },
     key: {
@@ -217,16 +226,122 @@ export async function planMigration(
       nullable: key ? !key.notNull : true,
       distinctKeys: distribution.distinctKeys,
       nullRows: distribution.nullRows,
-      largest: distribution.largest.slice(0, 10),
+      largest: distribution.keys.slice(0, 10),
     },
-    partitions: { levelOne, leaves, lockedByFullScan, lockTableCapacity: capacity },
+    counting: { method: distribution.method, note: distribution.note },
+    partitions: {
+      levelOne,
+      leaves,
+      maxLevelOne: distribution.maxKeys,
+      maxLeaves: distribution.maxLeaves,
+      lockedByFullScan,
+      lockTableCapacity: capacity,
+      recommendedMaxLocks,
+    },
     names: { partitionedTable: names.partitionedTable, backupTable: names.backupTable, bucketColumn },
     diskBytesNeeded,
     ddl,
+    ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
+    maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
     issues: sortIssues(issues),
     estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
     ...(workload ? { workload: workload.report } : {}),
   };
+}
+
+/** Backends that share the lock table: its size is max_locks_per_transaction times this. */
+function lockSlots(server: ServerInfo): number {
+  return server.maxConnections + server.maxPreparedTransactions;
+}
+
+/**
+ * The one max_locks_per_transaction to recommend, or null when the current
+ * one is enough: the swap locks every partition in one transaction, and it
+ * should take at most half of the lock table, leaving the other half to the
+ * application's sessions meanwhile.
+ */
+export function recommendMaxLocks(server: ServerInfo, partitions: number): number | null {
+  if (partitions * 2 <= lockTableCapacity(server)) return null;
+  return Math.ceil((partitions * 2) / lockSlots(server));
+}
+
+export interface TreeSize {
+  /** Partitions counted, or estimated. */
+  partitions: number;
+  /** Their upper bound (the same when counted). */
+  maxPartitions: number;
+  /** Keys (the bound when there is one, else the estimate) and rows with a key: for the bucket limit to suggest. */
+  keys: number;
+  rows: number;
+  exact: boolean;
+}
+
+/**
+ * What the lock table allows. Everything Partwise does across the tree locks
+ * a few partitions per transaction, except the swap: creating the key guard
+ * trigger on the partitioned table locks every partition at once. PostgreSQL
+ * sizes its shared lock table for max_locks_per_transaction x (max_connections
+ * + max_prepared_transactions) locks and guarantees no more (beyond that, only
+ * spare shared memory, which lock-table.db.test.ts shows to run out): a tree
+ * larger than that cannot be swapped safely, and is a blocker; one larger than
+ * half of it competes with the application for the rest, and is a warning.
+ * Also used by the run once it has counted every key (copy.ts).
+ */
+export function partitionTreeIssue(
+  server: ServerInfo,
+  tree: TreeSize,
+  target: MigrationTarget,
+  recommendedMaxLocks: number | null,
+): PlanIssue | null {
+  const capacity = lockTableCapacity(server);
+  if (tree.maxPartitions * 2 <= capacity) return null;
+  const sizing = `PostgreSQL's lock table is sized for ${capacity.toLocaleString('en-US')} locks (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})), shared by every session`;
+  const recommended = recommendedMaxLocks
+    ? ` Recommended: max_locks_per_transaction = ${recommendedMaxLocks}, which sizes the lock table for ${(recommendedMaxLocks * lockSlots(server)).toLocaleString('en-US')} locks, twice what the swap takes, leaving half to the application.`
+    : '';
+  const raise = recommendedMaxLocks
+    ? `ALTER SYSTEM SET max_locks_per_transaction = ${recommendedMaxLocks};  -- then restart PostgreSQL`
+    : '';
+  const limit = smallestSafeBucketLimit(server, tree);
+  const orLimit = limit
+    ? `a bucket limit of at least ${tree.exact ? '' : 'about '}${limit.toLocaleString('en-US')} rows keeps the tree within half of the current lock table`
+    : `no bucket limit helps: the keys alone need more partitions than the current lock table allows`;
+  const swap = 'the swap locks every partition in one transaction (it adds a trigger to the partitioned table)';
+  const size = (n: number): string => `${countOf(n, 'partition')}`;
+  if (tree.partitions > capacity) {
+    return {
+      code: 'partition_tree_too_large',
+      severity: 'blocker',
+      message: `The tree would have ${tree.exact ? '' : 'about '}${size(tree.partitions)} and ${swap}: more than the lock table holds. ${sizing}; the swap would fail with "out of shared memory", and so would every query that does not filter by ${displayIdentifier(target.keyColumn)}.${recommended}`,
+      fix: `${raise}${raise ? '. Or: ' : ''}${orLimit}.`,
+    };
+  }
+  if (tree.maxPartitions > capacity) {
+    return {
+      code: 'partition_count_uncertain',
+      severity: 'blocker',
+      message: `Statistics estimate ${size(tree.partitions)}, but a sample misses keys with few rows: there can be up to ${size(tree.maxPartitions)}, and ${swap}, more than the lock table holds. ${sizing}.${recommended}`,
+      fix: `Count exactly to know: the "Exact counts" switch, or --exact on the command line. (The migration counts every key before it creates any partition, and stops if the tree would not fit.)`,
+    };
+  }
+  return {
+    code: 'lock_table_too_small',
+    severity: 'warning',
+    message: `The tree will have ${tree.exact ? '' : 'up to '}${size(tree.maxPartitions)} and ${swap}: more than half of the lock table. ${sizing}; if the application holds many locks at that moment, the swap fails with "out of shared memory" and the run is rolled back.${recommended}`,
+    fix: `${raise}${raise ? '. Or: ' : ''}${orLimit}.`,
+  };
+}
+
+/**
+ * The smallest bucket limit whose tree takes at most half of the lock table:
+ * leaves <= rows / limit + keys (each key's last bucket partly full), so
+ * 1 + keys + rows / limit + keys <= capacity / 2.
+ */
+function smallestSafeBucketLimit(server: ServerInfo, tree: TreeSize): number | null {
+  const room = lockTableCapacity(server) / 2 - 1 - 2 * tree.keys;
+  if (room < 1) return null;
+  const limit = Math.ceil(tree.rows / room);
+  return limit <= MAX_BUCKET_LIMIT ? Math.max(limit, 1) : null;
 }
 
 function sortIssues(issues: PlanIssue[]): PlanIssue[] {
@@ -288,7 +403,12 @@ async function checkManagement(
   ignoreRunId: number | undefined,
   issues: PlanIssue[],
 ): Promise<void> {
-  const running = await runningMigration(client, installSchema, info, ignoreRunId);
+  const access = await partwiseAccess(client, installSchema);
+  const problem = accessProblem(access, 'run');
+  if (problem) {
+    issues.push({ code: 'partwise_rights', severity: 'blocker', message: `${problem.message}.`, fix: problem.fix });
+  }
+  const running = access.canRead ? await runningMigration(client, installSchema, info, ignoreRunId) : null;
   if (running !== null) {
     issues.push({
       code: 'migration_in_progress',
@@ -319,71 +439,12 @@ async function runningMigration(
   info: TableInfo,
   ignoreRunId: number | undefined,
 ): Promise<number | null> {
-  const installed = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
-    `${ident(installSchema)}.migration_target`,
-  ]);
-  if (!installed.rows[0]?.present) return null;
   const { rows } = await client.query<{ run_id: string }>(
     `SELECT r.run_id FROM ${ident(installSchema)}.migration_target t JOIN ${ident(installSchema)}.migration_run r USING (run_id)
       WHERE t.table_schema = $1 AND t.table_name = $2 AND r.status = 'running' AND r.run_id IS DISTINCT FROM $3`,
     [info.schema, info.name, ignoreRunId ?? null],
   );
   return rows[0] ? Number(rows[0].run_id) : null;
-}
-
-async function keyDistribution(
-  client: pg.ClientBase,
-  info: TableInfo,
-  key: ColumnInfo,
-  keyKind: KeyKind | null,
-  bucketLimit: number,
-  exact: boolean,
-): Promise<KeyDistribution> {
-  // Keys are counted by their canonical text, as the migration counts them:
-  // 1, 1.0 and 1.00 are one numeric key.
-  const keyText = (expression: string): string =>
-    keyKind ? keyTextSql(keyKind, expression) : `(${expression})::pg_catalog.text`;
-  if (exact) {
-    // One pass over the table: rows per key, NULLs counted as their own group.
-    const { rows } = await client.query<{ key_value: string | null; rows: string }>(
-      `SELECT ${keyText(ident(key.name))} AS key_value, count(*) AS rows FROM ${info.qualified} GROUP BY 1 ORDER BY 2 DESC`,
-    );
-    const keys = rows
-      .filter((r) => r.key_value !== null)
-      .map((r) => ({ keyValue: r.key_value!, rows: Number(r.rows) }));
-    const nullRows = Number(rows.find((r) => r.key_value === null)?.rows ?? 0);
-    const total = keys.reduce((sum, k) => sum + k.rows, 0) + nullRows;
-    return {
-      distinctKeys: keys.length,
-      nullRows,
-      rows: total,
-      largest: keys.slice(0, 10),
-      leaves: keys.reduce((sum, k) => sum + Math.max(1, Math.ceil(k.rows / bucketLimit)), 0),
-      keys,
-    };
-  }
-  const stats = await columnStatistics(client, info, key.name);
-  const rows = info.rowEstimate;
-  if (!stats) {
-    return { distinctKeys: 0, nullRows: 0, rows, largest: [], leaves: 0, keys: [] };
-  }
-  const distinct = Math.max(1, Math.round(stats.distinct < 0 ? -stats.distinct * rows : stats.distinct));
-  const canonical = await client.query<{ key_value: string }>(
-    `SELECT ${keyText(`v::${key.type}`)} AS key_value FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n`,
-    [stats.mostCommon.map((m) => m.value)],
-  );
-  const common = stats.mostCommon.map((m, i) => ({
-    keyValue: canonical.rows[i]!.key_value,
-    rows: Math.round(m.frequency * rows),
-  }));
-  const commonRows = common.reduce((sum, k) => sum + k.rows, 0);
-  const nullRows = Math.round(stats.nullFraction * rows);
-  const restKeys = Math.max(distinct - common.length, 0);
-  const restAverage = restKeys > 0 ? Math.max(rows - commonRows - nullRows, 0) / restKeys : 0;
-  const leaves =
-    common.reduce((sum, k) => sum + Math.max(1, Math.ceil(k.rows / bucketLimit)), 0) +
-    restKeys * Math.max(1, Math.ceil(restAverage / bucketLimit));
-  return { distinctKeys: distinct, nullRows, rows, largest: common.slice(0, 10), leaves, keys: common };
 }
 
 function checkKeys(
@@ -399,7 +460,7 @@ function checkKeys(
     issues.push({
       code: 'null_keys',
       severity: 'blocker',
-      message: `${exact ? '' : 'About '}${distribution.nullRows.toLocaleString('en-US')} rows have no ${key.name} (NULL); every row needs a key to be placed in a partition.`,
+      message: `${exact ? '' : 'About '}${countOf(distribution.nullRows, 'row')} ${distribution.nullRows === 1 ? 'has' : 'have'} no ${key.name} (NULL); every row needs a key to be placed in a partition.`,
       fix: `UPDATE ${info.qualified} SET ${column} = <a key value> WHERE ${column} IS NULL;  -- or delete those rows`,
     });
   } else if (!key.notNull && !exact) {
@@ -411,11 +472,12 @@ function checkKeys(
     });
   }
   if (!info.analyzed && !exact) {
+    // Without numbers, no check that protects the run (the lock table above all) can be made.
     issues.push({
       code: 'not_analyzed',
-      severity: 'warning',
-      message: `${displayTableName(info)} has no statistics, so row and key counts are unknown.`,
-      fix: `ANALYZE ${info.qualified};  -- or ask for exact counts`,
+      severity: 'blocker',
+      message: `${displayTableName(info)} has no statistics, so its row and key counts, and the partitions the migration would create, are unknown.`,
+      fix: `ANALYZE ${info.qualified};  -- or count exactly`,
     });
   }
 }
@@ -551,6 +613,23 @@ function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[
   }
 }
 
+/** The keys whose partitions the DDL lists: the first ones, within both limits (the count covers them all). */
+function keysToList(
+  keys: { keyValue: string; rows: number }[],
+  bucketLimit: number,
+  limits: { keys: number; statements: number },
+): { keyValue: string; rows: number }[] {
+  let budget = limits.statements;
+  const listed = [];
+  for (const k of keys.slice(0, limits.keys)) {
+    const statements = 1 + Math.max(1, Math.ceil(k.rows / bucketLimit));
+    if (statements > budget) break;
+    budget -= statements;
+    listed.push(k);
+  }
+  return listed;
+}
+
 function planDdl(
   info: TableInfo,
   key: ColumnInfo,
@@ -585,8 +664,25 @@ function planDdl(
       );
     });
   }
-  const more = distribution.distinctKeys - shown.length;
-  if (more > 0) ddl.push(`-- ... and the level-1 partitions and buckets of ${more.toLocaleString('en-US')} more keys`);
+  // The keys not listed (past the listing limits, or not named by statistics).
+  const listedLeaves = shown.reduce((sum, k) => sum + Math.max(1, Math.ceil(k.rows / target.bucketLimit)), 0);
+  const moreKeys = distribution.distinctKeys - shown.length;
+  if (moreKeys > 0) {
+    const exact = distribution.method === 'scanned';
+    const moreLeaves = Math.max(distribution.leaves - listedLeaves, moreKeys);
+    const bounds = [
+      ...(distribution.maxKeys > distribution.distinctKeys
+        ? [countOf(distribution.maxKeys - shown.length, 'key')]
+        : []),
+      ...(distribution.maxLeaves > distribution.leaves
+        ? [countOf(distribution.maxLeaves - listedLeaves, 'leaf', 'leaves')]
+        : []),
+    ];
+    const bound = bounds.length > 0 ? ` (estimated; up to ${bounds.join(' and ')})` : '';
+    ddl.push(
+      `-- ... and, alike, ${exact ? '' : 'about '}${countOf(moreKeys, 'more level-1 partition')} with ${countOf(moreLeaves, 'leaf', 'leaves')}${bound}`,
+    );
+  }
   ddl.push(
     `-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}`,
   );
@@ -716,15 +812,4 @@ function checkPartitionNames(info: TableInfo, names: Map<string, PredictedNames>
 
 function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }

@@ -2,7 +2,7 @@
 // the run's log in the journal. Progress events are throttled (at most a few
 // per second per phase) so that a UI can render every one of them cheaply.
 import type pg from 'pg';
-import type { FinishedStatus, LogLevel, Phase, ProgressUnit, RunEvent } from '../../shared/progress.js';
+import type { FinishedStatus, LockBlocker, LogLevel, Phase, ProgressUnit, RunEvent } from '../../shared/progress.js';
 import { ident } from '../db/sql.js';
 
 export type EventSink = (event: RunEvent) => void;
@@ -28,8 +28,8 @@ export class Reporter {
     this.persist('info', message, table);
   }
 
-  log(level: LogLevel, message: string, table?: string): void {
-    this.sink({ type: 'log', runId: this.runId, table, level, message, at: this.now() });
+  log(level: LogLevel, message: string, table?: string, details: { blockers?: LockBlocker[] } = {}): void {
+    this.sink({ type: 'log', runId: this.runId, table, level, message, ...details, at: this.now() });
     if (level !== 'debug') this.persist(level, message, table);
   }
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 async function plan(target: MigrationTarget, exact: boolean): Promise<MigrationPlan> {
   const client = await db.pool.connect();
   try {
-    return await planMigration(client, target, { exact });
+    return await planMigration(client, target, { counting: exact ? 'exact' : 'estimate' });
   } finally {
     client.release();
   }

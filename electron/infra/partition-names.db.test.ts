@@ -139,7 +139,7 @@ describe('partition names', () => {
       plan = await planMigration(
         client,
         { schema: 'public', table: 'a_b', keyColumn: 'c', bucketLimit: 5 },
-        { exact: true },
+        { counting: 'exact' },
       );
     } finally {
       client.release();

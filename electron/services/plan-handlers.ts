@@ -13,7 +13,13 @@ export function planHandlers(context: ServiceContext): HandlerGroup<'plan.create
         const plans: MigrationPlan[] = [];
         for (const target of targets) {
           plans.push(
-            await planMigration(client, target, { exact, installSchema: context.installSchema, ddlKeyLimit: 200 }),
+            await planMigration(client, target, {
+              // Off, the switch still counts what is cheap to count.
+              counting: exact ? 'exact' : 'auto',
+              installSchema: context.installSchema,
+              ddlKeyLimit: 200,
+              ddlStatementLimit: 2000,
+            }),
           );
         }
         return plans;

@@ -23,7 +23,7 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
 
   const options = (connectionId: string, signals: RunSignals, workers?: number): EngineOptions => ({
     installSchema: context.installSchema,
-    workers: workers ?? 2,
+    workers,
     signal: signals.signal,
     interrupt: signals.interrupt,
     onRunStarted: signals.onRunStarted,

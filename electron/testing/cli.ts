@@ -15,14 +15,27 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs the CLI to its end; `onLine` hears each line of its output as it comes (to act while it runs). */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  onLine?: (line: string) => void,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       env: { ...process.env, PARTWISE_FROM_SOURCE: '1', ...env },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    let pending = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (!onLine) return;
+      pending += c.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) if (line.trim() !== '') onLine(line);
+    });
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));

@@ -190,6 +190,8 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
   const distinct = target.keyColumn === 'module_id' ? 48 : 12_000;
   const leaves = Math.ceil(rows / target.bucketLimit) + distinct;
   const blocked = target.table === 'events';
+  // One row per bucket: a tree past the lock table, as the engine refuses it.
+  const tooLarge = target.bucketLimit === 1;
   const partitioned = `${target.table}_p`;
   const ddl = [
     `CREATE TABLE ${target.schema}.${partitioned} (LIKE ${target.schema}.${target.table} INCLUDING DEFAULTS, bucket_id integer NOT NULL DEFAULT 0) PARTITION BY LIST (${target.keyColumn})`,
@@ -205,6 +207,12 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
   return {
     target,
     exact,
+    counting: exact
+      ? { method: 'scanned', note: 'Counted exactly by scanning the table (512 MB, 1.2 s).' }
+      : {
+          method: 'statistics',
+          note: 'The table is 12 GB, more than the 1.0 GB counted by default: estimated from statistics, which sampled 30,000 rows of about 2,412,118.',
+        },
     serverVersion: '17.2',
     table: { rows, totalBytes: rows * 212, indexBytes: rows * 48, owner: 'app_owner' },
     key: {
@@ -223,8 +231,11 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
     partitions: {
       levelOne: distinct,
       leaves,
+      maxLevelOne: exact ? distinct : distinct * 2,
+      maxLeaves: exact ? leaves : leaves + distinct,
       lockedByFullScan: leaves * 3 + distinct,
       lockTableCapacity: 64 * 120,
+      recommendedMaxLocks: null,
     },
     names: {
       partitionedTable: `${target.schema}.${partitioned}`,
@@ -233,6 +244,8 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
     },
     diskBytesNeeded: rows * 260,
     ddl,
+    ddlStatements: 1 + distinct + leaves + 3,
+    maxDdlStatements: exact ? 1 + distinct + leaves + 3 : 1 + distinct * 2 + leaves + distinct + 3,
     issues: [
       ...(blocked
         ? [
@@ -241,6 +254,16 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
               severity: 'blocker' as const,
               message: `1,204 rows have a NULL ${target.keyColumn}; LIST partitions cannot take them without a default partition.`,
               fix: `DELETE FROM ${target.schema}.${target.table} WHERE ${target.keyColumn} IS NULL;`,
+            },
+          ]
+        : []),
+      ...(tooLarge
+        ? [
+            {
+              code: 'partition_tree_too_large',
+              severity: 'blocker' as const,
+              message: `The tree would have ${(1 + distinct + leaves).toLocaleString('en-US')} partitions and the swap locks every partition in one transaction (it adds a trigger to the partitioned table): more than the lock table holds.`,
+              fix: 'ALTER SYSTEM SET max_locks_per_transaction = 40446;  -- then restart PostgreSQL. Or: a bucket limit of at least 1,234 rows keeps the tree within half of the current lock table.',
             },
           ]
         : []),

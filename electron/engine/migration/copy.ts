@@ -14,6 +14,8 @@ import { inspectTable, lockBudget, serverInfo } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
+import { partitionTreeIssue, recommendMaxLocks } from '../plan.js';
+import { countOf } from '../../../shared/text.js';
 
 /** Largest chunk: 64 MB of 8 kB blocks. */
 const MAX_CHUNK_BLOCKS = 8192;
@@ -206,7 +208,7 @@ export async function provisionAndCopy(
     if (nulls > 0) {
       throw new PartwiseError(
         'blocked',
-        `${nulls} rows of ${context.label} have no ${target.keyColumn} (NULL); nothing was migrated`,
+        `${countOf(nulls, 'row')} of ${context.label} ${nulls === 1 ? 'has' : 'have'} no ${target.keyColumn} (NULL); nothing was migrated`,
         {
           hint: `UPDATE ${sql.source} SET ${key} = <a key value> WHERE ${key} IS NULL;`,
         },
@@ -229,11 +231,22 @@ export async function provisionAndCopy(
       rowsTotal: totalRows,
       keysTotal: keys.length,
     });
-    reporter.log(
-      'info',
-      `${totalRows.toLocaleString('en-US')} rows in ${keys.length.toLocaleString('en-US')} keys`,
-      context.label,
+    reporter.log('info', `${countOf(totalRows, 'row')} in ${countOf(keys.length, 'key')}`, context.label);
+    // The plan may have estimated; now every key is counted: refuse a tree
+    // the swap cannot lock before creating any of it.
+    const partitions =
+      1 + keys.length + keys.reduce((sum, [, rows]) => sum + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
+    const tooLarge = partitionTreeIssue(
+      server,
+      { partitions, maxPartitions: partitions, keys: keys.length, rows: totalRows, exact: true },
+      target,
+      recommendMaxLocks(server, partitions),
     );
+    if (tooLarge?.severity === 'blocker') {
+      throw new PartwiseError('blocked', `${context.label} cannot be migrated: ${tooLarge.message}`, {
+        hint: tooLarge.fix,
+      });
+    }
 
     const levelOnes = await provisionTree(context, keys);
     throwIfCancelled(context);

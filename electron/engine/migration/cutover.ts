@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
 import { inspectTable, type TableInfo } from '../catalog.js';
 import { indexPlans } from '../index-ddl.js';
-import { inLockingTransaction } from '../locks.js';
+import { describeBlockers, inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
 import { applyChanges } from './catch-up.js';
@@ -29,8 +29,24 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
     {
       ...options.lock,
       signal: options.signal,
-      onRetry: (attempt) =>
-        reporter.log('warn', `swap waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
+      // Who is in the way, while the swap waits: in the log, the app and --json.
+      watch: {
+        pool: context.pool,
+        onBlocked: (wait) =>
+          reporter.log(
+            'warn',
+            `swap waiting for the lock on ${wait.relation ?? context.label} (attempt ${wait.attempt} of ${wait.attempts}, each waiting up to ${wait.lockTimeoutMs} ms); in the way: ${describeBlockers(wait)}`,
+            context.label,
+            { blockers: wait.blockers },
+          ),
+      },
+      onRetry: (attempt, _error, wait) =>
+        reporter.log(
+          'warn',
+          `swap gave up waiting for the lock on ${wait.relation ?? context.label} after ${wait.lockTimeoutMs} ms (attempt ${attempt} of ${wait.attempts}); retrying`,
+          context.label,
+          wait.blockers.length > 0 ? { blockers: wait.blockers } : {},
+        ),
     },
     async () => {
       await control.query(`LOCK TABLE ${sql.source} IN ACCESS EXCLUSIVE MODE`);

@@ -7,7 +7,7 @@ import { ident } from '../../db/sql.js';
 import { blockers, type MigrationPlan } from '../../../shared/plan.js';
 import { inspectTable, serverInfo, type TableInfo } from '../catalog.js';
 import { inLockingTransaction } from '../locks.js';
-import { planMigration } from '../plan.js';
+import { planMigration, UNCERTAIN_COUNT_BLOCKERS } from '../plan.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 import { acceptedIssues, recordAcceptedWorkload } from './acceptance.js';
@@ -56,10 +56,15 @@ export async function refuseBlocked(
       bucketLimit: target.bucketLimit,
       acceptKeylessQueries: target.acceptKeylessQueries,
     },
-    { exact: false, installSchema: options.installSchema, bucketColumn: target.bucketColumn, ignoreRunId },
+    { counting: 'auto', installSchema: options.installSchema, bucketColumn: target.bucketColumn, ignoreRunId },
   );
+  // What only an exact count can settle is settled by the provision phase,
+  // which counts every key before it creates any partition (copy.ts).
   const found = blockers(plan).filter(
-    (b) => !except.includes(b.code) && !(options.mode === 'offline' && b.code === 'no_row_identity'),
+    (b) =>
+      !except.includes(b.code) &&
+      !(options.mode === 'offline' && b.code === 'no_row_identity') &&
+      !UNCERTAIN_COUNT_BLOCKERS.includes(b.code),
   );
   if (found.length > 0) {
     throw new PartwiseError(

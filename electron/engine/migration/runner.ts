@@ -4,7 +4,7 @@
 // table back at once; after the swap, only a failed verification does.
 import type pg from 'pg';
 import type { MigrationTarget } from '../../../shared/plan.js';
-import { BUCKET_COLUMN_DEFAULT } from '../../../shared/plan.js';
+import { BUCKET_COLUMN_DEFAULT, DEFAULT_WORKERS } from '../../../shared/plan.js';
 import { MIGRATION_PHASES, type FinishedStatus, type Phase } from '../../../shared/progress.js';
 import type { RunStatus } from '../../../shared/runs.js';
 import { PartwiseError } from '../../db/errors.js';
@@ -50,7 +50,7 @@ export interface RunOutcome {
 function resolveOptions(options: EngineOptions): MigrationOptions {
   return {
     installSchema: options.installSchema ?? DEFAULT_SCHEMA,
-    workers: Math.max(1, options.workers ?? 2),
+    workers: Math.max(1, options.workers ?? DEFAULT_WORKERS),
     mode: options.mode ?? 'online',
     lock: { ...DEFAULT_LOCK_RETRY, ...options.lock },
     catchUpThreshold: options.catchUpThreshold ?? 1000,

@@ -17,6 +17,17 @@ beforeAll(async () => {
   await installPartwise(db);
 });
 
+/** Rows the test moves to a new key during the migration, and asserts on: no writer touches them. */
+const MOVED_IDS = [100, 101, 200, 201];
+
+/** A random id of the original rows, never one the test moves. */
+function randomOtherId(maxId: number): number {
+  for (;;) {
+    const id = 1 + Math.floor(Math.random() * maxId);
+    if (!MOVED_IDS.includes(id)) return id;
+  }
+}
+
 interface WriterStats {
   commits: number;
   errors: string[];
@@ -52,14 +63,14 @@ async function writer(
           n % 100,
         ]);
       } else if (op < 8) {
-        const id = 1 + Math.floor(Math.random() * maxId);
+        const id = randomOtherId(maxId);
         await client.query(`UPDATE ${table} SET payload = $2, amount = amount + 1 WHERE id = $1`, [id, `update ${n}`]);
         await client.query(`UPDATE ${table}_expected SET payload = $2, amount = amount + 1 WHERE id = $1`, [
           id,
           `update ${n}`,
         ]);
       } else {
-        const id = 1 + Math.floor(Math.random() * maxId);
+        const id = randomOtherId(maxId);
         await client.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
         await client.query(`DELETE FROM ${table}_expected WHERE id = $1`, [id]);
       }
@@ -83,8 +94,19 @@ describe('migration under write load', () => {
     const clients = await Promise.all(Array.from({ length: 4 }, () => db.connect()));
     const stats: WriterStats[] = clients.map(() => ({ commits: 0, errors: [], slowestMs: 0 }));
     const writers = clients.map((client, i) => writer(client, table, keys, rows, () => stopped, stats[i]!));
+    const commits = (): number => stats.reduce((sum, s) => sum + s.commits, 0);
+    // Waits for writes instead of a while: each stage sees writes, however slow the machine.
+    const moreCommits = async (count: number): Promise<void> => {
+      const target = commits() + count;
+      for (let i = 0; commits() < target; i++) {
+        if (i > 1200 || stats.some((s) => s.errors.length > 0))
+          throw new Error(`writers stalled at ${commits()} commits`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
     let keyChanges = 0;
     try {
+      await moreCommits(20);
       const outcome = await migrate(
         db.pool,
         [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 1000 }],
@@ -95,10 +117,12 @@ describe('migration under write load', () => {
           // change key: the migration must move them to their new key's partitions.
           beforePhase: async (phase) => {
             if (phase !== 'indexes' && phase !== 'catch_up') return;
+            // Writes during the copy and the index builds, for the change capture to carry over.
+            await moreCommits(20);
             const client = await db.pool.connect();
             try {
               await client.query('BEGIN');
-              for (const id of [100 + keyChanges, 200 + keyChanges]) {
+              for (const id of [MOVED_IDS[keyChanges]!, MOVED_IDS[keyChanges + 2]!]) {
                 await client.query(`UPDATE ${table} SET customer_id = $2 WHERE id = $1`, [id, keys + 50]);
                 await client.query(`UPDATE ${table}_expected SET customer_id = $2 WHERE id = $1`, [id, keys + 50]);
               }
@@ -111,20 +135,20 @@ describe('migration under write load', () => {
         },
       );
       expect(outcome.status, outcome.message).toBe('succeeded');
-      // Keep writing for a moment through the routing view.
-      await new Promise((r) => setTimeout(r, 500));
+      // And through the routing view after the swap.
+      await moreCommits(20);
     } finally {
       stopped = true;
       await Promise.all(writers);
       await Promise.all(clients.map((c) => c.end()));
     }
     expect(stats.flatMap((s) => s.errors)).toEqual([]);
-    expect(stats.reduce((sum, s) => sum + s.commits, 0)).toBeGreaterThan(100);
     expect(keyChanges).toBe(2);
     await expectMirrored(db, table);
-    expect(await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE customer_id = $1`, [keys + 50])).toEqual([
-      { n: 4 },
-    ]);
+    // Every moved row is under its new key, in the table as in the ledger.
+    const moved = `SELECT array_agg(id ORDER BY id) AS ids FROM ${table}%s WHERE customer_id = $1`;
+    expect(await db.query(moved.replace('%s', ''), [keys + 50])).toEqual([{ ids: MOVED_IDS.map(String) }]);
+    expect(await db.query(moved.replace('%s', '_expected'), [keys + 50])).toEqual([{ ids: MOVED_IDS.map(String) }]);
     const leaves = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${table}_partitioned GROUP BY tableoid`,
     );

@@ -16,7 +16,7 @@ const TABLE = `CREATE TABLE events (id bigserial PRIMARY KEY, tenant_id int NOT 
 const ROWS = `INSERT INTO events (tenant_id, body) SELECT g % 5, 'x' FROM generate_series(1, 2000) g`;
 
 async function planAs(client: pg.ClientBase) {
-  const plan = await planMigration(client, TARGET, { exact: true });
+  const plan = await planMigration(client, TARGET, { counting: 'exact' });
   return { plan, issue: plan.issues.find((i) => i.code === 'workload_unknown') };
 }
 

@@ -64,7 +64,7 @@ async function applicationWorkload(): Promise<void> {
 async function plan(target: MigrationTarget = TARGET): Promise<MigrationPlan> {
   const client = await db.connect();
   try {
-    return await planMigration(client, target, { exact: false });
+    return await planMigration(client, target, { counting: 'auto' });
   } finally {
     await client.end();
   }

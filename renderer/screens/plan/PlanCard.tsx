@@ -5,7 +5,7 @@ import type { MigrationPlan, PlanIssue } from '../../../shared/plan';
 import { displayTableName } from '../../../shared/identifiers';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
-import { formatBytes, formatDuration, formatNumber, formatPercent } from '../../lib/format';
+import { formatBytes, formatCount, formatDuration, formatNumber, formatPercent } from '../../lib/format';
 import { PlanWorkload } from './PlanWorkload';
 
 /** Statements as one script; statements without a terminator get one. */
@@ -25,7 +25,7 @@ function looksLikeSql(text: string): boolean {
   return /^\s*(ALTER|CREATE|DROP|ANALYZE|VACUUM|SET|GRANT|REVOKE|UPDATE|DELETE|SELECT|CLUSTER|REINDEX)\b/i.test(text);
 }
 
-function IssueItem({ issue }: { issue: PlanIssue }) {
+export function IssueItem({ issue }: { issue: PlanIssue }) {
   return (
     <li className={`issue issue-${issue.severity}`} data-testid={`plan-${issue.severity}`} data-code={issue.code}>
       <Icon
@@ -73,6 +73,12 @@ export function PlanCard({ plan }: { plan: MigrationPlan }) {
   const script = ddlScript(plan.ddl);
   const shownDdl = showAllDdl ? plan.ddl : plan.ddl.slice(0, DDL_PREVIEW);
   const counted = plan.exact ? 'counted' : 'estimated';
+  const p = plan.partitions;
+  const upTo = (value: number, max: number): string | undefined =>
+    max > value ? `up to ${formatNumber(max)}` : undefined;
+  const keysCounted = plan.counting.method !== 'statistics';
+  // The swap locks every partition at once (the engine's partition_tree_* checks).
+  const swapShare = p.lockTableCapacity > 0 ? (1 + p.maxLevelOne + p.maxLeaves) / p.lockTableCapacity : 0;
 
   return (
     <article
@@ -86,7 +92,7 @@ export function PlanCard({ plan }: { plan: MigrationPlan }) {
           <h2 className="panel-title mono">{name}</h2>
           <div className="muted">
             by <span className="mono">{target.keyColumn}</span> ({plan.key.type}
-            {plan.key.nullable ? ', nullable' : ''}), {formatNumber(target.bucketLimit)} rows per bucket · owner{' '}
+            {plan.key.nullable ? ', nullable' : ''}), {formatCount(target.bucketLimit, 'row')} per bucket · owner{' '}
             <span className="mono">{plan.table.owner}</span> · PostgreSQL {plan.serverVersion}
           </div>
         </div>
@@ -98,19 +104,36 @@ export function PlanCard({ plan }: { plan: MigrationPlan }) {
         </span>
       </header>
 
+      <p className="muted plan-counting" data-testid="plan-counting">
+        {plan.counting.note}
+      </p>
+
       <div className="stats-grid" data-testid="plan-summary">
         <Stat label={`Rows (${counted})`} value={formatNumber(plan.table.rows)} />
-        <Stat label="Distinct keys" value={formatNumber(plan.key.distinctKeys)} />
+        <Stat
+          label={`Distinct keys (${keysCounted ? 'counted' : 'estimated'})`}
+          value={formatNumber(plan.key.distinctKeys)}
+          note={upTo(p.levelOne, p.maxLevelOne)}
+        />
         <Stat
           label="NULL keys"
           value={formatNumber(plan.key.nullRows)}
           tone={plan.key.nullRows > 0 ? 'bad' : undefined}
         />
-        <Stat label="Level-1 partitions" value={formatNumber(plan.partitions.levelOne)} />
-        <Stat label="Leaves" value={formatNumber(plan.partitions.leaves)} />
+        <Stat label="Level-1 partitions" value={formatNumber(p.levelOne)} note={upTo(p.levelOne, p.maxLevelOne)} />
+        <Stat
+          label="Leaves"
+          value={formatNumber(p.leaves)}
+          note={
+            swapShare > 0.5
+              ? `${upTo(p.leaves, p.maxLeaves) ?? ''}${p.maxLeaves > p.leaves ? '; ' : ''}the swap locks ${formatPercent(swapShare)} of the lock table`
+              : upTo(p.leaves, p.maxLeaves)
+          }
+          tone={swapShare > 1 ? 'bad' : swapShare > 0.5 ? 'warn' : undefined}
+        />
         <Stat
           label="Locks for a full scan"
-          value={`${formatNumber(plan.partitions.lockedByFullScan)} / ${formatNumber(plan.partitions.lockTableCapacity)}`}
+          value={`${plan.exact ? '' : plan.counting.method === 'index' ? '≤ ' : '~'}${formatNumber(p.lockedByFullScan)} / ${formatNumber(p.lockTableCapacity)}`}
           note={`${formatPercent(lockShare)} of the lock table`}
           tone={lockShare > 1 ? 'bad' : lockShare > 0.5 ? 'warn' : undefined}
         />
@@ -181,7 +204,12 @@ export function PlanCard({ plan }: { plan: MigrationPlan }) {
       <div className="plan-section">
         <div className="section-header">
           <h3 className="section-title">
-            DDL <span className="muted">({formatNumber(plan.ddl.length)} statements)</span>
+            DDL{' '}
+            <span className="muted" data-testid="plan-ddl-count">
+              ({plan.exact ? '' : 'about '}
+              {formatCount(plan.ddlStatements, 'statement')}
+              {plan.maxDdlStatements > plan.ddlStatements ? `, up to ${formatNumber(plan.maxDdlStatements)}` : ''})
+            </span>
           </h3>
           <CopyButton text={script} label="Copy DDL" testId="copy-ddl" />
         </div>

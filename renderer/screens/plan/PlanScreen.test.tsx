@@ -21,7 +21,7 @@ describe('Plan screen', () => {
     expect((await screen.findByTestId('plan-empty')).textContent).toContain('No run targets queued');
   });
 
-  it('plans with estimates by default and with exact counts on request', async () => {
+  it('counts what is cheap by default, and every table exactly on request', async () => {
     useTargets.setState({ byConnection: { sandbox: [target('custom_module_data')] } });
     const { api } = renderWithApi(<PlanScreen />);
     const card = await screen.findByTestId('plan-card');
@@ -75,5 +75,56 @@ describe('Plan screen', () => {
     await waitFor(() => expect(useUi.getState().screen).toBe('runs'));
     expect(useUi.getState().monitoredRunId).toBe(4);
     expect(useTargets.getState().byConnection.sandbox).toEqual([]);
+  });
+
+  it('says how the counts were obtained, with the bounds of an estimate', async () => {
+    useTargets.setState({ byConnection: { sandbox: [target('custom_module_data')] } });
+    renderWithApi(<PlanScreen />);
+    const card = await screen.findByTestId('plan-card');
+    expect(within(card).getByTestId('plan-counting').textContent).toContain('estimated from statistics');
+    expect(within(card).getByTestId('plan-summary').textContent).toContain('up to 24,000');
+    expect(within(card).getByTestId('plan-ddl-count').textContent).toMatch(
+      /^\(about [\d,]+ statements, up to [\d,]+\)$/,
+    );
+  });
+
+  it('blocks a tree the lock table cannot hold, in red, with its fix', async () => {
+    useTargets.setState({ byConnection: { sandbox: [{ ...target('custom_module_data'), bucketLimit: 1 }] } });
+    renderWithApi(<PlanScreen />);
+    const card = await screen.findByTestId('plan-card');
+    const blocker = within(card).getByTestId('plan-blocker');
+    expect(blocker.dataset.code).toBe('partition_tree_too_large');
+    expect(blocker.textContent).toContain('ALTER SYSTEM SET max_locks_per_transaction = 40446;');
+    expect(card.textContent).toContain('1 row per bucket');
+    expect(screen.getByTestId('plan-status').textContent).toBe('1 blocker to fix before starting');
+    expect(screen.getByTestId('plan-status').className).toContain('bad');
+    expect((screen.getByTestId('start-migration') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('repeats the warnings in the start dialog and says what the default workers do', async () => {
+    useTargets.setState({ byConnection: { sandbox: [target('custom_module_data')] } });
+    renderWithApi(<PlanScreen />);
+    await screen.findByTestId('plan-card');
+    expect(screen.getByTestId('plan-status').className).toContain('warn');
+    const start = screen.getByTestId('start-migration') as HTMLButtonElement;
+    await waitFor(() => expect(start.disabled).toBe(false));
+    await userEvent.click(start);
+    const dialog = screen.getByTestId('start-dialog');
+    const warnings = within(dialog).getByTestId('start-warnings');
+    expect(
+      within(warnings)
+        .getAllByTestId('plan-warning')
+        .map((w) => w.dataset.code),
+    ).toEqual(['unique_index_widened']);
+    expect(within(dialog).getByTestId('start-estimates').textContent).toContain(
+      'the run counts every key before creating any partition',
+    );
+    const workers = within(dialog).getByTestId('run-workers') as HTMLSelectElement;
+    expect(workers.selectedOptions[0]!.textContent).toBe('Default (2)');
+    expect(within(dialog).getByTestId('run-workers-note').textContent).toMatch(
+      /^2 workers copy the table, build its indexes and verify it, each on its own connection, in parallel; with the control connection the run holds 3 connections\. Each worker keeps about one CPU core of the server busy/,
+    );
+    await userEvent.selectOptions(workers, '8');
+    expect(within(dialog).getByTestId('run-workers-note').textContent).toContain('the run holds 9 connections');
   });
 });

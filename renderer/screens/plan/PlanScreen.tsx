@@ -1,7 +1,7 @@
 // Plan: the dry run of the queued targets, and the confirmed start of the
 // migration. Nothing runs before the confirmation that names the tables.
 import { useState } from 'react';
-import { blockers, type MigrationPlan } from '../../../shared/plan';
+import { blockers, DEFAULT_WORKERS, type MigrationPlan } from '../../../shared/plan';
 import { displayTableName } from '../../../shared/identifiers';
 import { usePlan, useStartRun } from '../../api/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
@@ -15,9 +15,21 @@ import { formatBytes, formatCount, formatDuration, formatNumber } from '../../li
 import { useTargetQueue, useTargets } from '../../state/targets';
 import { useUi } from '../../state/ui';
 import { TargetQueue } from '../tables/TargetQueue';
-import { PlanCard } from './PlanCard';
+import { IssueItem, PlanCard } from './PlanCard';
 
 const WORKER_CHOICES = [1, 2, 4, 8];
+
+/** What the workers do and cost, for the choice in the start dialog. */
+function WorkersNote({ workers }: { workers: number }) {
+  return (
+    <p className="muted" data-testid="run-workers-note">
+      {workers === 1 ? 'One worker copies' : `${workers} workers copy`} the table, build its indexes and verify it, each
+      on its own connection, in parallel; with the control connection the run holds {workers + 1} connections. Each
+      worker keeps about one CPU core of the server busy and reads and writes the disk: more workers finish sooner and
+      load the server more, fewer leave more of it to the application.
+    </p>
+  );
+}
 
 function StartDialog({
   connectionId,
@@ -36,6 +48,8 @@ function StartDialog({
   const totalRows = plans.reduce((sum, plan) => sum + plan.table.rows, 0);
   const totalDisk = plans.reduce((sum, plan) => sum + plan.diskBytesNeeded, 0);
   const totalSeconds = plans.reduce((sum, plan) => sum + plan.estimatedSeconds, 0);
+  const warned = plans.filter((plan) => plan.issues.some((issue) => issue.severity === 'warning'));
+  const estimated = plans.filter((plan) => !plan.exact);
 
   return (
     <ConfirmDialog
@@ -66,11 +80,48 @@ function StartDialog({
             <span className="mono strong">
               {displayTableName({ schema: plan.target.schema, name: plan.target.table })}
             </span>{' '}
-            by <span className="mono">{plan.target.keyColumn}</span>: {formatNumber(plan.table.rows)} rows into{' '}
-            {formatCount(plan.partitions.leaves, 'leaf', 'leaves')}
+            by <span className="mono">{plan.target.keyColumn}</span>: {plan.exact ? '' : 'about '}
+            {formatCount(plan.table.rows, 'row')} into {formatCount(plan.partitions.leaves, 'leaf', 'leaves')}
+            {plan.partitions.maxLeaves > plan.partitions.leaves
+              ? ` (up to ${formatNumber(plan.partitions.maxLeaves)})`
+              : ''}
           </li>
         ))}
       </ul>
+      {estimated.length > 0 && (
+        <p className="muted" data-testid="start-estimates">
+          Counts of{' '}
+          {estimated
+            .map((plan) => displayTableName({ schema: plan.target.schema, name: plan.target.table }))
+            .join(', ')}{' '}
+          are estimates; the run counts every key before creating any partition, and stops if the tree would not fit the
+          lock table.
+        </p>
+      )}
+      {warned.length > 0 && (
+        <div className="start-warnings" data-testid="start-warnings">
+          <p className="strong">Read the warnings before starting:</p>
+          {/* Scrolls on its own: the dialog's buttons stay in view on a small window. */}
+          <div className="start-warnings-list" tabIndex={0} aria-label="Warnings">
+            {warned.map((plan) => (
+              <div key={`${plan.target.schema}.${plan.target.table}`}>
+                {plans.length > 1 && (
+                  <div className="mono strong">
+                    {displayTableName({ schema: plan.target.schema, name: plan.target.table })}
+                  </div>
+                )}
+                <ul className="issue-list">
+                  {plan.issues
+                    .filter((issue) => issue.severity === 'warning')
+                    .map((issue, index) => (
+                      <IssueItem key={`${issue.code}-${index}`} issue={issue} />
+                    ))}
+                </ul>
+              </div>
+            ))}
+          </div>
+        </div>
+      )}
       <p className="muted">
         {formatNumber(totalRows)} rows in all, about {formatDuration(totalSeconds)}; {formatBytes(totalDisk)} of free
         disk needed. The tables stay readable and writable during the copy; the cut-over takes a short exclusive lock.
@@ -84,7 +135,7 @@ function StartDialog({
           onChange={(event) => setWorkers(event.target.value === '' ? null : Number(event.target.value))}
           data-testid="run-workers"
         >
-          <option value="">Default</option>
+          <option value="">Default ({DEFAULT_WORKERS})</option>
           {WORKER_CHOICES.map((count) => (
             <option key={count} value={count}>
               {count}
@@ -92,6 +143,7 @@ function StartDialog({
           ))}
         </select>
       </div>
+      <WorkersNote workers={workers ?? DEFAULT_WORKERS} />
     </ConfirmDialog>
   );
 }
@@ -136,9 +188,9 @@ function PlanView({ connectionId }: { connectionId: string }) {
             checked={exact}
             onChange={setExact}
             testId="plan-exact"
-            title="Counts rows and keys by scanning each table instead of reading statistics"
+            title="Tables up to 1 GB are counted exactly anyway; this scans larger ones too, which takes a while"
           >
-            Exact counts <span className="muted">(scans the tables)</span>
+            Exact counts <span className="muted">(scans large tables too)</span>
           </Switch>
           <RefreshButton
             className="btn"
@@ -150,7 +202,12 @@ function PlanView({ connectionId }: { connectionId: string }) {
           </RefreshButton>
           <span className="spacer" />
           {plan.isSuccess && (
-            <span className={blockerCount > 0 ? 'summary-text bad' : 'summary-text'} data-testid="plan-status">
+            <span
+              className={
+                blockerCount > 0 ? 'summary-text bad' : warningCount > 0 ? 'summary-text warn' : 'summary-text'
+              }
+              data-testid="plan-status"
+            >
               {blockerCount > 0
                 ? `${formatCount(blockerCount, 'blocker')} to fix before starting`
                 : warningCount > 0
@@ -175,7 +232,7 @@ function PlanView({ connectionId }: { connectionId: string }) {
             label={
               exact
                 ? 'Planning with exact counts: scanning each table, which takes a while on large tables…'
-                : 'Planning…'
+                : 'Planning: counting the tables up to 1 GB, estimating larger ones…'
             }
             testId="plan-loading"
           />

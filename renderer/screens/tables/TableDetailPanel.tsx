@@ -7,7 +7,7 @@ import { useTableDetail } from '../../api/queries';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
 import { Loading, Notice, QueryErrorState } from '../../components/StateViews';
-import { parseBucketLimit } from '../../lib/bucket-limit';
+import { parseBucketLimit } from '../../../shared/bucket-limit';
 import { formatCount, formatNumber, formatPercent } from '../../lib/format';
 import { useTargetQueue, useTargets } from '../../state/targets';
 import { ManagedTableDetail, TableDetailHeader } from './ManagedTableDetail';

@@ -1,7 +1,7 @@
 // The queued run targets of the active connection: what the next plan and run cover.
 import { displayTableName } from '../../../shared/identifiers';
 import { Icon } from '../../components/Icon';
-import { formatNumber } from '../../lib/format';
+import { formatCount } from '../../lib/format';
 import { useTargetQueue, useTargets } from '../../state/targets';
 import { useUi } from '../../state/ui';
 
@@ -47,7 +47,7 @@ export function TargetQueue({ connectionId, compact = false }: { connectionId: s
                 <div className="target-text">
                   <span className="mono strong">{name}</span>
                   <span className="muted">
-                    by <span className="mono">{target.keyColumn}</span>, {formatNumber(target.bucketLimit)} rows per
+                    by <span className="mono">{target.keyColumn}</span>, {formatCount(target.bucketLimit, 'row')} per
                     bucket
                   </span>
                 </div>

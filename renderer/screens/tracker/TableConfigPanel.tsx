@@ -8,7 +8,7 @@ import { useLeafSizes, useRuns, useSetBucketLimit } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ObjectName } from '../../components/ObjectName';
 import { ErrorState, Notice } from '../../components/StateViews';
-import { parseBucketLimit } from '../../lib/bucket-limit';
+import { parseBucketLimit } from '../../../shared/bucket-limit';
 import { formatBytes, formatNumber, formatTimestamp } from '../../lib/format';
 import { RunActionDialog, runTables } from '../runs/RunActionDialog';
 

@@ -1,0 +1,87 @@
+// The Plan screen and the start dialog as a DBA meets them, through the real
+// backend: a bucket limit whose tree the lock table cannot hold is a blocker
+// (Start disabled, the fix shown), and the start dialog repeats the warnings
+// and says what the default workers do. Screenshots at 1440x900 and 1024x700.
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import type { PartwiseApp } from './pages/app.js';
+import type { TestDatabase } from './support/postgres.js';
+import { expect, test } from './support/fixtures.js';
+import { SCREENSHOT_DIR } from './support/paths.js';
+import { EVENTS_TABLE, KEY_COLUMN } from './support/seed.js';
+
+const EVENTS = `public.${EVENTS_TABLE}`;
+const SIZES = [
+  { width: 1440, height: 900 },
+  { width: 1024, height: 700 },
+];
+
+async function connect(app: PartwiseApp, db: TestDatabase): Promise<void> {
+  const { shell, connections, tables } = app;
+  await shell.go('connections');
+  await connections.openNewForm();
+  await connections.fill({ name: `E2E ${db.name}`, ...db.connection });
+  await connections.save();
+  await connections.use(`E2E ${db.name}`);
+  await expect(tables.root).toBeVisible();
+}
+
+/** The window at each size, as it is: `<name>-<width>.png`. */
+async function screenshots(page: Page, name: string): Promise<void> {
+  for (const size of SIZES) {
+    await page.setViewportSize(size);
+    await page.mouse.move(0, size.height - 1);
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-${size.width}.png`), animations: 'disabled' });
+  }
+}
+
+test('a tree the lock table cannot hold blocks Start; the start dialog repeats the warnings', async ({
+  app,
+  db,
+  page,
+}) => {
+  const { tables, plan, shell } = app;
+  await page.setViewportSize(SIZES[0]!);
+  await connect(app, db);
+
+  await test.step('one row per bucket: 40,000 leaves against a lock table of 6,400', async () => {
+    await tables.open(EVENTS);
+    await tables.addTarget(KEY_COLUMN, 1);
+    await expect(tables.queued(EVENTS)).toContainText('1 row per bucket');
+    await tables.goToPlan();
+    await plan.waitPlanned([EVENTS]);
+    const card = plan.card(EVENTS);
+    await expect(card.getByTestId('plan-counting')).toContainText('Counted exactly by scanning the table');
+    const blocker = plan.issue(EVENTS, 'blocker', 'partition_tree_too_large');
+    await expect(blocker).toBeVisible();
+    await expect(blocker).toContainText('The tree would have 40,061 partitions');
+    await expect(blocker).toContainText('ALTER SYSTEM SET max_locks_per_transaction = 802;');
+    await expect(card).toContainText('1 row per bucket');
+    await expect(plan.status).toHaveText('1 blocker to fix before starting');
+    await expect(plan.start).toBeDisabled();
+    await screenshots(page, 'plan-limit-1');
+  });
+
+  await test.step('a bucket limit that fits: Start opens a dialog that repeats the warnings', async () => {
+    await page.setViewportSize(SIZES[0]!);
+    await plan.removeTarget(EVENTS);
+    await shell.go('tables');
+    await tables.open(EVENTS);
+    await tables.addTarget(KEY_COLUMN, 2_500);
+    await tables.goToPlan();
+    await plan.waitPlanned([EVENTS]);
+    await expect(plan.status).toContainText('Ready, with');
+    await plan.openStartDialog();
+    const warnings = plan.startDialog.getByTestId('start-warnings');
+    await expect(warnings.locator('[data-code="unique_index_widened"]')).toBeVisible();
+    await expect(warnings.locator('[data-code="no_upserts"]')).toBeVisible();
+    await expect(plan.startDialog.getByTestId('run-workers')).toHaveValue('');
+    await expect(plan.startDialog.locator('#run-workers option:checked')).toHaveText('Default (2)');
+    await expect(plan.startDialog.getByTestId('run-workers-note')).toContainText('the run holds 3 connections');
+    await screenshots(page, 'plan-start-dialog');
+    await plan.startDialog.getByTestId('confirm-cancel').click();
+    await expect(plan.startDialog).toBeHidden();
+    // Nothing ran.
+    expect(await db.query(`SELECT to_regclass('public.${EVENTS_TABLE}_partitioned') AS t`)).toEqual([{ t: null }]);
+  });
+});
