@@ -84,7 +84,8 @@ export function createIndexStatement(
 
 /** `PRIMARY KEY (...)` or `UNIQUE [NULLS NOT DISTINCT] (...)` of a constraint's index, with its options and deferral. */
 export function uniqueConstraintClause(index: IndexInfo, columns: readonly string[]): string {
-  const head = index.constraintType === 'p' ? 'PRIMARY KEY' : `UNIQUE${index.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''}`;
+  const head =
+    index.constraintType === 'p' ? 'PRIMARY KEY' : `UNIQUE${index.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''}`;
   return (
     `${head} (${columns.map(ident).join(', ')})` +
     includeClause(index) +

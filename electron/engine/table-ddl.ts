@@ -34,7 +34,8 @@ export function partitionedTableStatements(info: TableInfo, shape: PartitionedTa
     `CREATE TABLE ${shape.partitioned} (LIKE ${info.qualified} ${including.map((i) => `INCLUDING ${i}`).join(' ')}, ` +
       `${ident(shape.bucketColumn)} integer NOT NULL DEFAULT 0) PARTITION BY LIST (${ident(shape.key.name)})`,
   ];
-  if (!shape.key.notNull) statements.push(`ALTER TABLE ${shape.partitioned} ALTER COLUMN ${ident(shape.key.name)} SET NOT NULL`);
+  if (!shape.key.notNull)
+    statements.push(`ALTER TABLE ${shape.partitioned} ALTER COLUMN ${ident(shape.key.name)} SET NOT NULL`);
   for (const sequence of info.sequences.filter((s) => s.kind === 'identity')) {
     const name = shape.identitySequenceNames.get(sequence.column) ?? `${sequence.name}_partitioned`;
     statements.push(identityStatement(shape.partitioned, sequence, name));
@@ -44,4 +45,3 @@ export function partitionedTableStatements(info: TableInfo, shape: PartitionedTa
   }
   return statements;
 }
-

@@ -84,14 +84,17 @@ describe('triggers rebuilt from catalog fields', () => {
     // The quoting rule of the old text surgery: "order" written without quotes.
     expect(() =>
       whenCondition(
-        trigger({ definition: 'CREATE TRIGGER touch BEFORE UPDATE ON public.order FOR EACH ROW EXECUTE FUNCTION public.touch()' }),
+        trigger({
+          definition: 'CREATE TRIGGER touch BEFORE UPDATE ON public.order FOR EACH ROW EXECUTE FUNCTION public.touch()',
+        }),
       ),
     ).toThrow(TriggerRebuildError);
     expect(() =>
       whenCondition(
         trigger({
           hasWhen: true,
-          definition: 'CREATE TRIGGER touch BEFORE UPDATE ON public."order" FOR EACH ROW EXECUTE FUNCTION public.touch()',
+          definition:
+            'CREATE TRIGGER touch BEFORE UPDATE ON public."order" FOR EACH ROW EXECUTE FUNCTION public.touch()',
         }),
       ),
     ).toThrow(TriggerRebuildError);

@@ -181,14 +181,6 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
       target.keyColumn,
       `partwise_capture_after_${target.runId}`,
     ]);
-    await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, NULL, $6)`, [
-      afterLog,
-      sql.partitioned,
-      sql.backup,
-      identity,
-      target.keyColumn,
-      target.bucketColumn,
-    ]);
     saved.afterLog = afterLog;
     saved.identity = identity;
   }

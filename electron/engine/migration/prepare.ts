@@ -97,11 +97,10 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
       });
       for (const statement of statements) await client.query(statement);
       for (const check of checksBeforeCopy(info.constraints)) {
-        await client.query(`SELECT ${sql.install}.copy_object_comment('constraint', $1::regclass, $2, $3::regclass, $2)`, [
-          sql.source,
-          check.name,
-          sql.partitioned,
-        ]);
+        await client.query(
+          `SELECT ${sql.install}.copy_object_comment('constraint', $1::regclass, $2, $3::regclass, $2)`,
+          [sql.source, check.name, sql.partitioned],
+        );
       }
       const { rows } = await client.query<{ config_id: number }>(
         `SELECT (${sql.install}.configure_table($1, $2, $3, $4, $5, $6, $7)).config_id`,
@@ -160,10 +159,15 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
               target.keyColumn,
               trigger,
             ]);
-            await client.query(
-              `SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`,
-              [changeLog, sql.source, sql.partitioned, identity, target.keyColumn, target.configId, target.bucketColumn],
-            );
+            await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`, [
+              changeLog,
+              sql.source,
+              sql.partitioned,
+              identity,
+              target.keyColumn,
+              target.configId,
+              target.bucketColumn,
+            ]);
             target.saved = { ...target.saved, identity, changeLog, captureTrigger: trigger };
           }
           // In the same transaction: no change between the two logs' starts goes unseen.

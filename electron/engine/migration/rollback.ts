@@ -67,9 +67,10 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
       }
 
       if (saved.afterLog) {
-        // Every writer is done (the tables are locked): replay the whole log.
+        // Every writer is done (the tables are locked): carry the whole log back.
         const { rows: applied } = await control.query<{ n: string }>(
-          `SELECT ${sql.install}.${ident(`${saved.afterLog}_replay`)}(0, 9223372036854775807, false) AS n`,
+          `SELECT ${sql.install}.carry_back_changes($1, $2::regclass, $3::regclass, $4, $5, $6) AS n`,
+          [saved.afterLog, sql.partitioned, sql.backup, saved.identity, target.keyColumn, target.bucketColumn],
         );
         reporter.log(
           'info',

@@ -26,8 +26,16 @@ export async function planSequences(client: pg.ClientBase, info: TableInfo): Pro
   const saved: SavedSequence[] = [];
   for (const sequence of info.sequences) {
     const replacement =
-      sequence.kind === 'identity' ? await freeRelationName(client, sequence.schema, sequence.name, '_partitioned') : null;
-    saved.push({ column: sequence.column, kind: sequence.kind, schema: sequence.schema, name: sequence.name, replacement });
+      sequence.kind === 'identity'
+        ? await freeRelationName(client, sequence.schema, sequence.name, '_partitioned')
+        : null;
+    saved.push({
+      column: sequence.column,
+      kind: sequence.kind,
+      schema: sequence.schema,
+      name: sequence.name,
+      replacement,
+    });
   }
   return saved;
 }
@@ -122,7 +130,13 @@ export async function sequencesOfEarlierRuns(
       );
       replacement = rows[0]!.name;
     }
-    saved.push({ column: sequence.column, kind: sequence.kind, schema: sequence.schema, name: sequence.name, replacement });
+    saved.push({
+      column: sequence.column,
+      kind: sequence.kind,
+      schema: sequence.schema,
+      name: sequence.name,
+      replacement,
+    });
   }
   return saved;
 }

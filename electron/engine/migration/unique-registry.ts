@@ -2,8 +2,9 @@
 // prepare starts logging the rows the application changes (before any
 // registry is filled, so that nothing changed after a fill's snapshot goes
 // unseen); the indexes phase builds each registry from the original table in
-// one snapshot; catch-up and the swap apply the log; the swap hands the
-// registries to the partitioned table's triggers; a rollback drops them.
+// one snapshot and creates the partitioned table's (inert) triggers; catch-up
+// and the swap apply the log; the swap gives the triggers their bodies; a
+// rollback drops it all.
 import type pg from 'pg';
 import { ident } from '../../db/sql.js';
 import { freeRelationName, inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
@@ -79,13 +80,19 @@ export async function buildRegistries(context: TargetContext, control: pg.Client
         ],
       );
       await control.query('COMMIT');
-      reporter.log('info', `registry of ${key.name}: ${Number(rows[0]!.rows).toLocaleString('en-US')} keys`, context.label);
+      reporter.log(
+        'info',
+        `registry of ${key.name}: ${Number(rows[0]!.rows).toLocaleString('en-US')} keys`,
+        context.label,
+      );
     } catch (error) {
       await control.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
     await control.query(`ANALYZE ${sql.install}.${ident(registry)}`);
   }
+  // Inert until the swap; cloned onto every partition here rather than under its lock.
+  await control.query(`SELECT ${sql.install}.install_unique_triggers($1, false)`, [target.configId]);
   await syncRegistries(context, control);
 }
 
@@ -126,7 +133,7 @@ export async function enforceRegistries(context: TargetContext, client: pg.Clien
     ]);
     await stopRegistryLog(context, client);
   }
-  await client.query(`SELECT ${sql.install}.activate_unique_registries($1)`, [target.configId]);
+  await client.query(`SELECT ${sql.install}.install_unique_triggers($1, true)`, [target.configId]);
 }
 
 /** Removes the registry log's trigger (from the original table, while it has one) and the log. */
