@@ -4,7 +4,7 @@
 // application role with USAGE on a sequence only keeps using it, and
 // identity values continue without gaps or duplicates across the swap.
 import { describe, expect, it, beforeAll } from 'vitest';
-import { finalize, migrate, rollback } from '../index.js';
+import { finalize, migrate, refreshRouting, rollback } from '../index.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 
@@ -119,6 +119,21 @@ describe('sequences keep their names', () => {
     expect(await db.query(`SELECT id::int, serial_no FROM tickets WHERE note = 'finalized'`)).toEqual([
       { id: 1000 + 5 * 204, serial_no: 205 },
     ]);
+
+    // The view owns the serial sequence: rebuilding the view (refresh after a
+    // renamed column) and uninstalling keep it.
+    const [{ config_id: configId }] = (await db.query<{ config_id: number }>(
+      `SELECT config_id FROM partwise.partition_config WHERE table_name = 'tickets'`,
+    )) as [{ config_id: number }];
+    await db.query(`ALTER TABLE tickets_partitioned RENAME COLUMN note TO remark`);
+    await refreshRouting(db.pool, 'partwise', configId);
+    expect(await serialSequence('tickets', 'serial_no')).toBe('public.tickets_serial_no_seq');
+    await db.query(`INSERT INTO tickets (k) VALUES (4)`);
+    await db.query(`SELECT partwise.uninstall($1)`, [configId]);
+    expect(await serialSequence('tickets', 'serial_no')).toBe('public.tickets_serial_no_seq');
+    expect(await serialSequence('tickets', 'id')).toBe('public.tickets_id_seq');
+    expect(await db.query(`SELECT max(serial_no)::int AS n FROM tickets`)).toEqual([{ n: 206 }]);
+    expect(await describeAll()).toEqual(before);
   });
 
   it('continues identity and serial values without gaps or duplicates under concurrent inserts across the swap', async () => {
