@@ -8,7 +8,6 @@
 // the target may override it, and prepare follows the same resolution.
 import type { PlanIssue, UniqueEnforcement, UniqueKeyPlan } from '../../shared/plan.js';
 import { displayIdentifier, displayTableName } from '../../shared/identifiers.js';
-import { ident } from '../db/sql.js';
 import { rowIdentity, type IndexInfo, type TableInfo } from './catalog.js';
 
 export interface UniqueKey extends UniqueKeyPlan {
@@ -56,7 +55,7 @@ export function uniqueKeys(info: TableInfo, requested: Record<string, UniqueEnfo
       return {
         name,
         kind: index.constraintType === 'p' ? 'primary' : index.constraintType === 'u' ? 'unique_constraint' : 'unique',
-        columns: index.columns.map((c) => (c.column !== null ? ident(c.column) : c.expression!)).join(', '),
+        columns: index.columns.map((c) => (c.column !== null ? displayIdentifier(c.column) : c.expression!)).join(', '),
         enforcement: choice === 'table' && obstacle !== null ? 'bucket' : (choice ?? defaultEnforcement),
         defaultEnforcement,
         registryAvailable: obstacle === null,
@@ -73,6 +72,12 @@ export function uniqueKeys(info: TableInfo, requested: Record<string, UniqueEnfo
 /** The keys a migration keeps across the whole table with a registry. */
 export function registryKeys(info: TableInfo, requested: Record<string, UniqueEnforcement> = {}): UniqueKey[] {
   return uniqueKeys(info, requested).filter((key) => key.enforcement === 'table');
+}
+
+/** The command-line option that makes this choice, quoted for a shell when the name needs quotes. */
+export function uniqueOption(name: string, choice: UniqueEnforcement): string {
+  const display = displayIdentifier(name);
+  return display === name ? `--unique ${name}=${choice}` : `--unique '${display.replace(/'/g, `'\\''`)}=${choice}'`;
 }
 
 function label(key: UniqueKey): string {
@@ -103,14 +108,14 @@ export function uniquenessIssues(
         code: 'unique_registry_unavailable',
         severity: 'blocker',
         message: `${label(key)} cannot be kept unique across the whole table. ${key.reason}`,
-        fix: `Accept uniqueness per bucket for it (--unique ${key.name}=bucket), or change the index first.`,
+        fix: `Accept uniqueness per bucket for it (${uniqueOption(key.name, 'bucket')}), or change the index first.`,
       });
     } else if (key.enforcement === 'table') {
       issues.push({
         code: 'unique_kept',
         severity: 'info',
         message: `${label(key)} stays unique across the whole table: a registry in Partwise's schema holds its columns under a unique index named like it, kept by row triggers on the partitioned table. Every insert and delete, and every update of these columns, also writes the registry${key.deferrable ? ' (checked when the constraint is checked, as before)' : ''}.`,
-        fix: `To enforce it per bucket only instead, and save that cost: --unique ${key.name}=bucket`,
+        fix: `To enforce it per bucket only instead, and save that cost: ${uniqueOption(key.name, 'bucket')}`,
       });
     } else {
       issues.push({
@@ -118,7 +123,7 @@ export function uniquenessIssues(
         severity: 'warning',
         message: `${label(key)} becomes unique per bucket only: PostgreSQL requires the partition columns in every unique index of a partitioned table, so a duplicate of (${key.columns}) that lands in another key or bucket is accepted.${key.reason ? ` ${key.reason}` : ''}`,
         fix: key.registryAvailable
-          ? `Keep it unique across the table with a registry: --unique ${key.name}=table`
+          ? `Keep it unique across the table with a registry: ${uniqueOption(key.name, 'table')}`
           : 'Keep generating these values from a sequence or identity (they stay unique in practice), or enforce uniqueness in the application.',
       });
     }

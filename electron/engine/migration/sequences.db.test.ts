@@ -150,7 +150,8 @@ describe('sequences keep their names', () => {
         while (writing) {
           try {
             await client.query(`INSERT INTO counted (k, writer) VALUES ($1, $2)`, [1 + (inserted[w]! % 5), w]);
-            if (inserted[w]++ === 0) onFirstInsert();
+            inserted[w] = inserted[w]! + 1;
+            if (inserted[w] === 1) onFirstInsert();
           } catch (error) {
             failures.push((error as Error).message);
           }
