@@ -20,8 +20,6 @@ export interface ColumnInfo {
   identity: '' | 'a' | 'd';
   generated: '' | 's' | 'v';
   comment: string | null;
-  /** For serial-style defaults: the sequence the column owns (qualified, quoted). */
-  ownedSequence: string | null;
 }
 
 /** One key column of an index, as pg_index records it. */
@@ -351,10 +349,7 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
             t.typcategory AS type_category, t.typtype = 'e' AS is_enum,
             a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
             a.attidentity AS identity, a.attgenerated AS generated,
-            col_description(a.attrelid, a.attnum) AS comment,
-            (SELECT s.oid::regclass::text FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid
-              WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass
-                AND s.relkind = 'S' AND dep.deptype = 'a' LIMIT 1) AS owned_sequence
+            col_description(a.attrelid, a.attnum) AS comment
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -569,7 +564,6 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
         identity: c.identity,
         generated: c.generated,
         comment: c.comment,
-        ownedSequence: c.owned_sequence,
       })),
       indexes: indexes.map((i) => ({
         oid: i.oid as number,

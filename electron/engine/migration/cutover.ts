@@ -20,7 +20,7 @@ import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
 import { applyChanges } from './catch-up.js';
 import { changeLogName } from './prepare.js';
-import { adoptSequences, sequencesOfEarlierRuns } from './sequences.js';
+import { adoptSequences, planSequences } from './sequences.js';
 import { enforceRegistries } from './unique-registry.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
@@ -155,7 +155,7 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
   saved.sequences = await adoptSequences(
     context,
     client,
-    target.saved.sequences ?? (await sequencesOfEarlierRuns(client, info, sql.partitioned)),
+    target.saved.sequences ?? (await planSequences(client, info, sql.partitioned)),
   );
 
   // Views bind to a table, not to its name: re-create them so that they read

@@ -146,6 +146,7 @@ interface Definitions {
   constraints: unknown[];
   triggers: unknown[];
   policies: unknown[];
+  sequences: unknown[];
   comment: unknown;
   view: unknown;
 }
@@ -201,6 +202,14 @@ async function definitions(table: string): Promise<Definitions> {
        FROM pg_policy p WHERE p.polrelid = $1 ORDER BY 1`,
     [oid],
   );
+  // The sequences the application names, and where pg_get_serial_sequence finds them.
+  const sequences = await db.query(
+    `SELECT c.relname, format_type(q.seqtypid, NULL) AS type, q.seqstart::text AS start, q.seqincrement::text AS increment,
+            q.seqmax::text AS max, obj_description(c.oid, 'pg_class') AS comment,
+            pg_get_serial_sequence('"odd S"."order"', 'Serial Col') AS serial_of_view
+       FROM pg_class c JOIN pg_sequence q ON q.seqrelid = c.oid
+      WHERE c.relnamespace = '"odd S"'::regnamespace AND c.relname IN ('order_id_seq', 'order_Serial Col_seq') ORDER BY 1`,
+  );
   const [comment] = await db.query(`SELECT obj_description($1::oid, 'pg_class') AS comment`, [oid]);
   const [view] = await db.query(`SELECT pg_get_viewdef('"odd S"."Open Orders"'::regclass) AS def`);
   return {
@@ -209,6 +218,7 @@ async function definitions(table: string): Promise<Definitions> {
     constraints: constraints.map((c) => ({ ...c, def: same(c.def) })),
     triggers: triggers.map((t) => ({ ...t, def: same(t.def) })),
     policies,
+    sequences,
     comment,
     view,
   };
@@ -252,6 +262,9 @@ describe('definitions rebuilt from the catalog', () => {
     expect(run.status, run.message).toBe('succeeded');
     expect(await definitions(PARTITIONED)).toEqual(asPartitioned(before));
 
+    expect(await db.query(`SELECT pg_get_serial_sequence('"odd S".order_partitioned', 'id') AS s`)).toEqual([
+      { s: '"odd S".order_id_seq' },
+    ]);
     // Everything works through the application's name, as the application's role.
     await app.query(
       `INSERT INTO ${ORIGINAL} ("Customer Id", "select", note, "we""ird col", amount) VALUES (2, 'new', 'n', 1000, 1)`,

@@ -21,21 +21,31 @@ import { freeRelationName, type SequenceInfo, type TableInfo } from '../catalog.
 import type { SavedSequence } from '../journal.js';
 import type { TargetContext } from './context.js';
 
-/** What prepare records for each sequence: identity sequences get a temporary name on the new table. */
-export async function planSequences(client: pg.ClientBase, info: TableInfo): Promise<SavedSequence[]> {
+/**
+ * What prepare records for each sequence: an identity column's new sequence
+ * gets a temporary name beside the original's. For a run prepared by a
+ * version that let LIKE create them (named after the new table, `partitioned`
+ * given), the names they have.
+ */
+export async function planSequences(
+  client: pg.ClientBase,
+  info: TableInfo,
+  partitioned?: string,
+): Promise<SavedSequence[]> {
   const saved: SavedSequence[] = [];
   for (const sequence of info.sequences) {
-    const replacement =
-      sequence.kind === 'identity'
-        ? await freeRelationName(client, sequence.schema, sequence.name, '_partitioned')
-        : null;
-    saved.push({
-      column: sequence.column,
-      kind: sequence.kind,
-      schema: sequence.schema,
-      name: sequence.name,
-      replacement,
-    });
+    let replacement: string | null = null;
+    if (sequence.kind === 'identity' && partitioned) {
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT s.relname AS name FROM pg_class s WHERE s.oid = pg_get_serial_sequence($1, $2)::regclass`,
+        [partitioned, sequence.column],
+      );
+      replacement = rows[0]!.name;
+    } else if (sequence.kind === 'identity') {
+      replacement = await freeRelationName(client, sequence.schema, sequence.name, '_partitioned');
+    }
+    const { column, kind, schema, name } = sequence;
+    saved.push({ column, kind, schema, name, replacement });
   }
   return saved;
 }
@@ -108,35 +118,4 @@ export async function returnSequences(
     await client.query(`ALTER SEQUENCE ${current} RENAME TO ${ident(sequence.replacement!)}`);
     await client.query(`ALTER SEQUENCE ${original} RENAME TO ${ident(sequence.name)}`);
   }
-}
-
-/**
- * For a run prepared by a version that let LIKE create the new table's
- * identity sequences (named after the new table): the same records, with
- * those names as the replacements.
- */
-export async function sequencesOfEarlierRuns(
-  client: pg.ClientBase,
-  info: TableInfo,
-  partitioned: string,
-): Promise<SavedSequence[]> {
-  const saved: SavedSequence[] = [];
-  for (const sequence of info.sequences) {
-    let replacement: string | null = null;
-    if (sequence.kind === 'identity') {
-      const { rows } = await client.query<{ name: string }>(
-        `SELECT s.relname AS name FROM pg_class s WHERE s.oid = pg_get_serial_sequence($1, $2)::regclass`,
-        [partitioned, sequence.column],
-      );
-      replacement = rows[0]!.name;
-    }
-    saved.push({
-      column: sequence.column,
-      kind: sequence.kind,
-      schema: sequence.schema,
-      name: sequence.name,
-      replacement,
-    });
-  }
-  return saved;
 }

@@ -6,7 +6,6 @@
 // deferrable constraints are checked when they were, NULLs behave as they
 // did, and the rows changed during the migration are followed.
 import { describe, expect, it, beforeAll } from 'vitest';
-import type pg from 'pg';
 import { finalize, migrate, planMigration, rollback, type EngineOptions } from '../index.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
