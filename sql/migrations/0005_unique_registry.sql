@@ -13,8 +13,8 @@ CREATE TABLE @extschema@.unique_registry (
   registry_table      name    NOT NULL UNIQUE,
   registry_index      name    NOT NULL,
   key_columns         name[]  NOT NULL,
-  -- The row identity stored beside the key until the swap, so that rows
-  -- changed during the migration can be found again; empty after it.
+  -- The row identity stored beside the key, so that rows changed during the
+  -- migration can be found again (indexed until the swap only).
   identity_columns    name[]  NOT NULL,
   nulls_not_distinct  boolean NOT NULL,
   is_deferrable       boolean NOT NULL,

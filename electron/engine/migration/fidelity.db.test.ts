@@ -117,6 +117,10 @@ async function createOddTable(): Promise<void> {
     `CREATE TRIGGER disabled_one BEFORE INSERT ON ${ORIGINAL} FOR EACH ROW EXECUTE FUNCTION "odd S".touch('x', 'y', 'z')`,
   );
   await db.query(`ALTER TABLE ${ORIGINAL} DISABLE TRIGGER disabled_one`);
+  // A built-in trigger function, printed without its schema.
+  await db.query(
+    `CREATE TRIGGER "z min" BEFORE UPDATE ON ${ORIGINAL} FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()`,
+  );
 
   await db.query(
     `CREATE VIEW "odd S"."Open Orders" AS SELECT id, "Customer Id" AS "Who", note FROM ${ORIGINAL} WHERE amount > 0`,
