@@ -235,9 +235,12 @@ describe('partwise command line', () => {
     );
     const migrated = await runCli(['migrate', '--url', db.url, '--config', file, '--yes']);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(await db.query(`SELECT constraint_name FROM partwise.unique_registry ORDER BY 1`)).toEqual([
-      { constraint_name: 'Code Key' },
-    ]);
+    expect(
+      await db.query(
+        `SELECT constraint_name FROM partwise.unique_registry r JOIN partwise.partition_config c USING (config_id)
+          WHERE c.table_name = 'keyed'`,
+      ),
+    ).toEqual([{ constraint_name: 'Code Key' }]);
     await db.query(`INSERT INTO keyed VALUES (1, 1, 'new')`);
     await expect(db.query(`INSERT INTO keyed VALUES (100, 1, 'c1')`)).rejects.toMatchObject({
       constraint: 'Code Key',
