@@ -7,6 +7,14 @@ import { MAX_BUCKET_LIMIT } from './bucket-limit.js';
 
 export const BUCKET_COLUMN_DEFAULT = 'bucket_id';
 
+/**
+ * How a PRIMARY KEY, UNIQUE constraint or unique index stays enforced after
+ * the migration: across the whole table (a registry keeps it, at a cost per
+ * write), or per bucket only (the partitioned table's own widened index).
+ */
+export const UniqueEnforcement = z.enum(['table', 'bucket']);
+export type UniqueEnforcement = z.infer<typeof UniqueEnforcement>;
+
 export const MigrationTarget = z.object({
   schema: z.string().min(1).max(63),
   table: z.string().min(1).max(63),
@@ -18,6 +26,8 @@ export const MigrationTarget = z.object({
     .max(MAX_BUCKET_LIMIT, `The bucket limit can be at most ${MAX_BUCKET_LIMIT.toLocaleString('en-US')} rows`),
   /** Migrate although frequent statements do not filter by the key (recorded with the run). */
   acceptKeylessQueries: z.boolean().optional(),
+  /** Per constraint (or unique index) name; those not listed get the plan's default. */
+  uniqueness: z.record(z.string().min(1).max(63), UniqueEnforcement).optional(),
 });
 export type MigrationTarget = z.infer<typeof MigrationTarget>;
 
@@ -41,6 +51,25 @@ export const KeyEstimate = z.object({
 
 /** Parallel copy workers when none is chosen (the CLI's --workers, the start dialog's "Default"). */
 export const DEFAULT_WORKERS = 2;
+/** A unique key of the original table that widening with the partition columns would weaken. */
+export const UniqueKeyPlan = z.object({
+  /** The constraint's name (the index's, for a unique index that is not a constraint). */
+  name: z.string(),
+  kind: z.enum(['primary', 'unique_constraint', 'unique']),
+  /** Its columns as people read them. */
+  columns: z.string(),
+  /** What the migration will do (the target's choice, else the default). */
+  enforcement: UniqueEnforcement,
+  defaultEnforcement: UniqueEnforcement,
+  /** Whether a registry can keep it across the whole table. */
+  registryAvailable: z.boolean(),
+  /** Why no registry can keep it, or why the default is per bucket. */
+  reason: z.string().optional(),
+  deferrable: z.boolean(),
+  /** Disk a registry would take, about (its columns once more, with a unique index). */
+  registryBytes: z.number(),
+});
+export type UniqueKeyPlan = z.infer<typeof UniqueKeyPlan>;
 
 export const MigrationPlan = z.object({
   target: MigrationTarget,
@@ -94,6 +123,8 @@ export const MigrationPlan = z.object({
   ddlStatements: z.number(),
   maxDdlStatements: z.number(),
   issues: z.array(PlanIssue),
+  /** Every PRIMARY KEY, UNIQUE constraint and unique index, and how each stays enforced. */
+  uniqueness: z.array(UniqueKeyPlan).optional(),
   /** Estimated duration in seconds, from the row count (rough). */
   estimatedSeconds: z.number(),
   /** The statements run on the table (pg_stat_statements) and which do not filter by the key. */

@@ -107,8 +107,17 @@ export async function migrationJourney(app: PartwiseApp, db: TestDatabase, optio
 
     const card = plan.card(EVENTS);
     await expect(card).toHaveAttribute('data-blockers', '0');
-    // The primary key (id) must gain the key and bucket columns to be enforceable on a partitioned table.
+    // The primary key (id) must gain the key and bucket columns to be enforceable on a partitioned table;
+    // by default a registry keeps it unique across the whole table. Per bucket only, the plan warns.
+    const primaryKey = `${EVENTS_TABLE}_pkey`;
+    await expect(plan.issue(EVENTS, 'info', 'unique_kept')).toBeVisible();
+    await expect(plan.uniqueKey(EVENTS, primaryKey)).toHaveAttribute('data-enforcement', 'table');
+    await plan.chooseUnique(EVENTS, primaryKey, 'bucket');
     await expect(plan.issue(EVENTS, 'warning', 'unique_index_widened')).toBeVisible();
+    await plan.uniqueKey(EVENTS, primaryKey).scrollIntoViewIfNeeded();
+    await shot('plan-unique-keys');
+    await plan.chooseUnique(EVENTS, primaryKey, 'table');
+    await expect(plan.issue(EVENTS, 'info', 'unique_kept')).toBeVisible();
     await expect(card.getByTestId('plan-summary')).toContainText('40,000');
     const ddl = card.getByTestId('plan-ddl');
     await expect(ddl).toContainText('PARTITION BY LIST');

@@ -40,6 +40,19 @@ export class PlanPage {
     return this.workload(table).locator('[data-testid="workload-statement"]', { hasText: query });
   }
 
+  /** A primary key, unique constraint or unique index in a table's plan, with how it stays enforced (data-enforcement). */
+  uniqueKey(table: string, name: string): Locator {
+    return this.card(table).locator(`[data-testid="unique-key"][data-name="${name}"]`);
+  }
+
+  /** Chooses whether a unique key stays unique across the whole table or per bucket; waits for the new plan. */
+  async chooseUnique(table: string, name: string, enforcement: 'table' | 'bucket'): Promise<void> {
+    const row = this.uniqueKey(table, name);
+    // The switch's checkbox is drawn by its label; click what a user clicks.
+    await row.getByTestId('unique-key-switch').locator('xpath=..').click();
+    await expect(row).toHaveAttribute('data-enforcement', enforcement);
+  }
+
   /** Takes a target out of the queue from the Plan screen's side panel. */
   async removeTarget(table: string): Promise<void> {
     await this.root.locator(`[data-testid="target-item"][data-table="${table}"]`).getByTestId('target-remove').click();

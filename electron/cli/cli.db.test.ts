@@ -217,6 +217,52 @@ describe('partwise command line', () => {
     expect(text.stdout).toMatch(/\(migration [\d.,]+ m?s, table locked [\d.,]+ m?s in all\)/);
   });
 
+  it('chooses per unique key how it stays enforced, from --unique or a config file', async () => {
+    await db.query(`CREATE TABLE keyed (id int PRIMARY KEY, k int NOT NULL, code text CONSTRAINT "Code Key" UNIQUE)`);
+    await db.query(`INSERT INTO keyed SELECT g, g % 3, 'c' || g FROM generate_series(1, 60) g`);
+    const args = ['--url', db.url, '--table', 'keyed', '--key', 'k', '--bucket-limit', '10'];
+    const plan = await runCli(['plan', ...args, '--unique', '"Code Key"=bucket', '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(
+      JSON.parse(plan.stdout)[0].uniqueness.map((u: { name: string; enforcement: string }) => [u.name, u.enforcement]),
+    ).toEqual([
+      ['keyed_pkey', 'table'],
+      ['Code Key', 'bucket'],
+    ]);
+    const text = await runCli(['plan', ...args, '--unique', 'KEYED_PKEY=bucket']);
+    expect(text.stdout).toContain('keyed_pkey (id): unique per bucket only (chosen)');
+    expect(text.stdout).toMatch(/"Code Key" \(code\): unique across the whole table \(registry, about \d+/);
+    expect(text.stdout).toContain(`--unique '"Code Key"=bucket'`);
+    for (const [choice, reason] of [
+      ['keyed_pkey=always', /--unique: expected NAME=table or NAME=bucket, got "keyed_pkey=always"/],
+      ['Code Key=table', /--unique: "Code Key" is not a valid name; quote it/],
+      ['nothing=table', /has no primary key, unique constraint or unique index named nothing/],
+    ] as const) {
+      const refused = await runCli(['migrate', ...args, '--unique', choice, '--yes']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(reason);
+    }
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-cli-')), 'targets.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        targets: [{ table: 'keyed', key: 'k', bucketLimit: 10, uniqueness: { keyed_pkey: 'bucket' } }],
+      }),
+    );
+    const migrated = await runCli(['migrate', '--url', db.url, '--config', file, '--yes']);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(
+      await db.query(
+        `SELECT constraint_name FROM partwise.unique_registry r JOIN partwise.partition_config c USING (config_id)
+          WHERE c.table_name = 'keyed'`,
+      ),
+    ).toEqual([{ constraint_name: 'Code Key' }]);
+    await db.query(`INSERT INTO keyed VALUES (1, 1, 'new')`);
+    await expect(db.query(`INSERT INTO keyed VALUES (100, 1, 'c1')`)).rejects.toMatchObject({
+      constraint: 'Code Key',
+    });
+  });
+
   it('refuses a second migration of a table that a run is migrating', async () => {
     await db.query(`CREATE TABLE contended (id bigserial PRIMARY KEY, k int NOT NULL)`);
     await db.query(`INSERT INTO contended (k) SELECT g % 5 FROM generate_series(1, 5000) g`);

@@ -30,7 +30,7 @@ import { accessProblem, partwiseAccess } from '../engine/partwise-access.js';
 import { formatPlan } from './plan-text.js';
 import { timingLines } from './timings.js';
 import { createRenderer } from './render.js';
-import { targetFromArgs, targetsFromFile } from './targets.js';
+import { parseUniqueness, targetFromArgs, targetsFromFile } from './targets.js';
 import { PARTWISE_VERSION } from '../version.js';
 
 const USAGE = `partwise ${PARTWISE_VERSION}: partition PostgreSQL tables by key and bucket, online.
@@ -49,8 +49,10 @@ Commands:
   refresh    Rebuild a table's routing view after ALTER TABLE on its partitioned table
 
 Target:   --table schema.table --key column --bucket-limit N   (quoted names allowed: '"My Schema"."My Table"')
-          or --config FILE (JSON {"targets":[{"table","key","bucketLimit","acceptKeylessQueries"}]}
-                            or lines "table : key : limit")
+          --unique NAME=table|bucket   keep a primary key, unique constraint or unique index unique across
+                     the whole table (table: the default where a registry can) or per bucket only; repeatable
+          or --config FILE (JSON {"targets":[{"table","key","bucketLimit","acceptKeylessQueries",
+                            "uniqueness":{NAME:"table"}}]} or lines "table : key : limit")
 Options:  --url URL          connection URL (default: PG* environment variables and ~/.pgpass)
           --run N            run id (resume, rollback, finalize, verify, status)
           --exact            plan (and migrate) with exact counts, scanning tables of any size
@@ -72,6 +74,7 @@ const options = {
   table: { type: 'string' },
   key: { type: 'string' },
   'bucket-limit': { type: 'string' },
+  unique: { type: 'string', multiple: true },
   config: { type: 'string' },
   run: { type: 'string' },
   exact: { type: 'boolean' },
@@ -105,9 +108,18 @@ function runOption(values: Values): number {
 
 function targets(values: Values): MigrationTarget[] {
   if (values.config && values.table) throw new UsageError('use either --config or --table, not both');
+  if (values.config && values.unique)
+    throw new UsageError('--unique goes with --table; in a --config file, give each target a "uniqueness"');
   const listed = values.config
     ? targetsFromFile(values.config)
-    : [targetFromArgs(values.table, values.key, values['bucket-limit'])];
+    : [
+        targetFromArgs(
+          values.table,
+          values.key,
+          values['bucket-limit'],
+          parseUniqueness(values.unique ?? [], '--unique'),
+        ),
+      ];
   return values['accept-keyless'] ? listed.map((t) => ({ ...t, acceptKeylessQueries: true })) : listed;
 }
 

@@ -43,6 +43,22 @@ export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): stri
   lines.push(
     `  new names        ${plan.names.partitionedTable} (partitioned), ${plan.names.backupTable} (the original, until finalize)`,
   );
+  if (plan.uniqueness?.length) {
+    lines.push('', 'Unique keys (--unique NAME=table|bucket):');
+    for (const key of plan.uniqueness) {
+      const how =
+        key.enforcement === 'table'
+          ? `unique across the whole table (registry, about ${formatBytes(key.registryBytes)})`
+          : 'unique per bucket only';
+      const note =
+        key.enforcement !== key.defaultEnforcement
+          ? ' (chosen)'
+          : key.registryAvailable
+            ? ''
+            : ' (no registry possible)';
+      lines.push(`  ${displayIdentifier(key.name)} (${key.columns}): ${how}${note}`);
+    }
+  }
   const groups: [string, string][] = [
     ['blocker', 'BLOCKERS (nothing runs until they are fixed)'],
     ['warning', 'Warnings'],

@@ -1,8 +1,9 @@
-// Targets from the command line (--table, --key, --bucket-limit) or from a
-// file listing several: JSON, or the original script's lines
-// "table : key_column : bucket_limit" (# starts a comment).
+// Targets from the command line (--table, --key, --bucket-limit, --unique) or
+// from a file listing several: JSON (with an optional "uniqueness" per target),
+// or the original script's lines "table : key_column : bucket_limit" (#
+// starts a comment).
 import fs from 'node:fs';
-import { MigrationTarget } from '../../shared/plan.js';
+import { MigrationTarget, UniqueEnforcement } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
 import { parseBucketLimit } from '../../shared/bucket-limit.js';
 import { PartwiseError } from '../db/errors.js';
@@ -34,10 +35,43 @@ export function parseKeyColumn(text: string | undefined, where: string): string 
   return trimmed.toLowerCase();
 }
 
+/**
+ * `--unique NAME=table|bucket` choices: how each named primary key, unique
+ * constraint or unique index stays enforced. NAME is read as SQL reads it
+ * (unquoted folds to lower case).
+ */
+export function parseUniqueness(entries: readonly string[], where: string): Record<string, UniqueEnforcement> {
+  const choices: Record<string, UniqueEnforcement> = {};
+  for (const entry of entries) {
+    const at = entry.lastIndexOf('=');
+    const choice = entry.slice(at + 1).trim();
+    if (at < 1 || !UniqueEnforcement.safeParse(choice).success) {
+      throw new PartwiseError('invalid_input', `${where}: expected NAME=table or NAME=bucket, got "${entry}"`);
+    }
+    const raw = entry.slice(0, at).trim();
+    let name: string;
+    if (raw.startsWith('"')) {
+      if (!raw.endsWith('"') || raw.length < 3 || raw.slice(1, -1).replace(/""/g, '').includes('"'))
+        throw new PartwiseError('invalid_input', `${where}: bad quoted name ${raw}`);
+      name = raw.slice(1, -1).replace(/""/g, '"');
+    } else if (/^[A-Za-z_][A-Za-z0-9_$]*$/.test(raw)) {
+      name = raw.toLowerCase();
+    } else {
+      throw new PartwiseError(
+        'invalid_input',
+        `${where}: "${raw}" is not a valid name; quote it: '"${raw}"=${choice}'`,
+      );
+    }
+    choices[name] = choice as UniqueEnforcement;
+  }
+  return choices;
+}
+
 export function targetFromArgs(
   table: string | undefined,
   key: string | undefined,
   limit: string | undefined,
+  uniqueness?: Record<string, UniqueEnforcement>,
 ): MigrationTarget {
   if (!table) throw new PartwiseError('invalid_input', 'a table is required (--table schema.table, or --config FILE)');
   let name;
@@ -51,7 +85,18 @@ export function targetFromArgs(
     table: name.name,
     keyColumn: parseKeyColumn(key, '--key'),
     bucketLimit: bucketLimitArgument(limit, '--bucket-limit'),
+    ...(uniqueness && Object.keys(uniqueness).length > 0 ? { uniqueness } : {}),
   });
+}
+
+/** A config file's `"uniqueness": {"orders_pkey": "bucket"}`: names exactly as in the catalog. */
+function uniquenessFromFile(value: unknown): Record<string, UniqueEnforcement> | undefined {
+  if (value === undefined) return undefined;
+  const parsed = MigrationTarget.shape.uniqueness.safeParse(value);
+  if (!parsed.success) {
+    throw new PartwiseError('invalid_input', `"uniqueness" must map constraint names to "table" or "bucket"`);
+  }
+  return parsed.data;
 }
 
 function validate(target: MigrationTarget): MigrationTarget {
@@ -84,6 +129,7 @@ export function targetsFromFile(path: string): MigrationTarget[] {
         keyColumn?: string;
         bucketLimit?: number | string;
         acceptKeylessQueries?: unknown;
+        uniqueness?: unknown;
       };
       const where = `${path} target ${i + 1}`;
       try {
@@ -91,6 +137,7 @@ export function targetsFromFile(path: string): MigrationTarget[] {
           item.table,
           item.key ?? item.keyColumn,
           item.bucketLimit === undefined ? undefined : String(item.bucketLimit),
+          uniquenessFromFile(item.uniqueness),
         );
         if (item.acceptKeylessQueries === undefined) return target;
         if (typeof item.acceptKeylessQueries !== 'boolean') {

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { ProgressUnit, type Phase } from '../../shared/progress.js';
 import type { RunStatus, RunStep, RunSummary, TargetState } from '../../shared/runs.js';
+import type { UniqueEnforcement } from '../../shared/plan.js';
 import { ident } from '../db/sql.js';
 import { PartwiseError } from '../db/errors.js';
 import { PARTWISE_VERSION } from '../version.js';
@@ -48,9 +49,31 @@ export interface SavedDefinitions {
   materializedViews?: { schema: string; name: string; definition: string }[];
   /** Set by a rollback: the routing view, renamed, to drop once nothing depends on it. */
   routingView?: string;
+  /** Written by versions before sequences kept their names; read by rollback only. */
   serialSequences?: { column: string; sequence: string }[];
   identityColumns?: string[];
   userTriggers?: string[];
+  /** The table's sequences: recorded at prepare, and with the names given to the originals at the swap. */
+  sequences?: SavedSequence[];
+  /** The target's choices of how unique keys stay enforced, as the run was started with. */
+  uniqueness?: Record<string, UniqueEnforcement>;
+  /** The unique keys kept across the table by a registry, decided at prepare (migration/unique-registry.ts). */
+  registries?: string[];
+  /** The log of rows changed while the registries are filled and synced, until the swap. */
+  registryLog?: string;
+}
+
+/** A sequence of the original table, and the names the migration gives it and its replacement. */
+export interface SavedSequence {
+  column: string;
+  kind: 'serial' | 'identity';
+  schema: string;
+  /** The name the application uses. */
+  name: string;
+  /** Identity: the new table's sequence's name until the swap (and again after a rollback). */
+  replacement: string | null;
+  /** Identity: the name the original's sequence has from the swap until finalize or rollback. */
+  backup?: string;
 }
 
 export interface NewTarget {
@@ -61,6 +84,8 @@ export interface NewTarget {
   bucketLimit: number;
   partitionedTable: string;
   backupTable: string;
+  /** Recorded with the target (in its saved definitions) so that a resumed run keeps them. */
+  uniqueness?: Record<string, UniqueEnforcement>;
 }
 
 export class Journal {
@@ -109,8 +134,8 @@ export class Journal {
       for (const [index, target] of targets.entries()) {
         await client.query(
           `INSERT INTO ${this.q}.migration_target
-             (run_id, target_no, table_schema, table_name, key_column, bucket_column, bucket_limit, partitioned_table, backup_table)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+             (run_id, target_no, table_schema, table_name, key_column, bucket_column, bucket_limit, partitioned_table, backup_table, saved)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
           [
             runId,
             index + 1,
@@ -121,6 +146,7 @@ export class Journal {
             target.bucketLimit,
             target.partitionedTable,
             target.backupTable,
+            JSON.stringify(target.uniqueness ? { uniqueness: target.uniqueness } : {}),
           ],
         );
       }

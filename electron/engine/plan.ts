@@ -28,6 +28,9 @@ import {
 import { indexPlans } from './index-ddl.js';
 import { keyDistribution, type Counting, type KeyDistribution } from './plan-counts.js';
 import { accessProblem, partwiseAccess } from './partwise-access.js';
+import { rebuildIssues } from './rebuild-check.js';
+import { partitionedTableStatements } from './table-ddl.js';
+import { uniqueKeys, uniquenessIssues, uniquenessPlan } from './uniqueness.js';
 import { DEFAULT_SCHEMA } from '../infra/install.js';
 import { workloadForPlan } from './workload/index.js';
 
@@ -121,16 +124,8 @@ export async function planMigration(
   checkPrivileges(info, server, issues);
   checkDependants(info, server, issues);
   const indexes = key ? indexPlans(info, key.name, bucketColumn) : [];
-  for (const index of indexes) {
-    if (index.widened) {
-      issues.push({
-        code: 'unique_index_widened',
-        severity: 'warning',
-        message: `${index.kind === 'primary' ? 'Primary key' : 'Unique index'} ${displayIdentifier(index.sourceName)} (${index.sourceColumns}) becomes unique on (${index.columns.join(', ')}): PostgreSQL requires the partition columns in every unique index of a partitioned table, so ${index.sourceColumns} alone is no longer enforced unique across keys and buckets.`,
-        fix: 'Keep generating these values from a sequence or identity (they stay unique in practice), or enforce uniqueness in the application.',
-      });
-    }
-  }
+  const unique = uniqueKeys(info, target.uniqueness);
+  issues.push(...uniquenessIssues(info, unique, target.uniqueness), ...rebuildIssues(info, server));
 
   const levelOne = distribution.distinctKeys;
   const leaves = distribution.leaves;
@@ -212,7 +207,18 @@ export async function planMigration(
     : new Map<string, PredictedNames>();
   checkPartitionNames(info, partitionNames, issues);
   const ddl = key
-    ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, distribution, shownKeys, partitionNames)
+    ? planDdl(
+        info,
+        key,
+        target,
+        names.partitionedTable,
+        bucketColumn,
+        indexes,
+        distribution,
+        shownKeys,
+        partitionNames,
+        server.versionNum,
+      )
     : [];
   const fixedStatements = key ? 1 + (key.notNull ? 0 : 1) + indexes.length + 2 : 0;
   return {
@@ -244,6 +250,7 @@ export async function planMigration(
     ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
     maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
     issues: sortIssues(issues),
+    uniqueness: uniquenessPlan(unique),
     estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
     ...(workload ? { workload: workload.report } : {}),
   };
@@ -640,12 +647,16 @@ function planDdl(
   distribution: KeyDistribution,
   shown: { keyValue: string; rows: number }[],
   partitionNames: Map<string, PredictedNames>,
+  serverVersionNum: number,
 ): string[] {
   const root = qualified(info.schema, partitionedTable);
-  const ddl = [
-    `CREATE TABLE ${root} (LIKE ${info.qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS, ${ident(bucketColumn)} integer NOT NULL DEFAULT 0) PARTITION BY LIST (${ident(key.name)});`,
-  ];
-  if (!key.notNull) ddl.push(`ALTER TABLE ${root} ALTER COLUMN ${ident(key.name)} SET NOT NULL;`);
+  const ddl = partitionedTableStatements(info, {
+    partitioned: root,
+    key,
+    bucketColumn,
+    serverVersionNum,
+    identitySequenceNames: new Map(),
+  }).map((statement) => `${statement};`);
   for (const k of shown) {
     const names = partitionNames.get(k.keyValue);
     const levelOne = names?.levelOne;

@@ -18,6 +18,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0002_maintenance.sql',
         'migrations/0003_journal.sql',
         'migrations/0004_migration_acceptance.sql',
+        'migrations/0005_unique_registry.sql',
       ]);
       const second = await install(client);
       expect(second).toEqual({
@@ -42,6 +43,7 @@ describe('installing the SQL infrastructure', () => {
         'partition_config',
         'partition_tracker',
         'schema_migrations',
+        'unique_registry',
       ]);
     } finally {
       await client.end();

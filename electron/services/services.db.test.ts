@@ -75,6 +75,19 @@ describe('engine-backed commands', () => {
       exact: false,
     });
     expect(response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+    const badChoice = await dispatch('runs.start', {
+      connectionId: 'main',
+      targets: [
+        {
+          schema: 'public',
+          table: 'tickets',
+          keyColumn: 'tenant_id',
+          bucketLimit: 10,
+          uniqueness: { tickets_pkey: 'always' },
+        },
+      ],
+    });
+    expect(badChoice).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
     expect(await dispatch('no.such.command', {})).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
   });
 
@@ -87,9 +100,23 @@ describe('engine-backed commands', () => {
     });
     expect(plan!.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
     expect(plan!.partitions.levelOne).toBe(6);
+    // How each unique key stays enforced, and the choice of the target.
+    const [perBucket] = await call<
+      { uniqueness: { name: string; enforcement: string; defaultEnforcement: string }[] }[]
+    >('plan.create', {
+      connectionId: 'main',
+      targets: [{ ...target, uniqueness: { tickets_pkey: 'bucket' } }],
+      exact: false,
+    });
+    expect(perBucket!.uniqueness).toEqual([
+      expect.objectContaining({ name: 'tickets_pkey', enforcement: 'bucket', defaultEnforcement: 'table' }),
+    ]);
 
     const { runId } = await call<{ runId: number }>('runs.start', { connectionId: 'main', targets: [target] });
     expect(await waitForFinish(runId)).toMatchObject({ status: 'succeeded' });
+    expect(await db.query(`SELECT constraint_name FROM partwise.unique_registry`)).toEqual([
+      { constraint_name: 'tickets_pkey' },
+    ]);
     const progress = events.filter((e) => e.type === 'progress' && e.runId === runId && e.phase === 'copy');
     expect(progress.at(-1)).toMatchObject({ done: 6000, total: 6000, unit: 'rows' });
 

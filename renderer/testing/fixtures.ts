@@ -280,6 +280,29 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
         fix: 'ALTER SYSTEM SET max_locks_per_transaction = 256;',
       },
     ],
+    uniqueness: [
+      {
+        name: `${target.table}_pkey`,
+        kind: 'primary' as const,
+        columns: 'id',
+        enforcement: target.uniqueness?.[`${target.table}_pkey`] ?? ('table' as const),
+        defaultEnforcement: 'table' as const,
+        registryAvailable: true,
+        deferrable: false,
+        registryBytes: rows * 40,
+      },
+      {
+        name: `${target.table}_live_code`,
+        kind: 'unique' as const,
+        columns: 'lower(code)',
+        enforcement: 'bucket' as const,
+        defaultEnforcement: 'bucket' as const,
+        registryAvailable: false,
+        reason: 'No registry can keep it across the table: it indexes expressions.',
+        deferrable: false,
+        registryBytes: rows * 30,
+      },
+    ],
     estimatedSeconds: rows / 90_000,
   };
 }

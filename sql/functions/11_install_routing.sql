@@ -105,12 +105,13 @@ BEGIN
   EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR feature_not_supported THEN
     -- Columns were dropped, renamed or retyped: the view must be rebuilt. Its
     -- INSTEAD OF trigger and rule go with it and are recreated below; its
-    -- grants and comments are put back.
+    -- grants, comments and the serial sequences it owns are put back.
     v_old_view := format('%I.%I', v_config.table_schema, @extschema@.derived_name(v_config.table_name, '_old'));
     EXECUTE format('ALTER VIEW %s RENAME TO %I', v_view_sql, @extschema@.derived_name(v_config.table_name, '_old'));
     EXECUTE format('CREATE VIEW %s%s AS SELECT %s FROM %s', v_view_sql, v_options, v_view_columns, v_parted_sql);
     PERFORM @extschema@.copy_grants(v_old_view::regclass, v_view_sql::regclass);
     PERFORM @extschema@.copy_comments(v_old_view::regclass, v_view_sql::regclass);
+    PERFORM @extschema@.move_owned_sequences(v_old_view::regclass, v_view_sql::regclass);
     EXECUTE format('DROP VIEW %s', v_old_view);
   END;
 

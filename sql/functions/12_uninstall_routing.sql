@@ -16,6 +16,9 @@ DECLARE
   v_parted regclass := to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table));
 BEGIN
   IF v_view IS NOT NULL AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = v_view) = 'v' THEN
+    IF v_parted IS NOT NULL THEN
+      PERFORM @extschema@.move_owned_sequences(v_view, v_parted);
+    END IF;
     EXECUTE format('DROP VIEW %s', v_view);
   END IF;
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'route_insert_' || p_config_id);
@@ -41,6 +44,7 @@ AS $$
 DECLARE
   v_sequence regclass;
 BEGIN
+  PERFORM @extschema@.drop_unique_registries(p_config_id);
   FOR v_sequence IN
     SELECT ticket_sequence FROM @extschema@.partition_tracker
      WHERE config_id = p_config_id AND ticket_sequence IS NOT NULL

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { ident } from '../../db/sql.js';
 import { throwIfCancelled, type TargetContext } from './context.js';
+import { syncRegistries } from './unique-registry.js';
 
 const BATCH = 5000;
 const MAX_ROUNDS = 50;
@@ -54,6 +55,13 @@ export async function applyChanges(
 }
 
 export async function catchUp(context: TargetContext, client: pg.ClientBase): Promise<void> {
+  await catchUpRows(context, client);
+  // The unique registries follow a log of their own: applying it now leaves
+  // the swap only what changes while it waits for its lock.
+  await syncRegistries(context, client);
+}
+
+async function catchUpRows(context: TargetContext, client: pg.ClientBase): Promise<void> {
   const { reporter, options } = context;
   let previousBacklog = Infinity;
   for (let round = 1; round <= MAX_ROUNDS; round++) {

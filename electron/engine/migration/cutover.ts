@@ -1,21 +1,27 @@
 // Phase 6, the swap. Under one ACCESS EXCLUSIVE lock on the original table
 // (requested with a short lock_timeout and retried, so the application never
 // queues behind us for long), in one transaction:
-//   apply the last changes; rename the original to its backup name; give the
-//   new table the original's index names, sequences, triggers, policies,
-//   grants and comments; create the routing view under the original name;
-//   re-point dependent views; start logging writes to the new table (so a
-//   rollback can carry them back); record it all in the journal.
+//   apply the last changes (to the new table and its unique registries);
+//   rename the original to its backup name; give the new table the original's
+//   index names, triggers, policies, grants and comments, rebuilt from the
+//   catalog; create the routing view under the original name; give the
+//   sequences' names to the ones the application now uses; re-point dependent
+//   views; start logging writes to the new table (so a rollback can carry
+//   them back); record it all in the journal.
 // Either all of it happens or none.
 import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
-import { inspectTable, type TableInfo } from '../catalog.js';
+import { inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
 import { indexPlans } from '../index-ddl.js';
+import { isPartwiseTrigger } from '../rebuild-check.js';
+import { triggerStateStatement, triggerStatement } from '../trigger-ddl.js';
 import { describeBlockers, inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
 import { applyChanges } from './catch-up.js';
-import { changeLogName, identityColumns } from './prepare.js';
+import { changeLogName } from './prepare.js';
+import { adoptSequences, planSequences } from './sequences.js';
+import { enforceRegistries } from './unique-registry.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
@@ -94,49 +100,47 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
     renamed: [],
     views: [],
     materializedViews: [],
-    serialSequences: [],
-    identityColumns: [],
     userTriggers: [],
   };
   const q = (name: string): string => qualified(target.schema, name);
+  const copyComment = (kind: string, fromName: string, toName: string): Promise<unknown> =>
+    client.query(`SELECT ${sql.install}.copy_object_comment($1, $2::regclass, $3, $4::regclass, $5)`, [
+      kind,
+      sql.backup,
+      fromName,
+      sql.partitioned,
+      toName,
+    ]);
 
-  // The new table takes the original's index and constraint names.
-  for (const plan of indexPlans(info, target.keyColumn, target.bucketColumn)) {
-    const index = info.indexes.find((i) => (i.constraintName ?? i.name) === plan.sourceName)!;
-    const backupName = derivedName(index.name, '_backup');
-    await client.query(`ALTER INDEX ${q(index.name)} RENAME TO ${ident(backupName)}`);
-    await client.query(`ALTER INDEX ${q(plan.newName)} RENAME TO ${ident(index.name)}`);
-    saved.renamed!.push({ kind: 'index', original: index.name, backup: backupName, replacement: plan.newName });
+  // The registries take the last changes while the original still has its
+  // name, then the partitioned table's triggers keep them.
+  await enforceRegistries(context, client);
+
+  // The new table takes the original's index and constraint names (renaming
+  // an index renames the constraint it backs).
+  const renames = indexPlans(info, target.keyColumn, target.bucketColumn).map((plan) => ({
+    plan,
+    backupName: derivedName(plan.index.name, '_backup'),
+  }));
+  for (const { plan, backupName } of renames) {
+    await client.query(`ALTER INDEX ${q(plan.index.name)} RENAME TO ${ident(backupName)}`);
+    await client.query(`ALTER INDEX ${q(plan.newName)} RENAME TO ${ident(plan.index.name)}`);
+    saved.renamed!.push({ kind: 'index', original: plan.index.name, backup: backupName, replacement: plan.newName });
   }
 
   await client.query(`ALTER TABLE ${sql.source} RENAME TO ${ident(target.backupTable)}`);
-
-  // Sequences: a serial column's sequence now belongs to the new table (its
-  // default already draws from it); an identity column's own sequence
-  // continues from the original's.
-  for (const column of info.columns) {
-    if (column.identity !== '') {
-      await client.query(
-        `SELECT ${sql.install}.continue_sequence(pg_get_serial_sequence($1, $3)::regclass, pg_get_serial_sequence($2, $3)::regclass)`,
-        [sql.backup, sql.partitioned, column.name],
-      );
-      saved.identityColumns!.push(column.name);
-    } else if (column.ownedSequence) {
-      await client.query(`ALTER SEQUENCE ${column.ownedSequence} OWNED BY ${sql.partitioned}.${ident(column.name)}`);
-      saved.serialSequences!.push({ column: column.name, sequence: column.ownedSequence });
-    }
+  for (const { plan, backupName } of renames) {
+    await copyComment('index', backupName, plan.index.name);
+    if (plan.index.constraintName) await copyComment('constraint', backupName, plan.index.name);
   }
 
-  // Triggers move to the new table; on the backup they stay, disabled.
-  for (const trigger of info.triggers) {
-    if (trigger.name === target.saved.captureTrigger) continue;
-    const onClause = ` ON ${info.qualified} `;
-    const at = trigger.definition.indexOf(onClause);
-    if (at < 0) throw new Error(`cannot read the definition of trigger ${trigger.name}: ${trigger.definition}`);
-    const definition = `${trigger.definition.slice(0, at)} ON ${sql.partitioned} ${trigger.definition.slice(at + onClause.length)}`;
-    await client.query(definition);
-    if (trigger.enabled === 'D')
-      await client.query(`ALTER TABLE ${sql.partitioned} DISABLE TRIGGER ${ident(trigger.name)}`);
+  // Triggers move to the new table, rebuilt from their catalog fields; on the
+  // backup they stay, disabled.
+  for (const trigger of info.triggers.filter((t) => !isPartwiseTrigger(t.name))) {
+    await client.query(triggerStatement(trigger, sql.partitioned));
+    const state = triggerStateStatement(trigger, sql.partitioned);
+    if (state) await client.query(state);
+    await copyComment('trigger', trigger.name, trigger.name);
     saved.userTriggers!.push(trigger.name);
   }
   if (saved.userTriggers!.length > 0) await client.query(`ALTER TABLE ${sql.backup} DISABLE TRIGGER USER`);
@@ -150,6 +154,7 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
           (policy.using ? ` USING (${policy.using})` : '') +
           (policy.withCheck ? ` WITH CHECK (${policy.withCheck})` : ''),
       );
+      await copyComment('policy', policy.name, policy.name);
     }
   }
 
@@ -161,6 +166,13 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
   await client.query(`SELECT ${sql.install}.copy_grants($1::regclass, $2::regclass)`, [sql.backup, sql.source]);
   await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [sql.backup, sql.source]);
   await client.query(`SELECT ${sql.install}.copy_comments($1::regclass, $2::regclass)`, [sql.backup, sql.partitioned]);
+
+  // Sequences keep their names, values and owners where the application looks (the view now exists).
+  saved.sequences = await adoptSequences(
+    context,
+    client,
+    target.saved.sequences ?? (await planSequences(client, info, sql.partitioned)),
+  );
 
   // Views bind to a table, not to its name: re-create them so that they read
   // the routing view instead of the backup.
@@ -175,7 +187,7 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
   }
 
   // From now until finalize, log writes to the new table: a rollback carries them back.
-  const identity = saved.identity?.length ? saved.identity : identityColumns(info);
+  const identity = saved.identity?.length ? saved.identity : rowIdentity(info);
   if (identity.length > 0) {
     const afterLog = changeLogName(target.runId, target.targetNo, true);
     await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5)`, [
@@ -184,14 +196,6 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
       identity,
       target.keyColumn,
       `partwise_capture_after_${target.runId}`,
-    ]);
-    await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, NULL, $6)`, [
-      afterLog,
-      sql.partitioned,
-      sql.backup,
-      identity,
-      target.keyColumn,
-      target.bucketColumn,
     ]);
     saved.afterLog = afterLog;
     saved.identity = identity;

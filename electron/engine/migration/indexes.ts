@@ -1,6 +1,7 @@
 // Phase 4, indexes and foreign keys, built once the rows are in (building them
 // first would make every copied row pay for index maintenance). Unique ones are
-// widened with the partition columns, as the plan announced.
+// widened with the partition columns, as the plan announced; the registries
+// that keep chosen ones unique across the table are filled here too.
 //
 // A statement on the partitioned table would lock every partition and every
 // index in one transaction, which a large tree cannot fit in the server's lock
@@ -12,10 +13,12 @@
 import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
 import { inspectTable, lockBudget, serverInfo, type TableInfo } from '../catalog.js';
+import { checkClause, checksAfterCopy, foreignKeyClause } from '../constraint-ddl.js';
 import { indexPlans, type IndexPlan } from '../index-ddl.js';
 import { derivedName } from '../names.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
+import { buildRegistries } from './unique-registry.js';
 
 /** Leaf indexes sent in one string: at most this many statements, over at most this many rows. */
 const STATEMENTS_PER_GROUP = 20;
@@ -134,6 +137,8 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   reporter.progress('indexes', total, total, 'indexes', { table: context.label, force: true });
 
   await addForeignKeys(context, control, info, existing);
+  await addUnvalidatedChecks(context, control, info, existing);
+  await buildRegistries(context, control);
   return total;
 }
 
@@ -181,26 +186,61 @@ async function addForeignKeys(
     throwIfCancelled(context);
     if (existing.names.has(`constraint:${fk.name}`)) continue;
     reporter.log('info', `adding foreign key ${fk.name}`, context.label);
-    if (server.versionNum >= 180000) {
+    const clause = foreignKeyClause(fk);
+    if (!fk.enforced) {
+      // PostgreSQL 18's NOT ENFORCED: nothing to check, now or later.
+      await control.query(`ALTER TABLE ${sql.partitioned} ADD CONSTRAINT ${ident(fk.name)} ${clause}`);
+    } else if (server.versionNum >= 180000) {
       // NOT VALID then VALIDATE: validation takes only SHARE UPDATE EXCLUSIVE
-      // here and ROW SHARE on the referenced table, so its writers go on.
-      await control.query(`ALTER TABLE ${sql.partitioned} ADD CONSTRAINT ${ident(fk.name)} ${fk.definition} NOT VALID`);
-      await control.query(`ALTER TABLE ${sql.partitioned} VALIDATE CONSTRAINT ${ident(fk.name)}`);
+      // here and ROW SHARE on the referenced table, so its writers go on. One
+      // the original never validated stays NOT VALID.
+      await control.query(`ALTER TABLE ${sql.partitioned} ADD CONSTRAINT ${ident(fk.name)} ${clause} NOT VALID`);
+      if (fk.validated) await control.query(`ALTER TABLE ${sql.partitioned} VALIDATE CONSTRAINT ${ident(fk.name)}`);
     } else {
       // Before PostgreSQL 18 a partitioned table refuses NOT VALID foreign
-      // keys: add and validate one per leaf (weak locks, in parallel), then on
-      // the parent, which adopts the leaves' validated constraints.
+      // keys (the plan refuses tables with one): add and validate one per
+      // leaf (weak locks, in parallel), then on the parent, which adopts the
+      // leaves' validated constraints.
       const { rows: leaves } = await control.query<{ leaf: string }>(
         `SELECT leaf_partition::text AS leaf FROM ${sql.install}.partition_bucket WHERE config_id = $1`,
         [target.configId],
       );
       await withWorkers(context, leaves, async (client, { leaf }) => {
-        await client.query(`ALTER TABLE ${leaf} ADD CONSTRAINT ${ident(fk.name)} ${fk.definition} NOT VALID`);
+        await client.query(`ALTER TABLE ${leaf} ADD CONSTRAINT ${ident(fk.name)} ${clause} NOT VALID`);
         await client.query(`ALTER TABLE ${leaf} VALIDATE CONSTRAINT ${ident(fk.name)}`);
       });
-      await control.query(`ALTER TABLE ${sql.partitioned} ADD CONSTRAINT ${ident(fk.name)} ${fk.definition}`);
+      await control.query(`ALTER TABLE ${sql.partitioned} ADD CONSTRAINT ${ident(fk.name)} ${clause}`);
     }
+    await copyConstraintComment(context, control, fk.name);
   }
+}
+
+/**
+ * CHECK constraints the original holds NOT VALID: its rows may break them, so
+ * they are added once the rows are in, NOT VALID again.
+ */
+async function addUnvalidatedChecks(
+  context: TargetContext,
+  control: pg.ClientBase,
+  info: TableInfo,
+  existing: Existing,
+): Promise<void> {
+  for (const check of checksAfterCopy(info.constraints)) {
+    if (existing.names.has(`constraint:${check.name}`)) continue;
+    await control.query(
+      `ALTER TABLE ${context.sql.partitioned} ADD CONSTRAINT ${ident(check.name)} ${checkClause(check)} NOT VALID`,
+    );
+    await copyConstraintComment(context, control, check.name);
+  }
+}
+
+async function copyConstraintComment(context: TargetContext, control: pg.ClientBase, name: string): Promise<void> {
+  const { sql } = context;
+  await control.query(`SELECT ${sql.install}.copy_object_comment('constraint', $1::regclass, $2, $3::regclass, $2)`, [
+    sql.source,
+    name,
+    sql.partitioned,
+  ]);
 }
 
 async function existingNames(client: pg.ClientBase, schema: string, table: string): Promise<Existing> {

@@ -1,29 +1,20 @@
 // Phase 1, prepare: refuse a table with blockers (changing nothing), create the
 // empty partitioned table beside the original and record it as managed, and
-// (online) start logging which rows the application changes from now on.
+// start logging which rows the application changes from now on (online, and
+// for the unique registries).
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
-import { ident } from '../../db/sql.js';
-import { blockers, type MigrationPlan } from '../../../shared/plan.js';
-import { inspectTable, serverInfo, type TableInfo } from '../catalog.js';
+import { blockers, type MigrationPlan, type UniqueEnforcement } from '../../../shared/plan.js';
+import { inspectTable, rowIdentity, serverInfo } from '../catalog.js';
+import { checksBeforeCopy } from '../constraint-ddl.js';
 import { inLockingTransaction } from '../locks.js';
 import { planMigration, UNCERTAIN_COUNT_BLOCKERS } from '../plan.js';
+import { partitionedTableStatements } from '../table-ddl.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 import { acceptedIssues, recordAcceptedWorkload } from './acceptance.js';
-
-export function identityColumns(info: TableInfo): string[] {
-  const primary = info.indexes.find((i) => i.isPrimary && i.isValid);
-  if (primary) return primary.keyColumns as string[];
-  const unique = info.indexes.find(
-    (i) =>
-      i.isUnique &&
-      i.isValid &&
-      i.keyColumns.every((c) => c !== null && info.columns.find((col) => col.name === c)?.notNull) &&
-      !/ WHERE /.test(i.definition),
-  );
-  return unique ? (unique.keyColumns as string[]) : [];
-}
+import { planSequences } from './sequences.js';
+import { startRegistryLog } from './unique-registry.js';
 
 export function changeLogName(runId: number, targetNo: number, after = false): string {
   return `changes_${runId}_${targetNo}${after ? '_after' : ''}`;
@@ -43,6 +34,7 @@ export async function refuseBlocked(
     bucketLimit: number;
     bucketColumn: string;
     acceptKeylessQueries?: boolean;
+    uniqueness?: Record<string, UniqueEnforcement>;
   },
   options: Pick<TargetContext['options'], 'installSchema' | 'mode'>,
   { ignoreRunId, except = [] }: { ignoreRunId?: number; except?: string[] } = {},
@@ -55,6 +47,7 @@ export async function refuseBlocked(
       keyColumn: target.keyColumn,
       bucketLimit: target.bucketLimit,
       acceptKeylessQueries: target.acceptKeylessQueries,
+      uniqueness: target.uniqueness,
     },
     { counting: 'auto', installSchema: options.installSchema, bucketColumn: target.bucketColumn, ignoreRunId },
   );
@@ -89,7 +82,7 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
     const accepted = await acceptedIssues(client, options.installSchema, target.runId, target.targetNo);
     const plan = await refuseBlocked(
       client,
-      { ...target, acceptKeylessQueries: accepted.has('keyless_queries') },
+      { ...target, acceptKeylessQueries: accepted.has('keyless_queries'), uniqueness: target.saved.uniqueness },
       options,
       { ignoreRunId: target.runId },
     );
@@ -97,27 +90,23 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
     const info = await inspectTable(client, table);
     const server = await serverInfo(client);
     const key = info.columns.find((c) => c.name === target.keyColumn)!;
-    const including = [
-      'DEFAULTS',
-      'CONSTRAINTS',
-      'GENERATED',
-      'IDENTITY',
-      'STORAGE',
-      'COMMENTS',
-      'STATISTICS',
-      ...(server.versionNum >= 140000 ? ['COMPRESSION'] : []),
-    ];
     await client.query('BEGIN');
     try {
-      // Defaults come along unchanged: a serial column's default still draws
-      // from the original sequence, so ids continue across the swap.
-      await client.query(
-        `CREATE TABLE ${sql.partitioned} (LIKE ${sql.source} ${including.map((i) => `INCLUDING ${i}`).join(' ')},
-           ${ident(target.bucketColumn)} integer NOT NULL DEFAULT 0)
-         PARTITION BY LIST (${ident(target.keyColumn)})`,
-      );
-      if (!key.notNull)
-        await client.query(`ALTER TABLE ${sql.partitioned} ALTER COLUMN ${ident(key.name)} SET NOT NULL`);
+      const sequences = await planSequences(client, info);
+      const statements = partitionedTableStatements(info, {
+        partitioned: sql.partitioned,
+        key,
+        bucketColumn: target.bucketColumn,
+        serverVersionNum: server.versionNum,
+        identitySequenceNames: new Map(sequences.filter((s) => s.replacement).map((s) => [s.column, s.replacement!])),
+      });
+      for (const statement of statements) await client.query(statement);
+      for (const check of checksBeforeCopy(info.constraints)) {
+        await client.query(
+          `SELECT ${sql.install}.copy_object_comment('constraint', $1::regclass, $2, $3::regclass, $2)`,
+          [sql.source, check.name, sql.partitioned],
+        );
+      }
       const { rows } = await client.query<{ config_id: number }>(
         `SELECT (${sql.install}.configure_table($1, $2, $3, $4, $5, $6, $7)).config_id`,
         [
@@ -131,7 +120,11 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
         ],
       );
       target.configId = rows[0]!.config_id;
-      await journal.updateTarget(client, target.runId, target.targetNo, { configId: target.configId });
+      target.saved = { ...target.saved, sequences };
+      await journal.updateTarget(client, target.runId, target.targetNo, {
+        configId: target.configId,
+        saved: target.saved,
+      });
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -140,12 +133,13 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
     reporter.log('info', `created ${target.partitionedTable} (configuration ${target.configId})`, context.label);
   }
 
-  if (options.mode === 'online' && !target.saved.changeLog) {
+  const capture = options.mode === 'online' && !target.saved.changeLog;
+  if (capture || !target.saved.registries) {
     const info = await inspectTable(client, table);
-    const identity = identityColumns(info);
+    const identity = rowIdentity(info);
     const changeLog = changeLogName(target.runId, target.targetNo);
     const trigger = `partwise_capture_${target.runId}`;
-    // Creating the trigger takes SHARE ROW EXCLUSIVE on the table: briefly
+    // Creating the triggers takes SHARE ROW EXCLUSIVE on the table: briefly
     // blocks writers, so it waits at most lock_timeout and retries.
     await inLockingTransaction(
       client,
@@ -160,27 +154,37 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
           ),
       },
       async () => {
-        await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5)`, [
-          changeLog,
-          sql.source,
-          identity,
-          target.keyColumn,
-          trigger,
-        ]);
-        await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`, [
-          changeLog,
-          sql.source,
-          sql.partitioned,
-          identity,
-          target.keyColumn,
-          target.configId,
-          target.bucketColumn,
-        ]);
-        target.saved = { ...target.saved, identity, changeLog, captureTrigger: trigger };
-        await journal.updateTarget(client, target.runId, target.targetNo, { saved: target.saved });
+        const before = target.saved;
+        try {
+          if (capture) {
+            await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5)`, [
+              changeLog,
+              sql.source,
+              identity,
+              target.keyColumn,
+              trigger,
+            ]);
+            await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`, [
+              changeLog,
+              sql.source,
+              sql.partitioned,
+              identity,
+              target.keyColumn,
+              target.configId,
+              target.bucketColumn,
+            ]);
+            target.saved = { ...target.saved, identity, changeLog, captureTrigger: trigger };
+          }
+          // In the same transaction: no change between the two logs' starts goes unseen.
+          await startRegistryLog(context, client, info);
+          await journal.updateTarget(client, target.runId, target.targetNo, { saved: target.saved });
+        } catch (error) {
+          target.saved = before;
+          throw error;
+        }
       },
     );
-    reporter.log('info', `capturing changes to ${context.label} by ${identity.join(', ')}`, context.label);
+    if (capture) reporter.log('info', `capturing changes to ${context.label} by ${identity.join(', ')}`, context.label);
     await crashPoint('prepare:after-capture');
   }
 }

@@ -2,7 +2,9 @@
 // Nothing is dropped with CASCADE, and no row the application wrote is lost:
 // before the swap the original table was never changed (only watched); after
 // the swap, every write to the new table was logged, and is carried back to
-// the original before it takes its name again.
+// the original before it takes its name again, with its sequences' names
+// (values drawn since continue). The unique registries go with the
+// partitioned table's metadata (forget_table).
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident, qualified } from '../../db/sql.js';
@@ -12,6 +14,8 @@ import { derivedName } from '../names.js';
 import type { TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 import { rebuildMaterializedView } from './cutover.js';
+import { returnSequences } from './sequences.js';
+import { stopRegistryLog } from './unique-registry.js';
 
 export async function rollbackTarget(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, journal, reporter } = context;
@@ -63,9 +67,10 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
       }
 
       if (saved.afterLog) {
-        // Every writer is done (the tables are locked): replay the whole log.
+        // Every writer is done (the tables are locked): carry the whole log back.
         const { rows: applied } = await control.query<{ n: string }>(
-          `SELECT ${sql.install}.${ident(`${saved.afterLog}_replay`)}(0, 9223372036854775807, false) AS n`,
+          `SELECT ${sql.install}.carry_back_changes($1, $2::regclass, $3::regclass, $4, $5, $6) AS n`,
+          [saved.afterLog, sql.partitioned, sql.backup, saved.identity, target.keyColumn, target.bucketColumn],
         );
         reporter.log(
           'info',
@@ -99,6 +104,8 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
           `ALTER INDEX ${qualified(target.schema, rename.backup)} RENAME TO ${ident(rename.original)}`,
         );
       }
+      await returnSequences(context, control, saved.sequences ?? []);
+      // Runs swapped by versions before sequences kept their names.
       for (const { column, sequence } of saved.serialSequences ?? []) {
         await control.query(`ALTER SEQUENCE ${sequence} OWNED BY ${sql.source}.${ident(column)}`);
       }
@@ -136,9 +143,12 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
   return lockMs;
 }
 
-/** Removes the trigger that watched the original table during the copy. */
+/** Removes the triggers that watched the original table during the copy. */
 async function stopSourceCapture(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, sql, options } = context;
+  if (target.saved.registryLog) {
+    await inLockingTransaction(control, options.lock, () => stopRegistryLog(context, control));
+  }
   if (!target.saved.changeLog) return;
   const onRetry = (attempt: number): void =>
     context.reporter.log(

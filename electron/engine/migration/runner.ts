@@ -179,6 +179,7 @@ export async function migrate(
         keyColumn: t.keyColumn,
         bucketColumn: BUCKET_COLUMN_DEFAULT,
         bucketLimit: t.bucketLimit,
+        uniqueness: t.uniqueness,
         ...migrationNames(t.table, t.keyColumn),
       })),
       { workers: session.options.workers, mode: session.options.mode },

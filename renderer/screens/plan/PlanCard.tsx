@@ -7,6 +7,7 @@ import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
 import { formatBytes, formatCount, formatDuration, formatNumber, formatPercent } from '../../lib/format';
 import { PlanWorkload } from './PlanWorkload';
+import { UniqueKeys } from './UniqueKeys';
 
 /** Statements as one script; statements without a terminator get one. */
 export function ddlScript(statements: readonly string[]): string {
@@ -62,7 +63,7 @@ function Stat({ label, value, note, tone }: { label: string; value: string; note
   );
 }
 
-export function PlanCard({ plan }: { plan: MigrationPlan }) {
+export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connectionId: string }) {
   const [showAllDdl, setShowAllDdl] = useState(false);
   const { target } = plan;
   const name = displayTableName({ schema: target.schema, name: target.table });
@@ -159,6 +160,8 @@ export function PlanCard({ plan }: { plan: MigrationPlan }) {
       )}
 
       <PlanWorkload plan={plan} />
+
+      <UniqueKeys plan={plan} connectionId={connectionId} />
 
       <div className="plan-columns">
         {plan.key.largest.length > 0 && (

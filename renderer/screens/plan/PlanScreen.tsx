@@ -246,7 +246,7 @@ function PlanView({ connectionId }: { connectionId: string }) {
           />
         )}
         {plans.map((item) => (
-          <PlanCard key={`${item.target.schema}.${item.target.table}`} plan={item} />
+          <PlanCard key={`${item.target.schema}.${item.target.table}`} plan={item} connectionId={connectionId} />
         ))}
       </div>
       <aside className="plan-side">

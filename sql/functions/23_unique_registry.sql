@@ -1,0 +1,335 @@
+-- Unique registries (see sql/migrations/0004_unique_registry.sql): keeping a
+-- PRIMARY KEY or UNIQUE constraint of the original table enforced across the
+-- whole partitioned table, not only within each bucket.
+--
+-- During the migration a registry follows the ORIGINAL table, which is always
+-- consistent: it is filled from it in one snapshot, then brought up to date
+-- from a log of the rows changed since (sync_unique_registries, in a
+-- REPEATABLE READ transaction: every row it touches is read in the snapshot
+-- in which the log was read). At the swap, with the table locked, it is synced
+-- a last time and from then on kept by row triggers on the partitioned table
+-- (install_unique_triggers). The partitioned table itself is no source
+-- before the swap: it receives the logged changes key by key, in batches, so
+-- between two batches it may hold a value twice that the original never held
+-- twice at once.
+
+-- build_unique_registry: create the registry of one constraint, fill it with
+-- the current rows of the original table (in the caller's snapshot), then add
+-- its unique constraint, named p_index_name, and an index on the row identity.
+-- Returns the rows registered. Locks: ACCESS SHARE on the original table.
+CREATE OR REPLACE FUNCTION @extschema@.build_unique_registry(
+  p_config_id int, p_constraint name, p_registry name, p_index_name name,
+  p_key name[], p_identity name[], p_nulls_not_distinct boolean, p_deferrable boolean, p_deferred boolean)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_source regclass := format('%I.%I', v_config.table_schema, v_config.table_name)::regclass;
+  v_columns name[] := p_key || ARRAY(SELECT c FROM unnest(p_identity) c WHERE c <> ALL (p_key));
+  v_definitions text;
+  v_list text := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c);
+  v_registrable text := @extschema@.registrable_condition('s', p_key, p_nulls_not_distinct);
+  v_rows bigint;
+BEGIN
+  SELECT string_agg(format('%I %s%s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                           CASE WHEN a.attcollation <> 0
+                                THEN (SELECT format(' COLLATE %I.%I', n.nspname, c.collname)
+                                        FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace
+                                       WHERE c.oid = a.attcollation)
+                                ELSE '' END,
+                           CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY u.n)
+    INTO v_definitions
+    FROM unnest(v_columns) WITH ORDINALITY u(name, n)
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = v_source AND a.attname = u.name AND NOT a.attisdropped;
+  EXECUTE format('CREATE TABLE @extschema@.%I (%s)', p_registry, v_definitions);
+  EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s s WHERE %s',
+                 p_registry, v_list, (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(v_columns) c),
+                 v_source, v_registrable);
+  GET DIAGNOSTICS v_rows = ROW_COUNT;
+  EXECUTE format('ALTER TABLE @extschema@.%I ADD CONSTRAINT %I UNIQUE%s (%s)%s',
+                 p_registry, p_index_name,
+                 CASE WHEN p_nulls_not_distinct THEN ' NULLS NOT DISTINCT' ELSE '' END,
+                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(p_key) c),
+                 CASE WHEN NOT p_deferrable THEN '' WHEN p_deferred THEN ' DEFERRABLE INITIALLY DEFERRED' ELSE ' DEFERRABLE' END);
+  IF NOT p_identity <@ p_key THEN
+    EXECUTE format('CREATE INDEX %I ON @extschema@.%I (%s)', @extschema@.derived_name(p_registry, '_identity'), p_registry,
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(p_identity) c));
+  END IF;
+  EXECUTE format('COMMENT ON TABLE @extschema@.%I IS %L', p_registry,
+                 format('Keeps %s of %I.%I unique across all its partitions (Partwise).',
+                        p_constraint, v_config.table_schema, v_config.table_name));
+  INSERT INTO @extschema@.unique_registry
+         (config_id, constraint_name, registry_table, registry_index, key_columns, identity_columns,
+          nulls_not_distinct, is_deferrable, initially_deferred)
+  VALUES (p_config_id, p_constraint, p_registry, p_index_name, p_key, p_identity,
+          p_nulls_not_distinct, p_deferrable, p_deferred);
+  RETURN v_rows;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.build_unique_registry(int, name, name, name, name[], name[], boolean, boolean, boolean) IS
+  'Creates and fills the registry that keeps one constraint unique across a partitioned table.';
+
+-- registrable_condition: the SQL condition under which a row (alias p_alias,
+-- or NEW / OLD) has a registry entry. With NULLS DISTINCT (the default) a key
+-- with a NULL in it conflicts with nothing and is not registered.
+CREATE OR REPLACE FUNCTION @extschema@.registrable_condition(p_alias text, p_key name[], p_nulls_not_distinct boolean)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT CASE WHEN p_nulls_not_distinct THEN 'true'
+              ELSE (SELECT string_agg(format('%s.%I IS NOT NULL', p_alias, c), ' AND ') FROM unnest(p_key) c) END
+$$;
+
+-- sync_unique_registries: bring every registry of a table not yet enforced up
+-- to date with the original table for the rows logged in p_log, and consume
+-- those log entries. Call it in a REPEATABLE READ transaction (or with the
+-- original table locked against writes): the log, the registry and the
+-- original table must be read in one snapshot. Returns the entries consumed.
+-- Locks: ROW EXCLUSIVE on the registries and the log.
+CREATE OR REPLACE FUNCTION @extschema@.sync_unique_registries(p_config_id int, p_log name)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_source text := format('%I.%I', v_config.table_schema, v_config.table_name);
+  v_registry @extschema@.unique_registry;
+  v_columns name[];
+  v_identity_list text;
+  v_consumed bigint;
+BEGIN
+  FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id AND NOT enforced LOOP
+    v_columns := v_registry.key_columns
+                 || ARRAY(SELECT c FROM unnest(v_registry.identity_columns) c WHERE c <> ALL (v_registry.key_columns));
+    v_identity_list := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_registry.identity_columns) c);
+    -- Every logged row's entry goes, then comes back as the row now stands
+    -- (if it still exists): no conflict can arise, the snapshot's rows are unique.
+    EXECUTE format('DELETE FROM @extschema@.%I r USING (SELECT DISTINCT %s FROM @extschema@.%I) l WHERE %s',
+                   v_registry.registry_table, v_identity_list, p_log,
+                   (SELECT string_agg(format('r.%1$I = l.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c));
+    EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s s JOIN (SELECT DISTINCT %s FROM @extschema@.%I) l ON %s WHERE %s',
+                   v_registry.registry_table,
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c),
+                   (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(v_columns) c),
+                   v_source, v_identity_list, p_log,
+                   (SELECT string_agg(format('s.%1$I = l.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c),
+                   @extschema@.registrable_condition('s', v_registry.key_columns, v_registry.nulls_not_distinct));
+  END LOOP;
+  EXECUTE format('DELETE FROM @extschema@.%I', p_log);
+  GET DIAGNOSTICS v_consumed = ROW_COUNT;
+  RETURN v_consumed;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.sync_unique_registries(int, name) IS
+  'Applies the rows logged since the last sync to the registries of a table being migrated.';
+
+-- unique_row_block: the part of the row trigger function that keeps the
+-- registry of a constraint that is not deferrable. Its registry never holds a
+-- key twice, so an old key finds its one entry. The insert uses ON CONFLICT
+-- DO NOTHING and raises the duplicate itself, naming the original constraint
+-- and the application's table (no subtransaction per row); it waits, as any
+-- unique insert does, for a concurrent transaction inserting the same key.
+CREATE OR REPLACE FUNCTION @extschema@.unique_row_block(p_config @extschema@.partition_config, p_registry @extschema@.unique_registry)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  v_key name[] := p_registry.key_columns;
+  v_columns name[] := v_key || ARRAY(SELECT c FROM unnest(p_registry.identity_columns) c WHERE c <> ALL (v_key));
+  v_changed text := format('ROW(%s) IS DISTINCT FROM ROW(%s)',
+                           (SELECT string_agg(format('OLD.%I', c), ', ') FROM unnest(v_key) c),
+                           (SELECT string_agg(format('NEW.%I', c), ', ') FROM unnest(v_key) c));
+  -- With NULLS NOT DISTINCT a NULL matches a NULL: such a key is found with
+  -- IS NULL, in a statement planned for the NULLs it has (still by the index).
+  v_delete_with_nulls text := format('EXECUTE %L || concat_ws(%L, %s) USING %s;',
+    format('DELETE FROM @extschema@.%I r WHERE ', p_registry.registry_table), ' AND ',
+    (SELECT string_agg(format('CASE WHEN OLD.%1$I IS NULL THEN %2$L ELSE %3$L END', c,
+                              format('r.%I IS NULL', c), format('r.%I = $%s', c, n)), ', ' ORDER BY n)
+       FROM unnest(v_key) WITH ORDINALITY u(c, n)),
+    (SELECT string_agg(format('OLD.%I', c), ', ' ORDER BY n) FROM unnest(v_key) WITH ORDINALITY u(c, n)));
+BEGIN
+  RETURN format($block$
+  IF TG_OP <> 'INSERT' AND %2$s AND (TG_OP = 'DELETE' OR %3$s) THEN
+    IF %4$s THEN
+      DELETE FROM @extschema@.%5$I r WHERE %6$s;
+    ELSE
+      %7$s
+    END IF;
+  END IF;
+  IF TG_OP <> 'DELETE' AND %8$s AND (TG_OP = 'INSERT' OR %3$s) THEN
+    INSERT INTO @extschema@.%5$I (%9$s) VALUES (%10$s) ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'unique_violation', MESSAGE = %11$L,
+        DETAIL = format('Key (%%s)=(%%s) already exists.', %12$L, concat_ws(', ', %13$s)),
+        SCHEMA = %14$L, TABLE = %15$L, CONSTRAINT = %1$L;
+    END IF;
+  END IF;
+$block$,
+    p_registry.constraint_name,
+    @extschema@.registrable_condition('OLD', v_key, p_registry.nulls_not_distinct),
+    v_changed,
+    (SELECT string_agg(format('OLD.%I IS NOT NULL', c), ' AND ') FROM unnest(v_key) c),
+    p_registry.registry_table,
+    (SELECT string_agg(format('r.%1$I = OLD.%1$I', c), ' AND ') FROM unnest(v_key) c),
+    CASE WHEN p_registry.nulls_not_distinct THEN v_delete_with_nulls ELSE 'NULL;' END,
+    @extschema@.registrable_condition('NEW', v_key, p_registry.nulls_not_distinct),
+    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c),
+    (SELECT string_agg(format('NEW.%I', c), ', ') FROM unnest(v_columns) c),
+    format('duplicate key value violates unique constraint "%s"', p_registry.constraint_name),
+    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_key) c),
+    (SELECT string_agg(format('coalesce(NEW.%I::text, %L)', c, 'null'), ', ') FROM unnest(v_key) c),
+    p_config.table_schema, p_config.table_name);
+END;
+$$;
+
+-- unique_statement_block: the part of the statement trigger function that
+-- keeps the registry of a deferrable constraint. Its own constraint is
+-- checked at the end of the statement that changes it, or at commit: so the
+-- registry changes once per application statement, from its transition
+-- tables, and a deferrable-immediate constraint is checked where the
+-- original was (UPDATE t SET slot = slot + 1 passes). Such a registry may hold
+-- a key twice until the check: an old row takes away one entry of its key.
+CREATE OR REPLACE FUNCTION @extschema@.unique_statement_block(p_registry @extschema@.unique_registry)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  v_key name[] := p_registry.key_columns;
+  v_columns name[] := v_key || ARRAY(SELECT c FROM unnest(p_registry.identity_columns) c WHERE c <> ALL (v_key));
+  v_equal text := CASE WHEN p_registry.nulls_not_distinct THEN 'IS NOT DISTINCT FROM' ELSE '=' END;
+BEGIN
+  RETURN format($block$
+  IF TG_OP <> 'INSERT' THEN
+    DELETE FROM @extschema@.%2$I r
+     USING (SELECT d.ctid AS entry
+              FROM (SELECT %3$s, count(*) AS copies FROM partwise_old o WHERE %4$s GROUP BY %3$s) o
+              CROSS JOIN LATERAL (SELECT e.ctid FROM @extschema@.%2$I e WHERE %5$s LIMIT o.copies) d) gone
+     WHERE r.ctid = gone.entry;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO @extschema@.%2$I (%6$s) SELECT %7$s FROM partwise_new n WHERE %8$s;
+  END IF;
+$block$,
+    p_registry.constraint_name,
+    p_registry.registry_table,
+    (SELECT string_agg(format('o.%I', c), ', ') FROM unnest(v_key) c),
+    @extschema@.registrable_condition('o', v_key, p_registry.nulls_not_distinct),
+    (SELECT string_agg(format('e.%1$I %2$s o.%1$I', c, v_equal), ' AND ') FROM unnest(v_key) c),
+    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c),
+    (SELECT string_agg(format('n.%I', c), ', ') FROM unnest(v_columns) c),
+    @extschema@.registrable_condition('n', v_key, p_registry.nulls_not_distinct));
+END;
+$$;
+
+-- install_unique_triggers: the partitioned table's triggers that keep its
+-- registries, and their functions: a row trigger for the constraints that
+-- are not deferrable, statement triggers with transition tables for the
+-- deferrable ones, and one for TRUNCATE. Before the swap (p_enforce false)
+-- the functions do nothing: creating a row trigger on a partitioned table
+-- clones it onto every partition, which is done here, outside the swap's
+-- lock, while the partitioned table only receives the logged changes and the
+-- registries follow the original table. At the swap (p_enforce true; the
+-- caller has synced the registries a last time with the original locked) the
+-- functions get their bodies, which is all the swap's lock waits for.
+-- SECURITY DEFINER with a fixed search_path: the application's roles need no
+-- rights on this schema.
+-- Locks: SHARE ROW EXCLUSIVE on the partitioned table and every partition
+-- when the triggers are created; giving the functions bodies takes none.
+CREATE OR REPLACE FUNCTION @extschema@.install_unique_triggers(p_config_id int, p_enforce boolean)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_parted regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+  v_registry @extschema@.unique_registry;
+  v_row_body text := '';
+  v_statement_body text := '';
+  v_truncate_body text := '';
+  v_update_of name[] := '{}';
+  v_trigger record;
+BEGIN
+  FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id ORDER BY constraint_name LOOP
+    IF v_registry.is_deferrable THEN
+      v_statement_body := v_statement_body || @extschema@.unique_statement_block(v_registry);
+    ELSE
+      v_row_body := v_row_body || @extschema@.unique_row_block(v_config, v_registry);
+      v_update_of := v_update_of || ARRAY(SELECT c FROM unnest(v_registry.key_columns) c WHERE c <> ALL (v_update_of));
+    END IF;
+    v_truncate_body := v_truncate_body || format(E'\n  TRUNCATE @extschema@.%I;', v_registry.registry_table);
+    IF p_enforce THEN
+      EXECUTE format('DROP INDEX IF EXISTS @extschema@.%I', @extschema@.derived_name(v_registry.registry_table, '_identity'));
+    END IF;
+  END LOOP;
+
+  FOR v_trigger IN
+    SELECT * FROM (VALUES
+      ('unique_check_', v_row_body, ARRAY[format('partwise_unique AFTER INSERT OR UPDATE OF %s OR DELETE ON %s FOR EACH ROW',
+                                                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_update_of) c), v_parted)]),
+      ('unique_deferred_', v_statement_body, ARRAY[
+        format('partwise_unique_deferred_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS partwise_new FOR EACH STATEMENT', v_parted),
+        format('partwise_unique_deferred_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS partwise_old NEW TABLE AS partwise_new FOR EACH STATEMENT', v_parted),
+        format('partwise_unique_deferred_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS partwise_old FOR EACH STATEMENT', v_parted)]),
+      ('unique_truncate_', v_truncate_body, ARRAY[format('partwise_unique_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT', v_parted)])
+    ) t(prefix, body, triggers)
+    WHERE body <> ''
+  LOOP
+    EXECUTE format($fn$
+CREATE OR REPLACE FUNCTION @extschema@.%1$I() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS %2$L
+$fn$, v_trigger.prefix || p_config_id, format(E'BEGIN%s\n  RETURN NULL;\nEND', CASE WHEN p_enforce THEN v_trigger.body ELSE '' END));
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I() FROM PUBLIC', v_trigger.prefix || p_config_id);
+    FOR i IN 1 .. cardinality(v_trigger.triggers) LOOP
+      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                      WHERE tgrelid = v_parted AND tgname = split_part(v_trigger.triggers[i], ' ', 1)) THEN
+        EXECUTE format('CREATE TRIGGER %s EXECUTE FUNCTION @extschema@.%I()', v_trigger.triggers[i], v_trigger.prefix || p_config_id);
+      END IF;
+    END LOOP;
+  END LOOP;
+  IF p_enforce THEN
+    UPDATE @extschema@.unique_registry SET enforced = true WHERE config_id = p_config_id;
+  END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.install_unique_triggers(int, boolean) IS
+  'Creates the triggers that keep the registries of a partitioned table, inert until the swap enforces them.';
+
+-- drop_unique_registries: remove a table's registries, their triggers and
+-- functions (a rollback, or uninstall). Locks: ACCESS EXCLUSIVE on the
+-- registries; SHARE ROW EXCLUSIVE on the partitioned table and its partitions
+-- to drop the triggers (a rollback drops the partitions first).
+CREATE OR REPLACE FUNCTION @extschema@.drop_unique_registries(p_config_id int)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_registry @extschema@.unique_registry;
+  v_trigger record;
+BEGIN
+  -- The triggers are found by their functions: uninstall renames the
+  -- partitioned table before it gets here. Dropping a partitioned table's
+  -- trigger drops its clones on the partitions.
+  FOR v_trigger IN
+    SELECT t.tgname, t.tgrelid::regclass AS relation
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgfoid IN (SELECT oid FROM pg_catalog.pg_proc
+                         WHERE pronamespace = '@extschema@'::regnamespace
+                           AND proname IN ('unique_check_' || p_config_id, 'unique_deferred_' || p_config_id,
+                                           'unique_truncate_' || p_config_id))
+       AND NOT (SELECT relispartition FROM pg_catalog.pg_class WHERE oid = t.tgrelid)
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', v_trigger.tgname, v_trigger.relation);
+  END LOOP;
+  EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'unique_check_' || p_config_id);
+  EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'unique_deferred_' || p_config_id);
+  EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'unique_truncate_' || p_config_id);
+  FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id LOOP
+    EXECUTE format('DROP TABLE IF EXISTS @extschema@.%I', v_registry.registry_table);
+  END LOOP;
+  DELETE FROM @extschema@.unique_registry WHERE config_id = p_config_id;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.drop_unique_registries(int) IS
+  'Removes the unique registries of a table, with their triggers and functions.';
