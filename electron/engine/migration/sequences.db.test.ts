@@ -107,7 +107,7 @@ describe('sequences keep their names', () => {
     // Finalize: the backup's sequence goes with it; the names stay with the live ones.
     const again = await migrate(db.pool, [{ schema: 'public', table: 'tickets', keyColumn: 'k', bucketLimit: 30 }]);
     expect(again.status, again.message).toBe('succeeded');
-    expect((await finalize(db.pool, again.runId)).status).toBe('succeeded');
+    expect((await finalize(db.pool, again.runId)).status).toBe('finalized');
     expect(await describeAll()).toEqual(before);
     expect(
       await db.query(`SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'tickets%' ORDER BY 1`),

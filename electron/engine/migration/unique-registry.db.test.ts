@@ -99,7 +99,7 @@ describe('unique keys stay unique across the whole table', () => {
     });
 
     const final = await migrated({ table: 'accounts', keyColumn: 'tenant', bucketLimit: 10 });
-    expect((await finalize(db.pool, final)).status).toBe('succeeded');
+    expect((await finalize(db.pool, final)).status).toBe('finalized');
     await expect(app.query(`INSERT INTO accounts (tenant, id, customer_id) VALUES (1, 4, 1)`)).rejects.toMatchObject({
       code: '23505',
       constraint: 'accounts_pkey',
