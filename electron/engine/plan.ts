@@ -106,7 +106,16 @@ export async function planMigration(
   // Keys are counted by their canonical text, as the migration counts them:
   // 1, 1.0 and 1.00 are one numeric key.
   const distribution: KeyDistribution = key
-    ? await keyDistribution(client, info, key, keyKind, target.bucketLimit, options.counting, Math.max(10, ddlKeyLimit))
+    ? await keyDistribution(
+        client,
+        info,
+        key,
+        keyKind,
+        target.bucketLimit,
+        // Counting through a view (a managed table's) or a partitioned table would scan a whole tree for a plan that cannot run.
+        info.kind === 'r' ? options.counting : 'estimate',
+        Math.max(10, ddlKeyLimit),
+      )
     : {
         method: 'statistics',
         note: '',
@@ -249,7 +258,8 @@ export async function planMigration(
     ddl,
     ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
     maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
-    issues: sortIssues(issues),
+    // A managed table's plan says that, not what its routing view lacks as a table.
+    issues: sortIssues(issues.some((i) => i.code === 'already_managed') ? issues.filter(onlyManagement) : issues),
     uniqueness: uniquenessPlan(unique),
     estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
     ...(workload ? { workload: workload.report } : {}),
@@ -425,6 +435,16 @@ async function checkManagement(
     });
     return; // the names below are that run's
   }
+  const managed = access.canRead ? await managedBy(client, installSchema, info) : null;
+  if (managed) {
+    issues.push({
+      code: 'already_managed',
+      severity: 'blocker',
+      message: `${displayTableName(info)} is already partitioned by Partwise: it is the routing view over ${managed.partitionedTable} (by ${managed.keyColumn}, at most ${managed.bucketLimit.toLocaleString('en-US')} rows per bucket).`,
+      fix: 'Change its bucket limit in the Tracker; undo the migration with "partwise rollback --run N" (see "partwise status").',
+    });
+    return; // what else the plan would say is about the view, not the table
+  }
   const { rows } = await client.query<{ taken: string | null }>(
     `SELECT string_agg(relname, ', ') AS taken FROM pg_class
       WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND relname = ANY($2)`,
@@ -438,6 +458,25 @@ async function checkManagement(
       fix: 'Rename or drop that table (an earlier migration\'s backup is dropped with "partwise finalize").',
     });
   }
+}
+
+const onlyManagement = (issue: PlanIssue): boolean =>
+  issue.code === 'already_managed' || issue.code === 'partwise_rights';
+
+async function managedBy(
+  client: pg.ClientBase,
+  installSchema: string,
+  info: TableInfo,
+): Promise<{ partitionedTable: string; keyColumn: string; bucketLimit: number } | null> {
+  const { rows } = await client.query<{ partitioned_table: string; key_column: string; bucket_limit: string }>(
+    `SELECT partitioned_table, key_column, bucket_limit::text FROM ${ident(installSchema)}.partition_config
+      WHERE table_schema = $1 AND table_name = $2`,
+    [info.schema, info.name],
+  );
+  const row = rows[0];
+  return row
+    ? { partitionedTable: row.partitioned_table, keyColumn: row.key_column, bucketLimit: Number(row.bucket_limit) }
+    : null;
 }
 
 async function runningMigration(

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { describe, expect, it, beforeAll } from 'vitest';
-import { migrate, resume, rollback, finalize, verifyRun, Journal } from '../index.js';
+import { migrate, resume, rollback, finalize, verifyRun, Journal, planMigration } from '../index.js';
 import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
@@ -114,6 +114,20 @@ describe('migrate', () => {
 
     const runs = await new Journal('partwise').listRuns(db.pool);
     expect(runs[0]).toMatchObject({ runId: outcome.runId, status: 'succeeded', canFinalize: true, canRollback: true });
+
+    // Planning the table again says it is managed, not what its routing view lacks as a table.
+    const client = await db.connect();
+    try {
+      const again = await planMigration(
+        client,
+        { schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: 300 },
+        { counting: 'auto' },
+      );
+      expect(again.issues.map((i) => i.code)).toEqual(['already_managed']);
+      expect(again.issues[0]!.message).toContain('routing view over orders_partitioned');
+    } finally {
+      await client.end();
+    }
   });
 
   it('rolls back after the swap without losing rows written since', async () => {
