@@ -258,8 +258,8 @@ export async function planMigration(
     ddl,
     ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
     maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
-    // A managed table's plan says that, not what its routing view lacks as a table.
-    issues: sortIssues(issues.some((i) => i.code === 'already_managed') ? issues.filter(onlyManagement) : issues),
+    // A managed table's plan (or one a run is working on) says that, not what its routing view lacks as a table.
+    issues: sortIssues(managementSettled(issues) ? issues.filter(onlyManagement) : issues),
     uniqueness: uniquenessPlan(unique),
     estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
     ...(workload ? { workload: workload.report } : {}),
@@ -437,12 +437,7 @@ async function checkManagement(
   }
   const managed = access.canRead ? await managedBy(client, installSchema, info) : null;
   if (managed) {
-    issues.push({
-      code: 'already_managed',
-      severity: 'blocker',
-      message: `${displayTableName(info)} is already partitioned by Partwise: it is the routing view over ${managed.partitionedTable} (by ${managed.keyColumn}, at most ${managed.bucketLimit.toLocaleString('en-US')} rows per bucket).`,
-      fix: 'Change its bucket limit in the Tracker; undo the migration with "partwise rollback --run N" (see "partwise status").',
-    });
+    issues.push(managementIssue(displayTableName(info), managed));
     return; // what else the plan would say is about the view, not the table
   }
   const { rows } = await client.query<{ taken: string | null }>(
@@ -460,14 +455,18 @@ async function checkManagement(
   }
 }
 
-const onlyManagement = (issue: PlanIssue): boolean =>
-  issue.code === 'already_managed' || issue.code === 'partwise_rights';
+const MANAGEMENT = ['already_managed', 'migration_in_progress', 'partwise_rights'];
+const onlyManagement = (issue: PlanIssue): boolean => MANAGEMENT.includes(issue.code);
+const managementSettled = (issues: PlanIssue[]): boolean =>
+  issues.some((i) => i.code === 'already_managed' || i.code === 'migration_in_progress');
 
-async function managedBy(
-  client: pg.ClientBase,
-  installSchema: string,
-  info: TableInfo,
-): Promise<{ partitionedTable: string; keyColumn: string; bucketLimit: number } | null> {
+interface Management {
+  partitionedTable: string;
+  keyColumn: string;
+  bucketLimit: number;
+}
+
+async function managedBy(client: pg.ClientBase, installSchema: string, info: TableInfo): Promise<Management | null> {
   const { rows } = await client.query<{ partitioned_table: string; key_column: string; bucket_limit: string }>(
     `SELECT partitioned_table, key_column, bucket_limit::text FROM ${ident(installSchema)}.partition_config
       WHERE table_schema = $1 AND table_name = $2`,
@@ -477,6 +476,15 @@ async function managedBy(
   return row
     ? { partitionedTable: row.partitioned_table, keyColumn: row.key_column, bucketLimit: Number(row.bucket_limit) }
     : null;
+}
+
+function managementIssue(name: string, managed: Management): PlanIssue {
+  return {
+    code: 'already_managed',
+    severity: 'blocker',
+    message: `${name} is already partitioned by Partwise: it is the routing view over ${managed.partitionedTable} (by ${managed.keyColumn}, at most ${managed.bucketLimit.toLocaleString('en-US')} rows per bucket).`,
+    fix: 'Change its bucket limit in the Tracker; undo the migration with "partwise rollback --run N" (see "partwise status").',
+  };
 }
 
 async function runningMigration(

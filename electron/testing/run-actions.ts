@@ -45,7 +45,7 @@ const notResumable = (text: string): Expected => refused(new RegExp(`${text}; on
 const notFinalizable = (text: string): Expected =>
   refused(new RegExp(`${text}; only a succeeded run can be finalized`));
 /** Starting a migration of a table that is a routing view now: the plan's blockers, before any run is recorded. */
-const alreadyMigrated = refused(/cannot be migrated: .* is a view/, ['blocked']);
+const alreadyMigrated = refused(/cannot be migrated: .* is already partitioned by Partwise/, ['blocked']);
 
 export const EXPECTED: Record<RunState, Record<RunActionName, Expected>> = {
   'running here': {
@@ -70,8 +70,8 @@ export const EXPECTED: Record<RunState, Record<RunActionName, Expected>> = {
     finalize: notFinalizable('was interrupted'),
   },
   'interrupted in rollback': {
-    // Its table is still the routing view: the plan refuses it.
-    start: refused(/cannot be migrated: .* is a view/, ['blocked']),
+    // Its table is still the run's routing view: the run is named.
+    start: refused(/belongs to run \d+, which was interrupted/),
     cancel: refused(/is not running: it was interrupted/),
     resume: refused(/stopped while rolling back; continue the rollback instead/),
     rollback: { answer: 'working', finished: 'rolled_back' },
