@@ -7,6 +7,7 @@ import {
   formatNumber,
   formatPercent,
   formatRate,
+  formatRecent,
   formatTimestamp,
 } from './format';
 
@@ -103,5 +104,14 @@ describe('timestamps', () => {
     expect(formatTimestamp(iso)).toBe('2025-11-24 09:03:07');
     expect(formatTimestamp(null)).toBe('—');
     expect(formatTimestamp('not a date')).toBe('not a date');
+  });
+});
+
+describe('formatRecent', () => {
+  const now = new Date(2026, 10, 26, 14, 0, 0);
+  it('gives the time alone for today, and the date with minutes for another day', () => {
+    expect(formatRecent(new Date(2026, 10, 26, 9, 43, 12).toISOString(), now)).toBe('09:43:12');
+    expect(formatRecent(new Date(2026, 10, 25, 9, 43, 12).toISOString(), now)).toBe('2026-11-25 09:43');
+    expect(formatRecent(null, now)).toBe('—');
   });
 });

@@ -103,6 +103,18 @@ export function formatTimestamp(iso: string | null | undefined): string {
   );
 }
 
+/**
+ * ISO timestamp -> local time for narrow columns: "09:43:12" today,
+ * "2026-11-25 09:43" on another day (the whole timestamp belongs in a title).
+ */
+export function formatRecent(iso: string | null | undefined, now = new Date()): string {
+  if (!iso) return DASH;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  if (date.toDateString() === now.toDateString()) return formatClock(iso);
+  return formatTimestamp(iso).slice(0, 16);
+}
+
 /** ISO timestamp -> local "09:43:12" for log lines. */
 export function formatClock(iso: string): string {
   const date = new Date(iso);

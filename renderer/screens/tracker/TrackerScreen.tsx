@@ -14,7 +14,7 @@ import { SearchBox } from '../../components/SearchBox';
 import { EmptyState, Loading, QueryErrorState } from '../../components/StateViews';
 import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { useAfterPaint } from '../../lib/after-paint';
-import { formatNumber, formatTimestamp } from '../../lib/format';
+import { formatNumber, formatRecent, formatTimestamp } from '../../lib/format';
 import { keyComparator, type KeyComparator } from '../../lib/key-order';
 import { LiveWorkloadPanel } from './LiveWorkloadPanel';
 import { MaintenancePanel } from './MaintenancePanel';
@@ -22,8 +22,12 @@ import { TableConfigPanel } from './TableConfigPanel';
 
 const currentFill = (row: TrackerRow) => (row.currentCapacity > 0 ? row.currentAssigned / row.currentCapacity : 0);
 
-/** The columns, with the key column ordered as the table's keys call for (numeric when all are integers). */
-const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
+/**
+ * The columns, with the key column ordered as the table's keys call for
+ * (numeric when all are integers). Partition names share `stem` (table and key
+ * column): in a narrow column it is what gives way, so the key and bucket stay.
+ */
+const trackerColumns = (compareKeys: KeyComparator, stem: string): Column<TrackerRow>[] => [
   {
     id: 'key',
     header: 'Key',
@@ -37,7 +41,7 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
     header: 'Level-1 partition',
     width: 'minmax(90px, 1.6fr)',
     sortValue: (r) => r.levelOnePartition,
-    render: (r) => <ObjectName name={r.levelOnePartition} className="muted" />,
+    render: (r) => <ObjectName name={r.levelOnePartition} stem={stem} className="muted" />,
   },
   {
     id: 'bucket',
@@ -47,7 +51,7 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
     render: (r) => (
       <>
         <span className="num">{r.currentBucketId}</span>
-        <ObjectName name={r.currentLeaf} className="muted" />
+        <ObjectName name={r.currentLeaf} stem={stem} className="muted" />
       </>
     ),
   },
@@ -75,9 +79,13 @@ const trackerColumns = (compareKeys: KeyComparator): Column<TrackerRow>[] => [
   {
     id: 'updated',
     header: 'Last update',
-    width: '140px',
+    width: '128px',
     sortValue: (r) => r.lastUpdated,
-    render: (r) => <span className="num">{formatTimestamp(r.lastUpdated)}</span>,
+    render: (r) => (
+      <span className="num" title={formatTimestamp(r.lastUpdated)}>
+        {formatRecent(r.lastUpdated)}
+      </span>
+    ),
   },
 ];
 
@@ -99,8 +107,12 @@ function TrackerPanel({
   }, [tracker.data, filter]);
   // Decided on every key, not only the filtered ones, so that filtering never changes the order.
   const columns = useMemo(
-    () => trackerColumns(keyComparator((tracker.data?.rows ?? []).map((row) => row.keyValue))),
-    [tracker.data],
+    () =>
+      trackerColumns(
+        keyComparator((tracker.data?.rows ?? []).map((row) => row.keyValue)),
+        `${table.table}_${table.keyColumn}_`,
+      ),
+    [tracker.data, table.table, table.keyColumn],
   );
   const rowsShown = useAfterPaint(tracker.data !== undefined);
   // The tracker answer carries the configuration too, fresher than the list's.
