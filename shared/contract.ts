@@ -11,6 +11,7 @@ import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 import { WorkloadReport } from './workload.js';
+import { ErrorInfo } from './errors.js';
 
 const connectionId = z.string().min(1).max(200);
 const identifier = z.string().min(1).max(63);
@@ -110,19 +111,10 @@ export const events = {
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
 
-/** Every response crossing the boundary: a result or an error the UI can show. */
+/** Every response crossing the boundary: a result, or an error of one of the kinds of shared/errors.ts. */
 export const ResponseEnvelope = z.union([
   z.object({ ok: z.literal(true), result: z.unknown() }),
-  z.object({
-    ok: z.literal(false),
-    error: z.object({
-      kind: z.string(),
-      message: z.string(),
-      hint: z.string().optional(),
-      detail: z.string().optional(),
-      sqlstate: z.string().optional(),
-    }),
-  }),
+  z.object({ ok: z.literal(false), error: ErrorInfo }),
 ]);
 export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
 

@@ -14,6 +14,7 @@ import type net from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BRIDGE_WS_PATH, ClientMessage, type ServerMessage } from '../../shared/bridge-protocol.js';
 import type { ResponseEnvelope } from '../../shared/contract.js';
+import type { ErrorKind } from '../../shared/errors.js';
 import { createBackend, type Backend } from '../connections/backend.js';
 import { createSandbox, type Sandbox } from '../sandbox/sandbox.js';
 import type { SecretStore } from '../secrets/secret-store.js';
@@ -168,7 +169,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const sendTo = (ws: WebSocket, message: ServerMessage): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
-  const errorResponse = (kind: string, message: string): ResponseEnvelope => ({ ok: false, error: { kind, message } });
+  const errorResponse = (kind: ErrorKind, message: string): ResponseEnvelope => ({
+    ok: false,
+    error: { kind, message },
+  });
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws);

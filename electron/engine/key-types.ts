@@ -8,6 +8,7 @@
 // agree.
 import type { Queryable } from './catalog.js';
 import { ident } from '../db/sql.js';
+import { PartwiseError } from '../db/errors.js';
 
 export type KeyKind = 'integer' | 'numeric' | 'text' | 'citext' | 'uuid' | 'boolean' | 'enum';
 
@@ -133,8 +134,9 @@ export async function keyTextOf(
   column: string,
 ): Promise<(expression?: string) => string> {
   const facts = (await tableKeyTypeFacts(db, table)).get(column);
-  if (!facts) throw new Error(`${table} has no column ${column}`);
+  if (!facts) throw new PartwiseError('not_found', `${table} has no column ${column}`);
   const verdict = keyTypeVerdict(facts);
-  if (!verdict.usable) throw new Error(`${column} of ${table} cannot be a partition key: ${verdict.reason}`);
+  if (!verdict.usable)
+    throw new PartwiseError('invalid_input', `${column} of ${table} cannot be a partition key: ${verdict.reason}`);
   return (expression = ident(column)) => keyTextSql(verdict.kind, expression);
 }

@@ -4,6 +4,7 @@
 // and 03_partition_names.sql (candidate names); a test checks that both give
 // the same names.
 import { createHash } from 'node:crypto';
+import { PartwiseError } from '../db/errors.js';
 
 const MAX_IDENTIFIER_BYTES = 63;
 /** How many candidate names a partition may try (the preferred one, then _1 .. _99). */
@@ -18,7 +19,7 @@ export function derivedName(base: string, suffix: string): string {
   if (Buffer.byteLength(base + suffix) <= MAX_IDENTIFIER_BYTES) return base + suffix;
   const tag = `_${md5(base).slice(0, 8)}`;
   const room = MAX_IDENTIFIER_BYTES - Buffer.byteLength(suffix) - Buffer.byteLength(tag);
-  if (room < 1) throw new Error(`name suffix "${suffix}" is too long`);
+  if (room < 1) throw new PartwiseError('internal', `name suffix "${suffix}" is too long`);
   let cut = [...base].slice(0, room).join('');
   while (Buffer.byteLength(cut) > room) cut = [...cut].slice(0, -1).join('');
   return cut + tag + suffix;

@@ -7,9 +7,15 @@
 // text, and only after that text was checked to be exactly the statement
 // built from the fields, spelled as the deparser spells it, with the WHEN
 // clause in its place. Anything else fails with the reason, at plan time.
+import { PartwiseError } from '../db/errors.js';
 import type { TriggerInfo } from './catalog.js';
 
-export class TriggerRebuildError extends Error {}
+/** A trigger whose WHEN clause cannot be carried over exactly: the plan makes it a blocker. */
+export class TriggerRebuildError extends PartwiseError {
+  constructor(message: string) {
+    super('blocked', message);
+  }
+}
 
 interface Parts {
   name: string;

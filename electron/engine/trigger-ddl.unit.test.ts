@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PartwiseError } from '../db/errors.js';
 import type { TriggerInfo } from './catalog.js';
 import { TriggerRebuildError, triggerStatement, whenCondition } from './trigger-ddl.js';
 
@@ -98,5 +99,16 @@ describe('triggers rebuilt from catalog fields', () => {
         }),
       ),
     ).toThrow(TriggerRebuildError);
+  });
+
+  it('reports a trigger it cannot rebuild as blocked, not as an internal failure', () => {
+    const error = (() => {
+      try {
+        whenCondition(trigger({ definition: 'CREATE TRIGGER touch BEFORE UPDATE ON public.order' }));
+      } catch (thrown) {
+        return thrown;
+      }
+    })();
+    expect(PartwiseError.from(error).kind).toBe('blocked');
   });
 });

@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PartwiseError } from '../db/errors.js';
 
 export const SCHEMA_PLACEHOLDER = '@extschema@';
 
@@ -17,7 +18,7 @@ function findSqlDir(): string {
     dir = path.dirname(dir);
   }
   const found = candidates.find((candidate) => existsSync(path.join(candidate, 'migrations')));
-  if (!found) throw new Error(`Partwise SQL files not found (looked in ${candidates.join(', ')})`);
+  if (!found) throw new PartwiseError('internal', `Partwise SQL files not found (looked in ${candidates.join(', ')})`);
   return found;
 }
 

@@ -1,8 +1,9 @@
 // Turning whatever a query or mutation threw into what the UI shows.
+import type { ErrorKind } from '../../shared/errors';
 import { ApiError } from './transport';
 
 export interface ShownError {
-  kind: string;
+  kind: ErrorKind;
   message: string;
   hint?: string;
   detail?: string;
@@ -10,14 +11,14 @@ export interface ShownError {
 
 export function toShownError(error: unknown): ShownError {
   if (error instanceof ApiError) {
-    const info = error.info as ShownError;
+    const info = error.info;
     return { kind: info.kind, message: info.message, hint: info.hint, detail: info.detail };
   }
   if (error instanceof Error) return { kind: 'internal', message: error.message };
   return { kind: 'internal', message: String(error) };
 }
 
-export function errorKind(error: unknown): string | undefined {
+export function errorKind(error: unknown): ErrorKind | undefined {
   return error instanceof ApiError ? error.kind : undefined;
 }
 

@@ -11,16 +11,16 @@ import type {
   PreloadApi,
 } from '../../shared/contract';
 import { BRIDGE_WS_PATH, ServerMessage } from '../../shared/bridge-protocol';
-import type { ErrorInfo } from '../../shared/errors';
+import type { ErrorInfo, ErrorKind } from '../../shared/errors';
 
 export class ApiError extends Error {
-  readonly info: ErrorInfo | { kind: string; message: string; hint?: string };
-  constructor(info: { kind: string; message: string; hint?: string; detail?: string; sqlstate?: string }) {
+  readonly info: ErrorInfo;
+  constructor(info: ErrorInfo) {
     super(info.message);
     this.name = 'ApiError';
     this.info = info;
   }
-  get kind(): string {
+  get kind(): ErrorKind {
     return this.info.kind;
   }
   get hint(): string | undefined {

@@ -1,6 +1,7 @@
 // The three states every data view has besides "here is the data": loading,
 // failed (message, hint and Retry), and empty (what to do next).
 import type { ReactNode } from 'react';
+import type { ErrorKind } from '../../shared/errors';
 import { errorKind, toShownError } from '../api/errors';
 import { Icon } from './Icon';
 
@@ -13,7 +14,7 @@ export function Loading({ label = 'Loading…', testId }: { label?: string; test
   );
 }
 
-const KIND_TITLES: Record<string, string> = {
+const KIND_TITLES: Record<ErrorKind, string> = {
   connection: 'Cannot reach the server',
   auth: 'Authentication failed',
   privilege: 'Missing privilege',
@@ -52,7 +53,7 @@ export function ErrorState({
     >
       <Icon name="error" size={compact ? 16 : 22} className="state-icon" />
       <div className="state-body">
-        <div className="state-title">{title ?? KIND_TITLES[shown.kind] ?? 'Error'}</div>
+        <div className="state-title">{title ?? KIND_TITLES[shown.kind]}</div>
         <p className="state-message" data-testid="error-message">
           {shown.message}
         </p>

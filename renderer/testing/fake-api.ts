@@ -11,6 +11,7 @@ import type {
   PreloadApi,
   ResponseEnvelope,
 } from '../../shared/contract';
+import type { ErrorInfo } from '../../shared/errors';
 import { ApiError } from '../api/transport';
 import * as fixtures from './fixtures';
 import { liveWorkload } from './workload-fixtures';
@@ -121,7 +122,7 @@ export function asPreload(api: FakeApi): PreloadApi {
       try {
         return { ok: true, result: await api.invoke(command, input as never) };
       } catch (error) {
-        const info = error instanceof ApiError ? error.info : { kind: 'internal', message: String(error) };
+        const info: ErrorInfo = error instanceof ApiError ? error.info : { kind: 'internal', message: String(error) };
         return { ok: false, error: info };
       }
     },

@@ -3,6 +3,7 @@
 // them is restricted by the key.
 import type pg from 'pg';
 import type { WorkloadVerdict } from '../../../shared/workload.js';
+import { PartwiseError } from '../../db/errors.js';
 import { keyRestriction, strongest, type KeyRestriction } from './conditions.js';
 import { planNodes, type ExplainedStatement, type PlanNode } from './explain.js';
 
@@ -44,7 +45,7 @@ export class IdentifierQuoter {
 
   quote(name: string): string {
     const quoted = this.cache.get(name);
-    if (quoted === undefined) throw new Error(`identifier ${name} was not loaded`);
+    if (quoted === undefined) throw new PartwiseError('internal', `identifier ${name} was not loaded`);
     return quoted;
   }
 }
