@@ -59,17 +59,21 @@ export function lockTimeoutFor(requestedMs: number, deadlockTimeoutMs: number): 
 const FIRST_LOOK_MS = 200;
 const LOOK_EVERY_MS = 1000;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * A pause between attempts that a cancel cuts short. The abort listener goes
+ * when the pause ends: a run's signal outlives thousands of pauses.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new PartwiseError('cancelled', 'Cancelled'));
-      },
-      { once: true },
-    );
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new PartwiseError('cancelled', 'Cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
