@@ -25,12 +25,10 @@ export interface Backend {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
   connections: ConnectionService;
   /**
-   * Work that must finish before pools close on quit, in registration order.
-   * The run service registers here to bring running migrations to a safe,
-   * resumable point (never to cancel them silently).
+   * Runs the shutdown steps handlers registered (ServiceContext.onShutdown;
+   * the run handlers bring running migrations to a resumable point), then
+   * ends pools and stops the Sandbox.
    */
-  addShutdownStep(name: string, step: () => Promise<void>): void;
-  /** Runs the shutdown steps, then ends pools and stops the Sandbox. */
   close(): Promise<void>;
 }
 
@@ -72,9 +70,6 @@ export function createBackend(options: BackendOptions): Backend {
     },
     emit,
     connections,
-    addShutdownStep(name, step) {
-      shutdownSteps.push({ name, step });
-    },
     close() {
       closing ??= (async () => {
         for (const { name, step } of shutdownSteps) {

@@ -11,12 +11,3 @@ export function ident(name: string): string {
 export function qualified(schema: string, name: string): string {
   return `${ident(schema)}.${ident(name)}`;
 }
-
-export interface QualifiedName {
-  schema: string;
-  name: string;
-}
-
-export function qualify(table: QualifiedName): string {
-  return qualified(table.schema, table.name);
-}

@@ -64,14 +64,3 @@ export function findBinaries(major: PostgresMajor): PostgresBinaries {
     libDir: path.join(native, 'lib'),
   };
 }
-
-export function availableMajors(): PostgresMajor[] {
-  return SUPPORTED_MAJORS.filter((major) => {
-    try {
-      findBinaries(major);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}

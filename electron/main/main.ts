@@ -138,8 +138,6 @@ async function start(): Promise<void> {
     onError: logError,
     onBackgroundError: logError,
   });
-  // The run service will register here (backend.addShutdownStep) to bring running
-  // migrations to a resumable point before the pools close.
 
   backend.subscribe((event, payload) => {
     if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(EVENT_CHANNEL, event, payload);

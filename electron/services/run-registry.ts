@@ -1,6 +1,7 @@
-// The migrations, rollbacks, finalizations and maintenance jobs this process
-// is running, so that they can be cancelled (which rolls back) and, when the
-// app quits, interrupted at a point they can be resumed from.
+// The migrations, rollbacks and finalizations this process is running, so
+// that a migration can be cancelled (which rolls it back) and, when the app
+// quits, every run interrupted at a point it can be resumed from (the run
+// handlers register interruptAll as a shutdown step of the service context).
 import type { RunOutcome } from '../engine/index.js';
 import type { RunActionResult } from '../../shared/runs.js';
 

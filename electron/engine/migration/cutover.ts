@@ -1,6 +1,6 @@
-// Phase 6, the swap. Under one ACCESS EXCLUSIVE lock on the original table
-// (requested with a short lock_timeout and retried, so the application never
-// queues behind us for long), in one transaction:
+// The swap (phase cutover). Under one ACCESS EXCLUSIVE lock on the original
+// table (requested with a short lock_timeout and retried, so the application
+// never queues long behind the request), in one transaction:
 //   apply the last changes (to the new table and its unique registries);
 //   rename the original to its backup name; give the new table the original's
 //   index names, triggers, policies, grants and comments, rebuilt from the
@@ -8,7 +8,8 @@
 //   sequences' names to the ones the application now uses; re-point dependent
 //   views; start logging writes to the new table (so a rollback can carry
 //   them back); record it all in the journal.
-// Either all of it happens or none.
+// Either all of it happens or none. Materialized views are rebuilt after the
+// transaction, each swapped in under a short lock of its own.
 import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
 import { inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
@@ -203,11 +204,6 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
   return saved;
 }
 
-/**
- * A materialized view cannot be re-pointed in place: build a new one over the
- * routing view under a temporary name (the old one keeps serving meanwhile),
- * then swap them in a short transaction.
- */
 async function rebuildMaterializedViews(context: TargetContext, client: pg.ClientBase): Promise<void> {
   for (const view of context.target.saved.materializedViews ?? []) {
     await rebuildMaterializedView(context, client, view);
