@@ -1,80 +1,43 @@
-// Reading and writing the migration journal (sql/migrations/0003_journal.sql).
+// Reading and writing the migration journal (sql/migrations/0003_journal.sql);
+// every row read is validated by journal-format.ts, and what a run allows is
+// decided by run-rules.ts.
 // A run is "running" in the journal while a process works on it, and that
 // process holds a session advisory lock on the run; a running run whose lock
 // nobody holds was interrupted (kill -9, power loss) and can be resumed or
 // rolled back.
 import type pg from 'pg';
-import { ProgressUnit, type Phase } from '../../shared/progress.js';
+import { z } from 'zod';
+import { Phase, ProgressUnit } from '../../shared/progress.js';
 import type { RunStatus, RunStep, RunSummary, TargetState } from '../../shared/runs.js';
 import type { UniqueEnforcement } from '../../shared/plan.js';
 import { ident } from '../db/sql.js';
 import { PartwiseError } from '../db/errors.js';
 import { PARTWISE_VERSION } from '../version.js';
+import {
+  JOURNAL_FORMAT,
+  readRun,
+  readTarget,
+  type JournalTarget,
+  type RunRow,
+  type SavedDefinitions,
+} from './journal-format.js';
+import { needsLiveness, runActions } from './run-rules.js';
+
+/** A step as recorded; its detail is free-form figures, each read only when it has the expected type. */
+const StepRow = z.object({
+  run_id: z.union([z.string(), z.number()]),
+  target_no: z.number().int(),
+  phase: Phase,
+  started_at: z.date(),
+  finished_at: z.date().nullable(),
+  duration_ms: z.number().nullable(),
+  detail: z.record(z.string(), z.unknown()),
+});
 
 /** First key of the advisory locks Partwise takes on runs ("pwru" as an integer). */
 const RUN_LOCK_CLASS = 0x70777275;
 
-export interface JournalTarget {
-  runId: number;
-  targetNo: number;
-  schema: string;
-  table: string;
-  keyColumn: string;
-  bucketColumn: string;
-  bucketLimit: number;
-  partitionedTable: string;
-  backupTable: string;
-  configId: number | null;
-  phase: Phase;
-  status: TargetState['status'];
-  saved: SavedDefinitions;
-  rowsTotal: number | null;
-  rowsCopied: number;
-  keysTotal: number | null;
-  changesApplied: number;
-  cutoverAt: string | null;
-  error: string | null;
-}
-
-/** What the swap moved from the original table, kept to undo it. */
-export interface SavedDefinitions {
-  identity?: string[];
-  changeLog?: string;
-  afterLog?: string;
-  captureTrigger?: string;
-  /** Index and constraint renames done at the swap: original name -> name given to the backup's. */
-  renamed?: { kind: 'index' | 'constraint'; original: string; backup: string; replacement: string }[];
-  views?: { schema: string; name: string; definition: string; options: string[] | null }[];
-  /** Materialized views to rebuild, with their definitions read before the rename (so they name the table). */
-  materializedViews?: { schema: string; name: string; definition: string }[];
-  /** Set by a rollback: the routing view, renamed, to drop once nothing depends on it. */
-  routingView?: string;
-  /** Written by versions before sequences kept their names; read by rollback only. */
-  serialSequences?: { column: string; sequence: string }[];
-  identityColumns?: string[];
-  userTriggers?: string[];
-  /** The table's sequences: recorded at prepare, and with the names given to the originals at the swap. */
-  sequences?: SavedSequence[];
-  /** The target's choices of how unique keys stay enforced, as the run was started with. */
-  uniqueness?: Record<string, UniqueEnforcement>;
-  /** The unique keys kept across the table by a registry, decided at prepare (migration/unique-registry.ts). */
-  registries?: string[];
-  /** The log of rows changed while the registries are filled and synced, until the swap. */
-  registryLog?: string;
-}
-
-/** A sequence of the original table, and the names the migration gives it and its replacement. */
-export interface SavedSequence {
-  column: string;
-  kind: 'serial' | 'identity';
-  schema: string;
-  /** The name the application uses. */
-  name: string;
-  /** Identity: the new table's sequence's name until the swap (and again after a rollback). */
-  replacement: string | null;
-  /** Identity: the name the original's sequence has from the swap until finalize or rollback. */
-  backup?: string;
-}
+export type { JournalTarget, SavedDefinitions, SavedSequence } from './journal-format.js';
 
 export interface NewTarget {
   schema: string;
@@ -146,7 +109,7 @@ export class Journal {
             target.bucketLimit,
             target.partitionedTable,
             target.backupTable,
-            JSON.stringify(target.uniqueness ? { uniqueness: target.uniqueness } : {}),
+            JSON.stringify({ format: JOURNAL_FORMAT, ...(target.uniqueness ? { uniqueness: target.uniqueness } : {}) }),
           ],
         );
       }
@@ -232,7 +195,9 @@ export class Journal {
       else if (field === 'startedAt') sets.push('started_at = coalesce(started_at, now())');
       else if (field === 'finishedAt') sets.push('finished_at = now()');
       else {
-        values.push(field === 'saved' ? JSON.stringify(value) : value);
+        values.push(
+          field === 'saved' ? JSON.stringify({ ...(value as SavedDefinitions), format: JOURNAL_FORMAT }) : value,
+        );
         sets.push(`${columns[field]} = $${values.length}`);
       }
     }
@@ -260,62 +225,39 @@ export class Journal {
   }
 
   async targets(db: pg.ClientBase | pg.Pool, runId: number): Promise<JournalTarget[]> {
-    const { rows } = await db.query(`SELECT * FROM ${this.q}.migration_target WHERE run_id = $1 ORDER BY target_no`, [
-      runId,
-    ]);
-    return rows.map(toTarget);
+    const { rows } = await db.query(
+      `SELECT t.*, r.partwise_version AS written_by
+         FROM ${this.q}.migration_target t JOIN ${this.q}.migration_run r USING (run_id)
+        WHERE run_id = $1 ORDER BY target_no`,
+      [runId],
+    );
+    return rows.map(({ written_by, ...row }) => readTarget(row, written_by as string));
   }
 
   async run(db: pg.ClientBase | pg.Pool, runId: number): Promise<{ status: RunStatus; error: string | null } | null> {
-    const { rows } = await db.query<{ status: RunStatus; error: string | null }>(
-      `SELECT status, error FROM ${this.q}.migration_run WHERE run_id = $1`,
-      [runId],
-    );
-    return rows[0] ?? null;
+    const { rows } = await db.query(`SELECT * FROM ${this.q}.migration_run WHERE run_id = $1`, [runId]);
+    if (!rows[0]) return null;
+    const { status, error } = readRun(rows[0]);
+    return { status, error };
   }
 
   async listRuns(db: pg.ClientBase | pg.Pool, limit = 50): Promise<RunSummary[]> {
-    const { rows: runs } = await db.query<{
-      run_id: string;
-      status: RunStatus;
-      started_at: Date;
-      finished_at: Date | null;
-      error: string | null;
-    }>(
-      `SELECT run_id, status, started_at, finished_at, error FROM ${this.q}.migration_run ORDER BY run_id DESC LIMIT $1`,
-      [limit],
-    );
+    const { rows } = await db.query(`SELECT * FROM ${this.q}.migration_run ORDER BY run_id DESC LIMIT $1`, [limit]);
+    const runs: RunRow[] = rows.map(readRun);
     const steps = await this.steps(
       db,
-      runs.map((run) => Number(run.run_id)),
+      runs.map((run) => run.run_id),
     );
     const summaries: RunSummary[] = [];
     for (const run of runs) {
-      const runId = Number(run.run_id);
+      const runId = run.run_id;
       const targets = await this.targets(db, runId);
-      const rollingBack = targets.some((t) => t.phase === 'rollback' && t.status !== 'rolled_back');
-      let status: RunStatus = run.status;
-      // A rollback marks its run running; journals of older versions left the
-      // run "succeeded" during one. Either way, no process holding the run's
-      // lock means the process died: interrupted, where a rollback continues it.
-      if (status === 'running' || (status === 'succeeded' && rollingBack)) {
-        status = (await this.isRunActive(db, runId)) ? 'running' : 'interrupted';
-      }
-      const anyCutover = targets.some(
-        (t) => t.cutoverAt !== null && t.status !== 'rolled_back' && t.status !== 'finalized',
-      );
+      const active = needsLiveness(run.status, targets) && (await this.isRunActive(db, runId));
       summaries.push({
         runId,
-        status,
-        startedAt: run.started_at.toISOString(),
-        finishedAt: run.finished_at?.toISOString() ?? null,
-        canResume: status === 'interrupted' && !rollingBack,
-        canRollback:
-          status === 'interrupted' ||
-          ((status === 'succeeded' || status === 'failed') &&
-            targets.some((t) => t.status === 'done' || t.status === 'failed')),
-        canFinalize: status === 'succeeded' && anyCutover,
-        rollingBack: rollingBack && status !== 'rolled_back',
+        ...runActions(run.status, targets, active),
+        startedAt: run.started_at,
+        finishedAt: run.finished_at,
         error: run.error,
         targets: targets.map((t) => ({
           targetNo: t.targetNo,
@@ -342,15 +284,7 @@ export class Journal {
   async steps(db: pg.ClientBase | pg.Pool, runIds: number[]): Promise<Map<number, RunStep[]>> {
     const byRun = new Map<number, RunStep[]>();
     if (runIds.length === 0) return byRun;
-    const { rows } = await db.query<{
-      run_id: string;
-      target_no: number;
-      phase: Phase;
-      started_at: Date;
-      finished_at: Date | null;
-      duration_ms: number | null;
-      detail: Record<string, unknown>;
-    }>(
+    const { rows } = await db.query(
       `SELECT run_id, target_no, phase, started_at, finished_at, detail,
               (extract(epoch FROM finished_at - started_at) * 1000)::float8 AS duration_ms
          FROM ${this.q}.migration_step WHERE run_id = ANY($1::bigint[]) ORDER BY step_id`,
@@ -358,7 +292,7 @@ export class Journal {
     );
     const numberOrNull = (value: unknown): number | null =>
       typeof value === 'number' && Number.isFinite(value) ? value : null;
-    for (const row of rows) {
+    for (const row of rows.map((r) => StepRow.parse(r))) {
       const unit = ProgressUnit.safeParse(row.detail.unit);
       const step: RunStep = {
         targetNo: row.target_no,
@@ -375,28 +309,4 @@ export class Journal {
     }
     return byRun;
   }
-}
-
-function toTarget(row: Record<string, unknown>): JournalTarget {
-  return {
-    runId: Number(row.run_id),
-    targetNo: row.target_no as number,
-    schema: row.table_schema as string,
-    table: row.table_name as string,
-    keyColumn: row.key_column as string,
-    bucketColumn: row.bucket_column as string,
-    bucketLimit: Number(row.bucket_limit),
-    partitionedTable: row.partitioned_table as string,
-    backupTable: row.backup_table as string,
-    configId: (row.config_id as number | null) ?? null,
-    phase: row.phase as Phase,
-    status: row.status as TargetState['status'],
-    saved: (row.saved as SavedDefinitions) ?? {},
-    rowsTotal: row.rows_total === null ? null : Number(row.rows_total),
-    rowsCopied: Number(row.rows_copied),
-    keysTotal: (row.keys_total as number | null) ?? null,
-    changesApplied: Number(row.changes_applied),
-    cutoverAt: row.cutover_at ? (row.cutover_at as Date).toISOString() : null,
-    error: (row.error as string | null) ?? null,
-  };
 }

@@ -11,6 +11,7 @@ import { PartwiseError } from '../../db/errors.js';
 import { install, DEFAULT_SCHEMA } from '../../infra/install.js';
 import { Journal, type JournalTarget } from '../journal.js';
 import { DEFAULT_LOCK_RETRY } from '../locks.js';
+import { isRollingBack } from '../run-rules.js';
 import { migrationNames } from '../names.js';
 import { Reporter, type EventSink } from '../reporter.js';
 import {
@@ -201,7 +202,7 @@ export async function resume(pool: pg.Pool, runId: number, options: EngineOption
     const refusal =
       run.status !== 'running'
         ? `Run ${runId} ${stateText(run.status)}; only an interrupted run can be resumed`
-        : targets.some(rollingBack)
+        : targets.some(isRollingBack)
           ? `Run ${runId} stopped while rolling back; continue the rollback instead: "partwise rollback --run ${runId}"`
           : null;
     if (refusal) {
@@ -288,7 +289,7 @@ export async function finalize(pool: pg.Pool, runId: number, options: EngineOpti
       );
     }
     const targets = await journal.targets(control, runId);
-    if (targets.some(rollingBack)) {
+    if (targets.some(isRollingBack)) {
       await journal.unlockRun(control, runId);
       throw new PartwiseError(
         'conflict',
@@ -335,11 +336,6 @@ export async function verifyRun(pool: pg.Pool, runId: number, options: EngineOpt
       return { runId, status: 'failed' as const, message: error.message, error };
     }
   });
-}
-
-/** A rollback of this target was under way when its process stopped. */
-function rollingBack(target: JournalTarget): boolean {
-  return target.phase === 'rollback' && target.status !== 'rolled_back';
 }
 
 /** The run's state in words, after "Run N": a run locked by this process and still "running" was interrupted. */
