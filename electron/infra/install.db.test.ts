@@ -21,11 +21,13 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0005_unique_registry.sql',
       ]);
       const second = await install(client);
+      expect(first.functionsReplaced).toBe(true);
       expect(second).toEqual({
         schema: 'partwise',
         version: PARTWISE_VERSION,
         previousVersion: PARTWISE_VERSION,
         appliedMigrations: [],
+        functionsReplaced: false,
       });
       expect(await installedVersion(client)).toBe(PARTWISE_VERSION);
       const tables = await client.query(
@@ -67,6 +69,109 @@ describe('installing the SQL infrastructure', () => {
     try {
       await expect(install(client, 'Bad"Schema')).rejects.toMatchObject({ kind: 'invalid_input' });
       await expect(install(client, 'a;b')).rejects.toMatchObject({ kind: 'invalid_input' });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('upgrades an older installation: the missing migration, the functions and the version', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'older');
+      // What the previous release left: no unique registries (0005), an older
+      // routing function, no checksums yet.
+      await client.query(`DROP TABLE older.unique_registry CASCADE`);
+      await client.query(`DELETE FROM older.schema_migrations WHERE name = 'migrations/0005_unique_registry.sql'`);
+      await client.query(`UPDATE older.schema_migrations SET checksum = NULL`);
+      await client.query(`UPDATE older.installation SET version = '0.0.9', sql_checksum = NULL`);
+      await client.query(
+        `CREATE OR REPLACE FUNCTION older.level_one_name(p_name_stem text, p_key_value text) RETURNS name LANGUAGE sql AS 'SELECT ''stale'''`,
+      );
+
+      const upgrade = await install(client, 'older');
+      expect(upgrade).toMatchObject({
+        previousVersion: '0.0.9',
+        version: PARTWISE_VERSION,
+        appliedMigrations: ['migrations/0005_unique_registry.sql'],
+        functionsReplaced: true,
+      });
+      expect((await client.query(`SELECT older.level_one_name('t_k', '1') AS name`)).rows).toEqual([{ name: 't_k_1' }]);
+      expect((await client.query(`SELECT to_regclass('older.unique_registry') IS NOT NULL AS present`)).rows).toEqual([
+        { present: true },
+      ]);
+      expect(
+        (await client.query(`SELECT count(*)::int AS n FROM older.schema_migrations WHERE checksum IS NULL`)).rows,
+      ).toEqual([{ n: 0 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses to overwrite a newer installation, and changes nothing', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'newer');
+      await client.query(`UPDATE newer.installation SET version = '99.1.0'`);
+      await client.query(
+        `CREATE OR REPLACE FUNCTION newer.level_one_name(p_name_stem text, p_key_value text) RETURNS name LANGUAGE sql AS 'SELECT ''from 99.1.0'''`,
+      );
+      await expect(install(client, 'newer')).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining(
+          `holds the SQL of Partwise 99.1.0 (a later version); this is Partwise ${PARTWISE_VERSION}`,
+        ),
+        hint: expect.stringContaining('Use Partwise 99.1.0 or later'),
+      });
+      expect((await client.query(`SELECT newer.level_one_name('t_k', '1') AS name`)).rows).toEqual([
+        { name: 'from 99.1.0' },
+      ]);
+      expect(await installedVersion(client, 'newer')).toBe('99.1.0');
+
+      // The same version number, but a migration this build does not have: newer too.
+      await client.query(`UPDATE newer.installation SET version = $1`, [PARTWISE_VERSION]);
+      await client.query(
+        `INSERT INTO newer.schema_migrations (name, checksum) VALUES ('migrations/0999_later.sql', 'x')`,
+      );
+      await expect(install(client, 'newer')).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining('migrations/0999_later.sql applied, not part of this version'),
+      });
+      expect((await client.query(`SELECT newer.level_one_name('t_k', '1') AS name`)).rows).toEqual([
+        { name: 'from 99.1.0' },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses a released migration that was edited after it was applied', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'edited');
+      await client.query(
+        `UPDATE edited.schema_migrations SET checksum = 'applied from other text' WHERE name = 'migrations/0003_journal.sql'`,
+      );
+      await expect(install(client, 'edited')).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining('sql/migrations/0003_journal.sql differs from the file applied'),
+      });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('re-creates the functions when their SQL changed under the same version', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'changed');
+      await client.query(`UPDATE changed.installation SET sql_checksum = 'an earlier build'`);
+      await client.query(
+        `CREATE OR REPLACE FUNCTION changed.level_one_name(p_name_stem text, p_key_value text) RETURNS name LANGUAGE sql AS 'SELECT ''stale'''`,
+      );
+      expect(await install(client, 'changed')).toMatchObject({ functionsReplaced: true, appliedMigrations: [] });
+      expect((await client.query(`SELECT changed.level_one_name('t_k', '1') AS name`)).rows).toEqual([
+        { name: 't_k_1' },
+      ]);
     } finally {
       await client.end();
     }
