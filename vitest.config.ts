@@ -7,7 +7,12 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
-          include: ['shared/**/*.test.ts', 'electron/**/*.unit.test.ts', 'renderer/**/*.test.{ts,tsx}'],
+          include: [
+            'shared/**/*.test.ts',
+            'electron/**/*.unit.test.ts',
+            'renderer/**/*.test.{ts,tsx}',
+            'eslint-layers.test.ts',
+          ],
           environment: 'node',
         },
       },

@@ -12,7 +12,7 @@
 // Goal: routed >= 0.5 x plain at 8 writers on one hot key.
 import pg from 'pg';
 import { parseArgs } from 'node:util';
-import { install } from '../electron/infra/install.js';
+import { install } from '../electron/install/install.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });

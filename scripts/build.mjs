@@ -4,7 +4,7 @@
 //   dist/main/main.mjs       Electron main process (ESM)
 //   dist/preload/preload.cjs the window's preload (CommonJS: sandboxed preloads cannot be ESM)
 //   dist/bridge/main.mjs     the browser bridge of `npm run web`
-// The SQL of sql/ is not bundled: electron/infra/sql-files.ts finds it at run
+// The SQL of sql/ is not bundled: electron/install/sql-files.ts finds it at run
 // time, up the tree from the bundle (dist/<x>/ -> sql/) or in the packaged
 // app's resources (electron-builder.yml copies it as extraResources).
 //

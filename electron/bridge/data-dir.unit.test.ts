@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { contentSecurityPolicy } from './content-security-policy.js';
+import { contentSecurityPolicy } from '../renderer-files/content-security-policy.js';
 import { defaultDataDir } from './data-dir.js';
 
 describe('defaultDataDir', () => {

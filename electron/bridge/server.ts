@@ -15,12 +15,12 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BRIDGE_WS_PATH, ClientMessage, type ServerMessage } from '../../shared/bridge-protocol.js';
 import type { ResponseEnvelope } from '../../shared/contract.js';
 import type { ErrorKind } from '../../shared/errors.js';
-import { createBackend, type Backend } from '../connections/backend.js';
+import { createBackend, type Backend } from '../backend/backend.js';
 import { createSandbox, type Sandbox } from '../sandbox/sandbox.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
-import { contentSecurityPolicy, SECURITY_HEADERS } from './content-security-policy.js';
-import { defaultRendererDir, rendererIsBuilt, resolveStaticFile } from './static-files.js';
+import { contentSecurityPolicy, SECURITY_HEADERS } from '../renderer-files/content-security-policy.js';
+import { defaultRendererDir, rendererIsBuilt, resolveStaticFile } from '../renderer-files/static-files.js';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** The largest message a client may send; commands are small JSON objects. */

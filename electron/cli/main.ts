@@ -10,7 +10,7 @@ import { PartwiseError } from '../db/errors.js';
 import { blockers, DEFAULT_WORKERS, type MigrationTarget } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
 import type { RunEvent } from '../../shared/progress.js';
-import { DEFAULT_SCHEMA, validateSchemaName } from '../infra/install.js';
+import { DEFAULT_SCHEMA, validateSchemaName } from '../install/install.js';
 import {
   finalize,
   findManagedTable,

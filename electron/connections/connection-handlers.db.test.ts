@@ -12,7 +12,7 @@ import { SafeStorageSecretStore } from '../secrets/safe-storage-secret-store.js'
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { useTestDatabase } from '../testing/database.js';
 import { PARTWISE_VERSION } from '../version.js';
-import { createBackend, type Backend } from './backend.js';
+import { createBackend, type Backend } from '../backend/backend.js';
 
 const db = useTestDatabase('connections');
 

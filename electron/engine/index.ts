@@ -12,4 +12,4 @@ export {
 } from './migration/runner.js';
 export { maintainTable, refreshRouting, findManagedTable } from './maintain.js';
 export { Journal } from './journal.js';
-export { DEFAULT_SCHEMA } from '../infra/install.js';
+export { DEFAULT_SCHEMA } from '../install/install.js';

@@ -31,7 +31,7 @@ import { accessProblem, partwiseAccess } from './partwise-access.js';
 import { rebuildIssues } from './rebuild-check.js';
 import { partitionedTableStatements } from './table-ddl.js';
 import { uniqueKeys, uniquenessIssues, uniquenessPlan } from './uniqueness.js';
-import { DEFAULT_SCHEMA } from '../infra/install.js';
+import { DEFAULT_SCHEMA } from '../install/install.js';
 import { workloadForPlan } from './workload/index.js';
 
 export interface PlanOptions {

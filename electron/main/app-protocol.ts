@@ -3,8 +3,8 @@
 // give the page the whole file system as its origin.
 import fs from 'node:fs/promises';
 import { protocol } from 'electron';
-import { contentSecurityPolicy, SECURITY_HEADERS } from '../bridge/content-security-policy.js';
-import { rendererIsBuilt, resolveStaticFile } from '../bridge/static-files.js';
+import { contentSecurityPolicy, SECURITY_HEADERS } from '../renderer-files/content-security-policy.js';
+import { rendererIsBuilt, resolveStaticFile } from '../renderer-files/static-files.js';
 import { APP_HOST, APP_SCHEME } from './trust.js';
 
 /** Must run before the app is ready. */

@@ -14,8 +14,8 @@ import {
   type WebContents,
 } from 'electron';
 import type { ResponseEnvelope } from '../../shared/contract.js';
-import { defaultRendererDir } from '../bridge/static-files.js';
-import { createBackend, type Backend } from '../connections/backend.js';
+import { defaultRendererDir } from '../renderer-files/static-files.js';
+import { createBackend, type Backend } from '../backend/backend.js';
 import { EVENT_CHANNEL, INVOKE_CHANNEL } from '../preload/channels.js';
 import { createSandbox } from '../sandbox/sandbox.js';
 import { SafeStorageSecretStore } from '../secrets/safe-storage-secret-store.js';

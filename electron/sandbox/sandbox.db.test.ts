@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionProfile } from '../../shared/connection.js';
-import { createBackend, type Backend } from '../connections/backend.js';
+import { createBackend, type Backend } from '../backend/backend.js';
 import { ProfileStore } from '../connections/profile-store.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { createSandbox, sandboxHome, type Sandbox } from './sandbox.js';

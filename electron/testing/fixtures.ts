@@ -1,7 +1,7 @@
 // Shared set-up for database tests: Partwise installed, and a managed table
 // created directly (without a migration) for tests of routing itself.
 import type pg from 'pg';
-import { install } from '../infra/install.js';
+import { install } from '../install/install.js';
 import { ident, qualified } from '../db/sql.js';
 import type { TestDatabase } from './database.js';
 

@@ -8,7 +8,7 @@ import { BUCKET_COLUMN_DEFAULT, DEFAULT_WORKERS } from '../../../shared/plan.js'
 import { MIGRATION_PHASES, type FinishedStatus, type Phase } from '../../../shared/progress.js';
 import type { RunStatus } from '../../../shared/runs.js';
 import { PartwiseError } from '../../db/errors.js';
-import { install, DEFAULT_SCHEMA } from '../../infra/install.js';
+import { install, DEFAULT_SCHEMA } from '../../install/install.js';
 import { Journal, type JournalTarget } from '../journal.js';
 import { DEFAULT_LOCK_RETRY } from '../locks.js';
 import { isRollingBack } from '../run-rules.js';

@@ -8,13 +8,13 @@ import type { ConnectionTarget } from '../db/connect.js';
 import type { CommandHandlers } from '../services/context.js';
 import { createDispatcher, type Dispatch } from '../services/dispatch.js';
 import { createHandlers } from '../services/handlers.js';
-import { DEFAULT_SCHEMA } from '../infra/install.js';
-import { connectionFailure } from './connection-errors.js';
+import { DEFAULT_SCHEMA } from '../install/install.js';
+import { connectionFailure } from '../connections/connection-errors.js';
 import {
   createConnectionHandlers,
   type ConnectionHandlerOptions,
   type ConnectionService,
-} from './connection-handlers.js';
+} from '../connections/connection-handlers.js';
 
 export type EventListener = (event: EventName, payload: unknown) => void;
 
