@@ -1,11 +1,11 @@
-// Runs migrations phase by phase, recording each step in the journal before
-// moving on, so that whatever kills the process, the next start knows where
-// each table stands. A failure (or a cancel) before a table's swap rolls that
+// Runs migrations phase by phase (the ordered list of phases.ts), recording
+// each step in the journal before moving on, so that whatever kills the
+// process, the next start knows where each table stands. A failure (or a cancel) before a table's swap rolls that
 // table back at once; after the swap, only a failed verification does.
 import type pg from 'pg';
 import type { MigrationTarget } from '../../../shared/plan.js';
 import { BUCKET_COLUMN_DEFAULT, DEFAULT_WORKERS } from '../../../shared/plan.js';
-import { MIGRATION_PHASES, type FinishedStatus, type Phase } from '../../../shared/progress.js';
+import type { FinishedStatus, Phase } from '../../../shared/progress.js';
 import type { RunStatus } from '../../../shared/runs.js';
 import { PartwiseError } from '../../db/errors.js';
 import { install, DEFAULT_SCHEMA } from '../../install/install.js';
@@ -21,15 +21,12 @@ import {
   type MigrationOptions,
   type TargetContext,
 } from './context.js';
-import { prepare, refuseBlocked } from './prepare.js';
-import { provisionAndCopy } from './copy.js';
-import { buildIndexes } from './indexes.js';
-import { catchUp } from './catch-up.js';
-import { cutover } from './cutover.js';
-import { verify } from './verify.js';
+import { refuseBlocked } from './prepare.js';
 import { rollbackTarget } from './rollback.js';
 import { finalizeTarget } from './finalize.js';
+import { verify } from './verify.js';
 import { crashPoint } from './crash-points.js';
+import { MIGRATION_STEPS, type HandOver, type StepDetail } from './phases.js';
 import { recordAcceptances } from './acceptance.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
@@ -58,10 +55,6 @@ function resolveOptions(options: EngineOptions): MigrationOptions {
     signal: options.signal,
     interrupt: options.interrupt,
   };
-}
-
-function reached(target: JournalTarget, phase: Phase): boolean {
-  return MIGRATION_PHASES.indexOf(target.phase) > MIGRATION_PHASES.indexOf(phase);
 }
 
 class Session {
@@ -468,8 +461,6 @@ async function stopped(
   return { runId, status, message, error };
 }
 
-type StepDetail = Record<string, unknown> & { count?: number; unit?: string; lockMs?: number };
-
 async function runTarget(
   context: TargetContext,
   control: pg.ClientBase,
@@ -484,7 +475,7 @@ async function runTarget(
   const step = async (
     phase: Phase,
     message: string,
-    work: (handOver: (next: Phase, detail: Record<string, unknown>) => Promise<void>) => Promise<StepDetail | void>,
+    work: (handOver: HandOver) => Promise<StepDetail | void>,
   ): Promise<void> => {
     await beforePhase?.(phase, context.label);
     throwIfCancelled(context);
@@ -503,35 +494,11 @@ async function runTarget(
     await journal.finishStep(control, stepId, { ...detail, ms: Date.now() - started });
   };
 
-  if (!reached(target, 'prepare')) await step('prepare', `preparing ${context.label}`, () => prepare(context, control));
-  if (!reached(target, 'copy'))
-    await step('provision', `creating partitions for ${context.label}`, async (handOver) => ({
-      ...(await provisionAndCopy(context, control, (provisioned) =>
-        handOver('copy', { ...provisioned, unit: 'partitions' }),
-      )),
-      unit: 'rows',
-    }));
-  if (!reached(target, 'indexes')) await crashPoint('indexes:before');
-  if (!reached(target, 'indexes'))
-    await step('indexes', `building indexes of ${context.label}`, async () => ({
-      count: await buildIndexes(context, control),
-      unit: 'indexes',
-    }));
-  if (!target.cutoverAt) await crashPoint('catch_up:before');
-  if (!target.cutoverAt && target.saved.changeLog) {
-    await step('catch_up', `applying changes made during the copy`, async () => {
-      const before = target.changesApplied;
-      await catchUp(context, control);
-      return { count: target.changesApplied - before, unit: 'changes' };
-    });
-  }
-  if (!target.cutoverAt) await step('cutover', `swapping ${context.label}`, () => cutover(context, control));
-  if (!reached(target, 'verify')) {
-    await crashPoint('verify:before');
-    await step('verify', `verifying ${context.label}`, async () => {
-      const report = await verify(context, control);
-      return { ...report, count: report.rows, unit: 'rows' };
-    });
+  for (const phase of MIGRATION_STEPS) {
+    if (phase.isDone(target)) continue;
+    if (phase.crashPoint) await crashPoint(phase.crashPoint);
+    if (phase.applies && !phase.applies(target)) continue;
+    await step(phase.phase, phase.message(context.label), (handOver) => phase.run(context, control, handOver));
   }
   await journal.updateTarget(control, target.runId, target.targetNo, {
     phase: 'done',
