@@ -10,7 +10,7 @@ import { PartwiseError } from '../db/errors.js';
 import { blockers, DEFAULT_WORKERS, type MigrationTarget } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
 import type { RunEvent } from '../../shared/progress.js';
-import { DEFAULT_SCHEMA, validateSchemaName } from '../install/install.js';
+import { DEFAULT_SCHEMA, install, validateSchemaName } from '../install/install.js';
 import {
   finalize,
   findManagedTable,
@@ -47,6 +47,7 @@ Commands:
   finalize   Drop a run's backups (no rollback after this)
   maintain   Create buckets ahead, repair the tracker, report over-full buckets
   refresh    Rebuild a table's routing view after ALTER TABLE on its partitioned table
+  install    Install or upgrade Partwise's SQL in --schema (migrate and resume do it too)
 
 Target:   --table schema.table --key column --bucket-limit N   (quoted names allowed: '"My Schema"."My Table"')
           --unique NAME=table|bucket   keep a primary key, unique constraint or unique index unique across
@@ -215,7 +216,18 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const known = ['plan', 'migrate', 'status', 'verify', 'resume', 'rollback', 'finalize', 'maintain', 'refresh'];
+  const known = [
+    'plan',
+    'migrate',
+    'status',
+    'verify',
+    'resume',
+    'rollback',
+    'finalize',
+    'maintain',
+    'refresh',
+    'install',
+  ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   const installSchema = validateSchemaName(values.schema ?? DEFAULT_SCHEMA);
@@ -233,7 +245,12 @@ async function main(argv: string[]): Promise<number> {
     // Say what the role lacks and who can grant it, before a statement fails
     // with "permission denied for table migration_target". (The plan reports
     // it as a blocker, among the others.)
-    const need = command === 'status' ? 'read' : command === 'plan' || command === 'migrate' ? null : 'run';
+    const need =
+      command === 'status'
+        ? 'read'
+        : command === 'plan' || command === 'migrate' || command === 'install'
+          ? null
+          : 'run';
     const problem = need ? accessProblem(await partwiseAccess(pool, installSchema), need) : null;
     if (problem) throw new PartwiseError('privilege', problem.message, { hint: problem.fix });
     switch (command) {
@@ -313,6 +330,8 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'status':
         return await status(pool, installSchema, values);
+      case 'install':
+        return await installSql(pool, installSchema, values);
       case 'maintain':
       case 'refresh': {
         if (!values.table) throw new UsageError(`--table is required for ${command}`);
@@ -394,6 +413,25 @@ async function status(pool: pg.Pool, installSchema: string, values: Values): Pro
     if (values.run) for (const line of timingLines(run)) process.stdout.write(`${line}\n`);
   }
   return 0;
+}
+
+async function installSql(pool: pg.Pool, schema: string, values: { json?: boolean }): Promise<number> {
+  const client = await pool.connect();
+  try {
+    const result = await install(client, schema);
+    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      const from = result.previousVersion ? `over ${result.previousVersion}` : 'new';
+      const applied = result.appliedMigrations.length > 0 ? `; applied ${result.appliedMigrations.join(', ')}` : '';
+      const functions = result.functionsReplaced ? '; functions re-created' : '; already current';
+      process.stdout.write(
+        `Partwise ${result.version} installed in schema ${schema} (${from}${applied}${functions})\n`,
+      );
+    }
+    return 0;
+  } finally {
+    client.release();
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {

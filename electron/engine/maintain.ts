@@ -9,6 +9,7 @@ import { ident } from '../db/sql.js';
 import type { TableName } from '../../shared/identifiers.js';
 import type { Reporter } from './reporter.js';
 import { inLockingTransaction, DEFAULT_LOCK_RETRY } from './locks.js';
+import { install } from '../install/install.js';
 
 export interface ManagedConfig {
   configId: number;
@@ -60,11 +61,22 @@ export interface MaintainOptions {
   reporter?: Reporter;
 }
 
+/** Upgrades an older installation before work that calls its functions (a newer one is refused). */
+async function installOn(pool: pg.Pool, installSchema: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await install(client, installSchema);
+  } finally {
+    client.release();
+  }
+}
+
 export async function maintainTable(
   pool: pg.Pool,
   configId: number,
   options: MaintainOptions,
 ): Promise<MaintenanceReport> {
+  await installOn(pool, options.installSchema);
   const schema = ident(options.installSchema);
   const { rows: keys } = await pool.query<{ key_value: string }>(
     `SELECT key_value FROM ${schema}.partition_tracker WHERE config_id = $1 ORDER BY key_value`,
@@ -122,6 +134,7 @@ export async function maintainTable(
 export async function refreshRouting(pool: pg.Pool, installSchema: string, configId: number): Promise<void> {
   const client = await pool.connect();
   try {
+    await install(client, installSchema);
     await inLockingTransaction(client, DEFAULT_LOCK_RETRY, async () => {
       await client.query(`SELECT ${ident(installSchema)}.install_routing($1)`, [configId]);
     });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { install, installedVersion } from './install.js';
+import { install, installedVersion, requireCurrentSql } from './install.js';
+import { finalize, rollback, verifyRun } from '../engine/index.js';
+import { runCli } from '../testing/cli.js';
 import { PARTWISE_VERSION } from '../version.js';
 import { useTestDatabase } from '../testing/database.js';
 import { createRoutedTable } from '../testing/fixtures.js';
@@ -172,6 +174,55 @@ describe('installing the SQL infrastructure', () => {
       expect((await client.query(`SELECT changed.level_one_name('t_k', '1') AS name`)).rows).toEqual([
         { name: 't_k_1' },
       ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses to verify with SQL of another version, naming `partwise install`, which upgrades it', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'stale');
+      await client.query(`UPDATE stale.installation SET version = '0.0.9'`);
+      await expect(verifyRun(db.pool, 424242, { installSchema: 'stale' })).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining(`holds the SQL of Partwise 0.0.9; this is Partwise ${PARTWISE_VERSION}`),
+        hint: expect.stringContaining('partwise install --schema stale'),
+      });
+      await client.query(`UPDATE stale.installation SET version = $1, sql_checksum = 'another build'`, [
+        PARTWISE_VERSION,
+      ]);
+      await expect(requireCurrentSql(db.pool, 'stale')).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining('from another build'),
+      });
+
+      const upgrade = await runCli(['install', '--url', db.url, '--schema', 'stale']);
+      expect(upgrade.stderr).toBe('');
+      expect(upgrade.stdout).toBe(
+        `Partwise ${PARTWISE_VERSION} installed in schema stale (over ${PARTWISE_VERSION}; functions re-created)\n`,
+      );
+      expect(upgrade.code).toBe(0);
+      await expect(verifyRun(db.pool, 424242, { installSchema: 'stale' })).rejects.toMatchObject({
+        kind: 'not_found',
+      });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('upgrades an older installation before rolling back or finalizing, and refuses a newer one', async () => {
+    const client = await db.connect();
+    try {
+      await install(client, 'undo');
+      await client.query(`UPDATE undo.installation SET version = '0.0.9'`);
+      await expect(rollback(db.pool, 424242, { installSchema: 'undo' })).rejects.toMatchObject({ kind: 'not_found' });
+      expect(await installedVersion(client, 'undo')).toBe(PARTWISE_VERSION);
+      await client.query(`UPDATE undo.installation SET version = '99.0.0'`);
+      await expect(finalize(db.pool, 424242, { installSchema: 'undo' })).rejects.toMatchObject({
+        kind: 'blocked',
+        message: expect.stringContaining('holds the SQL of Partwise 99.0.0'),
+      });
     } finally {
       await client.end();
     }

@@ -45,7 +45,7 @@ interface Installed {
   sqlChecksum: string | null;
 }
 
-async function installed(client: pg.ClientBase, schema: string): Promise<Installed | null> {
+async function installed(client: pg.ClientBase | pg.Pool, schema: string): Promise<Installed | null> {
   const table = `${ident(validateSchemaName(schema))}.installation`;
   const { rows: exists } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
     table,
@@ -81,12 +81,48 @@ function checksum(text: string): string {
   return createHash('sha256').update(text.replace(/\r\n/g, '\n'), 'utf8').digest('hex');
 }
 
+/** The checksum of sql/functions as this program would install them. */
+function functionsChecksum(): string {
+  return checksum(
+    functionFiles()
+      .map((file) => `${file.name}\n${file.text}`)
+      .join('\n'),
+  );
+}
+
 function newerInstallation(schema: string, installedAs: string, reason: string): PartwiseError {
   return new PartwiseError(
     'blocked',
     `Schema ${schema} holds the SQL of Partwise ${installedAs} (${reason}); this is Partwise ${PARTWISE_VERSION}, which does not overwrite a newer installation`,
     {
       hint: `Use Partwise ${installedAs} or later with this database, or install this version into another schema (--schema).`,
+    },
+  );
+}
+
+/**
+ * Refuses to work with SQL another version (or build) of Partwise installed,
+ * as pg_repack does, for what only reads (verify): it does not install, so it
+ * must not call functions whose signatures or behaviour this program does not
+ * know. Whatever changes things (migrate, resume, rollback, finalize,
+ * maintenance) installs first instead, which upgrades an older installation
+ * and refuses a newer one.
+ */
+export async function requireCurrentSql(client: pg.ClientBase | pg.Pool, schema = DEFAULT_SCHEMA): Promise<void> {
+  const found = await installed(client, schema);
+  if (!found) {
+    throw new PartwiseError('not_found', `Partwise is not installed in schema ${schema}`, {
+      hint: `partwise install --schema ${schema} installs it (a migration does too).`,
+    });
+  }
+  if (found.version === PARTWISE_VERSION && found.sqlChecksum === functionsChecksum()) return;
+  if (compareVersions(found.version, PARTWISE_VERSION) > 0)
+    throw newerInstallation(schema, found.version, 'a later version');
+  throw new PartwiseError(
+    'blocked',
+    `Schema ${schema} holds the SQL of Partwise ${found.version}${found.version === PARTWISE_VERSION ? ' from another build' : ''}; this is Partwise ${PARTWISE_VERSION}`,
+    {
+      hint: `Upgrade it first: partwise install --schema ${schema} (starting or resuming a migration upgrades it too).`,
     },
   );
 }
@@ -144,7 +180,7 @@ export async function install(client: pg.ClientBase, schema = DEFAULT_SCHEMA): P
       }
     }
     const functions = functionFiles();
-    const sqlChecksum = checksum(functions.map((file) => `${file.name}\n${file.text}`).join('\n'));
+    const sqlChecksum = functionsChecksum();
     const functionsReplaced =
       before?.version !== PARTWISE_VERSION || before.sqlChecksum !== sqlChecksum || appliedMigrations.length > 0;
     if (functionsReplaced) {

@@ -8,7 +8,7 @@ import { BUCKET_COLUMN_DEFAULT, DEFAULT_WORKERS } from '../../../shared/plan.js'
 import type { FinishedStatus, Phase } from '../../../shared/progress.js';
 import type { RunStatus } from '../../../shared/runs.js';
 import { PartwiseError } from '../../db/errors.js';
-import { install, DEFAULT_SCHEMA } from '../../install/install.js';
+import { install, requireCurrentSql, DEFAULT_SCHEMA } from '../../install/install.js';
 import { Journal, type JournalTarget } from '../journal.js';
 import { DEFAULT_LOCK_RETRY } from '../locks.js';
 import { isRollingBack } from '../run-rules.js';
@@ -217,6 +217,7 @@ export async function resume(pool: pg.Pool, runId: number, options: EngineOption
 export async function rollback(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
     const { journal, control } = session;
+    await install(control, session.options.installSchema);
     const run = await lockExisting(session, runId);
     const targets = await journal.targets(control, runId);
     const untouched = targets.every((t) => t.status === 'rolled_back' || t.status === 'pending');
@@ -269,6 +270,7 @@ export async function rollback(pool: pg.Pool, runId: number, options: EngineOpti
 export async function finalize(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
     const { journal, control } = session;
+    await install(control, session.options.installSchema);
     const run = await lockExisting(session, runId);
     if (run.status === 'finalized') {
       await journal.unlockRun(control, runId);
@@ -306,6 +308,7 @@ export async function finalize(pool: pg.Pool, runId: number, options: EngineOpti
 /** Verifies again every migrated (not yet finalized) table of a run; changes nothing. */
 export async function verifyRun(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
+    await requireCurrentSql(session.control, session.options.installSchema);
     const run = await session.journal.run(session.control, runId);
     if (!run) throw new PartwiseError('not_found', `There is no run ${runId}`);
     session.attach(runId);
