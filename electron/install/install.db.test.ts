@@ -76,6 +76,22 @@ describe('installing the SQL infrastructure', () => {
     }
   });
 
+  it('leaves a current installation untouched, so that a reader of its tables does not hold it up', async () => {
+    const installer = await db.connect();
+    const reader = await db.connect();
+    try {
+      await install(installer, 'current');
+      await reader.query('BEGIN');
+      await reader.query('SELECT version FROM current.installation');
+      await installer.query(`SET lock_timeout = '500ms'`);
+      expect(await install(installer, 'current')).toMatchObject({ functionsReplaced: false, appliedMigrations: [] });
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+      await installer.end();
+    }
+  });
+
   it('upgrades an older installation: the missing migration, the functions and the version', async () => {
     const client = await db.connect();
     try {

@@ -144,7 +144,10 @@ export async function install(client: pg.ClientBase, schema = DEFAULT_SCHEMA): P
     if (before && compareVersions(before.version, PARTWISE_VERSION) > 0) {
       throw newerInstallation(schema, before.version, 'a later version');
     }
-    await client.query(forSchema(bootstrapSql().text, quoted));
+    const sqlChecksum = functionsChecksum();
+    const current = before?.version === PARTWISE_VERSION && before.sqlChecksum === sqlChecksum;
+    // The bookkeeping DDL takes strong locks: only when something may change.
+    if (!current) await client.query(forSchema(bootstrapSql().text, quoted));
     const { rows } = await client.query<{ name: string; checksum: string | null }>(
       `SELECT name, checksum FROM ${quoted}.schema_migrations`,
     );
@@ -179,19 +182,17 @@ export async function install(client: pg.ClientBase, schema = DEFAULT_SCHEMA): P
         );
       }
     }
-    const functions = functionFiles();
-    const sqlChecksum = functionsChecksum();
-    const functionsReplaced =
-      before?.version !== PARTWISE_VERSION || before.sqlChecksum !== sqlChecksum || appliedMigrations.length > 0;
+    // A current installation is left untouched: the install only read.
+    const functionsReplaced = !current || appliedMigrations.length > 0;
     if (functionsReplaced) {
-      for (const file of functions) await client.query(forSchema(file.text, quoted));
+      for (const file of functionFiles()) await client.query(forSchema(file.text, quoted));
+      await client.query(
+        `INSERT INTO ${quoted}.installation (version, sql_checksum) VALUES ($1, $2)
+         ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, sql_checksum = EXCLUDED.sql_checksum,
+           installed_at = now()`,
+        [PARTWISE_VERSION, sqlChecksum],
+      );
     }
-    await client.query(
-      `INSERT INTO ${quoted}.installation (version, sql_checksum) VALUES ($1, $2)
-       ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, sql_checksum = EXCLUDED.sql_checksum,
-         installed_at = CASE WHEN $3 THEN now() ELSE ${quoted}.installation.installed_at END`,
-      [PARTWISE_VERSION, sqlChecksum, functionsReplaced],
-    );
     await client.query('COMMIT');
     return {
       schema,
