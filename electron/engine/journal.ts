@@ -39,17 +39,14 @@ const RUN_LOCK_CLASS = 0x70777275;
 
 export type { JournalTarget, SavedDefinitions, SavedSequence } from './journal-format.js';
 
-export interface NewTarget {
-  schema: string;
-  table: string;
-  keyColumn: string;
-  bucketColumn: string;
-  bucketLimit: number;
-  partitionedTable: string;
-  backupTable: string;
+/** A table of a run about to be recorded: the journal's fields it starts with. */
+export type NewTarget = Pick<
+  JournalTarget,
+  'schema' | 'table' | 'keyColumn' | 'bucketColumn' | 'bucketLimit' | 'partitionedTable' | 'backupTable'
+> & {
   /** Recorded with the target (in its saved definitions) so that a resumed run keeps them. */
   uniqueness?: Record<string, UniqueEnforcement>;
-}
+};
 
 export class Journal {
   readonly schema: string;
