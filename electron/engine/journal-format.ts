@@ -116,6 +116,18 @@ export const RunRow = z.object({
 });
 export type RunRow = z.infer<typeof RunRow>;
 
+/** A step as recorded; its detail is free-form figures, each read only when it has the expected type. */
+const StepRow = z.object({
+  run_id: count,
+  target_no: z.number().int(),
+  phase: Phase,
+  started_at: z.date(),
+  finished_at: z.date().nullable(),
+  duration_ms: z.number().nullable(),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type StepRow = z.infer<typeof StepRow>;
+
 export interface JournalTarget {
   runId: number;
   targetNo: number;
@@ -194,5 +206,11 @@ export function readTarget(row: unknown, writtenBy: string | null): JournalTarge
 export function readRun(row: unknown): RunRow {
   const parsed = RunRow.safeParse(row);
   if (!parsed.success) throw unreadable('record of a run', parsed.error);
+  return parsed.data;
+}
+
+export function readStep(row: unknown): StepRow {
+  const parsed = StepRow.safeParse(row);
+  if (!parsed.success) throw unreadable('record of a step', parsed.error);
   return parsed.data;
 }

@@ -6,8 +6,7 @@
 // nobody holds was interrupted (kill -9, power loss) and can be resumed or
 // rolled back.
 import type pg from 'pg';
-import { z } from 'zod';
-import { Phase, ProgressUnit } from '../../shared/progress.js';
+import { ProgressUnit, type Phase } from '../../shared/progress.js';
 import type { RunStatus, RunStep, RunSummary, TargetState } from '../../shared/runs.js';
 import type { UniqueEnforcement } from '../../shared/plan.js';
 import { ident } from '../db/sql.js';
@@ -16,23 +15,13 @@ import { PARTWISE_VERSION } from '../version.js';
 import {
   JOURNAL_FORMAT,
   readRun,
+  readStep,
   readTarget,
   type JournalTarget,
   type RunRow,
   type SavedDefinitions,
 } from './journal-format.js';
 import { needsLiveness, runActions } from './run-rules.js';
-
-/** A step as recorded; its detail is free-form figures, each read only when it has the expected type. */
-const StepRow = z.object({
-  run_id: z.union([z.string(), z.number()]),
-  target_no: z.number().int(),
-  phase: Phase,
-  started_at: z.date(),
-  finished_at: z.date().nullable(),
-  duration_ms: z.number().nullable(),
-  detail: z.record(z.string(), z.unknown()),
-});
 
 /** First key of the advisory locks Partwise takes on runs ("pwru" as an integer). */
 const RUN_LOCK_CLASS = 0x70777275;
@@ -289,7 +278,7 @@ export class Journal {
     );
     const numberOrNull = (value: unknown): number | null =>
       typeof value === 'number' && Number.isFinite(value) ? value : null;
-    for (const row of rows.map((r) => StepRow.parse(r))) {
+    for (const row of rows.map(readStep)) {
       const unit = ProgressUnit.safeParse(row.detail.unit);
       const step: RunStep = {
         targetNo: row.target_no,
@@ -301,7 +290,7 @@ export class Journal {
         unit: unit.success ? unit.data : null,
         lockMs: numberOrNull(row.detail.lockMs),
       };
-      const runId = Number(row.run_id);
+      const runId = row.run_id;
       byRun.set(runId, [...(byRun.get(runId) ?? []), step]);
     }
     return byRun;
