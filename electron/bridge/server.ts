@@ -13,7 +13,6 @@ import http from 'node:http';
 import type net from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BRIDGE_WS_PATH, ClientMessage, type ServerMessage } from '../../shared/bridge-protocol.js';
-import type { ResponseEnvelope } from '../../shared/contract.js';
 import type { ErrorKind } from '../../shared/errors.js';
 import { createBackend, type Backend } from '../backend/backend.js';
 import { createSandbox, type Sandbox } from '../sandbox/sandbox.js';
@@ -88,34 +87,17 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export async function startBridge(options: BridgeOptions): Promise<Bridge> {
-  const token = options.token ?? randomBytes(32).toString('base64url');
-  const rendererDir = options.rendererDir ?? defaultRendererDir();
-  const sandbox =
-    options.sandbox === false
-      ? undefined
-      : (options.sandbox ?? createSandbox({ dataDir: options.dataDir, onLog: options.onLog }));
-  const backend = createBackend({
-    dataDir: options.dataDir,
-    secrets: options.secrets ?? new SessionSecretStore(),
-    shell: 'browser',
-    sandbox,
-    autoStartSandbox: options.autoStartSandbox,
-    onError: options.onError,
-    onBackgroundError: options.onError,
-  });
-
-  let port = 0;
-  const allowedHosts = (): Set<string> => new Set([`${BRIDGE_HOST}:${port}`, `localhost:${port}`]);
-  const allowedOrigins = (): Set<string> => new Set([`http://${BRIDGE_HOST}:${port}`, `http://localhost:${port}`]);
-  const headers = (): Record<string, string> => ({
-    ...SECURITY_HEADERS,
-    'Content-Security-Policy': contentSecurityPolicy({
-      connectSources: [`ws://${BRIDGE_HOST}:${port}`, `ws://localhost:${port}`],
-    }),
-  });
-
-  const server = http.createServer((request, response) => {
+/**
+ * The HTTP side: the built renderer's files, to this bridge's own host names
+ * only (a DNS-rebinding page names another), read-only, with the security
+ * headers on every answer.
+ */
+function rendererPages(
+  rendererDir: string,
+  allowedHosts: () => Set<string>,
+  headers: () => Record<string, string>,
+): http.RequestListener {
+  return (request, response) => {
     const send = (status: number, text: string, extra: Record<string, string> = {}): void => {
       response.writeHead(status, { ...headers(), 'Content-Type': 'text/plain; charset=utf-8', ...extra });
       response.end(request.method === 'HEAD' ? undefined : `${text}\n`);
@@ -149,7 +131,63 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     createReadStream(found.file)
       .on('error', () => response.destroy())
       .pipe(response);
+  };
+}
+
+function refusal(id: number, kind: ErrorKind, message: string): ServerMessage {
+  return { kind: 'response', id, response: { ok: false, error: { kind, message } } };
+}
+
+type ReadRequest = { request: ClientMessage; refused?: never } | { refused: ServerMessage; request?: never };
+
+/**
+ * A WebSocket message as a request, or the answer that refuses it. A message
+ * whose id cannot be read is answered with id -1: ClientMessage ids are never
+ * negative.
+ */
+function readRequest(data: RawData, isBinary: boolean): ReadRequest {
+  if (isBinary) return { refused: refusal(-1, 'invalid_input', 'Binary messages are not accepted.') };
+  let json: unknown;
+  try {
+    json = JSON.parse(data.toString());
+  } catch {
+    return { refused: refusal(-1, 'invalid_input', 'The message is not valid JSON.') };
+  }
+  const parsed = ClientMessage.safeParse(json);
+  if (parsed.success) return { request: parsed.data };
+  const rawId = (json as { id?: unknown } | null)?.id;
+  const id = typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0 ? rawId : -1;
+  return { refused: refusal(id, 'invalid_input', 'A message needs an integer id, a command name and an input.') };
+}
+
+export async function startBridge(options: BridgeOptions): Promise<Bridge> {
+  const token = options.token ?? randomBytes(32).toString('base64url');
+  const rendererDir = options.rendererDir ?? defaultRendererDir();
+  const sandbox =
+    options.sandbox === false
+      ? undefined
+      : (options.sandbox ?? createSandbox({ dataDir: options.dataDir, onLog: options.onLog }));
+  const backend = createBackend({
+    dataDir: options.dataDir,
+    secrets: options.secrets ?? new SessionSecretStore(),
+    shell: 'browser',
+    sandbox,
+    autoStartSandbox: options.autoStartSandbox,
+    onError: options.onError,
+    onBackgroundError: options.onError,
   });
+
+  let port = 0;
+  const allowedHosts = (): Set<string> => new Set([`${BRIDGE_HOST}:${port}`, `localhost:${port}`]);
+  const allowedOrigins = (): Set<string> => new Set([`http://${BRIDGE_HOST}:${port}`, `http://localhost:${port}`]);
+  const headers = (): Record<string, string> => ({
+    ...SECURITY_HEADERS,
+    'Content-Security-Policy': contentSecurityPolicy({
+      connectSources: [`ws://${BRIDGE_HOST}:${port}`, `ws://localhost:${port}`],
+    }),
+  });
+
+  const server = http.createServer(rendererPages(rendererDir, allowedHosts, headers));
 
   const sockets = new Set<WebSocket>();
   let requestsInFlight = 0;
@@ -169,10 +207,6 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const sendTo = (ws: WebSocket, message: ServerMessage): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
-  const errorResponse = (kind: ErrorKind, message: string): ResponseEnvelope => ({
-    ok: false,
-    error: { kind, message },
-  });
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws);
@@ -180,41 +214,14 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     ws.on('error', () => undefined);
     ws.on('close', () => sockets.delete(ws));
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      // Unparseable requests are answered with id -1: ClientMessage ids are never negative.
-      if (isBinary) {
-        return sendTo(ws, {
-          kind: 'response',
-          id: -1,
-          response: errorResponse('invalid_input', 'Binary messages are not accepted.'),
-        });
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(data.toString());
-      } catch {
-        return sendTo(ws, {
-          kind: 'response',
-          id: -1,
-          response: errorResponse('invalid_input', 'The message is not valid JSON.'),
-        });
-      }
-      const parsed = ClientMessage.safeParse(json);
-      if (!parsed.success) {
-        const rawId = (json as { id?: unknown } | null)?.id;
-        const id = typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0 ? rawId : -1;
-        return sendTo(ws, {
-          kind: 'response',
-          id,
-          response: errorResponse('invalid_input', 'A message needs an integer id, a command name and an input.'),
-        });
-      }
-      const { id, command, input } = parsed.data;
+      const { request, refused } = readRequest(data, isBinary);
+      if (refused) return sendTo(ws, refused);
+      const { id, command, input } = request;
       if (inFlight >= MAX_IN_FLIGHT) {
-        return sendTo(ws, {
-          kind: 'response',
-          id,
-          response: errorResponse('blocked', `More than ${MAX_IN_FLIGHT} requests are in flight on this connection.`),
-        });
+        return sendTo(
+          ws,
+          refusal(id, 'blocked', `More than ${MAX_IN_FLIGHT} requests are in flight on this connection.`),
+        );
       }
       inFlight++;
       requestsInFlight++;
