@@ -5,6 +5,7 @@
 //   routing   routed inserts against a plain table (1 and 8 writers; hot key, 1,000 keys)
 //   migrate   migration time against the floor (plain copy + indexes + bare partition DDL)
 //             and against the original script's key-by-key algorithm
+//   cli       start of the built `partwise --help` against a bare `node`
 //   ui        time to first render of a 10,000-partition tree and of the size charts
 //   access    SELECT and UPDATE by id and by key + id through the routing view against a
 //             plain table, simple and prepared, at 200 and 2,000 leaves

@@ -4,6 +4,9 @@
 //   dist/main/main.mjs       Electron main process (ESM)
 //   dist/preload/preload.cjs the window's preload (CommonJS: sandboxed preloads cannot be ESM)
 //   dist/bridge/main.mjs     the browser bridge of `npm run web`
+//   dist/cli/partwise.mjs    the `partwise` command (bin/partwise.mjs runs it; the
+//                            packaged app ships it too): one file, so that it starts
+//                            without loading TypeScript sources through tsx
 // The SQL of sql/ is not bundled: electron/install/sql-files.ts finds it at run
 // time, up the tree from the bundle (dist/<x>/ -> sql/) or in the packaged
 // app's resources (electron-builder.yml copies it as extraResources).
@@ -35,6 +38,25 @@ const esmRequireBanner = [
   'const require = __partwiseCreateRequire(import.meta.url);',
 ].join('\n');
 
+/**
+ * pg picks its socket implementation when first loaded: on a runtime without
+ * `navigator` (Node 20) it builds a fetch Response to detect Cloudflare
+ * Workers, which loads Node's whole fetch stack (tens of milliseconds at every
+ * CLI start). These bundles only ever run on Node or Electron: take Node's
+ * sockets directly.
+ */
+const pgNodeSockets = {
+  name: 'pg-node-sockets',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await fs.readFile(args.path, 'utf8');
+      const probe = 'getStreamFuncs()';
+      if (!source.includes(probe)) throw new Error(`${args.path} no longer calls ${probe}: review pgNodeSockets`);
+      return { contents: source.replace(probe, 'getNodejsStreamFuncs()'), loader: 'js' };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -43,6 +65,7 @@ const common = {
   logLevel: 'warning',
   absWorkingDir: root,
   external,
+  plugins: [pgNodeSockets],
 };
 
 const bundles = [
@@ -61,6 +84,16 @@ const bundles = [
     format: 'cjs',
     target: 'chrome140',
     sourcemap: false,
+  },
+  {
+    name: 'cli',
+    entryPoints: ['electron/cli/main.ts'],
+    outfile: 'dist/cli/partwise.mjs',
+    format: 'esm',
+    target: 'node20',
+    // Less to parse at every start; the linked source map keeps stack traces readable.
+    minify: true,
+    banner: { js: esmRequireBanner },
   },
   {
     name: 'bridge',
@@ -98,7 +131,7 @@ function buildRenderer() {
 }
 
 async function buildBundles() {
-  for (const dir of ['main', 'preload', 'bridge']) {
+  for (const dir of ['main', 'preload', 'bridge', 'cli']) {
     await fs.rm(path.join(root, 'dist', dir), { recursive: true, force: true });
   }
   for (const { name, ...options } of bundles) {
