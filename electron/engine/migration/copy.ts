@@ -6,7 +6,10 @@
 // are created from those counts; then workers copy chunk by chunk (a TID range
 // scan reads only the chunk's blocks), numbering each key's rows from where the
 // previous chunks left off, so that bucket = (row number within key - 1) /
-// limit without a global sort. No row passes through this process.
+// limit without a global sort. Where a key's rows in a chunk all fall in one
+// bucket (most of them: a chunk holds few rows of each key) that bucket is
+// given outright, so only the keys that cross a bucket boundary in the chunk
+// are sorted to be numbered. No row passes through this process.
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
@@ -38,7 +41,10 @@ interface ChunkCount {
 /**
  * Rows per key in each chunk, in the exported snapshot: chunk by chunk in
  * parallel when TID range scans read only a chunk's blocks, else in one pass
- * that derives each row's chunk from its block number.
+ * that derives each row's chunk from its block number. Rows are grouped by the
+ * key's own value and only the groups turned into canonical text (cheaper
+ * than the text of every row): the key types accepted are those whose equal
+ * values have one canonical text, so the groups are the same.
  */
 async function countByChunk(
   context: TargetContext,
@@ -47,13 +53,16 @@ async function countByChunk(
   chunks: Chunk[],
   chunkBlocks: number,
   tidRanges: boolean,
-  keyText: string,
+  keyText: (expression?: string) => string,
+  key: string,
 ): Promise<ChunkCount[]> {
   const { sql } = context;
   if (!tidRanges) {
     const { rows } = await control.query<{ chunk: string; key_value: string | null; rows: string }>(
-      `SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${keyText} AS key_value, count(*) AS rows
-         FROM ${sql.source} GROUP BY 1, 2 ORDER BY 1`,
+      `SELECT g.chunk, ${keyText('g.k')} AS key_value, sum(g.n) AS rows
+         FROM (SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${key} AS k, count(*) AS n
+                 FROM ${sql.source} GROUP BY 1, 2) g
+        GROUP BY 1, 2 ORDER BY 1`,
       [chunkBlocks, chunks.length - 1],
     );
     return rows.map((r) => ({ chunk: Number(r.chunk), keyValue: r.key_value, rows: Number(r.rows) }));
@@ -63,7 +72,9 @@ async function countByChunk(
     try {
       await beginInSnapshot(client, snapshot, true);
       const { rows } = await client.query<{ key_value: string | null; rows: string }>(
-        `SELECT ${keyText} AS key_value, count(*) AS rows FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1`,
+        `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows
+           FROM (SELECT s.${key} AS k, count(*) AS n FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1) g
+          GROUP BY 1`,
         chunkRangeParams(chunk),
       );
       counts[chunk.index] = rows.map((r) => ({ chunk: chunk.index, keyValue: r.key_value, rows: Number(r.rows) }));
@@ -78,9 +89,10 @@ async function countByChunk(
 
 interface CopyUnit {
   label: string;
-  /** Keys of the unit, and where each key's numbering starts. */
+  /** Keys of the unit, where each key's numbering starts, and how many rows of each it copies. */
   keys: string[];
   offsets: number[];
+  counts: number[];
   rows: number;
   /** A block range (one pass over the table in all) or, for a group of keys, null (a scan per group). */
   range: Chunk | null;
@@ -99,19 +111,27 @@ function copyUnits(chunks: Chunk[], keys: [string, number][], bucketLimit: numbe
     return chunks
       .filter((c) => c.rows > 0)
       .sort((a, b) => b.rows - a.rows)
-      .map((c) => ({ label: `chunk ${c.index}`, keys: c.keys, offsets: c.offsets, rows: c.rows, range: c }));
+      .map((c) => ({
+        label: `chunk ${c.index}`,
+        keys: c.keys,
+        offsets: c.offsets,
+        counts: c.counts,
+        rows: c.rows,
+        range: c,
+      }));
   }
   const groups: CopyUnit[] = [];
   let current: CopyUnit | undefined;
   let used = 0;
   for (const [keyValue, rows] of keys) {
     if (!current || used + partitionsOf(rows) > budget) {
-      current = { label: `key group ${groups.length + 1}`, keys: [], offsets: [], rows: 0, range: null };
+      current = { label: `key group ${groups.length + 1}`, keys: [], offsets: [], counts: [], rows: 0, range: null };
       groups.push(current);
       used = 0;
     }
     current.keys.push(keyValue);
     current.offsets.push(0);
+    current.counts.push(rows);
     current.rows += rows;
     used += partitionsOf(rows);
   }
@@ -135,6 +155,7 @@ interface Chunk {
   endBlock: number | null;
   keys: string[];
   offsets: number[];
+  counts: number[];
   rows: number;
 }
 
@@ -198,11 +219,12 @@ export async function provisionAndCopy(
       endBlock: index === chunkCount - 1 ? null : (index + 1) * chunkBlocks,
       keys: [],
       offsets: [],
+      counts: [],
       rows: 0,
     }));
 
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
-    const counted = await countByChunk(context, control, snapshot, chunks, chunkBlocks, tidRanges, keyText());
+    const counted = await countByChunk(context, control, snapshot, chunks, chunkBlocks, tidRanges, keyText, key);
     lap('count');
     const nulls = counted.filter((r) => r.keyValue === null).reduce((sum, r) => sum + r.rows, 0);
     if (nulls > 0) {
@@ -222,6 +244,7 @@ export async function provisionAndCopy(
       const keyValue = row.keyValue!;
       chunk.keys.push(keyValue);
       chunk.offsets.push(totals.get(keyValue) ?? 0);
+      chunk.counts.push(row.rows);
       chunk.rows += row.rows;
       totals.set(keyValue, (totals.get(keyValue) ?? 0) + row.rows);
     }
@@ -265,6 +288,14 @@ export async function provisionAndCopy(
         context.label,
       );
     }
+    const statement: CopyStatement = {
+      insert: `INSERT INTO ${sql.partitioned} (${columns.join(', ')}, ${ident(target.bucketColumn)}) OVERRIDING SYSTEM VALUE`,
+      columns: columns.map((c) => `s.${c}`).join(', '),
+      source: sql.source,
+      key: `s.${key}`,
+      keyType: info.columns.find((c) => c.name === target.keyColumn)!.type,
+      bucketLimit: target.bucketLimit,
+    };
     await withWorkers(context, work, async (client, unit) => {
       try {
         await beginInSnapshot(client, snapshot, false);
@@ -273,25 +304,11 @@ export async function provisionAndCopy(
         await client.query(
           `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)`,
         );
-        const params: unknown[] = [
-          unit.keys,
-          unit.offsets,
-          target.bucketLimit,
-          ...(unit.range ? chunkRangeParams(unit.range) : []),
-        ];
-        const result = await client.query(
-          `INSERT INTO ${sql.partitioned} (${columns.join(', ')}, ${ident(target.bucketColumn)}) OVERRIDING SYSTEM VALUE
-           SELECT ${columns.map((c) => `s.${c}`).join(', ')},
-                  ((o.row_offset + row_number() OVER (PARTITION BY s.${key})) - 1) / $3
-             FROM ${sql.source} s
-             JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON o.key_value = ${keyText(`s.${key}`)}
-            WHERE ${unit.range ? chunkRange(unit.range, 4) : 'true'}`,
-          params,
-        );
-        if (result.rowCount !== unit.rows) {
+        const rowCount = await copyUnit(client, unit, statement);
+        if (rowCount !== unit.rows) {
           throw new PartwiseError(
             'internal',
-            `${unit.label} of ${context.label}: copied ${result.rowCount} rows, counted ${unit.rows}`,
+            `${unit.label} of ${context.label}: copied ${rowCount} rows, counted ${unit.rows}`,
           );
         }
         await client.query('COMMIT');
@@ -328,6 +345,68 @@ export async function provisionAndCopy(
     await control.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+interface CopyStatement {
+  /** INSERT INTO the partitioned table (its columns, the bucket column). */
+  insert: string;
+  /** The source's columns, as s.<column>. */
+  columns: string;
+  source: string;
+  /** The key column, as s.<column>, and its type. */
+  key: string;
+  keyType: string;
+  bucketLimit: number;
+}
+
+/**
+ * Copies a unit's rows in the caller's transaction; returns how many. A key
+ * whose rows in the unit all fall in one bucket goes to it outright; only the
+ * keys that cross a bucket boundary here are numbered, which sorts their rows.
+ * Keys are matched by value: each canonical text, cast back to the key's
+ * type, equals exactly the values that have that text.
+ */
+async function copyUnit(client: pg.ClientBase, unit: CopyUnit, statement: CopyStatement): Promise<number> {
+  const { insert, columns, source, key, keyType, bucketLimit } = statement;
+  const whole = { keys: [] as string[], buckets: [] as number[] };
+  const split = { keys: [] as string[], offsets: [] as number[] };
+  unit.keys.forEach((keyValue, i) => {
+    const first = Math.floor(unit.offsets[i]! / bucketLimit);
+    const last = Math.floor((unit.offsets[i]! + unit.counts[i]! - 1) / bucketLimit);
+    if (first === last) {
+      whole.keys.push(keyValue);
+      whole.buckets.push(first);
+    } else {
+      split.keys.push(keyValue);
+      split.offsets.push(unit.offsets[i]!);
+    }
+  });
+  const range = (first: number): string => (unit.range ? chunkRange(unit.range, first) : 'true');
+  const rangeParams = unit.range ? chunkRangeParams(unit.range) : [];
+  let copied = 0;
+  if (whole.keys.length > 0) {
+    const result = await client.query(
+      `${insert}
+       SELECT ${columns}, o.bucket
+         FROM ${source} s
+         JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, bucket) ON ${key} = o.key_value::${keyType}
+        WHERE ${range(3)}`,
+      [whole.keys, whole.buckets, ...rangeParams],
+    );
+    copied += result.rowCount ?? 0;
+  }
+  if (split.keys.length > 0) {
+    const result = await client.query(
+      `${insert}
+       SELECT ${columns}, ((o.row_offset + row_number() OVER (PARTITION BY ${key})) - 1) / $3
+         FROM ${source} s
+         JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON ${key} = o.key_value::${keyType}
+        WHERE ${range(4)}`,
+      [split.keys, split.offsets, bucketLimit, ...rangeParams],
+    );
+    copied += result.rowCount ?? 0;
+  }
+  return copied;
 }
 
 /** Partitions the tree of these keys has: a level-1 partition per key, and its buckets. */

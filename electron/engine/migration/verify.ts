@@ -1,6 +1,6 @@
 // Phase 7, verify: the new table must hold exactly the original's rows. Both
 // sides are read in one exported snapshot, per key: row counts and an
-// order-independent checksum (sum of a 64-bit hash of each row's text). Rows
+// order-independent checksum (sum of a 64-bit hash of each row). Rows
 // the application changed after the swap (listed in the post-swap change log)
 // are left out on both sides: they legitimately differ. Also checked: every
 // leaf within its bucket's capacity, the tracker covering every key's rows,
@@ -8,7 +8,10 @@
 // that key's partitions.
 //
 // The new side is read in batches of keys, each in its own transaction, so
-// that thousands of partitions never fill the lock table.
+// that thousands of partitions never fill the lock table. Both sides group
+// rows by the key's own value and turn only the groups into canonical text:
+// the key types accepted are those whose equal values have one canonical
+// text, so the groups are the same, and the text of every row is not made.
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
@@ -73,8 +76,10 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     const backup = new Map<string, KeySide>();
     const readBackup = control
       .query<{ key_value: string; rows: string; checksum: string | null }>(
-        `SELECT ${keyText(`t.${key}`)} AS key_value, count(*) AS rows, coalesce(sum(${hash}), 0)::text AS checksum
-           FROM ${sql.backup} t WHERE NOT ${changed} GROUP BY 1`,
+        `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.h)::text AS checksum
+           FROM (SELECT t.${key} AS k, count(*) AS n, coalesce(sum(${hash}), 0) AS h
+                   FROM ${sql.backup} t WHERE NOT ${changed} GROUP BY 1) g
+          GROUP BY 1`,
       )
       .then(({ rows }) => {
         for (const row of rows) backup.set(row.key_value, { rows: Number(row.rows), checksum: row.checksum ?? '0' });
@@ -89,10 +94,13 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
           rows: string;
           checksum: string;
         }>(
-          `SELECT x.key_value, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
-                  coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0)::text AS checksum
-             FROM (SELECT ${keyText(`t.${key}`)} AS key_value, t.tableoid::regclass::text AS leaf, ${hash} AS h, ${changed} AS changed
-                     FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${keyType(info, target.keyColumn)}[])) x
+          `SELECT ${keyText('g.k')} AS key_value, g.leaf::regclass::text AS leaf, sum(g.all_rows) AS all_rows,
+                  sum(g.rows) AS rows, sum(g.h)::text AS checksum
+             FROM (SELECT x.k, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
+                          coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0) AS h
+                     FROM (SELECT t.${key} AS k, t.tableoid AS leaf, ${hash} AS h, ${changed} AS changed
+                             FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${keyType(info, target.keyColumn)}[])) x
+                    GROUP BY 1, 2) g
             GROUP BY 1, 2`,
           [batch],
         );
@@ -171,14 +179,14 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
 }
 
 /**
- * A 64-bit hash of a row; summed (as numeric: no overflow) it does not depend
- * on row order. Hashing the values themselves (PostgreSQL 14 and later) is
+ * A 64-bit hash of a row; summed (sum of bigint is exact: numeric, added up in
+ * 128-bit integers) it does not depend on row order. Hashing the values themselves (PostgreSQL 14 and later) is
  * about three times faster than hashing the row's text, but needs every
  * column type to be hashable (json is not, for one): then the text it is.
  */
 async function rowHash(client: pg.ClientBase, columns: string, table: string): Promise<string> {
-  const byValue = `hash_record_extended(ROW(${columns}), 0)::numeric`;
-  const byText = `hashtextextended(ROW(${columns})::text, 0)::numeric`;
+  const byValue = `hash_record_extended(ROW(${columns}), 0)`;
+  const byText = `hashtextextended(ROW(${columns})::text, 0)`;
   const { rows } = await client.query<{ n: string }>(`SELECT current_setting('server_version_num') AS n`);
   if (Number(rows[0]!.n) < 140000) return byText;
   // Called outside any transaction: a failed probe aborts nothing.

@@ -1,0 +1,123 @@
+// The migration's own verification (phase 7) and the copy's bucket numbering,
+// on real PostgreSQL: rows are tampered with at the verify phase's boundary
+// (the engine's beforePhase hook), on a leaf whose triggers are disabled so
+// that no change log records the change.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../index.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { installPartwise } from '../../testing/fixtures.js';
+
+const db = useTestDatabase('verify');
+
+beforeAll(async () => {
+  await installPartwise(db);
+});
+
+/** 600 rows in 3 keys, 200 each, with a jsonb document (hashed by value where PostgreSQL can). */
+async function createSource(name: string): Promise<void> {
+  await db.query(
+    `CREATE TABLE ${name} (id bigserial PRIMARY KEY, customer_id int NOT NULL, doc jsonb NOT NULL, note text)`,
+  );
+  await db.query(
+    `INSERT INTO ${name} (customer_id, doc, note)
+     SELECT g % 3, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g % 7)), 'n' || g FROM generate_series(1, 600) g`,
+  );
+}
+
+/** The leaf holding row `id` of the new table, with its triggers off: what is done there goes unlogged. */
+async function unloggedLeafOf(table: string, id: number): Promise<{ leaf: string; bucket: number }> {
+  const [row] = await db.query<{ leaf: string; bucket: number }>(
+    `SELECT tableoid::regclass::text AS leaf, bucket_id AS bucket FROM ${table}_partitioned WHERE id = $1`,
+    [id],
+  );
+  await db.query(`ALTER TABLE ${row!.leaf} DISABLE TRIGGER ALL`);
+  return row!;
+}
+
+async function migrateTampered(table: string, tamper: () => Promise<void>) {
+  await createSource(table);
+  return migrate(db.pool, [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 50 }], {
+    beforePhase: async (phase) => {
+      if (phase === 'verify') await tamper();
+    },
+  });
+}
+
+describe('verification during the migration', () => {
+  it('catches a value changed inside a document, and rolls back', async () => {
+    const outcome = await migrateTampered('changed_value', async () => {
+      const { leaf } = await unloggedLeafOf('changed_value', 100);
+      await db.query(`UPDATE ${leaf} SET doc = jsonb_set(doc, '{tags,1}', '99') WHERE id = 100`);
+    });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.message).toMatch(/key 1: same row count \(200\) but different contents/);
+    expect(outcome.message).toMatch(/rolled back, the table is as it was/);
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.changed_value'::regclass`)).toEqual([
+      { relkind: 'r' },
+    ]);
+  });
+
+  it('catches a missing row', async () => {
+    const outcome = await migrateTampered('missing_row', async () => {
+      const { leaf } = await unloggedLeafOf('missing_row', 101);
+      await db.query(`DELETE FROM ${leaf} WHERE id = 101`);
+    });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.message).toMatch(/key 2: 200 rows in the original, 199 in the new table/);
+  });
+
+  it('catches a duplicated row, stored in another bucket of its key', async () => {
+    const outcome = await migrateTampered('duplicated_row', async () => {
+      const { bucket } = await unloggedLeafOf('duplicated_row', 102);
+      const [other] = await db.query<{ leaf: string }>(
+        `SELECT tableoid::regclass::text AS leaf FROM duplicated_row_partitioned
+          WHERE customer_id = 0 AND bucket_id <> $1 LIMIT 1`,
+        [bucket],
+      );
+      await db.query(`ALTER TABLE ${other!.leaf} DISABLE TRIGGER ALL`);
+      await db.query(
+        `INSERT INTO ${other!.leaf} SELECT id, customer_id, doc, note, (SELECT bucket_id FROM ${other!.leaf} LIMIT 1)
+           FROM duplicated_row_backup WHERE id = 102`,
+      );
+    });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.message).toMatch(/key 0: 200 rows in the original, 201 in the new table/);
+  });
+});
+
+describe('the copy numbers each key across chunks', () => {
+  it('fills buckets in order to exactly their limit, whether a key crosses a bucket boundary within a chunk or not', async () => {
+    // Wide rows (about 16 a block), interleaved, so that each of the copy's
+    // chunks holds part of most keys. Key n has n rows; bucket limit 10.
+    const sizes = [3, 10, 11, 25, 40];
+    await db.query(`CREATE TABLE numbered (id bigserial PRIMARY KEY, customer_id int NOT NULL, pad text NOT NULL)`);
+    await db.query(
+      `INSERT INTO numbered (customer_id, pad)
+       SELECT s.n, repeat('x', 400) FROM unnest($1::int[]) AS s(n) CROSS JOIN LATERAL generate_series(1, s.n) g
+        ORDER BY g, s.n`,
+      [sizes],
+    );
+    const [{ blocks }] = (await db.query<{ blocks: number }>(
+      `SELECT (pg_relation_size('numbered') / current_setting('block_size')::int)::int AS blocks`,
+    )) as [{ blocks: number }];
+    expect(blocks).toBeGreaterThan(4);
+    const outcome = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'numbered', keyColumn: 'customer_id', bucketLimit: 10 }],
+      { workers: 2 },
+    );
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    const leaves = await db.query<{ key: number; bucket: number; n: number }>(
+      `SELECT customer_id AS key, bucket_id AS bucket, count(*)::int AS n FROM numbered_partitioned GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const expected = sizes.flatMap((n) =>
+      Array.from({ length: Math.ceil(n / 10) }, (_, b) => ({ key: n, bucket: b, n: Math.min(10, n - 10 * b) })),
+    );
+    expect(leaves).toEqual(expected);
+    // Routed inserts continue after the copied rows: key 10's next row opens its bucket 1.
+    await db.query(`INSERT INTO numbered (customer_id, pad) VALUES (10, 'new')`);
+    expect(
+      await db.query(`SELECT bucket_id AS bucket FROM numbered_partitioned WHERE customer_id = 10 AND pad = 'new'`),
+    ).toEqual([{ bucket: 1 }]);
+  });
+});
