@@ -20,9 +20,13 @@ import { throwIfCancelled, withWorkers, type TargetContext } from './context.js'
 import { crashPoint } from './crash-points.js';
 import { buildRegistries } from './unique-registry.js';
 
-/** Leaf indexes sent in one string: at most this many statements, over at most this many rows. */
+/**
+ * Leaf indexes sent in one string: at most this many statements, over at most
+ * this much heap (the leaves as the copy left them: a bucket's capacity says
+ * nothing of the rows a key's last, or only, bucket holds).
+ */
 const STATEMENTS_PER_GROUP = 20;
-const ROWS_PER_GROUP = 100_000;
+const BYTES_PER_GROUP = 16 * 1024 * 1024;
 
 interface Partition {
   /** As regclass prints it: quoted, qualified when not on the search path. */
@@ -31,8 +35,8 @@ interface Partition {
 }
 
 interface Leaf extends Partition {
-  /** The bucket's capacity: at most this many rows. */
-  capacity: number;
+  /** The leaf's heap, in bytes. */
+  bytes: number;
 }
 
 interface LevelOne extends Partition {
@@ -80,14 +84,14 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   // and commits cost more than indexing a few thousand rows); a large leaf
   // on its own, so that the workers stay evenly busy.
   const leafGroups: string[][] = [];
-  let rowsInGroup = Infinity;
+  let bytesInGroup = Infinity;
   for (const item of leafWork.filter((w) => !existing.names.has(w.name))) {
-    if (rowsInGroup + item.leaf.capacity > ROWS_PER_GROUP || leafGroups.at(-1)!.length >= STATEMENTS_PER_GROUP) {
+    if (bytesInGroup + item.leaf.bytes > BYTES_PER_GROUP || leafGroups.at(-1)!.length >= STATEMENTS_PER_GROUP) {
       leafGroups.push([]);
-      rowsInGroup = 0;
+      bytesInGroup = 0;
     }
     leafGroups.at(-1)!.push(item.plan.statement(item.leaf.relation, item.name).replace(/;$/, ''));
-    rowsInGroup += item.leaf.capacity;
+    bytesInGroup += item.leaf.bytes;
   }
   done = leafWork.length - leafGroups.reduce((sum, g) => sum + g.length, 0);
   await withWorkers(context, leafGroups, async (client, statements) => {
@@ -156,11 +160,15 @@ async function inOneTransaction(client: pg.ClientBase, statements: string[]): Pr
   }
 }
 
-/** The tree as the metadata lists it: every level-1 partition with its leaves. */
+/**
+ * The tree as the metadata lists it: every level-1 partition with its leaves.
+ * (pg_relation_size releases each leaf's lock at once: the lock table does not fill.)
+ */
 async function partitionTree(context: TargetContext, client: pg.ClientBase): Promise<LevelOne[]> {
   const { rows } = await client.query<{ relation: string; name: string; leaves: Leaf[] }>(
     `SELECT t.level_one_partition::text AS relation, c.relname AS name,
-            json_agg(json_build_object('relation', b.leaf_partition::text, 'name', lc.relname, 'capacity', b.capacity)) AS leaves
+            json_agg(json_build_object('relation', b.leaf_partition::text, 'name', lc.relname,
+                                       'bytes', pg_relation_size(b.leaf_partition))) AS leaves
        FROM ${context.sql.install}.partition_tracker t
        JOIN pg_class c ON c.oid = t.level_one_partition
        JOIN ${context.sql.install}.partition_bucket b ON b.config_id = t.config_id AND b.key_value = t.key_value
