@@ -161,12 +161,12 @@ interface Chunk {
 
 /**
  * Provisions and copies; \`copyStarts\` is awaited when the copy phase begins
- * (the runner records the phases as separate steps). Returns the copy's figures.
+ * (the runner records the phase and its step). Returns the copy's figures.
  */
 export async function provisionAndCopy(
   context: TargetContext,
   control: pg.ClientBase,
-  copyStarts: (provisioned: Record<string, number>) => Promise<void> = async () => undefined,
+  copyStarts: (provisioned: Record<string, number>, message: string) => Promise<void> = async () => undefined,
 ): Promise<Record<string, number>> {
   const timings: Record<string, number> = {};
   let mark = Date.now();
@@ -274,9 +274,10 @@ export async function provisionAndCopy(
     const levelOnes = await provisionTree(context, keys);
     throwIfCancelled(context);
     lap('partitions');
-    await copyStarts({ ...timings, count: provisioned(keys, target.bucketLimit), keys: keys.length });
-    reporter.phase('copy', `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`, context.label);
-    await journal.updateTarget(context.pool, target.runId, target.targetNo, { phase: 'copy' });
+    await copyStarts(
+      { ...timings, count: provisioned(keys, target.bucketLimit), keys: keys.length },
+      `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`,
+    );
     // At once, so the copy shows its size (and a rate can be measured from here) before the first chunk ends.
     reporter.progress('copy', 0, totalRows, 'rows', { table: context.label, force: true });
     let copied = 0;

@@ -25,8 +25,11 @@ import { verify } from './verify.js';
 /** A step's figures in the journal: `count` of `unit`, and `lockMs` under an exclusive lock. */
 export type StepDetail = Record<string, unknown> & { count?: number; unit?: string; lockMs?: number };
 
-/** Ends the running journal step and starts the next phase's, for a phase that hands over mid-way. */
-export type HandOver = (next: Phase, detail: Record<string, unknown>) => Promise<void>;
+/**
+ * Ends the running journal step and starts the next phase (journal, step and
+ * progress), for a phase that hands over mid-way; `message` as in `message()`.
+ */
+export type HandOver = (next: Phase, detail: Record<string, unknown>, message: string) => Promise<void>;
 
 export interface MigrationPhase {
   phase: Phase;
@@ -60,14 +63,14 @@ export const MIGRATION_STEPS: readonly MigrationPhase[] = [
   },
   {
     // Provisioning and the copy share one snapshot: provision hands over to
-    // copy inside it (copy.ts records the copy phase itself).
+    // copy inside it, and the runner records the copy phase at the hand-over.
     phase: 'provision',
     handsOverTo: 'copy',
     message: (label) => `creating partitions for ${label}`,
     isDone: passed('copy'),
     run: async (context, control, handOver) => ({
-      ...(await provisionAndCopy(context, control, (provisioned) =>
-        handOver('copy', { ...provisioned, unit: 'partitions' }),
+      ...(await provisionAndCopy(context, control, (provisioned, message) =>
+        handOver('copy', { ...provisioned, unit: 'partitions' }, message),
       )),
       unit: 'rows',
     }),

@@ -487,9 +487,12 @@ async function runTarget(
     target.phase = phase;
     let stepId = await journal.startStep(control, target.runId, target.targetNo, phase);
     let started = Date.now();
-    const handOver = async (next: Phase, detail: Record<string, unknown>): Promise<void> => {
+    const handOver = async (next: Phase, detail: Record<string, unknown>, nextMessage: string): Promise<void> => {
       // The control connection is inside the phase's transaction here: the pool records it.
       await journal.finishStep(context.pool, stepId, { ...detail, ms: Date.now() - started });
+      reporter.phase(next, nextMessage, context.label);
+      await journal.updateTarget(context.pool, target.runId, target.targetNo, { phase: next });
+      target.phase = next;
       stepId = await journal.startStep(context.pool, target.runId, target.targetNo, next);
       started = Date.now();
     };
