@@ -308,12 +308,21 @@ class TunnelStream extends Duplex {
     return this;
   }
 
-  // The bastion's TCP connection carries the SSH keepalives; these are socket-only settings.
+  // The bastion's TCP connection carries the SSH keepalives; these are settings of a socket, which this is not.
   setNoDelay(): this {
     return this;
   }
 
   setKeepAlive(): this {
+    return this;
+  }
+
+  // pg's pool refs and unrefs idle sockets; the SSH session's own socket is what keeps the process alive.
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
     return this;
   }
 

@@ -37,7 +37,7 @@ export interface SshServer {
   knownHostsFile: string;
   /** Kills the server and every session it serves: the bastion goes away. */
   kill(): Promise<void>;
-  /** Starts it again on the same port; `newHostKey` makes it present another host key. */
+  /** Starts it again on the same port, with its first host key unless `newHostKey` makes it present another one. */
   start(options?: { newHostKey?: boolean }): Promise<void>;
   /** How many forwarded connections sshd logged so far. */
   forwardedConnections(): number;
@@ -155,10 +155,11 @@ export async function startSshServer(): Promise<SshServer> {
       'LogLevel VERBOSE',
       '',
     ].join('\n');
-  let hostKeyFile = file('host_key');
+  let hostKeyFile: string;
   let child: ChildProcess | undefined;
   let log = '';
   const start = async (options: { newHostKey?: boolean } = {}) => {
+    hostKeyFile = file('host_key');
     if (options.newHostKey) {
       hostKeyFile = file(`host_key_${randomBytes(3).toString('hex')}`);
       keygen(hostKeyFile);
@@ -170,7 +171,7 @@ export async function startSshServer(): Promise<SshServer> {
     await waitForBanner(port, started, () => log);
   };
   const kill = async () => {
-    if (!child?.pid || child.exitCode !== null) return;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     killTree(child.pid);
     await exited;
