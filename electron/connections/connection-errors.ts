@@ -48,6 +48,9 @@ export function connectionFailure(error: unknown, target: ConnectionTarget): Par
       error.failure === 'ssh' && /refused user|passphrase|password/.test(error.message) ? 'auth' : 'connection';
     return new PartwiseError(kind, error.message, { cause: error });
   }
+  // A TLS check that failed (unknown CA, host name, expiry, client certificate) or a certificate file that cannot be read.
+  const tls = classifyConnectError(error, target, CONNECT_TIMEOUT_MS);
+  if (tls.failure === 'ssl') return new PartwiseError('connection', tls.message, { cause: error });
   const { code, message = '' } = error as ErrorLike;
   const raw = code && !message.includes(code) ? `${code}: ${message}` : message;
   const auth = (text: string) => new PartwiseError('auth', text, { detail: raw, cause: error });

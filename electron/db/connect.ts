@@ -194,6 +194,7 @@ export async function connectPool(
   target: ConnectionTarget,
   password: string | undefined,
   transport: Transport = {},
+  size: { max?: number } = {},
 ): Promise<pg.Pool> {
   let plain = false;
   if (target.sslMode === 'prefer' && !isSocketHost(target.host)) {
@@ -206,7 +207,7 @@ export async function connectPool(
       plain = true;
     }
   }
-  const pool = new pg.Pool(poolConfigFor(target, password, { plain, transport }));
+  const pool = new pg.Pool({ ...poolConfigFor(target, password, { plain, transport }), ...size });
   // An idle connection dropped by the server must not take the process down;
   // the next query gets a fresh connection.
   pool.on('error', () => undefined);

@@ -345,6 +345,8 @@ class TunnelStream extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.channel?.close();
-    callback(error);
+    // TLS destroys this stream before it emits its own error (unknown CA, expired...); closing a
+    // turn later lets pg hear that error first, rather than "Connection terminated unexpectedly".
+    setImmediate(() => callback(error));
   }
 }
