@@ -131,6 +131,18 @@ function ConnectionItem({
         </div>
         <div className="connection-meta">
           <span className="badge">SSL {profile.sslMode}</span>
+          {profile.production && (
+            <span className="badge badge-bad" data-testid="connection-production-badge">
+              production
+            </span>
+          )}
+          {profile.readOnly && <span className="badge">read-only</span>}
+          {profile.ssh && (
+            <span className="badge" data-testid="connection-ssh-badge">
+              SSH via {profile.ssh.user}@{profile.ssh.host}
+              {profile.ssh.port === 22 ? '' : `:${profile.ssh.port}`}
+            </span>
+          )}
           {profile.hasPassword ? (
             <span className="badge badge-ok" data-testid="connection-has-password">
               <Icon name="lock" size={12} /> password saved
