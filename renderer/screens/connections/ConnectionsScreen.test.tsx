@@ -209,4 +209,36 @@ describe('Connections screen', () => {
       ssh: { host: 'bastion', port: 22, user: 'ops', auth: 'key', keyFile: '~/.ssh/id_ed25519', hostKey: fingerprint },
     });
   });
+
+  it('imports the chosen services of pg_service.conf, and cannot choose one that needs fixing', async () => {
+    const service = (name: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      file: `/home/dba/.pg_service.conf:1`,
+      host: 'db.example.com',
+      port: 5432,
+      database: 'sales',
+      user: 'app',
+      sslMode: 'verify-full' as const,
+      pgpassPassword: true,
+      ignored: [],
+      ...extra,
+    });
+    const { api } = renderWithApi(<ConnectionsScreen />, {
+      handlers: {
+        'connections.services': () => ({
+          files: ['/home/dba/.pg_service.conf'],
+          services: [service('sales'), service('broken', { problem: 'the certificate path "ca.pem" is relative' })],
+        }),
+      },
+    });
+    await userEvent.click(await screen.findByTestId('connection-import'));
+    const entries = await screen.findAllByTestId('service-entry');
+    expect(entries.map((entry) => entry.dataset.service)).toEqual(['sales', 'broken']);
+    expect((within(entries[1]!).getByTestId('service-choose') as HTMLInputElement).disabled).toBe(true);
+    expect(entries[1]!.textContent).toContain('is relative');
+    await userEvent.click(within(entries[0]!).getByTestId('service-choose'));
+    await userEvent.click(screen.getByTestId('service-import-save'));
+    await waitFor(() => expect(api.callsOf('connections.importServices')).toEqual([{ names: ['sales'] }]));
+    await waitFor(() => expect(screen.queryByTestId('service-import')).toBeNull());
+  });
 });

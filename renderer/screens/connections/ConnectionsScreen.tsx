@@ -10,8 +10,9 @@ import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading, Notice } from '../../components/StateViews';
 import { useUi } from '../../state/ui';
 import { ConnectionForm } from './ConnectionForm';
+import { ServiceImport } from './ServiceImport';
 
-type Editing = { mode: 'new' } | { mode: 'edit'; profile: ConnectionProfile } | null;
+type Editing = { mode: 'new' } | { mode: 'import' } | { mode: 'edit'; profile: ConnectionProfile } | null;
 
 /** Where passwords are, in the words that are true for the shell the app runs in. */
 function SecretStorageNotice({ storage }: { storage: AppInfo['secretStorage'] | undefined }) {
@@ -225,15 +226,25 @@ export function ConnectionsScreen() {
         title="Connections"
         subtitle="PostgreSQL servers Partwise works with."
         actions={
-          <button
-            type="button"
-            className="btn btn-primary"
-            onClick={() => setEditing({ mode: 'new' })}
-            data-testid="connection-add"
-          >
-            <Icon name="plus" />
-            Add connection
-          </button>
+          <>
+            <button
+              type="button"
+              className="btn"
+              onClick={() => setEditing({ mode: 'import' })}
+              data-testid="connection-import"
+            >
+              Import from pg_service.conf
+            </button>
+            <button
+              type="button"
+              className="btn btn-primary"
+              onClick={() => setEditing({ mode: 'new' })}
+              data-testid="connection-add"
+            >
+              <Icon name="plus" />
+              Add connection
+            </button>
+          </>
         }
       />
       <SecretStorageNotice storage={appInfo.data?.secretStorage} />
@@ -278,7 +289,9 @@ export function ConnectionsScreen() {
           )}
         </div>
         <aside className="split-side">
-          {editing ? (
+          {editing?.mode === 'import' ? (
+            <ServiceImport onDone={() => setEditing(null)} />
+          ) : editing ? (
             <ConnectionForm
               key={editing.mode === 'edit' ? editing.profile.id : 'new'}
               profile={editing.mode === 'edit' ? editing.profile : undefined}
