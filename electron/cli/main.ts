@@ -410,7 +410,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** A failure to reach or log in to the server, in the words the app uses; anything else as it is. */
 function connectionError(error: unknown, target: ConnectionTarget): unknown {
-  if (error instanceof TunnelError && error.hostKey && /not known yet/.test(error.message)) {
+  if (error instanceof TunnelError && error.hostKey) {
     return new PartwiseError('connection', error.message, {
       hint: `once checked, pass --ssh-host-key ${error.hostKey.fingerprint}, or add the key to ~/.ssh/known_hosts`,
     });

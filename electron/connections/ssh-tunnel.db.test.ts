@@ -155,6 +155,8 @@ describe('SSH tunnel per connection', () => {
     try {
       const changed = await ok<ConnectionTestResult>('connections.test', { id: saved.id });
       expect(changed).toMatchObject({ ok: false, failure: 'ssh_host_key' });
+      // Nothing to accept with one click: replacing a pinned key is a deliberate edit.
+      expect(changed).not.toHaveProperty('sshHostKey');
       expect(changed.message).toMatch(
         new RegExp(
           `has changed: it is now ssh-ed25519 SHA256:\\S+, but the key accepted for this connection expects ${ssh.hostKey.fingerprint.replace(/[+/]/g, '\\$&')}`,

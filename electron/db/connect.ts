@@ -3,6 +3,7 @@
 // them, an SSH tunnel when the profile has one), and the connection test
 // behind the Connections screen, which names the cause of a failure in one line.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
@@ -109,7 +110,9 @@ export function tlsOptionsFor(target: TlsTarget): ConnectionOptions | false {
     }
     case 'verify-full': {
       const ca = rootCertificates(target);
-      return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...client };
+      // SNI and the name checked; an address is checked too (pg passes it as host) but is never sent as SNI.
+      const servername = isIP(target.host) === 0 ? { servername: target.host } : {};
+      return { rejectUnauthorized: true, ...servername, ...(ca ? { ca } : {}), ...client };
     }
   }
 }
@@ -403,9 +406,7 @@ export async function testConnection(
     return {
       ok: false,
       ...classifyConnectError(error, target, timeoutMs),
-      ...(hostKey && error instanceof TunnelError && /not known yet/.test(error.message)
-        ? { sshHostKey: hostKey }
-        : {}),
+      ...(hostKey ? { sshHostKey: hostKey } : {}),
     };
   } finally {
     await ownTunnel?.close();

@@ -33,6 +33,7 @@ export class TunnelError extends Error {
   constructor(
     message: string,
     readonly failure: ConnectionFailure,
+    /** The bastion's key, when it is not known yet: for the user to compare and accept. */
     readonly hostKey?: HostKey,
     options?: { cause?: unknown },
   ) {
@@ -117,17 +118,16 @@ function verdictError(settings: SshSettings, verdict: HostKeyVerdict): TunnelErr
         'ssh_host_key',
         key,
       );
+    // A changed or revoked key is not offered for acceptance: replacing a pin is a deliberate edit.
     case 'changed':
       return new TunnelError(
         `The SSH host key of ${settings.host}:${settings.port} has changed: it is now ${verdict.keyType} ${verdict.fingerprint}, but ${verdict.where} expects ${verdict.expected}. Someone may be intercepting the connection; nothing was sent.`,
         'ssh_host_key',
-        key,
       );
     case 'revoked':
       return new TunnelError(
         `The SSH host key of ${settings.host}:${settings.port} (${verdict.fingerprint}) is marked @revoked in ${verdict.where}.`,
         'ssh_host_key',
-        key,
       );
     case 'trusted':
       throw new Error('a trusted key is not an error');
