@@ -8,11 +8,10 @@
 import { parseArgs } from 'node:util';
 import readline from 'node:readline/promises';
 import type pg from 'pg';
-import { connectPool, tunnelFor } from '../db/connect.js';
+import { classifyConnectError, connectPool, connectTimeoutMs, tunnelFor } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
 import { defaultKnownHostsFile, TunnelError } from '../db/ssh-tunnel.js';
 import { cliConnection } from './connection.js';
-import { connectionFailure } from '../connections/connection-errors.js';
 import type { ConnectionTarget } from '../db/connect.js';
 import { blockers, DEFAULT_WORKERS, type MigrationTarget } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
@@ -408,14 +407,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** A failure to reach or log in to the server, in the words the app uses; anything else as it is. */
+/**
+ * A failure of the tunnel or of a TLS check, in the words the app uses (which
+ * check, which bastion); anything else as it is.
+ */
 function connectionError(error: unknown, target: ConnectionTarget): unknown {
   if (error instanceof TunnelError && error.hostKey) {
     return new PartwiseError('connection', error.message, {
       hint: `once checked, pass --ssh-host-key ${error.hostKey.fingerprint}, or add the key to ~/.ssh/known_hosts`,
     });
   }
-  return connectionFailure(error, target) ?? error;
+  if (error instanceof TunnelError) return new PartwiseError('connection', error.message, { cause: error });
+  const classified = classifyConnectError(error, target, connectTimeoutMs(target));
+  return classified.failure === 'ssl' ? new PartwiseError('connection', classified.message, { cause: error }) : error;
 }
 
 async function status(pool: pg.Pool, installSchema: string, values: Values): Promise<number> {

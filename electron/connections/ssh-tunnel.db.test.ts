@@ -12,7 +12,7 @@ import type { RunSummary } from '../../shared/runs.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { useTestDatabase } from '../testing/database.js';
 import { startSshServer, type SshServer } from '../testing/ssh-server.js';
-import { createBackend, type Backend } from './backend.js';
+import { createBackend, type Backend } from '../backend/backend.js';
 
 const db = useTestDatabase('ssh');
 let ssh: SshServer;

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { ConnectionProfile, ConnectionTestResult } from '../../shared/connection.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { startTlsServer, type TlsServer } from '../testing/tls-server.js';
-import { createBackend, type Backend } from './backend.js';
+import { createBackend, type Backend } from '../backend/backend.js';
 
 let server: TlsServer;
 let dataDir: string;
