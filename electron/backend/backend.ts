@@ -2,7 +2,9 @@
 // behind its transport: the connection group, every other handler group, one
 // dispatcher, and an event fan-out. The shell binds `dispatch` to its
 // transport and `subscribe` to its windows or sockets.
-import type { EventName, EventPayload } from '../../shared/contract.js';
+import { writingCommands, type EventName, type EventPayload } from '../../shared/contract.js';
+import type { ConnectionProfile } from '../../shared/connection.js';
+import { PartwiseError } from '../db/errors.js';
 import type { ServiceContext } from '../services/context.js';
 import type { ConnectionTarget } from '../db/connect.js';
 import type { CommandHandlers } from '../services/context.js';
@@ -58,7 +60,10 @@ export function createBackend(options: BackendOptions): Backend {
     onShutdown: (name, step) => shutdownSteps.push({ name, step }),
     installSchema: DEFAULT_SCHEMA,
   };
-  const handlers = withPlainConnectionErrors(createHandlers(context, connections.handlers), connections.target);
+  const handlers = withPlainConnectionErrors(
+    withReadOnlyProfiles(createHandlers(context, connections.handlers), connections.profile),
+    connections.target,
+  );
   const dispatch = createDispatcher(handlers, options.onError);
   let closing: Promise<void> | undefined;
 
@@ -106,6 +111,36 @@ function withPlainConnectionErrors(
         const target = await targetOf(connectionId).catch(() => undefined);
         throw (target && connectionFailure(error, target)) ?? error;
       }
+    };
+  }
+  return wrapped as CommandHandlers;
+}
+
+/**
+ * A read-only profile refuses every command that writes, here in the main
+ * process whatever the renderer shows (its sessions also run with
+ * default_transaction_read_only, so the server refuses what slips through).
+ */
+function withReadOnlyProfiles(
+  handlers: CommandHandlers,
+  profileOf: (connectionId: string) => Promise<ConnectionProfile | undefined>,
+): CommandHandlers {
+  const wrapped = { ...handlers } as unknown as Record<string, (input: unknown) => Promise<unknown>>;
+  for (const command of writingCommands) {
+    const handler = handlers[command] as (input: unknown) => Promise<unknown>;
+    wrapped[command] = async (input) => {
+      const { connectionId } = input as { connectionId: string };
+      const profile = await profileOf(connectionId);
+      if (profile?.readOnly) {
+        throw new PartwiseError(
+          'blocked',
+          `The connection "${profile.name}" is read-only: ${command} writes to the database and is refused.`,
+          {
+            hint: 'Edit the connection and turn off Read-only to allow changes.',
+          },
+        );
+      }
+      return handler(input);
     };
   }
   return wrapped as CommandHandlers;

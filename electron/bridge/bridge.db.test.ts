@@ -204,6 +204,32 @@ describe('commands over the WebSocket', () => {
     }
   });
 
+  it('carries the connection-string commands: services import and a read-only profile refusing writes', async () => {
+    const session = await open();
+    try {
+      const services = await session.call('connections.services', { file: '/nonexistent/pg_service.conf' });
+      expect(services.response).toEqual({
+        ok: true,
+        result: { files: ['/nonexistent/pg_service.conf'], services: [] },
+      });
+      const missing = await session.call('connections.importServices', {
+        file: '/nonexistent/pg_service.conf',
+        names: ['x'],
+      });
+      expect(missing.response).toMatchObject({ ok: false, error: { kind: 'not_found' } });
+      const saved = await session.call('connections.save', { ...harnessProfile('Read only'), readOnly: true });
+      const id = (saved.response as { result: { id: string } }).result.id;
+      const refused = await session.call('runs.cancel', { connectionId: id, runId: 1 });
+      expect(refused.response).toMatchObject({
+        ok: false,
+        error: { kind: 'blocked', message: expect.stringContaining('is read-only') },
+      });
+      await session.call('connections.delete', { id });
+    } finally {
+      session.ws.close();
+    }
+  });
+
   it('answers concurrent requests by id', async () => {
     const session = await open();
     try {

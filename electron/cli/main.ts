@@ -1,12 +1,18 @@
 // partwise: the migration engine from a terminal or a script.
 //
-// Connection: --url, or libpq's environment (PGHOST, PGPORT, PGDATABASE,
-// PGUSER, PGPASSWORD, PGSSLMODE) and ~/.pgpass, as psql reads them.
+// Connection: --url (a URL or "service=NAME"), PGSERVICE and pg_service.conf,
+// libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD,
+// PGSSLMODE, PGSSLROOTCERT...) and ~/.pgpass, as psql reads them; --ssh for a
+// tunnel through a bastion (see connection.ts).
 // Exit status: 0 on success; 1 with a one-line reason on failure; 2 for bad usage.
 import { parseArgs } from 'node:util';
 import readline from 'node:readline/promises';
-import pg from 'pg';
+import type pg from 'pg';
+import { classifyConnectError, connectPool, connectTimeoutMs, tunnelFor } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
+import { defaultKnownHostsFile, TunnelError } from '../db/ssh-tunnel.js';
+import { cliConnection } from './connection.js';
+import type { ConnectionTarget } from '../db/connect.js';
 import { blockers, DEFAULT_WORKERS, type MigrationTarget } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
 import type { RunEvent } from '../../shared/progress.js';
@@ -54,7 +60,15 @@ Target:   --table schema.table --key column --bucket-limit N   (quoted names all
                      the whole table (table: the default where a registry can) or per bucket only; repeatable
           or --config FILE (JSON {"targets":[{"table","key","bucketLimit","acceptKeylessQueries",
                             "uniqueness":{NAME:"table"}}]} or lines "table : key : limit")
-Options:  --url URL          connection URL (default: PG* environment variables and ~/.pgpass)
+Options:  --url URL          connection URL, or libpq key=value settings such as "service=prod"
+                             (default: PGSERVICE, PG* environment variables and ~/.pgpass)
+          --ssh USER@HOST[:PORT]  reach the server through an SSH tunnel via this bastion (host and
+                             port of the URL as the bastion sees them); the SSH agent logs in unless
+                             --ssh-key is given, or PARTWISE_SSH_PASSWORD is set
+          --ssh-key FILE     private key for --ssh (its passphrase from PARTWISE_SSH_PASSPHRASE)
+          --ssh-host-key SHA256:...  the bastion's host key fingerprint, when ~/.ssh/known_hosts
+                             does not list it
+          --ssh-known-hosts FILE     known_hosts file (default ~/.ssh/known_hosts)
           --run N            run id (resume, rollback, finalize, verify, status)
           --exact            plan (and migrate) with exact counts, scanning tables of any size
                              (tables up to 1 GB are counted exactly anyway)
@@ -72,6 +86,10 @@ Options:  --url URL          connection URL (default: PG* environment variables 
 
 const options = {
   url: { type: 'string' },
+  ssh: { type: 'string' },
+  'ssh-key': { type: 'string' },
+  'ssh-host-key': { type: 'string' },
+  'ssh-known-hosts': { type: 'string' },
   table: { type: 'string' },
   key: { type: 'string' },
   'bucket-limit': { type: 'string' },
@@ -234,13 +252,24 @@ async function main(argv: string[]): Promise<number> {
   const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, 32);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
-  const pool = new pg.Pool({
-    ...(values.url ? { connectionString: values.url } : {}),
-    max: workers + 3,
-    application_name: 'partwise',
-    connectionTimeoutMillis: 15_000,
+  const connection = cliConnection({
+    url: values.url,
+    ssh: values.ssh,
+    sshKey: values['ssh-key'],
+    sshHostKey: values['ssh-host-key'],
   });
-  pool.on('error', () => undefined);
+  const tunnel = tunnelFor(
+    connection.target,
+    connection.sshSecret,
+    values['ssh-known-hosts'] ?? defaultKnownHostsFile(),
+  );
+  let pool: pg.Pool;
+  try {
+    pool = await connectPool(connection.target, connection.password, { tunnel }, { max: workers + 3 });
+  } catch (error) {
+    await tunnel?.close();
+    throw connectionError(error, connection.target);
+  }
   try {
     // Say what the role lacks and who can grant it, before a statement fails
     // with "permission denied for table migration_target". (The plan reports
@@ -370,9 +399,27 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     return 2;
+  } catch (error) {
+    throw connectionError(error, connection.target);
   } finally {
     await pool.end().catch(() => undefined);
+    await tunnel?.close();
   }
+}
+
+/**
+ * A failure of the tunnel or of a TLS check, in the words the app uses (which
+ * check, which bastion); anything else as it is.
+ */
+function connectionError(error: unknown, target: ConnectionTarget): unknown {
+  if (error instanceof TunnelError && error.hostKey) {
+    return new PartwiseError('connection', error.message, {
+      hint: `once checked, pass --ssh-host-key ${error.hostKey.fingerprint}, or add the key to ~/.ssh/known_hosts`,
+    });
+  }
+  if (error instanceof TunnelError) return new PartwiseError('connection', error.message, { cause: error });
+  const classified = classifyConnectError(error, target, connectTimeoutMs(target));
+  return classified.failure === 'ssl' ? new PartwiseError('connection', classified.message, { cause: error }) : error;
 }
 
 async function status(pool: pg.Pool, installSchema: string, values: Values): Promise<number> {

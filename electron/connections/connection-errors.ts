@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { CONNECT_TIMEOUT_MS, classifyConnectError, isSocketHost, type ConnectionTarget } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
+import { TunnelError } from '../db/ssh-tunnel.js';
 
 interface ErrorLike {
   code?: string;
@@ -41,6 +42,15 @@ function where(target: ConnectionTarget): string {
  */
 export function connectionFailure(error: unknown, target: ConnectionTarget): PartwiseError | null {
   if (typeof error !== 'object' || error === null) return null;
+  if (error instanceof TunnelError) {
+    // A refused SSH login is the user's to fix like a refused password; anything else is the way to the server.
+    const kind =
+      error.failure === 'ssh' && /refused user|passphrase|password/.test(error.message) ? 'auth' : 'connection';
+    return new PartwiseError(kind, error.message, { cause: error });
+  }
+  // A TLS check that failed (unknown CA, host name, expiry, client certificate) or a certificate file that cannot be read.
+  const tls = classifyConnectError(error, target, CONNECT_TIMEOUT_MS);
+  if (tls.failure === 'ssl') return new PartwiseError('connection', tls.message, { cause: error });
   const { code, message = '' } = error as ErrorLike;
   const raw = code && !message.includes(code) ? `${code}: ${message}` : message;
   const auth = (text: string) => new PartwiseError('auth', text, { detail: raw, cause: error });

@@ -338,3 +338,122 @@ describe('the desktop shell with an OS keychain', () => {
     }
   });
 });
+
+describe('profiles from pg_service.conf and ~/.pgpass', () => {
+  it('lists the services, then imports the chosen ones with their .pgpass passwords, all or nothing', async () => {
+    const { host, port, database, user, password } = server();
+    const serviceFile = path.join(dataDir, 'pg_service.conf');
+    await fs.writeFile(
+      serviceFile,
+      [
+        `[reporting]`,
+        `host=${host}`,
+        `port=${port}`,
+        `dbname=${database}`,
+        `user=${user}`,
+        `sslmode=disable`,
+        `application_name=partwise reporting`,
+        `target_session_attrs=any`,
+        `[relative ca]`,
+        `host=elsewhere`,
+        `sslrootcert=certs/ca.pem`,
+        '',
+      ].join('\n'),
+    );
+    const pgpass = path.join(dataDir, 'pgpass');
+    await fs.writeFile(pgpass, `${host}:${port}:*:${user}:${password}\n`, { mode: 0o600 });
+    await backend.close();
+    backend = createBackend({
+      dataDir,
+      secrets: new SessionSecretStore(),
+      shell: 'browser',
+      sandbox: undefined,
+      libpqEnv: { PGPASSFILE: pgpass, PGSYSCONFDIR: path.join(dataDir, 'no-system-file') },
+    });
+
+    const listed = await ok<{ files: string[]; services: Array<Record<string, unknown>> }>(
+      backend,
+      'connections.services',
+      { file: serviceFile },
+    );
+    expect(listed.files).toEqual([serviceFile]);
+    expect(listed.services).toEqual([
+      {
+        name: 'reporting',
+        file: `${serviceFile}:1`,
+        host,
+        port,
+        database,
+        user,
+        sslMode: 'disable',
+        pgpassPassword: true,
+        ignored: ['target_session_attrs'],
+      },
+      expect.objectContaining({
+        name: 'relative ca',
+        problem: 'the certificate path "certs/ca.pem" is relative; give an absolute path',
+      }),
+    ]);
+
+    // One bad name refuses the whole import.
+    for (const names of [
+      ['reporting', 'relative ca'],
+      ['reporting', 'missing'],
+    ]) {
+      const error = await failure(backend, 'connections.importServices', { file: serviceFile, names });
+      expect(error.message).toMatch(/relative ca.*is relative|no service "missing"/);
+    }
+    expect(await ok(backend, 'connections.list', {})).toEqual([]);
+
+    const [imported] = await ok<ConnectionProfile[]>(backend, 'connections.importServices', {
+      file: serviceFile,
+      names: ['reporting'],
+    });
+    expect(imported).toMatchObject({ name: 'reporting', hasPassword: true, applicationName: 'partwise reporting' });
+    expect(await ok(backend, 'connections.test', { id: imported!.id })).toMatchObject({ ok: true });
+    const pool = await backend.connections.pools.pool(imported!.id);
+    expect(
+      (await pool.query<{ name: string }>(`SELECT current_setting('application_name') AS name`)).rows[0]!.name,
+    ).toBe('partwise reporting');
+    expect(await fs.readFile(path.join(dataDir, 'connections.json'), 'utf8')).not.toContain(password);
+  });
+});
+
+describe('read-only profiles', () => {
+  it('refuses every writing command in the main process, and the server refuses writes on their sessions', async () => {
+    await db.query(`CREATE TABLE IF NOT EXISTS ro_probe (id int)`);
+    const saved = await ok<ConnectionProfile>(
+      backend,
+      'connections.save',
+      draft({ name: 'Prod replica', readOnly: true }),
+    );
+    expect(saved.readOnly).toBe(true);
+    const target = { schema: 'public', table: 'ro_probe', keyColumn: 'id', bucketLimit: 10 };
+    const writes: Array<[string, Record<string, unknown>]> = [
+      ['runs.start', { targets: [target] }],
+      ['runs.cancel', { runId: 1 }],
+      ['runs.resume', { runId: 1 }],
+      ['runs.rollback', { runId: 1 }],
+      ['runs.finalize', { runId: 1 }],
+      ['tracker.setBucketLimit', { configId: 1, bucketLimit: 5 }],
+      ['maintenance.run', { configId: 1, ahead: null }],
+    ];
+    for (const [command, input] of writes) {
+      const error = await failure(backend, command, { connectionId: saved.id, ...input });
+      expect(error).toMatchObject({
+        kind: 'blocked',
+        message: `The connection "Prod replica" is read-only: ${command} writes to the database and is refused.`,
+      });
+    }
+    // Reading still works.
+    expect(await ok(backend, 'tables.list', { connectionId: saved.id })).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'ro_probe' })]),
+    );
+    const pool = await backend.connections.pools.pool(saved.id);
+    await expect(pool.query(`INSERT INTO ro_probe VALUES (1)`)).rejects.toMatchObject({ code: '25006' });
+    // Turned off, the same profile writes again (a new pool).
+    await ok(backend, 'connections.save', draft({ id: saved.id, name: 'Prod replica', readOnly: false }));
+    const writable = await backend.connections.pools.pool(saved.id);
+    await writable.query(`INSERT INTO ro_probe VALUES (1)`);
+  });
+});

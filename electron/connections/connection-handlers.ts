@@ -1,11 +1,15 @@
 // The connection commands of the contract (app.info, connections.*,
 // sandbox.start) and the pools every other command uses. Profiles live in
-// connections.json, passwords in the shell's SecretStore; a password never
-// travels back to the renderer, which only sees `hasPassword`.
+// connections.json, passwords (database and SSH) in the shell's SecretStore;
+// a secret never travels back to the renderer, which only sees `hasPassword`
+// and `hasSshSecret`.
 import { randomUUID } from 'node:crypto';
-import type { ConnectionDraft, ConnectionProfile } from '../../shared/connection.js';
+import { accessSync, constants } from 'node:fs';
+import type { ConnectionDraft, ConnectionProfile, ServiceEntry } from '../../shared/connection.js';
 import { testConnection, type ConnectionTarget } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
+import { pgpassPassword, readServices, serviceFiles, type Service } from '../db/libpq-files.js';
+import { expandHome } from '../db/ssh-tunnel.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { PoolProvider } from '../services/context.js';
 import type { ConnectionHandlers } from '../services/handlers.js';
@@ -26,37 +30,169 @@ export interface ConnectionHandlerOptions {
   onBackgroundError?: (error: unknown) => void;
   /** How long a connection test waits for the server. */
   testTimeoutMs?: number;
+  /** OpenSSH's known_hosts for bastions' host keys; default ~/.ssh/known_hosts. */
+  knownHostsFile?: string;
+  /** Where libpq's files are looked up (PGSERVICEFILE, PGSYSCONFDIR, PGPASSFILE); default process.env. */
+  libpqEnv?: Record<string, string | undefined>;
 }
 
 export interface ConnectionService {
   handlers: ConnectionHandlers;
-  pools: PoolProvider;
+  pools: PoolRegistry & PoolProvider;
   /** Where a saved connection (or the Sandbox) points, without connecting; undefined for an unknown id. */
   target(connectionId: string): Promise<ConnectionTarget | undefined>;
+  /** The profile of a connection id (saved or the Sandbox); undefined for an unknown id. */
+  profile(connectionId: string): Promise<ConnectionProfile | undefined>;
   /** Resolves once the automatic Sandbox start (if any) has finished or failed. */
   autoStart: Promise<void>;
   /** Ends every pool, then stops the Sandbox. */
   close(): Promise<void>;
 }
 
-function targetOf(
-  profile: Pick<ConnectionProfile, 'host' | 'port' | 'database' | 'user' | 'sslMode'>,
-): ConnectionTarget {
+/** The key under which a profile's SSH password or key passphrase is kept, beside its database password. */
+export function sshSecretId(profileId: string): string {
+  return `${profileId}#ssh`;
+}
+
+type TargetFields = Pick<
+  ConnectionProfile,
+  | 'host'
+  | 'port'
+  | 'database'
+  | 'user'
+  | 'sslMode'
+  | 'sslRootCert'
+  | 'sslCert'
+  | 'sslKey'
+  | 'applicationName'
+  | 'options'
+  | 'connectTimeoutSeconds'
+  | 'ssh'
+  | 'readOnly'
+>;
+
+function targetOf(profile: TargetFields): ConnectionTarget {
+  // A read-only profile's sessions refuse writes in the server too, whatever a command tries.
+  const readOnly = profile.readOnly ? '-c default_transaction_read_only=on' : '';
+  const options = [profile.options, readOnly].filter(Boolean).join(' ');
   return {
     host: profile.host,
     port: profile.port,
     database: profile.database,
     user: profile.user,
     sslMode: profile.sslMode,
+    sslRootCert: profile.sslRootCert,
+    sslCert: profile.sslCert,
+    sslKey: profile.sslKey,
+    applicationName: profile.applicationName,
+    options: options || undefined,
+    connectTimeoutSeconds: profile.connectTimeoutSeconds,
+    ssh: profile.ssh,
   };
+}
+
+/** The files a draft names must be readable now: saving a profile that cannot connect helps nobody. */
+function checkFiles(draft: ConnectionDraft): void {
+  const files: Array<[string, string | undefined]> = [
+    ['sslRootCert', draft.sslRootCert],
+    ['sslCert', draft.sslCert],
+    ['sslKey', draft.sslKey],
+    ['ssh.keyFile', draft.ssh?.auth === 'key' ? draft.ssh.keyFile : undefined],
+  ];
+  const problems: string[] = [];
+  for (const [field, file] of files) {
+    if (!file) continue;
+    try {
+      accessSync(expandHome(file), constants.R_OK);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      problems.push(`${field}: ${file} cannot be read (${reason})`);
+    }
+  }
+  if (problems.length > 0)
+    throw new PartwiseError('invalid_input', `Invalid input for connections.save: ${problems.join('; ')}`);
 }
 
 const SANDBOX_READ_ONLY =
   'The Sandbox connection is managed by Partwise: it cannot be edited or deleted. Its data lives in the Partwise data directory.';
 
+/** One secret change (set, clear, or keep), applied so that it can be undone if the profile cannot be saved. */
+interface SecretChange {
+  id: string;
+  value: string | undefined;
+}
+
+async function applySecrets(secrets: SecretStore, changes: SecretChange[]): Promise<() => Promise<void>> {
+  const previous: Array<{ id: string; value: string | undefined }> = [];
+  const undo = async () => {
+    for (const { id, value } of previous.reverse()) {
+      if (value === undefined) await secrets.delete(id).catch(() => undefined);
+      else await secrets.set(id, value).catch(() => undefined);
+    }
+  };
+  try {
+    for (const change of changes) {
+      if (change.value === undefined) continue;
+      previous.push({ id: change.id, value: await secrets.get(change.id) });
+      if (change.value === '') await secrets.delete(change.id);
+      else await secrets.set(change.id, change.value);
+    }
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+  return undo;
+}
+
+/** A pg_service.conf entry as the profile it would become, with libpq's defaults for what it leaves out. */
+function serviceProfile(
+  service: Service,
+  env: Record<string, string | undefined>,
+): {
+  entry: ServiceEntry;
+  profile?: Omit<StoredProfile, 'id'>;
+} {
+  const p = service.params;
+  const user = p.user ?? env.PGUSER ?? process.env.USER ?? 'postgres';
+  const fields = {
+    host: p.host ?? env.PGHOST ?? 'localhost',
+    port: p.port ?? (env.PGPORT ? Number(env.PGPORT) : 5432),
+    database: p.database ?? env.PGDATABASE ?? user,
+    user,
+    sslMode: p.sslMode ?? 'prefer',
+  };
+  const relative = [p.sslRootCert, p.sslCert, p.sslKey].find(
+    (file) => file !== undefined && !file.startsWith('/') && !file.startsWith('~/'),
+  );
+  const entry: ServiceEntry = {
+    name: service.name,
+    file: `${service.file}:${service.line}`,
+    ...fields,
+    pgpassPassword: p.password !== undefined || pgpassPassword(fields, env) !== undefined,
+    ignored: p.ignored,
+    ...(relative ? { problem: `the certificate path "${relative}" is relative; give an absolute path` } : {}),
+  };
+  if (relative) return { entry };
+  return {
+    entry,
+    profile: {
+      name: service.name,
+      kind: 'server',
+      ...fields,
+      ...(p.sslRootCert ? { sslRootCert: p.sslRootCert } : {}),
+      ...(p.sslCert ? { sslCert: p.sslCert } : {}),
+      ...(p.sslKey ? { sslKey: p.sslKey } : {}),
+      ...(p.applicationName ? { applicationName: p.applicationName } : {}),
+      ...(p.options ? { options: p.options } : {}),
+      ...(p.connectTimeoutSeconds ? { connectTimeoutSeconds: p.connectTimeoutSeconds } : {}),
+    },
+  };
+}
+
 export function createConnectionHandlers(options: ConnectionHandlerOptions): ConnectionService {
   const { secrets, shell, sandbox } = options;
   const store = new ProfileStore(options.dataDir);
+  const libpqEnv = options.libpqEnv ?? process.env;
 
   const requireSandbox = (): Sandbox => {
     if (!sandbox) throw new PartwiseError('blocked', 'This build of Partwise does not include the Sandbox.');
@@ -69,9 +205,10 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
     return profile;
   };
 
-  const withPasswordFlag = async (profile: StoredProfile): Promise<ConnectionProfile> => ({
+  const withSecretFlags = async (profile: StoredProfile): Promise<ConnectionProfile> => ({
     ...profile,
     hasPassword: await secrets.has(profile.id),
+    ...(profile.ssh ? { hasSshSecret: await secrets.has(sshSecretId(profile.id)) } : {}),
   });
 
   const resolvePoolTarget = async (id: string): Promise<PoolTarget | undefined> => {
@@ -81,10 +218,14 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
     }
     const profile = await store.get(id);
     if (!profile) return undefined;
-    return { target: targetOf(profile), password: await secrets.get(id) };
+    return {
+      target: targetOf(profile),
+      password: await secrets.get(id),
+      sshSecret: profile.ssh ? await secrets.get(sshSecretId(id)) : undefined,
+    };
   };
 
-  const pools = new PoolRegistry(resolvePoolTarget);
+  const pools = new PoolRegistry(resolvePoolTarget, { knownHostsFile: options.knownHostsFile });
 
   /** The Sandbox is listed on a first launch (nothing saved) and whenever it has been created before. */
   const sandboxListed = async (saved: StoredProfile[]): Promise<boolean> => {
@@ -103,8 +244,28 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
     }
   })();
 
-  const test = (target: ConnectionTarget, password: string | undefined) =>
-    testConnection(target, password, { timeoutMs: options.testTimeoutMs });
+  const test = (target: ConnectionTarget, password: string | undefined, sshSecret?: string) =>
+    testConnection(target, password, {
+      timeoutMs: options.testTimeoutMs,
+      ...(sshSecret !== undefined ? { sshSecret } : {}),
+      ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
+    });
+
+  /** A draft's secret: the typed one, else (for an edited profile) the stored one; '' means none. */
+  const draftSecret = async (typed: string | undefined, id: string | undefined, key: (id: string) => string) => {
+    if (typed !== undefined) return typed === '' ? undefined : typed;
+    if (id !== undefined && id !== SANDBOX_ID) return secrets.get(key(id));
+    return undefined;
+  };
+
+  const servicesIn = (file: string | undefined) => {
+    const env = file ? { ...libpqEnv, PGSERVICEFILE: file, PGSYSCONFDIR: undefined } : libpqEnv;
+    try {
+      return { env, files: file ? [file] : serviceFiles(env), services: readServices(env) };
+    } catch (error) {
+      throw new PartwiseError('invalid_input', (error as Error).message, { cause: error });
+    }
+  };
 
   const handlers: ConnectionHandlers = {
     'app.info': async () => ({ version: PARTWISE_VERSION, shell, secretStorage: secrets.kind }),
@@ -114,7 +275,7 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       const listed: ConnectionProfile[] = [];
       if (await sandboxListed(saved)) listed.push(await sandbox!.profile());
       const sorted = [...saved].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-      for (const profile of sorted) listed.push(await withPasswordFlag(profile));
+      for (const profile of sorted) listed.push(await withSecretFlags(profile));
       return listed;
     },
 
@@ -122,28 +283,25 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       if (draft.id === SANDBOX_ID) throw new PartwiseError('invalid_input', SANDBOX_READ_ONLY);
       const isNew = draft.id === undefined;
       if (!isNew) await requireProfile(draft.id!);
+      checkFiles(draft);
       const id = draft.id ?? randomUUID();
-      const profile: StoredProfile = {
-        id,
-        name: draft.name,
-        kind: 'server',
-        host: draft.host,
-        port: draft.port,
-        database: draft.database,
-        user: draft.user,
-        sslMode: draft.sslMode,
-      };
-      // The password first: when it cannot be stored (no keychain), nothing changes.
-      if (draft.password === '') await secrets.delete(id);
-      else if (draft.password !== undefined) await secrets.set(id, draft.password);
+      const { password, sshSecret, id: _id, ...fields } = draft;
+      const profile: StoredProfile = { ...fields, id, kind: 'server' };
+      // Secrets first: when they cannot be stored (no keychain), nothing changes; when the
+      // profile cannot be written, the secrets are put back as they were.
+      const undo = await applySecrets(secrets, [
+        { id, value: password },
+        // A profile without a tunnel keeps no SSH secret.
+        { id: sshSecretId(id), value: draft.ssh ? sshSecret : (await secrets.has(sshSecretId(id))) ? '' : undefined },
+      ]);
       try {
         await store.save(profile);
       } catch (error) {
-        if (isNew) await secrets.delete(id).catch(() => undefined);
+        await undo();
         throw error;
       }
       await pools.invalidate(id);
-      return withPasswordFlag(profile);
+      return withSecretFlags(profile);
     },
 
     'connections.delete': async ({ id }) => {
@@ -153,6 +311,7 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       }
       await pools.invalidate(id);
       await secrets.delete(id);
+      await secrets.delete(sshSecretId(id));
       return {};
     },
 
@@ -163,14 +322,17 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
           return test(running.target, running.password);
         }
         const profile = await requireProfile(input.id);
-        return test(targetOf(profile), await secrets.get(profile.id));
+        return test(
+          targetOf(profile),
+          await secrets.get(profile.id),
+          profile.ssh ? await secrets.get(sshSecretId(profile.id)) : undefined,
+        );
       }
       const { draft } = input;
-      // An edited profile tested before saving: keep using its stored password unless a new one is typed.
-      let password: string | undefined;
-      if (draft.password !== undefined) password = draft.password === '' ? undefined : draft.password;
-      else if (draft.id !== undefined && draft.id !== SANDBOX_ID) password = await secrets.get(draft.id);
-      return test(targetOf(draft), password);
+      // An edited profile tested before saving: keep using its stored secrets unless new ones are typed.
+      const password = await draftSecret(draft.password, draft.id, (id) => id);
+      const sshSecret = draft.ssh ? await draftSecret(draft.sshSecret, draft.id, sshSecretId) : undefined;
+      return test(targetOf(draft), password, sshSecret);
     },
 
     'connections.ping': async ({ connectionId }) => {
@@ -178,17 +340,63 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       return {};
     },
 
+    'connections.services': async ({ file }) => {
+      const { env, files, services } = servicesIn(file);
+      return { files, services: services.map((service) => serviceProfile(service, env).entry) };
+    },
+
+    'connections.importServices': async ({ file, names }) => {
+      const { env, services } = servicesIn(file);
+      const chosen = names.map((name) => {
+        const service = services.find((candidate) => candidate.name === name);
+        if (!service)
+          throw new PartwiseError(
+            'not_found',
+            `names: no service "${name}" in ${file ?? serviceFiles(env).join(' or ')}.`,
+          );
+        const { entry, profile } = serviceProfile(service, env);
+        if (!profile) throw new PartwiseError('invalid_input', `Service "${name}" (${entry.file}): ${entry.problem}.`);
+        return { service, profile };
+      });
+      // Everything is checked before anything is saved; a failure half-way undoes what was saved.
+      const saved: ConnectionProfile[] = [];
+      const made: string[] = [];
+      try {
+        for (const { service, profile } of chosen) {
+          const id = randomUUID();
+          made.push(id);
+          const password = service.params.password ?? pgpassPassword(profile, env);
+          if (password !== undefined) await secrets.set(id, password);
+          await store.save({ ...profile, id });
+          saved.push(await withSecretFlags({ ...profile, id }));
+        }
+      } catch (error) {
+        for (const id of made) {
+          await store.remove(id).catch(() => undefined);
+          await secrets.delete(id).catch(() => undefined);
+        }
+        throw error;
+      }
+      return saved;
+    },
+
     'sandbox.start': async () => (await requireSandbox().start()).profile,
+  };
+
+  const profileOf = async (connectionId: string): Promise<ConnectionProfile | undefined> => {
+    if (connectionId === SANDBOX_ID && sandbox) return sandbox.profile();
+    const profile = await store.get(connectionId);
+    return profile ? withSecretFlags(profile) : undefined;
   };
 
   return {
     handlers,
     pools,
     async target(connectionId) {
-      if (connectionId === SANDBOX_ID && sandbox) return targetOf(await sandbox.profile());
-      const profile = await store.get(connectionId);
+      const profile = await profileOf(connectionId);
       return profile ? targetOf(profile) : undefined;
     },
+    profile: profileOf,
     autoStart,
     async close() {
       await autoStart;

@@ -3,16 +3,17 @@
 // atomically, and is validated against the shared schemas whenever it is read.
 import path from 'node:path';
 import { z } from 'zod';
-import { ConnectionProfile } from '../../shared/connection.js';
+import { ConnectionProfileFields, tlsPairCheck } from '../../shared/connection.js';
 import { PartwiseError } from '../db/errors.js';
 import { FileMutex, readOptionalFile, writePrivateFile } from '../secrets/private-file.js';
 
 export const PROFILE_FILE_NAME = 'connections.json';
 
-/** A profile as stored: `hasPassword` is not stored, it is asked of the SecretStore. */
-export const StoredProfile = ConnectionProfile.omit({ hasPassword: true })
+/** A profile as stored: `hasPassword` and `hasSshSecret` are not stored, they are asked of the SecretStore. */
+export const StoredProfile = ConnectionProfileFields.omit({ hasPassword: true, hasSshSecret: true })
   .extend({ kind: z.literal('server') })
-  .strict();
+  .strict()
+  .superRefine(tlsPairCheck);
 export type StoredProfile = z.infer<typeof StoredProfile>;
 
 const ProfileFile = z.object({ version: z.literal(1), profiles: z.array(StoredProfile) });

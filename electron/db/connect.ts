@@ -1,12 +1,20 @@
 // Connections to a user's PostgreSQL server: pool settings from a profile (SSL
-// modes mapped the way libpq reads them), and the connection test behind the
-// Connections screen, which names the cause of a failure in one line.
+// modes, certificate files and their fall-backs mapped the way libpq reads
+// them, an SSH tunnel when the profile has one), and the connection test
+// behind the Connections screen, which names the cause of a failure in one line.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import type { ConnectionTestResult, SslMode } from '../../shared/connection.js';
+import type {
+  ConnectionFailure,
+  ConnectionTestResult,
+  SslMode,
+  SshTunnel as SshProfile,
+} from '../../shared/connection.js';
+import { expandHome, SshTunnel, TunnelError } from './ssh-tunnel.js';
 
 /** What is needed to reach a server: a saved profile or an unsaved draft. */
 export interface ConnectionTarget {
@@ -15,7 +23,23 @@ export interface ConnectionTarget {
   database: string;
   user: string;
   sslMode: SslMode;
+  sslRootCert?: string | undefined;
+  sslCert?: string | undefined;
+  sslKey?: string | undefined;
+  applicationName?: string | undefined;
+  options?: string | undefined;
+  connectTimeoutSeconds?: number | undefined;
+  /** The bastion every connection goes through; host and port are then as the bastion sees them. */
+  ssh?: SshProfile | undefined;
 }
+
+/** How a connection is carried: the tunnel a profile's connections share, if any. */
+export interface Transport {
+  tunnel?: SshTunnel | undefined;
+}
+
+/** A certificate or key file the profile names (or libpq's default) could not be read. */
+export class TlsFileError extends Error {}
 
 export const APPLICATION_NAME = 'partwise';
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -27,38 +51,68 @@ export function isSocketHost(host: string): boolean {
   return host.startsWith('/');
 }
 
+type TlsTarget = Pick<ConnectionTarget, 'host' | 'sslMode' | 'sslRootCert' | 'sslCert' | 'sslKey'>;
+
+function readTlsFile(file: string, what: string): string {
+  try {
+    return readFileSync(expandHome(file), 'utf8');
+  } catch (error) {
+    throw new TlsFileError(`The ${what} ${file} cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The file a profile names, else libpq's environment variable, else its default under ~/.postgresql when present. */
+function tlsFile(named: string | undefined, variable: string, fallback: string): string | undefined {
+  if (named) return named;
+  const file = process.env[variable] ?? path.join(os.homedir(), '.postgresql', fallback);
+  return file !== 'system' && existsSync(file) ? file : undefined;
+}
+
 /**
- * The CA certificates libpq would trust for verify-ca / verify-full:
- * PGSSLROOTCERT, else ~/.postgresql/root.crt; without either, the system's.
+ * The CA certificates to verify the server with: the profile's file, else
+ * PGSSLROOTCERT, else ~/.postgresql/root.crt; without any, the system's.
  */
-function rootCertificates(): string | undefined {
-  const file = process.env.PGSSLROOTCERT ?? path.join(os.homedir(), '.postgresql', 'root.crt');
-  if (file === 'system' || !existsSync(file)) return undefined;
-  return readFileSync(file, 'utf8');
+function rootCertificates(target: TlsTarget): string | undefined {
+  const file = tlsFile(target.sslRootCert, 'PGSSLROOTCERT', 'root.crt');
+  return file ? readTlsFile(file, 'CA certificate file') : undefined;
+}
+
+/** The client certificate and key for certificate authentication: the profile's, else PGSSLCERT/PGSSLKEY or ~/.postgresql/postgresql.{crt,key}. */
+function clientCertificate(target: TlsTarget): { cert: string; key: string } | undefined {
+  const certFile = tlsFile(target.sslCert, 'PGSSLCERT', 'postgresql.crt');
+  if (!certFile) return undefined;
+  const keyFile = tlsFile(target.sslKey, 'PGSSLKEY', 'postgresql.key');
+  if (!keyFile) throw new TlsFileError(`The client certificate ${certFile} has no key file (sslkey).`);
+  return { cert: readTlsFile(certFile, 'client certificate file'), key: readTlsFile(keyFile, 'client key file') };
 }
 
 /**
  * The TLS options of an SSL mode, or false for none. `prefer` asks for TLS
  * without verifying it (as libpq does); the fall-back to plain text when the
- * server refuses TLS happens in `connectPool` and `testConnection`.
+ * server refuses TLS happens in `connectPool` and `testConnection`. The host
+ * name is sent as SNI whenever it is a name (pg leaves it out for addresses).
  */
-export function tlsOptionsFor(target: Pick<ConnectionTarget, 'host' | 'sslMode'>): ConnectionOptions | false {
+export function tlsOptionsFor(target: TlsTarget): ConnectionOptions | false {
   // libpq never uses TLS over a Unix socket, whatever sslmode says.
   if (isSocketHost(target.host)) return false;
-  switch (target.sslMode) {
-    case 'disable':
-      return false;
+  if (target.sslMode === 'disable') return false;
+  const client = clientCertificate(target);
+  // As libpq: with a CA file, require checks the chain, like verify-ca.
+  const mode = target.sslMode === 'require' && target.sslRootCert ? 'verify-ca' : target.sslMode;
+  switch (mode) {
     case 'prefer':
     case 'require':
-      return { rejectUnauthorized: false };
+      return { rejectUnauthorized: false, ...client };
     case 'verify-ca': {
-      const ca = rootCertificates();
+      const ca = rootCertificates(target);
       // The chain is verified; the host name is not, exactly like libpq's verify-ca.
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...(ca ? { ca } : {}) };
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...(ca ? { ca } : {}), ...client };
     }
     case 'verify-full': {
-      const ca = rootCertificates();
-      return { rejectUnauthorized: true, servername: target.host, ...(ca ? { ca } : {}) };
+      const ca = rootCertificates(target);
+      // SNI and the name checked; an address is checked too (pg passes it as host) but is never sent as SNI.
+      const servername = isIP(target.host) === 0 ? { servername: target.host } : {};
+      return { rejectUnauthorized: true, ...servername, ...(ca ? { ca } : {}), ...client };
     }
   }
 }
@@ -71,8 +125,9 @@ export function tlsOptionsFor(target: Pick<ConnectionTarget, 'host' | 'sslMode'>
 export function poolConfigFor(
   target: ConnectionTarget,
   password: string | undefined,
-  options: { plain?: boolean } = {},
+  options: { plain?: boolean; transport?: Transport } = {},
 ): pg.PoolConfig {
+  const tunnel = options.transport?.tunnel;
   return {
     host: target.host,
     port: target.port,
@@ -80,12 +135,37 @@ export function poolConfigFor(
     user: target.user,
     ...(password !== undefined ? { password } : {}),
     ssl: options.plain ? false : tlsOptionsFor(target),
-    application_name: APPLICATION_NAME,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: target.applicationName || APPLICATION_NAME,
+    ...(target.options ? { options: target.options } : {}),
+    ...(tunnel ? { stream: tunnel.stream } : {}),
+    connectionTimeoutMillis: connectTimeoutMs(target),
+    // TCP keepalives from the first idle minute, so that a dead server or NAT is noticed by the OS.
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     max: 10,
     idleTimeoutMillis: 30_000,
   };
+}
+
+export const KEEPALIVE_IDLE_MS = 60_000;
+
+export function connectTimeoutMs(target: Pick<ConnectionTarget, 'connectTimeoutSeconds'>): number {
+  return target.connectTimeoutSeconds ? target.connectTimeoutSeconds * 1000 : CONNECT_TIMEOUT_MS;
+}
+
+/** The tunnel for a profile with SSH settings; undefined without. The caller closes it. */
+export function tunnelFor(
+  target: ConnectionTarget,
+  sshSecret: string | undefined,
+  knownHostsFile?: string,
+): SshTunnel | undefined {
+  if (!target.ssh) return undefined;
+  return new SshTunnel({
+    ...target.ssh,
+    secret: sshSecret,
+    knownHostsFile,
+    readyTimeoutMs: connectTimeoutMs(target),
+  });
 }
 
 const SSL_REFUSED = 'The server does not support SSL connections';
@@ -95,51 +175,73 @@ function isTlsRefused(error: unknown): boolean {
 }
 
 /**
+ * Connects a client; a failed attempt is ended without waiting (pg's end()
+ * never settles for a connection the server or TLS already dropped).
+ */
+async function connectClient(client: pg.Client): Promise<void> {
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    void client.end().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
  * A pool for a profile. For `prefer`, one probe connection decides between TLS
  * and plain text, so that every pooled connection does not pay for a refused
  * TLS request first.
  */
-export async function connectPool(target: ConnectionTarget, password: string | undefined): Promise<pg.Pool> {
+export async function connectPool(
+  target: ConnectionTarget,
+  password: string | undefined,
+  transport: Transport = {},
+  size: { max?: number } = {},
+): Promise<pg.Pool> {
   let plain = false;
   if (target.sslMode === 'prefer' && !isSocketHost(target.host)) {
-    const probe = new pg.Client(poolConfigFor(target, password));
-    probe.on('error', () => undefined);
+    const probe = new pg.Client(poolConfigFor(target, password, { transport }));
     try {
-      await probe.connect();
+      await connectClient(probe);
+      await probe.end().catch(() => undefined);
     } catch (error) {
       if (!isTlsRefused(error)) throw error;
       plain = true;
-    } finally {
-      await probe.end().catch(() => undefined);
     }
   }
-  const pool = new pg.Pool(poolConfigFor(target, password, { plain }));
+  const pool = new pg.Pool({ ...poolConfigFor(target, password, { plain, transport }), ...size });
   // An idle connection dropped by the server must not take the process down;
   // the next query gets a fresh connection.
   pool.on('error', () => undefined);
   return pool;
 }
 
-type Failure = NonNullable<ConnectionTestResult['failure']>;
-
 interface ErrorLike {
   code?: string;
   message?: string;
+  reason?: string;
 }
 
-const TLS_CERTIFICATE_CODES = new Set([
+/** The server's certificate chain does not lead to a CA the client trusts. */
+const UNKNOWN_CA_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
   'CERT_UNTRUSTED',
   'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-  'EPROTO',
+]);
+
+/** TLS alerts the server sends when it does not accept the client's certificate. */
+const CLIENT_CERTIFICATE_ALERTS = new Set([
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
 ]);
 
 function where(target: ConnectionTarget): string {
@@ -148,22 +250,61 @@ function where(target: ConnectionTarget): string {
     : `${target.host}:${target.port}`;
 }
 
+function caSource(target: ConnectionTarget): string {
+  if (target.sslRootCert) return `the CA file ${target.sslRootCert}`;
+  if (process.env.PGSSLROOTCERT) return `PGSSLROOTCERT (${process.env.PGSSLROOTCERT})`;
+  return existsSync(path.join(os.homedir(), '.postgresql', 'root.crt'))
+    ? '~/.postgresql/root.crt'
+    : "the system's CA certificates";
+}
+
+/** Which TLS check failed, in one line; null when the error is not about TLS. */
+function tlsFailure(error: ErrorLike, target: ConnectionTarget): string | null {
+  const code = error.code ?? '';
+  const message = error.message ?? '';
+  if (UNKNOWN_CA_CODES.has(code)) {
+    return `TLS check failed (unknown CA): the certificate of ${where(target)} is not signed by a CA in ${caSource(target)}.`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `TLS check failed (host name): the certificate of ${where(target)} is not valid for "${target.host}": ${(error.reason ?? message).replace(/[:.\s]+$/, '')}.`;
+  }
+  if (code === 'CERT_HAS_EXPIRED')
+    return `TLS check failed (expired): the certificate of ${where(target)} has expired.`;
+  if (code === 'CERT_NOT_YET_VALID')
+    return `TLS check failed (not yet valid): the certificate of ${where(target)} is not valid yet.`;
+  if (CLIENT_CERTIFICATE_ALERTS.has(code)) {
+    return `TLS check failed (client certificate refused): ${where(target)} does not accept the client certificate${target.sslCert ? ` ${target.sslCert}` : ''} (${/(?:tlsv1|tlsv13|sslv3) alert [^:]+/.exec(message)?.[0] ?? code}).`;
+  }
+  if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH' || /key values mismatch/i.test(message)) {
+    return `The client key ${target.sslKey ?? ''} does not belong to the client certificate ${target.sslCert ?? ''}.`.replace(
+      /  +/g,
+      ' ',
+    );
+  }
+  if (code.startsWith('ERR_OSSL_') || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') {
+    return `TLS with ${where(target)} failed: ${message.split('\n')[0]}`;
+  }
+  return null;
+}
+
 /** One cause and one line for anything a connection attempt can throw. */
 export function classifyConnectError(
   error: unknown,
   target: ConnectionTarget,
   timeoutMs: number,
-): { failure: Failure; message: string } {
-  const { code, message = String(error) } = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
+): { failure: ConnectionFailure; message: string } {
+  if (error instanceof TunnelError) return { failure: error.failure, message: error.message };
+  if (error instanceof TlsFileError) return { failure: 'ssl', message: error.message };
+  const errorLike = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
+  const { code, message = String(error) } = errorLike;
   if (isTlsRefused(error)) {
     return {
       failure: 'ssl',
       message: `${where(target)} does not accept TLS, and SSL mode "${target.sslMode}" requires it.`,
     };
   }
-  if (code && TLS_CERTIFICATE_CODES.has(code)) {
-    return { failure: 'ssl', message: `The server's TLS certificate was not accepted: ${message}` };
-  }
+  const tls = tlsFailure(errorLike, target);
+  if (tls) return { failure: 'ssl', message: tls };
   switch (code) {
     case 'ECONNREFUSED':
       return { failure: 'refused', message: `Nothing is listening on ${where(target)} (connection refused).` };
@@ -183,6 +324,12 @@ export function classifyConnectError(
     case '28P01':
       return { failure: 'auth', message: `Password authentication failed for user "${target.user}".` };
     case '28000':
+      if (/certificate/i.test(message)) {
+        return {
+          failure: 'auth',
+          message: `TLS check failed (client certificate refused): the server refused user "${target.user}": ${message}`,
+        };
+      }
       // Covers an unknown role under trust/peer and a pg_hba.conf reject; the server's text says which.
       return { failure: 'auth', message: `The server refused user "${target.user}": ${message}` };
     case '3D000':
@@ -213,11 +360,14 @@ async function tryConnect(
   password: string | undefined,
   timeoutMs: number,
   plain: boolean,
+  transport: Transport,
 ): Promise<{ version: string; versionNum: number; tls: boolean }> {
-  const client = new pg.Client({ ...poolConfigFor(target, password, { plain }), connectionTimeoutMillis: timeoutMs });
-  client.on('error', () => undefined);
+  const client = new pg.Client({
+    ...poolConfigFor(target, password, { plain, transport }),
+    connectionTimeoutMillis: timeoutMs,
+  });
+  await connectClient(client);
   try {
-    await client.connect();
     const { rows } = await client.query<{ version: string; num: string; tls: boolean | null }>(
       `SELECT current_setting('server_version') AS version,
               current_setting('server_version_num') AS num,
@@ -230,23 +380,36 @@ async function tryConnect(
   }
 }
 
-/** Connects once, reads the server version, and says in one line what happened. */
+/**
+ * Connects once, reads the server version, and says in one line what
+ * happened. With an SSH tunnel in the profile, a tunnel is made for the test
+ * alone (unless one is given) and closed after it.
+ */
 export async function testConnection(
   target: ConnectionTarget,
   password: string | undefined,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; sshSecret?: string; knownHostsFile?: string; transport?: Transport } = {},
 ): Promise<ConnectionTestResult> {
-  const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
+  const timeoutMs = options.timeoutMs ?? connectTimeoutMs(target);
+  const ownTunnel = options.transport ? undefined : tunnelFor(target, options.sshSecret, options.knownHostsFile);
+  const transport = options.transport ?? { tunnel: ownTunnel };
   let server: Awaited<ReturnType<typeof tryConnect>>;
   try {
     try {
-      server = await tryConnect(target, password, timeoutMs, false);
+      server = await tryConnect(target, password, timeoutMs, false, transport);
     } catch (error) {
       if (target.sslMode !== 'prefer' || !isTlsRefused(error)) throw error;
-      server = await tryConnect(target, password, timeoutMs, true);
+      server = await tryConnect(target, password, timeoutMs, true, transport);
     }
   } catch (error) {
-    return { ok: false, ...classifyConnectError(error, target, timeoutMs) };
+    const hostKey = error instanceof TunnelError ? error.hostKey : undefined;
+    return {
+      ok: false,
+      ...classifyConnectError(error, target, timeoutMs),
+      ...(hostKey ? { sshHostKey: hostKey } : {}),
+    };
+  } finally {
+    await ownTunnel?.close();
   }
   const major = Math.floor(server.versionNum / 10_000);
   if (major < OLDEST_SUPPORTED_MAJOR) {
@@ -257,10 +420,11 @@ export async function testConnection(
       message: `Connected, but PostgreSQL ${server.version} is older than ${OLDEST_SUPPORTED_MAJOR}, the oldest version Partwise supports.`,
     };
   }
-  const transport = isSocketHost(target.host) ? 'Unix socket' : server.tls ? 'TLS' : 'no TLS';
+  const transportName = isSocketHost(target.host) ? 'Unix socket' : server.tls ? 'TLS' : 'no TLS';
+  const via = target.ssh ? ` through the SSH tunnel via ${target.ssh.host}` : '';
   return {
     ok: true,
     serverVersion: server.version,
-    message: `Connected to PostgreSQL ${server.version} (${transport}).`,
+    message: `Connected to PostgreSQL ${server.version} (${transportName})${via}.`,
   };
 }

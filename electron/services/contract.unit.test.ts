@@ -26,6 +26,8 @@ describe('the contract and the handlers', () => {
       'connections.delete',
       'connections.test',
       'connections.ping',
+      'connections.services',
+      'connections.importServices',
       'sandbox.start',
     ];
     const connections = Object.fromEntries(

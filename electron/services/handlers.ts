@@ -16,6 +16,8 @@ export type ConnectionCommands =
   | 'connections.delete'
   | 'connections.test'
   | 'connections.ping'
+  | 'connections.services'
+  | 'connections.importServices'
   | 'sandbox.start';
 
 export type ConnectionHandlers = HandlerGroup<ConnectionCommands>;

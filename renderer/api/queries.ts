@@ -85,6 +85,28 @@ export function useSaveConnection() {
   });
 }
 
+/** The services of pg_service.conf, read when the import panel opens. */
+export function useServices(enabled: boolean) {
+  const invoke = useInvoke();
+  return useQuery({
+    queryKey: ['connections', 'services'],
+    queryFn: () => invoke('connections.services', {}),
+    enabled,
+    staleTime: 0,
+  });
+}
+
+export function useImportServices() {
+  const invoke = useInvoke();
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (names: string[]) => invoke('connections.importServices', { names }),
+    onSuccess: async () => {
+      await client.invalidateQueries({ queryKey: queryKeys.connections });
+    },
+  });
+}
+
 export function useDeleteConnection() {
   const invoke = useInvoke();
   const client = useQueryClient();

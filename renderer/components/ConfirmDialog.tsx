@@ -14,6 +14,8 @@ export interface ConfirmDialogProps {
   tone?: 'primary' | 'danger';
   /** When set, the confirm button stays disabled until this statement is ticked. */
   acknowledgement?: string;
+  /** When set (production connections), the confirm button stays disabled until this text is typed. */
+  typeToConfirm?: string;
   busy?: boolean;
   error?: unknown;
   /** Disables the confirm button (with the reason shown). */
@@ -35,6 +37,7 @@ export function ConfirmDialog({
   confirmLabel,
   tone = 'primary',
   acknowledgement,
+  typeToConfirm,
   busy = false,
   error,
   disabledReason,
@@ -45,6 +48,7 @@ export function ConfirmDialog({
   testId = 'confirm-dialog',
 }: ConfirmDialogProps) {
   const [acknowledged, setAcknowledged] = useState(false);
+  const [typed, setTyped] = useState('');
   const dialogRef = useRef<HTMLDivElement>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const titleId = useId();
@@ -87,7 +91,11 @@ export function ConfirmDialog({
     }
   };
 
-  const blocked = busy || disabledReason !== undefined || (acknowledgement !== undefined && !acknowledged);
+  const blocked =
+    busy ||
+    disabledReason !== undefined ||
+    (acknowledgement !== undefined && !acknowledged) ||
+    (typeToConfirm !== undefined && typed !== typeToConfirm);
 
   return createPortal(
     <div className="modal-backdrop" onMouseDown={(event) => event.target === event.currentTarget && onCancel()}>
@@ -113,6 +121,22 @@ export function ConfirmDialog({
               data-testid="confirm-acknowledge"
             />
             <span>{acknowledgement}</span>
+          </label>
+        )}
+        {typeToConfirm !== undefined && result === undefined && (
+          <label className="field modal-type-to-confirm">
+            <span>
+              This is a production connection. Type <strong className="mono">{typeToConfirm}</strong> to confirm.
+            </span>
+            <input
+              type="text"
+              value={typed}
+              onChange={(event) => setTyped(event.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={typed !== '' && typed !== typeToConfirm ? true : undefined}
+              data-testid="confirm-type"
+            />
           </label>
         )}
         {disabledReason && <p className="modal-disabled-reason">{disabledReason}</p>}

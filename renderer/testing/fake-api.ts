@@ -63,6 +63,8 @@ export function defaultHandlers(): Handlers {
     'connections.delete': () => ({}),
     'connections.test': () => ({ ok: true, message: 'Connected to PostgreSQL 17.2 (TLS).', serverVersion: '17.2' }),
     'connections.ping': () => ({}),
+    'connections.services': () => ({ files: ['/home/dba/.pg_service.conf'], services: [] }),
+    'connections.importServices': () => [],
     'sandbox.start': () => fixtures.sandboxProfile,
     'tables.list': () => fixtures.tableSummaries(),
     'tables.detail': ({ schema, table }) => fixtures.tableDetail(schema, table),

@@ -140,4 +140,105 @@ describe('Connections screen', () => {
     expect(useUi.getState().screen).toBe('tables');
     expect(api.callsOf('sandbox.start')).toHaveLength(1);
   });
+
+  it('fills the fields from a pasted URL and says which parameters a profile does not keep', async () => {
+    const { api } = renderWithApi(<ConnectionsScreen />);
+    await userEvent.click(await screen.findByTestId('connection-add'));
+    await userEvent.click(screen.getByTestId('connection-url'));
+    await userEvent.paste(
+      'postgresql://app%40corp:s3cret@db.example.com:6543/sales?sslmode=verify-full&sslrootcert=/etc/ca.pem&target_session_attrs=any',
+    );
+    await userEvent.click(screen.getByTestId('connection-url-fill'));
+    expect((screen.getByTestId('connection-host') as HTMLInputElement).value).toBe('db.example.com');
+    expect((screen.getByTestId('connection-port') as HTMLInputElement).value).toBe('6543');
+    expect((screen.getByTestId('connection-user') as HTMLInputElement).value).toBe('app@corp');
+    expect((screen.getByTestId('connection-sslRootCert') as HTMLInputElement).value).toBe('/etc/ca.pem');
+    expect((screen.getByTestId('connection-sslMode') as HTMLSelectElement).value).toBe('verify-full');
+    expect(screen.getByTestId('connection-url-note').textContent).toBe('Not kept by a profile: target_session_attrs.');
+    await userEvent.click(screen.getByTestId('connection-save'));
+    await waitFor(() => expect(api.callsOf('connections.save')).toHaveLength(1));
+    expect(api.callsOf('connections.save')[0]).toMatchObject({
+      name: 'db.example.com',
+      password: 's3cret',
+      sslRootCert: '/etc/ca.pem',
+    });
+
+    await userEvent.click(await screen.findByTestId('connection-add'));
+    await userEvent.click(screen.getByTestId('connection-url'));
+    await userEvent.paste('postgresql://h:99999/d');
+    await userEvent.click(screen.getByTestId('connection-url-fill'));
+    expect(screen.getByTestId('connection-url-note').textContent).toBe(
+      'port: "99999" is not a port number from 1 to 65535',
+    );
+  });
+
+  it('names invalid SSH fields, and offers an unknown host key to trust', async () => {
+    const fingerprint = `SHA256:${'A'.repeat(43)}`;
+    const { api } = renderWithApi(<ConnectionsScreen />, {
+      handlers: {
+        'connections.test': () => ({
+          ok: false,
+          failure: 'ssh_host_key',
+          message: `The SSH host key of bastion:22 is not known yet: ssh-ed25519 ${fingerprint}.`,
+          sshHostKey: { fingerprint, keyType: 'ssh-ed25519' },
+        }),
+      },
+    });
+    await userEvent.click(await screen.findByTestId('connection-add'));
+    await userEvent.type(screen.getByTestId('connection-name'), 'Behind bastion');
+    await userEvent.click(screen.getByTestId('connection-useSsh'));
+    await userEvent.click(screen.getByTestId('connection-save'));
+    expect(screen.getByTestId('connection-sshHost-error').textContent).toBe('SSH host is required');
+    expect(screen.getByTestId('connection-sshKeyFile-error').textContent).toBe(
+      'SSH key file is required for key authentication',
+    );
+    expect(api.callsOf('connections.save')).toHaveLength(0);
+
+    await userEvent.type(screen.getByTestId('connection-sshHost'), 'bastion');
+    await userEvent.type(screen.getByTestId('connection-sshUser'), 'ops');
+    await userEvent.type(screen.getByTestId('connection-sshKeyFile'), '~/.ssh/id_ed25519');
+    await userEvent.click(screen.getByTestId('connection-test'));
+    expect((await screen.findByTestId('connection-host-key')).textContent).toBe(`ssh-ed25519 ${fingerprint}`);
+    await userEvent.click(screen.getByTestId('connection-host-key-accept'));
+    expect((screen.getByTestId('connection-sshHostKey') as HTMLInputElement).value).toBe(fingerprint);
+    await userEvent.click(screen.getByTestId('connection-production'));
+    await userEvent.click(screen.getByTestId('connection-save'));
+    await waitFor(() => expect(api.callsOf('connections.save')).toHaveLength(1));
+    expect(api.callsOf('connections.save')[0]).toMatchObject({
+      production: true,
+      ssh: { host: 'bastion', port: 22, user: 'ops', auth: 'key', keyFile: '~/.ssh/id_ed25519', hostKey: fingerprint },
+    });
+  });
+
+  it('imports the chosen services of pg_service.conf, and cannot choose one that needs fixing', async () => {
+    const service = (name: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      file: `/home/dba/.pg_service.conf:1`,
+      host: 'db.example.com',
+      port: 5432,
+      database: 'sales',
+      user: 'app',
+      sslMode: 'verify-full' as const,
+      pgpassPassword: true,
+      ignored: [],
+      ...extra,
+    });
+    const { api } = renderWithApi(<ConnectionsScreen />, {
+      handlers: {
+        'connections.services': () => ({
+          files: ['/home/dba/.pg_service.conf'],
+          services: [service('sales'), service('broken', { problem: 'the certificate path "ca.pem" is relative' })],
+        }),
+      },
+    });
+    await userEvent.click(await screen.findByTestId('connection-import'));
+    const entries = await screen.findAllByTestId('service-entry');
+    expect(entries.map((entry) => entry.dataset.service)).toEqual(['sales', 'broken']);
+    expect((within(entries[1]!).getByTestId('service-choose') as HTMLInputElement).disabled).toBe(true);
+    expect(entries[1]!.textContent).toContain('is relative');
+    await userEvent.click(within(entries[0]!).getByTestId('service-choose'));
+    await userEvent.click(screen.getByTestId('service-import-save'));
+    await waitFor(() => expect(api.callsOf('connections.importServices')).toEqual([{ names: ['sales'] }]));
+    await waitFor(() => expect(screen.queryByTestId('service-import')).toBeNull());
+  });
 });

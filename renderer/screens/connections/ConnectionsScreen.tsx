@@ -10,8 +10,9 @@ import { ScreenHeader } from '../../components/ScreenHeader';
 import { EmptyState, ErrorState, Loading, Notice } from '../../components/StateViews';
 import { useUi } from '../../state/ui';
 import { ConnectionForm } from './ConnectionForm';
+import { ServiceImport } from './ServiceImport';
 
-type Editing = { mode: 'new' } | { mode: 'edit'; profile: ConnectionProfile } | null;
+type Editing = { mode: 'new' } | { mode: 'import' } | { mode: 'edit'; profile: ConnectionProfile } | null;
 
 /** Where passwords are, in the words that are true for the shell the app runs in. */
 function SecretStorageNotice({ storage }: { storage: AppInfo['secretStorage'] | undefined }) {
@@ -131,6 +132,18 @@ function ConnectionItem({
         </div>
         <div className="connection-meta">
           <span className="badge">SSL {profile.sslMode}</span>
+          {profile.production && (
+            <span className="badge badge-bad" data-testid="connection-production-badge">
+              production
+            </span>
+          )}
+          {profile.readOnly && <span className="badge">read-only</span>}
+          {profile.ssh && (
+            <span className="badge" data-testid="connection-ssh-badge">
+              SSH via {profile.ssh.user}@{profile.ssh.host}
+              {profile.ssh.port === 22 ? '' : `:${profile.ssh.port}`}
+            </span>
+          )}
           {profile.hasPassword ? (
             <span className="badge badge-ok" data-testid="connection-has-password">
               <Icon name="lock" size={12} /> password saved
@@ -213,15 +226,25 @@ export function ConnectionsScreen() {
         title="Connections"
         subtitle="PostgreSQL servers Partwise works with."
         actions={
-          <button
-            type="button"
-            className="btn btn-primary"
-            onClick={() => setEditing({ mode: 'new' })}
-            data-testid="connection-add"
-          >
-            <Icon name="plus" />
-            Add connection
-          </button>
+          <>
+            <button
+              type="button"
+              className="btn"
+              onClick={() => setEditing({ mode: 'import' })}
+              data-testid="connection-import"
+            >
+              Import from pg_service.conf
+            </button>
+            <button
+              type="button"
+              className="btn btn-primary"
+              onClick={() => setEditing({ mode: 'new' })}
+              data-testid="connection-add"
+            >
+              <Icon name="plus" />
+              Add connection
+            </button>
+          </>
         }
       />
       <SecretStorageNotice storage={appInfo.data?.secretStorage} />
@@ -266,7 +289,9 @@ export function ConnectionsScreen() {
           )}
         </div>
         <aside className="split-side">
-          {editing ? (
+          {editing?.mode === 'import' ? (
+            <ServiceImport onDone={() => setEditing(null)} />
+          ) : editing ? (
             <ConnectionForm
               key={editing.mode === 'edit' ? editing.profile.id : 'new'}
               profile={editing.mode === 'edit' ? editing.profile : undefined}

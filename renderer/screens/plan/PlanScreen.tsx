@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { blockers, DEFAULT_WORKERS, type MigrationPlan } from '../../../shared/plan';
 import { displayTableName } from '../../../shared/identifiers';
+import { useActiveConnection } from '../../api/active-connection';
 import { usePlan, useStartRun } from '../../api/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Icon } from '../../components/Icon';
@@ -42,6 +43,7 @@ function StartDialog({
 }) {
   const [workers, setWorkers] = useState<number | null>(null);
   const start = useStartRun(connectionId);
+  const production = useActiveConnection().profile?.production === true;
   const clear = useTargets((state) => state.clear);
   const monitorRun = useUi((state) => state.monitorRun);
   const go = useUi((state) => state.go);
@@ -58,6 +60,9 @@ function StartDialog({
       busy={start.isPending}
       error={start.error}
       testId="start-dialog"
+      typeToConfirm={
+        production ? displayTableName({ schema: plans[0]!.target.schema, name: plans[0]!.target.table }) : undefined
+      }
       onCancel={onClose}
       onConfirm={() =>
         start.mutate(

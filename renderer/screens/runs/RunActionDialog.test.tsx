@@ -7,6 +7,7 @@ import { useUi } from '../../state/ui';
 import type { Handlers } from '../../testing/fake-api';
 import { renderWithApi, resetStores } from '../../testing/render';
 import { RunActionDialog } from './RunActionDialog';
+import { ProductionBand } from '../../components/ProductionBand';
 
 beforeEach(() => resetStores());
 afterEach(cleanup);
@@ -84,5 +85,45 @@ describe('run action dialog', () => {
     expect(within(dialog).queryByTestId('confirm-accept')).toBeNull();
     await userEvent.click(within(dialog).getByTestId('confirm-cancel'));
     expect(closed()).toBe(1);
+  });
+
+  it('asks for the table name on a production connection before rolling back or finalizing', async () => {
+    useUi.getState().selectConnection('c-prod-marked');
+    const production = {
+      id: 'c-prod-marked',
+      name: 'orders (production)',
+      kind: 'server' as const,
+      host: 'db.internal',
+      port: 5432,
+      database: 'orders',
+      user: 'ops',
+      sslMode: 'verify-full' as const,
+      hasPassword: true,
+      production: true,
+    };
+    const { api } = renderWithApi(
+      <>
+        <ProductionBand />
+        <RunActionDialog
+          connectionId="c-prod-marked"
+          runId={2}
+          tables={['public.custom_module_data']}
+          action="rollback"
+          onClose={() => undefined}
+        />
+      </>,
+      { handlers: { 'connections.list': () => [production], 'runs.rollback': ({ runId }) => ({ runId }) } },
+    );
+    expect((await screen.findByTestId('production-band')).textContent).toContain('ops@db.internal:5432/orders');
+    const dialog = screen.getByTestId('run-rollback-dialog');
+    const accept = within(dialog).getByTestId('confirm-accept') as HTMLButtonElement;
+    await waitFor(() => expect(within(dialog).getByTestId('confirm-type')).toBeTruthy());
+    expect(accept.disabled).toBe(true);
+    await userEvent.type(within(dialog).getByTestId('confirm-type'), 'public.custom_module');
+    expect(accept.disabled).toBe(true);
+    await userEvent.type(within(dialog).getByTestId('confirm-type'), '_data');
+    expect(accept.disabled).toBe(false);
+    await userEvent.click(accept);
+    await waitFor(() => expect(api.callsOf('runs.rollback')).toHaveLength(1));
   });
 });

@@ -9,6 +9,7 @@ import { displayTableName } from '../../../shared/identifiers';
 import { useRunAction, type RunAction } from '../../api/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { useUi } from '../../state/ui';
+import { useActiveConnection } from '../../api/active-connection';
 
 export function runTables(run: Pick<RunSummary, 'targets'>): string[] {
   return run.targets.map((target) => displayTableName({ schema: target.schema, name: target.table }));
@@ -45,6 +46,9 @@ export function RunActionDialog({
   onClose(): void;
 }) {
   const mutation = useRunAction(connectionId);
+  const production = useActiveConnection().profile?.production === true;
+  // On a production connection, undoing or dropping backups asks for the (first) table's name.
+  const typeToConfirm = production && (action === 'rollback' || action === 'finalize') ? tables[0] : undefined;
   const monitorRun = useUi((state) => state.monitorRun);
   const [outcome, setOutcome] = useState<RunActionResult['outcome']>(undefined);
   const list = (
@@ -72,6 +76,7 @@ export function RunActionDialog({
       result={outcome ? outcome.message : undefined}
       testId={`run-${action}-dialog`}
       acknowledgement={action === 'finalize' ? 'I understand that this run can no longer be rolled back.' : undefined}
+      typeToConfirm={typeToConfirm}
       onCancel={onClose}
       onConfirm={() =>
         mutation.mutate(
