@@ -10,8 +10,10 @@ import { isTransient } from './api/errors';
 import { invalidateAfterRun, invalidateRuns } from './api/queries';
 import { connectRunEvents } from './api/run-events';
 import { useRunProgress } from './state/run-progress';
-import { App } from './App';
+// The tokens, shell and shared rules first: each screen's and component's own stylesheet, imported
+// by its module, comes after them and may refine them.
 import './styles.css';
+import { App } from './App';
 
 // zod would probe `new Function` to speed up parsing; the CSP forbids eval.
 z.config({ jitless: true });

@@ -3,6 +3,7 @@
 import { memo } from 'react';
 import { barWidth, fillLevel, fillLevelLabel } from '../lib/fill';
 import { formatPercent } from '../lib/format';
+import './Bars.css';
 
 export const FillBar = memo(function FillBar({
   fraction,

@@ -6,6 +6,7 @@
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 import { ErrorState } from './StateViews';
+import './ConfirmDialog.css';
 
 export interface ConfirmDialogProps {
   title: string;

@@ -6,6 +6,7 @@
 import { useEffect, useState, type MouseEvent } from 'react';
 import { copyText } from './CopyButton';
 import { Icon } from './Icon';
+import './ObjectName.css';
 
 const SEPARATORS = '_.-';
 

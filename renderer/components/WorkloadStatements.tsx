@@ -14,6 +14,7 @@ import {
 import { formatCount, formatNumber, formatTimestamp } from '../lib/format';
 import { CopyButton } from './CopyButton';
 import { Notice } from './StateViews';
+import './WorkloadStatements.css';
 
 const VERDICT: Record<WorkloadStatement['verdict'], { label: string; tone: string; title: string }> = {
   keyless: { label: 'no key', tone: 'badge-bad', title: 'Plans, locks and reads every leaf' },

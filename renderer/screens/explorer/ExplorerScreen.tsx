@@ -26,6 +26,7 @@ import {
 } from '../../lib/partition-tree';
 import { useUi } from '../../state/ui';
 import { PartitionTreeView } from './PartitionTreeView';
+import './explorer.css';
 
 /** How many keys the "top" view shows. */
 const TOP_CHOICES = [10, 20, 50, 100] as const;

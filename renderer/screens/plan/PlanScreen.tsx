@@ -17,6 +17,7 @@ import { useTargetQueue, useTargets } from '../../state/targets';
 import { useUi } from '../../state/ui';
 import { TargetQueue } from '../tables/TargetQueue';
 import { IssueItem, PlanCard } from './PlanCard';
+import './plan.css';
 
 const WORKER_CHOICES = [1, 2, 4, 8];
 

@@ -17,6 +17,7 @@ import { useUi } from '../../state/ui';
 import { RunActionDialog, runTables } from './RunActionDialog';
 import { RunMonitor, StatusBadge, useNow } from './RunMonitor';
 import { isRollingBack, nextActions, runStatus } from './run-state';
+import './runs.css';
 
 /** The run the monitor shows: the chosen one, else a running one, else the newest one that sent events. */
 export function pickMonitoredRun(

@@ -13,6 +13,7 @@ import { chartTheme } from '../../lib/chart-theme';
 import { useResolvedTheme } from '../../lib/theme';
 import { useUi } from '../../state/ui';
 import type SizesCharts from './SizesCharts';
+import './sizes.css';
 
 /** What the charts' module exports (a type-only import: the code stays in its own chunk). */
 interface ChartsModule {

@@ -16,6 +16,7 @@ import { VirtualTable, type Column } from '../../components/VirtualTable';
 import { formatBytes, formatNumber } from '../../lib/format';
 import { TableDetailPanel } from './TableDetailPanel';
 import { TargetQueue } from './TargetQueue';
+import './tables.css';
 
 const tableKey = (table: Pick<TableSummary, 'schema' | 'name'>) => `${table.schema}.${table.name}`;
 /** The partitioned table and backup of a managed table are listed under it. */

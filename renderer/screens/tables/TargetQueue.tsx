@@ -4,6 +4,7 @@ import { Icon } from '../../components/Icon';
 import { formatCount } from '../../lib/format';
 import { useTargetQueue, useTargets } from '../../state/targets';
 import { useUi } from '../../state/ui';
+import './TargetQueue.css';
 
 export function TargetQueue({ connectionId, compact = false }: { connectionId: string; compact?: boolean }) {
   const queue = useTargetQueue(connectionId);

@@ -19,6 +19,7 @@ import { keyComparator, type KeyComparator } from '../../lib/key-order';
 import { LiveWorkloadPanel } from './LiveWorkloadPanel';
 import { MaintenancePanel } from './MaintenancePanel';
 import { TableConfigPanel } from './TableConfigPanel';
+import './tracker.css';
 
 const currentFill = (row: TrackerRow) => (row.currentCapacity > 0 ? row.currentAssigned / row.currentCapacity : 0);
 
