@@ -313,17 +313,65 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
       hint: 'Check the schema and table name; unquoted names are folded to lower case.',
     });
   }
-  // Definitions (views, indexes, triggers...) are printed with an empty
-  // search_path so that every name in them is schema-qualified and can be
-  // replayed from any session. `db` must therefore be one connection, not a pool.
+  return withEmptySearchPath(db, async () => ({
+    ...(await readRelation(db, oid)),
+    columns: await readColumns(db, oid),
+    indexes: await readIndexes(db, oid),
+    constraints: await readConstraints(db, oid),
+    inboundForeignKeys: await readInboundForeignKeys(db, oid),
+    triggers: await readTriggers(db, oid),
+    policies: await readPolicies(db, oid),
+    dependentViews: await readDependentViews(db, oid),
+    publications: await readPublications(db, oid),
+    grants: await readGrants(db, oid),
+    sequences: await readSequences(db, oid),
+  }));
+}
+
+/**
+ * Definitions (views, indexes, triggers...) are printed with an empty
+ * search_path so that every name in them is schema-qualified and can be
+ * replayed from any session. `db` must therefore be one connection, not a pool.
+ */
+async function withEmptySearchPath<T>(db: pg.ClientBase, read: () => Promise<T>): Promise<T> {
   const previousPath = (await db.query<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0]!
     .path;
   await db.query(`SELECT set_config('search_path', '', false)`);
-  const withQualifiedNames = async <T extends pg.QueryResultRow>(text: string): Promise<T[]> =>
-    (await db.query<T>(text, [oid])).rows;
   try {
-    const { rows: base } = await db.query(
-      `SELECT c.oid::int, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+    return await read();
+  } finally {
+    await db.query(`SELECT set_config('search_path', $1, false)`, [previousPath]);
+  }
+}
+
+type RelationInfo = Omit<
+  TableInfo,
+  | 'columns'
+  | 'indexes'
+  | 'constraints'
+  | 'inboundForeignKeys'
+  | 'triggers'
+  | 'policies'
+  | 'dependentViews'
+  | 'publications'
+  | 'grants'
+  | 'sequences'
+>;
+
+async function catalogRows<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  db: Queryable,
+  oid: number,
+  text: string,
+): Promise<T[]> {
+  return (await db.query<T>(text, [oid])).rows;
+}
+
+/** What pg_class says of the table itself: kind, owner, sizes, options, comment. */
+async function readRelation(db: Queryable, oid: number): Promise<RelationInfo> {
+  const rows = await catalogRows(
+    db,
+    oid,
+    `SELECT c.oid::int, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
             quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.relpersistence AS persistence,
             c.relispartition AS is_partition,
             EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) AS has_parents,
@@ -340,12 +388,39 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
             obj_description(c.oid, 'pg_class') AS comment,
             c.relreplident AS replica_identity
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`,
-      [oid],
-    );
-    const b = base[0];
+  );
+  const b = rows[0]!;
+  return {
+    oid: b.oid,
+    schema: b.schema,
+    name: b.name,
+    qualified: b.qualified,
+    kind: b.kind,
+    persistence: b.persistence,
+    isPartition: b.is_partition,
+    hasInheritanceParents: b.has_parents,
+    hasInheritanceChildren: b.has_children,
+    owner: b.owner,
+    ownedByCurrentUser: b.owned,
+    canCreateInSchema: b.can_create,
+    rowSecurity: b.row_security,
+    forceRowSecurity: b.force_row_security,
+    reloptions: b.reloptions,
+    rowEstimate: Number(b.row_estimate),
+    analyzed: b.analyzed,
+    totalBytes: Number(b.total_bytes),
+    tableBytes: Number(b.table_bytes),
+    indexBytes: Number(b.index_bytes),
+    comment: b.comment,
+    replicaIdentity: b.replica_identity,
+  };
+}
 
-    const { rows: columns } = await db.query(
-      `SELECT a.attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS type_oid,
+async function readColumns(db: Queryable, oid: number): Promise<ColumnInfo[]> {
+  const rows = await catalogRows(
+    db,
+    oid,
+    `SELECT a.attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS type_oid,
             t.typcategory AS type_category, t.typtype = 'e' AS is_enum,
             a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
             a.attidentity AS identity, a.attgenerated AS generated,
@@ -355,11 +430,27 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
-      [oid],
-    );
+  );
+  return rows.map((c) => ({
+    attnum: c.attnum,
+    name: c.name,
+    type: c.type,
+    typeOid: c.type_oid,
+    typeCategory: c.type_category,
+    isEnum: c.is_enum,
+    notNull: c.not_null,
+    defaultExpr: c.default_expr,
+    identity: c.identity,
+    generated: c.generated,
+    comment: c.comment,
+  }));
+}
 
-    const indexes = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT i.indexrelid::int AS oid, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+async function readIndexes(db: Queryable, oid: number): Promise<IndexInfo[]> {
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT i.indexrelid::int AS oid, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
               i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
               con.conname AS constraint_name, con.contype AS constraint_type,
               coalesce(con.condeferrable, false) AS deferrable, coalesce(con.condeferred, false) AS deferred,
@@ -400,8 +491,45 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
          LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
         WHERE i.indrelid = $1
         ORDER BY i.indisprimary DESC, ic.relname`,
-    );
-    const constraintColumns = `con.oid::int AS oid, con.conname AS name, con.contype AS type, pg_get_constraintdef(con.oid) AS definition,
+  );
+  return rows.map((i) => ({
+    oid: i.oid as number,
+    name: i.name as string,
+    definition: i.definition as string,
+    isUnique: i.is_unique as boolean,
+    isPrimary: i.is_primary as boolean,
+    isValid: i.is_valid as boolean,
+    constraintName: (i.constraint_name as string | null) ?? null,
+    constraintType: (i.constraint_type as 'p' | 'u' | 'x' | null) ?? null,
+    keyColumns: i.key_columns as (string | null)[],
+    method: i.method as string,
+    ordered: i.ordered as boolean,
+    columns: ((i.columns as IndexColumn[] | null) ?? []).map((c) => ({
+      column: c.column ?? null,
+      expression: c.expression ?? null,
+      collation: c.collation ?? null,
+      opclass: c.opclass,
+      opclassOptions: c.opclassOptions ?? null,
+      opclassDefault: c.opclassDefault,
+      columnCollation: c.columnCollation,
+      descending: c.descending,
+      nullsFirst: c.nullsFirst,
+    })),
+    include: i.include as string[],
+    nullsNotDistinct: i.nulls_not_distinct as boolean,
+    reloptions: (i.reloptions as string[] | null) ?? null,
+    tablespace: (i.tablespace as string | null) ?? null,
+    predicate: (i.predicate as string | null) ?? null,
+    deferrable: i.deferrable as boolean,
+    deferred: i.deferred as boolean,
+    temporal: i.temporal as boolean,
+    comment: (i.comment as string | null) ?? null,
+    constraintComment: (i.constraint_comment as string | null) ?? null,
+    bytes: Number(i.bytes),
+  }));
+}
+
+const CONSTRAINT_COLUMNS = `con.oid::int AS oid, con.conname AS name, con.contype AS type, pg_get_constraintdef(con.oid) AS definition,
               con.convalidated AS validated, con.condeferrable AS deferrable, con.condeferred AS deferred,
               con.connoinherit AS no_inherit, coalesce((to_jsonb(con) ->> 'conenforced')::boolean, true) AS enforced,
               coalesce((to_jsonb(con) ->> 'conperiod')::boolean, false) AS temporal,
@@ -417,22 +545,39 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
               ARRAY(SELECT a.attname FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(to_jsonb(con) -> 'confdelsetcols') = 'array' THEN to_jsonb(con) -> 'confdelsetcols' ELSE '[]' END) WITH ORDINALITY k(attnum, n)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum::int2 ORDER BY k.n)::text[] AS delete_set_columns,
               obj_description(con.oid, 'pg_constraint') AS comment`;
-    const constraints = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT ${constraintColumns}, NULL::text AS referencing_table
+
+async function readConstraints(db: Queryable, oid: number): Promise<ConstraintInfo[]> {
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT ${CONSTRAINT_COLUMNS}, NULL::text AS referencing_table
          FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY con.conname`,
-    );
-    const inbound = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT ${constraintColumns}, con.conrelid::regclass::text AS referencing_table
+  );
+  return rows.map(toConstraint);
+}
+
+/** Foreign keys of other tables that reference this one. */
+async function readInboundForeignKeys(db: Queryable, oid: number): Promise<ConstraintInfo[]> {
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT ${CONSTRAINT_COLUMNS}, con.conrelid::regclass::text AS referencing_table
          FROM pg_constraint con WHERE con.confrelid = $1 AND con.contype = 'f' AND con.conrelid <> $1
          ORDER BY con.conname`,
-    );
-    // Identifiers come quoted by the server's quote_ident, relations and
-    // functions as regclass and regproc print them (qualified when not
-    // visible; the search_path is empty here): the rules pg_get_triggerdef
-    // follows, so that its text can be checked against a statement built from
-    // these fields. Arguments are split from tgargs at their zero bytes.
-    const triggers = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT t.oid::int AS oid, t.tgname AS name, quote_ident(t.tgname) AS quoted_name,
+  );
+  return rows.map(toConstraint);
+}
+
+async function readTriggers(db: Queryable, oid: number): Promise<TriggerInfo[]> {
+  // Identifiers come quoted by the server's quote_ident, relations and
+  // functions as regclass and regproc print them (qualified when not
+  // visible; the search_path is empty here): the rules pg_get_triggerdef
+  // follows, so that its text can be checked against a statement built from
+  // these fields. Arguments are split from tgargs at their zero bytes.
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT t.oid::int AS oid, t.tgname AS name, quote_ident(t.tgname) AS quoted_name,
               pg_get_triggerdef(t.oid) AS definition, t.tgenabled AS enabled,
               (t.tgoldtable IS NOT NULL OR t.tgnewtable IS NOT NULL) AS has_transition_tables,
               (t.tgtype & 1) = 1 AS is_row_level, (t.tgtype & 2) = 2 AS is_before,
@@ -467,19 +612,130 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
                                  WHERE get_byte(t.tgargs, b.position) = 0) z
                          ORDER BY z.position)::text[] AS list) args
         WHERE t.tgrelid = $1 AND NOT t.tgisinternal ORDER BY t.tgname`,
-    );
-    const policies = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT p.polname AS name, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END AS permissive,
+  );
+  return rows.map((t) => ({
+    oid: t.oid as number,
+    name: t.name as string,
+    quotedName: t.quoted_name as string,
+    definition: t.definition as string,
+    enabled: t.enabled as string,
+    hasTransitionTables: t.has_transition_tables as boolean,
+    isRowLevel: t.is_row_level as boolean,
+    isBefore: t.is_before as boolean,
+    timing: t.timing as TriggerInfo['timing'],
+    events: t.events as TriggerInfo['events'],
+    updateColumns: t.update_columns as string[],
+    oldTable: (t.old_table as string | null) ?? null,
+    newTable: (t.new_table as string | null) ?? null,
+    isConstraint: t.is_constraint as boolean,
+    constraintFrom: (t.constraint_from as string | null) ?? null,
+    deferrable: t.deferrable as boolean,
+    deferred: t.deferred as boolean,
+    functionName: t.function_name as string,
+    functionDisplay: t.function_display as string,
+    argumentLiterals: t.argument_literals as string[],
+    argumentDisplay: t.argument_display as string[],
+    hasWhen: t.has_when as boolean,
+    tableDisplay: t.table_display as string,
+    comment: (t.comment as string | null) ?? null,
+  }));
+}
+
+async function readPolicies(db: Queryable, oid: number): Promise<PolicyInfo[]> {
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT p.polname AS name, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END AS permissive,
               CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
               ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END FROM unnest(p.polroles) r) AS roles,
               pg_get_expr(p.polqual, p.polrelid) AS using_expr, pg_get_expr(p.polwithcheck, p.polrelid) AS with_check,
               obj_description(p.oid, 'pg_policy') AS comment
          FROM pg_policy p WHERE p.polrelid = $1 ORDER BY p.polname`,
-    );
-    // The sequences the columns draw from: a serial column's (OWNED BY it,
-    // dependency 'a') and an identity column's (dependency 'i').
-    const sequences = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT a.attname AS column, CASE WHEN d.deptype = 'i' THEN 'identity' ELSE 'serial' END AS kind,
+  );
+  return rows.map((p) => ({
+    name: p.name as string,
+    comment: (p.comment as string | null) ?? null,
+    permissive: p.permissive as string,
+    command: p.command as string,
+    roles: p.roles as string[],
+    using: (p.using_expr as string | null) ?? null,
+    withCheck: (p.with_check as string | null) ?? null,
+  }));
+}
+
+/** Views and materialized views whose rules read the table. */
+async function readDependentViews(db: Queryable, oid: number): Promise<DependentView[]> {
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT DISTINCT v.oid::int AS oid, vn.nspname AS schema, v.relname AS name, v.relkind AS kind,
+              pg_get_userbyid(v.relowner) AS owner, pg_has_role(v.relowner, 'USAGE') AS owned,
+              pg_get_viewdef(v.oid) AS definition, v.reloptions AS options,
+              EXISTS (SELECT 1 FROM pg_depend d2 JOIN pg_rewrite r2 ON r2.oid = d2.objid
+                       WHERE d2.refobjid = v.oid AND d2.classid = 'pg_rewrite'::regclass AND r2.ev_class <> v.oid) AS has_dependants
+         FROM pg_depend d
+         JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+         JOIN pg_class v ON v.oid = r.ev_class
+         JOIN pg_namespace vn ON vn.oid = v.relnamespace
+        WHERE d.refobjid = $1 AND d.refclassid = 'pg_class'::regclass AND v.oid <> $1
+        ORDER BY 2, 3`,
+  );
+  return rows.map((v) => ({
+    oid: v.oid as number,
+    schema: v.schema as string,
+    name: v.name as string,
+    kind: v.kind as 'v' | 'm',
+    owner: v.owner as string,
+    ownedByCurrentUser: v.owned as boolean,
+    definition: v.definition as string,
+    options: (v.options as string[] | null) ?? null,
+    hasDependants: v.has_dependants as boolean,
+  }));
+}
+
+async function readPublications(db: Queryable, oid: number): Promise<string[]> {
+  const rows = await catalogRows<{ name: string }>(
+    db,
+    oid,
+    `SELECT p.pubname AS name FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+        WHERE pr.prrelid = $1
+       UNION
+       SELECT p.pubname FROM pg_publication p WHERE p.puballtables AND $1::oid IS NOT NULL
+       ORDER BY 1`,
+  );
+  return rows.map((p) => p.name);
+}
+
+/** Table and column privileges held by roles other than the owner. */
+async function readGrants(db: Queryable, oid: number): Promise<GrantInfo[]> {
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
+              a.privilege_type AS privilege, a.is_grantable AS grantable, NULL::text AS col
+         FROM pg_class c, aclexplode(c.relacl) a
+        WHERE c.oid = $1 AND a.grantee <> c.relowner
+       UNION ALL
+       SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+              a.privilege_type, a.is_grantable, att.attname
+         FROM pg_attribute att, aclexplode(att.attacl) a
+        WHERE att.attrelid = $1 AND att.attnum > 0 AND NOT att.attisdropped AND att.attacl IS NOT NULL`,
+  );
+  return rows.map((g) => ({
+    grantee: g.grantee as string,
+    privilege: g.privilege as string,
+    grantable: g.grantable as boolean,
+    column: (g.col as string | null) ?? null,
+  }));
+}
+
+async function readSequences(db: Queryable, oid: number): Promise<SequenceInfo[]> {
+  // The sequences the columns draw from: a serial column's (OWNED BY it,
+  // dependency 'a') and an identity column's (dependency 'i').
+  const rows = await catalogRows<Record<string, unknown>>(
+    db,
+    oid,
+    `SELECT a.attname AS column, CASE WHEN d.deptype = 'i' THEN 'identity' ELSE 'serial' END AS kind,
               a.attidentity AS generated, sn.nspname AS schema, s.relname AS name,
               quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS qualified,
               q.seqstart::text AS start, q.seqincrement::text AS increment, q.seqmin::text AS min, q.seqmax::text AS max,
@@ -497,184 +753,23 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
           AND d.refobjid = $1 AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
         ORDER BY a.attnum`,
-    );
-    const views = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT DISTINCT v.oid::int AS oid, vn.nspname AS schema, v.relname AS name, v.relkind AS kind,
-              pg_get_userbyid(v.relowner) AS owner, pg_has_role(v.relowner, 'USAGE') AS owned,
-              pg_get_viewdef(v.oid) AS definition, v.reloptions AS options,
-              EXISTS (SELECT 1 FROM pg_depend d2 JOIN pg_rewrite r2 ON r2.oid = d2.objid
-                       WHERE d2.refobjid = v.oid AND d2.classid = 'pg_rewrite'::regclass AND r2.ev_class <> v.oid) AS has_dependants
-         FROM pg_depend d
-         JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
-         JOIN pg_class v ON v.oid = r.ev_class
-         JOIN pg_namespace vn ON vn.oid = v.relnamespace
-        WHERE d.refobjid = $1 AND d.refclassid = 'pg_class'::regclass AND v.oid <> $1
-        ORDER BY 2, 3`,
-    );
-    const publications = await withQualifiedNames<{ name: string }>(
-      `SELECT p.pubname AS name FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
-        WHERE pr.prrelid = $1
-       UNION
-       SELECT p.pubname FROM pg_publication p WHERE p.puballtables AND $1::oid IS NOT NULL
-       ORDER BY 1`,
-    );
-    const grants = await withQualifiedNames<Record<string, unknown>>(
-      `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
-              a.privilege_type AS privilege, a.is_grantable AS grantable, NULL::text AS col
-         FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid = $1 AND a.grantee <> c.relowner
-       UNION ALL
-       SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-              a.privilege_type, a.is_grantable, att.attname
-         FROM pg_attribute att, aclexplode(att.attacl) a
-        WHERE att.attrelid = $1 AND att.attnum > 0 AND NOT att.attisdropped AND att.attacl IS NOT NULL`,
-    );
-    return {
-      oid: b.oid,
-      schema: b.schema,
-      name: b.name,
-      qualified: b.qualified,
-      kind: b.kind,
-      persistence: b.persistence,
-      isPartition: b.is_partition,
-      hasInheritanceParents: b.has_parents,
-      hasInheritanceChildren: b.has_children,
-      owner: b.owner,
-      ownedByCurrentUser: b.owned,
-      canCreateInSchema: b.can_create,
-      rowSecurity: b.row_security,
-      forceRowSecurity: b.force_row_security,
-      reloptions: b.reloptions,
-      rowEstimate: Number(b.row_estimate),
-      analyzed: b.analyzed,
-      totalBytes: Number(b.total_bytes),
-      tableBytes: Number(b.table_bytes),
-      indexBytes: Number(b.index_bytes),
-      comment: b.comment,
-      replicaIdentity: b.replica_identity,
-      columns: columns.map((c) => ({
-        attnum: c.attnum,
-        name: c.name,
-        type: c.type,
-        typeOid: c.type_oid,
-        typeCategory: c.type_category,
-        isEnum: c.is_enum,
-        notNull: c.not_null,
-        defaultExpr: c.default_expr,
-        identity: c.identity,
-        generated: c.generated,
-        comment: c.comment,
-      })),
-      indexes: indexes.map((i) => ({
-        oid: i.oid as number,
-        name: i.name as string,
-        definition: i.definition as string,
-        isUnique: i.is_unique as boolean,
-        isPrimary: i.is_primary as boolean,
-        isValid: i.is_valid as boolean,
-        constraintName: (i.constraint_name as string | null) ?? null,
-        constraintType: (i.constraint_type as 'p' | 'u' | 'x' | null) ?? null,
-        keyColumns: i.key_columns as (string | null)[],
-        method: i.method as string,
-        ordered: i.ordered as boolean,
-        columns: ((i.columns as IndexColumn[] | null) ?? []).map((c) => ({
-          column: c.column ?? null,
-          expression: c.expression ?? null,
-          collation: c.collation ?? null,
-          opclass: c.opclass,
-          opclassOptions: c.opclassOptions ?? null,
-          opclassDefault: c.opclassDefault,
-          columnCollation: c.columnCollation,
-          descending: c.descending,
-          nullsFirst: c.nullsFirst,
-        })),
-        include: i.include as string[],
-        nullsNotDistinct: i.nulls_not_distinct as boolean,
-        reloptions: (i.reloptions as string[] | null) ?? null,
-        tablespace: (i.tablespace as string | null) ?? null,
-        predicate: (i.predicate as string | null) ?? null,
-        deferrable: i.deferrable as boolean,
-        deferred: i.deferred as boolean,
-        temporal: i.temporal as boolean,
-        comment: (i.comment as string | null) ?? null,
-        constraintComment: (i.constraint_comment as string | null) ?? null,
-        bytes: Number(i.bytes),
-      })),
-      constraints: constraints.map(toConstraint),
-      inboundForeignKeys: inbound.map(toConstraint),
-      triggers: triggers.map((t) => ({
-        oid: t.oid as number,
-        name: t.name as string,
-        quotedName: t.quoted_name as string,
-        definition: t.definition as string,
-        enabled: t.enabled as string,
-        hasTransitionTables: t.has_transition_tables as boolean,
-        isRowLevel: t.is_row_level as boolean,
-        isBefore: t.is_before as boolean,
-        timing: t.timing as TriggerInfo['timing'],
-        events: t.events as TriggerInfo['events'],
-        updateColumns: t.update_columns as string[],
-        oldTable: (t.old_table as string | null) ?? null,
-        newTable: (t.new_table as string | null) ?? null,
-        isConstraint: t.is_constraint as boolean,
-        constraintFrom: (t.constraint_from as string | null) ?? null,
-        deferrable: t.deferrable as boolean,
-        deferred: t.deferred as boolean,
-        functionName: t.function_name as string,
-        functionDisplay: t.function_display as string,
-        argumentLiterals: t.argument_literals as string[],
-        argumentDisplay: t.argument_display as string[],
-        hasWhen: t.has_when as boolean,
-        tableDisplay: t.table_display as string,
-        comment: (t.comment as string | null) ?? null,
-      })),
-      policies: policies.map((p) => ({
-        name: p.name as string,
-        comment: (p.comment as string | null) ?? null,
-        permissive: p.permissive as string,
-        command: p.command as string,
-        roles: p.roles as string[],
-        using: (p.using_expr as string | null) ?? null,
-        withCheck: (p.with_check as string | null) ?? null,
-      })),
-      dependentViews: views.map((v) => ({
-        oid: v.oid as number,
-        schema: v.schema as string,
-        name: v.name as string,
-        kind: v.kind as 'v' | 'm',
-        owner: v.owner as string,
-        ownedByCurrentUser: v.owned as boolean,
-        definition: v.definition as string,
-        options: (v.options as string[] | null) ?? null,
-        hasDependants: v.has_dependants as boolean,
-      })),
-      publications: publications.map((p) => p.name),
-      grants: grants.map((g) => ({
-        grantee: g.grantee as string,
-        privilege: g.privilege as string,
-        grantable: g.grantable as boolean,
-        column: (g.col as string | null) ?? null,
-      })),
-      sequences: sequences.map((q) => ({
-        column: q.column as string,
-        kind: q.kind as SequenceInfo['kind'],
-        generated: q.generated as SequenceInfo['generated'],
-        schema: q.schema as string,
-        name: q.name as string,
-        qualified: q.qualified as string,
-        start: q.start as string,
-        increment: q.increment as string,
-        min: q.min as string,
-        max: q.max as string,
-        cache: q.cache as string,
-        cycle: q.cycle as boolean,
-        comment: (q.comment as string | null) ?? null,
-        grants: q.grants as SequenceInfo['grants'],
-      })),
-    };
-  } finally {
-    await db.query(`SELECT set_config('search_path', $1, false)`, [previousPath]);
-  }
+  );
+  return rows.map((q) => ({
+    column: q.column as string,
+    kind: q.kind as SequenceInfo['kind'],
+    generated: q.generated as SequenceInfo['generated'],
+    schema: q.schema as string,
+    name: q.name as string,
+    qualified: q.qualified as string,
+    start: q.start as string,
+    increment: q.increment as string,
+    min: q.min as string,
+    max: q.max as string,
+    cache: q.cache as string,
+    cycle: q.cycle as boolean,
+    comment: (q.comment as string | null) ?? null,
+    grants: q.grants as SequenceInfo['grants'],
+  }));
 }
 
 function toConstraint(c: Record<string, unknown>): ConstraintInfo {
