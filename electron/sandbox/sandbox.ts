@@ -142,61 +142,68 @@ async function setSuperuserPassword(pgdata: string, password: string): Promise<v
   });
 }
 
-interface PlannedTcp {
-  port: number;
+/** The server's log file (postgres.log in the sandbox home), with progress lines also passed to `onLog`. */
+interface SandboxLog {
+  open: (dir: string) => void;
+  /** The server's own output: to the file only. */
+  write: (line: string) => void;
+  /** Progress: to the file and to `onLog`. */
+  emit: (line: string) => void;
+  close: () => Promise<void>;
 }
 
-export function createSandbox(options: SandboxOptions): Sandbox {
-  const listen = options.listen ?? defaultListen();
-  let homePromise: Promise<string> | undefined;
-  let running: { cluster: RunningCluster; connection: SandboxConnection; release: () => Promise<void> } | undefined;
-  let starting: Promise<SandboxConnection> | undefined;
-  let stopping: Promise<void> | undefined;
+function sandboxLog(onLog: ((line: string) => void) | undefined): SandboxLog {
   let log: WriteStream | undefined;
-
-  const home = (): Promise<string> => (homePromise ??= sandboxHome(options.dataDir));
-  const pgdataOf = (dir: string): string => path.join(dir, 'pgdata');
-
   // The server may still print a line while it shuts down, after the log file is closed.
-  const writeLog = (line: string): void => {
+  const write = (line: string): void => {
     if (log && !log.writableEnded) log.write(`${line}\n`);
   };
-  const openLog = (dir: string): void => {
-    log = createWriteStream(path.join(dir, 'postgres.log'), { flags: 'w', mode: 0o600 });
-    log.on('error', () => undefined); // a full disk must not take the app down
+  return {
+    open: (dir) => {
+      log = createWriteStream(path.join(dir, 'postgres.log'), { flags: 'w', mode: 0o600 });
+      log.on('error', () => undefined); // a full disk must not take the app down
+    },
+    write,
+    emit: (line) => {
+      write(line);
+      onLog?.(line);
+    },
+    close: async () => {
+      const current = log;
+      log = undefined;
+      if (current && !current.writableEnded) await new Promise<void>((resolve) => current.end(resolve));
+    },
   };
-  const closeLog = async (): Promise<void> => {
-    const current = log;
-    log = undefined;
-    if (current && !current.writableEnded) await new Promise<void>((resolve) => current.end(resolve));
-  };
-  const emit = (line: string): void => {
-    writeLog(line);
-    options.onLog?.(line);
-  };
+}
 
-  /** tcp only: the port of the last run when it is still free, so the listed profile stays the same. */
-  const planTcp = async (dir: string): Promise<PlannedTcp> => {
-    const file = path.join(dir, 'state.json');
-    try {
-      const saved = JSON.parse(await fs.readFile(file, 'utf8')) as { port?: unknown };
-      if (typeof saved.port === 'number') return { port: saved.port };
-    } catch {
-      // no state yet
-    }
-    const port = await freePort();
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(file, `${JSON.stringify({ port })}\n`);
-    return { port };
-  };
+const pgdataOf = (home: string): string => path.join(home, 'pgdata');
 
-  const describe = async (): Promise<{ host: string; port: number }> => {
-    const dir = await home();
-    if (listen === 'socket') return { host: pgdataOf(dir), port: SOCKET_PORT };
-    return { host: '127.0.0.1', port: (await planTcp(dir)).port };
-  };
+/** tcp only: the port of the last run, so that the listed profile stays the same; a free one the first time. */
+async function plannedTcpPort(home: string): Promise<number> {
+  const file = path.join(home, 'state.json');
+  try {
+    const saved = JSON.parse(await fs.readFile(file, 'utf8')) as { port?: unknown };
+    if (typeof saved.port === 'number') return saved.port;
+  } catch {
+    // no state yet
+  }
+  const port = await freePort();
+  await fs.mkdir(home, { recursive: true });
+  await fs.writeFile(file, `${JSON.stringify({ port })}\n`);
+  return port;
+}
 
-  const profileFor = (where: { host: string; port: number }): ConnectionProfile => ({
+/** tcp only: the planned port, or another free one (remembered for the next runs) when something else took it. */
+async function tcpPortForStart(home: string): Promise<number> {
+  const planned = await plannedTcpPort(home);
+  if (await portIsFree(planned)) return planned;
+  const port = await freePort();
+  await fs.writeFile(path.join(home, 'state.json'), `${JSON.stringify({ port })}\n`);
+  return port;
+}
+
+function sandboxProfile(where: { host: string; port: number }): ConnectionProfile {
+  return {
     id: SANDBOX_ID,
     name: SANDBOX_NAME,
     kind: 'sandbox',
@@ -206,78 +213,112 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     user: SUPERUSER,
     sslMode: 'disable',
     hasPassword: false,
-  });
+  };
+}
+
+function requireShortSocketPath(pgdata: string): void {
+  if (path.join(pgdata, `.s.PGSQL.${SOCKET_PORT}`).length > MAX_SOCKET_PATH) {
+    throw new PartwiseError('blocked', `The Sandbox directory ${pgdata} is too long a path for a Unix socket.`, {
+      hint: 'Start Partwise with PARTWISE_DATA_DIR set to a shorter path.',
+    });
+  }
+}
+
+/** Seeds the sample data (the first time; `seedSandbox` keeps what is there) over a connection of its own. */
+async function seedOver(
+  target: ConnectionTarget,
+  password: string | undefined,
+  emit: (line: string) => void,
+): Promise<SeedOutcome> {
+  const client = new pg.Client({ ...target, password, application_name: 'partwise-sandbox' });
+  await client.connect();
+  try {
+    return await seedSandbox(client, emit);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+interface RunningSandbox {
+  cluster: RunningCluster;
+  connection: SandboxConnection;
+  release: () => Promise<void>;
+}
+
+/** One start: takes the owner lock, creates or starts the cluster, seeds it; on failure leaves nothing running. */
+async function startInHome(dir: string, listen: SandboxListen, log: SandboxLog): Promise<RunningSandbox> {
+  // Under root the server (user postgres) must traverse the sandbox home; the data directory itself stays 0700.
+  await fs.mkdir(dir, { recursive: true, mode: isRoot() ? 0o711 : 0o700 });
+  const release = await acquireOwnerLock(dir);
+  let cluster: RunningCluster | undefined;
+  try {
+    const pgdata = pgdataOf(dir);
+    if (listen === 'socket') requireShortSocketPath(pgdata);
+    log.open(dir);
+    const password = listen === 'tcp' ? randomBytes(24).toString('base64url') : undefined;
+    const created = existsSync(path.join(pgdata, 'PG_VERSION'));
+    if (password !== undefined && created) await setSuperuserPassword(pgdata, password);
+    const port = listen === 'tcp' ? await tcpPortForStart(dir) : SOCKET_PORT;
+    log.emit(created ? `Starting the Sandbox in ${pgdata}` : `Creating the Sandbox in ${pgdata}`);
+    cluster = await startCluster({
+      major: BUNDLED_MAJOR,
+      dataDir: pgdata,
+      listen,
+      port,
+      password,
+      // Room for the locks of a migrated table with hundreds of partitions (each with its indexes).
+      settings: { max_locks_per_transaction: 256 },
+      onLog: log.write,
+    });
+    await ensureDatabase(cluster);
+    const target: ConnectionTarget = {
+      host: cluster.params.host,
+      port,
+      database: SANDBOX_DATABASE,
+      user: SUPERUSER,
+      sslMode: 'disable',
+    };
+    const seed = await seedOver(target, password, log.emit);
+    const connection: SandboxConnection = {
+      profile: sandboxProfile({ host: target.host, port }),
+      target,
+      password,
+      seed,
+    };
+    log.emit(`Sandbox ready: PostgreSQL ${cluster.major}, database "${SANDBOX_DATABASE}".`);
+    return { cluster, connection, release };
+  } catch (error) {
+    await cluster?.stop().catch(() => undefined);
+    await release();
+    await log.close();
+    throw error instanceof PartwiseError
+      ? error
+      : new PartwiseError('internal', `The Sandbox could not start: ${(error as Error).message ?? String(error)}`, {
+          hint: `The server's log is in ${path.join(dir, 'postgres.log')}.`,
+          cause: error,
+        });
+  }
+}
+
+export function createSandbox(options: SandboxOptions): Sandbox {
+  const listen = options.listen ?? defaultListen();
+  const log = sandboxLog(options.onLog);
+  let homePromise: Promise<string> | undefined;
+  let running: RunningSandbox | undefined;
+  let starting: Promise<SandboxConnection> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const home = (): Promise<string> => (homePromise ??= sandboxHome(options.dataDir));
+
+  const describe = async (): Promise<{ host: string; port: number }> => {
+    const dir = await home();
+    if (listen === 'socket') return { host: pgdataOf(dir), port: SOCKET_PORT };
+    return { host: '127.0.0.1', port: await plannedTcpPort(dir) };
+  };
 
   const doStart = async (): Promise<SandboxConnection> => {
-    const dir = await home();
-    // Under root the server (user postgres) must traverse the sandbox home; the data directory itself stays 0700.
-    await fs.mkdir(dir, { recursive: true, mode: isRoot() ? 0o711 : 0o700 });
-    const release = await acquireOwnerLock(dir);
-    let cluster: RunningCluster | undefined;
-    try {
-      const pgdata = pgdataOf(dir);
-      if (listen === 'socket' && path.join(pgdata, `.s.PGSQL.${SOCKET_PORT}`).length > MAX_SOCKET_PATH) {
-        throw new PartwiseError('blocked', `The Sandbox directory ${pgdata} is too long a path for a Unix socket.`, {
-          hint: 'Start Partwise with PARTWISE_DATA_DIR set to a shorter path.',
-        });
-      }
-      openLog(dir);
-      const password = listen === 'tcp' ? randomBytes(24).toString('base64url') : undefined;
-      const created = existsSync(path.join(pgdata, 'PG_VERSION'));
-      if (password !== undefined && created) await setSuperuserPassword(pgdata, password);
-      const where = await describe();
-      let port = where.port;
-      if (listen === 'tcp' && !(await portIsFree(port))) {
-        port = await freePort();
-        await fs.writeFile(path.join(dir, 'state.json'), `${JSON.stringify({ port })}\n`);
-      }
-      emit(created ? `Starting the Sandbox in ${pgdata}` : `Creating the Sandbox in ${pgdata}`);
-      cluster = await startCluster({
-        major: BUNDLED_MAJOR,
-        dataDir: pgdata,
-        listen,
-        port,
-        password,
-        // Room for the locks of a migrated table with hundreds of partitions (each with its indexes).
-        settings: { max_locks_per_transaction: 256 },
-        onLog: writeLog,
-      });
-      await ensureDatabase(cluster);
-      const target: ConnectionTarget = {
-        host: cluster.params.host,
-        port,
-        database: SANDBOX_DATABASE,
-        user: SUPERUSER,
-        sslMode: 'disable',
-      };
-      const client = new pg.Client({ ...target, password, application_name: 'partwise-sandbox' });
-      await client.connect();
-      let seed: SeedOutcome;
-      try {
-        seed = await seedSandbox(client, emit);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-      const connection: SandboxConnection = {
-        profile: profileFor({ host: target.host, port }),
-        target,
-        password,
-        seed,
-      };
-      running = { cluster, connection, release };
-      emit(`Sandbox ready: PostgreSQL ${cluster.major}, database "${SANDBOX_DATABASE}".`);
-      return connection;
-    } catch (error) {
-      await cluster?.stop().catch(() => undefined);
-      await release();
-      await closeLog();
-      throw error instanceof PartwiseError
-        ? error
-        : new PartwiseError('internal', `The Sandbox could not start: ${(error as Error).message ?? String(error)}`, {
-            hint: `The server's log is in ${path.join(dir, 'postgres.log')}.`,
-            cause: error,
-          });
-    }
+    running = await startInHome(await home(), listen, log);
+    return running.connection;
   };
 
   return {
@@ -286,7 +327,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       return existsSync(path.join(pgdataOf(await home()), 'PG_VERSION'));
     },
     async profile() {
-      return running ? running.connection.profile : profileFor(await describe());
+      return running ? running.connection.profile : sandboxProfile(await describe());
     },
     async start() {
       if (stopping) await stopping;
@@ -304,8 +345,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       stopping = (async () => {
         await current.cluster.stop();
         await current.release();
-        emit('Sandbox stopped.');
-        await closeLog();
+        log.emit('Sandbox stopped.');
+        await log.close();
       })();
       try {
         await stopping;
