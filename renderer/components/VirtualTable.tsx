@@ -3,7 +3,7 @@
 // tracker rows). Header and body share one scroll container so that they
 // scroll sideways together; the header sticks to the top.
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { useMemo, useRef, useState, type CSSProperties, type KeyboardEvent, type ReactNode } from 'react';
 import { Icon } from './Icon';
 import './VirtualTable.css';
 
@@ -154,17 +154,10 @@ export function VirtualTable<T>({
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
     if (sorted.length === 0) return;
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 300) / rowHeight) - 1);
-    const moves: Record<string, number> = {
-      ArrowDown: activeIndex + 1,
-      ArrowUp: activeIndex - 1,
-      PageDown: activeIndex + page,
-      PageUp: activeIndex - page,
-      Home: 0,
-      End: sorted.length - 1,
-    };
-    if (event.key in moves) {
+    const target = rowForKey(event.key, activeIndex, page, sorted.length);
+    if (target !== undefined) {
       event.preventDefault();
-      move(moves[event.key]!);
+      move(target);
     } else if (event.key === 'Enter' && onActivate) {
       event.preventDefault();
       onActivate(sorted[activeIndex]!);
@@ -187,39 +180,13 @@ export function VirtualTable<T>({
         fitContent ? { height: `min(${headerHeight + sorted.length * rowHeight + 2}px, ${fitContent})` } : undefined
       }
     >
-      <div
-        className="vtable-head"
-        role="row"
-        aria-rowindex={1}
+      <HeaderRow
+        columns={columns}
+        sort={sort}
+        onSort={toggleSort}
+        testId={testId}
         style={{ gridTemplateColumns: template, minWidth, height: headerHeight }}
-      >
-        {columns.map((column) => {
-          const sorting = sort?.column === column.id ? sort.direction : null;
-          return (
-            <div
-              key={column.id}
-              role="columnheader"
-              className={column.align === 'right' ? 'vtable-cell right' : 'vtable-cell'}
-              aria-sort={sorting === 'asc' ? 'ascending' : sorting === 'desc' ? 'descending' : undefined}
-              title={column.headerTitle}
-            >
-              {column.sortValue ? (
-                <button
-                  type="button"
-                  className="sort-button"
-                  onClick={() => toggleSort(column)}
-                  data-testid={`${testId}-sort-${column.id}`}
-                >
-                  {column.header}
-                  {sorting && <Icon name="chevronDown" size={12} className={sorting === 'asc' ? 'flip' : undefined} />}
-                </button>
-              ) : (
-                column.header
-              )}
-            </div>
-          );
-        })}
-      </div>
+      />
       <div className="vtable-body" style={{ height: virtualizer.getTotalSize(), minWidth }}>
         {virtualizer.getVirtualItems().map((item) => {
           const row = sorted[item.index]!;
@@ -247,16 +214,10 @@ export function VirtualTable<T>({
                 onActivate?.(row);
               }}
               data-testid={rowTestId}
-              {...Object.fromEntries(
-                Object.entries(rowData?.(row) ?? {}).map(([name, value]) => [`data-${name}`, value]),
-              )}
+              {...dataAttributes(rowData?.(row))}
             >
               {columns.map((column) => (
-                <div
-                  key={column.id}
-                  role="gridcell"
-                  className={column.align === 'right' ? 'vtable-cell right' : 'vtable-cell'}
-                >
+                <div key={column.id} role="gridcell" className={cellClass(column)}>
                   {column.render(row)}
                 </div>
               ))}
@@ -264,6 +225,71 @@ export function VirtualTable<T>({
           );
         })}
       </div>
+    </div>
+  );
+}
+
+/** The row a navigation key moves to from `active` (`page` rows per page), or undefined for other keys. */
+function rowForKey(key: string, active: number, page: number, count: number): number | undefined {
+  const moves: Record<string, number> = {
+    ArrowDown: active + 1,
+    ArrowUp: active - 1,
+    PageDown: active + page,
+    PageUp: active - page,
+    Home: 0,
+    End: count - 1,
+  };
+  return key in moves ? moves[key] : undefined;
+}
+
+const cellClass = (column: Column<unknown>): string => (column.align === 'right' ? 'vtable-cell right' : 'vtable-cell');
+
+function dataAttributes(data: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(data ?? {}).map(([name, value]) => [`data-${name}`, value]));
+}
+
+/** The sticky header: column titles, the sortable ones as buttons that show the current order. */
+function HeaderRow<T>({
+  columns,
+  sort,
+  onSort,
+  testId,
+  style,
+}: {
+  columns: readonly Column<T>[];
+  sort: SortState | null;
+  onSort(column: Column<T>): void;
+  testId: string;
+  style: CSSProperties;
+}) {
+  return (
+    <div className="vtable-head" role="row" aria-rowindex={1} style={style}>
+      {columns.map((column) => {
+        const sorting = sort?.column === column.id ? sort.direction : null;
+        return (
+          <div
+            key={column.id}
+            role="columnheader"
+            className={cellClass(column)}
+            aria-sort={sorting === 'asc' ? 'ascending' : sorting === 'desc' ? 'descending' : undefined}
+            title={column.headerTitle}
+          >
+            {column.sortValue ? (
+              <button
+                type="button"
+                className="sort-button"
+                onClick={() => onSort(column)}
+                data-testid={`${testId}-sort-${column.id}`}
+              >
+                {column.header}
+                {sorting && <Icon name="chevronDown" size={12} className={sorting === 'asc' ? 'flip' : undefined} />}
+              </button>
+            ) : (
+              column.header
+            )}
+          </div>
+        );
+      })}
     </div>
   );
 }
