@@ -3,7 +3,7 @@
 // column, the top N keys by rows, size or fill, and the buckets of one fill
 // band (opened from the Sizes screen).
 import { useCallback, useDeferredValue, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { fillBandLabel, type ManagedTable } from '../../../shared/explorer';
+import { fillBandLabel, type ManagedTable, type PartitionTree } from '../../../shared/explorer';
 import { useLeafSizes, usePartitionTree } from '../../api/queries';
 import { StaleMark } from '../../components/ConnectionStatus';
 import { Icon } from '../../components/Icon';
@@ -32,6 +32,91 @@ import './explorer.css';
 const TOP_CHOICES = [10, 20, 50, 100] as const;
 const KEY_ORDER: TreeSort = { column: 'key', direction: 'asc' };
 
+const rowsHow = (exact: boolean): string => (exact ? 'counted' : 'est.');
+
+/** Which keys show their buckets; the one the Explorer was opened on starts open. */
+function useExpandedKeys(initial: string | undefined) {
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set(initial ? [initial] : []));
+  const change = useCallback((key: string, mode: 'toggle' | 'expand' | 'collapse') => {
+    setExpanded((current) => {
+      const has = current.has(key);
+      if ((mode === 'expand' && has) || (mode === 'collapse' && !has)) return current;
+      const next = new Set(current);
+      if (has) next.delete(key);
+      else next.add(key);
+      return next;
+    });
+  }, []);
+  const onToggle = useCallback((key: string) => change(key, 'toggle'), [change]);
+  const onExpand = useCallback((key: string) => change(key, 'expand'), [change]);
+  const onCollapse = useCallback((key: string) => change(key, 'collapse'), [change]);
+  const collapseAll = useCallback(() => setExpanded(new Set()), []);
+  return { expanded, onToggle, onExpand, onCollapse, collapseAll };
+}
+
+/** The tree's counts and sizes; `matches` (keys left by a search, band or top N) when something filters them. */
+function TreeTotals({
+  tree,
+  sizes,
+  bucketLimit,
+  overFull,
+  matches,
+  shownNotMatched,
+  exact,
+}: {
+  tree: PartitionTree;
+  sizes: ReturnType<typeof useLeafSizes>;
+  bucketLimit: number;
+  overFull: number;
+  matches: number | null;
+  shownNotMatched: boolean;
+  exact: boolean;
+}) {
+  return (
+    <div className="totals" data-testid="tree-totals">
+      <span>
+        <strong className="num">{formatNumber(tree.totals.levelOne)}</strong> level-1 partitions
+      </span>
+      <span>
+        <strong className="num">{formatNumber(tree.totals.leaves)}</strong> leaves
+      </span>
+      <span>
+        <strong className="num">{formatNumber(tree.totals.rows)}</strong> rows ({rowsHow(exact)})
+      </span>
+      <span data-testid="tree-total-size">
+        {sizes.data ? (
+          <strong className="num">{formatBytes(sizes.data.totalBytes)}</strong>
+        ) : sizes.isError ? (
+          <span className="bad-text" title={sizes.error.message}>
+            sizes unavailable
+          </span>
+        ) : (
+          <span className="muted">measuring sizes…</span>
+        )}
+      </span>
+      <span>
+        bucket limit <strong className="num">{formatNumber(bucketLimit)}</strong>
+      </span>
+      {overFull > 0 && (
+        <span className="bad-text" data-testid="tree-over-full">
+          <Icon name="alert" size={14} /> {formatCount(overFull, 'over-full bucket')}
+        </span>
+      )}
+      {matches !== null && (
+        <span className="muted" data-testid="tree-matches">
+          {formatNumber(matches)} of {formatNumber(tree.levelOne.length)} keys {shownNotMatched ? 'shown' : 'match'}
+        </span>
+      )}
+      <span className="muted totals-note" data-testid="tree-how">
+        {exact
+          ? 'Rows counted leaf by leaf.'
+          : 'Rows are estimates from statistics (pg_class.reltuples); fill is tickets handed out.'}{' '}
+        Sizes: table, indexes and TOAST.
+      </span>
+    </div>
+  );
+}
+
 function TreePanel({ connectionId, table, picker }: { connectionId: string; table: ManagedTable; picker: ReactNode }) {
   // Opened from the Sizes screen on one key or one fill band: taken once.
   const [focus] = useState(() => {
@@ -48,7 +133,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   const [band, setBand] = useState<number | null>(focus?.band ?? null);
   const [sort, setSort] = useState<TreeSort>(KEY_ORDER);
   const [top, setTop] = useState<number | null>(null);
-  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set(focus?.key ? [focus.key] : []));
+  const { expanded, onToggle, onExpand, onCollapse, collapseAll } = useExpandedKeys(focus?.key);
   const tree = usePartitionTree(connectionId, table.configId, exact);
   // Sizes open every leaf, so they come apart and are asked for once the tree
   // is painted: where the server shares the machine, measuring would slow it.
@@ -71,19 +156,6 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   const bandBuckets = useMemo(() => (band === null ? 0 : rows.length - matches), [band, rows.length, matches]);
   const overFull = useMemo(() => index.summaries.reduce((sum, summary) => sum + summary.overFull, 0), [index]);
 
-  const change = useCallback((key: string, mode: 'toggle' | 'expand' | 'collapse') => {
-    setExpanded((current) => {
-      const has = current.has(key);
-      if ((mode === 'expand' && has) || (mode === 'collapse' && !has)) return current;
-      const next = new Set(current);
-      if (has) next.delete(key);
-      else next.add(key);
-      return next;
-    });
-  }, []);
-  const onToggle = useCallback((key: string) => change(key, 'toggle'), [change]);
-  const onExpand = useCallback((key: string) => change(key, 'expand'), [change]);
-  const onCollapse = useCallback((key: string) => change(key, 'collapse'), [change]);
   const onSort = useCallback((column: TreeSortColumn) => {
     setSort((current) =>
       current.column === column
@@ -97,7 +169,6 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
     // "The top 20 keys" means the largest: by key value there is no top.
     if (limit !== null && sort.column === 'key') setSort({ column: 'rows', direction: 'desc' });
   };
-  const rowsHow = exact ? 'counted' : 'est.';
 
   return (
     <div className="explorer">
@@ -137,7 +208,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
         <button
           type="button"
           className="btn btn-small"
-          onClick={() => setExpanded(new Set())}
+          onClick={collapseAll}
           disabled={expanded.size === 0 || band !== null}
           data-testid="tree-collapse-all"
         >
@@ -155,48 +226,15 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
         <StaleMark connectionId={connectionId} shown={tree.data !== undefined} />
       </div>
       {tree.data && (
-        <div className="totals" data-testid="tree-totals">
-          <span>
-            <strong className="num">{formatNumber(tree.data.totals.levelOne)}</strong> level-1 partitions
-          </span>
-          <span>
-            <strong className="num">{formatNumber(tree.data.totals.leaves)}</strong> leaves
-          </span>
-          <span>
-            <strong className="num">{formatNumber(tree.data.totals.rows)}</strong> rows ({rowsHow})
-          </span>
-          <span data-testid="tree-total-size">
-            {sizes.data ? (
-              <strong className="num">{formatBytes(sizes.data.totalBytes)}</strong>
-            ) : sizes.isError ? (
-              <span className="bad-text" title={sizes.error.message}>
-                sizes unavailable
-              </span>
-            ) : (
-              <span className="muted">measuring sizes…</span>
-            )}
-          </span>
-          <span>
-            bucket limit <strong className="num">{formatNumber(table.bucketLimit)}</strong>
-          </span>
-          {overFull > 0 && (
-            <span className="bad-text" data-testid="tree-over-full">
-              <Icon name="alert" size={14} /> {formatCount(overFull, 'over-full bucket')}
-            </span>
-          )}
-          {(deferredSearch.trim() !== '' || band !== null || top !== null) && (
-            <span className="muted" data-testid="tree-matches">
-              {formatNumber(matches)} of {formatNumber(tree.data.levelOne.length)} keys{' '}
-              {top !== null ? 'shown' : 'match'}
-            </span>
-          )}
-          <span className="muted totals-note" data-testid="tree-how">
-            {exact
-              ? 'Rows counted leaf by leaf.'
-              : 'Rows are estimates from statistics (pg_class.reltuples); fill is tickets handed out.'}{' '}
-            Sizes: table, indexes and TOAST.
-          </span>
-        </div>
+        <TreeTotals
+          tree={tree.data}
+          sizes={sizes}
+          bucketLimit={table.bucketLimit}
+          overFull={overFull}
+          matches={deferredSearch.trim() !== '' || band !== null || top !== null ? matches : null}
+          shownNotMatched={top !== null}
+          exact={exact}
+        />
       )}
       {band !== null && (
         <div className="filter-chip-row">
@@ -243,7 +281,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           sizes={sizes.data ? sizes.data.bytes : sizes.isError ? 'failed' : 'measuring'}
           sort={sort}
           onSort={onSort}
-          rowsLabel={`Rows (${rowsHow})`}
+          rowsLabel={`Rows (${rowsHow(exact)})`}
           onToggle={onToggle}
           onExpand={onExpand}
           onCollapse={onCollapse}
