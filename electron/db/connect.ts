@@ -8,27 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import type {
-  ConnectionFailure,
-  ConnectionTestResult,
-  SslMode,
-  SshTunnel as SshProfile,
-} from '../../shared/connection.js';
+import type { ConnectionFailure, ConnectionTestResult, SshTunnel as SshProfile } from '../../shared/connection.js';
+import type { UrlProfile } from '../../shared/connection-url.js';
 import { expandHome, SshTunnel, TunnelError } from './ssh-tunnel.js';
 
-/** What is needed to reach a server: a saved profile or an unsaved draft. */
-export interface ConnectionTarget {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  sslMode: SslMode;
-  sslRootCert?: string | undefined;
-  sslCert?: string | undefined;
-  sslKey?: string | undefined;
-  applicationName?: string | undefined;
-  options?: string | undefined;
-  connectTimeoutSeconds?: number | undefined;
+/** What is needed to reach a server: a saved profile or an unsaved draft (what a URL can say, and a tunnel). */
+export interface ConnectionTarget extends UrlProfile {
   /** The bastion every connection goes through; host and port are then as the bastion sees them. */
   ssh?: SshProfile | undefined;
 }
