@@ -13,6 +13,7 @@ import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { useTestDatabase } from '../testing/database.js';
 import { PARTWISE_VERSION } from '../version.js';
 import { createBackend, type Backend } from '../backend/backend.js';
+import { resultOf } from '../testing/envelope.js';
 
 const db = useTestDatabase('connections');
 
@@ -43,9 +44,7 @@ function draft(overrides: Record<string, unknown> = {}): Record<string, unknown>
 }
 
 async function ok<T = unknown>(backend: Backend, command: string, input: unknown): Promise<T> {
-  const response = await backend.dispatch(command, input);
-  if (!response.ok) throw new Error(`${command} failed: ${JSON.stringify(response.error)}`);
-  return response.result as T;
+  return resultOf<T>(await backend.dispatch(command, input));
 }
 
 async function failure(backend: Backend, command: string, input: unknown) {

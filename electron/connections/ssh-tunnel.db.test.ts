@@ -13,6 +13,7 @@ import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { useTestDatabase } from '../testing/database.js';
 import { startSshServer, type SshServer } from '../testing/ssh-server.js';
 import { createBackend, type Backend } from '../backend/backend.js';
+import { resultOf } from '../testing/envelope.js';
 
 const db = useTestDatabase('ssh');
 let ssh: SshServer;
@@ -70,9 +71,7 @@ function draft(tunnel: Record<string, unknown>, overrides: Record<string, unknow
 }
 
 async function ok<T>(command: string, input: unknown): Promise<T> {
-  const response = await backend.dispatch(command, input);
-  if (!response.ok) throw new Error(`${command} failed: ${JSON.stringify(response.error)}`);
-  return response.result as T;
+  return resultOf<T>(await backend.dispatch(command, input));
 }
 
 const testDraft = (input: Record<string, unknown>) => ok<ConnectionTestResult>('connections.test', { draft: input });

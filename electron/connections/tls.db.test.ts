@@ -9,6 +9,7 @@ import type { ConnectionProfile, ConnectionTestResult } from '../../shared/conne
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { startTlsServer, type TlsServer } from '../testing/tls-server.js';
 import { createBackend, type Backend } from '../backend/backend.js';
+import { resultOf } from '../testing/envelope.js';
 
 let server: TlsServer;
 let dataDir: string;
@@ -69,9 +70,7 @@ function certificateDraft(overrides: Record<string, unknown> = {}) {
 }
 
 async function ok<T>(command: string, input: unknown): Promise<T> {
-  const response = await backend.dispatch(command, input);
-  if (!response.ok) throw new Error(`${command} failed: ${JSON.stringify(response.error)}`);
-  return response.result as T;
+  return resultOf<T>(await backend.dispatch(command, input));
 }
 
 const testDraft = (draft: Record<string, unknown>) => ok<ConnectionTestResult>('connections.test', { draft });

@@ -9,6 +9,7 @@ import { createBackend, type Backend } from '../backend/backend.js';
 import { ProfileStore } from '../connections/profile-store.js';
 import { SessionSecretStore } from '../secrets/session-secret-store.js';
 import { createSandbox, sandboxHome, type Sandbox } from './sandbox.js';
+import { resultOf } from '../testing/envelope.js';
 
 let root: string;
 
@@ -23,9 +24,7 @@ afterAll(async () => {
 });
 
 async function ok<T>(backend: Backend, command: string, input: unknown = {}): Promise<T> {
-  const response = await backend.dispatch(command, input);
-  if (!response.ok) throw new Error(`${command} failed: ${JSON.stringify(response.error)}`);
-  return response.result as T;
+  return resultOf<T>(await backend.dispatch(command, input));
 }
 
 async function dataDirNamed(name: string): Promise<string> {

@@ -5,7 +5,6 @@
 // pg_total_relation_size summed over a tree's leaves, indexes and TOAST
 // included, the same figure the Explorer and the Sizes screen show.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ResponseEnvelope } from '../../shared/contract.js';
 import type { TableDetail, TableSummary } from '../../shared/catalog.js';
 import type { LeafSizes, ManagedTable, SizesReport } from '../../shared/explorer.js';
 import type { RunEvent } from '../../shared/progress.js';
@@ -14,15 +13,14 @@ import { useTestDatabase } from '../testing/database.js';
 import type { ServiceContext } from './context.js';
 import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
+import { resultOf } from '../testing/envelope.js';
 
 const db = useTestDatabase('catalog');
 const events: RunEvent[] = [];
 let dispatch: ReturnType<typeof createDispatcher>;
 
 async function call<T>(command: string, input: unknown): Promise<T> {
-  const response: ResponseEnvelope = await dispatch(command, input);
-  if (!response.ok) throw Object.assign(new Error(response.error.message), response.error);
-  return response.result as T;
+  return resultOf<T>(await dispatch(command, input));
 }
 
 async function finished(runId: number): Promise<RunEvent> {

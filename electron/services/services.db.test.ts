@@ -2,21 +2,19 @@
 // a real database: validation at the boundary, then real work and real events.
 import { describe, expect, it, beforeAll } from 'vitest';
 import type { RunEvent } from '../../shared/progress.js';
-import type { ResponseEnvelope } from '../../shared/contract.js';
 import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
 import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
 import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
+import { resultOf } from '../testing/envelope.js';
 
 const db = useTestDatabase('services');
 const events: RunEvent[] = [];
 let dispatch: ReturnType<typeof createDispatcher>;
 
 async function call<T>(command: string, input: unknown): Promise<T> {
-  const response: ResponseEnvelope = await dispatch(command, input);
-  if (!response.ok) throw Object.assign(new Error(response.error.message), response.error);
-  return response.result as T;
+  return resultOf<T>(await dispatch(command, input));
 }
 
 /** The next `finished` event of a run after the first `skip` ones. */
