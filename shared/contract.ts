@@ -12,7 +12,7 @@ import {
   ServiceEntry,
 } from './connection.js';
 import { TableDetail, TableSummary } from './catalog.js';
-import { MigrationPlan, MigrationTarget } from './plan.js';
+import { MAX_WORKERS, MigrationPlan, MigrationTarget } from './plan.js';
 import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
@@ -84,7 +84,7 @@ export const commands = {
       .object({
         connectionId,
         targets: z.array(MigrationTarget).min(1).max(50),
-        workers: z.number().int().min(1).max(16).optional(),
+        workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
       })
       .strict(),
     output: RunActionResult,

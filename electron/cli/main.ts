@@ -13,7 +13,14 @@ import { PartwiseError } from '../db/errors.js';
 import { defaultKnownHostsFile, TunnelError } from '../db/ssh-tunnel.js';
 import { cliConnection } from './connection.js';
 import type { ConnectionTarget } from '../db/connect.js';
-import { blockers, DEFAULT_WORKERS, type MigrationTarget } from '../../shared/plan.js';
+import {
+  blockers,
+  connectionsForRun,
+  DEFAULT_WORKERS,
+  MAX_WORKERS,
+  RUN_EXTRA_CONNECTIONS,
+  type MigrationTarget,
+} from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { DEFAULT_SCHEMA, install, validateSchemaName } from '../install/install.js';
@@ -73,7 +80,8 @@ Options:  --url URL          connection URL, or libpq key=value settings such as
           --exact            plan (and migrate) with exact counts, scanning tables of any size
                              (tables up to 1 GB are counted exactly anyway)
           --ddl              plan: print every DDL statement
-          --workers N        parallel worker connections (default ${DEFAULT_WORKERS}), plus one control connection
+          --workers N        parallel worker connections (default ${DEFAULT_WORKERS}, at most ${MAX_WORKERS}); the run
+                             holds up to ${RUN_EXTRA_CONNECTIONS} more (control, journal, lock watch)
           --ahead F          maintain: create the next bucket when the current one is F full (default 0.8)
           --lock-timeout MS  longest wait for a lock before retrying (default 1000; raised above the
                              server's deadlock_timeout so that PostgreSQL cancels an autovacuum in the way)
@@ -154,7 +162,7 @@ async function confirm(question: string, values: Values): Promise<void> {
 function engineOptions(values: Values, onEvent: (event: RunEvent) => void, signal: AbortSignal): EngineOptions {
   return {
     installSchema: validateSchemaName(values.schema ?? DEFAULT_SCHEMA),
-    workers: integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, 32),
+    workers: integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS),
     lock: { lockTimeoutMs: integerOption(values['lock-timeout'], 'lock-timeout', 1000, 10, 600_000) },
     onEvent,
     signal,
@@ -249,7 +257,7 @@ async function main(argv: string[]): Promise<number> {
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   const installSchema = validateSchemaName(values.schema ?? DEFAULT_SCHEMA);
-  const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, 32);
+  const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
   const connection = cliConnection({
@@ -265,7 +273,7 @@ async function main(argv: string[]): Promise<number> {
   );
   let pool: pg.Pool;
   try {
-    pool = await connectPool(connection.target, connection.password, { tunnel }, { max: workers + 3 });
+    pool = await connectPool(connection.target, connection.password, { tunnel }, { max: connectionsForRun(workers) });
   } catch (error) {
     await tunnel?.close();
     throw connectionError(error, connection.target);

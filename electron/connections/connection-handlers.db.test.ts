@@ -14,6 +14,8 @@ import { useTestDatabase } from '../testing/database.js';
 import { PARTWISE_VERSION } from '../version.js';
 import { createBackend, type Backend } from '../backend/backend.js';
 import { resultOf } from '../testing/envelope.js';
+import { connectionsForRun } from '../../shared/plan.js';
+import { SCREEN_STATEMENT_TIMEOUT_MS } from './pool-registry.js';
 
 const db = useTestDatabase('connections');
 
@@ -162,6 +164,27 @@ describe('connection commands through the dispatcher', () => {
     await ok(backend, 'connections.delete', { id: saved.id });
     expect(second.ended).toBe(true);
     await expect(pools.pool(saved.id)).rejects.toMatchObject({ kind: 'not_found' });
+  });
+
+  it('gives screens a statement timeout, work none, and each run a pool of its own sized by its workers that outlives an edit', async () => {
+    const saved = await ok<ConnectionProfile>(backend, 'connections.save', draft());
+    const pools = backend.connections.pools;
+    const timeoutOf = async (pool: { query: typeof db.pool.query }) =>
+      (await pool.query<{ t: string }>(`SELECT current_setting('statement_timeout') AS t`)).rows[0]!.t;
+    expect(await timeoutOf(await pools.pool(saved.id))).toBe(`${SCREEN_STATEMENT_TIMEOUT_MS / 1000}s`);
+    expect(await timeoutOf(await pools.workPool(saved.id))).toBe('0');
+
+    const screens = await pools.pool(saved.id);
+
+    const run = await pools.runPool(saved.id, 3);
+    expect(run.pool.options.max).toBe(connectionsForRun(3));
+    expect(await timeoutOf(run.pool)).toBe('0');
+    await ok(backend, 'connections.save', { ...draft({ id: saved.id, name: 'Edited' }) });
+    expect(screens.ended).toBe(true);
+    // The run goes on with its pool until it ends it.
+    expect((await run.pool.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    await run.end();
+    expect(run.pool.ended).toBe(true);
   });
 
   it('does not cache a pool that failed to connect', async () => {

@@ -1,12 +1,29 @@
-// One pg.Pool per connection profile, created on first use with the profile's
-// stored password, closed when the profile changes or goes away. A profile
-// with an SSH tunnel gets one tunnel too, which every connection of its pool
-// goes through; the tunnel is closed with the pool.
+// The connections of each profile, opened on first use with the profile's
+// stored password and closed when the profile changes or goes away. A profile
+// with an SSH tunnel gets one tunnel, which every connection of the profile
+// goes through.
+//
+// Three kinds of pool, so that one kind of work never starves another:
+// - screens: the app's catalog and explorer queries. Small, and every
+//   statement stops after SCREEN_STATEMENT_TIMEOUT_MS, so that a slow or
+//   locked server shows an error on one panel instead of a screen that never
+//   loads (a query waiting behind the swap's lock, say).
+// - work: what a user asked for and watches progress of (maintenance, exact
+//   counts): no statement timeout.
+// - one pool per run, of connectionsForRun(workers): a run's workers never
+//   wait for the screens' connections, nor the screens for the workers'.
+//   The run owns it and ends it; a profile edited during a run leaves the run
+//   on its old pool (and tunnel) until it ends.
 import type pg from 'pg';
-import { connectPool, tunnelFor, type ConnectionTarget } from '../db/connect.js';
+import { connectPool, tunnelFor, type ConnectionTarget, type PoolSize } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
 import type { SshTunnel } from '../db/ssh-tunnel.js';
-import type { PoolProvider } from '../services/context.js';
+import type { PoolProvider, RunPool } from '../services/context.js';
+import { connectionsForRun } from '../../shared/plan.js';
+
+export const SCREEN_STATEMENT_TIMEOUT_MS = 30_000;
+const SCREEN_POOL: PoolSize = { max: 5, statementTimeoutMs: SCREEN_STATEMENT_TIMEOUT_MS };
+const WORK_POOL: PoolSize = { max: 4 };
 
 export interface PoolTarget {
   target: ConnectionTarget;
@@ -18,9 +35,60 @@ export interface PoolTarget {
 /** Where the registry learns how to reach a profile id; undefined for an unknown id. */
 export type PoolTargetResolver = (connectionId: string) => Promise<PoolTarget | undefined>;
 
-interface Endpoint {
-  pool: pg.Pool;
-  tunnel: SshTunnel | undefined;
+class Endpoint {
+  private work: Promise<pg.Pool> | undefined;
+  private readonly runPools = new Set<pg.Pool>();
+  private retired = false;
+
+  constructor(
+    private readonly reach: PoolTarget,
+    readonly tunnel: SshTunnel | undefined,
+    readonly screens: pg.Pool,
+  ) {}
+
+  private open(size: PoolSize): Promise<pg.Pool> {
+    return connectPool(this.reach.target, this.reach.password, { tunnel: this.tunnel }, size);
+  }
+
+  workPool(): Promise<pg.Pool> {
+    if (!this.work) {
+      const opened = this.open(WORK_POOL);
+      this.work = opened;
+      opened.catch(() => {
+        if (this.work === opened) this.work = undefined;
+      });
+    }
+    return this.work;
+  }
+
+  async runPool(workers: number): Promise<RunPool> {
+    const pool = await this.open({ max: connectionsForRun(workers) });
+    this.runPools.add(pool);
+    return {
+      pool,
+      // The tunnel of a retired profile (edited or removed meanwhile) goes with its last run.
+      end: async () => {
+        if (!this.runPools.delete(pool)) return;
+        await pool.end().catch(() => undefined);
+        if (this.retired && this.runPools.size === 0) await this.tunnel?.close();
+      },
+    };
+  }
+
+  /** Ends the screens' and work pools; runs keep theirs (and the tunnel) until they end, unless `everything`. */
+  async retire(everything: boolean): Promise<void> {
+    this.retired = true;
+    const work = this.work;
+    this.work = undefined;
+    await this.screens.end().catch(() => undefined);
+    await work?.then((pool) => pool.end()).catch(() => undefined);
+    if (everything) {
+      const runs = [...this.runPools];
+      this.runPools.clear();
+      await Promise.all(runs.map((pool) => pool.end().catch(() => undefined)));
+    }
+    if (this.runPools.size === 0) await this.tunnel?.close();
+  }
 }
 
 export class PoolRegistry implements PoolProvider {
@@ -33,7 +101,15 @@ export class PoolRegistry implements PoolProvider {
   ) {}
 
   async pool(connectionId: string): Promise<pg.Pool> {
-    return (await this.endpoint(connectionId)).pool;
+    return (await this.endpoint(connectionId)).screens;
+  }
+
+  async workPool(connectionId: string): Promise<pg.Pool> {
+    return (await this.endpoint(connectionId)).workPool();
+  }
+
+  async runPool(connectionId: string, workers: number): Promise<RunPool> {
+    return (await this.endpoint(connectionId)).runPool(workers);
   }
 
   /** The profile's tunnel, when it has one and its pool exists (for tests and status). */
@@ -61,7 +137,8 @@ export class PoolRegistry implements PoolProvider {
     }
     const tunnel = tunnelFor(resolved.target, resolved.sshSecret, this.options.knownHostsFile);
     try {
-      return { pool: await connectPool(resolved.target, resolved.password, { tunnel }), tunnel };
+      const screens = await connectPool(resolved.target, resolved.password, { tunnel }, SCREEN_POOL);
+      return new Endpoint(resolved, tunnel, screens);
     } catch (error) {
       await tunnel?.close();
       throw error;
@@ -73,28 +150,26 @@ export class PoolRegistry implements PoolProvider {
     return this.endpoints.has(connectionId);
   }
 
-  /** Ends the profile's pool, if any; the next `pool()` call makes a new one from the current profile. */
+  /** Ends the profile's pools, if any (runs keep theirs until they end); the next call makes new ones from the current profile. */
   async invalidate(connectionId: string): Promise<void> {
     const existing = this.endpoints.get(connectionId);
     if (!existing) return;
     this.endpoints.delete(connectionId);
-    await endQuietly(existing);
+    await retireQuietly(existing, false);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.endpoints.values()];
     this.endpoints.clear();
-    await Promise.all(all.map(endQuietly));
+    await Promise.all(all.map((endpoint) => retireQuietly(endpoint, true)));
   }
 }
 
-async function endQuietly(endpoint: Promise<Endpoint>): Promise<void> {
+async function retireQuietly(endpoint: Promise<Endpoint>, everything: boolean): Promise<void> {
   try {
-    const { pool, tunnel } = await endpoint;
-    await pool.end().catch(() => undefined);
-    await tunnel?.close();
+    await (await endpoint).retire(everything);
   } catch {
-    // a pool that never connected has nothing to end
+    // a profile that never connected has nothing to end
   }
 }

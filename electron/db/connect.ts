@@ -173,6 +173,13 @@ async function connectClient(client: pg.Client): Promise<void> {
   }
 }
 
+export interface PoolSize {
+  /** Most connections open at once (default 10). */
+  max?: number;
+  /** The server cancels any statement of the pool's sessions that runs longer (default: the server's setting). */
+  statementTimeoutMs?: number;
+}
+
 /**
  * A pool for a profile. For `prefer`, one probe connection decides between TLS
  * and plain text, so that every pooled connection does not pay for a refused
@@ -182,7 +189,7 @@ export async function connectPool(
   target: ConnectionTarget,
   password: string | undefined,
   transport: Transport = {},
-  size: { max?: number } = {},
+  size: PoolSize = {},
 ): Promise<pg.Pool> {
   let plain = false;
   if (target.sslMode === 'prefer' && !isSocketHost(target.host)) {
@@ -195,7 +202,13 @@ export async function connectPool(
       plain = true;
     }
   }
-  const pool = new pg.Pool({ ...poolConfigFor(target, password, { plain, transport }), ...size });
+  const pool = new pg.Pool({
+    ...poolConfigFor(target, password, { plain, transport }),
+    ...(size.max ? { max: size.max } : {}),
+    // Sent in the startup packet, so it is the session's default: a statement
+    // that sets its own (SET LOCAL) still can.
+    ...(size.statementTimeoutMs ? { statement_timeout: size.statementTimeoutMs } : {}),
+  });
   // An idle connection dropped by the server must not take the process down;
   // the next query gets a fresh connection.
   pool.on('error', () => undefined);

@@ -43,6 +43,10 @@ const KIND_BY_SOCKET_CODE: Record<string, ErrorKind> = {
   EHOSTUNREACH: 'connection',
 };
 
+/** PostgreSQL says only which timeout ended the statement; the app's screens set one (see PoolRegistry). */
+const STATEMENT_TIMEOUT_HINT =
+  'The query ran longer than statement_timeout allows: the server is busy, or the query waits for a lock another session holds (a migration swapping a table, say). Try again; pg_stat_activity shows who holds the lock.';
+
 export class PartwiseError extends Error {
   readonly kind: ErrorKind;
   readonly hint?: string;
@@ -73,7 +77,7 @@ export class PartwiseError extends Error {
     const base = pgError.message ?? String(error);
     const message = context ? `${context}: ${base}` : base;
     return new PartwiseError(kind, message, {
-      hint: pgError.hint,
+      hint: pgError.hint ?? (code === '57014' && /statement timeout/.test(base) ? STATEMENT_TIMEOUT_HINT : undefined),
       detail: pgError.detail,
       sqlstate: code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
       cause: error,

@@ -175,7 +175,10 @@ async function countExactly(
   const named = byValue ? keyText('k') : 'k';
   await client.query('BEGIN READ ONLY');
   try {
-    if (timeoutMs !== null) await client.query(`SELECT set_config('statement_timeout', $1, true)`, [`${timeoutMs}ms`]);
+    // Unbounded when exact counts were asked for, whatever the session's default (the app's screens have one).
+    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [
+      timeoutMs === null ? '0' : `${timeoutMs}ms`,
+    ]);
     const { rows } = await client.query<{
       keys: string;
       rows: string;

@@ -14,6 +14,7 @@ import type { ServiceContext } from './context.js';
 import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
 import { resultOf } from '../testing/envelope.js';
+import { testPools } from '../testing/pools.js';
 
 const db = useTestDatabase('catalog');
 const events: RunEvent[] = [];
@@ -56,7 +57,7 @@ const byName = (tables: TableSummary[], name: string) => {
 
 beforeAll(async () => {
   const context: ServiceContext = {
-    pools: { pool: async (id) => (id === 'main' ? db.pool : Promise.reject(new Error(`unknown connection ${id}`))) },
+    pools: testPools(db),
     emit: (event, payload) => {
       if (event === 'run.event') events.push(payload as RunEvent);
     },

@@ -7,8 +7,21 @@ import type { CommandName, CommandOutput, EventName, EventPayload, commands } fr
 import type { z } from 'zod';
 
 export interface PoolProvider {
-  /** The pool of a saved connection profile; created on first use. Rejects with a PartwiseError for an unknown id. */
+  /**
+   * The screens' pool of a saved connection profile, created on first use;
+   * its statements stop after a timeout. Rejects with a PartwiseError for an
+   * unknown id.
+   */
   pool(connectionId: string): Promise<pg.Pool>;
+  /** For work a user asked for and watches (maintenance, exact counts): no statement timeout. */
+  workPool(connectionId: string): Promise<pg.Pool>;
+  /** A pool of its own for one run with this many workers; the caller ends it when the run has ended. */
+  runPool(connectionId: string, workers: number): Promise<RunPool>;
+}
+
+export interface RunPool {
+  pool: pg.Pool;
+  end(): Promise<void>;
 }
 
 export interface ServiceContext {

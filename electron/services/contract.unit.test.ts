@@ -9,7 +9,11 @@ import type { ServiceContext } from './context.js';
 describe('the contract and the handlers', () => {
   it('match one to one', () => {
     const context: ServiceContext = {
-      pools: { pool: () => Promise.reject(new Error('no database in this test')) },
+      pools: {
+        pool: () => Promise.reject(new Error('no database in this test')),
+        workPool: () => Promise.reject(new Error('no database in this test')),
+        runPool: () => Promise.reject(new Error('no database in this test')),
+      },
       emit: () => undefined,
       onShutdown: () => undefined,
       installSchema: 'partwise',

@@ -28,8 +28,14 @@ export function explorerHandlers(context: ServiceContext): HandlerGroup<Explorer
   const schema = context.installSchema;
   return {
     'managed.list': async ({ connectionId }) => listManagedTables(await context.pools.pool(connectionId), schema),
+    // Exact counts read every leaf: asked for, watched, and not cut off by the screens' statement timeout.
     'explorer.tree': async ({ connectionId, configId, exactCounts }) =>
-      partitionTree(await context.pools.pool(connectionId), schema, configId, exactCounts ?? false),
+      partitionTree(
+        await (exactCounts ? context.pools.workPool(connectionId) : context.pools.pool(connectionId)),
+        schema,
+        configId,
+        exactCounts ?? false,
+      ),
     'explorer.leafSizes': async ({ connectionId, configId }) =>
       leafSizes(await context.pools.pool(connectionId), schema, configId),
     'explorer.sizes': async ({ connectionId, configId }) =>
@@ -41,7 +47,7 @@ export function explorerHandlers(context: ServiceContext): HandlerGroup<Explorer
     'tracker.setBucketLimit': async ({ connectionId, configId, bucketLimit }) =>
       setBucketLimit(await context.pools.pool(connectionId), schema, configId, bucketLimit),
     'maintenance.run': async ({ connectionId, configId, ahead }) => {
-      const pool = await context.pools.pool(connectionId);
+      const pool = await context.pools.workPool(connectionId);
       return maintainTable(pool, configId, {
         installSchema: schema,
         ahead,

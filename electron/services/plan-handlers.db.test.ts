@@ -9,6 +9,7 @@ import { createHandlers, type ConnectionHandlers } from './handlers.js';
 import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
 import { planMigration } from '../engine/plan.js';
+import { testPools } from '../testing/pools.js';
 
 const db = useTestDatabase('plan_handlers');
 let dispatch: ReturnType<typeof createDispatcher>;
@@ -35,7 +36,7 @@ async function counted(table: string, bucketLimit: number): Promise<{ keys: numb
 
 beforeAll(async () => {
   const context: ServiceContext = {
-    pools: { pool: async (id) => (id === 'main' ? db.pool : Promise.reject(new Error(`unknown connection ${id}`))) },
+    pools: testPools(db),
     emit: () => undefined,
     onShutdown: () => undefined,
     installSchema: 'partwise',

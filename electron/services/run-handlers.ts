@@ -4,7 +4,8 @@
 // ended first (nothing to do), or with an error that says why not.
 import type pg from 'pg';
 import { PartwiseError } from '../db/errors.js';
-import { finalize, Journal, migrate, resume, rollback, type EngineOptions } from '../engine/index.js';
+import { finalize, Journal, migrate, resume, rollback, type EngineOptions, type RunOutcome } from '../engine/index.js';
+import { DEFAULT_WORKERS } from '../../shared/plan.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 import { RunRegistry, type RunSignals, type RunWork } from './run-registry.js';
 
@@ -37,16 +38,28 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
     return rows[0]!.ok;
   };
 
-  /** The pool of a run's database, once it is known that the run exists and this app is not already at work on it. */
-  const runPool = async (connectionId: string, runId: number, doing: string): Promise<pg.Pool> => {
+  /** Refuses work on a run this app is already at work on, or that does not exist. */
+  const refuseUnknownOrBusy = async (connectionId: string, runId: number, doing: string): Promise<void> => {
     const active = registry.active(connectionId, runId);
     if (active) {
       throw new PartwiseError('conflict', `Run ${runId} ${DOING[active]}; wait for it to end before you ${doing} it`);
     }
-    const pool = await context.pools.pool(connectionId);
-    if (!(await journalPresent(pool)))
+    if (!(await journalPresent(await context.pools.pool(connectionId))))
       throw new PartwiseError('not_found', `There is no run ${runId} in this database`);
-    return pool;
+  };
+
+  /**
+   * Starts engine work on a pool of its own (see PoolRegistry), ended when the
+   * work has ended, however it ends.
+   */
+  const startOnRunPool = async (
+    connectionId: string,
+    kind: RunWork,
+    workers: number | undefined,
+    work: (pool: pg.Pool, signals: RunSignals) => Promise<RunOutcome>,
+  ) => {
+    const run = await context.pools.runPool(connectionId, workers ?? DEFAULT_WORKERS);
+    return registry.start(connectionId, kind, (signals) => work(run.pool, signals).finally(() => run.end()));
   };
 
   /** Why a run that this app is not migrating cannot be cancelled. */
@@ -77,12 +90,10 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
   };
 
   return {
-    'runs.start': async ({ connectionId, targets, workers }) => {
-      const pool = await context.pools.pool(connectionId);
-      return registry.start(connectionId, 'migrate', (signals) =>
+    'runs.start': async ({ connectionId, targets, workers }) =>
+      startOnRunPool(connectionId, 'migrate', workers, (pool, signals) =>
         migrate(pool, targets, options(connectionId, signals, workers)),
-      );
-    },
+      ),
     'runs.cancel': async ({ connectionId, runId }) => {
       if (!registry.cancel(connectionId, runId)) throw await notCancellable(connectionId, runId);
       return {};
@@ -92,21 +103,23 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
       return (await journalPresent(pool)) ? new Journal(context.installSchema).listRuns(pool) : [];
     },
     'runs.resume': async ({ connectionId, runId }) => {
-      const pool = await runPool(connectionId, runId, 'resume');
-      return registry.start(connectionId, 'migrate', (signals) => resume(pool, runId, options(connectionId, signals)));
+      await refuseUnknownOrBusy(connectionId, runId, 'resume');
+      return startOnRunPool(connectionId, 'migrate', undefined, (pool, signals) =>
+        resume(pool, runId, options(connectionId, signals)),
+      );
     },
     'runs.rollback': async ({ connectionId, runId }) => {
       if (registry.active(connectionId, runId) === 'migrate') {
         throw new PartwiseError('conflict', `Run ${runId} is running: cancel it (which rolls it back) instead`);
       }
-      const pool = await runPool(connectionId, runId, 'roll back');
-      return registry.start(connectionId, 'rollback', (signals) =>
+      await refuseUnknownOrBusy(connectionId, runId, 'roll back');
+      return startOnRunPool(connectionId, 'rollback', undefined, (pool, signals) =>
         rollback(pool, runId, options(connectionId, signals)),
       );
     },
     'runs.finalize': async ({ connectionId, runId }) => {
-      const pool = await runPool(connectionId, runId, 'finalize');
-      return registry.start(connectionId, 'finalize', (signals) =>
+      await refuseUnknownOrBusy(connectionId, runId, 'finalize');
+      return startOnRunPool(connectionId, 'finalize', undefined, (pool, signals) =>
         finalize(pool, runId, options(connectionId, signals)),
       );
     },

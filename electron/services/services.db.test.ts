@@ -8,6 +8,7 @@ import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
 import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { resultOf } from '../testing/envelope.js';
+import { testPools } from '../testing/pools.js';
 
 const db = useTestDatabase('services');
 const events: RunEvent[] = [];
@@ -29,7 +30,7 @@ async function waitForFinish(runId: number, skip = 0): Promise<RunEvent> {
 
 beforeAll(async () => {
   const context: ServiceContext = {
-    pools: { pool: async (id) => (id === 'main' ? db.pool : Promise.reject(new Error(`unknown connection ${id}`))) },
+    pools: testPools(db),
     emit: (event, payload) => {
       if (event === 'run.event') events.push(payload as RunEvent);
     },

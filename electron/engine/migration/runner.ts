@@ -28,6 +28,7 @@ import { verify } from './verify.js';
 import { crashPoint } from './crash-points.js';
 import { MIGRATION_STEPS, type HandOver, type StepDetail } from './phases.js';
 import { recordAcceptances } from './acceptance.js';
+import { refuseUnservableWorkers } from '../connection-budget.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -165,6 +166,7 @@ export async function migrate(
         except: ['migration_in_progress'],
       });
     }
+    await refuseUnservableWorkers(session.control, session.options.workers, session.pool.totalCount);
     const runId = await session.journal.createRun(
       session.control,
       targets.map((t) => ({
@@ -201,6 +203,12 @@ export async function resume(pool: pg.Pool, runId: number, options: EngineOption
     if (refusal) {
       await session.journal.unlockRun(session.control, runId);
       throw new PartwiseError('conflict', refusal);
+    }
+    try {
+      await refuseUnservableWorkers(session.control, session.options.workers, session.pool.totalCount);
+    } catch (error) {
+      await session.journal.unlockRun(session.control, runId);
+      throw error;
     }
     return session.started(runId, async () => {
       session.reporter.log('info', `resuming run ${runId}`);

@@ -20,6 +20,7 @@ import { runCli } from '../../testing/cli.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { migrate, planMigration } from '../index.js';
 import { tableDetail } from '../tables.js';
+import { testPools } from '../../testing/pools.js';
 
 const db = useTestDatabase('workload');
 let app: TestRole;
@@ -257,7 +258,7 @@ describe('the migration and after it', () => {
     const dispatch = createDispatcher(
       createHandlers(
         {
-          pools: { pool: async () => db.pool },
+          pools: testPools(db),
           emit: () => undefined,
           onShutdown: () => undefined,
           installSchema: 'partwise',

@@ -1,7 +1,7 @@
 // Plan: the dry run of the queued targets, and the confirmed start of the
 // migration. Nothing runs before the confirmation that names the tables.
 import { useState } from 'react';
-import { blockers, DEFAULT_WORKERS, type MigrationPlan } from '../../../shared/plan';
+import { blockers, connectionsForRun, DEFAULT_WORKERS, type MigrationPlan } from '../../../shared/plan';
 import { displayTableName } from '../../../shared/identifiers';
 import { useActiveConnection } from '../../api/active-connection';
 import { usePlan, useStartRun } from '../../api/queries';
@@ -26,9 +26,9 @@ function WorkersNote({ workers }: { workers: number }) {
   return (
     <p className="muted" data-testid="run-workers-note">
       {workers === 1 ? 'One worker copies' : `${workers} workers copy`} the table, build its indexes and verify it, each
-      on its own connection, in parallel; with the control connection the run holds {workers + 1} connections. Each
-      worker keeps about one CPU core of the server busy and reads and writes the disk: more workers finish sooner and
-      load the server more, fewer leave more of it to the application.
+      on its own connection, in parallel; with its control, journal and lock-watch connections the run holds up to{' '}
+      {connectionsForRun(workers)} connections. Each worker keeps about one CPU core of the server busy and reads and
+      writes the disk: more workers finish sooner and load the server more, fewer leave more of it to the application.
     </p>
   );
 }
