@@ -42,6 +42,21 @@ describe('parseConnectionUrl', () => {
     expect(parseConnectionUrl('POSTGRESQL://u@h/d?sslmode=allow').sslMode).toBe('prefer');
   });
 
+  it('reads the passphrase of an encrypted client key, and never writes it back out', () => {
+    const params = parseConnectionString('postgresql://app@db/sales?sslkey=/k/client.key&sslpassword=s%20cret');
+    expect(params).toMatchObject({ sslKey: '/k/client.key', sslPassword: 's cret', ignored: [] });
+    expect(parseConnectionString("host=db sslkey=/k/client.key sslpassword='a b'").sslPassword).toBe('a b');
+    const url = connectionUrl({
+      host: 'db',
+      port: 5432,
+      database: 'sales',
+      user: 'app',
+      sslMode: 'require',
+      ...params,
+    });
+    expect(url).toBe('postgresql://app@db:5432/sales?sslmode=require&sslkey=%2Fk%2Fclient.key');
+  });
+
   it('lists parameters a profile cannot keep', () => {
     expect(parseConnectionUrl('postgresql://h/d?target_session_attrs=read-write&gssencmode=disable').ignored).toEqual([
       'target_session_attrs',

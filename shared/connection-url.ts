@@ -15,6 +15,8 @@ export interface ConnectionParams {
   sslRootCert?: string;
   sslCert?: string;
   sslKey?: string;
+  /** The passphrase of an encrypted client key: a secret, like the password. */
+  sslPassword?: string;
   applicationName?: string;
   options?: string;
   connectTimeoutSeconds?: number;
@@ -64,6 +66,9 @@ export function applyKeyword(params: ConnectionParams, keyword: string, value: s
       return;
     case 'sslkey':
       params.sslKey = value;
+      return;
+    case 'sslpassword':
+      params.sslPassword = value;
       return;
     case 'application_name':
       params.applicationName = value;

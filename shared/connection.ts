@@ -119,6 +119,8 @@ export const ConnectionProfileFields = z.object({
   hasPassword: z.boolean(),
   /** Whether an SSH password or key passphrase is stored. */
   hasSshSecret: z.boolean().optional(),
+  /** Whether the passphrase of an encrypted client key is stored. */
+  hasSslPassword: z.boolean().optional(),
 });
 export const ConnectionProfile = ConnectionProfileFields.superRefine(tlsPairCheck);
 export type ConnectionProfile = z.infer<typeof ConnectionProfile>;
@@ -135,6 +137,8 @@ const draftFields = z.object({
   password: z.string().max(1000).optional(),
   /** The SSH password (auth: password) or key passphrase (auth: key); undefined keeps the stored one, '' clears it. */
   sshSecret: z.string().max(1000).optional(),
+  /** The passphrase of an encrypted client key (libpq's sslpassword); undefined keeps the stored one, '' clears it. */
+  sslPassword: z.string().max(1000).optional(),
 });
 
 /** What the connection form submits. `password` undefined keeps the stored one; '' clears it. */

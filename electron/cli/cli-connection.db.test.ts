@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../testing/database.js';
 import { runCli } from '../testing/cli.js';
@@ -158,5 +159,36 @@ describe('partwise finds its server', () => {
     expect(refused.stderr).toMatch(
       /^partwise: TLS check failed \(unknown CA\): the certificate of localhost:\d+ is not signed by a CA in the CA file .*other-ca\.crt\./,
     );
+  });
+
+  it('opens an encrypted client key with the sslpassword of the URL, and says when it is missing', async () => {
+    const encryptedKey = path.join(dir, 'client-encrypted.key');
+    execFileSync('openssl', [
+      'pkey',
+      '-in',
+      tls.files.clientKey,
+      '-aes256',
+      '-passout',
+      'pass:open sesame',
+      '-out',
+      encryptedKey,
+    ]);
+    const url = (extra: Record<string, string>) =>
+      `postgresql://${tls.certUser}@localhost:${tls.port}/${tls.database}?${new URLSearchParams({
+        sslmode: 'verify-full',
+        sslrootcert: tls.files.ca,
+        sslcert: tls.files.clientCert,
+        sslkey: encryptedKey,
+        ...extra,
+      })
+        .toString()
+        .replace(/\+/g, '%20')}`;
+    const env = envWithout({});
+    const missing = await runCli(['status', '--url', url({})], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`The client key ${encryptedKey} is encrypted: give its passphrase (sslpassword).`);
+    const opened = await runCli(['status', '--url', url({ sslpassword: 'open sesame' })], env);
+    expect(opened.stderr).toBe('');
+    expect(opened.code).toBe(0);
   });
 });

@@ -25,6 +25,7 @@ export interface CliConnection {
   target: ConnectionTarget;
   password: string | undefined;
   sshSecret: string | undefined;
+  sslPassword: string | undefined;
 }
 
 function invalid(message: string): PartwiseError {
@@ -116,5 +117,6 @@ export function cliConnection(options: CliConnectionOptions, rawEnv: Env = proce
     ssh: tunnel?.ssh,
   };
   const password = pick('password') ?? env.PGPASSWORD ?? pgpassPassword(target, env);
-  return { target, password, sshSecret: tunnel?.secret };
+  // libpq reads sslpassword only from the connection string (no environment variable), and so does this.
+  return { target, password, sshSecret: tunnel?.secret, sslPassword: pick('sslPassword') };
 }

@@ -273,7 +273,12 @@ async function main(argv: string[]): Promise<number> {
   );
   let pool: pg.Pool;
   try {
-    pool = await connectPool(connection.target, connection.password, { tunnel }, { max: connectionsForRun(workers) });
+    pool = await connectPool(
+      connection.target,
+      connection.password,
+      { tunnel, sslPassword: connection.sslPassword },
+      { max: connectionsForRun(workers) },
+    );
   } catch (error) {
     await tunnel?.close();
     throw connectionError(error, connection.target);

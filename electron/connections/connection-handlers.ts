@@ -11,6 +11,15 @@ import { PartwiseError } from '../db/errors.js';
 import { pgpassPassword, readServices, serviceFiles, type Service } from '../db/libpq-files.js';
 import { expandHome } from '../db/ssh-tunnel.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import {
+  applySecrets,
+  deleteSecrets,
+  draftSecrets,
+  secretChanges,
+  secretFlags,
+  storedSecrets,
+  type ProfileSecrets,
+} from './profile-secrets.js';
 import type { PoolProvider } from '../services/context.js';
 import type { ConnectionHandlers } from '../services/handlers.js';
 import { SANDBOX_ID, type Sandbox } from '../sandbox/sandbox.js';
@@ -47,11 +56,6 @@ export interface ConnectionService {
   autoStart: Promise<void>;
   /** Ends every pool, then stops the Sandbox. */
   close(): Promise<void>;
-}
-
-/** The key under which a profile's SSH password or key passphrase is kept, beside its database password. */
-export function sshSecretId(profileId: string): string {
-  return `${profileId}#ssh`;
 }
 
 type TargetFields = Pick<
@@ -116,34 +120,6 @@ function checkFiles(draft: ConnectionDraft): void {
 const SANDBOX_READ_ONLY =
   'The Sandbox connection is managed by Partwise: it cannot be edited or deleted. Its data lives in the Partwise data directory.';
 
-/** One secret change (set, clear, or keep), applied so that it can be undone if the profile cannot be saved. */
-interface SecretChange {
-  id: string;
-  value: string | undefined;
-}
-
-async function applySecrets(secrets: SecretStore, changes: SecretChange[]): Promise<() => Promise<void>> {
-  const previous: Array<{ id: string; value: string | undefined }> = [];
-  const undo = async () => {
-    for (const { id, value } of previous.reverse()) {
-      if (value === undefined) await secrets.delete(id).catch(() => undefined);
-      else await secrets.set(id, value).catch(() => undefined);
-    }
-  };
-  try {
-    for (const change of changes) {
-      if (change.value === undefined) continue;
-      previous.push({ id: change.id, value: await secrets.get(change.id) });
-      if (change.value === '') await secrets.delete(change.id);
-      else await secrets.set(change.id, change.value);
-    }
-  } catch (error) {
-    await undo();
-    throw error;
-  }
-  return undo;
-}
-
 /** A pg_service.conf entry as the profile it would become, with libpq's defaults for what it leaves out. */
 function serviceProfile(
   service: Service,
@@ -207,8 +183,7 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
 
   const withSecretFlags = async (profile: StoredProfile): Promise<ConnectionProfile> => ({
     ...profile,
-    hasPassword: await secrets.has(profile.id),
-    ...(profile.ssh ? { hasSshSecret: await secrets.has(sshSecretId(profile.id)) } : {}),
+    ...(await secretFlags(secrets, profile.id, profile)),
   });
 
   const resolvePoolTarget = async (id: string): Promise<PoolTarget | undefined> => {
@@ -218,11 +193,7 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
     }
     const profile = await store.get(id);
     if (!profile) return undefined;
-    return {
-      target: targetOf(profile),
-      password: await secrets.get(id),
-      sshSecret: profile.ssh ? await secrets.get(sshSecretId(id)) : undefined,
-    };
+    return { target: targetOf(profile), ...(await storedSecrets(secrets, id, profile)) };
   };
 
   const pools = new PoolRegistry(resolvePoolTarget, { knownHostsFile: options.knownHostsFile });
@@ -244,19 +215,13 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
     }
   })();
 
-  const test = (target: ConnectionTarget, password: string | undefined, sshSecret?: string) =>
+  const test = (target: ConnectionTarget, { password, sshSecret, sslPassword }: ProfileSecrets) =>
     testConnection(target, password, {
       timeoutMs: options.testTimeoutMs,
       ...(sshSecret !== undefined ? { sshSecret } : {}),
+      ...(sslPassword !== undefined ? { sslPassword } : {}),
       ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
     });
-
-  /** A draft's secret: the typed one, else (for an edited profile) the stored one; '' means none. */
-  const draftSecret = async (typed: string | undefined, id: string | undefined, key: (id: string) => string) => {
-    if (typed !== undefined) return typed === '' ? undefined : typed;
-    if (id !== undefined && id !== SANDBOX_ID) return secrets.get(key(id));
-    return undefined;
-  };
 
   const servicesIn = (file: string | undefined) => {
     const env = file ? { ...libpqEnv, PGSERVICEFILE: file, PGSYSCONFDIR: undefined } : libpqEnv;
@@ -285,15 +250,11 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       if (!isNew) await requireProfile(draft.id!);
       checkFiles(draft);
       const id = draft.id ?? randomUUID();
-      const { password, sshSecret, id: _id, ...fields } = draft;
+      const { password: _password, sshSecret: _sshSecret, sslPassword: _sslPassword, id: _id, ...fields } = draft;
       const profile: StoredProfile = { ...fields, id, kind: 'server' };
       // Secrets first: when they cannot be stored (no keychain), nothing changes; when the
       // profile cannot be written, the secrets are put back as they were.
-      const undo = await applySecrets(secrets, [
-        { id, value: password },
-        // A profile without a tunnel keeps no SSH secret.
-        { id: sshSecretId(id), value: draft.ssh ? sshSecret : (await secrets.has(sshSecretId(id))) ? '' : undefined },
-      ]);
+      const undo = await applySecrets(secrets, await secretChanges(secrets, id, draft));
       try {
         await store.save(profile);
       } catch (error) {
@@ -310,8 +271,7 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
         throw new PartwiseError('not_found', `No saved connection has the id ${JSON.stringify(id)}.`);
       }
       await pools.invalidate(id);
-      await secrets.delete(id);
-      await secrets.delete(sshSecretId(id));
+      await deleteSecrets(secrets, id);
       return {};
     },
 
@@ -319,20 +279,15 @@ export function createConnectionHandlers(options: ConnectionHandlerOptions): Con
       if ('id' in input) {
         if (input.id === SANDBOX_ID && sandbox) {
           const running = await sandbox.start();
-          return test(running.target, running.password);
+          return test(running.target, { password: running.password });
         }
         const profile = await requireProfile(input.id);
-        return test(
-          targetOf(profile),
-          await secrets.get(profile.id),
-          profile.ssh ? await secrets.get(sshSecretId(profile.id)) : undefined,
-        );
+        return test(targetOf(profile), await storedSecrets(secrets, profile.id, profile));
       }
       const { draft } = input;
       // An edited profile tested before saving: keep using its stored secrets unless new ones are typed.
-      const password = await draftSecret(draft.password, draft.id, (id) => id);
-      const sshSecret = draft.ssh ? await draftSecret(draft.sshSecret, draft.id, sshSecretId) : undefined;
-      return test(targetOf(draft), password, sshSecret);
+      const storedId = draft.id !== undefined && draft.id !== SANDBOX_ID ? draft.id : undefined;
+      return test(targetOf(draft), await draftSecrets(secrets, draft, storedId));
     },
 
     'connections.ping': async ({ connectionId }) => {

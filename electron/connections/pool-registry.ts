@@ -20,16 +20,15 @@ import { PartwiseError } from '../db/errors.js';
 import type { SshTunnel } from '../db/ssh-tunnel.js';
 import type { PoolProvider, RunPool } from '../services/context.js';
 import { connectionsForRun } from '../../shared/plan.js';
+import type { ProfileSecrets } from './profile-secrets.js';
 
 export const SCREEN_STATEMENT_TIMEOUT_MS = 30_000;
 const SCREEN_POOL: PoolSize = { max: 5, statementTimeoutMs: SCREEN_STATEMENT_TIMEOUT_MS };
 const WORK_POOL: PoolSize = { max: 4 };
 
-export interface PoolTarget {
+/** A profile's target and its secrets (see profile-secrets.ts). */
+export interface PoolTarget extends ProfileSecrets {
   target: ConnectionTarget;
-  password: string | undefined;
-  /** The SSH password or key passphrase, for a profile with a tunnel. */
-  sshSecret?: string | undefined;
 }
 
 /** Where the registry learns how to reach a profile id; undefined for an unknown id. */
@@ -47,7 +46,12 @@ class Endpoint {
   ) {}
 
   private open(size: PoolSize): Promise<pg.Pool> {
-    return connectPool(this.reach.target, this.reach.password, { tunnel: this.tunnel }, size);
+    return connectPool(
+      this.reach.target,
+      this.reach.password,
+      { tunnel: this.tunnel, sslPassword: this.reach.sslPassword },
+      size,
+    );
   }
 
   workPool(): Promise<pg.Pool> {
@@ -137,7 +141,12 @@ export class PoolRegistry implements PoolProvider {
     }
     const tunnel = tunnelFor(resolved.target, resolved.sshSecret, this.options.knownHostsFile);
     try {
-      const screens = await connectPool(resolved.target, resolved.password, { tunnel }, SCREEN_POOL);
+      const screens = await connectPool(
+        resolved.target,
+        resolved.password,
+        { tunnel, sslPassword: resolved.sslPassword },
+        SCREEN_POOL,
+      );
       return new Endpoint(resolved, tunnel, screens);
     } catch (error) {
       await tunnel?.close();

@@ -1,6 +1,7 @@
 // TLS per connection, against a PostgreSQL that requires TLS and, for one
 // role, a client certificate (pg_hba.conf `hostssl ... cert`), with a CA and
 // certificates generated for this run (electron/testing/tls-server.ts).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -157,6 +158,51 @@ describe('TLS per connection', () => {
     } finally {
       for (const client of clients) client.release();
     }
+  });
+
+  it('opens an encrypted client key with its passphrase, kept as a secret, and names a missing or wrong one', async () => {
+    const encryptedKey = path.join(dataDir, 'client-encrypted.key');
+    execFileSync('openssl', [
+      'pkey',
+      '-in',
+      server.files.clientKey,
+      '-aes256',
+      '-passout',
+      'pass:key passphrase',
+      '-out',
+      encryptedKey,
+    ]);
+    await expect(testDraft(certificateDraft({ sslKey: encryptedKey }))).resolves.toEqual({
+      ok: false,
+      failure: 'ssl',
+      message: `The client key ${encryptedKey} is encrypted: give its passphrase (sslpassword).`,
+    });
+    await expect(testDraft(certificateDraft({ sslKey: encryptedKey, sslPassword: 'not it' }))).resolves.toEqual({
+      ok: false,
+      failure: 'ssl',
+      message: `The passphrase of the client key ${encryptedKey} is wrong (sslpassword).`,
+    });
+
+    const saved = await ok<ConnectionProfile>(
+      'connections.save',
+      certificateDraft({ sslKey: encryptedKey, sslPassword: 'key passphrase' }),
+    );
+    expect(saved).toMatchObject({ hasSslPassword: true, hasPassword: false });
+    expect(await fs.readFile(path.join(dataDir, 'connections.json'), 'utf8')).not.toContain('key passphrase');
+    expect(await ok('connections.test', { id: saved.id })).toMatchObject({ ok: true });
+    // An edit that types nothing keeps the stored passphrase; the pools use it.
+    await ok('connections.save', certificateDraft({ id: saved.id, sslKey: encryptedKey, name: 'Renamed' }));
+    const pool = await backend.connections.pools.pool(saved.id);
+    const { rows } = await pool.query<{ who: string }>('SELECT current_user AS who');
+    expect(rows[0]!.who).toBe(server.certUser);
+    // A profile without a client key keeps no passphrase.
+    const plain = await ok<ConnectionProfile>('connections.save', passwordDraft({ id: saved.id }));
+    expect(plain.hasSslPassword).toBeUndefined();
+    await ok('connections.save', certificateDraft({ id: saved.id, sslKey: encryptedKey }));
+    expect(await ok('connections.test', { id: saved.id })).toMatchObject({
+      ok: false,
+      message: `The client key ${encryptedKey} is encrypted: give its passphrase (sslpassword).`,
+    });
   });
 
   it('falls back to PGSSLROOTCERT, PGSSLCERT and PGSSLKEY when the profile names no files', async () => {

@@ -2,6 +2,7 @@
 // modes, certificate files and their fall-backs mapped the way libpq reads
 // them, an SSH tunnel when the profile has one), and the connection test
 // behind the Connections screen, which names the cause of a failure in one line.
+import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
@@ -18,9 +19,14 @@ export interface ConnectionTarget extends UrlProfile {
   ssh?: SshProfile | undefined;
 }
 
-/** How a connection is carried: the tunnel a profile's connections share, if any. */
+/**
+ * How a connection is carried, beyond what the profile file says: the tunnel
+ * a profile's connections share, if any, and the passphrase of an encrypted
+ * client key (libpq's sslpassword), kept with the other secrets.
+ */
 export interface Transport {
   tunnel?: SshTunnel | undefined;
+  sslPassword?: string | undefined;
 }
 
 /** A certificate or key file the profile names (or libpq's default) could not be read. */
@@ -62,13 +68,42 @@ function rootCertificates(target: TlsTarget): string | undefined {
   return file ? readTlsFile(file, 'CA certificate file') : undefined;
 }
 
-/** The client certificate and key for certificate authentication: the profile's, else PGSSLCERT/PGSSLKEY or ~/.postgresql/postgresql.{crt,key}. */
-function clientCertificate(target: TlsTarget): { cert: string; key: string } | undefined {
+/**
+ * The client certificate and key for certificate authentication: the
+ * profile's, else PGSSLCERT/PGSSLKEY or ~/.postgresql/postgresql.{crt,key}.
+ * An encrypted key is opened here with its passphrase, so that a missing or
+ * wrong one is named as such (TLS would only say "bad decrypt").
+ */
+function clientCertificate(
+  target: TlsTarget,
+  sslPassword: string | undefined,
+): { cert: string; key: string; passphrase?: string } | undefined {
   const certFile = tlsFile(target.sslCert, 'PGSSLCERT', 'postgresql.crt');
   if (!certFile) return undefined;
   const keyFile = tlsFile(target.sslKey, 'PGSSLKEY', 'postgresql.key');
   if (!keyFile) throw new TlsFileError(`The client certificate ${certFile} has no key file (sslkey).`);
-  return { cert: readTlsFile(certFile, 'client certificate file'), key: readTlsFile(keyFile, 'client key file') };
+  const key = readTlsFile(keyFile, 'client key file');
+  try {
+    // An empty passphrase rather than none: OpenSSL would otherwise ask on the terminal.
+    createPrivateKey({ key, passphrase: sslPassword ?? '' });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_OSSL_BAD_DECRYPT' && code !== 'ERR_MISSING_PASSPHRASE') {
+      throw new TlsFileError(
+        `The client key file ${keyFile} holds no private key OpenSSL can read: ${(error as Error).message}`,
+      );
+    }
+    throw new TlsFileError(
+      sslPassword
+        ? `The passphrase of the client key ${keyFile} is wrong (sslpassword).`
+        : `The client key ${keyFile} is encrypted: give its passphrase (sslpassword).`,
+    );
+  }
+  return {
+    cert: readTlsFile(certFile, 'client certificate file'),
+    key,
+    ...(sslPassword ? { passphrase: sslPassword } : {}),
+  };
 }
 
 /**
@@ -77,11 +112,11 @@ function clientCertificate(target: TlsTarget): { cert: string; key: string } | u
  * server refuses TLS happens in `connectPool` and `testConnection`. The host
  * name is sent as SNI whenever it is a name (pg leaves it out for addresses).
  */
-export function tlsOptionsFor(target: TlsTarget): ConnectionOptions | false {
+export function tlsOptionsFor(target: TlsTarget, sslPassword?: string): ConnectionOptions | false {
   // libpq never uses TLS over a Unix socket, whatever sslmode says.
   if (isSocketHost(target.host)) return false;
   if (target.sslMode === 'disable') return false;
-  const client = clientCertificate(target);
+  const client = clientCertificate(target, sslPassword);
   // As libpq: with a CA file, require checks the chain, like verify-ca.
   const mode = target.sslMode === 'require' && target.sslRootCert ? 'verify-ca' : target.sslMode;
   switch (mode) {
@@ -119,7 +154,7 @@ export function poolConfigFor(
     database: target.database,
     user: target.user,
     ...(password !== undefined ? { password } : {}),
-    ssl: options.plain ? false : tlsOptionsFor(target),
+    ssl: options.plain ? false : tlsOptionsFor(target, options.transport?.sslPassword),
     application_name: target.applicationName || APPLICATION_NAME,
     ...(target.options ? { options: target.options } : {}),
     ...(tunnel ? { stream: tunnel.stream } : {}),
@@ -386,11 +421,17 @@ async function tryConnect(
 export async function testConnection(
   target: ConnectionTarget,
   password: string | undefined,
-  options: { timeoutMs?: number; sshSecret?: string; knownHostsFile?: string; transport?: Transport } = {},
+  options: {
+    timeoutMs?: number;
+    sshSecret?: string;
+    sslPassword?: string;
+    knownHostsFile?: string;
+    transport?: Transport;
+  } = {},
 ): Promise<ConnectionTestResult> {
   const timeoutMs = options.timeoutMs ?? connectTimeoutMs(target);
   const ownTunnel = options.transport ? undefined : tunnelFor(target, options.sshSecret, options.knownHostsFile);
-  const transport = options.transport ?? { tunnel: ownTunnel };
+  const transport = options.transport ?? { tunnel: ownTunnel, sslPassword: options.sslPassword };
   let server: Awaited<ReturnType<typeof tryConnect>>;
   try {
     try {

@@ -33,6 +33,7 @@ interface Fields {
   sslRootCert: string;
   sslCert: string;
   sslKey: string;
+  sslPassword: string;
   applicationName: string;
   options: string;
   connectTimeoutSeconds: string;
@@ -86,6 +87,7 @@ function initialFields(profile: ConnectionProfile | undefined): Fields {
     sslRootCert: profile?.sslRootCert ?? '',
     sslCert: profile?.sslCert ?? '',
     sslKey: profile?.sslKey ?? '',
+    sslPassword: '',
     applicationName: profile?.applicationName ?? '',
     options: profile?.options ?? '',
     connectTimeoutSeconds: profile?.connectTimeoutSeconds ? String(profile.connectTimeoutSeconds) : '',
@@ -149,6 +151,7 @@ export function fieldsFromConnectionString(
       sslRootCert: params.sslRootCert ?? '',
       sslCert: params.sslCert ?? '',
       sslKey: params.sslKey ?? '',
+      sslPassword: params.sslPassword ?? '',
       applicationName: params.applicationName ?? '',
       options: params.options ?? '',
       connectTimeoutSeconds: params.connectTimeoutSeconds ? String(params.connectTimeoutSeconds) : '',
@@ -180,6 +183,8 @@ export function toDraft(
     ...(optional(fields.sslRootCert) ? { sslRootCert: fields.sslRootCert } : {}),
     ...(optional(fields.sslCert) ? { sslCert: fields.sslCert } : {}),
     ...(optional(fields.sslKey) ? { sslKey: fields.sslKey } : {}),
+    // Empty keeps the stored passphrase.
+    ...(optional(fields.sslKey) && fields.sslPassword !== '' ? { sslPassword: fields.sslPassword } : {}),
     ...(optional(fields.applicationName) ? { applicationName: fields.applicationName.trim() } : {}),
     ...(optional(fields.options) ? { options: fields.options.trim() } : {}),
     ...(timeout ? { connectTimeoutSeconds: number(timeout) } : {}),
@@ -319,7 +324,7 @@ export function ConnectionForm({
   };
 
   const field = (
-    key: Exclude<TextField, 'sslMode' | 'password' | 'sshAuth' | 'sshSecret'>,
+    key: Exclude<TextField, 'sslMode' | 'password' | 'sshAuth' | 'sshSecret' | 'sslPassword'>,
     label: string,
     options: { type?: string; hint?: ReactNode; placeholder?: string } = {},
   ) => (
@@ -496,6 +501,24 @@ export function ConnectionForm({
           {field('sslCert', 'Client certificate file', { placeholder: '/path/to/client.crt' })}
           {field('sslKey', 'Client key file', { placeholder: '/path/to/client.key' })}
         </div>
+        {optional(fields.sslKey) && (
+          <div className="field">
+            <label htmlFor={`${formId}-sslPassword`}>Client key passphrase</label>
+            <input
+              id={`${formId}-sslPassword`}
+              type="password"
+              value={fields.sslPassword}
+              onChange={(event) => set('sslPassword')(event.target.value)}
+              autoComplete="new-password"
+              data-testid="connection-sslPassword"
+            />
+            <span className="field-hint">
+              {profile?.hasSslPassword
+                ? 'Saved. Type a new one to replace it.'
+                : 'For an encrypted key (sslpassword); leave empty otherwise. Kept like the database password.'}
+            </span>
+          </div>
+        )}
       </fieldset>
 
       <fieldset className="form-section" data-testid="connection-ssh">

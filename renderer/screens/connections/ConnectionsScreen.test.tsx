@@ -181,6 +181,23 @@ describe('Connections screen', () => {
     );
   });
 
+  it('asks for the passphrase of a client key once a key file is given, and sends it as a secret', async () => {
+    const { api } = renderWithApi(<ConnectionsScreen />);
+    await userEvent.click(await screen.findByTestId('connection-add'));
+    expect(screen.queryByTestId('connection-sslPassword')).toBeNull();
+    await userEvent.click(screen.getByTestId('connection-url'));
+    await userEvent.paste(
+      'postgresql://app@db.example.com/sales?sslmode=verify-full&sslcert=/k/client.crt&sslkey=/k/client.key&sslpassword=open%20sesame',
+    );
+    await userEvent.click(screen.getByTestId('connection-url-fill'));
+    const passphrase = screen.getByTestId('connection-sslPassword') as HTMLInputElement;
+    expect(passphrase.type).toBe('password');
+    expect(passphrase.value).toBe('open sesame');
+    await userEvent.click(screen.getByTestId('connection-save'));
+    await waitFor(() => expect(api.callsOf('connections.save')).toHaveLength(1));
+    expect(api.callsOf('connections.save')[0]).toMatchObject({ sslKey: '/k/client.key', sslPassword: 'open sesame' });
+  });
+
   it('names invalid SSH fields, and offers an unknown host key to trust', async () => {
     const fingerprint = `SHA256:${'A'.repeat(43)}`;
     const { api } = renderWithApi(<ConnectionsScreen />, {
