@@ -198,23 +198,26 @@ export function App() {
         </div>
       </nav>
       <ConnectionWatch />
-      <main className="main" ref={mainRef} data-screen={screen} data-connection={health.state}>
+      {/* The band sits above the scrolling screen, never over its content or its sticky headers. */}
+      <div className="main-column">
         <ProductionBand />
-        {appInfo.isError && (
-          <div className="app-banner">
-            <ErrorState
-              error={appInfo.error}
-              title="The Partwise backend is not answering"
-              onRetry={() => void appInfo.refetch()}
-              retrying={appInfo.isFetching}
-              testId="app-error"
-              compact
-            />
-          </div>
-        )}
-        <ConnectionBanner />
-        {SCREEN_VIEWS[screen]()}
-      </main>
+        <main className="main" ref={mainRef} data-screen={screen} data-connection={health.state}>
+          {appInfo.isError && (
+            <div className="app-banner">
+              <ErrorState
+                error={appInfo.error}
+                title="The Partwise backend is not answering"
+                onRetry={() => void appInfo.refetch()}
+                retrying={appInfo.isFetching}
+                testId="app-error"
+                compact
+              />
+            </div>
+          )}
+          <ConnectionBanner />
+          {SCREEN_VIEWS[screen]()}
+        </main>
+      </div>
     </div>
   );
 }
