@@ -323,6 +323,22 @@ export function ConnectionForm({
     });
   };
 
+  /** A secret other than the database password: never shown, empty keeps the saved one. */
+  const secretField = (key: 'sshSecret' | 'sslPassword', label: string, hint: string) => (
+    <div className="field">
+      <label htmlFor={`${formId}-${key}`}>{label}</label>
+      <input
+        id={`${formId}-${key}`}
+        type="password"
+        value={fields[key]}
+        onChange={(event) => set(key)(event.target.value)}
+        autoComplete="new-password"
+        data-testid={`connection-${key}`}
+      />
+      <span className="field-hint">{hint}</span>
+    </div>
+  );
+
   const field = (
     key: Exclude<TextField, 'sslMode' | 'password' | 'sshAuth' | 'sshSecret' | 'sslPassword'>,
     label: string,
@@ -501,24 +517,14 @@ export function ConnectionForm({
           {field('sslCert', 'Client certificate file', { placeholder: '/path/to/client.crt' })}
           {field('sslKey', 'Client key file', { placeholder: '/path/to/client.key' })}
         </div>
-        {optional(fields.sslKey) && (
-          <div className="field">
-            <label htmlFor={`${formId}-sslPassword`}>Client key passphrase</label>
-            <input
-              id={`${formId}-sslPassword`}
-              type="password"
-              value={fields.sslPassword}
-              onChange={(event) => set('sslPassword')(event.target.value)}
-              autoComplete="new-password"
-              data-testid="connection-sslPassword"
-            />
-            <span className="field-hint">
-              {profile?.hasSslPassword
-                ? 'Saved. Type a new one to replace it.'
-                : 'For an encrypted key (sslpassword); leave empty otherwise. Kept like the database password.'}
-            </span>
-          </div>
-        )}
+        {optional(fields.sslKey) &&
+          secretField(
+            'sslPassword',
+            'Client key passphrase',
+            profile?.hasSslPassword
+              ? 'Saved. Type a new one to replace it.'
+              : 'For an encrypted key (sslpassword); leave empty otherwise. Kept like the database password.',
+          )}
       </fieldset>
 
       <fieldset className="form-section" data-testid="connection-ssh">
@@ -552,28 +558,16 @@ export function ConnectionForm({
             </div>
             {fields.sshAuth === 'key' &&
               field('sshKeyFile', 'SSH private key file', { placeholder: '~/.ssh/id_ed25519' })}
-            {fields.sshAuth !== 'agent' && (
-              <div className="field">
-                <label htmlFor={`${formId}-sshSecret`}>
-                  {fields.sshAuth === 'key' ? 'Key passphrase' : 'SSH password'}
-                </label>
-                <input
-                  id={`${formId}-sshSecret`}
-                  type="password"
-                  value={fields.sshSecret}
-                  onChange={(event) => set('sshSecret')(event.target.value)}
-                  autoComplete="new-password"
-                  data-testid="connection-sshSecret"
-                />
-                <span className="field-hint">
-                  {profile?.hasSshSecret
-                    ? 'Saved. Type a new one to replace it.'
-                    : fields.sshAuth === 'key'
-                      ? 'Leave empty for a key without a passphrase.'
-                      : 'Kept like the database password.'}
-                </span>
-              </div>
-            )}
+            {fields.sshAuth !== 'agent' &&
+              secretField(
+                'sshSecret',
+                fields.sshAuth === 'key' ? 'Key passphrase' : 'SSH password',
+                profile?.hasSshSecret
+                  ? 'Saved. Type a new one to replace it.'
+                  : fields.sshAuth === 'key'
+                    ? 'Leave empty for a key without a passphrase.'
+                    : 'Kept like the database password.',
+              )}
             {field('sshHostKey', 'Host key fingerprint', {
               placeholder: 'SHA256:…',
               hint: 'Empty: checked against ~/.ssh/known_hosts; a key seen for the first time is shown for you to accept.',
