@@ -9,11 +9,21 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
-import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+import type * as Ssh2Module from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 
-// ssh2 is CommonJS: its named exports are reached through the default one.
-const { Client, utils } = ssh2;
-type Client = InstanceType<typeof Client>;
+type Ssh2 = typeof Ssh2Module;
+let ssh2: Promise<Ssh2> | undefined;
+
+/**
+ * ssh2, loaded on first use: most connections have no tunnel, and loading it
+ * (CommonJS, its crypto set up on load) is a large part of the CLI's start.
+ * It is CommonJS: its named exports are reached through the default one.
+ */
+function loadSsh2(): Promise<Ssh2> {
+  ssh2 ??= import('ssh2').then((module) => (module as unknown as { default: Ssh2 }).default ?? module);
+  return ssh2;
+}
 import type { ConnectionFailure, SshTunnel as SshProfile } from '../../shared/connection.js';
 import { checkHostKey, type HostKey, type HostKeyVerdict } from './known-hosts.js';
 
@@ -66,7 +76,7 @@ function bastion(settings: SshSettings): string {
 }
 
 /** The private key, parsed now so that a wrong passphrase is named as such rather than as a refused login. */
-function privateKey(settings: SshSettings): Buffer {
+function privateKey(settings: SshSettings, utils: Ssh2['utils']): Buffer {
   const file = expandHome(settings.keyFile!);
   let data: Buffer;
   try {
@@ -89,10 +99,10 @@ function privateKey(settings: SshSettings): Buffer {
   return data;
 }
 
-function authConfig(settings: SshSettings): Partial<ConnectConfig> {
+function authConfig(settings: SshSettings, utils: Ssh2['utils']): Partial<ConnectConfig> {
   switch (settings.auth) {
     case 'key':
-      return { privateKey: privateKey(settings), ...(settings.secret ? { passphrase: settings.secret } : {}) };
+      return { privateKey: privateKey(settings, utils), ...(settings.secret ? { passphrase: settings.secret } : {}) };
     case 'password':
       if (!settings.secret) throw new TunnelError(`No SSH password is saved for ${bastion(settings)}.`, 'ssh');
       return { password: settings.secret };
@@ -198,23 +208,24 @@ export class SshTunnel {
   private connected(): Promise<Client> {
     if (this.closed) return Promise.reject(new TunnelError('The SSH tunnel is closed.', 'ssh'));
     if (!this.session) {
-      const made = this.open();
+      const forget = (): void => {
+        if (this.session === made) this.session = undefined;
+      };
+      const made = this.open(forget);
       this.session = made;
       made.catch(() => {
-        if (this.session === made) this.session = undefined;
+        forget();
       });
     }
     return this.session;
   }
 
-  private open(): Promise<Client> {
+  /** A new session; `onClose` runs when it ends (or fails), so that the next use makes another. */
+  private async open(onClose: () => void): Promise<Client> {
     const settings = this.settings;
-    let config: ConnectConfig;
-    try {
-      config = authConfig(settings);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const { Client, utils } = await loadSsh2();
+    if (this.closed) throw new TunnelError('The SSH tunnel is closed.', 'ssh');
+    const config: ConnectConfig = authConfig(settings, utils);
     const knownHostsFile = expandHome(settings.knownHostsFile ?? defaultKnownHostsFile());
     let verdict: HostKeyVerdict | undefined;
     const client = new Client();
@@ -232,7 +243,7 @@ export class SshTunnel {
       });
       client.on('close', () => {
         this.sessions.delete(client);
-        if (this.session === made) this.session = undefined;
+        onClose();
         if (!ready)
           reject(
             new TunnelError(
