@@ -110,10 +110,10 @@ COMMENT ON FUNCTION @extschema@.stop_change_capture(name, regclass, name, boolea
 -- logged entries of their own). Replaying an entry again changes nothing: it
 -- only makes rows equal to their current state.
 --
--- Four statements, not one: taking a bucket may create a partition (a new
+-- Several statements, not one: taking a bucket may create a partition (a new
 -- key, a full bucket), which PostgreSQL refuses while a statement of the same
 -- session uses p_to ("being used by active queries"), so the buckets are
--- taken between the statement that finds the rows to insert and the insert.
+-- taken between the statements that find the rows to insert and the insert.
 -- They are taken in key order: opening a bucket locks the key's tracker row
 -- until commit, and appliers that lock the same keys in the same order never
 -- wait for each other in a circle.
@@ -133,20 +133,20 @@ AS $$
 DECLARE
   v_identity_list text := (SELECT string_agg(format('l.%I', n), ', ') FROM unnest(p_identity) n);
   v_pair_list text := (SELECT string_agg(format('t.%I', n), ', ') FROM unnest(p_identity) n);
-  v_new_row text := (SELECT string_agg(format('s.%I', n), ', ') FROM unnest(p_identity) n) || format(', s.%I', p_key);
-  v_match_from text := (SELECT string_agg(format('f.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
-                       || format(' AND f.%I = r.key_value', p_key);
-  v_match_gone text := (SELECT string_agg(format('t.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
-                       || format(' AND t.%I = r.key_value', p_key);
-  v_match_present text := (SELECT string_agg(format('t.%1$I = s.%1$I', n), ' AND ') FROM unnest(p_identity) n)
-                          || format(' AND t.%1$I = s.%1$I', p_key);
-  v_match_new text := (SELECT string_agg(format('s.%1$I = n.%1$I', n), ' AND ') FROM unnest(p_identity) n)
-                      || format(' AND s.%I = n.key_value', p_key);
+  v_pair_row text := (SELECT string_agg(format('r.%I', n), ', ') FROM unnest(p_identity) n) || ', r.key_value';
+  -- "<alias>.identity = r.identity AND <alias>.key = r.key_value": a row of
+  -- p_from or p_to (alias f, s or t) against a logged pair (r).
+  v_match_f text := (SELECT string_agg(format('f.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
+                    || format(' AND f.%I = r.key_value', p_key);
+  v_match_s text := (SELECT string_agg(format('s.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
+                    || format(' AND s.%I = r.key_value', p_key);
+  v_match_t text := (SELECT string_agg(format('t.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
+                    || format(' AND t.%I = r.key_value', p_key);
   v_set text;
   v_columns text;
   v_values text;
   v_buckets text := '';
-  v_bucket_join text := '';
+  v_new_rows text := 'unnest(v_new) r';
   v_from_sql text := (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_from);
   v_to_sql text := (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
@@ -165,13 +165,15 @@ BEGIN
                   WHERE b.attrelid = p_from AND b.attname = a.attname AND NOT b.attisdropped);
   IF p_config_id IS NOT NULL THEN
     v_columns := v_columns || ', ' || quote_ident(p_bucket_column);
-    v_values := v_values || ', b.bucket_id';
+    v_values := v_values || ', r.bucket_id';
     -- The key's canonical text, as routing and the copy use (02_key_text.sql).
     v_buckets := format($buckets$
-  SELECT array_agg(a.bucket_id ORDER BY n.ordinality) INTO v_buckets
-    FROM unnest(v_new) WITH ORDINALITY n CROSS JOIN LATERAL @extschema@.assign_bucket(%s, %s) a;$buckets$,
-      p_config_id, @extschema@.key_text_sql_for(p_to, p_key, 'n.key_value'));
-    v_bucket_join := ' JOIN unnest(v_buckets) WITH ORDINALITY b(bucket_id, ord) ON b.ord = n.ordinality';
+  SELECT array_agg(a.bucket_id ORDER BY r.ordinality) INTO v_buckets
+    FROM unnest(v_new) WITH ORDINALITY r CROSS JOIN LATERAL @extschema@.assign_bucket(%s, %s) a;$buckets$,
+      p_config_id, @extschema@.key_text_sql_for(p_to, p_key, 'r.key_value'));
+    -- Each row to insert beside its bucket (array_agg kept their order).
+    v_new_rows := format('ROWS FROM (unnest(v_new), unnest(v_buckets)) r(change_id, %s, key_value, bucket_id)',
+                         (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n));
   END IF;
 
   -- A run prepared by an earlier version has the row-by-row replay, whose
@@ -179,13 +181,23 @@ BEGIN
   -- Names are spelled out with their schema in the generated code: it must
   -- not depend on the search_path of whoever runs it.
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, bigint, boolean)', p_log || '_replay');
+  -- Every statement joins a batch of a few thousand rows with tables of
+  -- millions: the batch must drive, with an index probe per row (into one
+  -- partition of p_to, once run-time pruning has used the key). For batches
+  -- this large the planner prefers hash and merge joins, which read every
+  -- partition of p_to once per batch; the function turns them off for itself.
   EXECUTE format($body$
 CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_limit bigint, p_part int, p_parts int) RETURNS bigint
 LANGUAGE plpgsql
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET plan_cache_mode = force_generic_plan
 AS %2$L
 $body$, p_log || '_replay', format($code$
 DECLARE
   v_taken @extschema@.%2$I[];
+  v_gone @extschema@.%2$I[];
+  v_present @extschema@.%2$I[];
   v_new @extschema@.%2$I[];
   v_buckets int[];
 BEGIN
@@ -200,38 +212,45 @@ BEGIN
   IF v_taken IS NULL THEN
     RETURN 0;
   END IF;
-  WITH pairs AS (SELECT DISTINCT %3$s, t.key_value FROM unnest(v_taken) t),
-  present AS (SELECT f.* FROM %4$s f JOIN pairs r ON %5$s),
-  gone AS (
-    DELETE FROM %6$s t USING pairs r
-     WHERE %7$s AND NOT EXISTS (SELECT 1 FROM present s WHERE %8$s))%9$s
-  SELECT array_agg(ROW(0, %10$s)::@extschema@.%2$I ORDER BY %16$s) INTO v_new
-    FROM present s WHERE NOT EXISTS (SELECT 1 FROM %6$s t WHERE %8$s);
+  -- Distinct pairs, split by whether p_from has the row (those in key order: see above).
+  SELECT array_agg(ROW(0, %3$s)::@extschema@.%2$I) FILTER (WHERE NOT f.found),
+         array_agg(ROW(0, %3$s)::@extschema@.%2$I ORDER BY r.key_value) FILTER (WHERE f.found)
+    INTO v_gone, v_present
+    FROM (SELECT DISTINCT %4$s, t.key_value FROM unnest(v_taken) t) r
+    CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM %5$s f WHERE %6$s)) f(found);
+  IF v_gone IS NOT NULL THEN
+    DELETE FROM %7$s t USING unnest(v_gone) r WHERE %8$s;
+  END IF;
+  IF v_present IS NULL THEN
+    RETURN cardinality(v_taken);
+  END IF;
+  %9$s
+  SELECT array_agg(r ORDER BY r.key_value) INTO v_new
+    FROM unnest(v_present) r WHERE NOT EXISTS (SELECT 1 FROM %7$s t WHERE %8$s);
   IF v_new IS NOT NULL THEN
-    %11$s
-    INSERT INTO %6$s (%12$s) OVERRIDING SYSTEM VALUE
-    SELECT %13$s FROM unnest(v_new) WITH ORDINALITY n JOIN %4$s s ON %14$s%15$s;
+    %10$s
+    INSERT INTO %7$s (%11$s) OVERRIDING SYSTEM VALUE
+    SELECT %12$s FROM %14$s JOIN %5$s s ON %13$s;
   END IF;
   RETURN cardinality(v_taken);
 END
 $code$,
     v_identity_list,
     p_log,
+    v_pair_row,
     v_pair_list,
     v_from_sql,
-    v_match_from,
+    v_match_f,
     v_to_sql,
-    v_match_gone,
-    v_match_present,
+    v_match_t,
     CASE WHEN v_set IS NULL THEN ''
-         ELSE format(E',\n  updated AS (UPDATE %s t SET %s FROM present s WHERE %s)', v_to_sql, v_set, v_match_present) END,
-    v_new_row,
+         ELSE format('UPDATE %s t SET %s FROM unnest(v_present) r JOIN %s s ON %s WHERE %s;',
+                     v_to_sql, v_set, v_from_sql, v_match_s, v_match_t) END,
     v_buckets,
     v_columns,
     v_values,
-    v_match_new,
-    v_bucket_join,
-    format('s.%I', p_key)));
+    v_match_s,
+    v_new_rows));
   EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, int, int) FROM PUBLIC', p_log || '_replay');
 END;
 $$;
