@@ -1,10 +1,11 @@
-// npm run bench -- load [--rows N] [--keys N] [--writers N] [--workers N] [--warmup S]
+// npm run bench -- load [--rows N] [--keys N] [--writers N] [--workers N] [--warmup S] [--sync-commit]
 //
 // An online migration (the built `partwise migrate --json`, as a user runs it)
 // of a table of N rows (default 1M) while N connections (default 4) write
 // through the table's name as fast as they can: one statement per
 // transaction, inserts, updates and deletes in turn, no pause between them,
-// before, during and after the swap. Printed: the swap's delay after the end
+// before, during and after the swap. They commit with synchronous_commit off
+// (unless --sync-commit), so that the disk's flush time does not pace them. Printed: the swap's delay after the end
 // of the copy (what catch-up takes to converge), the longest a write waited,
 // the catch-up's apply rate, the backlog of logged changes over time, and the
 // writers' throughput before and during each phase.
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     writers: { type: 'string', default: '4' },
     workers: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '3' },
+    'sync-commit': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(values.rows);
@@ -32,6 +34,8 @@ const KEYS = Number(values.keys);
 const WRITERS = Number(values.writers);
 const WORKERS = Number(values.workers);
 const WARMUP_MS = Number(values.warmup) * 1000;
+/** Writers commit without waiting for the disk unless --sync-commit: the fastest application this machine runs. */
+const SYNC_COMMIT = values['sync-commit']!;
 const BUCKET_LIMIT = 100_000;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'partwise.mjs');
@@ -44,7 +48,7 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 const bench = await benchCluster();
 process.stdout.write(
-  `load bench on PostgreSQL ${bench.version}: ${ROWS.toLocaleString('en-US')} rows by ${KEYS} keys, ${WRITERS} unthrottled writers, ${WORKERS} workers\n`,
+  `load bench on PostgreSQL ${bench.version}: ${ROWS.toLocaleString('en-US')} rows by ${KEYS} keys, ${WRITERS} unthrottled writers (synchronous_commit ${SYNC_COMMIT ? 'on' : 'off'}), ${WORKERS} workers\n`,
 );
 const url = await bench.newDatabase('load');
 const setup = new pg.Client(url);
@@ -78,6 +82,7 @@ let stop = false;
 const writers = Array.from({ length: WRITERS }, async (_, w) => {
   const client = new pg.Client(url);
   await client.connect();
+  if (!SYNC_COMMIT) await client.query('SET synchronous_commit = off');
   let n = w;
   while (!stop) {
     const begin = Date.now();
@@ -164,7 +169,10 @@ const exit = await new Promise<number>((resolve, reject) => {
       if (event.type === 'phase' && !phaseAt.has(event.phase)) phaseAt.set(event.phase, at);
       if (event.type === 'progress' && event.phase === 'catch_up')
         catchUp.push({ at, done: event.done, total: event.total, perSecond: event.perSecond });
-      if (event.type === 'log' && /pausing|paused|under the lock|swapped|deadlock/.test(event.message))
+      if (
+        event.type === 'log' &&
+        /pausing|paused|under the lock|swapped|deadlock|left for the swap/.test(event.message)
+      )
         logs.push(`${((at - migrationStart) / 1000).toFixed(1)} s: ${event.message}`);
       if (event.type === 'finished') logs.push(`${event.status}: ${event.message}`);
     }

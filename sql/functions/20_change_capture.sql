@@ -134,6 +134,7 @@ DECLARE
   v_identity_list text := (SELECT string_agg(format('l.%I', n), ', ') FROM unnest(p_identity) n);
   v_pair_list text := (SELECT string_agg(format('t.%I', n), ', ') FROM unnest(p_identity) n);
   v_pair_row text := (SELECT string_agg(format('r.%I', n), ', ') FROM unnest(p_identity) n) || ', r.key_value';
+  v_target_row text := (SELECT string_agg(format('t.%I', n), ', ') FROM unnest(p_identity) n) || format(', t.%I', p_key);
   -- "<alias>.identity = r.identity AND <alias>.key = r.key_value": a row of
   -- p_from or p_to (alias f, s or t) against a logged pair (r).
   v_match_f text := (SELECT string_agg(format('f.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
@@ -200,16 +201,21 @@ DECLARE
   v_present @extschema@.%2$I[];
   v_new @extschema@.%2$I[];
   v_buckets int[];
+  -- No entry taken (p_limit 0): every statement runs once on no rows, so
+  -- that this session has its plans before it needs them (see catch-up.ts).
+  v_warm boolean := p_limit = 0;
 BEGIN
+  -- The ids as an array, not a join: a join (planned without knowing the
+  -- limit) may scan the whole log once per entry taken.
   WITH taken AS (
     DELETE FROM @extschema@.%2$I d
-     WHERE d.change_id IN (
+     WHERE d.change_id = ANY (ARRAY(
        SELECT l.change_id FROM @extschema@.%2$I l
         WHERE p_parts = 1 OR (hashtext(ROW(%1$s)::text) & 2147483647) %% p_parts = p_part
-        ORDER BY l.change_id LIMIT p_limit)
+        ORDER BY l.change_id LIMIT p_limit))
     RETURNING d)
   SELECT array_agg(t.d) INTO v_taken FROM taken t;
-  IF v_taken IS NULL THEN
+  IF v_taken IS NULL AND NOT v_warm THEN
     RETURN 0;
   END IF;
   -- Distinct pairs, split by whether p_from has the row (those in key order: see above).
@@ -218,21 +224,19 @@ BEGIN
     INTO v_gone, v_present
     FROM (SELECT DISTINCT %4$s, t.key_value FROM unnest(v_taken) t) r
     CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM %5$s f WHERE %6$s)) f(found);
-  IF v_gone IS NOT NULL THEN
+  IF v_gone IS NOT NULL OR v_warm THEN
     DELETE FROM %7$s t USING unnest(v_gone) r WHERE %8$s;
   END IF;
-  IF v_present IS NULL THEN
+  IF v_present IS NULL AND NOT v_warm THEN
     RETURN cardinality(v_taken);
   END IF;
   %9$s
-  SELECT array_agg(r ORDER BY r.key_value) INTO v_new
-    FROM unnest(v_present) r WHERE NOT EXISTS (SELECT 1 FROM %7$s t WHERE %8$s);
-  IF v_new IS NOT NULL THEN
+  IF v_new IS NOT NULL OR v_warm THEN
     %10$s
     INSERT INTO %7$s (%11$s) OVERRIDING SYSTEM VALUE
     SELECT %12$s FROM %14$s JOIN %5$s s ON %13$s;
   END IF;
-  RETURN cardinality(v_taken);
+  RETURN coalesce(cardinality(v_taken), 0);
 END
 $code$,
     v_identity_list,
@@ -243,9 +247,17 @@ $code$,
     v_match_f,
     v_to_sql,
     v_match_t,
-    CASE WHEN v_set IS NULL THEN ''
-         ELSE format('UPDATE %s t SET %s FROM unnest(v_present) r JOIN %s s ON %s WHERE %s;',
-                     v_to_sql, v_set, v_from_sql, v_match_s, v_match_t) END,
+    -- The rows p_to holds are updated in place; the others are new (one
+    -- statement fewer over every partition of p_to when the update says which).
+    CASE WHEN v_set IS NULL
+         THEN format('SELECT array_agg(r ORDER BY r.key_value) INTO v_new FROM unnest(v_present) r WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s);',
+                     v_to_sql, v_match_t)
+         ELSE format($update$WITH updated AS (
+    UPDATE %1$s t SET %2$s FROM unnest(v_present) r JOIN %3$s s ON %4$s WHERE %5$s
+    RETURNING ROW(0, %6$s)::@extschema@.%7$I AS u)
+  SELECT array_agg(ROW(0, %8$s)::@extschema@.%7$I ORDER BY r.key_value) INTO v_new
+    FROM (SELECT r.* FROM unnest(v_present) r EXCEPT SELECT (u).* FROM updated) r;$update$,
+                     v_to_sql, v_set, v_from_sql, v_match_s, v_match_t, v_target_row, p_log, v_pair_row) END,
     v_buckets,
     v_columns,
     v_values,

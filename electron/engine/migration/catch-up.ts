@@ -22,15 +22,16 @@ import { deadlockTimeoutMs, lockTimeoutFor, sleep } from '../locks.js';
 import { throwIfCancelled, withConnections, type TargetContext } from './context.js';
 import { syncRegistries } from './unique-registry.js';
 
-/** Log entries one replay call takes: large enough that a call's planning and round trip do not count. */
-const BATCH = 20_000;
+/** Log entries one replay call takes: enough that a call's round trip does not count, few enough that the backlog moves smoothly (a batch commits, or not, whole). */
+const BATCH = 5_000;
 /** How often the steering connection measures the backlog, and while writers are paused. */
 const SAMPLE_MS = 250;
 const PAUSED_SAMPLE_MS = 50;
 /** The backlog may go to the swap when one connection applies it in about this time (under the swap's lock). */
 const SWAP_BUDGET_MS = 200;
-/** Rounds "stop shrinking" when the backlog is not 10% below what it was this long ago. */
-const STALL_MS = 2_000;
+/** Rounds "stop shrinking" when, at the pace the backlog fell over the last TREND_MS, it would not be gone within CONVERGE_MS. */
+const TREND_MS = 1_000;
+const CONVERGE_MS = 3_000;
 /** The longest the writers are paused at a time, and the shortest free gap between two pauses. */
 const PAUSE_MS = 400;
 const MIN_GAP_MS = 100;
@@ -77,9 +78,11 @@ async function replayBatch(client: pg.ClientBase, replay: string, part: number, 
 }
 
 /**
- * The swap, with the original table locked against writers: applies every
- * entry left, on its connection, in its transaction. Returns the entries and
- * the time it took, which the swap reports (the measured part of the pause).
+ * Applies every entry visible now, on one connection: in the swap's
+ * transaction, with the original table locked against writers, all that is
+ * left (the swap reports the time it took: the measured part of its pause);
+ * outside a transaction, one batch per transaction. Returns the entries and
+ * the time it took.
  */
 export async function applyRemainingChanges(
   context: TargetContext,
@@ -120,6 +123,11 @@ interface Appliers {
 async function catchUpRows(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const appliers: Appliers = { applied: 0, stop: false, parts: Math.max(1, context.options.workers) };
   const replay = replayFunction(context);
+  // This connection's plans, made now (a replay of no entry runs every
+  // statement on no rows): the swap replays on it, and a connection's first
+  // replay plans every statement over all the partitions (a quarter of a
+  // second at 200 keys), which should not happen under the lock.
+  await control.query(`SELECT ${replay}(0, 0, 1)`);
   const applying = withConnections(context, appliers.parts, async (client, part, failed) => {
     while (!appliers.stop && !failed()) {
       throwIfCancelled(context);
@@ -170,11 +178,26 @@ function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, p
   return rate !== null && sample.backlog <= ((rate / parts) * SWAP_BUDGET_MS) / 1000;
 }
 
-/** The backlog is not clearly below what it was STALL_MS ago: the application writes as fast as the appliers apply. */
+/**
+ * The application writes about as fast as the appliers apply: at the pace the
+ * backlog fell over the last TREND_MS (if it fell), it would not be gone
+ * within CONVERGE_MS. False until there is a trend to judge by.
+ */
 function stalled(samples: Sample[]): boolean {
   const last = samples.at(-1)!;
-  const before = samples.findLast((s) => last.at - s.at >= STALL_MS);
-  return before !== undefined && last.backlog > before.backlog * 0.9;
+  const before = samples.findLast((s) => last.at - s.at >= TREND_MS);
+  if (!before) return false;
+  const fallPerMs = (before.backlog - last.backlog) / (last.at - before.at);
+  return fallPerMs <= 0 || last.backlog / fallPerMs > CONVERGE_MS;
+}
+
+function handOver(context: TargetContext, last: Sample, samples: Sample[]): void {
+  const rate = applyRate(samples);
+  context.reporter.log(
+    'info',
+    `${last.backlog.toLocaleString('en-US')} changes left for the swap${rate ? ` (applied at ${Math.round(rate).toLocaleString('en-US')} per second)` : ''}`,
+    context.label,
+  );
 }
 
 async function steer(context: TargetContext, control: pg.ClientBase, appliers: Appliers): Promise<void> {
@@ -182,7 +205,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
   const sample = async (): Promise<Sample> => {
     const next = { at: Date.now(), applied: appliers.applied, backlog: await pendingChanges(control, context) };
     samples.push(next);
-    while (samples.length > 2 && next.at - samples[0]!.at > STALL_MS + RATE_WINDOW_MS) samples.shift();
+    while (samples.length > 2 && next.at - samples[0]!.at > TREND_MS + RATE_WINDOW_MS) samples.shift();
     // Done and total as the progress line shows them: the backlog is what total - done leaves,
     // and the reporter's rate is the apply rate.
     context.reporter.progress(
@@ -195,19 +218,20 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
     return next;
   };
   let pausing = false;
-  let gapMs = PAUSE_MS;
+  // Paused half the time to begin with; less free time while that is not enough.
+  let gapMs = PAUSE_MS / 2;
   let afterLastPause = Infinity;
   for (;;) {
     if (appliers.stop) return; // an applier failed: its error ends the phase
     throwIfCancelled(context);
     await syncRegistries(context, control);
     const now = await sample();
-    if (fitsSwap(context, now, applyRate(samples), appliers.parts)) return;
+    if (fitsSwap(context, now, applyRate(samples), appliers.parts)) return handOver(context, now, samples);
     if (!pausing && stalled(samples)) {
       pausing = true;
       context.reporter.log(
         'warn',
-        `the application writes as fast as changes are applied (${now.backlog.toLocaleString('en-US')} pending, ${Math.round(applyRate(samples) ?? 0).toLocaleString('en-US')} applied per second); pausing its writes for up to ${PAUSE_MS} ms at a time until the rest fits the swap`,
+        `the application writes about as fast as changes are applied (${now.backlog.toLocaleString('en-US')} pending, ${Math.round(applyRate(samples) ?? 0).toLocaleString('en-US')} applied per second); pausing its writes for up to ${PAUSE_MS} ms at a time until the rest fits the swap`,
         context.label,
       );
     }
@@ -216,7 +240,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
       continue;
     }
     const after = await pauseWriters(context, control, appliers, sample, samples);
-    if (after && fitsSwap(context, after, applyRate(samples), appliers.parts)) return;
+    if (after && fitsSwap(context, after, applyRate(samples), appliers.parts)) return handOver(context, after, samples);
     // A pause that did not get the backlog below the last one's leaves the
     // application a shorter gap before the next: the paused share grows until it converges.
     const backlog = after?.backlog ?? now.backlog;

@@ -29,6 +29,9 @@ import { crashPoint } from './crash-points.js';
 /** Swaps the tables; returns how long the table was under the exclusive lock (ms), for the step timings. */
 export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<{ lockMs: number }> {
   const { target, reporter, options, sql } = context;
+  // Once more just before the lock, while the application still writes: what
+  // it wrote since catch-up handed over, so that less is left for the lock.
+  if (target.saved.changeLog) await applyRemainingChanges(context, control);
   const started = Date.now();
   let lockedAt = started;
   await inLockingTransaction(
