@@ -213,7 +213,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
       context.target.changesApplied + next.applied,
       context.target.changesApplied + next.applied + next.backlog,
       'changes',
-      { table: context.label },
+      { table: context.label, pending: next.backlog },
     );
     return next;
   };
