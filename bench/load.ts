@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RunEvent } from '../shared/progress.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
+import { startWriters } from './_writers.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,43 +70,8 @@ await setup.query(`CREATE INDEX orders_created_at_idx ON orders (created_at)`);
 await setup.query(`VACUUM ANALYZE orders`);
 await setup.query('CHECKPOINT');
 
-/** One write: when it ended (ms since the start) and how long it took. */
-interface Write {
-  at: number;
-  ms: number;
-}
-const started = Date.now();
-const writes: Write[] = [];
-let failures = 0;
-const failureMessages = new Set<string>();
-let stop = false;
-const writers = Array.from({ length: WRITERS }, async (_, w) => {
-  const client = new pg.Client(url);
-  await client.connect();
-  if (!SYNC_COMMIT) await client.query('SET synchronous_commit = off');
-  let n = w;
-  while (!stop) {
-    const begin = Date.now();
-    try {
-      const id = 1 + ((n * 104729) % ROWS);
-      if (n % 3 === 0)
-        await client.query(
-          `INSERT INTO orders (customer_id, module_id, payload, amount) VALUES ($1, 1, '{"load": true}', 1)`,
-          [1 + (n % KEYS)],
-        );
-      else if (n % 3 === 1) await client.query(`UPDATE orders SET amount = amount + 1 WHERE id = $1`, [id]);
-      else await client.query(`DELETE FROM orders WHERE id = $1`, [id]);
-    } catch (error) {
-      failures++;
-      failureMessages.add((error as Error).message);
-    }
-    const end = Date.now();
-    writes.push({ at: end - started, ms: end - begin });
-    n += WRITERS;
-  }
-  await client.end();
-});
-
+const writers = startWriters(url, { count: WRITERS, rows: ROWS, keys: KEYS, syncCommit: SYNC_COMMIT });
+const { started, writes } = writers;
 await new Promise((r) => setTimeout(r, WARMUP_MS));
 
 /** Phase starts (ms since the start), the catch-up's progress, its log lines. */
@@ -187,8 +153,7 @@ const exit = await new Promise<number>((resolve, reject) => {
 });
 // Writes go on a while after the swap, through the routing view.
 await new Promise((r) => setTimeout(r, 2000));
-stop = true;
-await Promise.all(writers);
+await writers.stop();
 sampling = false;
 await samplingDone;
 await sampler.end();
@@ -234,7 +199,7 @@ process.stdout.write(
     ` (indexes ${s(copyEnd !== undefined && catchUpStart !== undefined ? catchUpStart - copyEnd : undefined)} s, catch-up ${catchUpSeconds.toFixed(1)} s, swap ${s(cutoverStart !== undefined && swapped !== undefined ? swapped - cutoverStart : undefined)} s)\n` +
     `writers were writing at the swap: ${writes.some((w) => swapped !== undefined && w.at > swapped + 100) ? 'yes' : 'no'}\n` +
     `longest writer wait: ${longest(0, end)} ms overall, ${cutoverStart !== undefined && swapped !== undefined ? longest(cutoverStart, swapped + 100) : '-'} ms around the swap; ` +
-    `${writes.filter((w) => w.ms >= 100).length} writes of ${writes.length.toLocaleString('en-US')} waited 100 ms or more; ${failures} failed${failures ? ` (${[...failureMessages].slice(0, 3).join('; ')})` : ''}\n` +
+    `${writes.filter((w) => w.ms >= 100).length} writes of ${writes.length.toLocaleString('en-US')} waited 100 ms or more; ${writers.failures} failed${writers.failures ? ` (${[...writers.failureMessages].slice(0, 3).join('; ')})` : ''}\n` +
     `apply rate: ${applied ? formatRate(applied.done) : 0} changes applied in ${catchUpSeconds.toFixed(1)} s of catch-up` +
     `${rates.length ? `, ${formatRate(Math.max(...rates))} changes/s at best, ${formatRate(rates.reduce((a, b) => a + b, 0) / rates.length)} on average (reported rates)` : ''}\n` +
     `backlog (logged changes not yet applied), s after the migration started: ` +
@@ -248,6 +213,6 @@ const delay = copyEnd !== undefined && swapped !== undefined ? swapped - copyEnd
 const wait = longest(0, end);
 process.stdout.write(
   `\nGoal: swap within 10 s of the end of the copy while writers write, longest wait under 1 s, no write failed: ${
-    exit === 0 && delay <= 10_000 && wait < 1000 && failures === 0 ? 'met' : 'NOT met'
+    exit === 0 && delay <= 10_000 && wait < 1000 && writers.failures === 0 ? 'met' : 'NOT met'
   }.\n`,
 );
