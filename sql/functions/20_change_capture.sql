@@ -141,8 +141,17 @@ DECLARE
                     || format(' AND f.%I = r.key_value', p_key);
   v_match_s text := (SELECT string_agg(format('s.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
                     || format(' AND s.%I = r.key_value', p_key);
+  -- p_to's rows also by the batch's keys, a constant when the plan is custom (see below).
   v_match_t text := (SELECT string_agg(format('t.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
-                    || format(' AND t.%I = r.key_value', p_key);
+                    || format(' AND t.%1$I = r.key_value AND t.%1$I = ANY (v_keys)', p_key);
+  v_key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = p_to AND a.attname = p_key AND NOT a.attisdropped);
+  v_relations bigint;
+  v_keys_in_tree bigint;
+  v_lock_slots bigint := current_setting('max_locks_per_transaction')::bigint
+                         * (current_setting('max_connections')::bigint + current_setting('max_prepared_transactions')::bigint);
+  v_plans text;
+  v_key_filter text := '';
   v_set text;
   v_columns text;
   v_values text;
@@ -177,6 +186,31 @@ BEGIN
                          (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n));
   END IF;
 
+  -- Plans: a generic plan, made once per session, covers every partition of
+  -- p_to and locks all of them and their indexes each time it runs; a custom
+  -- plan, made each time, keeps only the partitions of the batch's keys. So
+  -- generic where the whole tree fits a quarter of the lock table (an
+  -- applier per worker and the swap's connection hold such locks at once),
+  -- custom beyond (a tree of thousands of partitions, see lock-table.db.test.ts).
+  -- Custom plans still lock the partitions and indexes of every key a batch
+  -- touches, until it commits: a batch then takes the entries of so many keys
+  -- only as a quarter of the lock table holds.
+  SELECT count(DISTINCT t.relid) + count(i.indexrelid), count(DISTINCT t.relid) FILTER (WHERE t.level = 1)
+    INTO v_relations, v_keys_in_tree
+    FROM pg_catalog.pg_partition_tree(p_to) t LEFT JOIN pg_catalog.pg_index i ON i.indrelid = t.relid;
+  IF v_relations * 4 <= v_lock_slots THEN
+    v_plans := 'force_generic_plan';
+  ELSE
+    v_plans := 'force_custom_plan';
+    v_key_filter := format($filter$
+        AND l.key_value IN (SELECT DISTINCT k.key_value FROM (
+              SELECT k.key_value FROM @extschema@.%1$I k
+               WHERE p_parts = 1 OR (hashtext(ROW(%2$s)::text) & 2147483647) %% p_parts = p_part
+               ORDER BY k.change_id LIMIT p_limit) k LIMIT %3$s)$filter$,
+      p_log, (SELECT string_agg(format('k.%I', n), ', ') FROM unnest(p_identity) n),
+      greatest(1, (v_lock_slots / 4) / greatest(1, ceil(v_relations::numeric / greatest(1, v_keys_in_tree)))));
+  END IF;
+
   -- A run prepared by an earlier version has the row-by-row replay, whose
   -- signature differs: it goes (catch-up generates the replay again as it starts).
   -- Names are spelled out with their schema in the generated code: it must
@@ -192,7 +226,7 @@ CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_limit bigint, p_part int, p_parts 
 LANGUAGE plpgsql
 SET enable_hashjoin = off
 SET enable_mergejoin = off
-SET plan_cache_mode = force_generic_plan
+SET plan_cache_mode = %3$s
 AS %2$L
 $body$, p_log || '_replay', format($code$
 DECLARE
@@ -201,9 +235,11 @@ DECLARE
   v_present @extschema@.%2$I[];
   v_new @extschema@.%2$I[];
   v_buckets int[];
-  -- No entry taken (p_limit 0): every statement runs once on no rows, so
-  -- that this session has its plans before it needs them (see catch-up.ts).
-  v_warm boolean := p_limit = 0;
+  v_keys %15$s[];
+  -- No entry taken (p_limit 0): with generic plans, every statement runs
+  -- once on no rows, so that this session has its plans before it needs them
+  -- (see catch-up.ts); custom plans are made at each call anyway.
+  v_warm boolean := p_limit = 0 AND %16$s;
 BEGIN
   -- The ids as an array, not a join: a join (planned without knowing the
   -- limit) may scan the whole log once per entry taken.
@@ -211,13 +247,14 @@ BEGIN
     DELETE FROM @extschema@.%2$I d
      WHERE d.change_id = ANY (ARRAY(
        SELECT l.change_id FROM @extschema@.%2$I l
-        WHERE p_parts = 1 OR (hashtext(ROW(%1$s)::text) & 2147483647) %% p_parts = p_part
+        WHERE (p_parts = 1 OR (hashtext(ROW(%1$s)::text) & 2147483647) %% p_parts = p_part)%17$s
         ORDER BY l.change_id LIMIT p_limit))
     RETURNING d)
   SELECT array_agg(t.d) INTO v_taken FROM taken t;
   IF v_taken IS NULL AND NOT v_warm THEN
     RETURN 0;
   END IF;
+  v_keys := ARRAY(SELECT DISTINCT t.key_value FROM unnest(v_taken) t);
   -- Distinct pairs, split by whether p_from has the row (those in key order: see above).
   SELECT array_agg(ROW(0, %3$s)::@extschema@.%2$I) FILTER (WHERE NOT f.found),
          array_agg(ROW(0, %3$s)::@extschema@.%2$I ORDER BY r.key_value) FILTER (WHERE f.found)
@@ -262,7 +299,10 @@ $code$,
     v_columns,
     v_values,
     v_match_s,
-    v_new_rows));
+    v_new_rows,
+    v_key_type,
+    CASE WHEN v_plans = 'force_generic_plan' THEN 'true' ELSE 'false' END,
+    v_key_filter), v_plans);
   EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, int, int) FROM PUBLIC', p_log || '_replay');
 END;
 $$;

@@ -78,24 +78,29 @@ async function replayBatch(client: pg.ClientBase, replay: string, part: number, 
 }
 
 /**
- * Applies every entry visible now, on one connection: in the swap's
- * transaction, with the original table locked against writers, all that is
- * left (the swap reports the time it took: the measured part of its pause);
- * outside a transaction, one batch per transaction. Returns the entries and
- * the time it took.
+ * Applies logged entries on one connection. In the swap's transaction, with
+ * the original table locked against writers, every entry left (the swap
+ * reports the time it took: the measured part of its pause). Outside a
+ * transaction, while the application writes, one batch per transaction and
+ * no more entries than were pending as it started (else it might never end).
+ * Returns the entries and the time it took.
  */
 export async function applyRemainingChanges(
   context: TargetContext,
   client: pg.ClientBase,
+  { whileWriting }: { whileWriting: boolean },
 ): Promise<{ entries: number; ms: number }> {
   const replay = replayFunction(context);
   const started = Date.now();
+  const most = whileWriting ? await pendingChanges(client, context) : Infinity;
   let entries = 0;
-  for (;;) {
+  while (entries < most) {
     throwIfCancelled(context);
+    // Until none is left: a batch may take fewer than BATCH entries while more
+    // remain (on a tree too large for the lock table, it takes a few keys' only).
     const n = await replayBatch(client, replay, 0, 1);
     entries += n;
-    if (n < BATCH) break;
+    if (n === 0) break;
   }
   context.target.changesApplied += entries;
   await context.journal.updateTarget(client, context.target.runId, context.target.targetNo, {

@@ -31,7 +31,7 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
   const { target, reporter, options, sql } = context;
   // Once more just before the lock, while the application still writes: what
   // it wrote since catch-up handed over, so that less is left for the lock.
-  if (target.saved.changeLog) await applyRemainingChanges(context, control);
+  if (target.saved.changeLog) await applyRemainingChanges(context, control, { whileWriting: true });
   const started = Date.now();
   let lockedAt = started;
   await inLockingTransaction(
@@ -70,7 +70,7 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
 
       if (target.saved.changeLog) {
         // Catch-up left no more than one connection applies in a short budget: the measured pause.
-        const applied = await applyRemainingChanges(context, control);
+        const applied = await applyRemainingChanges(context, control, { whileWriting: false });
         reporter.log(
           'info',
           `applied the last ${applied.entries.toLocaleString('en-US')} logged changes in ${applied.ms} ms under the lock`,
