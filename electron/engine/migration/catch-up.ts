@@ -4,9 +4,10 @@
 //
 // Appliers, one per worker connection, each drain their share of the log (by
 // a hash of the row identity) with the set-based replay of
-// sql/functions/20_change_capture.sql: one statement takes a batch of
-// entries, applies each changed row once and consumes the entries, so an
-// entry whose transaction committed late is still applied by a later batch.
+// sql/functions/20_change_capture.sql: one call, one transaction, takes a
+// batch of entries, applies each changed row once and consumes the entries,
+// so an entry whose transaction committed late is still applied by a later
+// batch.
 // Meanwhile this connection steers: it measures the backlog and the apply
 // rate, reports both, keeps the unique registries' log short, and decides
 // when to hand over to the swap. If the application writes faster than the
@@ -159,7 +160,8 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   const [applied, steered] = await Promise.allSettled([applying, steering]);
   // The journal's count is kept here rather than by every batch: appliers
   // writing the one journal row would queue behind each other's transactions.
-  // (A crash may leave it short by the batches since the last sample.)
+  // (A crash during catch-up leaves it short by what catch-up applied; it is
+  // a figure for people, and the log, not the count, says what is left.)
   context.target.changesApplied += appliers.applied;
   await context.journal.updateTarget(control, context.target.runId, context.target.targetNo, {
     changesApplied: context.target.changesApplied,
