@@ -123,7 +123,9 @@ COMMENT ON FUNCTION @extschema@.stop_change_capture(name, regclass, name, boolea
 -- write the same row of p_to (two inserts of one pair would take two
 -- buckets). Key values narrow every lookup so that partitioned tables prune
 -- to one key. Returns the number of log entries consumed.
--- Locks: ROW EXCLUSIVE on the log and on p_to, ACCESS SHARE on p_from.
+-- Locks: ROW EXCLUSIVE on the log and on p_to's partitions (every one with
+-- generic plans, those of the batch's keys with custom plans: see below),
+-- ACCESS SHARE on p_from; a new bucket or key takes create_partition's.
 CREATE OR REPLACE FUNCTION @extschema@.create_replay(
   p_log name, p_from regclass, p_to regclass, p_identity name[], p_key name,
   p_config_id int, p_bucket_column name)
