@@ -25,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCluster, table } from './_cluster.js';
+import { startWriters } from './_writers.js';
 
 const { values } = parseArgs({
   options: {
@@ -332,39 +333,12 @@ async function underWriteLoad(keys: number): Promise<string> {
   await client.connect();
   await createSource(client, 'orders', ROWS, keys);
   await client.end();
-  let stop = false;
-  let writes = 0;
-  let failures = 0;
-  let slowest = 0;
-  const writers = Array.from({ length: 4 }, async (_, w) => {
-    const writer = new pg.Client(url);
-    await writer.connect();
-    let n = w;
-    while (!stop) {
-      const started = Date.now();
-      try {
-        const id = 1 + ((n * 104729) % ROWS);
-        if (n % 3 === 0)
-          await writer.query(
-            `INSERT INTO orders (customer_id, module_id, payload, amount) VALUES ($1, 1, '{"load": true}', 1)`,
-            [1 + (n % keys)],
-          );
-        else if (n % 3 === 1) await writer.query(`UPDATE orders SET amount = amount + 1 WHERE id = $1`, [id]);
-        else await writer.query(`DELETE FROM orders WHERE id = $1`, [id]);
-        writes++;
-      } catch {
-        failures++;
-      }
-      slowest = Math.max(slowest, Date.now() - started);
-      n += 4;
-    }
-    await writer.end();
-  });
+  const writers = startWriters(url, { count: 4, rows: ROWS, keys });
   const ours = await partwise(url, 'orders');
   await new Promise((r) => setTimeout(r, 300));
-  stop = true;
-  await Promise.all(writers);
-  return `under write load (4 writers, ${keys} keys): migration ${ours.time.toFixed(1)} s, ${writes.toLocaleString('en-US')} writes, ${failures} failed, longest writer wait ${slowest} ms (goal: none failed, under 1000 ms)`;
+  await writers.stop();
+  const slowest = writers.writes.reduce((max, w) => Math.max(max, w.ms), 0);
+  return `under write load (4 writers, ${keys} keys): migration ${ours.time.toFixed(1)} s, ${writers.writes.length.toLocaleString('en-US')} writes, ${writers.failures} failed, longest writer wait ${slowest} ms (goal: none failed, under 1000 ms; npm run bench -- load for the catch-up's figures)`;
 }
 
 const loadLine = values['skip-load'] ? null : await underWriteLoad(KEY_COUNTS[0]!);

@@ -7,6 +7,8 @@
 //             and against the original script's key-by-key algorithm
 //   cli       start of the built `partwise --help` against a bare `node`
 //   ui        time to first render of a 10,000-partition tree and of the size charts
+//   load      an online migration under unthrottled writers: swap delay after the copy,
+//             longest writer wait, apply rate, backlog over time
 //   access    SELECT and UPDATE by id and by key + id through the routing view against a
 //             plain table, simple and prepared, at 200 and 2,000 leaves
 import { spawnSync } from 'node:child_process';

@@ -94,6 +94,8 @@ export const RunEvent = z.discriminatedUnion('type', [
     perSecond: z.number().nullable(),
     etaSeconds: z.number().nullable(),
     currentKey: z.string().optional(),
+    /** Catch-up: changes logged and not yet applied, while the application adds more (perSecond is the apply rate). */
+    pending: z.number().optional(),
   }),
   z.object({
     ...base,

@@ -18,7 +18,8 @@ export function progressLine(event: Extract<RunEvent, { type: 'progress' }>, wid
   const rate = event.perSecond ? ` ${n(event.perSecond)} ${event.unit}/s` : '';
   const eta = event.etaSeconds !== null && event.done < event.total ? ` ETA ${duration(event.etaSeconds)}` : '';
   const key = event.currentKey !== undefined ? ` key ${event.currentKey.slice(0, 24)}` : '';
-  return `[${event.phase}] ${event.table ?? ''} ${bar} ${Math.floor(fraction * 100)}% ${n(event.done)}/${n(event.total)} ${event.unit}${rate}${eta}${key}`;
+  const pending = event.pending !== undefined ? ` ${n(event.pending)} pending` : '';
+  return `[${event.phase}] ${event.table ?? ''} ${bar} ${Math.floor(fraction * 100)}% ${n(event.done)}/${n(event.total)} ${event.unit}${rate}${pending}${eta}${key}`;
 }
 
 export interface Renderer {

@@ -39,7 +39,7 @@ export class Reporter {
     done: number,
     total: number,
     unit: ProgressUnit,
-    options: { table?: string; currentKey?: string; force?: boolean } = {},
+    options: { table?: string; currentKey?: string; pending?: number; force?: boolean } = {},
   ): void {
     const key = `${options.table ?? ''}/${phase}/${unit}`;
     const now = Date.now();
@@ -66,6 +66,7 @@ export class Reporter {
       perSecond: perSecond === null ? null : Math.round(perSecond),
       etaSeconds,
       currentKey: options.currentKey,
+      ...(options.pending === undefined ? {} : { pending: options.pending }),
       at: new Date(now).toISOString(),
     });
   }

@@ -43,6 +43,8 @@ export interface TargetView {
   perSecond: number | null;
   etaSeconds: number | null;
   currentKey: string | null;
+  /** Catch-up: changes logged and not yet applied. */
+  pending: number | null;
   /** The table's whole migration, 0 to 1 (null outside a migration's phases: rollback, finalize). */
   overall: number | null;
   error: string | null;
@@ -72,6 +74,7 @@ export function targetView(
     perSecond: progress?.perSecond ?? null,
     etaSeconds: progress?.etaSeconds ?? null,
     currentKey: progress?.currentKey ?? null,
+    pending: progress?.pending ?? null,
     overall: fromPhase === null ? null : Math.max(fromPhase, live?.overall ?? 0),
     error: journal?.error ?? null,
     status: journal?.status ?? null,

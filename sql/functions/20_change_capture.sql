@@ -79,28 +79,53 @@ BEGIN
   IF NOT p_keep_log THEN
     EXECUTE format('DROP TABLE IF EXISTS @extschema@.%I', p_log);
     EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', p_log || '_capture');
+    -- The replay's signature before and since set-based, parallel replay.
     EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, bigint, boolean)', p_log || '_replay');
+    EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, int, int)', p_log || '_replay');
   END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.stop_change_capture(name, regclass, name, boolean) IS
   'Stops change capture and drops its log unless asked to keep it.';
 
--- create_replay: generate @extschema@.<p_log>_replay(after, limit, consume),
--- which applies up to p_limit log entries with change_id > p_after to p_to,
--- reading current rows from p_from; with p_consume the entries are deleted as
--- they are applied. Consuming is what makes catching up safe while the
--- application writes: change ids are handed out when a row is logged, not when
--- its transaction commits, so a high-water mark would skip an entry whose
--- transaction commits late. Entries not yet visible stay in the log for the
--- next call. (A rollback, under an exclusive lock, replays a whole log
--- without consuming it.)
--- For each logged row identity: if the row is gone from p_from it is deleted
--- from p_to; if it exists it is updated in place (keeping its bucket) or, when
--- p_to has no row with that identity and key, inserted, with a bucket taken
--- from the key's tickets when p_config_id is given (replay into the
--- partitioned table). Key values narrow every lookup so that partitioned
--- tables prune to one key. Returns the number of log entries applied.
+-- create_replay: generate @extschema@.<p_log>_replay(limit, part, parts),
+-- which applies up to p_limit log entries of one share of the log to p_to,
+-- reading current rows from p_from, and consumes them (deletes them in the
+-- transaction that applies them, so they are gone exactly when their effect
+-- commits). Consuming is what makes catching up safe while the application
+-- writes: change ids are handed out when a row is logged, not when its
+-- transaction commits, so a high-water mark would skip an entry whose
+-- transaction commits late. Entries not yet visible stay for the next call.
+--
+-- Set-based: the entries taken are reduced to distinct (identity, key)
+-- pairs, so a row changed fifty times is applied once, and every pair makes
+-- p_to's row of that identity and key equal to p_from's (a key change logs
+-- the old and the new key: the old pair deletes, the new one inserts). A pair
+-- whose row is gone from p_from is deleted from p_to; one that p_to holds is
+-- updated in place (keeping its bucket: a bucket's tickets are never given
+-- back, so re-inserting would fill buckets with holes); the others are
+-- inserted, with a bucket taken from the key's tickets when p_config_id is
+-- given. Each statement reads p_from in a snapshot taken after the entries'
+-- transactions committed, so it sees their changes or later ones (which
+-- logged entries of their own). Replaying an entry again changes nothing: it
+-- only makes rows equal to their current state.
+--
+-- Several statements, not one: taking a bucket may create a partition (a new
+-- key, a full bucket), which PostgreSQL refuses while a statement of the same
+-- session uses p_to ("being used by active queries"), so the buckets are
+-- taken between the statements that find the rows to insert and the insert.
+-- They are taken in key order: opening a bucket locks the key's tracker row
+-- until commit, and appliers that lock the same keys in the same order never
+-- wait for each other in a circle.
+--
+-- Parallel appliers each take the share p_part of p_parts, by a hash of the
+-- identity: all entries of a row go to one applier, so two appliers never
+-- write the same row of p_to (two inserts of one pair would take two
+-- buckets). Key values narrow every lookup so that partitioned tables prune
+-- to one key. Returns the number of log entries consumed.
+-- Locks: ROW EXCLUSIVE on the log and on p_to's partitions (every one with
+-- generic plans, those of the batch's keys with custom plans: see below),
+-- ACCESS SHARE on p_from; a new bucket or key takes create_partition's.
 CREATE OR REPLACE FUNCTION @extschema@.create_replay(
   p_log name, p_from regclass, p_to regclass, p_identity name[], p_key name,
   p_config_id int, p_bucket_column name)
@@ -109,23 +134,39 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   v_identity_list text := (SELECT string_agg(format('l.%I', n), ', ') FROM unnest(p_identity) n);
-  v_match_from text := (SELECT string_agg(format('f.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n);
-  v_match_to text := (SELECT string_agg(format('t.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n);
+  v_pair_list text := (SELECT string_agg(format('t.%I', n), ', ') FROM unnest(p_identity) n);
+  v_pair_row text := (SELECT string_agg(format('r.%I', n), ', ') FROM unnest(p_identity) n) || ', r.key_value';
+  v_target_row text := (SELECT string_agg(format('t.%I', n), ', ') FROM unnest(p_identity) n) || format(', t.%I', p_key);
+  -- "<alias>.identity = r.identity AND <alias>.key = r.key_value": a row of
+  -- p_from or p_to (alias f, s or t) against a logged pair (r).
+  v_match_f text := (SELECT string_agg(format('f.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
+                    || format(' AND f.%I = r.key_value', p_key);
+  v_match_s text := (SELECT string_agg(format('s.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
+                    || format(' AND s.%I = r.key_value', p_key);
+  -- p_to's rows also by the batch's keys, a constant when the plan is custom (see below).
+  v_match_t text := (SELECT string_agg(format('t.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n)
+                    || format(' AND t.%1$I = r.key_value AND t.%1$I = ANY (v_keys)', p_key);
+  v_key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = p_to AND a.attname = p_key AND NOT a.attisdropped);
+  v_relations bigint;
+  v_keys_in_tree bigint;
+  v_lock_slots bigint := current_setting('max_locks_per_transaction')::bigint
+                         * (current_setting('max_connections')::bigint + current_setting('max_prepared_transactions')::bigint);
+  v_plans text;
+  v_key_filter text := '';
   v_set text;
   v_columns text;
   v_values text;
-  -- Names spelled out with their schema: the generated code must not depend on
-  -- the search_path of whoever runs it.
+  v_buckets text := '';
+  v_new_rows text := 'unnest(v_new) r';
   v_from_sql text := (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_from);
   v_to_sql text := (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_to);
-  v_from_is_partitioned boolean := (SELECT relkind = 'p' FROM pg_catalog.pg_class WHERE oid = p_from);
-  v_to_is_partitioned boolean := (SELECT relkind = 'p' FROM pg_catalog.pg_class WHERE oid = p_to);
 BEGIN
   -- Columns both tables have, that an INSERT or UPDATE may set.
   SELECT string_agg(format('%1$I = s.%1$I', a.attname), ', ' ORDER BY a.attnum)
-           FILTER (WHERE a.attname <> ALL (p_identity) AND a.attidentity <> 'a'),
+           FILTER (WHERE a.attname <> ALL (p_identity) AND a.attname <> p_key AND a.attidentity <> 'a'),
          string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
          string_agg(format('s.%I', a.attname), ', ' ORDER BY a.attnum)
     INTO v_set, v_columns, v_values
@@ -136,68 +177,135 @@ BEGIN
                   WHERE b.attrelid = p_from AND b.attname = a.attname AND NOT b.attisdropped);
   IF p_config_id IS NOT NULL THEN
     v_columns := v_columns || ', ' || quote_ident(p_bucket_column);
-    v_values := v_values || ', v_bucket';
+    v_values := v_values || ', r.bucket_id';
+    -- The key's canonical text, as routing and the copy use (02_key_text.sql).
+    v_buckets := format($buckets$
+  SELECT array_agg(a.bucket_id ORDER BY r.ordinality) INTO v_buckets
+    FROM unnest(v_new) WITH ORDINALITY r CROSS JOIN LATERAL @extschema@.assign_bucket(%s, %s) a;$buckets$,
+      p_config_id, @extschema@.key_text_sql_for(p_to, p_key, 'r.key_value'));
+    -- Each row to insert beside its bucket (array_agg kept their order).
+    v_new_rows := format('ROWS FROM (unnest(v_new), unnest(v_buckets)) r(change_id, %s, key_value, bucket_id)',
+                         (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n));
   END IF;
 
+  -- Plans: a generic plan, made once per session, covers every partition of
+  -- p_to and locks all of them and their indexes each time it runs; a custom
+  -- plan, made each time, keeps only the partitions of the batch's keys. So
+  -- generic where the whole tree fits a quarter of the lock table (an
+  -- applier per worker and the swap's connection hold such locks at once),
+  -- custom beyond (a tree of thousands of partitions, see lock-table.db.test.ts).
+  -- Custom plans still lock the partitions and indexes of every key a batch
+  -- touches, until it commits: a batch then takes the entries of so many keys
+  -- only as a quarter of the lock table holds.
+  SELECT count(DISTINCT t.relid) + count(i.indexrelid), count(DISTINCT t.relid) FILTER (WHERE t.level = 1)
+    INTO v_relations, v_keys_in_tree
+    FROM pg_catalog.pg_partition_tree(p_to) t LEFT JOIN pg_catalog.pg_index i ON i.indrelid = t.relid;
+  IF v_relations * 4 <= v_lock_slots THEN
+    v_plans := 'force_generic_plan';
+  ELSE
+    v_plans := 'force_custom_plan';
+    v_key_filter := format($filter$
+        AND l.key_value IN (SELECT DISTINCT k.key_value FROM (
+              SELECT k.key_value FROM @extschema@.%1$I k
+               WHERE p_parts = 1 OR (hashtext(ROW(%2$s)::text) & 2147483647) %% p_parts = p_part
+               ORDER BY k.change_id LIMIT p_limit) k LIMIT %3$s)$filter$,
+      p_log, (SELECT string_agg(format('k.%I', n), ', ') FROM unnest(p_identity) n),
+      greatest(1, (v_lock_slots / 4) / greatest(1, ceil(v_relations::numeric / greatest(1, v_keys_in_tree)))));
+  END IF;
+
+  -- A run prepared by an earlier version has the row-by-row replay, whose
+  -- signature differs: it goes (catch-up generates the replay again as it starts).
+  -- Names are spelled out with their schema in the generated code: it must
+  -- not depend on the search_path of whoever runs it.
+  EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, bigint, boolean)', p_log || '_replay');
+  -- Every statement joins a batch of a few thousand rows with tables of
+  -- millions: the batch must drive, with an index probe per row (into one
+  -- partition of p_to, once run-time pruning has used the key). For batches
+  -- this large the planner prefers hash and merge joins, which read every
+  -- partition of p_to once per batch; the function turns them off for itself.
   EXECUTE format($body$
-CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_after bigint, p_limit bigint, p_consume boolean) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_limit bigint, p_part int, p_parts int) RETURNS bigint
 LANGUAGE plpgsql
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET plan_cache_mode = %3$s
 AS %2$L
 $body$, p_log || '_replay', format($code$
-#variable_conflict use_column
 DECLARE
-  r record;
-  s record;
-  v_bucket int;
-  v_entries bigint := 0;
-  v_ids bigint[];
+  v_taken @extschema@.%2$I[];
+  v_gone @extschema@.%2$I[];
+  v_present @extschema@.%2$I[];
+  v_new @extschema@.%2$I[];
+  v_buckets int[];
+  v_keys %15$s[];
+  -- No entry taken (p_limit 0): with generic plans, every statement runs
+  -- once on no rows, so that this session has its plans before it needs them
+  -- (see catch-up.ts); custom plans are made at each call anyway.
+  v_warm boolean := p_limit = 0 AND %16$s;
 BEGIN
-  SELECT array_agg(l.change_id ORDER BY l.change_id), count(*) INTO v_ids, v_entries
-    FROM (SELECT l.change_id FROM @extschema@.%2$I l WHERE l.change_id > p_after ORDER BY l.change_id LIMIT p_limit) l;
-  IF v_entries = 0 THEN
+  -- The ids as an array, not a join: a join (planned without knowing the
+  -- limit) may scan the whole log once per entry taken.
+  WITH taken AS (
+    DELETE FROM @extschema@.%2$I d
+     WHERE d.change_id = ANY (ARRAY(
+       SELECT l.change_id FROM @extschema@.%2$I l
+        WHERE (p_parts = 1 OR (hashtext(ROW(%1$s)::text) & 2147483647) %% p_parts = p_part)%17$s
+        ORDER BY l.change_id LIMIT p_limit))
+    RETURNING d)
+  SELECT array_agg(t.d) INTO v_taken FROM taken t;
+  IF v_taken IS NULL AND NOT v_warm THEN
     RETURN 0;
   END IF;
-  FOR r IN
-    SELECT %1$s, array_agg(DISTINCT l.key_value) AS keys
-      FROM @extschema@.%2$I l
-     WHERE l.change_id = ANY (v_ids)
-     GROUP BY %1$s
-  LOOP
-    SELECT * INTO s FROM %3$s f WHERE %4$s%5$s;
-    IF NOT FOUND THEN
-      DELETE FROM %6$s t WHERE %7$s%8$s;
-    ELSE
-      %9$s
-      IF NOT FOUND THEN
-        DELETE FROM %6$s t WHERE %7$s%8$s;
-        %10$s
-        INSERT INTO %6$s (%11$s) OVERRIDING SYSTEM VALUE VALUES (%12$s);
-      END IF;
-    END IF;
-  END LOOP;
-  IF p_consume THEN
-    DELETE FROM @extschema@.%2$I l WHERE l.change_id = ANY (v_ids);
+  v_keys := ARRAY(SELECT DISTINCT t.key_value FROM unnest(v_taken) t);
+  -- Distinct pairs, split by whether p_from has the row (those in key order: see above).
+  SELECT array_agg(ROW(0, %3$s)::@extschema@.%2$I) FILTER (WHERE NOT f.found),
+         array_agg(ROW(0, %3$s)::@extschema@.%2$I ORDER BY r.key_value) FILTER (WHERE f.found)
+    INTO v_gone, v_present
+    FROM (SELECT DISTINCT %4$s, t.key_value FROM unnest(v_taken) t) r
+    CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM %5$s f WHERE %6$s)) f(found);
+  IF v_gone IS NOT NULL OR v_warm THEN
+    DELETE FROM %7$s t USING unnest(v_gone) r WHERE %8$s;
   END IF;
-  RETURN v_entries;
+  IF v_present IS NULL AND NOT v_warm THEN
+    RETURN cardinality(v_taken);
+  END IF;
+  %9$s
+  IF v_new IS NOT NULL OR v_warm THEN
+    %10$s
+    INSERT INTO %7$s (%11$s) OVERRIDING SYSTEM VALUE
+    SELECT %12$s FROM %14$s JOIN %5$s s ON %13$s;
+  END IF;
+  RETURN coalesce(cardinality(v_taken), 0);
 END
 $code$,
     v_identity_list,
     p_log,
+    v_pair_row,
+    v_pair_list,
     v_from_sql,
-    v_match_from,
-    CASE WHEN v_from_is_partitioned THEN format(' AND f.%I = ANY (r.keys)', p_key) ELSE '' END,
+    v_match_f,
     v_to_sql,
-    v_match_to,
-    CASE WHEN v_to_is_partitioned THEN format(' AND t.%I = ANY (r.keys)', p_key) ELSE '' END,
-    CASE WHEN v_set IS NULL THEN 'PERFORM 1 FROM ' || v_to_sql || ' t WHERE ' || v_match_to || format(' AND t.%1$I = s.%1$I;', p_key)
-         ELSE format('UPDATE %s t SET %s WHERE %s AND t.%I = s.%I;', v_to_sql, v_set, v_match_to, p_key, p_key) END,
-    CASE WHEN p_config_id IS NULL THEN ''
-         -- The key's canonical text, as routing and the copy use (02_key_text.sql).
-         ELSE format('SELECT a.bucket_id INTO v_bucket FROM @extschema@.assign_bucket(%s, %s) a;', p_config_id,
-                     @extschema@.key_text_sql_for(p_to, p_key, format('s.%I', p_key))) END,
+    v_match_t,
+    -- The rows p_to holds are updated in place; the others are new (one
+    -- statement fewer over every partition of p_to when the update says which).
+    CASE WHEN v_set IS NULL
+         THEN format('SELECT array_agg(r ORDER BY r.key_value) INTO v_new FROM unnest(v_present) r WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s);',
+                     v_to_sql, v_match_t)
+         ELSE format($update$WITH updated AS (
+    UPDATE %1$s t SET %2$s FROM unnest(v_present) r JOIN %3$s s ON %4$s WHERE %5$s
+    RETURNING ROW(0, %6$s)::@extschema@.%7$I AS u)
+  SELECT array_agg(ROW(0, %8$s)::@extschema@.%7$I ORDER BY r.key_value) INTO v_new
+    FROM (SELECT r.* FROM unnest(v_present) r EXCEPT SELECT (u).* FROM updated) r;$update$,
+                     v_to_sql, v_set, v_from_sql, v_match_s, v_match_t, v_target_row, p_log, v_pair_row) END,
+    v_buckets,
     v_columns,
-    v_values));
-  EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, bigint, boolean) FROM PUBLIC', p_log || '_replay');
+    v_values,
+    v_match_s,
+    v_new_rows,
+    v_key_type,
+    CASE WHEN v_plans = 'force_generic_plan' THEN 'true' ELSE 'false' END,
+    v_key_filter), v_plans);
+  EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, int, int) FROM PUBLIC', p_log || '_replay');
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.create_replay(name, regclass, regclass, name[], name, int, name) IS

@@ -1,15 +1,65 @@
 // Phase 5, catch up: apply the changes the application made during the copy,
-// in batches, until few enough remain to apply them during the swap itself.
-// Applied log entries are consumed (deleted) in the same transaction that
-// applies them, so an entry whose transaction committed late is still applied
-// by a later batch (see create_replay in sql/functions/20_change_capture.sql).
+// while it keeps making them, until few enough remain for the swap to apply
+// them under its lock within a short time budget.
+//
+// Appliers, one per worker connection, each drain their share of the log (by
+// a hash of the row identity) with the set-based replay of
+// sql/functions/20_change_capture.sql: one call, one transaction, takes a
+// batch of entries, applies each changed row once and consumes the entries,
+// so an entry whose transaction committed late is still applied by a later
+// batch.
+// Meanwhile this connection steers: it measures the backlog and the apply
+// rate, reports both, keeps the unique registries' log short, and decides
+// when to hand over to the swap. If the application writes faster than the
+// appliers apply (rounds stop shrinking), it pauses the writers for at most
+// PAUSE_MS at a time (a SHARE lock: reads go on) while the appliers run
+// alone, with free gaps between pauses that shrink until the backlog fits
+// the budget. The application's longest wait is so bounded by one pause (or
+// the swap), never by how long the application keeps writing.
 import type pg from 'pg';
+import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { throwIfCancelled, type TargetContext } from './context.js';
+import { deadlockTimeoutMs, lockTimeoutFor, sleep } from '../locks.js';
+import { throwIfCancelled, withConnections, type TargetContext } from './context.js';
 import { syncRegistries } from './unique-registry.js';
 
-const BATCH = 5000;
-const MAX_ROUNDS = 50;
+/** Log entries one replay call takes: enough that a call's round trip does not count, few enough that the backlog moves smoothly (a batch commits, or not, whole). */
+const BATCH = 5_000;
+/** How often the steering connection measures the backlog, and while writers are paused. */
+const SAMPLE_MS = 250;
+const PAUSED_SAMPLE_MS = 50;
+/** The backlog may go to the swap when one connection applies it in about this time (under the swap's lock). */
+const SWAP_BUDGET_MS = 200;
+/** Rounds "stop shrinking" when, at the pace the backlog fell over the last TREND_MS, it would not be gone within CONVERGE_MS. */
+const TREND_MS = 1_000;
+const CONVERGE_MS = 3_000;
+/** The longest the writers are paused at a time, and the shortest free gap between two pauses. */
+const PAUSE_MS = 400;
+const MIN_GAP_MS = 100;
+/** The apply rate is measured over this window. */
+const RATE_WINDOW_MS = 2_000;
+/** An applier whose share of the log is empty waits this long before looking again. */
+const IDLE_MS = 20;
+
+interface Sample {
+  at: number;
+  applied: number;
+  backlog: number;
+}
+
+/** Generates the log's replay function; done again as catch-up starts, so a run prepared by an earlier version replays with this one. */
+export async function createReplay(context: TargetContext, client: pg.ClientBase): Promise<void> {
+  const { target, sql } = context;
+  await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`, [
+    target.saved.changeLog,
+    sql.source,
+    sql.partitioned,
+    target.saved.identity,
+    target.keyColumn,
+    target.configId,
+    target.bucketColumn,
+  ]);
+}
 
 export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<number> {
   const { rows } = await client.query<{ pending: string }>(
@@ -18,65 +68,239 @@ export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: T
   return Number(rows[0]!.pending);
 }
 
+function replayFunction(context: TargetContext): string {
+  return `${context.sql.install}.${ident(`${context.target.saved.changeLog!}_replay`)}`;
+}
+
+/** One replay call: a batch of the share `part` of `parts`, applied and consumed in one statement (its own transaction unless the caller has one). */
+async function replayBatch(client: pg.ClientBase, replay: string, part: number, parts: number): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT ${replay}($1, $2, $3) AS n`, [BATCH, part, parts]);
+  return Number(rows[0]!.n);
+}
+
 /**
- * Applies the log entries visible now, in batches: each batch in its own
- * transaction when ownTransactions, else in the caller's (the swap's, where no
- * writer can be in flight because the table is locked).
+ * Applies logged entries on one connection. In the swap's transaction, with
+ * the original table locked against writers, every entry left (the swap
+ * reports the time it took: the measured part of its pause). Outside a
+ * transaction, while the application writes, one batch per transaction and
+ * no more entries than were pending as it started (else it might never end).
+ * Returns the entries and the time it took.
  */
-export async function applyChanges(
+export async function applyRemainingChanges(
   context: TargetContext,
   client: pg.ClientBase,
-  ownTransactions: boolean,
-): Promise<number> {
-  const { target, journal, sql } = context;
-  const replay = `${sql.install}.${ident(`${target.saved.changeLog!}_replay`)}`;
-  const total = await pendingChanges(client, context);
-  let applied = 0;
-  for (;;) {
+  { whileWriting }: { whileWriting: boolean },
+): Promise<{ entries: number; ms: number }> {
+  const replay = replayFunction(context);
+  const started = Date.now();
+  const most = whileWriting ? await pendingChanges(client, context) : Infinity;
+  let entries = 0;
+  while (entries < most) {
     throwIfCancelled(context);
-    if (ownTransactions) await client.query('BEGIN');
-    let entries: number;
-    try {
-      const { rows } = await client.query<{ n: string }>(`SELECT ${replay}(0, $1, true) AS n`, [BATCH]);
-      entries = Number(rows[0]!.n);
-      target.changesApplied += entries;
-      await journal.updateTarget(client, target.runId, target.targetNo, { changesApplied: target.changesApplied });
-      if (ownTransactions) await client.query('COMMIT');
-    } catch (error) {
-      if (ownTransactions) await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-    applied += entries;
-    context.reporter.progress('catch_up', Math.min(applied, total), Math.max(total, applied), 'changes', {
-      table: context.label,
-    });
-    if (entries < BATCH) return applied;
+    // Until none is left: a batch may take fewer than BATCH entries while more
+    // remain (on a tree too large for the lock table, it takes a few keys' only).
+    const n = await replayBatch(client, replay, 0, 1);
+    entries += n;
+    if (n === 0) break;
   }
+  context.target.changesApplied += entries;
+  await context.journal.updateTarget(client, context.target.runId, context.target.targetNo, {
+    changesApplied: context.target.changesApplied,
+  });
+  return { entries, ms: Date.now() - started };
 }
 
 export async function catchUp(context: TargetContext, client: pg.ClientBase): Promise<void> {
+  await createReplay(context, client);
   await catchUpRows(context, client);
   // The unique registries follow a log of their own: applying it now leaves
   // the swap only what changes while it waits for its lock.
   await syncRegistries(context, client);
 }
 
-async function catchUpRows(context: TargetContext, client: pg.ClientBase): Promise<void> {
-  const { reporter, options } = context;
-  let previousBacklog = Infinity;
-  for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const backlog = await pendingChanges(client, context);
-    if (backlog <= options.catchUpThreshold) return;
-    if (round > 5 && backlog >= previousBacklog) {
-      reporter.log(
+interface Appliers {
+  /** Entries applied so far by all appliers. */
+  applied: number;
+  /** Set by the steering connection to end the appliers, or by the appliers when one failed. */
+  stop: boolean;
+  parts: number;
+}
+
+async function catchUpRows(context: TargetContext, control: pg.ClientBase): Promise<void> {
+  const appliers: Appliers = { applied: 0, stop: false, parts: Math.max(1, context.options.workers) };
+  const replay = replayFunction(context);
+  // This connection's plans, made now (a replay of no entry runs every
+  // statement on no rows): the swap replays on it, and a connection's first
+  // replay plans every statement over all the partitions (a quarter of a
+  // second at 200 keys), which should not happen under the lock.
+  await control.query(`SELECT ${replay}(0, 0, 1)`);
+  const applying = withConnections(context, appliers.parts, async (client, part, failed) => {
+    while (!appliers.stop && !failed()) {
+      throwIfCancelled(context);
+      let n: number;
+      try {
+        n = await replayBatch(client, replay, part, appliers.parts);
+      } catch (error) {
+        // Appliers take buckets in key order, but PostgreSQL may still pick
+        // one as a deadlock victim (partition creation, advisory locks): its
+        // batch rolled back whole, entries included, so taking it again is safe.
+        if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
+        context.reporter.log('debug', `applier ${part + 1}: deadlock, batch retried`, context.label);
+        continue;
+      }
+      appliers.applied += n;
+      if (n === 0) await sleep(IDLE_MS);
+    }
+  }).finally(() => {
+    appliers.stop = true;
+  });
+  const steering = steer(context, control, appliers).finally(() => {
+    appliers.stop = true;
+  });
+  const [applied, steered] = await Promise.allSettled([applying, steering]);
+  // The journal's count is kept here rather than by every batch: appliers
+  // writing the one journal row would queue behind each other's transactions.
+  // (A crash during catch-up leaves it short by what catch-up applied; it is
+  // a figure for people, and the log, not the count, says what is left.)
+  context.target.changesApplied += appliers.applied;
+  await context.journal.updateTarget(control, context.target.runId, context.target.targetNo, {
+    changesApplied: context.target.changesApplied,
+  });
+  if (applied.status === 'rejected') throw applied.reason;
+  if (steered.status === 'rejected') throw steered.reason;
+}
+
+/** Changes per second over the last RATE_WINDOW_MS; null until two samples some time apart. */
+function applyRate(samples: Sample[]): number | null {
+  const last = samples.at(-1)!;
+  const first = samples.find((s) => last.at - s.at <= RATE_WINDOW_MS) ?? last;
+  const seconds = (last.at - first.at) / 1000;
+  return seconds > 0.1 ? (last.applied - first.applied) / seconds : null;
+}
+
+/** Few enough left for one connection to apply them under the swap's lock within SWAP_BUDGET_MS. */
+function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, parts: number): boolean {
+  if (sample.backlog <= context.options.catchUpThreshold) return true;
+  // The appliers' rate is shared by `parts` connections; the swap has one.
+  return rate !== null && sample.backlog <= ((rate / parts) * SWAP_BUDGET_MS) / 1000;
+}
+
+/**
+ * The application writes about as fast as the appliers apply: at the pace the
+ * backlog fell over the last TREND_MS (if it fell), it would not be gone
+ * within CONVERGE_MS. False until there is a trend to judge by.
+ */
+function stalled(samples: Sample[]): boolean {
+  const last = samples.at(-1)!;
+  const before = samples.findLast((s) => last.at - s.at >= TREND_MS);
+  if (!before) return false;
+  const fallPerMs = (before.backlog - last.backlog) / (last.at - before.at);
+  return fallPerMs <= 0 || last.backlog / fallPerMs > CONVERGE_MS;
+}
+
+function handOver(context: TargetContext, last: Sample, samples: Sample[]): void {
+  const rate = applyRate(samples);
+  context.reporter.log(
+    'info',
+    `${last.backlog.toLocaleString('en-US')} changes left for the swap${rate ? ` (applied at ${Math.round(rate).toLocaleString('en-US')} per second)` : ''}`,
+    context.label,
+  );
+}
+
+async function steer(context: TargetContext, control: pg.ClientBase, appliers: Appliers): Promise<void> {
+  const samples: Sample[] = [];
+  const sample = async (): Promise<Sample> => {
+    const next = { at: Date.now(), applied: appliers.applied, backlog: await pendingChanges(control, context) };
+    samples.push(next);
+    while (samples.length > 2 && next.at - samples[0]!.at > TREND_MS + RATE_WINDOW_MS) samples.shift();
+    // Done and total as the progress line shows them: the backlog is what total - done leaves,
+    // and the reporter's rate is the apply rate.
+    context.reporter.progress(
+      'catch_up',
+      context.target.changesApplied + next.applied,
+      context.target.changesApplied + next.applied + next.backlog,
+      'changes',
+      { table: context.label, pending: next.backlog },
+    );
+    return next;
+  };
+  let pausing = false;
+  // Paused half the time to begin with; less free time while that is not enough.
+  let gapMs = PAUSE_MS / 2;
+  let afterLastPause = Infinity;
+  for (;;) {
+    if (appliers.stop) return; // an applier failed: its error ends the phase
+    throwIfCancelled(context);
+    await syncRegistries(context, control);
+    const now = await sample();
+    if (fitsSwap(context, now, applyRate(samples), appliers.parts)) return handOver(context, now, samples);
+    if (!pausing && stalled(samples)) {
+      pausing = true;
+      context.reporter.log(
         'warn',
-        `the application writes as fast as changes are applied (${backlog} pending); swapping anyway, which applies the rest under the lock`,
+        `the application writes about as fast as changes are applied (${now.backlog.toLocaleString('en-US')} pending, ${Math.round(applyRate(samples) ?? 0).toLocaleString('en-US')} applied per second); pausing its writes for up to ${PAUSE_MS} ms at a time until the rest fits the swap`,
         context.label,
       );
-      return;
     }
-    previousBacklog = backlog;
-    const applied = await applyChanges(context, client, true);
-    reporter.log('debug', `round ${round}: applied ${applied} logged changes`, context.label);
+    if (!pausing) {
+      await sleep(SAMPLE_MS, context.options.signal);
+      continue;
+    }
+    const after = await pauseWriters(context, control, appliers, sample, samples);
+    if (after && fitsSwap(context, after, applyRate(samples), appliers.parts)) return handOver(context, after, samples);
+    // A pause that did not get the backlog below the last one's leaves the
+    // application a shorter gap before the next: the paused share grows until it converges.
+    const backlog = after?.backlog ?? now.backlog;
+    if (backlog >= afterLastPause) gapMs = Math.max(MIN_GAP_MS, gapMs / 2);
+    afterLastPause = backlog;
+    await sleep(gapMs, context.options.signal);
+  }
+}
+
+/**
+ * Holds the original table in SHARE mode (writers wait, readers do not) for
+ * at most PAUSE_MS while the appliers apply, and returns the last sample
+ * taken under it; null when the lock was not granted in time (the next round
+ * tries again). The lock is requested with the swap's lock_timeout, raised
+ * past deadlock_timeout so that an autovacuum in the way is cancelled (see
+ * locks.ts).
+ */
+async function pauseWriters(
+  context: TargetContext,
+  control: pg.ClientBase,
+  appliers: Appliers,
+  sample: () => Promise<Sample>,
+  samples: Sample[],
+): Promise<Sample | null> {
+  const timeout = lockTimeoutFor(context.options.lock.lockTimeoutMs, await deadlockTimeoutMs(control));
+  await control.query('BEGIN');
+  try {
+    await control.query(`SET LOCAL lock_timeout = ${Math.round(timeout)}`);
+    try {
+      await control.query(`LOCK TABLE ${context.sql.source} IN SHARE MODE`);
+    } catch (error) {
+      if (PartwiseError.from(error).sqlstate !== '55P03') throw error; // lock_not_available
+      await control.query('ROLLBACK');
+      context.reporter.log('debug', `no pause of writes: the lock was not granted in ${timeout} ms`, context.label);
+      return null;
+    }
+    const pausedAt = Date.now();
+    const before = samples.at(-1)!.backlog;
+    while (!appliers.stop && Date.now() - pausedAt < PAUSE_MS) {
+      throwIfCancelled(context);
+      await sleep(PAUSED_SAMPLE_MS, context.options.signal);
+      if (fitsSwap(context, await sample(), applyRate(samples), appliers.parts)) break;
+    }
+    await control.query('COMMIT');
+    const after = samples.at(-1)!;
+    context.reporter.log(
+      'debug',
+      `paused writes for ${Date.now() - pausedAt} ms: ${before.toLocaleString('en-US')} -> ${after.backlog.toLocaleString('en-US')} changes pending`,
+      context.label,
+    );
+    return after;
+  } catch (error) {
+    await control.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }

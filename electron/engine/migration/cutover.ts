@@ -19,7 +19,7 @@ import { triggerStateStatement, triggerStatement } from '../trigger-ddl.js';
 import { describeBlockers, inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
-import { applyChanges } from './catch-up.js';
+import { applyRemainingChanges } from './catch-up.js';
 import { changeLogName } from './prepare.js';
 import { adoptSequences, planSequences } from './sequences.js';
 import { enforceRegistries } from './unique-registry.js';
@@ -29,6 +29,9 @@ import { crashPoint } from './crash-points.js';
 /** Swaps the tables; returns how long the table was under the exclusive lock (ms), for the step timings. */
 export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<{ lockMs: number }> {
   const { target, reporter, options, sql } = context;
+  // Once more just before the lock, while the application still writes: what
+  // it wrote since catch-up handed over, so that less is left for the lock.
+  if (target.saved.changeLog) await applyRemainingChanges(context, control, { whileWriting: true });
   const started = Date.now();
   let lockedAt = started;
   await inLockingTransaction(
@@ -66,7 +69,13 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
       }
 
       if (target.saved.changeLog) {
-        await applyChanges(context, control, false);
+        // Catch-up left no more than one connection applies in a short budget: the measured pause.
+        const applied = await applyRemainingChanges(context, control, { whileWriting: false });
+        reporter.log(
+          'info',
+          `applied the last ${applied.entries.toLocaleString('en-US')} logged changes in ${applied.ms} ms under the lock`,
+          context.label,
+        );
         await control.query(`SELECT ${sql.install}.stop_change_capture($1, $2::regclass, $3)`, [
           target.saved.changeLog,
           sql.source,

@@ -15,6 +15,7 @@ import { crashPoint } from './crash-points.js';
 import { acceptedIssues, recordAcceptedWorkload } from './acceptance.js';
 import { planSequences } from './sequences.js';
 import { startRegistryLog } from './unique-registry.js';
+import { createReplay } from './catch-up.js';
 
 export function changeLogName(runId: number, targetNo: number, after = false): string {
   return `changes_${runId}_${targetNo}${after ? '_after' : ''}`;
@@ -164,16 +165,8 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
               target.keyColumn,
               trigger,
             ]);
-            await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`, [
-              changeLog,
-              sql.source,
-              sql.partitioned,
-              identity,
-              target.keyColumn,
-              target.configId,
-              target.bucketColumn,
-            ]);
             target.saved = { ...target.saved, identity, changeLog, captureTrigger: trigger };
+            await createReplay(context, client);
           }
           // In the same transaction: no change between the two logs' starts goes unseen.
           await startRegistryLog(context, client, info);

@@ -150,6 +150,11 @@ const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetV
             <span className="muted">ETA</span>{' '}
             {running && view.etaSeconds !== null ? formatDuration(view.etaSeconds) : DASH}
           </span>
+          {view.pending !== null && (
+            <span data-testid="progress-pending">
+              <span className="muted">pending</span> {formatNumber(view.pending)} {view.unit}
+            </span>
+          )}
           <span data-testid="progress-key" className="ellipsis">
             <span className="muted">key</span> <span className="mono">{view.currentKey ?? DASH}</span>
           </span>

@@ -127,6 +127,24 @@ describe('Runs screen', () => {
     expect(bar()).toBe(copied);
     await report('indexes', 323, 646, 300);
     expect(bar()).toBeGreaterThan(copied);
+    expect(within(card).queryByTestId('progress-pending')).toBeNull();
+    // Catch-up: the apply rate, and the changes still pending while the application adds more.
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'catch_up', message: 'Applying changes' });
+    await emit({
+      type: 'progress',
+      runId: 4,
+      table,
+      at,
+      phase: 'catch_up',
+      done: 120_000,
+      total: 132_500,
+      unit: 'changes',
+      perSecond: 21_000,
+      etaSeconds: 1,
+      pending: 12_500,
+    });
+    expect(within(card).getByTestId('progress-rate').textContent).toContain('21,000 changes/s');
+    expect(within(card).getByTestId('progress-pending').textContent).toBe('pending 12,500 changes');
     stop();
   });
 
