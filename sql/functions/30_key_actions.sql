@@ -117,6 +117,8 @@ BEGIN
                v_table, p_key_value)
       WHEN p_state IN ('detached', 'detaching') THEN
         format('partwise key attach --table %s --value %s brings the key back.', v_table, p_key_value)
+      ELSE
+        'Wait for the action on the key to end; if it was interrupted, run it again (partwise key ...).'
     END;
 END;
 $$;
