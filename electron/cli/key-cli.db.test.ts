@@ -52,11 +52,28 @@ describe('partwise key', () => {
     const t = await seeded('c_plan');
     const text = await runCli(['key', 'drop', '--url', db.url, '--table', 'c_plan', '--value', '2', '--dry-run']);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain('drop key 2 of public.c_plan (customer_id; state active; c_plan_customer_id_2: 2 leaves, 15 rows');
+    expect(text.stdout).toContain(
+      'drop key 2 of public.c_plan (customer_id; state active; c_plan_customer_id_2: 2 leaves, 15 rows',
+    );
     expect(text.stdout).toContain('DROP TABLE c_plan_customer_id_2;');
     expect(text.stdout).toMatch(/Locks:\n {4}FOR UPDATE on tracker row of key 2/);
-    expect(text.stdout).toContain(db.major >= 14 ? 'DETACH PARTITION c_plan_customer_id_2 CONCURRENTLY;' : 'DETACH PARTITION c_plan_customer_id_2;');
-    const json = await runCli(['key', 'detach', '--url', db.url, '--table', 'c_plan', '--value', '1', '--value', '3', '--dry-run', '--json']);
+    expect(text.stdout).toContain(
+      db.major >= 14 ? 'DETACH PARTITION c_plan_customer_id_2 CONCURRENTLY;' : 'DETACH PARTITION c_plan_customer_id_2;',
+    );
+    const json = await runCli([
+      'key',
+      'detach',
+      '--url',
+      db.url,
+      '--table',
+      'c_plan',
+      '--value',
+      '1',
+      '--value',
+      '3',
+      '--dry-run',
+      '--json',
+    ]);
     const plans = JSON.parse(json.stdout) as Array<{ keyValue: string; rows: number; state: string }>;
     expect(plans.map((p) => [p.keyValue, p.rows, p.state])).toEqual([
       ['1', 15, 'active'],
@@ -71,11 +88,23 @@ describe('partwise key', () => {
     const cases: [string[], RegExp, number][] = [
       [['key', 'explode', '--table', 'c_bad', '--value', '1'], /partwise key needs an action: detach, attach, drop/, 2],
       [['key', 'detach', '--table', 'c_bad'], /--value is required/, 2],
-      [['key', 'limit', '--table', 'c_bad', '--value', '1', '--bucket-limit', '0'], /--bucket-limit must be a positive integer or none/, 2],
+      [
+        ['key', 'limit', '--table', 'c_bad', '--value', '1', '--bucket-limit', '0'],
+        /--bucket-limit must be a positive integer or none/,
+        2,
+      ],
       [['key', 'drop', '--table', 'c_bad', '--value', '1', '--then', 'maybe'], /--then must be refuse or recreate/, 2],
       [['key', 'detach', '--table', 'c_bad', '--value', '99', '--yes'], /public\.c_bad has no key 99/, 1],
-      [['key', 'detach', '--table', 'c_bad_ledger', '--value', '1', '--yes'], /public\.c_bad_ledger is not managed by Partwise/, 1],
-      [['key', 'export', '--table', 'c_bad', '--value', '1', '--out', '/nonexistent/dir/x.csv'], /cannot write \/nonexistent\/dir\/x\.csv/, 1],
+      [
+        ['key', 'detach', '--table', 'c_bad_ledger', '--value', '1', '--yes'],
+        /public\.c_bad_ledger is not managed by Partwise/,
+        1,
+      ],
+      [
+        ['key', 'export', '--table', 'c_bad', '--value', '1', '--out', '/nonexistent/dir/x.csv'],
+        /cannot write \/nonexistent\/dir\/x\.csv/,
+        1,
+      ],
       [['key', 'drop', '--table', 'c_bad', '--value', '1'], /Add --yes to run without a terminal/, 2],
     ];
     for (const [args, message, code] of cases) {
@@ -83,13 +112,28 @@ describe('partwise key', () => {
       expect(result.stderr, args.join(' ')).toMatch(message);
       expect(result.code, args.join(' ')).toBe(code);
     }
-    expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'c_bad'`)).toEqual([{ n: 0 }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'c_bad'`)).toEqual([
+      { n: 0 },
+    ]);
     expect(await db.query(`SELECT count(*)::int AS n FROM c_bad`)).toEqual([{ n: 45 }]);
   });
 
   it('detaches, attaches and drops several keys, with JSON results', async () => {
     const t = await seeded('c_many');
-    const detached = await runCli(['key', 'detach', '--url', db.url, '--table', 'c_many', '--value', '1', '--value', '2', '--yes', '--json']);
+    const detached = await runCli([
+      'key',
+      'detach',
+      '--url',
+      db.url,
+      '--table',
+      'c_many',
+      '--value',
+      '1',
+      '--value',
+      '2',
+      '--yes',
+      '--json',
+    ]);
     expect(detached.code, detached.stderr).toBe(0);
     const results = JSON.parse(detached.stdout) as Array<{ keyValue: string; state: string; rows: number }>;
     expect(results.map((r) => [r.keyValue, r.state, r.rows])).toEqual([
@@ -98,18 +142,46 @@ describe('partwise key', () => {
     ]);
     const attached = await runCli(['key', 'attach', '--url', db.url, '--table', 'c_many', '--value', '1']);
     expect(attached.stdout).toBe('Key 1 of public.c_many attached again: routing places its rows.\n');
-    const dropped = await runCli(['key', 'drop', '--url', db.url, '--table', 'c_many', '--value', '2', '--then', 'recreate', '--yes']);
-    expect(dropped.stdout).toMatch(/^Key 2 of public\.c_many dropped: 15 rows, [\d.]+ kB deleted; a later row of the key is placed in new partitions\.\n$/);
+    const dropped = await runCli([
+      'key',
+      'drop',
+      '--url',
+      db.url,
+      '--table',
+      'c_many',
+      '--value',
+      '2',
+      '--then',
+      'recreate',
+      '--yes',
+    ]);
+    expect(dropped.stdout).toMatch(
+      /^Key 2 of public\.c_many dropped: 15 rows, [\d.]+ kB deleted; a later row of the key is placed in new partitions\.\n$/,
+    );
     await write(t, 'after');
     expect(await state(t, '2')).toBe('active');
-    await expectSame('(SELECT * FROM c_many_ledger WHERE id NOT IN (SELECT id FROM c_many_ledger WHERE customer_id = 2 AND payload LIKE $$seed%$$)) l', t.view);
+    await expectSame(
+      '(SELECT * FROM c_many_ledger WHERE id NOT IN (SELECT id FROM c_many_ledger WHERE customer_id = 2 AND payload LIKE $$seed%$$)) l',
+      t.view,
+    );
   });
 
   it('exports a key as CSV to a file and in the COPY binary format to stdout', async () => {
     await seeded('c_export');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-export-'));
     const file = path.join(dir, 'tenant 3.csv');
-    const result = await runCli(['key', 'export', '--url', db.url, '--table', 'c_export', '--value', '3', '--out', file]);
+    const result = await runCli([
+      'key',
+      'export',
+      '--url',
+      db.url,
+      '--table',
+      'c_export',
+      '--value',
+      '3',
+      '--out',
+      file,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^Key 3 of public\.c_export: 15 rows exported \(\d+ B\)\.\n$/);
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
@@ -119,7 +191,18 @@ describe('partwise key', () => {
     );
     expect(lines.slice(1).sort()).toEqual(expected.map((e) => e.line).sort());
 
-    const binary = await runCli(['key', 'export', '--url', db.url, '--table', 'c_export', '--value', '3', '--format', 'binary']);
+    const binary = await runCli([
+      'key',
+      'export',
+      '--url',
+      db.url,
+      '--table',
+      'c_export',
+      '--value',
+      '3',
+      '--format',
+      'binary',
+    ]);
     expect(binary.code, binary.stderr).toBe(0);
     expect(binary.stdout.startsWith('PGCOPY\n')).toBe(true);
     expect(binary.stderr).toMatch(/15 rows exported/);
@@ -137,7 +220,10 @@ describe('kill -9 in the middle of a key action, then the same command again', (
     it(`finishes a ${action} killed at ${point}, with every committed row of the other keys in place`, async () => {
       const name = `c_${action}_${point.replace(/\W+/g, '_')}`;
       const t = await seeded(name);
-      const child = await runCliUntil(['key', action, '--url', db.url, '--table', name, '--value', '1', '--yes'], point);
+      const child = await runCliUntil(
+        ['key', action, '--url', db.url, '--table', name, '--value', '1', '--yes'],
+        point,
+      );
       await killHard(child, db.url);
       const [journal] = await db.query<{ status: string; step: string }>(
         `SELECT status, step FROM partwise.key_action WHERE table_name = $1`,

@@ -44,7 +44,8 @@ export function parseKeyCommand(actionName: string | undefined, values: KeyComma
     );
   const action = parsed.data;
   if (!values.table) throw new KeyUsageError('--table is required');
-  if (!values.value || values.value.length === 0) throw new KeyUsageError('--value is required (repeat it for several keys)');
+  if (!values.value || values.value.length === 0)
+    throw new KeyUsageError('--value is required (repeat it for several keys)');
   const options: KeyActionOptions = {};
   if (values.then !== undefined) {
     if (action !== 'drop') throw new KeyUsageError('--then goes with drop');
@@ -56,7 +57,8 @@ export function parseKeyCommand(actionName: string | undefined, values: KeyComma
     const limit = values['bucket-limit'];
     if (limit === undefined) throw new KeyUsageError('limit needs --bucket-limit N (or none for the table limit)');
     if (limit === 'none') options.bucketLimit = null;
-    else if (/^\d+$/.test(limit) && Number(limit) >= 1 && Number.isSafeInteger(Number(limit))) options.bucketLimit = Number(limit);
+    else if (/^\d+$/.test(limit) && Number(limit) >= 1 && Number.isSafeInteger(Number(limit)))
+      options.bucketLimit = Number(limit);
     else throw new KeyUsageError(`--bucket-limit must be a positive integer or none, got "${limit}"`);
   }
   if (values.format !== undefined || values.out !== undefined) {
@@ -64,7 +66,8 @@ export function parseKeyCommand(actionName: string | undefined, values: KeyComma
   }
   if (action === 'export') {
     const format = values.format ?? 'csv';
-    if (format !== 'csv' && format !== 'binary') throw new KeyUsageError(`--format must be csv or binary, got "${format}"`);
+    if (format !== 'csv' && format !== 'binary')
+      throw new KeyUsageError(`--format must be csv or binary, got "${format}"`);
     options.format = format;
     if (values.value.length > 1 && !values.out) throw new KeyUsageError('export one key at a time to stdout');
   }
@@ -79,7 +82,8 @@ function exportTarget(
 ): { stream: Writable; close(): Promise<void> } {
   if (!out) {
     const stream = new Writable({
-      write: (chunk: Buffer, _encoding, done) => (process.stdout.write(chunk) ? done() : process.stdout.once('drain', done)),
+      write: (chunk: Buffer, _encoding, done) =>
+        process.stdout.write(chunk) ? done() : process.stdout.once('drain', done),
     });
     return { stream, close: async () => undefined };
   }
@@ -111,14 +115,17 @@ export async function keyCommand(
   // Results go to stdout, unless the rows do.
   const say = (text: string): boolean => (exportToStdout ? process.stderr : process.stdout).write(`${text}\n`);
   const plans: KeyPlan[] = [];
-  for (const value of command.values) plans.push(await planKeyActionFor(pool, installSchema, table, value, action, options));
+  for (const value of command.values)
+    plans.push(await planKeyActionFor(pool, installSchema, table, value, action, options));
   if (values['dry-run']) {
     say(values.json ? JSON.stringify(plans, null, 2) : plans.map(formatKeyPlan).join('\n\n'));
     return 0;
   }
   if (action === 'detach' || action === 'drop') {
     if (!values.json && !values.yes) process.stderr.write(`${plans.map(formatKeyPlan).join('\n\n')}\n\n`);
-    const keys = plans.map((p) => `${p.keyValue} (${p.rows.toLocaleString('en-US')} rows, ${p.bytes.toLocaleString('en-US')} bytes)`);
+    const keys = plans.map(
+      (p) => `${p.keyValue} (${p.rows.toLocaleString('en-US')} rows, ${p.bytes.toLocaleString('en-US')} bytes)`,
+    );
     await confirm(
       action === 'drop'
         ? `Drop key ${keys.join(', ')} of ${plans[0]!.schema}.${plans[0]!.table}? Its rows are deleted.`

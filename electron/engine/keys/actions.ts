@@ -7,7 +7,7 @@ import { ident } from '../../db/sql.js';
 import { crashPoint } from '../migration/crash-points.js';
 import { inLockingTransaction, type LockRetryOptions } from '../locks.js';
 import type { ManagedConfig } from '../maintain.js';
-import { detachLevelOne } from './detach-partition.js';
+import { detachLevelOne, refuseWhileAnotherDetachPends } from './detach-partition.js';
 import { keyFacts, type KeyFacts } from './facts.js';
 import { beginKeyState, finishKeyState } from './state.js';
 import { exportKey } from './export.js';
@@ -51,7 +51,15 @@ async function refuseAndDetach(ctx: ActionContext): Promise<void> {
 }
 
 export async function detachKey(ctx: ActionContext): Promise<ActionOutcome> {
-  const before = await beginKeyState(ctx.client, ctx.installSchema, ctx.config.configId, ctx.keyValue, 'detach', ctx.lock);
+  await refuseWhileAnotherDetachPends(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue);
+  const before = await beginKeyState(
+    ctx.client,
+    ctx.installSchema,
+    ctx.config.configId,
+    ctx.keyValue,
+    'detach',
+    ctx.lock,
+  );
   if (before === 'detached') return { changed: false, state: 'detached', rows: ctx.facts.rows, bytes: ctx.facts.bytes };
   await refuseAndDetach(ctx);
   await finishKeyState(ctx.client, ctx.installSchema, ctx.config.configId, ctx.keyValue, 'detached', ctx.lock);
@@ -59,7 +67,14 @@ export async function detachKey(ctx: ActionContext): Promise<ActionOutcome> {
 }
 
 export async function attachKey(ctx: ActionContext): Promise<ActionOutcome> {
-  const before = await beginKeyState(ctx.client, ctx.installSchema, ctx.config.configId, ctx.keyValue, 'attach', ctx.lock);
+  const before = await beginKeyState(
+    ctx.client,
+    ctx.installSchema,
+    ctx.config.configId,
+    ctx.keyValue,
+    'attach',
+    ctx.lock,
+  );
   if (before === 'active') return { changed: false, state: 'active', rows: ctx.facts.rows, bytes: ctx.facts.bytes };
   const facts = await keyFacts(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue, { count: false });
   // A detach interrupted half way (14+) is finished first; then the partition comes back whole.
@@ -77,6 +92,7 @@ export async function attachKey(ctx: ActionContext): Promise<ActionOutcome> {
 }
 
 export async function dropKey(ctx: ActionContext): Promise<ActionOutcome> {
+  await refuseWhileAnotherDetachPends(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue);
   await beginKeyState(ctx.client, ctx.installSchema, ctx.config.configId, ctx.keyValue, 'drop', ctx.lock);
   await refuseAndDetach(ctx);
   ctx.progress({ step: `dropping ${ctx.facts.levelOne}` });
@@ -112,7 +128,13 @@ export async function maintainLeaves(ctx: ActionContext, action: 'vacuum' | 'ana
     await ctx.client.query(`${action === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE'} ${leaf}`);
   }
   ctx.progress({ step: action, done: leaves.length, total: leaves.length, unit: 'leaves' });
-  return { changed: true, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes, detail: { leaves: leaves.length } };
+  return {
+    changed: true,
+    state: ctx.facts.state,
+    rows: ctx.facts.rows,
+    bytes: ctx.facts.bytes,
+    detail: { leaves: leaves.length },
+  };
 }
 
 export async function setKeyLimit(ctx: ActionContext): Promise<ActionOutcome> {

@@ -13,19 +13,51 @@
 // transaction and retried (inLockingTransaction), since readers and writers
 // queue behind a waiting request.
 import type pg from 'pg';
-import { qualified } from '../../db/sql.js';
+import { ident, qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
 import { inLockingTransaction, lockTimeoutFor, deadlockTimeoutMs, sleep, type LockRetryOptions } from '../locks.js';
 import type { ManagedConfig } from '../maintain.js';
 import { serverMajor } from './facts.js';
 
-async function membership(client: pg.ClientBase, levelOneOid: number, major: number): Promise<'out' | 'in' | 'pending'> {
+async function membership(
+  client: pg.ClientBase,
+  levelOneOid: number,
+  major: number,
+): Promise<'out' | 'in' | 'pending'> {
   const { rows } = await client.query<{ pending: boolean }>(
     `SELECT ${major >= 14 ? 'inhdetachpending' : 'false'} AS pending FROM pg_inherits WHERE inhrelid = $1`,
     [levelOneOid],
   );
   if (rows.length === 0) return 'out';
   return rows[0]!.pending ? 'pending' : 'in';
+}
+
+/**
+ * PostgreSQL (14+) allows one pending detach per partitioned table: while a
+ * key's detach is unfinished, no other key of the table can be detached.
+ * Says so, naming that key, before anything changes.
+ */
+export async function refuseWhileAnotherDetachPends(
+  client: pg.ClientBase,
+  installSchema: string,
+  config: ManagedConfig,
+  keyValue: string,
+): Promise<void> {
+  if ((await serverMajor(client)) < 14) return;
+  const { rows } = await client.query<{ key_value: string }>(
+    `SELECT t.key_value FROM ${ident(installSchema)}.partition_tracker t
+       JOIN pg_inherits i ON i.inhrelid = t.level_one_partition AND i.inhdetachpending
+      WHERE t.config_id = $1 AND t.key_value <> $2`,
+    [config.configId, keyValue],
+  );
+  const pending = rows[0]?.key_value;
+  if (pending === undefined) return;
+  const table = `${config.schema}.${config.table}`;
+  throw new PartwiseError(
+    'conflict',
+    `the detach of key ${pending} of ${table} did not finish, and PostgreSQL detaches one partition of a table at a time`,
+    { hint: `partwise key detach --table ${table} --value ${pending} finishes it (or attach brings the key back)` },
+  );
 }
 
 export async function detachLevelOne(

@@ -98,7 +98,14 @@ describe('key actions under concurrent writes', () => {
     const t = await table('w_detach');
     const writers = await Promise.all([1, 1, 2, 3].map((k) => startWriter(t, k)));
     await whileWriting(t, [1, 2, 3], 20);
-    await runKeyAction(db.pool, { schema: 'public', name: 'w_detach' }, '1', 'detach', {}, { installSchema: 'partwise' });
+    await runKeyAction(
+      db.pool,
+      { schema: 'public', name: 'w_detach' },
+      '1',
+      'detach',
+      {},
+      { installSchema: 'partwise' },
+    );
     await whileWriting(t, [2, 3], 20);
     const detached = await Promise.all(writers.map((w) => w.stop()));
 
@@ -112,10 +119,18 @@ describe('key actions under concurrent writes', () => {
     await expectSame(`(SELECT * FROM w_detach_ledger WHERE customer_id <> 1) l`, t.view);
 
     const again = await Promise.all([1, 2].map((k) => startWriter(t, k)));
-    await runKeyAction(db.pool, { schema: 'public', name: 'w_detach' }, '1', 'attach', {}, { installSchema: 'partwise' });
+    await runKeyAction(
+      db.pool,
+      { schema: 'public', name: 'w_detach' },
+      '1',
+      'attach',
+      {},
+      { installSchema: 'partwise' },
+    );
     await whileWriting(t, [1, 2], 20);
     const attached = await Promise.all(again.map((w) => w.stop()));
-    for (const e of attached[0]!.errors) expect(e).toMatch(/partwise: key 1 of public\.w_detach is (detached|being attached)/);
+    for (const e of attached[0]!.errors)
+      expect(e).toMatch(/partwise: key 1 of public\.w_detach is (detached|being attached)/);
     expect(attached[1]!.errors).toEqual([]);
     await expectSame('w_detach_ledger', t.view);
   });
@@ -128,7 +143,10 @@ describe('key actions under concurrent writes', () => {
     await whileWriting(t, [2, 3], 20);
     const done = await Promise.all(writers.map((w) => w.stop()));
     expect(done[0]!.errors.length).toBeGreaterThan(0);
-    for (const e of done[0]!.errors) expect(e).toMatch(/partwise: key 1 of public\.w_drop (is detached|is being dropped|was dropped)|no partition of relation/);
+    for (const e of done[0]!.errors)
+      expect(e).toMatch(
+        /partwise: key 1 of public\.w_drop (is detached|is being dropped|was dropped)|no partition of relation/,
+      );
     expect(done[1]!.errors).toEqual([]);
     expect(done[2]!.errors).toEqual([]);
     await expectSame(`(SELECT * FROM w_drop_ledger WHERE customer_id <> 1) l`, t.view);
@@ -150,9 +168,16 @@ describe('key actions under concurrent writes', () => {
       const { rows } = await app.query<{ id: string }>(
         `INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'in flight') RETURNING id`,
       );
-      const detach = runKeyAction(db.pool, { schema: 'public', name: 'w_inflight' }, '1', 'detach', {}, {
-        installSchema: 'partwise',
-      });
+      const detach = runKeyAction(
+        db.pool,
+        { schema: 'public', name: 'w_inflight' },
+        '1',
+        'detach',
+        {},
+        {
+          installSchema: 'partwise',
+        },
+      );
       // The detach waits for the open transaction (on a lock before 14, for its end with CONCURRENTLY).
       for (;;) {
         const waiting = await db.query(
@@ -162,7 +187,9 @@ describe('key actions under concurrent writes', () => {
         if (waiting.length > 0) break;
         await new Promise((r) => setTimeout(r, 20));
       }
-      await app.query(`INSERT INTO w_inflight_ledger (id, customer_id, payload) VALUES ($1, 1, 'in flight')`, [rows[0]!.id]);
+      await app.query(`INSERT INTO w_inflight_ledger (id, customer_id, payload) VALUES ($1, 1, 'in flight')`, [
+        rows[0]!.id,
+      ]);
       await app.query('COMMIT');
       await detach;
     } finally {

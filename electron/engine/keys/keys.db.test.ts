@@ -48,7 +48,9 @@ describe('detach and attach', () => {
     expect(await db.query(`SELECT count(*)::int AS n FROM ${t.view} WHERE customer_id = 2`)).toEqual([{ n: 0 }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM public.k_detach_customer_id_2`)).toEqual([{ n: 21 }]);
     expect(
-      await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhrelid = 'public.k_detach_customer_id_2'::regclass`),
+      await db.query(
+        `SELECT count(*)::int AS n FROM pg_inherits WHERE inhrelid = 'public.k_detach_customer_id_2'::regclass`,
+      ),
     ).toEqual([{ n: 0 }]);
     await expect(db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (2, 'refused')`)).rejects.toThrow(
       'partwise: key 2 of public.k_detach is detached (its rows are in table public.k_detach_customer_id_2); new rows of this key are refused',
@@ -80,8 +82,12 @@ describe('detach and attach', () => {
     const t = await seeded('k_bad_attach');
     await act(t, '3', 'detach');
     // DETACH ... CONCURRENTLY (14+) leaves a CHECK constraint of the key on the table, which would refuse the stray row.
-    await db.query(`ALTER TABLE public.k_bad_attach_customer_id_3 DROP CONSTRAINT IF EXISTS k_bad_attach_customer_id_3_customer_id_check`);
-    await db.query(`INSERT INTO public.k_bad_attach_customer_id_3 (customer_id, payload, bucket_id) VALUES (9, 'stray', 0)`);
+    await db.query(
+      `ALTER TABLE public.k_bad_attach_customer_id_3 DROP CONSTRAINT IF EXISTS k_bad_attach_customer_id_3_customer_id_check`,
+    );
+    await db.query(
+      `INSERT INTO public.k_bad_attach_customer_id_3 (customer_id, payload, bucket_id) VALUES (9, 'stray', 0)`,
+    );
     await expect(act(t, '3', 'attach')).rejects.toThrow(/partition constraint is violated|violat/);
     expect(await state(t, '3')).toBe('attaching');
     await expect(db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (3, 'x')`)).rejects.toThrow(
@@ -89,6 +95,70 @@ describe('detach and attach', () => {
     );
     await db.query(`DELETE FROM public.k_bad_attach_customer_id_3 WHERE customer_id = 9`);
     expect(await act(t, '3', 'attach')).toMatchObject({ state: 'active' });
+  });
+});
+
+describe('a detach that gave up', () => {
+  it('leaves the key refusing rows and is finished by running it again (DETACH ... FINALIZE on 14+); attach also finishes it', async () => {
+    const t = await seeded('k_gave_up');
+    const pending = async (key: string) =>
+      db.query(
+        `SELECT ${db.major >= 14 ? 'inhdetachpending' : 'false'} AS pending FROM pg_inherits WHERE inhrelid = $1::regclass`,
+        [`public.k_gave_up_customer_id_${key}`],
+      );
+    const giveUp = async (key: string): Promise<void> => {
+      // A reader of the table keeps the detach waiting past its lock_timeout, with no retry.
+      const reader = await db.connect();
+      await reader.query(`BEGIN; SELECT count(*) FROM ${t.view}`);
+      await expect(
+        runKeyAction(
+          db.pool,
+          { schema: 'public', name: 'k_gave_up' },
+          key,
+          'detach',
+          {},
+          {
+            ...run,
+            lock: { lockTimeoutMs: 100, attempts: 1 },
+          },
+        ),
+      ).rejects.toThrow(/lock/);
+      await reader.query('COMMIT');
+      await reader.end();
+      expect(await state(t, key)).toBe('detaching');
+      // From 14 the detach's first transaction committed: the partition is half detached.
+      expect(await pending(key)).toEqual([{ pending: db.major >= 14 }]);
+      await expect(
+        db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES ($1, 'x')`, [Number(key)]),
+      ).rejects.toThrow(`key ${key} of public.k_gave_up is detached`);
+    };
+    await giveUp('1');
+    if (db.major >= 14) {
+      // One pending detach per table: another key's detach is refused before it changes anything.
+      await expect(act(t, '2', 'drop')).rejects.toThrow(
+        'the detach of key 1 of public.k_gave_up did not finish, and PostgreSQL detaches one partition of a table at a time',
+      );
+      expect(await state(t, '2')).toBe('active');
+    }
+    expect(await act(t, '1', 'detach')).toMatchObject({ state: 'detached', changed: true });
+    expect(await pending('1')).toEqual([]);
+
+    await giveUp('2');
+    expect(await act(t, '2', 'attach')).toMatchObject({ state: 'active', changed: true });
+    expect(await pending('2')).toEqual([{ pending: false }]);
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (2, 'back')`);
+    expect(await db.query(`SELECT count(*)::int AS n FROM ${t.view} WHERE customer_id = 2`)).toEqual([{ n: 21 }]);
+    const journal = await db.query<{ action: string; status: string }>(
+      `SELECT action, status FROM partwise.key_action WHERE config_id = $1 ORDER BY action_id`,
+      [t.configId],
+    );
+    expect(journal.map((j) => `${j.action}:${j.status}`)).toEqual([
+      'detach:failed',
+      ...(db.major >= 14 ? ['drop:failed'] : []),
+      'detach:succeeded',
+      'detach:failed',
+      'attach:succeeded',
+    ]);
   });
 });
 
@@ -106,9 +176,10 @@ describe('drop', () => {
     expect(await db.query(`SELECT to_regclass('public.k_drop_customer_id_1') AS r`)).toEqual([{ r: null }]);
     expect(await state(t, '1')).toBeUndefined();
     expect(
-      await db.query(`SELECT count(*)::int AS n FROM partwise.partition_bucket WHERE config_id = $1 AND key_value = '1'`, [
-        t.configId,
-      ]),
+      await db.query(
+        `SELECT count(*)::int AS n FROM partwise.partition_bucket WHERE config_id = $1 AND key_value = '1'`,
+        [t.configId],
+      ),
     ).toEqual([{ n: 0 }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM ${t.view}`)).toEqual([{ n: 40 }]);
     await expect(db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'after')`)).rejects.toThrow(
@@ -143,10 +214,12 @@ describe('bad input changes nothing', () => {
   it('names an unknown key and an unmanaged table', async () => {
     const t = await seeded('k_bad');
     await db.query('CREATE TABLE k_plain (customer_id int)');
-    await expect(act(t, '42', 'drop')).rejects.toThrow('public.k_bad has no key 42 (customer_id = 42 has no partition)');
-    await expect(
-      runKeyAction(db.pool, { schema: 'public', name: 'k_plain' }, '1', 'detach', {}, run),
-    ).rejects.toThrow('public.k_plain is not managed by Partwise');
+    await expect(act(t, '42', 'drop')).rejects.toThrow(
+      'public.k_bad has no key 42 (customer_id = 42 has no partition)',
+    );
+    await expect(runKeyAction(db.pool, { schema: 'public', name: 'k_plain' }, '1', 'detach', {}, run)).rejects.toThrow(
+      'public.k_plain is not managed by Partwise',
+    );
     await expect(act(t, '1', 'readmit')).rejects.toThrow('key 1 of public.k_bad was not dropped');
     expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'k_bad'`)).toEqual([
       { n: 0 },
@@ -207,10 +280,9 @@ describe('per-key limit, vacuum, analyze, export', () => {
       '1:10:8192',
     ]);
     // Key 3 untouched: its dead rows are still there, never analyzed (-1 from 14 on, 0 before).
-    expect(vacuumed.filter((l) => l.key === '3').map((l) => `${l.bucket}:${Math.max(l.tuples, 0)}:${l.bytes}`)).toEqual([
-      '0:0:8192',
-      '1:0:8192',
-    ]);
+    expect(vacuumed.filter((l) => l.key === '3').map((l) => `${l.bucket}:${Math.max(l.tuples, 0)}:${l.bytes}`)).toEqual(
+      ['0:0:8192', '1:0:8192'],
+    );
   });
 
   it('exports the rows of a key as CSV with a header, attached or detached', async () => {
@@ -219,10 +291,17 @@ describe('per-key limit, vacuum, analyze, export', () => {
       const out = new PassThrough();
       const chunks: Buffer[] = [];
       out.on('data', (c: Buffer) => chunks.push(c));
-      const result = await runKeyAction(db.pool, { schema: 'public', name: 'k_export' }, '3', 'export', { format: 'csv' }, {
-        ...run,
-        output: out,
-      });
+      const result = await runKeyAction(
+        db.pool,
+        { schema: 'public', name: 'k_export' },
+        '3',
+        'export',
+        { format: 'csv' },
+        {
+          ...run,
+          output: out,
+        },
+      );
       expect(result).toMatchObject({ rows: 20 });
       return Buffer.concat(chunks).toString();
     };

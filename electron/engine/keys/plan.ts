@@ -77,10 +77,14 @@ function plannedSteps(
       return {
         steps: [
           `mark key ${keyValue} attaching`,
-          ...(facts.attached ? [] : [`attach ${levelOne} to ${parent} (PostgreSQL checks every row's key while attaching)`]),
+          ...(facts.attached
+            ? []
+            : [`attach ${levelOne} to ${parent} (PostgreSQL checks every row's key while attaching)`]),
           `mark key ${keyValue} active: routing places its rows again`,
         ],
-        ddl: facts.attached ? [] : [`ALTER TABLE ${parent} ATTACH PARTITION ${levelOne} FOR VALUES IN ('${keyValue.replace(/'/g, "''")}')`],
+        ddl: facts.attached
+          ? []
+          : [`ALTER TABLE ${parent} ATTACH PARTITION ${levelOne} FOR VALUES IN ('${keyValue.replace(/'/g, "''")}')`],
         locks: [
           trackerLock,
           ...(facts.attached
@@ -116,7 +120,11 @@ function plannedSteps(
         locks: [
           trackerLock,
           ...d.locks,
-          { relation: levelOne, mode: 'ACCESS EXCLUSIVE', held: 'for the drop transaction, once detached (nobody uses it)' },
+          {
+            relation: levelOne,
+            mode: 'ACCESS EXCLUSIVE',
+            held: 'for the drop transaction, once detached (nobody uses it)',
+          },
         ],
         notes: d.notes,
       };
@@ -160,7 +168,9 @@ function plannedSteps(
     case 'export': {
       const format = options.format ?? 'csv';
       return {
-        steps: [`COPY the rows of key ${keyValue} (${facts.rows} rows, one snapshot) to the output, ${format === 'csv' ? 'as CSV with a header' : 'in the COPY binary format'}`],
+        steps: [
+          `COPY the rows of key ${keyValue} (${facts.rows} rows, one snapshot) to the output, ${format === 'csv' ? 'as CSV with a header' : 'in the COPY binary format'}`,
+        ],
         ddl: [],
         locks: [
           {
@@ -189,7 +199,10 @@ export function planKeyAction(action: KeyActionKind, facts: KeyFacts, options: K
     );
   }
   if (action === 'limit' && options.bucketLimit === undefined) {
-    throw new PartwiseError('invalid_input', 'a bucket limit is required (a positive integer, or none for the table limit)');
+    throw new PartwiseError(
+      'invalid_input',
+      'a bucket limit is required (a positive integer, or none for the table limit)',
+    );
   }
   const planned = plannedSteps(action, facts, options);
   return {
