@@ -13,9 +13,11 @@ import {
   type LevelOneNode,
   type ManagedTable,
   type PartitionTree,
+  type RetiredKey,
   type SizesReport,
   type TrackerRow,
 } from '../../shared/explorer.js';
+import type { KeyState } from '../../shared/keys.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
 import type { Queryable } from './catalog.js';
@@ -109,8 +111,14 @@ async function treeWithLeaves(
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
   const [{ rows: trackers }, { rows: buckets }, assignedByKey] = await Promise.all([
-    db.query<{ key_value: string; level_one: string; current_bucket_id: number }>(
-      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id
+    db.query<{
+      key_value: string;
+      level_one: string;
+      current_bucket_id: number;
+      state: KeyState;
+      bucket_limit: string | null;
+    }>(
+      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id, t.state, t.bucket_limit
          FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
       [configId],
     ),
@@ -164,11 +172,31 @@ async function treeWithLeaves(
       rows: list.reduce((sum, b) => sum + b.rows, 0),
       currentBucketId: t.current_bucket_id,
       buckets: list,
+      state: t.state,
+      bucketLimit: t.bucket_limit === null ? null : Number(t.bucket_limit),
     };
   });
+  const { rows: retired } = await db.query<{
+    key_value: string;
+    on_insert: RetiredKey['onInsert'];
+    rows_dropped: string;
+    bytes_dropped: string;
+    retired_at: Date;
+  }>(
+    `SELECT key_value, on_insert, rows_dropped, bytes_dropped, retired_at FROM ${q}.retired_key
+      WHERE config_id = $1 ORDER BY retired_at DESC, key_value`,
+    [configId],
+  );
   const tree: PartitionTree = {
     table,
     levelOne,
+    retired: retired.map((r) => ({
+      keyValue: r.key_value,
+      onInsert: r.on_insert,
+      rowsDropped: Number(r.rows_dropped),
+      bytesDropped: Number(r.bytes_dropped),
+      retiredAt: r.retired_at.toISOString(),
+    })),
     totals: {
       rows: levelOne.reduce((sum, l) => sum + l.rows, 0),
       leaves: buckets.length,
