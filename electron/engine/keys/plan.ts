@@ -3,6 +3,7 @@
 import type { KeyActionKind, KeyActionOptions, KeyPlan, LockStep } from '../../../shared/keys.js';
 import { qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
+import { countOf, formatBytes } from '../../../shared/text.js';
 import type { KeyFacts } from './facts.js';
 
 function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
@@ -64,7 +65,9 @@ function plannedSteps(
       return {
         steps: [
           refuse,
-          ...(facts.attached ? [`detach ${levelOne} (all ${facts.leaves.length} leaves) from ${parent}`] : []),
+          ...(facts.attached
+            ? [`detach ${levelOne} (with its ${countOf(facts.leaves.length, 'leaf', 'leaves')}) from ${parent}`]
+            : []),
           `mark key ${keyValue} detached; ${levelOne} stays as a standalone table with its rows and indexes`,
         ],
         ddl: d.ddl,
@@ -113,7 +116,7 @@ function plannedSteps(
         steps: [
           refuse,
           ...(facts.attached ? [`detach ${levelOne} from ${parent}`] : []),
-          `drop ${levelOne} and its ${facts.leaves.length} leaves: ${facts.rows} rows, ${facts.bytes} bytes deleted`,
+          `drop ${levelOne} and its ${countOf(facts.leaves.length, 'leaf', 'leaves')}: ${countOf(facts.rows, 'row')}, ${formatBytes(facts.bytes)} deleted`,
           `forget the key's metadata; a later row of key ${keyValue} is ${onInsert === 'refuse' ? 'refused' : 'placed in new partitions'}`,
         ],
         ddl: [...d.ddl, `DROP TABLE ${levelOne}`],
@@ -140,7 +143,9 @@ function plannedSteps(
     case 'analyze': {
       const verb = action === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE';
       return {
-        steps: [`${verb} each of the ${facts.leaves.length} leaves of key ${keyValue}, one at a time`],
+        steps: [
+          `${verb} each of the ${countOf(facts.leaves.length, 'leaf', 'leaves')} of key ${keyValue}, one at a time`,
+        ],
         ddl: facts.leaves.map((leaf) => `${verb} ${leaf}`),
         locks: [
           {
