@@ -156,7 +156,10 @@ BEGIN
                    v_registry.registry_table,
                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_registry.identity_columns) c),
                    v_tracker.level_one_partition,
-                   (SELECT string_agg(format('r.%1$I IS NOT DISTINCT FROM l.%1$I', c), ' AND ')
+                   -- Equality, as sync_unique_registries matches them: it uses the
+                   -- registry's index on the row identity (IS NOT DISTINCT FROM would
+                   -- compare every entry with every row).
+                   (SELECT string_agg(format('r.%1$I = l.%1$I', c), ' AND ')
                       FROM unnest(v_registry.identity_columns) c));
   END LOOP;
   EXECUTE format('DROP TABLE %s', v_tracker.level_one_partition);

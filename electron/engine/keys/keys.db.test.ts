@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { useTestDatabase } from '../../testing/database.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../../testing/fixtures.js';
 import { runKeyAction, planKeyActionFor } from './run.js';
+import { migrate } from '../index.js';
 import type { KeyActionKind, KeyActionOptions } from '../../../shared/keys.js';
 
 const db = useTestDatabase('keys');
@@ -207,6 +208,41 @@ describe('drop', () => {
     await act(t, '3', 'detach');
     expect(await act(t, '3', 'drop')).toMatchObject({ rows: 20, state: 'retired' });
     expect(await db.query(`SELECT to_regclass('public.k_drop_detached_customer_id_3') AS r`)).toEqual([{ r: null }]);
+  });
+});
+
+describe('drop and the unique registries of a migrated table', () => {
+  it('frees the values of the dropped rows and keeps enforcing the others', async () => {
+    await db.query(`CREATE TABLE k_unique (id bigint PRIMARY KEY, customer_id int NOT NULL, payload text)`);
+    await db.query(`INSERT INTO k_unique SELECT g, 1 + g % 3, 'p' FROM generate_series(1, 300) g`);
+    const outcome = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'k_unique', keyColumn: 'customer_id', bucketLimit: 40 }],
+      {
+        workers: 1,
+      },
+    );
+    expect(outcome.status).toBe('succeeded');
+    const registries = await db.query(`SELECT registry_table FROM partwise.unique_registry WHERE enforced`);
+    expect(registries).toHaveLength(1);
+    const result = await runKeyAction(
+      db.pool,
+      { schema: 'public', name: 'k_unique' },
+      '2',
+      'drop',
+      { onInsert: 'recreate' },
+      run,
+    );
+    expect(result).toMatchObject({ rows: 100 });
+    // id 1 was a row of key 2 (1 % 3 = 1): free again, under any key; id 3 (key 1) is still taken across the table.
+    await db.query(`INSERT INTO k_unique (id, customer_id, payload) VALUES (1, 3, 'reused')`);
+    await expect(db.query(`INSERT INTO k_unique (id, customer_id, payload) VALUES (3, 2, 'dup')`)).rejects.toThrow(
+      /duplicate key/,
+    );
+    const [left] = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM partwise.${(registries[0] as { registry_table: string }).registry_table}`,
+    );
+    expect(left!.n).toBe(201);
   });
 });
 
