@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { useTestDatabase } from '../testing/database.js';
+import { expectSameRows } from '../testing/same-rows.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
 import { killHard, runCli, runCliUntil } from '../testing/cli.js';
 
@@ -36,11 +37,8 @@ async function state(t: RoutedTable, key: string): Promise<string | null> {
   return rows[0]?.state ?? null;
 }
 
-async function expectSame(left: string, right: string): Promise<void> {
-  const cols = 'id, customer_id, payload';
-  const missing = await db.query(`SELECT ${cols} FROM ${left} EXCEPT SELECT ${cols} FROM ${right} LIMIT 5`);
-  const extra = await db.query(`SELECT ${cols} FROM ${right} EXCEPT SELECT ${cols} FROM ${left} LIMIT 5`);
-  expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+function expectSame(left: string, right: string): Promise<void> {
+  return expectSameRows(db, left, right, 'id, customer_id, payload');
 }
 
 beforeAll(async () => {

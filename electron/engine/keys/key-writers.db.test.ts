@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { useTestDatabase } from '../../testing/database.js';
+import { expectSameRows } from '../../testing/same-rows.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../../testing/fixtures.js';
 import { runKeyAction } from './run.js';
 
@@ -80,11 +81,8 @@ async function whileWriting(t: RoutedTable, keys: number[], n: number): Promise<
   }
 }
 
-async function expectSame(left: string, right: string): Promise<void> {
-  const cols = 'id, customer_id, payload';
-  const missing = await db.query(`SELECT ${cols} FROM ${left} EXCEPT SELECT ${cols} FROM ${right} LIMIT 5`);
-  const extra = await db.query(`SELECT ${cols} FROM ${right} EXCEPT SELECT ${cols} FROM ${left} LIMIT 5`);
-  expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+function expectSame(left: string, right: string): Promise<void> {
+  return expectSameRows(db, left, right, 'id, customer_id, payload');
 }
 
 const REFUSED = /partwise: key 1 of public\.\w+ is (detached|being dropped)|no partition of relation .* found for row/;
