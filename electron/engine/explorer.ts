@@ -110,6 +110,12 @@ async function treeWithLeaves(
 ): Promise<{ tree: PartitionTree; leafOids: Map<string, number> }> {
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
+  // Key states came with migration 0006: a database Partwise has not upgraded
+  // yet (nothing ran since) has every key active and none dropped.
+  const { rows: present } = await db.query<{ keys: boolean }>('SELECT to_regclass($1) IS NOT NULL AS keys', [
+    `${q}.retired_key`,
+  ]);
+  const keyActions = present[0]!.keys;
   const [{ rows: trackers }, { rows: buckets }, assignedByKey] = await Promise.all([
     db.query<{
       key_value: string;
@@ -118,7 +124,8 @@ async function treeWithLeaves(
       state: KeyState;
       bucket_limit: string | null;
     }>(
-      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id, t.state, t.bucket_limit
+      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id,
+              ${keyActions ? 't.state, t.bucket_limit' : `'active' AS state, NULL AS bucket_limit`}
          FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
       [configId],
     ),
@@ -183,8 +190,10 @@ async function treeWithLeaves(
     bytes_dropped: string;
     retired_at: Date;
   }>(
-    `SELECT key_value, on_insert, rows_dropped, bytes_dropped, retired_at FROM ${q}.retired_key
-      WHERE config_id = $1 ORDER BY retired_at DESC, key_value`,
+    keyActions
+      ? `SELECT key_value, on_insert, rows_dropped, bytes_dropped, retired_at FROM ${q}.retired_key
+          WHERE config_id = $1 ORDER BY retired_at DESC, key_value`
+      : 'SELECT NULL WHERE $1::int IS NULL',
     [configId],
   );
   const tree: PartitionTree = {

@@ -41,7 +41,9 @@ export function keysHandlers(context: ServiceContext): HandlerGroup<'keys.plan' 
       return plans;
     },
     'keys.run': async ({ connectionId, configId, action, keyValues, options, out }) => {
-      const pool = await context.pools.pool(connectionId);
+      // Work the user asked for and watches: a detach waits for the table's
+      // transactions, an export streams a whole key; no statement timeout.
+      const pool = await context.pools.workPool(connectionId);
       const table = await managedTable(pool, installSchema, configId);
       if (out !== undefined && action !== 'export')
         throw new PartwiseError('invalid_input', 'a file goes with export only');

@@ -14,6 +14,7 @@ import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
 import { resultOf } from '../testing/envelope.js';
+import { testPools } from '../testing/pools.js';
 
 const db = useTestDatabase('keys_services');
 let dispatch: ReturnType<typeof createDispatcher>;
@@ -25,7 +26,7 @@ async function call<T>(command: string, input: unknown): Promise<T> {
 
 beforeAll(async () => {
   const context: ServiceContext = {
-    pools: { pool: async (id) => (id === 'main' ? db.pool : Promise.reject(new Error(`unknown connection ${id}`))) },
+    pools: testPools(db),
     emit: () => undefined,
     onShutdown: () => undefined,
     installSchema: 'partwise',
