@@ -307,11 +307,14 @@ export function useKeyPlan(
   action: KeyActionKind,
   keyValues: readonly string[],
   options: KeyActionOptions,
+  /** false once the action ran: the plan stays as it was confirmed. */
+  enabled: boolean,
 ) {
   const invoke = useInvoke();
   return useQuery({
     queryKey: queryKeys.keyPlan(connectionId, configId, action, keyValues, options),
     queryFn: () => invoke('keys.plan', { connectionId, configId, action, keyValues: [...keyValues], options }),
+    enabled,
     staleTime: 0,
     gcTime: 0,
   });

@@ -133,9 +133,9 @@ export function KeyActionDialog({
   const [format, setFormat] = useState<'csv' | 'binary'>('csv');
   const [out, setOut] = useState('');
   const options: KeyActionOptions = action === 'drop' ? { onInsert } : action === 'export' ? { format } : {};
-  const plan = useKeyPlan(connectionId, table.configId, action, keyValues, options);
   const run = useKeyAction(connectionId, table.configId);
   const [results, setResults] = useState<KeyActionResult[] | null>(null);
+  const plan = useKeyPlan(connectionId, table.configId, action, keyValues, options, results === null && !run.isPending);
   const production = useActiveConnection().profile?.production === true;
   const tableName = `${table.schema}.${table.table}`;
   const nothingToDo = plan.data !== undefined && plan.data.every((p) => p.steps.length === 0);
