@@ -38,6 +38,7 @@ describe('installing the SQL infrastructure', () => {
       );
       expect(tables.rows.map((r) => r.relname)).toEqual([
         'installation',
+        'key_action',
         'maintenance_finding',
         'migration_acceptance',
         'migration_log',
@@ -47,6 +48,7 @@ describe('installing the SQL infrastructure', () => {
         'partition_bucket',
         'partition_config',
         'partition_tracker',
+        'retired_key',
         'schema_migrations',
         'unique_registry',
       ]);
