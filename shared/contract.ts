@@ -17,12 +17,14 @@ import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 import { WorkloadReport } from './workload.js';
+import { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan } from './keys.js';
 import { ErrorInfo } from './errors.js';
 
 const connectionId = z.string().min(1).max(200);
 const identifier = z.string().min(1).max(63);
 const configId = z.number().int().positive();
 const runId = z.number().int().positive();
+const keyValues = z.array(z.string().min(1).max(1000)).min(1).max(100);
 const empty = z.object({}).strict();
 
 export const AppInfo = z.object({
@@ -116,6 +118,25 @@ export const commands = {
     input: z.object({ connectionId, configId, ahead: z.number().min(0).max(1).nullable() }).strict(),
     output: MaintenanceReport,
   },
+  /** What an action on keys of a managed table would do: steps, DDL, locks, rows and bytes (read-only). */
+  'keys.plan': {
+    input: z.object({ connectionId, configId, action: KeyActionKind, keyValues, options: KeyActionOptions }).strict(),
+    output: z.array(KeyPlan),
+  },
+  /** Runs an action on keys, one after the other (export: to `out`, an absolute file path, one key). */
+  'keys.run': {
+    input: z
+      .object({
+        connectionId,
+        configId,
+        action: KeyActionKind,
+        keyValues,
+        options: KeyActionOptions,
+        out: z.string().min(1).max(4096).optional(),
+      })
+      .strict(),
+    output: z.array(KeyActionResult),
+  },
   /** The statements run on a managed table (pg_stat_statements) and which of them read every leaf. */
   'workload.live': { input: z.object({ connectionId, configId }).strict(), output: WorkloadReport },
 } as const;
@@ -131,6 +152,7 @@ export const writingCommands = [
   'runs.finalize',
   'tracker.setBucketLimit',
   'maintenance.run',
+  'keys.run',
 ] as const satisfies readonly CommandName[];
 export type CommandInput<C extends CommandName> = z.input<(typeof commands)[C]['input']>;
 export type CommandOutput<C extends CommandName> = z.output<(typeof commands)[C]['output']>;

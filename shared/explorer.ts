@@ -1,6 +1,7 @@
 // The partition tree, bucket fill levels, sizes, and the tracker metadata of
 // the tables Partwise manages.
 import { z } from 'zod';
+import { KeyState, RetiredKeyPolicy } from './keys.js';
 
 export const ManagedTable = z.object({
   configId: z.number().int(),
@@ -62,12 +63,27 @@ export const LevelOneNode = z.object({
   rows: z.number(),
   currentBucketId: z.number().int(),
   buckets: z.array(BucketNode),
+  /** See shared/keys.ts: a detached key's partition is a standalone table (its buckets still listed). */
+  state: KeyState,
+  /** The key's own bucket limit (partwise key limit), if it has one. */
+  bucketLimit: z.number().nullable(),
 });
 export type LevelOneNode = z.infer<typeof LevelOneNode>;
+
+/** A key whose partitions were dropped (partwise key drop). */
+export const RetiredKey = z.object({
+  keyValue: z.string(),
+  onInsert: RetiredKeyPolicy,
+  rowsDropped: z.number(),
+  bytesDropped: z.number(),
+  retiredAt: z.string(),
+});
+export type RetiredKey = z.infer<typeof RetiredKey>;
 
 export const PartitionTree = z.object({
   table: ManagedTable,
   levelOne: z.array(LevelOneNode),
+  retired: z.array(RetiredKey),
   totals: z.object({ rows: z.number(), leaves: z.number(), levelOne: z.number() }),
 });
 export type PartitionTree = z.infer<typeof PartitionTree>;

@@ -55,4 +55,18 @@ export class ExplorerPage {
     await this.root.getByTestId('tree-refresh').click();
     await expect(this.root.getByTestId('tree-refresh')).toBeEnabled();
   }
+
+  /** Ticks a key's checkbox (the key must be in view: search for it first). */
+  async select(key: string): Promise<void> {
+    await this.partition(key).getByTestId('tree-select').check();
+  }
+
+  /** Opens the confirmation of an action on the selected keys, and waits for its plan. */
+  async openKeyAction(action: string): Promise<Locator> {
+    await this.root.getByTestId(`key-action-${action}`).click();
+    const dialog = this.page.getByTestId('key-action-dialog');
+    await expect(dialog).toBeVisible();
+    await expect(dialog.getByTestId('key-plan').first()).toBeVisible();
+    return dialog;
+  }
 }

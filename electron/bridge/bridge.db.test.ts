@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { BRIDGE_WS_PATH, ServerMessage } from '../../shared/bridge-protocol.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { useTestDatabase } from '../testing/database.js';
+import { createRoutedTable, installPartwise } from '../testing/fixtures.js';
 import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { MAX_MESSAGE_BYTES, startBridge, tokenMatches, type Bridge } from './server.js';
 
@@ -225,6 +226,45 @@ describe('commands over the WebSocket', () => {
         error: { kind: 'blocked', message: expect.stringContaining('is read-only') },
       });
       await session.call('connections.delete', { id });
+    } finally {
+      session.ws.close();
+    }
+  });
+
+  it('carries key actions: the plan, a detach the tree then shows, and a read-only profile refusing them', async () => {
+    await installPartwise(db);
+    const table = await createRoutedTable(db, { table: 'bridge_keys', bucketLimit: 10 });
+    await db.query(
+      `INSERT INTO ${table.view} (customer_id, payload) SELECT 1 + g % 2, 'p' FROM generate_series(1, 30) g`,
+    );
+    const session = await open();
+    try {
+      const saved = await session.call('connections.save', harnessProfile('Keys'));
+      const id = (saved.response as { result: { id: string } }).result.id;
+      const input = { connectionId: id, configId: table.configId, action: 'detach', keyValues: ['2'], options: {} };
+      const plan = await session.call('keys.plan', input);
+      expect(plan.response).toMatchObject({ ok: true, result: [{ keyValue: '2', rows: 15, state: 'active' }] });
+      const run = await session.call('keys.run', input);
+      expect(run.response).toMatchObject({ ok: true, result: [{ keyValue: '2', state: 'detached', changed: true }] });
+      const tree = await session.call('explorer.tree', { connectionId: id, configId: table.configId });
+      expect(tree.response).toMatchObject({
+        ok: true,
+        result: {
+          levelOne: [
+            { keyValue: '1', state: 'active' },
+            { keyValue: '2', state: 'detached' },
+          ],
+        },
+      });
+      const readOnly = await session.call('connections.save', { ...harnessProfile('Keys read only'), readOnly: true });
+      const roId = (readOnly.response as { result: { id: string } }).result.id;
+      const refused = await session.call('keys.run', { ...input, connectionId: roId, action: 'attach' });
+      expect(refused.response).toMatchObject({ ok: false, error: { kind: 'blocked' } });
+      expect(await db.query(`SELECT state FROM partwise.partition_tracker WHERE key_value = '2'`)).toEqual([
+        { state: 'detached' },
+      ]);
+      await session.call('connections.delete', { id });
+      await session.call('connections.delete', { id: roId });
     } finally {
       session.ws.close();
     }

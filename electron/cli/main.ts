@@ -41,6 +41,7 @@ import {
 import { Reporter } from '../engine/reporter.js';
 import { accessProblem, partwiseAccess } from '../engine/partwise-access.js';
 import { formatPlan } from './plan-text.js';
+import { keyCommand, KeyUsageError, parseKeyCommand, type KeyCommand } from './key-command.js';
 import { timingLines } from './timings.js';
 import { createRenderer } from './render.js';
 import { parseUniqueness, targetFromArgs, targetsFromFile } from './targets.js';
@@ -60,6 +61,10 @@ Commands:
   finalize   Drop a run's backups (no rollback after this)
   maintain   Create buckets ahead, repair the tracker, report over-full buckets
   refresh    Rebuild a table's routing view after ALTER TABLE on its partitioned table
+  key        Act on keys of a managed table: partwise key ACTION --table T --value V [--value V2 ...]
+             detach | attach | drop [--then refuse|recreate] | readmit | vacuum | analyze
+             | limit --bucket-limit N|none | export [--format csv|binary] [--out FILE]
+             (--dry-run shows the plan: steps, DDL, locks, rows and bytes; detach and drop ask first)
   install    Install or upgrade Partwise's SQL in --schema (migrate and resume do it too)
 
 Target:   --table schema.table --key column --bucket-limit N   (quoted names allowed: '"My Schema"."My Table"')
@@ -113,6 +118,11 @@ const options = {
   json: { type: 'boolean' },
   yes: { type: 'boolean' },
   'accept-keyless': { type: 'boolean' },
+  value: { type: 'string', multiple: true },
+  then: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -148,6 +158,14 @@ function targets(values: Values): MigrationTarget[] {
         ),
       ];
   return values['accept-keyless'] ? listed.map((t) => ({ ...t, acceptKeylessQueries: true })) : listed;
+}
+
+function keyCommandOf(action: string | undefined, values: Values): KeyCommand {
+  try {
+    return parseKeyCommand(action, values);
+  } catch (error) {
+    throw error instanceof KeyUsageError ? new UsageError(error.message) : error;
+  }
 }
 
 async function confirm(question: string, values: Values): Promise<void> {
@@ -241,7 +259,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const arity = command === 'key' ? 2 : 1;
+  if (positionals.length > arity) throw new UsageError(`unexpected argument "${positionals[arity]}"`);
   const known = [
     'plan',
     'migrate',
@@ -253,6 +272,7 @@ async function main(argv: string[]): Promise<number> {
     'maintain',
     'refresh',
     'install',
+    'key',
   ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
@@ -260,6 +280,7 @@ async function main(argv: string[]): Promise<number> {
   const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
+  const keyAction = command === 'key' ? keyCommandOf(positionals[1], values) : null;
   const connection = cliConnection({
     url: values.url,
     ssh: values.ssh,
@@ -372,6 +393,15 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'status':
         return await status(pool, installSchema, values);
+      case 'key':
+        return await keyCommand(
+          pool,
+          installSchema,
+          keyAction!,
+          values,
+          (question) => confirm(question, values),
+          integerOption(values['lock-timeout'], 'lock-timeout', 1000, 10, 600_000),
+        );
       case 'install':
         return await installSql(pool, installSchema, values);
       case 'maintain':

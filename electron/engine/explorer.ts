@@ -13,9 +13,11 @@ import {
   type LevelOneNode,
   type ManagedTable,
   type PartitionTree,
+  type RetiredKey,
   type SizesReport,
   type TrackerRow,
 } from '../../shared/explorer.js';
+import type { KeyState } from '../../shared/keys.js';
 import { PartwiseError } from '../db/errors.js';
 import { ident } from '../db/sql.js';
 import type { Queryable } from './catalog.js';
@@ -108,9 +110,22 @@ async function treeWithLeaves(
 ): Promise<{ tree: PartitionTree; leafOids: Map<string, number> }> {
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
+  // Key states came with migration 0006: a database Partwise has not upgraded
+  // yet (nothing ran since) has every key active and none dropped.
+  const { rows: present } = await db.query<{ keys: boolean }>('SELECT to_regclass($1) IS NOT NULL AS keys', [
+    `${q}.retired_key`,
+  ]);
+  const keyActions = present[0]!.keys;
   const [{ rows: trackers }, { rows: buckets }, assignedByKey] = await Promise.all([
-    db.query<{ key_value: string; level_one: string; current_bucket_id: number }>(
-      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id
+    db.query<{
+      key_value: string;
+      level_one: string;
+      current_bucket_id: number;
+      state: KeyState;
+      bucket_limit: string | null;
+    }>(
+      `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id,
+              ${keyActions ? 't.state, t.bucket_limit' : `'active' AS state, NULL AS bucket_limit`}
          FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
       [configId],
     ),
@@ -164,11 +179,33 @@ async function treeWithLeaves(
       rows: list.reduce((sum, b) => sum + b.rows, 0),
       currentBucketId: t.current_bucket_id,
       buckets: list,
+      state: t.state,
+      bucketLimit: t.bucket_limit === null ? null : Number(t.bucket_limit),
     };
   });
+  const { rows: retired } = await db.query<{
+    key_value: string;
+    on_insert: RetiredKey['onInsert'];
+    rows_dropped: string;
+    bytes_dropped: string;
+    retired_at: Date;
+  }>(
+    keyActions
+      ? `SELECT key_value, on_insert, rows_dropped, bytes_dropped, retired_at FROM ${q}.retired_key
+          WHERE config_id = $1 ORDER BY retired_at DESC, key_value`
+      : 'SELECT NULL WHERE $1::int IS NULL',
+    [configId],
+  );
   const tree: PartitionTree = {
     table,
     levelOne,
+    retired: retired.map((r) => ({
+      keyValue: r.key_value,
+      onInsert: r.on_insert,
+      rowsDropped: Number(r.rows_dropped),
+      bytesDropped: Number(r.bytes_dropped),
+      retiredAt: r.retired_at.toISOString(),
+    })),
     totals: {
       rows: levelOne.reduce((sum, l) => sum + l.rows, 0),
       leaves: buckets.length,

@@ -79,7 +79,8 @@ export async function maintainTable(
   await installOn(pool, options.installSchema);
   const schema = ident(options.installSchema);
   const { rows: keys } = await pool.query<{ key_value: string }>(
-    `SELECT key_value FROM ${schema}.partition_tracker WHERE config_id = $1 ORDER BY key_value`,
+    // Keys detached, or being detached, attached or dropped (partwise key), are left alone.
+    `SELECT key_value FROM ${schema}.partition_tracker WHERE config_id = $1 AND state = 'active' ORDER BY key_value`,
     [configId],
   );
   const findings: MaintenanceFinding[] = [];

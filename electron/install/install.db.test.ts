@@ -21,6 +21,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0003_journal.sql',
         'migrations/0004_migration_acceptance.sql',
         'migrations/0005_unique_registry.sql',
+        'migrations/0006_key_actions.sql',
       ]);
       const second = await install(client);
       expect(first.functionsReplaced).toBe(true);
@@ -37,6 +38,7 @@ describe('installing the SQL infrastructure', () => {
       );
       expect(tables.rows.map((r) => r.relname)).toEqual([
         'installation',
+        'key_action',
         'maintenance_finding',
         'migration_acceptance',
         'migration_log',
@@ -46,6 +48,7 @@ describe('installing the SQL infrastructure', () => {
         'partition_bucket',
         'partition_config',
         'partition_tracker',
+        'retired_key',
         'schema_migrations',
         'unique_registry',
       ]);

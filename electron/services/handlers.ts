@@ -8,6 +8,7 @@ import { planHandlers } from './plan-handlers.js';
 import { runHandlers } from './run-handlers.js';
 import { explorerHandlers } from './explorer-handlers.js';
 import { workloadHandlers } from './workload-handlers.js';
+import { keysHandlers } from './keys-handlers.js';
 
 export type ConnectionCommands =
   | 'app.info'
@@ -30,5 +31,6 @@ export function createHandlers(context: ServiceContext, connections: ConnectionH
     ...runHandlers(context),
     ...explorerHandlers(context),
     ...workloadHandlers(context),
+    ...keysHandlers(context),
   };
 }

@@ -7,6 +7,7 @@ import type { CommandInput, CommandName, CommandOutput } from '../../shared/cont
 import type { ConnectionDraft } from '../../shared/connection';
 import type { MigrationTarget } from '../../shared/plan';
 import type { RunActionResult } from '../../shared/runs';
+import type { KeyActionKind, KeyActionOptions } from '../../shared/keys';
 import { useApi } from './api-context';
 
 export const queryKeys = {
@@ -30,6 +31,13 @@ export const queryKeys = {
   tracker: (connectionId: string, configId: number) => ['conn', connectionId, 'managed', configId, 'tracker'] as const,
   workload: (connectionId: string, configId: number) =>
     ['conn', connectionId, 'managed', configId, 'workload'] as const,
+  keyPlan: (
+    connectionId: string,
+    configId: number,
+    action: KeyActionKind,
+    keyValues: readonly string[],
+    options: KeyActionOptions,
+  ) => ['conn', connectionId, 'managed', configId, 'keyPlan', action, keyValues, options] as const,
 };
 
 /** One call of the contract, typed by command name. */
@@ -289,5 +297,36 @@ export function useLiveWorkload(connectionId: string, configId: number, enabled:
     queryFn: () => invoke('workload.live', { connectionId, configId }),
     enabled,
     staleTime: 60_000,
+  });
+}
+
+/** What an action on some keys would do; asked for when its confirmation opens. */
+export function useKeyPlan(
+  connectionId: string,
+  configId: number,
+  action: KeyActionKind,
+  keyValues: readonly string[],
+  options: KeyActionOptions,
+  /** false once the action ran: the plan stays as it was confirmed. */
+  enabled: boolean,
+) {
+  const invoke = useInvoke();
+  return useQuery({
+    queryKey: queryKeys.keyPlan(connectionId, configId, action, keyValues, options),
+    queryFn: () => invoke('keys.plan', { connectionId, configId, action, keyValues: [...keyValues], options }),
+    enabled,
+    staleTime: 0,
+    gcTime: 0,
+  });
+}
+
+export function useKeyAction(connectionId: string, configId: number) {
+  const invoke = useInvoke();
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (input: { action: KeyActionKind; keyValues: string[]; options: KeyActionOptions; out?: string }) =>
+      invoke('keys.run', { connectionId, configId, ...input }),
+    // Keys detached, attached or dropped: the tree, sizes and tracker change (even when the action failed half way).
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.managedAll(connectionId) }),
   });
 }

@@ -23,7 +23,15 @@ function makeNodes(n: number, capacity = 1000): LevelOneNode[] {
       rowsExact: false,
       capacity,
     }));
-    nodes.push({ keyValue: String(i), partition: `t_${i}`, rows: 0, currentBucketId: count - 1, buckets });
+    nodes.push({
+      keyValue: String(i),
+      partition: `t_${i}`,
+      rows: 0,
+      currentBucketId: count - 1,
+      buckets,
+      state: 'active',
+      bucketLimit: null,
+    });
   }
   return nodes;
 }

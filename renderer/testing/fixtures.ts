@@ -380,9 +380,11 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
       rows: keyRows,
       currentBucketId: bucketCount - 1,
       buckets,
+      state: 'active',
+      bucketLimit: null,
     });
   }
-  return { table, levelOne, totals: { rows, leaves, levelOne: keys } };
+  return { table, levelOne, retired: [], totals: { rows, leaves, levelOne: keys } };
 }
 
 /** Bytes of every leaf of `tree`: about 180 bytes a row plus a page. */

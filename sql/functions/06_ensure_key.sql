@@ -3,6 +3,8 @@
 -- The key value must be canonical (see 02_key_text.sql): routing, the copy
 -- and provision_key make it so.
 --
+-- A key dropped with "refuse" (retired_key) raises instead.
+--
 -- Locks: an advisory transaction lock per (table, key), so that concurrent first
 -- inserts of one new key create its partitions once (the others wait for the
 -- first to commit, then read its row); plus those of create_partition.
@@ -17,6 +19,7 @@ DECLARE
   v_tracker @extschema@.partition_tracker;
   v_level_one name;
   v_leaf name;
+  v_on_insert text;
 BEGIN
   IF p_key_value IS NULL THEN
     RAISE EXCEPTION USING
@@ -37,6 +40,14 @@ BEGIN
    WHERE config_id = p_config_id AND key_value = p_key_value;
   IF FOUND THEN
     RETURN v_tracker;
+  END IF;
+  -- A dropped key (partwise key drop): refused, or created again as new.
+  SELECT on_insert INTO v_on_insert FROM @extschema@.retired_key
+   WHERE config_id = p_config_id AND key_value = p_key_value;
+  IF v_on_insert = 'refuse' THEN
+    PERFORM @extschema@.key_refused(p_config_id, p_key_value, 'retired', NULL);
+  ELSIF v_on_insert = 'recreate' THEN
+    DELETE FROM @extschema@.retired_key WHERE config_id = p_config_id AND key_value = p_key_value;
   END IF;
 
   v_level_one := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,

@@ -26,6 +26,10 @@ BEGIN
   IF NOT FOUND THEN
     v_tracker := @extschema@.ensure_key(p_config_id, p_key_value);
   END IF;
+  -- A key detached, dropping or being attached (partwise key ...) takes no rows.
+  IF v_tracker.state <> 'active' THEN
+    PERFORM @extschema@.key_refused(p_config_id, p_key_value, v_tracker.state, v_tracker.level_one_partition);
+  END IF;
   IF v_tracker.ticket_sequence IS NULL THEN
     v_tracker := @extschema@.ensure_ticket_sequence(p_config_id, p_key_value);
   END IF;
@@ -77,6 +81,7 @@ COMMENT ON FUNCTION @extschema@.bucket_for_ticket(int, text, bigint) IS
 -- p_ticket, opening every bucket up to it. Locks the key's tracker row
 -- (FOR UPDATE) until the end of the transaction: concurrent rows that also fall
 -- past the old bucket wait for this transaction, then find the bucket open.
+-- New buckets get the key's own limit if it has one, else the table's.
 CREATE OR REPLACE FUNCTION @extschema@.open_buckets_through(p_config_id int, p_key_value text, p_ticket bigint)
 RETURNS void
 LANGUAGE plpgsql
@@ -89,10 +94,15 @@ BEGIN
   SELECT * INTO STRICT v_tracker FROM @extschema@.partition_tracker
    WHERE config_id = p_config_id AND key_value = p_key_value
      FOR UPDATE;
+  IF v_tracker.state <> 'active' THEN
+    -- Detached (or dropped) by the transaction waited for.
+    PERFORM @extschema@.key_refused(p_config_id, p_key_value, v_tracker.state, v_tracker.level_one_partition);
+  END IF;
   IF p_ticket < v_tracker.current_first_ticket + v_tracker.current_capacity THEN
     RETURN; -- opened by the transaction we waited for
   END IF;
-  SELECT bucket_limit INTO STRICT v_limit FROM @extschema@.partition_config WHERE config_id = p_config_id;
+  SELECT coalesce(v_tracker.bucket_limit, c.bucket_limit) INTO STRICT v_limit
+    FROM @extschema@.partition_config c WHERE c.config_id = p_config_id;
   WHILE p_ticket >= v_tracker.current_first_ticket + v_tracker.current_capacity LOOP
     v_bucket := @extschema@.ensure_bucket(p_config_id, p_key_value, v_tracker.current_bucket_id + 1,
                                           v_tracker.current_first_ticket + v_tracker.current_capacity, v_limit);

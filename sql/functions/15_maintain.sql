@@ -89,7 +89,7 @@ BEGIN
                         AND b.bucket_id = v_tracker.current_bucket_id + 1) THEN
     v_bucket := @extschema@.ensure_bucket(p_config_id, p_key_value, v_tracker.current_bucket_id + 1,
                                           v_tracker.current_first_ticket + v_tracker.current_capacity,
-                                          v_config.bucket_limit);
+                                          coalesce(v_tracker.bucket_limit, v_config.bucket_limit));
     RETURN QUERY SELECT 'created_ahead', v_bucket.bucket_id, v_bucket.leaf_partition, 0::bigint, v_bucket.capacity,
                         'next bucket created ahead of need';
   END IF;

@@ -11,7 +11,10 @@ export type CrashPoint =
   | 'catch_up:before'
   | 'cutover:inside-transaction'
   | 'verify:before'
-  | 'rollback:before-drop';
+  | 'rollback:before-drop'
+  // partwise key detach / drop (electron/engine/keys/)
+  | 'key:after-begin'
+  | 'key:after-detach';
 
 export const CRASH_POINT_REACHED = 'PARTWISE_CRASH_POINT_REACHED';
 

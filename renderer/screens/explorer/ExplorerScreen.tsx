@@ -26,6 +26,7 @@ import {
 } from '../../lib/partition-tree';
 import { useUi } from '../../state/ui';
 import { PartitionTreeView } from './PartitionTreeView';
+import { KeyActionBar, KeyActionDialog, RetiredKeys, type KeyBarAction } from './KeyActions';
 import './explorer.css';
 
 /** How many keys the "top" view shows. */
@@ -134,6 +135,16 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   const [sort, setSort] = useState<TreeSort>(KEY_ORDER);
   const [top, setTop] = useState<number | null>(null);
   const { expanded, onToggle, onExpand, onCollapse, collapseAll } = useExpandedKeys(focus?.key);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
+  const [keyAction, setKeyAction] = useState<KeyBarAction | null>(null);
+  const onSelect = useCallback((key: string) => {
+    setSelected((current) => {
+      const next = new Set(current);
+      if (next.has(key)) next.delete(key);
+      else next.add(key);
+      return next;
+    });
+  }, []);
   const tree = usePartitionTree(connectionId, table.configId, exact);
   // Sizes open every leaf, so they come apart and are asked for once the tree
   // is painted: where the server shares the machine, measuring would slow it.
@@ -154,6 +165,11 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   );
   const matches = useMemo(() => rows.reduce((count, row) => count + (row.kind === 'partition' ? 1 : 0), 0), [rows]);
   const bandBuckets = useMemo(() => (band === null ? 0 : rows.length - matches), [band, rows.length, matches]);
+  // A dropped key leaves the tree, and the selection with it.
+  const chosen = useMemo(
+    () => index.nodes.filter((node) => selected.has(node.keyValue)).map((node) => node.keyValue),
+    [index, selected],
+  );
   const overFull = useMemo(() => index.summaries.reduce((sum, summary) => sum + summary.overFull, 0), [index]);
 
   const onSort = useCallback((column: TreeSortColumn) => {
@@ -236,6 +252,17 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           exact={exact}
         />
       )}
+      <KeyActionBar selected={chosen} onAction={setKeyAction} onClear={() => setSelected(new Set())} />
+      {keyAction && (
+        <KeyActionDialog
+          connectionId={connectionId}
+          table={table}
+          action={keyAction}
+          keyValues={chosen}
+          onClose={() => setKeyAction(null)}
+        />
+      )}
+      {tree.data && tree.data.retired.length > 0 && <RetiredKeys keys={tree.data.retired} />}
       {band !== null && (
         <div className="filter-chip-row">
           <span className="filter-chip" data-testid="tree-band-filter">
@@ -285,6 +312,8 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           onToggle={onToggle}
           onExpand={onExpand}
           onCollapse={onCollapse}
+          selected={selected}
+          onSelect={onSelect}
         />
       )}
     </div>

@@ -58,16 +58,30 @@ function bytesOf(sizes: TreeSizes, leaves: readonly string[]): number | null | u
 const PartitionLine = memo(function PartitionLine({
   row,
   bytes,
+  selected,
   onToggle,
+  onSelect,
 }: {
   row: PartitionRow;
   bytes: number | null | undefined;
+  selected: boolean;
   onToggle(key: string): void;
+  onSelect(key: string): void;
 }) {
   const { node, summary } = row;
   return (
     <>
       <div role="gridcell" className="vtable-cell tree-cell tree-name">
+        <input
+          type="checkbox"
+          className="tree-select"
+          checked={selected}
+          tabIndex={-1}
+          aria-label={`Select key ${node.keyValue}`}
+          onClick={(event) => event.stopPropagation()}
+          onChange={() => onSelect(node.keyValue)}
+          data-testid="tree-select"
+        />
         <button
           type="button"
           className="tree-toggle"
@@ -83,6 +97,24 @@ const PartitionLine = memo(function PartitionLine({
         </button>
         <span className="mono strong key-value">{node.keyValue}</span>
         <ObjectName name={node.partition} className="muted" />
+        {node.state !== 'active' && (
+          <span
+            className={node.state === 'detached' ? 'badge badge-warn' : 'badge badge-bad'}
+            title={
+              node.state === 'detached'
+                ? 'A standalone table: new rows of this key are refused until it is attached'
+                : 'An action on this key did not finish: new rows of this key are refused; run it again'
+            }
+            data-testid="key-state"
+          >
+            {node.state}
+          </span>
+        )}
+        {node.bucketLimit !== null && (
+          <span className="badge badge-subtle" title="This key's own bucket limit" data-testid="key-limit">
+            limit {formatNumber(node.bucketLimit)}
+          </span>
+        )}
         {summary.overFull > 0 && (
           <span className="badge badge-bad" data-testid="over-full-flag" title="Buckets over their capacity">
             <Icon name="alert" size={12} /> {summary.overFull} over-full
@@ -154,6 +186,8 @@ export function PartitionTreeView({
   onToggle,
   onExpand,
   onCollapse,
+  selected,
+  onSelect,
 }: {
   rows: readonly TreeRow[];
   sizes: TreeSizes;
@@ -164,6 +198,9 @@ export function PartitionTreeView({
   onToggle(key: string): void;
   onExpand(key: string): void;
   onCollapse(key: string): void;
+  /** Keys chosen for an action (the checkbox of each key). */
+  selected: ReadonlySet<string>;
+  onSelect(key: string): void;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
@@ -261,6 +298,7 @@ export function PartitionTreeView({
               data-testid="tree-row"
               data-kind={row.kind}
               data-key={isPartition ? row.node.keyValue : row.parentKey}
+              {...(isPartition ? { 'data-state': row.node.state } : {})}
               {...(row.kind === 'bucket' ? { 'data-bucket-id': row.bucket.bucketId } : {})}
             >
               {isPartition ? (
@@ -270,7 +308,9 @@ export function PartitionTreeView({
                     sizes,
                     row.node.buckets.map((bucket) => bucket.leaf),
                   )}
+                  selected={selected.has(row.node.keyValue)}
                   onToggle={toggle}
+                  onSelect={onSelect}
                 />
               ) : (
                 <BucketLine row={row} bytes={bytesOf(sizes, [row.bucket.leaf])} />

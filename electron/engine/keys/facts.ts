@@ -1,0 +1,118 @@
+// What the database says about one key: its state, its level-1 partition
+// (attached or not), leaves, rows and bytes. Catalog and metadata reads only.
+import type { Queryable } from '../catalog.js';
+import { ident } from '../../db/sql.js';
+import { PartwiseError } from '../../db/errors.js';
+import type { ManagedConfig } from '../maintain.js';
+import type { KeyState } from '../../../shared/keys.js';
+
+/** Keys whose partitions total less than this are counted exactly; larger ones estimated from statistics. */
+export const EXACT_COUNT_BYTES = 1024 ** 3;
+
+export interface KeyFacts {
+  config: ManagedConfig;
+  keyValue: string;
+  state: KeyState;
+  /** Quoted, qualified name of the level-1 partition; null once dropped. */
+  levelOne: string | null;
+  levelOneOid: number | null;
+  /** In the tree (pg_inherits); detachPending: a DETACH ... CONCURRENTLY was interrupted (14+). */
+  attached: boolean;
+  detachPending: boolean;
+  leaves: string[];
+  rows: number;
+  rowsExact: boolean;
+  bytes: number;
+  bucketLimit: number | null;
+  serverMajor: number;
+}
+
+export async function serverMajor(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(`SELECT current_setting('server_version_num')::int / 10000 AS v`);
+  return rows[0]!.v;
+}
+
+/** The facts of a key; a clear error for a key the table does not have (a dropped key reads as retired). */
+export async function keyFacts(
+  db: Queryable,
+  installSchema: string,
+  config: ManagedConfig,
+  keyValue: string,
+  options: { count?: boolean } = {},
+): Promise<KeyFacts> {
+  const q = ident(installSchema);
+  const major = await serverMajor(db);
+  const { rows } = await db.query<{
+    state: KeyState;
+    level_one: string;
+    oid: number;
+    bucket_limit: string | null;
+  }>(
+    `SELECT state, level_one_partition::text AS level_one, level_one_partition::oid::int AS oid, bucket_limit
+       FROM ${q}.partition_tracker WHERE config_id = $1 AND key_value = $2`,
+    [config.configId, keyValue],
+  );
+  const tracker = rows[0];
+  if (!tracker) {
+    const retired = await db.query(`SELECT 1 FROM ${q}.retired_key WHERE config_id = $1 AND key_value = $2`, [
+      config.configId,
+      keyValue,
+    ]);
+    if (retired.rows.length > 0) {
+      return {
+        config,
+        keyValue,
+        state: 'retired',
+        levelOne: null,
+        levelOneOid: null,
+        attached: false,
+        detachPending: false,
+        leaves: [],
+        rows: 0,
+        rowsExact: true,
+        bytes: 0,
+        bucketLimit: null,
+        serverMajor: major,
+      };
+    }
+    throw new PartwiseError(
+      'not_found',
+      `${config.schema}.${config.table} has no key ${keyValue} (${config.keyColumn} = ${keyValue} has no partition)`,
+      { hint: 'Check the value; the Explorer lists the keys of the table.' },
+    );
+  }
+  const inherits = await db.query<{ pending: boolean }>(
+    `SELECT ${major >= 14 ? 'inhdetachpending' : 'false'} AS pending FROM pg_inherits WHERE inhrelid = $1`,
+    [tracker.oid],
+  );
+  const leaves = await db.query<{ leaf: string; reltuples: number; bytes: string }>(
+    `SELECT p.relid::regclass::text AS leaf, c.reltuples::float8 AS reltuples, pg_total_relation_size(p.relid) AS bytes
+       FROM pg_partition_tree($1::oid::regclass) p JOIN pg_class c ON c.oid = p.relid
+      WHERE p.isleaf ORDER BY p.relid::regclass::text`,
+    [tracker.oid],
+  );
+  const bytes = leaves.rows.reduce((sum, l) => sum + Number(l.bytes), 0);
+  const unanalyzed = leaves.rows.some((l) => l.reltuples < 0);
+  let rowCount = leaves.rows.reduce((sum, l) => sum + Math.max(l.reltuples, 0), 0);
+  let exact = false;
+  if (options.count !== false && (bytes < EXACT_COUNT_BYTES || unanalyzed)) {
+    const counted = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${tracker.level_one}`);
+    rowCount = Number(counted.rows[0]!.n);
+    exact = true;
+  }
+  return {
+    config,
+    keyValue,
+    state: tracker.state,
+    levelOne: tracker.level_one,
+    levelOneOid: tracker.oid,
+    attached: inherits.rows.length > 0,
+    detachPending: inherits.rows[0]?.pending ?? false,
+    leaves: leaves.rows.map((l) => l.leaf),
+    rows: Math.round(rowCount),
+    rowsExact: exact,
+    bytes,
+    bucketLimit: tracker.bucket_limit === null ? null : Number(tracker.bucket_limit),
+    serverMajor: major,
+  };
+}

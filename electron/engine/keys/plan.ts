@@ -1,0 +1,229 @@
+// The plan of an action on one key: what it will do, the DDL, the locks it
+// takes and for how long, and the rows and bytes concerned. Read-only.
+import type { KeyActionKind, KeyActionOptions, KeyPlan, LockStep } from '../../../shared/keys.js';
+import { qualified } from '../../db/sql.js';
+import { PartwiseError } from '../../db/errors.js';
+import { countOf, formatBytes } from '../../../shared/text.js';
+import type { KeyFacts } from './facts.js';
+
+function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
+  const levelOne = facts.levelOne!;
+  if (facts.serverMajor >= 14) {
+    return {
+      ddl: [`ALTER TABLE ${parent} DETACH PARTITION ${levelOne} ${facts.detachPending ? 'FINALIZE' : 'CONCURRENTLY'}`],
+      locks: [
+        {
+          relation: parent,
+          mode: 'SHARE UPDATE EXCLUSIVE',
+          held: 'for the whole detach, including its wait for transactions that use the table; reads and writes of the table go on, other DDL and VACUUM of it wait',
+        },
+        {
+          relation: levelOne,
+          mode: 'ACCESS EXCLUSIVE',
+          held: "in the detach's second transaction only, after every transaction that used the table has ended (milliseconds)",
+        },
+      ],
+      notes: [
+        'PostgreSQL 14 and later: DETACH PARTITION ... CONCURRENTLY (two transactions; it waits for every transaction that uses the table to end). Run again after an interruption, it finishes with DETACH ... FINALIZE.',
+      ],
+    };
+  }
+  return {
+    ddl: [`ALTER TABLE ${parent} DETACH PARTITION ${levelOne}`],
+    locks: [
+      {
+        relation: parent,
+        mode: 'ACCESS EXCLUSIVE',
+        held: 'for the detach transaction (milliseconds once granted); it waits for every transaction using the table, and reads and writes of the table queue behind it meanwhile: requested under a short lock_timeout and retried',
+      },
+    ],
+    notes: [
+      'PostgreSQL 13 has no DETACH ... CONCURRENTLY: the plain detach locks the whole table for a moment. Version 14 and later detach without blocking reads and writes.',
+    ],
+  };
+}
+
+function plannedSteps(
+  action: KeyActionKind,
+  facts: KeyFacts,
+  options: KeyActionOptions,
+): { steps: string[]; ddl: string[]; locks: LockStep[]; notes: string[] } {
+  const { config, keyValue } = facts;
+  const parent = qualified(config.schema, config.partitionedTable);
+  const levelOne = facts.levelOne ?? '(none)';
+  const refuse = `mark key ${keyValue} ${action === 'drop' ? 'dropping' : 'detaching'}: routing refuses its new rows from this commit on`;
+  const trackerLock: LockStep = {
+    relation: `tracker row of key ${keyValue}`,
+    mode: 'FOR UPDATE',
+    held: 'for each short state change (a routed insert opening a bucket of this key waits that long)',
+  };
+  const none = { steps: [], ddl: [], locks: [], notes: [] };
+  switch (action) {
+    case 'detach': {
+      if (facts.state === 'detached') return { ...none, notes: [`key ${keyValue} is already detached`] };
+      const d = facts.attached ? detachDdl(facts, parent) : { ddl: [], locks: [], notes: [] };
+      return {
+        steps: [
+          refuse,
+          ...(facts.attached
+            ? [`detach ${levelOne} (with its ${countOf(facts.leaves.length, 'leaf', 'leaves')}) from ${parent}`]
+            : []),
+          `mark key ${keyValue} detached; ${levelOne} stays as a standalone table with its rows and indexes`,
+        ],
+        ddl: d.ddl,
+        locks: [trackerLock, ...d.locks],
+        notes: d.notes,
+      };
+    }
+    case 'attach': {
+      if (facts.state === 'active') return { ...none, notes: [`key ${keyValue} is already attached`] };
+      return {
+        steps: [
+          `mark key ${keyValue} attaching`,
+          ...(facts.attached
+            ? []
+            : [`attach ${levelOne} to ${parent} (PostgreSQL checks every row's key while attaching)`]),
+          `mark key ${keyValue} active: routing places its rows again`,
+        ],
+        ddl: facts.attached
+          ? []
+          : [`ALTER TABLE ${parent} ATTACH PARTITION ${levelOne} FOR VALUES IN ('${keyValue.replace(/'/g, "''")}')`],
+        locks: [
+          trackerLock,
+          ...(facts.attached
+            ? []
+            : [
+                {
+                  relation: parent,
+                  mode: 'SHARE UPDATE EXCLUSIVE',
+                  held: 'while the key rows are checked (a scan of the key, whose size is shown); reads and writes go on',
+                },
+                {
+                  relation: levelOne,
+                  mode: 'ACCESS EXCLUSIVE',
+                  held: 'while the key rows are checked; only readers of the detached table itself wait',
+                },
+              ]),
+        ],
+        notes: [],
+      };
+    }
+    case 'drop': {
+      if (facts.state === 'retired') return { ...none, notes: [`key ${keyValue} was already dropped`] };
+      const d = facts.attached ? detachDdl(facts, parent) : { ddl: [], locks: [], notes: [] };
+      const onInsert = options.onInsert ?? 'refuse';
+      return {
+        steps: [
+          refuse,
+          ...(facts.attached ? [`detach ${levelOne} from ${parent}`] : []),
+          `drop ${levelOne} and its ${countOf(facts.leaves.length, 'leaf', 'leaves')}: ${countOf(facts.rows, 'row')}, ${formatBytes(facts.bytes)} deleted`,
+          `forget the key's metadata; a later row of key ${keyValue} is ${onInsert === 'refuse' ? 'refused' : 'placed in new partitions'}`,
+        ],
+        ddl: [...d.ddl, `DROP TABLE ${levelOne}`],
+        locks: [
+          trackerLock,
+          ...d.locks,
+          {
+            relation: levelOne,
+            mode: 'ACCESS EXCLUSIVE',
+            held: 'for the drop transaction, once detached (nobody uses it)',
+          },
+        ],
+        notes: d.notes,
+      };
+    }
+    case 'readmit':
+      return {
+        steps: [`forget that key ${keyValue} was dropped: its next row creates its partitions again`],
+        ddl: [],
+        locks: [],
+        notes: [],
+      };
+    case 'vacuum':
+    case 'analyze': {
+      const verb = action === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE';
+      return {
+        steps: [
+          `${verb} each of the ${countOf(facts.leaves.length, 'leaf', 'leaves')} of key ${keyValue}, one at a time`,
+        ],
+        ddl: facts.leaves.map((leaf) => `${verb} ${leaf}`),
+        locks: [
+          {
+            relation: 'each leaf in turn',
+            mode: 'SHARE UPDATE EXCLUSIVE',
+            held: `while that leaf is ${action === 'vacuum' ? 'vacuumed' : 'analyzed'}; reads and writes go on, DDL on it waits`,
+          },
+        ],
+        notes: [],
+      };
+    }
+    case 'limit': {
+      const limit = options.bucketLimit ?? null;
+      return {
+        steps: [
+          limit === null
+            ? `key ${keyValue} uses the table's bucket limit (${config.bucketLimit}) for buckets opened from now on`
+            : `key ${keyValue} gets a bucket limit of ${limit} for buckets opened from now on; its existing buckets keep their capacity`,
+        ],
+        ddl: [],
+        locks: [trackerLock],
+        notes: [],
+      };
+    }
+    case 'export': {
+      const format = options.format ?? 'csv';
+      return {
+        steps: [
+          `COPY the rows of key ${keyValue} (${facts.rows} rows, one snapshot) to the output, ${format === 'csv' ? 'as CSV with a header' : 'in the COPY binary format'}`,
+        ],
+        ddl: [],
+        locks: [
+          {
+            relation: `${levelOne} and its leaves`,
+            mode: 'ACCESS SHARE',
+            held: 'while the rows are copied; only DDL on the key (detach, drop) waits',
+          },
+        ],
+        notes: [],
+      };
+    }
+  }
+}
+
+export function planKeyAction(action: KeyActionKind, facts: KeyFacts, options: KeyActionOptions = {}): KeyPlan {
+  if (action === 'readmit' && facts.state !== 'retired') {
+    throw new PartwiseError(
+      'invalid_input',
+      `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} was not dropped; only a dropped key is readmitted`,
+    );
+  }
+  if (facts.state === 'retired' && action !== 'drop' && action !== 'readmit') {
+    throw new PartwiseError(
+      'not_found',
+      `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} was dropped; it has no partitions`,
+    );
+  }
+  if (action === 'limit' && options.bucketLimit === undefined) {
+    throw new PartwiseError(
+      'invalid_input',
+      'a bucket limit is required (a positive integer, or none for the table limit)',
+    );
+  }
+  const planned = plannedSteps(action, facts, options);
+  return {
+    action,
+    schema: facts.config.schema,
+    table: facts.config.table,
+    keyColumn: facts.config.keyColumn,
+    keyValue: facts.keyValue,
+    state: facts.state,
+    levelOne: facts.levelOne ?? '',
+    leaves: facts.leaves,
+    rows: facts.rows,
+    rowsExact: facts.rowsExact,
+    bytes: facts.bytes,
+    bucketLimit: facts.bucketLimit,
+    serverMajor: facts.serverMajor,
+    ...planned,
+  };
+}

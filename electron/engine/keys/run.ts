@@ -1,0 +1,160 @@
+// One action on one key, start to end: find the table and the key (a clear
+// error, nothing changed, for either unknown), upgrade Partwise's SQL if it
+// is older, journal the action under the key's lock, do it, record how it
+// ended. Running an interrupted action again continues it (see state.ts).
+import type pg from 'pg';
+import type { Writable } from 'node:stream';
+import type { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProgress } from '../../../shared/keys.js';
+import type { TableName } from '../../../shared/identifiers.js';
+import { countOf, formatBytes } from '../../../shared/text.js';
+import { PartwiseError } from '../../db/errors.js';
+import { install } from '../../install/install.js';
+import { DEFAULT_LOCK_RETRY, type LockRetryOptions } from '../locks.js';
+import { findManagedTable } from '../maintain.js';
+import {
+  attachKey,
+  detachKey,
+  dropKey,
+  exportKeyRows,
+  maintainLeaves,
+  readmitKey,
+  setKeyLimit,
+  type ActionContext,
+  type ActionOutcome,
+} from './actions.js';
+import { keyFacts } from './facts.js';
+import { KeyJournal } from './journal.js';
+import { planKeyAction } from './plan.js';
+
+export interface KeyActionRunOptions {
+  installSchema: string;
+  lock?: Partial<LockRetryOptions>;
+  signal?: AbortSignal;
+  onProgress?: (progress: KeyProgress) => void;
+  /** export: where the rows go (the caller ends it). */
+  output?: Writable;
+}
+
+/** The plan of an action on one key, read-only. */
+export async function planKeyActionFor(
+  db: pg.Pool | pg.ClientBase,
+  installSchema: string,
+  table: TableName,
+  keyValue: string,
+  action: KeyActionKind,
+  options: KeyActionOptions = {},
+): Promise<KeyPlan> {
+  const config = await findManagedTable(db, installSchema, table);
+  return planKeyAction(action, await keyFacts(db, installSchema, config, keyValue), options);
+}
+
+function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): string {
+  const key = `Key ${plan.keyValue} of ${plan.schema}.${plan.table}`;
+  if (!outcome.changed && action !== 'export') return `${key} is already ${outcome.state}; nothing done.`;
+  const rows = outcome.rows === null ? '' : countOf(outcome.rows, 'row');
+  switch (action) {
+    case 'detach':
+      return `${key} detached: ${plan.levelOne} is a standalone table (${rows}, ${formatBytes(plan.bytes)}); new rows of the key are refused.`;
+    case 'attach':
+      return `${key} attached again: routing places its rows.`;
+    case 'drop':
+      return `${key} dropped: ${rows}, ${formatBytes(outcome.bytes ?? 0)} deleted; a later row of the key is ${outcome.detail?.onInsert === 'recreate' ? 'placed in new partitions' : 'refused'}.`;
+    case 'readmit':
+      return `${key} may be created again by its next row.`;
+    case 'vacuum':
+    case 'analyze':
+      return `${key}: ${countOf(plan.leaves.length, 'leaf', 'leaves')} ${action === 'vacuum' ? 'vacuumed and analyzed' : 'analyzed'}.`;
+    case 'limit':
+      return outcome.detail?.bucketLimit === null
+        ? `${key} uses the table's bucket limit for buckets opened from now on.`
+        : `${key} has a bucket limit of ${String(outcome.detail?.bucketLimit)} for buckets opened from now on.`;
+    case 'export':
+      return `${key}: ${rows} exported (${formatBytes(outcome.bytes ?? 0)}).`;
+  }
+}
+
+async function perform(ctx: ActionContext, action: KeyActionKind): Promise<ActionOutcome> {
+  switch (action) {
+    case 'detach':
+      return detachKey(ctx);
+    case 'attach':
+      return attachKey(ctx);
+    case 'drop':
+      return dropKey(ctx);
+    case 'readmit':
+      return readmitKey(ctx);
+    case 'vacuum':
+    case 'analyze':
+      return maintainLeaves(ctx, action);
+    case 'limit':
+      return setKeyLimit(ctx);
+    case 'export':
+      return exportKeyRows(ctx);
+  }
+}
+
+export async function runKeyAction(
+  pool: pg.Pool,
+  table: TableName,
+  keyValue: string,
+  action: KeyActionKind,
+  options: KeyActionOptions,
+  run: KeyActionRunOptions,
+): Promise<KeyActionResult> {
+  if (action === 'export' && !run.output) throw new PartwiseError('invalid_input', 'an export needs an output');
+  const started = Date.now();
+  const client = await pool.connect();
+  try {
+    await install(client, run.installSchema);
+    const config = await findManagedTable(client, run.installSchema, table);
+    const facts = await keyFacts(client, run.installSchema, config, keyValue);
+    // Validates the action against the key (a dropped key, a missing limit) before anything is written.
+    const plan = planKeyAction(action, facts, options);
+    const journal = new KeyJournal(run.installSchema, client);
+    const actionId = await journal.start(config, keyValue, action, options);
+    try {
+      const ctx: ActionContext = {
+        client,
+        installSchema: run.installSchema,
+        config,
+        keyValue,
+        facts,
+        options,
+        lock: { ...DEFAULT_LOCK_RETRY, ...run.lock, signal: run.signal },
+        signal: run.signal,
+        output: run.output,
+        step: (step, detail) => journal.step(actionId, step, detail),
+        progress: (progress) => run.onProgress?.(progress),
+      };
+      const outcome = await perform(ctx, action);
+      const message = summary(action, plan, outcome);
+      await journal.finish(actionId, 'succeeded', {
+        rows: outcome.rows,
+        bytes: outcome.bytes,
+        changed: outcome.changed,
+        ...outcome.detail,
+      });
+      return {
+        actionId,
+        action,
+        schema: config.schema,
+        table: config.table,
+        keyValue,
+        state: outcome.state,
+        changed: outcome.changed,
+        message,
+        rows: outcome.rows,
+        bytes: outcome.bytes,
+        durationMs: Date.now() - started,
+      };
+    } catch (error) {
+      const wrapped = PartwiseError.from(error);
+      await journal.finish(actionId, 'failed', {}, wrapped.message).catch(() => undefined);
+      throw wrapped;
+    } finally {
+      await journal.release(config, keyValue).catch(() => undefined);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,120 @@
+// Key actions through the dispatcher the app uses, against a real database:
+// the plan, the action, the tree showing the key's state without anything
+// else refreshed, the export file, and bad input refused at the boundary or
+// by the engine with nothing changed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { KeyActionResult, KeyPlan } from '../../shared/keys.js';
+import type { PartitionTree } from '../../shared/explorer.js';
+import { createDispatcher } from './dispatch.js';
+import { createHandlers, type ConnectionHandlers } from './handlers.js';
+import type { ServiceContext } from './context.js';
+import { useTestDatabase } from '../testing/database.js';
+import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
+import { resultOf } from '../testing/envelope.js';
+import { testPools } from '../testing/pools.js';
+
+const db = useTestDatabase('keys_services');
+let dispatch: ReturnType<typeof createDispatcher>;
+let t: RoutedTable;
+
+async function call<T>(command: string, input: unknown): Promise<T> {
+  return resultOf<T>(await dispatch(command, input));
+}
+
+beforeAll(async () => {
+  const context: ServiceContext = {
+    pools: testPools(db),
+    emit: () => undefined,
+    onShutdown: () => undefined,
+    installSchema: 'partwise',
+  };
+  dispatch = createDispatcher(createHandlers(context, {} as ConnectionHandlers));
+  await installPartwise(db);
+  t = await createRoutedTable(db, { table: 'accounts', bucketLimit: 10 });
+  await db.query(
+    `INSERT INTO ${t.view} (customer_id, payload) SELECT 1 + g % 4, 'p' || g FROM generate_series(1, 80) g`,
+  );
+});
+
+describe('keys.plan and keys.run', () => {
+  it('plans, detaches, attaches and drops keys; the tree shows each state', async () => {
+    const base = { connectionId: 'main', configId: t.configId, options: {} };
+    const plans = await call<KeyPlan[]>('keys.plan', { ...base, action: 'drop', keyValues: ['1', '2'] });
+    expect(plans.map((p) => [p.keyValue, p.rows, p.rowsExact, p.state])).toEqual([
+      ['1', 20, true, 'active'],
+      ['2', 20, true, 'active'],
+    ]);
+    expect(plans[0]!.bytes).toBeGreaterThan(0);
+
+    const detached = await call<KeyActionResult[]>('keys.run', { ...base, action: 'detach', keyValues: ['1'] });
+    expect(detached).toMatchObject([{ keyValue: '1', state: 'detached', changed: true }]);
+    const dropped = await call<KeyActionResult[]>('keys.run', {
+      ...base,
+      action: 'drop',
+      keyValues: ['2'],
+      options: { onInsert: 'refuse' },
+    });
+    expect(dropped).toMatchObject([{ keyValue: '2', state: 'retired', rows: 20 }]);
+
+    const tree = await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId: t.configId });
+    expect(tree.levelOne.map((k) => [k.keyValue, k.state])).toEqual([
+      ['1', 'detached'],
+      ['3', 'active'],
+      ['4', 'active'],
+    ]);
+    expect(tree.retired).toMatchObject([{ keyValue: '2', onInsert: 'refuse', rowsDropped: 20 }]);
+
+    await call('keys.run', { ...base, action: 'attach', keyValues: ['1'] });
+    const after = await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId: t.configId });
+    expect(after.levelOne.find((k) => k.keyValue === '1')!.state).toBe('active');
+  });
+
+  it('exports a key to a file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-keys-'));
+    const out = path.join(dir, 'key-3.csv');
+    const [result] = await call<KeyActionResult[]>('keys.run', {
+      connectionId: 'main',
+      configId: t.configId,
+      action: 'export',
+      keyValues: ['3'],
+      options: { format: 'csv' },
+      out,
+    });
+    expect(result).toMatchObject({ rows: 20, bytes: fs.statSync(out).size });
+    expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe('id,customer_id,payload');
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('refuses bad input with its kind, and changes nothing', async () => {
+    const base = { connectionId: 'main', configId: t.configId, options: {} };
+    await expect(call('keys.run', { ...base, action: 'detach', keyValues: ['99'] })).rejects.toMatchObject({
+      kind: 'not_found',
+      message: 'public.accounts has no key 99 (customer_id = 99 has no partition)',
+    });
+    await expect(call('keys.run', { ...base, action: 'shred', keyValues: ['3'] })).rejects.toMatchObject({
+      kind: 'invalid_input',
+    });
+    await expect(call('keys.run', { ...base, action: 'detach', keyValues: [] })).rejects.toMatchObject({
+      kind: 'invalid_input',
+    });
+    await expect(
+      call('keys.run', { ...base, action: 'export', keyValues: ['3'], out: 'relative.csv' }),
+    ).rejects.toMatchObject({ kind: 'invalid_input', message: 'an export needs an absolute file path' });
+    await expect(
+      call('keys.run', { ...base, action: 'export', keyValues: ['3'], out: '/nonexistent/dir/k.csv' }),
+    ).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: expect.stringContaining('cannot write /nonexistent/dir/k.csv'),
+    });
+    await expect(call('keys.plan', { ...base, configId: 999, action: 'drop', keyValues: ['3'] })).rejects.toMatchObject(
+      {
+        kind: 'not_found',
+      },
+    );
+    const tree = await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId: t.configId });
+    expect(tree.levelOne.find((k) => k.keyValue === '3')).toMatchObject({ state: 'active' });
+  });
+});

@@ -1,0 +1,130 @@
+// @vitest-environment jsdom
+// Key actions in the Explorer: select keys, read the plan in the confirmation,
+// confirm, see the result; the tree is asked for again without a refresh.
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { KeyPlan } from '../../../shared/keys';
+import { ExplorerScreen } from './ExplorerScreen';
+import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
+import { useUi } from '../../state/ui';
+
+let restoreLayout: () => void;
+beforeAll(() => (restoreLayout = fakeLayout(1200, 600)));
+afterAll(() => restoreLayout());
+beforeEach(() => {
+  resetStores();
+  useUi.setState({ connectionId: 'sandbox', screen: 'explorer' });
+});
+afterEach(cleanup);
+
+function plan(keyValue: string, action: KeyPlan['action']): KeyPlan {
+  return {
+    action,
+    schema: 'public',
+    table: 'custom_module_data',
+    keyColumn: 'customer_id',
+    keyValue,
+    state: 'active',
+    levelOne: `custom_module_data_customer_id_${keyValue}`,
+    leaves: ['leaf_0', 'leaf_1'],
+    rows: 12_345,
+    rowsExact: true,
+    bytes: 3 * 1024 * 1024,
+    bucketLimit: null,
+    serverMajor: 16,
+    steps: [`drop custom_module_data_customer_id_${keyValue}`],
+    ddl: [`DROP TABLE custom_module_data_customer_id_${keyValue}`],
+    locks: [{ relation: `custom_module_data_customer_id_${keyValue}`, mode: 'ACCESS EXCLUSIVE', held: 'briefly' }],
+    notes: [],
+  };
+}
+
+describe('key actions', () => {
+  it('drops the selected keys after a confirmation that names them with their rows and bytes', async () => {
+    const { api } = renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'keys.plan': ({ keyValues, action }) => keyValues.map((key) => plan(key, action)),
+        'keys.run': ({ keyValues, action }) =>
+          keyValues.map((keyValue, i) => ({
+            actionId: i + 1,
+            action,
+            schema: 'public',
+            table: 'custom_module_data',
+            keyValue,
+            state: 'retired' as const,
+            changed: true,
+            message: `Key ${keyValue} of public.custom_module_data dropped: 12,345 rows, 3 MB deleted.`,
+            rows: 12_345,
+            bytes: 3 * 1024 * 1024,
+            durationMs: 10,
+          })),
+      },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(2));
+    const boxes = screen.getAllByTestId('tree-select');
+    await userEvent.click(boxes[0]!);
+    await userEvent.click(boxes[1]!);
+    // Ticking a key does not expand it.
+    expect(screen.queryAllByTestId('tree-row').some((row) => row.dataset.kind === 'bucket')).toBe(false);
+    expect(screen.getByTestId('key-selection').textContent).toBe('2 keys selected: 1000, 1001');
+
+    await userEvent.click(screen.getByTestId('key-action-drop'));
+    const dialog = await screen.findByTestId('key-action-dialog');
+    await waitFor(() => expect(within(dialog).getAllByTestId('key-plan')).toHaveLength(2));
+    expect(
+      within(dialog)
+        .getAllByTestId('key-plan-rows')
+        .map((e) => e.textContent),
+    ).toEqual(['12,345 rows', '12,345 rows']);
+    expect(within(dialog).getAllByTestId('key-plan-bytes')[0]!.textContent).toBe('3 MB');
+    expect(api.callsOf('keys.plan')).toEqual([
+      {
+        connectionId: 'sandbox',
+        configId: 1,
+        action: 'drop',
+        keyValues: ['1000', '1001'],
+        options: { onInsert: 'refuse' },
+      },
+    ]);
+    const accept = within(dialog).getByTestId('confirm-accept');
+    expect(accept).toHaveProperty('disabled', true);
+    await userEvent.click(within(dialog).getByTestId('key-drop-recreate'));
+    await userEvent.click(within(dialog).getByTestId('confirm-acknowledge'));
+    await waitFor(() => expect(accept).toHaveProperty('disabled', false));
+    const treeCalls = api.callsOf('explorer.tree').length;
+    await userEvent.click(accept);
+    expect((await within(dialog).findByTestId('key-action-results')).textContent).toContain(
+      'Key 1000 of public.custom_module_data dropped',
+    );
+    expect(api.callsOf('keys.run')).toEqual([
+      {
+        connectionId: 'sandbox',
+        configId: 1,
+        action: 'drop',
+        keyValues: ['1000', '1001'],
+        options: { onInsert: 'recreate' },
+      },
+    ]);
+    await waitFor(() => expect(api.callsOf('explorer.tree').length).toBeGreaterThan(treeCalls));
+  });
+
+  it('asks for a full file path before an export', async () => {
+    renderWithApi(<ExplorerScreen />, {
+      handlers: { 'keys.plan': ({ keyValues, action }) => keyValues.map((key) => plan(key, action)) },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
+    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
+    await userEvent.click(screen.getByTestId('key-action-export'));
+    const dialog = await screen.findByTestId('key-action-dialog');
+    await within(dialog).findByTestId('key-plan');
+    expect(within(dialog).getByText('Give the full path of the file to write.')).toBeTruthy();
+    await userEvent.type(within(dialog).getByTestId('key-export-path'), 'relative.csv');
+    expect(within(dialog).getByTestId('confirm-accept')).toHaveProperty('disabled', true);
+    await userEvent.clear(within(dialog).getByTestId('key-export-path'));
+    await userEvent.type(within(dialog).getByTestId('key-export-path'), '/srv/exports/k.csv');
+    expect(within(dialog).getByTestId('confirm-accept')).toHaveProperty('disabled', false);
+  });
+});

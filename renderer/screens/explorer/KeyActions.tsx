@@ -1,0 +1,270 @@
+// Actions on the keys selected in the Explorer: a bar naming the selection
+// with the actions that apply, and a confirmation that shows the plan the
+// main process made (steps, DDL, locks and for how long, rows and bytes)
+// before anything runs. Dropping names each key with its rows and bytes; on a
+// production connection, detach and drop ask for the table's name.
+import { useState } from 'react';
+import type { ManagedTable, RetiredKey } from '../../../shared/explorer';
+import type { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan } from '../../../shared/keys';
+import { useActiveConnection } from '../../api/active-connection';
+import { useKeyAction, useKeyPlan } from '../../api/queries';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
+import { Loading, QueryErrorState } from '../../components/StateViews';
+import { formatBytes, formatCount, formatNumber, formatTimestamp } from '../../lib/format';
+
+export type KeyBarAction = Exclude<KeyActionKind, 'limit' | 'readmit'>;
+type BarAction = KeyBarAction;
+
+const LABELS: Record<BarAction, string> = {
+  detach: 'Detach',
+  attach: 'Attach',
+  drop: 'Drop',
+  vacuum: 'Vacuum',
+  analyze: 'Analyze',
+  export: 'Export',
+};
+
+const SUMMARIES: Record<BarAction, string> = {
+  detach:
+    'The partition of each key leaves the table as a standalone table with its rows and indexes; new rows of the key are refused until it is attached.',
+  attach:
+    'The standalone table of each key joins the table again; its rows are checked against the key, then routing places new rows again.',
+  drop: 'The partitions of each key are detached, then dropped: their rows are deleted.',
+  vacuum: 'VACUUM (ANALYZE) of each leaf of the key, one leaf at a time.',
+  analyze: 'ANALYZE of each leaf of the key, one leaf at a time.',
+  export: 'The rows of the key are copied to a file, in one snapshot.',
+};
+
+export function KeyActionBar({
+  selected,
+  onAction,
+  onClear,
+}: {
+  selected: readonly string[];
+  onAction(action: BarAction): void;
+  onClear(): void;
+}) {
+  if (selected.length === 0) return null;
+  return (
+    <div className="key-action-bar" role="toolbar" aria-label="Key actions" data-testid="key-action-bar">
+      <span data-testid="key-selection">
+        {formatCount(selected.length, 'key')} selected: <span className="mono">{selected.slice(0, 5).join(', ')}</span>
+        {selected.length > 5 ? '…' : ''}
+      </span>
+      {(Object.keys(LABELS) as BarAction[]).map((action) => (
+        <button
+          key={action}
+          type="button"
+          className={action === 'drop' ? 'btn btn-small btn-danger' : 'btn btn-small'}
+          onClick={() => onAction(action)}
+          disabled={action === 'export' && selected.length !== 1}
+          title={action === 'export' && selected.length !== 1 ? 'Export one key at a time' : undefined}
+          data-testid={`key-action-${action}`}
+        >
+          {LABELS[action]}
+        </button>
+      ))}
+      <button type="button" className="btn btn-small" onClick={onClear} data-testid="key-selection-clear">
+        Clear
+      </button>
+    </div>
+  );
+}
+
+function PlanDetails({ plan }: { plan: KeyPlan }) {
+  return (
+    <div className="key-plan" data-testid="key-plan" data-key={plan.keyValue}>
+      <p>
+        Key <strong className="mono">{plan.keyValue}</strong> ({plan.state}):{' '}
+        <span data-testid="key-plan-rows">
+          {plan.rowsExact ? '' : '~'}
+          {formatNumber(plan.rows)} rows
+        </span>
+        , <span data-testid="key-plan-bytes">{formatBytes(plan.bytes)}</span> in{' '}
+        {formatCount(plan.leaves.length, 'leaf', 'leaves')} of <span className="mono">{plan.levelOne}</span>
+      </p>
+      {plan.steps.length === 0 ? (
+        <p className="muted">Nothing to do.</p>
+      ) : (
+        <ol className="key-plan-steps">
+          {plan.steps.map((step) => (
+            <li key={step}>{step}</li>
+          ))}
+        </ol>
+      )}
+      {plan.ddl.length > 0 && (
+        <pre className="mono key-plan-ddl" data-testid="key-plan-ddl">
+          {plan.ddl.slice(0, 8).join(';\n')}
+          {plan.ddl.length > 8 ? `;\n… ${plan.ddl.length - 8} more` : ';'}
+        </pre>
+      )}
+      {plan.locks.length > 0 && (
+        <ul className="key-plan-locks" data-testid="key-plan-locks">
+          {plan.locks.map((lock) => (
+            <li key={`${lock.relation}/${lock.mode}`}>
+              <strong>{lock.mode}</strong> on <span className="mono">{lock.relation}</span>: {lock.held}
+            </li>
+          ))}
+        </ul>
+      )}
+      {plan.notes.map((note) => (
+        <p key={note} className="muted">
+          {note}
+        </p>
+      ))}
+    </div>
+  );
+}
+
+export function KeyActionDialog({
+  connectionId,
+  table,
+  action,
+  keyValues,
+  onClose,
+}: {
+  connectionId: string;
+  table: ManagedTable;
+  action: BarAction;
+  keyValues: string[];
+  onClose(): void;
+}) {
+  const [onInsert, setOnInsert] = useState<'refuse' | 'recreate'>('refuse');
+  const [format, setFormat] = useState<'csv' | 'binary'>('csv');
+  const [out, setOut] = useState('');
+  const options: KeyActionOptions = action === 'drop' ? { onInsert } : action === 'export' ? { format } : {};
+  const run = useKeyAction(connectionId, table.configId);
+  const [results, setResults] = useState<KeyActionResult[] | null>(null);
+  const plan = useKeyPlan(connectionId, table.configId, action, keyValues, options, results === null && !run.isPending);
+  const production = useActiveConnection().profile?.production === true;
+  const tableName = `${table.schema}.${table.table}`;
+  const nothingToDo = plan.data !== undefined && plan.data.every((p) => p.steps.length === 0);
+
+  return (
+    <ConfirmDialog
+      title={`${LABELS[action]} ${formatCount(keyValues.length, 'key')} of ${tableName}?`}
+      confirmLabel={action === 'drop' ? 'Drop and delete the rows' : LABELS[action]}
+      tone={action === 'drop' || action === 'detach' ? 'danger' : 'primary'}
+      busy={run.isPending}
+      error={run.error}
+      disabledReason={
+        plan.isPending
+          ? 'Planning…'
+          : plan.isError
+            ? 'The plan failed.'
+            : nothingToDo
+              ? 'Nothing to do.'
+              : action === 'export' && !out.trim().startsWith('/') && !/^[A-Za-z]:\\/.test(out.trim())
+                ? 'Give the full path of the file to write.'
+                : undefined
+      }
+      acknowledgement={action === 'drop' ? 'I understand that the rows of these keys are deleted.' : undefined}
+      typeToConfirm={production && (action === 'drop' || action === 'detach') ? tableName : undefined}
+      busyNote="Closing this window does not stop it."
+      result={
+        results ? (
+          <ul className="confirm-list" data-testid="key-action-results">
+            {results.map((r) => (
+              <li key={r.keyValue}>{r.message}</li>
+            ))}
+          </ul>
+        ) : undefined
+      }
+      testId="key-action-dialog"
+      onCancel={onClose}
+      onConfirm={() =>
+        run.mutate(
+          { action, keyValues, options, ...(action === 'export' ? { out: out.trim() } : {}) },
+          { onSuccess: (answer) => setResults(answer) },
+        )
+      }
+    >
+      <p>{SUMMARIES[action]}</p>
+      {action === 'drop' && (
+        <fieldset className="key-options">
+          <legend>A later row of a dropped key</legend>
+          <label className="checkbox">
+            <input
+              type="radio"
+              name="on-insert"
+              checked={onInsert === 'refuse'}
+              onChange={() => setOnInsert('refuse')}
+              data-testid="key-drop-refuse"
+            />
+            <span>is refused, with an error naming the table and the key</span>
+          </label>
+          <label className="checkbox">
+            <input
+              type="radio"
+              name="on-insert"
+              checked={onInsert === 'recreate'}
+              onChange={() => setOnInsert('recreate')}
+              data-testid="key-drop-recreate"
+            />
+            <span>creates the key&apos;s partitions again</span>
+          </label>
+        </fieldset>
+      )}
+      {action === 'export' && (
+        <div className="key-options">
+          <label className="field">
+            <span>File (on the machine running Partwise)</span>
+            <input
+              type="text"
+              value={out}
+              onChange={(event) => setOut(event.target.value)}
+              spellCheck={false}
+              placeholder={`/path/to/${table.table}-${keyValues[0]}.${format === 'csv' ? 'csv' : 'copy'}`}
+              data-testid="key-export-path"
+            />
+          </label>
+          <label className="picker">
+            <span className="picker-label">Format</span>
+            <select
+              value={format}
+              onChange={(event) => setFormat(event.target.value as 'csv' | 'binary')}
+              data-testid="key-export-format"
+            >
+              <option value="csv">CSV with a header</option>
+              <option value="binary">COPY binary</option>
+            </select>
+          </label>
+        </div>
+      )}
+      {plan.isPending && <Loading label="Planning…" testId="key-plan-loading" />}
+      {plan.isError && (
+        <QueryErrorState error={plan.error} onRetry={() => void plan.refetch()} retrying={plan.isFetching} />
+      )}
+      {plan.data?.map((p) => (
+        <PlanDetails key={p.keyValue} plan={p} />
+      ))}
+    </ConfirmDialog>
+  );
+}
+
+/** Keys whose partitions were dropped, and what a later row of each meets. */
+export function RetiredKeys({ keys }: { keys: readonly RetiredKey[] }) {
+  return (
+    <details className="retired-keys" data-testid="retired-keys">
+      <summary>
+        {formatCount(keys.length, 'dropped key')}:{' '}
+        <span className="mono">
+          {keys
+            .slice(0, 5)
+            .map((k) => k.keyValue)
+            .join(', ')}
+        </span>
+        {keys.length > 5 ? '…' : ''}
+      </summary>
+      <ul>
+        {keys.map((k) => (
+          <li key={k.keyValue} data-testid="retired-key" data-key={k.keyValue}>
+            <span className="mono strong">{k.keyValue}</span> <span className="badge badge-subtle">retired</span>{' '}
+            dropped {formatTimestamp(k.retiredAt)}: {formatNumber(k.rowsDropped)} rows, {formatBytes(k.bytesDropped)}; a
+            later row is {k.onInsert === 'refuse' ? 'refused' : 'placed in new partitions'}
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}

@@ -1,0 +1,85 @@
+// Actions on one key of a managed table (partwise key ..., the Explorer's key
+// menu): what each plans to do, and what it did.
+import { z } from 'zod';
+
+export const KeyActionKind = z.enum(['detach', 'attach', 'drop', 'readmit', 'vacuum', 'analyze', 'limit', 'export']);
+export type KeyActionKind = z.infer<typeof KeyActionKind>;
+
+/** See sql/migrations/0006_key_actions.sql; retired: dropped, its partitions gone. */
+export const KeyState = z.enum(['active', 'detaching', 'detached', 'attaching', 'dropping', 'retired']);
+export type KeyState = z.infer<typeof KeyState>;
+
+/** What a later row of a dropped key meets. */
+export const RetiredKeyPolicy = z.enum(['refuse', 'recreate']);
+export type RetiredKeyPolicy = z.infer<typeof RetiredKeyPolicy>;
+
+export const ExportFormat = z.enum(['csv', 'binary']);
+export type ExportFormat = z.infer<typeof ExportFormat>;
+
+export const KeyActionOptions = z.object({
+  /** drop: what a later row of the key meets. */
+  onInsert: RetiredKeyPolicy.optional(),
+  /** limit: the key's bucket limit, null for the table's again. */
+  bucketLimit: z.number().int().positive().nullable().optional(),
+  /** export */
+  format: ExportFormat.optional(),
+});
+export type KeyActionOptions = z.infer<typeof KeyActionOptions>;
+
+export const LockStep = z.object({
+  relation: z.string(),
+  mode: z.string(),
+  /** For how long, in words (what it waits for, what it blocks). */
+  held: z.string(),
+});
+export type LockStep = z.infer<typeof LockStep>;
+
+export const KeyPlan = z.object({
+  action: KeyActionKind,
+  schema: z.string(),
+  table: z.string(),
+  keyColumn: z.string(),
+  keyValue: z.string(),
+  state: KeyState,
+  /** The key's level-1 partition (a standalone table once detached). */
+  levelOne: z.string(),
+  leaves: z.array(z.string()),
+  rows: z.number(),
+  rowsExact: z.boolean(),
+  bytes: z.number(),
+  /** The key's own bucket limit, if it has one. */
+  bucketLimit: z.number().nullable(),
+  serverMajor: z.number().int(),
+  /** What the action will do, in order; empty when there is nothing to do. */
+  steps: z.array(z.string()),
+  ddl: z.array(z.string()),
+  locks: z.array(LockStep),
+  notes: z.array(z.string()),
+});
+export type KeyPlan = z.infer<typeof KeyPlan>;
+
+export const KeyActionResult = z.object({
+  actionId: z.number().int(),
+  action: KeyActionKind,
+  schema: z.string(),
+  table: z.string(),
+  keyValue: z.string(),
+  /** The key's state afterwards. */
+  state: KeyState,
+  /** false when the key was already where the action leads (nothing done). */
+  changed: z.boolean(),
+  message: z.string(),
+  rows: z.number().nullable(),
+  bytes: z.number().nullable(),
+  durationMs: z.number(),
+});
+export type KeyActionResult = z.infer<typeof KeyActionResult>;
+
+/** Progress of a key action: the step under way and, for long ones, how far it is. */
+export const KeyProgress = z.object({
+  step: z.string(),
+  done: z.number().optional(),
+  total: z.number().nullable().optional(),
+  unit: z.enum(['leaves', 'bytes', 'rows']).optional(),
+});
+export type KeyProgress = z.infer<typeof KeyProgress>;
