@@ -106,17 +106,26 @@ describe('connections a run needs', () => {
     }
   });
 
-  it('counts the room that opening connections takes, on the server as a role without pg_read_all_stats sees it', async () => {
-    const before = await connectionRoom(db.pool);
-    expect(before.limitedBy).toMatch(/^the server: max_connections \d+, \d+ in use/);
-    const extra = await Promise.all([db.connect(), db.connect(), db.connect()]);
+  it('counts the room that opening connections takes, and names the server when nothing else limits', async () => {
+    // Other test files share the server, so its count moves on its own: only the words are checked here.
+    expect((await connectionRoom(db.pool)).limitedBy).toMatch(/^the server: max_connections \d+, \d+ in use/);
+    // This database's sessions are this file's alone: its limit makes the count exact.
+    await db.admin.query(`ALTER DATABASE ${ident(db.name)} CONNECTION LIMIT 50`);
+    const client = await db.connect();
     try {
-      const after = await connectionRoom(db.pool);
-      // Exactly three fewer, unless the test pool closed an idle connection meanwhile (which only gives room back).
-      expect(after.free).toBeLessThanOrEqual(before.free - 3 + db.pool.idleCount);
-      expect(after.free).toBeGreaterThanOrEqual(before.free - 3);
+      const before = await connectionRoom(client);
+      const extra = await Promise.all([db.connect(), db.connect(), db.connect()]);
+      try {
+        const after = await connectionRoom(client);
+        expect(after.limitedBy).toMatch(/^the database's CONNECTION LIMIT 50, \d+ in use$/);
+        // Three fewer, unless the test pool closed an idle connection meanwhile (which only gives room back).
+        expect(after.free).toBeGreaterThanOrEqual(before.free - 3);
+        expect(after.free).toBeLessThanOrEqual(before.free - 3 + db.pool.idleCount);
+      } finally {
+        await Promise.all(extra.map((c) => c.end()));
+      }
     } finally {
-      await Promise.all(extra.map((client) => client.end()));
+      await client.end();
     }
   });
 
