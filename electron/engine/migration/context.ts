@@ -14,6 +14,11 @@ export interface MigrationOptions {
   /** online: writes continue during the copy (change capture); offline: writes wait (SHARE lock) until the swap. */
   mode: 'online' | 'offline';
   lock: LockRetryOptions;
+  /**
+   * Largest block range one transaction counts or copies (copy.ts): online, it
+   * bounds how long any of the copy's snapshots is held.
+   */
+  chunkBlocks: number;
   /** Stop catching up when fewer changes than this remain, and swap. */
   catchUpThreshold: number;
   /** Cancel: stop and roll back. */

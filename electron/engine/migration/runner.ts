@@ -29,6 +29,7 @@ import { crashPoint } from './crash-points.js';
 import { MIGRATION_STEPS, type HandOver, type StepDetail } from './phases.js';
 import { recordAcceptances } from './acceptance.js';
 import { refuseUnservableWorkers } from '../connection-budget.js';
+import { DEFAULT_CHUNK_BLOCKS } from './copy.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -53,6 +54,7 @@ function resolveOptions(options: EngineOptions): MigrationOptions {
     mode: options.mode ?? 'online',
     lock: { ...DEFAULT_LOCK_RETRY, ...options.lock },
     catchUpThreshold: options.catchUpThreshold ?? 1000,
+    chunkBlocks: Math.max(1, options.chunkBlocks ?? DEFAULT_CHUNK_BLOCKS),
     signal: options.signal,
     interrupt: options.interrupt,
   };
