@@ -480,8 +480,9 @@ interface CopyStatement {
 /**
  * Copies a unit's unlogged rows in the caller's transaction; returns how many. A key
  * whose rows in the unit all fall in one bucket goes to it outright; only the
- * keys that cross a bucket boundary here are numbered, which sorts their rows.
- * Keys are matched by value: each canonical text, cast back to the key's
+ * keys that cross a bucket boundary here are numbered, which sorts their rows
+ * (in the order they lie in the table, so that a copy places rows the same way
+ * whatever plan reads them). Keys are matched by value: each canonical text, cast back to the key's
  * type, equals exactly the values that have that text.
  */
 async function copyUnit(
@@ -521,7 +522,7 @@ async function copyUnit(
   if (split.keys.length > 0) {
     const result = await client.query(
       `${insert}
-       SELECT ${columns}, ((o.row_offset + row_number() OVER (PARTITION BY ${key})) - 1) / $3
+       SELECT ${columns}, ((o.row_offset + row_number() OVER (PARTITION BY ${key} ORDER BY s.ctid)) - 1) / $3
          FROM ${source} s
          JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON ${key} = o.key_value::${keyType}
         WHERE ${range(4)}`,
