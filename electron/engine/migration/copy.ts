@@ -73,6 +73,8 @@ interface Chunk {
   firstBlock: number;
   /** Exclusive; null for the last chunk with TID range scans, which also takes rows in blocks added since. */
   endBlock: number | null;
+  /** What reading it costs, for the throttle (the last chunk's as counted). */
+  bytes: number;
   keys: string[];
   offsets: number[];
   counts: number[];
@@ -162,7 +164,13 @@ function chunkRangeParams(reading: Reading, chunk: Chunk): string[] {
  * added later were written since the log (online) or the snapshot (offline)
  * started, and are not the copy's.
  */
-function chunksOf(blocks: number, chunkBlocks: number, workers: number, tidRanges: boolean): Chunk[] {
+function chunksOf(
+  blocks: number,
+  blockSize: number,
+  chunkBlocks: number,
+  workers: number,
+  tidRanges: boolean,
+): Chunk[] {
   const count = Math.max(
     Math.ceil(blocks / chunkBlocks),
     Math.min(workers * CHUNKS_PER_WORKER, Math.floor(blocks / MIN_SPLIT_BLOCKS)),
@@ -173,6 +181,7 @@ function chunksOf(blocks: number, chunkBlocks: number, workers: number, tidRange
     index,
     firstBlock: index * size,
     endBlock: index < count - 1 ? (index + 1) * size : tidRanges ? null : Math.max(blocks, (index + 1) * size),
+    bytes: Math.max(0, Math.min(size, blocks - index * size)) * blockSize,
     keys: [],
     offsets: [],
     counts: [],
@@ -206,6 +215,7 @@ async function countByChunk(
   const { sql } = context;
   const counts: ChunkCount[][] = [];
   await withWorkers(context, chunks, async (client, chunk) => {
+    await context.throttle.admit(chunk.bytes);
     try {
       await reading.begin(client, true);
       const { rows } = await client.query<{ key_value: string | null; rows: string; seen: string }>(
@@ -316,12 +326,13 @@ export async function provisionAndCopy(
   try {
     // Measured after the log started (online) or in the snapshot (offline):
     // every row the copy may take lies in these blocks.
-    const { rows: sizeRows } = await control.query<{ blocks: string }>(
-      `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS blocks`,
+    const { rows: sizeRows } = await control.query<{ blocks: string; block_size: number }>(
+      `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS blocks,
+              current_setting('block_size')::int AS block_size`,
       [sql.source],
     );
     const blocks = Number(sizeRows[0]!.blocks);
-    const chunks = chunksOf(blocks, options.chunkBlocks, options.workers, reading.tidRanges);
+    const chunks = chunksOf(blocks, sizeRows[0]!.block_size, options.chunkBlocks, options.workers, reading.tidRanges);
 
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
     const counted = await countByChunk(context, reading, chunks, keyText, key);
@@ -404,6 +415,8 @@ export async function provisionAndCopy(
       bucketLimit: target.bucketLimit,
     };
     await withWorkers(context, work, async (client, unit) => {
+      // Admitted before its transaction starts: a pause holds no snapshot.
+      await context.throttle.admit(unit.chunk.bytes);
       let rowCount: number;
       try {
         await reading.begin(client, false);
