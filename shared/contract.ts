@@ -17,6 +17,7 @@ import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 import { WorkloadReport } from './workload.js';
+import { Throttle } from './throttle.js';
 import { ErrorInfo } from './errors.js';
 
 const connectionId = z.string().min(1).max(200);
@@ -85,13 +86,17 @@ export const commands = {
         connectionId,
         targets: z.array(MigrationTarget).min(1).max(50),
         workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
+        throttle: Throttle.optional(),
       })
       .strict(),
     output: RunActionResult,
   },
   'runs.cancel': { input: z.object({ connectionId, runId }).strict(), output: empty },
   'runs.list': { input: z.object({ connectionId }).strict(), output: z.array(RunSummary) },
-  'runs.resume': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
+  'runs.resume': {
+    input: z.object({ connectionId, runId, throttle: Throttle.optional() }).strict(),
+    output: RunActionResult,
+  },
   'runs.rollback': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
   /** Drop the backup of a migrated table: the end of the road back. */
   'runs.finalize': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },

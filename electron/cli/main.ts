@@ -22,6 +22,7 @@ import {
   type MigrationTarget,
 } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
+import { parseSize, Throttle } from '../../shared/throttle.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { DEFAULT_SCHEMA, install, validateSchemaName } from '../install/install.js';
 import {
@@ -82,6 +83,10 @@ Options:  --url URL          connection URL, or libpq key=value settings such as
           --ddl              plan: print every DDL statement
           --workers N        parallel worker connections (default ${DEFAULT_WORKERS}, at most ${MAX_WORKERS}); the run
                              holds up to ${RUN_EXTRA_CONNECTIONS} more (control, journal, lock watch)
+          --max-rate MB      migrate/resume: read at most MB megabytes per second in the copy and index builds
+          --max-standby-lag SIZE  migrate/resume: pause the copy and index builds while a standby's
+                             replay lag is over SIZE ("8MB", "1GB"; the role needs pg_monitor)
+          --slot NAME        with --max-standby-lag: this replication slot's lag counts too
           --ahead F          maintain: create the next bucket when the current one is F full (default 0.8)
           --lock-timeout MS  longest wait for a lock before retrying (default 1000; raised above the
                              server's deadlock_timeout so that PostgreSQL cancels an autovacuum in the way)
@@ -108,6 +113,9 @@ const options = {
   ddl: { type: 'boolean' },
   workers: { type: 'string' },
   ahead: { type: 'string' },
+  'max-rate': { type: 'string' },
+  'max-standby-lag': { type: 'string' },
+  slot: { type: 'string' },
   'lock-timeout': { type: 'string' },
   schema: { type: 'string' },
   json: { type: 'boolean' },
@@ -159,10 +167,48 @@ async function confirm(question: string, values: Values): Promise<void> {
   if (!/^y(es)?$/i.test(answer.trim())) throw new PartwiseError('cancelled', 'Nothing done.');
 }
 
+/** --max-rate, --max-standby-lag and --slot, checked as the app's start command checks them. */
+function throttleOptions(values: Values, command: string): Throttle {
+  const given = (['max-rate', 'max-standby-lag', 'slot'] as const).filter((name) => values[name] !== undefined);
+  if (given.length === 0) return {};
+  if (command !== 'migrate' && command !== 'resume') {
+    throw new UsageError(`--${given[0]} applies to migrate and resume only`);
+  }
+  const rate = values['max-rate'];
+  if (rate !== undefined && !/^\d+(\.\d+)?$/.test(rate)) {
+    throw new UsageError(`--max-rate must be megabytes per second, such as 50 or 2.5, got "${rate}"`);
+  }
+  const lag = values['max-standby-lag'];
+  const lagBytes = lag === undefined ? undefined : parseSize(lag);
+  if (lagBytes === null) throw new UsageError(`--max-standby-lag must be a size such as 8MB or 1GB, got "${lag}"`);
+  const parsed = Throttle.safeParse({
+    maxRateMBps: rate === undefined ? undefined : Number(rate),
+    maxStandbyLagBytes: lagBytes,
+    slot: values.slot,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = { maxRateMBps: '--max-rate', maxStandbyLagBytes: '--max-standby-lag', slot: '--slot' }[
+      String(issue.path[0]) as keyof Throttle
+    ];
+    const why =
+      issue.path[0] === 'slot' && values['max-standby-lag'] === undefined
+        ? 'needs --max-standby-lag (the bound to hold its lag under)'
+        : issue.path[0] === 'slot'
+          ? 'must be a slot name: lower-case letters, digits and underscores'
+          : issue.path[0] === 'maxStandbyLagBytes'
+            ? 'must be from 64kB to 1PB'
+            : 'must be more than 0 and at most 100000';
+    throw new UsageError(`${flag} ${why}, got "${values[flag!.slice(2) as 'slot']}"`);
+  }
+  return parsed.data;
+}
+
 function engineOptions(values: Values, onEvent: (event: RunEvent) => void, signal: AbortSignal): EngineOptions {
   return {
     installSchema: validateSchemaName(values.schema ?? DEFAULT_SCHEMA),
     workers: integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS),
+    throttle: throttleOptions(values, 'migrate'),
     lock: { lockTimeoutMs: integerOption(values['lock-timeout'], 'lock-timeout', 1000, 10, 600_000) },
     onEvent,
     signal,
@@ -258,6 +304,7 @@ async function main(argv: string[]): Promise<number> {
 
   const installSchema = validateSchemaName(values.schema ?? DEFAULT_SCHEMA);
   const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS);
+  throttleOptions(values, command);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
   const connection = cliConnection({

@@ -22,9 +22,14 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
   // Quitting leaves running migrations where they stand, resumable; it never rolls them back.
   context.onShutdown('interrupt migration runs', () => registry.interruptAll());
 
-  const options = (connectionId: string, signals: RunSignals, workers?: number): EngineOptions => ({
+  const options = (
+    connectionId: string,
+    signals: RunSignals,
+    { workers, throttle }: Pick<EngineOptions, 'workers' | 'throttle'> = {},
+  ): EngineOptions => ({
     installSchema: context.installSchema,
     workers,
+    throttle,
     signal: signals.signal,
     interrupt: signals.interrupt,
     onRunStarted: signals.onRunStarted,
@@ -90,9 +95,9 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
   };
 
   return {
-    'runs.start': async ({ connectionId, targets, workers }) =>
+    'runs.start': async ({ connectionId, targets, workers, throttle }) =>
       startOnRunPool(connectionId, 'migrate', workers, (pool, signals) =>
-        migrate(pool, targets, options(connectionId, signals, workers)),
+        migrate(pool, targets, options(connectionId, signals, { workers, throttle })),
       ),
     'runs.cancel': async ({ connectionId, runId }) => {
       if (!registry.cancel(connectionId, runId)) throw await notCancellable(connectionId, runId);
@@ -102,10 +107,10 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
       const pool = await context.pools.pool(connectionId);
       return (await journalPresent(pool)) ? new Journal(context.installSchema).listRuns(pool) : [];
     },
-    'runs.resume': async ({ connectionId, runId }) => {
+    'runs.resume': async ({ connectionId, runId, throttle }) => {
       await refuseUnknownOrBusy(connectionId, runId, 'resume');
       return startOnRunPool(connectionId, 'migrate', undefined, (pool, signals) =>
-        resume(pool, runId, options(connectionId, signals)),
+        resume(pool, runId, options(connectionId, signals, { throttle })),
       );
     },
     'runs.rollback': async ({ connectionId, runId }) => {

@@ -161,8 +161,9 @@ export async function migrate(
     }
   }
   return withSession(pool, options, async (session) => {
-    await install(session.control, session.options.installSchema);
+    // Before anything is installed or recorded: settings that cannot work change nothing.
     await checkThrottle(session.control, session.options.throttle);
+    await install(session.control, session.options.installSchema);
     // Refused before anything is recorded: a table that cannot be migrated
     // leaves no failed run behind. (Another run of the table is refused by
     // createRun, which tells a running one from an interrupted one.)
@@ -196,8 +197,9 @@ export async function migrate(
 /** Continues an interrupted run from where its journal says each table stands. */
 export async function resume(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
-    await install(session.control, session.options.installSchema);
+    // Before anything is installed or recorded: settings that cannot work change nothing.
     await checkThrottle(session.control, session.options.throttle);
+    await install(session.control, session.options.installSchema);
     const run = await lockExisting(session, runId);
     const targets = await session.journal.targets(session.control, runId);
     const refusal =
