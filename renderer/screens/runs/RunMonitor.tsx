@@ -142,6 +142,11 @@ const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetV
                   : DASH}
             </span>
           </span>
+          {view.paused && (
+            <span className="badge status-interrupted" data-testid="progress-paused">
+              paused: {view.paused}
+            </span>
+          )}
           <span data-testid="progress-rate">
             <span className="muted">rate</span>{' '}
             {running && view.perSecond !== null ? formatRate(view.perSecond, view.unit) : DASH}

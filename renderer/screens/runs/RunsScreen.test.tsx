@@ -148,6 +148,31 @@ describe('Runs screen', () => {
     stop();
   });
 
+  it('says why a throttled run waits while it does, and nothing once it goes on', async () => {
+    const { emit, stop } = setup();
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });
+    const report = (paused?: string) =>
+      emit({
+        type: 'progress',
+        runId: 4,
+        table,
+        at,
+        phase: 'copy',
+        done: 10,
+        total: 100,
+        unit: 'rows',
+        perSecond: 5,
+        etaSeconds: 18,
+        paused,
+      });
+    await report('standby replica1 lag 12 MB > 8 MB');
+    const card = within(await screen.findByTestId('run-monitor')).getByTestId('run-target');
+    expect(within(card).getByTestId('progress-paused').textContent).toBe('paused: standby replica1 lag 12 MB > 8 MB');
+    await report();
+    expect(within(card).queryByTestId('progress-paused')).toBeNull();
+    stop();
+  });
+
   it('says a cancel once, as the choice of the user: no error anywhere', async () => {
     const { emit, stop } = setup();
     await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });
