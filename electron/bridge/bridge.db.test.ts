@@ -252,6 +252,13 @@ describe('commands over the WebSocket', () => {
       expect(invalid.response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
       const unknown = await session.call('no.such.command', {});
       expect(unknown.response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+      // A slot without the lag bound to hold it under is refused before any connection is made.
+      const slotAlone = await session.call('runs.start', {
+        connectionId: 'any',
+        targets: [{ schema: 'public', table: 't', keyColumn: 'k', bucketLimit: 10 }],
+        throttle: { slot: 'replica_1' },
+      });
+      expect(slotAlone.response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
 
       session.sendRaw('{not json');
       const malformed = await session.next((m) => m.kind === 'response' && m.id === -1);

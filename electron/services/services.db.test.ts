@@ -87,6 +87,23 @@ describe('engine-backed commands', () => {
       ],
     });
     expect(badChoice).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+    const tickets = [{ schema: 'public', table: 'tickets', keyColumn: 'tenant_id', bucketLimit: 10 }];
+    const badSlot = await dispatch('runs.start', {
+      connectionId: 'main',
+      targets: tickets,
+      throttle: { maxStandbyLagBytes: 8 * 1024 * 1024, slot: 'Replica-1' },
+    });
+    expect(badSlot).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+    // Well formed, but no such slot: the engine refuses it before recording a run.
+    const missingSlot = await dispatch('runs.start', {
+      connectionId: 'main',
+      targets: tickets,
+      throttle: { maxStandbyLagBytes: 8 * 1024 * 1024, slot: 'no_such_slot' },
+    });
+    expect(missingSlot).toMatchObject({
+      ok: false,
+      error: { kind: 'invalid_input', message: 'There is no replication slot "no_such_slot" on this server' },
+    });
     expect(await dispatch('no.such.command', {})).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
   });
 
