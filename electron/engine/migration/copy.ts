@@ -332,7 +332,12 @@ export async function provisionAndCopy(
       [sql.source],
     );
     const blocks = Number(sizeRows[0]!.blocks);
-    const chunks = chunksOf(blocks, sizeRows[0]!.block_size, options.chunkBlocks, options.workers, reading.tidRanges);
+    const blockSize = sizeRows[0]!.block_size;
+    const chunkBlocks = Math.max(
+      1,
+      Math.min(options.chunkBlocks, Math.floor(context.throttle.largestUnitBytes() / blockSize)),
+    );
+    const chunks = chunksOf(blocks, blockSize, chunkBlocks, options.workers, reading.tidRanges);
 
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
     const counted = await countByChunk(context, reading, chunks, keyText, key);

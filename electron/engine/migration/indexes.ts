@@ -84,9 +84,10 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   // and commits cost more than indexing a few thousand rows); a large leaf
   // on its own, so that the workers stay evenly busy.
   const leafGroups: { statements: string[]; bytes: number }[] = [];
+  const groupBytes = Math.min(BYTES_PER_GROUP, context.throttle.largestUnitBytes());
   for (const item of leafWork.filter((w) => !existing.names.has(w.name))) {
     const last = leafGroups.at(-1);
-    if (!last || last.bytes + item.leaf.bytes > BYTES_PER_GROUP || last.statements.length >= STATEMENTS_PER_GROUP) {
+    if (!last || last.bytes + item.leaf.bytes > groupBytes || last.statements.length >= STATEMENTS_PER_GROUP) {
       leafGroups.push({ statements: [], bytes: 0 });
     }
     leafGroups.at(-1)!.statements.push(item.plan.statement(item.leaf.relation, item.name).replace(/;$/, ''));

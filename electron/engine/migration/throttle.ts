@@ -121,6 +121,17 @@ export class Throttle {
     this.pacer = settings.maxRateMBps ? new Pacer(settings.maxRateMBps * 1024 * 1024) : null;
   }
 
+  /**
+   * The most table bytes one unit of work should read: a unit admitted just
+   * under the lag bound writes its WAL whatever the lag becomes meanwhile, so
+   * under a lag bound units are kept to a quarter of it (a copied row writes
+   * about its size in WAL, and its share of the indexes more).
+   */
+  largestUnitBytes(): number {
+    const bound = this.settings.maxStandbyLagBytes;
+    return bound === undefined ? Infinity : Math.max(1, Math.floor(bound / 4));
+  }
+
   /** Waits until a unit reading `bytes` of the table may start. */
   async admit(bytes: number): Promise<void> {
     await this.lagBelowBound();
