@@ -585,6 +585,8 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
       try {
         for (let i = 0; i < keys.length && !failed(); i += 100) {
           throwIfCancelled(context);
+          // Creating partitions writes catalog WAL: the lag bound applies between batches.
+          await context.throttle.admit(0);
           const batch = keys.slice(i, i + 100).map(([k]) => k);
           const { rows } = await client.query<{ key_value: string; level_one: string }>(
             `SELECT key_value, level_one FROM ${sql.install}.create_level_one_partitions($1, $2)`,
@@ -623,6 +625,7 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
         continue;
       }
       throwIfCancelled(context);
+      await context.throttle.admit(0);
       await client.query(`SELECT ${sql.install}.create_bucket_partitions($1, $2, $3)`, [
         target.configId,
         batch.map((k) => levelOnes.get(k)!),
