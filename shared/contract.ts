@@ -92,6 +92,9 @@ export const commands = {
     output: RunActionResult,
   },
   'runs.cancel': { input: z.object({ connectionId, runId }).strict(), output: empty },
+  /** Hold a running migration's copy and index work (any process's), or let it go on. */
+  'runs.pause': { input: z.object({ connectionId, runId }).strict(), output: empty },
+  'runs.continue': { input: z.object({ connectionId, runId }).strict(), output: empty },
   'runs.list': { input: z.object({ connectionId }).strict(), output: z.array(RunSummary) },
   'runs.resume': {
     input: z.object({ connectionId, runId, throttle: Throttle.optional() }).strict(),
@@ -131,6 +134,8 @@ export type CommandName = keyof typeof commands;
 export const writingCommands = [
   'runs.start',
   'runs.cancel',
+  'runs.pause',
+  'runs.continue',
   'runs.resume',
   'runs.rollback',
   'runs.finalize',

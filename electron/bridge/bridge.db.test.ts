@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { BRIDGE_WS_PATH, ServerMessage } from '../../shared/bridge-protocol.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { useTestDatabase } from '../testing/database.js';
-import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
+import { checkEveryRunAction, checkPauseAndContinue, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { MAX_MESSAGE_BYTES, startBridge, tokenMatches, type Bridge } from './server.js';
 
 const db = useTestDatabase('bridge');
@@ -442,4 +442,6 @@ describe('every run action on every run state, over the WebSocket', () => {
       120_000,
     );
   }
+
+  it('pauses a running migration and lets it go on', () => checkPauseAndContinue(harness), 120_000);
 });

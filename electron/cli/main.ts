@@ -31,6 +31,7 @@ import {
   Journal,
   maintainTable,
   migrate,
+  pauseRun,
   planMigration,
   refreshRouting,
   resume,
@@ -57,6 +58,8 @@ Commands:
   status     List runs and their state (interrupted runs included)
   verify     Compare a run's migrated tables with their originals again
   resume     Continue an interrupted run
+  pause      Hold a running migration's copy and index work (from any terminal)
+  continue   Let a held migration go on
   rollback   Undo a run, bringing back rows written since
   finalize   Drop a run's backups (no rollback after this)
   maintain   Create buckets ahead, repair the tracker, report over-full buckets
@@ -77,7 +80,7 @@ Options:  --url URL          connection URL, or libpq key=value settings such as
           --ssh-host-key SHA256:...  the bastion's host key fingerprint, when ~/.ssh/known_hosts
                              does not list it
           --ssh-known-hosts FILE     known_hosts file (default ~/.ssh/known_hosts)
-          --run N            run id (resume, rollback, finalize, verify, status)
+          --run N            run id (resume, pause, continue, rollback, finalize, verify, status)
           --exact            plan (and migrate) with exact counts, scanning tables of any size
                              (tables up to 1 GB are counted exactly anyway)
           --ddl              plan: print every DDL statement
@@ -294,6 +297,8 @@ async function main(argv: string[]): Promise<number> {
     'status',
     'verify',
     'resume',
+    'pause',
+    'continue',
     'rollback',
     'finalize',
     'maintain',
@@ -412,6 +417,19 @@ async function main(argv: string[]): Promise<number> {
           values,
         );
         return await withRun(values, pool, (opts) => finalize(pool, runId, opts));
+      }
+      case 'pause':
+      case 'continue': {
+        const runId = runOption(values);
+        await pauseRun(pool, runId, command === 'pause', { installSchema });
+        const message =
+          command === 'pause'
+            ? `Run ${runId} is held: its copy and index work waits (holding no snapshot) until "partwise continue --run ${runId}"`
+            : `Run ${runId} goes on`;
+        process.stdout.write(
+          values.json ? `${JSON.stringify({ runId, paused: command === 'pause' })}\n` : `${message}\n`,
+        );
+        return 0;
       }
       case 'verify': {
         const runId = runOption(values);

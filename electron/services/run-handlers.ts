@@ -4,12 +4,29 @@
 // ended first (nothing to do), or with an error that says why not.
 import type pg from 'pg';
 import { PartwiseError } from '../db/errors.js';
-import { finalize, Journal, migrate, resume, rollback, type EngineOptions, type RunOutcome } from '../engine/index.js';
+import {
+  finalize,
+  Journal,
+  migrate,
+  pauseRun,
+  resume,
+  rollback,
+  type EngineOptions,
+  type RunOutcome,
+} from '../engine/index.js';
 import { DEFAULT_WORKERS } from '../../shared/plan.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 import { RunRegistry, type RunSignals, type RunWork } from './run-registry.js';
 
-type RunCommands = 'runs.start' | 'runs.cancel' | 'runs.list' | 'runs.resume' | 'runs.rollback' | 'runs.finalize';
+type RunCommands =
+  | 'runs.start'
+  | 'runs.cancel'
+  | 'runs.pause'
+  | 'runs.continue'
+  | 'runs.list'
+  | 'runs.resume'
+  | 'runs.rollback'
+  | 'runs.finalize';
 
 const DOING: Record<RunWork, string> = {
   migrate: 'is running in this app',
@@ -101,6 +118,14 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
       ),
     'runs.cancel': async ({ connectionId, runId }) => {
       if (!registry.cancel(connectionId, runId)) throw await notCancellable(connectionId, runId);
+      return {};
+    },
+    'runs.pause': async ({ connectionId, runId }) => {
+      await pauseRun(await context.pools.pool(connectionId), runId, true, { installSchema: context.installSchema });
+      return {};
+    },
+    'runs.continue': async ({ connectionId, runId }) => {
+      await pauseRun(await context.pools.pool(connectionId), runId, false, { installSchema: context.installSchema });
       return {};
     },
     'runs.list': async ({ connectionId }) => {

@@ -6,7 +6,7 @@ import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
 import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
-import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
+import { checkEveryRunAction, checkPauseAndContinue, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { resultOf } from '../testing/envelope.js';
 import { testPools } from '../testing/pools.js';
 
@@ -223,4 +223,6 @@ describe('every run action on every run state answers, and says what happened', 
   for (const state of RUN_STATES) {
     it(`a run that is ${state}`, () => checkEveryRunAction(harness, state), 120_000);
   }
+
+  it('pauses a running migration and lets it go on', () => checkPauseAndContinue(harness), 120_000);
 });

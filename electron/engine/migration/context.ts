@@ -64,6 +64,10 @@ export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'worke
       pool: base.pool,
       signal: AbortSignal.any([signal, interrupt].filter((s): s is AbortSignal => s !== undefined)),
       onPause: (reason) => base.reporter.paused(reason, label),
+      heldBy: async () => {
+        const held = await base.journal.pausedBy(base.pool, t.runId);
+        return held ? `held by ${held.by} since ${held.at}` : null;
+      },
     }),
     sql: {
       source: qualified(t.schema, t.table),

@@ -1,7 +1,9 @@
 // How hard the copy and the index builds press on the server (shared/throttle.ts):
 // before each unit of work (a chunk to count or copy, a group of leaves to
-// index) the worker asks to be admitted. Admission waits while a standby's
-// replay lag or the named slot's lag is over the bound, then for the unit's
+// index) the worker asks to be admitted. Admission waits while a user holds
+// the run (partwise pause: the journal says so, whichever process set it) and
+// while a standby's replay lag or the named slot's lag is over the bound, all
+// of it between transactions, so a waiting run holds no snapshot; then for the unit's
 // turn under the rate cap. Units are what is paced, not bytes within one: a
 // unit runs at full speed and the next one starts later, so the rate holds on
 // average over a few units.
@@ -11,7 +13,7 @@ import { formatBytes } from '../../../shared/text.js';
 import { PartwiseError } from '../../db/errors.js';
 import { sleep } from '../locks.js';
 
-/** How often a paused run looks at the lag again. */
+/** How often a paused run looks again (at the lag, and whether a user still holds it). */
 export const LAG_POLL_MS = 1000;
 
 export interface Lag {
@@ -26,6 +28,8 @@ export interface ThrottleHost {
   signal: AbortSignal;
   /** The reason the work waits, or null when it goes on. */
   onPause(reason: string | null): void;
+  /** Who holds the run (partwise pause), in words, or null. */
+  heldBy(): Promise<string | null>;
 }
 
 /** Reservations of time under a rate: each unit starts once the units before it have had their share. */
@@ -134,7 +138,7 @@ export class Throttle {
 
   /** Waits until a unit reading `bytes` of the table may start. */
   async admit(bytes: number): Promise<void> {
-    await this.lagBelowBound();
+    await this.gate();
     if (this.pacer) {
       const wait = this.pacer.reserve(bytes);
       if (wait > 0) await sleep(wait, this.host.signal);
@@ -142,28 +146,37 @@ export class Throttle {
   }
 
   /** One wait shared by every worker: the run pauses and goes on as one. */
-  private lagWait: Promise<void> | null = null;
+  private gateWait: Promise<void> | null = null;
 
-  private lagBelowBound(): Promise<void> {
-    if (this.settings.maxStandbyLagBytes === undefined) return Promise.resolve();
-    this.lagWait ??= this.waitForLag(this.settings.maxStandbyLagBytes).finally(() => {
-      this.lagWait = null;
+  private gate(): Promise<void> {
+    this.gateWait ??= this.waitAtGate().finally(() => {
+      this.gateWait = null;
     });
-    return this.lagWait;
+    return this.gateWait;
   }
 
-  private async waitForLag(bound: number): Promise<void> {
+  private async waitAtGate(): Promise<void> {
     let paused = false;
     try {
       for (;;) {
-        const lag = await replicationLag(this.host.pool, this.settings.slot ?? null);
-        if (!lag || lag.bytes <= bound) return;
-        this.host.onPause(`${lag.of} lag ${formatBytes(lag.bytes)} > ${formatBytes(bound)}`);
+        const reason = await this.reasonToWait();
+        if (reason === null) return;
+        this.host.onPause(reason);
         paused = true;
         await sleep(LAG_POLL_MS, this.host.signal);
       }
     } finally {
       if (paused) this.host.onPause(null);
     }
+  }
+
+  /** A user holding the run first, then the lag bound. */
+  private async reasonToWait(): Promise<string | null> {
+    const held = await this.host.heldBy();
+    if (held) return held;
+    const bound = this.settings.maxStandbyLagBytes;
+    if (bound === undefined) return null;
+    const lag = await replicationLag(this.host.pool, this.settings.slot ?? null);
+    return lag && lag.bytes > bound ? `${lag.of} lag ${formatBytes(lag.bytes)} > ${formatBytes(bound)}` : null;
   }
 }
