@@ -163,6 +163,13 @@ describe('partwise command line', () => {
     expect(result.stdout).toContain('copy and index builds throttled: reading at most 500 MB/s');
     const rollback = await runCli(['rollback', '--url', db.url, '--yes', '--run', '1', '--max-rate', '5']);
     expect(rollback.stderr).toMatch(/^partwise: --max-rate applies to migrate and resume only$/m);
+    // Pause and continue name a running run; this one has ended.
+    const [{ run }] = (await db.query<{ run: string }>(
+      `SELECT max(run_id)::text AS run FROM partwise.migration_run`,
+    )) as [{ run: string }];
+    const pause = await runCli(['pause', '--url', db.url, '--run', run]);
+    expect(pause.code).toBe(1);
+    expect(pause.stderr).toContain(`Run ${run} has ended (succeeded); only a running run can be paused`);
   });
 
   it('migrates quoted names with spaces and key values with quotes, unicode and SQL-looking text', async () => {

@@ -9,6 +9,7 @@ import { useRunProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { createFakeApi, notAvailable } from '../../testing/fake-api';
 import { runs, runSteps } from '../../testing/fixtures';
+import type { RunSummary } from '../../../shared/runs';
 import { renderWithApi, resetStores } from '../../testing/render';
 
 const table = 'public.custom_module_data';
@@ -308,6 +309,28 @@ describe('Runs screen', () => {
     await userEvent.click(within(dialog).getByTestId('confirm-accept'));
     await waitFor(() => expect(api.callsOf('runs.cancel')).toEqual([{ connectionId: 'sandbox', runId: 4 }]));
     stop();
+  });
+
+  it('pauses a running migration and continues it as the journal says it is held', async () => {
+    let paused: RunSummary['paused'] = null;
+    const api = createFakeApi({
+      'runs.list': () => [{ ...runs()[0]!, runId: 4, status: 'running', finishedAt: null, paused }],
+      'runs.pause': () => {
+        paused = { at: '2025-11-24T10:03:00Z', by: 'dba' };
+        return {};
+      },
+      'runs.continue': () => {
+        paused = null;
+        return {};
+      },
+    });
+    renderWithApi(<RunsScreen />, { api });
+    await userEvent.click(await screen.findByTestId('run-pause'));
+    expect(api.callsOf('runs.pause')).toEqual([{ connectionId: 'sandbox', runId: 4 }]);
+    // No confirmation: Continue undoes it.
+    await userEvent.click(await screen.findByTestId('run-continue'));
+    expect(api.callsOf('runs.continue')).toEqual([{ connectionId: 'sandbox', runId: 4 }]);
+    await screen.findByTestId('run-pause');
   });
 
   it('lists the history with the actions each run allows', async () => {
