@@ -85,8 +85,12 @@ interface Chunk {
 interface Reading {
   /** Starts a transaction reading the original (read-only for counting). */
   begin(client: pg.ClientBase, readOnly: boolean): Promise<void>;
-  /** An outer join that marks logged rows of s with l.logged (nothing when there is no log). */
-  loggedJoin: string;
+  /**
+   * The original's logged rows as `s`, read from the log's side (the log is
+   * small next to a chunk: a chunk of an idle table costs nothing more), or
+   * null when there is no log.
+   */
+  loggedRows: string | null;
   /** SQL condition on s: the row is the copy's to take, not the replay's. */
   unlogged: string;
   /** Selects TIDs of a chunk: a TID range or, on PostgreSQL 13, a list of TIDs. */
@@ -108,7 +112,7 @@ async function startReading(context: TargetContext, control: pg.ClientBase, tidR
     const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
     return {
       begin: (client, readOnly) => beginInSnapshot(client, snapshot, readOnly),
-      loggedJoin: '',
+      loggedRows: null,
       unlogged: 'true',
       tidRanges,
       end: async (commit) => {
@@ -135,7 +139,7 @@ async function startReading(context: TargetContext, control: pg.ClientBase, tidR
         );
       }
     },
-    loggedJoin: `LEFT JOIN (SELECT DISTINCT ${identity.map((c) => ident(c)).join(', ')}, true AS logged FROM ${logTable}) l ON ${matches('l')}`,
+    loggedRows: `(SELECT DISTINCT ${identity.map((c) => ident(c)).join(', ')} FROM ${logTable}) l JOIN ${sql.source} s ON ${matches('l')}`,
     unlogged: `NOT EXISTS (SELECT 1 FROM ${logTable} l WHERE ${matches('l')})`,
     tidRanges,
     end: async () => undefined,
@@ -218,20 +222,23 @@ async function countByChunk(
     await context.throttle.admit(chunk.bytes);
     try {
       await reading.begin(client, true);
-      const { rows } = await client.query<{ key_value: string | null; rows: string; seen: string }>(
-        `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.seen) AS seen
-           FROM (SELECT s.${key} AS k, count(*) FILTER (WHERE ${reading.loggedJoin ? 'l.logged IS NULL' : 'true'}) AS n,
-                        count(*) AS seen
-                   FROM ${sql.source} s ${reading.loggedJoin}
-                  WHERE ${chunkRange(reading, chunk)} GROUP BY 1) g
-          GROUP BY 1`,
-        chunkRangeParams(reading, chunk),
-      );
-      counts[chunk.index] = rows.map((r) => ({
+      // Every row of the chunk, then those of them the log names: the difference is the copy's.
+      const perKey = async (from: string): Promise<Map<string | null, number>> => {
+        const { rows } = await client.query<{ key_value: string | null; rows: string }>(
+          `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows
+             FROM (SELECT s.${key} AS k, count(*) AS n FROM ${from} WHERE ${chunkRange(reading, chunk)} GROUP BY 1) g
+            GROUP BY 1`,
+          chunkRangeParams(reading, chunk),
+        );
+        return new Map(rows.map((r) => [r.key_value, Number(r.rows)]));
+      };
+      const seen = await perKey(`${sql.source} s`);
+      const logged = reading.loggedRows ? await perKey(reading.loggedRows) : new Map<string | null, number>();
+      counts[chunk.index] = [...seen].map(([keyValue, rows]) => ({
         chunk: chunk.index,
-        keyValue: r.key_value,
-        rows: Number(r.rows),
-        seen: Number(r.seen),
+        keyValue,
+        rows: rows - (logged.get(keyValue) ?? 0),
+        seen: rows,
       }));
       await client.query('COMMIT');
     } catch (error) {
