@@ -50,6 +50,7 @@ describe('throttling on replication lag', () => {
       (await db.query<{ n: number }>(`SELECT sum(rows_copied)::int AS n FROM partwise.migration_target`))[0]!.n;
 
     let pauses = 0;
+    let watched = 0;
     let looked = 0;
     const lags: number[] = [];
     while (!finished) {
@@ -58,11 +59,16 @@ describe('throttling on replication lag', () => {
       looked = events.length;
       if (!fresh.some((e) => e.type === 'log' && e.message.startsWith('paused: '))) continue;
       pauses++;
-      const atPause = await copied();
-      // Two more looks at the lag, each still over the bound (the figures say so): nothing was copied meanwhile.
-      const seen = pausedFigures().length;
-      while (pausedFigures().length < seen + 2) await next();
-      expect(await copied()).toBe(atPause);
+      // A pause while the phase has figures repeats them with its reason at each look at the lag (before the
+      // first figure of the count or the provisioning there is nothing to repeat).
+      if (fresh.some((e) => e.type === 'progress' && e.paused)) {
+        const atPause = await copied();
+        // Two more looks at the lag, each still over the bound: nothing was copied meanwhile.
+        const seen = pausedFigures().length;
+        while (pausedFigures().length < seen + 2) await next();
+        expect(await copied()).toBe(atPause);
+        watched++;
+      }
       const [lag] = await db.admin.query<{ bytes: string }>(
         `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS bytes FROM pg_replication_slots WHERE slot_name = $1`,
         [slot],
@@ -75,6 +81,7 @@ describe('throttling on replication lag', () => {
     expect(outcome.status, outcome.message).toBe('succeeded');
     // The copy and the index builds write far more WAL than the bound: the run paused again and again.
     expect(pauses).toBeGreaterThanOrEqual(2);
+    expect(watched).toBeGreaterThanOrEqual(1);
     expect(Math.min(...lags)).toBeGreaterThan(BOUND);
     const reasons = pausedFigures().map((e) => (e.type === 'progress' ? e.paused : ''));
     expect(reasons[0]).toMatch(new RegExp(`^slot ${slot} lag \\d+(\\.\\d)? [kMG]?B > 256 kB$`));
