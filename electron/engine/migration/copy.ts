@@ -384,12 +384,22 @@ export async function provisionAndCopy(
       context.label,
     );
     // The plan may have estimated; now every key is counted: refuse a tree
-    // the swap cannot lock before creating any of it.
+    // the swap cannot lock before creating any of it. Rows changed since the
+    // log started count too: the catch-up gives them partitions.
+    const seen = new Map<string, number>();
+    for (const row of counted) seen.set(row.keyValue!, (seen.get(row.keyValue!) ?? 0) + row.seen);
+    const seenRows = [...seen.values()];
     const partitions =
-      1 + keys.length + keys.reduce((sum, [, rows]) => sum + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
+      1 + seen.size + seenRows.reduce((sum, rows) => sum + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
     const tooLarge = partitionTreeIssue(
       server,
-      { partitions, maxPartitions: partitions, keys: keys.length, rows: totalRows, exact: true },
+      {
+        partitions,
+        maxPartitions: partitions,
+        keys: seen.size,
+        rows: seenRows.reduce((sum, rows) => sum + rows, 0),
+        exact: true,
+      },
       target,
       recommendMaxLocks(server, partitions),
     );
