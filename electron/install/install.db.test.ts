@@ -21,6 +21,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0003_journal.sql',
         'migrations/0004_migration_acceptance.sql',
         'migrations/0005_unique_registry.sql',
+        'migrations/0006_run_pause.sql',
       ]);
       const second = await install(client);
       expect(first.functionsReplaced).toBe(true);

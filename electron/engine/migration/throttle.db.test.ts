@@ -65,7 +65,8 @@ describe('throttling on replication lag', () => {
         const atPause = await copied();
         // Two more looks at the lag, each still over the bound: nothing was copied meanwhile.
         const seen = pausedFigures().length;
-        while (pausedFigures().length < seen + 2) await next();
+        while (!finished && pausedFigures().length < seen + 2) await next();
+        if (finished) break;
         expect(await copied()).toBe(atPause);
         watched++;
       }
@@ -74,14 +75,20 @@ describe('throttling on replication lag', () => {
         [slot],
       );
       lags.push(Number(lag!.bytes));
+      if (watched >= 2) {
+        // Seen enough. The slot's lag is every database's WAL (other test files write too): without the slot the
+        // run goes on unthrottled.
+        await db.admin.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+        break;
+      }
       await db.admin.query(`SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())`, [slot]);
       looked = events.length;
     }
     const outcome = await run;
     expect(outcome.status, outcome.message).toBe('succeeded');
-    // The copy and the index builds write far more WAL than the bound: the run paused again and again.
+    // The copy writes far more WAL than the bound: the run paused again and again.
     expect(pauses).toBeGreaterThanOrEqual(2);
-    expect(watched).toBeGreaterThanOrEqual(1);
+    expect(watched).toBe(2);
     expect(Math.min(...lags)).toBeGreaterThan(BOUND);
     const reasons = pausedFigures().map((e) => (e.type === 'progress' ? e.paused : ''));
     expect(reasons[0]).toMatch(new RegExp(`^slot ${slot} lag \\d+(\\.\\d)? [kMG]?B > 256 kB$`));
