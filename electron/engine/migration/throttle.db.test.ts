@@ -49,32 +49,30 @@ describe('throttling on replication lag', () => {
     const copied = async (): Promise<number> =>
       (await db.query<{ n: number }>(`SELECT sum(rows_copied)::int AS n FROM partwise.migration_target`))[0]!.n;
 
-    let pauses = 0;
+    const logIndex = (prefix: string): number =>
+      events.findLastIndex((e) => e.type === 'log' && e.message.startsWith(prefix));
     let watched = 0;
-    let looked = 0;
     const lags: number[] = [];
+    // Each look at the state after an event or 200 ms: a pause before the phase has figures sends no more events.
     while (!finished) {
-      await next();
-      const fresh = events.slice(looked);
-      looked = events.length;
-      if (!fresh.some((e) => e.type === 'log' && e.message.startsWith('paused: '))) continue;
-      pauses++;
-      // A pause while the phase has figures repeats them with its reason at each look at the lag (before the
-      // first figure of the count or the provisioning there is nothing to repeat).
-      if (fresh.some((e) => e.type === 'progress' && e.paused)) {
+      await Promise.race([next(), new Promise((resolve) => setTimeout(resolve, 200))]);
+      const pausedAt = logIndex('paused: ');
+      if (pausedAt < 0 || pausedAt < logIndex('resumed after ')) continue;
+      // A pause while the phase has figures repeats them with its reason at each look at the lag.
+      if (events.slice(pausedAt).some((e) => e.type === 'progress' && e.paused)) {
         const atPause = await copied();
         // Two more looks at the lag, each still over the bound: nothing was copied meanwhile.
         const seen = pausedFigures().length;
         while (!finished && pausedFigures().length < seen + 2) await next();
         if (finished) break;
         expect(await copied()).toBe(atPause);
+        const [lag] = await db.admin.query<{ bytes: string }>(
+          `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS bytes FROM pg_replication_slots WHERE slot_name = $1`,
+          [slot],
+        );
+        lags.push(Number(lag!.bytes));
         watched++;
       }
-      const [lag] = await db.admin.query<{ bytes: string }>(
-        `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS bytes FROM pg_replication_slots WHERE slot_name = $1`,
-        [slot],
-      );
-      lags.push(Number(lag!.bytes));
       if (watched >= 2) {
         // Seen enough. The slot's lag is every database's WAL (other test files write too): without the slot the
         // run goes on unthrottled.
@@ -82,8 +80,15 @@ describe('throttling on replication lag', () => {
         break;
       }
       await db.admin.query(`SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())`, [slot]);
-      looked = events.length;
+      // Until the run says it goes on, this pause is handled.
+      while (!finished && logIndex('resumed after ') < pausedAt) {
+        await Promise.race([next(), new Promise((resolve) => setTimeout(resolve, 200))]);
+        if (logIndex('resumed after ') < pausedAt) {
+          await db.admin.query(`SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())`, [slot]);
+        }
+      }
     }
+    const pauses = events.filter((e) => e.type === 'log' && e.message.startsWith('paused: ')).length;
     const outcome = await run;
     expect(outcome.status, outcome.message).toBe('succeeded');
     // The copy writes far more WAL than the bound: the run paused again and again.
