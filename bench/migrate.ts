@@ -165,6 +165,8 @@ interface Run {
   /** Named parts within phases (count, partitions, copy, tracker...), for the detail line. */
   parts: string;
   peakMb: number;
+  /** The longest any Partwise transaction was seen open (pg_stat_activity, sampled every 200 ms), in seconds. */
+  longestTransaction: number;
 }
 
 /** Resident memory high-water mark of a process, in MB (Linux). */
@@ -198,6 +200,21 @@ async function partwise(url: string, source: string, uniqueness?: 'bucket'): Pro
     ...(uniqueness ? ['--unique', `${source}_pkey=${uniqueness}`] : []),
   ];
   let peak = 0;
+  // The copy holds no snapshot for its length: the oldest transaction of Partwise's sessions, sampled throughout.
+  let longestTransaction = 0;
+  const watcher = new pg.Client(url);
+  await watcher.connect();
+  let watching = true;
+  const watched = (async () => {
+    while (watching) {
+      const { rows } = await watcher.query<{ age: number | null }>(
+        `SELECT max(extract(epoch FROM clock_timestamp() - xact_start))::float8 AS age FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'partwise' AND xact_start IS NOT NULL`,
+      );
+      longestTransaction = Math.max(longestTransaction, rows[0]?.age ?? 0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
   const [time] = await seconds(
     () =>
       new Promise<void>((resolve, reject) => {
@@ -213,6 +230,9 @@ async function partwise(url: string, source: string, uniqueness?: 'bucket'): Pro
         });
       }),
   );
+  watching = false;
+  await watched;
+  await watcher.end();
   const client = new pg.Client(url);
   await client.connect();
   try {
@@ -237,7 +257,7 @@ async function partwise(url: string, source: string, uniqueness?: 'bucket'): Pro
       })
       .filter((p) => p !== null)
       .join(', ');
-    return { time, phases, parts, peakMb: peak };
+    return { time, phases, parts, peakMb: peak, longestTransaction };
   } finally {
     await client.end();
   }
@@ -309,7 +329,12 @@ for (const keyCount of KEY_COUNTS) {
   const partitions = keys.reduce((sum, k) => sum + 1 + Math.max(1, Math.ceil(k.rows / BUCKET_LIMIT)), 0);
   sections.push(
     `${ROWS.toLocaleString('en-US')} rows, ${keyCount.toLocaleString('en-US')} keys (${partitions.toLocaleString('en-US')} partitions):\n${phaseTable(floorTimes, runs)}\n` +
-      runs.map(([name, run]) => `  ${name}: ${run.parts}; peak memory ${run.peakMb.toFixed(0)} MB`).join('\n') +
+      runs
+        .map(
+          ([name, run]) =>
+            `  ${name}: ${run.parts}; peak memory ${run.peakMb.toFixed(0)} MB; longest transaction ${run.longestTransaction.toFixed(1)} s`,
+        )
+        .join('\n') +
       (seed === null ? '' : `\n  original key-by-key algorithm: ${seed.toFixed(1)} s`),
   );
   for (const [name, run] of runs) {

@@ -18,6 +18,7 @@ import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 import { WorkloadReport } from './workload.js';
 import { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan } from './keys.js';
+import { Throttle } from './throttle.js';
 import { ErrorInfo } from './errors.js';
 
 const connectionId = z.string().min(1).max(200);
@@ -87,13 +88,20 @@ export const commands = {
         connectionId,
         targets: z.array(MigrationTarget).min(1).max(50),
         workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
+        throttle: Throttle.optional(),
       })
       .strict(),
     output: RunActionResult,
   },
   'runs.cancel': { input: z.object({ connectionId, runId }).strict(), output: empty },
+  /** Hold a running migration's copy and index work (any process's), or let it go on. */
+  'runs.pause': { input: z.object({ connectionId, runId }).strict(), output: empty },
+  'runs.continue': { input: z.object({ connectionId, runId }).strict(), output: empty },
   'runs.list': { input: z.object({ connectionId }).strict(), output: z.array(RunSummary) },
-  'runs.resume': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
+  'runs.resume': {
+    input: z.object({ connectionId, runId, throttle: Throttle.optional() }).strict(),
+    output: RunActionResult,
+  },
   'runs.rollback': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
   /** Drop the backup of a migrated table: the end of the road back. */
   'runs.finalize': { input: z.object({ connectionId, runId }).strict(), output: RunActionResult },
@@ -147,6 +155,8 @@ export type CommandName = keyof typeof commands;
 export const writingCommands = [
   'runs.start',
   'runs.cancel',
+  'runs.pause',
+  'runs.continue',
   'runs.resume',
   'runs.rollback',
   'runs.finalize',

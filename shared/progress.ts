@@ -96,6 +96,8 @@ export const RunEvent = z.discriminatedUnion('type', [
     currentKey: z.string().optional(),
     /** Catch-up: changes logged and not yet applied, while the application adds more (perSecond is the apply rate). */
     pending: z.number().optional(),
+    /** Why the work waits (a throttle: "standby replica1 lag 12 MB > 8 MB"), while it does. */
+    paused: z.string().optional(),
   }),
   z.object({
     ...base,

@@ -58,6 +58,8 @@ export const RunSummary = z.object({
   /** A rollback of this run is under way, or stopped part way (a rollback continues it). */
   rollingBack: z.boolean(),
   error: z.string().nullable(),
+  /** A user holds its copy and index work (partwise pause): since when, and who. */
+  paused: z.object({ at: z.string(), by: z.string() }).nullable().optional(),
   targets: z.array(TargetState),
   steps: z.array(RunStep),
 });

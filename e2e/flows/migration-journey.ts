@@ -335,6 +335,11 @@ export async function migrationJourney(app: PartwiseApp, db: TestDatabase, optio
       await expect(runs.historyRow(secondRunId)).toContainText('Cut over');
       await expect(runs.monitor.getByTestId('run-cancel')).toBeVisible();
       await expect(runs.monitor.getByTestId('log-line').filter({ hasText: 'swap waiting' }).first()).toBeVisible();
+      // Pause holds copy and index work (the swap is not held): the journal says who holds it, Continue lets go.
+      await runs.monitor.getByTestId('run-pause').click();
+      await expect(runs.monitor.getByTestId('run-continue')).toBeVisible();
+      await runs.monitor.getByTestId('run-continue').click();
+      await expect(runs.monitor.getByTestId('run-pause')).toBeVisible();
       await shot('runs-running', options.runsSizes);
     } finally {
       await endReader();

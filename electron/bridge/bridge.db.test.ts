@@ -8,7 +8,7 @@ import { BRIDGE_WS_PATH, ServerMessage } from '../../shared/bridge-protocol.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { useTestDatabase } from '../testing/database.js';
 import { createRoutedTable, installPartwise } from '../testing/fixtures.js';
-import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
+import { checkEveryRunAction, checkPauseAndContinue, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { MAX_MESSAGE_BYTES, startBridge, tokenMatches, type Bridge } from './server.js';
 
 const db = useTestDatabase('bridge');
@@ -292,6 +292,13 @@ describe('commands over the WebSocket', () => {
       expect(invalid.response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
       const unknown = await session.call('no.such.command', {});
       expect(unknown.response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+      // A slot without the lag bound to hold it under is refused before any connection is made.
+      const slotAlone = await session.call('runs.start', {
+        connectionId: 'any',
+        targets: [{ schema: 'public', table: 't', keyColumn: 'k', bucketLimit: 10 }],
+        throttle: { slot: 'replica_1' },
+      });
+      expect(slotAlone.response).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
 
       session.sendRaw('{not json');
       const malformed = await session.next((m) => m.kind === 'response' && m.id === -1);
@@ -475,4 +482,6 @@ describe('every run action on every run state, over the WebSocket', () => {
       120_000,
     );
   }
+
+  it('pauses a running migration and lets it go on', () => checkPauseAndContinue(harness), 120_000);
 });

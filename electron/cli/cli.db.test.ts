@@ -56,6 +56,26 @@ const BAD_INPUT: [string[], RegExp][] = [
   ],
   [['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--workers', '-2'], /--workers must be an integer/],
   [['--table', 'plain', '--key', 'tenant'], /a bucket limit is required/],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--max-rate', 'fast'],
+    /--max-rate must be megabytes/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--max-rate', '0'],
+    /--max-rate must be more than 0/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--max-standby-lag', '8 MiB'],
+    /--max-standby-lag must be a size such as 8MB or 1GB, got "8 MiB"/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--slot', 'replica_1'],
+    /--slot needs --max-standby-lag/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--max-standby-lag', '8MB', '--slot', 'nope'],
+    /There is no replication slot "nope" on this server/,
+  ],
   [['--table', 'a.b.c', '--key', 'tenant', '--bucket-limit', '10'], /too many dots/],
   [['--table', 'plain', '--key', 'note; drop table plain', '--bucket-limit', '10'], /is not a valid column name/],
 ];
@@ -120,6 +140,36 @@ describe('partwise command line', () => {
     expect(await tablesSnapshot()).toEqual(before);
     expect(await db.query(`SELECT count(*)::int AS n FROM plain`)).toEqual([{ n: 400 }]);
     await db.query(`UPDATE plain SET tenant = 1 WHERE tenant IS NULL`);
+  });
+
+  it('throttles as --max-rate says, and says so', async () => {
+    await db.query(`CREATE TABLE paced (id bigserial PRIMARY KEY, tenant int NOT NULL, note text)`);
+    await db.query(`INSERT INTO paced (tenant, note) SELECT g % 3, 'n' FROM generate_series(1, 300) g`);
+    const result = await runCli([
+      'migrate',
+      '--url',
+      db.url,
+      '--yes',
+      '--table',
+      'paced',
+      '--key',
+      'tenant',
+      '--bucket-limit',
+      '100',
+      '--max-rate',
+      '500',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('copy and index builds throttled: reading at most 500 MB/s');
+    const rollback = await runCli(['rollback', '--url', db.url, '--yes', '--run', '1', '--max-rate', '5']);
+    expect(rollback.stderr).toMatch(/^partwise: --max-rate applies to migrate and resume only$/m);
+    // Pause and continue name a running run; this one has ended.
+    const [{ run }] = (await db.query<{ run: string }>(
+      `SELECT max(run_id)::text AS run FROM partwise.migration_run`,
+    )) as [{ run: string }];
+    const pause = await runCli(['pause', '--url', db.url, '--run', run]);
+    expect(pause.code).toBe(1);
+    expect(pause.stderr).toContain(`Run ${run} has ended (succeeded); only a running run can be paused`);
   });
 
   it('migrates quoted names with spaces and key values with quotes, unicode and SQL-looking text', async () => {

@@ -22,6 +22,7 @@ import {
   type MigrationTarget,
 } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
+import { parseSize, Throttle } from '../../shared/throttle.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { DEFAULT_SCHEMA, install, validateSchemaName } from '../install/install.js';
 import {
@@ -30,6 +31,7 @@ import {
   Journal,
   maintainTable,
   migrate,
+  pauseRun,
   planMigration,
   refreshRouting,
   resume,
@@ -57,6 +59,8 @@ Commands:
   status     List runs and their state (interrupted runs included)
   verify     Compare a run's migrated tables with their originals again
   resume     Continue an interrupted run
+  pause      Hold a running migration's copy and index work (from any terminal)
+  continue   Let a held migration go on
   rollback   Undo a run, bringing back rows written since
   finalize   Drop a run's backups (no rollback after this)
   maintain   Create buckets ahead, repair the tracker, report over-full buckets
@@ -81,12 +85,16 @@ Options:  --url URL          connection URL, or libpq key=value settings such as
           --ssh-host-key SHA256:...  the bastion's host key fingerprint, when ~/.ssh/known_hosts
                              does not list it
           --ssh-known-hosts FILE     known_hosts file (default ~/.ssh/known_hosts)
-          --run N            run id (resume, rollback, finalize, verify, status)
+          --run N            run id (resume, pause, continue, rollback, finalize, verify, status)
           --exact            plan (and migrate) with exact counts, scanning tables of any size
                              (tables up to 1 GB are counted exactly anyway)
           --ddl              plan: print every DDL statement
           --workers N        parallel worker connections (default ${DEFAULT_WORKERS}, at most ${MAX_WORKERS}); the run
                              holds up to ${RUN_EXTRA_CONNECTIONS} more (control, journal, lock watch)
+          --max-rate MB      migrate/resume: read at most MB megabytes per second in the copy and index builds
+          --max-standby-lag SIZE  migrate/resume: pause the copy and index builds while a standby's
+                             replay lag is over SIZE ("8MB", "1GB"; the role needs pg_monitor)
+          --slot NAME        with --max-standby-lag: this replication slot's lag counts too
           --ahead F          maintain: create the next bucket when the current one is F full (default 0.8)
           --lock-timeout MS  longest wait for a lock before retrying (default 1000; raised above the
                              server's deadlock_timeout so that PostgreSQL cancels an autovacuum in the way)
@@ -113,6 +121,9 @@ const options = {
   ddl: { type: 'boolean' },
   workers: { type: 'string' },
   ahead: { type: 'string' },
+  'max-rate': { type: 'string' },
+  'max-standby-lag': { type: 'string' },
+  slot: { type: 'string' },
   'lock-timeout': { type: 'string' },
   schema: { type: 'string' },
   json: { type: 'boolean' },
@@ -177,10 +188,48 @@ async function confirm(question: string, values: Values): Promise<void> {
   if (!/^y(es)?$/i.test(answer.trim())) throw new PartwiseError('cancelled', 'Nothing done.');
 }
 
+/** --max-rate, --max-standby-lag and --slot, checked as the app's start command checks them. */
+function throttleOptions(values: Values, command: string): Throttle {
+  const given = (['max-rate', 'max-standby-lag', 'slot'] as const).filter((name) => values[name] !== undefined);
+  if (given.length === 0) return {};
+  if (command !== 'migrate' && command !== 'resume') {
+    throw new UsageError(`--${given[0]} applies to migrate and resume only`);
+  }
+  const rate = values['max-rate'];
+  if (rate !== undefined && !/^\d+(\.\d+)?$/.test(rate)) {
+    throw new UsageError(`--max-rate must be megabytes per second, such as 50 or 2.5, got "${rate}"`);
+  }
+  const lag = values['max-standby-lag'];
+  const lagBytes = lag === undefined ? undefined : parseSize(lag);
+  if (lagBytes === null) throw new UsageError(`--max-standby-lag must be a size such as 8MB or 1GB, got "${lag}"`);
+  const parsed = Throttle.safeParse({
+    maxRateMBps: rate === undefined ? undefined : Number(rate),
+    maxStandbyLagBytes: lagBytes,
+    slot: values.slot,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = { maxRateMBps: '--max-rate', maxStandbyLagBytes: '--max-standby-lag', slot: '--slot' }[
+      String(issue.path[0]) as keyof Throttle
+    ];
+    const why =
+      issue.path[0] === 'slot' && values['max-standby-lag'] === undefined
+        ? 'needs --max-standby-lag (the bound to hold its lag under)'
+        : issue.path[0] === 'slot'
+          ? 'must be a slot name: lower-case letters, digits and underscores'
+          : issue.path[0] === 'maxStandbyLagBytes'
+            ? 'must be from 64kB to 1PB'
+            : 'must be more than 0 and at most 100000';
+    throw new UsageError(`${flag} ${why}, got "${values[flag!.slice(2) as 'slot']}"`);
+  }
+  return parsed.data;
+}
+
 function engineOptions(values: Values, onEvent: (event: RunEvent) => void, signal: AbortSignal): EngineOptions {
   return {
     installSchema: validateSchemaName(values.schema ?? DEFAULT_SCHEMA),
     workers: integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS),
+    throttle: throttleOptions(values, 'migrate'),
     lock: { lockTimeoutMs: integerOption(values['lock-timeout'], 'lock-timeout', 1000, 10, 600_000) },
     onEvent,
     signal,
@@ -267,6 +316,8 @@ async function main(argv: string[]): Promise<number> {
     'status',
     'verify',
     'resume',
+    'pause',
+    'continue',
     'rollback',
     'finalize',
     'maintain',
@@ -278,6 +329,7 @@ async function main(argv: string[]): Promise<number> {
 
   const installSchema = validateSchemaName(values.schema ?? DEFAULT_SCHEMA);
   const workers = integerOption(values.workers, 'workers', DEFAULT_WORKERS, 1, MAX_WORKERS);
+  throttleOptions(values, command);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
   const keyAction = command === 'key' ? keyCommandOf(positionals[1], values) : null;
@@ -386,6 +438,19 @@ async function main(argv: string[]): Promise<number> {
           values,
         );
         return await withRun(values, pool, (opts) => finalize(pool, runId, opts));
+      }
+      case 'pause':
+      case 'continue': {
+        const runId = runOption(values);
+        await pauseRun(pool, runId, command === 'pause', { installSchema });
+        const message =
+          command === 'pause'
+            ? `Run ${runId} is held: its copy and index work waits (holding no snapshot) until "partwise continue --run ${runId}"`
+            : `Run ${runId} goes on`;
+        process.stdout.write(
+          values.json ? `${JSON.stringify({ runId, paused: command === 'pause' })}\n` : `${message}\n`,
+        );
+        return 0;
       }
       case 'verify': {
         const runId = runOption(values);

@@ -19,7 +19,9 @@ export function progressLine(event: Extract<RunEvent, { type: 'progress' }>, wid
   const eta = event.etaSeconds !== null && event.done < event.total ? ` ETA ${duration(event.etaSeconds)}` : '';
   const key = event.currentKey !== undefined ? ` key ${event.currentKey.slice(0, 24)}` : '';
   const pending = event.pending !== undefined ? ` ${n(event.pending)} pending` : '';
-  return `[${event.phase}] ${event.table ?? ''} ${bar} ${Math.floor(fraction * 100)}% ${n(event.done)}/${n(event.total)} ${event.unit}${rate}${pending}${eta}${key}`;
+  const figures = `[${event.phase}] ${event.table ?? ''} ${bar} ${Math.floor(fraction * 100)}% ${n(event.done)}/${n(event.total)} ${event.unit}`;
+  // While paused, why says more than a rate that is falling.
+  return event.paused ? `${figures} paused: ${event.paused}` : `${figures}${rate}${pending}${eta}${key}`;
 }
 
 export interface Renderer {

@@ -36,4 +36,23 @@ describe('progressLine', () => {
     });
     expect(line).not.toContain('pending');
   });
+
+  it('shows rate and ETA while the work goes on, and why it waits while paused', () => {
+    const figures = {
+      type: 'progress' as const,
+      runId: 1,
+      table: 'public.orders',
+      at,
+      phase: 'copy' as const,
+      done: 250,
+      total: 1000,
+      unit: 'rows' as const,
+      perSecond: 50,
+      etaSeconds: 15,
+    };
+    expect(progressLine(figures, 4)).toBe('[copy] public.orders █░░░ 25% 250/1,000 rows 50 rows/s ETA 15s');
+    expect(progressLine({ ...figures, paused: 'standby replica1 lag 12 MB > 8 MB' }, 4)).toBe(
+      '[copy] public.orders █░░░ 25% 250/1,000 rows paused: standby replica1 lag 12 MB > 8 MB',
+    );
+  });
 });

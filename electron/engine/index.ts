@@ -10,6 +10,7 @@ export {
   type EngineOptions,
   type RunOutcome,
 } from './migration/runner.js';
+export { pauseRun } from './migration/pause.js';
 export { maintainTable, refreshRouting, findManagedTable } from './maintain.js';
 export { Journal } from './journal.js';
 export { DEFAULT_SCHEMA } from '../install/install.js';

@@ -113,6 +113,8 @@ export const RunRow = z.object({
   finished_at: timestamp.nullable(),
   error: z.string().nullable(),
   partwise_version: z.string(),
+  paused_at: timestamp.nullable(),
+  paused_by: z.string().nullable(),
 });
 export type RunRow = z.infer<typeof RunRow>;
 

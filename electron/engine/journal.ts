@@ -138,8 +138,10 @@ export class Journal {
     error: string | null = null,
   ): Promise<void> {
     const finished = status === 'running' ? null : 'now()';
+    // A run that ends is held by nobody any more.
+    const unheld = status === 'running' ? '' : ', paused_at = NULL, paused_by = NULL';
     await db.query(
-      `UPDATE ${this.q}.migration_run SET status = $2, error = $3, updated_at = now(), finished_at = ${finished ?? 'NULL'} WHERE run_id = $1`,
+      `UPDATE ${this.q}.migration_run SET status = $2, error = $3, updated_at = now(), finished_at = ${finished ?? 'NULL'}${unheld} WHERE run_id = $1`,
       [runId, status, error],
     );
   }
@@ -220,6 +222,25 @@ export class Journal {
     return rows.map(({ written_by, ...row }) => readTarget(row, written_by as string));
   }
 
+  /** Holds (or lets go of) a run's copy and index work; the engine looks before each unit (throttle.ts). */
+  async setPaused(db: pg.ClientBase | pg.Pool, runId: number, paused: boolean): Promise<void> {
+    await db.query(
+      `UPDATE ${this.q}.migration_run SET paused_at = CASE WHEN $2 THEN coalesce(paused_at, now()) END,
+              paused_by = CASE WHEN $2 THEN coalesce(paused_by, current_user) END WHERE run_id = $1`,
+      [runId, paused],
+    );
+  }
+
+  /** Who holds the run and since when, or null when nobody does. */
+  async pausedBy(db: pg.ClientBase | pg.Pool, runId: number): Promise<{ at: string; by: string } | null> {
+    const { rows } = await db.query<{ at: string; by: string }>(
+      `SELECT to_char(paused_at, 'HH24:MI:SS') AS at, paused_by AS by FROM ${this.q}.migration_run
+        WHERE run_id = $1 AND paused_at IS NOT NULL`,
+      [runId],
+    );
+    return rows[0] ?? null;
+  }
+
   async run(db: pg.ClientBase | pg.Pool, runId: number): Promise<{ status: RunStatus; error: string | null } | null> {
     const { rows } = await db.query(`SELECT * FROM ${this.q}.migration_run WHERE run_id = $1`, [runId]);
     if (!rows[0]) return null;
@@ -245,6 +266,7 @@ export class Journal {
         startedAt: run.started_at,
         finishedAt: run.finished_at,
         error: run.error,
+        paused: run.paused_at ? { at: run.paused_at, by: run.paused_by ?? '' } : null,
         targets: targets.map((t) => ({
           targetNo: t.targetNo,
           schema: t.schema,

@@ -11,6 +11,9 @@ const PROGRESS_INTERVAL_MS = 250;
 
 export class Reporter {
   private lastProgressAt = new Map<string, number>();
+  /** Per table: the latest figures reported, and why the work waits (a throttle), while it does. */
+  private latest = new Map<string, { phase: Phase; done: number; total: number; unit: ProgressUnit }>();
+  private pausedFor = new Map<string, { reason: string; since: number }>();
   private rateWindow = new Map<string, { at: number; done: number }[]>();
 
   constructor(
@@ -42,6 +45,7 @@ export class Reporter {
     options: { table?: string; currentKey?: string; pending?: number; force?: boolean } = {},
   ): void {
     const key = `${options.table ?? ''}/${phase}/${unit}`;
+    this.latest.set(options.table ?? '', { phase, done, total, unit });
     const now = Date.now();
     const window = this.rateWindow.get(key) ?? [];
     window.push({ at: now, done });
@@ -67,8 +71,27 @@ export class Reporter {
       etaSeconds,
       currentKey: options.currentKey,
       ...(options.pending === undefined ? {} : { pending: options.pending }),
+      paused: this.pausedFor.get(options.table ?? '')?.reason,
       at: new Date(now).toISOString(),
     });
+  }
+
+  /**
+   * The table's work waits (reason) or goes on again (null): said in the log
+   * when it starts and ends, and on every progress figure meanwhile.
+   */
+  paused(reason: string | null, table?: string): void {
+    const before = this.pausedFor.get(table ?? '');
+    if (reason === null) {
+      if (!before) return;
+      this.pausedFor.delete(table ?? '');
+      this.log('info', `resumed after ${Math.round((Date.now() - before.since) / 1000)} s paused`, table);
+    } else {
+      this.pausedFor.set(table ?? '', { reason, since: before?.since ?? Date.now() });
+      if (!before) this.log('info', `paused: ${reason}`, table);
+    }
+    const latest = this.latest.get(table ?? '');
+    if (latest) this.progress(latest.phase, latest.done, latest.total, latest.unit, { table, force: true });
   }
 
   /** How the run ended. A cancel is the user's choice, reported as plainly as a success. */

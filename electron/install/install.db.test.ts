@@ -22,6 +22,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0004_migration_acceptance.sql',
         'migrations/0005_unique_registry.sql',
         'migrations/0006_key_actions.sql',
+        'migrations/0007_run_pause.sql',
       ]);
       const second = await install(client);
       expect(first.functionsReplaced).toBe(true);

@@ -4,12 +4,29 @@
 // ended first (nothing to do), or with an error that says why not.
 import type pg from 'pg';
 import { PartwiseError } from '../db/errors.js';
-import { finalize, Journal, migrate, resume, rollback, type EngineOptions, type RunOutcome } from '../engine/index.js';
+import {
+  finalize,
+  Journal,
+  migrate,
+  pauseRun,
+  resume,
+  rollback,
+  type EngineOptions,
+  type RunOutcome,
+} from '../engine/index.js';
 import { DEFAULT_WORKERS } from '../../shared/plan.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 import { RunRegistry, type RunSignals, type RunWork } from './run-registry.js';
 
-type RunCommands = 'runs.start' | 'runs.cancel' | 'runs.list' | 'runs.resume' | 'runs.rollback' | 'runs.finalize';
+type RunCommands =
+  | 'runs.start'
+  | 'runs.cancel'
+  | 'runs.pause'
+  | 'runs.continue'
+  | 'runs.list'
+  | 'runs.resume'
+  | 'runs.rollback'
+  | 'runs.finalize';
 
 const DOING: Record<RunWork, string> = {
   migrate: 'is running in this app',
@@ -22,9 +39,14 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
   // Quitting leaves running migrations where they stand, resumable; it never rolls them back.
   context.onShutdown('interrupt migration runs', () => registry.interruptAll());
 
-  const options = (connectionId: string, signals: RunSignals, workers?: number): EngineOptions => ({
+  const options = (
+    connectionId: string,
+    signals: RunSignals,
+    { workers, throttle }: Pick<EngineOptions, 'workers' | 'throttle'> = {},
+  ): EngineOptions => ({
     installSchema: context.installSchema,
     workers,
+    throttle,
     signal: signals.signal,
     interrupt: signals.interrupt,
     onRunStarted: signals.onRunStarted,
@@ -90,22 +112,30 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
   };
 
   return {
-    'runs.start': async ({ connectionId, targets, workers }) =>
+    'runs.start': async ({ connectionId, targets, workers, throttle }) =>
       startOnRunPool(connectionId, 'migrate', workers, (pool, signals) =>
-        migrate(pool, targets, options(connectionId, signals, workers)),
+        migrate(pool, targets, options(connectionId, signals, { workers, throttle })),
       ),
     'runs.cancel': async ({ connectionId, runId }) => {
       if (!registry.cancel(connectionId, runId)) throw await notCancellable(connectionId, runId);
+      return {};
+    },
+    'runs.pause': async ({ connectionId, runId }) => {
+      await pauseRun(await context.pools.pool(connectionId), runId, true, { installSchema: context.installSchema });
+      return {};
+    },
+    'runs.continue': async ({ connectionId, runId }) => {
+      await pauseRun(await context.pools.pool(connectionId), runId, false, { installSchema: context.installSchema });
       return {};
     },
     'runs.list': async ({ connectionId }) => {
       const pool = await context.pools.pool(connectionId);
       return (await journalPresent(pool)) ? new Journal(context.installSchema).listRuns(pool) : [];
     },
-    'runs.resume': async ({ connectionId, runId }) => {
+    'runs.resume': async ({ connectionId, runId, throttle }) => {
       await refuseUnknownOrBusy(connectionId, runId, 'resume');
       return startOnRunPool(connectionId, 'migrate', undefined, (pool, signals) =>
-        resume(pool, runId, options(connectionId, signals)),
+        resume(pool, runId, options(connectionId, signals, { throttle })),
       );
     },
     'runs.rollback': async ({ connectionId, runId }) => {

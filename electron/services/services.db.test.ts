@@ -6,7 +6,7 @@ import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
 import type { ServiceContext } from './context.js';
 import { useTestDatabase } from '../testing/database.js';
-import { checkEveryRunAction, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
+import { checkEveryRunAction, checkPauseAndContinue, RUN_STATES, type ActionHarness } from '../testing/run-actions.js';
 import { resultOf } from '../testing/envelope.js';
 import { testPools } from '../testing/pools.js';
 
@@ -87,6 +87,23 @@ describe('engine-backed commands', () => {
       ],
     });
     expect(badChoice).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+    const tickets = [{ schema: 'public', table: 'tickets', keyColumn: 'tenant_id', bucketLimit: 10 }];
+    const badSlot = await dispatch('runs.start', {
+      connectionId: 'main',
+      targets: tickets,
+      throttle: { maxStandbyLagBytes: 8 * 1024 * 1024, slot: 'Replica-1' },
+    });
+    expect(badSlot).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+    // Well formed, but no such slot: the engine refuses it before recording a run.
+    const missingSlot = await dispatch('runs.start', {
+      connectionId: 'main',
+      targets: tickets,
+      throttle: { maxStandbyLagBytes: 8 * 1024 * 1024, slot: 'no_such_slot' },
+    });
+    expect(missingSlot).toMatchObject({
+      ok: false,
+      error: { kind: 'invalid_input', message: 'There is no replication slot "no_such_slot" on this server' },
+    });
     expect(await dispatch('no.such.command', {})).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
   });
 
@@ -206,4 +223,6 @@ describe('every run action on every run state answers, and says what happened', 
   for (const state of RUN_STATES) {
     it(`a run that is ${state}`, () => checkEveryRunAction(harness, state), 120_000);
   }
+
+  it('pauses a running migration and lets it go on', () => checkPauseAndContinue(harness), 120_000);
 });

@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import type { ResponseEnvelope } from '../../shared/contract.js';
 import type { FinishedStatus, Phase, RunEvent } from '../../shared/progress.js';
-import type { RunActionResult } from '../../shared/runs.js';
+import type { RunActionResult, RunSummary } from '../../shared/runs.js';
 import { finalize, migrate, rollback, type EngineOptions, type RunOutcome } from '../engine/index.js';
 import type { TestDatabase } from './database.js';
 
@@ -380,5 +380,61 @@ export async function checkEveryRunAction(harness: ActionHarness, state: RunStat
     }
   } finally {
     for (const prepared of held) await prepared.settle();
+  }
+}
+
+/**
+ * Pause and continue through the transport: a run held before its first chunk
+ * (its prepare phase kept waiting for a lock meanwhile) copies nothing until
+ * it is continued, says who holds it, then ends as usual; a run that ended can
+ * be neither paused nor continued.
+ */
+export async function checkPauseAndContinue(harness: ActionHarness): Promise<void> {
+  const { db, connectionId } = harness;
+  const table = await createTable(db);
+  // Adding change capture takes SHARE ROW EXCLUSIVE: the run waits in prepare while this writer's lock stands.
+  const writer = await db.connect();
+  await writer.query('BEGIN');
+  await writer.query(`LOCK TABLE ${table} IN ROW EXCLUSIVE MODE`);
+  let runId: number;
+  try {
+    const started = await harness.call('runs.start', { connectionId, targets: [target(table)] });
+    expect(started, 'runs.start').toMatchObject({ ok: true });
+    runId = (started as { result: RunActionResult }).result.runId;
+    expect(await harness.call('runs.pause', { connectionId, runId })).toEqual({ ok: true, result: {} });
+  } finally {
+    await writer.query('COMMIT');
+    await writer.end();
+  }
+  const logged = (text: string): RunEvent | undefined =>
+    harness.events().find((e) => e.runId === runId && e.type === 'log' && e.message.startsWith(text));
+  const paused = await waitFor('the run to pause', () => logged('paused: held by '));
+  expect(paused.type === 'log' && paused.message).toMatch(
+    new RegExp(`^paused: held by ${db.owner} since \\d\\d:\\d\\d:\\d\\d$`),
+  );
+  const listed = await harness.call('runs.list', { connectionId });
+  expect((listed as { result: RunSummary[] }).result.find((r) => r.runId === runId)?.paused).toMatchObject({
+    by: db.owner,
+  });
+  // Held (it looks again every second): still nothing copied a while later.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const [journal] = await db.query<{ phase: string; rows_copied: string }>(
+    `SELECT phase, rows_copied::text FROM partwise.migration_target WHERE run_id = $1`,
+    [runId],
+  );
+  expect(journal).toEqual({ phase: 'provision', rows_copied: '0' });
+  expect(harness.events().some((e) => e.runId === runId && e.type === 'finished')).toBe(false);
+
+  expect(await harness.call('runs.continue', { connectionId, runId })).toEqual({ ok: true, result: {} });
+  const finished = await waitFor(`the end of run ${runId}`, () =>
+    harness.events().find((e) => e.runId === runId && e.type === 'finished'),
+  );
+  expect(finished).toMatchObject({ status: 'succeeded' });
+  expect(logged('resumed after ')).toBeDefined();
+  for (const command of ['runs.pause', 'runs.continue']) {
+    expect(await harness.call(command, { connectionId, runId })).toMatchObject({
+      ok: false,
+      error: { kind: 'conflict', message: expect.stringMatching(/has ended \(succeeded\); only a running run can be/) },
+    });
   }
 }

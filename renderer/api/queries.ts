@@ -220,6 +220,18 @@ export function useRunAction(connectionId: string) {
   });
 }
 
+/** Holds a running migration's copy and index work, or lets it go on; no confirmation: either is undone by the other. */
+export function usePauseRun(connectionId: string) {
+  const invoke = useInvoke();
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async ({ runId, paused }: { runId: number; paused: boolean }): Promise<void> => {
+      await invoke(paused ? 'runs.pause' : 'runs.continue', { connectionId, runId });
+    },
+    onSettled: () => invalidateAfterRun(client, connectionId),
+  });
+}
+
 // --- managed tables ------------------------------------------------------
 
 export function useManagedTables(connectionId: string | null) {

@@ -45,6 +45,8 @@ export interface TargetView {
   currentKey: string | null;
   /** Catch-up: changes logged and not yet applied. */
   pending: number | null;
+  /** Why the work waits (a throttle), while it does. */
+  paused: string | null;
   /** The table's whole migration, 0 to 1 (null outside a migration's phases: rollback, finalize). */
   overall: number | null;
   error: string | null;
@@ -75,6 +77,7 @@ export function targetView(
     etaSeconds: progress?.etaSeconds ?? null,
     currentKey: progress?.currentKey ?? null,
     pending: progress?.pending ?? null,
+    paused: progress?.paused ?? null,
     overall: fromPhase === null ? null : Math.max(fromPhase, live?.overall ?? 0),
     error: journal?.error ?? null,
     status: journal?.status ?? null,

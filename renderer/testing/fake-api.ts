@@ -71,6 +71,8 @@ export function defaultHandlers(): Handlers {
     'plan.create': ({ targets, exact }) => targets.map((target) => fixtures.plan(target, exact)),
     'runs.start': () => ({ runId: 4 }),
     'runs.cancel': () => ({}),
+    'runs.pause': () => ({}),
+    'runs.continue': () => ({}),
     'runs.list': () => fixtures.runs(),
     'runs.resume': ({ runId }) => ({ runId }),
     'runs.rollback': ({ runId }) => ({ runId }),

@@ -5,6 +5,8 @@ import { ident, qualified } from '../../db/sql.js';
 import type { Journal, JournalTarget } from '../journal.js';
 import type { LockRetryOptions } from '../locks.js';
 import type { Reporter } from '../reporter.js';
+import type { Throttle as ThrottleSettings } from '../../../shared/throttle.js';
+import { Throttle } from './throttle.js';
 
 export interface MigrationOptions {
   /** Install schema of Partwise's SQL. */
@@ -14,6 +16,13 @@ export interface MigrationOptions {
   /** online: writes continue during the copy (change capture); offline: writes wait (SHARE lock) until the swap. */
   mode: 'online' | 'offline';
   lock: LockRetryOptions;
+  /**
+   * Largest block range one transaction counts or copies (copy.ts): online, it
+   * bounds how long any of the copy's snapshots is held.
+   */
+  chunkBlocks: number;
+  /** Limits on how hard the copy and the index builds press on the server (throttle.ts). */
+  throttle: ThrottleSettings;
   /** Stop catching up when fewer changes than this remain, and swap. */
   catchUpThreshold: number;
   /** Cancel: stop and roll back. */
@@ -40,13 +49,26 @@ export interface TargetContext {
   };
   /** Cancels queries that workers are running on the server. */
   workerPids: Set<number>;
+  /** Admits each unit of copy and index work (a chunk, a group of leaves) under the run's limits. */
+  throttle: Throttle;
 }
 
-export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'workerPids'>): TargetContext {
+export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'workerPids' | 'throttle'>): TargetContext {
   const t = base.target;
+  const label = `${t.schema}.${t.table}`;
+  const { signal, interrupt } = base.options;
   return {
     ...base,
-    label: `${t.schema}.${t.table}`,
+    label,
+    throttle: new Throttle(base.options.throttle, {
+      pool: base.pool,
+      signal: AbortSignal.any([signal, interrupt].filter((s): s is AbortSignal => s !== undefined)),
+      onPause: (reason) => base.reporter.paused(reason, label),
+      heldBy: async () => {
+        const held = await base.journal.pausedBy(base.pool, t.runId);
+        return held ? `held by ${held.by} since ${held.at}` : null;
+      },
+    }),
     sql: {
       source: qualified(t.schema, t.table),
       partitioned: qualified(t.schema, t.partitionedTable),

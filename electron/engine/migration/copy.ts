@@ -1,15 +1,42 @@
-// Phases 2 and 3, provision and copy: one consistent snapshot of the original
-// table is exported and shared by every worker, so the counts that size the
-// partitions and the rows copied into them agree exactly.
+// Phases 2 and 3, provision and copy: rows are counted per key and per block
+// range ("chunk"), the partitions are created from those counts, then workers
+// copy chunk by chunk (a TID range scan reads only the chunk's blocks),
+// numbering each key's rows from where the previous chunks left off, so that
+// bucket = (row number within key - 1) / limit without a global sort. Where a
+// key's rows in a chunk all fall in one bucket (most of them: a chunk holds few
+// rows of each key) that bucket is given outright, so only the keys that cross
+// a bucket boundary in the chunk are sorted to be numbered. No row passes
+// through this process.
 //
-// One pass counts rows per key and per block range ("chunk"); the partitions
-// are created from those counts; then workers copy chunk by chunk (a TID range
-// scan reads only the chunk's blocks), numbering each key's rows from where the
-// previous chunks left off, so that bucket = (row number within key - 1) /
-// limit without a global sort. Where a key's rows in a chunk all fall in one
-// bucket (most of them: a chunk holds few rows of each key) that bucket is
-// given outright, so only the keys that cross a bucket boundary in the chunk
-// are sorted to be numbered. No row passes through this process.
+// Online, no snapshot is held for the whole copy (a transaction open for hours
+// would keep vacuum from removing dead rows anywhere in the database): each
+// chunk is counted in one short transaction and copied in another, and no
+// transaction reads more than one chunk. What makes that safe is the change
+// log, which records every row changed since before the first count (prepare
+// starts it): a transaction that changes a row writes its log entry in the same
+// transaction, so in any snapshot, a row version with no visible log entry is
+// one that existed before the log started, unchanged since, at the TID it had
+// then. The copy takes only such rows ("unlogged" below) and leaves every
+// logged row to the catch-up's replay, which makes the new table's copy of a
+// logged row equal to the current row whatever the copy did. So:
+// - no row is copied twice: an unlogged row has one TID, in one chunk, and a
+//   row updated after its chunk was copied (its new version perhaps in a later
+//   chunk) is logged, so not copied again;
+// - no row is lost: a row the copy skips is logged, and replayed;
+// - buckets stay within the limit: a row unlogged when its chunk is copied was
+//   unlogged when the chunk was counted, earlier (log entries stay until the
+//   catch-up, after the copy), so a chunk copies at most the rows of each key
+//   it counted, numbered within the range the count gave it, and each key's
+//   ranges do not overlap from chunk to chunk. The tracker records the counted
+//   numbers; replayed rows take tickets after them.
+// A table rewritten between two chunks (VACUUM FULL, CLUSTER, TRUNCATE) moves
+// its rows to other TIDs without logging them: each chunk's transaction locks
+// the table (ACCESS SHARE) before it reads anything and refuses to go on if
+// its storage (relfilenode) is not the one counted.
+//
+// Offline there is no log (a table without a row identity cannot have one):
+// then one exported snapshot is held by the control connection for the whole
+// count and copy, and every worker reads in it, so that counts and copies agree.
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
@@ -20,10 +47,13 @@ import { crashPoint } from './crash-points.js';
 import { partitionTreeIssue, recommendMaxLocks } from '../plan.js';
 import { countOf } from '../../../shared/text.js';
 
-/** Largest chunk: 64 MB of 8 kB blocks. */
-const MAX_CHUNK_BLOCKS = 8192;
-/** Most chunks: per-chunk key counts are held in memory until the copy. */
-const MAX_CHUNKS = 256;
+/**
+ * Largest chunk when none is set (MigrationOptions.chunkBlocks): 64 MB of
+ * 8 kB blocks. One chunk is what one transaction reads (count or copy): at the
+ * tens of MB/s a copy with partition routing manages, a few seconds, well
+ * under a minute even on a loaded server.
+ */
+export const DEFAULT_CHUNK_BLOCKS = 8192;
 /**
  * Fewest chunks per worker, for tables large enough to split (chunks of at
  * least MIN_SPLIT_BLOCKS): progress moves a chunk at a time, so a small table
@@ -31,53 +61,185 @@ const MAX_CHUNKS = 256;
  */
 const CHUNKS_PER_WORKER = 4;
 const MIN_SPLIT_BLOCKS = 1024;
+/**
+ * Most tuples an 8 kB heap page can hold (MaxHeapTuplesPerPage): without TID
+ * range scans (PostgreSQL 13) a chunk is read as the list of every TID its
+ * blocks could hold, fetched by a TID scan, so that it reads only those blocks.
+ */
+const MAX_TUPLES_PER_PAGE = 291;
+
+interface Chunk {
+  index: number;
+  firstBlock: number;
+  /** Exclusive; null for the last chunk with TID range scans, which also takes rows in blocks added since. */
+  endBlock: number | null;
+  /** What reading it costs, for the throttle (the last chunk's as counted). */
+  bytes: number;
+  keys: string[];
+  offsets: number[];
+  counts: number[];
+  rows: number;
+}
+
+/** How transactions read the original: what they see, and which rows are the copy's to take. */
+interface Reading {
+  /** Starts a transaction reading the original (read-only for counting). */
+  begin(client: pg.ClientBase, readOnly: boolean): Promise<void>;
+  /**
+   * The original's logged rows as `s`, read from the log's side (the log is
+   * small next to a chunk: a chunk of an idle table costs nothing more), or
+   * null when there is no log.
+   */
+  loggedRows: string | null;
+  /** SQL condition on s: the row is the copy's to take, not the replay's. */
+  unlogged: string;
+  /** Selects TIDs of a chunk: a TID range or, on PostgreSQL 13, a list of TIDs. */
+  tidRanges: boolean;
+  /** Ends what the reading holds (the offline snapshot). */
+  end(commit: boolean): Promise<void>;
+}
+
+/**
+ * Online: each transaction takes its own snapshot, after locking the original
+ * and checking that its storage is still the one whose blocks were counted.
+ * Offline: every transaction joins the snapshot the control connection holds.
+ */
+async function startReading(context: TargetContext, control: pg.ClientBase, tidRanges: boolean): Promise<Reading> {
+  const { sql, target } = context;
+  const log = target.saved.changeLog;
+  if (!log) {
+    await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+    return {
+      begin: (client, readOnly) => beginInSnapshot(client, snapshot, readOnly),
+      loggedRows: null,
+      unlogged: 'true',
+      tidRanges,
+      end: async (commit) => {
+        await control.query(commit ? 'COMMIT' : 'ROLLBACK');
+      },
+    };
+  }
+  const identity = target.saved.identity!;
+  const logTable = `${sql.install}.${ident(log)}`;
+  const matches = (alias: string): string => identity.map((c) => `${alias}.${ident(c)} = s.${ident(c)}`).join(' AND ');
+  const storage = async (client: pg.ClientBase): Promise<string> =>
+    (await client.query<{ f: string }>('SELECT pg_relation_filenode($1::regclass)::text AS f', [sql.source])).rows[0]!
+      .f;
+  const counted = await storage(control);
+  return {
+    begin: async (client, readOnly) => {
+      await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ${readOnly ? ' READ ONLY' : ''}`);
+      // Locked before the first query takes the snapshot: no rewrite can come between the check and the read.
+      await client.query(`LOCK TABLE ${sql.source} IN ACCESS SHARE MODE`);
+      if ((await storage(client)) !== counted) {
+        throw new PartwiseError(
+          'conflict',
+          `${context.label} was rewritten (VACUUM FULL, CLUSTER, TRUNCATE or an ALTER TABLE) while it was being copied, which moves its rows; start the migration again`,
+        );
+      }
+    },
+    loggedRows: `(SELECT DISTINCT ${identity.map((c) => ident(c)).join(', ')} FROM ${logTable}) l JOIN ${sql.source} s ON ${matches('l')}`,
+    unlogged: `NOT EXISTS (SELECT 1 FROM ${logTable} l WHERE ${matches('l')})`,
+    tidRanges,
+    end: async () => undefined,
+  };
+}
+
+function chunkRange(reading: Reading, chunk: Chunk, first = 1): string {
+  if (!reading.tidRanges) {
+    return `s.ctid = ANY (ARRAY(SELECT format('(%s,%s)', b, o)::tid
+                                  FROM generate_series($${first}::bigint, $${first + 1}::bigint - 1) b,
+                                       generate_series(1, ${MAX_TUPLES_PER_PAGE}) o))`;
+  }
+  return [`s.ctid >= $${first}::tid`, ...(chunk.endBlock === null ? [] : [`s.ctid < $${first + 1}::tid`])].join(
+    ' AND ',
+  );
+}
+
+function chunkRangeParams(reading: Reading, chunk: Chunk): string[] {
+  if (!reading.tidRanges) return [String(chunk.firstBlock), String(chunk.endBlock)];
+  return [`(${chunk.firstBlock},0)`, ...(chunk.endBlock === null ? [] : [`(${chunk.endBlock},0)`])];
+}
+
+/**
+ * Block ranges of at most `chunkBlocks` blocks covering the table's `blocks`.
+ * Without TID range scans the last one ends at `blocks` too: rows in blocks
+ * added later were written since the log (online) or the snapshot (offline)
+ * started, and are not the copy's.
+ */
+function chunksOf(
+  blocks: number,
+  blockSize: number,
+  chunkBlocks: number,
+  workers: number,
+  tidRanges: boolean,
+): Chunk[] {
+  const count = Math.max(
+    Math.ceil(blocks / chunkBlocks),
+    Math.min(workers * CHUNKS_PER_WORKER, Math.floor(blocks / MIN_SPLIT_BLOCKS)),
+    1,
+  );
+  const size = Math.max(Math.ceil(blocks / count), 1);
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    firstBlock: index * size,
+    endBlock: index < count - 1 ? (index + 1) * size : tidRanges ? null : Math.max(blocks, (index + 1) * size),
+    bytes: Math.max(0, Math.min(size, blocks - index * size)) * blockSize,
+    keys: [],
+    offsets: [],
+    counts: [],
+    rows: 0,
+  }));
+}
 
 interface ChunkCount {
   chunk: number;
   keyValue: string | null;
+  /** The unlogged rows (the copy's). */
   rows: number;
+  /** Every row, logged or not (a NULL key is refused whichever it is). */
+  seen: number;
 }
 
 /**
- * Rows per key in each chunk, in the exported snapshot: chunk by chunk in
- * parallel when TID range scans read only a chunk's blocks, else in one pass
- * that derives each row's chunk from its block number. Rows are grouped by the
- * key's own value and only the groups turned into canonical text (cheaper
- * than the text of every row): the key types accepted are those whose equal
- * values have one canonical text, so the groups are the same.
+ * Rows per key in each chunk, chunk by chunk in parallel, each in its own
+ * transaction. Rows are grouped by the key's own value and only the groups
+ * turned into canonical text (cheaper than the text of every row): the key
+ * types accepted are those whose equal values have one canonical text, so the
+ * groups are the same.
  */
 async function countByChunk(
   context: TargetContext,
-  control: pg.ClientBase,
-  snapshot: string,
+  reading: Reading,
   chunks: Chunk[],
-  chunkBlocks: number,
-  tidRanges: boolean,
   keyText: (expression?: string) => string,
   key: string,
 ): Promise<ChunkCount[]> {
   const { sql } = context;
-  if (!tidRanges) {
-    const { rows } = await control.query<{ chunk: string; key_value: string | null; rows: string }>(
-      `SELECT g.chunk, ${keyText('g.k')} AS key_value, sum(g.n) AS rows
-         FROM (SELECT least((ctid::text::point)[0]::bigint / $1, $2) AS chunk, ${key} AS k, count(*) AS n
-                 FROM ${sql.source} GROUP BY 1, 2) g
-        GROUP BY 1, 2 ORDER BY 1`,
-      [chunkBlocks, chunks.length - 1],
-    );
-    return rows.map((r) => ({ chunk: Number(r.chunk), keyValue: r.key_value, rows: Number(r.rows) }));
-  }
   const counts: ChunkCount[][] = [];
   await withWorkers(context, chunks, async (client, chunk) => {
+    await context.throttle.admit(chunk.bytes);
     try {
-      await beginInSnapshot(client, snapshot, true);
-      const { rows } = await client.query<{ key_value: string | null; rows: string }>(
-        `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows
-           FROM (SELECT s.${key} AS k, count(*) AS n FROM ${sql.source} s WHERE ${chunkRange(chunk)} GROUP BY 1) g
-          GROUP BY 1`,
-        chunkRangeParams(chunk),
-      );
-      counts[chunk.index] = rows.map((r) => ({ chunk: chunk.index, keyValue: r.key_value, rows: Number(r.rows) }));
+      await reading.begin(client, true);
+      // Every row of the chunk, then those of them the log names: the difference is the copy's.
+      const perKey = async (from: string): Promise<Map<string | null, number>> => {
+        const { rows } = await client.query<{ key_value: string | null; rows: string }>(
+          `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows
+             FROM (SELECT s.${key} AS k, count(*) AS n FROM ${from} WHERE ${chunkRange(reading, chunk)} GROUP BY 1) g
+            GROUP BY 1`,
+          chunkRangeParams(reading, chunk),
+        );
+        return new Map(rows.map((r) => [r.key_value, Number(r.rows)]));
+      };
+      const seen = await perKey(`${sql.source} s`);
+      const logged = reading.loggedRows ? await perKey(reading.loggedRows) : new Map<string | null, number>();
+      counts[chunk.index] = [...seen].map(([keyValue, rows]) => ({
+        chunk: chunk.index,
+        keyValue,
+        rows: rows - (logged.get(keyValue) ?? 0),
+        seen: rows,
+      }));
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -89,74 +251,53 @@ async function countByChunk(
 
 interface CopyUnit {
   label: string;
-  /** Keys of the unit, where each key's numbering starts, and how many rows of each it copies. */
+  /** Keys of the unit, where each key's numbering starts, and how many rows of each it may copy (those counted). */
   keys: string[];
   offsets: number[];
   counts: number[];
   rows: number;
-  /** A block range (one pass over the table in all) or, for a group of keys, null (a scan per group). */
-  range: Chunk | null;
+  chunk: Chunk;
 }
 
 /**
- * Block ranges when a range's rows can be routed within the partition budget
- * (any range may hold rows of every key), else groups of whole keys, each
- * within the budget: then each group costs a scan of the table, a few scans in
- * all rather than one per key.
+ * A unit per chunk when a chunk's rows can be routed within the partition
+ * budget (any chunk may hold rows of every key), else a unit per chunk and
+ * group of whole keys, each group within the budget: then each group reads
+ * every chunk, a few passes over the table in all rather than one per key.
  */
 function copyUnits(chunks: Chunk[], keys: [string, number][], bucketLimit: number, budget: number): CopyUnit[] {
   const partitionsOf = (rows: number): number => 1 + Math.max(1, Math.ceil(rows / bucketLimit));
-  const total = keys.reduce((sum, [, rows]) => sum + partitionsOf(rows), 0);
-  if (total <= budget) {
-    return chunks
-      .filter((c) => c.rows > 0)
-      .sort((a, b) => b.rows - a.rows)
-      .map((c) => ({
-        label: `chunk ${c.index}`,
-        keys: c.keys,
-        offsets: c.offsets,
-        counts: c.counts,
-        rows: c.rows,
-        range: c,
-      }));
-  }
-  const groups: CopyUnit[] = [];
-  let current: CopyUnit | undefined;
-  let used = 0;
+  const groupOf = new Map<string, number>();
+  let groups = 0;
+  let used = Infinity;
   for (const [keyValue, rows] of keys) {
-    if (!current || used + partitionsOf(rows) > budget) {
-      current = { label: `key group ${groups.length + 1}`, keys: [], offsets: [], counts: [], rows: 0, range: null };
-      groups.push(current);
+    if (used + partitionsOf(rows) > budget) {
+      groups++;
       used = 0;
     }
-    current.keys.push(keyValue);
-    current.offsets.push(0);
-    current.counts.push(rows);
-    current.rows += rows;
+    groupOf.set(keyValue, groups - 1);
     used += partitionsOf(rows);
   }
-  return groups;
-}
-
-function chunkRange(chunk: Chunk, first = 1): string {
-  return [`s.ctid >= $${first}::tid`, ...(chunk.endBlock === null ? [] : [`s.ctid < $${first + 1}::tid`])].join(
-    ' AND ',
-  );
-}
-
-function chunkRangeParams(chunk: Chunk): string[] {
-  return [`(${chunk.firstBlock},0)`, ...(chunk.endBlock === null ? [] : [`(${chunk.endBlock},0)`])];
-}
-
-interface Chunk {
-  index: number;
-  firstBlock: number;
-  /** Exclusive; null for the last chunk, which also takes rows in blocks added since. */
-  endBlock: number | null;
-  keys: string[];
-  offsets: number[];
-  counts: number[];
-  rows: number;
+  const units: CopyUnit[] = [];
+  for (const chunk of [...chunks].sort((a, b) => b.rows - a.rows)) {
+    const byGroup: CopyUnit[] = Array.from({ length: groups }, (_, g) => ({
+      label: groups === 1 ? `chunk ${chunk.index}` : `chunk ${chunk.index} of key group ${g + 1}`,
+      keys: [],
+      offsets: [],
+      counts: [],
+      rows: 0,
+      chunk,
+    }));
+    chunk.keys.forEach((keyValue, i) => {
+      const unit = byGroup[groupOf.get(keyValue)!]!;
+      unit.keys.push(keyValue);
+      unit.offsets.push(chunk.offsets[i]!);
+      unit.counts.push(chunk.counts[i]!);
+      unit.rows += chunk.counts[i]!;
+    });
+    units.push(...byGroup.filter((u) => u.rows > 0));
+  }
+  return units;
 }
 
 /**
@@ -186,47 +327,29 @@ export async function provisionAndCopy(
 
   await emptyPartitionedTable(context);
 
-  await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  // Without TID range scans (PostgreSQL 13) a chunk is fetched as a list of TIDs.
+  const reading = await startReading(context, control, server.versionNum >= 140000);
+  let committed = false;
   try {
-    const { rows: snapshotRows } = await control.query<{ snapshot: string; blocks: string }>(
-      `SELECT pg_export_snapshot() AS snapshot,
-              pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS blocks`,
+    // Measured after the log started (online) or in the snapshot (offline):
+    // every row the copy may take lies in these blocks.
+    const { rows: sizeRows } = await control.query<{ blocks: string; block_size: number }>(
+      `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS blocks,
+              current_setting('block_size')::int AS block_size`,
       [sql.source],
     );
-    const snapshot = snapshotRows[0]!.snapshot;
-    const blocks = Number(snapshotRows[0]!.blocks);
-    // Without TID range scans (PostgreSQL 13) every chunk reads the whole
-    // table: then one chunk per worker. Chunks are few and large: each chunk's
-    // INSERT sets up routing to every partition it meets (and progress moves
-    // in steps of a chunk); their count is capped so that per-chunk key counts
-    // stay small in memory.
-    const tidRanges = server.versionNum >= 140000;
-    const chunkCount = tidRanges
-      ? Math.min(
-          Math.max(
-            Math.ceil(blocks / MAX_CHUNK_BLOCKS),
-            Math.min(options.workers * CHUNKS_PER_WORKER, Math.floor(blocks / MIN_SPLIT_BLOCKS)),
-            options.workers,
-            1,
-          ),
-          MAX_CHUNKS,
-        )
-      : Math.max(options.workers, 1);
-    const chunkBlocks = Math.max(Math.ceil(blocks / chunkCount), 1);
-    const chunks: Chunk[] = Array.from({ length: chunkCount }, (_, index) => ({
-      index,
-      firstBlock: index * chunkBlocks,
-      endBlock: index === chunkCount - 1 ? null : (index + 1) * chunkBlocks,
-      keys: [],
-      offsets: [],
-      counts: [],
-      rows: 0,
-    }));
+    const blocks = Number(sizeRows[0]!.blocks);
+    const blockSize = sizeRows[0]!.block_size;
+    const chunkBlocks = Math.max(
+      1,
+      Math.min(options.chunkBlocks, Math.floor(context.throttle.largestUnitBytes() / blockSize)),
+    );
+    const chunks = chunksOf(blocks, blockSize, chunkBlocks, options.workers, reading.tidRanges);
 
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
-    const counted = await countByChunk(context, control, snapshot, chunks, chunkBlocks, tidRanges, keyText, key);
+    const counted = await countByChunk(context, reading, chunks, keyText, key);
     lap('count');
-    const nulls = counted.filter((r) => r.keyValue === null).reduce((sum, r) => sum + r.rows, 0);
+    const nulls = counted.filter((r) => r.keyValue === null).reduce((sum, r) => sum + r.seen, 0);
     if (nulls > 0) {
       throw new PartwiseError(
         'blocked',
@@ -240,6 +363,7 @@ export async function provisionAndCopy(
     // where the previous chunks left it.
     const totals = new Map<string, number>();
     for (const row of counted) {
+      if (row.rows === 0) continue;
       const chunk = chunks[row.chunk]!;
       const keyValue = row.keyValue!;
       chunk.keys.push(keyValue);
@@ -254,14 +378,28 @@ export async function provisionAndCopy(
       rowsTotal: totalRows,
       keysTotal: keys.length,
     });
-    reporter.log('info', `${countOf(totalRows, 'row')} in ${countOf(keys.length, 'key')}`, context.label);
+    reporter.log(
+      'info',
+      `${countOf(totalRows, 'row')} in ${countOf(keys.length, 'key')}, in ${countOf(chunks.length, 'chunk')} of up to ${countOf(Math.ceil(blocks / chunks.length), 'block')}`,
+      context.label,
+    );
     // The plan may have estimated; now every key is counted: refuse a tree
-    // the swap cannot lock before creating any of it.
+    // the swap cannot lock before creating any of it. Rows changed since the
+    // log started count too: the catch-up gives them partitions.
+    const seen = new Map<string, number>();
+    for (const row of counted) seen.set(row.keyValue!, (seen.get(row.keyValue!) ?? 0) + row.seen);
+    const seenRows = [...seen.values()];
     const partitions =
-      1 + keys.length + keys.reduce((sum, [, rows]) => sum + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
+      1 + seen.size + seenRows.reduce((sum, rows) => sum + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
     const tooLarge = partitionTreeIssue(
       server,
-      { partitions, maxPartitions: partitions, keys: keys.length, rows: totalRows, exact: true },
+      {
+        partitions,
+        maxPartitions: partitions,
+        keys: seen.size,
+        rows: seenRows.reduce((sum, rows) => sum + rows, 0),
+        exact: true,
+      },
       target,
       recommendMaxLocks(server, partitions),
     );
@@ -281,11 +419,12 @@ export async function provisionAndCopy(
     // At once, so the copy shows its size (and a rate can be measured from here) before the first chunk ends.
     reporter.progress('copy', 0, totalRows, 'rows', { table: context.label, force: true });
     let copied = 0;
+    let done = 0;
     const work = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers));
-    if (work.some((unit) => unit.range === null)) {
+    if (work.length > chunks.length) {
       reporter.log(
         'info',
-        `copying in ${work.length} groups of keys, to keep each transaction's locks within the lock table`,
+        `copying each chunk in ${countOf(work.length / chunks.length, 'group')} of keys, to keep each transaction's locks within the lock table`,
         context.label,
       );
     }
@@ -298,15 +437,19 @@ export async function provisionAndCopy(
       bucketLimit: target.bucketLimit,
     };
     await withWorkers(context, work, async (client, unit) => {
+      // Admitted before its transaction starts: a pause holds no snapshot.
+      await context.throttle.admit(unit.chunk.bytes);
+      let rowCount: number;
       try {
-        await beginInSnapshot(client, snapshot, false);
+        await reading.begin(client, false);
         // A crash before commit loses nothing (the copy restarts on resume), so
         // the commit need not wait for the disk; sorting by key wants memory.
         await client.query(
           `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)`,
         );
-        const rowCount = await copyUnit(client, unit, statement);
-        if (rowCount !== unit.rows) {
+        rowCount = await copyUnit(client, reading, unit, statement);
+        // Fewer is expected online (rows changed since the count are the replay's), more never.
+        if (rowCount > unit.rows || (!target.saved.changeLog && rowCount !== unit.rows)) {
           throw new PartwiseError(
             'internal',
             `${unit.label} of ${context.label}: copied ${rowCount} rows, counted ${unit.rows}`,
@@ -317,34 +460,43 @@ export async function provisionAndCopy(
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      copied += unit.rows;
+      copied += rowCount;
+      done += unit.rows;
       // Recorded outside the copy's transaction: that one reads an older snapshot
       // than the journal row's latest version, and could not update it.
       await client.query(
         `UPDATE ${sql.install}.migration_target SET rows_copied = rows_copied + $3 WHERE run_id = $1 AND target_no = $2`,
-        [target.runId, target.targetNo, unit.rows],
+        [target.runId, target.targetNo, rowCount],
       );
-      target.rowsCopied += unit.rows;
-      reporter.progress('copy', copied, totalRows, 'rows', { table: context.label });
+      target.rowsCopied += rowCount;
+      // Progress counts the rows a unit was counted for, so the copy ends at its total.
+      reporter.progress('copy', done, totalRows, 'rows', { table: context.label });
       await crashPoint('copy:after-first-chunk');
     });
-    reporter.progress('copy', copied, totalRows, 'rows', { table: context.label, force: true });
+    reporter.progress('copy', done, totalRows, 'rows', { table: context.label, force: true });
+    if (copied < totalRows) {
+      reporter.log(
+        'info',
+        `${countOf(totalRows - copied, 'counted row')} changed before ${totalRows - copied === 1 ? 'its' : 'their'} chunk was copied: the catch-up applies ${totalRows - copied === 1 ? 'it' : 'them'}`,
+        context.label,
+      );
+    }
 
     lap('copy');
-    // The bulk load numbered each key's rows 1..n: record that in the tracker
-    // so routed inserts continue after them.
+    // The bulk load numbered each key's rows 1..n (n as counted, some perhaps
+    // left to the replay): record that in the tracker so routed inserts continue after them.
     await context.pool.query(`SELECT ${sql.install}.register_loaded_keys($1, $2, $3, $4)`, [
       configId,
       keys.map(([k]) => k),
       keys.map(([k]) => levelOnes.get(k)!),
       keys.map(([, n]) => n),
     ]);
-    await control.query('COMMIT');
+    await reading.end(true);
+    committed = true;
     lap('tracker');
-    return { copyMs: timings.copyMs!, trackerMs: timings.trackerMs!, count: totalRows };
-  } catch (error) {
-    await control.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return { copyMs: timings.copyMs!, trackerMs: timings.trackerMs!, count: copied };
+  } finally {
+    if (!committed) await reading.end(false).catch(() => undefined);
   }
 }
 
@@ -361,13 +513,19 @@ interface CopyStatement {
 }
 
 /**
- * Copies a unit's rows in the caller's transaction; returns how many. A key
+ * Copies a unit's unlogged rows in the caller's transaction; returns how many. A key
  * whose rows in the unit all fall in one bucket goes to it outright; only the
- * keys that cross a bucket boundary here are numbered, which sorts their rows.
- * Keys are matched by value: each canonical text, cast back to the key's
+ * keys that cross a bucket boundary here are numbered, which sorts their rows
+ * (in the order they lie in the table, so that a copy places rows the same way
+ * whatever plan reads them). Keys are matched by value: each canonical text, cast back to the key's
  * type, equals exactly the values that have that text.
  */
-async function copyUnit(client: pg.ClientBase, unit: CopyUnit, statement: CopyStatement): Promise<number> {
+async function copyUnit(
+  client: pg.ClientBase,
+  reading: Reading,
+  unit: CopyUnit,
+  statement: CopyStatement,
+): Promise<number> {
   const { insert, columns, source, key, keyType, bucketLimit } = statement;
   const whole = { keys: [] as string[], buckets: [] as number[] };
   const split = { keys: [] as string[], offsets: [] as number[] };
@@ -382,8 +540,8 @@ async function copyUnit(client: pg.ClientBase, unit: CopyUnit, statement: CopySt
       split.offsets.push(unit.offsets[i]!);
     }
   });
-  const range = (first: number): string => (unit.range ? chunkRange(unit.range, first) : 'true');
-  const rangeParams = unit.range ? chunkRangeParams(unit.range) : [];
+  const range = (first: number): string => `${chunkRange(reading, unit.chunk, first)} AND ${reading.unlogged}`;
+  const rangeParams = chunkRangeParams(reading, unit.chunk);
   let copied = 0;
   if (whole.keys.length > 0) {
     const result = await client.query(
@@ -399,7 +557,7 @@ async function copyUnit(client: pg.ClientBase, unit: CopyUnit, statement: CopySt
   if (split.keys.length > 0) {
     const result = await client.query(
       `${insert}
-       SELECT ${columns}, ((o.row_offset + row_number() OVER (PARTITION BY ${key})) - 1) / $3
+       SELECT ${columns}, ((o.row_offset + row_number() OVER (PARTITION BY ${key} ORDER BY s.ctid)) - 1) / $3
          FROM ${source} s
          JOIN unnest($1::text[], $2::bigint[]) AS o(key_value, row_offset) ON ${key} = o.key_value::${keyType}
         WHERE ${range(4)}`,
@@ -444,6 +602,8 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
       try {
         for (let i = 0; i < keys.length && !failed(); i += 100) {
           throwIfCancelled(context);
+          // Creating partitions writes catalog WAL: the lag bound applies between batches.
+          await context.throttle.admit(0);
           const batch = keys.slice(i, i + 100).map(([k]) => k);
           const { rows } = await client.query<{ key_value: string; level_one: string }>(
             `SELECT key_value, level_one FROM ${sql.install}.create_level_one_partitions($1, $2)`,
@@ -482,6 +642,7 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
         continue;
       }
       throwIfCancelled(context);
+      await context.throttle.admit(0);
       await client.query(`SELECT ${sql.install}.create_bucket_partitions($1, $2, $3)`, [
         target.configId,
         batch.map((k) => levelOnes.get(k)!),

@@ -83,18 +83,20 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   // Small leaves in groups of statements sent as one string (round trips
   // and commits cost more than indexing a few thousand rows); a large leaf
   // on its own, so that the workers stay evenly busy.
-  const leafGroups: string[][] = [];
-  let bytesInGroup = Infinity;
+  const leafGroups: { statements: string[]; bytes: number }[] = [];
+  const groupBytes = Math.min(BYTES_PER_GROUP, context.throttle.largestUnitBytes());
   for (const item of leafWork.filter((w) => !existing.names.has(w.name))) {
-    if (bytesInGroup + item.leaf.bytes > BYTES_PER_GROUP || leafGroups.at(-1)!.length >= STATEMENTS_PER_GROUP) {
-      leafGroups.push([]);
-      bytesInGroup = 0;
+    const last = leafGroups.at(-1);
+    if (!last || last.bytes + item.leaf.bytes > groupBytes || last.statements.length >= STATEMENTS_PER_GROUP) {
+      leafGroups.push({ statements: [], bytes: 0 });
     }
-    leafGroups.at(-1)!.push(item.plan.statement(item.leaf.relation, item.name).replace(/;$/, ''));
-    bytesInGroup += item.leaf.bytes;
+    leafGroups.at(-1)!.statements.push(item.plan.statement(item.leaf.relation, item.name).replace(/;$/, ''));
+    leafGroups.at(-1)!.bytes += item.leaf.bytes;
   }
-  done = leafWork.length - leafGroups.reduce((sum, g) => sum + g.length, 0);
-  await withWorkers(context, leafGroups, async (client, statements) => {
+  done = leafWork.length - leafGroups.reduce((sum, g) => sum + g.statements.length, 0);
+  await withWorkers(context, leafGroups, async (client, { statements, bytes }) => {
+    // An index build reads its leaf and writes about as much WAL as the index's size.
+    await context.throttle.admit(bytes);
     await inOneTransaction(client, statements);
     done += statements.length;
     step();
@@ -134,6 +136,8 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
     locks += needed;
   }
   await withWorkers(context, groups, async (client, { statements, attachToRoot, partitions }) => {
+    // Attaching writes little: only the lag bound applies.
+    await context.throttle.admit(0);
     if (statements.length > 0) await inOneTransaction(client, [...statements, ...attachToRoot]);
     done += partitions;
     step();

@@ -29,6 +29,8 @@ import { crashPoint } from './crash-points.js';
 import { MIGRATION_STEPS, type HandOver, type StepDetail } from './phases.js';
 import { recordAcceptances } from './acceptance.js';
 import { refuseUnservableWorkers } from '../connection-budget.js';
+import { DEFAULT_CHUNK_BLOCKS } from './copy.js';
+import { checkThrottle, throttleSummary } from './throttle.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -53,6 +55,8 @@ function resolveOptions(options: EngineOptions): MigrationOptions {
     mode: options.mode ?? 'online',
     lock: { ...DEFAULT_LOCK_RETRY, ...options.lock },
     catchUpThreshold: options.catchUpThreshold ?? 1000,
+    chunkBlocks: Math.max(1, options.chunkBlocks ?? DEFAULT_CHUNK_BLOCKS),
+    throttle: options.throttle ?? {},
     signal: options.signal,
     interrupt: options.interrupt,
   };
@@ -157,6 +161,8 @@ export async function migrate(
     }
   }
   return withSession(pool, options, async (session) => {
+    // Before anything is installed or recorded: settings that cannot work change nothing.
+    await checkThrottle(session.control, session.options.throttle);
     await install(session.control, session.options.installSchema);
     // Refused before anything is recorded: a table that cannot be migrated
     // leaves no failed run behind. (Another run of the table is refused by
@@ -191,6 +197,8 @@ export async function migrate(
 /** Continues an interrupted run from where its journal says each table stands. */
 export async function resume(pool: pg.Pool, runId: number, options: EngineOptions = {}): Promise<RunOutcome> {
   return withSession(pool, options, async (session) => {
+    // Before anything is installed or recorded: settings that cannot work change nothing.
+    await checkThrottle(session.control, session.options.throttle);
     await install(session.control, session.options.installSchema);
     const run = await lockExisting(session, runId);
     const targets = await session.journal.targets(session.control, runId);
@@ -376,6 +384,8 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
   const { journal, control, reporter, options } = session;
   const targets = await journal.targets(control, runId);
   const controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const throttled = throttleSummary(options.throttle);
+  if (throttled) reporter.log('info', throttled);
   for (const target of targets) {
     if (target.status === 'done' || target.status === 'rolled_back' || target.status === 'finalized') continue;
     const context = session.context(target);

@@ -4,7 +4,7 @@
 // next once it stopped; the time each phase took once it ended.
 import { memo, useEffect, useState } from 'react';
 import type { RunStatus, RunSummary } from '../../../shared/runs';
-import type { RunAction } from '../../api/queries';
+import { usePauseRun, type RunAction } from '../../api/queries';
 import { Icon } from '../../components/Icon';
 import { ProgressBar } from '../../components/Bars';
 import { DASH, formatDuration, formatNumber, formatPercent, formatRate, formatTimestamp } from '../../lib/format';
@@ -142,6 +142,11 @@ const TargetCard = memo(function TargetCard({ view, runStatus }: { view: TargetV
                   : DASH}
             </span>
           </span>
+          {view.paused && (
+            <span className="badge status-interrupted" data-testid="progress-paused">
+              paused: {view.paused}
+            </span>
+          )}
           <span data-testid="progress-rate">
             <span className="muted">rate</span>{' '}
             {running && view.perSecond !== null ? formatRate(view.perSecond, view.unit) : DASH}
@@ -184,6 +189,7 @@ export function RunMonitor({
   // Another connection's run with the same number is not this one.
   const live = useRunProgress((state) => selectLiveRun(state, connectionId, runId));
   const [pending, setPending] = useState<RunAction | null>(null);
+  const pause = usePauseRun(connectionId);
   const status = runStatus(live, summary, summaryAt);
   const now = useNow(status === 'running');
   const rollingBack = isRollingBack(live, summary);
@@ -224,6 +230,22 @@ export function RunMonitor({
           {status === 'running' && !rollingBack && !finalizing && (
             <button
               type="button"
+              className="btn"
+              disabled={pause.isPending}
+              onClick={() => pause.mutate({ runId, paused: !summary?.paused })}
+              title={
+                summary?.paused
+                  ? undefined
+                  : 'Holds the copy and index builds between two chunks, holding no snapshot, until Continue'
+              }
+              data-testid={summary?.paused ? 'run-continue' : 'run-pause'}
+            >
+              {summary?.paused ? 'Continue' : 'Pause'}
+            </button>
+          )}
+          {status === 'running' && !rollingBack && !finalizing && (
+            <button
+              type="button"
               className="btn btn-danger"
               onClick={() => setPending('cancel')}
               data-testid="run-cancel"
@@ -245,6 +267,11 @@ export function RunMonitor({
           ))}
         </div>
       </div>
+      {pause.error && (
+        <p className="run-finished status-failed" role="alert" data-testid="run-pause-error">
+          {pause.error.message}
+        </p>
+      )}
       {runLevel?.phaseMessage && tables[0] !== RUN_LEVEL && (
         <p className="muted run-message">{runLevel.phaseMessage}</p>
       )}

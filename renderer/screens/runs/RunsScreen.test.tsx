@@ -9,6 +9,7 @@ import { useRunProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
 import { createFakeApi, notAvailable } from '../../testing/fake-api';
 import { runs, runSteps } from '../../testing/fixtures';
+import type { RunSummary } from '../../../shared/runs';
 import { renderWithApi, resetStores } from '../../testing/render';
 
 const table = 'public.custom_module_data';
@@ -148,6 +149,31 @@ describe('Runs screen', () => {
     stop();
   });
 
+  it('says why a throttled run waits while it does, and nothing once it goes on', async () => {
+    const { emit, stop } = setup();
+    await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });
+    const report = (paused?: string) =>
+      emit({
+        type: 'progress',
+        runId: 4,
+        table,
+        at,
+        phase: 'copy',
+        done: 10,
+        total: 100,
+        unit: 'rows',
+        perSecond: 5,
+        etaSeconds: 18,
+        paused,
+      });
+    await report('standby replica1 lag 12 MB > 8 MB');
+    const card = within(await screen.findByTestId('run-monitor')).getByTestId('run-target');
+    expect(within(card).getByTestId('progress-paused').textContent).toBe('paused: standby replica1 lag 12 MB > 8 MB');
+    await report();
+    expect(within(card).queryByTestId('progress-paused')).toBeNull();
+    stop();
+  });
+
   it('says a cancel once, as the choice of the user: no error anywhere', async () => {
     const { emit, stop } = setup();
     await emit({ type: 'phase', runId: 4, table, at, phase: 'copy', message: 'Copying rows' });
@@ -283,6 +309,28 @@ describe('Runs screen', () => {
     await userEvent.click(within(dialog).getByTestId('confirm-accept'));
     await waitFor(() => expect(api.callsOf('runs.cancel')).toEqual([{ connectionId: 'sandbox', runId: 4 }]));
     stop();
+  });
+
+  it('pauses a running migration and continues it as the journal says it is held', async () => {
+    let paused: RunSummary['paused'] = null;
+    const api = createFakeApi({
+      'runs.list': () => [{ ...runs()[0]!, runId: 4, status: 'running', finishedAt: null, paused }],
+      'runs.pause': () => {
+        paused = { at: '2025-11-24T10:03:00Z', by: 'dba' };
+        return {};
+      },
+      'runs.continue': () => {
+        paused = null;
+        return {};
+      },
+    });
+    renderWithApi(<RunsScreen />, { api });
+    await userEvent.click(await screen.findByTestId('run-pause'));
+    expect(api.callsOf('runs.pause')).toEqual([{ connectionId: 'sandbox', runId: 4 }]);
+    // No confirmation: Continue undoes it.
+    await userEvent.click(await screen.findByTestId('run-continue'));
+    expect(api.callsOf('runs.continue')).toEqual([{ connectionId: 'sandbox', runId: 4 }]);
+    await screen.findByTestId('run-pause');
   });
 
   it('lists the history with the actions each run allows', async () => {

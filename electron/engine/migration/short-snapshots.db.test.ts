@@ -1,0 +1,138 @@
+// The copy holds no snapshot for its whole length: each chunk is counted and
+// copied in short transactions of its own (copy.ts). Chunks are made small
+// here (chunkBlocks) so that a small table takes dozens of them, while a
+// sampler watches pg_stat_activity for Partwise's connections (known by their
+// application_name) and the application writes all along, each write recorded
+// in a ledger (mirror.ts) in the same transaction.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../index.js';
+import type { RunEvent } from '../../../shared/progress.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { installPartwise } from '../../testing/fixtures.js';
+import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+
+const db = useTestDatabase('short_snapshots');
+let partwise: pg.Pool;
+
+beforeAll(async () => {
+  await installPartwise(db);
+  partwise = new pg.Pool({ connectionString: db.url, application_name: 'partwise', max: 6 });
+});
+
+afterAll(async () => {
+  await partwise.end();
+});
+
+interface Sample {
+  at: string;
+  pid: number;
+  xact: string;
+}
+
+/** Samples Partwise's open transactions until stopped, on a connection of its own. */
+function sampleTransactions(): { samples: Sample[]; stop: () => Promise<void> } {
+  const samples: Sample[] = [];
+  let stopped = false;
+  const done = (async () => {
+    const client = await db.connect();
+    try {
+      while (!stopped) {
+        const { rows } = await client.query<{ at: string; pid: number; xact_start: string }>(
+          `SELECT clock_timestamp()::text AS at, pid, xact_start::text AS xact_start FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'partwise' AND xact_start IS NOT NULL`,
+        );
+        samples.push(...rows.map((r) => ({ at: r.at, pid: r.pid, xact: r.xact_start })));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+describe('copy without a long snapshot', () => {
+  it('copies chunk by chunk in short transactions, losing no write made meanwhile', async () => {
+    const table = 'steady';
+    await createMirroredTable(db, table, 40_000, 20);
+    const writers = await Promise.all([db.pool.connect(), db.pool.connect()]);
+    let writing = true;
+    let rounds = 0;
+    const writeErrors: string[] = [];
+    // Writer w takes rounds w, w + 2, ...: the two never touch the same rows.
+    // Paced: each round adds a key, which the catch-up gives partitions.
+    const writes = writers.map(async (client, w) => {
+      for (let round = w + 1; writing && writeErrors.length === 0 && round < 3900; round += 2) {
+        await mirroredWrites(client, table, round).catch((error: Error) => writeErrors.push(error.message));
+        rounds++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    const moreRounds = async (count: number): Promise<void> => {
+      const target = rounds + count;
+      for (let i = 0; rounds < target; i++) {
+        if (i > 1200 || writeErrors.length > 0)
+          throw new Error(`writers stalled at ${rounds} rounds: ${writeErrors.join('; ')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const events: RunEvent[] = [];
+    const sampler = sampleTransactions();
+    try {
+      await moreRounds(5);
+      const outcome = await migrate(
+        partwise,
+        [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 1000 }],
+        {
+          workers: 2,
+          chunkBlocks: 16,
+          catchUpThreshold: 20,
+          onEvent: (event) => events.push(event),
+          beforePhase: async (phase) => {
+            if (phase === 'indexes') await moreRounds(5);
+          },
+        },
+      );
+      expect(outcome.status, outcome.message).toBe('succeeded');
+    } finally {
+      writing = false;
+      await Promise.all(writes);
+      for (const client of writers) client.release();
+      await sampler.stop();
+    }
+    expect(writeErrors).toEqual([]);
+    await expectMirrored(db, table);
+
+    // Dozens of chunks, so dozens of transactions each way.
+    const counted = events.find((e) => e.type === 'log' && / chunks? of up to /.test(e.message));
+    const chunks = Number(/in (\d+) chunks/.exec(counted?.type === 'log' ? counted.message : '')?.[1]);
+    expect(chunks).toBeGreaterThanOrEqual(20);
+
+    const [copy] = await db.query<{ started: string; finished: string }>(
+      `SELECT started_at::text AS started, finished_at::text AS finished FROM partwise.migration_step WHERE phase = 'copy'`,
+    );
+    // The sampler saw the copy at work, and no transaction it saw then had
+    // begun before the copy did: nothing read for the count was held through it.
+    const [seen] = await db.query<{ samples: number; older: Sample[] }>(
+      `SELECT count(*)::int AS samples, coalesce(json_agg(s) FILTER (WHERE s.xact < $2::timestamptz), '[]') AS older
+         FROM json_to_recordset($1::json) AS s(at timestamptz, pid int, xact timestamptz)
+        WHERE s.at BETWEEN $2::timestamptz AND $3::timestamptz`,
+      [JSON.stringify(sampler.samples), copy!.started, copy!.finished],
+    );
+    expect(seen!.samples).toBeGreaterThan(0);
+    expect(seen!.older).toEqual([]);
+
+    // Every leaf within the limit, though rows moved between chunks while they were copied.
+    const leaves = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table}_partitioned GROUP BY tableoid`,
+    );
+    expect(Math.max(...leaves.map((l) => l.n))).toBeLessThanOrEqual(1000);
+  });
+});
