@@ -97,6 +97,15 @@ describe('copy without a long snapshot', () => {
           onEvent: (event) => events.push(event),
           beforePhase: async (phase) => {
             if (phase === 'indexes') await moreRounds(5);
+            // This test is about the copy: the writes it must not lose are those made while
+            // chunks are counted and copied. Catching up while the application keeps
+            // writing is catch-up-load.db.test.ts's (a new key in every write, as here,
+            // is a load catch-up does not keep up with on PostgreSQL 13 under CPU
+            // contention: see the catch-up's known limit in the README's How it works).
+            if (phase === 'catch_up') {
+              writing = false;
+              await Promise.all(writes);
+            }
           },
         },
       );
