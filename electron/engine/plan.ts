@@ -548,7 +548,7 @@ function checkReplicaIdentity(info: TableInfo, issues: PlanIssue[]): void {
       code: 'no_row_identity',
       severity: 'blocker',
       message: `${displayTableName(info)} has no primary key (nor a unique index on NOT NULL columns). The online migration identifies the rows changed during the copy by such a key.`,
-      fix: `ALTER TABLE ${info.qualified} ADD PRIMARY KEY (...);  -- or run with --offline, which blocks writes (not reads) during the copy`,
+      fix: `ALTER TABLE ${info.qualified} ADD PRIMARY KEY (...);`,
     });
   }
 }

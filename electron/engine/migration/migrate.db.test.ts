@@ -130,6 +130,24 @@ describe('migrate', () => {
     }
   });
 
+  it('refuses an offline migration, which nothing would keep writes out of, before recording anything', async () => {
+    await db.query(`CREATE TABLE offline_refused (id bigserial PRIMARY KEY, tenant int NOT NULL)`);
+    await db.query(`INSERT INTO offline_refused (tenant) SELECT g % 3 FROM generate_series(1, 100) g`);
+    const runsBefore = (await new Journal('partwise').listRuns(db.pool)).length;
+    await expect(
+      migrate(db.pool, [{ schema: 'public', table: 'offline_refused', keyColumn: 'tenant', bucketLimit: 50 }], {
+        mode: 'offline',
+      }),
+    ).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: expect.stringMatching(/^Offline migrations are not available/),
+    });
+    expect(await new Journal('partwise').listRuns(db.pool)).toHaveLength(runsBefore);
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'offline_refused'::regclass`)).toEqual([
+      { relkind: 'r' },
+    ]);
+  });
+
   it('rolls back after the swap without losing rows written since', async () => {
     await createSource('invoices', 2000, 5);
     const outcome = await migrate(db.pool, [

@@ -152,6 +152,14 @@ export async function migrate(
   options: EngineOptions = {},
 ): Promise<RunOutcome> {
   if (targets.length === 0) throw new PartwiseError('invalid_input', 'No table to migrate');
+  // Offline, the copy counts on writes waiting for the swap, and nothing takes
+  // the lock that would make them wait: refused rather than losing them.
+  if (options.mode === 'offline') {
+    throw new PartwiseError(
+      'invalid_input',
+      'Offline migrations are not available: writes made during the copy would not reach the new table. Migrate online (the default).',
+    );
+  }
   for (const target of targets) {
     if (!Number.isSafeInteger(target.bucketLimit) || target.bucketLimit <= 0) {
       throw new PartwiseError(
