@@ -7,22 +7,16 @@
 // and, a few times, the unbuilt checkout's start (the sources through tsx).
 // Goal: a median well under 200 ms.
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { table } from './_cluster.js';
+import { buildCli, cliBin, root } from './_cli.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
 const RUNS = Number(values.runs);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--skip-renderer', '--quiet'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(build.status ?? 1);
+buildCli();
 
-const bin = path.join(root, 'bin', 'partwise.mjs');
+const bin = cliBin;
 const commands: [string, string[], Record<string, string>][] = [
   ['node -e 0', ['-e', '0'], {}],
   ['node bin/partwise.mjs --help', [bin, '--help'], {}],

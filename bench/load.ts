@@ -12,13 +12,12 @@
 // Goal (issue 11): the swap within 10 s of the end of the copy while the
 // writers keep writing, no write waiting 1 s or more, none failing.
 import pg from 'pg';
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { RunEvent } from '../shared/progress.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
 import { startWriters } from './_writers.js';
+import { buildCli, cliBin, root } from './_cli.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,14 +37,9 @@ const WARMUP_MS = Number(values.warmup) * 1000;
 /** Writers commit without waiting for the disk unless --sync-commit: the fastest application this machine runs. */
 const SYNC_COMMIT = values['sync-commit']!;
 const BUCKET_LIMIT = 100_000;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(root, 'bin', 'partwise.mjs');
+const cli = cliBin;
 
-const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--skip-renderer', '--quiet'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(build.status ?? 1);
+buildCli();
 
 const bench = await benchCluster();
 process.stdout.write(

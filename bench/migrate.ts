@@ -19,13 +19,12 @@
 // against row count, and the CLI process's peak memory (rows never pass
 // through it).
 import pg from 'pg';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCluster, table } from './_cluster.js';
 import { startWriters } from './_writers.js';
+import { buildCli, cliBin, root } from './_cli.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,15 +44,9 @@ const WORKERS = Number(values.workers);
 const BUCKET_LIMIT = Number(values['bucket-limit']);
 const VARIANTS = values.variants!.split(',') as ('bucket' | 'table')[];
 if (VARIANTS.some((v) => v !== 'bucket' && v !== 'table')) throw new Error('--variants takes bucket and/or table');
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(root, 'bin', 'partwise.mjs');
+const cli = cliBin;
 
-// The CLI as users run it: the bundle `npm run build` makes.
-const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--skip-renderer', '--quiet'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(build.status ?? 1);
+buildCli();
 
 const bench = await benchCluster();
 process.stdout.write(
