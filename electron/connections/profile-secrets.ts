@@ -21,15 +21,13 @@ interface Slot {
   used(profile: UsedBy): boolean;
 }
 
-/** The key under which a profile's SSH password or key passphrase is kept, beside its database password. */
-export function sshSecretId(profileId: string): string {
-  return `${profileId}#ssh`;
-}
+const sshSecretId = (profileId: string): string => `${profileId}#ssh`;
+const sslPasswordId = (profileId: string): string => `${profileId}#sslkey`;
 
 const SLOTS: readonly Slot[] = [
   { field: 'password', id: (id) => id, used: () => true },
   { field: 'sshSecret', id: sshSecretId, used: (profile) => profile.ssh !== undefined },
-  { field: 'sslPassword', id: (id) => `${id}#sslkey`, used: (profile) => Boolean(profile.sslKey) },
+  { field: 'sslPassword', id: sslPasswordId, used: (profile) => Boolean(profile.sslKey) },
 ];
 
 /** The stored secrets a profile uses. */
@@ -48,7 +46,7 @@ export async function secretFlags(
   return {
     hasPassword: await secrets.has(id),
     ...(profile.ssh ? { hasSshSecret: await secrets.has(sshSecretId(id)) } : {}),
-    ...(profile.sslKey ? { hasSslPassword: await secrets.has(SLOTS[2]!.id(id)) } : {}),
+    ...(profile.sslKey ? { hasSslPassword: await secrets.has(sslPasswordId(id)) } : {}),
   };
 }
 
