@@ -34,6 +34,11 @@ export interface PoolTarget extends ProfileSecrets {
 /** Where the registry learns how to reach a profile id; undefined for an unknown id. */
 export type PoolTargetResolver = (connectionId: string) => Promise<PoolTarget | undefined>;
 
+/** A pool of this size for a profile, through its tunnel, with its secrets. */
+function openPool(reach: PoolTarget, tunnel: SshTunnel | undefined, size: PoolSize): Promise<pg.Pool> {
+  return connectPool(reach.target, reach.password, { tunnel, sslPassword: reach.sslPassword }, size);
+}
+
 class Endpoint {
   private work: Promise<pg.Pool> | undefined;
   private readonly runPools = new Set<pg.Pool>();
@@ -46,12 +51,7 @@ class Endpoint {
   ) {}
 
   private open(size: PoolSize): Promise<pg.Pool> {
-    return connectPool(
-      this.reach.target,
-      this.reach.password,
-      { tunnel: this.tunnel, sslPassword: this.reach.sslPassword },
-      size,
-    );
+    return openPool(this.reach, this.tunnel, size);
   }
 
   workPool(): Promise<pg.Pool> {
@@ -141,13 +141,7 @@ export class PoolRegistry implements PoolProvider {
     }
     const tunnel = tunnelFor(resolved.target, resolved.sshSecret, this.options.knownHostsFile);
     try {
-      const screens = await connectPool(
-        resolved.target,
-        resolved.password,
-        { tunnel, sslPassword: resolved.sslPassword },
-        SCREEN_POOL,
-      );
-      return new Endpoint(resolved, tunnel, screens);
+      return new Endpoint(resolved, tunnel, await openPool(resolved, tunnel, SCREEN_POOL));
     } catch (error) {
       await tunnel?.close();
       throw error;
