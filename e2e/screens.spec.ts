@@ -89,7 +89,7 @@ test.describe('the screens after a migration', () => {
           'data-fill-level',
           'full',
         );
-        await expect(explorer.totalSize()).toHaveText(/^\d[\d.,]* (KB|MB|GB)$/);
+        await expect(explorer.totalSize()).toHaveText(/^\d[\d.,]* (kB|MB|GB)$/);
         await shot('explorer');
       });
 

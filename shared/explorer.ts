@@ -84,7 +84,16 @@ export const PartitionTree = z.object({
   table: ManagedTable,
   levelOne: z.array(LevelOneNode),
   retired: z.array(RetiredKey),
-  totals: z.object({ rows: z.number(), leaves: z.number(), levelOne: z.number() }),
+  /**
+   * What the partitioned table holds. Detached keys are standalone tables
+   * outside it, so they are counted apart rather than in its rows and leaves.
+   */
+  totals: z.object({
+    rows: z.number(),
+    leaves: z.number(),
+    levelOne: z.number(),
+    detached: z.object({ keys: z.number(), rows: z.number(), leaves: z.number() }),
+  }),
 });
 export type PartitionTree = z.infer<typeof PartitionTree>;
 
@@ -96,6 +105,7 @@ export type PartitionTree = z.infer<typeof PartitionTree>;
 export const LeafSizes = z.object({
   configId: z.number().int(),
   bytes: z.record(z.string(), z.number()),
+  /** The partitioned table's leaves only: a detached key's tables are outside it. */
   totalBytes: z.number(),
 });
 export type LeafSizes = z.infer<typeof LeafSizes>;

@@ -222,7 +222,7 @@ export async function migrationJourney(app: PartwiseApp, db: TestDatabase, optio
     await expect(buckets.first().getByTestId('fill-bar')).toHaveAttribute('data-fill-level', 'full');
     await expect(explorer.partition(biggest[0]).getByTestId('current-fill-bar')).toBeVisible();
     // Sizes fill in after the tree: a real figure, in bytes of some unit.
-    await expect(explorer.totalSize()).toHaveText(/^\d[\d.,]* (KB|MB|GB)$/);
+    await expect(explorer.totalSize()).toHaveText(/^\d[\d.,]* (kB|MB|GB)$/);
     await shot('explorer');
 
     await explorer.searchFor('5');

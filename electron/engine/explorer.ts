@@ -101,6 +101,17 @@ export async function partitionTree(
   return (await treeWithLeaves(db, schema, configId, exactCounts)).tree;
 }
 
+/**
+ * Key states came with migration 0006: a database Partwise has not upgraded
+ * yet (nothing ran since) has every key active and none dropped.
+ */
+async function hasKeyStates(db: Queryable, schema: string): Promise<boolean> {
+  const { rows } = await db.query<{ keys: boolean }>('SELECT to_regclass($1) IS NOT NULL AS keys', [
+    `${ident(schema)}.retired_key`,
+  ]);
+  return rows[0]!.keys;
+}
+
 /** The tree, and the oid of each bucket's leaf (by leaf name) for the size measurements. */
 async function treeWithLeaves(
   db: pg.Pool,
@@ -110,12 +121,7 @@ async function treeWithLeaves(
 ): Promise<{ tree: PartitionTree; leafOids: Map<string, number> }> {
   const table = await managedTable(db, schema, configId);
   const q = ident(schema);
-  // Key states came with migration 0006: a database Partwise has not upgraded
-  // yet (nothing ran since) has every key active and none dropped.
-  const { rows: present } = await db.query<{ keys: boolean }>('SELECT to_regclass($1) IS NOT NULL AS keys', [
-    `${q}.retired_key`,
-  ]);
-  const keyActions = present[0]!.keys;
+  const keyActions = await hasKeyStates(db, schema);
   const [{ rows: trackers }, { rows: buckets }, assignedByKey] = await Promise.all([
     db.query<{
       key_value: string;
@@ -206,21 +212,38 @@ async function treeWithLeaves(
       bytesDropped: Number(r.bytes_dropped),
       retiredAt: r.retired_at.toISOString(),
     })),
-    totals: {
-      rows: levelOne.reduce((sum, l) => sum + l.rows, 0),
-      leaves: buckets.length,
-      levelOne: levelOne.length,
-    },
+    totals: { ...totalsOf(levelOne.filter(inTree)), detached: detachedTotals(levelOne.filter((l) => !inTree(l))) },
   };
   return { tree, leafOids };
+}
+
+/** A detached key's partition is a standalone table: no longer part of the partitioned table. */
+function inTree(key: { state: KeyState }): boolean {
+  return key.state !== 'detached';
+}
+
+function totalsOf(keys: LevelOneNode[]) {
+  return {
+    rows: keys.reduce((sum, l) => sum + l.rows, 0),
+    leaves: keys.reduce((sum, l) => sum + l.buckets.length, 0),
+    levelOne: keys.length,
+  };
+}
+
+function detachedTotals(keys: LevelOneNode[]) {
+  const { rows, leaves, levelOne } = totalsOf(keys);
+  return { keys: levelOne, rows, leaves };
 }
 
 /** Bytes on disk of every leaf of a managed table (heap, indexes and TOAST), by leaf name. */
 export async function leafSizes(db: pg.Pool, schema: string, configId: number): Promise<LeafSizes> {
   const q = ident(schema);
-  const { rows } = await db.query<{ leaf_oid: number; leaf: string }>(
-    `SELECT b.leaf_partition::oid::int AS leaf_oid, c.relname::text AS leaf
+  const keyActions = await hasKeyStates(db, schema);
+  const { rows } = await db.query<{ leaf_oid: number; leaf: string; in_tree: boolean }>(
+    `SELECT b.leaf_partition::oid::int AS leaf_oid, c.relname::text AS leaf,
+            ${keyActions ? `t.state IS DISTINCT FROM 'detached'` : 'true'} AS in_tree
        FROM ${q}.partition_bucket b JOIN pg_class c ON c.oid = b.leaf_partition
+       ${keyActions ? `LEFT JOIN ${q}.partition_tracker t ON t.config_id = b.config_id AND t.key_value = b.key_value` : ''}
       WHERE b.config_id = $1`,
     [configId],
   );
@@ -233,14 +256,17 @@ export async function leafSizes(db: pg.Pool, schema: string, configId: number): 
   for (const row of rows) {
     const leaf = totalOf(sizes.get(row.leaf_oid));
     bytes[row.leaf] = leaf;
-    totalBytes += leaf;
+    if (row.in_tree) totalBytes += leaf;
   }
   return { configId, bytes, totalBytes };
 }
 
 export async function sizesReport(db: pg.Pool, schema: string, configId: number): Promise<SizesReport> {
   const { tree, leafOids } = await treeWithLeaves(db, schema, configId, false);
-  const [sizes, backup] = await Promise.all([measureLeaves(db, [...leafOids.values()]), backupSize(db, tree.table)]);
+  // The partitioned table's figures: a detached key's tables are outside it.
+  const keys = tree.levelOne.filter(inTree);
+  const oids = keys.flatMap((l1) => l1.buckets.map((bucket) => leafOids.get(bucket.leaf)!));
+  const [sizes, backup] = await Promise.all([measureLeaves(db, oids), backupSize(db, tree.table)]);
   let tableBytes = 0;
   let indexBytes = 0;
   let toastBytes = 0;
@@ -250,7 +276,7 @@ export async function sizesReport(db: pg.Pool, schema: string, configId: number)
     toastBytes += size.toastBytes;
   }
   const bands = Array.from({ length: FILL_BANDS }, (_, band) => ({ band: fillBandLabel(band), buckets: 0 }));
-  const levelOne = tree.levelOne.map((l1) => {
+  const levelOne = keys.map((l1) => {
     let bytes = 0;
     for (const bucket of l1.buckets) {
       bytes += totalOf(sizes.get(leafOids.get(bucket.leaf)!));

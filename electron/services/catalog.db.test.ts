@@ -6,7 +6,7 @@
 // included, the same figure the Explorer and the Sizes screen show.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TableDetail, TableSummary } from '../../shared/catalog.js';
-import type { LeafSizes, ManagedTable, SizesReport } from '../../shared/explorer.js';
+import type { LeafSizes, ManagedTable, PartitionTree, SizesReport } from '../../shared/explorer.js';
 import type { RunEvent } from '../../shared/progress.js';
 import { listTables } from '../engine/tables.js';
 import { useTestDatabase } from '../testing/database.js';
@@ -178,6 +178,40 @@ describe('the figures of Tables', () => {
     expect(sizes.tableBytes + sizes.indexBytes + sizes.toastBytes).toBe(disk.bytes);
     expect(sizes.toastBytes).toBeGreaterThan(0);
     expect(sizes.backup).toEqual({ table: 'docs_backup', bytes: await totalSize('docs_backup') });
+  });
+
+  it('counts a detached key apart: the tree, its sizes and the Tables list show what the partitioned table holds', async () => {
+    const [managed] = await call<ManagedTable[]>('managed.list', { connectionId: 'main' });
+    const configId = managed!.configId;
+    const [{ n: keyRows }] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM docs WHERE tenant_id = 1`);
+    const keyLeaves = (
+      await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId, exactCounts: true })
+    ).levelOne.find((l) => l.keyValue === '1')!.buckets.length;
+    await call('keys.run', { connectionId: 'main', configId, action: 'detach', keyValues: ['1'], options: {} });
+    await db.query(`ANALYZE docs_partitioned`);
+
+    const disk = await treeOnDisk('docs_partitioned');
+    expect(disk).toMatchObject({ rows: 1200 - keyRows, leaves: 15 - keyLeaves });
+    const tree = await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId, exactCounts: true });
+    expect(tree.totals).toEqual({
+      rows: 1200 - keyRows,
+      leaves: 15 - keyLeaves,
+      levelOne: 4,
+      detached: { keys: 1, rows: keyRows, leaves: keyLeaves },
+    });
+    // The detached key stays listed (it can be attached back) with its rows.
+    expect(tree.levelOne.find((l) => l.keyValue === '1')).toMatchObject({ state: 'detached', rows: keyRows });
+    const leafSizes = await call<LeafSizes>('explorer.leafSizes', { connectionId: 'main', configId });
+    expect(leafSizes.totalBytes).toBe(disk.bytes);
+    const sizes = await call<SizesReport>('explorer.sizes', { connectionId: 'main', configId });
+    expect(sizes.tableBytes + sizes.indexBytes + sizes.toastBytes).toBe(disk.bytes);
+    expect(sizes.largestLevelOne.map((l) => l.keyValue)).not.toContain('1');
+    const tables = await call<TableSummary[]>('tables.list', { connectionId: 'main' });
+    expect(byName(tables, 'docs')).toMatchObject({
+      rowEstimate: 1200 - keyRows,
+      totalBytes: disk.bytes,
+      leaves: disk.leaves,
+    });
   });
 
   it('walks and measures partition trees without holding a lock per partition', async () => {

@@ -14,7 +14,7 @@ describe('byteAxis', () => {
     expect(labels(510 * MB)).toEqual(['0', '200 MB', '400 MB', '600 MB']);
     expect(labels(1.5 * 1024 * MB)).toEqual(['0', '0.5 GB', '1 GB', '1.5 GB']);
     expect(labels(3.7 * 1024 ** 4)).toEqual(['0', '1 TB', '2 TB', '3 TB', '4 TB']);
-    expect(labels(700 * 1024)).toEqual(['0', '200 KB', '400 KB', '600 KB', '800 KB']);
+    expect(labels(700 * 1024)).toEqual(['0', '200 kB', '400 kB', '600 kB', '800 kB']);
   });
 
   it('covers the maximum with at most six ticks, whole bytes below a kilobyte', () => {

@@ -5,7 +5,7 @@
 
 const UNITS: ReadonlyArray<readonly [string, number]> = [
   ['B', 1],
-  ['KB', 1024],
+  ['kB', 1024],
   ['MB', 1024 ** 2],
   ['GB', 1024 ** 3],
   ['TB', 1024 ** 4],

@@ -41,15 +41,15 @@ describe('formatBytes', () => {
     expect(formatBytes(0)).toBe('0 B');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1023)).toBe('1023 B');
-    expect(formatBytes(1024)).toBe('1 KB');
-    expect(formatBytes(1536)).toBe('1.5 KB');
-    expect(formatBytes(8192)).toBe('8 KB');
+    expect(formatBytes(1024)).toBe('1 kB');
+    expect(formatBytes(1536)).toBe('1.5 kB');
+    expect(formatBytes(8192)).toBe('8 kB');
     expect(formatBytes(12.34 * 1024 ** 2)).toBe('12.3 MB');
     expect(formatBytes(123.4 * 1024 ** 2)).toBe('123 MB');
     expect(formatBytes(1.2345 * 1024 ** 3)).toBe('1.23 GB');
     expect(formatBytes(5 * 1024 ** 4)).toBe('5 TB');
     expect(formatBytes(100 * 1024 ** 2)).toBe('100 MB');
-    expect(formatBytes(120 * 1024)).toBe('120 KB');
+    expect(formatBytes(120 * 1024)).toBe('120 kB');
     expect(formatBytes(10 * 1024 ** 3)).toBe('10 GB');
     expect(formatBytes(10.5 * 1024 ** 3)).toBe('10.5 GB');
   });
@@ -57,7 +57,7 @@ describe('formatBytes', () => {
     expect(formatBytes(1024 * 1024 - 1)).toBe('1 MB');
   });
   it('handles negatives and unknowns', () => {
-    expect(formatBytes(-2048)).toBe('-2 KB');
+    expect(formatBytes(-2048)).toBe('-2 kB');
     expect(formatBytes(null)).toBe('—');
   });
 });

@@ -2,6 +2,8 @@
 // (en-US digits and separators) so that columns line up and tests are stable
 // whatever the machine's settings.
 
+import { formatBytes as formatSize } from '../../shared/text';
+
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
@@ -33,32 +35,10 @@ export function formatCompactNumber(value: number): string {
   return integer.format(value);
 }
 
-const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'] as const;
-
-/**
- * Sizes in binary units, as pg_size_pretty counts them, with three significant
- * digits: 512 B, 1.5 KB, 12.3 MB, 123 MB, 1.21 GB.
- */
+/** Sizes as the engine and the command line print them (shared/text.ts), or a dash when unknown. */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return DASH;
-  const sign = bytes < 0 ? '-' : '';
-  let value = Math.abs(bytes);
-  let unit = 0;
-  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return `${sign}${Math.round(value)} B`;
-  const decimalsFor = (v: number) => (v >= 100 ? 0 : v >= 10 ? 1 : 2);
-  // Rounding can carry into the next unit (1023.9 KB would print as "1024 KB").
-  if (Number(value.toFixed(decimalsFor(value))) >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const fixed = value.toFixed(decimalsFor(value));
-  // Trailing zeros of the fraction only: "1.50" -> "1.5", "2.00" -> "2", but "120" stays.
-  const text = fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
-  return `${sign}${text} ${BYTE_UNITS[unit]}`;
+  return formatSize(bytes);
 }
 
 /** Durations for ETAs and elapsed times: "<1 s", "45 s", "3 min 20 s", "2 h 5 min", "3 d 4 h". */

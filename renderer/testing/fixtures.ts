@@ -384,7 +384,12 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
       bucketLimit: null,
     });
   }
-  return { table, levelOne, retired: [], totals: { rows, leaves, levelOne: keys } };
+  return {
+    table,
+    levelOne,
+    retired: [],
+    totals: { rows, leaves, levelOne: keys, detached: { keys: 0, rows: 0, leaves: 0 } },
+  };
 }
 
 /** Bytes of every leaf of `tree`: about 180 bytes a row plus a page. */

@@ -98,6 +98,11 @@ function TreeTotals({
       <span>
         bucket limit <strong className="num">{formatNumber(bucketLimit)}</strong>
       </span>
+      {tree.totals.detached.keys > 0 && (
+        <span className="muted" data-testid="tree-detached">
+          {`not counted: ${formatCount(tree.totals.detached.keys, 'detached key')} (${formatCount(tree.totals.detached.rows, 'row')})`}
+        </span>
+      )}
       {overFull > 0 && (
         <span className="bad-text" data-testid="tree-over-full">
           <Icon name="alert" size={14} /> {formatCount(overFull, 'over-full bucket')}

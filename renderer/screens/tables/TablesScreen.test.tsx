@@ -31,7 +31,7 @@ describe('Tables screen', () => {
     const names = screen.getAllByTestId('table-row').map((row) => row.dataset.table);
     expect(names.length).toBeGreaterThan(0);
     expect(names.every((name) => name!.includes('custom_module'))).toBe(true);
-    expect(tableRow('public.custom_module_data')!.textContent).toMatch(/\d+(\.\d+)? (KB|MB|GB|TB)/);
+    expect(tableRow('public.custom_module_data')!.textContent).toMatch(/\d+(\.\d+)? (kB|MB|GB|TB)/);
   });
 
   it('configures a target: key column, validated bucket limit, queue with removal', async () => {
