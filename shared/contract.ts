@@ -17,7 +17,7 @@ import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 import { WorkloadReport } from './workload.js';
-import { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan } from './keys.js';
+import { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProgressEvent } from './keys.js';
 import { Throttle } from './throttle.js';
 import { ErrorInfo } from './errors.js';
 
@@ -145,6 +145,15 @@ export const commands = {
       .strict(),
     output: z.array(KeyActionResult),
   },
+  /**
+   * The desktop app's save dialog: the path the user chose, or null when they
+   * cancelled. The browser bridge has none (its page cannot hand a path to the
+   * machine it runs on): it answers with an error and the path is typed.
+   */
+  'files.chooseSavePath': {
+    input: z.object({ suggestedName: z.string().min(1).max(255) }).strict(),
+    output: z.object({ path: z.string().nullable() }),
+  },
   /** The statements run on a managed table (pg_stat_statements) and which of them read every leaf. */
   'workload.live': { input: z.object({ connectionId, configId }).strict(), output: WorkloadReport },
 } as const;
@@ -170,6 +179,8 @@ export type CommandOutput<C extends CommandName> = z.output<(typeof commands)[C]
 export const events = {
   /** Progress of migrations, rollbacks, finalizations and maintenance jobs. */
   'run.event': RunEvent,
+  /** Progress of an action on keys (`keys.run`), at most a few times a second. */
+  'keys.progress': KeyProgressEvent,
 } as const;
 
 export type EventName = keyof typeof events;

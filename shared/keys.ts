@@ -83,3 +83,16 @@ export const KeyProgress = z.object({
   unit: z.enum(['leaves', 'bytes', 'rows']).optional(),
 });
 export type KeyProgress = z.infer<typeof KeyProgress>;
+
+/** Progress of `keys.run` as the main process pushes it: which key of how many, and how far it is. */
+export const KeyProgressEvent = z.object({
+  connectionId: z.string(),
+  configId: z.number().int(),
+  action: KeyActionKind,
+  keyValue: z.string(),
+  /** 1-based position of the key among those of the request, and their count. */
+  position: z.number().int(),
+  of: z.number().int(),
+  progress: KeyProgress,
+});
+export type KeyProgressEvent = z.infer<typeof KeyProgressEvent>;

@@ -37,6 +37,8 @@ export interface Backend {
 export interface BackendOptions extends ConnectionHandlerOptions {
   /** Unexpected errors (kind `internal`) of any command, and failures of shutdown steps. */
   onError?: (error: unknown) => void;
+  /** The shell's save dialog, where it has one (Electron's; a browser page cannot give a path on this machine). */
+  chooseSavePath?: ServiceContext['chooseSavePath'];
 }
 
 export function createBackend(options: BackendOptions): Backend {
@@ -59,6 +61,7 @@ export function createBackend(options: BackendOptions): Backend {
     emit,
     onShutdown: (name, step) => shutdownSteps.push({ name, step }),
     installSchema: DEFAULT_SCHEMA,
+    chooseSavePath: options.chooseSavePath,
   };
   const handlers = withPlainConnectionErrors(
     withReadOnlyProfiles(createHandlers(context, connections.handlers), connections.profile),

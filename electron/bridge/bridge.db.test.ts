@@ -246,6 +246,25 @@ describe('commands over the WebSocket', () => {
       expect(plan.response).toMatchObject({ ok: true, result: [{ keyValue: '2', rows: 15, state: 'active' }] });
       const run = await session.call('keys.run', input);
       expect(run.response).toMatchObject({ ok: true, result: [{ keyValue: '2', state: 'detached', changed: true }] });
+      // Its progress came over the socket as events.
+      const progress = session.messages.flatMap((m) =>
+        m.kind === 'event' && m.event === 'keys.progress' ? [m.payload] : [],
+      );
+      expect(progress[0]).toEqual({
+        connectionId: id,
+        configId: table.configId,
+        action: 'detach',
+        keyValue: '2',
+        position: 1,
+        of: 1,
+        progress: { step: 'detach key 2' },
+      });
+      // A browser page has no save dialog to offer: the path is typed.
+      const choose = await session.call('files.chooseSavePath', { suggestedName: 'bridge_keys-2.csv' });
+      expect(choose.response).toMatchObject({
+        ok: false,
+        error: { kind: 'invalid_input', message: expect.stringContaining('type the full path') },
+      });
       const tree = await session.call('explorer.tree', { connectionId: id, configId: table.configId });
       expect(tree.response).toMatchObject({
         ok: true,

@@ -23,6 +23,7 @@ const electron = vi.hoisted(() => {
     permissionCheck: undefined as Handler | undefined,
     quitCalls: 0,
     sent: [] as unknown[][],
+    saveDialogs: [] as unknown[][],
     appEvents,
   };
   let nextId = 1;
@@ -60,7 +61,7 @@ const electron = vi.hoisted(() => {
       setPath: (name: string, value: string) => {
         if (name === 'userData') state.userData = value;
       },
-      getPath: () => state.userData,
+      getPath: (name: string) => (name === 'downloads' ? '/home/me/Downloads' : state.userData),
       requestSingleInstanceLock: () => true,
       whenReady: () => Promise.resolve(),
       on: (event: string, handler: Handler) => appEvents.set(event, [...(appEvents.get(event) ?? []), handler]),
@@ -84,6 +85,13 @@ const electron = vi.hoisted(() => {
       },
     },
     shell: { openExternal: () => Promise.resolve() },
+    dialog: {
+      showSaveDialog: (...args: unknown[]) => {
+        state.saveDialogs.push(args);
+        const options = args.at(-1) as { defaultPath: string };
+        return Promise.resolve({ canceled: false, filePath: options.defaultPath });
+      },
+    },
     // Encryption here is a stand-in too; the SafeStorageSecretStore tests use a real cipher.
     safeStorage: {
       isEncryptionAvailable: () => true,
@@ -175,6 +183,23 @@ describe('the main process', () => {
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect((await handler(new Request('app://elsewhere/index.html'))).status).toBe(404);
+  });
+
+  it('answers files.chooseSavePath with the OS save dialog, attached to the window and starting in Downloads', async () => {
+    const window = state.windows[0]!;
+    const answer = await invoke({ id: window.webContents.id as number }, 'files.chooseSavePath', {
+      suggestedName: 'orders-7.csv',
+    });
+    expect(answer).toEqual({ ok: true, result: { path: '/home/me/Downloads/orders-7.csv' } });
+    expect(state.saveDialogs).toEqual([
+      [
+        window,
+        {
+          defaultPath: '/home/me/Downloads/orders-7.csv',
+          properties: ['createDirectory', 'showOverwriteConfirmation'],
+        },
+      ],
+    ]);
   });
 
   it('dispatches IPC from the window and refuses every other sender', async () => {

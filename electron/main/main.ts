@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import {
   app,
   BrowserWindow,
+  dialog,
   ipcMain,
   safeStorage,
   session,
   shell,
   type IpcMainInvokeEvent,
+  type SaveDialogOptions,
   type WebContents,
 } from 'electron';
 import type { ResponseEnvelope } from '../../shared/contract.js';
@@ -23,6 +25,7 @@ import { registerAppScheme, serveRenderer } from './app-protocol.js';
 import { APP_START_URL, isAllowedExternal, isAppUrl, isTrustedSender } from './trust.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
 const preloadPath = path.join(here, '..', 'preload', 'preload.cjs');
 const rendererDir = defaultRendererDir(here);
 /** Set by the Electron smoke test: load the window, call app.info through the preload, print it, quit. */
@@ -34,6 +37,20 @@ if (process.env.PARTWISE_DATA_DIR) app.setPath('userData', path.resolve(process.
 registerAppScheme();
 
 let mainWindow: BrowserWindow | undefined;
+
+/** The OS save dialog, attached to the window, starting in Downloads with the suggested file name. */
+async function chooseSavePath(suggestedName: string): Promise<string | null> {
+  const options: SaveDialogOptions = {
+    defaultPath: path.join(app.getPath('downloads'), suggestedName),
+    properties: ['createDirectory', 'showOverwriteConfirmation'],
+  };
+  const answer =
+    mainWindow && !mainWindow.isDestroyed()
+      ? await dialog.showSaveDialog(mainWindow, options)
+      : await dialog.showSaveDialog(options);
+  return answer.canceled || !answer.filePath ? null : answer.filePath;
+}
+
 let backend: Backend | undefined;
 
 function logError(error: unknown): void {
@@ -137,6 +154,7 @@ async function start(): Promise<void> {
     sandbox: createSandbox({ dataDir, onLog: (line) => console.log(`[sandbox] ${line}`) }),
     onError: logError,
     onBackgroundError: logError,
+    chooseSavePath,
   });
 
   backend.subscribe((event, payload) => {

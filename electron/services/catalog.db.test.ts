@@ -183,7 +183,8 @@ describe('the figures of Tables', () => {
   it('counts a detached key apart: the tree, its sizes and the Tables list show what the partitioned table holds', async () => {
     const [managed] = await call<ManagedTable[]>('managed.list', { connectionId: 'main' });
     const configId = managed!.configId;
-    const [{ n: keyRows }] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM docs WHERE tenant_id = 1`);
+    const [counted] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM docs WHERE tenant_id = 1`);
+    const keyRows = counted!.n;
     const keyLeaves = (
       await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId, exactCounts: true })
     ).levelOne.find((l) => l.keyValue === '1')!.buckets.length;

@@ -31,6 +31,8 @@ export interface ServiceContext {
   onShutdown(name: string, step: () => Promise<void>): void;
   /** Schema of Partwise's own objects in every database (default partwise). */
   installSchema: string;
+  /** The desktop shell's save dialog (absent in the browser bridge): a chosen path, or null when cancelled. */
+  chooseSavePath?: (suggestedName: string) => Promise<string | null>;
 }
 
 /** The validated input of a command, as its zod schema outputs it. */

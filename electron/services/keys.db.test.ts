@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { KeyActionResult, KeyPlan } from '../../shared/keys.js';
+import type { KeyActionResult, KeyPlan, KeyProgressEvent } from '../../shared/keys.js';
 import type { PartitionTree } from '../../shared/explorer.js';
 import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
@@ -19,6 +19,7 @@ import { testPools } from '../testing/pools.js';
 const db = useTestDatabase('keys_services');
 let dispatch: ReturnType<typeof createDispatcher>;
 let t: RoutedTable;
+const progress: KeyProgressEvent[] = [];
 
 async function call<T>(command: string, input: unknown): Promise<T> {
   return resultOf<T>(await dispatch(command, input));
@@ -27,7 +28,9 @@ async function call<T>(command: string, input: unknown): Promise<T> {
 beforeAll(async () => {
   const context: ServiceContext = {
     pools: testPools(db),
-    emit: () => undefined,
+    emit: (event, payload) => {
+      if (event === 'keys.progress') progress.push(payload as KeyProgressEvent);
+    },
     onShutdown: () => undefined,
     installSchema: 'partwise',
   };
@@ -116,5 +119,91 @@ describe('keys.plan and keys.run', () => {
     );
     const tree = await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId: t.configId });
     expect(tree.levelOne.find((k) => k.keyValue === '3')).toMatchObject({ state: 'active' });
+  });
+});
+
+describe('progress and the save dialog', () => {
+  it('pushes the progress of each key of a request, an export ending at the bytes written', async () => {
+    const wide = await createRoutedTable(db, { table: 'wide_rows', bucketLimit: 100_000 });
+    await db.query(
+      `INSERT INTO ${wide.view} (customer_id, payload) SELECT 1 + g % 2, repeat('x', 1000) FROM generate_series(1, 6000) g`,
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-keys-'));
+    const out = path.join(dir, 'key-1.csv');
+    progress.length = 0;
+    await call('keys.run', {
+      connectionId: 'main',
+      configId: wide.configId,
+      action: 'export',
+      keyValues: ['1'],
+      options: { format: 'csv' },
+      out,
+    });
+    const size = fs.statSync(out).size;
+    expect(size).toBeGreaterThan(2 * 1024 * 1024);
+    expect(progress[0]).toEqual({
+      connectionId: 'main',
+      configId: wide.configId,
+      action: 'export',
+      keyValue: '1',
+      position: 1,
+      of: 1,
+      progress: { step: 'export key 1' },
+    });
+    expect(progress.at(-1)!.progress).toEqual({ step: 'exporting key 1', done: size, total: size, unit: 'bytes' });
+    const written = progress.flatMap((e) => (e.progress.done === undefined ? [] : [e.progress.done]));
+    expect(written).toEqual([...written].sort((a, b) => a - b));
+    fs.rmSync(dir, { recursive: true });
+
+    progress.length = 0;
+    await call('keys.run', {
+      connectionId: 'main',
+      configId: wide.configId,
+      action: 'analyze',
+      keyValues: ['1', '2'],
+      options: {},
+    });
+    expect(
+      progress.filter((e) => e.progress.step.startsWith('analyze key')).map((e) => [e.keyValue, e.position, e.of]),
+    ).toEqual([
+      ['1', 1, 2],
+      ['2', 2, 2],
+    ]);
+  });
+
+  it("answers with the shell's save dialog where there is one, and says to type the path where there is none", async () => {
+    await expect(call('files.chooseSavePath', { suggestedName: 'accounts-3.csv' })).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: expect.stringContaining('type the full path of the file'),
+    });
+    const asked: string[] = [];
+    const withDialog = createDispatcher(
+      createHandlers(
+        {
+          pools: testPools(db),
+          emit: () => undefined,
+          onShutdown: () => undefined,
+          installSchema: 'partwise',
+          // Electron's dialog.showSaveDialog in the desktop app (electron/main/main.ts).
+          chooseSavePath: async (name) => {
+            asked.push(name);
+            return name === 'cancel.csv' ? null : path.join('/chosen', name);
+          },
+        },
+        {} as ConnectionHandlers,
+      ),
+    );
+    // A suggestion is a file name: a path in it does not steer the dialog.
+    expect(
+      await resultOf(await withDialog('files.chooseSavePath', { suggestedName: '../../etc/accounts-3.csv' })),
+    ).toEqual({
+      path: '/chosen/accounts-3.csv',
+    });
+    expect(await resultOf(await withDialog('files.chooseSavePath', { suggestedName: 'cancel.csv' }))).toEqual({
+      path: null,
+    });
+    const withDialogAnswer = await withDialog('files.chooseSavePath', { suggestedName: '' });
+    expect(asked).toEqual(['accounts-3.csv', 'cancel.csv']);
+    expect(() => resultOf(withDialogAnswer)).toThrow('suggestedName');
   });
 });

@@ -332,6 +332,14 @@ export function useKeyPlan(
   });
 }
 
+/** The desktop app's save dialog (files.chooseSavePath): the chosen path, or null when cancelled. */
+export function useChooseSavePath() {
+  const invoke = useInvoke();
+  return useMutation({
+    mutationFn: async (suggestedName: string) => (await invoke('files.chooseSavePath', { suggestedName })).path,
+  });
+}
+
 export function useKeyAction(connectionId: string, configId: number) {
   const invoke = useInvoke();
   const client = useQueryClient();

@@ -127,4 +127,84 @@ describe('key actions', () => {
     await userEvent.type(within(dialog).getByTestId('key-export-path'), '/srv/exports/k.csv');
     expect(within(dialog).getByTestId('confirm-accept')).toHaveProperty('disabled', false);
   });
+
+  it("chooses the file in the desktop app's save dialog and shows the export's progress while it runs", async () => {
+    let finish: (() => void) | undefined;
+    const { api } = renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'app.info': () => ({ version: '0.1.0', shell: 'electron', secretStorage: 'keychain' }),
+        'files.chooseSavePath': ({ suggestedName }) => ({ path: `/home/me/Downloads/${suggestedName}` }),
+        'keys.plan': ({ keyValues, action }) => keyValues.map((key) => plan(key, action)),
+        'keys.run': ({ keyValues, action }) =>
+          new Promise((resolve) => {
+            finish = () =>
+              resolve(
+                keyValues.map((keyValue) => ({
+                  actionId: 1,
+                  action,
+                  schema: 'public',
+                  table: 'custom_module_data',
+                  keyValue,
+                  state: 'active' as const,
+                  changed: true,
+                  message: `Key ${keyValue} exported: 12,345 rows.`,
+                  rows: 12_345,
+                  bytes: 5 * 1024 * 1024,
+                  durationMs: 10,
+                })),
+              );
+          }),
+      },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
+    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
+    await userEvent.click(screen.getByTestId('key-action-export'));
+    const dialog = await screen.findByTestId('key-action-dialog');
+    await within(dialog).findByTestId('key-plan');
+    await userEvent.click(await within(dialog).findByTestId('key-export-choose'));
+    await waitFor(() =>
+      expect(within(dialog).getByTestId('key-export-path')).toHaveProperty(
+        'value',
+        '/home/me/Downloads/custom_module_data-1000.csv',
+      ),
+    );
+    expect(api.callsOf('files.chooseSavePath')).toEqual([{ suggestedName: 'custom_module_data-1000.csv' }]);
+
+    await userEvent.click(within(dialog).getByTestId('confirm-accept'));
+    expect((await within(dialog).findByTestId('key-action-progress')).textContent).toContain('Starting');
+    const event = {
+      connectionId: 'sandbox',
+      configId: 1,
+      action: 'export' as const,
+      keyValue: '1000',
+      position: 1,
+      of: 1,
+    };
+    // Another table's progress is not this dialog's.
+    api.emit('keys.progress', { ...event, configId: 2, progress: { step: 'exporting key 9', done: 1, unit: 'bytes' } });
+    api.emit('keys.progress', {
+      ...event,
+      progress: { step: 'exporting key 1000', done: 3 * 1024 * 1024, total: null, unit: 'bytes' },
+    });
+    await waitFor(() =>
+      expect(within(dialog).getByTestId('key-action-progress').textContent).toBe('exporting key 1000: 3 MB written'),
+    );
+    finish!();
+    expect((await within(dialog).findByTestId('key-action-results')).textContent).toContain('Key 1000 exported');
+    expect(within(dialog).queryByTestId('key-action-progress')).toBeNull();
+  });
+
+  it('has no save dialog in a browser: the path is typed', async () => {
+    renderWithApi(<ExplorerScreen />, {
+      handlers: { 'keys.plan': ({ keyValues, action }) => keyValues.map((key) => plan(key, action)) },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
+    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
+    await userEvent.click(screen.getByTestId('key-action-export'));
+    const dialog = await screen.findByTestId('key-action-dialog');
+    await within(dialog).findByTestId('key-plan');
+    expect(within(dialog).queryByTestId('key-export-choose')).toBeNull();
+  });
 });

@@ -5,9 +5,10 @@
 // production connection, detach and drop ask for the table's name.
 import { useState } from 'react';
 import type { ManagedTable, RetiredKey } from '../../../shared/explorer';
-import type { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan } from '../../../shared/keys';
+import type { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProgressEvent } from '../../../shared/keys';
 import { useActiveConnection } from '../../api/active-connection';
-import { useKeyAction, useKeyPlan } from '../../api/queries';
+import { useAppInfo, useChooseSavePath, useKeyAction, useKeyPlan } from '../../api/queries';
+import { useKeyProgress } from '../../api/key-progress';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Loading, QueryErrorState } from '../../components/StateViews';
 import { formatBytes, formatCount, formatNumber, formatTimestamp } from '../../lib/format';
@@ -137,6 +138,11 @@ export function KeyActionDialog({
   const [results, setResults] = useState<KeyActionResult[] | null>(null);
   const plan = useKeyPlan(connectionId, table.configId, action, keyValues, options, results === null && !run.isPending);
   const production = useActiveConnection().profile?.production === true;
+  const progress = useKeyProgress(connectionId, table.configId, run.isPending);
+  // The desktop app has a save dialog; in a browser the path is typed.
+  const saveDialog = useAppInfo().data?.shell === 'electron';
+  const choose = useChooseSavePath();
+  const suggestedName = `${table.table}-${keyValues[0]}.${format === 'csv' ? 'csv' : 'copy'}`;
   const tableName = `${table.schema}.${table.table}`;
   const nothingToDo = plan.data !== undefined && plan.data.every((p) => p.steps.length === 0);
 
@@ -180,6 +186,7 @@ export function KeyActionDialog({
       }
     >
       <p>{SUMMARIES[action]}</p>
+      {run.isPending && <ProgressLine event={progress} />}
       {action === 'drop' && (
         <fieldset className="key-options">
           <legend>A later row of a dropped key</legend>
@@ -207,17 +214,38 @@ export function KeyActionDialog({
       )}
       {action === 'export' && (
         <div className="key-options">
-          <label className="field">
-            <span>File (on the machine running Partwise)</span>
-            <input
-              type="text"
-              value={out}
-              onChange={(event) => setOut(event.target.value)}
-              spellCheck={false}
-              placeholder={`/path/to/${table.table}-${keyValues[0]}.${format === 'csv' ? 'csv' : 'copy'}`}
-              data-testid="key-export-path"
-            />
-          </label>
+          <div className="field">
+            <label htmlFor="key-export-path">File (on the machine running Partwise)</label>
+            <div className="field-row export-path">
+              <input
+                id="key-export-path"
+                type="text"
+                value={out}
+                onChange={(event) => setOut(event.target.value)}
+                spellCheck={false}
+                placeholder={`/path/to/${suggestedName}`}
+                data-testid="key-export-path"
+              />
+              {saveDialog && (
+                <button
+                  type="button"
+                  className="btn"
+                  disabled={choose.isPending}
+                  onClick={() =>
+                    choose.mutate(suggestedName, {
+                      onSuccess: (chosen) => {
+                        if (chosen !== null) setOut(chosen);
+                      },
+                    })
+                  }
+                  data-testid="key-export-choose"
+                >
+                  Choose…
+                </button>
+              )}
+            </div>
+          </div>
+          {choose.isError && <p className="bad-text">{choose.error.message}</p>}
           <label className="picker">
             <span className="picker-label">Format</span>
             <select
@@ -239,6 +267,25 @@ export function KeyActionDialog({
         <PlanDetails key={p.keyValue} plan={p} />
       ))}
     </ConfirmDialog>
+  );
+}
+
+/** Where a running action is: which key of how many, its step, and how far the step is. */
+function ProgressLine({ event }: { event: KeyProgressEvent | null }) {
+  if (!event) return <Loading label="Starting…" testId="key-action-progress" />;
+  const { progress } = event;
+  const amount =
+    progress.done === undefined
+      ? ''
+      : progress.unit === 'bytes'
+        ? `: ${formatBytes(progress.done)} written`
+        : `: ${formatNumber(progress.done)}${progress.total ? ` of ${formatNumber(progress.total)}` : ''} ${progress.unit ?? ''}`;
+  return (
+    <p className="muted" role="status" data-testid="key-action-progress">
+      {event.of > 1 ? `Key ${event.position} of ${event.of}, ` : ''}
+      {progress.step}
+      {amount}
+    </p>
   );
 }
 
