@@ -1,7 +1,7 @@
 // Offboarding a tenant from the Explorer: export its rows to a file, then
 // drop it (the confirmation names the key with its rows and bytes and shows
 // the plan), and detach another; the tree shows each result without a
-// refresh, and the database agrees.
+// refresh, Runs lists the three actions, and the database agrees.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,6 +91,21 @@ test('exports, drops and detaches tenants from the Explorer', async ({ app, db, 
     await explorer.search.fill('');
     await page.getByTestId('retired-keys').locator('summary').click();
     await shell.screenshotBothThemes('keys-explorer-after');
+  });
+
+  await test.step('Runs lists the three actions from their journal', async () => {
+    await shell.go('runs');
+    const rows = page.getByTestId('key-history-row');
+    await expect(rows).toHaveCount(3);
+    await expect(rows.nth(0)).toContainText(`detach`);
+    await expect(rows.nth(0)).toContainText(`public.${EVENTS_TABLE} key 17`);
+    await expect(rows.nth(1)).toContainText('drop');
+    await expect(rows.nth(1)).toContainText(`${tenant7.toLocaleString('en-US')} rows`);
+    await expect(rows.nth(2)).toContainText('export');
+    for (const status of await rows.getByTestId('key-history-status').all())
+      await expect(status).toHaveAttribute('data-status', 'succeeded');
+    await page.getByTestId('key-action-history').scrollIntoViewIfNeeded();
+    await shell.screenshotBothThemes('keys-runs');
   });
 
   const state = await db.query(

@@ -17,7 +17,7 @@ import { RunEvent } from './progress.js';
 import { RunActionResult, RunSummary } from './runs.js';
 import { LeafSizes, MaintenanceReport, ManagedTable, PartitionTree, SizesReport, TrackerRow } from './explorer.js';
 import { WorkloadReport } from './workload.js';
-import { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProgressEvent } from './keys.js';
+import { KeyActionEntry, KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProgressEvent } from './keys.js';
 import { Throttle } from './throttle.js';
 import { ErrorInfo } from './errors.js';
 
@@ -145,6 +145,8 @@ export const commands = {
       .strict(),
     output: z.array(KeyActionResult),
   },
+  /** The newest actions on keys of every managed table of the database (partwise.key_action), newest first. */
+  'keys.history': { input: z.object({ connectionId }).strict(), output: z.array(KeyActionEntry) },
   /**
    * The desktop app's save dialog: the path the user chose, or null when they
    * cancelled. The browser bridge has none (its page cannot hand a path to the

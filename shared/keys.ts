@@ -75,6 +75,30 @@ export const KeyActionResult = z.object({
 });
 export type KeyActionResult = z.infer<typeof KeyActionResult>;
 
+/**
+ * One action on one key as its journal (partwise.key_action) records it, for
+ * the Runs screen. `interrupted` also covers a row still marked running whose
+ * process is gone (nobody holds the key's lock); the next action on the key
+ * records it so.
+ */
+export const KeyActionEntry = z.object({
+  actionId: z.number().int(),
+  configId: z.number().int(),
+  action: z.string(),
+  schema: z.string(),
+  table: z.string(),
+  keyValue: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed', 'interrupted']),
+  step: z.string(),
+  startedBy: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  rows: z.number().nullable(),
+  bytes: z.number().nullable(),
+  error: z.string().nullable(),
+});
+export type KeyActionEntry = z.infer<typeof KeyActionEntry>;
+
 /** Progress of a key action: the step under way and, for long ones, how far it is. */
 export const KeyProgress = z.object({
   step: z.string(),

@@ -33,3 +33,19 @@ export function formatBytes(bytes: number): string {
   const text = fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
   return `${sign}${text} ${units[unit]}`;
 }
+
+/**
+ * A key action's progress in words, the same on the command line and in the
+ * app: "exporting key 7: 12.3 MB written", "vacuum: 3 of 8 leaves".
+ */
+export function keyProgressText(progress: {
+  step: string;
+  done?: number | undefined;
+  total?: number | null | undefined;
+  unit?: string | undefined;
+}): string {
+  if (progress.done === undefined) return progress.step;
+  if (progress.unit === 'bytes') return `${progress.step}: ${formatBytes(progress.done)} written`;
+  const of = progress.total ? ` of ${progress.total.toLocaleString('en-US')}` : '';
+  return `${progress.step}: ${progress.done.toLocaleString('en-US')}${of}${progress.unit ? ` ${progress.unit}` : ''}`;
+}

@@ -12,6 +12,7 @@ import { parseTableName } from '../../shared/identifiers.js';
 import { PartwiseError } from '../db/errors.js';
 import { planKeyActionFor, runKeyAction } from '../engine/keys/run.js';
 import { formatKeyPlan } from './key-text.js';
+import { keyProgressText } from '../../shared/text.js';
 
 export interface KeyCommandValues {
   table?: string;
@@ -142,9 +143,7 @@ export async function keyCommand(
         output: target?.stream,
         onProgress: (p) =>
           process.stderr.write(
-            values.json
-              ? `${JSON.stringify({ progress: { key: value, ...p } })}\n`
-              : `  ${p.step}${p.done !== undefined ? ` ${p.done.toLocaleString('en-US')}${p.total ? `/${p.total.toLocaleString('en-US')}` : ''} ${p.unit}` : ''}\n`,
+            values.json ? `${JSON.stringify({ progress: { key: value, ...p } })}\n` : `  ${keyProgressText(p)}\n`,
           ),
       });
       await target?.close();

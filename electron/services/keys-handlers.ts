@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { KeyActionKind, KeyActionResult, KeyProgress } from '../../shared/keys.js';
 import { PartwiseError } from '../db/errors.js';
 import { managedTable } from '../engine/explorer.js';
+import { keyActionHistory } from '../engine/keys/history.js';
 import { planKeyActionFor, runKeyAction } from '../engine/keys/run.js';
 import type { HandlerGroup, ServiceContext } from './context.js';
 
@@ -42,7 +43,9 @@ function progressEvents(
   };
 }
 
-export function keysHandlers(context: ServiceContext): HandlerGroup<'keys.plan' | 'keys.run' | 'files.chooseSavePath'> {
+export function keysHandlers(
+  context: ServiceContext,
+): HandlerGroup<'keys.plan' | 'keys.run' | 'keys.history' | 'files.chooseSavePath'> {
   const installSchema = context.installSchema;
   return {
     'keys.plan': async ({ connectionId, configId, action, keyValues, options }) => {
@@ -95,6 +98,7 @@ export function keysHandlers(context: ServiceContext): HandlerGroup<'keys.plan' 
       }
       return results;
     },
+    'keys.history': async ({ connectionId }) => keyActionHistory(await context.pools.pool(connectionId), installSchema),
     'files.chooseSavePath': async ({ suggestedName }) => {
       if (!context.chooseSavePath)
         throw new PartwiseError(

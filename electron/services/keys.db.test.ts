@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { KeyActionResult, KeyPlan, KeyProgressEvent } from '../../shared/keys.js';
+import type { KeyActionEntry, KeyActionResult, KeyPlan, KeyProgressEvent } from '../../shared/keys.js';
+import { KeyJournal } from '../engine/keys/journal.js';
+import { findManagedTable } from '../engine/maintain.js';
 import type { PartitionTree } from '../../shared/explorer.js';
 import { createDispatcher } from './dispatch.js';
 import { createHandlers, type ConnectionHandlers } from './handlers.js';
@@ -205,5 +207,44 @@ describe('progress and the save dialog', () => {
     const withDialogAnswer = await withDialog('files.chooseSavePath', { suggestedName: '' });
     expect(asked).toEqual(['accounts-3.csv', 'cancel.csv']);
     expect(() => resultOf(withDialogAnswer)).toThrow('suggestedName');
+  });
+});
+
+describe('keys.history', () => {
+  it('lists the actions on keys newest first with their outcome; a running one whose process is gone is interrupted', async () => {
+    const listed = await call<KeyActionEntry[]>('keys.history', { connectionId: 'main' });
+    expect(listed.length).toBeGreaterThan(3);
+    expect(listed.map((e) => e.actionId)).toEqual([...listed.map((e) => e.actionId)].sort((a, b) => b - a));
+    const drop = listed.find((e) => e.action === 'drop' && e.table === 'accounts');
+    expect(drop).toMatchObject({
+      schema: 'public',
+      keyValue: '2',
+      status: 'succeeded',
+      rows: 20,
+      startedBy: db.owner,
+      error: null,
+    });
+    expect(drop!.bytes).toBeGreaterThan(0);
+    expect(Date.parse(drop!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(drop!.startedAt));
+    // Refused before it started (a key that does not exist): nothing journaled.
+    expect(listed.some((e) => e.keyValue === '99')).toBe(false);
+
+    // A process that started an action on key 4 and is still at it...
+    const worker = await db.pool.connect();
+    const config = await findManagedTable(worker, 'partwise', { schema: 'public', name: 'accounts' });
+    const actionId = await new KeyJournal('partwise', worker).start(config, '4', 'vacuum', {});
+    const running = await call<KeyActionEntry[]>('keys.history', { connectionId: 'main' });
+    expect(running[0]).toMatchObject({
+      actionId,
+      action: 'vacuum',
+      keyValue: '4',
+      status: 'running',
+      finishedAt: null,
+    });
+    // ...then dies (its session ends without finishing: kill -9 of the process).
+    worker.release(true);
+    await expect
+      .poll(async () => (await call<KeyActionEntry[]>('keys.history', { connectionId: 'main' }))[0]!.status)
+      .toBe('interrupted');
   });
 });

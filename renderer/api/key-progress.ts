@@ -1,11 +1,16 @@
 // The progress of an action on keys while it runs: the main process pushes
 // `keys.progress` events; the dialog that started the action shows the latest
-// one of its table.
+// one of its table, the Runs screen the latest of any table.
 import { useEffect, useState } from 'react';
 import { KeyProgressEvent } from '../../shared/keys';
 import { useApi } from './api-context';
 
-export function useKeyProgress(connectionId: string, configId: number, active: boolean): KeyProgressEvent | null {
+export function useKeyProgress(
+  connectionId: string,
+  /** null: any managed table of the connection. */
+  configId: number | null,
+  active: boolean,
+): KeyProgressEvent | null {
   const api = useApi();
   const [latest, setLatest] = useState<KeyProgressEvent | null>(null);
   useEffect(() => {
@@ -13,7 +18,9 @@ export function useKeyProgress(connectionId: string, configId: number, active: b
     const unsubscribe = api.on('keys.progress', (payload) => {
       const parsed = KeyProgressEvent.safeParse(payload);
       if (!parsed.success) return; // a newer backend's event this build does not know
-      if (parsed.data.connectionId === connectionId && parsed.data.configId === configId) setLatest(parsed.data);
+      const ours =
+        parsed.data.connectionId === connectionId && (configId === null || parsed.data.configId === configId);
+      if (ours) setLatest(parsed.data);
     });
     return () => {
       unsubscribe();

@@ -31,6 +31,8 @@ export const queryKeys = {
   tracker: (connectionId: string, configId: number) => ['conn', connectionId, 'managed', configId, 'tracker'] as const,
   workload: (connectionId: string, configId: number) =>
     ['conn', connectionId, 'managed', configId, 'workload'] as const,
+  /** Under `managed`: an action on keys invalidates it with the tree. */
+  keyHistory: (connectionId: string) => ['conn', connectionId, 'managed', 'keyHistory'] as const,
   keyPlan: (
     connectionId: string,
     configId: number,
@@ -329,6 +331,16 @@ export function useKeyPlan(
     enabled,
     staleTime: 0,
     gcTime: 0,
+  });
+}
+
+/** The journal of actions on keys (keys.history), polled while one runs (maybe from the CLI or another window). */
+export function useKeyActionHistory(connectionId: string) {
+  const invoke = useInvoke();
+  return useQuery({
+    queryKey: queryKeys.keyHistory(connectionId),
+    queryFn: () => invoke('keys.history', { connectionId }),
+    refetchInterval: (query) => (query.state.data?.some((entry) => entry.status === 'running') ? 2000 : false),
   });
 }
 

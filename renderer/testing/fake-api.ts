@@ -74,6 +74,7 @@ export function defaultHandlers(): Handlers {
     'runs.pause': () => ({}),
     'runs.continue': () => ({}),
     'runs.list': () => fixtures.runs(),
+    'keys.history': () => fixtures.keyActions(),
     'runs.resume': ({ runId }) => ({ runId }),
     'runs.rollback': ({ runId }) => ({ runId }),
     'runs.finalize': ({ runId }) => ({ runId }),

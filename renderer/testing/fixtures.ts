@@ -13,6 +13,7 @@ import type {
 } from '../../shared/explorer';
 import type { MigrationPlan, MigrationTarget } from '../../shared/plan';
 import type { RunStep, RunSummary } from '../../shared/runs';
+import type { KeyActionEntry } from '../../shared/keys';
 
 /** A small seeded PRNG (mulberry32) so fixtures are the same on every run. */
 export function random(seed: number): () => number {
@@ -540,6 +541,36 @@ const MIGRATION_STEPS: [RunStep['phase'], number, Partial<RunStep>?][] = [
   ['cutover', 260, { lockMs: 42 }],
   ['verify', 900, { count: 298_952, unit: 'rows' }],
 ];
+
+/** Actions on keys of the Sandbox's table, newest first: one running, one failed, one done. */
+export function keyActions(): KeyActionEntry[] {
+  const entry = (overrides: Partial<KeyActionEntry> & Pick<KeyActionEntry, 'actionId' | 'action' | 'keyValue'>) => ({
+    configId: 1,
+    schema: 'public',
+    table: 'custom_module_data',
+    status: 'succeeded' as const,
+    step: 'done',
+    startedBy: 'app_owner',
+    startedAt: '2026-11-20T09:00:00.000Z',
+    finishedAt: '2026-11-20T09:00:02.500Z',
+    rows: null,
+    bytes: null,
+    error: null,
+    ...overrides,
+  });
+  return [
+    entry({ actionId: 3, action: 'export', keyValue: '1001', status: 'running', step: 'start', finishedAt: null }),
+    entry({
+      actionId: 2,
+      action: 'attach',
+      keyValue: '1002',
+      status: 'failed',
+      step: 'attaching',
+      error: 'a row of table public.custom_module_data_customer_id_1002 does not belong to key 1002',
+    }),
+    entry({ actionId: 1, action: 'drop', keyValue: '1000', rows: 12_345, bytes: 3 * 1024 * 1024 }),
+  ];
+}
 
 export function runs(): RunSummary[] {
   const target = (overrides: Partial<RunSummary['targets'][number]>): RunSummary['targets'][number] => ({

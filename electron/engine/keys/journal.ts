@@ -11,7 +11,7 @@ import { PARTWISE_VERSION } from '../../version.js';
 import type { ManagedConfig } from '../maintain.js';
 
 /** First key of the advisory locks on keys ("pwky" as an integer). */
-const KEY_LOCK_CLASS = 0x70776b79;
+export const KEY_LOCK_CLASS = 0x70776b79;
 
 export class KeyJournal {
   private readonly q: string;

@@ -9,6 +9,7 @@ import type { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProg
 import { useActiveConnection } from '../../api/active-connection';
 import { useAppInfo, useChooseSavePath, useKeyAction, useKeyPlan } from '../../api/queries';
 import { useKeyProgress } from '../../api/key-progress';
+import { keyProgressText } from '../../../shared/text';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Loading, QueryErrorState } from '../../components/StateViews';
 import { formatBytes, formatCount, formatNumber, formatTimestamp } from '../../lib/format';
@@ -273,18 +274,10 @@ export function KeyActionDialog({
 /** Where a running action is: which key of how many, its step, and how far the step is. */
 function ProgressLine({ event }: { event: KeyProgressEvent | null }) {
   if (!event) return <Loading label="Starting…" testId="key-action-progress" />;
-  const { progress } = event;
-  const amount =
-    progress.done === undefined
-      ? ''
-      : progress.unit === 'bytes'
-        ? `: ${formatBytes(progress.done)} written`
-        : `: ${formatNumber(progress.done)}${progress.total ? ` of ${formatNumber(progress.total)}` : ''} ${progress.unit ?? ''}`;
   return (
     <p className="muted" role="status" data-testid="key-action-progress">
       {event.of > 1 ? `Key ${event.position} of ${event.of}, ` : ''}
-      {progress.step}
-      {amount}
+      {keyProgressText(event.progress)}
     </p>
   );
 }

@@ -380,4 +380,36 @@ describe('Runs screen', () => {
     expect(await screen.findByTestId('runs-empty')).toBeTruthy();
     expect(api.callsOf('runs.list')).toHaveLength(2);
   });
+
+  it('lists the actions on keys from their journal, a running one with the progress its window reports', async () => {
+    const { api, stop } = setup();
+    const panel = await screen.findByTestId('key-action-history');
+    const rows = await within(panel).findAllByTestId('key-history-row');
+    expect(rows.map((row) => row.dataset.actionId)).toEqual(['3', '2', '1']);
+    expect(within(rows[0]!).getByTestId('key-history-status').dataset.status).toBe('running');
+    expect(rows[1]!.textContent).toContain('does not belong to key 1002');
+    expect(within(rows[1]!).getByTestId('key-history-step').textContent).toBe('stopped at: attaching');
+    expect(within(rows[2]!).getByTestId('key-history-step').textContent).toBe('—');
+    expect(rows[2]!.textContent).toContain('12,345 rows, 3 MB');
+    expect(rows[2]!.textContent).toContain('2.5 s');
+    expect(within(rows[0]!).getByTestId('key-history-step').textContent).toBe('start');
+    const event = {
+      connectionId: 'sandbox',
+      configId: 1,
+      action: 'export' as const,
+      keyValue: '1001',
+      position: 1,
+      of: 1,
+    };
+    act(() =>
+      api.emit('keys.progress', {
+        ...event,
+        progress: { step: 'exporting key 1001', done: 5 * 1024 * 1024, total: null, unit: 'bytes' },
+      }),
+    );
+    expect(within(rows[0]!).getByTestId('key-history-step').textContent).toBe('exporting key 1001: 5 MB written');
+    // The journal is read again while an action runs (it may run from the command line).
+    await waitFor(() => expect(api.callsOf('keys.history').length).toBeGreaterThan(1), { timeout: 4000 });
+    stop();
+  });
 });

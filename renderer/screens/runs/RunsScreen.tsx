@@ -14,6 +14,7 @@ import { DASH, formatNumber, formatPercent, formatTimestamp } from '../../lib/fo
 import { targetView } from '../../lib/phases';
 import { liveRunIdsOf, phaseLabel, selectLiveRun, useRunProgress, type TargetProgress } from '../../state/run-progress';
 import { useUi } from '../../state/ui';
+import { KeyActionHistory } from './KeyActionHistory';
 import { RunActionDialog, runTables } from './RunActionDialog';
 import { RunMonitor, StatusBadge, useNow } from './RunMonitor';
 import { isRollingBack, nextActions, runStatus } from './run-state';
@@ -239,6 +240,7 @@ function RunsView({ connectionId }: { connectionId: string }) {
           />
         )}
       </div>
+      <KeyActionHistory connectionId={connectionId} />
       {pending && (
         <RunActionDialog
           connectionId={connectionId}
@@ -256,7 +258,10 @@ function RunsView({ connectionId }: { connectionId: string }) {
 export function RunsScreen() {
   return (
     <section className="screen" data-testid="screen-runs" aria-label="Runs">
-      <ScreenHeader title="Runs" subtitle="Live progress of migrations, and every run recorded in this database." />
+      <ScreenHeader
+        title="Runs"
+        subtitle="Live progress of migrations, every run recorded in this database, and the actions on keys."
+      />
       <RequireConnection>{(connectionId) => <RunsView connectionId={connectionId} />}</RequireConnection>
     </section>
   );
