@@ -40,6 +40,17 @@ function plan(keyValue: string, action: KeyPlan['action']): KeyPlan {
   };
 }
 
+/** Ticks the first key of the tree and opens the export's confirmation, its plan shown. */
+async function openExportDialog(): Promise<HTMLElement> {
+  await screen.findByTestId('partition-tree');
+  await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
+  await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
+  await userEvent.click(screen.getByTestId('key-action-export'));
+  const dialog = await screen.findByTestId('key-action-dialog');
+  await within(dialog).findByTestId('key-plan');
+  return dialog;
+}
+
 describe('key actions', () => {
   it('drops the selected keys after a confirmation that names them with their rows and bytes', async () => {
     const { api } = renderWithApi(<ExplorerScreen />, {
@@ -114,12 +125,7 @@ describe('key actions', () => {
     renderWithApi(<ExplorerScreen />, {
       handlers: { 'keys.plan': ({ keyValues, action }) => keyValues.map((key) => plan(key, action)) },
     });
-    await screen.findByTestId('partition-tree');
-    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
-    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
-    await userEvent.click(screen.getByTestId('key-action-export'));
-    const dialog = await screen.findByTestId('key-action-dialog');
-    await within(dialog).findByTestId('key-plan');
+    const dialog = await openExportDialog();
     expect(within(dialog).getByText('Give the full path of the file to write.')).toBeTruthy();
     await userEvent.type(within(dialog).getByTestId('key-export-path'), 'relative.csv');
     expect(within(dialog).getByTestId('confirm-accept')).toHaveProperty('disabled', true);
@@ -156,12 +162,7 @@ describe('key actions', () => {
           }),
       },
     });
-    await screen.findByTestId('partition-tree');
-    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
-    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
-    await userEvent.click(screen.getByTestId('key-action-export'));
-    const dialog = await screen.findByTestId('key-action-dialog');
-    await within(dialog).findByTestId('key-plan');
+    const dialog = await openExportDialog();
     await userEvent.click(await within(dialog).findByTestId('key-export-choose'));
     await waitFor(() =>
       expect(within(dialog).getByTestId('key-export-path')).toHaveProperty(
@@ -199,12 +200,7 @@ describe('key actions', () => {
     renderWithApi(<ExplorerScreen />, {
       handlers: { 'keys.plan': ({ keyValues, action }) => keyValues.map((key) => plan(key, action)) },
     });
-    await screen.findByTestId('partition-tree');
-    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
-    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
-    await userEvent.click(screen.getByTestId('key-action-export'));
-    const dialog = await screen.findByTestId('key-action-dialog');
-    await within(dialog).findByTestId('key-plan');
+    const dialog = await openExportDialog();
     expect(within(dialog).queryByTestId('key-export-choose')).toBeNull();
   });
 });
