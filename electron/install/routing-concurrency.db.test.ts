@@ -158,6 +158,90 @@ describe('routing under concurrency', () => {
     ]);
   });
 
+  it('opens the next bucket ahead of need: the row that crosses into it waits for no DDL', async () => {
+    const t = await createRoutedTable(db, { table: 'ahead', bucketLimit: 100 });
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 3 FROM generate_series(1, 88)`);
+    const buckets = (): Promise<{ bucket_id: number }[]> =>
+      db.query('SELECT bucket_id FROM partwise.partition_bucket WHERE config_id = $1 ORDER BY 1', [t.configId]);
+    expect(await buckets()).toEqual([{ bucket_id: 0 }]);
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 3 FROM generate_series(1, 2)`); // 90 rows: opens the next
+    expect(await buckets()).toEqual([{ bucket_id: 0 }, { bucket_id: 1 }]);
+    const [tracker] = await db.query<{ current_bucket_id: number; level_one: string }>(
+      'SELECT current_bucket_id, level_one_partition::text AS level_one FROM partwise.partition_tracker WHERE config_id = $1',
+      [t.configId],
+    );
+    expect(tracker!.current_bucket_id).toBe(0);
+    await withClients(2, async ([holder, inserter]) => {
+      // A lock that ATTACH PARTITION on the key's level-1 partition would wait for.
+      await holder!.query('BEGIN');
+      await holder!.query(`LOCK TABLE ${tracker!.level_one} IN SHARE UPDATE EXCLUSIVE MODE`);
+      await inserter!.query(`SET partwise.lock_timeout = '50ms'`);
+      await inserter!.query(`SET partwise.lock_retries = '1'`);
+      await inserter!.query(`INSERT INTO ${t.view} (customer_id) SELECT 3 FROM generate_series(1, 11)`);
+      await holder!.query('COMMIT');
+    });
+    expect((await leafCounts(db, t.configId)).map((c) => [c.bucket_id, c.rows])).toEqual([
+      [0, 100],
+      [1, 1],
+    ]);
+  });
+
+  it('does not fail an insert when the bucket ahead cannot be created; the row that needs it creates it', async () => {
+    const t = await createRoutedTable(db, { table: 'ahead_locked', bucketLimit: 100 });
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 4 FROM generate_series(1, 89)`);
+    const [tracker] = await db.query<{ level_one: string }>(
+      'SELECT level_one_partition::text AS level_one FROM partwise.partition_tracker WHERE config_id = $1',
+      [t.configId],
+    );
+    await withClients(2, async ([holder, inserter]) => {
+      await holder!.query('BEGIN');
+      await holder!.query(`LOCK TABLE ${tracker!.level_one} IN SHARE UPDATE EXCLUSIVE MODE`);
+      await inserter!.query(`SET partwise.lock_timeout = '50ms'`);
+      await inserter!.query(`SET partwise.lock_retries = '1'`);
+      // The 90th row would open the next bucket ahead; it goes in all the same.
+      await inserter!.query(`INSERT INTO ${t.view} (customer_id) VALUES (4)`);
+      await inserter!.query(`INSERT INTO ${t.view} (customer_id) SELECT 4 FROM generate_series(1, 10)`);
+      await holder!.query('COMMIT');
+    });
+    expect(
+      await db.query('SELECT bucket_id FROM partwise.partition_bucket WHERE config_id = $1 ORDER BY 1', [t.configId]),
+    ).toEqual([{ bucket_id: 0 }]);
+    await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (4)`);
+    expect((await leafCounts(db, t.configId)).map((c) => [c.bucket_id, c.rows])).toEqual([
+      [0, 100],
+      [1, 1],
+    ]);
+  });
+
+  it('opens ahead only from a statement that is its own transaction, whose locks end with it', async () => {
+    const t = await createRoutedTable(db, { table: 'ahead_txn', bucketLimit: 100 });
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 6 FROM generate_series(1, 89)`);
+    await withClients(2, async ([long, other]) => {
+      await long!.query('BEGIN');
+      await long!.query(`INSERT INTO ${t.view} (customer_id) VALUES (6)`); // the 90th row, in a longer transaction
+      // Another session crosses into the next bucket while that transaction is open: it must not wait for it.
+      const crossing = other!.query(`INSERT INTO ${t.view} (customer_id) SELECT 6 FROM generate_series(1, 11)`);
+      expect(await settledWithin(crossing, 5000)).not.toBe('waiting');
+      await long!.query('COMMIT');
+    });
+    expect((await leafCounts(db, t.configId)).map((c) => [c.bucket_id, c.rows])).toEqual([
+      [0, 100],
+      [1, 1],
+    ]);
+  });
+
+  it('gives a bucket made ahead the limit in force when it opens', async () => {
+    const t = await createRoutedTable(db, { table: 'ahead_limit', bucketLimit: 100 });
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 7 FROM generate_series(1, 90)`);
+    await db.query('SELECT partwise.set_bucket_limit($1, 150)', [t.configId]);
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 7 FROM generate_series(1, 200)`);
+    expect((await leafCounts(db, t.configId)).map((c) => [c.bucket_id, c.capacity, c.rows])).toEqual([
+      [0, 100, 100],
+      [1, 150, 150],
+      [2, 150, 40],
+    ]);
+  });
+
   it('routes to partitions another session attached after this transaction began', async () => {
     // A backend refreshes its cached partition lists only when it takes a new
     // lock; a transaction that already wrote to the table must still find

@@ -10,7 +10,10 @@
 --
 -- Only the first row past the end of the current bucket takes the key's tracker
 -- row lock (open_buckets_through), until its transaction ends; rows of the
--- bucket that is filling meanwhile are not held up.
+-- bucket that is filling meanwhile are not held up. That row finds the next
+-- bucket's leaf already made, by the row that filled nine tenths of the
+-- current bucket (open_bucket_ahead), so that the writers queued behind it wait for a row
+-- update, not for a CREATE TABLE and an ATTACH PARTITION.
 CREATE OR REPLACE FUNCTION @extschema@.assign_bucket(
   p_config_id int, p_key_value text, OUT bucket_id int, OUT leaf regclass)
 LANGUAGE plpgsql
@@ -38,6 +41,14 @@ BEGIN
      AND v_ticket < v_tracker.current_first_ticket + v_tracker.current_capacity THEN
     bucket_id := v_tracker.current_bucket_id;
     leaf := v_tracker.current_leaf;
+    -- The one row whose ticket fills nine tenths of the bucket creates the
+    -- next bucket ahead of need (unless maintenance did): see open_bucket_ahead.
+    -- Not for buckets of under 100 rows, whose lead of a tenth is too short to
+    -- spare anyone the wait.
+    IF v_tracker.current_capacity >= 100
+       AND v_ticket - v_tracker.current_first_ticket + 1 = v_tracker.current_capacity * 9 / 10 THEN
+      PERFORM @extschema@.open_bucket_ahead(p_config_id, p_key_value, v_tracker);
+    END IF;
     RETURN;
   END IF;
   SELECT b.bucket_id, b.leaf INTO bucket_id, leaf FROM @extschema@.bucket_for_ticket(p_config_id, p_key_value, v_ticket) b;
@@ -106,6 +117,13 @@ BEGIN
   WHILE p_ticket >= v_tracker.current_first_ticket + v_tracker.current_capacity LOOP
     v_bucket := @extschema@.ensure_bucket(p_config_id, p_key_value, v_tracker.current_bucket_id + 1,
                                           v_tracker.current_first_ticket + v_tracker.current_capacity, v_limit);
+    IF v_bucket.capacity <> v_limit THEN
+      -- Made ahead (by the routing or maintenance) under an earlier limit: no
+      -- row is in it until it opens, so it takes the limit in force now.
+      UPDATE @extschema@.partition_bucket b SET capacity = v_limit
+       WHERE b.config_id = p_config_id AND b.key_value = p_key_value AND b.bucket_id = v_bucket.bucket_id
+      RETURNING * INTO v_bucket;
+    END IF;
     v_tracker.current_bucket_id := v_bucket.bucket_id;
     v_tracker.current_leaf := v_bucket.leaf_partition;
     v_tracker.current_first_ticket := v_bucket.first_ticket;
@@ -123,3 +141,55 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@.open_buckets_through(int, text, bigint) IS
   'Advances a key''s current bucket to the one holding a ticket, creating buckets as needed.';
+
+-- open_bucket_ahead: creates the key's next bucket (its leaf and its
+-- partition_bucket row) before the current one is full, without making it
+-- current. Called by the one row whose ticket fills nine tenths of the
+-- current bucket; other writers of the key go on meanwhile (they read the
+-- tracker row without locking it, and the leaf is attached under SHARE UPDATE
+-- EXCLUSIVE on the key's level-1 partition, which inserts do not conflict
+-- with), and by the time the bucket fills its leaf is committed.
+--
+-- Only from a statement that is its own transaction (autocommit, where
+-- statement_timestamp() is transaction_timestamp()): a longer transaction
+-- would hold the new bucket's locks until it commits, and the row that opens
+-- the bucket, past the end of the current one, would wait for all of it. The
+-- tracker row is locked first (skipped when another session holds it: that
+-- session is opening buckets already), in the order open_buckets_through
+-- takes its locks, so that a statement that goes on to cross the boundary
+-- itself does not deadlock with another that crossed it. A failure here (a
+-- lock not granted within partwise.lock_timeout, a name conflict) does not fail
+-- the insert: the row that needs the bucket creates it, or reports why not.
+CREATE OR REPLACE FUNCTION @extschema@.open_bucket_ahead(
+  p_config_id int, p_key_value text, p_tracker @extschema@.partition_tracker)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_limit bigint;
+BEGIN
+  IF statement_timestamp() <> transaction_timestamp()
+     OR EXISTS (SELECT 1 FROM @extschema@.partition_bucket b
+                 WHERE b.config_id = p_config_id AND b.key_value = p_key_value
+                   AND b.bucket_id = p_tracker.current_bucket_id + 1) THEN
+    RETURN;
+  END IF;
+  BEGIN
+    PERFORM 1 FROM @extschema@.partition_tracker t
+     WHERE t.config_id = p_config_id AND t.key_value = p_key_value
+       AND t.current_bucket_id = p_tracker.current_bucket_id
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+      RETURN; -- being moved on by another session, or moved on already
+    END IF;
+    SELECT coalesce(p_tracker.bucket_limit, c.bucket_limit) INTO STRICT v_limit
+      FROM @extschema@.partition_config c WHERE c.config_id = p_config_id;
+    PERFORM @extschema@.ensure_bucket(p_config_id, p_key_value, p_tracker.current_bucket_id + 1,
+                                      p_tracker.current_first_ticket + p_tracker.current_capacity, v_limit);
+  EXCEPTION WHEN OTHERS THEN
+    NULL; -- see above: the row that needs the bucket creates it, or reports why it cannot
+  END;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.open_bucket_ahead(int, text, @extschema@.partition_tracker) IS
+  'Creates a key''s next bucket before the current one is full, from the routing; never fails the insert.';
