@@ -66,7 +66,7 @@ const MIN_SPLIT_BLOCKS = 1024;
  * range scans (PostgreSQL 13) a chunk is read as the list of every TID its
  * blocks could hold, fetched by a TID scan, so that it reads only those blocks.
  */
-const MAX_TUPLES_PER_PAGE = 291;
+export const MAX_TUPLES_PER_PAGE = 291;
 
 interface Chunk {
   index: number;

@@ -1,26 +1,38 @@
-// Phase 7, verify: the new table must hold exactly the original's rows. Both
-// sides are read in one exported snapshot, per key: row counts and an
-// order-independent checksum (sum of a 64-bit hash of each row). Rows
-// the application changed after the swap (listed in the post-swap change log)
-// are left out on both sides: they legitimately differ. Also checked: every
-// leaf within its bucket's capacity, the tracker covering every key's rows,
-// every index of the new table valid, and a query on one key touching only
-// that key's partitions.
+// Phase 7, verify: the new table must hold exactly the original's rows, every
+// row and every value: per key, row counts and an order-independent checksum
+// (sum of a 64-bit hash of each row). Rows the application changed after the
+// swap (listed in the post-swap change log) are left out on both sides: they
+// legitimately differ. Also checked: every leaf within its bucket's capacity,
+// the tracker covering every key's rows, every index of the new table valid,
+// and a query on one key touching only that key's partitions.
 //
-// The new side is read in batches of keys, each in its own transaction, so
-// that thousands of partitions never fill the lock table. Both sides group
-// rows by the key's own value and turn only the groups into canonical text:
-// the key types accepted are those whose equal values have one canonical
-// text, so the groups are the same, and the text of every row is not made.
+// No transaction outlives its share of the work (no snapshot is held for the
+// whole verification, which would keep vacuum from cleaning up anywhere in the
+// database): after the swap the original (the backup) is written by no one,
+// so it is read in block ranges, each in a short statement of its own, all
+// rows counted. The new table is read in batches of keys, each in a short
+// REPEATABLE READ transaction that also reads, in the same snapshot, the
+// original's rows the change log lists by then (found through its row
+// identity's index): those are taken off the original's totals, so that both
+// sides leave out the same rows however the log grows in between.
+//
+// The new side is read a few keys at a time so that thousands of partitions
+// never fill the lock table. Both sides group rows by the key's own value and
+// turn only the groups into canonical text: the key types accepted are those
+// whose equal values have one canonical text, so the groups are the same, and
+// the text of every row is not made.
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
 import { liveTickets } from '../tickets.js';
-import { beginInSnapshot, withWorkers, type TargetContext } from './context.js';
+import { withWorkers, type TargetContext } from './context.js';
+import { MAX_TUPLES_PER_PAGE } from './copy.js';
 
 const KEYS_PER_QUERY = 50;
+/** Blocks of the original read per statement: 64 MB of 8 kB blocks, a few seconds at most. */
+const BACKUP_RANGE_BLOCKS = 8192;
 
 export interface VerifyReport {
   keys: number;
@@ -40,142 +52,203 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
   const columns = info.columns.map((c) => `t.${ident(c.name)}`).join(', ');
   const hash = await rowHash(control, columns, sql.backup);
   const key = ident(target.keyColumn);
+  const type = keyType(info, target.keyColumn);
   // Both sides group by the key's canonical text, as the tracker knows keys.
   const keyText = await keyTextOf(control, sql.backup, target.keyColumn);
   const identity = target.saved.identity ?? [];
-  const changed = target.saved.afterLog
-    ? `EXISTS (SELECT 1 FROM ${sql.install}.${ident(target.saved.afterLog)} l WHERE ${identity.map((c) => `l.${ident(c)} = t.${ident(c)}`).join(' AND ')})`
+  const log = target.saved.afterLog ? `${sql.install}.${ident(target.saved.afterLog)}` : null;
+  const changed = log
+    ? `EXISTS (SELECT 1 FROM ${log} l WHERE ${identity.map((c) => `l.${ident(c)} = t.${ident(c)}`).join(' AND ')})`
     : 'false';
   const problems: string[] = [];
 
-  await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-    const { rows: buckets } = await control.query<{ key_value: string; leaf: string; capacity: string }>(
-      `SELECT key_value, leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket WHERE config_id = $1`,
-      [target.configId],
-    );
-    const capacityOf = new Map(buckets.map((b) => [b.leaf, { key: b.key_value, capacity: Number(b.capacity) }]));
-    const assigned = await liveTickets(context.pool, context.options.installSchema, target.configId!);
-    const newKeys = [...assigned.keys()];
+  const { rows: buckets } = await control.query<{ key_value: string; leaf: string; capacity: string }>(
+    `SELECT key_value, leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket WHERE config_id = $1`,
+    [target.configId],
+  );
+  const capacityOf = new Map(buckets.map((b) => [b.leaf, { key: b.key_value, capacity: Number(b.capacity) }]));
+  const assigned = await liveTickets(context.pool, context.options.installSchema, target.configId!);
+  const newKeys = [...assigned.keys()];
+  const batches: string[][] = [];
+  for (let i = 0; i < newKeys.length; i += KEYS_PER_QUERY) batches.push(newKeys.slice(i, i + KEYS_PER_QUERY));
+  const ranges = await blockRanges(control, sql.backup);
 
-    const fresh = new Map<string, KeySide>();
-    const stored = new Map<string, number>();
-    let excluded = 0;
-    const batches: string[][] = [];
-    for (let i = 0; i < newKeys.length; i += KEYS_PER_QUERY) batches.push(newKeys.slice(i, i + KEYS_PER_QUERY));
-    let checked = 0;
-    reporter.phase(
-      'verify',
-      `verifying ${newKeys.length.toLocaleString('en-US')} keys of ${context.label}`,
-      context.label,
+  /** Every row of the original, per key. */
+  const backup = new Map<string, KeySide>();
+  /** The original's rows that the change log listed when each key's batch of the new side was read. */
+  const backupChanged = new Map<string, KeySide>();
+  const fresh = new Map<string, KeySide>();
+  const stored = new Map<string, number>();
+  let excluded = 0;
+  let checked = 0;
+  reporter.phase(
+    'verify',
+    `verifying ${newKeys.length.toLocaleString('en-US')} keys of ${context.label}`,
+    context.label,
+  );
+  reporter.progress('verify', 0, newKeys.length, 'keys', { table: context.label, force: true });
+
+  const readBackupRange = async (client: pg.ClientBase, range: BlockRange): Promise<void> => {
+    const { rows } = await client.query<{ key_value: string; rows: string; checksum: string | null }>(
+      `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.h)::text AS checksum
+         FROM (SELECT t.${key} AS k, count(*) AS n, coalesce(sum(${hash}), 0) AS h
+                 FROM ${sql.backup} t WHERE ${range.condition} GROUP BY 1) g
+        GROUP BY 1`,
+      range.params,
     );
-    reporter.progress('verify', 0, newKeys.length, 'keys', { table: context.label, force: true });
-    // The original is read in one pass on this connection while the workers
-    // read the new table key by key, all in the same snapshot.
-    const backup = new Map<string, KeySide>();
-    const readBackup = control
-      .query<{ key_value: string; rows: string; checksum: string | null }>(
-        `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.h)::text AS checksum
-           FROM (SELECT t.${key} AS k, count(*) AS n, coalesce(sum(${hash}), 0) AS h
-                   FROM ${sql.backup} t WHERE NOT ${changed} GROUP BY 1) g
-          GROUP BY 1`,
-      )
-      .then(({ rows }) => {
-        for (const row of rows) backup.set(row.key_value, { rows: Number(row.rows), checksum: row.checksum ?? '0' });
-      });
-    const readNew = withWorkers(context, batches, async (client, batch) => {
-      try {
-        await beginInSnapshot(client, snapshot, true);
-        const { rows } = await client.query<{
-          key_value: string;
-          leaf: string;
-          all_rows: string;
-          rows: string;
-          checksum: string;
-        }>(
-          `SELECT ${keyText('g.k')} AS key_value, g.leaf::regclass::text AS leaf, sum(g.all_rows) AS all_rows,
-                  sum(g.rows) AS rows, sum(g.h)::text AS checksum
-             FROM (SELECT x.k, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
-                          coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0) AS h
-                     FROM (SELECT t.${key} AS k, t.tableoid AS leaf, ${hash} AS h, ${changed} AS changed
-                             FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${keyType(info, target.keyColumn)}[])) x
-                    GROUP BY 1, 2) g
-            GROUP BY 1, 2`,
+    for (const row of rows) add(backup, row.key_value, row.rows, row.checksum ?? '0');
+  };
+
+  const readKeys = async (client: pg.ClientBase, batch: string[]): Promise<void> => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const { rows } = await client.query<{
+        key_value: string;
+        leaf: string;
+        all_rows: string;
+        rows: string;
+        checksum: string;
+      }>(
+        `SELECT ${keyText('g.k')} AS key_value, g.leaf::regclass::text AS leaf, sum(g.all_rows) AS all_rows,
+                sum(g.rows) AS rows, sum(g.h)::text AS checksum
+           FROM (SELECT x.k, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
+                        coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0) AS h
+                   FROM (SELECT t.${key} AS k, t.tableoid AS leaf, ${hash} AS h, ${changed} AS changed
+                           FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${type}[])) x
+                  GROUP BY 1, 2) g
+          GROUP BY 1, 2`,
+        [batch],
+      );
+      if (log) {
+        // In the same snapshot: the original's rows the log lists, looked up one
+        // logged identity at a time (LATERAL: through the identity's index,
+        // never a scan of the original).
+        const { rows: logged } = await client.query<{ key_value: string; rows: string; checksum: string | null }>(
+          `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.h)::text AS checksum
+             FROM (SELECT r.k, count(*) AS n, coalesce(sum(r.h), 0) AS h
+                     FROM (SELECT DISTINCT ${identity.map((c) => ident(c)).join(', ')} FROM ${log}) l
+                     CROSS JOIN LATERAL (SELECT t.${key} AS k, ${hash} AS h FROM ${sql.backup} t
+                                          WHERE ${identity.map((c) => `t.${ident(c)} = l.${ident(c)}`).join(' AND ')}) r
+                    WHERE r.k = ANY ($1::text[]::${type}[])
+                    GROUP BY 1) g
+            GROUP BY 1`,
           [batch],
         );
-        for (const row of rows) {
-          const side = fresh.get(row.key_value) ?? { rows: 0, checksum: '0' };
-          side.rows += Number(row.rows);
-          side.checksum = (BigInt(side.checksum) + BigInt(row.checksum)).toString();
-          fresh.set(row.key_value, side);
-          stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
-          excluded += Number(row.all_rows) - Number(row.rows);
-          const bucket = capacityOf.get(row.leaf);
-          if (!bucket)
-            problems.push(`${row.all_rows} rows of key ${row.key_value} are in ${row.leaf}, which no bucket names`);
-          else if (Number(row.all_rows) > bucket.capacity) {
-            problems.push(`leaf ${row.leaf} holds ${row.all_rows} rows, more than its capacity of ${bucket.capacity}`);
-          }
+        for (const row of logged) add(backupChanged, row.key_value, row.rows, row.checksum ?? '0');
+      }
+      await client.query('COMMIT');
+      for (const row of rows) {
+        add(fresh, row.key_value, row.rows, row.checksum);
+        stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
+        excluded += Number(row.all_rows) - Number(row.rows);
+        const bucket = capacityOf.get(row.leaf);
+        if (!bucket)
+          problems.push(`${row.all_rows} rows of key ${row.key_value} are in ${row.leaf}, which no bucket names`);
+        else if (Number(row.all_rows) > bucket.capacity) {
+          problems.push(`leaf ${row.leaf} holds ${row.all_rows} rows, more than its capacity of ${bucket.capacity}`);
         }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
       }
-      checked += batch.length;
-      reporter.progress('verify', checked, newKeys.length, 'keys', { table: context.label, currentKey: batch[0] });
-    });
-    await Promise.all([readBackup, readNew]);
-    await control.query('COMMIT');
-    const keys = [...new Set([...newKeys, ...backup.keys()])];
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    checked += batch.length;
+    reporter.progress('verify', checked, newKeys.length, 'keys', { table: context.label, currentKey: batch[0] });
+  };
 
-    for (const keyValue of keys) {
-      const before = backup.get(keyValue) ?? { rows: 0, checksum: '0' };
-      const after = fresh.get(keyValue) ?? { rows: 0, checksum: '0' };
-      if (before.rows !== after.rows) {
-        problems.push(`key ${keyValue}: ${before.rows} rows in the original, ${after.rows} in the new table`);
-      } else if (before.checksum !== after.checksum) {
-        problems.push(`key ${keyValue}: same row count (${before.rows}) but different contents`);
-      }
-      const tickets = assigned.get(keyValue);
-      if ((stored.get(keyValue) ?? 0) > 0 && (tickets === undefined || tickets < (stored.get(keyValue) ?? 0))) {
-        problems.push(
-          `key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`,
-        );
-      }
+  const items: ({ range: BlockRange } | { batch: string[] })[] = [
+    ...ranges.map((range) => ({ range })),
+    ...batches.map((batch) => ({ batch })),
+  ];
+  await withWorkers(context, items, (client, item) =>
+    'range' in item ? readBackupRange(client, item.range) : readKeys(client, item.batch),
+  );
+
+  const keys = [...new Set([...newKeys, ...backup.keys()])];
+  for (const keyValue of keys) {
+    const all = backup.get(keyValue) ?? { rows: 0, checksum: '0' };
+    const left = backupChanged.get(keyValue) ?? { rows: 0, checksum: '0' };
+    const before = { rows: all.rows - left.rows, checksum: (BigInt(all.checksum) - BigInt(left.checksum)).toString() };
+    const after = fresh.get(keyValue) ?? { rows: 0, checksum: '0' };
+    if (before.rows !== after.rows) {
+      problems.push(`key ${keyValue}: ${before.rows} rows in the original, ${after.rows} in the new table`);
+    } else if (before.checksum !== after.checksum) {
+      problems.push(`key ${keyValue}: same row count (${before.rows}) but different contents`);
     }
-    const sample = [...backup.entries()].sort((a, b) => b[1].rows - a[1].rows)[0]?.[0];
-    if (sample !== undefined) {
-      const pruned = await checkPruning(context, control, sample, keyType(info, target.keyColumn));
-      if (pruned) problems.push(pruned);
+    const tickets = assigned.get(keyValue);
+    if ((stored.get(keyValue) ?? 0) > 0 && (tickets === undefined || tickets < (stored.get(keyValue) ?? 0))) {
+      problems.push(`key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`);
     }
-    // Built bottom-up, an index of the partitioned table is valid only once
-    // every partition's is attached to it.
-    const { rows: invalid } = await control.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = $1::regclass AND NOT i.indisvalid`,
-      [sql.partitioned],
-    );
-    for (const { name } of invalid) problems.push(`index ${name} is not valid: some partition's index is missing`);
-    const rowsTotal = [...backup.values()].reduce((sum, side) => sum + side.rows, 0);
-    const report = { keys: keys.length, rows: rowsTotal, excludedChangedRows: excluded, problems };
-    if (problems.length > 0) {
-      throw new PartwiseError(
-        'verification_failed',
-        `Verification of ${context.label} failed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
-      );
-    }
-    reporter.log(
-      'info',
-      `verified ${rowsTotal.toLocaleString('en-US')} rows in ${keys.length.toLocaleString('en-US')} keys (${excluded} rows changed since the swap left out)`,
-      context.label,
-    );
-    return report;
-  } catch (error) {
-    await control.query('ROLLBACK').catch(() => undefined);
-    throw error;
   }
+  const sample = [...backup.entries()].sort((a, b) => b[1].rows - a[1].rows)[0]?.[0];
+  if (sample !== undefined) {
+    const pruned = await checkPruning(context, control, sample, type);
+    if (pruned) problems.push(pruned);
+  }
+  // Built bottom-up, an index of the partitioned table is valid only once
+  // every partition's is attached to it.
+  const { rows: invalid } = await control.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = $1::regclass AND NOT i.indisvalid`,
+    [sql.partitioned],
+  );
+  for (const { name } of invalid) problems.push(`index ${name} is not valid: some partition's index is missing`);
+  const rowsTotal = [...backup.values()].reduce((sum, side) => sum + side.rows, 0);
+  const report = { keys: keys.length, rows: rowsTotal, excludedChangedRows: excluded, problems };
+  if (problems.length > 0) {
+    throw new PartwiseError(
+      'verification_failed',
+      `Verification of ${context.label} failed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+    );
+  }
+  reporter.log(
+    'info',
+    `verified ${rowsTotal.toLocaleString('en-US')} rows in ${keys.length.toLocaleString('en-US')} keys (${excluded} rows changed since the swap left out)`,
+    context.label,
+  );
+  return report;
+}
+
+function add(sides: Map<string, KeySide>, keyValue: string, rows: string, checksum: string): void {
+  const side = sides.get(keyValue) ?? { rows: 0, checksum: '0' };
+  side.rows += Number(rows);
+  side.checksum = (BigInt(side.checksum) + BigInt(checksum)).toString();
+  sides.set(keyValue, side);
+}
+
+interface BlockRange {
+  condition: string;
+  params: string[];
+}
+
+/**
+ * The original's blocks in ranges of BACKUP_RANGE_BLOCKS, read by a TID range
+ * scan (PostgreSQL 14 and later) or, on 13, by a TID scan of every TID the
+ * range's blocks could hold. After the swap the original gains no blocks.
+ */
+async function blockRanges(client: pg.ClientBase, table: string): Promise<BlockRange[]> {
+  const { rows } = await client.query<{ blocks: string; num: string }>(
+    `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS blocks,
+            current_setting('server_version_num') AS num`,
+    [table],
+  );
+  const blocks = Math.max(1, Number(rows[0]!.blocks));
+  const tidRanges = Number(rows[0]!.num) >= 140000;
+  const ranges: BlockRange[] = [];
+  for (let first = 0; first < blocks; first += BACKUP_RANGE_BLOCKS) {
+    const end = Math.min(blocks, first + BACKUP_RANGE_BLOCKS);
+    ranges.push(
+      tidRanges
+        ? { condition: 't.ctid >= $1::tid AND t.ctid < $2::tid', params: [`(${first},0)`, `(${end},0)`] }
+        : {
+            condition: `t.ctid = ANY (ARRAY(SELECT format('(%s,%s)', b, o)::tid
+                                       FROM generate_series($1::bigint, $2::bigint - 1) b,
+                                            generate_series(1, ${MAX_TUPLES_PER_PAGE}) o))`,
+            params: [String(first), String(end)],
+          },
+    );
+  }
+  return ranges;
 }
 
 /**
