@@ -55,12 +55,16 @@ import { countOf } from '../../../shared/text.js';
  */
 export const DEFAULT_CHUNK_BLOCKS = 8192;
 /**
- * Fewest chunks per worker, for tables large enough to split (chunks of at
- * least MIN_SPLIT_BLOCKS): progress moves a chunk at a time, so a small table
- * copied in one chunk per worker would show nothing until it is all done.
+ * Fewest chunks, for tables large enough to split (chunks of at least
+ * MIN_SPLIT_BLOCKS, 1 MB): progress moves a chunk at a time, so a table copied
+ * in a few chunks shows nothing for long stretches (a 300,000-row table in 3
+ * chunks showed no count until the end, a 4M-row one moved in sevenths). At
+ * least PROGRESS_STEPS chunks, and CHUNKS_PER_WORKER per worker; not many more,
+ * since each chunk's statement sets up every partition its rows go to.
  */
+const PROGRESS_STEPS = 20;
 const CHUNKS_PER_WORKER = 4;
-const MIN_SPLIT_BLOCKS = 1024;
+const MIN_SPLIT_BLOCKS = 128;
 /**
  * Most tuples an 8 kB heap page can hold (MaxHeapTuplesPerPage): without TID
  * range scans (PostgreSQL 13) a chunk is read as the list of every TID its
@@ -168,7 +172,7 @@ function chunkRangeParams(reading: Reading, chunk: Chunk): string[] {
  * added later were written since the log (online) or the snapshot (offline)
  * started, and are not the copy's.
  */
-function chunksOf(
+export function chunksOf(
   blocks: number,
   blockSize: number,
   chunkBlocks: number,
@@ -177,7 +181,7 @@ function chunksOf(
 ): Chunk[] {
   const count = Math.max(
     Math.ceil(blocks / chunkBlocks),
-    Math.min(workers * CHUNKS_PER_WORKER, Math.floor(blocks / MIN_SPLIT_BLOCKS)),
+    Math.min(Math.max(PROGRESS_STEPS, workers * CHUNKS_PER_WORKER), Math.floor(blocks / MIN_SPLIT_BLOCKS)),
     1,
   );
   const size = Math.max(Math.ceil(blocks / count), 1);
