@@ -23,6 +23,25 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'w
   return Promise.race([promise, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms))]);
 }
 
+/**
+ * Runs `work` on a session whose partition DDL on the key's level-1 partition
+ * gives up at once: another session holds the lock ATTACH PARTITION waits for.
+ */
+async function withAttachBlocked(configId: number, work: (inserter: pg.Client) => Promise<void>): Promise<void> {
+  const [tracker] = await db.query<{ level_one: string }>(
+    'SELECT level_one_partition::text AS level_one FROM partwise.partition_tracker WHERE config_id = $1',
+    [configId],
+  );
+  await withClients(2, async ([holder, inserter]) => {
+    await holder!.query('BEGIN');
+    await holder!.query(`LOCK TABLE ${tracker!.level_one} IN SHARE UPDATE EXCLUSIVE MODE`);
+    await inserter!.query(`SET partwise.lock_timeout = '50ms'`);
+    await inserter!.query(`SET partwise.lock_retries = '1'`);
+    await work(inserter!);
+    await holder!.query('COMMIT');
+  });
+}
+
 describe('routing under concurrency', () => {
   it('never lets a leaf exceed the limit with many sessions writing one hot key and new keys at once', async () => {
     const t = await createRoutedTable(db, { table: 'hot', bucketLimit: 25 });
@@ -166,19 +185,13 @@ describe('routing under concurrency', () => {
     expect(await buckets()).toEqual([{ bucket_id: 0 }]);
     await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 3 FROM generate_series(1, 2)`); // 90 rows: opens the next
     expect(await buckets()).toEqual([{ bucket_id: 0 }, { bucket_id: 1 }]);
-    const [tracker] = await db.query<{ current_bucket_id: number; level_one: string }>(
-      'SELECT current_bucket_id, level_one_partition::text AS level_one FROM partwise.partition_tracker WHERE config_id = $1',
+    const [tracker] = await db.query<{ current_bucket_id: number }>(
+      'SELECT current_bucket_id FROM partwise.partition_tracker WHERE config_id = $1',
       [t.configId],
     );
     expect(tracker!.current_bucket_id).toBe(0);
-    await withClients(2, async ([holder, inserter]) => {
-      // A lock that ATTACH PARTITION on the key's level-1 partition would wait for.
-      await holder!.query('BEGIN');
-      await holder!.query(`LOCK TABLE ${tracker!.level_one} IN SHARE UPDATE EXCLUSIVE MODE`);
-      await inserter!.query(`SET partwise.lock_timeout = '50ms'`);
-      await inserter!.query(`SET partwise.lock_retries = '1'`);
-      await inserter!.query(`INSERT INTO ${t.view} (customer_id) SELECT 3 FROM generate_series(1, 11)`);
-      await holder!.query('COMMIT');
+    await withAttachBlocked(t.configId, async (inserter) => {
+      await inserter.query(`INSERT INTO ${t.view} (customer_id) SELECT 3 FROM generate_series(1, 11)`);
     });
     expect((await leafCounts(db, t.configId)).map((c) => [c.bucket_id, c.rows])).toEqual([
       [0, 100],
@@ -189,19 +202,10 @@ describe('routing under concurrency', () => {
   it('does not fail an insert when the bucket ahead cannot be created; the row that needs it creates it', async () => {
     const t = await createRoutedTable(db, { table: 'ahead_locked', bucketLimit: 100 });
     await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 4 FROM generate_series(1, 89)`);
-    const [tracker] = await db.query<{ level_one: string }>(
-      'SELECT level_one_partition::text AS level_one FROM partwise.partition_tracker WHERE config_id = $1',
-      [t.configId],
-    );
-    await withClients(2, async ([holder, inserter]) => {
-      await holder!.query('BEGIN');
-      await holder!.query(`LOCK TABLE ${tracker!.level_one} IN SHARE UPDATE EXCLUSIVE MODE`);
-      await inserter!.query(`SET partwise.lock_timeout = '50ms'`);
-      await inserter!.query(`SET partwise.lock_retries = '1'`);
+    await withAttachBlocked(t.configId, async (inserter) => {
       // The 90th row would open the next bucket ahead; it goes in all the same.
-      await inserter!.query(`INSERT INTO ${t.view} (customer_id) VALUES (4)`);
-      await inserter!.query(`INSERT INTO ${t.view} (customer_id) SELECT 4 FROM generate_series(1, 10)`);
-      await holder!.query('COMMIT');
+      await inserter.query(`INSERT INTO ${t.view} (customer_id) VALUES (4)`);
+      await inserter.query(`INSERT INTO ${t.view} (customer_id) SELECT 4 FROM generate_series(1, 10)`);
     });
     expect(
       await db.query('SELECT bucket_id FROM partwise.partition_bucket WHERE config_id = $1 ORDER BY 1', [t.configId]),
