@@ -261,23 +261,24 @@ const { rows: drift } = await setup.query<{ n: number }>(
 await setup.end();
 await bench.stop();
 
-process.stdout.write(
-  `\n${table(
-    [
-      'scenario (rows/s)',
-      'plain',
-      'routed',
-      'ratio',
-      'routed + registry',
-      'ratio',
-      'x routed',
-      'row-lock design',
-      'ratio',
-      'slowest ms routed / registry / row-lock',
-    ],
-    results,
-  )}\n`,
-);
+if (results.length > 0)
+  process.stdout.write(
+    `\n${table(
+      [
+        'scenario (rows/s)',
+        'plain',
+        'routed',
+        'ratio',
+        'routed + registry',
+        'ratio',
+        'x routed',
+        'row-lock design',
+        'ratio',
+        'slowest ms routed / registry / row-lock',
+      ],
+      results,
+    )}\n`,
+  );
 process.stdout.write(
   `\n${table(
     ['growing tree (rows/s)', 'plain', 'routed', 'ratio', 'slowest ms routed', 'leaves made', 'keys made'],
