@@ -1,16 +1,19 @@
 // Thousands of partitions against a small lock table: a query that does not
 // prune locks every partition and index and fails with "out of shared
 // memory", so everything Partwise does across all partitions (provisioning,
-// copying, indexing, verifying, exploring, maintaining) must work in
-// transactions that each lock only a few. The one exception is the swap,
-// which locks every partition at once: the plan refuses a tree larger than
-// the lock table, and so does the run once it has counted every key. This
-// file runs its own server with a lock table sized for 2,020 locks
+// copying, indexing, the swap, verifying, rolling back, exploring,
+// maintaining) must work in transactions that each lock only a few. The one
+// exception is a unique registry's row trigger, created on the filled tree
+// (it locks every partition at once): the plan refuses a tree larger than the
+// lock table with a registry, and so does the run once it has counted every
+// key; without one, such a tree is migrated and rolled back. This file runs
+// its own server with a lock table sized for 2,020 locks
 // (max_locks_per_transaction 101 x max_connections 20): a tree of 2,001
 // partitions fits, the same partitions with the 11,200 indexes of their
 // leaves do not. (Beyond its size the lock table takes what spare shared
 // memory allows, measured with advisory locks on an idle server at 3.9 to 5.3
 // times the size: 9,030 of 2,600 on PostgreSQL 13, 11,768 of 2,600 on 18.)
+// huge-tree.db.test.ts migrates 20,000 leaves with the default lock table.
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -19,19 +22,42 @@ import { THROWAWAY_SETTINGS, type RunningCluster } from '../embedded/cluster.js'
 import { startTemporaryCluster } from '../embedded/temporary-cluster.js';
 import type { MigrationPlan } from '../../shared/plan.js';
 import type { RunEvent } from '../../shared/progress.js';
-import { migrate, planMigration, verifyRun } from './index.js';
+import { migrate, planMigration, rollback, verifyRun } from './index.js';
 import { leafSizes, listManagedTables, partitionTree, sizesReport, trackerRows } from './explorer.js';
 import { maintainTable } from './maintain.js';
 
 let cluster: RunningCluster;
 let pool: pg.Pool;
 
-async function planOf(table: string, bucketLimit: number): Promise<MigrationPlan> {
+/**
+ * Rows and keys of a table too large for the lock table to scan whole: a
+ * query per group of keys, given as a parameter so that it prunes while planned.
+ */
+async function rowsByKey(table: string, keys: number): Promise<{ rows: number; keys: number }> {
+  let rows = 0;
+  let seen = 0;
+  for (let first = 1; first <= keys; first += 50) {
+    const group = Array.from({ length: 50 }, (_, i) => first + i);
+    const { rows: counted } = await pool.query<{ rows: number; keys: number }>(
+      `SELECT count(*)::int AS rows, count(DISTINCT tenant)::int AS keys FROM ${table} WHERE tenant = ANY ($1::int[])`,
+      [group],
+    );
+    rows += counted[0]!.rows;
+    seen += counted[0]!.keys;
+  }
+  return { rows, keys: seen };
+}
+
+async function planOf(
+  table: string,
+  bucketLimit: number,
+  uniqueness?: Record<string, 'table' | 'bucket'>,
+): Promise<MigrationPlan> {
   const client = await pool.connect();
   try {
     return await planMigration(
       client,
-      { schema: 'public', table, keyColumn: 'tenant', bucketLimit },
+      { schema: 'public', table, keyColumn: 'tenant', bucketLimit, uniqueness },
       { counting: 'auto' },
     );
   } finally {
@@ -80,8 +106,8 @@ describe('a tree of thousands of partitions on a small lock table', () => {
       `INSERT INTO wide (tenant, body) SELECT 1 + g % $1::int, 'b' FROM generate_series(1, $1::int * 4) g`,
       [keys],
     );
-    // The swap needs all 2,001 partitions locked at once, more than half of
-    // the lock table.
+    // The primary key's registry needs its trigger created on all 2,001
+    // partitions at once, more than half of the lock table.
     const plan = await planOf('wide', 1);
     const warning = plan.issues.find((i) => i.code === 'lock_table_too_small');
     expect(warning).toMatchObject({ severity: 'warning' });
@@ -185,7 +211,7 @@ describe('a tree of thousands of partitions on a small lock table', () => {
     expect(report.findings).toEqual([]);
   });
 
-  it('refuses a tree larger than the lock table, with the fix: in the plan, and in the run once it has counted', async () => {
+  it('refuses a tree larger than the lock table with a unique registry, with the fix: in the plan, and in the run once it has counted', async () => {
     // 300 keys of 8 rows at one row per bucket: 2,701 partitions for 2,020 locks.
     await tableWithKeys('wider', 300, 8);
     const plan = await planOf('wider', 1);
@@ -194,8 +220,9 @@ describe('a tree of thousands of partitions on a small lock table', () => {
     expect(blocker).toMatchObject({ severity: 'blocker' });
     expect(blocker!.message).toContain('The tree would have 2,701 partitions');
     expect(blocker!.message).toContain('Recommended: max_locks_per_transaction = 271');
+    expect(blocker!.message).toContain('keeping wider_pkey unique across the table adds a row trigger');
     expect(blocker!.fix).toBe(
-      'ALTER SYSTEM SET max_locks_per_transaction = 271;  -- then restart PostgreSQL. Or: a bucket limit of at least 6 rows keeps the tree within half of the current lock table.',
+      'ALTER SYSTEM SET max_locks_per_transaction = 271;  -- then restart PostgreSQL. Or: a bucket limit of at least 6 rows keeps the tree within half of the current lock table. Or: keep it unique per bucket (--unique wider_pkey=bucket).',
     );
     // The limit it names is enough: no warning about the tree at all.
     const fixed = await planOf('wider', 6);
@@ -224,5 +251,52 @@ describe('a tree of thousands of partitions on a small lock table', () => {
     expect(grown.message).toMatch(/rolled back, the table is as it was$/);
     expect(events.some((e) => e.type === 'progress' && e.unit === 'partitions' && e.done > 0)).toBe(false);
     expect((await pool.query(`SELECT count(*)::int AS n FROM growing`)).rows).toEqual([{ n: 1500 }]);
+  });
+
+  it('migrates a tree larger than the lock table without a registry, warns about unfiltered queries, and rolls it back', async () => {
+    // 300 keys of 8 rows at one row per bucket: 2,701 partitions (and their
+    // 8,104 indexes) for 2,020 locks.
+    await tableWithKeys('widest', 300, 8);
+    const uniqueness = { widest_pkey: 'bucket' as const };
+    const plan = await planOf('widest', 1, uniqueness);
+    expect(plan.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
+    const warning = plan.issues.find((i) => i.code === 'partition_tree_too_large');
+    expect(warning).toMatchObject({ severity: 'warning' });
+    expect(warning!.message).toContain('The tree would have 2,701 partitions: more than the lock table holds');
+    expect(warning!.message).toContain(
+      'every query that does not filter by tenant locks every partition and fails with "out of shared memory"',
+    );
+    expect(warning!.fix).toContain(
+      'Filter every query by tenant, or: ALTER SYSTEM SET max_locks_per_transaction = 271;',
+    );
+    const outcome = await migrate(
+      pool,
+      [{ schema: 'public', table: 'widest', keyColumn: 'tenant', bucketLimit: 1, uniqueness }],
+      {
+        workers: 2,
+        // Changes to every key for the catch-up, applied a few keys per batch.
+        beforePhase: async (phase) => {
+          if (phase === 'catch_up') await pool.query(`UPDATE widest SET tenant = tenant WHERE id % 2 = 0`);
+        },
+      },
+    );
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    expect(await rowsByKey('widest', 300)).toEqual({ rows: 2400, keys: 300 });
+
+    // Written through the view after the swap, on keys old and new: a
+    // rollback carries them back to the original table.
+    await pool.query(`INSERT INTO widest (tenant) SELECT g FROM generate_series(299, 302) g`);
+    await pool.query(`DELETE FROM widest WHERE tenant = 1`);
+    await pool.query(`UPDATE widest SET id = -id WHERE tenant = 2`);
+    const undone = await rollback(pool, outcome.runId);
+    expect(undone.status, undone.message).toBe('rolled_back');
+    expect(
+      (await pool.query(`SELECT relkind::text AS kind FROM pg_class WHERE oid = 'widest'::regclass`)).rows,
+    ).toEqual([{ kind: 'r' }]);
+    expect((await pool.query(`SELECT to_regclass('widest_partitioned') AS t`)).rows).toEqual([{ t: null }]);
+    const { rows } = await pool.query<{ rows: number; keys: number; negative: number }>(
+      `SELECT count(*)::int AS rows, count(DISTINCT tenant)::int AS keys, count(*) FILTER (WHERE id < 0)::int AS negative FROM widest`,
+    );
+    expect(rows).toEqual([{ rows: 2400 + 4 - 8, keys: 302 - 1, negative: 8 }]);
   });
 });

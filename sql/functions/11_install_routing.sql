@@ -11,8 +11,9 @@
 -- Re-run it after altering the partitioned table's columns, constraints or
 -- triggers: it regenerates the view and the trigger function from them.
 --
--- Locks: ACCESS EXCLUSIVE on the view while it is replaced (brief), SHARE ROW
--- EXCLUSIVE on the partitioned table while its key guard trigger is created.
+-- Locks: ACCESS EXCLUSIVE on the view while it is replaced (brief); those of
+-- install_key_guard when the key guard is missing (a migration creates it
+-- before the first partition, so the swap takes none of them).
 -- It runs with search_path = pg_catalog so that every name it prints into the
 -- generated code (types, functions and operators of CHECK constraints,
 -- defaults) comes out schema-qualified: that code runs under the inserting
@@ -254,20 +255,46 @@ $code$,
   EXECUTE format('CREATE TRIGGER partwise_route INSTEAD OF INSERT ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.%I()',
                  v_view_sql, v_function);
 
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = v_parted AND tgname = 'partwise_key_guard') THEN
-    EXECUTE format('DROP TRIGGER partwise_key_guard ON %s', v_parted_sql);
-  END IF;
-  EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
-                 ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
-                 ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
-                 v_config.key_column, v_parted_sql, v_config.key_column, v_view_sql);
-
+  PERFORM @extschema@.install_key_guard(p_config_id);
   PERFORM @extschema@.grant_routing(p_config_id);
   UPDATE @extschema@.partition_config SET mode = 'routing', updated_at = now() WHERE config_id = p_config_id;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.install_routing(int) IS
   'Creates or refreshes the routing view, its INSTEAD OF INSERT trigger and the key-change guard of a managed table.';
+
+-- install_key_guard(config): the row trigger that refuses an UPDATE changing
+-- a row's key (reject_key_change), created when missing. A row trigger on a
+-- partitioned table is cloned onto every partition, and creating it locks
+-- each one (SHARE ROW EXCLUSIVE) until commit: on a tree of thousands of
+-- partitions, more locks than one transaction can take from the server's lock
+-- table. So a migration creates it with the partitioned table, before the
+-- first partition: each partition then gets its clone as it is created, under
+-- the lock create_partition takes anyway. It fires only for an UPDATE that
+-- names the key column, which the copy and the catch-up never do.
+-- Locks: SHARE ROW EXCLUSIVE on the partitioned table and every partition it
+-- has, only when the trigger is missing.
+CREATE OR REPLACE FUNCTION @extschema@.install_key_guard(p_config_id int)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_parted regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = v_parted AND tgname = 'partwise_key_guard') THEN
+    RETURN;
+  END IF;
+  EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
+                 ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
+                 ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
+                 v_config.key_column, v_parted, v_config.key_column,
+                 format('%I.%I', v_config.table_schema, v_config.table_name));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.install_key_guard(int) IS
+  'Creates the trigger that refuses updates changing the key of a managed table, when it is missing.';
 
 -- routing_insert_sql: the routing trigger's INSERT of one row into the
 -- partitioned table, in its three forms by what the inserting role may read

@@ -5,10 +5,20 @@
 -- row, whatever happened in between, so it can be applied more than once.
 
 -- start_change_capture: create the log table @extschema@.<p_log>, its trigger
--- function and the trigger p_trigger on p_table (AFTER ... FOR EACH ROW; on a
--- partitioned table it is cloned onto every partition, present and future).
--- Locks: SHARE ROW EXCLUSIVE on p_table while the trigger is created; the
--- caller sets lock_timeout and retries.
+-- function and the trigger p_trigger on p_table: AFTER ... FOR EACH ROW on a
+-- plain table; on a partitioned table (the swap's, to log writes to the new
+-- table until finalize) three statement triggers with transition tables,
+-- p_trigger and p_trigger_update, p_trigger_delete (one event each:
+-- PostgreSQL allows transition tables only so). A row trigger on a
+-- partitioned table is cloned onto every partition, and creating or dropping
+-- it locks each one until commit: on a tree of thousands of partitions, more
+-- locks than one transaction can take from the server's lock table. A
+-- statement trigger stays on the partitioned table alone, and its transition
+-- tables hold the rows of every partition that a statement on it wrote: the
+-- routing view's inserts, updates and deletes all are. (Writes that name a
+-- leaf directly bypass it.)
+-- Locks: SHARE ROW EXCLUSIVE on p_table (not its partitions) while the
+-- triggers are created; the caller sets lock_timeout and retries.
 CREATE OR REPLACE FUNCTION @extschema@.start_change_capture(
   p_log name, p_table regclass, p_identity name[], p_key name, p_trigger name)
 RETURNS void
@@ -20,6 +30,7 @@ DECLARE
   v_new text;
   v_changed text;
   v_key_type text;
+  v_partitioned boolean := (SELECT relkind = 'p' FROM pg_catalog.pg_class WHERE oid = p_table);
 BEGIN
   SELECT string_agg(format('%I %s NOT NULL', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.ord),
          string_agg(format('OLD.%I', a.attname), ', ' ORDER BY k.ord),
@@ -39,7 +50,8 @@ BEGIN
                  p_log, v_columns, v_key_type);
   -- The trigger runs for the application's role: SECURITY DEFINER lets it
   -- write the log without granting anyone access to Partwise's schema.
-  EXECUTE format($body$
+  IF NOT v_partitioned THEN
+    EXECUTE format($body$
 CREATE OR REPLACE FUNCTION @extschema@.%1$I() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS %2$L
@@ -56,8 +68,38 @@ END
 $code$, p_log,
         (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n),
         v_old, v_new, p_key, v_changed));
+  ELSE
+    -- Statement triggers (see above); an update logs the rows as they were
+    -- and as they are (a pair logged twice is replayed once).
+    EXECUTE format($body$
+CREATE OR REPLACE FUNCTION @extschema@.%1$I() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS %2$L
+$body$, p_log || '_capture', format($code$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO @extschema@.%1$I (%2$s, key_value) SELECT %2$s, %3$I FROM partwise_new;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO @extschema@.%1$I (%2$s, key_value) SELECT %2$s, %3$I FROM partwise_old;
+  ELSE
+    INSERT INTO @extschema@.%1$I (%2$s, key_value)
+    SELECT %2$s, %3$I FROM partwise_old UNION SELECT %2$s, %3$I FROM partwise_new;
+  END IF;
+  RETURN NULL;
+END
+$code$, p_log, (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n), p_key));
+  END IF;
   EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I() FROM PUBLIC', p_log || '_capture');
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = p_table AND tgname = p_trigger) THEN
+  IF v_partitioned THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = p_table AND tgname = p_trigger) THEN
+      EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS partwise_new'
+                     ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', p_trigger, p_table, p_log || '_capture');
+      EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS partwise_old NEW TABLE AS partwise_new'
+                     ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', p_trigger || '_update', p_table, p_log || '_capture');
+      EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS partwise_old'
+                     ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', p_trigger || '_delete', p_table, p_log || '_capture');
+    END IF;
+  ELSIF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = p_table AND tgname = p_trigger) THEN
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.%I()',
                    p_trigger, p_table, p_log || '_capture');
   END IF;
@@ -67,15 +109,22 @@ COMMENT ON FUNCTION @extschema@.start_change_capture(name, regclass, name[], nam
   'Starts logging which rows of a table change (identity and key), for replay onto a copy.';
 
 -- stop_change_capture: drop the trigger (when its table still exists) and,
--- unless p_keep_log, the log and its function. Locks: as DROP TRIGGER.
+-- unless p_keep_log, the log and its function. Locks: as DROP TRIGGER (on a
+-- partitioned table, where they are statement triggers, the table alone).
 CREATE OR REPLACE FUNCTION @extschema@.stop_change_capture(p_log name, p_table regclass, p_trigger name, p_keep_log boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+  v_trigger name;
 BEGIN
-  IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = p_table AND tgname = p_trigger) THEN
-    EXECUTE format('DROP TRIGGER %I ON %s', p_trigger, p_table);
-  END IF;
+  FOR v_trigger IN
+    SELECT t.tgname FROM pg_catalog.pg_trigger t
+     WHERE p_table IS NOT NULL AND t.tgrelid = p_table
+       AND t.tgname IN (p_trigger, p_trigger || '_update', p_trigger || '_delete')
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, p_table);
+  END LOOP;
   IF NOT p_keep_log THEN
     EXECUTE format('DROP TABLE IF EXISTS @extschema@.%I', p_log);
     EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', p_log || '_capture');

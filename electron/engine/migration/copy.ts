@@ -388,7 +388,7 @@ export async function provisionAndCopy(
       context.label,
     );
     // The plan may have estimated; now every key is counted: refuse a tree
-    // the swap cannot lock before creating any of it. Rows changed since the
+    // whose registry triggers cannot be created before creating any of it. Rows changed since the
     // log started count too: the catch-up gives them partitions.
     const seen = new Map<string, number>();
     for (const row of counted) seen.set(row.keyValue!, (seen.get(row.keyValue!) ?? 0) + row.seen);
@@ -406,6 +406,7 @@ export async function provisionAndCopy(
       },
       target,
       recommendMaxLocks(server, partitions),
+      target.saved.registries ?? [],
     );
     if (tooLarge?.severity === 'blocker') {
       throw new PartwiseError('blocked', `${context.label} cannot be migrated: ${tooLarge.message}`, {

@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident, qualified } from '../../db/sql.js';
-import { inspectTable } from '../catalog.js';
+import { inspectTable, lockBudget, serverInfo } from '../catalog.js';
 import { inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { TargetContext } from './context.js';
@@ -59,7 +59,10 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
         reporter.log('warn', `rollback waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
     },
     async () => {
-      await control.query(`LOCK TABLE ${sql.source}, ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
+      // ONLY: the partitioned table without its partitions, which writers
+      // reach through it (or the view); thousands of partitions would not fit
+      // the lock table in one transaction.
+      await control.query(`LOCK TABLE ${sql.source}, ONLY ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
       lockedAt = Date.now();
       const view = await inspectTable(control, { schema: target.schema, name: target.table });
       for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
@@ -169,19 +172,33 @@ async function stopSourceCapture(context: TargetContext, control: pg.ClientBase)
   });
 }
 
-/** Drops the partitioned table this run created, one level-1 partition per transaction (thousands of partitions would not fit the lock table at once). */
+/**
+ * Drops the partitioned table this run created, one level-1 partition per
+ * transaction, and the leaves of one with many buckets a group at a time
+ * first (dropping a table locks it, its partitions and their indexes until
+ * commit: thousands would not fit the lock table at once).
+ */
 async function dropNewTable(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, sql } = context;
   if (target.saved.routingView)
     await control.query(`DROP VIEW IF EXISTS ${qualified(target.schema, target.saved.routingView)}`);
   if (target.configId !== null) {
-    // The level-1 partitions, from the catalog: an interrupted provisioning may
-    // have made some that the tracker does not list yet.
-    const { rows } = await control.query<{ level_one: string }>(
-      `SELECT inhrelid::regclass::text AS level_one FROM pg_inherits WHERE inhparent = to_regclass($1)`,
+    // The level-1 partitions and their leaves, from the catalog: an
+    // interrupted provisioning may have made some that the tracker does not list yet.
+    const { rows } = await control.query<{ level_one: string; leaves: string[] }>(
+      `SELECT l.inhrelid::regclass::text AS level_one,
+              ARRAY(SELECT b.inhrelid::regclass::text FROM pg_inherits b WHERE b.inhparent = l.inhrelid) AS leaves
+         FROM pg_inherits l WHERE l.inhparent = to_regclass($1)`,
       [sql.partitioned],
     );
-    for (const row of rows) await control.query(`DROP TABLE IF EXISTS ${row.level_one}`);
+    const group = Math.max(1, Math.floor(lockBudget(await serverInfo(control), context.options.workers) / 4));
+    for (const row of rows) {
+      if (row.leaves.length > group) {
+        for (let first = 0; first < row.leaves.length; first += group)
+          await control.query(`DROP TABLE IF EXISTS ${row.leaves.slice(first, first + group).join(', ')}`);
+      }
+      await control.query(`DROP TABLE IF EXISTS ${row.level_one}`);
+    }
     await control.query(`SELECT ${sql.install}.forget_table($1)`, [target.configId]);
   }
   const { rows: exists } = await control.query<{ kind: string | null }>(
