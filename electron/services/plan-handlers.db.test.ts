@@ -108,7 +108,7 @@ describe('plan.create', () => {
     expect(limited.ddlStatements).toBe(1 + 200 + limitedTruth.leaves + 1 + 2);
   });
 
-  it('refuses a bucket limit whose tree the lock table cannot hold, with one recommendation', async () => {
+  it('refuses a bucket limit whose tree the lock table cannot hold with a unique registry, with one recommendation', async () => {
     // One row per bucket: about 90,000 leaves against a lock table of 128 x 200 = 25,600.
     const truth = await counted('skewed', 1);
     const result = await plan('skewed', 1);
@@ -118,7 +118,7 @@ describe('plan.create', () => {
     const recommended = Math.ceil((partitions * 2) / 200);
     expect(result.partitions.recommendedMaxLocks).toBe(recommended);
     expect(blockers[0]!.message).toContain(
-      `The tree would have ${partitions.toLocaleString('en-US')} partitions and the swap locks every partition in one transaction`,
+      `The tree would have ${partitions.toLocaleString('en-US')} partitions and keeping skewed_pkey unique across the table adds a row trigger to the partitioned table, which locks every partition in one transaction`,
     );
     expect(blockers[0]!.message).toContain(
       "PostgreSQL's lock table is sized for 25,600 locks (max_locks_per_transaction 128 x (max_connections 200 + max_prepared_transactions 0))",
@@ -126,7 +126,7 @@ describe('plan.create', () => {
     // 200 keys need 401 partitions at least: a larger bucket limit does the job.
     expect(blockers[0]!.fix).toMatch(
       new RegExp(
-        `^ALTER SYSTEM SET max_locks_per_transaction = ${recommended};  -- then restart PostgreSQL\\. Or: a bucket limit of at least \\d+ rows keeps the tree within half of the current lock table\\.$`,
+        `^ALTER SYSTEM SET max_locks_per_transaction = ${recommended};  -- then restart PostgreSQL\\. Or: a bucket limit of at least \\d+ rows keeps the tree within half of the current lock table\\. Or: keep it unique per bucket \\(--unique skewed_pkey=bucket\\)\\.$`,
       ),
     );
     // One value of max_locks_per_transaction on the whole plan.

@@ -263,8 +263,8 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
             {
               code: 'partition_tree_too_large',
               severity: 'blocker' as const,
-              message: `The tree would have ${(1 + distinct + leaves).toLocaleString('en-US')} partitions and the swap locks every partition in one transaction (it adds a trigger to the partitioned table): more than the lock table holds.`,
-              fix: 'ALTER SYSTEM SET max_locks_per_transaction = 40446;  -- then restart PostgreSQL. Or: a bucket limit of at least 1,234 rows keeps the tree within half of the current lock table.',
+              message: `The tree would have ${(1 + distinct + leaves).toLocaleString('en-US')} partitions and keeping ${target.table}_pkey unique across the table adds a row trigger to the partitioned table, which locks every partition in one transaction: more than the lock table holds.`,
+              fix: `ALTER SYSTEM SET max_locks_per_transaction = 40446;  -- then restart PostgreSQL. Or: a bucket limit of at least 1,234 rows keeps the tree within half of the current lock table. Or: keep it unique per bucket (--unique ${target.table}_pkey=bucket).`,
             },
           ]
         : []),

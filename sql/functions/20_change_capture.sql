@@ -246,9 +246,15 @@ BEGIN
   -- Custom plans still lock the partitions and indexes of every key a batch
   -- touches, until it commits: a batch then takes the entries of so many keys
   -- only as a quarter of the lock table holds.
+  -- Counted from pg_inherits, not pg_partition_tree, which locks every
+  -- partition it lists (until commit, more than the lock table holds).
+  WITH RECURSIVE tree(relid, level) AS (
+    SELECT p_to::oid, 0
+    UNION ALL
+    SELECT h.inhrelid, tree.level + 1 FROM pg_catalog.pg_inherits h JOIN tree ON h.inhparent = tree.relid)
   SELECT count(DISTINCT t.relid) + count(i.indexrelid), count(DISTINCT t.relid) FILTER (WHERE t.level = 1)
     INTO v_relations, v_keys_in_tree
-    FROM pg_catalog.pg_partition_tree(p_to) t LEFT JOIN pg_catalog.pg_index i ON i.indrelid = t.relid;
+    FROM tree t LEFT JOIN pg_catalog.pg_index i ON i.indrelid = t.relid;
   IF v_relations * 4 <= v_lock_slots THEN
     v_plans := 'force_generic_plan';
   ELSE

@@ -78,8 +78,9 @@ export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connecti
   const upTo = (value: number, max: number): string | undefined =>
     max > value ? `up to ${formatNumber(max)}` : undefined;
   const keysCounted = plan.counting.method !== 'statistics';
-  // The swap locks every partition at once (the engine's partition_tree_* checks).
-  const swapShare = p.lockTableCapacity > 0 ? (1 + p.maxLevelOne + p.maxLeaves) / p.lockTableCapacity : 0;
+  // The whole tree against the lock table (the engine's partition_tree_* checks):
+  // what a query that does not filter by the key, or a registry's trigger, locks at once.
+  const treeShare = p.lockTableCapacity > 0 ? (1 + p.maxLevelOne + p.maxLeaves) / p.lockTableCapacity : 0;
 
   return (
     <article
@@ -126,11 +127,11 @@ export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connecti
           label="Leaves"
           value={formatNumber(p.leaves)}
           note={
-            swapShare > 0.5
-              ? `${upTo(p.leaves, p.maxLeaves) ?? ''}${p.maxLeaves > p.leaves ? '; ' : ''}the swap locks ${formatPercent(swapShare)} of the lock table`
+            treeShare > 0.5
+              ? `${upTo(p.leaves, p.maxLeaves) ?? ''}${p.maxLeaves > p.leaves ? '; ' : ''}the tree is ${formatPercent(treeShare)} of the lock table`
               : upTo(p.leaves, p.maxLeaves)
           }
-          tone={swapShare > 1 ? 'bad' : swapShare > 0.5 ? 'warn' : undefined}
+          tone={treeShare > 1 ? 'bad' : treeShare > 0.5 ? 'warn' : undefined}
         />
         <Stat
           label="Locks for a full scan"
