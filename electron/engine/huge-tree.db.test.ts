@@ -60,22 +60,32 @@ async function rowsPerKey(table: string, keys: number[]): Promise<Map<number, nu
   return counts;
 }
 
-/** The most relation locks one backend of the server held at once, sampled while `work` runs. */
-async function mostLocksHeld<T>(work: () => Promise<T>): Promise<{ result: T; most: number }> {
+/**
+ * The most relation locks one backend of the server held at once, sampled
+ * while `work` runs, and whether a sample found the lock table full (its own
+ * query failed with "out of shared memory", as the application's would).
+ */
+async function mostLocksHeld<T>(work: () => Promise<T>): Promise<{ result: T; most: number; full: boolean }> {
   let most = 0;
+  let full = false;
   let running = true;
   const sampling = (async () => {
     while (running) {
-      const { rows } = await admin.query<{ n: number }>(
-        `SELECT coalesce(max(n), 0)::int AS n FROM (
-           SELECT count(*) AS n FROM pg_locks WHERE locktype = 'relation' AND pid <> pg_backend_pid() GROUP BY pid) held`,
-      );
-      most = Math.max(most, rows[0]!.n);
+      try {
+        const { rows } = await admin.query<{ n: number }>(
+          `SELECT coalesce(max(n), 0)::int AS n FROM (
+             SELECT count(*) AS n FROM pg_locks WHERE locktype = 'relation' AND pid <> pg_backend_pid() GROUP BY pid) held`,
+        );
+        most = Math.max(most, rows[0]!.n);
+      } catch (error) {
+        if ((error as { code?: string }).code !== '53200') throw error;
+        full = true;
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
   try {
-    return { result: await work(), most };
+    return { result: await work(), most, full };
   } finally {
     running = false;
     await sampling;
@@ -122,19 +132,33 @@ describe('20,000 leaves with the default lock table', () => {
 
     const events: RunEvent[] = [];
     const started = Date.now();
-    const { result: outcome, most } = await mostLocksHeld(() =>
+    const {
+      result: outcome,
+      most,
+      full,
+    } = await mostLocksHeld(() =>
       migrate(pool, [target], {
         workers: 2,
         onEvent: (event) => events.push(event),
-        // Changes to a thousand keys for the catch-up, and keys that are new.
+        // A change to every key for the catch-up, and keys that are new: the
+        // swap's transaction could not lock the partitions of all of them, so
+        // the catch-up leaves it only as many keys as its share of the lock table holds.
         beforePhase: async (phase) => {
           if (phase !== 'catch_up') return;
-          await pool.query(`UPDATE big SET body = 'changed' WHERE id % 20 = 0`);
+          await pool.query(`UPDATE big SET body = 'changed' WHERE id <= 2000`);
           await pool.query(`INSERT INTO big (tenant, body) SELECT g, 'new' FROM generate_series(2001, 2010) g`);
         },
       }),
     );
     expect(outcome.status, outcome.message).toBe('succeeded');
+    expect(full).toBe(false);
+    // About 32 partitions and indexes per key, against a connection's share
+    // of 6,400 / (2 x 3) locks: 33 keys at most are left for the swap.
+    const handedOver = events.flatMap((e) =>
+      e.type === 'log' ? [/changes of ([\d,]+) keys left for the swap/.exec(e.message)?.[1]] : [],
+    );
+    expect(handedOver.filter(Boolean).map((n) => Number(n!.replace(/,/g, '')))).toEqual([expect.any(Number)]);
+    expect(Number(handedOver.find(Boolean)!.replace(/,/g, ''))).toBeLessThanOrEqual(33);
     // The figures behind the README's paragraph on huge trees.
     console.info(
       `20,000 leaves: migrated in ${Math.round((Date.now() - started) / 1000)} s; swap ${swapMs(events)} ms under the lock; at most ${most} relation locks held by one backend`,
@@ -154,61 +178,12 @@ describe('20,000 leaves with the default lock table', () => {
       `SELECT count(*)::int AS n FROM big WHERE tenant = ANY ($1::int[]) AND body = 'changed'`,
       [keys.slice(0, 100)],
     );
-    expect(changed).toEqual([{ n: 50 }]);
+    expect(changed).toEqual([{ n: 100 }]);
 
     // Through the view: a new key, and a key whose buckets are full.
     await pool.query(`INSERT INTO big (tenant, body) VALUES (5000, 'routed'), (7, 'routed')`);
     expect((await rowsPerKey('big', [5000, 7])).get(7)).toBe(11);
     const done = await finalize(pool, outcome.runId);
     expect(done.status, done.message).toBe('finalized');
-  }, 1_200_000);
-
-  it('migrates one key with 8,000 buckets, routes new rows to it and answers a query by the key', async () => {
-    // 8,000 buckets of one key and 20 other keys: 8,042 partitions, more
-    // than the lock table is sized for, in one level-1 partition.
-    await pool.query(`CREATE TABLE single (id bigserial PRIMARY KEY, tenant int NOT NULL)`);
-    await pool.query(
-      `INSERT INTO single (tenant) SELECT CASE WHEN g <= 8000 THEN 1 ELSE g - 7999 END FROM generate_series(1, 8020) g`,
-    );
-    const target = {
-      schema: 'public',
-      table: 'single',
-      keyColumn: 'tenant',
-      bucketLimit: 1,
-      uniqueness: { single_pkey: 'bucket' as const },
-    };
-    const events: RunEvent[] = [];
-    const started = Date.now();
-    const { result: outcome, most } = await mostLocksHeld(() =>
-      migrate(pool, [target], {
-        workers: 2,
-        onEvent: (event) => events.push(event),
-        beforePhase: async (phase) => {
-          if (phase === 'catch_up') await pool.query(`UPDATE single SET tenant = tenant WHERE id % 100 = 0`);
-        },
-      }),
-    );
-    expect(outcome.status, outcome.message).toBe('succeeded');
-    console.info(
-      `one key of 8,000 buckets: migrated in ${Math.round((Date.now() - started) / 1000)} s; swap ${swapMs(events)} ms under the lock; at most ${most} relation locks held by one backend`,
-    );
-    const { rows: buckets } = await pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = (
-         SELECT t.level_one_partition FROM partwise.partition_tracker t JOIN partwise.partition_config c USING (config_id)
-          WHERE c.table_name = 'single' AND t.key_value = '1')`,
-    );
-    expect(buckets).toEqual([{ n: 8000 }]);
-
-    // Through the view: five rows of that key take five new buckets; a query
-    // by the key reads every one of its buckets.
-    await pool.query(`INSERT INTO single (tenant) SELECT 1 FROM generate_series(1, 5)`);
-    expect((await pool.query(`SELECT count(*)::int AS n FROM single WHERE tenant = 1`)).rows).toEqual([{ n: 8005 }]);
-    expect(await rowsPerKey('single', [1, 2, 21])).toEqual(
-      new Map([
-        [1, 8005],
-        [2, 1],
-        [21, 1],
-      ]),
-    );
   }, 1_200_000);
 });

@@ -98,7 +98,7 @@ describe('a tree of thousands of partitions on a small lock table', () => {
   let runId = 0;
   let configId = 0;
 
-  it('plans the swap of 2,001 partitions as a warning, with the setting to raise, and migrates', async () => {
+  it('plans the registry trigger over 2,001 partitions as a warning, with the setting to raise, and migrates', async () => {
     await pool.query(`CREATE TABLE wide (id bigserial PRIMARY KEY, tenant int NOT NULL, body text)`);
     for (const columns of ['body', 'tenant', 'body, tenant', 'tenant, body', 'id, body', 'body, id'])
       await pool.query(`CREATE INDEX ON wide (${columns})`);
@@ -298,5 +298,29 @@ describe('a tree of thousands of partitions on a small lock table', () => {
       `SELECT count(*)::int AS rows, count(DISTINCT tenant)::int AS keys, count(*) FILTER (WHERE id < 0)::int AS negative FROM widest`,
     );
     expect(rows).toEqual([{ rows: 2400 + 4 - 8, keys: 302 - 1, negative: 8 }]);
+  });
+
+  it('warns when one key alone has more buckets than a transaction may lock, with the limit and the setting that fit', async () => {
+    // One key of 200 rows at one row per bucket: 201 partitions with their
+    // primary key's indexes, 402 relations locked by the transaction that
+    // copies that key, against a share of 2,020 / (2 x 3) = 336.
+    await pool.query(`CREATE TABLE onekey (id bigserial PRIMARY KEY, tenant int NOT NULL)`);
+    await pool.query(
+      `INSERT INTO onekey (tenant) SELECT CASE WHEN g <= 200 THEN 1 ELSE g END FROM generate_series(1, 220) g`,
+    );
+    const plan = await planOf('onekey', 1, { onekey_pkey: 'bucket' });
+    const warning = plan.issues.find((i) => i.code === 'key_exceeds_lock_share');
+    expect(warning).toMatchObject({ severity: 'warning' });
+    expect(warning!.message).toContain('tenant 1 alone would have 200 buckets');
+    expect(warning!.message).toContain(
+      "(402 relations), more than a transaction's share of the lock table (336 of 2,020 with 2 workers)",
+    );
+    // 167 buckets of that key fit the share: 200 rows need 2 per bucket.
+    expect(warning!.fix).toBe(
+      'A bucket limit of at least 2 rows keeps that key within the share. Or: ALTER SYSTEM SET max_locks_per_transaction = 121;  -- then restart PostgreSQL',
+    );
+    expect((await planOf('onekey', 2, { onekey_pkey: 'bucket' })).issues.map((i) => i.code)).not.toContain(
+      'key_exceeds_lock_share',
+    );
   });
 });

@@ -3,13 +3,14 @@
 // otherwise (plan-counts.ts). Read-only: it never installs or changes anything.
 import type pg from 'pg';
 import type { MigrationPlan, MigrationTarget, PlanIssue } from '../../shared/plan.js';
-import { BUCKET_COLUMN_DEFAULT } from '../../shared/plan.js';
+import { BUCKET_COLUMN_DEFAULT, DEFAULT_WORKERS } from '../../shared/plan.js';
 import { MAX_BUCKET_LIMIT } from '../../shared/bucket-limit.js';
 import { displayIdentifier, displayTableName } from '../../shared/identifiers.js';
 import { countOf, formatBytes } from '../../shared/text.js';
 import { ident, qualified } from '../db/sql.js';
 import {
   inspectTable,
+  lockBudget,
   lockTableCapacity,
   serverInfo,
   type ColumnInfo,
@@ -165,6 +166,9 @@ export async function planMigration(
     unique.filter((u) => u.enforcement === 'table').map((u) => u.name),
   );
   if (treeIssue) issues.push(treeIssue);
+  const largest = distribution.keys[0];
+  const keyIssue = largest ? largeKeyIssue(server, largest, target, indexCount) : null;
+  if (keyIssue) issues.push(keyIssue);
   if (lockedByFullScan > capacity * 0.25) {
     const column = displayIdentifier(target.keyColumn);
     issues.push({
@@ -371,6 +375,38 @@ export function partitionTreeIssue(
     severity: 'warning',
     message: `The tree will have ${tree.exact ? '' : 'up to '}${size(tree.maxPartitions)} and ${registry}: more than half of the lock table. ${sizing}; if the application holds many locks at that moment, creating the trigger fails with "out of shared memory" and the run is rolled back.${recommended}`,
     fix: `${raise}${raise ? '. Or: ' : ''}${orLimit}. ${perBucket}`,
+  };
+}
+
+/**
+ * One key's buckets against a transaction's share of the lock table. The
+ * migration works across keys in groups within that share (lockBudget), but
+ * provisions, copies, replays and verifies one key's rows in one transaction,
+ * which locks every bucket of that key and its indexes until it commits.
+ * Beyond the share it takes the server's spare shared memory, and when that
+ * runs out, that step and other sessions' statements fail with "out of
+ * shared memory" (a key of 8,000 buckets did, with the default settings:
+ * huge-tree.db.test.ts has the figures of a tree of 20,000 leaves that fits).
+ */
+function largeKeyIssue(
+  server: ServerInfo,
+  key: { keyValue: string; rows: number },
+  target: MigrationTarget,
+  indexCount: number,
+): PlanIssue | null {
+  const share = lockBudget(server, DEFAULT_WORKERS);
+  const buckets = Math.max(1, Math.ceil(key.rows / target.bucketLimit));
+  const locked = (1 + buckets) * (1 + indexCount);
+  if (locked <= share) return null;
+  const fittingBuckets = Math.floor(share / (1 + indexCount)) - 1;
+  const limit = fittingBuckets >= 1 ? Math.ceil(key.rows / fittingBuckets) : null;
+  const maxLocks = Math.ceil((locked * 2 * (DEFAULT_WORKERS + 1)) / lockSlots(server));
+  const column = displayIdentifier(target.keyColumn);
+  return {
+    code: 'key_exceeds_lock_share',
+    severity: 'warning',
+    message: `${column} ${key.keyValue} alone would have ${countOf(buckets, 'bucket')}: the migration provisions, copies, replays and verifies a key in one transaction, which locks all of them and their indexes (${countOf(locked, 'relation')}), more than a transaction's share of the lock table (${share.toLocaleString('en-US')} of ${lockTableCapacity(server).toLocaleString('en-US')} with ${DEFAULT_WORKERS} workers). Beyond it the server lends spare shared memory; when that runs out, that step and other sessions' statements fail with "out of shared memory".`,
+    fix: `${limit !== null && limit <= MAX_BUCKET_LIMIT ? `A bucket limit of at least ${limit.toLocaleString('en-US')} rows keeps that key within the share. Or: ` : ''}ALTER SYSTEM SET max_locks_per_transaction = ${maxLocks};  -- then restart PostgreSQL`,
   };
 }
 

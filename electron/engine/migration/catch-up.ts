@@ -19,6 +19,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
+import { lockBudget, lockTableCapacity, serverInfo } from '../catalog.js';
 import { deadlockTimeoutMs, lockTimeoutFor, sleep } from '../locks.js';
 import { throwIfCancelled, withConnections, type TargetContext } from './context.js';
 import { syncRegistries } from './unique-registry.js';
@@ -45,6 +46,8 @@ interface Sample {
   at: number;
   applied: number;
   backlog: number;
+  /** Distinct keys in the backlog, counted only when the swap's lock share bounds them (see swapKeyRoom). */
+  keys?: number;
 }
 
 /** Generates the log's replay function; done again as catch-up starts, so a run prepared by an earlier version replays with this one. */
@@ -61,11 +64,47 @@ export async function createReplay(context: TargetContext, client: pg.ClientBase
   ]);
 }
 
+/**
+ * How many keys' changes the swap may apply, or null when any number may. The
+ * swap applies what is left in its one transaction, and on a tree larger than
+ * a quarter of the lock table the replay locks every partition (and index) of
+ * each key it applies until that transaction ends: thousands of keys would
+ * not fit. So the catch-up hands over only when the keys left fit a
+ * connection's share of the lock table (lockBudget), at the tree's average
+ * partitions and indexes per key. Counted from pg_inherits (pg_partition_tree
+ * would lock every partition).
+ */
+async function swapKeyRoom(context: TargetContext, client: pg.ClientBase): Promise<number | null> {
+  const { rows } = await client.query<{ relations: string; keys: string }>(
+    `WITH RECURSIVE tree(relid, level) AS (
+       SELECT $1::regclass::oid, 0
+       UNION ALL
+       SELECT h.inhrelid, tree.level + 1 FROM pg_inherits h JOIN tree ON h.inhparent = tree.relid)
+     SELECT count(DISTINCT t.relid) + count(i.indexrelid) AS relations,
+            count(DISTINCT t.relid) FILTER (WHERE t.level = 1) AS keys
+       FROM tree t LEFT JOIN pg_index i ON i.indrelid = t.relid`,
+    [context.sql.partitioned],
+  );
+  const server = await serverInfo(client);
+  const relations = Number(rows[0]!.relations);
+  if (relations * 4 <= lockTableCapacity(server)) return null;
+  const perKey = Math.max(1, Math.ceil(relations / Math.max(1, Number(rows[0]!.keys))));
+  return Math.max(1, Math.floor(lockBudget(server, context.options.workers) / perKey));
+}
+
 export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<number> {
   const { rows } = await client.query<{ pending: string }>(
     `SELECT count(*) AS pending FROM ${context.sql.install}.${ident(context.target.saved.changeLog!)}`,
   );
   return Number(rows[0]!.pending);
+}
+
+/** The backlog and how many keys it touches. */
+async function pendingKeys(client: pg.ClientBase, context: TargetContext): Promise<{ backlog: number; keys: number }> {
+  const { rows } = await client.query<{ backlog: string; keys: string }>(
+    `SELECT count(*) AS backlog, count(DISTINCT key_value) AS keys FROM ${context.sql.install}.${ident(context.target.saved.changeLog!)}`,
+  );
+  return { backlog: Number(rows[0]!.backlog), keys: Number(rows[0]!.keys) };
 }
 
 function replayFunction(context: TargetContext): string {
@@ -124,10 +163,17 @@ interface Appliers {
   /** Set by the steering connection to end the appliers, or by the appliers when one failed. */
   stop: boolean;
   parts: number;
+  /** The most keys the swap may be left to apply (swapKeyRoom), or null. */
+  keyRoom: number | null;
 }
 
 async function catchUpRows(context: TargetContext, control: pg.ClientBase): Promise<void> {
-  const appliers: Appliers = { applied: 0, stop: false, parts: Math.max(1, context.options.workers) };
+  const appliers: Appliers = {
+    applied: 0,
+    stop: false,
+    parts: Math.max(1, context.options.workers),
+    keyRoom: await swapKeyRoom(context, control),
+  };
   const replay = replayFunction(context);
   // This connection's plans, made now (a replay of no entry runs every
   // statement on no rows): the swap replays on it, and a connection's first
@@ -178,8 +224,13 @@ function applyRate(samples: Sample[]): number | null {
   return seconds > 0.1 ? (last.applied - first.applied) / seconds : null;
 }
 
-/** Few enough left for one connection to apply them under the swap's lock within SWAP_BUDGET_MS. */
-function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, parts: number): boolean {
+/**
+ * Few enough left for one connection to apply them under the swap's lock
+ * within SWAP_BUDGET_MS, and of few enough keys for the swap's share of the lock table.
+ */
+function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, appliers: Appliers): boolean {
+  const { parts, keyRoom } = appliers;
+  if (keyRoom !== null && sample.keys !== undefined && sample.keys > keyRoom) return false;
   if (sample.backlog <= context.options.catchUpThreshold) return true;
   // The appliers' rate is shared by `parts` connections; the swap has one.
   return rate !== null && sample.backlog <= ((rate / parts) * SWAP_BUDGET_MS) / 1000;
@@ -202,7 +253,7 @@ function handOver(context: TargetContext, last: Sample, samples: Sample[]): void
   const rate = applyRate(samples);
   context.reporter.log(
     'info',
-    `${last.backlog.toLocaleString('en-US')} changes left for the swap${rate ? ` (applied at ${Math.round(rate).toLocaleString('en-US')} per second)` : ''}`,
+    `${last.backlog.toLocaleString('en-US')} changes${last.keys === undefined ? '' : ` of ${last.keys.toLocaleString('en-US')} keys`} left for the swap${rate ? ` (applied at ${Math.round(rate).toLocaleString('en-US')} per second)` : ''}`,
     context.label,
   );
 }
@@ -210,7 +261,10 @@ function handOver(context: TargetContext, last: Sample, samples: Sample[]): void
 async function steer(context: TargetContext, control: pg.ClientBase, appliers: Appliers): Promise<void> {
   const samples: Sample[] = [];
   const sample = async (): Promise<Sample> => {
-    const next = { at: Date.now(), applied: appliers.applied, backlog: await pendingChanges(control, context) };
+    const next: Sample =
+      appliers.keyRoom === null
+        ? { at: Date.now(), applied: appliers.applied, backlog: await pendingChanges(control, context) }
+        : { at: Date.now(), applied: appliers.applied, ...(await pendingKeys(control, context)) };
     samples.push(next);
     while (samples.length > 2 && next.at - samples[0]!.at > TREND_MS + RATE_WINDOW_MS) samples.shift();
     // Done and total as the progress line shows them: the backlog is what total - done leaves,
@@ -233,7 +287,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
     throwIfCancelled(context);
     await syncRegistries(context, control);
     const now = await sample();
-    if (fitsSwap(context, now, applyRate(samples), appliers.parts)) return handOver(context, now, samples);
+    if (fitsSwap(context, now, applyRate(samples), appliers)) return handOver(context, now, samples);
     if (!pausing && stalled(samples)) {
       pausing = true;
       context.reporter.log(
@@ -247,7 +301,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
       continue;
     }
     const after = await pauseWriters(context, control, appliers, sample, samples);
-    if (after && fitsSwap(context, after, applyRate(samples), appliers.parts)) return handOver(context, after, samples);
+    if (after && fitsSwap(context, after, applyRate(samples), appliers)) return handOver(context, after, samples);
     // A pause that did not get the backlog below the last one's leaves the
     // application a shorter gap before the next: the paused share grows until it converges.
     const backlog = after?.backlog ?? now.backlog;
@@ -289,7 +343,7 @@ async function pauseWriters(
     while (!appliers.stop && Date.now() - pausedAt < PAUSE_MS) {
       throwIfCancelled(context);
       await sleep(PAUSED_SAMPLE_MS, context.options.signal);
-      if (fitsSwap(context, await sample(), applyRate(samples), appliers.parts)) break;
+      if (fitsSwap(context, await sample(), applyRate(samples), appliers)) break;
     }
     await control.query('COMMIT');
     const after = samples.at(-1)!;
