@@ -28,6 +28,7 @@ beforeAll(async () => {
   if (!isSupportedMajor(major)) throw new Error(`unsupported major ${major}`);
   cluster = await startTemporaryCluster(major, 'huge', { ...THROWAWAY_SETTINGS });
   admin = new pg.Pool({ connectionString: cluster.url(), max: 2 });
+  admin.on('error', () => undefined);
   const password = randomBytes(12).toString('base64url');
   await admin.query(`CREATE ROLE huge_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${password}'`);
   await admin.query(`CREATE DATABASE huge OWNER huge_owner`);
