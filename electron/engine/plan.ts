@@ -167,7 +167,7 @@ export async function planMigration(
   );
   if (treeIssue) issues.push(treeIssue);
   const largest = distribution.keys[0];
-  const keyIssue = largest ? largeKeyIssue(server, largest, target, indexCount) : null;
+  const keyIssue = largest ? largeKeyIssue(server, largest, target, indexCount, recommendedMaxLocks) : null;
   if (keyIssue) issues.push(keyIssue);
   if (lockedByFullScan > capacity * 0.25) {
     const column = displayIdentifier(target.keyColumn);
@@ -393,6 +393,7 @@ function largeKeyIssue(
   key: { keyValue: string; rows: number },
   target: MigrationTarget,
   indexCount: number,
+  recommendedMaxLocks: number | null,
 ): PlanIssue | null {
   const share = lockBudget(server, DEFAULT_WORKERS);
   const buckets = Math.max(1, Math.ceil(key.rows / target.bucketLimit));
@@ -406,7 +407,8 @@ function largeKeyIssue(
     code: 'key_exceeds_lock_share',
     severity: 'warning',
     message: `${column} ${key.keyValue} alone would have ${countOf(buckets, 'bucket')}: the migration provisions, copies, replays and verifies a key in one transaction, which locks all of them and their indexes (${countOf(locked, 'relation')}), more than a transaction's share of the lock table (${share.toLocaleString('en-US')} of ${lockTableCapacity(server).toLocaleString('en-US')} with ${DEFAULT_WORKERS} workers). Beyond it the server lends spare shared memory; when that runs out, that step and other sessions' statements fail with "out of shared memory".`,
-    fix: `${limit !== null && limit <= MAX_BUCKET_LIMIT ? `A bucket limit of at least ${limit.toLocaleString('en-US')} rows keeps that key within the share. Or: ` : ''}ALTER SYSTEM SET max_locks_per_transaction = ${maxLocks};  -- then restart PostgreSQL`,
+    // One max_locks_per_transaction per plan: the tree's, when it has one.
+    fix: `${limit !== null && limit <= MAX_BUCKET_LIMIT ? `A bucket limit of at least ${limit.toLocaleString('en-US')} rows keeps that key within the share. Or: ` : ''}${recommendedMaxLocks === null ? `ALTER SYSTEM SET max_locks_per_transaction = ${maxLocks};  -- then restart PostgreSQL` : `a larger max_locks_per_transaction (a share is ${(DEFAULT_WORKERS + 1) * 2} times smaller than the lock table)`}`,
   };
 }
 
