@@ -96,7 +96,7 @@ describe('throttling on replication lag', () => {
     expect(watched).toBe(2);
     expect(Math.min(...lags)).toBeGreaterThan(BOUND);
     const reasons = pausedFigures().map((e) => (e.type === 'progress' ? e.paused : ''));
-    expect(reasons[0]).toMatch(new RegExp(`^slot ${slot} lag \\d+(\\.\\d)? [kMG]?B > 256 kB$`));
+    expect(reasons[0]).toMatch(new RegExp(`^slot ${slot} lag \\d+(\\.\\d+)? [kMG]?B > 256 kB$`));
     expect(events.some((e) => e.type === 'log' && /^resumed after \d+ s paused$/.test(e.message))).toBe(true);
   });
 
