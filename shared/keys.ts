@@ -2,11 +2,35 @@
 // menu): what each plans to do, and what it did.
 import { z } from 'zod';
 
-export const KeyActionKind = z.enum(['detach', 'attach', 'drop', 'readmit', 'vacuum', 'analyze', 'limit', 'export']);
+export const KeyActionKind = z.enum([
+  'detach',
+  'attach',
+  'drop',
+  'readmit',
+  'vacuum',
+  'analyze',
+  'limit',
+  'export',
+  'move',
+  'compact',
+]);
 export type KeyActionKind = z.infer<typeof KeyActionKind>;
 
-/** See sql/migrations/0006_key_actions.sql; retired: dropped, its partitions gone. */
-export const KeyState = z.enum(['active', 'detaching', 'detached', 'attaching', 'dropping', 'retired']);
+/**
+ * See sql/migrations/0006_key_actions.sql; retired: dropped, its partitions gone.
+ * moving and compacting: a move or compaction of the key is under way (or was
+ * interrupted): read from the key-action journal, routing goes on meanwhile.
+ */
+export const KeyState = z.enum([
+  'active',
+  'detaching',
+  'detached',
+  'attaching',
+  'dropping',
+  'retired',
+  'moving',
+  'compacting',
+]);
 export type KeyState = z.infer<typeof KeyState>;
 
 /** What a later row of a dropped key meets. */
@@ -23,6 +47,8 @@ export const KeyActionOptions = z.object({
   bucketLimit: z.number().int().positive().nullable().optional(),
   /** export */
   format: ExportFormat.optional(),
+  /** move: the tablespace the key's leaves go to. */
+  tablespace: z.string().min(1).max(63).optional(),
 });
 export type KeyActionOptions = z.infer<typeof KeyActionOptions>;
 
@@ -55,6 +81,18 @@ export const KeyPlan = z.object({
   ddl: z.array(z.string()),
   locks: z.array(LockStep),
   notes: z.array(z.string()),
+  /** move: the tablespaces the role may create in (where the key can go). */
+  tablespaces: z.array(z.string()).optional(),
+  /** compact: the key's leaves before and after, and the rows moved between them (counted when planned). */
+  compaction: z
+    .object({
+      leavesBefore: z.number().int(),
+      leavesAfter: z.number().int(),
+      rowsMoved: z.number(),
+      emptied: z.array(z.string()),
+      filled: z.array(z.string()),
+    })
+    .optional(),
 });
 export type KeyPlan = z.infer<typeof KeyPlan>;
 

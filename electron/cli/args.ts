@@ -31,6 +31,7 @@ export const options = {
   then: { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
+  tablespace: { type: 'string' },
   'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -21,6 +21,7 @@ export interface KeyCommandValues {
   then?: string;
   format?: string;
   out?: string;
+  tablespace?: string;
   'dry-run'?: boolean;
   json?: boolean;
   yes?: boolean;
@@ -64,6 +65,11 @@ export function parseKeyCommand(actionName: string | undefined, values: KeyComma
   }
   if (values.format !== undefined || values.out !== undefined) {
     if (action !== 'export') throw new KeyUsageError('--format and --out go with export');
+  }
+  if (values.tablespace !== undefined && action !== 'move') throw new KeyUsageError('--tablespace goes with move');
+  if (action === 'move') {
+    if (!values.tablespace) throw new KeyUsageError('move needs --tablespace NAME');
+    options.tablespace = values.tablespace;
   }
   if (action === 'export') {
     const format = values.format ?? 'csv';

@@ -22,6 +22,7 @@ Commands:
   key        Act on keys of a managed table: partwise key ACTION --table T --value V [--value V2 ...]
              detach | attach | drop [--then refuse|recreate] | readmit | vacuum | analyze
              | limit --bucket-limit N|none | export [--format csv|binary] [--out FILE]
+             | move --tablespace NAME | compact
              (--dry-run shows the plan: steps, DDL, locks, rows and bytes; detach and drop ask first)
   install    Install or upgrade Partwise's SQL in --schema (migrate and resume do it too)
 

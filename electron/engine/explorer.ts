@@ -87,6 +87,19 @@ async function countLeaves(db: pg.Pool, leaves: readonly number[]): Promise<Map<
 }
 
 /**
+ * A key's state, moving or compacting while a move or compaction of it is
+ * under way (or was interrupted): routing goes on then, so the tracker says
+ * active and the key-action journal tells (see shared/keys.ts).
+ */
+function storageState(q: string): string {
+  return `CASE WHEN t.state = 'active' THEN coalesce((
+            SELECT CASE a.action WHEN 'move' THEN 'moving' ELSE 'compacting' END FROM ${q}.key_action a
+             WHERE a.config_id = t.config_id AND a.key_value = t.key_value AND a.status = 'running'
+               AND a.action IN ('move', 'compact')
+             ORDER BY a.action_id DESC LIMIT 1), t.state) ELSE t.state END`;
+}
+
+/**
  * The tree: keys, their level-1 partitions and buckets with fill levels.
  * Without exact counts it reads only catalogs and sequences (row estimates
  * from pg_class), never a leaf, so it is quick at any size; the bytes on disk
@@ -131,7 +144,7 @@ async function treeWithLeaves(
       bucket_limit: string | null;
     }>(
       `SELECT t.key_value, t.level_one_partition::text AS level_one, t.current_bucket_id,
-              ${keyActions ? 't.state, t.bucket_limit' : `'active' AS state, NULL AS bucket_limit`}
+              ${keyActions ? `${storageState(q)} AS state, t.bucket_limit` : `'active' AS state, NULL AS bucket_limit`}
          FROM ${q}.partition_tracker t WHERE t.config_id = $1 ORDER BY t.key_value`,
       [configId],
     ),

@@ -23,6 +23,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0005_unique_registry.sql',
         'migrations/0006_key_actions.sql',
         'migrations/0007_run_pause.sql',
+        'migrations/0008_key_move_compact.sql',
       ]);
       const second = await install(client);
       expect(first.functionsReplaced).toBe(true);

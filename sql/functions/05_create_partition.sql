@@ -129,10 +129,14 @@ BEGIN
       -- LIKE copies columns, NOT NULL, CHECK constraints and defaults, which
       -- ATTACH requires; indexes, foreign keys and row triggers are added by
       -- ATTACH itself from the parent.
+      -- In the parent's tablespace, as CREATE TABLE ... PARTITION OF places a
+      -- partition (partwise key move sets a key's partition's tablespace).
       EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
-                     ' INCLUDING GENERATED INCLUDING STORAGE)%s',
+                     ' INCLUDING GENERATED INCLUDING STORAGE)%s%s',
                      p_schema, p_name, p_parent,
-                     @extschema@.partition_options(p_subpartition_column, p_storage_options));
+                     @extschema@.partition_options(p_subpartition_column, p_storage_options),
+                     (SELECT format(' TABLESPACE %I', t.spcname) FROM pg_catalog.pg_class c
+                        JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = p_parent));
       EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES IN (%L)', p_parent, p_schema, p_name, p_bound);
       PERFORM set_config('lock_timeout', v_previous_timeout, true);
       RETURN;

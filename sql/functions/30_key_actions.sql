@@ -241,3 +241,97 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@.key_attach_partition(int, text) IS
   'Attaches a detached key''s level-1 partition back to its table.';
+
+-- key_compact_batch(config, key, source, target, rows): moves up to p_rows
+-- rows of a key from bucket p_source to bucket p_target (both closed: every
+-- ticket of theirs handed out), by an UPDATE of the bucket column through the
+-- partitioned table, which PostgreSQL carries out as a move between leaves
+-- (the table's row triggers fire as for any UPDATE of that column). Returns
+-- the rows moved.
+--
+-- Locks, and why: EXCLUSIVE on the source leaf until commit, taken before any
+-- row. Reads of the leaf go on; UPDATE, DELETE and SELECT ... FOR UPDATE of
+-- its rows wait for the lock, not for a row lock. A statement that waited on
+-- a row lock of a row moved to another partition would fail with "tuple to be
+-- locked was already moved to another partition due to concurrent update";
+-- one that waits for the table lock takes its snapshot after this commit and
+-- finds the row in its new leaf. ROW EXCLUSIVE on the target leaf (inserts).
+-- The engine calls it under a short lock_timeout and retries.
+CREATE OR REPLACE FUNCTION @extschema@.key_compact_batch(
+  p_config_id int, p_key_value text, p_source int, p_target int, p_rows int)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_source regclass;
+  v_moved bigint;
+BEGIN
+  SELECT leaf_partition INTO v_source FROM @extschema@.partition_bucket
+   WHERE config_id = p_config_id AND key_value = p_key_value AND bucket_id = p_source;
+  IF v_source IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.partition_bucket
+                                      WHERE config_id = p_config_id AND key_value = p_key_value
+                                        AND bucket_id = p_target) THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('partwise: key %s of %I.%I has no bucket %s or %s',
+                       p_key_value, v_config.table_schema, v_config.table_name, p_source, p_target);
+  END IF;
+  EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', v_source);
+  -- The key as a literal, so that the planner prunes to the key's partition
+  -- (the bucket then to the source leaf) whatever the key column's type.
+  EXECUTE format('UPDATE %I.%I SET %I = $1 WHERE %I = %L AND %I = $2'
+                 ' AND ctid = ANY (ARRAY(SELECT ctid FROM %s LIMIT $3))',
+                 v_config.table_schema, v_config.partitioned_table, v_config.bucket_column,
+                 v_config.key_column, p_key_value, v_config.bucket_column, v_source)
+    USING p_target, p_source, p_rows;
+  GET DIAGNOSTICS v_moved = ROW_COUNT;
+  RETURN v_moved;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.key_compact_batch(int, text, int, int, int) IS
+  'Moves a batch of a key''s rows from one closed bucket to another (compaction).';
+
+-- key_drop_empty_buckets(config, key, buckets): drops the leaves of those
+-- closed buckets of a key that hold no row, and forgets the buckets; returns
+-- the ids dropped. A bucket that still holds a row (written since it was
+-- emptied) is kept. The key's current bucket and those ahead of it are never
+-- dropped: routing places rows there.
+--
+-- Locks: ACCESS EXCLUSIVE on the key's level-1 partition (DROP TABLE of a
+-- partition takes it on the parent) and on the dropped leaves, until commit:
+-- the key's reads and writes wait that long (milliseconds: the leaves are
+-- empty). Requested first, under the engine's short lock_timeout, and
+-- retried. The key's tracker row is not locked: a routed insert that opens a
+-- bucket holds it while it attaches a leaf to the level-1 partition, and
+-- taking the two in the other order could deadlock with it.
+CREATE OR REPLACE FUNCTION @extschema@.key_drop_empty_buckets(p_config_id int, p_key_value text, p_buckets int[])
+RETURNS int[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_tracker @extschema@.partition_tracker;
+  v_bucket @extschema@.partition_bucket;
+  v_dropped int[] := '{}';
+  v_empty boolean;
+BEGIN
+  SELECT * INTO STRICT v_tracker FROM @extschema@.partition_tracker
+   WHERE config_id = p_config_id AND key_value = p_key_value;
+  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_tracker.level_one_partition);
+  FOR v_bucket IN SELECT * FROM @extschema@.partition_bucket
+                   WHERE config_id = p_config_id AND key_value = p_key_value
+                     AND bucket_id = ANY (p_buckets) AND bucket_id < v_tracker.current_bucket_id
+                   ORDER BY bucket_id LOOP
+    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', v_bucket.leaf_partition) INTO v_empty;
+    CONTINUE WHEN NOT v_empty;
+    EXECUTE format('DROP TABLE %s', v_bucket.leaf_partition);
+    DELETE FROM @extschema@.partition_bucket
+     WHERE config_id = p_config_id AND key_value = p_key_value AND bucket_id = v_bucket.bucket_id;
+    DELETE FROM @extschema@.maintenance_finding
+     WHERE config_id = p_config_id AND key_value = p_key_value AND bucket_id = v_bucket.bucket_id;
+    v_dropped := v_dropped || v_bucket.bucket_id;
+  END LOOP;
+  RETURN v_dropped;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.key_drop_empty_buckets(int, text, int[]) IS
+  'Drops the empty leaves of closed buckets of a key (the end of a compaction).';

@@ -5,6 +5,15 @@ import { qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
 import { countOf, formatBytes } from '../../../shared/text.js';
 import type { KeyFacts } from './facts.js';
+import type { CompactionProposal } from './compact.js';
+import type { MoveFacts } from './move.js';
+import { compactPlan, movePlan } from './plan-storage.js';
+
+/** What move and compact need to know beyond the key's facts (loaded by run.ts). */
+export interface StorageFacts {
+  move?: MoveFacts;
+  compaction?: CompactionProposal;
+}
 
 function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
   const levelOne = facts.levelOne!;
@@ -47,7 +56,8 @@ function plannedSteps(
   action: KeyActionKind,
   facts: KeyFacts,
   options: KeyActionOptions,
-): { steps: string[]; ddl: string[]; locks: LockStep[]; notes: string[] } {
+  storage: StorageFacts,
+): Pick<KeyPlan, 'steps' | 'ddl' | 'locks' | 'notes' | 'tablespaces' | 'compaction'> {
   const { config, keyValue } = facts;
   const parent = qualified(config.schema, config.partitionedTable);
   const levelOne = facts.levelOne ?? '(none)';
@@ -187,10 +197,19 @@ function plannedSteps(
         notes: [],
       };
     }
+    case 'move':
+      return movePlan(facts, storage.move!);
+    case 'compact':
+      return compactPlan(facts, storage.compaction!);
   }
 }
 
-export function planKeyAction(action: KeyActionKind, facts: KeyFacts, options: KeyActionOptions = {}): KeyPlan {
+export function planKeyAction(
+  action: KeyActionKind,
+  facts: KeyFacts,
+  options: KeyActionOptions = {},
+  storage: StorageFacts = {},
+): KeyPlan {
   if (action === 'readmit' && facts.state !== 'retired') {
     throw new PartwiseError(
       'invalid_input',
@@ -209,7 +228,18 @@ export function planKeyAction(action: KeyActionKind, facts: KeyFacts, options: K
       'a bucket limit is required (a positive integer, or none for the table limit)',
     );
   }
-  const planned = plannedSteps(action, facts, options);
+  if (options.tablespace !== undefined && action !== 'move')
+    throw new PartwiseError('invalid_input', 'a tablespace goes with move only');
+  // Routing goes on during a move or a compaction, but not beside a detach,
+  // attach or drop under way; a detached key's table may be moved, not compacted.
+  const allowed = action === 'move' ? ['active', 'detached'] : ['active'];
+  if ((action === 'move' || action === 'compact') && !allowed.includes(facts.state)) {
+    throw new PartwiseError(
+      'conflict',
+      `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} is ${facts.state}; ${action} needs it ${allowed.join(' or ')}`,
+    );
+  }
+  const planned = plannedSteps(action, facts, options, storage);
   return {
     action,
     schema: facts.config.schema,

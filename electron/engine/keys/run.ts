@@ -22,9 +22,11 @@ import {
   type ActionContext,
   type ActionOutcome,
 } from './actions.js';
-import { keyFacts } from './facts.js';
+import { closedBuckets, compactKey, proposeCompaction } from './compact.js';
+import { keyFacts, type KeyFacts } from './facts.js';
 import { KeyJournal } from './journal.js';
-import { planKeyAction } from './plan.js';
+import { moveFacts, moveKey } from './move.js';
+import { planKeyAction, type StorageFacts } from './plan.js';
 
 export interface KeyActionRunOptions {
   installSchema: string;
@@ -33,6 +35,23 @@ export interface KeyActionRunOptions {
   onProgress?: (progress: KeyProgress) => void;
   /** export: where the rows go (the caller ends it). */
   output?: Writable;
+}
+
+/** Where the key's relations are (move), its closed buckets counted (compact). */
+async function storageFacts(
+  db: pg.Pool | pg.ClientBase,
+  installSchema: string,
+  facts: KeyFacts,
+  action: KeyActionKind,
+  options: KeyActionOptions,
+): Promise<StorageFacts> {
+  if (facts.state === 'retired') return {};
+  if (action === 'move') return { move: await moveFacts(db, facts, options.tablespace) };
+  if (action === 'compact') {
+    const { buckets, leaves } = await closedBuckets(db, installSchema, facts);
+    return { compaction: proposeCompaction(buckets, leaves) };
+  }
+  return {};
 }
 
 /** The plan of an action on one key, read-only. */
@@ -45,11 +64,15 @@ export async function planKeyActionFor(
   options: KeyActionOptions = {},
 ): Promise<KeyPlan> {
   const config = await findManagedTable(db, installSchema, table);
-  return planKeyAction(action, await keyFacts(db, installSchema, config, keyValue), options);
+  const facts = await keyFacts(db, installSchema, config, keyValue);
+  return planKeyAction(action, facts, options, await storageFacts(db, installSchema, facts, action, options));
 }
 
 function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): string {
   const key = `Key ${plan.keyValue} of ${plan.schema}.${plan.table}`;
+  if (!outcome.changed && action === 'move')
+    return `${key} is in tablespace ${String(outcome.detail?.tablespace)} already; nothing done.`;
+  if (!outcome.changed && action === 'compact') return `${key} has no sparse bucket to merge; nothing done.`;
   if (!outcome.changed && action !== 'export') return `${key} is already ${outcome.state}; nothing done.`;
   const rows = outcome.rows === null ? '' : countOf(outcome.rows, 'row');
   switch (action) {
@@ -70,6 +93,10 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
         : `${key} has a bucket limit of ${String(outcome.detail?.bucketLimit)} for buckets opened from now on.`;
     case 'export':
       return `${key}: ${rows} exported (${formatBytes(outcome.bytes ?? 0)}).`;
+    case 'move':
+      return `${key} moved to tablespace ${String(outcome.detail?.tablespace)}: ${countOf(Number(outcome.detail?.leavesMoved), 'leaf', 'leaves')} (${formatBytes(outcome.bytes ?? 0)}) rewritten there; buckets opened from now on are created there.`;
+    case 'compact':
+      return `${key} compacted: ${rows} moved, ${countOf(Number(outcome.detail?.leavesBefore), 'leaf', 'leaves')} before, ${String(outcome.detail?.leavesAfter)} after.`;
   }
 }
 
@@ -90,6 +117,10 @@ async function perform(ctx: ActionContext, action: KeyActionKind): Promise<Actio
       return setKeyLimit(ctx);
     case 'export':
       return exportKeyRows(ctx);
+    case 'move':
+      return moveKey(ctx);
+    case 'compact':
+      return compactKey(ctx);
   }
 }
 
@@ -102,6 +133,8 @@ export async function runKeyAction(
   run: KeyActionRunOptions,
 ): Promise<KeyActionResult> {
   if (action === 'export' && !run.output) throw new PartwiseError('invalid_input', 'an export needs an output');
+  if (action === 'move' && !options.tablespace)
+    throw new PartwiseError('invalid_input', 'a move needs a tablespace (--tablespace NAME)');
   const started = Date.now();
   const client = await pool.connect();
   try {
@@ -109,7 +142,12 @@ export async function runKeyAction(
     const config = await findManagedTable(client, run.installSchema, table);
     const facts = await keyFacts(client, run.installSchema, config, keyValue);
     // Validates the action against the key (a dropped key, a missing limit) before anything is written.
-    const plan = planKeyAction(action, facts, options);
+    const plan = planKeyAction(
+      action,
+      facts,
+      options,
+      await storageFacts(client, run.installSchema, facts, action, options),
+    );
     const journal = new KeyJournal(run.installSchema, client);
     const actionId = await journal.start(config, keyValue, action, options);
     try {

@@ -14,7 +14,10 @@ export type CrashPoint =
   | 'rollback:before-drop'
   // partwise key detach / drop (electron/engine/keys/)
   | 'key:after-begin'
-  | 'key:after-detach';
+  | 'key:after-detach'
+  // partwise key move / compact
+  | 'key:move-after-leaf'
+  | 'key:compact-after-batch';
 
 export const CRASH_POINT_REACHED = 'PARTWISE_CRASH_POINT_REACHED';
 

@@ -24,6 +24,8 @@ const LABELS: Record<BarAction, string> = {
   vacuum: 'Vacuum',
   analyze: 'Analyze',
   export: 'Export',
+  move: 'Move',
+  compact: 'Compact',
 };
 
 const SUMMARIES: Record<BarAction, string> = {
@@ -35,6 +37,9 @@ const SUMMARIES: Record<BarAction, string> = {
   vacuum: 'VACUUM (ANALYZE) of each leaf of the key, one leaf at a time.',
   analyze: 'ANALYZE of each leaf of the key, one leaf at a time.',
   export: 'The rows of the key are copied to a file, in one snapshot.',
+  move: 'The leaves of each key and their indexes are rewritten in another tablespace, one leaf at a time; buckets opened later are created there too.',
+  compact:
+    'The sparse buckets of each key are merged into as few as the bucket limit allows, then the emptied leaves are dropped; rows go on being written meanwhile.',
 };
 
 export function KeyActionBar({
@@ -100,6 +105,13 @@ function PlanDetails({ plan }: { plan: KeyPlan }) {
           {plan.ddl.length > 8 ? `;\n… ${plan.ddl.length - 8} more` : ';'}
         </pre>
       )}
+      {plan.compaction && plan.steps.length > 0 && (
+        <p data-testid="key-plan-compaction">
+          {formatCount(plan.compaction.leavesBefore, 'leaf', 'leaves')} before,{' '}
+          <strong>{formatNumber(plan.compaction.leavesAfter)}</strong> after; {formatNumber(plan.compaction.rowsMoved)}{' '}
+          rows moved (counted now, counted again when it runs)
+        </p>
+      )}
       {plan.locks.length > 0 && (
         <ul className="key-plan-locks" data-testid="key-plan-locks">
           {plan.locks.map((lock) => (
@@ -134,7 +146,15 @@ export function KeyActionDialog({
   const [onInsert, setOnInsert] = useState<'refuse' | 'recreate'>('refuse');
   const [format, setFormat] = useState<'csv' | 'binary'>('csv');
   const [out, setOut] = useState('');
-  const options: KeyActionOptions = action === 'drop' ? { onInsert } : action === 'export' ? { format } : {};
+  const [tablespace, setTablespace] = useState('');
+  const options: KeyActionOptions =
+    action === 'drop'
+      ? { onInsert }
+      : action === 'export'
+        ? { format }
+        : action === 'move' && tablespace !== ''
+          ? { tablespace }
+          : {};
   const run = useKeyAction(connectionId, table.configId);
   const [results, setResults] = useState<KeyActionResult[] | null>(null);
   const plan = useKeyPlan(connectionId, table.configId, action, keyValues, options, results === null && !run.isPending);
@@ -146,6 +166,10 @@ export function KeyActionDialog({
   const suggestedName = `${table.table}-${keyValues[0]}.${format === 'csv' ? 'csv' : 'copy'}`;
   const tableName = `${table.schema}.${table.table}`;
   const nothingToDo = plan.data !== undefined && plan.data.every((p) => p.steps.length === 0);
+  // The tablespaces the role may create in, as the plan of a move lists them.
+  const [tablespaces, setTablespaces] = useState<string[]>([]);
+  const listed = plan.data?.[0]?.tablespaces;
+  if (listed && listed.join('\n') !== tablespaces.join('\n')) setTablespaces(listed);
 
   return (
     <ConfirmDialog
@@ -159,11 +183,13 @@ export function KeyActionDialog({
           ? 'Planning…'
           : plan.isError
             ? 'The plan failed.'
-            : nothingToDo
-              ? 'Nothing to do.'
-              : action === 'export' && !out.trim().startsWith('/') && !/^[A-Za-z]:\\/.test(out.trim())
-                ? 'Give the full path of the file to write.'
-                : undefined
+            : action === 'move' && tablespace === ''
+              ? 'Choose a tablespace.'
+              : nothingToDo
+                ? 'Nothing to do.'
+                : action === 'export' && !out.trim().startsWith('/') && !/^[A-Za-z]:\\/.test(out.trim())
+                  ? 'Give the full path of the file to write.'
+                  : undefined
       }
       acknowledgement={action === 'drop' ? 'I understand that the rows of these keys are deleted.' : undefined}
       typeToConfirm={production && (action === 'drop' || action === 'detach') ? tableName : undefined}
@@ -212,6 +238,25 @@ export function KeyActionDialog({
             <span>creates the key&apos;s partitions again</span>
           </label>
         </fieldset>
+      )}
+      {action === 'move' && (
+        <div className="key-options">
+          <label className="picker">
+            <span className="picker-label">Tablespace</span>
+            <select
+              value={tablespace}
+              onChange={(event) => setTablespace(event.target.value)}
+              data-testid="key-move-tablespace"
+            >
+              <option value="">Choose…</option>
+              {tablespaces.map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
       )}
       {action === 'export' && (
         <div className="key-options">

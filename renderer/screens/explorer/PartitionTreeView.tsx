@@ -99,11 +99,19 @@ const PartitionLine = memo(function PartitionLine({
         <ObjectName name={node.partition} className="muted" />
         {node.state !== 'active' && (
           <span
-            className={node.state === 'detached' ? 'badge badge-warn' : 'badge badge-bad'}
+            className={
+              node.state === 'detached'
+                ? 'badge badge-warn'
+                : node.state === 'moving' || node.state === 'compacting'
+                  ? 'badge badge-subtle'
+                  : 'badge badge-bad'
+            }
             title={
               node.state === 'detached'
                 ? 'A standalone table: new rows of this key are refused until it is attached'
-                : 'An action on this key did not finish: new rows of this key are refused; run it again'
+                : node.state === 'moving' || node.state === 'compacting'
+                  ? `A ${node.state === 'moving' ? 'move' : 'compaction'} of this key is under way, or was interrupted (run it again to finish it); its rows are routed meanwhile`
+                  : 'An action on this key did not finish: new rows of this key are refused; run it again'
             }
             data-testid="key-state"
           >
