@@ -23,6 +23,8 @@ export interface ActionContext {
   signal?: AbortSignal;
   /** export: where the rows go. */
   output?: Writable;
+  /** compact: rows moved per transaction. */
+  compactBatchRows?: number;
   step(step: string, detail?: Record<string, unknown>): Promise<void>;
   progress(progress: KeyProgress): void;
 }

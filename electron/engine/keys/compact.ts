@@ -156,7 +156,7 @@ export async function compactKey(ctx: ActionContext): Promise<ActionOutcome> {
       if (ctx.signal?.aborted) throw new PartwiseError('cancelled', 'Cancelled');
       const target = proposal.targets.find((b) => room.get(b.bucketId)! > 0);
       if (!target) break;
-      const batch = Math.min(COMPACT_BATCH_ROWS, room.get(target.bucketId)!);
+      const batch = Math.min(ctx.compactBatchRows ?? COMPACT_BATCH_ROWS, room.get(target.bucketId)!);
       ctx.progress({
         step: `moving rows of ${source.leaf} to ${target.leaf}`,
         done: moved,

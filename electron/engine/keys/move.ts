@@ -37,8 +37,10 @@ export interface MoveFacts {
 /** Where the key's relations are, and whether the tablespace asked for exists and may be used. */
 export async function moveFacts(db: Queryable, facts: KeyFacts, tablespace: string | undefined): Promise<MoveFacts> {
   const { rows: spaces } = await db.query<{ spcname: string; usable: boolean }>(
-    `SELECT spcname, has_tablespace_privilege(oid, 'CREATE') AS usable FROM pg_tablespace
-      WHERE spcname <> 'pg_global' ORDER BY spcname`,
+    // The database's default tablespace needs no privilege (PostgreSQL checks none for it).
+    `SELECT spcname, has_tablespace_privilege(oid, 'CREATE')
+                     OR oid = (SELECT dattablespace FROM pg_database WHERE datname = current_database()) AS usable
+       FROM pg_tablespace WHERE spcname <> 'pg_global' ORDER BY spcname`,
   );
   const usable = spaces.filter((s) => s.usable).map((s) => s.spcname);
   if (tablespace !== undefined) {

@@ -35,6 +35,8 @@ export interface KeyActionRunOptions {
   onProgress?: (progress: KeyProgress) => void;
   /** export: where the rows go (the caller ends it). */
   output?: Writable;
+  /** compact: rows moved per transaction (COMPACT_BATCH_ROWS unless given). */
+  compactBatchRows?: number;
 }
 
 /** Where the key's relations are (move), its closed buckets counted (compact). */
@@ -161,6 +163,7 @@ export async function runKeyAction(
         lock: { ...DEFAULT_LOCK_RETRY, ...run.lock, signal: run.signal },
         signal: run.signal,
         output: run.output,
+        compactBatchRows: run.compactBatchRows,
         step: (step, detail) => journal.step(actionId, step, detail),
         progress: (progress) => run.onProgress?.(progress),
       };

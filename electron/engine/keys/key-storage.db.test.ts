@@ -1,0 +1,264 @@
+// partwise key move and compact against real PostgreSQL, as the non-superuser
+// table owner: where the leaves end up, that no row is lost or over a limit,
+// bad input refused with nothing changed, the lock choice of compaction
+// (the application's UPDATE and DELETE of a row being moved do not fail), and
+// both under the application's concurrent inserts, updates and deletes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { useTestDatabase } from '../../testing/database.js';
+import { expectSameRows } from '../../testing/same-rows.js';
+import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from '../../testing/fixtures.js';
+import { runAsUser } from '../../embedded/run-as.js';
+import { partitionTree } from '../explorer.js';
+import { planKeyActionFor, runKeyAction } from './run.js';
+import type { KeyActionKind, KeyActionOptions } from '../../../shared/keys.js';
+
+const db = useTestDatabase('key_storage');
+const run = { installSchema: 'partwise' };
+let cold = '';
+let forbidden = '';
+
+/** A tablespace made by the superuser in a directory the server's OS user owns; CREATE granted to the owner if asked. */
+async function tablespace(name: string, grant: boolean): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-ts-'));
+  fs.chmodSync(dir, 0o700);
+  const server = runAsUser();
+  if (server) fs.chownSync(dir, server.uid, server.gid);
+  const spc = `${db.name}_${name}`;
+  await db.admin.query(`CREATE TABLESPACE "${spc}" LOCATION '${dir}'`);
+  if (grant) await db.admin.query(`GRANT CREATE ON TABLESPACE "${spc}" TO "${db.owner}"`);
+  return spc;
+}
+
+async function act(t: RoutedTable, key: string, action: KeyActionKind, options: KeyActionOptions = {}, batch?: number) {
+  return runKeyAction(db.pool, { schema: t.schema, name: t.table }, key, action, options, {
+    ...run,
+    compactBatchRows: batch,
+  });
+}
+
+/** 100 rows of key 1 (buckets 0-9 of 10, bucket 9 current) and 20 of key 2, with a ledger. */
+async function seeded(table: string): Promise<RoutedTable> {
+  const t = await createRoutedTable(db, { table, bucketLimit: 10 });
+  await db.query(`CREATE TABLE ${table}_ledger (id bigint PRIMARY KEY, customer_id int NOT NULL, payload text)`);
+  for (const [key, n] of [
+    [1, 100],
+    [2, 20],
+  ] as const)
+    await db.query(
+      `WITH r AS (INSERT INTO ${t.view} (customer_id, payload) SELECT $1, 'seed ' || g FROM generate_series(1, $2) g
+                  RETURNING id, customer_id, payload)
+       INSERT INTO ${table}_ledger SELECT * FROM r`,
+      [key, n],
+    );
+  return t;
+}
+
+/** Deletes 7 rows of every 10 of key 1 in its closed buckets (0-8), from the table and the ledger. */
+async function thinOut(t: RoutedTable): Promise<void> {
+  await db.query(
+    `WITH d AS (DELETE FROM ${t.root} WHERE customer_id = 1 AND bucket_id < 9 AND id % 10 NOT IN (0, 5, 9) RETURNING id)
+     DELETE FROM ${t.table}_ledger l USING d WHERE l.id = d.id`,
+  );
+}
+
+async function placeOf(relation: string): Promise<string> {
+  const rows = await db.query<{ spc: string }>(
+    `SELECT coalesce(t.spcname, 'default') AS spc FROM pg_class c LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+      WHERE c.oid = $1::regclass`,
+    [relation],
+  );
+  return rows[0]!.spc;
+}
+
+function expectSame(left: string, right: string): Promise<void> {
+  return expectSameRows(db, left, right, 'id, customer_id, payload');
+}
+
+beforeAll(async () => {
+  await installPartwise(db);
+  cold = await tablespace('cold', true);
+  forbidden = await tablespace('closed', false);
+});
+
+// The grant would keep the owner role (dropped with the database) alive; the
+// tablespaces stay with the throwaway cluster.
+afterAll(async () => {
+  await db.admin.query(`REVOKE CREATE ON TABLESPACE "${cold}" FROM "${db.owner}"`);
+});
+
+describe('move', () => {
+  it("moves a key's leaves and indexes to a tablespace, leaf by leaf; buckets opened later land there too", async () => {
+    const t = await seeded('m_move');
+    const plan = await planKeyActionFor(db.pool, run.installSchema, { schema: 'public', name: 'm_move' }, '2', 'move', {
+      tablespace: cold,
+    });
+    expect(plan.tablespaces).toContain(cold);
+    expect(plan.tablespaces).not.toContain(forbidden);
+    expect(plan.ddl).toEqual([
+      `ALTER TABLE m_move_customer_id_2 SET TABLESPACE "${cold}"`,
+      `ALTER INDEX m_move_customer_id_2_pkey SET TABLESPACE "${cold}"`,
+      `ALTER TABLE m_move_customer_id_2_bucket_id_0 SET TABLESPACE "${cold}"`,
+      `ALTER INDEX m_move_customer_id_2_bucket_id_0_pkey SET TABLESPACE "${cold}"`,
+      `ALTER TABLE m_move_customer_id_2_bucket_id_1 SET TABLESPACE "${cold}"`,
+      `ALTER INDEX m_move_customer_id_2_bucket_id_1_pkey SET TABLESPACE "${cold}"`,
+    ]);
+    expect(plan.locks.map((l) => l.mode)).toEqual(['ACCESS EXCLUSIVE', 'ACCESS EXCLUSIVE']);
+
+    const result = await act(t, '2', 'move', { tablespace: cold });
+    expect(result).toMatchObject({ action: 'move', changed: true, state: 'active' });
+    expect(result.message).toContain(`moved to tablespace ${cold}: 2 leaves`);
+    const leaves = await leafCounts(db, t.configId);
+    for (const leaf of leaves.filter((l) => l.key_value === '2')) {
+      expect(await placeOf(`public.${leaf.leaf}`)).toBe(cold);
+      expect(await placeOf(`public.${leaf.leaf}_pkey`)).toBe(cold);
+    }
+    // Key 1 stays where it was.
+    expect(await placeOf('public.m_move_customer_id_1_bucket_id_0')).toBe('default');
+    await expectSame('m_move_ledger', t.view);
+
+    // A bucket opened after the move (online: CREATE TABLE, then ATTACH) is in the tablespace, its index too.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT 2, 'later' FROM generate_series(1, 10)`);
+    expect(await placeOf('public.m_move_customer_id_2_bucket_id_2')).toBe(cold);
+    expect(await placeOf('public.m_move_customer_id_2_bucket_id_2_pkey')).toBe(cold);
+
+    const again = await act(t, '2', 'move', { tablespace: cold });
+    expect(again).toMatchObject({ changed: false });
+    expect(again.message).toContain(`is in tablespace ${cold} already; nothing done`);
+
+    // And back to the database's default.
+    await act(t, '2', 'move', { tablespace: 'pg_default' });
+    expect(await placeOf('public.m_move_customer_id_2_bucket_id_2')).toBe('default');
+    const journal = await db.query<{ status: string; detail: { leavesMoved?: number } }>(
+      `SELECT status, detail FROM partwise.key_action WHERE config_id = $1 AND action = 'move' ORDER BY action_id`,
+      [t.configId],
+    );
+    expect(journal.map((j) => [j.status, j.detail.leavesMoved])).toEqual([
+      ['succeeded', 2],
+      ['succeeded', 0],
+      ['succeeded', 3],
+    ]);
+  });
+
+  it('refuses a tablespace that does not exist, or that the role may not create in, and changes nothing', async () => {
+    const t = await seeded('m_bad');
+    await expect(act(t, '1', 'move', { tablespace: 'nowhere' })).rejects.toThrow('tablespace nowhere does not exist');
+    await expect(act(t, '1', 'move', { tablespace: forbidden })).rejects.toThrow(
+      `role ${db.owner} has no CREATE privilege on tablespace ${forbidden}`,
+    );
+    await expect(act(t, '1', 'move', {})).rejects.toThrow('a move needs a tablespace');
+    await expect(act(t, '1', 'compact', { tablespace: cold })).rejects.toThrow('a tablespace goes with move only');
+    expect(await placeOf('public.m_bad_customer_id_1')).toBe('default');
+    expect(
+      await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE config_id = $1`, [t.configId]),
+    ).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('compact', () => {
+  it("merges a key's sparse closed buckets into as few as the limit allows and drops the emptied leaves", async () => {
+    const t = await seeded('c_compact');
+    await thinOut(t);
+    const before = await leafCounts(db, t.configId);
+    expect(before.filter((l) => l.key_value === '1').map((l) => l.rows)).toEqual([3, 3, 3, 3, 3, 3, 3, 3, 3, 10]);
+
+    const plan = await planKeyActionFor(
+      db.pool,
+      run.installSchema,
+      { schema: 'public', name: 'c_compact' },
+      '1',
+      'compact',
+    );
+    expect(plan.compaction).toMatchObject({ leavesBefore: 10, leavesAfter: 4, rowsMoved: 18 });
+    expect(plan.steps.at(-1)).toBe('drop the 6 emptied leaves: key 1 goes from 10 leaves to 4');
+
+    const result = await act(t, '1', 'compact', {}, 4);
+    expect(result).toMatchObject({ action: 'compact', changed: true, rows: 18 });
+    expect(result.message).toBe('Key 1 of public.c_compact compacted: 18 rows moved, 10 leaves before, 4 after.');
+    const after = await leafCounts(db, t.configId);
+    // 27 rows in buckets 0-2 (none over 10), 3-8 gone with their leaves, the current bucket (9) untouched.
+    expect(after.filter((l) => l.key_value === '1').map((l) => [l.bucket_id, l.rows])).toEqual([
+      [0, 10],
+      [1, 10],
+      [2, 7],
+      [9, 10],
+    ]);
+    expect(
+      await db.query(
+        `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'public.c_compact_customer_id_1'::regclass`,
+      ),
+    ).toEqual([{ n: 4 }]);
+    await expectSame('c_compact_ledger', t.view);
+    // Routing carries on: the next rows go to bucket 10 and on.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT 1, 'after' FROM generate_series(1, 12)`);
+    const routed = await leafCounts(db, t.configId);
+    expect(routed.filter((l) => l.key_value === '1').map((l) => [l.bucket_id, l.rows])).toEqual([
+      [0, 10],
+      [1, 10],
+      [2, 7],
+      [9, 10],
+      [10, 10],
+      [11, 2],
+    ]);
+    const tree = await partitionTree(db.pool, 'partwise', t.configId, true);
+    expect(tree.levelOne.find((l) => l.keyValue === '1')).toMatchObject({ state: 'active', rows: 49 });
+
+    const again = await act(t, '1', 'compact');
+    expect(again).toMatchObject({ changed: false });
+    expect(again.message).toContain('has no sparse bucket to merge; nothing done');
+  });
+
+  it('lets the application update and delete rows that a batch moves: they wait for the batch, then find the rows', async () => {
+    const t = await seeded('c_locks');
+    await thinOut(t);
+    const moving = await db.query<{ id: string }>(
+      `SELECT id FROM ${t.root} WHERE customer_id = 1 AND bucket_id = 8 ORDER BY id`,
+    );
+    expect(moving).toHaveLength(3);
+    const compactor = await db.connect();
+    const app = await db.connect();
+    try {
+      await compactor.query('BEGIN');
+      const { rows } = await compactor.query<{ n: string }>(
+        `SELECT partwise.key_compact_batch($1, '1', 8, 0, 10) AS n`,
+        [t.configId],
+      );
+      expect(rows[0]!.n).toBe('3');
+      const update = app.query(`UPDATE ${t.root} SET payload = 'changed' WHERE customer_id = 1 AND id = $1`, [
+        moving[0]!.id,
+      ]);
+      await waitForLockWait(`UPDATE ${t.root}`);
+      await compactor.query('COMMIT');
+      expect((await update).rowCount).toBe(1);
+      const removal = app.query(`DELETE FROM ${t.root} WHERE id = $1`, [moving[1]!.id]);
+      // Nothing waits now: the rows are in bucket 0.
+      expect((await removal).rowCount).toBe(1);
+    } finally {
+      await compactor.end();
+      await app.end();
+    }
+    const left = await db.query<{ id: string; bucket_id: number; payload: string }>(
+      `SELECT id, bucket_id, payload FROM ${t.root} WHERE id = ANY ($1::bigint[]) ORDER BY id`,
+      [moving.map((m) => m.id)],
+    );
+    expect(left.map((r) => [r.id, r.bucket_id])).toEqual([
+      [moving[0]!.id, 0],
+      [moving[2]!.id, 0],
+    ]);
+    expect(left[0]!.payload).toBe('changed');
+  });
+});
+
+async function waitForLockWait(query: string): Promise<void> {
+  for (;;) {
+    const waiting = await db.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+          AND query LIKE $1`,
+      [`${query}%`],
+    );
+    if (waiting.length > 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
