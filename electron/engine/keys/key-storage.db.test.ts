@@ -251,6 +251,206 @@ describe('compact', () => {
   });
 });
 
+interface Workload {
+  /** Operations committed so far. */
+  done(): number;
+  stop(): Promise<{ committed: number; errors: string[] }>;
+}
+
+/**
+ * The application at work on one key, one transaction per operation, each
+ * mirrored in the ledger in the same transaction: inserts through the view,
+ * updates of the given rows (round and round) or deletes of them (each once)
+ * through the partitioned table. An update or delete that finds no
+ * row the ledger has is an error: a write the compaction would have lost.
+ */
+async function startWorkload(
+  t: RoutedTable,
+  key: number,
+  kind: 'insert' | 'update' | 'delete',
+  ids: string[] = [],
+): Promise<Workload> {
+  const client = await db.connect();
+  const ledger = `${t.table}_ledger`;
+  let running = true;
+  let committed = 0;
+  const errors: string[] = [];
+  const loop = (async () => {
+    // Deletes: each row once, spread out so that they fall during the action.
+    for (let i = 0; running && (kind !== 'delete' || i < ids.length); i++) {
+      if (kind === 'delete') await new Promise((r) => setTimeout(r, 25));
+      try {
+        await client.query('BEGIN');
+        if (kind === 'insert') {
+          const { rows } = await client.query<{ id: string }>(
+            `INSERT INTO ${t.view} (customer_id, payload) VALUES ($1, $2) RETURNING id`,
+            [key, `app ${key} row ${i}`],
+          );
+          await client.query(`INSERT INTO ${ledger} (id, customer_id, payload) VALUES ($1, $2, $3)`, [
+            rows[0]!.id,
+            key,
+            `app ${key} row ${i}`,
+          ]);
+        } else {
+          const id = ids[i % ids.length]!;
+          const inLedger = await client.query(`SELECT 1 FROM ${ledger} WHERE id = $1 FOR UPDATE`, [id]);
+          const changed =
+            kind === 'update'
+              ? await client.query(`UPDATE ${t.root} SET payload = $3 WHERE customer_id = $1 AND id = $2`, [
+                  key,
+                  id,
+                  `updated ${i}`,
+                ])
+              : await client.query(`DELETE FROM ${t.root} WHERE customer_id = $1 AND id = $2`, [key, id]);
+          if (changed.rowCount !== inLedger.rowCount)
+            throw new Error(
+              `${kind} of row ${id} changed ${changed.rowCount} rows; the ledger has ${inLedger.rowCount}`,
+            );
+          if (kind === 'update')
+            await client.query(`UPDATE ${ledger} SET payload = $2 WHERE id = $1`, [id, `updated ${i}`]);
+          else await client.query(`DELETE FROM ${ledger} WHERE id = $1`, [id]);
+        }
+        await client.query('COMMIT');
+        committed++;
+      } catch (error) {
+        errors.push((error as Error).message);
+        await client.query('ROLLBACK');
+      }
+    }
+  })();
+  return {
+    done: () => committed,
+    async stop() {
+      running = false;
+      await loop;
+      await client.end();
+      return { committed, errors };
+    },
+  };
+}
+
+/** Until every workload has committed `n` more operations. */
+async function whileWorking(workloads: Workload[], n: number): Promise<void> {
+  const base = workloads.map((w) => w.done());
+  while (workloads.some((w, i) => w.done() < base[i]! + n)) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('move and compact while the application writes', () => {
+  it('compacts a key while the application inserts, updates and deletes its rows: nothing lost, no write fails', async () => {
+    const t = await seeded('w_compact');
+    await thinOut(t);
+    const left = (
+      await db.query<{ id: string }>(
+        `SELECT id::text FROM ${t.root} WHERE customer_id = 1 AND bucket_id < 9 ORDER BY id`,
+      )
+    ).map((r) => r.id);
+    expect(left).toHaveLength(27);
+    // Updates and deletes of rows of the emptied and of the filled buckets alike.
+    const workloads = await Promise.all([
+      startWorkload(t, 1, 'insert'),
+      startWorkload(t, 2, 'insert'),
+      startWorkload(
+        t,
+        1,
+        'update',
+        left.filter((_, i) => i % 3 !== 2),
+      ),
+      startWorkload(
+        t,
+        1,
+        'delete',
+        left.filter((_, i) => i % 3 === 2),
+      ),
+    ]);
+    await whileWorking(workloads.slice(0, 3), 5);
+    // Two rows per batch: many short transactions among the application's.
+    const result = await act(t, '1', 'compact', {}, 2);
+    await whileWorking(workloads.slice(0, 3), 5);
+    const done = await Promise.all(workloads.map((w) => w.stop()));
+    for (const w of done) expect(w.errors).toEqual([]);
+    expect(done[3]!.committed).toBe(9);
+    expect(result.changed).toBe(true);
+    await expectSame('w_compact_ledger', t.view);
+    const leaves = await leafCounts(db, t.configId);
+    for (const leaf of leaves) expect(leaf.rows).toBeLessThanOrEqual(leaf.capacity);
+    const closed = leaves.filter((l) => l.key_value === '1' && l.bucket_id < 9);
+    expect(closed.length).toBeLessThan(9);
+  });
+
+  it('moves a key while the application inserts, updates and deletes its rows: nothing lost, no write fails', async () => {
+    const t = await seeded('w_move');
+    const some = (
+      await db.query<{ id: string }>(`SELECT id::text FROM ${t.root} WHERE customer_id = 1 ORDER BY id LIMIT 40`)
+    ).map((r) => r.id);
+    const workloads = await Promise.all([
+      startWorkload(t, 1, 'insert'),
+      startWorkload(t, 2, 'insert'),
+      startWorkload(t, 1, 'update', some.slice(0, 30)),
+      startWorkload(t, 1, 'delete', some.slice(30)),
+    ]);
+    await whileWorking(workloads.slice(0, 3), 5);
+    const result = await act(t, '1', 'move', { tablespace: cold });
+    await whileWorking(workloads.slice(0, 3), 5);
+    const done = await Promise.all(workloads.map((w) => w.stop()));
+    for (const w of done) expect(w.errors).toEqual([]);
+    expect(result.changed).toBe(true);
+    await expectSame('w_move_ledger', t.view);
+    for (const leaf of (await leafCounts(db, t.configId)).filter((l) => l.key_value === '1'))
+      expect(await placeOf(`public.${leaf.leaf}`)).toBe(cold);
+  });
+});
+
+describe('compact and inserts in flight', () => {
+  it('waits for an insert that took a ticket of a closed bucket before counting, so that no bucket goes over its limit', async () => {
+    const t = await createRoutedTable(db, { table: 'c_inflight', bucketLimit: 10 });
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT 1, 'first ' || g FROM generate_series(1, 9) g`);
+    const app = await db.connect();
+    try {
+      // Ticket 10, bucket 0, not committed; then tickets 11-21 fill bucket 1 and open bucket 2.
+      await app.query('BEGIN');
+      await app.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'in flight')`);
+      await db.query(
+        `INSERT INTO ${t.view} (customer_id, payload) SELECT 1, 'next ' || g FROM generate_series(1, 11) g`,
+      );
+      // Buckets 0 and 1 hold 5 committed rows each: one bucket could take them all, but for the row in flight.
+      await db.query(
+        `DELETE FROM ${t.root} WHERE customer_id = 1 AND payload IN ('first 1', 'first 2', 'first 3', 'first 4')`,
+      );
+      await db.query(
+        `DELETE FROM ${t.root} WHERE customer_id = 1 AND payload IN ('next 1', 'next 2', 'next 3', 'next 4', 'next 5')`,
+      );
+      let waiting!: () => void;
+      const waits = new Promise<void>((resolve) => (waiting = resolve));
+      const compaction = runKeyAction(
+        db.pool,
+        { schema: 'public', name: 'c_inflight' },
+        '1',
+        'compact',
+        {},
+        {
+          ...run,
+          onProgress: (p) => {
+            if (p.step.startsWith('waiting for 1 transaction that insert')) waiting();
+          },
+        },
+      );
+      await waits;
+      await app.query('COMMIT');
+      const result = await compaction;
+      // Counted after the commit: 6 and 5 rows do not fit in one bucket of 10.
+      expect(result.changed).toBe(false);
+    } finally {
+      await app.end();
+    }
+    const leaves = await leafCounts(db, t.configId);
+    expect(leaves.map((l) => [l.bucket_id, l.rows])).toEqual([
+      [0, 6],
+      [1, 5],
+      [2, 1],
+    ]);
+  });
+});
+
 async function waitForLockWait(query: string): Promise<void> {
   for (;;) {
     const waiting = await db.query(
