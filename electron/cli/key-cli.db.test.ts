@@ -1,13 +1,15 @@
 // `partwise key ...` as users run it: plans, confirmations, JSON, exports to a
 // file and to stdout, bad input refused with nothing changed, and kill -9 in
 // the middle of a detach or a drop, then the same command again.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { useTestDatabase } from '../testing/database.js';
 import { expectSameRows } from '../testing/same-rows.js';
-import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
+import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from '../testing/fixtures.js';
+import { createTablespace, revokeTablespace } from '../testing/tablespace.js';
+import { partitionTree } from '../engine/explorer.js';
 import { killHard, runCli, runCliUntil } from '../testing/cli.js';
 
 const db = useTestDatabase('key_cli');
@@ -104,6 +106,13 @@ describe('partwise key', () => {
         1,
       ],
       [['key', 'drop', '--table', 'c_bad', '--value', '1'], /Add --yes to run without a terminal/, 2],
+      [['key', 'move', '--table', 'c_bad', '--value', '1'], /move needs --tablespace NAME/, 2],
+      [['key', 'compact', '--table', 'c_bad', '--value', '1', '--tablespace', 'x'], /--tablespace goes with move/, 2],
+      [
+        ['key', 'move', '--table', 'c_bad', '--value', '1', '--tablespace', 'nowhere'],
+        /tablespace nowhere does not exist/,
+        1,
+      ],
     ];
     for (const [args, message, code] of cases) {
       const result = await runCli([...args, '--url', db.url]);
@@ -256,4 +265,84 @@ describe('kill -9 in the middle of a key action, then the same command again', (
       }
     });
   }
+});
+
+describe('kill -9 in the middle of a move or a compaction, then the same command again', () => {
+  let cold = '';
+  beforeAll(async () => {
+    cold = await createTablespace(db, 'cold', true);
+  });
+  afterAll(async () => {
+    await revokeTablespace(db, cold);
+  });
+
+  /** Key 1 with 5 closed buckets of 3 rows each and its current bucket; the ledger kept in step. */
+  async function sparse(name: string): Promise<RoutedTable> {
+    const t = await seeded(name);
+    await db.query(
+      `WITH r AS (INSERT INTO ${t.view} (customer_id, payload) SELECT 1, 'more ' || g FROM generate_series(1, 40) g
+                  RETURNING id, customer_id, payload)
+       INSERT INTO ${name}_ledger SELECT * FROM r`,
+    );
+    await db.query(
+      `WITH d AS (DELETE FROM ${t.root} WHERE (id, bucket_id) IN (
+                    SELECT id, bucket_id FROM (SELECT id, bucket_id, row_number() OVER (PARTITION BY bucket_id ORDER BY id) AS n
+                                                 FROM ${t.root} WHERE customer_id = 1 AND bucket_id < 5) r WHERE n > 3)
+                  AND customer_id = 1 RETURNING id)
+       DELETE FROM ${name}_ledger l USING d WHERE l.id = d.id`,
+    );
+    return t;
+  }
+
+  it('finishes a compaction killed after its first batch: the key reads as compacting meanwhile, nothing is lost', async () => {
+    const t = await sparse('c_compact_crash');
+    const child = await runCliUntil(
+      ['key', 'compact', '--url', db.url, '--table', 'c_compact_crash', '--value', '1'],
+      'key:compact-after-batch',
+    );
+    await killHard(child, db.url);
+    const tree = await partitionTree(db.pool, 'partwise', t.configId, false);
+    expect(tree.levelOne.find((l) => l.keyValue === '1')?.state).toBe('compacting');
+    // Routing goes on meanwhile.
+    await write(t, 'between');
+    const again = await runCli(['key', 'compact', '--url', db.url, '--table', 'c_compact_crash', '--value', '1']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/Key 1 of public\.c_compact_crash compacted: \d+ rows moved/);
+    const rows = await db.query<{ status: string }>(
+      `SELECT status FROM partwise.key_action WHERE table_name = 'c_compact_crash' ORDER BY action_id`,
+    );
+    expect(rows.map((r) => r.status)).toEqual(['interrupted', 'succeeded']);
+    await expectSame('c_compact_crash_ledger', t.view);
+    const leaves = await leafCounts(db, t.configId);
+    for (const leaf of leaves) expect(leaf.rows).toBeLessThanOrEqual(leaf.capacity);
+    // 15 rows of 5 closed buckets fit in 2.
+    expect(leaves.filter((l) => l.key_value === '1' && l.bucket_id < 5).map((l) => l.rows)).toEqual([10, 5]);
+    const after = await partitionTree(db.pool, 'partwise', t.configId, false);
+    expect(after.levelOne.find((l) => l.keyValue === '1')?.state).toBe('active');
+  });
+
+  it('finishes a move killed after its first leaf: the key reads as moving meanwhile, nothing is lost', async () => {
+    const t = await seeded('c_move_crash');
+    const args = ['key', 'move', '--url', db.url, '--table', 'c_move_crash', '--value', '1', '--tablespace', cold];
+    const child = await runCliUntil(args, 'key:move-after-leaf');
+    await killHard(child, db.url);
+    const tree = await partitionTree(db.pool, 'partwise', t.configId, false);
+    expect(tree.levelOne.find((l) => l.keyValue === '1')?.state).toBe('moving');
+    const [journal] = await db.query<{ detail: { movedLeaves: string[] } }>(
+      `SELECT detail FROM partwise.key_action WHERE table_name = 'c_move_crash'`,
+    );
+    expect(journal!.detail.movedLeaves).toEqual(['c_move_crash_customer_id_1_bucket_id_0']);
+    await write(t, 'between');
+    const again = await runCli([...args, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    const [result] = JSON.parse(again.stdout) as Array<{ message: string; changed: boolean }>;
+    // Bucket 0 was moved before the kill; bucket 1 is left.
+    expect(result!.message).toContain(`moved to tablespace ${cold}: 1 leaf`);
+    await expectSame('c_move_crash_ledger', t.view);
+    const places = await db.query<{ spc: string | null }>(
+      `SELECT t.spcname AS spc FROM pg_partition_tree('public.c_move_crash_customer_id_1') p
+         JOIN pg_class c ON c.oid = p.relid LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace`,
+    );
+    expect(places.map((p) => p.spc)).toEqual([cold, cold, cold]);
+  });
 });

@@ -4,13 +4,10 @@
 // (the application's UPDATE and DELETE of a row being moved do not fail), and
 // both under the application's concurrent inserts, updates and deletes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { useTestDatabase } from '../../testing/database.js';
 import { expectSameRows } from '../../testing/same-rows.js';
 import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from '../../testing/fixtures.js';
-import { runAsUser } from '../../embedded/run-as.js';
+import { createTablespace, revokeTablespace } from '../../testing/tablespace.js';
 import { partitionTree } from '../explorer.js';
 import { planKeyActionFor, runKeyAction } from './run.js';
 import type { KeyActionKind, KeyActionOptions } from '../../../shared/keys.js';
@@ -19,18 +16,6 @@ const db = useTestDatabase('key_storage');
 const run = { installSchema: 'partwise' };
 let cold = '';
 let forbidden = '';
-
-/** A tablespace made by the superuser in a directory the server's OS user owns; CREATE granted to the owner if asked. */
-async function tablespace(name: string, grant: boolean): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-ts-'));
-  fs.chmodSync(dir, 0o700);
-  const server = runAsUser();
-  if (server) fs.chownSync(dir, server.uid, server.gid);
-  const spc = `${db.name}_${name}`;
-  await db.admin.query(`CREATE TABLESPACE "${spc}" LOCATION '${dir}'`);
-  if (grant) await db.admin.query(`GRANT CREATE ON TABLESPACE "${spc}" TO "${db.owner}"`);
-  return spc;
-}
 
 async function act(t: RoutedTable, key: string, action: KeyActionKind, options: KeyActionOptions = {}, batch?: number) {
   return runKeyAction(db.pool, { schema: t.schema, name: t.table }, key, action, options, {
@@ -79,14 +64,12 @@ function expectSame(left: string, right: string): Promise<void> {
 
 beforeAll(async () => {
   await installPartwise(db);
-  cold = await tablespace('cold', true);
-  forbidden = await tablespace('closed', false);
+  cold = await createTablespace(db, 'cold', true);
+  forbidden = await createTablespace(db, 'closed', false);
 });
 
-// The grant would keep the owner role (dropped with the database) alive; the
-// tablespaces stay with the throwaway cluster.
 afterAll(async () => {
-  await db.admin.query(`REVOKE CREATE ON TABLESPACE "${cold}" FROM "${db.owner}"`);
+  await revokeTablespace(db, cold);
 });
 
 describe('move', () => {
