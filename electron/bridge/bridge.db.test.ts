@@ -289,6 +289,35 @@ describe('commands over the WebSocket', () => {
     }
   });
 
+  it('carries a compaction: its plan, the run, and the tree with fewer leaves', async () => {
+    await installPartwise(db);
+    const table = await createRoutedTable(db, { table: 'bridge_compact', bucketLimit: 10 });
+    await db.query(`INSERT INTO ${table.view} (customer_id, payload) SELECT 1, 'p' FROM generate_series(1, 40) g`);
+    await db.query(`DELETE FROM ${table.root} WHERE bucket_id < 3 AND id % 10 NOT IN (1, 2)`);
+    const session = await open();
+    try {
+      const saved = await session.call('connections.save', harnessProfile('Compact'));
+      const id = (saved.response as { result: { id: string } }).result.id;
+      const input = { connectionId: id, configId: table.configId, action: 'compact', keyValues: ['1'], options: {} };
+      const plan = await session.call('keys.plan', input);
+      expect(plan.response).toMatchObject({
+        ok: true,
+        result: [{ keyValue: '1', compaction: { leavesBefore: 4, leavesAfter: 2 } }],
+      });
+      const run = await session.call('keys.run', input);
+      expect(run.response).toMatchObject({ ok: true, result: [{ keyValue: '1', changed: true, rows: 4 }] });
+      const tree = await session.call('explorer.tree', { connectionId: id, configId: table.configId });
+      expect(
+        (
+          tree.response as { result: { levelOne: Array<{ buckets: Array<{ bucketId: number }> }> } }
+        ).result.levelOne[0]!.buckets.map((b) => b.bucketId),
+      ).toEqual([0, 3]);
+      await session.call('connections.delete', { id });
+    } finally {
+      session.ws.close();
+    }
+  });
+
   it('answers concurrent requests by id', async () => {
     const session = await open();
     try {

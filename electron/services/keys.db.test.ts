@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyActionEntry, KeyActionResult, KeyPlan, KeyProgressEvent } from '../../shared/keys.js';
 import { KeyJournal } from '../engine/keys/journal.js';
 import { findManagedTable } from '../engine/maintain.js';
@@ -17,6 +17,7 @@ import { useTestDatabase } from '../testing/database.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
 import { resultOf } from '../testing/envelope.js';
 import { testPools } from '../testing/pools.js';
+import { createTablespace, revokeTablespace } from '../testing/tablespace.js';
 
 const db = useTestDatabase('keys_services');
 let dispatch: ReturnType<typeof createDispatcher>;
@@ -246,5 +247,44 @@ describe('keys.history', () => {
     await expect
       .poll(async () => (await call<KeyActionEntry[]>('keys.history', { connectionId: 'main' }))[0]!.status)
       .toBe('interrupted');
+  });
+});
+
+describe('keys.plan and keys.run: move and compact', () => {
+  let cold = '';
+  beforeAll(async () => {
+    cold = await createTablespace(db, 'cold', true);
+  });
+  afterAll(async () => {
+    await revokeTablespace(db, cold);
+  });
+
+  it("compacts a key's sparse buckets; the tree shows the fewer leaves", async () => {
+    const c = await createRoutedTable(db, { table: 'sparse', bucketLimit: 10 });
+    await db.query(`INSERT INTO ${c.view} (customer_id, payload) SELECT 1, 'p' || g FROM generate_series(1, 40) g`);
+    await db.query(`DELETE FROM ${c.root} WHERE bucket_id < 3 AND id % 10 NOT IN (1, 2)`);
+    const base = { connectionId: 'main', configId: c.configId, options: {}, keyValues: ['1'] };
+    const [plan] = await call<KeyPlan[]>('keys.plan', { ...base, action: 'compact' });
+    expect(plan!.compaction).toMatchObject({ leavesBefore: 4, leavesAfter: 2, rowsMoved: 4 });
+    const [result] = await call<KeyActionResult[]>('keys.run', { ...base, action: 'compact' });
+    expect(result).toMatchObject({ changed: true, rows: 4, state: 'active' });
+    const tree = await call<PartitionTree>('explorer.tree', { connectionId: 'main', configId: c.configId });
+    expect(tree.levelOne[0]!.buckets.map((b) => b.bucketId)).toEqual([0, 3]);
+  });
+
+  it('lists the tablespaces the role may use in the plan of a move, moves, and refuses one that does not exist', async () => {
+    const base = { connectionId: 'main', configId: t.configId, options: {}, keyValues: ['3'] };
+    const [plan] = await call<KeyPlan[]>('keys.plan', { ...base, action: 'move' });
+    expect(plan).toMatchObject({ steps: [], tablespaces: expect.arrayContaining(['pg_default', cold]) });
+    const [moved] = await call<KeyActionResult[]>('keys.run', {
+      ...base,
+      action: 'move',
+      options: { tablespace: cold },
+    });
+    expect(moved).toMatchObject({ changed: true });
+    await expect(
+      call('keys.run', { ...base, action: 'move', options: { tablespace: 'nowhere' } }),
+    ).rejects.toMatchObject({ kind: 'invalid_input', message: 'tablespace nowhere does not exist' });
+    await expect(call('keys.run', { ...base, action: 'move' })).rejects.toMatchObject({ kind: 'invalid_input' });
   });
 });
