@@ -120,3 +120,73 @@ test('exports, drops and detaches tenants from the Explorer', async ({ app, db, 
   ]);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('compacts a tenant whose buckets ran mostly empty, from the Explorer', async ({ app, db }) => {
+  await migrateTable(db, { schema: 'public', table: EVENTS_TABLE, keyColumn: KEY_COLUMN, bucketLimit: 1_000 });
+  const { shell, connections, tables, explorer } = app;
+  const [config] = await db.query<{ root: string }>(
+    `SELECT format('%I.%I', table_schema, partitioned_table) AS root FROM partwise.partition_config`,
+  );
+  // Tenant 1's closed buckets (about 10,000 rows) lose 19 rows of every 20:
+  // about 500 are left, which one bucket holds; the current bucket keeps its rows.
+  await db.query(
+    `DELETE FROM ${config!.root} WHERE ${KEY_COLUMN} = 1 AND id % 20 <> 0
+        AND bucket_id < (SELECT current_bucket_id FROM partwise.partition_tracker WHERE key_value = '1')`,
+  );
+  const countOf = async (): Promise<number> =>
+    (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${EVENTS_TABLE} WHERE ${KEY_COLUMN} = 1`))[0]!.n;
+  const rows = await countOf();
+  const [before] = await db.query<{ leaves: number; closed: number; left: number }>(
+    `SELECT count(*)::int AS leaves, count(*) FILTER (WHERE b.bucket_id < t.current_bucket_id)::int AS closed,
+            (SELECT count(*)::int FROM ${config!.root} r WHERE r.${KEY_COLUMN} = 1 AND r.bucket_id < t.current_bucket_id) AS left
+       FROM partwise.partition_bucket b JOIN partwise.partition_tracker t USING (config_id, key_value)
+      WHERE b.key_value = '1' GROUP BY t.current_bucket_id`,
+  );
+  expect(before!.closed).toBeGreaterThan(5);
+  expect(before!.left).toBeLessThanOrEqual(1_000);
+  // The closed buckets' rows fit in one: the current bucket (and any opened ahead) stay.
+  const after = before!.leaves - before!.closed + 1;
+
+  await test.step('connect and open the Explorer', async () => {
+    await shell.go('connections');
+    await connections.openNewForm();
+    await connections.fill({ name: 'Compact', ...db.connection });
+    await connections.save();
+    await connections.use('Compact');
+    await expect(tables.row(EVENTS)).toBeVisible();
+    await shell.go('explorer');
+    await explorer.waitLoaded();
+  });
+
+  await test.step('the plan of compacting tenant 1 shows its leaves before and after and the locks', async () => {
+    await explorer.searchFor('1');
+    await expect(explorer.partition('1').getByTestId('bucket-count')).toHaveText(String(before!.leaves));
+    await explorer.select('1');
+    const dialog = await explorer.openKeyAction('compact');
+    await expect(dialog.getByRole('heading')).toHaveText(`Compact 1 key of public.${EVENTS_TABLE}?`);
+    await expect(dialog.getByTestId('key-plan-compaction')).toContainText(
+      `${before!.leaves} leaves before, ${after} after`,
+    );
+    await expect(dialog.getByTestId('key-plan-locks')).toContainText('EXCLUSIVE on each emptied leaf');
+    await dialog.screenshot({ path: path.join(SCREENSHOT_DIR, 'keys-compact-confirm.png') });
+    await dialog.getByTestId('confirm-accept').click();
+    await expect(dialog.getByTestId('key-action-results')).toContainText(`Key 1 of public.${EVENTS_TABLE} compacted:`);
+    await expect(dialog.getByTestId('key-action-results')).toContainText(
+      `${before!.leaves} leaves before, ${after} after.`,
+    );
+    await dialog.screenshot({ path: path.join(SCREENSHOT_DIR, 'keys-compact-done.png') });
+    await dialog.getByTestId('confirm-cancel').click();
+  });
+
+  await test.step('the tree shows the fewer leaves without a refresh', async () => {
+    await expect(explorer.partition('1').getByTestId('bucket-count')).toHaveText(String(after));
+    await explorer.expand('1');
+    await expect(explorer.buckets('1')).toHaveCount(after);
+    await shell.screenshotBothThemes('keys-compact-after');
+  });
+
+  expect(await countOf()).toBe(rows);
+  expect(await db.query(`SELECT count(*)::int AS n FROM partwise.partition_bucket WHERE key_value = '1'`)).toEqual([
+    { n: 2 },
+  ]);
+});
