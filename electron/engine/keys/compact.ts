@@ -31,7 +31,7 @@ import type { ActionContext, ActionOutcome } from './actions.js';
 import type { KeyFacts } from './facts.js';
 
 /** Rows moved per transaction: each holds EXCLUSIVE on its source leaf while it moves them. */
-export const COMPACT_BATCH_ROWS = 5000;
+export const COMPACT_BATCH_ROWS = 1000;
 
 export interface ClosedBucket {
   bucketId: number;
@@ -111,6 +111,26 @@ export function proposeCompaction(buckets: readonly ClosedBucket[], leaves: numb
   throw new Error('unreachable: keeping every bucket moves no row');
 }
 
+/** Which rows go where, as the run moves them: each emptied bucket into the first filled one with room left. */
+export function plannedMoves(
+  proposal: CompactionProposal,
+): Array<{ source: ClosedBucket; target: ClosedBucket; rows: number }> {
+  const room = new Map(proposal.targets.map((b) => [b.bucketId, Math.max(b.limit - b.rows, 0)]));
+  const moves = [];
+  for (const source of proposal.sources) {
+    let left = source.rows;
+    for (const target of proposal.targets) {
+      if (left === 0) break;
+      const rows = Math.min(left, room.get(target.bucketId)!);
+      if (rows === 0) continue;
+      moves.push({ source, target, rows });
+      room.set(target.bucketId, room.get(target.bucketId)! - rows);
+      left -= rows;
+    }
+  }
+  return moves;
+}
+
 /** Waits until every transaction that held a lock on the routing view when it was called has ended. */
 async function waitForRoutedInserts(ctx: ActionContext): Promise<void> {
   const view = `${ident(ctx.config.schema)}.${ident(ctx.config.table)}`;
@@ -124,7 +144,7 @@ async function waitForRoutedInserts(ctx: ActionContext): Promise<void> {
   while (waiting.length > 0) {
     if (ctx.signal?.aborted) throw new PartwiseError('cancelled', 'Cancelled');
     ctx.progress({
-      step: `waiting for ${waiting.length} transaction${waiting.length === 1 ? '' : 's'} that insert through ${view} to end`,
+      step: `waiting for ${waiting.length} transaction${waiting.length === 1 ? '' : 's'} that insert through ${ctx.config.schema}.${ctx.config.table} to end`,
     });
     await sleep(100, ctx.signal);
     const { rows: still } = await ctx.client.query<{ vxids: string[] }>(
@@ -194,6 +214,10 @@ export async function compactKey(ctx: ActionContext): Promise<ActionOutcome> {
           );
           return rows[0]!.dropped;
         });
+  // The filled leaves' statistics still count the rows they had: the
+  // Explorer's estimates (and the planner's) are read from them.
+  // SHARE UPDATE EXCLUSIVE on one leaf at a time; reads and writes go on.
+  if (moved > 0) for (const target of proposal.targets) await ctx.client.query(`ANALYZE ${target.leaf}`);
   return {
     changed: moved > 0 || dropped.length > 0,
     state: 'active',

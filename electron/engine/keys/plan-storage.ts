@@ -2,9 +2,9 @@
 // another tablespace) and compact (sparse buckets merged). Read-only; the
 // lock durations quoted are measured by docs/key-locks/measure.sh.
 import type { KeyPlan, LockStep } from '../../../shared/keys.js';
-import { qualified } from '../../db/sql.js';
+import { ident, qualified } from '../../db/sql.js';
 import { countOf, formatBytes } from '../../../shared/text.js';
-import { COMPACT_BATCH_ROWS, type CompactionProposal } from './compact.js';
+import { COMPACT_BATCH_ROWS, plannedMoves, type CompactionProposal } from './compact.js';
 import type { KeyFacts } from './facts.js';
 import { leafStatements, levelOneStatements, type MoveFacts } from './move.js';
 
@@ -72,7 +72,8 @@ export function compactPlan(facts: KeyFacts, proposal: CompactionProposal): Plan
       compaction: { ...summary(proposal) },
     };
   const root = qualified(config.schema, config.partitionedTable);
-  const view = qualified(config.schema, config.table);
+  const view = `${config.schema}.${config.table}`;
+  const batch = COMPACT_BATCH_ROWS.toLocaleString('en-US');
   const rowsMoved = proposal.sources.reduce((sum, b) => sum + b.rows, 0);
   return {
     steps: [
@@ -85,12 +86,10 @@ export function compactPlan(facts: KeyFacts, proposal: CompactionProposal): Plan
       `drop the ${countOf(proposal.sources.length, 'emptied leaf', 'emptied leaves')}: key ${keyValue} goes from ${countOf(proposal.leavesBefore, 'leaf', 'leaves')} to ${proposal.leavesAfter}`,
     ],
     ddl: [
-      ...proposal.sources
-        .filter((s) => s.rows > 0)
-        .map(
-          (s) =>
-            `UPDATE ${root} SET ${config.bucketColumn} = <a filled bucket> WHERE ${config.keyColumn} = '${keyValue.replace(/'/g, "''")}' AND ${config.bucketColumn} = ${s.bucketId} (${countOf(s.rows, 'row')}, in batches)`,
-        ),
+      ...plannedMoves(proposal).map(
+        (m) =>
+          `UPDATE ${root} SET ${ident(config.bucketColumn)} = ${m.target.bucketId} WHERE ${ident(config.keyColumn)} = '${keyValue.replace(/'/g, "''")}' AND ${ident(config.bucketColumn)} = ${m.source.bucketId} -- ${countOf(m.rows, 'row')} into ${m.target.leaf}, in batches of at most ${batch} under LOCK TABLE ${m.source.leaf} IN EXCLUSIVE MODE`,
+      ),
       `DROP TABLE ${proposal.sources.map((s) => s.leaf).join(', ')}`,
     ],
     locks: [
@@ -103,6 +102,11 @@ export function compactPlan(facts: KeyFacts, proposal: CompactionProposal): Plan
         relation: 'each filled leaf',
         mode: 'ROW EXCLUSIVE',
         held: 'while a batch is written into it; reads and writes go on',
+      },
+      {
+        relation: 'each filled leaf, at the end',
+        mode: 'SHARE UPDATE EXCLUSIVE',
+        held: 'while ANALYZE reads it, so that its statistics count the rows it holds now; reads and writes go on',
       },
       {
         relation: facts.levelOne!,

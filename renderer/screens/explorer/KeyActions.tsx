@@ -90,6 +90,13 @@ function PlanDetails({ plan }: { plan: KeyPlan }) {
         , <span data-testid="key-plan-bytes">{formatBytes(plan.bytes)}</span> in{' '}
         {formatCount(plan.leaves.length, 'leaf', 'leaves')} of <span className="mono">{plan.levelOne}</span>
       </p>
+      {plan.compaction && plan.steps.length > 0 && (
+        <p data-testid="key-plan-compaction">
+          {formatCount(plan.compaction.leavesBefore, 'leaf', 'leaves')} before,{' '}
+          <strong>{formatNumber(plan.compaction.leavesAfter)}</strong> after; {formatNumber(plan.compaction.rowsMoved)}{' '}
+          rows moved (counted now, counted again when it runs)
+        </p>
+      )}
       {plan.steps.length === 0 ? (
         <p className="muted">Nothing to do.</p>
       ) : (
@@ -104,13 +111,6 @@ function PlanDetails({ plan }: { plan: KeyPlan }) {
           {plan.ddl.slice(0, 8).join(';\n')}
           {plan.ddl.length > 8 ? `;\n… ${plan.ddl.length - 8} more` : ';'}
         </pre>
-      )}
-      {plan.compaction && plan.steps.length > 0 && (
-        <p data-testid="key-plan-compaction">
-          {formatCount(plan.compaction.leavesBefore, 'leaf', 'leaves')} before,{' '}
-          <strong>{formatNumber(plan.compaction.leavesAfter)}</strong> after; {formatNumber(plan.compaction.rowsMoved)}{' '}
-          rows moved (counted now, counted again when it runs)
-        </p>
       )}
       {plan.locks.length > 0 && (
         <ul className="key-plan-locks" data-testid="key-plan-locks">
