@@ -203,4 +203,63 @@ describe('key actions', () => {
     const dialog = await openExportDialog();
     expect(within(dialog).queryByTestId('key-export-choose')).toBeNull();
   });
+
+  it('moves a key to a tablespace chosen from those the plan lists', async () => {
+    const { api } = renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'keys.plan': ({ keyValues, action, options }) =>
+          keyValues.map((key) => ({
+            ...plan(key, action),
+            steps: options.tablespace ? [`move 2 leaves of key ${key} to ${options.tablespace}`] : [],
+            tablespaces: ['cold_disk', 'pg_default'],
+          })),
+        'keys.run': ({ keyValues, action }) =>
+          keyValues.map((keyValue) => ({
+            actionId: 1,
+            action,
+            schema: 'public',
+            table: 'custom_module_data',
+            keyValue,
+            state: 'active' as const,
+            changed: true,
+            message: `Key ${keyValue} of public.custom_module_data moved to tablespace cold_disk: 2 leaves (3 MB) rewritten there.`,
+            rows: 12_345,
+            bytes: 3 * 1024 * 1024,
+            durationMs: 10,
+          })),
+      },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
+    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
+    await userEvent.click(screen.getByTestId('key-action-move'));
+    const dialog = await screen.findByTestId('key-action-dialog');
+    await within(dialog).findByTestId('key-plan');
+    expect(within(dialog).getByText('Choose a tablespace.')).toBeTruthy();
+    const picker = within(dialog).getByTestId('key-move-tablespace');
+    await waitFor(() =>
+      expect([...picker.querySelectorAll('option')].map((o) => o.textContent)).toEqual([
+        'Choose…',
+        'cold_disk',
+        'pg_default',
+      ]),
+    );
+    await userEvent.selectOptions(picker, 'cold_disk');
+    expect(await within(dialog).findByText('move 2 leaves of key 1000 to cold_disk')).toBeTruthy();
+    const accept = within(dialog).getByTestId('confirm-accept');
+    await waitFor(() => expect(accept).toHaveProperty('disabled', false));
+    await userEvent.click(accept);
+    expect((await within(dialog).findByTestId('key-action-results')).textContent).toContain(
+      'moved to tablespace cold_disk',
+    );
+    expect(api.callsOf('keys.run')).toEqual([
+      {
+        connectionId: 'sandbox',
+        configId: 1,
+        action: 'move',
+        keyValues: ['1000'],
+        options: { tablespace: 'cold_disk' },
+      },
+    ]);
+  });
 });
