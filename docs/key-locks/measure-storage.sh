@@ -7,9 +7,18 @@
 #   node docs/key-locks/analyse.mjs /tmp/key-locks-storage/move
 #   node docs/key-locks/analyse.mjs /tmp/key-locks-storage/compact
 # Usage: docs/key-locks/measure-storage.sh URL TABLESPACE
-#   URL: the owner of table `events` (key tenant_id, bucket limit 100000, tenant 1
-#   with ids 1..1000000), (see the README, "What each action locks");
-#   TABLESPACE: one the owner may create in. pgbench and psql on PATH.
+#   URL: the owner of table `events`, made as the owner (psql), then partitioned:
+#     CREATE TABLE events (id bigserial PRIMARY KEY, tenant_id int NOT NULL, kind text NOT NULL,
+#                          payload text, created_at timestamptz NOT NULL DEFAULT now());
+#     INSERT INTO events (tenant_id, kind, payload)
+#       SELECT 1, 'seed', repeat(md5(g::text), 2) FROM generate_series(1, 1000000) g;
+#     INSERT INTO events (tenant_id, kind, payload)
+#       SELECT 2 + g % 40, 'seed', repeat(md5(g::text), 2) FROM generate_series(1, 400000) g;
+#     CREATE INDEX ON events (tenant_id, created_at); ANALYZE events;
+#     npx partwise migrate --url URL --table public.events --key tenant_id --bucket-limit 100000 --yes
+#   TABLESPACE: one the owner may create in (a superuser: CREATE TABLESPACE ... LOCATION
+#   '<empty directory the server's OS user owns>'; GRANT CREATE ON TABLESPACE ... TO owner).
+#   pgbench and psql on PATH.
 set -euo pipefail
 URL="$1"
 SPACE="$2"
