@@ -14,8 +14,7 @@ type Planned = Pick<KeyPlan, 'steps' | 'ddl' | 'locks' | 'notes'> &
 export function movePlan(facts: KeyFacts, move: MoveFacts): Planned {
   const levelOne = facts.levelOne!;
   const none = { steps: [], ddl: [], locks: [], tablespaces: move.usable };
-  if (move.tablespace === null)
-    return { ...none, notes: [`Choose the tablespace for key ${facts.keyValue} (--tablespace NAME).`] };
+  if (move.tablespace === null) return { ...none, notes: [`Choose the tablespace to move key ${facts.keyValue} to.`] };
   const tablespace = move.tablespace;
   const head = levelOneStatements(move, levelOne);
   const leaves = move.leaves.filter((l) => leafStatements(move, l).length > 0);
