@@ -10,6 +10,7 @@ import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from
 import { createTablespace, revokeTablespace } from '../../testing/tablespace.js';
 import { partitionTree } from '../explorer.js';
 import { planKeyActionFor, runKeyAction } from './run.js';
+import { migrate } from '../index.js';
 import type { KeyActionKind, KeyActionOptions } from '../../../shared/keys.js';
 
 const db = useTestDatabase('key_storage');
@@ -380,6 +381,43 @@ describe('move and compact while the application writes', () => {
     await expectSame('w_move_ledger', t.view);
     for (const leaf of (await leafCounts(db, t.configId)).filter((l) => l.key_value === '1'))
       expect(await placeOf(`public.${leaf.leaf}`)).toBe(cold);
+  });
+});
+
+describe('compact and the unique registries of a migrated table', () => {
+  it('keeps the moved rows unique across the table, and a later drop of the key frees their values', async () => {
+    await db.query(`CREATE TABLE c_unique (id bigint PRIMARY KEY, customer_id int NOT NULL, payload text)`);
+    await db.query(`INSERT INTO c_unique SELECT g, 1 + g % 3, 'p' FROM generate_series(1, 300) g`);
+    const outcome = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'c_unique', keyColumn: 'customer_id', bucketLimit: 40 }],
+      { workers: 1 },
+    );
+    expect(outcome.status).toBe('succeeded');
+    const [registry] = await db.query<{ registry_table: string }>(
+      `SELECT registry_table FROM partwise.unique_registry r JOIN partwise.partition_config c USING (config_id)
+        WHERE c.table_name = 'c_unique' AND r.enforced`,
+    );
+    // Key 2 (100 rows: buckets 0 and 1 of 40, 2 current) keeps 10 rows in each closed bucket.
+    await db.query(
+      `DELETE FROM c_unique_partitioned WHERE customer_id = 2 AND id IN (
+         SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY bucket_id ORDER BY id) AS n
+                           FROM c_unique_partitioned WHERE customer_id = 2 AND bucket_id < 2) r WHERE n > 10)`,
+    );
+    const compacted = await runKeyAction(db.pool, { schema: 'public', name: 'c_unique' }, '2', 'compact', {}, run);
+    expect(compacted).toMatchObject({ changed: true, rows: 10 });
+    const entries = async (): Promise<number> =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM partwise.${registry!.registry_table}`))[0]!.n;
+    expect(await entries()).toBe(240);
+    const moved = await db.query<{ id: string }>(
+      `SELECT id FROM c_unique_partitioned WHERE customer_id = 2 AND bucket_id = 0 ORDER BY id DESC LIMIT 1`,
+    );
+    await expect(
+      db.query(`INSERT INTO c_unique (id, customer_id, payload) VALUES ($1, 1, 'dup')`, [moved[0]!.id]),
+    ).rejects.toThrow(/duplicate key/);
+    await runKeyAction(db.pool, { schema: 'public', name: 'c_unique' }, '2', 'drop', { onInsert: 'recreate' }, run);
+    expect(await entries()).toBe(200);
+    await db.query(`INSERT INTO c_unique (id, customer_id, payload) VALUES ($1, 1, 'free again')`, [moved[0]!.id]);
   });
 });
 
