@@ -130,7 +130,10 @@ BEGIN
       -- ATTACH requires; indexes, foreign keys and row triggers are added by
       -- ATTACH itself from the parent.
       -- In the parent's tablespace, as CREATE TABLE ... PARTITION OF places a
-      -- partition (partwise key move sets a key's partition's tablespace).
+      -- partition (partwise key move sets a key's partition's tablespace),
+      -- read once the lock ATTACH takes anyway is held: a move changing the
+      -- parent's tablespace (ACCESS EXCLUSIVE) then has committed or waits.
+      EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', p_parent);
       EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                      ' INCLUDING GENERATED INCLUDING STORAGE)%s%s',
                      p_schema, p_name, p_parent,

@@ -157,6 +157,13 @@ describe('compact', () => {
     );
     expect(plan.compaction).toMatchObject({ leavesBefore: 10, leavesAfter: 4, rowsMoved: 18 });
     expect(plan.steps.at(-1)).toBe('drop the 6 emptied leaves: key 1 goes from 10 leaves to 4');
+    expect(plan.ddl[0]).toBe(
+      `UPDATE "public"."c_compact_partitioned" SET "bucket_id" = 0 WHERE "customer_id" = '1' AND "bucket_id" = 3` +
+        ' -- 3 rows, at most 1,000 per transaction, each after LOCK TABLE c_compact_customer_id_1_bucket_id_3 IN EXCLUSIVE MODE',
+    );
+    expect(plan.ddl.at(-1)).toBe(
+      `DROP TABLE ${[3, 4, 5, 6, 7, 8].map((b) => `c_compact_customer_id_1_bucket_id_${b}`).join(', ')}`,
+    );
 
     const result = await act(t, '1', 'compact', {}, 4);
     expect(result).toMatchObject({ action: 'compact', changed: true, rows: 18 });

@@ -87,7 +87,7 @@ export function compactPlan(facts: KeyFacts, proposal: CompactionProposal): Plan
     ddl: [
       ...plannedMoves(proposal).map(
         (m) =>
-          `UPDATE ${root} SET ${ident(config.bucketColumn)} = ${m.target.bucketId} WHERE ${ident(config.keyColumn)} = '${keyValue.replace(/'/g, "''")}' AND ${ident(config.bucketColumn)} = ${m.source.bucketId} -- ${countOf(m.rows, 'row')} into ${m.target.leaf}, in batches of at most ${batch} under LOCK TABLE ${m.source.leaf} IN EXCLUSIVE MODE`,
+          `UPDATE ${root} SET ${ident(config.bucketColumn)} = ${m.target.bucketId} WHERE ${ident(config.keyColumn)} = '${keyValue.replace(/'/g, "''")}' AND ${ident(config.bucketColumn)} = ${m.source.bucketId} -- ${countOf(m.rows, 'row')}, at most ${batch} per transaction, each after LOCK TABLE ${m.source.leaf} IN EXCLUSIVE MODE`,
       ),
       `DROP TABLE ${proposal.sources.map((s) => s.leaf).join(', ')}`,
     ],
