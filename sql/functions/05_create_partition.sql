@@ -133,7 +133,10 @@ BEGIN
       -- partition (partwise key move sets a key's partition's tablespace),
       -- read once the lock ATTACH takes anyway is held: a move changing the
       -- parent's tablespace (ACCESS EXCLUSIVE) then has committed or waits.
-      EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', p_parent);
+      -- ONLY: ATTACH locks the parent alone; without it LOCK TABLE would lock
+      -- every partition below (the whole tree for a new key: out of shared
+      -- memory at 20,000 leaves, huge-tree.db.test.ts).
+      EXECUTE format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', p_parent);
       EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                      ' INCLUDING GENERATED INCLUDING STORAGE)%s%s',
                      p_schema, p_name, p_parent,
