@@ -28,6 +28,8 @@ interface Sample {
   at: string;
   pid: number;
   xact: string;
+  /** The session's last statement, so that a failure names the transaction. */
+  query: string;
 }
 
 /** Samples Partwise's open transactions until stopped, on a connection of its own. */
@@ -38,11 +40,11 @@ function sampleTransactions(): { samples: Sample[]; stop: () => Promise<void> } 
     const client = await db.connect();
     try {
       while (!stopped) {
-        const { rows } = await client.query<{ at: string; pid: number; xact_start: string }>(
-          `SELECT clock_timestamp()::text AS at, pid, xact_start::text AS xact_start FROM pg_stat_activity
+        const { rows } = await client.query<{ at: string; pid: number; xact_start: string; query: string }>(
+          `SELECT clock_timestamp()::text AS at, pid, xact_start::text AS xact_start, left(query, 300) AS query FROM pg_stat_activity
             WHERE datname = current_database() AND application_name = 'partwise' AND xact_start IS NOT NULL`,
         );
-        samples.push(...rows.map((r) => ({ at: r.at, pid: r.pid, xact: r.xact_start })));
+        samples.push(...rows.map((r) => ({ at: r.at, pid: r.pid, xact: r.xact_start, query: r.query })));
         await new Promise((r) => setTimeout(r, 5));
       }
     } finally {
@@ -131,12 +133,12 @@ describe('copy without a long snapshot', () => {
     // begun before the copy did: nothing read for the count was held through it.
     const [seen] = await db.query<{ samples: number; older: Sample[] }>(
       `SELECT count(*)::int AS samples, coalesce(json_agg(s) FILTER (WHERE s.xact < $2::timestamptz), '[]') AS older
-         FROM json_to_recordset($1::json) AS s(at timestamptz, pid int, xact timestamptz)
+         FROM json_to_recordset($1::json) AS s(at timestamptz, pid int, xact timestamptz, query text)
         WHERE s.at BETWEEN $2::timestamptz AND $3::timestamptz`,
       [JSON.stringify(sampler.samples), copy!.started, copy!.finished],
     );
     expect(seen!.samples).toBeGreaterThan(0);
-    expect(seen!.older).toEqual([]);
+    expect(seen!.older, `the copy ran from ${copy!.started} to ${copy!.finished}`).toEqual([]);
 
     // Every leaf within the limit, though rows moved between chunks while they were copied.
     const leaves = await db.query<{ n: number }>(
