@@ -13,22 +13,35 @@ export async function liveTickets(
   installSchema: string,
   configId: number,
 ): Promise<Map<string, number>> {
-  const q = ident(installSchema);
-  const { rows } = await pool.query<{ key_value: string; rows_assigned: string; has_sequence: boolean }>(
-    `SELECT key_value, rows_assigned, ticket_sequence IS NOT NULL AS has_sequence FROM ${q}.partition_tracker WHERE config_id = $1`,
+  const { rows } = await pool.query<{ key_value: string }>(
+    `SELECT key_value FROM ${ident(installSchema)}.partition_tracker WHERE config_id = $1`,
     [configId],
   );
-  const live = new Map(rows.map((r) => [r.key_value, Number(r.rows_assigned)]));
-  const withSequence = rows.filter((r) => r.has_sequence).map((r) => r.key_value);
-  for (let i = 0; i < withSequence.length; i += BATCH) {
-    const { rows: values } = await pool.query<{ key_value: string; last: string | null }>(
-      `SELECT key_value, pg_sequence_last_value(ticket_sequence) AS last FROM ${q}.partition_tracker
-        WHERE config_id = $1 AND key_value = ANY ($2::text[])`,
-      [configId, withSequence.slice(i, i + BATCH)],
-    );
-    for (const value of values) {
-      if (value.last !== null) live.set(value.key_value, Math.max(live.get(value.key_value) ?? 0, Number(value.last)));
-    }
+  const live = new Map<string, number>();
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const keys = rows.slice(i, i + BATCH).map((r) => r.key_value);
+    for (const [key, tickets] of await ticketsOf(pool, installSchema, configId, keys)) live.set(key, tickets);
   }
   return live;
+}
+
+/**
+ * Tickets handed out to each of a few keys (at most BATCH: each sequence read
+ * stays locked until the transaction ends). A sequence is not transactional:
+ * read after the rows of a snapshot, it counts at least every row that
+ * snapshot shows.
+ */
+export async function ticketsOf(
+  db: pg.Pool | pg.ClientBase,
+  installSchema: string,
+  configId: number,
+  keys: string[],
+): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ key_value: string; live: string }>(
+    `SELECT key_value, greatest(rows_assigned, coalesce(pg_sequence_last_value(ticket_sequence), 0)) AS live
+       FROM ${ident(installSchema)}.partition_tracker
+      WHERE config_id = $1 AND key_value = ANY ($2::text[])`,
+    [configId, keys],
+  );
+  return new Map(rows.map((r) => [r.key_value, Number(r.live)]));
 }

@@ -145,4 +145,42 @@ describe('verification without a long snapshot', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.message).toMatch(/key 0: same row count \(198\) but different contents/);
   });
+
+  it('reads a key with the buckets routing opened for it while verification ran', async () => {
+    // Writers go on after the swap, and routing opens buckets for them. Here
+    // the tracker is held until verification waits for it, then rows that
+    // open a new bucket of a key commit: verification must take the key's
+    // buckets from the snapshot in which it reads the key's rows (read
+    // before, they missed the leaf those rows are in).
+    const holder = await db.connect();
+    let opened: Promise<void> = Promise.resolve();
+    try {
+      const outcome = await migrateTampered('bucket_opened', async () => {
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE partwise.partition_tracker IN ACCESS EXCLUSIVE MODE`);
+        opened = (async () => {
+          const tracker = 'partwise.partition_tracker';
+          while (
+            (await db.query(`SELECT 1 FROM pg_locks WHERE relation = $1::regclass AND NOT granted`, [tracker]))
+              .length === 0
+          )
+            await new Promise((r) => setTimeout(r, 20));
+          await holder.query(
+            `INSERT INTO bucket_opened (customer_id, doc, note) SELECT 1, '{}', 'late' FROM generate_series(1, 60)`,
+          );
+          await holder.query('COMMIT');
+        })();
+      });
+      await opened;
+      expect(outcome.status, outcome.message).toBe('succeeded');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    expect(
+      await db.query(
+        `SELECT count(DISTINCT tableoid)::int AS leaves, count(*)::int AS n FROM bucket_opened_partitioned WHERE customer_id = 1`,
+      ),
+    ).toEqual([{ leaves: 6, n: 260 }]);
+  });
 });

@@ -26,7 +26,7 @@ import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { inspectTable } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
-import { liveTickets } from '../tickets.js';
+import { ticketsOf } from '../tickets.js';
 import { withWorkers, type TargetContext } from './context.js';
 import { MAX_TUPLES_PER_PAGE } from './copy.js';
 
@@ -62,13 +62,15 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     : 'false';
   const problems: string[] = [];
 
-  const { rows: buckets } = await control.query<{ key_value: string; leaf: string; capacity: string }>(
-    `SELECT key_value, leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket WHERE config_id = $1`,
+  // Buckets and tickets are read with each batch of keys, in its snapshot:
+  // routing goes on opening buckets after the swap, and a bucket read
+  // earlier would miss the leaf its rows are in by then.
+  const { rows: trackerKeys } = await control.query<{ key_value: string }>(
+    `SELECT key_value FROM ${sql.install}.partition_tracker WHERE config_id = $1`,
     [target.configId],
   );
-  const capacityOf = new Map(buckets.map((b) => [b.leaf, { key: b.key_value, capacity: Number(b.capacity) }]));
-  const assigned = await liveTickets(context.pool, context.options.installSchema, target.configId!);
-  const newKeys = [...assigned.keys()];
+  const newKeys = trackerKeys.map((k) => k.key_value);
+  const assigned = new Map<string, number>();
   const batches: string[][] = [];
   for (let i = 0; i < newKeys.length; i += KEYS_PER_QUERY) batches.push(newKeys.slice(i, i + KEYS_PER_QUERY));
   const ranges = await blockRanges(control, sql.backup);
@@ -136,16 +138,25 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
         );
         for (const row of logged) add(backupChanged, row.key_value, row.rows, row.checksum ?? '0');
       }
+      const { rows: buckets } = await client.query<{ leaf: string; capacity: string }>(
+        `SELECT leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket
+          WHERE config_id = $1 AND key_value = ANY ($2::text[])`,
+        [target.configId, batch],
+      );
+      const capacityOf = new Map(buckets.map((b) => [b.leaf, Number(b.capacity)]));
+      // After the rows: the sequences count at least the rows this snapshot shows.
+      const tickets = await ticketsOf(client, context.options.installSchema, target.configId!, batch);
       await client.query('COMMIT');
+      for (const [keyValue, n] of tickets) assigned.set(keyValue, n);
       for (const row of rows) {
         add(fresh, row.key_value, row.rows, row.checksum);
         stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
         excluded += Number(row.all_rows) - Number(row.rows);
-        const bucket = capacityOf.get(row.leaf);
-        if (!bucket)
+        const capacity = capacityOf.get(row.leaf);
+        if (capacity === undefined)
           problems.push(`${row.all_rows} rows of key ${row.key_value} are in ${row.leaf}, which no bucket names`);
-        else if (Number(row.all_rows) > bucket.capacity) {
-          problems.push(`leaf ${row.leaf} holds ${row.all_rows} rows, more than its capacity of ${bucket.capacity}`);
+        else if (Number(row.all_rows) > capacity) {
+          problems.push(`leaf ${row.leaf} holds ${row.all_rows} rows, more than its capacity of ${capacity}`);
         }
       }
     } catch (error) {
