@@ -86,13 +86,17 @@ describe('catch-up under unthrottled writers', () => {
     const stats: Writer[] = clients.map(() => ({ commitTimes: [], errors: [], longestWaitMs: 0 }));
     const writers = clients.map((client, w) => write(client, table, w, () => stopped, stats[w]!));
     const commits = (): number => stats.reduce((sum, s) => sum + s.commitTimes.length, 0);
-    const moreCommits = async (count: number): Promise<void> => {
-      const target = commits() + count;
-      for (let i = 0; commits() < target; i++) {
+    /** Waits (a minute at most) until `done`, while the writers commit. */
+    const until = async (done: () => boolean): Promise<void> => {
+      for (let i = 0; !done(); i++) {
         if (i > 1200 || stats.some((s) => s.errors.length > 0))
           throw new Error(`writers stalled at ${commits()} commits: ${stats.flatMap((s) => s.errors).join('; ')}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+    };
+    const moreCommits = (count: number): Promise<void> => {
+      const target = commits() + count;
+      return until(() => commits() >= target);
     };
     const events: RunEvent[] = [];
     try {
@@ -121,8 +125,10 @@ describe('catch-up under unthrottled writers', () => {
         },
       );
       expect(outcome.status, outcome.message).toBe('succeeded');
-      // Writes go on through the routing view after the swap.
-      await moreCommits(10);
+      // Writes go on through the routing view after the swap: every writer
+      // commits again once the swap has committed.
+      const swappedAt = Date.parse(events.find((e) => e.type === 'phase' && e.phase === 'verify')!.at);
+      await until(() => stats.every((s) => s.commitTimes.some((t) => t > swappedAt)));
     } finally {
       stopped = true;
       await Promise.all(writers);
