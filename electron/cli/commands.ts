@@ -31,6 +31,8 @@ import { Reporter } from '../engine/reporter.js';
 import { accessProblem, partwiseAccess } from '../engine/partwise-access.js';
 import { formatPlan } from './plan-text.js';
 import { keyCommand, KeyUsageError, parseKeyCommand, type KeyCommand } from './key-command.js';
+import { formatKeyHistory } from './key-text.js';
+import { keyActionHistory } from '../engine/keys/history.js';
 import { timingLines } from './timings.js';
 import { createRenderer } from './render.js';
 import { parseUniqueness, targetFromArgs, targetsFromFile } from './targets.js';
@@ -165,7 +167,8 @@ export async function runCommand(command: string, positionals: string[], values:
   throttleOptions(values, command);
   // Validate what can be validated before connecting.
   const planned = command === 'plan' || command === 'migrate' ? targets(values) : [];
-  const keyAction = command === 'key' ? keyCommandOf(positionals[1], values) : null;
+  const keyHistory = command === 'key' && positionals[1] === 'history';
+  const keyAction = command === 'key' && !keyHistory ? keyCommandOf(positionals[1], values) : null;
   const connection = cliConnection({
     url: values.url,
     ssh: values.ssh,
@@ -194,7 +197,7 @@ export async function runCommand(command: string, positionals: string[], values:
     // with "permission denied for table migration_target". (The plan reports
     // it as a blocker, among the others.)
     const need =
-      command === 'status'
+      command === 'status' || keyHistory
         ? 'read'
         : command === 'plan' || command === 'migrate' || command === 'install'
           ? null
@@ -292,6 +295,7 @@ export async function runCommand(command: string, positionals: string[], values:
       case 'status':
         return await status(pool, installSchema, values);
       case 'key':
+        if (keyHistory) return await keyHistoryCommand(pool, installSchema, values);
         return await keyCommand(
           pool,
           installSchema,
@@ -400,6 +404,17 @@ async function status(pool: pg.Pool, installSchema: string, values: Values): Pro
     }
     if (values.run) for (const line of timingLines(run)) process.stdout.write(`${line}\n`);
   }
+  return 0;
+}
+
+/** `partwise key history [--table T]`: the newest actions on keys, of every managed table or of one. */
+async function keyHistoryCommand(pool: pg.Pool, installSchema: string, values: Values): Promise<number> {
+  let entries = await keyActionHistory(pool, installSchema);
+  if (values.table) {
+    const config = await findManagedTable(pool, installSchema, parseTableName(values.table));
+    entries = entries.filter((e) => e.configId === config.configId);
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(entries, null, 2)}\n` : `${formatKeyHistory(entries)}\n`);
   return 0;
 }
 

@@ -113,6 +113,7 @@ describe('partwise key', () => {
         /tablespace nowhere does not exist/,
         1,
       ],
+      [['key', 'history', '--table', 'c_bad_ledger'], /public\.c_bad_ledger is not managed by Partwise/, 1],
     ];
     for (const [args, message, code] of cases) {
       const result = await runCli([...args, '--url', db.url]);
@@ -165,6 +166,26 @@ describe('partwise key', () => {
     expect(dropped.stdout).toMatch(
       /^Key 2 of public\.c_many dropped: 15 rows, [\d.]+ kB deleted; a later row of the key is placed in new partitions\.\n$/,
     );
+    // The journal, newest first, of this table only.
+    const history = await runCli(['key', 'history', '--url', db.url, '--table', 'c_many']);
+    expect(history.code, history.stderr).toBe(0);
+    const lines = history.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^#\s+started\s+took\s+table\s+key\s+action\s+status\s+rows, bytes\s+step$/);
+    expect(lines.slice(1).map((l) => l.split(/\s{2,}/).slice(3, 7))).toEqual([
+      ['public.c_many', '2', 'drop', 'succeeded'],
+      ['public.c_many', '1', 'attach', 'succeeded'],
+      ['public.c_many', '2', 'detach', 'succeeded'],
+      ['public.c_many', '1', 'detach', 'succeeded'],
+    ]);
+    const historyJson = await runCli(['key', 'history', '--url', db.url, '--table', 'c_many', '--json']);
+    const entries = JSON.parse(historyJson.stdout) as Array<{ action: string; keyValue: string; rows: number | null }>;
+    expect(entries.map((e) => [e.action, e.keyValue])).toEqual([
+      ['drop', '2'],
+      ['attach', '1'],
+      ['detach', '2'],
+      ['detach', '1'],
+    ]);
+    expect(entries[0]!.rows).toBe(15);
     await write(t, 'after');
     expect(await state(t, '2')).toBe('active');
     await expectSame(
@@ -237,6 +258,13 @@ describe('kill -9 in the middle of a key action, then the same command again', (
         [name],
       );
       expect(journal).toMatchObject({ status: 'running' });
+      // No session holds the key's lock any more: the history says the action was interrupted, and where.
+      const history = await runCli(['key', 'history', '--url', db.url, '--table', name]);
+      expect(history.stdout).toMatch(
+        new RegExp(
+          `public\\.${name}\\s+1\\s+${action}\\s+interrupted\\s+stopped at: ${journal!.step.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+        ),
+      );
       // The key refuses rows while the action is unfinished; the others take them.
       expect(await state(t, '1')).toBe(action === 'detach' ? 'detaching' : 'dropping');
       await expect(db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'refused')`)).rejects.toThrow(
