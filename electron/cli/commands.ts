@@ -4,6 +4,7 @@ import readline from 'node:readline/promises';
 import type pg from 'pg';
 import { classifyConnectError, connectPool, connectTimeoutMs, tunnelFor } from '../db/connect.js';
 import { PartwiseError } from '../db/errors.js';
+import { relationExists } from '../db/sql.js';
 import { defaultKnownHostsFile, TunnelError } from '../db/ssh-tunnel.js';
 import { cliConnection } from './connection.js';
 import type { ConnectionTarget } from '../db/connect.js';
@@ -368,10 +369,9 @@ function connectionError(error: unknown, target: ConnectionTarget): unknown {
 }
 
 async function status(pool: pg.Pool, installSchema: string, values: Values): Promise<number> {
-  const present = await pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-    `${installSchema}.migration_run`,
-  ]);
-  const runs = present.rows[0]!.ok ? await new Journal(installSchema).listRuns(pool) : [];
+  const runs = (await relationExists(pool, installSchema, 'migration_run'))
+    ? await new Journal(installSchema).listRuns(pool)
+    : [];
   const shown = values.run ? runs.filter((r) => r.runId === runOption(values)) : runs;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);

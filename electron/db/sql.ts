@@ -11,3 +11,14 @@ export function ident(name: string): string {
 export function qualified(schema: string, name: string): string {
   return `${ident(schema)}.${ident(name)}`;
 }
+
+/**
+ * Whether a relation exists (to_regclass: neither an error nor a lock when it
+ * does not). For what older installs lack, or optional extensions.
+ */
+export async function relationExists(db: Pick<pg.ClientBase, 'query'>, schema: string, name: string): Promise<boolean> {
+  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+    qualified(schema, name),
+  ]);
+  return rows[0]!.present;
+}

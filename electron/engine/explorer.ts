@@ -19,16 +19,13 @@ import {
 } from '../../shared/explorer.js';
 import type { KeyState } from '../../shared/keys.js';
 import { PartwiseError } from '../db/errors.js';
-import { ident } from '../db/sql.js';
+import { ident, relationExists } from '../db/sql.js';
 import type { Queryable } from './catalog.js';
 import { inBatches, measureLeaves, totalOf } from './relation-sizes.js';
 import { liveTickets } from './tickets.js';
 
-async function installed(db: Queryable, schema: string): Promise<boolean> {
-  const { rows } = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-    `${ident(schema)}.partition_config`,
-  ]);
-  return rows[0]!.ok;
+function installed(db: Queryable, schema: string): Promise<boolean> {
+  return relationExists(db, schema, 'partition_config');
 }
 
 export async function listManagedTables(db: Queryable, schema: string): Promise<ManagedTable[]> {
@@ -118,11 +115,8 @@ export async function partitionTree(
  * Key states came with migration 0006: a database Partwise has not upgraded
  * yet (nothing ran since) has every key active and none dropped.
  */
-async function hasKeyStates(db: Queryable, schema: string): Promise<boolean> {
-  const { rows } = await db.query<{ keys: boolean }>('SELECT to_regclass($1) IS NOT NULL AS keys', [
-    `${ident(schema)}.retired_key`,
-  ]);
-  return rows[0]!.keys;
+function hasKeyStates(db: Queryable, schema: string): Promise<boolean> {
+  return relationExists(db, schema, 'retired_key');
 }
 
 /** The tree, and the oid of each bucket's leaf (by leaf name) for the size measurements. */

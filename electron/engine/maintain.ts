@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { MaintenanceFinding, MaintenanceReport } from '../../shared/explorer.js';
 import { PartwiseError } from '../db/errors.js';
-import { ident } from '../db/sql.js';
+import { ident, relationExists } from '../db/sql.js';
 import type { TableName } from '../../shared/identifiers.js';
 import type { Reporter } from './reporter.js';
 import { inLockingTransaction, DEFAULT_LOCK_RETRY } from './locks.js';
@@ -27,10 +27,7 @@ export async function findManagedTable(
   installSchema: string,
   table: TableName,
 ): Promise<ManagedConfig> {
-  const present = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-    `${ident(installSchema)}.partition_config`,
-  ]);
-  if (!present.rows[0]!.ok) {
+  if (!(await relationExists(db, installSchema, 'partition_config'))) {
     throw new PartwiseError('not_found', `Partwise is not installed in this database (no schema ${installSchema})`);
   }
   const { rows } = await db.query(

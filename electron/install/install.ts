@@ -6,7 +6,7 @@
 // mismatched one) and an edited migration is caught instead of skipped.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ident } from '../db/sql.js';
+import { ident, relationExists } from '../db/sql.js';
 import { PartwiseError } from '../db/errors.js';
 import { PARTWISE_VERSION } from '../version.js';
 import { bootstrapSql, forSchema, functionFiles, migrationFiles } from './sql-files.js';
@@ -47,10 +47,7 @@ interface Installed {
 
 async function installed(client: pg.ClientBase | pg.Pool, schema: string): Promise<Installed | null> {
   const table = `${ident(validateSchemaName(schema))}.installation`;
-  const { rows: exists } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
-    table,
-  ]);
-  if (!exists[0]?.present) return null;
+  if (!(await relationExists(client, schema, 'installation'))) return null;
   // to_jsonb: installations older than the checksum column have no such column.
   const { rows } = await client.query<{ version: string; sql_checksum: string | null }>(
     `SELECT version, to_jsonb(i) ->> 'sql_checksum' AS sql_checksum FROM ${table} i`,

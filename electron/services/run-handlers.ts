@@ -4,6 +4,7 @@
 // ended first (nothing to do), or with an error that says why not.
 import type pg from 'pg';
 import { PartwiseError } from '../db/errors.js';
+import { relationExists } from '../db/sql.js';
 import {
   finalize,
   Journal,
@@ -53,12 +54,8 @@ export function runHandlers(context: ServiceContext): HandlerGroup<RunCommands> 
     onEvent: (event) => context.emit('run.event', { ...event, connectionId }),
   });
 
-  const journalPresent = async (pool: pg.Pool): Promise<boolean> => {
-    const { rows } = await pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-      `${context.installSchema}.migration_run`,
-    ]);
-    return rows[0]!.ok;
-  };
+  const journalPresent = (pool: pg.Pool): Promise<boolean> =>
+    relationExists(pool, context.installSchema, 'migration_run');
 
   /** Refuses work on a run this app is already at work on, or that does not exist. */
   const refuseUnknownOrBusy = async (connectionId: string, runId: number, doing: string): Promise<void> => {

@@ -4,7 +4,7 @@
 // advisory lock (journal.ts); otherwise its process died and it is shown as
 // interrupted, as the next action on the key will record it.
 import type { KeyActionEntry } from '../../../shared/keys.js';
-import { ident } from '../../db/sql.js';
+import { ident, relationExists } from '../../db/sql.js';
 import type { Queryable } from '../catalog.js';
 import { KEY_LOCK_CLASS } from './journal.js';
 
@@ -14,10 +14,7 @@ export const KEY_HISTORY_LIMIT = 200;
 export async function keyActionHistory(db: Queryable, installSchema: string): Promise<KeyActionEntry[]> {
   const q = ident(installSchema);
   // Installs older than migration 0006 have no journal of key actions.
-  const { rows: present } = await db.query<{ journal: boolean }>('SELECT to_regclass($1) IS NOT NULL AS journal', [
-    `${q}.key_action`,
-  ]);
-  if (!present[0]!.journal) return [];
+  if (!(await relationExists(db, installSchema, 'key_action'))) return [];
   const { rows } = await db.query<{
     action_id: string;
     config_id: number;
