@@ -14,6 +14,8 @@ export default defineConfig({
             'eslint-layers.test.ts',
           ],
           environment: 'node',
+          // Render tests click through whole screens in jsdom: see renderer/testing/render.tsx.
+          testTimeout: 30_000,
         },
       },
       {

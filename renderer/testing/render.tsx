@@ -1,7 +1,7 @@
 // Renders a component tree as the app does (API and query client providers)
 // over a fake API, with the UI stores reset, for component tests.
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { render, type RenderResult } from '@testing-library/react';
+import { configure, render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
 import { ApiProvider } from '../api/api-context';
 import { useHealthStore } from '../api/connection-health';
@@ -9,6 +9,12 @@ import { useRunProgress } from '../state/run-progress';
 import { useTargets } from '../state/targets';
 import { useUi } from '../state/ui';
 import { createFakeApi, type FakeApi, type Handlers } from './fake-api';
+
+// What a test waits for (findBy, waitFor) comes after a few renders of a
+// whole screen in jsdom: milliseconds on an idle machine, seconds on one whose
+// two cores other jobs keep busy (render tests timed out at a load average of
+// 28). The wait ends as soon as the screen shows it; only a failure waits longer.
+configure({ asyncUtilTimeout: 10_000 });
 
 export function resetStores(): void {
   localStorage.clear();
