@@ -297,6 +297,18 @@ export function lockBudget(server: ServerInfo, workers: number): number {
   return Math.max(100, Math.floor(lockTableCapacity(server) / (2 * (workers + 1))));
 }
 
+/**
+ * Leaves of one key that one transaction of a migration may lock, each with
+ * `indexesPerLeaf` indexes: three quarters of a share (lockBudget), the rest
+ * left to what a statement locks beside them (the partitioned table, the
+ * key's partition, the original and its indexes, the catalogs). A key with
+ * more buckets is provisioned, copied, indexed and verified a range of its
+ * buckets per transaction.
+ */
+export function leavesPerTransaction(server: ServerInfo, workers: number, indexesPerLeaf: number): number {
+  return Math.max(1, Math.floor((lockBudget(server, workers) * 3) / 4 / (1 + indexesPerLeaf)));
+}
+
 export async function findTableOid(db: Queryable, table: TableName): Promise<number | null> {
   const { rows } = await db.query<{ oid: number }>(
     `SELECT c.oid::int AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

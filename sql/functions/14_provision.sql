@@ -112,16 +112,22 @@ $$;
 COMMENT ON FUNCTION @extschema@.create_level_one_partitions(int, text[]) IS
   'Creates the level-1 partitions of many keys (offline), returning their names.';
 
--- create_bucket_partitions: buckets 0 .. p_buckets - 1 of each key's level-1 partition.
-CREATE OR REPLACE FUNCTION @extschema@.create_bucket_partitions(p_config_id int, p_level_ones name[], p_buckets int[])
+-- create_bucket_partitions: p_buckets[i] buckets of each key's level-1
+-- partition, from bucket p_first[i] (0 when p_first is NULL). A key with more
+-- buckets than a transaction may lock is made a range per call (copy.ts).
+DROP FUNCTION IF EXISTS @extschema@.create_bucket_partitions(int, name[], int[]);
+CREATE OR REPLACE FUNCTION @extschema@.create_bucket_partitions(
+  p_config_id int, p_level_ones name[], p_buckets int[], p_first int[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_first int;
 BEGIN
   FOR i IN 1 .. coalesce(cardinality(p_level_ones), 0) LOOP
-    FOR b IN 0 .. greatest(p_buckets[i], 1) - 1 LOOP
+    v_first := coalesce(p_first[i], 0);
+    FOR b IN v_first .. v_first + greatest(p_buckets[i], 1) - 1 LOOP
       PERFORM @extschema@.create_partition(v_config.table_schema, p_level_ones[i],
                                            p_level_ones[i], '_' || v_config.bucket_column || '_' || b,
                                            b::text, NULL, false, v_config.leaf_options);
@@ -129,7 +135,7 @@ BEGIN
   END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_bucket_partitions(int, name[], int[]) IS
+COMMENT ON FUNCTION @extschema@.create_bucket_partitions(int, name[], int[], int[]) IS
   'Creates the bucket partitions of many level-1 partitions (offline).';
 
 -- register_loaded_keys: tracker and bucket rows for keys whose rows a bulk

@@ -40,7 +40,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { inspectTable, lockBudget, serverInfo } from '../catalog.js';
+import { inspectTable, leavesPerTransaction, lockBudget, serverInfo } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
@@ -83,6 +83,11 @@ interface Chunk {
   offsets: number[];
   counts: number[];
   rows: number;
+  /**
+   * Keys with more rows here than one transaction may copy (see pieceRows):
+   * where each piece after the first starts (a TID, as text), in the count's snapshot.
+   */
+  pieces: Map<string, string[]>;
 }
 
 /** How transactions read the original: what they see, and which rows are the copy's to take. */
@@ -194,6 +199,7 @@ export function chunksOf(
     offsets: [],
     counts: [],
     rows: 0,
+    pieces: new Map(),
   }));
 }
 
@@ -219,6 +225,7 @@ async function countByChunk(
   chunks: Chunk[],
   keyText: (expression?: string) => string,
   key: string,
+  pieceRows: number,
 ): Promise<ChunkCount[]> {
   const { sql } = context;
   const counts: ChunkCount[][] = [];
@@ -244,6 +251,27 @@ async function countByChunk(
         rows: rows - (logged.get(keyValue) ?? 0),
         seen: rows,
       }));
+      const large = counts[chunk.index]!.filter((c) => c.keyValue !== null && c.rows > pieceRows);
+      if (large.length > 0) {
+        // In the same snapshot as the count: the TIDs of these keys' copyable
+        // rows stay put (a row that changes is logged, and left to the replay),
+        // so each piece copies at most the rows counted here, numbered from
+        // where the previous pieces end.
+        const { rows: starts } = await client.query<{ key_value: string; start: string }>(
+          `SELECT r.key_value, r.ctid::text AS start
+             FROM (SELECT ${keyText(`s.${key}`)} AS key_value, s.ctid,
+                          row_number() OVER (PARTITION BY ${keyText(`s.${key}`)} ORDER BY s.ctid) AS n
+                     FROM ${sql.source} s
+                    WHERE ${chunkRange(reading, chunk, 3)} AND ${reading.unlogged}
+                      AND ${keyText(`s.${key}`)} = ANY ($1::text[])) r
+            WHERE r.n > 1 AND (r.n - 1) % $2 = 0
+            ORDER BY r.key_value, r.ctid`,
+          [large.map((c) => c.keyValue!), pieceRows, ...chunkRangeParams(reading, chunk)],
+        );
+        for (const { key_value, start } of starts) {
+          chunk.pieces.set(key_value, [...(chunk.pieces.get(key_value) ?? []), start]);
+        }
+      }
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -261,6 +289,9 @@ interface CopyUnit {
   counts: number[];
   rows: number;
   chunk: Chunk;
+  /** A piece of one key: its rows at TIDs from `from` (inclusive) to `to` (exclusive), either open. */
+  from?: string;
+  to?: string;
 }
 
 /**
@@ -269,7 +300,13 @@ interface CopyUnit {
  * group of whole keys, each group within the budget: then each group reads
  * every chunk, a few passes over the table in all rather than one per key.
  */
-function copyUnits(chunks: Chunk[], keys: [string, number][], bucketLimit: number, budget: number): CopyUnit[] {
+function copyUnits(
+  chunks: Chunk[],
+  keys: [string, number][],
+  bucketLimit: number,
+  budget: number,
+  pieceRows: number,
+): CopyUnit[] {
   const partitionsOf = (rows: number): number => 1 + Math.max(1, Math.ceil(rows / bucketLimit));
   const groupOf = new Map<string, number>();
   let groups = 0;
@@ -293,6 +330,11 @@ function copyUnits(chunks: Chunk[], keys: [string, number][], bucketLimit: numbe
       chunk,
     }));
     chunk.keys.forEach((keyValue, i) => {
+      const starts = chunk.pieces.get(keyValue);
+      if (starts) {
+        units.push(...piecesOf(chunk, keyValue, chunk.offsets[i]!, chunk.counts[i]!, starts, pieceRows));
+        return;
+      }
       const unit = byGroup[groupOf.get(keyValue)!]!;
       unit.keys.push(keyValue);
       unit.offsets.push(chunk.offsets[i]!);
@@ -302,6 +344,39 @@ function copyUnits(chunks: Chunk[], keys: [string, number][], bucketLimit: numbe
     units.push(...byGroup.filter((u) => u.rows > 0));
   }
   return units;
+}
+
+/**
+ * The most rows of one key that one transaction copies: they span at most
+ * pieceRows / limit + 1 buckets, which with the key's level-1 partition fit
+ * `leaves`.
+ */
+function pieceRowsFor(leaves: number, bucketLimit: number): number {
+  return Math.max(1, leaves - 2) * bucketLimit;
+}
+
+/** A key's rows in a chunk, in pieces of pieceRows split at `starts`, each a unit numbered where the one before ends. */
+function piecesOf(
+  chunk: Chunk,
+  keyValue: string,
+  offset: number,
+  count: number,
+  starts: string[],
+  pieceRows: number,
+): CopyUnit[] {
+  return [undefined, ...starts].map((from, j) => {
+    const rows = j < starts.length ? pieceRows : count - pieceRows * starts.length;
+    return {
+      label: `chunk ${chunk.index}, piece ${j + 1} of ${starts.length + 1} of key ${keyValue}`,
+      keys: [keyValue],
+      offsets: [offset + pieceRows * j],
+      counts: [rows],
+      rows,
+      chunk,
+      ...(from === undefined ? {} : { from }),
+      ...(j < starts.length ? { to: starts[j]! } : {}),
+    };
+  });
 }
 
 /**
@@ -329,7 +404,10 @@ export async function provisionAndCopy(
   // and 1.00 are one numeric key), as routing and the tracker know them.
   const keyText = await keyTextOf(control, sql.source, target.keyColumn);
 
-  await emptyPartitionedTable(context);
+  // A leaf created or emptied locks itself, its TOAST table and the TOAST
+  // table's index.
+  const leavesPerBatch = leavesPerTransaction(server, options.workers, 2);
+  await emptyPartitionedTable(context, leavesPerBatch);
 
   // Without TID range scans (PostgreSQL 13) a chunk is fetched as a list of TIDs.
   const reading = await startReading(context, control, server.versionNum >= 140000);
@@ -350,8 +428,11 @@ export async function provisionAndCopy(
     );
     const chunks = chunksOf(blocks, blockSize, chunkBlocks, options.workers, reading.tidRanges);
 
+    // No index yet: a transaction locks the partitions it writes and not much else.
+    const leaves = leavesPerTransaction(server, options.workers, 0);
+    const pieceRows = pieceRowsFor(leaves, target.bucketLimit);
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
-    const counted = await countByChunk(context, reading, chunks, keyText, key);
+    const counted = await countByChunk(context, reading, chunks, keyText, key, pieceRows);
     lap('count');
     const nulls = counted.filter((r) => r.keyValue === null).reduce((sum, r) => sum + r.seen, 0);
     if (nulls > 0) {
@@ -414,7 +495,7 @@ export async function provisionAndCopy(
       });
     }
 
-    const levelOnes = await provisionTree(context, keys);
+    const levelOnes = await provisionTree(context, keys, leavesPerBatch);
     throwIfCancelled(context);
     lap('partitions');
     await copyStarts(
@@ -425,11 +506,12 @@ export async function provisionAndCopy(
     reporter.progress('copy', 0, totalRows, 'rows', { table: context.label, force: true });
     let copied = 0;
     let done = 0;
-    const work = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers));
+    const work = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers), pieceRows);
     if (work.length > chunks.length) {
+      const pieces = work.filter((u) => u.from !== undefined || u.to !== undefined).length;
       reporter.log(
         'info',
-        `copying each chunk in ${countOf(work.length / chunks.length, 'group')} of keys, to keep each transaction's locks within the lock table`,
+        `copying in ${countOf(work.length, 'transaction')}${pieces > 0 ? ` (${countOf(pieces, 'piece')} of keys with more than ${countOf(pieceRows, 'row')} in a chunk)` : ''}, to keep each transaction's locks within its share of the lock table`,
         context.label,
       );
     }
@@ -545,8 +627,17 @@ async function copyUnit(
       split.offsets.push(unit.offsets[i]!);
     }
   });
-  const range = (first: number): string => `${chunkRange(reading, unit.chunk, first)} AND ${reading.unlogged}`;
-  const rangeParams = chunkRangeParams(reading, unit.chunk);
+  const bounds = [unit.from, unit.to].filter((b) => b !== undefined);
+  const range = (first: number): string => {
+    const width = chunkRangeParams(reading, unit.chunk).length;
+    return [
+      chunkRange(reading, unit.chunk, first),
+      ...(unit.from === undefined ? [] : [`s.ctid >= $${first + width}::tid`]),
+      ...(unit.to === undefined ? [] : [`s.ctid < $${first + width + (unit.from === undefined ? 0 : 1)}::tid`]),
+      reading.unlogged,
+    ].join(' AND ');
+  };
+  const rangeParams = [...chunkRangeParams(reading, unit.chunk), ...bounds];
   let copied = 0;
   if (whole.keys.length > 0) {
     const result = await client.query(
@@ -578,20 +669,33 @@ function provisioned(keys: [string, number][], bucketLimit: number): number {
   return keys.reduce((sum, [, rows]) => sum + 1 + Math.max(1, Math.ceil(rows / bucketLimit)), 0);
 }
 
+/** Buckets of one key's level-1 partition to create in one call: `count` from `first`. */
+interface BucketRange {
+  key: string;
+  first: number;
+  count: number;
+}
+
 /**
  * Creates the partition tree for the counted keys. Every level-1 partition
  * locks the partitioned table, so one connection makes them, a batch per
  * transaction; buckets lock only their level-1 partition, so the other
  * connections make them meanwhile, as level-1 partitions become ready (and
- * the first connection joins them when it is done).
+ * the first connection joins them when it is done). Each new partition stays
+ * locked until its transaction commits: buckets go in batches of at most
+ * `leavesPerBatch`, a key with more made a range of them per batch.
  */
-async function provisionTree(context: TargetContext, keys: [string, number][]): Promise<Map<string, string>> {
+async function provisionTree(
+  context: TargetContext,
+  keys: [string, number][],
+  leavesPerBatch: number,
+): Promise<Map<string, string>> {
   const { target, sql, reporter } = context;
   const levelOnes = new Map<string, string>();
   const bucketsOf = (rows: number): number => Math.max(1, Math.ceil(rows / target.bucketLimit));
   const rowsOf = new Map(keys);
   const total = provisioned(keys, target.bucketLimit);
-  const ready: string[][] = [];
+  const ready: BucketRange[][] = [];
   let producing = true;
   let waiting: (() => void)[] = [];
   const wake = (): void => {
@@ -615,17 +719,20 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
             [target.configId, batch],
           );
           for (const row of rows) levelOnes.set(row.key_value, row.level_one);
-          // Buckets in batches of about 200 partitions: each new partition stays
-          // locked until its transaction commits.
-          let batchOfLeaves: string[] = [];
+          let batchOfLeaves: BucketRange[] = [];
           let leavesInBatch = 0;
           for (const row of rows) {
-            batchOfLeaves.push(row.key_value);
-            leavesInBatch += bucketsOf(rowsOf.get(row.key_value)!);
-            if (leavesInBatch >= 200) {
-              ready.push(batchOfLeaves);
-              batchOfLeaves = [];
-              leavesInBatch = 0;
+            const buckets = bucketsOf(rowsOf.get(row.key_value)!);
+            for (let first = 0; first < buckets;) {
+              const count = Math.min(buckets - first, leavesPerBatch - leavesInBatch);
+              batchOfLeaves.push({ key: row.key_value, first, count });
+              leavesInBatch += count;
+              first += count;
+              if (leavesInBatch >= leavesPerBatch) {
+                ready.push(batchOfLeaves);
+                batchOfLeaves = [];
+                leavesInBatch = 0;
+              }
             }
           }
           if (batchOfLeaves.length > 0) ready.push(batchOfLeaves);
@@ -648,12 +755,13 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
       }
       throwIfCancelled(context);
       await context.throttle.admit(0);
-      await client.query(`SELECT ${sql.install}.create_bucket_partitions($1, $2, $3)`, [
+      await client.query(`SELECT ${sql.install}.create_bucket_partitions($1, $2, $3, $4)`, [
         target.configId,
-        batch.map((k) => levelOnes.get(k)!),
-        batch.map((k) => bucketsOf(rowsOf.get(k)!)),
+        batch.map((r) => levelOnes.get(r.key)!),
+        batch.map((r) => r.count),
+        batch.map((r) => r.first),
       ]);
-      created += batch.reduce((sum, k) => sum + bucketsOf(rowsOf.get(k)!), 0);
+      created += batch.reduce((sum, r) => sum + r.count, 0);
       report();
     }
   });
@@ -664,16 +772,25 @@ async function provisionTree(context: TargetContext, keys: [string, number][]): 
 /**
  * A resumed copy starts over on a fresh snapshot (the old one died with its
  * process): empty what an interrupted copy left, one level-1 partition at a
- * time so that no transaction locks thousands of partitions.
+ * time, and the leaves of one with more than a transaction may lock a range
+ * at a time, so that no transaction locks thousands of partitions.
  */
-async function emptyPartitionedTable(context: TargetContext): Promise<void> {
+async function emptyPartitionedTable(context: TargetContext, leavesPerBatch: number): Promise<void> {
   const { target, sql } = context;
   if (target.rowsCopied === 0) return;
-  const { rows } = await context.pool.query<{ level_one: string }>(
-    `SELECT inhrelid::regclass::text AS level_one FROM pg_inherits WHERE inhparent = $1::regclass`,
+  const { rows } = await context.pool.query<{ level_one: string; leaves: string[] }>(
+    `SELECT l.inhrelid::regclass::text AS level_one,
+            ARRAY(SELECT b.inhrelid::regclass::text FROM pg_inherits b WHERE b.inhparent = l.inhrelid) AS leaves
+       FROM pg_inherits l WHERE l.inhparent = $1::regclass`,
     [sql.partitioned],
   );
-  for (const row of rows) await context.pool.query(`TRUNCATE ${row.level_one}`);
+  for (const row of rows) {
+    if (row.leaves.length <= leavesPerBatch) await context.pool.query(`TRUNCATE ${row.level_one}`);
+    else {
+      for (let first = 0; first < row.leaves.length; first += leavesPerBatch)
+        await context.pool.query(`TRUNCATE ${row.leaves.slice(first, first + leavesPerBatch).join(', ')}`);
+    }
+  }
   await context.journal.updateTarget(context.pool, target.runId, target.targetNo, { rowsCopied: 0 });
   target.rowsCopied = 0;
   context.reporter.log('info', `emptied the partial copy of an interrupted run`, context.label);

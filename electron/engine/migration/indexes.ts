@@ -12,7 +12,7 @@
 // root's index becomes valid when the last one is attached.
 import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
-import { inspectTable, lockBudget, serverInfo, type TableInfo } from '../catalog.js';
+import { inspectTable, leavesPerTransaction, lockBudget, serverInfo, type TableInfo } from '../catalog.js';
 import { checkClause, checksAfterCopy, foreignKeyClause } from '../constraint-ddl.js';
 import { indexPlans, type IndexPlan } from '../index-ddl.js';
 import { derivedName } from '../names.js';
@@ -48,6 +48,8 @@ interface Existing {
   names: Set<string>;
   /** The partitioned table's valid indexes: the finished ones. */
   valid: Set<string>;
+  /** Indexes attached to an index of a partitioned table. */
+  attached: Set<string>;
 }
 
 /** Builds the indexes and foreign keys of the new table; returns how many leaf and level-1 indexes it built. */
@@ -110,14 +112,21 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
   // the root's only with all of its leaves' attached to it, in the same
   // transaction: after a crash, an existing level-1 index means that
   // partition is done.
-  const budget = lockBudget(await serverInfo(control), context.options.workers);
+  const server = await serverInfo(control);
+  const budget = lockBudget(server, context.options.workers);
   // Attaching to the root's index locks it until commit, so each group does
   // that last: the workers wait on each other only for the group's tail.
   const groups: { statements: string[]; attachToRoot: string[]; partitions: number }[] = [];
   let group: (typeof groups)[number] | undefined;
   let locks = 0;
+  const large: LevelOne[] = [];
   for (const one of tree) {
     const todo = pending.filter((plan) => !existing.names.has(nameFor(plan, one.name)));
+    // By every pending index, not those left to do: a resume must find the same partitions large.
+    if (1 + one.leaves.length > leavesPerTransaction(server, context.options.workers, pending.length)) {
+      large.push(one);
+      continue;
+    }
     const needed = (1 + one.leaves.length) * (1 + todo.length);
     if (!group || locks + needed > budget) {
       group = { statements: [], attachToRoot: [], partitions: 0 };
@@ -142,12 +151,57 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
     done += partitions;
     step();
   });
+  for (const one of large) {
+    throwIfCancelled(context);
+    await context.throttle.admit(0);
+    await indexLargeLevelOne(context, control, one, pending, existing, nameFor);
+    done++;
+    step();
+  }
   reporter.progress('indexes', total, total, 'indexes', { table: context.label, force: true });
 
   await addForeignKeys(context, control, info, existing);
   await addUnvalidatedChecks(context, control, info, existing);
   await buildRegistries(context, control);
   return total;
+}
+
+/**
+ * A level-1 partition with more leaves than one transaction may lock with
+ * their indexes: per index, the level-1 one ON ONLY it, then its leaves'
+ * attached a range per transaction, then it attached to the root's. It turns
+ * valid with its last leaf's (and the root's with its last level-1's,
+ * whatever the order). Done when it is attached to the root's: a resume
+ * attaches again what is not (attaching an attached index changes nothing).
+ */
+async function indexLargeLevelOne(
+  context: TargetContext,
+  control: pg.ClientBase,
+  one: LevelOne,
+  pending: IndexPlan[],
+  existing: Existing,
+  nameFor: (plan: IndexPlan, partition: string) => string,
+): Promise<void> {
+  const { target } = context;
+  const index = (name: string): string => qualified(target.schema, name);
+  // A leaf and its index per attachment, beside the level-1 partition and its index.
+  const range = leavesPerTransaction(await serverInfo(control), context.options.workers, 1);
+  for (const plan of pending) {
+    const name = nameFor(plan, one.name);
+    if (existing.attached.has(name)) continue;
+    if (!existing.names.has(name))
+      await inOneTransaction(control, [plan.statement(`ONLY ${one.relation}`, name).replace(/;$/, '')]);
+    for (let first = 0; first < one.leaves.length; first += range) {
+      throwIfCancelled(context);
+      await inOneTransaction(
+        control,
+        one.leaves
+          .slice(first, first + range)
+          .map((leaf) => `ALTER INDEX ${index(name)} ATTACH PARTITION ${index(nameFor(plan, leaf.name))}`),
+      );
+    }
+    await inOneTransaction(control, [`ALTER INDEX ${index(plan.newName)} ATTACH PARTITION ${index(name)}`]);
+  }
 }
 
 /**
@@ -256,17 +310,21 @@ async function copyConstraintComment(context: TargetContext, control: pg.ClientB
 }
 
 async function existingNames(client: pg.ClientBase, schema: string, table: string): Promise<Existing> {
-  const { rows } = await client.query<{ name: string; valid: boolean }>(
-    `SELECT c.relname AS name, coalesce(i.indisvalid AND i.indrelid = t.oid, false) AS valid
+  const { rows } = await client.query<{ name: string; valid: boolean; attached: boolean }>(
+    `SELECT c.relname AS name, coalesce(i.indisvalid AND i.indrelid = t.oid, false) AS valid, c.relispartition AS attached
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_index i ON i.indexrelid = c.oid
        LEFT JOIN (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n2 ON n2.oid = c2.relnamespace
                    WHERE n2.nspname = $1 AND c2.relname = $2) t ON true
       WHERE n.nspname = $1
      UNION ALL
-     SELECT 'constraint:' || con.conname, false FROM pg_constraint con
+     SELECT 'constraint:' || con.conname, false, false FROM pg_constraint con
       WHERE con.conrelid = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)`,
     [schema, table],
   );
-  return { names: new Set(rows.map((r) => r.name)), valid: new Set(rows.filter((r) => r.valid).map((r) => r.name)) };
+  return {
+    names: new Set(rows.map((r) => r.name)),
+    valid: new Set(rows.filter((r) => r.valid).map((r) => r.name)),
+    attached: new Set(rows.filter((r) => r.attached).map((r) => r.name)),
+  };
 }

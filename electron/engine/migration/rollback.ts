@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident, qualified } from '../../db/sql.js';
-import { inspectTable, lockBudget, serverInfo } from '../catalog.js';
+import { inspectTable, leavesPerTransaction, serverInfo } from '../catalog.js';
 import { inLockingTransaction } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { TargetContext } from './context.js';
@@ -59,14 +59,23 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
         reporter.log('warn', `rollback waiting for the lock on ${context.label} (attempt ${attempt})`, context.label),
     },
     async () => {
-      // ONLY: the partitioned table without its partitions, which writers
-      // reach through it (or the view); thousands of partitions would not fit
-      // the lock table in one transaction.
-      await control.query(`LOCK TABLE ${sql.source}, ONLY ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
+      // Locked without what lies below them: LOCK TABLE on a view also locks
+      // every table its query reads, with all their partitions, and
+      // thousands of partitions would not fit the lock table in one
+      // transaction. So the routing view is locked by its rename (which locks
+      // it alone), the partitioned table ONLY (writers reach the partitions
+      // through it), and each view over the routing view by a change of owner
+      // to the one it has (which changes nothing and locks it alone), in the
+      // order the application's statements lock them.
+      const routingName = derivedName(target.table, '_routing');
+      await control.query(`ALTER VIEW ${sql.source} RENAME TO ${ident(routingName)}`);
+      await control.query(`LOCK TABLE ONLY ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
       lockedAt = Date.now();
-      const view = await inspectTable(control, { schema: target.schema, name: target.table });
+      const view = await inspectTable(control, { schema: target.schema, name: routingName });
       for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
-        await control.query(`LOCK TABLE ${qualified(dependant.schema, dependant.name)} IN ACCESS EXCLUSIVE MODE`);
+        await control.query(
+          `ALTER VIEW ${qualified(dependant.schema, dependant.name)} OWNER TO ${ident(dependant.owner)}`,
+        );
       }
 
       if (saved.afterLog) {
@@ -87,8 +96,6 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
         ]);
       }
 
-      const routingName = derivedName(target.table, '_routing');
-      await control.query(`ALTER VIEW ${sql.source} RENAME TO ${ident(routingName)}`);
       await control.query(`ALTER TABLE ${sql.backup} RENAME TO ${ident(target.table)}`);
       if (saved.userTriggers?.length) {
         await control.query(`ALTER TABLE ${sql.source} ENABLE TRIGGER USER`);
@@ -191,7 +198,12 @@ async function dropNewTable(context: TargetContext, control: pg.ClientBase): Pro
          FROM pg_inherits l WHERE l.inhparent = to_regclass($1)`,
       [sql.partitioned],
     );
-    const group = Math.max(1, Math.floor(lockBudget(await serverInfo(control), context.options.workers) / 4));
+    // Dropping a leaf locks it, its TOAST table and that one's index, and its indexes.
+    const { rows: indexes } = await control.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_index WHERE indrelid = to_regclass($1)`,
+      [sql.partitioned],
+    );
+    const group = leavesPerTransaction(await serverInfo(control), context.options.workers, 2 + indexes[0]!.n);
     for (const row of rows) {
       if (row.leaves.length > group) {
         for (let first = 0; first < row.leaves.length; first += group)

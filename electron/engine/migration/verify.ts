@@ -24,10 +24,10 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { inspectTable } from '../catalog.js';
+import { inspectTable, leavesPerTransaction, serverInfo } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
 import { ticketsOf } from '../tickets.js';
-import { withWorkers, type TargetContext } from './context.js';
+import { beginInSnapshot, withWorkers, type TargetContext } from './context.js';
 import { MAX_TUPLES_PER_PAGE } from './copy.js';
 
 const KEYS_PER_QUERY = 50;
@@ -64,15 +64,44 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
 
   // Buckets and tickets are read with each batch of keys, in its snapshot:
   // routing goes on opening buckets after the swap, and a bucket read
-  // earlier would miss the leaf its rows are in by then.
-  const { rows: trackerKeys } = await control.query<{ key_value: string }>(
-    `SELECT key_value FROM ${sql.install}.partition_tracker WHERE config_id = $1`,
+  // earlier would miss the leaf its rows are in by then. Read here, the
+  // buckets only size the batches and split the keys too large for one.
+  const { rows: trackerKeys } = await control.query<{ key_value: string; buckets: number[] | null }>(
+    `SELECT t.key_value,
+            (SELECT array_agg(b.bucket_id ORDER BY b.bucket_id) FROM ${sql.install}.partition_bucket b
+              WHERE b.config_id = t.config_id AND b.key_value = t.key_value) AS buckets
+       FROM ${sql.install}.partition_tracker t WHERE t.config_id = $1`,
     [target.configId],
   );
   const newKeys = trackerKeys.map((k) => k.key_value);
+  const bucketsOf = new Map(trackerKeys.map((k) => [k.key_value, k.buckets ?? [0]]));
   const assigned = new Map<string, number>();
+  // Keys in batches of at most KEYS_PER_QUERY whose leaves (each with its
+  // indexes) fit a transaction's share of the lock table; a key with more
+  // leaves than that is read a range of its buckets per transaction.
+  const { rows: indexRows } = await control.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_index WHERE indrelid = $1::regclass`,
+    [sql.partitioned],
+  );
+  const leavesPer = leavesPerTransaction(await serverInfo(control), context.options.workers, indexRows[0]!.n);
   const batches: string[][] = [];
-  for (let i = 0; i < newKeys.length; i += KEYS_PER_QUERY) batches.push(newKeys.slice(i, i + KEYS_PER_QUERY));
+  const largeKeys: string[] = [];
+  let leavesInBatch = 0;
+  for (const keyValue of newKeys) {
+    const leaves = bucketsOf.get(keyValue)?.length ?? 1;
+    if (leaves > leavesPer) {
+      largeKeys.push(keyValue);
+      continue;
+    }
+    const last = batches.at(-1);
+    if (!last || last.length >= KEYS_PER_QUERY || leavesInBatch + leaves > leavesPer) {
+      batches.push([keyValue]);
+      leavesInBatch = leaves;
+    } else {
+      last.push(keyValue);
+      leavesInBatch += leaves;
+    }
+  }
   const ranges = await blockRanges(control, sql.backup);
 
   /** Every row of the original, per key. */
@@ -101,8 +130,35 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     for (const row of rows) add(backup, row.key_value, row.rows, row.checksum ?? '0');
   };
 
-  const readKeys = async (client: pg.ClientBase, batch: string[]): Promise<void> => {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  /** The original's rows of these keys that the change log lists, in the caller's snapshot. */
+  const readLoggedOriginal = async (client: pg.ClientBase, batch: string[]): Promise<void> => {
+    if (!log) return;
+    // In the same snapshot: the original's rows the log lists, looked up one
+    // logged identity at a time (LATERAL: through the identity's index,
+    // never a scan of the original).
+    const { rows: logged } = await client.query<{ key_value: string; rows: string; checksum: string | null }>(
+      `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.h)::text AS checksum
+         FROM (SELECT r.k, count(*) AS n, coalesce(sum(r.h), 0) AS h
+                 FROM (SELECT DISTINCT ${identity.map((c) => ident(c)).join(', ')} FROM ${log}) l
+                 CROSS JOIN LATERAL (SELECT t.${key} AS k, ${hash} AS h FROM ${sql.backup} t
+                                      WHERE ${identity.map((c) => `t.${ident(c)} = l.${ident(c)}`).join(' AND ')}) r
+                WHERE r.k = ANY ($1::text[]::${type}[])
+                GROUP BY 1) g
+        GROUP BY 1`,
+      [batch],
+    );
+    for (const row of logged) add(backupChanged, row.key_value, row.rows, row.checksum ?? '0');
+  };
+
+  /**
+   * A batch of keys in a transaction of its own, with the original's rows
+   * that the change log lists in the same snapshot; or, given `range`, those
+   * buckets of one key in the snapshot `range.snapshot`, where the caller
+   * reads the original's logged rows (readLargeKey).
+   */
+  const readKeys = async (client: pg.ClientBase, batch: string[], range?: BucketRange): Promise<void> => {
+    if (range) await beginInSnapshot(client, range.snapshot, true);
+    else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       const { rows } = await client.query<{
         key_value: string;
@@ -116,27 +172,14 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
            FROM (SELECT x.k, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
                         coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0) AS h
                    FROM (SELECT t.${key} AS k, t.tableoid AS leaf, ${hash} AS h, ${changed} AS changed
-                           FROM ${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${type}[])) x
+                           FROM ${sql.partitioned} t
+                          WHERE t.${key} = ANY ($1::text[]::${type}[])${range ? bucketCondition(range) : ''}) x
                   GROUP BY 1, 2) g
           GROUP BY 1, 2`,
-        [batch],
+        [batch, ...(range ? bucketParams(range) : [])],
       );
-      if (log) {
-        // In the same snapshot: the original's rows the log lists, looked up one
-        // logged identity at a time (LATERAL: through the identity's index,
-        // never a scan of the original).
-        const { rows: logged } = await client.query<{ key_value: string; rows: string; checksum: string | null }>(
-          `SELECT ${keyText('g.k')} AS key_value, sum(g.n) AS rows, sum(g.h)::text AS checksum
-             FROM (SELECT r.k, count(*) AS n, coalesce(sum(r.h), 0) AS h
-                     FROM (SELECT DISTINCT ${identity.map((c) => ident(c)).join(', ')} FROM ${log}) l
-                     CROSS JOIN LATERAL (SELECT t.${key} AS k, ${hash} AS h FROM ${sql.backup} t
-                                          WHERE ${identity.map((c) => `t.${ident(c)} = l.${ident(c)}`).join(' AND ')}) r
-                    WHERE r.k = ANY ($1::text[]::${type}[])
-                    GROUP BY 1) g
-            GROUP BY 1`,
-          [batch],
-        );
-        for (const row of logged) add(backupChanged, row.key_value, row.rows, row.checksum ?? '0');
+      if (log && !range) {
+        await readLoggedOriginal(client, batch);
       }
       const { rows: buckets } = await client.query<{ leaf: string; capacity: string }>(
         `SELECT leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket
@@ -163,9 +206,47 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
+    if (range) return;
     checked += batch.length;
     reporter.progress('verify', checked, newKeys.length, 'keys', { table: context.label, currentKey: batch[0] });
   };
+
+  /**
+   * A key with more leaves than a transaction may lock: a range of its
+   * buckets per transaction, on the workers, all in one snapshot that this
+   * connection exports and holds (with the original's logged rows of that
+   * key read in it), so that the key is compared as one transaction would.
+   * Held for that key's reads only.
+   */
+  const readLargeKey = async (keyValue: string): Promise<void> => {
+    const ids = bucketsOf.get(keyValue) ?? [0];
+    const bounds: number[] = [];
+    for (let i = leavesPer; i < ids.length; i += leavesPer) bounds.push(ids[i]!);
+    await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      await readLoggedOriginal(control, [keyValue]);
+      // Open at both ends: buckets routing adds meanwhile are read too.
+      const ranges: BucketRange[] = [undefined, ...bounds].map((from, i) => ({
+        snapshot,
+        from: from ?? null,
+        to: bounds[i] ?? null,
+      }));
+      await withWorkers(context, ranges, (client, range) => readKeys(client, [keyValue], range));
+      await control.query('COMMIT');
+    } catch (error) {
+      await control.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    checked++;
+    reporter.progress('verify', checked, newKeys.length, 'keys', { table: context.label, currentKey: keyValue });
+  };
+
+  const bucketCondition = (range: BucketRange): string =>
+    [
+      ...(range.from === null ? [] : [` AND t.${ident(target.bucketColumn)} >= $2`]),
+      ...(range.to === null ? [] : [` AND t.${ident(target.bucketColumn)} < $${range.from === null ? 2 : 3}`]),
+    ].join('');
 
   const items: ({ range: BlockRange } | { batch: string[] })[] = [
     ...ranges.map((range) => ({ range })),
@@ -174,6 +255,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
   await withWorkers(context, items, (client, item) =>
     'range' in item ? readBackupRange(client, item.range) : readKeys(client, item.batch),
   );
+  for (const keyValue of largeKeys) await readLargeKey(keyValue);
 
   const keys = [...new Set([...newKeys, ...backup.keys()])];
   for (const keyValue of keys) {
@@ -191,9 +273,19 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       problems.push(`key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`);
     }
   }
-  const sample = [...backup.entries()].sort((a, b) => b[1].rows - a[1].rows)[0]?.[0];
+  // Planning a query on one key locks all of that key's leaves: the largest
+  // key that fits a transaction's share, else the first bucket of a larger one.
+  const large = new Set(largeKeys);
+  const bySize = [...backup.entries()].sort((a, b) => b[1].rows - a[1].rows).map(([k]) => k);
+  const sample = bySize.find((k) => !large.has(k)) ?? bySize[0];
   if (sample !== undefined) {
-    const pruned = await checkPruning(context, control, sample, type);
+    const pruned = await checkPruning(
+      context,
+      control,
+      sample,
+      type,
+      large.has(sample) ? bucketsOf.get(sample)![0]! : null,
+    );
     if (pruned) problems.push(pruned);
   }
   // Built bottom-up, an index of the partitioned table is valid only once
@@ -225,6 +317,17 @@ function add(sides: Map<string, KeySide>, keyValue: string, rows: string, checks
   side.rows += Number(rows);
   side.checksum = (BigInt(side.checksum) + BigInt(checksum)).toString();
   sides.set(keyValue, side);
+}
+
+/** Buckets of one key from `from` (inclusive) to `to` (exclusive), either open, read in an exported snapshot. */
+interface BucketRange {
+  snapshot: string;
+  from: number | null;
+  to: number | null;
+}
+
+function bucketParams(range: BucketRange): number[] {
+  return [range.from, range.to].filter((b) => b !== null);
 }
 
 interface BlockRange {
@@ -286,12 +389,13 @@ function keyType(info: Awaited<ReturnType<typeof inspectTable>>, column: string)
   return info.columns.find((c) => c.name === column)!.type;
 }
 
-/** A query for one key must touch only that key's level-1 partition and its buckets. */
+/** A query for one key (and bucket, given one) must touch only that key's level-1 partition and its buckets. */
 async function checkPruning(
   context: TargetContext,
   client: pg.ClientBase,
   keyValue: string,
   type: string,
+  bucket: number | null,
 ): Promise<string | null> {
   const { target, sql } = context;
   const { rows: partitions } = await client.query<{ name: string }>(
@@ -302,8 +406,11 @@ async function checkPruning(
   );
   const allowed = new Set(partitions.map((p) => p.name));
   const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(
-    `EXPLAIN (FORMAT JSON) SELECT * FROM ${sql.source} WHERE ${ident(target.keyColumn)} = $1::text::${type}`,
-    [keyValue],
+    bucket === null
+      ? `EXPLAIN (FORMAT JSON) SELECT * FROM ${sql.source} WHERE ${ident(target.keyColumn)} = $1::text::${type}`
+      : `EXPLAIN (FORMAT JSON) SELECT * FROM ${sql.partitioned}
+          WHERE ${ident(target.keyColumn)} = $1::text::${type} AND ${ident(target.bucketColumn)} = $2::int`,
+    bucket === null ? [keyValue] : [keyValue, bucket],
   );
   const scanned = new Set<string>();
   const walk = (node: unknown): void => {
