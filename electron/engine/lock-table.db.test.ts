@@ -380,7 +380,9 @@ describe('a tree of thousands of partitions on a small lock table', () => {
       expect((await verifyRun(pool, outcome.runId)).status).toBe('succeeded');
       const { rows: buckets } = await pool.query<{ leaves: number }>(
         `SELECT count(*)::int AS leaves FROM pg_inherits
-          WHERE inhparent = (SELECT level_one_partition FROM partwise.partition_tracker WHERE key_value = '1')`,
+          WHERE inhparent = (SELECT t.level_one_partition FROM partwise.partition_tracker t
+                              JOIN partwise.partition_config c USING (config_id)
+                             WHERE c.table_name = 'bigkey' AND t.key_value = '1')`,
       );
       expect(buckets).toEqual([{ leaves: 1500 }]);
       await pool.query(`INSERT INTO bigkey (tenant, body) VALUES (3, 'after the swap')`);

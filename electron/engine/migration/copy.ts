@@ -299,6 +299,8 @@ interface CopyUnit {
  * budget (any chunk may hold rows of every key), else a unit per chunk and
  * group of whole keys, each group within the budget: then each group reads
  * every chunk, a few passes over the table in all rather than one per key.
+ * A key with more rows in a chunk than pieceRows is copied in pieces of it
+ * (piecesOf), each a unit of its own.
  */
 function copyUnits(
   chunks: Chunk[],
@@ -507,11 +509,18 @@ export async function provisionAndCopy(
     let copied = 0;
     let done = 0;
     const work = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers), pieceRows);
-    if (work.length > chunks.length) {
-      const pieces = work.filter((u) => u.from !== undefined || u.to !== undefined).length;
+    const pieces = work.filter((u) => u.from !== undefined || u.to !== undefined).length;
+    if (work.length - pieces > chunks.length) {
       reporter.log(
         'info',
-        `copying in ${countOf(work.length, 'transaction')}${pieces > 0 ? ` (${countOf(pieces, 'piece')} of keys with more than ${countOf(pieceRows, 'row')} in a chunk)` : ''}, to keep each transaction's locks within its share of the lock table`,
+        `copying each chunk in ${countOf((work.length - pieces) / chunks.length, 'group')} of keys, to keep each transaction's locks within the lock table`,
+        context.label,
+      );
+    }
+    if (pieces > 0) {
+      reporter.log(
+        'info',
+        `copying the keys with more than ${countOf(pieceRows, 'row')} in a chunk in ${countOf(pieces, 'piece')}, to keep each transaction's locks within its share of the lock table`,
         context.label,
       );
     }
