@@ -300,109 +300,6 @@ describe('a tree of thousands of partitions on a small lock table', () => {
     expect(rows).toEqual([{ rows: 2400 + 4 - 8, keys: 302 - 1, negative: 8 }]);
   });
 
-  it('migrates, verifies and rolls back a key with several shares of buckets, each transaction within its share, while another session takes locks', async () => {
-    // One key of 1,500 rows at one row per bucket: 1,501 partitions with their
-    // primary key's indexes, about 3,000 relations, against a share of
-    // 2,020 / (2 x 3) = 336 per transaction; and 50 small keys beside it.
-    await pool.query(`CREATE TABLE bigkey (id bigserial PRIMARY KEY, tenant int NOT NULL, body text)`);
-    await pool.query(
-      `INSERT INTO bigkey (tenant, body) SELECT CASE WHEN g <= 1500 THEN 1 ELSE 2 + g % 50 END, 'b' FROM generate_series(1, 1600) g`,
-    );
-    const uniqueness = { bigkey_pkey: 'bucket' as const };
-    const plan = await planOf('bigkey', 1, uniqueness);
-    const note = plan.issues.find((i) => i.code === 'key_exceeds_lock_share');
-    expect(note).toMatchObject({ severity: 'info' });
-    expect(note!.message).toContain('tenant 1 alone would have 1,500 buckets');
-    const share = 336;
-
-    // Another session's query that locks 101 relations, over and over while
-    // Partwise works: it must never meet a full lock table.
-    await pool.query(`CREATE TABLE bystander (id int NOT NULL, part int NOT NULL) PARTITION BY LIST (part)`);
-    for (let part = 0; part < 100; part++)
-      await pool.query(`CREATE TABLE bystander_${part} PARTITION OF bystander FOR VALUES IN (${part})`);
-    // Connections of their own: the run takes up to 2 + 3 of the pool's 6.
-    const bystander = new pg.Client({ connectionString: cluster.url() });
-    const sampler = new pg.Client({ connectionString: cluster.url() });
-    await Promise.all([bystander.connect(), sampler.connect()]);
-    const bystanderPid = (await bystander.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    let running = true;
-    let queries = 0;
-    const failures: string[] = [];
-    const bystanding = (async () => {
-      while (running) {
-        try {
-          await bystander.query('BEGIN');
-          await bystander.query('SELECT count(*) FROM bystander');
-          await bystander.query('COMMIT');
-          queries++;
-        } catch (error) {
-          failures.push((error as Error).message);
-          await bystander.query('ROLLBACK').catch(() => undefined);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
-    // The most relations any other backend (Partwise's) held locked at once,
-    // sampled every 50 ms: a relation locked in two modes takes one entry of
-    // the lock table, as pg_locks shows it in two rows.
-    let most = 0;
-    let mostAt = '';
-    const sampling = (async () => {
-      while (running) {
-        const { rows } = await sampler.query<{ n: number; query: string | null }>(
-          `SELECT l.n, a.query FROM (
-             SELECT pid, count(DISTINCT relation)::int AS n FROM pg_locks
-              WHERE locktype = 'relation' AND pid NOT IN (pg_backend_pid(), $1) GROUP BY pid) l
-             LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-            ORDER BY l.n DESC LIMIT 1`,
-          [bystanderPid],
-        );
-        if (rows[0] && rows[0].n > most) {
-          most = rows[0].n;
-          mostAt = rows[0].query ?? '';
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })();
-    try {
-      const outcome = await migrate(
-        pool,
-        [{ schema: 'public', table: 'bigkey', keyColumn: 'tenant', bucketLimit: 1, uniqueness }],
-        {
-          workers: 2,
-          // Changes to the small keys for the catch-up.
-          beforePhase: async (phase) => {
-            if (phase === 'catch_up') await pool.query(`UPDATE bigkey SET body = 'changed' WHERE tenant > 1`);
-          },
-        },
-      );
-      expect(outcome.status, outcome.message).toBe('succeeded');
-      expect((await verifyRun(pool, outcome.runId)).status).toBe('succeeded');
-      const { rows: buckets } = await pool.query<{ leaves: number }>(
-        `SELECT count(*)::int AS leaves FROM pg_inherits
-          WHERE inhparent = (SELECT t.level_one_partition FROM partwise.partition_tracker t
-                              JOIN partwise.partition_config c USING (config_id)
-                             WHERE c.table_name = 'bigkey' AND t.key_value = '1')`,
-      );
-      expect(buckets).toEqual([{ leaves: 1500 }]);
-      await pool.query(`INSERT INTO bigkey (tenant, body) VALUES (3, 'after the swap')`);
-      const undone = await rollback(pool, outcome.runId);
-      expect(undone.status, undone.message).toBe('rolled_back');
-    } finally {
-      running = false;
-      await Promise.all([bystanding, sampling]);
-      await Promise.all([bystander.end(), sampler.end()]);
-    }
-    const { rows } = await pool.query<{ rows: number; big: number; after: number }>(
-      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE tenant = 1)::int AS big,
-              count(*) FILTER (WHERE body = 'after the swap')::int AS after FROM bigkey`,
-    );
-    expect(rows).toEqual([{ rows: 1601, big: 1500, after: 1 }]);
-    expect(failures).toEqual([]);
-    expect(queries).toBeGreaterThan(0);
-    expect(most, `held by: ${mostAt}`).toBeLessThanOrEqual(share);
-  });
-
   it('says when one key alone has more buckets than a transaction may lock, what still locks them all, and the limit and the setting that fit', async () => {
     // One key of 200 rows at one row per bucket: 201 partitions with their
     // primary key's indexes, 402 relations, against a share of 2,020 / (2 x 3) = 336.
@@ -427,5 +324,132 @@ describe('a tree of thousands of partitions on a small lock table', () => {
     expect((await planOf('onekey', 2, { onekey_pkey: 'bucket' })).issues.map((i) => i.code)).not.toContain(
       'key_exceeds_lock_share',
     );
+  });
+});
+
+describe('a key with several shares of buckets on a small lock table', () => {
+  // One key of 1,000 rows at one row per bucket: 1,001 partitions with their
+  // primary key's indexes, about 2,000 relations, against a share of
+  // 2,020 / (2 x 3) = 336 per transaction; and 50 small keys beside it.
+  // Migrated, verified and rolled back, one step per test (each with its own
+  // time limit), while another session takes locks and every other backend's
+  // locks are sampled.
+  const share = 336;
+  let runId = 0;
+  let running = true;
+  let queries = 0;
+  const failures: string[] = [];
+  let most = 0;
+  let mostAt = '';
+  let watching: Promise<unknown> = Promise.resolve();
+  let clients: pg.Client[] = [];
+
+  beforeAll(async () => {
+    await pool.query(`CREATE TABLE bigkey (id bigserial PRIMARY KEY, tenant int NOT NULL, body text)`);
+    await pool.query(
+      `INSERT INTO bigkey (tenant, body) SELECT CASE WHEN g <= 1000 THEN 1 ELSE 2 + g % 50 END, 'b' FROM generate_series(1, 1100) g`,
+    );
+    // Another session's query that locks 101 relations, over and over while
+    // Partwise works: it must never meet a full lock table.
+    await pool.query(`CREATE TABLE bystander (id int NOT NULL, part int NOT NULL) PARTITION BY LIST (part)`);
+    for (let part = 0; part < 100; part++)
+      await pool.query(`CREATE TABLE bystander_${part} PARTITION OF bystander FOR VALUES IN (${part})`);
+    // Connections of their own: the run takes up to 2 + 3 of the pool's 6.
+    const bystander = new pg.Client({ connectionString: cluster.url() });
+    const sampler = new pg.Client({ connectionString: cluster.url() });
+    clients = [bystander, sampler];
+    await Promise.all(clients.map((c) => c.connect()));
+    const bystanderPid = (await bystander.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const bystanding = (async () => {
+      while (running) {
+        try {
+          await bystander.query('BEGIN');
+          await bystander.query('SELECT count(*) FROM bystander');
+          await bystander.query('COMMIT');
+          queries++;
+        } catch (error) {
+          failures.push((error as Error).message);
+          await bystander.query('ROLLBACK').catch(() => undefined);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    // The most relations any other backend (Partwise's) held locked at once,
+    // sampled every 50 ms: a relation locked in two modes takes one entry of
+    // the lock table, as pg_locks shows it in two rows.
+    const sampling = (async () => {
+      while (running) {
+        const { rows } = await sampler.query<{ n: number; query: string | null }>(
+          `SELECT l.n, a.query FROM (
+             SELECT pid, count(DISTINCT relation)::int AS n FROM pg_locks
+              WHERE locktype = 'relation' AND pid NOT IN (pg_backend_pid(), $1) GROUP BY pid) l
+             LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+            ORDER BY l.n DESC LIMIT 1`,
+          [bystanderPid],
+        );
+        if (rows[0] && rows[0].n > most) {
+          most = rows[0].n;
+          mostAt = rows[0].query ?? '';
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    watching = Promise.all([bystanding, sampling]);
+  }, 120_000);
+
+  afterAll(async () => {
+    running = false;
+    await watching;
+    await Promise.all(clients.map((c) => c.end()));
+  });
+
+  it('says the key exceeds the share and what still locks all of it, and migrates it', async () => {
+    const uniqueness = { bigkey_pkey: 'bucket' as const };
+    const plan = await planOf('bigkey', 1, uniqueness);
+    const note = plan.issues.find((i) => i.code === 'key_exceeds_lock_share');
+    expect(note).toMatchObject({ severity: 'info' });
+    expect(note!.message).toContain('tenant 1 alone would have 1,000 buckets');
+    const outcome = await migrate(
+      pool,
+      [{ schema: 'public', table: 'bigkey', keyColumn: 'tenant', bucketLimit: 1, uniqueness }],
+      {
+        workers: 2,
+        // Changes to the small keys for the catch-up.
+        beforePhase: async (phase) => {
+          if (phase === 'catch_up') await pool.query(`UPDATE bigkey SET body = 'changed' WHERE tenant > 1`);
+        },
+      },
+    );
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    runId = outcome.runId;
+    const { rows: buckets } = await pool.query<{ leaves: number }>(
+      `SELECT count(*)::int AS leaves FROM pg_inherits
+        WHERE inhparent = (SELECT t.level_one_partition FROM partwise.partition_tracker t
+                            JOIN partwise.partition_config c USING (config_id)
+                           WHERE c.table_name = 'bigkey' AND t.key_value = '1')`,
+    );
+    expect(buckets).toEqual([{ leaves: 1000 }]);
+  });
+
+  it('verifies it', async () => {
+    expect(runId).toBeGreaterThan(0);
+    expect((await verifyRun(pool, runId)).status).toBe('succeeded');
+  });
+
+  it('rolls it back with a row written since the swap; no transaction locked more than its share, and the other session never failed', async () => {
+    expect(runId).toBeGreaterThan(0);
+    await pool.query(`INSERT INTO bigkey (tenant, body) VALUES (3, 'after the swap')`);
+    const undone = await rollback(pool, runId);
+    expect(undone.status, undone.message).toBe('rolled_back');
+    running = false;
+    await watching;
+    const { rows } = await pool.query<{ rows: number; big: number; after: number }>(
+      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE tenant = 1)::int AS big,
+              count(*) FILTER (WHERE body = 'after the swap')::int AS after FROM bigkey`,
+    );
+    expect(rows).toEqual([{ rows: 1101, big: 1000, after: 1 }]);
+    expect(failures).toEqual([]);
+    expect(queries).toBeGreaterThan(0);
+    expect(most, `held by: ${mostAt}`).toBeLessThanOrEqual(share);
   });
 });

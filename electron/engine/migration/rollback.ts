@@ -62,20 +62,24 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
       // Locked without what lies below them: LOCK TABLE on a view also locks
       // every table its query reads, with all their partitions, and
       // thousands of partitions would not fit the lock table in one
-      // transaction. So the routing view is locked by its rename (which locks
-      // it alone), the partitioned table ONLY (writers reach the partitions
-      // through it), and each view over the routing view by a change of owner
-      // to the one it has (which changes nothing and locks it alone), in the
-      // order the application's statements lock them.
-      const routingName = derivedName(target.table, '_routing');
-      await control.query(`ALTER VIEW ${sql.source} RENAME TO ${ident(routingName)}`);
+      // transaction. So the routing view, and each view over it, is locked
+      // by a change of owner to the one it has (which changes nothing and
+      // locks the view alone), and the partitioned table ONLY (writers reach
+      // the partitions through it), in the order the application's
+      // statements lock them.
+      const lockView = async (view: string): Promise<void> => {
+        const { rows } = await control.query<{ owner: string }>(
+          `SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = $1::regclass`,
+          [view],
+        );
+        await control.query(`ALTER VIEW ${view} OWNER TO ${ident(rows[0]!.owner)}`);
+      };
+      await lockView(sql.source);
       await control.query(`LOCK TABLE ONLY ${sql.partitioned}, ${sql.backup} IN ACCESS EXCLUSIVE MODE`);
       lockedAt = Date.now();
-      const view = await inspectTable(control, { schema: target.schema, name: routingName });
+      const view = await inspectTable(control, { schema: target.schema, name: target.table });
       for (const dependant of view.dependentViews.filter((v) => v.kind === 'v')) {
-        await control.query(
-          `ALTER VIEW ${qualified(dependant.schema, dependant.name)} OWNER TO ${ident(dependant.owner)}`,
-        );
+        await lockView(qualified(dependant.schema, dependant.name));
       }
 
       if (saved.afterLog) {
@@ -96,6 +100,8 @@ async function undoSwap(context: TargetContext, control: pg.ClientBase): Promise
         ]);
       }
 
+      const routingName = derivedName(target.table, '_routing');
+      await control.query(`ALTER VIEW ${sql.source} RENAME TO ${ident(routingName)}`);
       await control.query(`ALTER TABLE ${sql.backup} RENAME TO ${ident(target.table)}`);
       if (saved.userTriggers?.length) {
         await control.query(`ALTER TABLE ${sql.source} ENABLE TRIGGER USER`);
