@@ -24,6 +24,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0006_key_actions.sql',
         'migrations/0007_run_pause.sql',
         'migrations/0008_key_move_compact.sql',
+        'migrations/0009_key_pool.sql',
       ]);
       const second = await install(client);
       expect(first.functionsReplaced).toBe(true);
@@ -41,6 +42,7 @@ describe('installing the SQL infrastructure', () => {
       expect(tables.rows.map((r) => r.relname)).toEqual([
         'installation',
         'key_action',
+        'key_pool',
         'maintenance_finding',
         'migration_acceptance',
         'migration_log',
@@ -50,6 +52,7 @@ describe('installing the SQL infrastructure', () => {
         'partition_bucket',
         'partition_config',
         'partition_tracker',
+        'pool_bucket',
         'retired_key',
         'schema_migrations',
         'unique_registry',

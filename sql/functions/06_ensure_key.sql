@@ -3,7 +3,9 @@
 -- The key value must be canonical (see 02_key_text.sql): routing, the copy
 -- and provision_key make it so.
 --
--- A key dropped with "refuse" (retired_key) raises instead.
+-- A key dropped with "refuse" (retired_key) raises instead. A new key of a
+-- table whose small keys share (placement 'shared') is pooled: a tracker row
+-- only, no partition.
 --
 -- Locks: an advisory transaction lock per (table, key), so that concurrent first
 -- inserts of one new key create its partitions once (the others wait for the
@@ -48,6 +50,11 @@ BEGIN
     PERFORM @extschema@.key_refused(p_config_id, p_key_value, 'retired', NULL);
   ELSIF v_on_insert = 'recreate' THEN
     DELETE FROM @extschema@.retired_key WHERE config_id = p_config_id AND key_value = p_key_value;
+  END IF;
+  -- Small keys share (17_key_pool.sql): a new key of such a table starts in
+  -- the pool, and no partition is made.
+  IF v_config.placement = 'shared' THEN
+    RETURN @extschema@.pool_key(p_config_id, p_key_value);
   END IF;
 
   v_level_one := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,

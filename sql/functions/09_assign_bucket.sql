@@ -33,6 +33,11 @@ BEGIN
   IF v_tracker.state <> 'active' THEN
     PERFORM @extschema@.key_refused(p_config_id, p_key_value, v_tracker.state, v_tracker.level_one_partition);
   END IF;
+  -- A pooled key takes the pool's next ticket (17_key_pool.sql).
+  IF v_tracker.in_pool THEN
+    SELECT a.bucket_id, a.leaf INTO bucket_id, leaf FROM @extschema@.assign_pool_bucket(p_config_id) a;
+    RETURN;
+  END IF;
   IF v_tracker.ticket_sequence IS NULL THEN
     v_tracker := @extschema@.ensure_ticket_sequence(p_config_id, p_key_value);
   END IF;

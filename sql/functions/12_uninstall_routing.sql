@@ -51,6 +51,9 @@ BEGIN
   LOOP
     EXECUTE format('DROP SEQUENCE IF EXISTS %s', v_sequence);
   END LOOP;
+  FOR v_sequence IN SELECT ticket_sequence FROM @extschema@.key_pool WHERE config_id = p_config_id LOOP
+    EXECUTE format('DROP SEQUENCE IF EXISTS %s', v_sequence);
+  END LOOP;
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'route_insert_' || p_config_id);
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(text)', 'take_bucket_' || p_config_id);
   EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I()', 'sync_grants_' || p_config_id);

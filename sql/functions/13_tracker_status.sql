@@ -14,7 +14,9 @@ SELECT c.config_id,
        t.current_capacity,
        s.rows_assigned,
        greatest(least(s.rows_assigned - t.current_first_ticket + 1, t.current_capacity), 0) AS current_bucket_assigned,
-       t.last_updated
+       t.last_updated,
+       -- A pooled key (17_key_pool.sql): no bucket of its own; level_one_partition is the pool.
+       t.in_pool
   FROM @extschema@.partition_tracker t
   JOIN @extschema@.partition_config c USING (config_id)
   CROSS JOIN LATERAL (

@@ -32,6 +32,9 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'undefined_object',
       MESSAGE = format('partwise: key %s of %I.%I has no tracker row', p_key_value, v_config.table_schema, v_config.table_name);
   END IF;
+  IF v_tracker.in_pool THEN
+    RETURN; -- its rows are in the pool's buckets: maintain_pool checks them
+  END IF;
 
   FOR v_bucket IN
     SELECT * FROM @extschema@.partition_bucket b
@@ -112,6 +115,10 @@ DECLARE
   v_key text;
 BEGIN
   PERFORM @extschema@.config_by_id(p_config_id);
+  INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
+  SELECT p_config_id, NULL, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
+    FROM @extschema@.maintain_pool(p_config_id, p_ahead) f;
+  COMMIT;
   FOR v_key IN SELECT key_value FROM @extschema@.partition_tracker WHERE config_id = p_config_id ORDER BY key_value LOOP
     INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
     SELECT p_config_id, v_key, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
