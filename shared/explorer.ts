@@ -67,8 +67,24 @@ export const LevelOneNode = z.object({
   state: KeyState,
   /** The key's own bucket limit (partwise key limit), if it has one. */
   bucketLimit: z.number().nullable(),
+  /**
+   * The key shares the pool of small keys (partition is the pool's): it has
+   * no buckets of its own, and its rows are counted only with exact counts
+   * (0 otherwise).
+   */
+  pooled: z.boolean(),
 });
 export type LevelOneNode = z.infer<typeof LevelOneNode>;
+
+/** The pool of small keys of a table whose small keys share: one level-1 partition (the DEFAULT one) and its buckets. */
+export const PoolNode = z.object({
+  partition: z.string(),
+  keys: z.number().int(),
+  rows: z.number(),
+  currentBucketId: z.number().int(),
+  buckets: z.array(BucketNode),
+});
+export type PoolNode = z.infer<typeof PoolNode>;
 
 /** A key whose partitions were dropped (partwise key drop). */
 export const RetiredKey = z.object({
@@ -83,6 +99,8 @@ export type RetiredKey = z.infer<typeof RetiredKey>;
 export const PartitionTree = z.object({
   table: ManagedTable,
   levelOne: z.array(LevelOneNode),
+  /** The pool of small keys, when the table has one. */
+  pool: PoolNode.nullable(),
   retired: z.array(RetiredKey),
   /**
    * What the partitioned table holds. Detached keys are standalone tables

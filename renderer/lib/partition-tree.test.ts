@@ -31,6 +31,7 @@ function makeNodes(n: number, capacity = 1000): LevelOneNode[] {
       buckets,
       state: 'active',
       bucketLimit: null,
+      pooled: false,
     });
   }
   return nodes;

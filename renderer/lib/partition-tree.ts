@@ -2,7 +2,7 @@
 // key, followed by its bucket rows when expanded. Tables can have tens of
 // thousands of keys, so per-key summaries are computed once per tree and the
 // flattening itself is a single pass over the (filtered, ordered) keys.
-import { fillBand, type BucketNode, type LevelOneNode } from '../../shared/explorer';
+import { fillBand, type BucketNode, type LevelOneNode, type PoolNode } from '../../shared/explorer';
 import { bucketFill } from './fill';
 import { sortByKey } from './key-order';
 
@@ -20,24 +20,47 @@ export interface TreeIndex {
   /** In key order. */
   nodes: readonly LevelOneNode[];
   summaries: readonly LevelOneSummary[];
+  /** The pool of small keys as one level-1 row, shown first (its key is POOL_KEY). */
+  pool: { node: LevelOneNode; summary: LevelOneSummary; pool: PoolNode } | null;
+}
+
+/**
+ * The key of the pool's row in the tree's expanded set and row ids: a NUL
+ * character, which no PostgreSQL text value (and so no key) can hold.
+ */
+export const POOL_KEY = '\u0000pool';
+
+function summarize(node: LevelOneNode): LevelOneSummary {
+  let overFull = 0;
+  let capacity = 0;
+  let currentFill = 0;
+  for (const bucket of node.buckets) {
+    const fill = bucketFill(bucket);
+    if (fill > 1) overFull++;
+    capacity += bucket.capacity;
+    if (bucket.bucketId === node.currentBucketId) currentFill = fill;
+  }
+  return { overFull, currentFill, capacity, keyLower: node.keyValue.toLowerCase() };
 }
 
 /** Keys in their natural order (numeric when all are integers; the backend sends them in text order). */
-export function indexTree(input: readonly LevelOneNode[]): TreeIndex {
+export function indexTree(input: readonly LevelOneNode[], pool: PoolNode | null = null): TreeIndex {
   const nodes = sortByKey(input, (node) => node.keyValue);
-  const summaries = nodes.map((node) => {
-    let overFull = 0;
-    let capacity = 0;
-    let currentFill = 0;
-    for (const bucket of node.buckets) {
-      const fill = bucketFill(bucket);
-      if (fill > 1) overFull++;
-      capacity += bucket.capacity;
-      if (bucket.bucketId === node.currentBucketId) currentFill = fill;
-    }
-    return { overFull, currentFill, capacity, keyLower: node.keyValue.toLowerCase() };
-  });
-  return { nodes, summaries };
+  const poolNode: LevelOneNode | null = pool && {
+    keyValue: POOL_KEY,
+    partition: pool.partition,
+    rows: pool.rows,
+    currentBucketId: pool.currentBucketId,
+    buckets: pool.buckets,
+    state: 'active',
+    bucketLimit: null,
+    pooled: false,
+  };
+  return {
+    nodes,
+    summaries: nodes.map(summarize),
+    pool: poolNode && pool ? { node: poolNode, summary: summarize(poolNode), pool } : null,
+  };
 }
 
 export interface PartitionRow {
@@ -46,6 +69,8 @@ export interface PartitionRow {
   node: LevelOneNode;
   summary: LevelOneSummary;
   expanded: boolean;
+  /** The row of the pool of small keys (node.keyValue is POOL_KEY), or null for a key's row. */
+  pool: PoolNode | null;
 }
 
 export interface BucketRow {
@@ -127,6 +152,17 @@ export function flattenTree(
   const { nodes, summaries } = index;
   const count = order ? order.length : nodes.length;
   let keys = 0;
+  // The pool first: one level-1 partition, whatever the order of the keys, left out while searching keys.
+  if (index.pool && needle === '') {
+    const { node, summary, pool } = index.pool;
+    const buckets =
+      band === null ? node.buckets : node.buckets.filter((bucket) => fillBand(bucketFill(bucket)) === band);
+    if (band === null || buckets.length > 0) {
+      const isExpanded = band !== null || expanded.has(POOL_KEY);
+      rows.push({ kind: 'partition', id: partitionRowId(POOL_KEY), node, summary, expanded: isExpanded, pool });
+      if (isExpanded) pushBuckets(rows, node, buckets);
+    }
+  }
   for (let position = 0; position < count; position++) {
     if (limit !== null && keys >= limit) break;
     const i = order ? order[position]! : position;
@@ -138,20 +174,30 @@ export function flattenTree(
     if (buckets.length === 0 && band !== null) continue;
     keys++;
     const isExpanded = band !== null || expanded.has(node.keyValue);
-    rows.push({ kind: 'partition', id: partitionRowId(node.keyValue), node, summary, expanded: isExpanded });
-    if (!isExpanded) continue;
-    for (const bucket of buckets) {
-      rows.push({
-        kind: 'bucket',
-        id: `b:${node.keyValue}:${bucket.bucketId}`,
-        parentKey: node.keyValue,
-        bucket,
-        fill: bucketFill(bucket),
-        current: bucket.bucketId === node.currentBucketId,
-      });
-    }
+    rows.push({
+      kind: 'partition',
+      id: partitionRowId(node.keyValue),
+      node,
+      summary,
+      expanded: isExpanded,
+      pool: null,
+    });
+    if (isExpanded) pushBuckets(rows, node, buckets);
   }
   return rows;
+}
+
+function pushBuckets(rows: TreeRow[], node: LevelOneNode, buckets: readonly BucketNode[]): void {
+  for (const bucket of buckets) {
+    rows.push({
+      kind: 'bucket',
+      id: `b:${node.keyValue}:${bucket.bucketId}`,
+      parentKey: node.keyValue,
+      bucket,
+      fill: bucketFill(bucket),
+      current: bucket.bucketId === node.currentBucketId,
+    });
+  }
 }
 
 export interface TreeKeyResult {

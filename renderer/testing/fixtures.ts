@@ -383,13 +383,63 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
       buckets,
       state: 'active',
       bucketLimit: null,
+      pooled: false,
     });
   }
   return {
     table,
     levelOne,
+    pool: null,
     retired: [],
     totals: { rows, leaves, levelOne: keys, detached: { keys: 0, rows: 0, leaves: 0 } },
+  };
+}
+
+/**
+ * `tree` with `pooledKeys` more keys (9000, 9001...) sharing a pool of
+ * `buckets` full buckets (the last one half full), as a table whose small keys
+ * share shows it.
+ */
+export function withPool(tree: PartitionTree, pooledKeys: number, buckets = 3, exact = false): PartitionTree {
+  const capacity = tree.table.bucketLimit;
+  const pool = {
+    partition: `${tree.table.table}_${tree.table.keyColumn}_shared`,
+    keys: pooledKeys,
+    currentBucketId: buckets - 1,
+    buckets: Array.from({ length: buckets }, (_, b) => {
+      const rows = b === buckets - 1 ? Math.round(capacity / 2) : capacity;
+      return {
+        bucketId: b,
+        leaf: `${tree.table.table}_${tree.table.keyColumn}_shared_bucket_id_${b}`,
+        assigned: rows,
+        rows,
+        rowsExact: exact,
+        capacity,
+      };
+    }),
+    rows: 0,
+  };
+  pool.rows = pool.buckets.reduce((sum, b) => sum + b.rows, 0);
+  const pooled = Array.from({ length: pooledKeys }, (_, k) => ({
+    keyValue: String(9000 + k),
+    partition: pool.partition,
+    rows: exact ? Math.floor(pool.rows / pooledKeys) : 0,
+    currentBucketId: pool.currentBucketId,
+    buckets: [],
+    state: 'active' as const,
+    bucketLimit: null,
+    pooled: true,
+  }));
+  return {
+    ...tree,
+    levelOne: [...tree.levelOne, ...pooled],
+    pool,
+    totals: {
+      ...tree.totals,
+      rows: tree.totals.rows + pool.rows,
+      leaves: tree.totals.leaves + buckets,
+      levelOne: tree.totals.levelOne + 1,
+    },
   };
 }
 
@@ -397,11 +447,9 @@ export function partitionTree(table: ManagedTable, keys = 12_000, exact = false)
 export function leafSizes(tree: PartitionTree): LeafSizes {
   const bytes: Record<string, number> = {};
   let totalBytes = 0;
-  for (const node of tree.levelOne) {
-    for (const bucket of node.buckets) {
-      bytes[bucket.leaf] = bucket.rows * 180 + 8192;
-      totalBytes += bytes[bucket.leaf]!;
-    }
+  for (const bucket of [...tree.levelOne.flatMap((node) => node.buckets), ...(tree.pool?.buckets ?? [])]) {
+    bytes[bucket.leaf] = bucket.rows * 180 + 8192;
+    totalBytes += bytes[bucket.leaf]!;
   }
   return { configId: tree.table.configId, bytes, totalBytes };
 }

@@ -38,6 +38,26 @@ $$;
 COMMENT ON FUNCTION @extschema@.key_tracker_for(int, text) IS
   'Tracker row of an existing key, locked; a clear error for an unknown or dropped key.';
 
+-- key_refuse_pooled(tracker, action): raises for a key that shares the pool
+-- of small keys (17_key_pool.sql): detach, attach, drop, limit, move and
+-- compact act on a key's own partitions, and it has none. The engine says so
+-- in the plan first; this keeps a direct call from detaching the pool.
+CREATE OR REPLACE FUNCTION @extschema@.key_refuse_pooled(p_tracker @extschema@.partition_tracker, p_action text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config;
+BEGIN
+  IF p_tracker.in_pool THEN
+    v_config := @extschema@.config_by_id(p_tracker.config_id);
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: key %s of %I.%I shares the pool %s with the table''s other small keys; %s acts on a key''s own partitions, and this key has none',
+                       p_tracker.key_value, v_config.table_schema, v_config.table_name, p_tracker.level_one_partition, p_action);
+  END IF;
+END;
+$$;
+
 -- key_begin(config, key, action): moves the key into the state of an action
 -- under way and returns the state it had. Running an action again after an
 -- interruption finds the key in that action's state and continues. An action
@@ -56,6 +76,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('partwise: %s is not a key action that changes the state of a key', p_action);
   END IF;
+  PERFORM @extschema@.key_refuse_pooled(v_tracker, p_action);
   IF (p_action = 'detach' AND v_tracker.state = 'detached') OR (p_action = 'attach' AND v_tracker.state = 'active') THEN
     RETURN v_tracker.state;
   END IF;
@@ -208,7 +229,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('partwise: bucket limit must be a positive integer, got %s', p_bucket_limit);
   END IF;
-  PERFORM @extschema@.key_tracker_for(p_config_id, p_key_value);
+  PERFORM @extschema@.key_refuse_pooled(@extschema@.key_tracker_for(p_config_id, p_key_value), 'limit');
   UPDATE @extschema@.partition_tracker
      SET bucket_limit = p_bucket_limit, last_updated = now()
    WHERE config_id = p_config_id AND key_value = p_key_value;
@@ -316,6 +337,7 @@ DECLARE
 BEGIN
   SELECT * INTO STRICT v_tracker FROM @extschema@.partition_tracker
    WHERE config_id = p_config_id AND key_value = p_key_value;
+  PERFORM @extschema@.key_refuse_pooled(v_tracker, 'compact');
   EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_tracker.level_one_partition);
   FOR v_bucket IN SELECT * FROM @extschema@.partition_bucket
                    WHERE config_id = p_config_id AND key_value = p_key_value

@@ -8,10 +8,13 @@
 // One interrupted after its first transaction leaves the partition "detach
 // pending" (pg_inherits.inhdetachpending); DETACH ... FINALIZE completes it.
 //
-// PostgreSQL 13: the plain DETACH PARTITION, which takes ACCESS EXCLUSIVE on
-// the partitioned table: requested under a short lock_timeout in a
-// transaction and retried (inLockingTransaction), since readers and writers
-// queue behind a waiting request.
+// PostgreSQL 13, and any version while the table has a pool of small keys
+// (a DEFAULT partition, whose constraint the detach changes: PostgreSQL
+// refuses CONCURRENTLY then): the plain DETACH PARTITION, which takes ACCESS
+// EXCLUSIVE on the partitioned table and on the pool (not the pool's leaves):
+// requested under a short lock_timeout in a transaction and retried
+// (inLockingTransaction), since readers and writers queue behind a waiting
+// request.
 import type pg from 'pg';
 import { ident, qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
@@ -60,6 +63,16 @@ export async function refuseWhileAnotherDetachPends(
   );
 }
 
+/** Whether the partitioned table has a DEFAULT partition (the pool of small keys). */
+export async function hasDefaultPartition(client: pg.ClientBase, parent: string): Promise<boolean> {
+  const { rows } = await client.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = $1::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT') AS found`,
+    [parent],
+  );
+  return rows[0]!.found;
+}
+
 export async function detachLevelOne(
   client: pg.ClientBase,
   config: ManagedConfig,
@@ -70,7 +83,10 @@ export async function detachLevelOne(
   const levelOne = async (): Promise<string> =>
     (await client.query<{ name: string }>('SELECT $1::oid::regclass::text AS name', [levelOneOid])).rows[0]!.name;
   const major = await serverMajor(client);
-  if (major < 14) {
+  if (
+    major < 14 ||
+    ((await hasDefaultPartition(client, parent)) && (await membership(client, levelOneOid, major)) === 'in')
+  ) {
     await inLockingTransaction(client, lock, async () => {
       if ((await membership(client, levelOneOid, major)) === 'out') return;
       await client.query(`ALTER TABLE ${parent} DETACH PARTITION ${await levelOne()}`);

@@ -1,5 +1,6 @@
 // A key's rows to a stream (a file, stdout): one COPY ... TO STDOUT of its
-// level-1 partition, so one snapshot, whether the key is attached or detached.
+// level-1 partition (of its rows in the pool, for a pooled key), so one
+// snapshot, whether the key is attached or detached.
 // The columns are the application's (the bucket column left out), in table
 // order; no value enters the statement, only quoted names.
 import type pg from 'pg';
@@ -29,7 +30,9 @@ export async function exportKey(
   );
   const list = columns.map((c) => ident(c.name)).join(', ');
   const how = format === 'csv' ? '(FORMAT csv, HEADER true)' : '(FORMAT binary)';
-  const copy = client.query(copyTo(`COPY (SELECT ${list} FROM ${facts.levelOne}) TO STDOUT WITH ${how}`));
+  // A pooled key's rows are those of the pool that hold its key.
+  const where = facts.keyFilter ? ` WHERE ${facts.keyFilter}` : '';
+  const copy = client.query(copyTo(`COPY (SELECT ${list} FROM ${facts.levelOne}${where}) TO STDOUT WITH ${how}`));
   let bytes = 0;
   let reported = 0;
   const step = `exporting key ${facts.keyValue}`;

@@ -1,7 +1,7 @@
 // What the database says about one key: its state, its level-1 partition
 // (attached or not), leaves, rows and bytes. Catalog and metadata reads only.
 import type { Queryable } from '../catalog.js';
-import { ident } from '../../db/sql.js';
+import { ident, qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
 import type { ManagedConfig } from '../maintain.js';
 import type { KeyState } from '../../../shared/keys.js';
@@ -25,6 +25,16 @@ export interface KeyFacts {
   bytes: number;
   bucketLimit: number | null;
   serverMajor: number;
+  /**
+   * The key shares the pool of small keys (sql/functions/17_key_pool.sql):
+   * levelOne is the pool, leaves are the pool leaves holding the key's rows,
+   * and keyFilter selects them (`"customer_id" = '5'::integer`, quoted by
+   * PostgreSQL's format(), for COPY, which takes no parameters).
+   */
+  inPool: boolean;
+  keyFilter: string | null;
+  /** The table has a pool (a DEFAULT partition): DETACH ... CONCURRENTLY is refused, and attaching scans the pool. */
+  tableHasPool: boolean;
 }
 
 export async function serverMajor(db: Queryable): Promise<number> {
@@ -47,10 +57,16 @@ export async function keyFacts(
     level_one: string;
     oid: number;
     bucket_limit: string | null;
+    in_pool: boolean;
+    table_has_pool: boolean;
   }>(
-    `SELECT state, level_one_partition::text AS level_one, level_one_partition::oid::int AS oid, bucket_limit
-       FROM ${q}.partition_tracker WHERE config_id = $1 AND key_value = $2`,
-    [config.configId, keyValue],
+    // in_pool and key_pool came with migration 0009: read so that an older installation reads as isolated.
+    `SELECT state, level_one_partition::text AS level_one, level_one_partition::oid::int AS oid, bucket_limit,
+            coalesce((to_jsonb(t) ->> 'in_pool')::boolean, false) AS in_pool,
+            to_regclass($3) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = to_regclass($4) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT') AS table_has_pool
+       FROM ${q}.partition_tracker t WHERE config_id = $1 AND key_value = $2`,
+    [config.configId, keyValue, `${q}.key_pool`, qualified(config.schema, config.partitionedTable)],
   );
   const tracker = rows[0];
   if (!tracker) {
@@ -73,6 +89,9 @@ export async function keyFacts(
         bytes: 0,
         bucketLimit: null,
         serverMajor: major,
+        inPool: false,
+        keyFilter: null,
+        tableHasPool: false,
       };
     }
     throw new PartwiseError(
@@ -81,6 +100,7 @@ export async function keyFacts(
       { hint: 'Check the value; the Explorer lists the keys of the table.' },
     );
   }
+  if (tracker.in_pool) return pooledKeyFacts(db, config, keyValue, tracker, major);
   const inherits = await db.query<{ pending: boolean }>(
     `SELECT ${major >= 14 ? 'inhdetachpending' : 'false'} AS pending FROM pg_inherits WHERE inhrelid = $1`,
     [tracker.oid],
@@ -114,5 +134,51 @@ export async function keyFacts(
     bytes,
     bucketLimit: tracker.bucket_limit === null ? null : Number(tracker.bucket_limit),
     serverMajor: major,
+    inPool: false,
+    keyFilter: null,
+    tableHasPool: tracker.table_has_pool,
+  };
+}
+
+/**
+ * A pooled key's figures, from its rows in the pool: the leaves holding them,
+ * their count, and their bytes as stored (pg_column_size of each row; the
+ * leaves' pages and indexes are shared with other keys). Reads the key's rows
+ * (the pool's leaves, ACCESS SHARE).
+ */
+async function pooledKeyFacts(
+  db: Queryable,
+  config: ManagedConfig,
+  keyValue: string,
+  tracker: { state: KeyState; level_one: string; oid: number; bucket_limit: string | null },
+  major: number,
+): Promise<KeyFacts> {
+  const { rows: filters } = await db.query<{ filter: string }>(
+    `SELECT format('%I = %L::%s', a.attname, $3::text, format_type(a.atttypid, a.atttypmod)) AS filter
+       FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2`,
+    [qualified(config.schema, config.partitionedTable), config.keyColumn, keyValue],
+  );
+  const keyFilter = filters[0]!.filter;
+  const { rows } = await db.query<{ leaf: string; n: string; bytes: string }>(
+    `SELECT p.tableoid::regclass::text AS leaf, count(*) AS n, sum(pg_column_size(p.*)) AS bytes
+       FROM ${tracker.level_one} p WHERE ${keyFilter} GROUP BY 1 ORDER BY 1`,
+  );
+  return {
+    config,
+    keyValue,
+    state: tracker.state,
+    levelOne: tracker.level_one,
+    levelOneOid: tracker.oid,
+    attached: true,
+    detachPending: false,
+    leaves: rows.map((r) => r.leaf),
+    rows: rows.reduce((sum, r) => sum + Number(r.n), 0),
+    rowsExact: true,
+    bytes: rows.reduce((sum, r) => sum + Number(r.bytes), 0),
+    bucketLimit: tracker.bucket_limit === null ? null : Number(tracker.bucket_limit),
+    serverMajor: major,
+    inPool: true,
+    keyFilter,
+    tableHasPool: true,
   };
 }

@@ -17,7 +17,7 @@ export interface StorageFacts {
 
 function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
   const levelOne = facts.levelOne!;
-  if (facts.serverMajor >= 14) {
+  if (facts.serverMajor >= 14 && (!facts.tableHasPool || facts.detachPending)) {
     return {
       ddl: [`ALTER TABLE ${parent} DETACH PARTITION ${levelOne} ${facts.detachPending ? 'FINALIZE' : 'CONCURRENTLY'}`],
       locks: [
@@ -45,11 +45,43 @@ function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: Loc
         mode: 'ACCESS EXCLUSIVE',
         held: 'for the detach transaction (milliseconds once granted); it waits for every transaction using the table, and reads and writes of the table queue behind it meanwhile: requested under a short lock_timeout and retried',
       },
+      ...(facts.tableHasPool
+        ? [
+            {
+              relation: 'the pool of small keys (the DEFAULT partition, not its leaves)',
+              mode: 'ACCESS EXCLUSIVE',
+              held: 'for the detach transaction: PostgreSQL changes the default partition constraint to take the key in',
+            },
+          ]
+        : []),
     ],
     notes: [
-      'PostgreSQL 13 has no DETACH ... CONCURRENTLY: the plain detach locks the whole table for a moment. Version 14 and later detach without blocking reads and writes.',
+      facts.serverMajor >= 14
+        ? 'The table has a pool of small keys (a DEFAULT partition), and PostgreSQL refuses DETACH ... CONCURRENTLY while a default partition exists: the plain detach locks the whole table, and the pool, for a moment.'
+        : 'PostgreSQL 13 has no DETACH ... CONCURRENTLY: the plain detach locks the whole table for a moment. Version 14 and later detach without blocking reads and writes.',
     ],
   };
+}
+
+/** Actions that act on a key's own partitions, refused for a key that shares the pool. */
+const OWN_PARTITION_ACTIONS: ReadonlySet<KeyActionKind> = new Set([
+  'detach',
+  'attach',
+  'drop',
+  'limit',
+  'move',
+  'compact',
+]);
+
+function refusePooled(action: KeyActionKind, facts: KeyFacts): void {
+  if (!facts.inPool || !OWN_PARTITION_ACTIONS.has(action)) return;
+  throw new PartwiseError(
+    'conflict',
+    `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} shares the pool ${facts.levelOne} with the table's other small keys; ${action} acts on a key's own partitions, and this key has none`,
+    {
+      hint: 'Export, vacuum and analyze work on a pooled key. Isolating a key (moving it into a partition of its own) must come first, and Partwise does not do that yet.',
+    },
+  );
 }
 
 function plannedSteps(
@@ -113,6 +145,15 @@ function plannedSteps(
                   mode: 'ACCESS EXCLUSIVE',
                   held: 'while the key rows are checked; only readers of the detached table itself wait',
                 },
+                ...(facts.tableHasPool
+                  ? [
+                      {
+                        relation: 'the pool of small keys (the DEFAULT partition) and each of its leaves',
+                        mode: 'ACCESS EXCLUSIVE',
+                        held: 'while PostgreSQL scans the pool for rows of the key (a default partition may not hold a key that has a partition of its own): reads and writes of every pooled key wait that long',
+                      },
+                    ]
+                  : []),
               ]),
         ],
         notes: [],
@@ -210,6 +251,7 @@ export function planKeyAction(
   options: KeyActionOptions = {},
   storage: StorageFacts = {},
 ): KeyPlan {
+  refusePooled(action, facts);
   if (action === 'readmit' && facts.state !== 'retired') {
     throw new PartwiseError(
       'invalid_input',

@@ -47,7 +47,8 @@ async function storageFacts(
   action: KeyActionKind,
   options: KeyActionOptions,
 ): Promise<StorageFacts> {
-  if (facts.state === 'retired') return {};
+  // A pooled key has no partition of its own to move or compact (planKeyAction says so).
+  if (facts.state === 'retired' || facts.inPool) return {};
   if (action === 'move') return { move: await moveFacts(db, facts, options.tablespace) };
   if (action === 'compact') {
     const { buckets, leaves } = await closedBuckets(db, installSchema, facts);

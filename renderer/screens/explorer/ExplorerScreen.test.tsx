@@ -7,6 +7,7 @@ import { TREE_ROW_HEIGHT } from './PartitionTreeView';
 import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
 import { formatBytes } from '../../lib/format';
 import { useUi } from '../../state/ui';
+import * as fixtures from '../../testing/fixtures';
 
 const VIEW_HEIGHT = 600;
 let restoreLayout: () => void;
@@ -221,5 +222,37 @@ describe('Explorer', () => {
     expect(name.getAttribute('title')).toBe('custom_module_data_customer_id_1000_bucket_id_0');
     // The part that differs from leaf to leaf (key and bucket) is in the tail, which is cut last.
     expect(name.querySelector('.object-name-tail')!.textContent).toMatch(/_1000_bucket_id_0$/);
+  });
+
+  it('shows the pool of small keys as one level-1 partition with its buckets, and where each pooled key lives', async () => {
+    const table = fixtures.managedTables()[0]!;
+    renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'explorer.tree': ({ exactCounts }) =>
+          fixtures.withPool(fixtures.partitionTree(table, 3, exactCounts), 2, 3, exactCounts),
+      },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+    // The pool first, then the keys in order: three with partitions of their own, two pooled.
+    expect(rows().map((row) => row.dataset.key)).toEqual(['pool', '1000', '1001', '1002', '9000', '9001']);
+    const pool = rows()[0]!;
+    expect(within(pool).getByTestId('pool-label').textContent).toBe('shared (2 keys)');
+    expect(within(pool).queryByTestId('tree-select')).toBeNull();
+    expect(within(pool).getByTestId('bucket-count').textContent).toBe('3');
+    // One level-1 partition more than the keys of their own, and the pool's leaves.
+    expect(screen.getByTestId('tree-totals').textContent).toContain('4 level-1 partitions');
+    const pooled = rows().find((row) => row.dataset.key === '9000')!;
+    expect(within(pooled).getByTestId('key-pooled').textContent).toBe('in pool');
+    expect(pooled.textContent).toContain('custom_module_data_customer_id_shared');
+    expect(within(pooled).getByTitle('Rows of a pooled key are counted with Exact counts').textContent).toBe('—');
+    expect(within(pooled).getByTestId('tree-select')).toBeTruthy();
+    // The pool opens on its buckets, the current one marked.
+    await userEvent.click(pool);
+    await waitFor(() => expect(rows().filter((row) => row.dataset.kind === 'bucket')).toHaveLength(3));
+    const buckets = rows().filter((row) => row.dataset.kind === 'bucket');
+    expect(buckets.every((row) => row.dataset.key === 'pool')).toBe(true);
+    expect(within(buckets[2]!).getByText('current')).toBeTruthy();
+    expect(buckets[0]!.textContent).toContain('custom_module_data_customer_id_shared_bucket_id_0');
   });
 });

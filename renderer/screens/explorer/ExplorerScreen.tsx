@@ -158,7 +158,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
   // Typing stays responsive while 10,000+ keys are filtered behind it.
   const deferredSearch = useDeferredValue(search);
 
-  const index = useMemo(() => indexTree(tree.data?.levelOne ?? []), [tree.data]);
+  const index = useMemo(() => indexTree(tree.data?.levelOne ?? [], tree.data?.pool ?? null), [tree.data]);
   const bytes = useMemo(() => (sizes.data ? keyBytes(index, sizes.data.bytes) : null), [index, sizes.data]);
   const order = useMemo(
     () => (sort.column === 'key' && sort.direction === 'asc' ? undefined : orderKeys(index, sort, bytes)),
@@ -168,14 +168,23 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
     () => flattenTree(index, expanded, { search: deferredSearch, order, limit: top, band }),
     [index, expanded, deferredSearch, order, top, band],
   );
-  const matches = useMemo(() => rows.reduce((count, row) => count + (row.kind === 'partition' ? 1 : 0), 0), [rows]);
-  const bandBuckets = useMemo(() => (band === null ? 0 : rows.length - matches), [band, rows.length, matches]);
+  const matches = useMemo(
+    () => rows.reduce((count, row) => count + (row.kind === 'partition' && !row.pool ? 1 : 0), 0),
+    [rows],
+  );
+  const bandBuckets = useMemo(
+    () => (band === null ? 0 : rows.reduce((count, row) => count + (row.kind === 'bucket' ? 1 : 0), 0)),
+    [band, rows],
+  );
   // A dropped key leaves the tree, and the selection with it.
   const chosen = useMemo(
     () => index.nodes.filter((node) => selected.has(node.keyValue)).map((node) => node.keyValue),
     [index, selected],
   );
-  const overFull = useMemo(() => index.summaries.reduce((sum, summary) => sum + summary.overFull, 0), [index]);
+  const overFull = useMemo(
+    () => index.summaries.reduce((sum, summary) => sum + summary.overFull, index.pool?.summary.overFull ?? 0),
+    [index],
+  );
 
   const onSort = useCallback((column: TreeSortColumn) => {
     setSort((current) =>
@@ -314,6 +323,7 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           sort={sort}
           onSort={onSort}
           rowsLabel={`Rows (${rowsHow(exact)})`}
+          exact={exact}
           onToggle={onToggle}
           onExpand={onExpand}
           onCollapse={onCollapse}

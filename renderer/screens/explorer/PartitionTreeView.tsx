@@ -11,6 +11,7 @@ import { ObjectName } from '../../components/ObjectName';
 import { formatBytes, formatNumber } from '../../lib/format';
 import type { LeafSizes } from '../../../shared/explorer';
 import {
+  POOL_KEY,
   treeKeyAction,
   type BucketRow,
   type PartitionRow,
@@ -59,29 +60,38 @@ const PartitionLine = memo(function PartitionLine({
   row,
   bytes,
   selected,
+  exact,
   onToggle,
   onSelect,
 }: {
   row: PartitionRow;
   bytes: number | null | undefined;
   selected: boolean;
+  exact: boolean;
   onToggle(key: string): void;
   onSelect(key: string): void;
 }) {
-  const { node, summary } = row;
+  const { node, summary, pool } = row;
+  // A pooled key's rows are counted in the pool (exact counts only); its size is the pool's.
+  const rowsUnknown = node.pooled && !exact;
   return (
     <>
       <div role="gridcell" className="vtable-cell tree-cell tree-name">
-        <input
-          type="checkbox"
-          className="tree-select"
-          checked={selected}
-          tabIndex={-1}
-          aria-label={`Select key ${node.keyValue}`}
-          onClick={(event) => event.stopPropagation()}
-          onChange={() => onSelect(node.keyValue)}
-          data-testid="tree-select"
-        />
+        {pool ? (
+          // The pool is no key: nothing to select for a key action.
+          <span className="tree-select tree-select-none" aria-hidden="true" />
+        ) : (
+          <input
+            type="checkbox"
+            className="tree-select"
+            checked={selected}
+            tabIndex={-1}
+            aria-label={`Select key ${node.keyValue}`}
+            onClick={(event) => event.stopPropagation()}
+            onChange={() => onSelect(node.keyValue)}
+            data-testid="tree-select"
+          />
+        )}
         <button
           type="button"
           className="tree-toggle"
@@ -95,8 +105,27 @@ const PartitionLine = memo(function PartitionLine({
         >
           <Icon name={row.expanded ? 'chevronDown' : 'chevronRight'} size={14} />
         </button>
-        <span className="mono strong key-value">{node.keyValue}</span>
+        {pool ? (
+          <span
+            className="strong key-value"
+            title="The pool of small keys: the table's DEFAULT partition, whose buckets all its small keys share"
+            data-testid="pool-label"
+          >
+            shared ({formatNumber(pool.keys)} {pool.keys === 1 ? 'key' : 'keys'})
+          </span>
+        ) : (
+          <span className="mono strong key-value">{node.keyValue}</span>
+        )}
         <ObjectName name={node.partition} className="muted" />
+        {node.pooled && (
+          <span
+            className="badge badge-subtle"
+            title="This key has no partition of its own: its rows are in the buckets of the pool of small keys"
+            data-testid="key-pooled"
+          >
+            in pool
+          </span>
+        )}
         {node.state !== 'active' && (
           <span
             className={
@@ -130,18 +159,30 @@ const PartitionLine = memo(function PartitionLine({
         )}
       </div>
       <div role="gridcell" className="vtable-cell tree-cell right num" data-testid="bucket-count">
-        {formatNumber(node.buckets.length)}
+        {node.pooled ? '' : formatNumber(node.buckets.length)}
       </div>
       <div role="gridcell" className="vtable-cell tree-cell right num">
-        {formatNumber(node.rows)}
+        {rowsUnknown ? (
+          <span className="muted" title="Rows of a pooled key are counted with Exact counts">
+            —
+          </span>
+        ) : (
+          formatNumber(node.rows)
+        )}
       </div>
-      <SizeCell bytes={bytes} />
+      {node.pooled ? <div role="gridcell" className="vtable-cell tree-cell" /> : <SizeCell bytes={bytes} />}
       <div role="gridcell" className="vtable-cell tree-cell">
-        <FillBar
-          fraction={summary.currentFill}
-          label={`Current bucket ${node.currentBucketId} of key ${node.keyValue}`}
-          testId="current-fill-bar"
-        />
+        {!node.pooled && (
+          <FillBar
+            fraction={summary.currentFill}
+            label={
+              pool
+                ? `Current bucket ${node.currentBucketId} of the pool`
+                : `Current bucket ${node.currentBucketId} of key ${node.keyValue}`
+            }
+            testId="current-fill-bar"
+          />
+        )}
       </div>
     </>
   );
@@ -196,6 +237,7 @@ export function PartitionTreeView({
   onCollapse,
   selected,
   onSelect,
+  exact = false,
 }: {
   rows: readonly TreeRow[];
   sizes: TreeSizes;
@@ -209,6 +251,8 @@ export function PartitionTreeView({
   /** Keys chosen for an action (the checkbox of each key). */
   selected: ReadonlySet<string>;
   onSelect(key: string): void;
+  /** Rows counted leaf by leaf (a pooled key's rows are known only then). */
+  exact?: boolean;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
@@ -305,7 +349,15 @@ export function PartitionTreeView({
               }}
               data-testid="tree-row"
               data-kind={row.kind}
-              data-key={isPartition ? row.node.keyValue : row.parentKey}
+              data-key={
+                isPartition
+                  ? row.pool
+                    ? 'pool'
+                    : row.node.keyValue
+                  : row.parentKey === POOL_KEY
+                    ? 'pool'
+                    : row.parentKey
+              }
               {...(isPartition ? { 'data-state': row.node.state } : {})}
               {...(row.kind === 'bucket' ? { 'data-bucket-id': row.bucket.bucketId } : {})}
             >
@@ -317,6 +369,7 @@ export function PartitionTreeView({
                     row.node.buckets.map((bucket) => bucket.leaf),
                   )}
                   selected={selected.has(row.node.keyValue)}
+                  exact={exact}
                   onToggle={toggle}
                   onSelect={onSelect}
                 />

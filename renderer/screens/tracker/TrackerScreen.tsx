@@ -75,7 +75,8 @@ const trackerColumns = (compareKeys: KeyComparator, stem: string): Column<Tracke
     align: 'right',
     sortValue: (r) => r.rowsAssigned,
     render: (r) => <span className="num">{formatNumber(r.rowsAssigned)}</span>,
-    headerTitle: 'Tickets handed out: rows routed to this key since it was tracked',
+    headerTitle:
+      'Tickets handed out: rows routed to this key since it was tracked (0 for a key in the pool of small keys, whose rows take the pool’s tickets)',
   },
   {
     id: 'updated',
