@@ -156,7 +156,8 @@ export const TrackerRow = z.object({
 export type TrackerRow = z.infer<typeof TrackerRow>;
 
 export const MaintenanceFinding = z.object({
-  keyValue: z.string(),
+  /** The key the finding is about; null: the pool of small keys (a table whose small keys share). */
+  keyValue: z.string().nullable(),
   kind: z.enum(['missing_leaf', 'untracked_leaf', 'over_full', 'empty', 'tracker_drift', 'created_ahead']),
   bucketId: z.number().int().nullable(),
   leaf: z.string().nullable(),

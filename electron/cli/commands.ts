@@ -338,7 +338,7 @@ export async function runCommand(command: string, positionals: string[], values:
           );
           for (const f of report.findings)
             process.stdout.write(
-              `  ${f.kind.padEnd(15)} key ${f.keyValue}${f.bucketId !== null ? ` bucket ${f.bucketId}` : ''}: ${f.detail}\n`,
+              `  ${f.kind.padEnd(15)} ${f.keyValue === null ? 'pool' : `key ${f.keyValue}`}${f.bucketId !== null ? ` bucket ${f.bucketId}` : ''}: ${f.detail}\n`,
             );
         }
         return report.findings.some((f) => f.kind === 'over_full' || f.kind === 'missing_leaf') ? 1 : 0;

@@ -83,41 +83,16 @@ export async function maintainTable(
   const findings: MaintenanceFinding[] = [];
   const client = await pool.connect();
   try {
+    // The pool of small keys first (a table whose small keys share): it is checked as one.
+    const { rows: pooled } = await client.query<{ pool: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ${schema}.key_pool WHERE config_id = $1) AS pool`,
+      [configId],
+    );
+    if (pooled[0]!.pool) findings.push(...(await maintainOne(client, schema, configId, null, options)));
     let checked = 0;
     for (const { key_value: keyValue } of keys) {
       if (options.signal?.aborted) throw new PartwiseError('cancelled', 'Maintenance was cancelled');
-      // Creating a bucket ahead attaches a partition: short lock_timeout, retried.
-      const rows = await inLockingTransaction(client, { ...DEFAULT_LOCK_RETRY, signal: options.signal }, async () => {
-        const { rows: found } = await client.query<{
-          kind: MaintenanceFinding['kind'];
-          bucket_id: number | null;
-          leaf_partition: string | null;
-          row_count: string | null;
-          capacity: string | null;
-          detail: string;
-        }>(
-          `SELECT kind, bucket_id, leaf_partition::text, row_count, capacity, detail FROM ${schema}.maintain_key($1, $2, $3)`,
-          [configId, keyValue, options.ahead],
-        );
-        await client.query(
-          `INSERT INTO ${schema}.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
-           SELECT $1, $2, f.kind, f.bucket_id, f.leaf, f.row_count, f.capacity, f.detail
-             FROM jsonb_to_recordset($3::jsonb) AS f(kind text, bucket_id int, leaf text, row_count bigint, capacity bigint, detail text)`,
-          [configId, keyValue, JSON.stringify(found.map((f) => ({ ...f, leaf: f.leaf_partition })))],
-        );
-        return found;
-      });
-      for (const row of rows) {
-        findings.push({
-          keyValue,
-          kind: row.kind,
-          bucketId: row.bucket_id,
-          leaf: row.leaf_partition,
-          rows: row.row_count === null ? null : Number(row.row_count),
-          capacity: row.capacity === null ? null : Number(row.capacity),
-          detail: row.detail,
-        });
-      }
+      findings.push(...(await maintainOne(client, schema, configId, keyValue, options)));
       checked++;
       options.reporter?.progress('maintain', checked, keys.length, 'keys', { currentKey: keyValue });
     }
@@ -126,6 +101,48 @@ export async function maintainTable(
   } finally {
     client.release();
   }
+}
+
+/** One key (maintain_key), or the pool of small keys (maintain_pool, keyValue null), in a transaction of its own. */
+async function maintainOne(
+  client: pg.PoolClient,
+  schema: string,
+  configId: number,
+  keyValue: string | null,
+  options: MaintainOptions,
+): Promise<MaintenanceFinding[]> {
+  // Creating a bucket ahead attaches a partition: short lock_timeout, retried.
+  const rows = await inLockingTransaction(client, { ...DEFAULT_LOCK_RETRY, signal: options.signal }, async () => {
+    const { rows: found } = await client.query<{
+      kind: MaintenanceFinding['kind'];
+      bucket_id: number | null;
+      leaf_partition: string | null;
+      row_count: string | null;
+      capacity: string | null;
+      detail: string;
+    }>(
+      `SELECT kind, bucket_id, leaf_partition::text, row_count, capacity, detail FROM ${
+        keyValue === null ? `${schema}.maintain_pool($1, $2)` : `${schema}.maintain_key($1, $3, $2)`
+      }`,
+      keyValue === null ? [configId, options.ahead] : [configId, options.ahead, keyValue],
+    );
+    await client.query(
+      `INSERT INTO ${schema}.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
+       SELECT $1, $2, f.kind, f.bucket_id, f.leaf, f.row_count, f.capacity, f.detail
+         FROM jsonb_to_recordset($3::jsonb) AS f(kind text, bucket_id int, leaf text, row_count bigint, capacity bigint, detail text)`,
+      [configId, keyValue, JSON.stringify(found.map((f) => ({ ...f, leaf: f.leaf_partition })))],
+    );
+    return found;
+  });
+  return rows.map((row) => ({
+    keyValue,
+    kind: row.kind,
+    bucketId: row.bucket_id,
+    leaf: row.leaf_partition,
+    rows: row.row_count === null ? null : Number(row.row_count),
+    capacity: row.capacity === null ? null : Number(row.capacity),
+    detail: row.detail,
+  }));
 }
 
 /** Rebuilds the routing view and trigger from the partitioned table's current columns (after ALTER TABLE). */

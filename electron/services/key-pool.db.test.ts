@@ -143,3 +143,23 @@ describe('key actions on a pooled key through the dispatcher', () => {
     });
   });
 });
+
+describe('maintenance of a table with a pool of small keys, through the dispatcher', () => {
+  it('checks the pool as one and creates its next bucket ahead, reported without a key', async () => {
+    const report = await call<{
+      keysChecked: number;
+      findings: Array<{ keyValue: string | null; kind: string; bucketId: number | null }>;
+    }>('maintenance.run', { connectionId: 'main', configId: t.configId, ahead: 0.4 });
+    // Bucket 2 of the pool holds 2 of 5 tickets, and bucket 1 of key 1 too: at 0.4 the next ones are made.
+    expect(report.findings.map((f) => [f.keyValue, f.kind, f.bucketId])).toEqual([
+      [null, 'created_ahead', 3],
+      ['1', 'created_ahead', 2],
+    ]);
+    expect(report.keysChecked).toBe(4);
+    expect(
+      await db.query(`SELECT bucket_id FROM partwise.pool_bucket WHERE config_id = $1 ORDER BY bucket_id`, [
+        t.configId,
+      ]),
+    ).toEqual([{ bucket_id: 0 }, { bucket_id: 1 }, { bucket_id: 2 }, { bucket_id: 3 }]);
+  });
+});

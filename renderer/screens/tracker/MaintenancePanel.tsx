@@ -40,8 +40,15 @@ const findingColumns: Column<MaintenanceFinding>[] = [
     id: 'key',
     header: 'Key',
     width: 'minmax(72px, 0.7fr)',
-    sortValue: (f) => f.keyValue,
-    render: (f) => <span className="mono">{f.keyValue}</span>,
+    sortValue: (f) => f.keyValue ?? '',
+    render: (f) =>
+      f.keyValue === null ? (
+        <span className="muted" title="The pool of small keys: the buckets all small keys share">
+          pool
+        </span>
+      ) : (
+        <span className="mono">{f.keyValue}</span>
+      ),
   },
   {
     id: 'kind',
@@ -163,7 +170,7 @@ export function MaintenancePanel({ connectionId, table }: { connectionId: string
                 initialSort={{ column: 'kind', direction: 'asc' }}
                 testId="maintenance-findings"
                 rowTestId="finding-row"
-                rowData={(f) => ({ key: f.keyValue, kind: f.kind })}
+                rowData={(f) => ({ key: f.keyValue ?? 'pool', kind: f.kind })}
                 minWidth={620}
                 fitContent="360px"
               />

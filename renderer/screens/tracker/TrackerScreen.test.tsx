@@ -100,6 +100,33 @@ describe('Tracker screen', () => {
     );
   });
 
+  it('shows a finding about the pool of small keys as the pool, not a key', async () => {
+    renderWithApi(<TrackerScreen />, {
+      handlers: {
+        'maintenance.run': ({ configId }) => ({
+          configId,
+          keysChecked: 3,
+          findings: [
+            {
+              keyValue: null,
+              kind: 'created_ahead',
+              bucketId: 4,
+              leaf: 'custom_module_data_customer_id_shared_bucket_id_4',
+              rows: 0,
+              capacity: 500_000,
+              detail: 'next pool bucket created ahead of need',
+            },
+          ],
+        }),
+      },
+    });
+    await userEvent.click(await screen.findByTestId('maintenance-run'));
+    const row = await screen.findByTestId('finding-row');
+    expect(row.dataset.key).toBe('pool');
+    expect(within(row).getByTitle('The pool of small keys: the buckets all small keys share').textContent).toBe('pool');
+    expect(row.textContent).toContain('next pool bucket created ahead of need');
+  });
+
   it('says so when maintenance finds nothing', async () => {
     renderWithApi(<TrackerScreen />, {
       handlers: { 'maintenance.run': ({ configId }) => ({ configId, keysChecked: 12_000, findings: [] }) },
