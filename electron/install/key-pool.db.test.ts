@@ -282,4 +282,19 @@ describe('routing of small keys into the pool', () => {
     await db.query(`INSERT INTO ${t.view} (customer_id) SELECT 50 FROM generate_series(1, 2)`);
     expect((await poolCounts(t.configId)).map((c) => c.rows)).toEqual([10, 1]);
   });
+
+  it('uninstall keeps every row, the pool included, and drops the pool ticket counter', async () => {
+    const t = await createRoutedTable(db, { table: 'leaving', bucketLimit: 3 });
+    await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (1)`);
+    await share(t);
+    await db.query(`INSERT INTO ${t.view} (customer_id) SELECT g FROM generate_series(2, 6) g`);
+    await db.query('SELECT partwise.uninstall($1)', [t.configId]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM public.leaving`)).toEqual([{ n: 6 }]);
+    expect(await db.query(`SELECT to_regclass('partwise.pool_ticket_${t.configId}') IS NULL AS gone`)).toEqual([
+      { gone: true },
+    ]);
+    expect(
+      await db.query(`SELECT count(*)::int AS n FROM partwise.key_pool WHERE config_id = $1`, [t.configId]),
+    ).toEqual([{ n: 0 }]);
+  });
 });
