@@ -158,7 +158,8 @@ export type TrackerRow = z.infer<typeof TrackerRow>;
 export const MaintenanceFinding = z.object({
   /** The key the finding is about; null: the pool of small keys (a table whose small keys share). */
   keyValue: z.string().nullable(),
-  kind: z.enum(['missing_leaf', 'untracked_leaf', 'over_full', 'empty', 'tracker_drift', 'created_ahead']),
+  /** outgrown: a pooled key holding the table's threshold of rows or more (a partition of its own would suit it). */
+  kind: z.enum(['missing_leaf', 'untracked_leaf', 'over_full', 'empty', 'tracker_drift', 'created_ahead', 'outgrown']),
   bucketId: z.number().int().nullable(),
   leaf: z.string().nullable(),
   rows: z.number().nullable(),

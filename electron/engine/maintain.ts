@@ -114,6 +114,7 @@ async function maintainOne(
   // Creating a bucket ahead attaches a partition: short lock_timeout, retried.
   const rows = await inLockingTransaction(client, { ...DEFAULT_LOCK_RETRY, signal: options.signal }, async () => {
     const { rows: found } = await client.query<{
+      key_value: string | null;
       kind: MaintenanceFinding['kind'];
       bucket_id: number | null;
       leaf_partition: string | null;
@@ -121,21 +122,25 @@ async function maintainOne(
       capacity: string | null;
       detail: string;
     }>(
-      `SELECT kind, bucket_id, leaf_partition::text, row_count, capacity, detail FROM ${
-        keyValue === null ? `${schema}.maintain_pool($1, $2)` : `${schema}.maintain_key($1, $3, $2)`
-      }`,
+      // The pool's findings are about the pool (no key), or about a pooled key that outgrew it.
+      keyValue === null
+        ? `SELECT key_value, kind, bucket_id, leaf_partition::text, row_count, capacity, detail
+             FROM ${schema}.maintain_pool($1, $2)`
+        : `SELECT $3::text AS key_value, kind, bucket_id, leaf_partition::text, row_count, capacity, detail
+             FROM ${schema}.maintain_key($1, $3, $2)`,
       keyValue === null ? [configId, options.ahead] : [configId, options.ahead, keyValue],
     );
     await client.query(
       `INSERT INTO ${schema}.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
-       SELECT $1, $2, f.kind, f.bucket_id, f.leaf, f.row_count, f.capacity, f.detail
-         FROM jsonb_to_recordset($3::jsonb) AS f(kind text, bucket_id int, leaf text, row_count bigint, capacity bigint, detail text)`,
-      [configId, keyValue, JSON.stringify(found.map((f) => ({ ...f, leaf: f.leaf_partition })))],
+       SELECT $1, f.key_value, f.kind, f.bucket_id, f.leaf, f.row_count, f.capacity, f.detail
+         FROM jsonb_to_recordset($2::jsonb)
+           AS f(key_value text, kind text, bucket_id int, leaf text, row_count bigint, capacity bigint, detail text)`,
+      [configId, JSON.stringify(found.map((f) => ({ ...f, leaf: f.leaf_partition })))],
     );
     return found;
   });
   return rows.map((row) => ({
-    keyValue,
+    keyValue: row.key_value,
     kind: row.kind,
     bucketId: row.bucket_id,
     leaf: row.leaf_partition,

@@ -283,6 +283,35 @@ describe('routing of small keys into the pool', () => {
     expect((await poolCounts(t.configId)).map((c) => c.rows)).toEqual([10, 1]);
   });
 
+  it('maintenance names the pooled keys that reached the threshold', async () => {
+    const t = await createRoutedTable(db, { table: 'grown', bucketLimit: 100 });
+    await share(t, 3);
+    await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (7), (7), (8), (7), (9), (9), (9)`);
+    await db.query('CALL partwise.maintain($1)', [t.configId]);
+    expect(
+      await db.query(
+        `SELECT key_value, kind, row_count::int AS rows, capacity::int AS threshold, detail
+           FROM partwise.maintenance_finding WHERE config_id = $1 ORDER BY key_value`,
+        [t.configId],
+      ),
+    ).toEqual([
+      {
+        key_value: '7',
+        kind: 'outgrown',
+        rows: 3,
+        threshold: 3,
+        detail: '3 rows in the pool, at or above the threshold of 3 rows: a partition of its own would suit it',
+      },
+      {
+        key_value: '9',
+        kind: 'outgrown',
+        rows: 3,
+        threshold: 3,
+        detail: '3 rows in the pool, at or above the threshold of 3 rows: a partition of its own would suit it',
+      },
+    ]);
+  });
+
   it('uninstall keeps every row, the pool included, and drops the pool ticket counter', async () => {
     const t = await createRoutedTable(db, { table: 'leaving', bucketLimit: 3 });
     await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (1)`);

@@ -145,7 +145,9 @@ describe('key actions on a pooled key through the dispatcher', () => {
 });
 
 describe('maintenance of a table with a pool of small keys, through the dispatcher', () => {
-  it('checks the pool as one and creates its next bucket ahead, reported without a key', async () => {
+  it('checks the pool as one and creates its next bucket ahead, reported without a key; names keys that outgrew it', async () => {
+    // Key 4 holds 5 rows: at a threshold of 5 it has outgrown the pool.
+    await db.query('SELECT partwise.share_small_keys($1, 5)', [t.configId]);
     const report = await call<{
       keysChecked: number;
       findings: Array<{ keyValue: string | null; kind: string; bucketId: number | null }>;
@@ -153,6 +155,7 @@ describe('maintenance of a table with a pool of small keys, through the dispatch
     // Bucket 2 of the pool holds 2 of 5 tickets, and bucket 1 of key 1 too: at 0.4 the next ones are made.
     expect(report.findings.map((f) => [f.keyValue, f.kind, f.bucketId])).toEqual([
       [null, 'created_ahead', 3],
+      ['4', 'outgrown', null],
       ['1', 'created_ahead', 2],
     ]);
     expect(report.keysChecked).toBe(4);

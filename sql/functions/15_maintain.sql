@@ -116,7 +116,7 @@ DECLARE
 BEGIN
   PERFORM @extschema@.config_by_id(p_config_id);
   INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
-  SELECT p_config_id, NULL, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
+  SELECT p_config_id, f.key_value, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
     FROM @extschema@.maintain_pool(p_config_id, p_ahead) f;
   COMMIT;
   FOR v_key IN SELECT key_value FROM @extschema@.partition_tracker WHERE config_id = p_config_id ORDER BY key_value LOOP

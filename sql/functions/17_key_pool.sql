@@ -285,13 +285,18 @@ $$;
 -- transaction, as maintain_key checks a key: over-full leaves (rows written
 -- around the routing view), untracked leaves, ticket drift of the current
 -- bucket (repaired), and the next bucket created ahead when the current one
--- is p_ahead full. Locks: ACCESS SHARE on each pool leaf while counting;
--- those of ensure_pool_bucket; the key_pool row.
+-- is p_ahead full; and, by key (key_value), the pooled keys that hold the
+-- table's threshold of rows or more (outgrown: a partition of their own would
+-- suit them). Locks: ACCESS SHARE on each pool leaf while counting (and
+-- reading the keys' rows); those of ensure_pool_bucket; the key_pool row.
+DROP FUNCTION IF EXISTS @extschema@.maintain_pool(int, numeric);
 CREATE OR REPLACE FUNCTION @extschema@.maintain_pool(p_config_id int, p_ahead numeric DEFAULT 0.8)
-RETURNS TABLE (kind text, bucket_id int, leaf_partition regclass, row_count bigint, capacity bigint, detail text)
+RETURNS TABLE (key_value text, kind text, bucket_id int, leaf_partition regclass, row_count bigint, capacity bigint,
+               detail text)
 LANGUAGE plpgsql
 AS $$
 DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_pool @extschema@.key_pool;
   v_bucket @extschema@.pool_bucket;
   v_rows bigint;
@@ -305,8 +310,8 @@ BEGIN
   END IF;
   FOR v_bucket IN SELECT * FROM @extschema@.pool_bucket b WHERE b.config_id = p_config_id ORDER BY b.bucket_id LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_bucket.leaf_partition) THEN
-      RETURN QUERY SELECT 'missing_leaf', v_bucket.bucket_id, v_bucket.leaf_partition, NULL::bigint, v_bucket.capacity,
-                          'the leaf partition of this pool bucket does not exist';
+      RETURN QUERY SELECT NULL::text, 'missing_leaf', v_bucket.bucket_id, v_bucket.leaf_partition, NULL::bigint,
+                          v_bucket.capacity, 'the leaf partition of this pool bucket does not exist';
       CONTINUE;
     END IF;
     EXECUTE format('SELECT count(*) FROM %s', v_bucket.leaf_partition) INTO v_rows;
@@ -314,7 +319,7 @@ BEGIN
       v_current_rows := v_rows;
     END IF;
     IF v_rows > v_bucket.capacity THEN
-      RETURN QUERY SELECT 'over_full', v_bucket.bucket_id, v_bucket.leaf_partition, v_rows, v_bucket.capacity,
+      RETURN QUERY SELECT NULL::text, 'over_full', v_bucket.bucket_id, v_bucket.leaf_partition, v_rows, v_bucket.capacity,
                           format('%s rows in a pool bucket of %s', v_rows, v_bucket.capacity);
     END IF;
   END LOOP;
@@ -323,12 +328,12 @@ BEGIN
      WHERE i.inhparent = v_pool.pool_partition
        AND i.inhrelid NOT IN (SELECT b.leaf_partition FROM @extschema@.pool_bucket b WHERE b.config_id = p_config_id)
   LOOP
-    RETURN QUERY SELECT 'untracked_leaf', NULL::int, v_untracked, NULL::bigint, NULL::bigint,
+    RETURN QUERY SELECT NULL::text, 'untracked_leaf', NULL::int, v_untracked, NULL::bigint, NULL::bigint,
                         'a partition of the pool that no pool bucket names';
   END LOOP;
   v_live := greatest(v_pool.rows_assigned, pg_catalog.pg_sequence_last_value(v_pool.ticket_sequence), 0);
   IF v_current_rows > v_live - v_pool.current_first_ticket + 1 THEN
-    RETURN QUERY SELECT 'tracker_drift', v_pool.current_bucket_id, v_pool.current_leaf, v_current_rows,
+    RETURN QUERY SELECT NULL::text, 'tracker_drift', v_pool.current_bucket_id, v_pool.current_leaf, v_current_rows,
                         v_pool.current_capacity,
                         format('%s rows but %s pool tickets handed out; counter moved to %s', v_current_rows,
                                greatest(v_live - v_pool.current_first_ticket + 1, 0),
@@ -344,8 +349,18 @@ BEGIN
                                                v_pool.current_first_ticket + v_pool.current_capacity,
                                                (SELECT c.bucket_limit FROM @extschema@.partition_config c
                                                  WHERE c.config_id = p_config_id));
-    RETURN QUERY SELECT 'created_ahead', v_bucket.bucket_id, v_bucket.leaf_partition, 0::bigint, v_bucket.capacity,
-                        'next pool bucket created ahead of need';
+    RETURN QUERY SELECT NULL::text, 'created_ahead', v_bucket.bucket_id, v_bucket.leaf_partition, 0::bigint,
+                        v_bucket.capacity, 'next pool bucket created ahead of need';
+  END IF;
+  IF v_config.shared_threshold IS NOT NULL THEN
+    RETURN QUERY EXECUTE format(
+      'SELECT %s, ''outgrown'', NULL::int, NULL::regclass, count(*), $1,'
+      ' format(''%%s rows in the pool, at or above the threshold of %%s rows: a partition of its own would suit it'', count(*), $1)'
+      ' FROM %s p GROUP BY 1 HAVING count(*) >= $1 ORDER BY 1',
+      @extschema@.key_text_sql_for(format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass,
+                                   v_config.key_column, 'p.' || quote_ident(v_config.key_column)),
+      v_pool.pool_partition)
+    USING v_config.shared_threshold;
   END IF;
   UPDATE @extschema@.key_pool SET rows_assigned = v_live, last_updated = now() WHERE config_id = p_config_id;
 END;

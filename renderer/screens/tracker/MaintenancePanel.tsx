@@ -16,6 +16,7 @@ export const FINDING_LABEL: Record<MaintenanceFinding['kind'], string> = {
   missing_leaf: 'missing leaf',
   untracked_leaf: 'untracked leaf',
   created_ahead: 'created ahead',
+  outgrown: 'outgrew the pool',
 };
 
 const FINDING_TONE: Record<MaintenanceFinding['kind'], string> = {
@@ -25,6 +26,7 @@ const FINDING_TONE: Record<MaintenanceFinding['kind'], string> = {
   tracker_drift: 'badge-warn',
   empty: '',
   created_ahead: 'badge-ok',
+  outgrown: 'badge-warn',
 };
 
 /** Parses the "ahead" percentage: 1-100, as a fraction for the command. */
