@@ -123,10 +123,7 @@ function hasKeyStates(db: Queryable, schema: string): Promise<boolean> {
 
 /** The pool of small keys came with migration 0009. */
 async function hasPool(db: Queryable, schema: string): Promise<boolean> {
-  const { rows } = await db.query<{ pool: boolean }>('SELECT to_regclass($1) IS NOT NULL AS pool', [
-    `${ident(schema)}.key_pool`,
-  ]);
-  return rows[0]!.pool;
+  return relationExists(db, schema, 'key_pool');
 }
 
 interface PoolRows {
