@@ -52,9 +52,22 @@ interface Existing {
   attached: Set<string>;
 }
 
-/** Builds the indexes and foreign keys of the new table; returns how many leaf and level-1 indexes it built. */
-export async function buildIndexes(context: TargetContext, control: pg.ClientBase): Promise<number> {
+/**
+ * Builds the indexes and foreign keys of the new table; returns how many leaf
+ * and level-1 indexes it built, and the time each part took (leaves, level-1
+ * partitions, the rest: foreign keys, checks, registries).
+ */
+export async function buildIndexes(
+  context: TargetContext,
+  control: pg.ClientBase,
+): Promise<{ count: number } & Record<`${string}Ms`, number>> {
   const { target, reporter, sql } = context;
+  const timings: Record<`${string}Ms`, number> = {};
+  let mark = Date.now();
+  const lap = (name: string): void => {
+    timings[`${name}Ms`] = Date.now() - mark;
+    mark = Date.now();
+  };
   const info = await inspectTable(control, { schema: target.schema, name: target.table });
   const plans = indexPlans(info, target.keyColumn, target.bucketColumn);
   const existing = await existingNames(control, target.schema, target.partitionedTable);
@@ -81,6 +94,7 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
     );
     if (!existing.names.has(plan.newName)) await control.query(plan.statement(`ONLY ${sql.partitioned}`));
   }
+  lap('tree');
 
   // Small leaves in groups of statements sent as one string (round trips
   // and commits cost more than indexing a few thousand rows); a large leaf
@@ -103,6 +117,7 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
     done += statements.length;
     step();
   });
+  lap('leaves');
   // Here the root's indexes exist, invalid: a resume must finish them.
   await crashPoint('indexes:after-leaves');
 
@@ -159,11 +174,13 @@ export async function buildIndexes(context: TargetContext, control: pg.ClientBas
     step();
   }
   reporter.progress('indexes', total, total, 'indexes', { table: context.label, force: true });
+  lap('levelOne');
 
   await addForeignKeys(context, control, info, existing);
   await addUnvalidatedChecks(context, control, info, existing);
   await buildRegistries(context, control);
-  return total;
+  lap('constraints');
+  return { ...timings, count: total };
 }
 
 /**

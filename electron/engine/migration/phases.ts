@@ -80,7 +80,7 @@ export const MIGRATION_STEPS: readonly MigrationPhase[] = [
     message: (label) => `building indexes of ${label}`,
     isDone: passed('indexes'),
     crashPoint: 'indexes:before',
-    run: async (context, control) => ({ count: await buildIndexes(context, control), unit: 'indexes' }),
+    run: async (context, control) => ({ ...(await buildIndexes(context, control)), unit: 'indexes' }),
   },
   {
     // Repeated on resume until the swap: changes made while the process was
