@@ -238,21 +238,37 @@ async function inOneTransaction(client: pg.ClientBase, statements: string[]): Pr
 /**
  * The tree as the metadata lists it: every level-1 partition with its leaves.
  * (pg_relation_size releases each leaf's lock at once: the lock table does not fill.)
+ * Two scans of the metadata, each name looked up by pg_class's oid index, and
+ * the leaves grouped here: no join for the planner to get wrong. Right after
+ * a run fills the metadata, the statistics can still describe it as nearly
+ * empty (or as another table's), and the join planned from them took 36 to
+ * 46 s for the second 2,000-key table of a database (0.3 s planned right).
  */
 async function partitionTree(context: TargetContext, client: pg.ClientBase): Promise<LevelOne[]> {
-  const { rows } = await client.query<{ relation: string; name: string; leaves: Leaf[] }>(
-    `SELECT t.level_one_partition::text AS relation, c.relname AS name,
-            json_agg(json_build_object('relation', b.leaf_partition::text, 'name', lc.relname,
-                                       'bytes', pg_relation_size(b.leaf_partition))) AS leaves
-       FROM ${context.sql.install}.partition_tracker t
-       JOIN pg_class c ON c.oid = t.level_one_partition
-       JOIN ${context.sql.install}.partition_bucket b ON b.config_id = t.config_id AND b.key_value = t.key_value
-       JOIN pg_class lc ON lc.oid = b.leaf_partition
-      WHERE t.config_id = $1
-      GROUP BY 1, 2`,
+  const { install } = context.sql;
+  const { rows: levelOnes } = await client.query<{ key_value: string; relation: string; name: string }>(
+    `SELECT t.key_value, t.level_one_partition::text AS relation,
+            (SELECT c.relname FROM pg_class c WHERE c.oid = t.level_one_partition) AS name
+       FROM ${install}.partition_tracker t WHERE t.config_id = $1`,
     [context.target.configId],
   );
-  return rows;
+  const { rows: leaves } = await client.query<{ key_value: string; relation: string; name: string; bytes: string }>(
+    `SELECT b.key_value, b.leaf_partition::text AS relation,
+            (SELECT c.relname FROM pg_class c WHERE c.oid = b.leaf_partition) AS name,
+            pg_relation_size(b.leaf_partition) AS bytes
+       FROM ${install}.partition_bucket b WHERE b.config_id = $1`,
+    [context.target.configId],
+  );
+  const leavesOf = new Map<string, Leaf[]>();
+  for (const { key_value, relation, name, bytes } of leaves) {
+    const its = leavesOf.get(key_value) ?? [];
+    its.push({ relation, name, bytes: Number(bytes) });
+    leavesOf.set(key_value, its);
+  }
+  return levelOnes.flatMap(({ key_value, relation, name }) => {
+    const its = leavesOf.get(key_value);
+    return its ? [{ relation, name, leaves: its }] : [];
+  });
 }
 
 async function addForeignKeys(
