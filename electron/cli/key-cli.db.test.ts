@@ -83,8 +83,10 @@ describe('partwise key', () => {
     expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action`)).toEqual([{ n: 0 }]);
   });
 
-  it('refuses bad input with a one-line reason and changes nothing', async () => {
-    await seeded('c_bad');
+  describe('refuses bad input with a one-line reason and changes nothing', () => {
+    beforeAll(async () => {
+      await seeded('c_bad');
+    });
     const cases: [string[], RegExp, number][] = [
       [['key', 'explode', '--table', 'c_bad', '--value', '1'], /partwise key needs an action: detach, attach, drop/, 2],
       [['key', 'detach', '--table', 'c_bad'], /--value is required/, 2],
@@ -115,15 +117,19 @@ describe('partwise key', () => {
       ],
       [['key', 'history', '--table', 'c_bad_ledger'], /public\.c_bad_ledger is not managed by Partwise/, 1],
     ];
-    for (const [args, message, code] of cases) {
+    // One test per command line: each starts the CLI, seconds apiece on a busy machine.
+    it.each(cases)('partwise %j', async (args, message, code) => {
       const result = await runCli([...args, '--url', db.url]);
-      expect(result.stderr, args.join(' ')).toMatch(message);
-      expect(result.code, args.join(' ')).toBe(code);
-    }
-    expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'c_bad'`)).toEqual([
-      { n: 0 },
-    ]);
-    expect(await db.query(`SELECT count(*)::int AS n FROM c_bad`)).toEqual([{ n: 45 }]);
+      expect(result.stderr).toMatch(message);
+      expect(result.code).toBe(code);
+    });
+
+    it('changed nothing', async () => {
+      expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'c_bad'`)).toEqual([
+        { n: 0 },
+      ]);
+      expect(await db.query(`SELECT count(*)::int AS n FROM c_bad`)).toEqual([{ n: 45 }]);
+    });
   });
 
   it('detaches, attaches and drops several keys, with JSON results', async () => {
