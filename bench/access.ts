@@ -15,6 +15,7 @@ import { migrate } from '../electron/engine/index.js';
 import { measureKeylessCost, timeLookup } from '../electron/engine/workload/probe.js';
 import { formatMilliseconds } from '../shared/workload.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
+import { callsPerSecond } from './_rate.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,36 +70,17 @@ function inline(text: string, params: unknown[]): string {
 }
 
 /** Calls per second over SECONDS, CLIENTS connections each calling in a loop (after a short warm-up). */
-async function rate(url: string, statement: Statement, target: string, keys: number, prepared: boolean) {
-  const clients = await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      const client = new pg.Client(url);
-      await client.connect();
-      return client;
-    }),
-  );
+function rate(url: string, statement: Statement, target: string, keys: number, prepared: boolean): Promise<number> {
   const text = statement.text(target);
-  let calls = 0;
-  const run = async (client: pg.Client, worker: number, until: number, count: boolean): Promise<void> => {
-    let i = worker;
-    while (Date.now() < until) {
-      const id = 1 + ((i * 7919) % ROWS);
-      const params = statement.values(id, keys);
-      if (prepared) await client.query({ name: 'bench', text, values: params });
-      else await client.query(inline(text, params));
-      if (count) calls++;
-      i += CLIENTS;
-    }
-  };
-  try {
-    const warmUp = Date.now() + 500;
-    await Promise.all(clients.map((client, w) => run(client, w, warmUp, false)));
-    const started = Date.now();
-    await Promise.all(clients.map((client, w) => run(client, w, started + SECONDS * 1000, true)));
-    return calls / ((Date.now() - started) / 1000);
-  } finally {
-    await Promise.all(clients.map((client) => client.end()));
-  }
+  return callsPerSecond(
+    url,
+    CLIENTS,
+    (client, i) => {
+      const params = statement.values(1 + ((i * 7919) % ROWS), keys);
+      return prepared ? client.query({ name: 'bench', text, values: params }) : client.query(inline(text, params));
+    },
+    { warmUpMs: 500, seconds: SECONDS },
+  );
 }
 
 async function prepareDatabase(leaves: number): Promise<string> {

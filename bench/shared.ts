@@ -17,6 +17,7 @@ import pg from 'pg';
 import { parseArgs } from 'node:util';
 import { finalize, migrate } from '../electron/engine/index.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
+import { callsPerSecond } from './_rate.js';
 
 const { values } = parseArgs({
   options: {
@@ -149,34 +150,18 @@ async function shape(url: string): Promise<Shape> {
 }
 
 /** Calls per second of a by-id lookup through the view over SECONDS, CLIENTS connections in a loop (after a warm-up). */
-async function lookupRate(url: string, ids: number, prepared: boolean): Promise<number> {
-  const clients = await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      const client = new pg.Client(url);
-      await client.connect();
-      return client;
-    }),
-  );
-  let calls = 0;
-  const run = async (client: pg.Client, worker: number, until: number, count: boolean): Promise<void> => {
-    let i = worker;
-    while (Date.now() < until) {
+function lookupRate(url: string, ids: number, prepared: boolean): Promise<number> {
+  return callsPerSecond(
+    url,
+    CLIENTS,
+    (client, i) => {
       const id = 1 + ((i * 7919) % ids);
-      if (prepared) await client.query({ name: 'lookup', text: 'SELECT * FROM orders WHERE id = $1', values: [id] });
-      else await client.query(`SELECT * FROM orders WHERE id = ${id}`);
-      if (count) calls++;
-      i += CLIENTS;
-    }
-  };
-  try {
-    const warmUp = Date.now() + 1000;
-    await Promise.all(clients.map((client, w) => run(client, w, warmUp, false)));
-    const started = Date.now();
-    await Promise.all(clients.map((client, w) => run(client, w, started + SECONDS * 1000, true)));
-    return calls / ((Date.now() - started) / 1000);
-  } finally {
-    await Promise.all(clients.map((client) => client.end()));
-  }
+      return prepared
+        ? client.query({ name: 'lookup', text: 'SELECT * FROM orders WHERE id = $1', values: [id] })
+        : client.query(`SELECT * FROM orders WHERE id = ${id}`);
+    },
+    { warmUpMs: 1000, seconds: SECONDS },
+  );
 }
 
 const urls = { isolated: await isolated(), shared: await shared() };
