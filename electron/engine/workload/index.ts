@@ -167,15 +167,27 @@ export interface ManagedRelation {
   keyColumn: string;
 }
 
-/** The workload of a managed table: statements through its routing view or on its partitioned table. */
+/**
+ * The workload of a managed table: statements through its routing view or on
+ * its partitioned table. Its leaves are found from pg_inherits, which reads the
+ * catalog only: pg_partition_tree locks every partition it lists, and so
+ * queues behind any one that another session holds, and on a tree larger than
+ * the lock table fails with "out of shared memory".
+ */
 export async function workloadAfterMigration(client: pg.ClientBase, managed: ManagedRelation): Promise<WorkloadReport> {
   const { rows } = await client.query<{ oid: number; leaves: string[]; per_key: number | null }>(
-    `SELECT p.oid::int AS oid,
-            ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_partition_tree(p.oid) t
-                    JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.isleaf) AS leaves,
-            (SELECT max(n) FROM (SELECT count(*)::int AS n FROM pg_partition_tree(p.oid) t
-                                  WHERE t.isleaf GROUP BY t.parentrelid) per) AS per_key
-       FROM pg_class p WHERE p.oid = to_regclass($1)`,
+    `WITH RECURSIVE root AS (SELECT to_regclass($1)::oid AS oid),
+     tree (parent, relid) AS (
+       SELECT i.inhparent, i.inhrelid FROM pg_inherits i JOIN root ON i.inhparent = root.oid
+       UNION ALL
+       SELECT i.inhparent, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid),
+     leaves AS (
+       SELECT t.parent, n.nspname || '.' || c.relname AS name
+         FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind NOT IN ('p', 'I'))
+     SELECT root.oid::int AS oid, ARRAY(SELECT name FROM leaves) AS leaves,
+            (SELECT max(n) FROM (SELECT count(*)::int AS n FROM leaves GROUP BY parent) per) AS per_key
+       FROM root WHERE root.oid IS NOT NULL`,
     [`${ident(managed.schema)}.${ident(managed.partitionedTable)}`],
   );
   if (!rows[0]) {
