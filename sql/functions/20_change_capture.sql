@@ -4,6 +4,9 @@
 -- log makes the other table's copy of each logged row equal to the current
 -- row, whatever happened in between, so it can be applied more than once.
 
+-- create_replay before it was given the connection's share of the lock table.
+DROP FUNCTION IF EXISTS @extschema@.create_replay(name, regclass, regclass, name[], name, int, name);
+
 -- start_change_capture: create the log table @extschema@.<p_log>, its trigger
 -- function and the trigger p_trigger on p_table: AFTER ... FOR EACH ROW on a
 -- plain table; on a partitioned table (the swap's, to log writes to the new
@@ -137,6 +140,47 @@ $$;
 COMMENT ON FUNCTION @extschema@.stop_change_capture(name, regclass, name, boolean) IS
   'Stops change capture and drops its log unless asked to keep it.';
 
+-- replay_key_room: how many keys' changes one transaction may apply to the
+-- partition tree p_root within p_lock_share relation locks (the share of the
+-- lock table the engine gives each of its connections, catalog.ts
+-- lockBudget), or NULL when the whole tree fits. Applying a key's changes
+-- locks every relation of the key: its level-1 partition and partitioned
+-- indexes, each leaf, the leaf's indexes, its TOAST table and the TOAST
+-- table's index (each of the last two opened only when a value is stored
+-- out of line or read back, so counted as the worst case). Three quarters of
+-- the share go to the keys, the rest to what a statement locks beside them
+-- (the root and its indexes, the original table, the log, the catalogs), as
+-- the engine's other groupings do (leavesPerTransaction). Keys are counted
+-- at the largest one that fits the share on its own: a batch of keys never
+-- goes beyond it, and a key larger than the share (the plan names it) is
+-- applied whole, alone or with others. Read from pg_inherits and pg_class
+-- only: pg_partition_tree locks every partition it lists.
+CREATE OR REPLACE FUNCTION @extschema@.replay_key_room(p_root regclass, p_lock_share int)
+RETURNS int
+LANGUAGE sql STABLE
+AS $$
+  WITH RECURSIVE tree(relid, key_relid, level) AS (
+    SELECT p_root::oid, NULL::oid, 0
+    UNION ALL
+    SELECT h.inhrelid, coalesce(tree.key_relid, h.inhrelid), tree.level + 1
+      FROM pg_catalog.pg_inherits h JOIN tree ON h.inhparent = tree.relid),
+  relations AS (
+    SELECT t.key_relid,
+           1 + (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = t.relid)
+             + CASE WHEN c.reltoastrelid <> 0 THEN 2 ELSE 0 END AS n
+      FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.relid),
+  per_key AS (
+    SELECT sum(n) AS n FROM relations WHERE key_relid IS NOT NULL GROUP BY key_relid),
+  room AS (SELECT (p_lock_share * 3 / 4)::bigint AS n)
+  SELECT CASE WHEN (SELECT sum(n) FROM relations) <= room.n THEN NULL
+              ELSE greatest(1, room.n / greatest(1, coalesce(
+                     (SELECT max(n) FROM per_key WHERE per_key.n <= room.n),
+                     (SELECT min(n) FROM per_key))))::int END
+    FROM room
+$$;
+COMMENT ON FUNCTION @extschema@.replay_key_room(regclass, int) IS
+  'Keys whose changes one transaction may apply to a partition tree within a share of the lock table, or NULL for any number.';
+
 -- create_replay: generate @extschema@.<p_log>_replay(limit, part, parts),
 -- which applies up to p_limit log entries of one share of the log to p_to,
 -- reading current rows from p_from, and consumes them (deletes them in the
@@ -177,7 +221,7 @@ COMMENT ON FUNCTION @extschema@.stop_change_capture(name, regclass, name, boolea
 -- ACCESS SHARE on p_from; a new bucket or key takes create_partition's.
 CREATE OR REPLACE FUNCTION @extschema@.create_replay(
   p_log name, p_from regclass, p_to regclass, p_identity name[], p_key name,
-  p_config_id int, p_bucket_column name)
+  p_config_id int, p_bucket_column name, p_lock_share int)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -204,10 +248,7 @@ DECLARE
   v_match_id text := (SELECT string_agg(format('t.%1$I = r.%1$I', n), ' AND ') FROM unnest(p_identity) n);
   v_key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
                        WHERE a.attrelid = p_to AND a.attname = p_key AND NOT a.attisdropped);
-  v_relations bigint;
-  v_keys_in_tree bigint;
-  v_lock_slots bigint := current_setting('max_locks_per_transaction')::bigint
-                         * (current_setting('max_connections')::bigint + current_setting('max_prepared_transactions')::bigint);
+  v_key_room int := @extschema@.replay_key_room(p_to, p_lock_share);
   v_plans text;
   v_key_filter text := '';
   v_set text;
@@ -247,22 +288,14 @@ BEGIN
   -- Plans: a generic plan, made once per session, covers every partition of
   -- p_to and locks all of them and their indexes each time it runs; a custom
   -- plan, made each time, keeps only the partitions of the batch's keys. So
-  -- generic where the whole tree fits a quarter of the lock table (an
-  -- applier per worker and the swap's connection hold such locks at once),
-  -- custom beyond (a tree of thousands of partitions, see lock-table.db.test.ts).
-  -- Custom plans still lock the partitions and indexes of every key a batch
-  -- touches, until it commits: a batch then takes the entries of so many keys
-  -- only as a quarter of the lock table holds.
-  -- Counted from pg_inherits, not pg_partition_tree, which locks every
-  -- partition it lists (until commit, more than the lock table holds).
-  WITH RECURSIVE tree(relid, level) AS (
-    SELECT p_to::oid, 0
-    UNION ALL
-    SELECT h.inhrelid, tree.level + 1 FROM pg_catalog.pg_inherits h JOIN tree ON h.inhparent = tree.relid)
-  SELECT count(DISTINCT t.relid) + count(i.indexrelid), count(DISTINCT t.relid) FILTER (WHERE t.level = 1)
-    INTO v_relations, v_keys_in_tree
-    FROM tree t LEFT JOIN pg_catalog.pg_index i ON i.indrelid = t.relid;
-  IF v_relations * 4 <= v_lock_slots THEN
+  -- generic where the whole tree fits the connection's share of the lock
+  -- table, p_lock_share (each applier and the swap's connection hold such
+  -- locks at once), custom beyond (a tree of thousands of partitions, see
+  -- lock-table.db.test.ts and huge-tree.db.test.ts). Custom plans still lock
+  -- the partitions and indexes of every key a batch touches, until it
+  -- commits: a batch then takes the entries of only as many keys as the
+  -- share holds (replay_key_room).
+  IF v_key_room IS NULL THEN
     v_plans := 'force_generic_plan';
   ELSE
     v_plans := 'force_custom_plan';
@@ -278,7 +311,7 @@ BEGIN
                WHERE p_parts = 1 OR (hashtext(ROW(%2$s)::text) & 2147483647) %% p_parts = p_part
                ORDER BY k.change_id LIMIT p_limit) k LIMIT %3$s)$filter$,
       p_log, (SELECT string_agg(format('k.%I', n), ', ') FROM unnest(p_identity) n),
-      greatest(1, (v_lock_slots / 4) / greatest(1, ceil(v_relations::numeric / greatest(1, v_keys_in_tree)))));
+      v_key_room);
   END IF;
 
   -- A run prepared by an earlier version has the row-by-row replay, whose
@@ -397,5 +430,5 @@ $code$,
   EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, int, int) FROM PUBLIC', p_log || '_replay');
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_replay(name, regclass, regclass, name[], name, int, name) IS
+COMMENT ON FUNCTION @extschema@.create_replay(name, regclass, regclass, name[], name, int, name, int) IS
   'Generates the function that replays a change log from one table onto another.';

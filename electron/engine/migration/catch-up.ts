@@ -19,7 +19,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { lockBudget, lockTableCapacity, serverInfo } from '../catalog.js';
+import { lockBudget, serverInfo } from '../catalog.js';
 import { deadlockTimeoutMs, lockTimeoutFor, sleep } from '../locks.js';
 import { throwIfCancelled, withConnections, type TargetContext } from './context.js';
 import { syncRegistries } from './unique-registry.js';
@@ -53,7 +53,7 @@ interface Sample {
 /** Generates the log's replay function; done again as catch-up starts, so a run prepared by an earlier version replays with this one. */
 export async function createReplay(context: TargetContext, client: pg.ClientBase): Promise<void> {
   const { target, sql } = context;
-  await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7)`, [
+  await client.query(`SELECT ${sql.install}.create_replay($1, $2::regclass, $3::regclass, $4, $5, $6, $7, $8)`, [
     target.saved.changeLog,
     sql.source,
     sql.partitioned,
@@ -61,35 +61,25 @@ export async function createReplay(context: TargetContext, client: pg.ClientBase
     target.keyColumn,
     target.configId,
     target.bucketColumn,
+    lockBudget(await serverInfo(client), context.options.workers),
   ]);
 }
 
 /**
  * How many keys' changes the swap may apply, or null when any number may. The
  * swap applies what is left in its one transaction, and on a tree larger than
- * a quarter of the lock table the replay locks every partition (and index) of
- * each key it applies until that transaction ends: thousands of keys would
- * not fit. So the catch-up hands over only when the keys left fit a
- * connection's share of the lock table (lockBudget), at the tree's average
- * partitions and indexes per key. Counted from pg_inherits (pg_partition_tree
- * would lock every partition).
+ * a connection's share of the lock table the replay locks every relation of
+ * each key it applies (partitions, indexes, TOAST tables) until that
+ * transaction ends: thousands of keys would not fit. So the catch-up hands
+ * over only when the keys left fit the share, as one replay batch's keys do
+ * (replay_key_room in sql/functions/20_change_capture.sql).
  */
 async function swapKeyRoom(context: TargetContext, client: pg.ClientBase): Promise<number | null> {
-  const { rows } = await client.query<{ relations: string; keys: string }>(
-    `WITH RECURSIVE tree(relid, level) AS (
-       SELECT $1::regclass::oid, 0
-       UNION ALL
-       SELECT h.inhrelid, tree.level + 1 FROM pg_inherits h JOIN tree ON h.inhparent = tree.relid)
-     SELECT count(DISTINCT t.relid) + count(i.indexrelid) AS relations,
-            count(DISTINCT t.relid) FILTER (WHERE t.level = 1) AS keys
-       FROM tree t LEFT JOIN pg_index i ON i.indrelid = t.relid`,
-    [context.sql.partitioned],
+  const { rows } = await client.query<{ room: number | null }>(
+    `SELECT ${context.sql.install}.replay_key_room($1::regclass, $2) AS room`,
+    [context.sql.partitioned, lockBudget(await serverInfo(client), context.options.workers)],
   );
-  const server = await serverInfo(client);
-  const relations = Number(rows[0]!.relations);
-  if (relations * 4 <= lockTableCapacity(server)) return null;
-  const perKey = Math.max(1, Math.ceil(relations / Math.max(1, Number(rows[0]!.keys))));
-  return Math.max(1, Math.floor(lockBudget(server, context.options.workers) / perKey));
+  return rows[0]!.room;
 }
 
 export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<number> {

@@ -40,7 +40,7 @@
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
-import { inspectTable, leavesPerTransaction, lockBudget, serverInfo } from '../catalog.js';
+import { inspectTable, leavesPerTransaction, serverInfo } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
@@ -300,6 +300,15 @@ interface CopyUnit {
   to?: string;
 }
 
+/** Whether a table has a TOAST table: its partitions will, with the same columns. */
+async function hasToast(client: pg.ClientBase, table: string): Promise<boolean> {
+  const { rows } = await client.query<{ toast: boolean }>(
+    `SELECT reltoastrelid <> 0 AS toast FROM pg_class WHERE oid = $1::regclass`,
+    [table],
+  );
+  return rows[0]?.toast ?? true;
+}
+
 /**
  * A unit per chunk when a chunk's rows can be routed within the partition
  * budget (any chunk may hold rows of every key), else a unit per chunk and
@@ -493,8 +502,10 @@ export async function provisionAndCopy(
     );
     const chunks = chunksOf(blocks, blockSize, chunkBlocks, options.workers, reading.tidRanges);
 
-    // No index yet: a transaction locks the partitions it writes and not much else.
-    const leaves = leavesPerTransaction(server, options.workers, 0);
+    // No index yet: a transaction locks the partitions it writes, and the
+    // TOAST table and its index of each one that stores a value out of line
+    // (counted whenever the table has a TOAST table: any row may).
+    const leaves = leavesPerTransaction(server, options.workers, (await hasToast(control, sql.source)) ? 2 : 0);
     const pieceRows = pieceRowsFor(leaves, target.bucketLimit);
     reporter.phase('provision', `counting rows per key of ${context.label}`, context.label);
     const counted = await countByChunk(context, reading, chunks, keyText, key, pieceRows);
@@ -575,7 +586,7 @@ export async function provisionAndCopy(
       units: work,
       groups,
       chunks: copyChunks,
-    } = copyUnits(chunks, keys, target.bucketLimit, lockBudget(server, options.workers), pieceRows, {
+    } = copyUnits(chunks, keys, target.bucketLimit, leaves, pieceRows, {
       minUnits: minimumChunks(options.workers),
       maxBytes: chunkBlocks * blockSize,
     });
