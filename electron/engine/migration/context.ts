@@ -80,6 +80,13 @@ export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'worke
   };
 }
 
+/**
+ * A failure after which the run stops where it stands, as an interrupt
+ * leaves it (nothing rolled back, nothing lost), to be resumed once its cause
+ * is gone.
+ */
+export class ResumableStop extends PartwiseError {}
+
 export function throwIfCancelled(context: TargetContext): void {
   if (context.options.interrupt?.aborted)
     throw new PartwiseError('cancelled', 'The run was interrupted; resume it later');

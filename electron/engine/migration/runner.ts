@@ -16,6 +16,7 @@ import { migrationNames } from '../names.js';
 import { Reporter, type EventSink } from '../reporter.js';
 import {
   cancelWorkers,
+  ResumableStop,
   targetContext,
   throwIfCancelled,
   type MigrationOptions,
@@ -447,6 +448,13 @@ async function stopped(
     reporter.log('warn', message, context.label);
     await reporter.flush();
     return { runId, status: 'interrupted', message };
+  }
+  if (error instanceof ResumableStop && !options.signal?.aborted) {
+    // Left as an interrupt leaves it, with the reason said.
+    const message = `Run ${runId} stopped in phase ${target.phase} of ${context.label}: ${error.message}; nothing is lost: resume it with "partwise resume --run ${runId}"`;
+    reporter.log('error', message, context.label);
+    await reporter.flush();
+    return { runId, status: 'interrupted', message, error };
   }
   // A cancel is the user's choice, not an error: it is said once, in the outcome.
   const cancelled = error.kind === 'cancelled' || options.signal?.aborted === true;
