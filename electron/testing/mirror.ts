@@ -20,14 +20,22 @@ export async function createMirroredTable(db: TestDatabase, table: string, rows:
   await db.query(`ANALYZE ${table}`);
 }
 
-/** One transaction of the application: inserts (one with a new key), updates and a delete, mirrored. */
-export async function mirroredWrites(client: pg.ClientBase | pg.Pool, table: string, round: number): Promise<void> {
+/**
+ * One transaction of the application: inserts (by default one with a new key,
+ * which the migration gives partitions of its own), updates and a delete, mirrored.
+ */
+export async function mirroredWrites(
+  client: pg.ClientBase | pg.Pool,
+  table: string,
+  round: number,
+  keys: number[] = [1, 2, 1000 + round],
+): Promise<void> {
   const c =
     'connect' in client && !('release' in client) ? await (client as pg.Pool).connect() : (client as pg.PoolClient);
   const release = c !== client;
   try {
     await c.query('BEGIN');
-    for (const key of [1, 2, 1000 + round]) {
+    for (const key of keys) {
       const { rows } = await c.query<{ id: string }>(
         `INSERT INTO ${table} (customer_id, payload, amount) VALUES ($1, $2, $3) RETURNING id`,
         [key, `round ${round} insert`, round],
