@@ -8,6 +8,10 @@
 // in the same transaction: the ledger holds the rows the writers may touch
 // (the first 100,000 ids and every id inserted since), compared both ways
 // with the migrated table, whose row count must also be the expected one.
+// The primary key is kept unique per bucket: a registry that keeps it unique
+// across the table is built from the whole table in one snapshot (29 to 52 s
+// measured here at 10M rows, depending on the machine's load), the one
+// transaction of a migration that still grows with the table.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../index.js';
@@ -122,7 +126,15 @@ describe('a 10M-row migration', () => {
     try {
       const outcome = await migrate(
         partwise,
-        [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 1_000_000 }],
+        [
+          {
+            schema: 'public',
+            table,
+            keyColumn: 'customer_id',
+            bucketLimit: 1_000_000,
+            uniqueness: { [`${table}_pkey`]: 'bucket' as const },
+          },
+        ],
         {
           workers: 2,
           onEvent: (event) => events.push(event),
