@@ -13,6 +13,8 @@ export const KeyActionKind = z.enum([
   'export',
   'move',
   'compact',
+  'isolate',
+  'share',
 ]);
 export type KeyActionKind = z.infer<typeof KeyActionKind>;
 

@@ -300,14 +300,16 @@ describe('routing of small keys into the pool', () => {
         kind: 'outgrown',
         rows: 3,
         threshold: 3,
-        detail: '3 rows in the pool, at or above the threshold of 3 rows: a partition of its own would suit it',
+        detail:
+          '3 rows in the pool, at or above the threshold of 3 rows: give it a partition of its own with partwise key isolate --table public.grown --value 7',
       },
       {
         key_value: '9',
         kind: 'outgrown',
         rows: 3,
         threshold: 3,
-        detail: '3 rows in the pool, at or above the threshold of 3 rows: a partition of its own would suit it',
+        detail:
+          '3 rows in the pool, at or above the threshold of 3 rows: give it a partition of its own with partwise key isolate --table public.grown --value 9',
       },
     ]);
   });

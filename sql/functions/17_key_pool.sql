@@ -355,12 +355,13 @@ BEGIN
   IF v_config.shared_threshold IS NOT NULL THEN
     RETURN QUERY EXECUTE format(
       'SELECT %s, ''outgrown'', NULL::int, NULL::regclass, count(*), $1,'
-      ' format(''%%s rows in the pool, at or above the threshold of %%s rows: a partition of its own would suit it'', count(*), $1)'
-      ' FROM %s p GROUP BY 1 HAVING count(*) >= $1 ORDER BY 1',
+      ' format(''%%s rows in the pool, at or above the threshold of %%s rows: give it a partition of its own with partwise key isolate --table %%s --value %%s'','
+      '        count(*), $1, $2, %1$s)'
+      ' FROM %2$s p GROUP BY 1 HAVING count(*) >= $1 ORDER BY 1',
       @extschema@.key_text_sql_for(format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass,
                                    v_config.key_column, 'p.' || quote_ident(v_config.key_column)),
       v_pool.pool_partition)
-    USING v_config.shared_threshold;
+    USING v_config.shared_threshold, format('%I.%I', v_config.table_schema, v_config.table_name);
   END IF;
   UPDATE @extschema@.key_pool SET rows_assigned = v_live, last_updated = now() WHERE config_id = p_config_id;
 END;

@@ -132,7 +132,7 @@ export function plannedMoves(
 }
 
 /** Waits until every transaction that held a lock on the routing view when it was called has ended. */
-async function waitForRoutedInserts(ctx: ActionContext): Promise<void> {
+export async function waitForRoutedInserts(ctx: ActionContext): Promise<void> {
   const view = `${ident(ctx.config.schema)}.${ident(ctx.config.table)}`;
   const { rows } = await ctx.client.query<{ vxids: string[] }>(
     `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') AS vxids FROM pg_locks

@@ -8,11 +8,14 @@ import type { KeyFacts } from './facts.js';
 import type { CompactionProposal } from './compact.js';
 import type { MoveFacts } from './move.js';
 import { compactPlan, movePlan } from './plan-storage.js';
+import { isolatePlan, sharePlan, type PoolFacts } from './isolate.js';
 
 /** What move and compact need to know beyond the key's facts (loaded by run.ts). */
 export interface StorageFacts {
   move?: MoveFacts;
   compaction?: CompactionProposal;
+  /** isolate: what the switch reads of the pool. */
+  pool?: PoolFacts;
 }
 
 function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
@@ -79,9 +82,22 @@ function refusePooled(action: KeyActionKind, facts: KeyFacts): void {
     'conflict',
     `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} shares the pool ${facts.levelOne} with the table's other small keys; ${action} acts on a key's own partitions, and this key has none`,
     {
-      hint: 'Export, vacuum and analyze work on a pooled key. Isolating a key (moving it into a partition of its own) must come first, and Partwise does not do that yet.',
+      hint: `Export, vacuum and analyze work on a pooled key. Give it a partition of its own first: partwise key isolate --table ${facts.config.schema}.${facts.config.table} --value ${facts.keyValue}`,
     },
   );
+}
+
+/** isolate takes a pooled key out of the pool, share puts a key with a partition of its own in it. */
+function refuseMisplaced(action: KeyActionKind, facts: KeyFacts): void {
+  const key = `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table}`;
+  if (action === 'share' && !facts.tableHasPool)
+    throw new PartwiseError(
+      'conflict',
+      `${facts.config.schema}.${facts.config.table} has no pool of small keys (its keys each have a partition); share moves a key into the pool`,
+      { hint: 'Small keys share once the table has a pool (placement shared).' },
+    );
+  if ((action === 'isolate' || action === 'share') && facts.state !== 'active')
+    throw new PartwiseError('conflict', `${key} is ${facts.state}; ${action} needs it active`);
 }
 
 function plannedSteps(
@@ -242,6 +258,13 @@ function plannedSteps(
       return movePlan(facts, storage.move!);
     case 'compact':
       return compactPlan(facts, storage.compaction!);
+    case 'isolate':
+      if (!facts.inPool)
+        return { ...none, notes: [`key ${keyValue} has a partition of its own already (${levelOne})`] };
+      return isolatePlan(facts, storage.pool!);
+    case 'share':
+      if (facts.inPool) return { ...none, notes: [`key ${keyValue} is in the pool of small keys already`] };
+      return sharePlan(facts);
   }
 }
 
@@ -252,6 +275,7 @@ export function planKeyAction(
   storage: StorageFacts = {},
 ): KeyPlan {
   refusePooled(action, facts);
+  if (facts.state !== 'retired') refuseMisplaced(action, facts);
   if (action === 'readmit' && facts.state !== 'retired') {
     throw new PartwiseError(
       'invalid_input',

@@ -26,6 +26,7 @@ import { closedBuckets, compactKey, proposeCompaction } from './compact.js';
 import { keyFacts, type KeyFacts } from './facts.js';
 import { KeyJournal } from './journal.js';
 import { moveFacts, moveKey } from './move.js';
+import { isolateKey, poolFacts, shareKey } from './isolate.js';
 import { planKeyAction, type StorageFacts } from './plan.js';
 
 export interface KeyActionRunOptions {
@@ -47,6 +48,8 @@ async function storageFacts(
   action: KeyActionKind,
   options: KeyActionOptions,
 ): Promise<StorageFacts> {
+  if (action === 'isolate' && facts.inPool && facts.state !== 'retired')
+    return { pool: await poolFacts(db, installSchema, facts) };
   // A pooled key has no partition of its own to move or compact (planKeyAction says so).
   if (facts.state === 'retired' || facts.inPool) return {};
   if (action === 'move') return { move: await moveFacts(db, facts, options.tablespace) };
@@ -76,6 +79,8 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
   if (!outcome.changed && action === 'move')
     return `${key} is in tablespace ${String(outcome.detail?.tablespace)} already; nothing done.`;
   if (!outcome.changed && action === 'compact') return `${key} has no sparse bucket to merge; nothing done.`;
+  if (!outcome.changed && action === 'isolate') return `${key} has a partition of its own already; nothing done.`;
+  if (!outcome.changed && action === 'share') return `${key} is in the pool already; nothing done.`;
   if (!outcome.changed && action !== 'export') return `${key} is already ${outcome.state}; nothing done.`;
   const rows = outcome.rows === null ? '' : countOf(outcome.rows, 'row');
   switch (action) {
@@ -98,6 +103,10 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
       return `${key}: ${rows} exported (${formatBytes(outcome.bytes ?? 0)}).`;
     case 'move':
       return `${key} moved to tablespace ${String(outcome.detail?.tablespace)}: ${countOf(Number(outcome.detail?.leavesMoved), 'leaf', 'leaves')} (${formatBytes(outcome.bytes ?? 0)}) rewritten there; buckets opened from now on are created there.`;
+    case 'isolate':
+      return `${key} isolated: ${rows} moved out of the pool into ${String(outcome.detail?.levelOne)} (${countOf(Number(outcome.detail?.buckets), 'bucket')}); the pool and its leaves were locked for ${String(outcome.detail?.lockHeldMs)} ms, ${countOf(Number(outcome.detail?.poolLeavesRead), 'pool leaf', 'pool leaves')} read.`;
+    case 'share':
+      return `${key} shares the pool of small keys: ${rows} moved out of ${plan.levelOne}, which was dropped with its ${countOf(Number(outcome.detail?.leavesDropped), 'leaf', 'leaves')}; the table was locked for ${String(outcome.detail?.lockHeldMs)} ms.`;
     case 'compact':
       return `${key} compacted: ${rows} moved, ${countOf(Number(outcome.detail?.leavesBefore), 'leaf', 'leaves')} before, ${String(outcome.detail?.leavesAfter)} after.`;
   }
@@ -124,6 +133,10 @@ async function perform(ctx: ActionContext, action: KeyActionKind): Promise<Actio
       return moveKey(ctx);
     case 'compact':
       return compactKey(ctx);
+    case 'isolate':
+      return isolateKey(ctx);
+    case 'share':
+      return shareKey(ctx);
   }
 }
 

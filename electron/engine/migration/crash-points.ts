@@ -17,7 +17,11 @@ export type CrashPoint =
   | 'key:after-detach'
   // partwise key move / compact
   | 'key:move-after-leaf'
-  | 'key:compact-after-batch';
+  | 'key:compact-after-batch'
+  // partwise key isolate / share
+  | 'key:isolate-after-check'
+  | 'key:isolate-after-switch'
+  | 'key:share-after-switch';
 
 export const CRASH_POINT_REACHED = 'PARTWISE_CRASH_POINT_REACHED';
 

@@ -266,7 +266,12 @@ function TreePanel({ connectionId, table, picker }: { connectionId: string; tabl
           exact={exact}
         />
       )}
-      <KeyActionBar selected={chosen} onAction={setKeyAction} onClear={() => setSelected(new Set())} />
+      <KeyActionBar
+        selected={chosen}
+        hasPool={tree.data?.pool != null}
+        onAction={setKeyAction}
+        onClear={() => setSelected(new Set())}
+      />
       {keyAction && (
         <KeyActionDialog
           connectionId={connectionId}

@@ -26,7 +26,12 @@ const LABELS: Record<BarAction, string> = {
   export: 'Export',
   move: 'Move',
   compact: 'Compact',
+  isolate: 'Isolate',
+  share: 'Share',
 };
+
+/** Actions that move a key between the pool of small keys and a partition of its own: shown for a table with a pool. */
+const POOL_ACTIONS: ReadonlySet<BarAction> = new Set(['isolate', 'share']);
 
 const SUMMARIES: Record<BarAction, string> = {
   detach:
@@ -40,14 +45,21 @@ const SUMMARIES: Record<BarAction, string> = {
   move: 'The leaves of each key and their indexes are rewritten in another tablespace, one leaf at a time; buckets opened later are created there too.',
   compact:
     'The sparse buckets of each key are merged into as few as the bucket limit allows, then the emptied leaves are dropped; rows go on being written meanwhile.',
+  isolate:
+    'Each pooled key moves out of the pool of small keys into a partition of its own, bucketed; the pool is locked for the short switch only.',
+  share:
+    'Each key with a partition of its own moves into the pool of small keys; its partition is dropped. The table is locked while its rows move: meant for small keys.',
 };
 
 export function KeyActionBar({
   selected,
+  hasPool = false,
   onAction,
   onClear,
 }: {
   selected: readonly string[];
+  /** The table has a pool of small keys: isolate and share apply. */
+  hasPool?: boolean;
   onAction(action: BarAction): void;
   onClear(): void;
 }) {
@@ -58,19 +70,21 @@ export function KeyActionBar({
         {formatCount(selected.length, 'key')} selected: <span className="mono">{selected.slice(0, 5).join(', ')}</span>
         {selected.length > 5 ? '…' : ''}
       </span>
-      {(Object.keys(LABELS) as BarAction[]).map((action) => (
-        <button
-          key={action}
-          type="button"
-          className={action === 'drop' ? 'btn btn-small btn-danger' : 'btn btn-small'}
-          onClick={() => onAction(action)}
-          disabled={action === 'export' && selected.length !== 1}
-          title={action === 'export' && selected.length !== 1 ? 'Export one key at a time' : undefined}
-          data-testid={`key-action-${action}`}
-        >
-          {LABELS[action]}
-        </button>
-      ))}
+      {(Object.keys(LABELS) as BarAction[])
+        .filter((action) => hasPool || !POOL_ACTIONS.has(action))
+        .map((action) => (
+          <button
+            key={action}
+            type="button"
+            className={action === 'drop' ? 'btn btn-small btn-danger' : 'btn btn-small'}
+            onClick={() => onAction(action)}
+            disabled={action === 'export' && selected.length !== 1}
+            title={action === 'export' && selected.length !== 1 ? 'Export one key at a time' : undefined}
+            data-testid={`key-action-${action}`}
+          >
+            {LABELS[action]}
+          </button>
+        ))}
       <button type="button" className="btn btn-small" onClick={onClear} data-testid="key-selection-clear">
         Clear
       </button>

@@ -1,0 +1,284 @@
+// partwise key isolate / share (sql/functions/18_key_isolate.sql): a pooled
+// key moved into a partition of its own and back while an application role
+// (its grants only) writes to that key and to other pooled keys, each write
+// mirrored in a ledger in the same transaction; the switch reads only the
+// pool leaves that may hold the key; bad input changes nothing.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { useTestDatabase, type TestRole } from '../../testing/database.js';
+import { expectSameRows } from '../../testing/same-rows.js';
+import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from '../../testing/fixtures.js';
+import { planKeyActionFor, runKeyAction } from './run.js';
+import type { KeyActionKind } from '../../../shared/keys.js';
+
+const db = useTestDatabase('key_isolate');
+const run = { installSchema: 'partwise' };
+let app: TestRole;
+
+async function act(t: RoutedTable, key: string, action: KeyActionKind) {
+  return runKeyAction(db.pool, { schema: t.schema, name: t.table }, key, action, {}, run);
+}
+
+/**
+ * Key 1 with a partition of its own (30 rows), then the pool (bucket limit
+ * 25), then 300 rows of keys 2 to 11 pooled: 12 pool buckets, key 2's rows in
+ * every one of them. The application role may insert and read the table and
+ * its ledger, nothing else.
+ */
+async function sharedTable(name: string): Promise<RoutedTable> {
+  const t = await createRoutedTable(db, { table: name, bucketLimit: 25 });
+  await db.query(`CREATE TABLE ${name}_ledger (id bigint PRIMARY KEY, customer_id int NOT NULL, payload text)`);
+  await db.query(`GRANT INSERT, SELECT ON ${t.view}, ${name}_ledger TO ${app.sql}`);
+  await db.query(`GRANT USAGE ON SEQUENCE ${name}_partitioned_id_seq TO ${app.sql}`);
+  await write(t, `SELECT 1, 'own ' || g FROM generate_series(1, 30) g`);
+  await db.query('SELECT partwise.share_small_keys($1, 100)', [t.configId]);
+  await write(t, `SELECT 2 + g % 10, 'pooled ' || g FROM generate_series(1, 300) g`);
+  return t;
+}
+
+async function write(t: RoutedTable, select: string): Promise<void> {
+  await db.query(
+    `WITH r AS (INSERT INTO ${t.view} (customer_id, payload) ${select} RETURNING id, customer_id, payload)
+     INSERT INTO ${t.table}_ledger SELECT * FROM r`,
+  );
+}
+
+interface Writer {
+  stop(): Promise<{ committed: number; errors: string[] }>;
+}
+
+/** The application role inserts rows of one key, one transaction each, mirrored in the ledger, until stopped. */
+async function startWriter(t: RoutedTable, key: number): Promise<Writer> {
+  const client: pg.Client = await app.connect();
+  let running = true;
+  let committed = 0;
+  const errors: string[] = [];
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO ${t.view} (customer_id, payload) VALUES ($1, $2) RETURNING id`,
+          [key, `writer ${key} row ${i}`],
+        );
+        await client.query(`INSERT INTO ${t.table}_ledger (id, customer_id, payload) VALUES ($1, $2, $3)`, [
+          rows[0]!.id,
+          key,
+          `writer ${key} row ${i}`,
+        ]);
+        await client.query('COMMIT');
+        committed++;
+      } catch (error) {
+        errors.push((error as Error).message);
+        await client.query('ROLLBACK');
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await client.end();
+      return { committed, errors };
+    },
+  };
+}
+
+/** Waits until each key's ledger has grown by n rows. */
+async function whileWriting(t: RoutedTable, keys: number[], n: number): Promise<void> {
+  const count = () =>
+    db.query<{ key: number; c: number }>(
+      `SELECT customer_id AS key, count(*)::int AS c FROM ${t.table}_ledger GROUP BY 1`,
+    );
+  const base = new Map((await count()).map((r) => [r.key, r.c]));
+  for (;;) {
+    const now = await count();
+    if (keys.every((k) => (now.find((r) => r.key === k)?.c ?? 0) >= (base.get(k) ?? 0) + n)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function expectSame(left: string, right: string): Promise<void> {
+  return expectSameRows(db, left, right, 'id, customer_id, payload');
+}
+
+async function tracker(t: RoutedTable, key: string) {
+  const [row] = await db.query<{ in_pool: boolean; level_one: string; state: string }>(
+    `SELECT in_pool, level_one_partition::text AS level_one, state FROM partwise.partition_tracker
+      WHERE config_id = $1 AND key_value = $2`,
+    [t.configId, key],
+  );
+  return row;
+}
+
+/** Rows per pool leaf, and the leaves' capacity. */
+async function poolLeaves(t: RoutedTable): Promise<Array<{ leaf: string; rows: number; capacity: number }>> {
+  const buckets = await db.query<{ leaf: string; capacity: string }>(
+    `SELECT leaf_partition::text AS leaf, capacity FROM partwise.pool_bucket WHERE config_id = $1 ORDER BY bucket_id`,
+    [t.configId],
+  );
+  const out = [];
+  for (const b of buckets) {
+    const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${b.leaf}`);
+    out.push({ leaf: b.leaf, rows: row!.n, capacity: Number(b.capacity) });
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  await installPartwise(db);
+  app = await db.createRole('isolate_app');
+});
+
+describe('isolate and share under concurrent writes', () => {
+  it('isolates a pooled key while the application writes to it and to other pooled keys, then shares it back, losing nothing', async () => {
+    const t = await sharedTable('i_writers');
+    const writers = await Promise.all([2, 2, 3, 4, 1].map((k) => startWriter(t, k)));
+    await whileWriting(t, [1, 2, 3, 4], 10);
+    const isolated = await act(t, '2', 'isolate');
+    expect(isolated).toMatchObject({ action: 'isolate', changed: true, state: 'active' });
+    expect(isolated.message).toMatch(
+      /^Key 2 of public\.i_writers isolated: [\d,]+ rows moved out of the pool into i_writers_customer_id_2 \(\d+ buckets?\); the pool and its leaves were locked for [\d.]+ ms, \d+ pool (leaf|leaves) read\.$/,
+    );
+    await whileWriting(t, [1, 2, 3, 4], 10);
+    const shared = await act(t, '2', 'share');
+    expect(shared).toMatchObject({ action: 'share', changed: true });
+    await whileWriting(t, [1, 2, 3, 4], 10);
+    const done = await Promise.all(writers.map((w) => w.stop()));
+    // The writers waited for the switches; none failed.
+    for (const w of done) expect(w.errors).toEqual([]);
+    await expectSame(`${t.table}_ledger`, t.view);
+    expect(await tracker(t, '2')).toEqual({
+      in_pool: true,
+      level_one: 'i_writers_customer_id_shared',
+      state: 'active',
+    });
+    // No leaf over its limit, the pool's included.
+    for (const leaf of [...(await leafCounts(db, t.configId)), ...(await poolLeaves(t))])
+      expect(leaf.rows).toBeLessThanOrEqual(leaf.capacity);
+  });
+
+  it('gives the key buckets no fuller than the limit, its rows in them, and routes its new rows there', async () => {
+    const t = await sharedTable('i_buckets');
+    await act(t, '3', 'isolate');
+    expect(await tracker(t, '3')).toEqual({ in_pool: false, level_one: 'i_buckets_customer_id_3', state: 'active' });
+    // 30 rows of key 3: buckets 0 (25 rows) and 1 (5, current).
+    await write(t, `SELECT 3, 'after ' || g FROM generate_series(1, 25) g`);
+    const counts = (await leafCounts(db, t.configId)).filter((c) => c.key_value === '3');
+    expect(counts.map((c) => [c.bucket_id, c.rows])).toEqual([
+      [0, 25],
+      [1, 25],
+      [2, 5],
+    ]);
+    await expectSame(`(SELECT * FROM i_buckets_ledger WHERE customer_id = 3) l`, 'public.i_buckets_customer_id_3');
+    expect(await db.query(`SELECT count(*)::int AS n FROM i_buckets_customer_id_shared WHERE customer_id = 3`)).toEqual(
+      [{ n: 0 }],
+    );
+    await expectSame(`${t.table}_ledger`, t.view);
+  });
+});
+
+describe('the lock window of isolate', () => {
+  /** The pool leaves PostgreSQL scans while the switch attaches the key's partition (its DEBUG1 messages). */
+  async function switchScans(t: RoutedTable, key: string): Promise<{ verified: string[]; implied: string[] }> {
+    const client = await db.connect();
+    const verified: string[] = [];
+    const implied: string[] = [];
+    client.on('notice', (n) => {
+      const v = /^verifying table "(.*_shared_.*)"$/.exec(n.message ?? '');
+      if (v) verified.push(v[1]!);
+      const i = /^updated partition constraint for default partition "(.*)" is implied by existing constraints$/.exec(
+        n.message ?? '',
+      );
+      if (i) implied.push(i[1]!);
+    });
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL client_min_messages = debug1');
+      await client.query('SELECT * FROM partwise.key_isolate_switch($1, $2)', [t.configId, key]);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    return { verified: verified.sort(), implied: implied.sort() };
+  }
+
+  it('with closed buckets listed, PostgreSQL scans only the open buckets and those that held the key', async () => {
+    const t = await sharedTable('i_window');
+    // Pool tickets 1-300 filled buckets 0 to 11; key 12's rows take tickets
+    // 301-310 (bucket 12), key 5's 311-330 (buckets 12 and 13, the open one).
+    await write(t, `SELECT 12, 'late ' || g FROM generate_series(1, 10) g`);
+    await write(t, `SELECT 5, 'more ' || g FROM generate_series(1, 20) g`);
+    const plan = await planKeyActionFor(db.pool, 'partwise', { schema: 'public', name: 'i_window' }, '12', 'isolate');
+    expect(plan.steps[1]).toMatch(/^give 13 closed pool buckets the list of keys it holds/);
+    // The engine's preparation: every closed bucket listed (then the switch, observed below).
+    const closed = await db.query<{ bucket_id: number }>(
+      `SELECT bucket_id FROM partwise.pool_bucket b JOIN partwise.key_pool p USING (config_id)
+        WHERE b.config_id = $1 AND b.bucket_id < p.current_bucket_id ORDER BY 1`,
+      [t.configId],
+    );
+    for (const { bucket_id } of closed) {
+      const [row] = await db.query<{ keys: string[] }>('SELECT partwise.pool_bucket_keys_check($1, $2) AS keys', [
+        t.configId,
+        bucket_id,
+      ]);
+      await db.query('SELECT partwise.pool_bucket_keys_validate($1, $2, $3)', [t.configId, bucket_id, row!.keys]);
+    }
+    const leaves = (await poolLeaves(t)).map((l) => l.leaf);
+    expect(leaves).toHaveLength(14);
+    const scans = await switchScans(t, '12');
+    // Bucket 12 (closed, held key 12) and bucket 13 (open): read; the 12 others proved free of key 12.
+    expect(scans.verified).toEqual([leaves[12], leaves[13]]);
+    expect(scans.implied).toEqual(leaves.slice(0, 12).sort());
+    await expectSame(`${t.table}_ledger`, t.view);
+  });
+
+  it('without the lists (the naive switch), PostgreSQL scans every pool leaf', async () => {
+    const t = await sharedTable('i_naive');
+    const scans = await switchScans(t, '5');
+    expect(scans.verified).toEqual((await poolLeaves(t)).map((l) => l.leaf).sort());
+    expect(scans.implied).toEqual([]);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  it('isolating a key with a partition of its own, sharing a pooled key: nothing to do', async () => {
+    const t = await sharedTable('i_noop');
+    const own = await act(t, '1', 'isolate');
+    expect(own).toMatchObject({
+      changed: false,
+      message: 'Key 1 of public.i_noop has a partition of its own already; nothing done.',
+    });
+    const pooled = await act(t, '4', 'share');
+    expect(pooled).toMatchObject({
+      changed: false,
+      message: 'Key 4 of public.i_noop is in the pool already; nothing done.',
+    });
+    expect(await tracker(t, '1')).toMatchObject({ in_pool: false });
+    expect(await tracker(t, '4')).toMatchObject({ in_pool: true });
+    await expectSame(`${t.table}_ledger`, t.view);
+  });
+
+  it('refuses an unknown key, a table without a pool, and a detach of a pooled key (naming isolate)', async () => {
+    const t = await sharedTable('i_bad');
+    await expect(act(t, '99', 'isolate')).rejects.toThrow('public.i_bad has no key 99');
+    const plain = await createRoutedTable(db, { table: 'i_plain', bucketLimit: 10 });
+    await db.query(`INSERT INTO ${plain.view} (customer_id) VALUES (1)`);
+    await expect(act(plain, '1', 'share')).rejects.toThrow(
+      'public.i_plain has no pool of small keys (its keys each have a partition); share moves a key into the pool',
+    );
+    await expect(act(plain, '1', 'isolate')).resolves.toMatchObject({ changed: false });
+    await expect(db.query('SELECT partwise.key_isolate_switch($1, $2)', [plain.configId, '1'])).rejects.toThrow(
+      /public\.i_plain has no pool of small keys/,
+    );
+    await expect(act(t, '5', 'detach')).rejects.toMatchObject({
+      hint: expect.stringContaining('partwise key isolate --table public.i_bad --value 5'),
+    });
+    expect(await tracker(t, '5')).toMatchObject({ in_pool: true, state: 'active' });
+    // Each was refused by its plan, before the journal recorded an action.
+    expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'i_bad'`)).toEqual([
+      { n: 0 },
+    ]);
+    await expectSame(`${t.table}_ledger`, t.view);
+  });
+});

@@ -1,0 +1,225 @@
+// partwise key isolate / share: a pooled key moved into a level-1 partition
+// of its own, and back (sql/functions/18_key_isolate.sql says why the lock of
+// the switch stays short).
+//
+// isolate: wait for the routed inserts under way (a ticket of a closed pool
+// bucket may still be in flight until then), give every closed pool bucket
+// its list of keys (a CHECK constraint, added then validated, one short
+// transaction each), then the switch in one transaction. share: the switch
+// only. Run again after an interruption, each continues from the key as it
+// is: constraints made stay (a half-made one is made again), and the switch
+// either committed or left nothing.
+import type { KeyPlan, LockStep } from '../../../shared/keys.js';
+import { ident, qualified } from '../../db/sql.js';
+import { PartwiseError } from '../../db/errors.js';
+import { countOf, formatBytes } from '../../../shared/text.js';
+import type { Queryable } from '../catalog.js';
+import { crashPoint } from '../migration/crash-points.js';
+import { inLockingTransaction } from '../locks.js';
+import type { ActionContext, ActionOutcome } from './actions.js';
+import { waitForRoutedInserts } from './compact.js';
+import type { KeyFacts } from './facts.js';
+
+/** What isolate will read of the pool: closed buckets still without their list of keys, and the leaves the switch reads. */
+export interface PoolFacts {
+  unconstrained: number[];
+  /** Pool leaves the switch reads (and PostgreSQL scans): open buckets, and closed ones whose list names the key. */
+  leavesRead: string[];
+  bucketLimit: number;
+}
+
+export async function poolFacts(db: Queryable, installSchema: string, facts: KeyFacts): Promise<PoolFacts> {
+  const q = ident(installSchema);
+  const { rows } = await db.query<{ bucket_id: number; leaf: string; keys: string[] | null; closed: boolean }>(
+    `SELECT b.bucket_id, b.leaf_partition::text AS leaf, b.keys, b.bucket_id < p.current_bucket_id AS closed
+       FROM ${q}.pool_bucket b JOIN ${q}.key_pool p USING (config_id)
+      WHERE b.config_id = $1 ORDER BY b.bucket_id`,
+    [facts.config.configId],
+  );
+  return {
+    unconstrained: rows.filter((r) => r.closed && r.keys === null).map((r) => r.bucket_id),
+    // A closed bucket not yet listed is listed before the switch: read only if it holds the key.
+    leavesRead: rows
+      .filter((r) => (r.keys !== null ? r.keys.includes(facts.keyValue) : !r.closed || facts.leaves.includes(r.leaf)))
+      .map((r) => r.leaf),
+    bucketLimit: facts.bucketLimit ?? facts.config.bucketLimit,
+  };
+}
+
+const viewLock = (facts: KeyFacts, held: string): LockStep => ({
+  relation: `${qualified(facts.config.schema, facts.config.table)} (the routing view)`,
+  mode: 'SHARE',
+  held: `${held}; waits for the routed inserts under way, and new inserts of every key wait for it`,
+});
+
+export function isolatePlan(facts: KeyFacts, pool: PoolFacts): Pick<KeyPlan, 'steps' | 'ddl' | 'locks' | 'notes'> {
+  const { config, keyValue } = facts;
+  const parent = qualified(config.schema, config.partitionedTable);
+  const buckets = Math.max(1, Math.ceil(facts.rows / pool.bucketLimit));
+  const levelOne = `${config.partitionedTable}'s new partition for ${config.keyColumn} = ${keyValue}`;
+  return {
+    steps: [
+      `wait for the inserts under way through ${config.schema}.${config.table} to end`,
+      ...(pool.unconstrained.length > 0
+        ? [
+            `give ${countOf(pool.unconstrained.length, 'closed pool bucket')} the list of keys it holds (a CHECK constraint, added NOT VALID then validated, one leaf at a time), so that the switch need not read them`,
+          ]
+        : []),
+      `in one transaction: move the ${countOf(facts.rows, 'row')} of key ${keyValue} (${formatBytes(facts.bytes)}) out of ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} into a partition of its own with ${countOf(buckets, 'bucket')} of at most ${pool.bucketLimit} rows; routing places its new rows there from the commit on`,
+    ],
+    ddl: [
+      ...(pool.unconstrained.length > 0
+        ? [
+            'ALTER TABLE <closed pool leaf> ADD CONSTRAINT partwise_pool_keys CHECK (<key> = ANY (<its keys>)) NOT VALID',
+            'ALTER TABLE <closed pool leaf> VALIDATE CONSTRAINT partwise_pool_keys',
+          ]
+        : []),
+      `DELETE FROM ${parent} WHERE ${ident(config.keyColumn)} = '${keyValue.replace(/'/g, "''")}' AND <bucket of a pool leaf read> RETURNING * (held in a temporary table)`,
+      `CREATE TABLE <new partition> (LIKE ${parent}) PARTITION BY LIST (${ident(config.bucketColumn)}); ALTER TABLE ${parent} ATTACH PARTITION <new partition> FOR VALUES IN ('${keyValue.replace(/'/g, "''")}')`,
+      `CREATE TABLE <leaf> ...; ALTER TABLE <new partition> ATTACH PARTITION <leaf> FOR VALUES IN (<bucket>) (${countOf(buckets, 'leaf', 'leaves')})`,
+      `INSERT INTO ${parent} SELECT ... (the rows held, each bucket filled to the limit)`,
+    ],
+    locks: [
+      ...(pool.unconstrained.length > 0
+        ? [
+            {
+              relation: 'each closed pool leaf without its list of keys, in turn',
+              mode: 'ACCESS EXCLUSIVE, then SHARE UPDATE EXCLUSIVE',
+              held: 'ACCESS EXCLUSIVE for the ADD ... NOT VALID (no scan, milliseconds); SHARE UPDATE EXCLUSIVE while VALIDATE reads the leaf (reads and writes go on)',
+            },
+          ]
+        : []),
+      viewLock(facts, 'for the switch transaction'),
+      {
+        relation: parent,
+        mode: 'SHARE UPDATE EXCLUSIVE',
+        held: 'for the switch transaction (ATTACH PARTITION); reads and writes of keys with a partition go on',
+      },
+      {
+        relation: 'the pool of small keys and each of its leaves',
+        mode: 'ACCESS EXCLUSIVE',
+        held: `for the switch transaction: reads and writes of every pooled key wait. It reads ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} (${pool.leavesRead.join(', ') || 'none'}), each at most ${pool.bucketLimit} rows, and moves the key's rows; the other leaves' lists of keys prove they hold none, so PostgreSQL does not scan them`,
+      },
+    ],
+    notes: [
+      `${levelOne} is named as routing names a key's partition. Run again after an interruption, isolate continues: lists of keys made stay, and the switch either committed or changed nothing.`,
+    ],
+  };
+}
+
+export function sharePlan(facts: KeyFacts): Pick<KeyPlan, 'steps' | 'ddl' | 'locks' | 'notes'> {
+  const { config, keyValue } = facts;
+  const parent = qualified(config.schema, config.partitionedTable);
+  const levelOne = facts.levelOne!;
+  return {
+    steps: [
+      `in one transaction: move the ${countOf(facts.rows, 'row')} of key ${keyValue} (${formatBytes(facts.bytes)}) out of ${levelOne} into the pool of small keys (the pool's next tickets, so no pool leaf goes over the limit), then detach and drop ${levelOne} and its ${countOf(facts.leaves.length, 'leaf', 'leaves')}; routing pools the key's new rows from the commit on`,
+    ],
+    ddl: [
+      `DELETE FROM ${parent} WHERE ${ident(config.keyColumn)} = '${keyValue.replace(/'/g, "''")}' RETURNING * (held in a temporary table)`,
+      `ALTER TABLE ${parent} DETACH PARTITION ${levelOne}`,
+      `DROP TABLE ${levelOne}`,
+      `INSERT INTO ${parent} SELECT ... (the rows held, with pool buckets)`,
+    ],
+    locks: [
+      viewLock(facts, 'for the switch transaction'),
+      {
+        relation: parent,
+        mode: 'ACCESS EXCLUSIVE',
+        held: "for the switch transaction: PostgreSQL allows only the plain DETACH beside a default partition, so reads and writes of the whole table wait while the key's rows move (meant for a small key)",
+      },
+      {
+        relation: 'the pool of small keys (not its leaves)',
+        mode: 'ACCESS EXCLUSIVE',
+        held: 'for the switch transaction (the DETACH changes its partition constraint)',
+      },
+      { relation: `${levelOne} and its leaves`, mode: 'ACCESS EXCLUSIVE', held: 'until they are dropped' },
+    ],
+    notes: ['The switch is one transaction: interrupted, it changed nothing; run share again.'],
+  };
+}
+
+export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
+  const q = ident(ctx.installSchema);
+  const { configId } = ctx.config;
+  if (!ctx.facts.inPool)
+    return { changed: false, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes };
+  await ctx.step('waiting');
+  await waitForRoutedInserts(ctx);
+  const pool = await poolFacts(ctx.client, ctx.installSchema, ctx.facts);
+  await ctx.step('listing keys', { buckets: pool.unconstrained.length });
+  for (const [index, bucketId] of pool.unconstrained.entries()) {
+    if (ctx.signal?.aborted) throw new PartwiseError('cancelled', 'Cancelled');
+    ctx.progress({
+      step: `listing the keys of closed pool bucket ${bucketId}`,
+      done: index,
+      total: pool.unconstrained.length,
+      unit: 'leaves',
+    });
+    const keys = await inLockingTransaction(ctx.client, ctx.lock, async () => {
+      const { rows } = await ctx.client.query<{ keys: string[] | null }>(
+        `SELECT ${q}.pool_bucket_keys_check($1, $2) AS keys`,
+        [configId, bucketId],
+      );
+      return rows[0]!.keys;
+    });
+    if (keys === null) continue;
+    await crashPoint('key:isolate-after-check');
+    await inLockingTransaction(ctx.client, ctx.lock, async () => {
+      await ctx.client.query(`SELECT ${q}.pool_bucket_keys_validate($1, $2, $3)`, [configId, bucketId, keys]);
+    });
+  }
+  await ctx.step('switching');
+  ctx.progress({ step: `moving key ${ctx.keyValue} into a partition of its own` });
+  const switched = await inLockingTransaction(ctx.client, ctx.lock, async () => {
+    const { rows } = await ctx.client.query<{
+      rows_moved: string;
+      buckets: number;
+      pool_leaves_read: number;
+      level_one: string;
+      held_ms: string;
+    }>(
+      `SELECT rows_moved, buckets, pool_leaves_read, level_one::text AS level_one, held_ms
+         FROM ${q}.key_isolate_switch($1, $2)`,
+      [configId, ctx.keyValue],
+    );
+    return rows[0]!;
+  });
+  await crashPoint('key:isolate-after-switch');
+  return {
+    changed: switched.buckets > 0,
+    state: 'active',
+    rows: Number(switched.rows_moved),
+    bytes: ctx.facts.bytes,
+    detail: {
+      levelOne: switched.level_one,
+      buckets: switched.buckets,
+      poolLeavesRead: switched.pool_leaves_read,
+      lockHeldMs: Number(switched.held_ms),
+    },
+  };
+}
+
+export async function shareKey(ctx: ActionContext): Promise<ActionOutcome> {
+  const q = ident(ctx.installSchema);
+  if (ctx.facts.inPool) return { changed: false, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes };
+  await ctx.step('switching');
+  ctx.progress({ step: `moving key ${ctx.keyValue} into the pool of small keys` });
+  const switched = await inLockingTransaction(ctx.client, ctx.lock, async () => {
+    const { rows } = await ctx.client.query<{ rows_moved: string | null; leaves_dropped: number; held_ms: string }>(
+      `SELECT rows_moved, leaves_dropped, held_ms FROM ${q}.key_share_switch($1, $2)`,
+      [ctx.config.configId, ctx.keyValue],
+    );
+    return rows[0]!;
+  });
+  await crashPoint('key:share-after-switch');
+  if (switched.rows_moved === null)
+    return { changed: false, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes };
+  return {
+    changed: true,
+    state: 'active',
+    rows: Number(switched.rows_moved),
+    bytes: ctx.facts.bytes,
+    detail: { leavesDropped: switched.leaves_dropped, lockHeldMs: Number(switched.held_ms) },
+  };
+}

@@ -1,0 +1,331 @@
+-- partwise key isolate / share: a pooled key (17_key_pool.sql) moved into a
+-- level-1 partition of its own, and back.
+--
+-- The lock, and why it stays short. Attaching a level-1 partition while the
+-- pool (the DEFAULT partition) exists takes ACCESS EXCLUSIVE on the pool and
+-- every pool leaf, and scans each leaf for rows of the new key, except a leaf
+-- whose validated CHECK constraint already proves it holds none. A closed
+-- pool bucket (every ticket of its range handed out, the inserts that took
+-- them ended) receives no new row, so it can carry such a constraint: the
+-- list of keys it holds, partwise_pool_keys (pool_bucket.keys, migration
+-- 0010_pool_isolation.sql). It is added online, leaf by leaf, before the
+-- switch: ACCESS EXCLUSIVE on one leaf for the ADD ... NOT VALID (no scan),
+-- then VALIDATE under SHARE UPDATE EXCLUSIVE (reads and writes go on). The
+-- switch then reads, and PostgreSQL scans, only the leaves that may hold the
+-- key: the open bucket (and the one made ahead), and the closed ones whose
+-- list names it, each at most the bucket limit. The key's rows themselves
+-- move inside the switch: isolate is meant for a key that has just outgrown
+-- the pool's threshold.
+--
+-- Rows move through the partitioned table, deleted then inserted, so that
+-- its row triggers (unique registries, the application's own) see what
+-- PostgreSQL shows them for an UPDATE that moves a row to another partition.
+-- The application's routed inserts are held for the switch (SHARE on the
+-- routing view): an insert that had been given a pool leaf for the key just
+-- before the switch would otherwise meet a pool that may no longer hold it.
+
+-- pool_keys_check(config, keys): the CHECK expression "the key is one of
+-- these". PostgreSQL's proof (predtest.c) expands = ANY of an array of at most
+-- 100 elements only, so the list goes in chunks of 100, ORed. An empty list:
+-- the leaf holds no row. Immutable use of the catalog; no locks.
+CREATE OR REPLACE FUNCTION @extschema@.pool_keys_check(p_config_id int, p_keys text[])
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_type text;
+  v_parts text[] := '{}';
+BEGIN
+  SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT v_type
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass
+     AND a.attname = v_config.key_column AND NOT a.attisdropped;
+  IF coalesce(cardinality(p_keys), 0) = 0 THEN
+    RETURN 'false';
+  END IF;
+  FOR v_chunk IN 0 .. (cardinality(p_keys) - 1) / 100 LOOP
+    v_parts := v_parts || format('%I = ANY (%L::%s[])', v_config.key_column,
+                                 p_keys[v_chunk * 100 + 1 : v_chunk * 100 + 100]::text, v_type);
+  END LOOP;
+  RETURN array_to_string(v_parts, ' OR ');
+END;
+$$;
+
+-- pool_bucket_keys_check(config, bucket): the first half of constraining a
+-- closed pool bucket: reads the keys its leaf holds (ACCESS SHARE; a closed
+-- leaf only loses rows, so the list can only be too long, never too short),
+-- then adds partwise_pool_keys NOT VALID (ACCESS EXCLUSIVE on that leaf, no
+-- scan, requested under the caller's lock_timeout). Returns the keys, or NULL
+-- when the bucket is open or constrained already. A constraint left NOT VALID
+-- by an interrupted run is replaced. The engine waits for the routed inserts
+-- under way before calling it (a ticket of a closed bucket may still be in
+-- flight until then).
+CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_keys_check(p_config_id int, p_bucket_id int)
+RETURNS text[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_pool @extschema@.key_pool;
+  v_bucket @extschema@.pool_bucket;
+  v_keys text[];
+BEGIN
+  SELECT * INTO STRICT v_pool FROM @extschema@.key_pool WHERE config_id = p_config_id;
+  SELECT * INTO STRICT v_bucket FROM @extschema@.pool_bucket WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
+  IF v_bucket.keys IS NOT NULL OR v_bucket.bucket_id >= v_pool.current_bucket_id THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format('SELECT coalesce(array_agg(k ORDER BY k), ''{}'') FROM (SELECT DISTINCT %s AS k FROM %s p) d',
+                 @extschema@.key_text_sql_for(format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass,
+                                              v_config.key_column, 'p.' || quote_ident(v_config.key_column)),
+                 v_bucket.leaf_partition)
+    INTO v_keys;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+              WHERE conrelid = v_bucket.leaf_partition AND conname = 'partwise_pool_keys') THEN
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partwise_pool_keys', v_bucket.leaf_partition);
+  END IF;
+  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partwise_pool_keys CHECK (%s) NOT VALID',
+                 v_bucket.leaf_partition, @extschema@.pool_keys_check(p_config_id, v_keys));
+  RETURN v_keys;
+END;
+$$;
+
+-- pool_bucket_keys_validate(config, bucket, keys): the second half: VALIDATE
+-- CONSTRAINT (SHARE UPDATE EXCLUSIVE on the leaf while it scans it; reads and
+-- writes go on), then the keys recorded, which tells isolate the leaf need
+-- not be read for any other key.
+CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_keys_validate(p_config_id int, p_bucket_id int, p_keys text[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_leaf regclass;
+BEGIN
+  SELECT leaf_partition INTO STRICT v_leaf FROM @extschema@.pool_bucket
+   WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
+  EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT partwise_pool_keys', v_leaf);
+  UPDATE @extschema@.pool_bucket SET keys = p_keys WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
+END;
+$$;
+
+-- key_pool_for(config, action): the pool of a shared table, or a clear error.
+CREATE OR REPLACE FUNCTION @extschema@.key_pool_for(p_config_id int, p_action text)
+RETURNS @extschema@.key_pool
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_pool @extschema@.key_pool;
+BEGIN
+  SELECT * INTO v_pool FROM @extschema@.key_pool WHERE config_id = p_config_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: %I.%I has no pool of small keys (its keys each have a partition); %s moves a key between the pool and a partition of its own',
+                       v_config.table_schema, v_config.table_name, p_action);
+  END IF;
+  RETURN v_pool;
+END;
+$$;
+
+-- key_routing_locks(config, parent mode): the locks of a switch, in this
+-- order: SHARE on the routing view (waits for the routed inserts under way,
+-- holds new ones until commit), then the partitioned table alone.
+CREATE OR REPLACE FUNCTION @extschema@.key_routing_locks(p_config @extschema@.partition_config, p_parent_mode text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  EXECUTE format('LOCK TABLE %I.%I IN SHARE MODE', p_config.table_schema, p_config.table_name);
+  EXECUTE format('LOCK TABLE ONLY %I.%I IN %s MODE', p_config.table_schema, p_config.partitioned_table, p_parent_mode);
+END;
+$$;
+
+-- key_moving_rows(config, bucket expression): inserts the rows held in
+-- pg_temp.partwise_moving_rows back through the partitioned table, the
+-- bucket column set from p_bucket (an expression of s.partwise_row, the
+-- row's position from 1). Stored generated columns are computed again;
+-- identity values are kept.
+CREATE OR REPLACE FUNCTION @extschema@.key_insert_moving_rows(p_config @extschema@.partition_config, p_bucket text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_parent regclass := format('%I.%I', p_config.table_schema, p_config.partitioned_table)::regclass;
+  v_columns text;
+  v_values text;
+BEGIN
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+         string_agg(CASE WHEN a.attname = p_config.bucket_column THEN p_bucket ELSE 's.' || quote_ident(a.attname) END,
+                    ', ' ORDER BY a.attnum)
+    INTO v_columns, v_values
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = v_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+  EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s'
+                 ' FROM (SELECT m.*, row_number() OVER () AS partwise_row FROM pg_temp.partwise_moving_rows m) s',
+                 v_parent, v_columns, v_values);
+END;
+$$;
+
+-- key_isolate_switch(config, key): the switch of partwise key isolate, one
+-- transaction: the key's rows leave the pool leaves that may hold them, its
+-- level-1 partition is created and attached (PostgreSQL scans those same
+-- leaves), buckets enough for its rows no fuller than the limit, its rows
+-- inserted there, its tracker row no longer pooled. A key isolated already
+-- returns zero buckets (nothing done).
+-- Locks, requested under the caller's lock_timeout, until commit: SHARE on
+-- the routing view (inserts of every key wait), SHARE UPDATE EXCLUSIVE on the
+-- partitioned table (reads and writes of keys with a partition go on),
+-- ACCESS EXCLUSIVE on the pool and its leaves (every pooled key waits); the
+-- key's tracker row. held_ms: from the locks granted to the end of the work.
+CREATE OR REPLACE FUNCTION @extschema@.key_isolate_switch(
+  p_config_id int, p_key_value text,
+  OUT rows_moved bigint, OUT buckets int, OUT pool_leaves_read int, OUT level_one regclass, OUT held_ms numeric)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_pool @extschema@.key_pool := @extschema@.key_pool_for(p_config_id, 'isolate');
+  v_tracker @extschema@.partition_tracker;
+  v_limit bigint;
+  v_candidates int[];
+  v_level_one name;
+  v_leaf name;
+  v_locked_at timestamptz;
+BEGIN
+  PERFORM @extschema@.key_routing_locks(v_config, 'SHARE UPDATE EXCLUSIVE');
+  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_pool.pool_partition);
+  v_locked_at := clock_timestamp();
+  v_tracker := @extschema@.key_tracker_for(p_config_id, p_key_value);
+  rows_moved := 0;
+  buckets := 0;
+  pool_leaves_read := 0;
+  level_one := v_tracker.level_one_partition;
+  IF NOT v_tracker.in_pool THEN
+    held_ms := 0;
+    RETURN;
+  END IF;
+  IF v_tracker.state <> 'active' THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: key %s of %I.%I is %s; isolate needs it active',
+                       p_key_value, v_config.table_schema, v_config.table_name, v_tracker.state);
+  END IF;
+  v_limit := coalesce(v_tracker.bucket_limit, v_config.bucket_limit);
+  SELECT coalesce(array_agg(b.bucket_id ORDER BY b.bucket_id), '{}') INTO v_candidates
+    FROM @extschema@.pool_bucket b
+   WHERE b.config_id = p_config_id AND (b.keys IS NULL OR p_key_value = ANY (b.keys));
+  pool_leaves_read := cardinality(v_candidates);
+  EXECUTE format('CREATE TEMP TABLE partwise_moving_rows (LIKE %I.%I) ON COMMIT DROP',
+                 v_config.table_schema, v_config.partitioned_table);
+  -- The key as a literal: pruned to the pool, then to the candidate leaves.
+  EXECUTE format('WITH d AS (DELETE FROM %I.%I WHERE %I = %L AND %I = ANY ($1) RETURNING *)'
+                 ' INSERT INTO pg_temp.partwise_moving_rows SELECT * FROM d',
+                 v_config.table_schema, v_config.partitioned_table, v_config.key_column, p_key_value,
+                 v_config.bucket_column)
+    USING v_candidates;
+  GET DIAGNOSTICS rows_moved = ROW_COUNT;
+  v_level_one := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,
+                                              v_config.name_stem || '_' || @extschema@.key_tag(p_key_value), '',
+                                              p_key_value, v_config.bucket_column, true);
+  level_one := format('%I.%I', v_config.table_schema, v_level_one)::regclass;
+  buckets := greatest(1, ceil(rows_moved::numeric / v_limit))::int;
+  DELETE FROM @extschema@.partition_bucket WHERE config_id = p_config_id AND key_value = p_key_value;
+  FOR v_bucket IN 0 .. buckets - 1 LOOP
+    v_leaf := @extschema@.create_partition(v_config.table_schema, v_level_one, v_level_one,
+                                           '_' || v_config.bucket_column || '_' || v_bucket, v_bucket::text, NULL, true,
+                                           v_config.leaf_options);
+    INSERT INTO @extschema@.partition_bucket (config_id, key_value, bucket_id, leaf_partition, first_ticket, capacity)
+    VALUES (p_config_id, p_key_value, v_bucket, format('%I.%I', v_config.table_schema, v_leaf)::regclass,
+            v_bucket * v_limit + 1, v_limit);
+  END LOOP;
+  IF rows_moved > 0 THEN
+    PERFORM @extschema@.key_insert_moving_rows(v_config, format('((s.partwise_row - 1) / %s)', v_limit));
+  END IF;
+  UPDATE @extschema@.partition_tracker t
+     SET in_pool = false, level_one_partition = level_one, ticket_sequence = NULL,
+         current_bucket_id = buckets - 1, current_leaf = b.leaf_partition, current_first_ticket = b.first_ticket,
+         current_capacity = b.capacity, rows_assigned = rows_moved, last_updated = now()
+    FROM @extschema@.partition_bucket b
+   WHERE t.config_id = p_config_id AND t.key_value = p_key_value
+     AND b.config_id = p_config_id AND b.key_value = p_key_value AND b.bucket_id = buckets - 1;
+  DELETE FROM @extschema@.maintenance_finding WHERE config_id = p_config_id AND key_value = p_key_value;
+  EXECUTE 'DROP TABLE pg_temp.partwise_moving_rows';
+  held_ms := round(extract(epoch FROM clock_timestamp() - v_locked_at)::numeric * 1000, 1);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.key_isolate_switch(int, text) IS
+  'Moves a pooled key into a level-1 partition of its own (partwise key isolate), in one transaction.';
+
+-- key_share_switch(config, key): the switch of partwise key share, one
+-- transaction: the key's rows leave its partition, which is detached and
+-- dropped with its buckets and ticket counter; the key is pooled, and its
+-- rows take the pool's next tickets (the buckets holding them, opened if
+-- need be). A pooled key returns rows_moved NULL (nothing done).
+-- Locks, requested under the caller's lock_timeout, until commit: SHARE on
+-- the routing view; ACCESS EXCLUSIVE on the partitioned table (the plain
+-- DETACH, the only form PostgreSQL allows beside a default partition: reads
+-- and writes of the whole table wait), on the pool (not its leaves) and on
+-- the key's partition and leaves; the key's tracker row.
+CREATE OR REPLACE FUNCTION @extschema@.key_share_switch(
+  p_config_id int, p_key_value text, OUT rows_moved bigint, OUT leaves_dropped int, OUT held_ms numeric)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_pool @extschema@.key_pool := @extschema@.key_pool_for(p_config_id, 'share');
+  v_tracker @extschema@.partition_tracker;
+  v_first bigint;
+  v_locked_at timestamptz;
+BEGIN
+  PERFORM @extschema@.key_routing_locks(v_config, 'ACCESS EXCLUSIVE');
+  EXECUTE format('LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE', v_pool.pool_partition);
+  v_tracker := @extschema@.key_tracker_for(p_config_id, p_key_value);
+  IF v_tracker.in_pool THEN
+    RETURN;
+  END IF;
+  IF v_tracker.state <> 'active' THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: key %s of %I.%I is %s; share needs it active',
+                       p_key_value, v_config.table_schema, v_config.table_name, v_tracker.state);
+  END IF;
+  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_tracker.level_one_partition);
+  v_locked_at := clock_timestamp();
+  EXECUTE format('CREATE TEMP TABLE partwise_moving_rows (LIKE %I.%I) ON COMMIT DROP',
+                 v_config.table_schema, v_config.partitioned_table);
+  EXECUTE format('WITH d AS (DELETE FROM %I.%I WHERE %I = %L RETURNING *)'
+                 ' INSERT INTO pg_temp.partwise_moving_rows SELECT * FROM d',
+                 v_config.table_schema, v_config.partitioned_table, v_config.key_column, p_key_value);
+  GET DIAGNOSTICS rows_moved = ROW_COUNT;
+  SELECT count(*) INTO leaves_dropped FROM @extschema@.partition_bucket
+   WHERE config_id = p_config_id AND key_value = p_key_value;
+  EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %s',
+                 v_config.table_schema, v_config.partitioned_table, v_tracker.level_one_partition);
+  EXECUTE format('DROP TABLE %s', v_tracker.level_one_partition);
+  IF v_tracker.ticket_sequence IS NOT NULL THEN
+    EXECUTE format('DROP SEQUENCE IF EXISTS %s', v_tracker.ticket_sequence);
+  END IF;
+  DELETE FROM @extschema@.partition_bucket WHERE config_id = p_config_id AND key_value = p_key_value;
+  DELETE FROM @extschema@.maintenance_finding WHERE config_id = p_config_id AND key_value = p_key_value;
+  UPDATE @extschema@.partition_tracker
+     SET in_pool = true, level_one_partition = v_pool.pool_partition, ticket_sequence = NULL,
+         current_bucket_id = NULL, current_leaf = NULL, current_first_ticket = NULL, current_capacity = NULL,
+         rows_assigned = 0, last_updated = now()
+   WHERE config_id = p_config_id AND key_value = p_key_value;
+  IF rows_moved > 0 THEN
+    -- Tickets for the rows, as routing hands them out; no routed insert takes
+    -- one meanwhile (the view is locked).
+    v_first := nextval(v_pool.ticket_sequence);
+    IF rows_moved > 1 THEN
+      PERFORM pg_catalog.setval(v_pool.ticket_sequence, v_first + rows_moved - 1, true);
+    END IF;
+    PERFORM @extschema@.open_pool_buckets_through(p_config_id, v_first + rows_moved - 1);
+    PERFORM @extschema@.key_insert_moving_rows(v_config, format(
+      '(SELECT b.bucket_id FROM @extschema@.pool_bucket b WHERE b.config_id = %s AND b.first_ticket <= %s + s.partwise_row - 1'
+      ' ORDER BY b.first_ticket DESC LIMIT 1)', p_config_id, v_first));
+  END IF;
+  EXECUTE 'DROP TABLE pg_temp.partwise_moving_rows';
+  held_ms := round(extract(epoch FROM clock_timestamp() - v_locked_at)::numeric * 1000, 1);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.key_share_switch(int, text) IS
+  'Moves a key with a partition of its own into the pool of small keys (partwise key share), in one transaction.';
