@@ -241,6 +241,36 @@ describe('the lock window of isolate', () => {
   });
 });
 
+describe('detach and drop of a pooled key', () => {
+  it('isolate it first, in one action journaled step by step, then detach or drop its new partition', async () => {
+    const t = await sharedTable('i_offboard');
+    const plan = await planKeyActionFor(db.pool, 'partwise', { schema: 'public', name: 'i_offboard' }, '6', 'detach');
+    expect(plan.steps[0]).toMatch(/^isolate: wait for the inserts under way/);
+    expect(plan.steps.at(-1)).toMatch(/^mark key 6 detached/);
+    const detached = await act(t, '6', 'detach');
+    expect(detached).toMatchObject({ state: 'detached', changed: true });
+    expect(detached.message).toMatch(
+      /^Key 6 of public\.i_offboard detached \(isolated from the pool first\): i_offboard_customer_id_6 is a standalone table/,
+    );
+    await expectSame(`(SELECT * FROM i_offboard_ledger WHERE customer_id = 6) l`, 'public.i_offboard_customer_id_6');
+    await expectSame(`(SELECT * FROM i_offboard_ledger WHERE customer_id <> 6) l`, t.view);
+    await expect(db.query(`INSERT INTO ${t.view} (customer_id) VALUES (6)`)).rejects.toThrow(
+      /key 6 of public\.i_offboard is detached/,
+    );
+    const dropped = await act(t, '7', 'drop');
+    expect(dropped).toMatchObject({ state: 'retired', changed: true, rows: 30 });
+    expect(await db.query(`SELECT count(*)::int AS n FROM ${t.view} WHERE customer_id = 7`)).toEqual([{ n: 0 }]);
+    await expectSame(`(SELECT * FROM i_offboard_ledger WHERE customer_id NOT IN (6, 7)) l`, t.view);
+    const steps = await db.query<{ action: string; step: string; status: string }>(
+      `SELECT action, step, status FROM partwise.key_action WHERE table_name = 'i_offboard' ORDER BY action_id`,
+    );
+    expect(steps).toEqual([
+      { action: 'detach', step: 'detached', status: 'succeeded' },
+      { action: 'drop', step: 'detached', status: 'succeeded' },
+    ]);
+  });
+});
+
 describe('bad input changes nothing', () => {
   it('isolating a key with a partition of its own, sharing a pooled key: nothing to do', async () => {
     const t = await sharedTable('i_noop');
@@ -259,7 +289,7 @@ describe('bad input changes nothing', () => {
     await expectSame(`${t.table}_ledger`, t.view);
   });
 
-  it('refuses an unknown key, a table without a pool, and a detach of a pooled key (naming isolate)', async () => {
+  it('refuses an unknown key, a table without a pool, and a compaction of a pooled key (naming isolate)', async () => {
     const t = await sharedTable('i_bad');
     await expect(act(t, '99', 'isolate')).rejects.toThrow('public.i_bad has no key 99');
     const plain = await createRoutedTable(db, { table: 'i_plain', bucketLimit: 10 });
@@ -271,7 +301,7 @@ describe('bad input changes nothing', () => {
     await expect(db.query('SELECT partwise.key_isolate_switch($1, $2)', [plain.configId, '1'])).rejects.toThrow(
       /public\.i_plain has no pool of small keys/,
     );
-    await expect(act(t, '5', 'detach')).rejects.toMatchObject({
+    await expect(act(t, '5', 'compact')).rejects.toMatchObject({
       hint: expect.stringContaining('partwise key isolate --table public.i_bad --value 5'),
     });
     expect(await tracker(t, '5')).toMatchObject({ in_pool: true, state: 'active' });

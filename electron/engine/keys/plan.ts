@@ -67,14 +67,10 @@ function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: Loc
 }
 
 /** Actions that act on a key's own partitions, refused for a key that shares the pool. */
-const OWN_PARTITION_ACTIONS: ReadonlySet<KeyActionKind> = new Set([
-  'detach',
-  'attach',
-  'drop',
-  'limit',
-  'move',
-  'compact',
-]);
+const OWN_PARTITION_ACTIONS: ReadonlySet<KeyActionKind> = new Set(['attach', 'limit', 'move', 'compact']);
+
+/** Actions that isolate a pooled key first (one action, journaled as steps), then act on its new partition. */
+export const ISOLATING_FIRST: ReadonlySet<KeyActionKind> = new Set(['detach', 'drop']);
 
 function refusePooled(action: KeyActionKind, facts: KeyFacts): void {
   if (!facts.inPool || !OWN_PARTITION_ACTIONS.has(action)) return;
@@ -268,6 +264,32 @@ function plannedSteps(
   }
 }
 
+/** A pooled key's detach or drop: the isolate plan, then the action's on the partition isolate makes. */
+function isolatingFirst(
+  action: KeyActionKind,
+  facts: KeyFacts,
+  options: KeyActionOptions,
+  storage: StorageFacts,
+): ReturnType<typeof plannedSteps> {
+  const isolate = isolatePlan(facts, storage.pool!);
+  const own: KeyFacts = {
+    ...facts,
+    inPool: false,
+    keyFilter: null,
+    levelOne: `<the new partition of key ${facts.keyValue}>`,
+  };
+  const then = plannedSteps(action, own, options, storage);
+  return {
+    steps: [...isolate.steps.map((s) => `isolate: ${s}`), ...then.steps],
+    ddl: [...isolate.ddl, ...then.ddl],
+    locks: [...isolate.locks, ...then.locks],
+    notes: [
+      `Key ${facts.keyValue} shares the pool of small keys: it is isolated first (partwise key isolate), then ${action === 'drop' ? 'dropped' : 'detached'}. Interrupted after the isolation, ${action} run again continues with the key's own partition.`,
+      ...then.notes,
+    ],
+  };
+}
+
 export function planKeyAction(
   action: KeyActionKind,
   facts: KeyFacts,
@@ -305,7 +327,10 @@ export function planKeyAction(
       `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} is ${facts.state}; ${action} needs it ${allowed.join(' or ')}`,
     );
   }
-  const planned = plannedSteps(action, facts, options, storage);
+  const planned =
+    facts.inPool && ISOLATING_FIRST.has(action) && facts.state === 'active'
+      ? isolatingFirst(action, facts, options, storage)
+      : plannedSteps(action, facts, options, storage);
   return {
     action,
     schema: facts.config.schema,

@@ -27,7 +27,7 @@ import { keyFacts, type KeyFacts } from './facts.js';
 import { KeyJournal } from './journal.js';
 import { moveFacts, moveKey } from './move.js';
 import { isolateKey, poolFacts, shareKey } from './isolate.js';
-import { planKeyAction, type StorageFacts } from './plan.js';
+import { ISOLATING_FIRST, planKeyAction, type StorageFacts } from './plan.js';
 
 export interface KeyActionRunOptions {
   installSchema: string;
@@ -48,7 +48,7 @@ async function storageFacts(
   action: KeyActionKind,
   options: KeyActionOptions,
 ): Promise<StorageFacts> {
-  if (action === 'isolate' && facts.inPool && facts.state !== 'retired')
+  if ((action === 'isolate' || ISOLATING_FIRST.has(action)) && facts.inPool && facts.state !== 'retired')
     return { pool: await poolFacts(db, installSchema, facts) };
   // A pooled key has no partition of its own to move or compact (planKeyAction says so).
   if (facts.state === 'retired' || facts.inPool) return {};
@@ -85,11 +85,11 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
   const rows = outcome.rows === null ? '' : countOf(outcome.rows, 'row');
   switch (action) {
     case 'detach':
-      return `${key} detached: ${plan.levelOne} is a standalone table (${rows}, ${formatBytes(plan.bytes)}); new rows of the key are refused.`;
+      return `${key} detached${outcome.detail?.isolatedFirst ? ' (isolated from the pool first)' : ''}: ${String(outcome.detail?.levelOne ?? plan.levelOne)} is a standalone table (${rows}, ${formatBytes(plan.bytes)}); new rows of the key are refused.`;
     case 'attach':
       return `${key} attached again: routing places its rows.`;
     case 'drop':
-      return `${key} dropped: ${rows}, ${formatBytes(outcome.bytes ?? 0)} deleted; a later row of the key is ${outcome.detail?.onInsert === 'recreate' ? 'placed in new partitions' : 'refused'}.`;
+      return `${key} dropped${outcome.detail?.isolatedFirst ? ' (isolated from the pool first)' : ''}: ${rows}, ${formatBytes(outcome.bytes ?? 0)} deleted; a later row of the key is ${outcome.detail?.onInsert === 'recreate' ? 'placed in new partitions' : 'refused'}.`;
     case 'readmit':
       return `${key} may be created again by its next row.`;
     case 'vacuum':
@@ -113,6 +113,14 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
 }
 
 async function perform(ctx: ActionContext, action: KeyActionKind): Promise<ActionOutcome> {
+  if (!ctx.facts.inPool || !ISOLATING_FIRST.has(action)) return performOn(ctx, action);
+  await isolateKey(ctx);
+  const facts = await keyFacts(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue);
+  const outcome = await performOn({ ...ctx, facts }, action);
+  return { ...outcome, detail: { ...outcome.detail, isolatedFirst: true, levelOne: facts.levelOne } };
+}
+
+async function performOn(ctx: ActionContext, action: KeyActionKind): Promise<ActionOutcome> {
   switch (action) {
     case 'detach':
       return detachKey(ctx);
