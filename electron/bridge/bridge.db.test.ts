@@ -318,6 +318,45 @@ describe('commands over the WebSocket', () => {
     }
   });
 
+  it('carries an isolation and a share: the plans, the runs, and the tree with the key out of the pool and back', async () => {
+    await installPartwise(db);
+    const table = await createRoutedTable(db, { table: 'bridge_isolate', bucketLimit: 10 });
+    await db.query('SELECT partwise.share_small_keys($1, 100)', [table.configId]);
+    await db.query(
+      `INSERT INTO ${table.view} (customer_id, payload) SELECT 1 + g % 3, 'p' FROM generate_series(1, 45) g`,
+    );
+    const session = await open();
+    const pooled = async (id: string) => {
+      const tree = await session.call('explorer.tree', { connectionId: id, configId: table.configId });
+      const result = (tree.response as { result: { levelOne: Array<{ keyValue: string; pooled: boolean }> } }).result;
+      return result.levelOne.map((k) => [k.keyValue, k.pooled]);
+    };
+    try {
+      const saved = await session.call('connections.save', harnessProfile('Isolate'));
+      const id = (saved.response as { result: { id: string } }).result.id;
+      const input = { connectionId: id, configId: table.configId, action: 'isolate', keyValues: ['2'], options: {} };
+      const plan = await session.call('keys.plan', input);
+      expect(plan.response).toMatchObject({ ok: true, result: [{ keyValue: '2', rows: 15, action: 'isolate' }] });
+      const run = await session.call('keys.run', input);
+      expect(run.response).toMatchObject({ ok: true, result: [{ keyValue: '2', changed: true, rows: 15 }] });
+      expect(await pooled(id)).toEqual([
+        ['1', true],
+        ['2', false],
+        ['3', true],
+      ]);
+      const share = await session.call('keys.run', { ...input, action: 'share' });
+      expect(share.response).toMatchObject({ ok: true, result: [{ keyValue: '2', changed: true, rows: 15 }] });
+      expect(await pooled(id)).toEqual([
+        ['1', true],
+        ['2', true],
+        ['3', true],
+      ]);
+      await session.call('connections.delete', { id });
+    } finally {
+      session.ws.close();
+    }
+  });
+
   it('answers concurrent requests by id', async () => {
     const session = await open();
     try {
