@@ -8,6 +8,7 @@ import type { KeyPlan } from '../../../shared/keys';
 import { ExplorerScreen } from './ExplorerScreen';
 import { fakeLayout, renderWithApi, resetStores } from '../../testing/render';
 import { useUi } from '../../state/ui';
+import * as fixtures from '../../testing/fixtures';
 
 let restoreLayout: () => void;
 beforeAll(() => (restoreLayout = fakeLayout(1200, 600)));
@@ -117,6 +118,66 @@ describe('key actions', () => {
         keyValues: ['1000', '1001'],
         options: { onInsert: 'recreate' },
       },
+    ]);
+    await waitFor(() => expect(api.callsOf('explorer.tree').length).toBeGreaterThan(treeCalls));
+  });
+
+  it('offers isolate and share for a table with a pool only, and isolates a pooled key; the tree is asked for again', async () => {
+    const table = fixtures.managedTables()[0]!;
+    let shared = false;
+    const { api } = renderWithApi(<ExplorerScreen />, {
+      handlers: {
+        'explorer.tree': ({ exactCounts }) => {
+          const tree = fixtures.partitionTree(table, 3, exactCounts);
+          return shared ? fixtures.withPool(tree, 2, 3, exactCounts) : tree;
+        },
+        'keys.plan': ({ keyValues, action }) =>
+          keyValues.map((key) => ({
+            ...plan(key, action),
+            levelOne: 'custom_module_data_customer_id_shared',
+            steps: [`in one transaction: move the 40 rows of key ${key} into a partition of its own`],
+          })),
+        'keys.run': ({ keyValues, action }) =>
+          keyValues.map((keyValue, i) => ({
+            actionId: i + 1,
+            action,
+            schema: 'public',
+            table: 'custom_module_data',
+            keyValue,
+            state: 'active' as const,
+            changed: true,
+            message: `Key ${keyValue} of public.custom_module_data isolated: 40 rows moved out of the pool.`,
+            rows: 40,
+            bytes: 4096,
+            durationMs: 10,
+          })),
+      },
+    });
+    await screen.findByTestId('partition-tree');
+    await waitFor(() => expect(screen.queryAllByTestId('tree-select').length).toBeGreaterThan(0));
+    await userEvent.click(screen.getAllByTestId('tree-select')[0]!);
+    expect(screen.queryByTestId('key-action-isolate')).toBeNull();
+    expect(screen.queryByTestId('key-action-share')).toBeNull();
+    await userEvent.click(screen.getByTestId('key-selection-clear'));
+
+    shared = true;
+    await userEvent.click(screen.getByTestId('tree-refresh'));
+    await waitFor(() => expect(screen.queryAllByTestId('key-pooled').length).toBe(2));
+    const pooledRow = screen.getAllByTestId('tree-row').find((row) => row.dataset.key === '9000')!;
+    await userEvent.click(within(pooledRow).getByTestId('tree-select'));
+    expect(screen.getByTestId('key-action-share')).toBeTruthy();
+    await userEvent.click(screen.getByTestId('key-action-isolate'));
+    const dialog = await screen.findByTestId('key-action-dialog');
+    expect((await within(dialog).findByTestId('key-plan')).textContent).toContain(
+      'in one transaction: move the 40 rows of key 9000 into a partition of its own',
+    );
+    const treeCalls = api.callsOf('explorer.tree').length;
+    await userEvent.click(within(dialog).getByTestId('confirm-accept'));
+    expect((await within(dialog).findByTestId('key-action-results')).textContent).toContain(
+      'Key 9000 of public.custom_module_data isolated',
+    );
+    expect(api.callsOf('keys.run')).toEqual([
+      { connectionId: 'sandbox', configId: 1, action: 'isolate', keyValues: ['9000'], options: {} },
     ]);
     await waitFor(() => expect(api.callsOf('explorer.tree').length).toBeGreaterThan(treeCalls));
   });
