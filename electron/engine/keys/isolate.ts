@@ -65,7 +65,7 @@ export function isolatePlan(facts: KeyFacts, pool: PoolFacts): Pick<KeyPlan, 'st
             `give ${countOf(pool.unconstrained.length, 'closed pool bucket')} the list of keys it holds (a CHECK constraint, added NOT VALID then validated, one leaf at a time), so that the switch need not read them`,
           ]
         : []),
-      `in one transaction: move the ${countOf(facts.rows, 'row')} of key ${keyValue} (${formatBytes(facts.bytes)}) out of ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} into a partition of its own with ${countOf(buckets, 'bucket')} of at most ${pool.bucketLimit} rows; routing places its new rows there from the commit on`,
+      `in one transaction: move the ${countOf(facts.rows, 'row')} of key ${keyValue} (${formatBytes(facts.bytes)}) out of ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} into a partition of its own with ${countOf(buckets, 'bucket')} of at most ${pool.bucketLimit.toLocaleString('en-US')} rows; routing places its new rows there from the commit on`,
     ],
     ddl: [
       ...(pool.unconstrained.length > 0
@@ -98,7 +98,7 @@ export function isolatePlan(facts: KeyFacts, pool: PoolFacts): Pick<KeyPlan, 'st
       {
         relation: 'the pool of small keys and each of its leaves',
         mode: 'ACCESS EXCLUSIVE',
-        held: `for the switch transaction: reads and writes of every pooled key wait. It reads ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} (${pool.leavesRead.join(', ') || 'none'}), each at most ${pool.bucketLimit} rows, and moves the key's rows; the other leaves' lists of keys prove they hold none, so PostgreSQL does not scan them`,
+        held: `for the switch transaction: reads and writes of every pooled key wait. It reads ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} (${pool.leavesRead.join(', ') || 'none'}), each at most ${pool.bucketLimit.toLocaleString('en-US')} rows, and moves the key's rows; the other leaves' lists of keys prove they hold none, so PostgreSQL does not scan them`,
       },
     ],
     notes: [
@@ -186,6 +186,16 @@ export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
     return rows[0]!;
   });
   await crashPoint('key:isolate-after-switch');
+  // The new leaves have no statistics yet: the Explorer's estimates (and the
+  // planner's) are read from them. SHARE UPDATE EXCLUSIVE on one leaf at a
+  // time; reads and writes go on.
+  if (switched.buckets > 0) {
+    const { rows: leaves } = await ctx.client.query<{ leaf: string }>(
+      `SELECT leaf_partition::text AS leaf FROM ${q}.partition_bucket WHERE config_id = $1 AND key_value = $2`,
+      [configId, ctx.keyValue],
+    );
+    for (const { leaf } of leaves) await ctx.client.query(`ANALYZE ${leaf}`);
+  }
   return {
     changed: switched.buckets > 0,
     state: 'active',
