@@ -64,7 +64,7 @@ describe('partwise key isolate and share', () => {
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain('isolate key 2 of public.c_iso');
     expect(plan.stdout).toMatch(/ACCESS EXCLUSIVE on the pool of small keys and each of its leaves/);
-    expect(plan.stdout).toMatch(/give 9 closed pool buckets the list of keys it holds/);
+    expect(plan.stdout).toMatch(/prove each of the 9 closed pool buckets that holds no row of key 2 free of it/);
     expect(await placement(t, '2')).toEqual({ in_pool: true, state: 'active' });
 
     const isolated = await runCli([...key(t, 'isolate', '2', '3'), '--json']);
@@ -112,30 +112,36 @@ describe('partwise key isolate and share', () => {
 });
 
 describe('kill -9 in the middle of isolate or share, then the command again', () => {
-  it('isolate killed after the first closed bucket got its list NOT VALID: run again, it finishes', async () => {
+  it('isolate killed after the first closed bucket got its constraint NOT VALID: run again, it finishes', async () => {
     const t = await seeded('c_kill_check');
-    const child = await runCliUntil(key(t, 'isolate', '2'), 'key:isolate-after-check');
+    // Key 9's rows fill pool buckets 10 and 11: buckets 0 to 9 are proved free of it.
+    await write(t, `SELECT 9, 'late ' || g FROM generate_series(1, 20) g`);
+    const child = await runCliUntil(key(t, 'isolate', '9'), 'key:isolate-after-check');
     await killHard(child, db.url);
     expect(await db.query(`SELECT status, step FROM partwise.key_action WHERE table_name = 'c_kill_check'`)).toEqual([
-      { status: 'running', step: 'listing keys' },
+      { status: 'running', step: 'proving buckets free of the key' },
     ]);
-    // The half-made constraint: NOT VALID, the bucket not yet listed; the pool still takes rows of every key.
+    // The half-made constraint, NOT VALID; the pool still takes rows of every key, and updates of them.
     expect(
       await db.query(
-        `SELECT count(*) FILTER (WHERE NOT c.convalidated)::int AS not_valid, (SELECT count(*)::int FROM partwise.pool_bucket
-            WHERE config_id = $1 AND keys IS NOT NULL) AS listed
-           FROM pg_constraint c WHERE c.conname = 'partwise_pool_keys'`,
-        [t.configId],
+        `SELECT conrelid::regclass::text AS leaf, convalidated FROM pg_constraint WHERE conname LIKE 'partwise_not_key_%'`,
       ),
-    ).toEqual([{ not_valid: 1, listed: 0 }]);
+    ).toEqual([{ leaf: 'c_kill_check_customer_id_shared_bucket_id_0', convalidated: false }]);
+    await db.query(`UPDATE c_kill_check SET payload = payload WHERE customer_id IN (2, 9)`);
     await write(t, `SELECT 2 + g % 5, 'between ' || g FROM generate_series(1, 5) g`);
-    const again = await runCli(key(t, 'isolate', '2'));
+    await write(t, `SELECT 9, 'between'`);
+    const again = await runCli(key(t, 'isolate', '9'));
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/^Key 2 of public\.c_kill_check isolated: 21 rows moved/m);
+    expect(again.stdout).toMatch(
+      /^Key 9 of public\.c_kill_check isolated: 21 rows moved .* locked for [\d.]+ ms, 3 pool leaves read\.$/m,
+    );
     expect(
       await db.query(`SELECT status FROM partwise.key_action WHERE table_name = 'c_kill_check' ORDER BY action_id`),
     ).toEqual([{ status: 'interrupted' }, { status: 'succeeded' }]);
-    expect(await placement(t, '2')).toEqual({ in_pool: false, state: 'active' });
+    expect(await placement(t, '9')).toEqual({ in_pool: false, state: 'active' });
+    expect(
+      await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname LIKE 'partwise_not_key_%'`),
+    ).toEqual([{ n: 0 }]);
     await expectLedger(t);
   });
 

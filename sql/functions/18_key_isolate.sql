@@ -6,16 +6,23 @@
 -- every pool leaf, and scans each leaf for rows of the new key, except a leaf
 -- whose validated CHECK constraint already proves it holds none. A closed
 -- pool bucket (every ticket of its range handed out, the inserts that took
--- them ended) receives no new row, so it can carry such a constraint: the
--- list of keys it holds, partwise_pool_keys (pool_bucket.keys, migration
--- 0010_pool_isolation.sql). It is added online, leaf by leaf, before the
--- switch: ACCESS EXCLUSIVE on one leaf for the ADD ... NOT VALID (no scan),
--- then VALIDATE under SHARE UPDATE EXCLUSIVE (reads and writes go on). The
--- switch then reads, and PostgreSQL scans, only the leaves that may hold the
--- key: the open bucket (and the one made ahead), and the closed ones whose
--- list names it, each at most the bucket limit. The key's rows themselves
--- move inside the switch: isolate is meant for a key that has just outgrown
--- the pool's threshold.
+-- them ended) receives no new row, and routing refuses to change a row's key
+-- (the key guard), so a closed leaf without a row of the key can carry
+-- CHECK (key <> k), named for the key (pool_key_exclusion): added online,
+-- leaf by leaf, before the switch (ACCESS EXCLUSIVE on that leaf for the
+-- ADD ... NOT VALID, no scan; then VALIDATE under SHARE UPDATE EXCLUSIVE,
+-- reads and writes go on), and dropped after it. The switch then reads, and
+-- PostgreSQL scans, only the leaves that may hold the key: the open bucket
+-- (and the one made ahead), and the closed ones that hold rows of it, each at
+-- most the bucket limit. The key's rows themselves move inside the switch:
+-- isolate is meant for a key that has just outgrown the pool's threshold.
+--
+-- Why one constraint per key, for the time of the isolation, and not a list
+-- of the keys each closed leaf holds, kept: the planner proves each query on
+-- the pool against its leaves' CHECK constraints (constraint exclusion of
+-- partitions), and lists of a thousand keys on 100 leaves made planning a
+-- query naming a pooled key 25 times slower (1 ms to 25-35 ms, PostgreSQL 15,
+-- docs/key-locks/measure-isolate.sh).
 --
 -- Rows move through the partitioned table, deleted then inserted, so that
 -- its row triggers (unique registries, the application's own) see what
@@ -24,78 +31,58 @@
 -- routing view): an insert that had been given a pool leaf for the key just
 -- before the switch would otherwise meet a pool that may no longer hold it.
 
--- pool_keys_check(config, keys): the CHECK expression "the key is one of
--- these". PostgreSQL's proof (predtest.c) expands = ANY of an array of at most
--- 100 elements only, so the list goes in chunks of 100, ORed. An empty list:
--- the leaf holds no row. Immutable use of the catalog; no locks.
-CREATE OR REPLACE FUNCTION @extschema@.pool_keys_check(p_config_id int, p_keys text[])
-RETURNS text
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
-  v_type text;
-  v_parts text[] := '{}';
-BEGIN
-  SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT v_type
-    FROM pg_catalog.pg_attribute a
-   WHERE a.attrelid = format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass
-     AND a.attname = v_config.key_column AND NOT a.attisdropped;
-  IF coalesce(cardinality(p_keys), 0) = 0 THEN
-    RETURN 'false';
-  END IF;
-  FOR v_chunk IN 0 .. (cardinality(p_keys) - 1) / 100 LOOP
-    v_parts := v_parts || format('%I = ANY (%L::%s[])', v_config.key_column,
-                                 p_keys[v_chunk * 100 + 1 : v_chunk * 100 + 100]::text, v_type);
-  END LOOP;
-  RETURN array_to_string(v_parts, ' OR ');
-END;
-$$;
+-- pool_key_exclusion(key): the name of the constraint that proves a closed
+-- pool leaf holds no row of the key. Immutable; no locks.
+CREATE OR REPLACE FUNCTION @extschema@.pool_key_exclusion(p_key_value text)
+RETURNS name
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT ('partwise_not_key_' || left(md5(p_key_value), 16))::name $$;
 
--- pool_bucket_keys_check(config, bucket): the first half of constraining a
--- closed pool bucket: reads the keys its leaf holds (ACCESS SHARE; a closed
--- leaf only loses rows, so the list can only be too long, never too short),
--- then adds partwise_pool_keys NOT VALID (ACCESS EXCLUSIVE on that leaf, no
--- scan, requested under the caller's lock_timeout). Returns the keys, or NULL
--- when the bucket is open or constrained already. A constraint left NOT VALID
--- by an interrupted run is replaced. The engine waits for the routed inserts
--- under way before calling it (a ticket of a closed bucket may still be in
+-- pool_bucket_exclude_key(config, bucket, key): the first half of proving a
+-- closed pool bucket free of the key. Returns false when there is nothing to
+-- prove (the bucket is open, its leaf holds rows of the key, or the proof is
+-- made already), true once CHECK (key <> k) is added NOT VALID. Reads the
+-- leaf for a row of the key first (ACCESS SHARE): a NOT VALID constraint
+-- still checks updates, and would refuse the application's updates of the
+-- key's rows. Then ACCESS EXCLUSIVE on that leaf for the ADD (no scan),
+-- requested under the caller's lock_timeout. The engine waits for the routed
+-- inserts under way before calling it (a ticket of a closed bucket may be in
 -- flight until then).
-CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_keys_check(p_config_id int, p_bucket_id int)
-RETURNS text[]
+CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_exclude_key(p_config_id int, p_bucket_id int, p_key_value text)
+RETURNS boolean
 LANGUAGE plpgsql
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
-  v_pool @extschema@.key_pool;
+  v_pool @extschema@.key_pool := @extschema@.key_pool_for(p_config_id, 'isolate');
   v_bucket @extschema@.pool_bucket;
-  v_keys text[];
+  v_name name := @extschema@.pool_key_exclusion(p_key_value);
+  v_holds boolean;
 BEGIN
-  SELECT * INTO STRICT v_pool FROM @extschema@.key_pool WHERE config_id = p_config_id;
   SELECT * INTO STRICT v_bucket FROM @extschema@.pool_bucket WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
-  IF v_bucket.keys IS NOT NULL OR v_bucket.bucket_id >= v_pool.current_bucket_id THEN
-    RETURN NULL;
+  IF v_bucket.bucket_id >= v_pool.current_bucket_id THEN
+    RETURN false;
   END IF;
-  EXECUTE format('SELECT coalesce(array_agg(k ORDER BY k), ''{}'') FROM (SELECT DISTINCT %s AS k FROM %s p) d',
-                 @extschema@.key_text_sql_for(format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass,
-                                              v_config.key_column, 'p.' || quote_ident(v_config.key_column)),
-                 v_bucket.leaf_partition)
-    INTO v_keys;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
-              WHERE conrelid = v_bucket.leaf_partition AND conname = 'partwise_pool_keys') THEN
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partwise_pool_keys', v_bucket.leaf_partition);
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = v_bucket.leaf_partition AND conname = v_name) THEN
+    RETURN NOT (SELECT convalidated FROM pg_catalog.pg_constraint
+                 WHERE conrelid = v_bucket.leaf_partition AND conname = v_name);
   END IF;
-  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partwise_pool_keys CHECK (%s) NOT VALID',
-                 v_bucket.leaf_partition, @extschema@.pool_keys_check(p_config_id, v_keys));
-  RETURN v_keys;
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I = %L)', v_bucket.leaf_partition, v_config.key_column,
+                 p_key_value)
+    INTO v_holds;
+  IF v_holds THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I <> %L) NOT VALID',
+                 v_bucket.leaf_partition, v_name, v_config.key_column, p_key_value);
+  RETURN true;
 END;
 $$;
 
--- pool_bucket_keys_validate(config, bucket, keys): the second half: VALIDATE
--- CONSTRAINT (SHARE UPDATE EXCLUSIVE on the leaf while it scans it; reads and
--- writes go on), then the keys recorded, which tells isolate the leaf need
--- not be read for any other key.
-CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_keys_validate(p_config_id int, p_bucket_id int, p_keys text[])
+-- pool_bucket_validate_exclusion(config, bucket, key): the second half:
+-- VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE on the leaf while it scans it;
+-- reads and writes go on).
+CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_validate_exclusion(p_config_id int, p_bucket_id int, p_key_value text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -104,8 +91,29 @@ DECLARE
 BEGIN
   SELECT leaf_partition INTO STRICT v_leaf FROM @extschema@.pool_bucket
    WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
-  EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT partwise_pool_keys', v_leaf);
-  UPDATE @extschema@.pool_bucket SET keys = p_keys WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
+  EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', v_leaf, @extschema@.pool_key_exclusion(p_key_value));
+END;
+$$;
+
+-- pool_bucket_drop_exclusion(config, bucket, key): drops the constraint once
+-- the key left the pool (or an interrupted isolate's), so that it costs the
+-- planner nothing. ACCESS EXCLUSIVE on that leaf, no scan, requested under
+-- the caller's lock_timeout. Returns whether there was one.
+CREATE OR REPLACE FUNCTION @extschema@.pool_bucket_drop_exclusion(p_config_id int, p_bucket_id int, p_key_value text)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_leaf regclass;
+  v_name name := @extschema@.pool_key_exclusion(p_key_value);
+BEGIN
+  SELECT leaf_partition INTO STRICT v_leaf FROM @extschema@.pool_bucket
+   WHERE config_id = p_config_id AND bucket_id = p_bucket_id;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = v_leaf AND conname = v_name) THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', v_leaf, v_name);
+  RETURN true;
 END;
 $$;
 
@@ -213,7 +221,10 @@ BEGIN
   v_limit := coalesce(v_tracker.bucket_limit, v_config.bucket_limit);
   SELECT coalesce(array_agg(b.bucket_id ORDER BY b.bucket_id), '{}') INTO v_candidates
     FROM @extschema@.pool_bucket b
-   WHERE b.config_id = p_config_id AND (b.keys IS NULL OR p_key_value = ANY (b.keys));
+   WHERE b.config_id = p_config_id
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                      WHERE c.conrelid = b.leaf_partition AND c.convalidated
+                        AND c.conname = @extschema@.pool_key_exclusion(p_key_value));
   pool_leaves_read := cardinality(v_candidates);
   EXECUTE format('CREATE TEMP TABLE partwise_moving_rows (LIKE %I.%I) ON COMMIT DROP',
                  v_config.table_schema, v_config.partitioned_table);

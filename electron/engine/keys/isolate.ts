@@ -3,12 +3,12 @@
 // the switch stays short).
 //
 // isolate: wait for the routed inserts under way (a ticket of a closed pool
-// bucket may still be in flight until then), give every closed pool bucket
-// its list of keys (a CHECK constraint, added then validated, one short
-// transaction each), then the switch in one transaction. share: the switch
-// only. Run again after an interruption, each continues from the key as it
-// is: constraints made stay (a half-made one is made again), and the switch
-// either committed or left nothing.
+// bucket may still be in flight until then), prove each closed pool bucket
+// that holds no row of the key free of it (CHECK (key <> k), added then
+// validated, one short transaction each), the switch in one transaction, then
+// the constraints dropped. share: the switch only. Run again after an
+// interruption, each continues from the key as it is: constraints made stay
+// until the end, and the switch either committed or left nothing.
 import type { KeyPlan, LockStep } from '../../../shared/keys.js';
 import { ident, qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
@@ -20,28 +20,26 @@ import type { ActionContext, ActionOutcome } from './actions.js';
 import { waitForRoutedInserts } from './compact.js';
 import type { KeyFacts } from './facts.js';
 
-/** What isolate will read of the pool: closed buckets still without their list of keys, and the leaves the switch reads. */
+/** What isolate will read of the pool: its closed buckets, and the leaves the switch reads. */
 export interface PoolFacts {
-  unconstrained: number[];
-  /** Pool leaves the switch reads (and PostgreSQL scans): open buckets, and closed ones whose list names the key. */
+  /** Closed buckets: each is proved free of the key before the switch, unless it holds rows of it. */
+  closed: number;
+  /** Pool leaves the switch reads (and PostgreSQL scans): open buckets, and closed ones that hold rows of the key. */
   leavesRead: string[];
   bucketLimit: number;
 }
 
 export async function poolFacts(db: Queryable, installSchema: string, facts: KeyFacts): Promise<PoolFacts> {
   const q = ident(installSchema);
-  const { rows } = await db.query<{ bucket_id: number; leaf: string; keys: string[] | null; closed: boolean }>(
-    `SELECT b.bucket_id, b.leaf_partition::text AS leaf, b.keys, b.bucket_id < p.current_bucket_id AS closed
+  const { rows } = await db.query<{ leaf: string; closed: boolean }>(
+    `SELECT b.leaf_partition::text AS leaf, b.bucket_id < p.current_bucket_id AS closed
        FROM ${q}.pool_bucket b JOIN ${q}.key_pool p USING (config_id)
       WHERE b.config_id = $1 ORDER BY b.bucket_id`,
     [facts.config.configId],
   );
   return {
-    unconstrained: rows.filter((r) => r.closed && r.keys === null).map((r) => r.bucket_id),
-    // A closed bucket not yet listed is listed before the switch: read only if it holds the key.
-    leavesRead: rows
-      .filter((r) => (r.keys !== null ? r.keys.includes(facts.keyValue) : !r.closed || facts.leaves.includes(r.leaf)))
-      .map((r) => r.leaf),
+    closed: rows.filter((r) => r.closed).length,
+    leavesRead: rows.filter((r) => !r.closed || facts.leaves.includes(r.leaf)).map((r) => r.leaf),
     bucketLimit: facts.bucketLimit ?? facts.config.bucketLimit,
   };
 }
@@ -60,32 +58,35 @@ export function isolatePlan(facts: KeyFacts, pool: PoolFacts): Pick<KeyPlan, 'st
   return {
     steps: [
       `wait for the inserts under way through ${config.schema}.${config.table} to end`,
-      ...(pool.unconstrained.length > 0
+      ...(pool.closed > 0
         ? [
-            `give ${countOf(pool.unconstrained.length, 'closed pool bucket')} the list of keys it holds (a CHECK constraint, added NOT VALID then validated, one leaf at a time), so that the switch need not read them`,
+            `prove each of the ${countOf(pool.closed, 'closed pool bucket')} that holds no row of key ${keyValue} free of it (CHECK (${config.keyColumn} <> ${keyValue}), added NOT VALID then validated, one leaf at a time), so that the switch need not read them`,
           ]
         : []),
       `in one transaction: move the ${countOf(facts.rows, 'row')} of key ${keyValue} (${formatBytes(facts.bytes)}) out of ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} into a partition of its own with ${countOf(buckets, 'bucket')} of at most ${pool.bucketLimit.toLocaleString('en-US')} rows; routing places its new rows there from the commit on`,
     ],
     ddl: [
-      ...(pool.unconstrained.length > 0
+      ...(pool.closed > 0
         ? [
-            'ALTER TABLE <closed pool leaf> ADD CONSTRAINT partwise_pool_keys CHECK (<key> = ANY (<its keys>)) NOT VALID',
-            'ALTER TABLE <closed pool leaf> VALIDATE CONSTRAINT partwise_pool_keys',
+            `ALTER TABLE <closed pool leaf> ADD CONSTRAINT partwise_not_key_... CHECK (${ident(config.keyColumn)} <> '${keyValue.replace(/'/g, "''")}') NOT VALID`,
+            'ALTER TABLE <closed pool leaf> VALIDATE CONSTRAINT partwise_not_key_...',
           ]
         : []),
       `DELETE FROM ${parent} WHERE ${ident(config.keyColumn)} = '${keyValue.replace(/'/g, "''")}' AND <bucket of a pool leaf read> RETURNING * (held in a temporary table)`,
       `CREATE TABLE <new partition> (LIKE ${parent}) PARTITION BY LIST (${ident(config.bucketColumn)}); ALTER TABLE ${parent} ATTACH PARTITION <new partition> FOR VALUES IN ('${keyValue.replace(/'/g, "''")}')`,
       `CREATE TABLE <leaf> ...; ALTER TABLE <new partition> ATTACH PARTITION <leaf> FOR VALUES IN (<bucket>) (${countOf(buckets, 'leaf', 'leaves')})`,
       `INSERT INTO ${parent} SELECT ... (the rows held, each bucket filled to the limit)`,
+      ...(pool.closed > 0
+        ? ['ALTER TABLE <closed pool leaf> DROP CONSTRAINT partwise_not_key_... (after the switch)']
+        : []),
     ],
     locks: [
-      ...(pool.unconstrained.length > 0
+      ...(pool.closed > 0
         ? [
             {
-              relation: 'each closed pool leaf without its list of keys, in turn',
+              relation: 'each closed pool leaf free of the key, in turn',
               mode: 'ACCESS EXCLUSIVE, then SHARE UPDATE EXCLUSIVE',
-              held: 'ACCESS EXCLUSIVE for the ADD ... NOT VALID (no scan, milliseconds); SHARE UPDATE EXCLUSIVE while VALIDATE reads the leaf (reads and writes go on)',
+              held: 'ACCESS EXCLUSIVE for the ADD ... NOT VALID and, after the switch, the DROP (no scan, milliseconds; under a short lock_timeout, retried); SHARE UPDATE EXCLUSIVE while VALIDATE reads the leaf (reads and writes go on)',
             },
           ]
         : []),
@@ -98,11 +99,11 @@ export function isolatePlan(facts: KeyFacts, pool: PoolFacts): Pick<KeyPlan, 'st
       {
         relation: 'the pool of small keys and each of its leaves',
         mode: 'ACCESS EXCLUSIVE',
-        held: `for the switch transaction: reads and writes of every pooled key wait. It reads ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} (${pool.leavesRead.join(', ') || 'none'}), each at most ${pool.bucketLimit.toLocaleString('en-US')} rows, and moves the key's rows; the other leaves' lists of keys prove they hold none, so PostgreSQL does not scan them`,
+        held: `for the switch transaction: reads and writes of every pooled key wait. It reads ${countOf(pool.leavesRead.length, 'pool leaf', 'pool leaves')} (${pool.leavesRead.join(', ') || 'none'}), each at most ${pool.bucketLimit.toLocaleString('en-US')} rows, and moves the key's rows; the other leaves' constraints prove they hold none, so PostgreSQL does not scan them`,
       },
     ],
     notes: [
-      `${levelOne} is named as routing names a key's partition. Run again after an interruption, isolate continues: lists of keys made stay, and the switch either committed or changed nothing.`,
+      `${levelOne} is named as routing names a key's partition. Run again after an interruption, isolate continues: the constraints made stay until it ends (and are dropped then), and the switch either committed or changed nothing.`,
     ],
   };
 }
@@ -139,34 +140,83 @@ export function sharePlan(facts: KeyFacts): Pick<KeyPlan, 'steps' | 'ddl' | 'loc
   };
 }
 
+/** Closed pool buckets, or those whose leaf carries the key's constraint (to drop). */
+async function poolBuckets(ctx: ActionContext, withConstraint: boolean): Promise<number[]> {
+  const q = ident(ctx.installSchema);
+  const { rows } = withConstraint
+    ? await ctx.client.query<{ bucket_id: number }>(
+        `SELECT b.bucket_id FROM ${q}.pool_bucket b JOIN pg_constraint c ON c.conrelid = b.leaf_partition
+          WHERE b.config_id = $1 AND c.conname = ${q}.pool_key_exclusion($2) ORDER BY 1`,
+        [ctx.config.configId, ctx.keyValue],
+      )
+    : await ctx.client.query<{ bucket_id: number }>(
+        `SELECT b.bucket_id FROM ${q}.pool_bucket b JOIN ${q}.key_pool p USING (config_id)
+          WHERE b.config_id = $1 AND b.bucket_id < p.current_bucket_id ORDER BY 1`,
+        [ctx.config.configId],
+      );
+  return rows.map((r) => r.bucket_id);
+}
+
+/** Runs one pool function per bucket, each in its own short locking transaction; returns how many did something. */
+async function perBucket(ctx: ActionContext, buckets: number[], fn: string, step: string): Promise<number> {
+  let done = 0;
+  for (const [index, bucketId] of buckets.entries()) {
+    if (ctx.signal?.aborted) throw new PartwiseError('cancelled', 'Cancelled');
+    ctx.progress({ step: `${step} ${bucketId}`, done: index, total: buckets.length, unit: 'leaves' });
+    const did = await inLockingTransaction(ctx.client, ctx.lock, async () => {
+      const { rows } = await ctx.client.query<{ did: boolean }>(
+        `SELECT ${ident(ctx.installSchema)}.${fn}($1, $2, $3) AS did`,
+        [ctx.config.configId, bucketId, ctx.keyValue],
+      );
+      return rows[0]!.did;
+    });
+    if (did) done++;
+  }
+  return done;
+}
+
+/** The key's constraints on pool leaves, dropped once it left the pool (or left by an interrupted isolate). */
+async function dropExclusions(ctx: ActionContext): Promise<void> {
+  const buckets = await poolBuckets(ctx, true);
+  if (buckets.length === 0) return;
+  await ctx.step('dropping constraints', { buckets: buckets.length });
+  await perBucket(ctx, buckets, 'pool_bucket_drop_exclusion', 'dropping the constraint on pool bucket');
+}
+
 export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
   const q = ident(ctx.installSchema);
   const { configId } = ctx.config;
-  if (!ctx.facts.inPool)
+  if (!ctx.facts.inPool) {
+    if (ctx.facts.tableHasPool) await dropExclusions(ctx);
     return { changed: false, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes };
+  }
   await ctx.step('waiting');
   await waitForRoutedInserts(ctx);
-  const pool = await poolFacts(ctx.client, ctx.installSchema, ctx.facts);
-  await ctx.step('listing keys', { buckets: pool.unconstrained.length });
-  for (const [index, bucketId] of pool.unconstrained.entries()) {
+  const closed = await poolBuckets(ctx, false);
+  await ctx.step('proving buckets free of the key', { buckets: closed.length });
+  for (const [index, bucketId] of closed.entries()) {
     if (ctx.signal?.aborted) throw new PartwiseError('cancelled', 'Cancelled');
     ctx.progress({
-      step: `listing the keys of closed pool bucket ${bucketId}`,
+      step: `proving closed pool bucket ${bucketId} free of key ${ctx.keyValue}`,
       done: index,
-      total: pool.unconstrained.length,
+      total: closed.length,
       unit: 'leaves',
     });
-    const keys = await inLockingTransaction(ctx.client, ctx.lock, async () => {
-      const { rows } = await ctx.client.query<{ keys: string[] | null }>(
-        `SELECT ${q}.pool_bucket_keys_check($1, $2) AS keys`,
-        [configId, bucketId],
+    const added = await inLockingTransaction(ctx.client, ctx.lock, async () => {
+      const { rows } = await ctx.client.query<{ added: boolean }>(
+        `SELECT ${q}.pool_bucket_exclude_key($1, $2, $3) AS added`,
+        [configId, bucketId, ctx.keyValue],
       );
-      return rows[0]!.keys;
+      return rows[0]!.added;
     });
-    if (keys === null) continue;
+    if (!added) continue;
     await crashPoint('key:isolate-after-check');
     await inLockingTransaction(ctx.client, ctx.lock, async () => {
-      await ctx.client.query(`SELECT ${q}.pool_bucket_keys_validate($1, $2, $3)`, [configId, bucketId, keys]);
+      await ctx.client.query(`SELECT ${q}.pool_bucket_validate_exclusion($1, $2, $3)`, [
+        configId,
+        bucketId,
+        ctx.keyValue,
+      ]);
     });
   }
   await ctx.step('switching');
@@ -186,6 +236,7 @@ export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
     return rows[0]!;
   });
   await crashPoint('key:isolate-after-switch');
+  await dropExclusions(ctx);
   // The new leaves have no statistics yet: the Explorer's estimates (and the
   // planner's) are read from them. SHARE UPDATE EXCLUSIVE on one leaf at a
   // time; reads and writes go on.
