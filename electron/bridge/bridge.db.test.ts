@@ -321,7 +321,7 @@ describe('commands over the WebSocket', () => {
   it('carries an isolation and a share: the plans, the runs, and the tree with the key out of the pool and back', async () => {
     await installPartwise(db);
     const table = await createRoutedTable(db, { table: 'bridge_isolate', bucketLimit: 10 });
-    await db.query('SELECT partwise.share_small_keys($1, 100)', [table.configId]);
+    await db.query('SELECT partwise.share_small_keys($1, 10)', [table.configId]);
     await db.query(
       `INSERT INTO ${table.view} (customer_id, payload) SELECT 1 + g % 3, 'p' FROM generate_series(1, 45) g`,
     );
@@ -334,6 +334,17 @@ describe('commands over the WebSocket', () => {
     try {
       const saved = await session.call('connections.save', harnessProfile('Isolate'));
       const id = (saved.response as { result: { id: string } }).result.id;
+      // Maintenance proposes isolating each key that outgrew the pool, naming the command.
+      const report = await session.call('maintenance.run', { connectionId: id, configId: table.configId, ahead: null });
+      const findings = (
+        report.response as { result: { findings: Array<{ keyValue: string; kind: string; detail: string }> } }
+      ).result.findings.filter((f) => f.kind === 'outgrown');
+      expect(findings.map((f) => [f.keyValue, f.detail])).toEqual(
+        ['1', '2', '3'].map((k) => [
+          k,
+          `15 rows in the pool, at or above the threshold of 10 rows: give it a partition of its own with partwise key isolate --table public.bridge_isolate --value ${k}`,
+        ]),
+      );
       const input = { connectionId: id, configId: table.configId, action: 'isolate', keyValues: ['2'], options: {} };
       const plan = await session.call('keys.plan', input);
       expect(plan.response).toMatchObject({ ok: true, result: [{ keyValue: '2', rows: 15, action: 'isolate' }] });
