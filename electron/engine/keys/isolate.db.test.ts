@@ -140,7 +140,7 @@ describe('isolate and share under concurrent writes', () => {
     const isolated = await act(t, '12', 'isolate');
     expect(isolated).toMatchObject({ action: 'isolate', changed: true, state: 'active' });
     expect(isolated.message).toMatch(
-      /^Key 12 of public\.i_writers isolated: [\d,]+ rows moved out of the pool into i_writers_customer_id_12 \(\d+ buckets?\); the pool and its leaves were locked for [\d.]+ ms, \d+ pool (leaf|leaves) read\.$/,
+      /^Key 12 of public\.i_writers isolated: [\d,]+ rows moved out of the pool into i_writers_customer_id_12 \(\d+ buckets?\); the pool and its leaves were locked for [\d.]+ ms, \d+ pool (leaf|leaves) read \(\d+ closed buckets? proved free of the key, not read\)\.$/,
     );
     expect(await tracker(t, '12')).toEqual({ in_pool: false, level_one: 'i_writers_customer_id_12', state: 'active' });
     await whileWriting(t, [1, 12, 3, 4], 10);
@@ -253,6 +253,25 @@ describe('the lock window of isolate', () => {
     expect(
       await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname LIKE 'partwise_not_key_%'`),
     ).toEqual([{ n: 0 }]);
+  });
+
+  it('the action proves the closed buckets without a row of the key, and its switch reads only the others', async () => {
+    const t = await sharedTable('i_action');
+    await write(t, `SELECT 12, 'late ' || g FROM generate_series(1, 10) g`);
+    await write(t, `SELECT 5, 'more ' || g FROM generate_series(1, 20) g`);
+    const result = await act(t, '12', 'isolate');
+    expect(result.message).toMatch(/, 2 pool leaves read \(12 closed buckets proved free of the key, not read\)\.$/);
+    const [journal] = await db.query<{ detail: Record<string, unknown> }>(
+      `SELECT detail FROM partwise.key_action WHERE table_name = 'i_action'`,
+    );
+    expect(journal!.detail).toMatchObject({
+      closedBuckets: 13,
+      buckets: 1,
+      poolLeavesRead: 2,
+      bucketsProved: 12,
+      rows: 10,
+    });
+    await expectSame(`${t.table}_ledger`, t.view);
   });
 
   it('without the proofs (the naive switch), PostgreSQL scans every pool leaf', async () => {

@@ -179,7 +179,7 @@ async function perBucket(ctx: ActionContext, buckets: number[], fn: string, step
 async function dropExclusions(ctx: ActionContext): Promise<void> {
   const buckets = await poolBuckets(ctx, true);
   if (buckets.length === 0) return;
-  await ctx.step('dropping constraints', { buckets: buckets.length });
+  await ctx.step('dropping constraints', { constraintsToDrop: buckets.length });
   await perBucket(ctx, buckets, 'pool_bucket_drop_exclusion', 'dropping the constraint on pool bucket');
 }
 
@@ -193,7 +193,8 @@ export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
   await ctx.step('waiting');
   await waitForRoutedInserts(ctx);
   const closed = await poolBuckets(ctx, false);
-  await ctx.step('proving buckets free of the key', { buckets: closed.length });
+  await ctx.step('proving buckets free of the key', { closedBuckets: closed.length });
+  let proved = 0;
   for (const [index, bucketId] of closed.entries()) {
     if (ctx.signal?.aborted) throw new PartwiseError('cancelled', 'Cancelled');
     ctx.progress({
@@ -218,6 +219,7 @@ export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
         ctx.keyValue,
       ]);
     });
+    proved++;
   }
   await ctx.step('switching');
   ctx.progress({ step: `moving key ${ctx.keyValue} into a partition of its own` });
@@ -256,6 +258,7 @@ export async function isolateKey(ctx: ActionContext): Promise<ActionOutcome> {
       levelOne: switched.level_one,
       buckets: switched.buckets,
       poolLeavesRead: switched.pool_leaves_read,
+      bucketsProved: proved,
       lockHeldMs: Number(switched.held_ms),
     },
   };

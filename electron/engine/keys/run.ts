@@ -104,7 +104,7 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
     case 'move':
       return `${key} moved to tablespace ${String(outcome.detail?.tablespace)}: ${countOf(Number(outcome.detail?.leavesMoved), 'leaf', 'leaves')} (${formatBytes(outcome.bytes ?? 0)}) rewritten there; buckets opened from now on are created there.`;
     case 'isolate':
-      return `${key} isolated: ${rows} moved out of the pool into ${String(outcome.detail?.levelOne)} (${countOf(Number(outcome.detail?.buckets), 'bucket')}); the pool and its leaves were locked for ${String(outcome.detail?.lockHeldMs)} ms, ${countOf(Number(outcome.detail?.poolLeavesRead), 'pool leaf', 'pool leaves')} read.`;
+      return `${key} isolated: ${rows} moved out of the pool into ${String(outcome.detail?.levelOne)} (${countOf(Number(outcome.detail?.buckets), 'bucket')}); the pool and its leaves were locked for ${String(outcome.detail?.lockHeldMs)} ms, ${countOf(Number(outcome.detail?.poolLeavesRead), 'pool leaf', 'pool leaves')} read (${countOf(Number(outcome.detail?.bucketsProved), 'closed bucket')} proved free of the key, not read).`;
     case 'share':
       return `${key} shares the pool of small keys: ${rows} moved out of ${plan.levelOne}, which was dropped with its ${countOf(Number(outcome.detail?.leavesDropped), 'leaf', 'leaves')}; the table was locked for ${String(outcome.detail?.lockHeldMs)} ms.`;
     case 'compact':
