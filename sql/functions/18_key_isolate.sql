@@ -149,7 +149,7 @@ BEGIN
 END;
 $$;
 
--- key_moving_rows(config, bucket expression): inserts the rows held in
+-- key_insert_moving_rows(config, bucket expression): inserts the rows held in
 -- pg_temp.partwise_moving_rows back through the partitioned table, the
 -- bucket column set from p_bucket (an expression of s.partwise_row, the
 -- row's position from 1). Stored generated columns are computed again;
