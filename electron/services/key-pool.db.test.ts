@@ -1,8 +1,9 @@
 // A table whose small keys share a pool (partwise.share_small_keys), through
 // the dispatcher the app uses: the Explorer's tree, sizes and tracker show the
 // pool as one level-1 partition with its buckets and each pooled key where it
-// lives; a key action on a pooled key is planned for its rows in the pool, or
-// refused when it acts on a key's own partitions. Outputs are checked against
+// lives; a key action on a pooled key is planned for its rows in the pool
+// (detach after isolating it), or refused when it acts on a key's own
+// partitions, naming isolate. Outputs are checked against
 // the contract by the dispatcher itself.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher } from './dispatch.js';
@@ -117,7 +118,7 @@ describe('the Explorer of a table with a pool of small keys', () => {
 });
 
 describe('key actions on a pooled key through the dispatcher', () => {
-  it('plans an export of its rows in the pool, and refuses a detach saying it shares the pool', async () => {
+  it('plans an export of its rows in the pool, a detach after isolating it, and refuses a compaction naming isolate', async () => {
     const [plan] = await call<KeyPlan[]>('keys.plan', {
       connectionId: 'main',
       configId: t.configId,
@@ -126,10 +127,19 @@ describe('key actions on a pooled key through the dispatcher', () => {
       options: {},
     });
     expect(plan).toMatchObject({ levelOne: 'tenants_customer_id_shared', rows: 5 });
-    const refused = await dispatch('keys.plan', {
+    const [detach] = await call<KeyPlan[]>('keys.plan', {
       connectionId: 'main',
       configId: t.configId,
       action: 'detach',
+      keyValues: ['4'],
+      options: {},
+    });
+    expect(detach!.steps[0]).toMatch(/^isolate: wait for the inserts under way through public\.tenants to end$/);
+    expect(detach!.notes[0]).toMatch(/^Key 4 shares the pool of small keys: it is isolated first/);
+    const refused = await dispatch('keys.plan', {
+      connectionId: 'main',
+      configId: t.configId,
+      action: 'compact',
       keyValues: ['4'],
       options: {},
     });
@@ -138,7 +148,8 @@ describe('key actions on a pooled key through the dispatcher', () => {
       error: {
         kind: 'conflict',
         message:
-          "key 4 of public.tenants shares the pool tenants_customer_id_shared with the table's other small keys; detach acts on a key's own partitions, and this key has none",
+          "key 4 of public.tenants shares the pool tenants_customer_id_shared with the table's other small keys; compact acts on a key's own partitions, and this key has none",
+        hint: expect.stringContaining('partwise key isolate --table public.tenants --value 4'),
       },
     });
   });
