@@ -28,6 +28,17 @@ export const MigrationTarget = z.object({
   acceptKeylessQueries: z.boolean().optional(),
   /** Per constraint (or unique index) name; those not listed get the plan's default. */
   uniqueness: z.record(z.string().min(1).max(63), UniqueEnforcement).optional(),
+  /**
+   * Shared placement: keys with fewer rows than this share the pool of small
+   * keys (the table's DEFAULT partition, bucketed) instead of a level-1
+   * partition each; absent: every key gets its own.
+   */
+  shareBelow: z
+    .number()
+    .int('The shared placement threshold must be a whole number of rows')
+    .min(1, 'The shared placement threshold must be at least 1 row')
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional(),
 });
 export type MigrationTarget = z.infer<typeof MigrationTarget>;
 
@@ -107,6 +118,25 @@ export const MigrationPlan = z.object({
     lockTableCapacity: z.number(),
     /** The one max_locks_per_transaction to recommend for the swap, or null when the current one is enough. */
     recommendedMaxLocks: z.number().nullable(),
+    /**
+     * The tree's relations both ways (partitions, their indexes, and each
+     * leaf's TOAST table and its index where the table has TOAST): one
+     * level-1 partition per key, and with keys under target.shareBelow in the
+     * pool (its level-1 partition and buckets). Absent without shareBelow.
+     */
+    placement: z
+      .object({
+        threshold: z.number(),
+        pooledKeys: z.number(),
+        pooledRows: z.number(),
+        poolBuckets: z.number(),
+        /** Level-1 partitions (the pool counts as one) and leaves with small keys sharing. */
+        levelOne: z.number(),
+        leaves: z.number(),
+        relationsPerKey: z.number(),
+        relationsShared: z.number(),
+      })
+      .optional(),
   }),
   /** Names the migration will give its objects. */
   names: z.object({

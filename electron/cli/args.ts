@@ -13,6 +13,7 @@ export const options = {
   key: { type: 'string' },
   'bucket-limit': { type: 'string' },
   unique: { type: 'string', multiple: true },
+  'share-below': { type: 'string' },
   config: { type: 'string' },
   run: { type: 'string' },
   exact: { type: 'boolean' },

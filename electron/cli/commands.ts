@@ -58,7 +58,15 @@ function targets(values: Values): MigrationTarget[] {
           parseUniqueness(values.unique ?? [], '--unique'),
         ),
       ];
-  return values['accept-keyless'] ? listed.map((t) => ({ ...t, acceptKeylessQueries: true })) : listed;
+  const shareBelow =
+    values['share-below'] === undefined
+      ? undefined
+      : integerOption(values['share-below'], 'share-below', 0, 1, Number.MAX_SAFE_INTEGER);
+  return listed.map((t) => ({
+    ...t,
+    ...(values['accept-keyless'] ? { acceptKeylessQueries: true } : {}),
+    ...(shareBelow !== undefined ? { shareBelow } : {}),
+  }));
 }
 
 function keyCommandOf(action: string | undefined, values: Values): KeyCommand {

@@ -35,6 +35,15 @@ export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): stri
   lines.push(
     `  partitions       ${keysExact ? '' : '~'}${n(p.levelOne)} level-1${upTo(p.levelOne, p.maxLevelOne)}; ${estimate}${n(p.leaves)} leaves${upTo(p.leaves, p.maxLeaves)}`,
   );
+  if (p.placement) {
+    const s = p.placement;
+    lines.push(
+      `  small keys share ${estimate}${countOf(s.pooledKeys, 'key')} under ${countOf(s.threshold, 'row')} (${estimate}${n(s.pooledRows)} rows) in one pool of ${estimate}${countOf(s.poolBuckets, 'bucket')}: ${estimate}${n(s.levelOne)} level-1 (the pool one of them); ${estimate}${n(s.leaves)} leaves`,
+    );
+    lines.push(
+      `  relations        ${estimate}${n(s.relationsShared)} with small keys sharing, ${estimate}${n(s.relationsPerKey)} with a partition per key (partitions, their indexes, leaves' TOAST tables and TOAST indexes)`,
+    );
+  }
   lines.push(
     `  lock table       ${plan.exact ? '' : plan.counting.method === 'index' ? 'up to ' : 'about '}${n(p.lockedByFullScan)} relations per unfiltered query, of ${n(p.lockTableCapacity)} locks`,
   );

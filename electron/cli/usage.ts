@@ -31,6 +31,9 @@ Commands:
 Target:   --table schema.table --key column --bucket-limit N   (quoted names allowed: '"My Schema"."My Table"')
           --unique NAME=table|bucket   keep a primary key, unique constraint or unique index unique across
                      the whole table (table: the default where a registry can) or per bucket only; repeatable
+          --share-below ROWS   plan/migrate: keys with fewer rows share a pool of buckets (one
+                     level-1 partition for all of them) instead of a partition each; the plan
+                     counts the relations both ways
           or --config FILE (JSON {"targets":[{"table","key","bucketLimit","acceptKeylessQueries",
                             "uniqueness":{NAME:"table"}}]} or lines "table : key : limit")
 Options:  --url URL          connection URL, or libpq key=value settings such as "service=prod"

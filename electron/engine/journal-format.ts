@@ -73,6 +73,13 @@ export const SavedDefinitions = z.looseObject({
   sequences: z.array(SavedSequence).optional(),
   /** The target's choices of how unique keys stay enforced, as the run was started with. */
   uniqueness: z.record(z.string(), UniqueEnforcement).optional(),
+  /** Shared placement as the run was started with: keys under this many rows go to the pool of small keys. */
+  shareBelow: z.number().int().positive().optional(),
+  /**
+   * With shareBelow: the keys given a level-1 partition of their own, decided
+   * as provisioning starts; a resumed copy keeps them so (their partitions exist).
+   */
+  ownKeys: z.array(z.string()).optional(),
   /** The unique keys kept across the table by a registry, decided at prepare (migration/unique-registry.ts). */
   registries: z.array(z.string()).optional(),
   /** The log of rows changed while the registries are filled and synced, until the swap. */

@@ -35,6 +35,7 @@ export type NewTarget = Pick<
 > & {
   /** Recorded with the target (in its saved definitions) so that a resumed run keeps them. */
   uniqueness?: Record<string, UniqueEnforcement>;
+  shareBelow?: number;
 };
 
 export class Journal {
@@ -95,7 +96,11 @@ export class Journal {
             target.bucketLimit,
             target.partitionedTable,
             target.backupTable,
-            JSON.stringify({ format: JOURNAL_FORMAT, ...(target.uniqueness ? { uniqueness: target.uniqueness } : {}) }),
+            JSON.stringify({
+              format: JOURNAL_FORMAT,
+              ...(target.uniqueness ? { uniqueness: target.uniqueness } : {}),
+              ...(target.shareBelow ? { shareBelow: target.shareBelow } : {}),
+            }),
           ],
         );
       }

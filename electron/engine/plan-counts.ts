@@ -81,6 +81,8 @@ export interface KeyDistribution {
   maxLeaves: number;
   /** Named keys, largest first: every key up to the requested number (scanned), or the most common ones (estimated). */
   keys: KeyCount[];
+  /** With a shared placement threshold: the keys under it (they share the pool), their rows, and the leaves they would have had each. */
+  pooled?: { keys: number; rows: number; leaves: number };
 }
 
 interface HeapSize {
@@ -124,22 +126,59 @@ export async function keyDistribution(
   bucketLimit: number,
   counting: Counting,
   keysWanted: number,
+  shareBelow?: number,
+): Promise<KeyDistribution> {
+  const distribution = await countKeys(client, info, key, keyKind, bucketLimit, counting, keysWanted, shareBelow);
+  if (shareBelow === undefined) {
+    const { pooled: _pooled, ...rest } = distribution;
+    return rest;
+  }
+  return distribution;
+}
+
+async function countKeys(
+  client: pg.ClientBase,
+  info: TableInfo,
+  key: ColumnInfo,
+  keyKind: KeyKind | null,
+  bucketLimit: number,
+  counting: Counting,
+  keysWanted: number,
+  shareBelow: number | undefined,
 ): Promise<KeyDistribution> {
   const heap = await heapSize(client, info);
   const size = formatBytes(heap.bytes);
   if (!heap.readable) {
-    return estimate(client, info, key, keyKind, bucketLimit, heap, `The connected role may not read ${info.qualified}`);
+    return estimate(
+      client,
+      info,
+      key,
+      keyKind,
+      bucketLimit,
+      heap,
+      `The connected role may not read ${info.qualified}`,
+      shareBelow,
+    );
   }
   if (counting === 'exact') {
     const started = Date.now();
-    const counted = await countExactly(client, info, key, keyKind, bucketLimit, keysWanted, null);
+    const counted = await countExactly(client, info, key, keyKind, bucketLimit, keysWanted, null, shareBelow);
     return { ...counted, note: `Counted exactly by scanning the table (${size}, ${seconds(Date.now() - started)}).` };
   }
   let why: string;
   if (counting === 'auto' && heap.bytes <= EXACT_COUNT_MAX_BYTES) {
     const started = Date.now();
     try {
-      const counted = await countExactly(client, info, key, keyKind, bucketLimit, keysWanted, EXACT_COUNT_TIMEOUT_MS);
+      const counted = await countExactly(
+        client,
+        info,
+        key,
+        keyKind,
+        bucketLimit,
+        keysWanted,
+        EXACT_COUNT_TIMEOUT_MS,
+        shareBelow,
+      );
       return {
         ...counted,
         note: `Counted exactly by scanning the table (${size}, ${seconds(Date.now() - started)}): tables up to ${formatBytes(EXACT_COUNT_MAX_BYTES)} are counted by default.`,
@@ -153,7 +192,7 @@ export async function keyDistribution(
   } else {
     why = 'Estimated on request';
   }
-  return estimate(client, info, key, keyKind, bucketLimit, heap, why);
+  return estimate(client, info, key, keyKind, bucketLimit, heap, why, shareBelow);
 }
 
 async function countExactly(
@@ -164,6 +203,7 @@ async function countExactly(
   bucketLimit: number,
   keysWanted: number,
   timeoutMs: number | null,
+  shareBelow: number | undefined,
 ): Promise<Omit<KeyDistribution, 'note'>> {
   // The migration counts rows by the key's canonical text (1, 1.0 and 1.00
   // are one numeric key); for these kinds grouping by the value itself is the
@@ -185,16 +225,22 @@ async function countExactly(
       null_rows: string;
       leaves: string;
       largest: [string, string][];
+      pooled_keys: string;
+      pooled_rows: string;
+      pooled_leaves: string;
     }>(
       `WITH ${OWN} per_key AS MATERIALIZED (SELECT ${grouped} AS k, count(*) AS n FROM ${info.qualified} GROUP BY 1)
        SELECT count(*) FILTER (WHERE k IS NOT NULL)::text AS keys,
               coalesce(sum(n), 0)::text AS rows,
               coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::text AS null_rows,
               coalesce(sum(ceil(n::numeric / $1)) FILTER (WHERE k IS NOT NULL), 0)::text AS leaves,
+              count(*) FILTER (WHERE k IS NOT NULL AND n < $3)::text AS pooled_keys,
+              coalesce(sum(n) FILTER (WHERE k IS NOT NULL AND n < $3), 0)::text AS pooled_rows,
+              coalesce(sum(ceil(n::numeric / $1)) FILTER (WHERE k IS NOT NULL AND n < $3), 0)::text AS pooled_leaves,
               (SELECT coalesce(json_agg(json_build_array(${named}, n::text) ORDER BY n DESC, ${named}), '[]')
                  FROM (SELECT k, n FROM per_key WHERE k IS NOT NULL ORDER BY n DESC, ${named} LIMIT $2) top) AS largest
          FROM per_key`,
-      [bucketLimit, keysWanted],
+      [bucketLimit, keysWanted, shareBelow ?? 0],
     );
     await client.query('COMMIT');
     const row = rows[0]!;
@@ -209,6 +255,7 @@ async function countExactly(
       maxKeys: keys,
       maxLeaves: leaves,
       keys: row.largest.map(([keyValue, rows]) => ({ keyValue, rows: Number(rows) })),
+      pooled: { keys: Number(row.pooled_keys), rows: Number(row.pooled_rows), leaves: Number(row.pooled_leaves) },
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -264,6 +311,7 @@ async function estimate(
   bucketLimit: number,
   heap: HeapSize,
   why: string,
+  shareBelow?: number,
 ): Promise<KeyDistribution> {
   const stats = await columnStatistics(client, info, key.name);
   const rows = heap.rows ?? 0;
@@ -318,6 +366,14 @@ async function estimate(
     leaves,
     Math.min(Math.max(keyRows, 1), Math.ceil(keyRows / bucketLimit + (maxKeys * (bucketLimit - 1)) / bucketLimit)),
   );
+  // The keys under the threshold: the common ones so counted, the rest at their average.
+  const below = common.filter((k) => shareBelow !== undefined && k.rows < shareBelow);
+  const restPooled = shareBelow !== undefined && restKeys > 0 && restAverage < shareBelow;
+  const pooled = {
+    keys: below.length + (restPooled ? restKeys : 0),
+    rows: below.reduce((sum, k) => sum + k.rows, 0) + (restPooled ? Math.round(restKeys * restAverage) : 0),
+    leaves: below.reduce((sum, k) => sum + leavesOf(k.rows), 0) + (restPooled ? restKeys * leavesOf(restAverage) : 0),
+  };
   const sample = Math.min(await statisticsSample(client, info, key), keyRows);
   const note =
     indexed !== null
@@ -333,6 +389,7 @@ async function estimate(
     maxKeys,
     maxLeaves,
     keys: common,
+    pooled,
   };
 }
 

@@ -116,6 +116,7 @@ export async function planMigration(
         // Counting through a view (a managed table's) or a partitioned table would scan a whole tree for a plan that cannot run.
         info.kind === 'r' ? options.counting : 'estimate',
         Math.max(10, ddlKeyLimit),
+        target.shareBelow,
       )
     : {
         method: 'statistics',
@@ -262,6 +263,11 @@ export async function planMigration(
       lockedByFullScan,
       lockTableCapacity: capacity,
       recommendedMaxLocks,
+      ...(target.shareBelow !== undefined && distribution.pooled
+        ? {
+            placement: await placementCounts(client, info, target, distribution, indexCount),
+          }
+        : {}),
     },
     names: { partitionedTable: names.partitionedTable, backupTable: names.backupTable, bucketColumn },
     diskBytesNeeded,
@@ -273,6 +279,42 @@ export async function planMigration(
     uniqueness: uniquenessPlan(unique),
     estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
     ...(workload ? { workload: workload.report } : {}),
+  };
+}
+
+/**
+ * The tree's relations one level-1 partition per key, and with the keys under
+ * target.shareBelow in the pool: every partition (root, level-1, leaves) with
+ * one index per planned index, and each leaf's TOAST table and its index when
+ * the table has TOAST (a leaf has the table's columns, so it gets one too).
+ */
+async function placementCounts(
+  client: pg.ClientBase,
+  info: TableInfo,
+  target: MigrationTarget,
+  distribution: KeyDistribution,
+  indexCount: number,
+): Promise<NonNullable<MigrationPlan['partitions']['placement']>> {
+  const { rows } = await client.query<{ toast: boolean }>(
+    'SELECT reltoastrelid <> 0 AS toast FROM pg_class WHERE oid = $1',
+    [info.oid],
+  );
+  const toastPerLeaf = rows[0]?.toast ? 2 : 0;
+  const relations = (levelOne: number, leaves: number): number =>
+    (1 + levelOne + leaves) * (1 + indexCount) + leaves * toastPerLeaf;
+  const pooled = distribution.pooled!;
+  const poolBuckets = Math.max(1, Math.ceil(pooled.rows / target.bucketLimit));
+  const levelOne = distribution.distinctKeys - pooled.keys + 1;
+  const leaves = distribution.leaves - pooled.leaves + poolBuckets;
+  return {
+    threshold: target.shareBelow!,
+    pooledKeys: pooled.keys,
+    pooledRows: pooled.rows,
+    poolBuckets,
+    levelOne,
+    leaves,
+    relationsPerKey: relations(distribution.distinctKeys, distribution.leaves),
+    relationsShared: relations(levelOne, leaves),
   };
 }
 

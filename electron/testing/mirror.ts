@@ -21,6 +21,38 @@ export async function createMirroredTable(db: TestDatabase, table: string, rows:
 }
 
 /**
+ * A skewed table, mirrored as createMirroredTable's: `small` keys (3 to
+ * 2 + small) of 20 to 119 rows each, written first, so that the low ids
+ * mirroredWrites updates and deletes are theirs; then `large` keys of
+ * `largeRows` rows each: 1 and 2 (those mirroredWrites inserts into), then
+ * 3 + small onwards.
+ */
+export async function createSkewedMirroredTable(
+  db: TestDatabase,
+  table: string,
+  { small, large, largeRows }: { small: number; large: number; largeRows: number },
+): Promise<void> {
+  await db.query(
+    `CREATE TABLE ${table} (id bigserial PRIMARY KEY, customer_id int NOT NULL, payload text NOT NULL, amount numeric(12,2))`,
+  );
+  await db.query(`CREATE INDEX ON ${table} (customer_id, id)`);
+  await db.query(
+    `INSERT INTO ${table} (customer_id, payload, amount)
+     SELECT k, md5(k || '/' || g), (g % 1000) / 10.0
+       FROM generate_series(3, 2 + $1) k, generate_series(1, 20 + (k * 37) % 100) g ORDER BY g, k`,
+    [small],
+  );
+  await db.query(
+    `INSERT INTO ${table} (customer_id, payload, amount)
+     SELECT CASE WHEN k <= 2 THEN k ELSE k + $1 END, md5(k || '/' || g), (g % 1000) / 10.0
+       FROM generate_series(1, $2) k, generate_series(1, $3) g ORDER BY g, k`,
+    [small, large, largeRows],
+  );
+  await db.query(`CREATE TABLE ${table}_expected AS SELECT * FROM ${table}`);
+  await db.query(`ANALYZE ${table}`);
+}
+
+/**
  * One transaction of the application: inserts (by default one with a new key,
  * which the migration gives partitions of its own), updates and a delete, mirrored.
  */

@@ -16,15 +16,14 @@
 --   exists (14 and later): a key of such a table is detached with the plain
 --   form, ACCESS EXCLUSIVE on the partitioned table and on the pool.
 
--- share_small_keys(config, threshold): switch a routed table to placement
--- 'shared': create its pool (a partitioned table attached as the DEFAULT
--- partition, with bucket 0) and its ticket sequence. Keys that have a
--- partition keep it; keys seen from now on are pooled. Run again, it changes
--- the threshold only.
--- Locks: SHARE UPDATE EXCLUSIVE on the partitioned table (ATTACH PARTITION;
--- readers and writers go on), requested under partwise.lock_timeout; ACCESS
--- EXCLUSIVE on the new, empty pool.
-CREATE OR REPLACE FUNCTION @extschema@.share_small_keys(p_config_id int, p_threshold bigint)
+-- create_key_pool(config, threshold): the pool of a table and placement
+-- 'shared': a partitioned table attached as the DEFAULT partition, with
+-- bucket 0, and its ticket sequence. Shared by share_small_keys (a routed
+-- table, checked and locked there) and by a migration that places small keys
+-- in the pool from the start (18_pool_migration.sql), whose tree nobody
+-- uses yet. Locks: SHARE UPDATE EXCLUSIVE on the partitioned table (ATTACH
+-- PARTITION); ACCESS EXCLUSIVE on the new, empty pool.
+CREATE OR REPLACE FUNCTION @extschema@.create_key_pool(p_config_id int, p_threshold bigint)
 RETURNS @extschema@.partition_config
 LANGUAGE plpgsql
 AS $$
@@ -35,32 +34,11 @@ DECLARE
   v_leaf name;
   v_sequence name := 'pool_ticket_' || p_config_id;
   v_default regclass;
-  v_previous_timeout text := current_setting('lock_timeout');
 BEGIN
   IF p_threshold IS NULL OR p_threshold <= 0 THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('partwise: the threshold of shared placement must be a positive number of rows, got %s',
                        coalesce(p_threshold::text, 'NULL'));
-  END IF;
-  IF v_config.mode <> 'routing' THEN
-    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-      MESSAGE = format('partwise: %I.%I is not routing yet; small keys can share once its migration has swapped',
-                       v_config.table_schema, v_config.table_name);
-  END IF;
-  -- Verification, catch-up and rollback of a migration read the keys as
-  -- level-1 partitions each: the table's backup must be gone first.
-  IF EXISTS (SELECT 1 FROM @extschema@.migration_target m
-              WHERE m.table_schema = v_config.table_schema AND m.table_name = v_config.table_name
-                AND m.status NOT IN ('finalized', 'rolled_back')) THEN
-    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-      MESSAGE = format('partwise: the migration of %I.%I has not been finalized; small keys can share after it',
-                       v_config.table_schema, v_config.table_name),
-      HINT = 'Finalize (or roll back) the migration first.';
-  END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.key_pool WHERE config_id = p_config_id) THEN
-    UPDATE @extschema@.partition_config SET shared_threshold = p_threshold, updated_at = now()
-     WHERE config_id = p_config_id RETURNING * INTO v_config;
-    RETURN v_config;
   END IF;
   SELECT i.inhrelid::regclass INTO v_default FROM pg_catalog.pg_inherits i
     JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
@@ -69,11 +47,6 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
       MESSAGE = format('partwise: %s already has a default partition, %s, which Partwise did not make', v_parent, v_default);
   END IF;
-
-  PERFORM set_config('lock_timeout', coalesce(nullif(current_setting('partwise.lock_timeout', true), ''), '2s'), true);
-  -- ONLY: the parent alone, as ATTACH locks it (not every partition below).
-  EXECUTE format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', v_parent);
-  PERFORM set_config('lock_timeout', v_previous_timeout, true);
   FOR v_attempt IN 0 .. 99 LOOP
     v_pool := @extschema@.partition_name_candidate(v_config.name_stem || '_shared', '', v_attempt);
     PERFORM pg_advisory_xact_lock(hashtext('partwise.create_partition'),
@@ -110,6 +83,59 @@ BEGIN
    WHERE config_id = p_config_id
   RETURNING * INTO v_config;
   RETURN v_config;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.create_key_pool(int, bigint) IS
+  'Creates the pool of small keys of a table (its DEFAULT partition, bucket 0, ticket sequence); placement becomes shared.';
+
+-- share_small_keys(config, threshold): switch a routed table to placement
+-- 'shared': create its pool (create_key_pool). Keys that have a partition
+-- keep it; keys seen from now on are pooled. Run again, it changes the
+-- threshold only.
+-- Locks: SHARE UPDATE EXCLUSIVE on the partitioned table (ATTACH PARTITION;
+-- readers and writers go on), requested under partwise.lock_timeout; ACCESS
+-- EXCLUSIVE on the new, empty pool.
+CREATE OR REPLACE FUNCTION @extschema@.share_small_keys(p_config_id int, p_threshold bigint)
+RETURNS @extschema@.partition_config
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_parent regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+  v_previous_timeout text := current_setting('lock_timeout');
+BEGIN
+  IF p_threshold IS NULL OR p_threshold <= 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('partwise: the threshold of shared placement must be a positive number of rows, got %s',
+                       coalesce(p_threshold::text, 'NULL'));
+  END IF;
+  IF v_config.mode <> 'routing' THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: %I.%I is not routing yet; small keys can share once its migration has swapped',
+                       v_config.table_schema, v_config.table_name);
+  END IF;
+  -- Verification, catch-up and rollback of a migration started without
+  -- shared placement read the keys as level-1 partitions each: the table's
+  -- backup must be gone first. (A migration planned with shared placement
+  -- makes the pool itself, before its copy.)
+  IF EXISTS (SELECT 1 FROM @extschema@.migration_target m
+              WHERE m.table_schema = v_config.table_schema AND m.table_name = v_config.table_name
+                AND m.status NOT IN ('finalized', 'rolled_back')) THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: the migration of %I.%I has not been finalized; small keys can share after it',
+                       v_config.table_schema, v_config.table_name),
+      HINT = 'Finalize (or roll back) the migration first.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.key_pool WHERE config_id = p_config_id) THEN
+    UPDATE @extschema@.partition_config SET shared_threshold = p_threshold, updated_at = now()
+     WHERE config_id = p_config_id RETURNING * INTO v_config;
+    RETURN v_config;
+  END IF;
+  PERFORM set_config('lock_timeout', coalesce(nullif(current_setting('partwise.lock_timeout', true), ''), '2s'), true);
+  -- ONLY: the parent alone, as ATTACH locks it (not every partition below).
+  EXECUTE format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', v_parent);
+  PERFORM set_config('lock_timeout', v_previous_timeout, true);
+  RETURN @extschema@.create_key_pool(p_config_id, p_threshold);
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.share_small_keys(int, bigint) IS

@@ -520,20 +520,39 @@ export async function provisionAndCopy(
         },
       );
     }
+    // Rows changed since the log started count too (they are the key's, the
+    // catch-up applies them): placement and the tree's size go by every row.
+    const seen = new Map<string, number>();
+    for (const row of counted) seen.set(row.keyValue!, (seen.get(row.keyValue!) ?? 0) + row.seen);
+    const pooled = await placeKeys(context, seen);
+    const totals = new Map<string, number>();
+    for (const row of counted) {
+      if (row.rows > 0) totals.set(row.keyValue!, (totals.get(row.keyValue!) ?? 0) + row.rows);
+    }
+    // The pooled keys are numbered as one key, one after the other: each
+    // starts where the one before ends, so the pool's buckets fill to the limit.
+    const next = new Map<string, number>();
+    let poolRows = 0;
+    for (const [keyValue, rows] of totals) {
+      if (!pooled.has(keyValue)) continue;
+      next.set(keyValue, poolRows);
+      poolRows += rows;
+    }
     // Each key's rows are numbered chunk after chunk: a chunk starts each key
     // where the previous chunks left it.
-    const totals = new Map<string, number>();
     for (const row of counted) {
       if (row.rows === 0) continue;
       const chunk = chunks[row.chunk]!;
       const keyValue = row.keyValue!;
       chunk.keys.push(keyValue);
-      chunk.offsets.push(totals.get(keyValue) ?? 0);
+      chunk.offsets.push(next.get(keyValue) ?? 0);
       chunk.counts.push(row.rows);
       chunk.rows += row.rows;
-      totals.set(keyValue, (totals.get(keyValue) ?? 0) + row.rows);
+      next.set(keyValue, (next.get(keyValue) ?? 0) + row.rows);
     }
     const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]);
+    const ownKeys = keys.filter(([k]) => !pooled.has(k));
+    const poolBuckets = pooled.size > 0 || target.saved.shareBelow ? bucketsFor(poolRows, target.bucketLimit) : 0;
     const totalRows = keys.reduce((sum, [, rows]) => sum + rows, 0);
     await journal.updateTarget(context.pool, target.runId, target.targetNo, {
       rowsTotal: totalRows,
@@ -546,12 +565,15 @@ export async function provisionAndCopy(
     );
     // The plan may have estimated; now every key is counted: refuse a tree
     // whose registry triggers cannot be created before creating any of it. Rows changed since the
-    // log started count too: the catch-up gives them partitions.
-    const seen = new Map<string, number>();
-    for (const row of counted) seen.set(row.keyValue!, (seen.get(row.keyValue!) ?? 0) + row.seen);
+    // log started count too: the catch-up gives them partitions (or pool tickets).
     const seenRows = [...seen.values()];
+    const ownSeen = [...seen].filter(([k]) => !pooled.has(k)).map(([, rows]) => rows);
+    const pooledSeen = [...seen].filter(([k]) => pooled.has(k)).reduce((sum, [, rows]) => sum + rows, 0);
     const partitions =
-      1 + seen.size + seenRows.reduce((sum, rows) => sum + Math.max(1, Math.ceil(rows / target.bucketLimit)), 0);
+      1 +
+      ownSeen.length +
+      ownSeen.reduce((sum, rows) => sum + bucketsFor(rows, target.bucketLimit), 0) +
+      (poolBuckets > 0 ? 1 + bucketsFor(pooledSeen, target.bucketLimit) : 0);
     const tooLarge = partitionTreeIssue(
       server,
       {
@@ -571,11 +593,23 @@ export async function provisionAndCopy(
       });
     }
 
-    const levelOnes = await provisionTree(context, keys, leavesPerBatch);
+    const levelOnes = await provisionTree(context, ownKeys, leavesPerBatch, poolBuckets);
     throwIfCancelled(context);
     lap('partitions');
+    if (poolBuckets > 0) {
+      reporter.log(
+        'info',
+        `${countOf(pooled.size, 'key')} under ${countOf(target.saved.shareBelow!, 'row')} share the pool of small keys: ${countOf(poolRows, 'row')} in ${countOf(poolBuckets, 'bucket')}; ${countOf(ownKeys.length, 'key')} get a partition of their own`,
+        context.label,
+      );
+    }
     await copyStarts(
-      { ...timings, count: provisioned(keys, target.bucketLimit), keys: keys.length },
+      {
+        ...timings,
+        count: provisioned(ownKeys, target.bucketLimit) + (poolBuckets > 0 ? 1 + poolBuckets : 0),
+        keys: keys.length,
+        ...(poolBuckets > 0 ? { pooledKeys: pooled.size, poolBuckets } : {}),
+      },
       `copying ${totalRows.toLocaleString('en-US')} rows of ${context.label}`,
     );
     // At once, so the copy shows its size (and a rate can be measured from here) before the first chunk ends.
@@ -664,10 +698,18 @@ export async function provisionAndCopy(
     // left to the replay): record that in the tracker so routed inserts continue after them.
     await context.pool.query(`SELECT ${sql.install}.register_loaded_keys($1, $2, $3, $4)`, [
       configId,
-      keys.map(([k]) => k),
-      keys.map(([k]) => levelOnes.get(k)!),
-      keys.map(([, n]) => n),
+      ownKeys.map(([k]) => k),
+      ownKeys.map(([k]) => levelOnes.get(k)!),
+      ownKeys.map(([, n]) => n),
     ]);
+    // The pool's rows as one key's: numbered 1..poolRows.
+    if (poolBuckets > 0) {
+      await context.pool.query(`SELECT ${sql.install}.register_pooled_keys($1, $2, $3)`, [
+        configId,
+        keys.filter(([k]) => pooled.has(k)).map(([k]) => k),
+        poolRows,
+      ]);
+    }
     await reading.end(true);
     committed = true;
     lap('tracker');
@@ -756,7 +798,31 @@ async function copyUnit(
 
 /** Partitions the tree of these keys has: a level-1 partition per key, and its buckets. */
 function provisioned(keys: [string, number][], bucketLimit: number): number {
-  return keys.reduce((sum, [, rows]) => sum + 1 + Math.max(1, Math.ceil(rows / bucketLimit)), 0);
+  return keys.reduce((sum, [, rows]) => sum + 1 + bucketsFor(rows, bucketLimit), 0);
+}
+
+function bucketsFor(rows: number, bucketLimit: number): number {
+  return Math.max(1, Math.ceil(rows / bucketLimit));
+}
+
+/**
+ * Shared placement (the target's shareBelow): the keys that go to the pool of
+ * small keys, those with fewer rows than the threshold. The keys given a
+ * partition of their own are recorded before any is created: a resumed copy
+ * keeps each of them so (its partition exists, and would take its rows),
+ * and gives one to a key that has reached the threshold since.
+ */
+async function placeKeys(context: TargetContext, seen: Map<string, number>): Promise<Set<string>> {
+  const { target, journal } = context;
+  const threshold = target.saved.shareBelow;
+  if (!threshold) return new Set();
+  const own = new Set(target.saved.ownKeys ?? []);
+  for (const [keyValue, rows] of seen) if (rows >= threshold) own.add(keyValue);
+  if (own.size !== (target.saved.ownKeys ?? []).length || !target.saved.ownKeys) {
+    target.saved = { ...target.saved, ownKeys: [...own] };
+    await journal.updateTarget(context.pool, target.runId, target.targetNo, { saved: target.saved });
+  }
+  return new Set([...seen.keys()].filter((keyValue) => !own.has(keyValue)));
 }
 
 /** Buckets of one key's level-1 partition to create in one call: `count` from `first`. */
@@ -779,12 +845,13 @@ async function provisionTree(
   context: TargetContext,
   keys: [string, number][],
   leavesPerBatch: number,
+  poolBuckets: number,
 ): Promise<Map<string, string>> {
   const { target, sql, reporter } = context;
   const levelOnes = new Map<string, string>();
   const bucketsOf = (rows: number): number => Math.max(1, Math.ceil(rows / target.bucketLimit));
   const rowsOf = new Map(keys);
-  const total = provisioned(keys, target.bucketLimit);
+  const total = provisioned(keys, target.bucketLimit) + (poolBuckets > 0 ? 1 + poolBuckets : 0);
   const ready: BucketRange[][] = [];
   let producing = true;
   let waiting: (() => void)[] = [];
@@ -855,6 +922,21 @@ async function provisionTree(
       report();
     }
   });
+  // The pool last: a level-1 partition created beside a DEFAULT one scans it.
+  // Its leaves lock the pool as they are created: one connection, a batch per transaction.
+  for (let first = 0; first < poolBuckets; first += leavesPerBatch) {
+    throwIfCancelled(context);
+    await context.throttle.admit(0);
+    const count = Math.min(leavesPerBatch, poolBuckets - first);
+    await context.pool.query(`SELECT ${sql.install}.provision_pool_buckets($1, $2, $3, $4)`, [
+      target.configId,
+      target.saved.shareBelow,
+      first,
+      count,
+    ]);
+    created += (first === 0 ? 1 : 0) + count;
+    report();
+  }
   reporter.progress('provision', total, total, 'partitions', { table: context.label, force: true });
   return levelOnes;
 }

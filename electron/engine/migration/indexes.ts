@@ -246,20 +246,34 @@ async function inOneTransaction(client: pg.ClientBase, statements: string[]): Pr
  */
 async function partitionTree(context: TargetContext, client: pg.ClientBase): Promise<LevelOne[]> {
   const { install } = context.sql;
-  const { rows: levelOnes } = await client.query<{ key_value: string; relation: string; name: string }>(
+  // The pool of small keys (shared placement) is one more level-1 partition,
+  // its buckets its leaves: listed under a key value no key has (NULL).
+  const { rows: levelOnes } = await client.query<{ key_value: string | null; relation: string; name: string }>(
     `SELECT t.key_value, t.level_one_partition::text AS relation,
             (SELECT c.relname FROM pg_class c WHERE c.oid = t.level_one_partition) AS name
-       FROM ${install}.partition_tracker t WHERE t.config_id = $1`,
+       FROM ${install}.partition_tracker t WHERE t.config_id = $1 AND NOT t.in_pool
+     UNION ALL
+     SELECT NULL, p.pool_partition::text, (SELECT c.relname FROM pg_class c WHERE c.oid = p.pool_partition)
+       FROM ${install}.key_pool p WHERE p.config_id = $1`,
     [context.target.configId],
   );
-  const { rows: leaves } = await client.query<{ key_value: string; relation: string; name: string; bytes: string }>(
+  const { rows: leaves } = await client.query<{
+    key_value: string | null;
+    relation: string;
+    name: string;
+    bytes: string;
+  }>(
     `SELECT b.key_value, b.leaf_partition::text AS relation,
             (SELECT c.relname FROM pg_class c WHERE c.oid = b.leaf_partition) AS name,
             pg_relation_size(b.leaf_partition) AS bytes
-       FROM ${install}.partition_bucket b WHERE b.config_id = $1`,
+       FROM ${install}.partition_bucket b WHERE b.config_id = $1
+     UNION ALL
+     SELECT NULL, b.leaf_partition::text, (SELECT c.relname FROM pg_class c WHERE c.oid = b.leaf_partition),
+            pg_relation_size(b.leaf_partition)
+       FROM ${install}.pool_bucket b WHERE b.config_id = $1`,
     [context.target.configId],
   );
-  const leavesOf = new Map<string, Leaf[]>();
+  const leavesOf = new Map<string | null, Leaf[]>();
   for (const { key_value, relation, name, bytes } of leaves) {
     const its = leavesOf.get(key_value) ?? [];
     its.push({ relation, name, bytes: Number(bytes) });
@@ -301,7 +315,8 @@ async function addForeignKeys(
       // leaf (weak locks, in parallel), then on the parent, which adopts the
       // leaves' validated constraints.
       const { rows: leaves } = await control.query<{ leaf: string }>(
-        `SELECT leaf_partition::text AS leaf FROM ${sql.install}.partition_bucket WHERE config_id = $1`,
+        `SELECT leaf_partition::text AS leaf FROM ${sql.install}.partition_bucket WHERE config_id = $1
+         UNION ALL SELECT leaf_partition::text FROM ${sql.install}.pool_bucket WHERE config_id = $1`,
         [target.configId],
       );
       await withWorkers(context, leaves, async (client, { leaf }) => {

@@ -168,6 +168,12 @@ export async function migrate(
         `Bucket limit of ${target.schema}.${target.table} must be a positive integer, got ${target.bucketLimit}`,
       );
     }
+    if (target.shareBelow !== undefined && (!Number.isSafeInteger(target.shareBelow) || target.shareBelow <= 0)) {
+      throw new PartwiseError(
+        'invalid_input',
+        `The shared placement threshold of ${target.schema}.${target.table} must be a positive whole number of rows, got ${target.shareBelow}`,
+      );
+    }
   }
   return withSession(pool, options, async (session) => {
     // Before anything is installed or recorded: settings that cannot work change nothing.
@@ -191,6 +197,7 @@ export async function migrate(
         bucketColumn: BUCKET_COLUMN_DEFAULT,
         bucketLimit: t.bucketLimit,
         uniqueness: t.uniqueness,
+        shareBelow: t.shareBelow,
         ...migrationNames(t.table, t.keyColumn),
       })),
       { workers: session.options.workers, mode: session.options.mode },

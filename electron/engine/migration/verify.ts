@@ -66,14 +66,32 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
   // routing goes on opening buckets after the swap, and a bucket read
   // earlier would miss the leaf its rows are in by then. Read here, the
   // buckets only size the batches and split the keys too large for one.
-  const { rows: trackerKeys } = await control.query<{ key_value: string; buckets: number[] | null }>(
-    `SELECT t.key_value,
+  const { rows: trackerKeys } = await control.query<{
+    key_value: string;
+    in_pool: boolean;
+    buckets: number[] | null;
+  }>(
+    `SELECT t.key_value, t.in_pool,
             (SELECT array_agg(b.bucket_id ORDER BY b.bucket_id) FROM ${sql.install}.partition_bucket b
               WHERE b.config_id = t.config_id AND b.key_value = t.key_value) AS buckets
        FROM ${sql.install}.partition_tracker t WHERE t.config_id = $1`,
     [target.configId],
   );
   const newKeys = trackerKeys.map((k) => k.key_value);
+  // The pool of small keys (shared placement) is read as one key whose
+  // buckets hold many keys' rows: a range of its buckets per transaction, all
+  // in one snapshot, grouped by key.
+  const pooledKeys = new Set(trackerKeys.filter((k) => k.in_pool).map((k) => k.key_value));
+  const { rows: poolRows } = await control.query<{ relation: string; buckets: number[] }>(
+    `SELECT p.pool_partition::text AS relation,
+            ARRAY(SELECT b.bucket_id FROM ${sql.install}.pool_bucket b WHERE b.config_id = p.config_id
+                   ORDER BY b.bucket_id) AS buckets
+       FROM ${sql.install}.key_pool p WHERE p.config_id = $1`,
+    [target.configId],
+  );
+  const pool = poolRows[0] ?? null;
+  let poolStored = 0;
+  let poolTickets = 0;
   const bucketsOf = new Map(trackerKeys.map((k) => [k.key_value, k.buckets ?? [0]]));
   const assigned = new Map<string, number>();
   // Keys in batches of at most KEYS_PER_QUERY whose leaves (each with its
@@ -88,6 +106,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
   const largeKeys: string[] = [];
   let leavesInBatch = 0;
   for (const keyValue of newKeys) {
+    if (pooledKeys.has(keyValue)) continue;
     const leaves = bucketsOf.get(keyValue)?.length ?? 1;
     if (leaves > leavesPer) {
       largeKeys.push(keyValue);
@@ -156,7 +175,12 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
    * buckets of one key in the snapshot `range.snapshot`, where the caller
    * reads the original's logged rows (readLargeKey).
    */
-  const readKeys = async (client: pg.ClientBase, batch: string[], range?: BucketRange): Promise<void> => {
+  const readKeys = async (
+    client: pg.ClientBase,
+    batch: string[],
+    range?: BucketRange,
+    inPool = false,
+  ): Promise<void> => {
     if (range) await beginInSnapshot(client, range.snapshot, true);
     else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
@@ -172,28 +196,39 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
            FROM (SELECT x.k, x.leaf, count(*) AS all_rows, count(*) FILTER (WHERE NOT x.changed) AS rows,
                         coalesce(sum(x.h) FILTER (WHERE NOT x.changed), 0) AS h
                    FROM (SELECT t.${key} AS k, t.tableoid AS leaf, ${hash} AS h, ${changed} AS changed
-                           FROM ${sql.partitioned} t
-                          WHERE t.${key} = ANY ($1::text[]::${type}[])${range ? bucketCondition(range) : ''}) x
+                           FROM ${inPool ? `${pool!.relation} t WHERE true` : `${sql.partitioned} t WHERE t.${key} = ANY ($1::text[]::${type}[])`}${range ? bucketCondition(range, inPool ? 1 : 2) : ''}) x
                   GROUP BY 1, 2) g
           GROUP BY 1, 2`,
-        [batch, ...(range ? bucketParams(range) : [])],
+        [...(inPool ? [] : [batch]), ...(range ? bucketParams(range) : [])],
       );
       if (log && !range) {
         await readLoggedOriginal(client, batch);
       }
       const { rows: buckets } = await client.query<{ leaf: string; capacity: string }>(
-        `SELECT leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket
-          WHERE config_id = $1 AND key_value = ANY ($2::text[])`,
-        [target.configId, batch],
+        inPool
+          ? `SELECT leaf_partition::text AS leaf, capacity FROM ${sql.install}.pool_bucket WHERE config_id = $1`
+          : `SELECT leaf_partition::text AS leaf, capacity FROM ${sql.install}.partition_bucket
+              WHERE config_id = $1 AND key_value = ANY ($2::text[])`,
+        inPool ? [target.configId] : [target.configId, batch],
       );
       const capacityOf = new Map(buckets.map((b) => [b.leaf, Number(b.capacity)]));
       // After the rows: the sequences count at least the rows this snapshot shows.
-      const tickets = await ticketsOf(client, context.options.installSchema, target.configId!, batch);
+      if (inPool) {
+        const { rows: counter } = await client.query<{ live: string }>(
+          `SELECT greatest(rows_assigned, coalesce(pg_sequence_last_value(ticket_sequence), 0)) AS live
+             FROM ${sql.install}.key_pool WHERE config_id = $1`,
+          [target.configId],
+        );
+        poolTickets = Math.max(poolTickets, Number(counter[0]?.live ?? 0));
+      } else {
+        const tickets = await ticketsOf(client, context.options.installSchema, target.configId!, batch);
+        for (const [keyValue, n] of tickets) assigned.set(keyValue, n);
+      }
       await client.query('COMMIT');
-      for (const [keyValue, n] of tickets) assigned.set(keyValue, n);
       for (const row of rows) {
         add(fresh, row.key_value, row.rows, row.checksum);
-        stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
+        if (inPool) poolStored += Number(row.all_rows);
+        else stored.set(row.key_value, (stored.get(row.key_value) ?? 0) + Number(row.all_rows));
         excluded += Number(row.all_rows) - Number(row.rows);
         const capacity = capacityOf.get(row.leaf);
         if (capacity === undefined)
@@ -242,11 +277,41 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     reporter.progress('verify', checked, newKeys.length, 'keys', { table: context.label, currentKey: keyValue });
   };
 
-  const bucketCondition = (range: BucketRange): string =>
+  const bucketCondition = (range: BucketRange, first: number): string =>
     [
-      ...(range.from === null ? [] : [` AND t.${ident(target.bucketColumn)} >= $2`]),
-      ...(range.to === null ? [] : [` AND t.${ident(target.bucketColumn)} < $${range.from === null ? 2 : 3}`]),
+      ...(range.from === null ? [] : [` AND t.${ident(target.bucketColumn)} >= $${first}`]),
+      ...(range.to === null
+        ? []
+        : [` AND t.${ident(target.bucketColumn)} < $${range.from === null ? first : first + 1}`]),
     ].join('');
+
+  /**
+   * The pool as readLargeKey reads a key: ranges of its buckets on the
+   * workers in one snapshot that this connection exports and holds, with the
+   * original's logged rows of the pooled keys read in it.
+   */
+  const readPool = async (): Promise<void> => {
+    const ids = pool!.buckets.length > 0 ? pool!.buckets : [0];
+    const bounds: number[] = [];
+    for (let i = leavesPer; i < ids.length; i += leavesPer) bounds.push(ids[i]!);
+    await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      await readLoggedOriginal(control, [...pooledKeys]);
+      const ranges: BucketRange[] = [undefined, ...bounds].map((from, i) => ({
+        snapshot,
+        from: from ?? null,
+        to: bounds[i] ?? null,
+      }));
+      await withWorkers(context, ranges, (client, range) => readKeys(client, [], range, true));
+      await control.query('COMMIT');
+    } catch (error) {
+      await control.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    checked += pooledKeys.size;
+    reporter.progress('verify', checked, newKeys.length, 'keys', { table: context.label });
+  };
 
   const items: ({ range: BlockRange } | { batch: string[] })[] = [
     ...ranges.map((range) => ({ range })),
@@ -256,6 +321,10 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
     'range' in item ? readBackupRange(client, item.range) : readKeys(client, item.batch),
   );
   for (const keyValue of largeKeys) await readLargeKey(keyValue);
+  if (pool) await readPool();
+  if (poolTickets < poolStored) {
+    problems.push(`the pool's counter has handed out ${poolTickets} tickets but it stores ${poolStored} rows`);
+  }
 
   const keys = [...new Set([...newKeys, ...backup.keys()])];
   for (const keyValue of keys) {
@@ -269,6 +338,7 @@ export async function verify(context: TargetContext, control: pg.ClientBase): Pr
       problems.push(`key ${keyValue}: same row count (${before.rows}) but different contents`);
     }
     const tickets = assigned.get(keyValue);
+    if (pooledKeys.has(keyValue)) continue; // the pool's tickets are checked as one, above
     if ((stored.get(keyValue) ?? 0) > 0 && (tickets === undefined || tickets < (stored.get(keyValue) ?? 0))) {
       problems.push(`key ${keyValue}: the tracker counts ${tickets ?? 0} rows but ${stored.get(keyValue)} are stored`);
     }

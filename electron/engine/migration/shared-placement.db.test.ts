@@ -1,0 +1,294 @@
+// A migration with shared placement (target.shareBelow, issue 13): keys under
+// the threshold go to the pool of small keys from the start, large keys get a
+// level-1 partition each. The table must hold every row, the pool's buckets
+// filled to the limit and no further, the metadata as share_small_keys and
+// routing would have left it (new keys pooled without DDL), and the plan's
+// relation counts must be the catalog's.
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { migrate, planMigration, verifyRun } from '../index.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { installPartwise } from '../../testing/fixtures.js';
+import { createSkewedMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+
+const db = useTestDatabase('shared_placement');
+
+beforeAll(async () => {
+  await installPartwise(db);
+});
+
+const LIMIT = 400;
+const THRESHOLD = 1000;
+/** 60 small keys (20 to 119 rows), 3 large ones of 1,500 rows. */
+const SHAPE = { small: 60, large: 3, largeRows: 1500 };
+
+/** The tree's relations as the plan counts them: partitions, their indexes, each leaf's TOAST table and its index. */
+async function relationsOf(partitioned: string): Promise<{ levelOne: number; leaves: number; relations: number }> {
+  const [row] = await db.query<{ levelOne: number; leaves: number; relations: number }>(
+    `WITH tree AS (SELECT relid, level, isleaf FROM pg_partition_tree($1::regclass)),
+          tables AS (SELECT relid AS oid FROM tree
+                     UNION ALL SELECT c.reltoastrelid FROM tree t JOIN pg_class c ON c.oid = t.relid WHERE c.reltoastrelid <> 0),
+          relations AS (SELECT oid FROM tables UNION ALL SELECT i.indexrelid FROM pg_index i JOIN tables t ON i.indrelid = t.oid)
+     SELECT (SELECT count(*) FROM tree WHERE level = 1)::int AS "levelOne",
+            (SELECT count(*) FROM tree WHERE isleaf)::int AS leaves,
+            (SELECT count(*) FROM relations)::int AS relations`,
+    [partitioned],
+  );
+  return row!;
+}
+
+async function planOf(table: string, shareBelow: number) {
+  const client = await db.connect();
+  try {
+    return await planMigration(
+      client,
+      { schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow },
+      { counting: 'exact' },
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+async function configOf(table: string): Promise<number> {
+  const [row] = await db.query<{ id: number }>(
+    `SELECT config_id AS id FROM partwise.partition_config WHERE table_name = $1`,
+    [table],
+  );
+  return row!.id;
+}
+
+describe('migration with shared placement', () => {
+  it('pools the keys under the threshold from the start, with the relations the plan counted', async () => {
+    const table = 'skewed';
+    await createSkewedMirroredTable(db, table, SHAPE);
+    await createSkewedMirroredTable(db, `${table}_own`, SHAPE);
+    const plan = await planOf(table, THRESHOLD);
+    const placement = plan.partitions.placement!;
+    const [small] = await db.query<{ rows: number }>(
+      `SELECT count(*)::int AS rows FROM ${table} WHERE customer_id BETWEEN 3 AND 62`,
+    );
+    expect(placement).toMatchObject({
+      threshold: THRESHOLD,
+      pooledKeys: 60,
+      pooledRows: small!.rows,
+      poolBuckets: Math.ceil(small!.rows / LIMIT),
+      levelOne: 3 + 1,
+      leaves: 3 * Math.ceil(1500 / LIMIT) + Math.ceil(small!.rows / LIMIT),
+    });
+
+    const outcome = await migrate(db.pool, [
+      { schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow: THRESHOLD },
+    ]);
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    const own = await migrate(db.pool, [
+      { schema: 'public', table: `${table}_own`, keyColumn: 'customer_id', bucketLimit: LIMIT },
+    ]);
+    expect(own.status, own.message).toBe('succeeded');
+    // The plan's counts both ways are the catalog's.
+    expect(await relationsOf(`${table}_partitioned`)).toEqual({
+      levelOne: placement.levelOne,
+      leaves: placement.leaves,
+      relations: placement.relationsShared,
+    });
+    expect((await relationsOf(`${table}_own_partitioned`)).relations).toBe(placement.relationsPerKey);
+    expect(placement.relationsShared).toBeLessThan(placement.relationsPerKey / 3);
+    await expectMirrored(db, table);
+
+    // As share_small_keys and routing leave a table: placement shared, a
+    // tracker row per pooled key naming the pool, no bucket of its own.
+    const configId = await configOf(table);
+    expect(
+      await db.query(
+        `SELECT placement, shared_threshold::int AS threshold FROM partwise.partition_config WHERE config_id = $1`,
+        [configId],
+      ),
+    ).toEqual([{ placement: 'shared', threshold: THRESHOLD }]);
+    const [pool] = await db.query<{ pool: string; rows: number; bucket: number; first: number }>(
+      `SELECT pool_partition::text AS pool, rows_assigned::int AS rows, current_bucket_id AS bucket,
+              current_first_ticket::int AS first FROM partwise.key_pool WHERE config_id = $1`,
+      [configId],
+    );
+    expect(pool).toEqual({
+      pool: `${table}_customer_id_shared`,
+      rows: small!.rows,
+      bucket: Math.ceil(small!.rows / LIMIT) - 1,
+      first: (Math.ceil(small!.rows / LIMIT) - 1) * LIMIT + 1,
+    });
+    expect(
+      await db.query(
+        `SELECT in_pool, count(*)::int AS n, bool_and(level_one_partition::text = $2) AS named_pool,
+                bool_and(current_bucket_id IS NULL) AS no_bucket
+           FROM partwise.partition_tracker WHERE config_id = $1 GROUP BY 1 ORDER BY 1`,
+        [configId, pool!.pool],
+      ),
+    ).toEqual([
+      { in_pool: false, n: 3, named_pool: false, no_bucket: false },
+      { in_pool: true, n: 60, named_pool: true, no_bucket: true },
+    ]);
+    // Every pooled row in the pool, every pool bucket full but the last.
+    const leaves = await db.query<{ leaf: string; parent: string; n: number; pooled: boolean }>(
+      `SELECT t.tableoid::regclass::text AS leaf, i.inhparent::regclass::text AS parent, count(*)::int AS n,
+              bool_and(t.customer_id BETWEEN 3 AND 62) AS pooled
+         FROM ${table}_partitioned t JOIN pg_inherits i ON i.inhrelid = t.tableoid GROUP BY 1, 2 ORDER BY 2, 1`,
+    );
+    const poolLeaves = leaves.filter((l) => l.parent === pool!.pool);
+    expect(poolLeaves.every((l) => l.pooled)).toBe(true);
+    expect(leaves.filter((l) => l.parent !== pool!.pool).every((l) => !l.pooled)).toBe(true);
+    expect(poolLeaves.map((l) => l.n).sort((a, b) => b - a)).toEqual([
+      ...Array<number>(Math.floor(small!.rows / LIMIT)).fill(LIMIT),
+      ...(small!.rows % LIMIT ? [small!.rows % LIMIT] : []),
+    ]);
+
+    // A new key is pooled by routing with no DDL; an old small key's rows continue in the pool.
+    const [before] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class`);
+    await db.query(`INSERT INTO ${table} (customer_id, payload, amount) VALUES (5000, 'new', 1), (3, 'more', 1)`);
+    const [after] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class`);
+    expect(after!.n).toBe(before!.n);
+    expect(
+      await db.query(
+        `SELECT customer_id, i.inhparent::regclass::text AS parent FROM ${table}_partitioned t
+           JOIN pg_inherits i ON i.inhrelid = t.tableoid WHERE payload IN ('new', 'more') ORDER BY 1`,
+      ),
+    ).toEqual([
+      { customer_id: 3, parent: pool!.pool },
+      { customer_id: 5000, parent: pool!.pool },
+    ]);
+    expect(
+      await db.query(`SELECT in_pool FROM partwise.partition_tracker WHERE config_id = $1 AND key_value = '5000'`, [
+        configId,
+      ]),
+    ).toEqual([{ in_pool: true }]);
+    // Maintenance finds nothing wrong with the pool.
+    const findings = await db.query<{ kind: string }>(`SELECT kind FROM partwise.maintain_pool($1)`, [configId]);
+    expect(findings.filter((f) => f.kind !== 'created_ahead')).toEqual([]);
+    // And the run verifies again.
+    const again = await verifyRun(db.pool, outcome.runId);
+    expect(again.status, again.message).toBe('succeeded');
+  });
+
+  it('keeps every committed write of pooled, own and new keys made during the migration', async () => {
+    const table = 'skewed_busy';
+    await createSkewedMirroredTable(db, table, SHAPE);
+    let stopped = false;
+    const errors: string[] = [];
+    let commits = 0;
+    const clients = await Promise.all(Array.from({ length: 3 }, () => db.connect()));
+    // Each writer its own rows: ids i (mod 3) of the pooled keys' range, so no two
+    // writers touch one row, and the ledger is exact.
+    const writer = async (client: pg.Client, part: number): Promise<void> => {
+      for (let n = part; !stopped; n += 3) {
+        try {
+          await client.query('BEGIN');
+          const key = n % 4 === 0 ? 1 : n % 4 === 1 ? 3 + (n % 60) : n % 4 === 2 ? 2000 + (n % 9) : 2;
+          const { rows } = await client.query<{ id: string }>(
+            `INSERT INTO ${table} (customer_id, payload, amount) VALUES ($1, $2, 1) RETURNING id`,
+            [key, `w${part} ${n}`],
+          );
+          await client.query(
+            `INSERT INTO ${table}_expected (id, customer_id, payload, amount) VALUES ($1, $2, $3, 1)`,
+            [rows[0]!.id, key, `w${part} ${n}`],
+          );
+          // A row of a pooled key (the low ids are theirs), updated or deleted.
+          const id = 100 + ((n * 7) % 3000) * 3 + part;
+          const statement =
+            n % 5 === 0 ? 'DELETE FROM %s WHERE id = $1' : `UPDATE %s SET amount = amount + 1 WHERE id = $1`;
+          await client.query(statement.replace('%s', table), [id]);
+          await client.query(statement.replace('%s', `${table}_expected`), [id]);
+          await client.query('COMMIT');
+          commits++;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          errors.push((error as Error).message);
+        }
+      }
+    };
+    const writers = clients.map((client, part) => writer(client, part));
+    const moreCommits = async (count: number): Promise<void> => {
+      const target = commits + count;
+      for (let i = 0; commits < target; i++) {
+        if (i > 1200 || errors.length > 0) throw new Error(`writers stalled at ${commits} commits: ${errors[0]}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await moreCommits(10);
+      const outcome = await migrate(
+        db.pool,
+        [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow: THRESHOLD }],
+        {
+          workers: 2,
+          catchUpThreshold: 20,
+          beforePhase: async (phase) => {
+            if (phase === 'indexes' || phase === 'catch_up' || phase === 'verify') await moreCommits(15);
+          },
+        },
+      );
+      expect(outcome.status, outcome.message).toBe('succeeded');
+      await moreCommits(15);
+    } finally {
+      stopped = true;
+      await Promise.all(writers);
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    expect(errors).toEqual([]);
+    await expectMirrored(db, table);
+    const configId = await configOf(table);
+    // The keys first seen during the migration are pooled, the large ones kept their partition.
+    expect(
+      await db.query(
+        `SELECT key_value, in_pool FROM partwise.partition_tracker
+          WHERE config_id = $1 AND key_value IN ('1', '2', '2000', '3') ORDER BY 1`,
+        [configId],
+      ),
+    ).toEqual([
+      { key_value: '1', in_pool: false },
+      { key_value: '2', in_pool: false },
+      { key_value: '2000', in_pool: true },
+      { key_value: '3', in_pool: true },
+    ]);
+    const overFull = await db.query(
+      `SELECT tableoid::regclass::text, count(*) FROM ${table}_partitioned GROUP BY 1 HAVING count(*) > $1`,
+      [LIMIT],
+    );
+    expect(overFull).toEqual([]);
+    const findings = await db.query<{ kind: string }>(`SELECT kind FROM partwise.maintain_pool($1)`, [configId]);
+    expect(findings.filter((f) => f.kind !== 'created_ahead')).toEqual([]);
+    await mirroredWrites(db.pool, table, 1);
+    await expectMirrored(db, table);
+  });
+
+  it('fails verification when a pooled row is lost or changed, and rolls back', async () => {
+    for (const [table, tamper, message] of [
+      ['lost_pooled', 'DELETE FROM %s WHERE id = $1', /rows in the original, \d+ in the new table/],
+      ['changed_pooled', `UPDATE %s SET payload = 'tampered' WHERE id = $1`, /but different contents/],
+    ] as const) {
+      await createSkewedMirroredTable(db, table, SHAPE);
+      const outcome = await migrate(
+        db.pool,
+        [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow: THRESHOLD }],
+        {
+          beforePhase: async (phase) => {
+            if (phase !== 'verify') return;
+            // Row 7 is a small key's: in a pool leaf, whose triggers are turned off so that no log records the change.
+            const [row] = await db.query<{ leaf: string; pool: boolean }>(
+              `SELECT tableoid::regclass::text AS leaf,
+                      EXISTS (SELECT 1 FROM partwise.pool_bucket b WHERE b.leaf_partition = t.tableoid) AS pool
+                 FROM ${table}_partitioned t WHERE id = 7`,
+            );
+            expect(row!.pool).toBe(true);
+            await db.query(`ALTER TABLE ${row!.leaf} DISABLE TRIGGER ALL`);
+            await db.query(tamper.replace('%s', row!.leaf), [7]);
+          },
+        },
+      );
+      expect(outcome.status).toBe('failed');
+      expect(outcome.message).toMatch(message);
+      expect(outcome.message).toMatch(/rolled back, the table is as it was/);
+      expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = $1::regclass`, [table])).toEqual([
+        { relkind: 'r' },
+      ]);
+      await expectMirrored(db, table);
+    }
+  });
+});
