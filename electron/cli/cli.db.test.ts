@@ -77,6 +77,18 @@ const BAD_INPUT: [string[], RegExp][] = [
     /There is no replication slot "nope" on this server/,
   ],
   [['--table', 'a.b.c', '--key', 'tenant', '--bucket-limit', '10'], /too many dots/],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--share-below', '0'],
+    /^partwise: --share-below must be a whole number of rows, 1 or more \(keys with fewer rows share the pool of small keys\), got "0"$/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--share-below', '-5'],
+    /--share-below must be a whole number of rows, 1 or more .*got "-5"$/,
+  ],
+  [
+    ['--table', 'plain', '--key', 'tenant', '--bucket-limit', '10', '--share-below', '2.5'],
+    /--share-below must be a whole number of rows, 1 or more .*got "2\.5"$/,
+  ],
   [['--table', 'plain', '--key', 'note; drop table plain', '--bucket-limit', '10'], /is not a valid column name/],
 ];
 
@@ -93,6 +105,51 @@ describe('partwise command line', () => {
     expect(lines, result.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(reason);
     expect(await tablesSnapshot()).toEqual(before);
+  });
+
+  it('plans small keys sharing with --share-below: keys pooled, pool buckets, relations both ways', async () => {
+    const result = await runCli([
+      'plan',
+      '--url',
+      db.url,
+      '--table',
+      'plain',
+      '--key',
+      'tenant',
+      '--bucket-limit',
+      '40',
+      '--share-below',
+      '150',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    // 4 keys of 100 rows: all under 150, 400 rows in buckets of 40.
+    expect(result.stdout).toContain(
+      'small keys share 4 keys under 150 rows (400 rows) in one pool of 10 buckets: 1 level-1 (the pool one of them); 10 leaves',
+    );
+    const [, shared, perKey] = /relations +(\d+) with small keys sharing, (\d+) with a partition per key/.exec(
+      result.stdout,
+    )!;
+    expect(Number(shared)).toBeLessThan(Number(perKey));
+    const json = await runCli([
+      'plan',
+      '--url',
+      db.url,
+      '--table',
+      'plain',
+      '--key',
+      'tenant',
+      '--bucket-limit',
+      '40',
+      '--share-below',
+      '150',
+      '--json',
+    ]);
+    expect(JSON.parse(json.stdout)[0].partitions.placement).toMatchObject({
+      pooledKeys: 4,
+      poolBuckets: 10,
+      relationsShared: Number(shared),
+      relationsPerKey: Number(perKey),
+    });
   });
 
   it('refuses a table with NULL keys, counted by the plan even when statistics predate them', async () => {

@@ -58,15 +58,23 @@ function targets(values: Values): MigrationTarget[] {
           parseUniqueness(values.unique ?? [], '--unique'),
         ),
       ];
-  const shareBelow =
-    values['share-below'] === undefined
-      ? undefined
-      : integerOption(values['share-below'], 'share-below', 0, 1, Number.MAX_SAFE_INTEGER);
+  const shareBelow = shareBelowOption(values['share-below']);
   return listed.map((t) => ({
     ...t,
     ...(values['accept-keyless'] ? { acceptKeylessQueries: true } : {}),
     ...(shareBelow !== undefined ? { shareBelow } : {}),
   }));
+}
+
+/** --share-below ROWS: a whole number of rows, 1 or more. */
+function shareBelowOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(
+      `--share-below must be a whole number of rows, 1 or more (keys with fewer rows share the pool of small keys), got "${value}"`,
+    );
+  }
+  return Number(value);
 }
 
 function keyCommandOf(action: string | undefined, values: Values): KeyCommand {

@@ -142,7 +142,10 @@ COMMENT ON FUNCTION @extschema@.create_bucket_partitions(int, name[], int[], int
 -- load numbered 1..n (bucket = (n - 1) / limit), their leaves found under
 -- the names create_bucket_partitions gave them: the tracker records n tickets
 -- handed out, so routed inserts continue after them. An exact multiple of the
--- limit leaves the last bucket full; the next row opens a new one.
+-- limit leaves the last bucket full; the next row opens a new one. A key with
+-- more leaves than its rows need (made by an interrupted run before the key
+-- lost rows) has them all recorded, as buckets ahead: the indexes are built
+-- on the leaves the metadata lists.
 CREATE OR REPLACE FUNCTION @extschema@.register_loaded_keys(p_config_id int, p_keys text[], p_level_ones name[], p_rows bigint[])
 RETURNS void
 LANGUAGE plpgsql
@@ -170,7 +173,10 @@ BEGIN
                                         u.level_one, '_' || v_config.bucket_column || '_' || b),
          b::bigint * v_config.bucket_limit + 1, v_config.bucket_limit
     FROM unnest(p_keys, p_level_ones, p_rows) AS u(key_value, level_one, row_count),
-         generate_series(0, greatest(ceil(u.row_count::numeric / v_config.bucket_limit)::int, 1) - 1) AS b
+         generate_series(0, greatest(ceil(u.row_count::numeric / v_config.bucket_limit)::int, 1,
+                                     (SELECT count(*)::int FROM pg_catalog.pg_inherits i
+                                       WHERE i.inhparent = format('%I.%I', v_config.table_schema, u.level_one)::regclass))
+                             - 1) AS b
   ON CONFLICT (config_id, key_value, bucket_id) DO NOTHING;
 END;
 $$;

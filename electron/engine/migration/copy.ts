@@ -551,7 +551,12 @@ export async function provisionAndCopy(
       next.set(keyValue, (next.get(keyValue) ?? 0) + row.rows);
     }
     const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]);
-    const ownKeys = keys.filter(([k]) => !pooled.has(k));
+    // A key given a partition by an interrupted run keeps it even with no row
+    // left to copy: its partition exists, and is registered (empty) as the others.
+    const ownKeys = [
+      ...keys.filter(([k]) => !pooled.has(k)),
+      ...(target.saved.ownKeys ?? []).filter((k) => !totals.has(k)).map((k): [string, number] => [k, 0]),
+    ];
     const poolBuckets = pooled.size > 0 || target.saved.shareBelow ? bucketsFor(poolRows, target.bucketLimit) : 0;
     const totalRows = keys.reduce((sum, [, rows]) => sum + rows, 0);
     await journal.updateTarget(context.pool, target.runId, target.targetNo, {

@@ -1,13 +1,19 @@
 // kill -9 at each phase of a migration, the application writing before and
 // after the kill; then `partwise resume` must finish the migration with every
-// committed row in place.
+// committed row in place. Both placements: a partition per key, and small
+// keys sharing the pool (--share-below), whose rows the application changes.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { Journal } from '../journal.js';
 import type { CrashPoint } from './crash-points.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
-import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+import {
+  createMirroredTable,
+  createSkewedMirroredTable,
+  expectMirrored,
+  mirroredWrites,
+} from '../../testing/mirror.js';
 
 const db = useTestDatabase('crash_resume');
 
@@ -25,11 +31,15 @@ const points: CrashPoint[] = [
   'verify:before',
 ];
 
+/** Skewed: 60 keys under the threshold (pooled, the rows mirroredWrites changes are theirs), 3 keys over it. */
+const SHARED = { small: 60, large: 3, largeRows: 4000 };
+
 describe('resume after kill -9', () => {
-  for (const point of points) {
-    it(`finishes a run killed at ${point}`, async () => {
-      const table = `resume_${point.replace(/[^a-z]+/g, '_')}`;
-      await createMirroredTable(db, table, 20_000, 12);
+  for (const [point, shared] of [...points.map((p) => [p, false] as const), ...points.map((p) => [p, true] as const)]) {
+    it(`finishes a run killed at ${point}${shared ? ', small keys sharing' : ''}`, async () => {
+      const table = `resume_${point.replace(/[^a-z]+/g, '_')}${shared ? 'shared' : ''}`;
+      if (shared) await createSkewedMirroredTable(db, table, SHARED);
+      else await createMirroredTable(db, table, 20_000, 12);
       const child = await runCliUntil(
         [
           'migrate',
@@ -43,6 +53,7 @@ describe('resume after kill -9', () => {
           '700',
           '--workers',
           '2',
+          ...(shared ? ['--share-below', '1000'] : []),
           '--yes',
         ],
         point,
@@ -83,6 +94,23 @@ describe('resume after kill -9', () => {
         `SELECT count(*)::int AS n FROM ${table}_partitioned GROUP BY tableoid`,
       );
       for (const leaf of leaves) expect(leaf.n).toBeLessThanOrEqual(700);
+      if (shared) {
+        // The small keys and those first seen since are pooled, the large ones have their partition.
+        const [placement] = await db.query<{ pooled: number; own: number; pool: number }>(
+          `SELECT count(*) FILTER (WHERE t.in_pool)::int AS pooled, count(*) FILTER (WHERE NOT t.in_pool)::int AS own,
+                  (SELECT count(*)::int FROM partwise.key_pool p WHERE p.config_id = c.config_id) AS pool
+             FROM partwise.partition_config c JOIN partwise.partition_tracker t USING (config_id)
+            WHERE c.table_name = $1 GROUP BY c.config_id`,
+          [table],
+        );
+        expect(placement).toEqual({ pooled: 60 + 3, own: 3, pool: 1 });
+        const [check] = await db.query<{ kinds: string[] }>(
+          `SELECT coalesce(array_agg(kind) FILTER (WHERE kind <> 'created_ahead'), '{}') AS kinds
+             FROM partwise.maintain_pool((SELECT config_id FROM partwise.partition_config WHERE table_name = $1))`,
+          [table],
+        );
+        expect(check!.kinds).toEqual([]);
+      }
     });
   }
 });

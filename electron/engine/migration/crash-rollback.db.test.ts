@@ -1,13 +1,20 @@
 // kill -9 at each phase of a migration (and in the middle of a rollback), the
 // application writing throughout; then `partwise rollback` must return the
 // original table with every committed row, and leave nothing of the run behind.
+// Both placements: a partition per key, and small keys sharing the pool
+// (--share-below): its partitions, metadata and ticket sequence go too.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { Journal } from '../journal.js';
 import type { CrashPoint } from './crash-points.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
-import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+import {
+  createMirroredTable,
+  createSkewedMirroredTable,
+  expectMirrored,
+  mirroredWrites,
+} from '../../testing/mirror.js';
 
 const db = useTestDatabase('crash_rollback');
 
@@ -44,6 +51,13 @@ async function expectNothingLeft(table: string): Promise<void> {
   expect(
     await db.query(`SELECT count(*)::int AS n FROM partwise.partition_config WHERE table_name = $1`, [table]),
   ).toEqual([{ n: 0 }]);
+  // The pool of small keys: its metadata and ticket sequence.
+  expect(
+    await db.query(
+      `SELECT (SELECT count(*)::int FROM partwise.key_pool) AS pools,
+              (SELECT count(*)::int FROM pg_class WHERE relname LIKE 'pool\\_ticket\\_%' AND relkind = 'S') AS sequences`,
+    ),
+  ).toEqual([{ pools: 0, sequences: 0 }]);
 }
 
 async function runId(table: string): Promise<number> {
@@ -52,12 +66,25 @@ async function runId(table: string): Promise<number> {
 }
 
 describe('rollback after kill -9', () => {
-  for (const point of points) {
-    it(`restores the original table after a run killed at ${point}`, async () => {
-      const table = `back_${point.replace(/[^a-z]+/g, '_')}`;
-      await createMirroredTable(db, table, 20_000, 12);
+  for (const [point, shared] of [...points.map((p) => [p, false] as const), ...points.map((p) => [p, true] as const)]) {
+    it(`restores the original table after a run killed at ${point}${shared ? ', small keys sharing' : ''}`, async () => {
+      const table = `back_${point.replace(/[^a-z]+/g, '_')}${shared ? 'shared' : ''}`;
+      if (shared) await createSkewedMirroredTable(db, table, { small: 60, large: 3, largeRows: 4000 });
+      else await createMirroredTable(db, table, 20_000, 12);
       const child = await runCliUntil(
-        ['migrate', '--url', db.url, '--table', table, '--key', 'customer_id', '--bucket-limit', '700', '--yes'],
+        [
+          'migrate',
+          '--url',
+          db.url,
+          '--table',
+          table,
+          '--key',
+          'customer_id',
+          '--bucket-limit',
+          '700',
+          ...(shared ? ['--share-below', '1000'] : []),
+          '--yes',
+        ],
         point,
       );
       const during = mirroredWrites(db.pool, table, 1);
@@ -71,10 +98,12 @@ describe('rollback after kill -9', () => {
       await mirroredWrites(db.pool, table, 3);
       await expectMirrored(db, table);
       await expectNothingLeft(table);
+      // The sequence continues past every id drawn, before the run and during it.
+      const [drawn] = await db.query<{ id: string }>(`SELECT max(id) AS id FROM ${table}_expected`);
       const [next] = await db.query<{ id: string }>(
         `INSERT INTO ${table} (customer_id, payload) VALUES (1, 'x') RETURNING id`,
       );
-      expect(Number(next!.id)).toBeGreaterThan(20_000);
+      expect(Number(next!.id)).toBeGreaterThan(Number(drawn!.id));
     });
   }
 

@@ -10,6 +10,8 @@ import { migrate, planMigration, verifyRun } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { createSkewedMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { Journal } from '../journal.js';
 
 const db = useTestDatabase('shared_placement');
 
@@ -290,5 +292,68 @@ describe('migration with shared placement', () => {
       ]);
       await expectMirrored(db, table);
     }
+  });
+
+  it('resumed after kill -9 in the copy, keeps the partitions it gave and gives one to a key grown past the threshold', async () => {
+    const table = 'skewed_resume';
+    await createSkewedMirroredTable(db, table, SHAPE);
+    const child = await runCliUntil(
+      [
+        'migrate',
+        '--url',
+        db.url,
+        '--table',
+        table,
+        '--key',
+        'customer_id',
+        '--bucket-limit',
+        String(LIMIT),
+        '--share-below',
+        String(THRESHOLD),
+        '--workers',
+        '2',
+        '--yes',
+      ],
+      'copy:after-first-chunk',
+    );
+    await killHard(child, db.url);
+    // Meanwhile large key 63 shrinks under the threshold (its partition exists)
+    // and small key 3 grows past it.
+    for (const statement of [
+      `DELETE FROM %s WHERE customer_id = 63 AND id % 3 <> 0`,
+      `INSERT INTO %s (id, customer_id, payload, amount)
+       SELECT nextval('${table}_id_seq'), 3, 'grown ' || g, 1 FROM generate_series(1, 1200) g`,
+    ]) {
+      await db.query(statement.replace('%s', table));
+    }
+    await db.query(`DELETE FROM ${table}_expected WHERE customer_id = 63 AND id % 3 <> 0`);
+    await db.query(`INSERT INTO ${table}_expected SELECT * FROM ${table} WHERE payload LIKE 'grown %'`);
+    const [run] = (await new Journal('partwise').listRuns(db.pool)).filter((r) => r.targets[0]!.table === table);
+    const resumed = await runCli(['resume', '--url', db.url, '--run', String(run!.runId), '--yes']);
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    await expectMirrored(db, table);
+    const configId = await configOf(table);
+    expect(
+      await db.query(
+        `SELECT key_value, in_pool FROM partwise.partition_tracker
+          WHERE config_id = $1 AND key_value IN ('1', '3', '4', '63') ORDER BY key_value::int`,
+        [configId],
+      ),
+    ).toEqual([
+      { key_value: '1', in_pool: false },
+      { key_value: '3', in_pool: false },
+      { key_value: '4', in_pool: true },
+      { key_value: '63', in_pool: false },
+    ]);
+    // Each key's rows where its tracker row says.
+    expect(
+      await db.query(
+        `SELECT t.customer_id, count(*)::int AS n FROM ${table}_partitioned t
+           JOIN partwise.partition_tracker k ON k.config_id = $1 AND k.key_value = t.customer_id::text
+           JOIN pg_inherits i ON i.inhrelid = t.tableoid
+          WHERE i.inhparent <> k.level_one_partition GROUP BY 1`,
+        [configId],
+      ),
+    ).toEqual([]);
   });
 });
