@@ -211,6 +211,51 @@ describe('engine-backed commands', () => {
     expect(await waitForFinish(runId, 1)).toMatchObject({ status: 'rolled_back' });
     expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'tickets'::regclass`)).toEqual([{ relkind: 'r' }]);
   });
+
+  it('plans and migrates with small keys sharing (shareBelow), and refuses a threshold that is not a whole number of rows', async () => {
+    await db.query(`CREATE TABLE tenants_skewed (id bigserial PRIMARY KEY, tenant_id int NOT NULL, body text)`);
+    await db.query(
+      `INSERT INTO tenants_skewed (tenant_id, body)
+       SELECT t, 'b' FROM generate_series(1, 40) t, generate_series(1, CASE WHEN t <= 3 THEN 1000 ELSE 10 END) g`,
+    );
+    const target = { schema: 'public', table: 'tenants_skewed', keyColumn: 'tenant_id', bucketLimit: 400 };
+    for (const shareBelow of [0, -1, 1.5]) {
+      for (const command of ['plan.create', 'runs.start']) {
+        const response = await dispatch(command, {
+          connectionId: 'main',
+          targets: [{ ...target, shareBelow }],
+          exact: true,
+        });
+        expect(response, `${command} ${shareBelow}`).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
+      }
+    }
+    const [plan] = await call<{ partitions: { placement: Record<string, number> } }[]>('plan.create', {
+      connectionId: 'main',
+      targets: [{ ...target, shareBelow: 100 }],
+      exact: true,
+    });
+    expect(plan!.partitions.placement).toMatchObject({
+      threshold: 100,
+      pooledKeys: 37,
+      pooledRows: 370,
+      poolBuckets: 1,
+      levelOne: 4,
+      leaves: 3 * 3 + 1,
+    });
+    const { runId } = await call<{ runId: number }>('runs.start', {
+      connectionId: 'main',
+      targets: [{ ...target, shareBelow: 100 }],
+    });
+    expect(await waitForFinish(runId)).toMatchObject({ status: 'succeeded' });
+    expect(
+      await db.query(
+        `SELECT c.placement, count(*) FILTER (WHERE t.in_pool)::int AS pooled, count(*) FILTER (WHERE NOT t.in_pool)::int AS own
+           FROM partwise.partition_config c JOIN partwise.partition_tracker t USING (config_id)
+          WHERE c.table_name = 'tenants_skewed' GROUP BY 1`,
+      ),
+    ).toEqual([{ placement: 'shared', pooled: 37, own: 3 }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM tenants_skewed`)).toEqual([{ n: 3 * 1000 + 37 * 10 }]);
+  });
 });
 
 describe('every run action on every run state answers, and says what happened', () => {

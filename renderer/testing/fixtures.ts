@@ -186,6 +186,26 @@ export function tableDetail(schema: string, name: string, rows = 2_400_000): Tab
   };
 }
 
+/** Small keys sharing: nine keys in ten under the threshold, 40 rows each, in buckets of the limit. */
+function placementOf(threshold: number, bucketLimit: number, distinct: number, leaves: number) {
+  const pooledKeys = Math.floor(distinct * 0.9);
+  const pooledRows = pooledKeys * 40;
+  const poolBuckets = Math.max(1, Math.ceil(pooledRows / bucketLimit));
+  const levelOne = distinct - pooledKeys + 1;
+  const sharedLeaves = leaves - pooledKeys + poolBuckets;
+  const relations = (levelOnes: number, leafCount: number) => (1 + levelOnes + leafCount) * 3 + leafCount * 2;
+  return {
+    threshold,
+    pooledKeys,
+    pooledRows,
+    poolBuckets,
+    levelOne,
+    leaves: sharedLeaves,
+    relationsPerKey: relations(distinct, leaves),
+    relationsShared: relations(levelOne, sharedLeaves),
+  };
+}
+
 export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
   const rows = target.table === 'events' ? 48_300_000 : 2_412_118;
   const distinct = target.keyColumn === 'module_id' ? 48 : 12_000;
@@ -237,6 +257,7 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
       lockedByFullScan: leaves * 3 + distinct,
       lockTableCapacity: 64 * 120,
       recommendedMaxLocks: null,
+      ...(target.shareBelow ? { placement: placementOf(target.shareBelow, target.bucketLimit, distinct, leaves) } : {}),
     },
     names: {
       partitionedTable: `${target.schema}.${partitioned}`,

@@ -6,6 +6,7 @@ import { displayTableName } from '../../../shared/identifiers';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
 import { formatBytes, formatCount, formatDuration, formatNumber, formatPercent } from '../../lib/format';
+import { Placement } from './Placement';
 import { PlanWorkload } from './PlanWorkload';
 import { UniqueKeys } from './UniqueKeys';
 
@@ -163,6 +164,8 @@ export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connecti
       <PlanWorkload plan={plan} />
 
       <UniqueKeys plan={plan} connectionId={connectionId} />
+
+      <Placement plan={plan} connectionId={connectionId} />
 
       <div className="plan-columns">
         {plan.key.largest.length > 0 && (
