@@ -86,4 +86,23 @@ test('a tree the lock table cannot hold blocks Start; the start dialog repeats t
     // Nothing ran.
     expect(await db.query(`SELECT to_regclass('public.${EVENTS_TABLE}_partitioned') AS t`)).toEqual([{ t: null }]);
   });
+
+  await test.step('small keys share: the plan counts the keys pooled and the relations both ways', async () => {
+    const placement = plan.card(EVENTS).getByTestId('plan-placement');
+    await expect(placement.getByTestId('placement-per-key')).toBeVisible();
+    await placement.getByTestId('placement-share').check();
+    await expect(placement.getByTestId('placement-counts')).toBeVisible();
+    const [expected] = await db.query<{ keys: number; rows: number }>(
+      `SELECT count(*)::int AS keys, sum(n)::int AS rows
+         FROM (SELECT count(*) AS n FROM public.${EVENTS_TABLE} GROUP BY ${KEY_COLUMN}) k WHERE n < 1000`,
+    );
+    const buckets = Math.max(1, Math.ceil(expected!.rows / 2_500));
+    await expect(placement.getByTestId('placement-pooled')).toHaveText(
+      `${expected!.keys} keys (${expected!.rows.toLocaleString('en-US')} rows) in ${buckets} bucket${buckets === 1 ? '' : 's'}`,
+    );
+    await expect(placement.getByTestId('placement-relations-shared')).toContainText('the pool one of them');
+    await expect(placement.getByTestId('placement-relations-per-key')).toContainText('60 level-1 partitions');
+    await placement.scrollIntoViewIfNeeded();
+    await screenshots(page, 'plan-placement');
+  });
 });

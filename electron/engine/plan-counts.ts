@@ -81,7 +81,7 @@ export interface KeyDistribution {
   maxLeaves: number;
   /** Named keys, largest first: every key up to the requested number (scanned), or the most common ones (estimated). */
   keys: KeyCount[];
-  /** With a shared placement threshold: the keys under it (they share the pool), their rows, and the leaves they would have had each. */
+  /** The keys under the shared placement threshold (none without one): they share the pool; their rows, and the leaves they would have had each. */
   pooled?: { keys: number; rows: number; leaves: number };
 }
 
@@ -127,24 +127,6 @@ export async function keyDistribution(
   counting: Counting,
   keysWanted: number,
   shareBelow?: number,
-): Promise<KeyDistribution> {
-  const distribution = await countKeys(client, info, key, keyKind, bucketLimit, counting, keysWanted, shareBelow);
-  if (shareBelow === undefined) {
-    const { pooled: _pooled, ...rest } = distribution;
-    return rest;
-  }
-  return distribution;
-}
-
-async function countKeys(
-  client: pg.ClientBase,
-  info: TableInfo,
-  key: ColumnInfo,
-  keyKind: KeyKind | null,
-  bucketLimit: number,
-  counting: Counting,
-  keysWanted: number,
-  shareBelow: number | undefined,
 ): Promise<KeyDistribution> {
   const heap = await heapSize(client, info);
   const size = formatBytes(heap.bytes);
