@@ -1,21 +1,26 @@
-// npm run bench -- shared [--keys N] [--limit N] [--seconds S] [--clients N]
+// npm run bench -- shared [--keys N] [--limit N] [--seconds S] [--clients N] [--later]
 //
 // Small keys sharing a pool against one level-1 partition per key (issue 13),
 // on a skewed multi-tenant table: N keys (10,000), 95% of them under 1,000
 // rows (20-199 rows each) and every twentieth a larger one (1,000-2,999
 // rows). Two databases with the same rows:
-//   isolated  the table migrated as Partwise does today: a level-1 partition
-//             and its bucket(s) per key;
-//   shared    the large keys migrated, then partwise.share_small_keys (keys of
-//             1,000 rows and more keep their partition), then the small keys'
-//             rows inserted through the application's table name, which
-//             routes them into the pool's buckets.
+//   isolated  the table migrated with a level-1 partition and its bucket(s)
+//             per key;
+//   shared    the table migrated with shared placement (shareBelow 1,000, as
+//             `--share-below 1000`): keys under 1,000 rows copied into the
+//             pool's buckets, the others given their partition. The plan's
+//             relation counts both ways are printed beside the catalog's.
+//             With --later, as before placement at migration time existed:
+//             the large keys migrated, then partwise.share_small_keys, then
+//             the small keys' rows inserted through the application's table
+//             name, which routes them into the pool's buckets.
 // Figures: partitions and relations of the tree (tables, indexes and TOAST),
 // and a by-id lookup through the view (it does not name the key, so it plans,
 // locks and reads every leaf), calls per second, simple and prepared.
 import pg from 'pg';
 import { parseArgs } from 'node:util';
-import { finalize, migrate } from '../electron/engine/index.js';
+import { finalize, migrate, planMigration } from '../electron/engine/index.js';
+import type { MigrationPlan } from '../shared/plan.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
 import { callsPerSecond } from './_rate.js';
 
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     limit: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '2' },
+    later: { type: 'boolean', default: false },
   },
 });
 const KEYS = Number(values.keys);
@@ -70,12 +76,14 @@ async function seed(client: pg.Client, which: string): Promise<void> {
   await client.query(`VACUUM ANALYZE orders`);
 }
 
-async function migrateOrders(url: string): Promise<number> {
+async function migrateOrders(url: string, shareBelow?: number): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: 5 });
   try {
+    const started = Date.now();
     const outcome = await migrate(pool, [
-      { schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: LIMIT },
+      { schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow },
     ]);
+    process.stdout.write(`  migrated in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (outcome.status !== 'succeeded') throw new Error(outcome.message);
     // The original table is not needed here, and small keys share only once it is gone.
     const finalized = await finalize(pool, outcome.runId);
@@ -97,7 +105,25 @@ async function isolated(): Promise<string> {
   return url;
 }
 
+/** The plan's relation counts both ways, for the table as loaded. */
+let planned: NonNullable<MigrationPlan['partitions']['placement']> | null = null;
+
 async function shared(): Promise<string> {
+  if (!values.later) {
+    const url = await bench.newDatabase('shared');
+    process.stdout.write('\nshared: loading and migrating with small keys placed in the pool...\n');
+    await withClient(url, (client) => seed(client, 'true'));
+    await withClient(url, async (client) => {
+      const plan = await planMigration(
+        client,
+        { schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow: THRESHOLD },
+        { counting: 'exact' },
+      );
+      planned = plan.partitions.placement!;
+    });
+    await migrateOrders(url, THRESHOLD);
+    return url;
+  }
   const url = await bench.newDatabase('shared');
   process.stdout.write(
     '\nshared: loading and migrating the large keys, then sharing, then routing the small keys...\n',
@@ -196,6 +222,14 @@ process.stdout.write(
     [row('isolated'), row('shared')],
   )}\n`,
 );
+const plan = planned as NonNullable<MigrationPlan['partitions']['placement']> | null;
+if (plan) {
+  process.stdout.write(
+    `\nplan (exact count, --share-below ${THRESHOLD}): ${plan.pooledKeys.toLocaleString('en-US')} keys pooled in ${plan.poolBuckets} buckets; ` +
+      `relations ${plan.relationsPerKey.toLocaleString('en-US')} one partition per key, ${plan.relationsShared.toLocaleString('en-US')} shared ` +
+      `(catalog: ${shapes.isolated.relations.toLocaleString('en-US')}, ${shapes.shared.relations.toLocaleString('en-US')}; ANALYZE adds none)\n`,
+  );
+}
 process.stdout.write(
   `\nshared / isolated: relations ${(shapes.shared.relations / shapes.isolated.relations).toFixed(3)}, ` +
     `by-id lookups ${(rates.shared!.simple / rates.isolated!.simple).toFixed(1)}x simple, ` +
