@@ -20,7 +20,7 @@
 -- 'shared': a partitioned table attached as the DEFAULT partition, with
 -- bucket 0, and its ticket sequence. Shared by share_small_keys (a routed
 -- table, checked and locked there) and by a migration that places small keys
--- in the pool from the start (18_pool_migration.sql), whose tree nobody
+-- in the pool from the start (19_pool_migration.sql), whose tree nobody
 -- uses yet. Locks: SHARE UPDATE EXCLUSIVE on the partitioned table (ATTACH
 -- PARTITION); ACCESS EXCLUSIVE on the new, empty pool.
 CREATE OR REPLACE FUNCTION @extschema@.create_key_pool(p_config_id int, p_threshold bigint)
