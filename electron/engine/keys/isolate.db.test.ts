@@ -4,9 +4,9 @@
 // mirrored in a ledger in the same transaction; the switch reads only the
 // pool leaves that may hold the key; bad input changes nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { expectSameRows } from '../../testing/same-rows.js';
+import { startKeyWriter } from '../../testing/key-writer.js';
 import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from '../../testing/fixtures.js';
 import { planKeyActionFor, runKeyAction } from './run.js';
 import type { KeyActionKind } from '../../../shared/keys.js';
@@ -41,47 +41,6 @@ async function write(t: RoutedTable, select: string): Promise<void> {
     `WITH r AS (INSERT INTO ${t.view} (customer_id, payload) ${select} RETURNING id, customer_id, payload)
      INSERT INTO ${t.table}_ledger SELECT * FROM r`,
   );
-}
-
-interface Writer {
-  stop(): Promise<{ committed: number; errors: string[] }>;
-}
-
-/** The application role inserts rows of one key, one transaction each, mirrored in the ledger, until stopped. */
-async function startWriter(t: RoutedTable, key: number): Promise<Writer> {
-  const client: pg.Client = await app.connect();
-  let running = true;
-  let committed = 0;
-  const errors: string[] = [];
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      try {
-        await client.query('BEGIN');
-        const { rows } = await client.query<{ id: string }>(
-          `INSERT INTO ${t.view} (customer_id, payload) VALUES ($1, $2) RETURNING id`,
-          [key, `writer ${key} row ${i}`],
-        );
-        await client.query(`INSERT INTO ${t.table}_ledger (id, customer_id, payload) VALUES ($1, $2, $3)`, [
-          rows[0]!.id,
-          key,
-          `writer ${key} row ${i}`,
-        ]);
-        await client.query('COMMIT');
-        committed++;
-      } catch (error) {
-        errors.push((error as Error).message);
-        await client.query('ROLLBACK');
-      }
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      await client.end();
-      return { committed, errors };
-    },
-  };
 }
 
 /** Waits until each key's ledger has grown by n rows. */
@@ -135,7 +94,7 @@ describe('isolate and share under concurrent writes', () => {
     const t = await sharedTable('i_writers');
     // Key 12's rows in the last buckets only: the closed buckets before are proved free of it.
     await write(t, `SELECT 12, 'late ' || g FROM generate_series(1, 30) g`);
-    const writers = await Promise.all([12, 12, 3, 4, 1].map((k) => startWriter(t, k)));
+    const writers = await Promise.all([12, 12, 3, 4, 1].map((k) => startKeyWriter(() => app.connect(), t, k)));
     await whileWriting(t, [1, 12, 3, 4], 10);
     const isolated = await act(t, '12', 'isolate');
     expect(isolated).toMatchObject({ action: 'isolate', changed: true, state: 'active' });

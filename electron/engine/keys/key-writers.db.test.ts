@@ -5,55 +5,13 @@
 // the tree after attach), every row of the other keys is in the tree, and the
 // writers of the other keys never failed.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import { useTestDatabase } from '../../testing/database.js';
 import { expectSameRows } from '../../testing/same-rows.js';
+import { startKeyWriter } from '../../testing/key-writer.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../../testing/fixtures.js';
 import { runKeyAction } from './run.js';
 
 const db = useTestDatabase('key_writers');
-
-interface Writer {
-  stop(): Promise<{ committed: number; errors: string[] }>;
-}
-
-/** Inserts rows of one key, one transaction each, mirrored in `<table>_ledger`, until stopped. */
-async function startWriter(t: RoutedTable, key: number): Promise<Writer> {
-  const client: pg.Client = await db.connect();
-  let running = true;
-  let committed = 0;
-  const errors: string[] = [];
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      try {
-        await client.query('BEGIN');
-        const { rows } = await client.query<{ id: string }>(
-          `INSERT INTO ${t.view} (customer_id, payload) VALUES ($1, $2) RETURNING id`,
-          [key, `writer ${key} row ${i}`],
-        );
-        await client.query(`INSERT INTO ${t.table}_ledger (id, customer_id, payload) VALUES ($1, $2, $3)`, [
-          rows[0]!.id,
-          key,
-          `writer ${key} row ${i}`,
-        ]);
-        await client.query('COMMIT');
-        committed++;
-      } catch (error) {
-        errors.push((error as Error).message);
-        await client.query('ROLLBACK');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      await client.end();
-      return { committed, errors };
-    },
-  };
-}
 
 async function table(name: string): Promise<RoutedTable> {
   const t = await createRoutedTable(db, { table: name, bucketLimit: 25 });
@@ -94,7 +52,7 @@ beforeAll(async () => {
 describe('key actions under concurrent writes', () => {
   it('detaches and attaches a key while the application writes to it and to other keys, losing nothing', async () => {
     const t = await table('w_detach');
-    const writers = await Promise.all([1, 1, 2, 3].map((k) => startWriter(t, k)));
+    const writers = await Promise.all([1, 1, 2, 3].map((k) => startKeyWriter(() => db.connect(), t, k)));
     await whileWriting(t, [1, 2, 3], 20);
     await runKeyAction(
       db.pool,
@@ -116,7 +74,7 @@ describe('key actions under concurrent writes', () => {
     await expectSame(`(SELECT * FROM w_detach_ledger WHERE customer_id = 1) l`, 'public.w_detach_customer_id_1');
     await expectSame(`(SELECT * FROM w_detach_ledger WHERE customer_id <> 1) l`, t.view);
 
-    const again = await Promise.all([1, 2].map((k) => startWriter(t, k)));
+    const again = await Promise.all([1, 2].map((k) => startKeyWriter(() => db.connect(), t, k)));
     await runKeyAction(
       db.pool,
       { schema: 'public', name: 'w_detach' },
@@ -135,7 +93,7 @@ describe('key actions under concurrent writes', () => {
 
   it('drops a key while the application writes to it and to other keys; the other keys lose nothing', async () => {
     const t = await table('w_drop');
-    const writers = await Promise.all([1, 2, 3].map((k) => startWriter(t, k)));
+    const writers = await Promise.all([1, 2, 3].map((k) => startKeyWriter(() => db.connect(), t, k)));
     await whileWriting(t, [1, 2, 3], 20);
     await runKeyAction(db.pool, { schema: 'public', name: 'w_drop' }, '1', 'drop', {}, { installSchema: 'partwise' });
     await whileWriting(t, [2, 3], 20);
