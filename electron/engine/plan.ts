@@ -146,9 +146,18 @@ export async function planMigration(
   issues.push(...(workload?.issues ?? []));
   const indexCount = indexes.length;
   const capacity = lockTableCapacity(server);
+  const placement =
+    target.shareBelow !== undefined && distribution.pooled
+      ? await placementCounts(client, info, target, distribution, indexCount)
+      : undefined;
+  // With small keys sharing, the tree that the lock table, the DDL and the
+  // time are sized by is the shared one: the pooled keys' partitions give way
+  // to the pool and its buckets. The figures shown stay one partition per key,
+  // beside the placement's.
+  const pooledAway = placement ? levelOne - placement.levelOne + (leaves - placement.leaves) : 0;
   const treeSize: TreeSize = {
-    partitions: 1 + levelOne + leaves,
-    maxPartitions: 1 + distribution.maxKeys + distribution.maxLeaves,
+    partitions: 1 + levelOne + leaves - pooledAway,
+    maxPartitions: 1 + distribution.maxKeys + distribution.maxLeaves - pooledAway,
     keys: distribution.method === 'statistics' ? distribution.distinctKeys : distribution.maxKeys,
     rows: Math.max(distribution.rows - distribution.nullRows, 0),
     exact,
@@ -263,21 +272,17 @@ export async function planMigration(
       lockedByFullScan,
       lockTableCapacity: capacity,
       recommendedMaxLocks,
-      ...(target.shareBelow !== undefined && distribution.pooled
-        ? {
-            placement: await placementCounts(client, info, target, distribution, indexCount),
-          }
-        : {}),
+      ...(placement ? { placement } : {}),
     },
     names: { partitionedTable: names.partitionedTable, backupTable: names.backupTable, bucketColumn },
     diskBytesNeeded,
     ddl,
-    ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
-    maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
+    ddlStatements: key ? fixedStatements + treeSize.partitions - 1 : 0,
+    maxDdlStatements: key ? fixedStatements + treeSize.maxPartitions - 1 : 0,
     // A managed table's plan (or one a run is working on) says that, not what its routing view lacks as a table.
     issues: sortIssues(managementSettled(issues) ? issues.filter(onlyManagement) : issues),
     uniqueness: uniquenessPlan(unique),
-    estimatedSeconds: Math.round(distribution.rows / 150_000 + (levelOne + leaves) * 0.004 + 2),
+    estimatedSeconds: Math.round(distribution.rows / 150_000 + (treeSize.partitions - 1) * 0.004 + 2),
     ...(workload ? { workload: workload.report } : {}),
   };
 }

@@ -39,12 +39,12 @@ async function relationsOf(partitioned: string): Promise<{ levelOne: number; lea
   return row!;
 }
 
-async function planOf(table: string, shareBelow: number) {
+async function planOf(table: string, shareBelow?: number) {
   const client = await db.connect();
   try {
     return await planMigration(
       client,
-      { schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow },
+      { schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, ...(shareBelow ? { shareBelow } : {}) },
       { counting: 'exact' },
     );
   } finally {
@@ -167,6 +167,28 @@ describe('migration with shared placement', () => {
     // And the run verifies again.
     const again = await verifyRun(db.pool, outcome.runId);
     expect(again.status, again.message).toBe('succeeded');
+  });
+
+  it("sizes the plan's lock-table figure, DDL count and time by the shared tree", async () => {
+    const table = 'sized';
+    await createSkewedMirroredTable(db, table, SHAPE);
+    const perKey = await planOf(table);
+    const shared = await planOf(table, THRESHOLD);
+    const placement = shared.partitions.placement!;
+    // A query that does not name the key locks each partition and each of its indexes.
+    const perPartition =
+      perKey.partitions.lockedByFullScan / (1 + perKey.partitions.levelOne + perKey.partitions.leaves);
+    expect(Number.isInteger(perPartition)).toBe(true);
+    expect(shared.partitions.lockedByFullScan).toBe((1 + placement.levelOne + placement.leaves) * perPartition);
+    // The figures shown stay one partition per key, beside the placement's.
+    expect([shared.partitions.levelOne, shared.partitions.leaves]).toEqual([
+      perKey.partitions.levelOne,
+      perKey.partitions.leaves,
+    ]);
+    const fewer = perKey.partitions.levelOne + perKey.partitions.leaves - placement.levelOne - placement.leaves;
+    expect(fewer).toBeGreaterThan(50);
+    expect(shared.ddlStatements).toBe(perKey.ddlStatements - fewer);
+    expect(shared.estimatedSeconds).toBeLessThanOrEqual(perKey.estimatedSeconds);
   });
 
   it('keeps every committed write of pooled, own and new keys made during the migration', async () => {

@@ -45,6 +45,10 @@ describe("the plan's placement", () => {
     const start = screen.getByTestId('start-migration') as HTMLButtonElement;
     await waitFor(() => expect(start.disabled).toBe(false));
     await userEvent.click(start);
+    // What the confirmation names is the shared tree, not a partition per key.
+    expect(within(screen.getByTestId('start-dialog')).getByTestId('start-tables').textContent).toMatch(
+      /rows into [\d,]+ leaves, small keys sharing$/,
+    );
     await userEvent.click(within(screen.getByTestId('start-dialog')).getByTestId('confirm-accept'));
     await waitFor(() => expect(api.callsOf('runs.start')).toHaveLength(1));
     expect(api.callsOf('runs.start')[0]).toMatchObject({ targets: [{ ...target, shareBelow: 500 }] });

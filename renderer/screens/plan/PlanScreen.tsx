@@ -87,8 +87,11 @@ function StartDialog({
               {displayTableName({ schema: plan.target.schema, name: plan.target.table })}
             </span>{' '}
             by <span className="mono">{plan.target.keyColumn}</span>: {plan.exact ? '' : 'about '}
-            {formatCount(plan.table.rows, 'row')} into {formatCount(plan.partitions.leaves, 'leaf', 'leaves')}
-            {plan.partitions.maxLeaves > plan.partitions.leaves
+            {formatCount(plan.table.rows, 'row')} into{' '}
+            {plan.partitions.placement
+              ? `${formatCount(plan.partitions.placement.leaves, 'leaf', 'leaves')}, small keys sharing`
+              : formatCount(plan.partitions.leaves, 'leaf', 'leaves')}
+            {!plan.partitions.placement && plan.partitions.maxLeaves > plan.partitions.leaves
               ? ` (up to ${formatNumber(plan.partitions.maxLeaves)})`
               : ''}
           </li>
