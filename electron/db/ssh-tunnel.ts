@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type * as Ssh2Module from 'ssh2';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 
 type Ssh2 = typeof Ssh2Module;
 let ssh2: Promise<Ssh2> | undefined;
@@ -75,8 +75,14 @@ function bastion(settings: SshSettings): string {
   return `${settings.user}@${settings.host}:${settings.port}`;
 }
 
-/** The private key, parsed now so that a wrong passphrase is named as such rather than as a refused login. */
-function privateKey(settings: SshSettings, utils: Ssh2['utils']): Buffer {
+/**
+ * The private key, parsed now so that a wrong passphrase is named as such
+ * rather than as a refused login, and parsed once: with a passphrase, the
+ * parse derives the key with bcrypt (about a second of this process's CPU,
+ * the Electron main process's), which ssh2 would do again from the file's
+ * bytes.
+ */
+function privateKey(settings: SshSettings, utils: Ssh2['utils']): ParsedKey {
   const file = expandHome(settings.keyFile!);
   let data: Buffer;
   try {
@@ -96,13 +102,24 @@ function privateKey(settings: SshSettings, utils: Ssh2['utils']): Buffer {
         : `SSH key file ${file} is protected by a passphrase, and none is saved.`;
     throw new TunnelError(message, 'ssh', undefined, { cause: parsed });
   }
-  return data;
+  // A file of the newer OpenSSH format parses to a list of its keys (one),
+  // which ssh2's types leave out.
+  const keys = parsed as ParsedKey | ParsedKey[];
+  return Array.isArray(keys) ? keys[0]! : keys;
 }
 
 function authConfig(settings: SshSettings, utils: Ssh2['utils']): Partial<ConnectConfig> {
   switch (settings.auth) {
-    case 'key':
-      return { privateKey: privateKey(settings, utils), ...(settings.secret ? { passphrase: settings.secret } : {}) };
+    case 'key': {
+      // The parsed key goes to ssh2 as an authentication method: its
+      // privateKey setting is typed for the file's bytes, which it parses again.
+      const method: PublicKeyAuthMethod = {
+        type: 'publickey',
+        username: settings.user,
+        key: privateKey(settings, utils),
+      };
+      return { authHandler: [method] };
+    }
     case 'password':
       if (!settings.secret) throw new TunnelError(`No SSH password is saved for ${bastion(settings)}.`, 'ssh');
       return { password: settings.secret };
