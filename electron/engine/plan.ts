@@ -150,9 +150,9 @@ export async function planMigration(
     target.shareBelow !== undefined && distribution.pooled
       ? await placementCounts(client, info, target, distribution, indexCount)
       : undefined;
-  // With small keys sharing, the tree that the lock table, the DDL and the
-  // time are sized by is the shared one: the pooled keys' partitions give way
-  // to the pool and its buckets. The figures shown stay one partition per key,
+  // With small keys sharing, the tree that the lock table and the time are
+  // sized by is the shared one: the pooled keys' partitions give way to the
+  // pool and its buckets. The figures shown stay one partition per key,
   // beside the placement's.
   const pooledAway = placement ? levelOne - placement.levelOne + (leaves - placement.leaves) : 0;
   const treeSize: TreeSize = {
@@ -277,8 +277,9 @@ export async function planMigration(
     names: { partitionedTable: names.partitionedTable, backupTable: names.backupTable, bucketColumn },
     diskBytesNeeded,
     ddl,
-    ddlStatements: key ? fixedStatements + treeSize.partitions - 1 : 0,
-    maxDdlStatements: key ? fixedStatements + treeSize.maxPartitions - 1 : 0,
+    // As the DDL listed, which is still a partition per key's.
+    ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
+    maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
     // A managed table's plan (or one a run is working on) says that, not what its routing view lacks as a table.
     issues: sortIssues(managementSettled(issues) ? issues.filter(onlyManagement) : issues),
     uniqueness: uniquenessPlan(unique),
