@@ -3,6 +3,7 @@
 // shared buckets.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { ident } from '../db/sql.js';
 import { useTestDatabase } from '../testing/database.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
 
@@ -240,6 +241,25 @@ describe('routing of small keys into the pool', () => {
                 has_sequence_privilege('partwise.pool_ticket_${t.configId}', 'USAGE') AS tickets`,
       ),
     ).toEqual([{ pool: false, tickets: false }]);
+  });
+
+  it('routes new keys into a pool that a member of the owning role made, the pool owned by the owner', async () => {
+    const t = await createRoutedTable(db, { table: 'member_made', bucketLimit: 3 });
+    const member = await db.createRole('pool_member');
+    await db.admin.query(`GRANT ${ident(db.owner)} TO ${member.sql}`);
+    await member.query('SELECT partwise.share_small_keys($1, 1000)', [t.configId]);
+    // The owner's routing takes the pool's tickets and makes its next buckets (seven rows, limit 3).
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g, 'owner' FROM generate_series(1, 7) g`);
+    expect((await poolCounts(t.configId)).map((c) => c.rows)).toEqual([3, 3, 1]);
+    expect(
+      await db.query(
+        `SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+          WHERE c.oid IN (SELECT pool_partition FROM partwise.key_pool WHERE config_id = $1
+                          UNION ALL SELECT ticket_sequence FROM partwise.key_pool WHERE config_id = $1
+                          UNION ALL SELECT leaf_partition FROM partwise.pool_bucket WHERE config_id = $1)`,
+        [t.configId],
+      ),
+    ).toEqual([{ owner: db.owner }]);
   });
 
   it('refuses to share before the table routes, a bad threshold, and changes only the threshold when run again', async () => {

@@ -34,6 +34,7 @@ DECLARE
   v_leaf name;
   v_sequence name := 'pool_ticket_' || p_config_id;
   v_default regclass;
+  v_owner regrole;
 BEGIN
   IF p_threshold IS NULL OR p_threshold <= 0 THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -71,6 +72,16 @@ BEGIN
   v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool, v_pool, '_' || v_config.bucket_column || '_0',
                                          '0', NULL, true, v_config.leaf_options);
   EXECUTE format('CREATE SEQUENCE @extschema@.%I AS bigint START WITH 1 MINVALUE 1', v_sequence);
+  -- Routing takes the pool's tickets and makes its next buckets as the role
+  -- that made the partitioned table (take_bucket_<id> is SECURITY DEFINER,
+  -- made with it): a member of that role running this must not keep the pool
+  -- and its counter to itself.
+  SELECT c.relowner::regrole INTO v_owner FROM pg_catalog.pg_class c WHERE c.oid = v_parent;
+  IF v_owner <> current_user::regrole THEN
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %s', v_config.table_schema, v_pool, v_owner);
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %s', v_config.table_schema, v_leaf, v_owner);
+    EXECUTE format('ALTER SEQUENCE @extschema@.%I OWNER TO %s', v_sequence, v_owner);
+  END IF;
   INSERT INTO @extschema@.key_pool (config_id, pool_partition, ticket_sequence, current_bucket_id, current_leaf,
                                     current_first_ticket, current_capacity, rows_assigned)
   VALUES (p_config_id, format('%I.%I', v_config.table_schema, v_pool)::regclass,
