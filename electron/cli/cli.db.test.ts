@@ -152,6 +152,55 @@ describe('partwise command line', () => {
     });
   });
 
+  it('takes each target\'s "shareBelow" from a JSON config file, and refuses a bad one or a second threshold', async () => {
+    await db.query(`CREATE TABLE pooled_a (id serial PRIMARY KEY, k int NOT NULL)`);
+    await db.query(`INSERT INTO pooled_a (k) SELECT g % 4 FROM generate_series(1, 400) g`);
+    await db.query(`CREATE TABLE pooled_b (id serial PRIMARY KEY, k int NOT NULL)`);
+    await db.query(`INSERT INTO pooled_b (k) SELECT g % 4 FROM generate_series(1, 400) g`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partwise-cli-'));
+    const configFile = (targets: object[]): string => {
+      const file = path.join(dir, `targets-${randomBytes(4).toString('hex')}.json`);
+      fs.writeFileSync(file, JSON.stringify({ targets }));
+      return file;
+    };
+    const good = configFile([
+      { table: 'pooled_a', key: 'k', bucketLimit: 40, shareBelow: 150 },
+      { table: 'pooled_b', key: 'k', bucketLimit: 40 },
+    ]);
+    const planned = await runCli(['plan', '--url', db.url, '--config', good, '--json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    const [a, b] = JSON.parse(planned.stdout);
+    // 4 keys of 100 rows in pooled_a, all under 150: one pool of 10 buckets; pooled_b has none.
+    expect(a.partitions.placement).toMatchObject({ pooledKeys: 4, poolBuckets: 10 });
+    expect(b.partitions.placement).toBeUndefined();
+
+    const before = await tablesSnapshot();
+    for (const [file, extra, reason] of [
+      [
+        configFile([{ table: 'pooled_a', key: 'k', bucketLimit: 40, shareBelow: 0 }]),
+        [],
+        /target 1: "shareBelow" must be a whole number of rows, 1 or more .*got 0$/,
+      ],
+      [
+        configFile([{ table: 'pooled_a', key: 'k', bucketLimit: 40, shareBelow: '1000' }]),
+        [],
+        /target 1: "shareBelow" must be a whole number of rows, 1 or more .*got "1000"$/,
+      ],
+      [
+        good,
+        ['--share-below', '10'],
+        /--share-below sets every target's threshold, and .* gives public\.pooled_a its own "shareBelow": use one or the other$/,
+      ],
+    ] as const) {
+      const refused = await runCli(['migrate', '--url', db.url, '--config', file, '--yes', ...extra]);
+      expect(refused.code).not.toBe(0);
+      const lines = refused.stderr.split('\n').filter((l) => l.startsWith('partwise:'));
+      expect(lines, refused.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(reason);
+    }
+    expect(await tablesSnapshot()).toEqual(before);
+  });
+
   it('refuses a table with NULL keys, counted by the plan even when statistics predate them', async () => {
     await db.query(`UPDATE plain SET tenant = NULL WHERE id <= 40`);
     await db.query(`ANALYZE plain`);

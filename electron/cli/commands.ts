@@ -59,6 +59,13 @@ function targets(values: Values): MigrationTarget[] {
         ),
       ];
   const shareBelow = shareBelowOption(values['share-below']);
+  // One threshold from the command line for every target, or each target's
+  // own from the file: both at once would leave one of them silently unused.
+  const ownThreshold = listed.find((t) => t.shareBelow !== undefined);
+  if (shareBelow !== undefined && ownThreshold)
+    throw new UsageError(
+      `--share-below sets every target's threshold, and ${values.config} gives ${ownThreshold.schema}.${ownThreshold.table} its own "shareBelow": use one or the other`,
+    );
   return listed.map((t) => ({
     ...t,
     ...(values['accept-keyless'] ? { acceptKeylessQueries: true } : {}),

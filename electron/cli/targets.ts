@@ -1,7 +1,7 @@
 // Targets from the command line (--table, --key, --bucket-limit, --unique) or
-// from a file listing several: JSON (with an optional "uniqueness" per target),
-// or the original script's lines "table : key_column : bucket_limit" (#
-// starts a comment).
+// from a file listing several: JSON (with an optional "uniqueness",
+// "shareBelow" and "acceptKeylessQueries" per target), or the original
+// script's lines "table : key_column : bucket_limit" (# starts a comment).
 import fs from 'node:fs';
 import { MigrationTarget, UniqueEnforcement } from '../../shared/plan.js';
 import { parseTableName } from '../../shared/identifiers.js';
@@ -99,6 +99,22 @@ function uniquenessFromFile(value: unknown): Record<string, UniqueEnforcement> |
   return parsed.data;
 }
 
+/**
+ * A config file's `"shareBelow": 1000`: this target's keys under that many
+ * rows share the pool of small keys. Per target, because the threshold that
+ * makes sense is a share of each table's own rows.
+ */
+function shareBelowFromFile(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (!MigrationTarget.shape.shareBelow.safeParse(value).success) {
+    throw new PartwiseError(
+      'invalid_input',
+      `"shareBelow" must be a whole number of rows, 1 or more (keys with fewer rows share the pool of small keys), got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as number;
+}
+
 function validate(target: MigrationTarget): MigrationTarget {
   const parsed = MigrationTarget.safeParse(target);
   if (!parsed.success) throw new PartwiseError('invalid_input', parsed.error.issues.map((i) => i.message).join('; '));
@@ -130,6 +146,7 @@ export function targetsFromFile(path: string): MigrationTarget[] {
         bucketLimit?: number | string;
         acceptKeylessQueries?: unknown;
         uniqueness?: unknown;
+        shareBelow?: unknown;
       };
       const where = `${path} target ${i + 1}`;
       try {
@@ -139,11 +156,15 @@ export function targetsFromFile(path: string): MigrationTarget[] {
           item.bucketLimit === undefined ? undefined : String(item.bucketLimit),
           uniquenessFromFile(item.uniqueness),
         );
-        if (item.acceptKeylessQueries === undefined) return target;
-        if (typeof item.acceptKeylessQueries !== 'boolean') {
+        const shareBelow = shareBelowFromFile(item.shareBelow);
+        if (item.acceptKeylessQueries !== undefined && typeof item.acceptKeylessQueries !== 'boolean') {
           throw new PartwiseError('invalid_input', '"acceptKeylessQueries" must be true or false');
         }
-        return { ...target, acceptKeylessQueries: item.acceptKeylessQueries };
+        return {
+          ...target,
+          ...(item.acceptKeylessQueries !== undefined ? { acceptKeylessQueries: item.acceptKeylessQueries } : {}),
+          ...(shareBelow !== undefined ? { shareBelow } : {}),
+        };
       } catch (error) {
         throw new PartwiseError('invalid_input', `${where}: ${(error as Error).message}`);
       }

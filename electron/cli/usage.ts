@@ -33,9 +33,9 @@ Target:   --table schema.table --key column --bucket-limit N   (quoted names all
                      the whole table (table: the default where a registry can) or per bucket only; repeatable
           --share-below ROWS   plan/migrate: keys with fewer rows share a pool of buckets (one
                      level-1 partition for all of them) instead of a partition each; the plan
-                     counts the relations both ways
+                     counts the relations both ways (per target: "shareBelow" in a --config file)
           or --config FILE (JSON {"targets":[{"table","key","bucketLimit","acceptKeylessQueries",
-                            "uniqueness":{NAME:"table"}}]} or lines "table : key : limit")
+                            "uniqueness":{NAME:"table"},"shareBelow"}]} or lines "table : key : limit")
 Options:  --url URL          connection URL, or libpq key=value settings such as "service=prod"
                              (default: PGSERVICE, PG* environment variables and ~/.pgpass)
           --ssh USER@HOST[:PORT]  reach the server through an SSH tunnel via this bastion (host and
