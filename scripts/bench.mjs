@@ -11,6 +11,7 @@
 //             longest writer wait, apply rate, backlog over time
 //   access    SELECT and UPDATE by id and by key + id through the routing view against a
 //             plain table, simple and prepared, at 200 and 2,000 leaves
+//   keys      the application's writes during isolate and share of a pooled key: waits, ledger
 //   shared    10,000 keys, 95% under 1,000 rows: relations and by-id lookups through the
 //             view, one partition per key against small keys sharing a pool
 import { spawnSync } from 'node:child_process';
