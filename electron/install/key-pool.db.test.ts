@@ -243,7 +243,7 @@ describe('routing of small keys into the pool', () => {
     ).toEqual([{ pool: false, tickets: false }]);
   });
 
-  it('routes new keys into a pool that a member of the owning role made, the pool owned by the owner', async () => {
+  it('routes new keys into a pool that a member of the owning role made, the pool owned by the owner, its counter granted to it', async () => {
     const t = await createRoutedTable(db, { table: 'member_made', bucketLimit: 3 });
     const member = await db.createRole('pool_member');
     await db.admin.query(`GRANT ${ident(db.owner)} TO ${member.sql}`);
@@ -255,11 +255,18 @@ describe('routing of small keys into the pool', () => {
       await db.query(
         `SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_class c
           WHERE c.oid IN (SELECT pool_partition FROM partwise.key_pool WHERE config_id = $1
-                          UNION ALL SELECT ticket_sequence FROM partwise.key_pool WHERE config_id = $1
                           UNION ALL SELECT leaf_partition FROM partwise.pool_bucket WHERE config_id = $1)`,
         [t.configId],
       ),
     ).toEqual([{ owner: db.owner }]);
+    // The counter stays in Partwise's schema, where the owner may not create: granted, not given.
+    expect(
+      await db.query(
+        `SELECT has_sequence_privilege($2, ticket_sequence, 'USAGE, SELECT, UPDATE') AS granted
+           FROM partwise.key_pool WHERE config_id = $1`,
+        [t.configId, db.owner],
+      ),
+    ).toEqual([{ granted: true }]);
   });
 
   it('refuses to share before the table routes, a bad threshold, and changes only the threshold when run again', async () => {

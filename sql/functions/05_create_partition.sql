@@ -97,6 +97,29 @@ $$;
 COMMENT ON FUNCTION @extschema@.create_partition(name, name, text, text, text, name, boolean, text[]) IS
   'Creates one LIST partition under the first free candidate name unless it exists; returns its name.';
 
+-- take_owner_of(relation, schema, name): a relation Partwise made goes to the
+-- role that owns the relation it serves (a partition to its parent's owner,
+-- the partitioned table and the routing view to the original table's). A
+-- relation belongs to whoever created it, and a DBA often works as a member
+-- of the role that owns the application's tables: the tree would otherwise be
+-- the DBA's own, which the owning role's other members could not alter (ALTER
+-- TABLE on a parent recurses into partitions they do not own), and the serial
+-- sequences the routing view takes over must have the view's owner. The
+-- caller made the relation as a member of the owning role, so it may give it
+-- away. Locks: ACCESS EXCLUSIVE on the new relation (nobody uses it yet).
+CREATE OR REPLACE FUNCTION @extschema@.take_owner_of(p_relation regclass, p_schema name, p_name name)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_owner regrole := (SELECT c.relowner::regrole FROM pg_catalog.pg_class c WHERE c.oid = p_relation);
+BEGIN
+  IF v_owner <> current_user::regrole THEN
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %s', p_schema, p_name, v_owner);
+  END IF;
+END;
+$$;
+
 -- create_partition_offline: CREATE TABLE ... PARTITION OF, for a tree nobody
 -- uses yet. Locks: ACCESS EXCLUSIVE on the parent, until commit.
 CREATE OR REPLACE FUNCTION @extschema@.create_partition_offline(
@@ -108,6 +131,7 @@ BEGIN
   EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%L)%s',
                  p_schema, p_name, p_parent, p_bound,
                  @extschema@.partition_options(p_subpartition_column, p_storage_options));
+  PERFORM @extschema@.take_owner_of(p_parent, p_schema, p_name);
 END;
 $$;
 
@@ -143,6 +167,7 @@ BEGIN
                      @extschema@.partition_options(p_subpartition_column, p_storage_options),
                      (SELECT format(' TABLESPACE %I', t.spcname) FROM pg_catalog.pg_class c
                         JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = p_parent));
+      PERFORM @extschema@.take_owner_of(p_parent, p_schema, p_name);
       EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES IN (%L)', p_parent, p_schema, p_name, p_bound);
       PERFORM set_config('lock_timeout', v_previous_timeout, true);
       RETURN;

@@ -115,6 +115,10 @@ BEGIN
     PERFORM @extschema@.move_owned_sequences(v_old_view::regclass, v_view_sql::regclass);
     EXECUTE format('DROP VIEW %s', v_old_view);
   END;
+  -- The view takes the table's place, owner included (the partitioned table's
+  -- is the original's), when a member of the owning role made it: the serial
+  -- sequences it takes over must have the owner it has.
+  PERFORM @extschema@.take_owner_of(v_parted, v_config.table_schema, v_config.table_name);
 
   -- INSERT ... ON CONFLICT cannot work through the view: the INSTEAD OF
   -- trigger is not told about the clause, so DO NOTHING would raise the

@@ -72,15 +72,17 @@ BEGIN
   v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool, v_pool, '_' || v_config.bucket_column || '_0',
                                          '0', NULL, true, v_config.leaf_options);
   EXECUTE format('CREATE SEQUENCE @extschema@.%I AS bigint START WITH 1 MINVALUE 1', v_sequence);
-  -- Routing takes the pool's tickets and makes its next buckets as the role
-  -- that made the partitioned table (take_bucket_<id> is SECURITY DEFINER,
-  -- made with it): a member of that role running this must not keep the pool
-  -- and its counter to itself.
+  -- The pool is the table's, as its other partitions (take_owner_of), when a
+  -- member of the owning role makes it. Routing takes the pool's tickets as
+  -- the role that installed it (take_bucket_<id> is SECURITY DEFINER): that
+  -- role or any other member of the owning role, so the counter is granted
+  -- to the owning role. Granted, not given: a new owner would need CREATE on
+  -- Partwise's schema, which the table's owner may not have.
   SELECT c.relowner::regrole INTO v_owner FROM pg_catalog.pg_class c WHERE c.oid = v_parent;
   IF v_owner <> current_user::regrole THEN
     EXECUTE format('ALTER TABLE %I.%I OWNER TO %s', v_config.table_schema, v_pool, v_owner);
     EXECUTE format('ALTER TABLE %I.%I OWNER TO %s', v_config.table_schema, v_leaf, v_owner);
-    EXECUTE format('ALTER SEQUENCE @extschema@.%I OWNER TO %s', v_sequence, v_owner);
+    EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE @extschema@.%I TO %s', v_sequence, v_owner);
   END IF;
   INSERT INTO @extschema@.key_pool (config_id, pool_partition, ticket_sequence, current_bucket_id, current_leaf,
                                     current_first_ticket, current_capacity, rows_assigned)

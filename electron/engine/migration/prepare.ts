@@ -102,6 +102,13 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
         identitySequenceNames: new Map(sequences.filter((s) => s.replacement).map((s) => [s.column, s.replacement!])),
       });
       for (const statement of statements) await client.query(statement);
+      // The original's owner owns the new tree (and its identity sequences)
+      // when a member of that role runs the migration.
+      await client.query(`SELECT ${sql.install}.take_owner_of($1::regclass, $2, $3)`, [
+        sql.source,
+        target.schema,
+        target.partitionedTable,
+      ]);
       for (const check of checksBeforeCopy(info.constraints)) {
         await client.query(
           `SELECT ${sql.install}.copy_object_comment('constraint', $1::regclass, $2, $3::regclass, $2)`,
