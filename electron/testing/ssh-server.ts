@@ -6,7 +6,7 @@
 // without them the tests fail, saying what to install, instead of skipping.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -58,19 +58,60 @@ function requireSshd(): void {
   if (!isRoot()) throw new Error('The SSH tunnel tests start sshd with a test OS user and must run as root.');
 }
 
-function ensureUser(password: string): void {
-  try {
-    execFileSync('id', ['-u', SSH_TEST_USER], { stdio: 'ignore' });
-  } catch {
-    execFileSync(
-      'useradd',
-      ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', SSH_TEST_USER],
-      {
-        stdio: 'ignore',
-      },
-    );
+/**
+ * The test user's password, one per machine: test files that start a server
+ * at the same time (the db suite runs files in parallel) share the OS user,
+ * and a password set by each would lock the others out mid-test. Made once,
+ * published atomically (a link fails if another file made it first), read by
+ * every later server.
+ */
+function sharedPassword(): string {
+  const file = path.join(os.tmpdir(), `${SSH_TEST_USER}.password`);
+  if (!existsSync(file)) {
+    const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(draft, randomBytes(12).toString('base64url'), { mode: 0o600 });
+    try {
+      linkSync(draft, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      rmSync(draft, { force: true });
+    }
   }
-  execFileSync('chpasswd', { input: `${SSH_TEST_USER}:${password}\n` });
+  return readFileSync(file, 'utf8');
+}
+
+function ensureUser(password: string): void {
+  const exists = () => {
+    try {
+      execFileSync('id', ['-u', SSH_TEST_USER], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!exists()) {
+    try {
+      execFileSync(
+        'useradd',
+        ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', SSH_TEST_USER],
+        { stdio: 'ignore' },
+      );
+    } catch (error) {
+      // Another test file's server made it meanwhile.
+      if (!exists()) throw error;
+    }
+  }
+  // chpasswd locks /etc/shadow, and refuses at once while another holds it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync('chpasswd', { input: `${SSH_TEST_USER}:${password}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+      return;
+    } catch (error) {
+      if (attempt === 10) throw error;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
 }
 
 function keygen(file: string, passphrase = ''): void {
@@ -119,7 +160,7 @@ export async function startSshServer(): Promise<SshServer> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'partwise-test-ssh-'));
   // sshd reads authorized_keys as the test user.
   await fs.chmod(dir, 0o711);
-  const password = randomBytes(12).toString('base64url');
+  const password = sharedPassword();
   const passphrase = randomBytes(9).toString('base64url');
   ensureUser(password);
   const file = (name: string) => path.join(dir, name);
