@@ -161,6 +161,27 @@ export const MigrationPlan = z.object({
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
 
+/**
+ * The tree the migration makes: with small keys sharing, the keys at or above
+ * the threshold's partitions and the pool (one level-1 partition, its buckets
+ * the leaves); else a level-1 partition per key. Upper bounds as the plan's.
+ */
+export function plannedTree(plan: MigrationPlan): {
+  levelOne: number;
+  leaves: number;
+  maxLevelOne: number;
+  maxLeaves: number;
+} {
+  const p = plan.partitions;
+  const shared = p.placement ?? p;
+  return {
+    levelOne: shared.levelOne,
+    leaves: shared.leaves,
+    maxLevelOne: shared.levelOne + p.maxLevelOne - p.levelOne,
+    maxLeaves: shared.leaves + p.maxLeaves - p.leaves,
+  };
+}
+
 export function blockers(plan: MigrationPlan): PlanIssue[] {
   return plan.issues.filter((issue) => issue.severity === 'blocker');
 }

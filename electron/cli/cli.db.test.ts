@@ -122,10 +122,11 @@ describe('partwise command line', () => {
       '150',
     ]);
     expect(result.code, result.stderr).toBe(0);
-    // 4 keys of 100 rows: all under 150, 400 rows in buckets of 40.
+    // 4 keys of 100 rows: all under 150, 400 rows in buckets of 40; the tree made is the pool's.
     expect(result.stdout).toContain(
-      'small keys share 4 keys under 150 rows (400 rows) in one pool of 10 buckets: 1 level-1 (the pool one of them); 10 leaves',
+      'partitions       1 level-1 (the pool one of them); 10 leaves; a partition per key: 4 level-1, 12 leaves',
     );
+    expect(result.stdout).toContain('small keys share 4 keys under 150 rows (400 rows) in one pool of 10 buckets\n');
     const [, shared, perKey] = /relations +(\d+) with small keys sharing, (\d+) with a partition per key/.exec(
       result.stdout,
     )!;

@@ -1,5 +1,5 @@
 // The dry-run plan as text for a terminal (the app shows the same object).
-import type { MigrationPlan } from '../../shared/plan.js';
+import { plannedTree, type MigrationPlan } from '../../shared/plan.js';
 import { displayIdentifier } from '../../shared/identifiers.js';
 import { countOf, formatBytes } from '../../shared/text.js';
 import { formatWorkload } from './workload-text.js';
@@ -32,13 +32,14 @@ export function formatPlan(plan: MigrationPlan, options: { ddl: boolean }): stri
         .join(', ')}`,
     );
   }
+  const tree = plannedTree(plan);
   lines.push(
-    `  partitions       ${keysExact ? '' : '~'}${n(p.levelOne)} level-1${upTo(p.levelOne, p.maxLevelOne)}; ${estimate}${n(p.leaves)} leaves${upTo(p.leaves, p.maxLeaves)}`,
+    `  partitions       ${keysExact ? '' : '~'}${n(tree.levelOne)} level-1${upTo(tree.levelOne, tree.maxLevelOne)}${p.placement ? ' (the pool one of them)' : ''}; ${estimate}${n(tree.leaves)} leaves${upTo(tree.leaves, tree.maxLeaves)}${p.placement ? `; a partition per key: ${keysExact ? '' : '~'}${n(p.levelOne)} level-1, ${estimate}${n(p.leaves)} leaves` : ''}`,
   );
   if (p.placement) {
     const s = p.placement;
     lines.push(
-      `  small keys share ${estimate}${countOf(s.pooledKeys, 'key')} under ${countOf(s.threshold, 'row')} (${estimate}${n(s.pooledRows)} rows) in one pool of ${estimate}${countOf(s.poolBuckets, 'bucket')}: ${estimate}${n(s.levelOne)} level-1 (the pool one of them); ${estimate}${n(s.leaves)} leaves`,
+      `  small keys share ${estimate}${countOf(s.pooledKeys, 'key')} under ${countOf(s.threshold, 'row')} (${estimate}${n(s.pooledRows)} rows) in one pool of ${estimate}${countOf(s.poolBuckets, 'bucket')}`,
     );
     lines.push(
       `  relations        ${estimate}${n(s.relationsShared)} with small keys sharing, ${estimate}${n(s.relationsPerKey)} with a partition per key (partitions, their indexes, leaves' TOAST tables and TOAST indexes)`,

@@ -227,29 +227,52 @@ export async function planMigration(
     message: `${displayTableName(info)} becomes a view over ${displayIdentifier(names.partitionedTable)} whose INSTEAD OF INSERT trigger routes new rows; INSERT, COPY, UPDATE, DELETE and SELECT keep working through it. TRUNCATE and ALTER TABLE must name ${displayIdentifier(names.partitionedTable)}; after altering its columns, run "partwise refresh" to rebuild the view.`,
   });
 
-  const shownKeys = keysToList(distribution.keys, target.bucketLimit, {
+  // With small keys sharing, the DDL is that of the keys at or above the
+  // threshold, then the pool's (copy.ts makes it last).
+  const ownKeys = placement ? distribution.keys.filter((k) => k.rows >= placement.threshold) : distribution.keys;
+  const statementLimit = options.ddlStatementLimit ?? Number.POSITIVE_INFINITY;
+  const shownKeys = keysToList(ownKeys, target.bucketLimit, {
     keys: ddlKeyLimit,
-    statements: options.ddlStatementLimit ?? Number.POSITIVE_INFINITY,
+    statements: statementLimit - (placement ? POOL_STATEMENTS : 0),
   });
+  const shownStatements = shownKeys.reduce((sum, k) => sum + 1 + bucketsOf(k.rows, target.bucketLimit), 0);
+  // The pool's buckets listed: the first (among its POOL_STATEMENTS), and the next ones within the limit.
+  const poolListed = placement
+    ? 1 + Math.max(0, Math.min(placement.poolBuckets - 1, statementLimit - POOL_STATEMENTS - shownStatements))
+    : 0;
   const partitionNames = key
-    ? await predictPartitionNames(client, info.schema, names.nameStem, shownKeys, target.bucketLimit, bucketColumn)
-    : new Map<string, PredictedNames>();
-  checkPartitionNames(info, partitionNames, issues);
-  const ddl = key
-    ? planDdl(
-        info,
-        key,
-        target,
-        names.partitionedTable,
-        bucketColumn,
-        indexes,
-        distribution,
+    ? await predictPartitionNames(
+        client,
+        info.schema,
+        names.nameStem,
         shownKeys,
-        partitionNames,
-        server.versionNum,
+        target.bucketLimit,
+        bucketColumn,
+        poolListed,
       )
-    : [];
-  const fixedStatements = key ? 1 + (key.notNull ? 0 : 1) + indexes.length + 2 : 0;
+    : { keys: new Map<string, PredictedNames>() };
+  checkPartitionNames(info, partitionNames, issues);
+  const pooled = placement ? distribution.pooled! : { keys: 0, rows: 0, leaves: 0 };
+  const planned = key
+    ? planDdl(info, key, target, names.partitionedTable, bucketColumn, indexes, server.versionNum, {
+        exact,
+        shown: shownKeys,
+        names: partitionNames,
+        // The keys with a level-1 partition each: all of them, or those at or above the threshold.
+        own: {
+          keys: distribution.distinctKeys - pooled.keys,
+          leaves: distribution.leaves - pooled.leaves,
+          maxKeys: distribution.maxKeys - pooled.keys,
+          maxLeaves: distribution.maxLeaves - pooled.leaves,
+        },
+        ...(placement ? { pool: { placement, installSchema } } : {}),
+      })
+    : null;
+  // A statement per partition; the pool's level-1 partition and first bucket are among its POOL_STATEMENTS.
+  const partitionStatements = placement
+    ? placement.levelOne - 1 + (placement.leaves - 1) + POOL_STATEMENTS
+    : levelOne + leaves;
+  const unseen = distribution.maxKeys - distribution.distinctKeys + (distribution.maxLeaves - leaves);
   return {
     target,
     exact,
@@ -276,10 +299,9 @@ export async function planMigration(
     },
     names: { partitionedTable: names.partitionedTable, backupTable: names.backupTable, bucketColumn },
     diskBytesNeeded,
-    ddl,
-    // As the DDL listed, which is still a partition per key's.
-    ddlStatements: key ? fixedStatements + levelOne + leaves : 0,
-    maxDdlStatements: key ? fixedStatements + distribution.maxKeys + distribution.maxLeaves : 0,
+    ddl: planned?.ddl ?? [],
+    ddlStatements: planned ? planned.fixedStatements + partitionStatements : 0,
+    maxDdlStatements: planned ? planned.fixedStatements + partitionStatements + unseen : 0,
     // A managed table's plan (or one a run is working on) says that, not what its routing view lacks as a table.
     issues: sortIssues(managementSettled(issues) ? issues.filter(onlyManagement) : issues),
     uniqueness: uniquenessPlan(unique),
@@ -789,12 +811,34 @@ function keysToList(
   let budget = limits.statements;
   const listed = [];
   for (const k of keys.slice(0, limits.keys)) {
-    const statements = 1 + Math.max(1, Math.ceil(k.rows / bucketLimit));
+    const statements = 1 + bucketsOf(k.rows, bucketLimit);
     if (statements > budget) break;
     budget -= statements;
     listed.push(k);
   }
   return listed;
+}
+
+function bucketsOf(rows: number, bucketLimit: number): number {
+  return Math.max(1, Math.ceil(rows / bucketLimit));
+}
+
+/**
+ * The pool's statements listed in full, as create_key_pool runs them
+ * (17_key_pool.sql): its level-1 partition, attached as the DEFAULT one, its
+ * first bucket made detached and attached, its ticket counter. Its further
+ * buckets are one CREATE TABLE ... PARTITION OF each (provision_pool_buckets).
+ */
+const POOL_STATEMENTS = 5;
+
+interface DdlListing {
+  exact: boolean;
+  /** The keys whose partitions are listed, and their names. */
+  shown: { keyValue: string; rows: number }[];
+  names: PlannedNames;
+  /** Every key with a level-1 partition of its own, listed or not, and their upper bounds. */
+  own: { keys: number; leaves: number; maxKeys: number; maxLeaves: number };
+  pool?: { placement: NonNullable<MigrationPlan['partitions']['placement']>; installSchema: string };
 }
 
 function planDdl(
@@ -804,11 +848,10 @@ function planDdl(
   partitionedTable: string,
   bucketColumn: string,
   indexes: ReturnType<typeof indexPlans>,
-  distribution: KeyDistribution,
-  shown: { keyValue: string; rows: number }[],
-  partitionNames: Map<string, PredictedNames>,
   serverVersionNum: number,
-): string[] {
+  listing: DdlListing,
+): { ddl: string[]; fixedStatements: number } {
+  const { shown, own, pool } = listing;
   const root = qualified(info.schema, partitionedTable);
   const ddl = partitionedTableStatements(info, {
     partitioned: root,
@@ -817,8 +860,9 @@ function planDdl(
     serverVersionNum,
     identitySequenceNames: new Map(),
   }).map((statement) => `${statement};`);
+  const fixedStatements = ddl.length + indexes.length + 2;
   for (const k of shown) {
-    const names = partitionNames.get(k.keyValue);
+    const names = listing.names.keys.get(k.keyValue);
     const levelOne = names?.levelOne;
     if (!names || !levelOne) {
       ddl.push(`-- no free name for the level-1 partition of key ${literal(k.keyValue)}`);
@@ -836,32 +880,65 @@ function planDdl(
     });
   }
   // The keys not listed (past the listing limits, or not named by statistics).
-  const listedLeaves = shown.reduce((sum, k) => sum + Math.max(1, Math.ceil(k.rows / target.bucketLimit)), 0);
-  const moreKeys = distribution.distinctKeys - shown.length;
+  const listedLeaves = shown.reduce((sum, k) => sum + bucketsOf(k.rows, target.bucketLimit), 0);
+  const moreKeys = own.keys - shown.length;
   if (moreKeys > 0) {
-    const exact = distribution.method === 'scanned';
-    const moreLeaves = Math.max(distribution.leaves - listedLeaves, moreKeys);
+    const moreLeaves = Math.max(own.leaves - listedLeaves, moreKeys);
     const bounds = [
-      ...(distribution.maxKeys > distribution.distinctKeys
-        ? [countOf(distribution.maxKeys - shown.length, 'key')]
-        : []),
-      ...(distribution.maxLeaves > distribution.leaves
-        ? [countOf(distribution.maxLeaves - listedLeaves, 'leaf', 'leaves')]
-        : []),
+      ...(own.maxKeys > own.keys ? [countOf(own.maxKeys - shown.length, 'key')] : []),
+      ...(own.maxLeaves > own.leaves ? [countOf(own.maxLeaves - listedLeaves, 'leaf', 'leaves')] : []),
     ];
     const bound = bounds.length > 0 ? ` (estimated; up to ${bounds.join(' and ')})` : '';
     ddl.push(
-      `-- ... and, alike, ${exact ? '' : 'about '}${countOf(moreKeys, 'more level-1 partition')} with ${countOf(moreLeaves, 'leaf', 'leaves')}${bound}`,
+      `-- ... and, alike, ${listing.exact ? '' : 'about '}${countOf(moreKeys, 'more level-1 partition')} with ${countOf(moreLeaves, 'leaf', 'leaves')}${bound}`,
     );
   }
+  if (pool) ddl.push(...poolDdl(info.schema, root, bucketColumn, listing.exact, pool, listing.names.pool));
   ddl.push(
-    `-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}`,
+    `-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}${pool ? `; in the pool, the pooled keys' rows numbered one after the other` : ''}`,
   );
   for (const index of indexes) ddl.push(index.statement(root));
   ddl.push(
     `ALTER TABLE ${info.qualified} RENAME TO ${ident(derivedName(info.name, '_backup'))};  -- at the swap, under a short lock`,
     `CREATE VIEW ${info.qualified} AS SELECT ${info.columns.map((c) => ident(c.name)).join(', ')} FROM ${root};  -- with an INSTEAD OF INSERT trigger that routes rows`,
   );
+  return { ddl, fixedStatements };
+}
+
+/** The pool of small keys' statements, as create_key_pool and provision_pool_buckets run them, after the other keys' partitions. */
+function poolDdl(
+  schema: string,
+  root: string,
+  bucketColumn: string,
+  exact: boolean,
+  { placement, installSchema }: NonNullable<DdlListing['pool']>,
+  names: PredictedNames | undefined,
+): string[] {
+  const about = exact ? '' : 'about ';
+  const ddl = [
+    `-- the pool of small keys: ${about}${countOf(placement.pooledKeys, 'key')} under ${countOf(placement.threshold, 'row')}, ${about}${countOf(placement.pooledRows, 'row')} in ${about}${countOf(placement.poolBuckets, 'bucket')}`,
+  ];
+  if (!names?.levelOne) return [...ddl, '-- no free name for the pool of small keys'];
+  const poolTable = qualified(schema, names.levelOne);
+  const like = (parent: string): string =>
+    `(LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE)`;
+  ddl.push(
+    `CREATE TABLE ${poolTable} ${like(root)} PARTITION BY LIST (${ident(bucketColumn)});`,
+    `ALTER TABLE ${root} ATTACH PARTITION ${poolTable} DEFAULT;`,
+  );
+  names.leaves.forEach((leaf, b) => {
+    if (!leaf) ddl.push(`-- no free name for bucket ${b} of the pool`);
+    else if (b > 0) ddl.push(`CREATE TABLE ${qualified(schema, leaf)} PARTITION OF ${poolTable} FOR VALUES IN (${b});`);
+    else {
+      ddl.push(
+        `CREATE TABLE ${qualified(schema, leaf)} ${like(poolTable)};`,
+        `ALTER TABLE ${poolTable} ATTACH PARTITION ${qualified(schema, leaf)} FOR VALUES IN (0);`,
+        `CREATE SEQUENCE ${ident(installSchema)}.pool_ticket_N AS bigint START WITH 1 MINVALUE 1;  -- the pool's ticket counter; N is the table's config_id`,
+      );
+    }
+  });
+  const more = placement.poolBuckets - names.leaves.length;
+  if (more > 0) ddl.push(`-- ... and, alike, ${about}${countOf(more, 'more pool bucket')}`);
   return ddl;
 }
 
@@ -874,10 +951,17 @@ interface PredictedNames {
   preferredLeaves: string[];
 }
 
+/** The names of the listed keys' partitions, and of the pool's and its listed buckets. */
+interface PlannedNames {
+  keys: Map<string, PredictedNames>;
+  pool?: PredictedNames;
+}
+
 /**
- * The names the migration will give the shown keys' partitions: the first
- * candidate name that no relation or type of the schema holds
- * (create_partition's rule), read from the catalog, so that a collision with
+ * The names the migration will give the shown keys' partitions, then the
+ * pool's (made after them) when poolBuckets are listed: the first candidate
+ * name that no relation or type of the schema holds (create_partition's and
+ * create_key_pool's rule), read from the catalog, so that a collision with
  * another table's partitions or an unrelated table shows in the DDL. Read-only.
  */
 async function predictPartitionNames(
@@ -887,14 +971,19 @@ async function predictPartitionNames(
   keys: { keyValue: string; rows: number }[],
   bucketLimit: number,
   bucketColumn: string,
-): Promise<Map<string, PredictedNames>> {
-  const levelOneParts = keys.map((k) => levelOneNameParts(nameStem, k.keyValue));
+  poolBuckets: number,
+): Promise<PlannedNames> {
+  const levelOneParts: [string, string][] = keys.map((k) => levelOneNameParts(nameStem, k.keyValue));
+  const buckets = keys.map((k) => bucketsOf(k.rows, bucketLimit));
+  if (poolBuckets > 0) {
+    levelOneParts.push([`${nameStem}_shared`, '']);
+    buckets.push(poolBuckets);
+  }
   const levelOnes = await firstFreeNames(client, schema, levelOneParts);
   const leafParts: { key: number; parts: [string, string] }[] = [];
-  keys.forEach((k, i) => {
-    const levelOne = levelOnes[i];
+  levelOnes.forEach((levelOne, i) => {
     if (levelOne === undefined) return;
-    for (let b = 0; b < Math.max(1, Math.ceil(k.rows / bucketLimit)); b++) {
+    for (let b = 0; b < buckets[i]!; b++) {
       leafParts.push({ key: i, parts: leafNameParts(levelOne, bucketColumn, b) });
     }
   });
@@ -903,17 +992,19 @@ async function predictPartitionNames(
     schema,
     leafParts.map((l) => l.parts),
   );
-  const result = new Map<string, PredictedNames>();
-  keys.forEach((k, i) => {
+  const predicted = levelOneParts.map((parts, i): PredictedNames => {
     const mine = leafParts.map((l, j) => ({ ...l, name: leaves[j] })).filter((l) => l.key === i);
-    result.set(k.keyValue, {
+    return {
       levelOne: levelOnes[i],
-      preferredLevelOne: partitionNameCandidate(...levelOneParts[i]!, 0),
+      preferredLevelOne: partitionNameCandidate(...parts, 0),
       leaves: mine.map((l) => l.name),
       preferredLeaves: mine.map((l) => partitionNameCandidate(...l.parts, 0)),
-    });
+    };
   });
-  return result;
+  return {
+    keys: new Map(keys.map((k, i) => [k.keyValue, predicted[i]!])),
+    ...(poolBuckets > 0 ? { pool: predicted[keys.length]! } : {}),
+  };
 }
 
 /** For each (base, suffix), the first candidate name that no relation or type of the schema holds, nor an earlier one of the list. */
@@ -951,10 +1042,10 @@ async function firstFreeNames(
 }
 
 /** Partitions whose preferred names other relations hold: they take the next free one, or none is left. */
-function checkPartitionNames(info: TableInfo, names: Map<string, PredictedNames>, issues: PlanIssue[]): void {
+function checkPartitionNames(info: TableInfo, names: PlannedNames, issues: PlanIssue[]): void {
   const moved: string[] = [];
   const missing: string[] = [];
-  for (const predicted of names.values()) {
+  for (const predicted of [...names.keys.values(), ...(names.pool ? [names.pool] : [])]) {
     const pairs: [string | undefined, string][] = [
       [predicted.levelOne, predicted.preferredLevelOne],
       ...predicted.leaves.map((leaf, b): [string | undefined, string] => [leaf, predicted.preferredLeaves[b]!]),

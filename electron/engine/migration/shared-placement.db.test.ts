@@ -7,6 +7,9 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate, planMigration, verifyRun } from '../index.js';
+import type { PlanOptions } from '../plan.js';
+import { formatPlan } from '../../cli/plan-text.js';
+import { countOf } from '../../../shared/text.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { createSkewedMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
@@ -39,17 +42,51 @@ async function relationsOf(partitioned: string): Promise<{ levelOne: number; lea
   return row!;
 }
 
-async function planOf(table: string, shareBelow?: number) {
+async function planOf(table: string, shareBelow?: number, listing: Partial<PlanOptions> = {}) {
   const client = await db.connect();
   try {
     return await planMigration(
       client,
       { schema: 'public', table, keyColumn: 'customer_id', bucketLimit: LIMIT, ...(shareBelow ? { shareBelow } : {}) },
-      { counting: 'exact' },
+      { counting: 'exact', ...listing },
     );
   } finally {
     await client.end();
   }
+}
+
+/** What the catalog holds of the DDL a plan lists: the tree's partitions by name, the DEFAULT one, the root's indexes, the pool's ticket counter. */
+async function treeDdlOf(table: string) {
+  const [row] = await db.query<{ partitions: string[]; pool: string | null; indexes: number; counters: number }>(
+    `WITH tree AS (SELECT relid FROM pg_partition_tree($1::regclass) WHERE level > 0)
+     SELECT ARRAY(SELECT relid::text FROM tree ORDER BY 1) AS partitions,
+            (SELECT relid::text FROM tree JOIN pg_class c ON c.oid = tree.relid
+              WHERE pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT') AS pool,
+            (SELECT count(*)::int FROM pg_index WHERE indrelid = $1::regclass) AS indexes,
+            (SELECT count(*)::int FROM partwise.key_pool p JOIN partwise.partition_config c USING (config_id)
+              WHERE c.partitioned_table = $2) AS counters`,
+    [`${table}_partitioned`, `${table}_partitioned`],
+  );
+  return row!;
+}
+
+/** The statements a plan lists (comments aside), by what they make. */
+function listedDdl(ddl: string[], table: string) {
+  const statements = ddl.filter((s) => !s.startsWith('--'));
+  const made = (pattern: RegExp): string[] =>
+    statements
+      .flatMap((s) => pattern.exec(s)?.[1] ?? [])
+      .map((name) => name.replace(/^"public"\./, '').replace(/^"(.*)"$/, '$1'));
+  return {
+    statements: statements.length,
+    partitions: made(/^CREATE TABLE (\S+) /)
+      .filter((name) => name !== `${table}_partitioned`)
+      .sort(),
+    pool: made(/ATTACH PARTITION (\S+) DEFAULT;/),
+    counters: statements.filter((s) => s.startsWith('CREATE SEQUENCE')).length,
+    indexes: statements.filter((s) => /^(CREATE (UNIQUE )?INDEX|ALTER TABLE \S+ ADD (PRIMARY KEY|CONSTRAINT))/.test(s))
+      .length,
+  };
 }
 
 async function configOf(table: string): Promise<number> {
@@ -169,6 +206,66 @@ describe('migration with shared placement', () => {
     expect(again.status, again.message).toBe('succeeded');
   });
 
+  it('lists and counts the DDL the migration runs, and the partitions it makes, with small keys sharing and without', async () => {
+    for (const shareBelow of [THRESHOLD, undefined]) {
+      const table = shareBelow ? 'listed_shared' : 'listed_own';
+      await createSkewedMirroredTable(db, table, SHAPE);
+      const plan = await planOf(table, shareBelow, { ddlKeyLimit: 1000 });
+      const outcome = await migrate(db.pool, [
+        {
+          schema: 'public',
+          table,
+          keyColumn: 'customer_id',
+          bucketLimit: LIMIT,
+          ...(shareBelow ? { shareBelow } : {}),
+        },
+      ]);
+      expect(outcome.status, outcome.message).toBe('succeeded');
+      const catalog = await treeDdlOf(table);
+      const listed = listedDdl(plan.ddl, table);
+      // Every statement listed, and counted: each partition made by name, the pool attached as the DEFAULT one.
+      expect(listed.statements).toBe(plan.ddlStatements);
+      expect(plan.maxDdlStatements).toBe(plan.ddlStatements);
+      expect(listed).toEqual({
+        statements: plan.ddlStatements,
+        partitions: [...catalog.partitions].sort(),
+        pool: catalog.pool ? [catalog.pool] : [],
+        counters: catalog.counters,
+        indexes: catalog.indexes,
+      });
+      expect(catalog.pool === null).toBe(shareBelow === undefined);
+      // The table, a statement per partition and per index, the rename and the
+      // view; and the pool's: attached as the DEFAULT partition, its first
+      // bucket made then attached, its ticket counter.
+      expect(plan.ddlStatements).toBe(
+        1 + catalog.partitions.length + catalog.indexes + 2 + (catalog.pool ? 2 + catalog.counters : 0),
+      );
+      // The partitions line gives the catalog's figures.
+      const tree = await relationsOf(`${table}_partitioned`);
+      expect(formatPlan(plan, { ddl: false })).toContain(
+        `partitions       ${tree.levelOne} level-1${shareBelow ? ' (the pool one of them)' : ''}; ${tree.leaves} leaves${shareBelow ? `; a partition per key: ${SHAPE.small + SHAPE.large} level-1` : '\n'}`,
+      );
+      expect(formatPlan(plan, { ddl: true })).toContain(`DDL (${plan.ddlStatements} DDL statements):`);
+      if (!shareBelow) continue;
+      // A long listing is cut as before, its count unchanged: keys first, then the pool's buckets.
+      const placement = plan.partitions.placement!;
+      // (Planned on a table of the same shape: the migrated one is now a routing view.)
+      await createSkewedMirroredTable(db, 'listed_again', SHAPE);
+      const cutKeys = await planOf('listed_again', shareBelow, { ddlKeyLimit: 1 });
+      expect(cutKeys.ddlStatements).toBe(plan.ddlStatements);
+      expect(cutKeys.ddl).toContain(
+        `-- ... and, alike, ${countOf(SHAPE.large - 1, 'more level-1 partition')} with ${(SHAPE.large - 1) * Math.ceil(SHAPE.largeRows / LIMIT)} leaves`,
+      );
+      expect(listedDdl(cutKeys.ddl, 'listed_again').pool).toHaveLength(1);
+      const cutBuckets = await planOf('listed_again', shareBelow, { ddlStatementLimit: 20 });
+      expect(cutBuckets.ddlStatements).toBe(plan.ddlStatements);
+      expect(cutBuckets.ddl).toContain(`-- ... and, alike, ${countOf(placement.poolBuckets - 1, 'more pool bucket')}`);
+      expect(cutBuckets.ddl.filter((s) => !s.startsWith('--') && / PARTITION OF /.test(s)).length).toBeLessThanOrEqual(
+        20,
+      );
+    }
+  });
+
   it("sizes the plan's lock-table figure and time by the shared tree", async () => {
     const table = 'sized';
     await createSkewedMirroredTable(db, table, SHAPE);
@@ -187,8 +284,8 @@ describe('migration with shared placement', () => {
     ]);
     const fewer = perKey.partitions.levelOne + perKey.partitions.leaves - placement.levelOne - placement.leaves;
     expect(fewer).toBeGreaterThan(50);
-    // The DDL listed is still a partition per key's, and so is its count.
-    expect(shared.ddlStatements).toBe(perKey.ddlStatements);
+    // The DDL is the shared tree's: a statement per partition, and the pool's three beyond them.
+    expect(shared.ddlStatements).toBe(perKey.ddlStatements - fewer + 3);
     expect(shared.estimatedSeconds).toBeLessThanOrEqual(perKey.estimatedSeconds);
   });
 
