@@ -213,6 +213,8 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
   const blocked = target.table === 'events';
   // One row per bucket: a tree past the lock table, as the engine refuses it.
   const tooLarge = target.bucketLimit === 1;
+  const placement = target.shareBelow ? placementOf(target.shareBelow, target.bucketLimit, distinct, leaves) : null;
+  const treeStatements = placement ? placement.levelOne + placement.leaves + 3 : distinct + leaves;
   const partitioned = `${target.table}_p`;
   const ddl = [
     `CREATE TABLE ${target.schema}.${partitioned} (LIKE ${target.schema}.${target.table} INCLUDING DEFAULTS, bucket_id integer NOT NULL DEFAULT 0) PARTITION BY LIST (${target.keyColumn})`,
@@ -257,7 +259,7 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
       lockedByFullScan: leaves * 3 + distinct,
       lockTableCapacity: 64 * 120,
       recommendedMaxLocks: null,
-      ...(target.shareBelow ? { placement: placementOf(target.shareBelow, target.bucketLimit, distinct, leaves) } : {}),
+      ...(placement ? { placement } : {}),
     },
     names: {
       partitionedTable: `${target.schema}.${partitioned}`,
@@ -266,8 +268,9 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
     },
     diskBytesNeeded: rows * 260,
     ddl,
-    ddlStatements: 1 + distinct + leaves + 3,
-    maxDdlStatements: exact ? 1 + distinct + leaves + 3 : 1 + distinct * 2 + leaves + distinct + 3,
+    // A statement per partition (the pool's five beyond its further buckets, as the engine counts them).
+    ddlStatements: 1 + treeStatements + 3,
+    maxDdlStatements: exact ? 1 + treeStatements + 3 : 1 + treeStatements + distinct + distinct + 3,
     issues: [
       ...(blocked
         ? [

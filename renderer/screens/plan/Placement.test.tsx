@@ -33,6 +33,19 @@ describe("the plan's placement", () => {
     expect(screen.getByTestId('placement-relations-per-key').textContent).toBe(
       '~96,018 (~12,000 level-1 partitions; ~12,003 leaves)',
     );
+    // The summary and the DDL count are the shared tree's, the per-key figures beside them.
+    const levelOne = screen.getByTestId('plan-level-one');
+    expect(levelOne.querySelector('.stat-value')!.textContent).toBe('1,201');
+    expect(levelOne.querySelector('.stat-note')!.textContent).toBe(
+      'up to 13,201; the pool one of them; 12,000 with a partition per key',
+    );
+    const leaves = screen.getByTestId('plan-leaves');
+    expect(leaves.querySelector('.stat-value')!.textContent).toBe('1,204');
+    expect(leaves.querySelector('.stat-note')!.textContent).toBe(
+      'up to 13,204; 12,003 with a partition per key; the tree is 344% of the lock table',
+    );
+    // The table, a statement per partition, the pool's three beyond them, the indexes and the view.
+    expect(screen.getByTestId('plan-ddl-count').textContent).toMatch(/^\(about 2,412 statements, up to /);
 
     // Another threshold, applied when the field is left.
     const threshold = screen.getByTestId('placement-threshold');

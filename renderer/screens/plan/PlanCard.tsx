@@ -1,7 +1,7 @@
 // The plan of one target: what the migration will do, what stands in its way
 // (blockers) or deserves a look (warnings), and the DDL it will run.
 import { useState } from 'react';
-import type { MigrationPlan, PlanIssue } from '../../../shared/plan';
+import { plannedTree, type MigrationPlan, type PlanIssue } from '../../../shared/plan';
 import { displayTableName } from '../../../shared/identifiers';
 import { CopyButton } from '../../components/CopyButton';
 import { Icon } from '../../components/Icon';
@@ -54,9 +54,21 @@ export function IssueItem({ issue }: { issue: PlanIssue }) {
   );
 }
 
-function Stat({ label, value, note, tone }: { label: string; value: string; note?: string; tone?: 'warn' | 'bad' }) {
+function Stat({
+  label,
+  value,
+  note,
+  tone,
+  testId,
+}: {
+  label: string;
+  value: string;
+  note?: string;
+  tone?: 'warn' | 'bad';
+  testId?: string;
+}) {
   return (
-    <div className={tone ? `stat tone-${tone}` : 'stat'}>
+    <div className={tone ? `stat tone-${tone}` : 'stat'} data-testid={testId}>
       <div className="stat-label">{label}</div>
       <div className="stat-value num">{value}</div>
       {note && <div className="stat-note">{note}</div>}
@@ -79,9 +91,15 @@ export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connecti
   const upTo = (value: number, max: number): string | undefined =>
     max > value ? `up to ${formatNumber(max)}` : undefined;
   const keysCounted = plan.counting.method !== 'statistics';
+  // The tree the migration makes: with small keys sharing, the pool's and the larger keys' partitions.
+  const tree = plannedTree(plan);
+  const perKey = (count: number): string | undefined =>
+    p.placement ? `${formatNumber(count)} with a partition per key` : undefined;
+  const notes = (...parts: (string | undefined)[]): string | undefined =>
+    parts.filter((part) => part !== undefined).join('; ') || undefined;
   // The whole tree against the lock table (the engine's partition_tree_* checks):
   // what a query that does not filter by the key, or a registry's trigger, locks at once.
-  const treeShare = p.lockTableCapacity > 0 ? (1 + p.maxLevelOne + p.maxLeaves) / p.lockTableCapacity : 0;
+  const treeShare = p.lockTableCapacity > 0 ? (1 + tree.maxLevelOne + tree.maxLeaves) / p.lockTableCapacity : 0;
 
   return (
     <article
@@ -123,16 +141,26 @@ export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connecti
           value={formatNumber(plan.key.nullRows)}
           tone={plan.key.nullRows > 0 ? 'bad' : undefined}
         />
-        <Stat label="Level-1 partitions" value={formatNumber(p.levelOne)} note={upTo(p.levelOne, p.maxLevelOne)} />
+        <Stat
+          label="Level-1 partitions"
+          value={formatNumber(tree.levelOne)}
+          note={notes(
+            upTo(tree.levelOne, tree.maxLevelOne),
+            p.placement ? 'the pool one of them' : undefined,
+            perKey(p.levelOne),
+          )}
+          testId="plan-level-one"
+        />
         <Stat
           label="Leaves"
-          value={formatNumber(p.leaves)}
-          note={
-            treeShare > 0.5
-              ? `${upTo(p.leaves, p.maxLeaves) ?? ''}${p.maxLeaves > p.leaves ? '; ' : ''}the tree is ${formatPercent(treeShare)} of the lock table`
-              : upTo(p.leaves, p.maxLeaves)
-          }
+          value={formatNumber(tree.leaves)}
+          note={notes(
+            upTo(tree.leaves, tree.maxLeaves),
+            perKey(p.leaves),
+            treeShare > 0.5 ? `the tree is ${formatPercent(treeShare)} of the lock table` : undefined,
+          )}
           tone={treeShare > 1 ? 'bad' : treeShare > 0.5 ? 'warn' : undefined}
+          testId="plan-leaves"
         />
         <Stat
           label="Locks for a full scan"
