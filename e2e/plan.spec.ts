@@ -90,6 +90,15 @@ test('a tree the lock table cannot hold blocks Start; the start dialog repeats t
   await test.step('small keys share: the plan counts the keys pooled and the relations both ways', async () => {
     const placement = plan.card(EVENTS).getByTestId('plan-placement');
     await expect(placement.getByTestId('placement-per-key')).toBeVisible();
+    const card = plan.card(EVENTS);
+    // A partition per key: a statement per partition, beside the table's, its indexes' and the view's.
+    const ddlCount = async (): Promise<number> =>
+      Number(
+        /^\((?:about )?([\d,]+) statements?/
+          .exec((await card.getByTestId('plan-ddl-count').textContent())!)![1]!
+          .replace(/,/g, ''),
+      );
+    const perKeyDdl = await ddlCount();
     await placement.getByTestId('placement-share').check();
     await expect(placement.getByTestId('placement-counts')).toBeVisible();
     const [expected] = await db.query<{ keys: number; rows: number }>(
@@ -102,6 +111,30 @@ test('a tree the lock table cannot hold blocks Start; the start dialog repeats t
     );
     await expect(placement.getByTestId('placement-relations-shared')).toContainText('the pool one of them');
     await expect(placement.getByTestId('placement-relations-per-key')).toContainText('60 level-1 partitions');
+    // The summary and the DDL count are the tree the migration makes: the larger keys' partitions and the pool.
+    const [tree] = await db.query<{ own: number; ownLeaves: number; leaves: number }>(
+      `SELECT count(*) FILTER (WHERE n >= 1000)::int AS own,
+              coalesce(sum(ceil(n / 2500.0)) FILTER (WHERE n >= 1000), 0)::int AS "ownLeaves",
+              sum(ceil(n / 2500.0))::int AS leaves
+         FROM (SELECT count(*) AS n FROM public.${EVENTS_TABLE} GROUP BY ${KEY_COLUMN}) k`,
+    );
+    const levelOne = card.getByTestId('plan-level-one');
+    await expect(levelOne.locator('.stat-value')).toHaveText(String(tree!.own + 1));
+    await expect(levelOne.locator('.stat-note')).toHaveText('the pool one of them; 60 with a partition per key');
+    const leaves = card.getByTestId('plan-leaves');
+    await expect(leaves.locator('.stat-value')).toHaveText((tree!.ownLeaves + buckets).toLocaleString('en-US'));
+    await expect(leaves.locator('.stat-note')).toContainText(`${tree!.leaves} with a partition per key`);
+    // The pool's partitions in place of the pooled keys', and its three statements beyond them
+    // (attached as the DEFAULT partition, its first bucket attached, its ticket counter).
+    const sharedDdl = perKeyDdl - (60 + tree!.leaves) + (tree!.own + 1 + tree!.ownLeaves + buckets) + 3;
+    await expect(card.getByTestId('plan-ddl-count')).toHaveText(
+      new RegExp(`^\\((about )?${sharedDdl.toLocaleString('en-US')} statements`),
+    );
+    await expect(card.getByTestId('plan-ddl')).toContainText('ATTACH PARTITION');
+    // The last of the largest keys listed (tenant 8, 889 rows) goes to the pool.
+    await expect(card.getByTestId('plan-largest-key').last()).toHaveText(/^8889in pool$/);
+    await card.getByTestId('plan-summary').scrollIntoViewIfNeeded();
+    await screenshots(page, 'plan-placement-summary');
     await placement.scrollIntoViewIfNeeded();
     await screenshots(page, 'plan-placement');
   });

@@ -83,6 +83,14 @@ describe("the plan's placement", () => {
     expect(useTargets.getState().byConnection.sandbox).toEqual([target]);
   });
 
+  it('marks the largest keys under the threshold as in the pool, without buckets of their own', async () => {
+    useTargets.setState({ byConnection: { sandbox: [{ ...target, shareBelow: 100_000 }] } });
+    renderWithApi(<PlanScreen />);
+    await screen.findByTestId('placement-counts');
+    const rows = screen.getAllByTestId('plan-largest-key').map((row) => row.textContent);
+    expect(rows).toEqual(['1042310,5521', '77201,0041', '512098,113in pool', '940,221in pool']);
+  });
+
   it('goes back to a partition per key when unticked', async () => {
     useTargets.setState({ byConnection: { sandbox: [{ ...target, shareBelow: 1000 }] } });
     const { api } = renderWithApi(<PlanScreen />);

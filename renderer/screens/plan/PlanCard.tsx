@@ -213,10 +213,15 @@ export function PlanCard({ plan, connectionId }: { plan: MigrationPlan; connecti
               </thead>
               <tbody>
                 {plan.key.largest.slice(0, 8).map((key) => (
-                  <tr key={key.keyValue}>
+                  <tr key={key.keyValue} data-testid="plan-largest-key">
                     <td className="mono">{key.keyValue}</td>
                     <td className="right num">{formatNumber(key.rows)}</td>
-                    <td className="right num">{formatNumber(Math.max(1, Math.ceil(key.rows / target.bucketLimit)))}</td>
+                    {/* A key under the sharing threshold has no buckets of its own: its rows fill the pool's. */}
+                    <td className="right num">
+                      {p.placement && key.rows < p.placement.threshold
+                        ? 'in pool'
+                        : formatNumber(Math.max(1, Math.ceil(key.rows / target.bucketLimit)))}
+                    </td>
                   </tr>
                 ))}
               </tbody>
