@@ -8,11 +8,13 @@ import { finalize } from '../electron/engine/index.js';
 import { expect, test } from './support/fixtures.js';
 import { migrateTable } from './support/managed.js';
 import { SCREENSHOT_DIR } from './support/paths.js';
+import type { TestDatabase } from './support/postgres.js';
 import { EVENTS_TABLE, KEY_COLUMN } from './support/seed.js';
 
 const EVENTS = `public.${EVENTS_TABLE}`;
 
-test('isolates a pooled tenant from the Explorer', async ({ app, db, page }) => {
+/** The events table migrated with a partition per key and finalized, then given a pool of keys under 1,000 rows. */
+async function migrateWithPool(db: TestDatabase): Promise<void> {
   const runId = await migrateTable(db, {
     schema: 'public',
     table: EVENTS_TABLE,
@@ -26,8 +28,12 @@ test('isolates a pooled tenant from the Explorer', async ({ app, db, page }) => 
     await pool.end();
   }
   // As the table's owner, as the app would (the pool's ticket counter is the owner's).
-  // New tenants 501 to 520 are pooled; tenant 507 writes 1,500 rows, more than the threshold.
   await db.queryAsOwner(`SELECT partwise.share_small_keys(config_id, 1000) FROM partwise.partition_config`);
+}
+
+test('isolates a pooled tenant from the Explorer', async ({ app, db, page }) => {
+  await migrateWithPool(db);
+  // New tenants 501 to 520 are pooled; tenant 507 writes 1,500 rows, more than the threshold.
   await db.queryAsOwner(
     `INSERT INTO ${EVENTS_TABLE} (${KEY_COLUMN}, kind, payload)
      SELECT 501 + g % 20, 'order', 'p' FROM generate_series(1, 2000) g
@@ -96,19 +102,7 @@ test('isolates a pooled tenant from the Explorer', async ({ app, db, page }) => 
 // table, the result says how long it was held, and the tree shows the key in
 // the pool without a refresh; its partition is gone; Runs lists the action.
 test('shares a tenant with a partition of its own into the pool from the Explorer', async ({ app, db, page }) => {
-  const runId = await migrateTable(db, {
-    schema: 'public',
-    table: EVENTS_TABLE,
-    keyColumn: KEY_COLUMN,
-    bucketLimit: 1_000,
-  });
-  const pool = new pg.Pool({ ...db.connection, max: 2 });
-  try {
-    await finalize(pool, runId);
-  } finally {
-    await pool.end();
-  }
-  await db.queryAsOwner(`SELECT partwise.share_small_keys(config_id, 1000) FROM partwise.partition_config`);
+  await migrateWithPool(db);
   // Tenant 60, the smallest of the seed, has a partition of its own since the migration.
   const [tenant] = await db.query<{ rows: number; partition: string }>(
     `SELECT (SELECT count(*)::int FROM ${EVENTS_TABLE} WHERE ${KEY_COLUMN} = 60) AS rows,
