@@ -140,20 +140,25 @@ export async function planMigration(
 
   const levelOne = distribution.distinctKeys;
   const leaves = distribution.leaves;
-  const tree = { leaves, levelOne, largestKeyRows: distribution.keys[0]?.rows ?? 0 };
-  const workload =
-    key && info.kind === 'r' ? await workloadForPlan(client, info, target, tree, server.currentUser) : null;
-  issues.push(...(workload?.issues ?? []));
   const indexCount = indexes.length;
   const capacity = lockTableCapacity(server);
   const placement =
     target.shareBelow !== undefined && distribution.pooled
       ? await placementCounts(client, info, target, distribution, indexCount)
       : undefined;
+  // The leaves a statement that does not name the key reads are the tree's the migration makes.
+  const tree = {
+    leaves: placement?.leaves ?? leaves,
+    levelOne: placement?.levelOne ?? levelOne,
+    largestKeyRows: distribution.keys[0]?.rows ?? 0,
+  };
+  const workload =
+    key && info.kind === 'r' ? await workloadForPlan(client, info, target, tree, server.currentUser) : null;
+  issues.push(...(workload?.issues ?? []));
   // With small keys sharing, the tree that the lock table and the time are
   // sized by is the shared one: the pooled keys' partitions give way to the
-  // pool and its buckets. The figures shown stay one partition per key,
-  // beside the placement's.
+  // pool and its buckets. partitions.levelOne and leaves stay one partition
+  // per key; the placement's are the shared tree's (plannedTree).
   const pooledAway = placement ? levelOne - placement.levelOne + (leaves - placement.leaves) : 0;
   const treeSize: TreeSize = {
     partitions: 1 + levelOne + leaves - pooledAway,

@@ -287,6 +287,9 @@ describe('migration with shared placement', () => {
     // The DDL is the shared tree's: a statement per partition, and the pool's three beyond them.
     expect(shared.ddlStatements).toBe(perKey.ddlStatements - fewer + 3);
     expect(shared.estimatedSeconds).toBeLessThanOrEqual(perKey.estimatedSeconds);
+    // A statement that does not name the key reads every leaf of the shared tree.
+    expect(shared.workload?.leaves).toBe(placement.leaves);
+    expect(perKey.workload?.leaves).toBe(perKey.partitions.leaves);
   });
 
   it('keeps every committed write of pooled, own and new keys made during the migration', async () => {
