@@ -3,20 +3,27 @@
 // (its grants only) writes to that key and to other pooled keys, each write
 // mirrored in a ledger in the same transaction; the switch reads only the
 // pool leaves that may hold the key; bad input changes nothing.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { expectSameRows } from '../../testing/same-rows.js';
 import { startKeyWriter } from '../../testing/key-writer.js';
 import { createRoutedTable, installPartwise, leafCounts, type RoutedTable } from '../../testing/fixtures.js';
+import { createTablespace, revokeTablespace } from '../../testing/tablespace.js';
+import { formatBytes } from '../../../shared/text.js';
 import { planKeyActionFor, runKeyAction } from './run.js';
-import type { KeyActionKind } from '../../../shared/keys.js';
+import type { KeyActionKind, KeyActionOptions } from '../../../shared/keys.js';
 
 const db = useTestDatabase('key_isolate');
 const run = { installSchema: 'partwise' };
 let app: TestRole;
+let cold = '';
 
-async function act(t: RoutedTable, key: string, action: KeyActionKind) {
-  return runKeyAction(db.pool, { schema: t.schema, name: t.table }, key, action, {}, run);
+async function act(t: RoutedTable, key: string, action: KeyActionKind, options: KeyActionOptions = {}) {
+  return runKeyAction(db.pool, { schema: t.schema, name: t.table }, key, action, options, run);
+}
+
+function plan(t: RoutedTable, key: string, action: KeyActionKind, options: KeyActionOptions = {}) {
+  return planKeyActionFor(db.pool, 'partwise', { schema: t.schema, name: t.table }, key, action, options);
 }
 
 /**
@@ -87,6 +94,11 @@ async function poolLeaves(t: RoutedTable): Promise<Array<{ leaf: string; rows: n
 beforeAll(async () => {
   await installPartwise(db);
   app = await db.createRole('isolate_app');
+  cold = await createTablespace(db, 'cold', true);
+});
+
+afterAll(async () => {
+  await revokeTablespace(db, cold);
 });
 
 describe('isolate and share under concurrent writes', () => {
@@ -301,8 +313,12 @@ describe('bad input changes nothing', () => {
     await expect(db.query('SELECT partwise.key_isolate_switch($1, $2)', [plain.configId, '1'])).rejects.toThrow(
       /public\.i_plain has no pool of small keys/,
     );
+    // Key 5's 30 rows are in 12 pool buckets: compacting the pool would move every small key's rows.
     await expect(act(t, '5', 'compact')).rejects.toMatchObject({
-      hint: expect.stringContaining('partwise key isolate --table public.i_bad --value 5'),
+      kind: 'conflict',
+      message:
+        "key 5 of public.i_bad shares the pool i_bad_customer_id_shared with the table's other small keys: its 30 rows sit in 12 pool buckets that other keys fill too, so it has no bucket of its own to merge, and compacting the pool would move every small key's rows",
+      hint: "To pack this key's rows into buckets of its own, give it a partition: partwise key isolate --table public.i_bad --value 5 (isolation fills each new bucket to the limit).",
     });
     expect(await tracker(t, '5')).toMatchObject({ in_pool: true, state: 'active' });
     // Each was refused by its plan, before the journal recorded an action.
@@ -310,5 +326,170 @@ describe('bad input changes nothing', () => {
       { n: 0 },
     ]);
     await expectSame(`${t.table}_ledger`, t.view);
+  });
+});
+
+describe('move, limit and attach of a pooled key', () => {
+  /** Each relation of a key's partition (partitioned or leaf, with their indexes) and its tablespace. */
+  async function placesOf(levelOne: string): Promise<Array<{ name: string; spc: string }>> {
+    return db.query(
+      `WITH tree AS (SELECT relid FROM pg_partition_tree($1::regclass))
+       SELECT c.relname AS name, coalesce(ts.spcname, 'default') AS spc FROM pg_class c
+         LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+        WHERE c.oid IN (SELECT relid FROM tree)
+           OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT relid FROM tree))
+        ORDER BY 1`,
+      [levelOne],
+    );
+  }
+
+  it('move plans the isolation, then the move of the partition it creates, and runs both as one action under concurrent writes', async () => {
+    const t = await sharedTable('i_move');
+    const planned = await plan(t, '6', 'move', { tablespace: cold });
+    // The isolation's steps, then the move of the partition it makes: 30 rows in 2 buckets of 25.
+    expect(planned.steps[0]).toMatch(/^isolate: wait for the inserts under way/);
+    expect(planned.steps.at(-2)).toBe(
+      `set the tablespace of <the new partition of key 6> and its partitioned indexes to ${cold}: buckets opened from now on are created there`,
+    );
+    expect(planned.steps.at(-1)).toBe(
+      `move 2 leaves of key 6 and their indexes to ${cold} (${formatBytes(planned.bytes)}), one leaf per transaction`,
+    );
+    expect(planned.ddl.slice(-6)).toEqual([
+      `ALTER TABLE <the new partition of key 6> SET TABLESPACE "${cold}"`,
+      `ALTER INDEX <its index of i_move_partitioned_pkey> SET TABLESPACE "${cold}"`,
+      `ALTER TABLE <its leaf of bucket 0> SET TABLESPACE "${cold}"`,
+      `ALTER INDEX <its leaf 0's index of i_move_partitioned_pkey> SET TABLESPACE "${cold}"`,
+      `ALTER TABLE <its leaf of bucket 1> SET TABLESPACE "${cold}"`,
+      `ALTER INDEX <its leaf 1's index of i_move_partitioned_pkey> SET TABLESPACE "${cold}"`,
+    ]);
+    expect(planned.locks.map((l) => l.relation)).toEqual([
+      'each closed pool leaf free of the key, in turn',
+      '"public"."i_move" (the routing view)',
+      '"public"."i_move_partitioned"',
+      'the pool of small keys and each of its leaves',
+      '<the new partition of key 6>',
+      'each leaf in turn, with its indexes',
+    ]);
+    expect(planned.tablespaces).toContain(cold);
+    expect(planned.notes[0]).toMatch(/^Key 6 shares the pool of small keys: it is isolated first .*, then moved, in one action/);
+    const writers = await Promise.all([6, 6, 3, 1].map((k) => startKeyWriter(() => app.connect(), t, k)));
+    await whileWriting(t, [6, 3, 1], 5);
+    const moved = await act(t, '6', 'move', { tablespace: cold });
+    expect(moved).toMatchObject({ action: 'move', changed: true, state: 'active' });
+    expect(moved.message).toMatch(
+      new RegExp(`^Key 6 of public\\.i_move moved to tablespace ${cold} \\(isolated from the pool first\\): \\d+ leaves`),
+    );
+    await whileWriting(t, [6, 3, 1], 5);
+    for (const w of await Promise.all(writers.map((w) => w.stop()))) expect(w.errors).toEqual([]);
+    expect(await tracker(t, '6')).toEqual({ in_pool: false, level_one: 'i_move_customer_id_6', state: 'active' });
+    // Every relation of the key's partition is there, buckets opened while the writers ran included.
+    const places = await placesOf('i_move_customer_id_6');
+    expect(places.length).toBeGreaterThanOrEqual(6);
+    expect(places.filter((p) => p.spc !== cold)).toEqual([]);
+    await expectSame(`${t.table}_ledger`, t.view);
+    const journal = await db.query<{ action: string; status: string; detail: Record<string, unknown> }>(
+      `SELECT action, status, detail FROM partwise.key_action WHERE table_name = 'i_move'`,
+    );
+    expect(journal).toEqual([
+      {
+        action: 'move',
+        status: 'succeeded',
+        detail: expect.objectContaining({ isolatedFirst: true, tablespace: cold, closedBuckets: expect.any(Number) }),
+      },
+    ]);
+    for (const leaf of [...(await leafCounts(db, t.configId)), ...(await poolLeaves(t))])
+      expect(leaf.rows).toBeLessThanOrEqual(leaf.capacity);
+  });
+
+  it('move to where the pool leaves holding the key are already: nothing to do, the key stays pooled', async () => {
+    const t = await sharedTable('i_move_noop');
+    const planned = await plan(t, '4', 'move', { tablespace: 'pg_default' });
+    expect(planned.steps).toEqual([]);
+    expect(planned.notes).toEqual([
+      'key 4 is in tablespace pg_default already: the pool leaves that hold its rows, and their indexes, are there; it stays in the pool',
+    ]);
+    expect(await act(t, '4', 'move', { tablespace: 'pg_default' })).toMatchObject({
+      changed: false,
+      message: 'Key 4 of public.i_move_noop is in tablespace pg_default already; nothing done.',
+    });
+    expect(await tracker(t, '4')).toMatchObject({ in_pool: true });
+  });
+
+  it('limit isolates the key, then gives it its bucket limit for the buckets it opens, under concurrent writes', async () => {
+    const t = await sharedTable('i_limit');
+    const planned = await plan(t, '7', 'limit', { bucketLimit: 10 });
+    expect(planned.steps[0]).toMatch(/^isolate: wait for the inserts under way/);
+    expect(planned.steps.at(-1)).toBe(
+      'key 7 gets a bucket limit of 10 for buckets opened from now on; its existing buckets keep their capacity',
+    );
+    const writers = await Promise.all([7, 3].map((k) => startKeyWriter(() => app.connect(), t, k)));
+    await whileWriting(t, [7, 3], 5);
+    const limited = await act(t, '7', 'limit', { bucketLimit: 10 });
+    expect(limited.message).toBe(
+      'Key 7 of public.i_limit has a bucket limit of 10 for buckets opened from now on (isolated from the pool first).',
+    );
+    await whileWriting(t, [7, 3], 5);
+    for (const w of await Promise.all(writers.map((w) => w.stop()))) expect(w.errors).toEqual([]);
+    expect(await tracker(t, '7')).toMatchObject({ in_pool: false, level_one: 'i_limit_customer_id_7' });
+    const [row] = await db.query<{ bucket_limit: string }>(
+      `SELECT bucket_limit FROM partwise.partition_tracker WHERE config_id = $1 AND key_value = '7'`,
+      [t.configId],
+    );
+    expect(row!.bucket_limit).toBe('10');
+    // Rows enough to open the key's next buckets: those take the key's limit.
+    await write(t, `SELECT 7, 'after ' || g FROM generate_series(1, 60) g`);
+    const buckets = (await leafCounts(db, t.configId)).filter((c) => c.key_value === '7');
+    const opened = buckets.filter((b) => b.capacity === 10);
+    expect(opened.length).toBeGreaterThanOrEqual(1);
+    for (const b of buckets) expect(b.rows).toBeLessThanOrEqual(b.capacity);
+    await expectSame(`${t.table}_ledger`, t.view);
+  });
+
+  it('attach of a pooled key: it is in the tree, nothing done', async () => {
+    const t = await sharedTable('i_attach');
+    expect((await plan(t, '5', 'attach')).notes).toEqual(['key 5 is already attached']);
+    expect(await act(t, '5', 'attach')).toMatchObject({
+      changed: false,
+      message: 'Key 5 of public.i_attach is already active; nothing done.',
+    });
+    expect(await tracker(t, '5')).toMatchObject({ in_pool: true, state: 'active' });
+  });
+});
+
+describe('isolate without the TEMP privilege', () => {
+  it('is refused before anything changes, naming the privilege; isolate, share and a detach that isolates first', async () => {
+    const t = await sharedTable('i_temp');
+    await db.query(`SELECT partwise.key_isolate_switch($1, '3')`, [t.configId]);
+    await db.admin.query(`REVOKE TEMP ON DATABASE ${db.name} FROM PUBLIC, ${db.owner}`);
+    try {
+      for (const [key, action] of [
+        ['5', 'isolate'],
+        ['3', 'share'],
+        ['6', 'detach'],
+        ['7', 'move'],
+      ] as const) {
+        await expect(act(t, key, action, action === 'move' ? { tablespace: cold } : {}), action).rejects.toMatchObject({
+          kind: 'privilege',
+          message: expect.stringMatching(
+            new RegExp(`^role ${db.owner} has no TEMP privilege on database ${db.name}: ${action} .*temporary table`),
+          ),
+          hint: `GRANT TEMP ON DATABASE "${db.name}" TO "${db.owner}";`,
+        });
+      }
+    } finally {
+      await db.admin.query(`GRANT TEMP ON DATABASE ${db.name} TO PUBLIC, ${db.owner}`);
+    }
+    expect(await tracker(t, '5')).toMatchObject({ in_pool: true, state: 'active' });
+    expect(await tracker(t, '6')).toMatchObject({ in_pool: true, state: 'active' });
+    expect(await tracker(t, '3')).toMatchObject({ in_pool: false, state: 'active' });
+    expect(
+      await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname LIKE 'partwise_not_key_%'`),
+    ).toEqual([{ n: 0 }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM partwise.key_action WHERE table_name = 'i_temp'`)).toEqual([
+      { n: 0 },
+    ]);
+    await expectSame(`${t.table}_ledger`, t.view);
+    // With TEMP again, it works.
+    expect(await act(t, '5', 'isolate')).toMatchObject({ changed: true });
   });
 });

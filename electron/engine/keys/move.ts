@@ -11,7 +11,7 @@
 // not there yet: the catalog says where each relation lives.
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
-import { ident } from '../../db/sql.js';
+import { ident, qualified } from '../../db/sql.js';
 import type { Queryable } from '../catalog.js';
 import { crashPoint } from '../migration/crash-points.js';
 import { inLockingTransaction } from '../locks.js';
@@ -34,8 +34,11 @@ export interface MoveFacts {
   leaves: Array<RelationPlace & { indexes: RelationPlace[]; bytes: number }>;
 }
 
-/** Where the key's relations are, and whether the tablespace asked for exists and may be used. */
-export async function moveFacts(db: Queryable, facts: KeyFacts, tablespace: string | undefined): Promise<MoveFacts> {
+/** The tablespaces this role may use; the one asked for, refused before anything changes if it does not exist or may not be used. */
+export async function chosenTablespace(
+  db: Queryable,
+  tablespace: string | undefined,
+): Promise<Pick<MoveFacts, 'tablespace' | 'usable'>> {
   const { rows: spaces } = await db.query<{ spcname: string; usable: boolean }>(
     // The database's default tablespace needs no privilege (PostgreSQL checks none for it).
     `SELECT spcname, has_tablespace_privilege(oid, 'CREATE')
@@ -60,6 +63,12 @@ export async function moveFacts(db: Queryable, facts: KeyFacts, tablespace: stri
       );
     }
   }
+  return { tablespace: tablespace ?? null, usable };
+}
+
+/** Where the key's relations are, and whether the tablespace asked for exists and may be used. */
+export async function moveFacts(db: Queryable, facts: KeyFacts, tablespace: string | undefined): Promise<MoveFacts> {
+  const { usable } = await chosenTablespace(db, tablespace);
   // Every relation of the key's partition: the partitioned ones (level-1
   // partition and its indexes: where future leaves go) and the leaves with
   // their indexes (what is rewritten).
@@ -161,4 +170,62 @@ export async function moveKey(ctx: ActionContext): Promise<ActionOutcome> {
     bytes,
     detail: { tablespace, leavesMoved: moved.length, leaves: move.leaves.length },
   };
+}
+
+/**
+ * A pooled key's move, planned before the isolation that comes first: the
+ * relations that isolation will create (sql/functions/18_key_isolate.sql),
+ * each where PostgreSQL will put it (the partition in the partitioned table's
+ * tablespace, its indexes in those of the table's partitioned indexes), with
+ * the key's rows as stored in the pool (pg_column_size) in the buckets the
+ * switch fills; their indexes come on top. The names are placeholders: they exist once isolation ran.
+ */
+export async function isolatedMoveFacts(
+  db: Queryable,
+  facts: KeyFacts,
+  tablespace: string | undefined,
+  bucketLimit: number,
+): Promise<MoveFacts> {
+  // As the switch fills them: each bucket to the limit, the last with the rest.
+  const buckets = Math.max(1, Math.ceil(facts.rows / bucketLimit));
+  const rowsIn = (bucket: number) => Math.min(bucketLimit, facts.rows - bucket * bucketLimit);
+  const { usable } = await chosenTablespace(db, tablespace);
+  const { rows } = await db.query<{ name: string; relkind: string; tablespace: string }>(
+    `SELECT c.oid::regclass::text AS name, c.relkind::text AS relkind, coalesce(ts.spcname, dts.spcname) AS tablespace
+       FROM pg_class c
+       LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+       CROSS JOIN (SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
+                    WHERE d.datname = current_database()) dts
+      WHERE c.oid = to_regclass($1) OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = to_regclass($1))
+      ORDER BY c.relkind DESC, name`,
+    [qualified(facts.config.schema, facts.config.partitionedTable)],
+  );
+  const table = rows.find((r) => r.relkind === 'p')!;
+  const indexes = rows.filter((r) => r.relkind === 'I');
+  const levelOne = isolatedLevelOne(facts.keyValue);
+  return {
+    tablespace: tablespace ?? null,
+    usable,
+    levelOne: [
+      { name: levelOne, tablespace: table.tablespace },
+      ...indexes.map((i) => ({ name: `<its index of ${i.name}>`, tablespace: i.tablespace })),
+    ],
+    leaves: Array.from({ length: buckets }, (_, bucket) => ({
+      name: `<its leaf of bucket ${bucket}>`,
+      tablespace: table.tablespace,
+      indexes: indexes.map((i) => ({ name: `<its leaf ${bucket}'s index of ${i.name}>`, tablespace: i.tablespace })),
+      bytes: facts.rows === 0 ? 0 : Math.round((facts.bytes * rowsIn(bucket)) / facts.rows),
+    })),
+  };
+}
+
+/** How plans name the level-1 partition that isolating a pooled key creates. */
+export function isolatedLevelOne(keyValue: string): string {
+  return `<the new partition of key ${keyValue}>`;
+}
+
+/** Whether a pooled key's rows are in the tablespace already: each pool leaf holding them, with its indexes. */
+export async function pooledKeyIn(db: Queryable, facts: KeyFacts, tablespace: string): Promise<boolean> {
+  const pool = await moveFacts(db, facts, tablespace);
+  return pool.leaves.filter((l) => facts.leaves.includes(l.name)).every((l) => leafStatements(pool, l).length === 0);
 }

@@ -1,21 +1,26 @@
 // The plan of an action on one key: what it will do, the DDL, the locks it
 // takes and for how long, and the rows and bytes concerned. Read-only.
 import type { KeyActionKind, KeyActionOptions, KeyPlan, LockStep } from '../../../shared/keys.js';
-import { qualified } from '../../db/sql.js';
+import { ident, qualified } from '../../db/sql.js';
 import { PartwiseError } from '../../db/errors.js';
 import { countOf, formatBytes } from '../../../shared/text.js';
 import type { KeyFacts } from './facts.js';
 import type { CompactionProposal } from './compact.js';
-import type { MoveFacts } from './move.js';
+import { isolatedLevelOne, type MoveFacts } from './move.js';
 import { compactPlan, movePlan } from './plan-storage.js';
 import { isolatePlan, sharePlan, type PoolFacts } from './isolate.js';
 
 /** What move and compact need to know beyond the key's facts (loaded by run.ts). */
 export interface StorageFacts {
+  /** move: where the key's relations are; for a pooled key, those its isolation will create. */
   move?: MoveFacts;
   compaction?: CompactionProposal;
-  /** isolate: what the switch reads of the pool. */
+  /** isolate (and the actions that isolate a pooled key first): what the switch reads of the pool. */
   pool?: PoolFacts;
+  /** move of a pooled key: its rows are in the tablespace already (the pool leaves holding them), nothing to do. */
+  pooledInPlace?: boolean;
+  /** isolate, share: whether the role may create the temporary table its switch holds the key's rows in. */
+  temp?: { allowed: boolean; role: string; database: string };
 }
 
 function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
@@ -66,20 +71,41 @@ function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: Loc
   };
 }
 
-/** Actions that act on a key's own partitions, refused for a key that shares the pool. */
-const OWN_PARTITION_ACTIONS: ReadonlySet<KeyActionKind> = new Set(['attach', 'limit', 'move', 'compact']);
-
 /** Actions that isolate a pooled key first (one action, journaled as steps), then act on its new partition. */
-export const ISOLATING_FIRST: ReadonlySet<KeyActionKind> = new Set(['detach', 'drop']);
+export const ISOLATING_FIRST: ReadonlySet<KeyActionKind> = new Set(['detach', 'drop', 'move', 'limit']);
 
-function refusePooled(action: KeyActionKind, facts: KeyFacts): void {
-  if (!facts.inPool || !OWN_PARTITION_ACTIONS.has(action)) return;
+/**
+ * Compact merges a key's sparse buckets; a pooled key has none of its own:
+ * its rows sit in pool buckets that every small key fills. Isolating it is
+ * what would pack its rows (the switch fills new buckets to the limit), so
+ * the refusal names that, and does not do it unasked.
+ */
+function refusePooledCompaction(action: KeyActionKind, facts: KeyFacts): void {
+  if (!facts.inPool || action !== 'compact') return;
+  const table = `${facts.config.schema}.${facts.config.table}`;
   throw new PartwiseError(
     'conflict',
-    `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} shares the pool ${facts.levelOne} with the table's other small keys; ${action} acts on a key's own partitions, and this key has none`,
+    `key ${facts.keyValue} of ${table} shares the pool ${facts.levelOne} with the table's other small keys: its ${countOf(facts.rows, 'row')} sit in ${countOf(facts.leaves.length, 'pool bucket')} that other keys fill too, so it has no bucket of its own to merge, and compacting the pool would move every small key's rows`,
     {
-      hint: `Export, vacuum and analyze work on a pooled key. Give it a partition of its own first: partwise key isolate --table ${facts.config.schema}.${facts.config.table} --value ${facts.keyValue}`,
+      hint: `To pack this key's rows into buckets of its own, give it a partition: partwise key isolate --table ${table} --value ${facts.keyValue} (isolation fills each new bucket to the limit).`,
     },
+  );
+}
+
+/**
+ * Moving a key between the pool and a partition holds its rows in a
+ * temporary table for the switch (sql/functions/18_key_isolate.sql): without
+ * TEMP on the database it would fail there, after the isolation's first
+ * steps. Refused before anything is written instead.
+ */
+function refuseWithoutTemp(action: KeyActionKind, facts: KeyFacts, storage: StorageFacts): void {
+  const temp = storage.temp;
+  if (!temp || temp.allowed) return;
+  const doing = action === 'isolate' || action === 'share' ? action : `${action} of a pooled key (it is isolated first)`;
+  throw new PartwiseError(
+    'privilege',
+    `role ${temp.role} has no TEMP privilege on database ${temp.database}: ${doing} holds key ${facts.keyValue}'s rows in a temporary table while they move between the pool and a partition of their own`,
+    { hint: `GRANT TEMP ON DATABASE ${ident(temp.database)} TO ${ident(temp.role)};` },
   );
 }
 
@@ -264,7 +290,18 @@ function plannedSteps(
   }
 }
 
-/** A pooled key's detach or drop: the isolate plan, then the action's on the partition isolate makes. */
+const AFTER_ISOLATION: Partial<Record<KeyActionKind, string>> = {
+  detach: 'detached',
+  drop: 'dropped',
+  move: 'moved',
+  limit: 'given its bucket limit',
+};
+
+/**
+ * A pooled key's detach, drop, move or limit: the isolate plan, then the
+ * action's on the partition isolation makes (its buckets as the switch fills
+ * them; a move's figures are those of that partition, storageFacts in run.ts).
+ */
 function isolatingFirst(
   action: KeyActionKind,
   facts: KeyFacts,
@@ -272,19 +309,22 @@ function isolatingFirst(
   storage: StorageFacts,
 ): ReturnType<typeof plannedSteps> {
   const isolate = isolatePlan(facts, storage.pool!);
+  const buckets = Math.max(1, Math.ceil(facts.rows / storage.pool!.bucketLimit));
   const own: KeyFacts = {
     ...facts,
     inPool: false,
     keyFilter: null,
-    levelOne: `<the new partition of key ${facts.keyValue}>`,
+    levelOne: isolatedLevelOne(facts.keyValue),
+    leaves: Array.from({ length: buckets }, (_, bucket) => `<its leaf of bucket ${bucket}>`),
   };
   const then = plannedSteps(action, own, options, storage);
   return {
+    ...then,
     steps: [...isolate.steps.map((s) => `isolate: ${s}`), ...then.steps],
     ddl: [...isolate.ddl, ...then.ddl],
     locks: [...isolate.locks, ...then.locks],
     notes: [
-      `Key ${facts.keyValue} shares the pool of small keys: it is isolated first (partwise key isolate), then ${action === 'drop' ? 'dropped' : 'detached'}. Interrupted after the isolation, ${action} run again continues with the key's own partition.`,
+      `Key ${facts.keyValue} shares the pool of small keys: it is isolated first (partwise key isolate), then ${AFTER_ISOLATION[action]}, in one action. Interrupted after the isolation, ${action} run again continues with the key's own partition.`,
       ...then.notes,
     ],
   };
@@ -296,8 +336,9 @@ export function planKeyAction(
   options: KeyActionOptions = {},
   storage: StorageFacts = {},
 ): KeyPlan {
-  refusePooled(action, facts);
+  refusePooledCompaction(action, facts);
   if (facts.state !== 'retired') refuseMisplaced(action, facts);
+  refuseWithoutTemp(action, facts, storage);
   if (action === 'readmit' && facts.state !== 'retired') {
     throw new PartwiseError(
       'invalid_input',
@@ -327,8 +368,17 @@ export function planKeyAction(
       `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} is ${facts.state}; ${action} needs it ${allowed.join(' or ')}`,
     );
   }
-  const planned =
-    facts.inPool && ISOLATING_FIRST.has(action) && facts.state === 'active'
+  const planned = storage.pooledInPlace
+    ? {
+        steps: [],
+        ddl: [],
+        locks: [],
+        notes: [
+          `key ${facts.keyValue} is in tablespace ${options.tablespace} already: the pool leaves that hold its rows, and their indexes, are there; it stays in the pool`,
+        ],
+        tablespaces: storage.move?.usable,
+      }
+    : storage.pool && ISOLATING_FIRST.has(action)
       ? isolatingFirst(action, facts, options, storage)
       : plannedSteps(action, facts, options, storage);
   return {

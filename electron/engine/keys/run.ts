@@ -25,7 +25,7 @@ import {
 import { closedBuckets, compactKey, proposeCompaction } from './compact.js';
 import { keyFacts, type KeyFacts } from './facts.js';
 import { KeyJournal } from './journal.js';
-import { moveFacts, moveKey } from './move.js';
+import { isolatedMoveFacts, moveFacts, moveKey, pooledKeyIn } from './move.js';
 import { isolateKey, poolFacts, shareKey } from './isolate.js';
 import { ISOLATING_FIRST, planKeyAction, type StorageFacts } from './plan.js';
 
@@ -40,7 +40,16 @@ export interface KeyActionRunOptions {
   compactBatchRows?: number;
 }
 
-/** Where the key's relations are (move), its closed buckets counted (compact). */
+/** Whether the role may create temporary tables (isolate and share hold the key's rows in one). */
+async function tempPrivilege(db: pg.Pool | pg.ClientBase): Promise<NonNullable<StorageFacts['temp']>> {
+  const { rows } = await db.query<{ allowed: boolean; role: string; database: string }>(
+    `SELECT has_database_privilege(current_database(), 'TEMP') AS allowed, current_user AS role,
+            current_database() AS database`,
+  );
+  return rows[0]!;
+}
+
+/** Where the key's relations are (move), its closed buckets counted (compact), the pool read (isolate). */
 async function storageFacts(
   db: pg.Pool | pg.ClientBase,
   installSchema: string,
@@ -48,10 +57,24 @@ async function storageFacts(
   action: KeyActionKind,
   options: KeyActionOptions,
 ): Promise<StorageFacts> {
-  if ((action === 'isolate' || ISOLATING_FIRST.has(action)) && facts.inPool && facts.state !== 'retired')
-    return { pool: await poolFacts(db, installSchema, facts) };
-  // A pooled key has no partition of its own to move or compact (planKeyAction says so).
-  if (facts.state === 'retired' || facts.inPool) return {};
+  if (facts.state === 'retired') return {};
+  if (action === 'share' && !facts.inPool) return { temp: await tempPrivilege(db) };
+  if ((action === 'isolate' || ISOLATING_FIRST.has(action)) && facts.inPool) {
+    // No tablespace yet (the Explorer's picker asks for the plan first): the tablespaces, nothing isolated.
+    if (action === 'move' && options.tablespace === undefined) return { move: await moveFacts(db, facts, undefined) };
+    if (action === 'move' && (await pooledKeyIn(db, facts, options.tablespace!)))
+      return { pooledInPlace: true, move: await moveFacts(db, facts, options.tablespace) };
+    const pool = await poolFacts(db, installSchema, facts);
+    return {
+      pool,
+      temp: await tempPrivilege(db),
+      ...(action === 'move' && {
+        move: await isolatedMoveFacts(db, facts, options.tablespace, pool.bucketLimit),
+      }),
+    };
+  }
+  // A pooled key has no partition of its own to compact (planKeyAction says so).
+  if (facts.inPool) return {};
   if (action === 'move') return { move: await moveFacts(db, facts, options.tablespace) };
   if (action === 'compact') {
     const { buckets, leaves } = await closedBuckets(db, installSchema, facts);
@@ -83,13 +106,14 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
   if (!outcome.changed && action === 'share') return `${key} is in the pool already; nothing done.`;
   if (!outcome.changed && action !== 'export') return `${key} is already ${outcome.state}; nothing done.`;
   const rows = outcome.rows === null ? '' : countOf(outcome.rows, 'row');
+  const first = outcome.detail?.isolatedFirst ? ' (isolated from the pool first)' : '';
   switch (action) {
     case 'detach':
-      return `${key} detached${outcome.detail?.isolatedFirst ? ' (isolated from the pool first)' : ''}: ${String(outcome.detail?.levelOne ?? plan.levelOne)} is a standalone table (${rows}, ${formatBytes(plan.bytes)}); new rows of the key are refused.`;
+      return `${key} detached${first}: ${String(outcome.detail?.levelOne ?? plan.levelOne)} is a standalone table (${rows}, ${formatBytes(plan.bytes)}); new rows of the key are refused.`;
     case 'attach':
       return `${key} attached again: routing places its rows.`;
     case 'drop':
-      return `${key} dropped${outcome.detail?.isolatedFirst ? ' (isolated from the pool first)' : ''}: ${rows}, ${formatBytes(outcome.bytes ?? 0)} deleted; a later row of the key is ${outcome.detail?.onInsert === 'recreate' ? 'placed in new partitions' : 'refused'}.`;
+      return `${key} dropped${first}: ${rows}, ${formatBytes(outcome.bytes ?? 0)} deleted; a later row of the key is ${outcome.detail?.onInsert === 'recreate' ? 'placed in new partitions' : 'refused'}.`;
     case 'readmit':
       return `${key} may be created again by its next row.`;
     case 'vacuum':
@@ -97,12 +121,12 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
       return `${key}: ${countOf(plan.leaves.length, 'leaf', 'leaves')} ${action === 'vacuum' ? 'vacuumed and analyzed' : 'analyzed'}.`;
     case 'limit':
       return outcome.detail?.bucketLimit === null
-        ? `${key} uses the table's bucket limit for buckets opened from now on.`
-        : `${key} has a bucket limit of ${String(outcome.detail?.bucketLimit)} for buckets opened from now on.`;
+        ? `${key} uses the table's bucket limit for buckets opened from now on${first}.`
+        : `${key} has a bucket limit of ${String(outcome.detail?.bucketLimit)} for buckets opened from now on${first}.`;
     case 'export':
       return `${key}: ${rows} exported (${formatBytes(outcome.bytes ?? 0)}).`;
     case 'move':
-      return `${key} moved to tablespace ${String(outcome.detail?.tablespace)}: ${countOf(Number(outcome.detail?.leavesMoved), 'leaf', 'leaves')} (${formatBytes(outcome.bytes ?? 0)}) rewritten there; buckets opened from now on are created there.`;
+      return `${key} moved to tablespace ${String(outcome.detail?.tablespace)}${first}: ${countOf(Number(outcome.detail?.leavesMoved), 'leaf', 'leaves')} (${formatBytes(outcome.bytes ?? 0)}) rewritten there; buckets opened from now on are created there.`;
     case 'isolate':
       return `${key} isolated: ${rows} moved out of the pool into ${String(outcome.detail?.levelOne)} (${countOf(Number(outcome.detail?.buckets), 'bucket')}); the pool and its leaves were locked for ${String(outcome.detail?.lockHeldMs)} ms, ${countOf(Number(outcome.detail?.poolLeavesRead), 'pool leaf', 'pool leaves')} read (${countOf(Number(outcome.detail?.bucketsProved), 'closed bucket')} proved free of the key, not read).`;
     case 'share':
@@ -112,8 +136,14 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
   }
 }
 
-async function perform(ctx: ActionContext, action: KeyActionKind): Promise<ActionOutcome> {
-  if (!ctx.facts.inPool || !ISOLATING_FIRST.has(action)) return performOn(ctx, action);
+async function perform(ctx: ActionContext, action: KeyActionKind, plan: KeyPlan): Promise<ActionOutcome> {
+  const unchanged = { changed: false, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes };
+  if (!ctx.facts.inPool) return performOn(ctx, action);
+  // A pooled key is in the tree (attach), or in the tablespace already (the plan found nothing to move).
+  if (action === 'attach') return unchanged;
+  if (action === 'move' && plan.steps.length === 0)
+    return { ...unchanged, detail: { tablespace: ctx.options.tablespace } };
+  if (!ISOLATING_FIRST.has(action)) return performOn(ctx, action);
   await isolateKey(ctx);
   const facts = await keyFacts(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue);
   const outcome = await performOn({ ...ctx, facts }, action);
@@ -189,7 +219,7 @@ export async function runKeyAction(
         step: (step, detail) => journal.step(actionId, step, detail),
         progress: (progress) => run.onProgress?.(progress),
       };
-      const outcome = await perform(ctx, action);
+      const outcome = await perform(ctx, action, plan);
       const message = summary(action, plan, outcome);
       await journal.finish(actionId, 'succeeded', {
         rows: outcome.rows,
