@@ -1,14 +1,16 @@
 // `partwise key isolate|share` as users run it: the plan, JSON results for
 // several keys, bad input refused with nothing changed, and kill -9 at each
-// step of isolate, share, and a detach that isolates first, then the same
-// command again (or share, to undo an isolation).
-import { beforeAll, describe, expect, it } from 'vitest';
+// step of isolate, share, and a detach, move or limit that isolates first,
+// then the same command again (or share, to undo an isolation).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../testing/database.js';
 import { expectSameRows } from '../testing/same-rows.js';
 import { createRoutedTable, installPartwise, type RoutedTable } from '../testing/fixtures.js';
 import { killHard, runCli, runCliUntil } from '../testing/cli.js';
+import { createTablespace, revokeTablespace } from '../testing/tablespace.js';
 
 const db = useTestDatabase('key_isolate_cli');
+let cold = '';
 
 /** Key 1 with a partition of its own, then the pool (limit 10) with keys 2 to 6: 100 rows, 10 pool buckets. */
 async function seeded(table: string): Promise<RoutedTable> {
@@ -51,6 +53,11 @@ const key = (t: RoutedTable, action: string, ...values: string[]) => [
 
 beforeAll(async () => {
   await installPartwise(db);
+  cold = await createTablespace(db, 'cold', true);
+});
+
+afterAll(async () => {
+  await revokeTablespace(db, cold);
 });
 
 describe('partwise key isolate and share', () => {
@@ -186,5 +193,51 @@ describe('kill -9 in the middle of isolate or share, then the command again', ()
       t.view,
       'id, customer_id, payload',
     );
+  });
+
+  it('a move of a pooled key killed after its isolation: run again, it moves the new partition', async () => {
+    const t = await seeded('c_kill_move');
+    const plan = await runCli([...key(t, 'move', '3'), '--tablespace', cold, '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^ {4}1\. isolate: wait for the inserts under way/m);
+    expect(plan.stdout).toContain(`ALTER TABLE <the new partition of key 3> SET TABLESPACE "${cold}";`);
+    expect(plan.stdout).toMatch(/move 2 leaves of key 3 and their indexes to /);
+    const child = await runCliUntil([...key(t, 'move', '3'), '--tablespace', cold], 'key:isolate-after-switch');
+    await killHard(child, db.url);
+    expect(await placement(t, '3')).toEqual({ in_pool: false, state: 'active' });
+    await write(t, `SELECT 3, 'between ' || g FROM generate_series(1, 3) g`);
+    const again = await runCli([...key(t, 'move', '3'), '--tablespace', cold]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`^Key 3 of public\\.c_kill_move moved to tablespace ${cold}: 3 leaves`, 'm'));
+    expect(
+      await db.query(
+        `SELECT coalesce(ts.spcname, 'default') AS spc, count(*)::int AS n FROM pg_class c
+           LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+          WHERE c.relname LIKE 'c_kill_move_customer_id_3%' GROUP BY 1`,
+      ),
+    ).toEqual([{ spc: cold, n: 8 }]);
+    expect(
+      await db.query(`SELECT status FROM partwise.key_action WHERE table_name = 'c_kill_move' ORDER BY action_id`),
+    ).toEqual([{ status: 'interrupted' }, { status: 'succeeded' }]);
+    await expectLedger(t);
+  });
+
+  it('a limit of a pooled key killed after its isolation: run again, it sets the limit', async () => {
+    const t = await seeded('c_kill_limit');
+    const child = await runCliUntil([...key(t, 'limit', '6'), '--bucket-limit', '4'], 'key:isolate-after-switch');
+    await killHard(child, db.url);
+    expect(await placement(t, '6')).toEqual({ in_pool: false, state: 'active' });
+    const again = await runCli([...key(t, 'limit', '6'), '--bucket-limit', '4']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      'Key 6 of public.c_kill_limit has a bucket limit of 4 for buckets opened from now on.',
+    );
+    expect(
+      await db.query(
+        `SELECT bucket_limit::int AS l FROM partwise.partition_tracker WHERE config_id = $1 AND key_value = '6'`,
+        [t.configId],
+      ),
+    ).toEqual([{ l: 4 }]);
+    await expectLedger(t);
   });
 });
