@@ -208,7 +208,9 @@ describe('kill -9 in the middle of isolate or share, then the command again', ()
     await write(t, `SELECT 3, 'between ' || g FROM generate_series(1, 3) g`);
     const again = await runCli([...key(t, 'move', '3'), '--tablespace', cold]);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(new RegExp(`^Key 3 of public\\.c_kill_move moved to tablespace ${cold}: 3 leaves`, 'm'));
+    expect(again.stdout).toMatch(
+      new RegExp(`^Key 3 of public\\.c_kill_move moved to tablespace ${cold}: 3 leaves`, 'm'),
+    );
     expect(
       await db.query(
         `SELECT coalesce(ts.spcname, 'default') AS spc, count(*)::int AS n FROM pg_class c

@@ -40,8 +40,9 @@ COMMENT ON FUNCTION @extschema@.key_tracker_for(int, text) IS
 
 -- key_refuse_pooled(tracker, action): raises for a key that shares the pool
 -- of small keys (17_key_pool.sql): detach, attach, drop, limit, move and
--- compact act on a key's own partitions, and it has none. The engine says so
--- in the plan first; this keeps a direct call from detaching the pool.
+-- compact act on a key's own partitions, and it has none. The engine
+-- isolates such a key first (electron/engine/keys/run.ts), or refuses a
+-- compaction in the plan; this keeps a direct call from detaching the pool.
 CREATE OR REPLACE FUNCTION @extschema@.key_refuse_pooled(p_tracker @extschema@.partition_tracker, p_action text)
 RETURNS void
 LANGUAGE plpgsql

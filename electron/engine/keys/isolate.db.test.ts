@@ -371,13 +371,17 @@ describe('move, limit and attach of a pooled key', () => {
       'each leaf in turn, with its indexes',
     ]);
     expect(planned.tablespaces).toContain(cold);
-    expect(planned.notes[0]).toMatch(/^Key 6 shares the pool of small keys: it is isolated first .*, then moved, in one action/);
+    expect(planned.notes[0]).toMatch(
+      /^Key 6 shares the pool of small keys: it is isolated first .*, then moved, in one action/,
+    );
     const writers = await Promise.all([6, 6, 3, 1].map((k) => startKeyWriter(() => app.connect(), t, k)));
     await whileWriting(t, [6, 3, 1], 5);
     const moved = await act(t, '6', 'move', { tablespace: cold });
     expect(moved).toMatchObject({ action: 'move', changed: true, state: 'active' });
     expect(moved.message).toMatch(
-      new RegExp(`^Key 6 of public\\.i_move moved to tablespace ${cold} \\(isolated from the pool first\\): \\d+ leaves`),
+      new RegExp(
+        `^Key 6 of public\\.i_move moved to tablespace ${cold} \\(isolated from the pool first\\): \\d+ leaves`,
+      ),
     );
     await whileWriting(t, [6, 3, 1], 5);
     for (const w of await Promise.all(writers.map((w) => w.stop()))) expect(w.errors).toEqual([]);

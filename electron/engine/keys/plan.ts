@@ -101,7 +101,8 @@ function refusePooledCompaction(action: KeyActionKind, facts: KeyFacts): void {
 function refuseWithoutTemp(action: KeyActionKind, facts: KeyFacts, storage: StorageFacts): void {
   const temp = storage.temp;
   if (!temp || temp.allowed) return;
-  const doing = action === 'isolate' || action === 'share' ? action : `${action} of a pooled key (it is isolated first)`;
+  const doing =
+    action === 'isolate' || action === 'share' ? action : `${action} of a pooled key (it is isolated first)`;
   throw new PartwiseError(
     'privilege',
     `role ${temp.role} has no TEMP privilege on database ${temp.database}: ${doing} holds key ${facts.keyValue}'s rows in a temporary table while they move between the pool and a partition of their own`,

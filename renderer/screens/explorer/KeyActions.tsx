@@ -35,16 +35,16 @@ const POOL_ACTIONS: ReadonlySet<BarAction> = new Set(['isolate', 'share']);
 
 const SUMMARIES: Record<BarAction, string> = {
   detach:
-    'The partition of each key leaves the table as a standalone table with its rows and indexes; new rows of the key are refused until it is attached.',
+    'The partition of each key leaves the table as a standalone table with its rows and indexes; new rows of the key are refused until it is attached. A key in the pool of small keys is isolated first.',
   attach:
     'The standalone table of each key joins the table again; its rows are checked against the key, then routing places new rows again.',
-  drop: 'The partitions of each key are detached, then dropped: their rows are deleted.',
+  drop: 'The partitions of each key are detached, then dropped: their rows are deleted. A key in the pool of small keys is isolated first.',
   vacuum: 'VACUUM (ANALYZE) of each leaf of the key, one leaf at a time.',
   analyze: 'ANALYZE of each leaf of the key, one leaf at a time.',
   export: 'The rows of the key are copied to a file, in one snapshot.',
-  move: 'The leaves of each key and their indexes are rewritten in another tablespace, one leaf at a time; buckets opened later are created there too.',
+  move: 'The leaves of each key and their indexes are rewritten in another tablespace, one leaf at a time; buckets opened later are created there too. A key in the pool of small keys is isolated first, then its new partition moved.',
   compact:
-    'The sparse buckets of each key are merged into as few as the bucket limit allows, then the emptied leaves are dropped; rows go on being written meanwhile.',
+    'The sparse buckets of each key are merged into as few as the bucket limit allows, then the emptied leaves are dropped; rows go on being written meanwhile. A key in the pool of small keys has no buckets of its own to merge: isolating it packs its rows.',
   isolate:
     'Each pooled key moves out of the pool of small keys into a partition of its own, bucketed; the pool is locked for the short switch only.',
   share:
