@@ -419,6 +419,33 @@ describe('move, limit and attach of a pooled key', () => {
     expect(await tracker(t, '4')).toMatchObject({ in_pool: true });
   });
 
+  it('move when the partitioned table is in the tablespace: isolation creates the partition there, the plan says what is left', async () => {
+    const t = await sharedTable('i_move_there');
+    await db.query(`ALTER TABLE ${t.root} SET TABLESPACE "${cold}"`);
+    const planned = await plan(t, '8', 'move', { tablespace: cold });
+    expect(planned.steps[0]).toMatch(/^isolate: /);
+    // The indexes go where the partitioned index is (the database's default): they are what the move rewrites.
+    expect(planned.ddl.filter((d) => !d.includes('partwise_not_key_') && d.startsWith('ALTER '))).toEqual([
+      `ALTER INDEX <its index of i_move_there_partitioned_pkey> SET TABLESPACE "${cold}"`,
+      `ALTER INDEX <its leaf 0's index of i_move_there_partitioned_pkey> SET TABLESPACE "${cold}"`,
+      `ALTER INDEX <its leaf 1's index of i_move_there_partitioned_pkey> SET TABLESPACE "${cold}"`,
+    ]);
+    const moved = await act(t, '8', 'move', { tablespace: cold });
+    expect(moved).toMatchObject({ changed: true });
+    expect((await placesOf('i_move_there_customer_id_8')).filter((p) => p.spc !== cold)).toEqual([]);
+    // With the partitioned index there too, isolation alone puts the key there.
+    await db.query(`ALTER INDEX i_move_there_partitioned_pkey SET TABLESPACE "${cold}"`);
+    const alone = await plan(t, '9', 'move', { tablespace: cold });
+    expect(alone.steps.every((step) => step.startsWith('isolate: '))).toBe(true);
+    expect(alone.notes.at(-1)).toBe(
+      `the partition isolation creates is in tablespace ${cold} already (the partitioned table's), its indexes too: nothing to rewrite after it`,
+    );
+    expect(await act(t, '9', 'move', { tablespace: cold })).toMatchObject({ changed: true });
+    expect(await tracker(t, '9')).toMatchObject({ in_pool: false });
+    expect((await placesOf('i_move_there_customer_id_9')).filter((p) => p.spc !== cold)).toEqual([]);
+    await expectSame(`${t.table}_ledger`, t.view);
+  });
+
   it('limit isolates the key, then gives it its bucket limit for the buckets it opens, under concurrent writes', async () => {
     const t = await sharedTable('i_limit');
     const planned = await plan(t, '7', 'limit', { bucketLimit: 10 });

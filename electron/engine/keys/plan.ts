@@ -319,6 +319,11 @@ function isolatingFirst(
     leaves: Array.from({ length: buckets }, (_, bucket) => `<its leaf of bucket ${bucket}>`),
   };
   const then = plannedSteps(action, own, options, storage);
+  // A partitioned table in the tablespace asked for: isolation creates the key's partition there.
+  if (action === 'move' && then.steps.length === 0)
+    then.notes = [
+      `the partition isolation creates is in tablespace ${options.tablespace} already (the partitioned table's), its indexes too: nothing to rewrite after it`,
+    ];
   return {
     ...then,
     steps: [...isolate.steps.map((s) => `isolate: ${s}`), ...then.steps],

@@ -144,10 +144,15 @@ async function perform(ctx: ActionContext, action: KeyActionKind, plan: KeyPlan)
   if (action === 'move' && plan.steps.length === 0)
     return { ...unchanged, detail: { tablespace: ctx.options.tablespace } };
   if (!ISOLATING_FIRST.has(action)) return performOn(ctx, action);
-  await isolateKey(ctx);
+  const isolated = await isolateKey(ctx);
   const facts = await keyFacts(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue);
   const outcome = await performOn({ ...ctx, facts }, action);
-  return { ...outcome, detail: { ...outcome.detail, isolatedFirst: true, levelOne: facts.levelOne } };
+  return {
+    ...outcome,
+    // A move finds the new partition where it should be when the partitioned table is in that tablespace.
+    changed: outcome.changed || isolated.changed,
+    detail: { ...outcome.detail, isolatedFirst: true, levelOne: facts.levelOne },
+  };
 }
 
 async function performOn(ctx: ActionContext, action: KeyActionKind): Promise<ActionOutcome> {
