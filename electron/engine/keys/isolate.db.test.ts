@@ -476,8 +476,15 @@ describe('move, limit and attach of a pooled key', () => {
     await expectSame(`${t.table}_ledger`, t.view);
   });
 
-  it('attach of a pooled key: it is in the tree, nothing done', async () => {
+  it('attach of a pooled key: it is in the tree, nothing done; nor for a limit of none when it has no limit', async () => {
     const t = await sharedTable('i_attach');
+    expect((await plan(t, '5', 'limit', { bucketLimit: null })).notes).toEqual([
+      "key 5 uses the table's bucket limit already; it stays in the pool",
+    ]);
+    expect(await act(t, '5', 'limit', { bucketLimit: null })).toMatchObject({
+      changed: false,
+      message: "Key 5 of public.i_attach uses the table's bucket limit already; nothing done.",
+    });
     expect((await plan(t, '5', 'attach')).notes).toEqual(['key 5 is already attached']);
     expect(await act(t, '5', 'attach')).toMatchObject({
       changed: false,

@@ -224,8 +224,7 @@ export function isolatedLevelOne(keyValue: string): string {
   return `<the new partition of key ${keyValue}>`;
 }
 
-/** Whether a pooled key's rows are in the tablespace already: each pool leaf holding them, with its indexes. */
-export async function pooledKeyIn(db: Queryable, facts: KeyFacts, tablespace: string): Promise<boolean> {
-  const pool = await moveFacts(db, facts, tablespace);
+/** Whether a pooled key's rows are in the tablespace already (pool: moveFacts of the pooled key): each pool leaf holding them, with its indexes. */
+export function pooledKeyIn(pool: MoveFacts, facts: KeyFacts): boolean {
   return pool.leaves.filter((l) => facts.leaves.includes(l.name)).every((l) => leafStatements(pool, l).length === 0);
 }

@@ -291,6 +291,25 @@ function plannedSteps(
   }
 }
 
+/**
+ * A pooled key that an action would isolate for nothing: a move to where the
+ * pool leaves holding its rows are already, a limit of none when it has no
+ * limit of its own. The plan says so and the run does nothing (run.ts).
+ */
+export function pooledNothingToDo(
+  action: KeyActionKind,
+  facts: KeyFacts,
+  options: KeyActionOptions,
+  storage: StorageFacts,
+): string | null {
+  if (!facts.inPool) return null;
+  if (action === 'move' && storage.pooledInPlace)
+    return `key ${facts.keyValue} is in tablespace ${options.tablespace} already: the pool leaves that hold its rows, and their indexes, are there; it stays in the pool`;
+  if (action === 'limit' && options.bucketLimit === null && facts.bucketLimit === null)
+    return `key ${facts.keyValue} uses the table's bucket limit already; it stays in the pool`;
+  return null;
+}
+
 const AFTER_ISOLATION: Partial<Record<KeyActionKind, string>> = {
   detach: 'detached',
   drop: 'dropped',
@@ -374,16 +393,9 @@ export function planKeyAction(
       `key ${facts.keyValue} of ${facts.config.schema}.${facts.config.table} is ${facts.state}; ${action} needs it ${allowed.join(' or ')}`,
     );
   }
-  const planned = storage.pooledInPlace
-    ? {
-        steps: [],
-        ddl: [],
-        locks: [],
-        notes: [
-          `key ${facts.keyValue} is in tablespace ${options.tablespace} already: the pool leaves that hold its rows, and their indexes, are there; it stays in the pool`,
-        ],
-        tablespaces: storage.move?.usable,
-      }
+  const nothing = pooledNothingToDo(action, facts, options, storage);
+  const planned = nothing
+    ? { steps: [], ddl: [], locks: [], notes: [nothing], tablespaces: storage.move?.usable }
     : storage.pool && ISOLATING_FIRST.has(action)
       ? isolatingFirst(action, facts, options, storage)
       : plannedSteps(action, facts, options, storage);

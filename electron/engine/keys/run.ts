@@ -27,7 +27,7 @@ import { keyFacts, type KeyFacts } from './facts.js';
 import { KeyJournal } from './journal.js';
 import { isolatedMoveFacts, moveFacts, moveKey, pooledKeyIn } from './move.js';
 import { isolateKey, poolFacts, shareKey } from './isolate.js';
-import { ISOLATING_FIRST, planKeyAction, type StorageFacts } from './plan.js';
+import { ISOLATING_FIRST, planKeyAction, pooledNothingToDo, type StorageFacts } from './plan.js';
 
 export interface KeyActionRunOptions {
   installSchema: string;
@@ -62,8 +62,11 @@ async function storageFacts(
   if ((action === 'isolate' || ISOLATING_FIRST.has(action)) && facts.inPool) {
     // No tablespace yet (the Explorer's picker asks for the plan first): the tablespaces, nothing isolated.
     if (action === 'move' && options.tablespace === undefined) return { move: await moveFacts(db, facts, undefined) };
-    if (action === 'move' && (await pooledKeyIn(db, facts, options.tablespace!)))
-      return { pooledInPlace: true, move: await moveFacts(db, facts, options.tablespace) };
+    if (action === 'move') {
+      const inPool = await moveFacts(db, facts, options.tablespace);
+      if (pooledKeyIn(inPool, facts)) return { pooledInPlace: true, move: inPool };
+    }
+    if (pooledNothingToDo(action, facts, options, {})) return {};
     const pool = await poolFacts(db, installSchema, facts);
     return {
       pool,
@@ -104,6 +107,7 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
   if (!outcome.changed && action === 'compact') return `${key} has no sparse bucket to merge; nothing done.`;
   if (!outcome.changed && action === 'isolate') return `${key} has a partition of its own already; nothing done.`;
   if (!outcome.changed && action === 'share') return `${key} is in the pool already; nothing done.`;
+  if (!outcome.changed && action === 'limit') return `${key} uses the table's bucket limit already; nothing done.`;
   if (!outcome.changed && action !== 'export') return `${key} is already ${outcome.state}; nothing done.`;
   const rows = outcome.rows === null ? '' : countOf(outcome.rows, 'row');
   const first = outcome.detail?.isolatedFirst ? ' (isolated from the pool first)' : '';
@@ -139,11 +143,10 @@ function summary(action: KeyActionKind, plan: KeyPlan, outcome: ActionOutcome): 
 async function perform(ctx: ActionContext, action: KeyActionKind, plan: KeyPlan): Promise<ActionOutcome> {
   const unchanged = { changed: false, state: ctx.facts.state, rows: ctx.facts.rows, bytes: ctx.facts.bytes };
   if (!ctx.facts.inPool) return performOn(ctx, action);
-  // A pooled key is in the tree (attach), or in the tablespace already (the plan found nothing to move).
+  // A pooled key is in the tree (attach); pooledNothingToDo found no reason to isolate it (no step planned).
   if (action === 'attach') return unchanged;
-  if (action === 'move' && plan.steps.length === 0)
-    return { ...unchanged, detail: { tablespace: ctx.options.tablespace } };
   if (!ISOLATING_FIRST.has(action)) return performOn(ctx, action);
+  if (plan.steps.length === 0) return { ...unchanged, detail: { tablespace: ctx.options.tablespace } };
   const isolated = await isolateKey(ctx);
   const facts = await keyFacts(ctx.client, ctx.installSchema, ctx.config, ctx.keyValue);
   const outcome = await performOn({ ...ctx, facts }, action);
