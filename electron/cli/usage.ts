@@ -24,6 +24,7 @@ Commands:
              | limit --bucket-limit N|none | export [--format csv|binary] [--out FILE]
              | move --tablespace NAME | compact
              | isolate (a pooled key into a partition of its own) | share (a key into the pool of small keys)
+             (detach, drop, move and limit of a pooled key isolate it first, in the same action)
              partwise key history [--table T]: the actions on keys, newest first, and how each ended
              (--dry-run shows the plan: steps, DDL, locks, rows and bytes; detach and drop ask first)
   install    Install or upgrade Partwise's SQL in --schema (migrate and resume do it too)
