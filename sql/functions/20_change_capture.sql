@@ -6,6 +6,8 @@
 
 -- create_replay before it was given the connection's share of the lock table.
 DROP FUNCTION IF EXISTS @extschema@.create_replay(name, regclass, regclass, name[], name, int, name);
+-- start_change_capture before the after-swap log recorded each row's bucket.
+DROP FUNCTION IF EXISTS @extschema@.start_change_capture(name, regclass, name[], name, name);
 
 -- start_change_capture: create the log table @extschema@.<p_log>, its trigger
 -- function and the trigger p_trigger on p_table: AFTER ... FOR EACH ROW on a
@@ -20,10 +22,14 @@ DROP FUNCTION IF EXISTS @extschema@.create_replay(name, regclass, regclass, name
 -- tables hold the rows of every partition that a statement on it wrote: the
 -- routing view's inserts, updates and deletes all are. (Writes that name a
 -- leaf directly bypass it.)
+-- On a partitioned table, p_bucket (its bucket column) is logged too, as
+-- bucket_value: whoever reads the log back (carry_back_changes) then finds
+-- each row in the one leaf of its key and bucket instead of probing, and
+-- locking, every leaf of the key.
 -- Locks: SHARE ROW EXCLUSIVE on p_table (not its partitions) while the
 -- triggers are created; the caller sets lock_timeout and retries.
 CREATE OR REPLACE FUNCTION @extschema@.start_change_capture(
-  p_log name, p_table regclass, p_identity name[], p_key name, p_trigger name)
+  p_log name, p_table regclass, p_identity name[], p_key name, p_trigger name, p_bucket name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -34,6 +40,10 @@ DECLARE
   v_changed text;
   v_key_type text;
   v_partitioned boolean := (SELECT relkind = 'p' FROM pg_catalog.pg_class WHERE oid = p_table);
+  v_bucket_type text;
+  -- The log's columns after the identity, and what a statement trigger takes for them.
+  v_logged text := 'key_value';
+  v_taken text := quote_ident(p_key);
 BEGIN
   SELECT string_agg(format('%I %s NOT NULL', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.ord),
          string_agg(format('OLD.%I', a.attname), ', ' ORDER BY k.ord),
@@ -48,9 +58,15 @@ BEGIN
   SELECT format_type(atttypid, atttypmod) INTO STRICT v_key_type
     FROM pg_catalog.pg_attribute WHERE attrelid = p_table AND attname = p_key AND NOT attisdropped;
   v_changed := format('(%s, NEW.%I) IS DISTINCT FROM (%s, OLD.%I)', v_new, p_key, v_old, p_key);
+  IF v_partitioned AND p_bucket IS NOT NULL THEN
+    SELECT format_type(atttypid, atttypmod) INTO STRICT v_bucket_type
+      FROM pg_catalog.pg_attribute WHERE attrelid = p_table AND attname = p_bucket AND NOT attisdropped;
+    v_logged := 'key_value, bucket_value';
+    v_taken := format('%I, %I', p_key, p_bucket);
+  END IF;
 
-  EXECUTE format('CREATE TABLE IF NOT EXISTS @extschema@.%I (change_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, %s, key_value %s)',
-                 p_log, v_columns, v_key_type);
+  EXECUTE format('CREATE TABLE IF NOT EXISTS @extschema@.%I (change_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, %s, key_value %s%s)',
+                 p_log, v_columns, v_key_type, coalesce(', bucket_value ' || v_bucket_type, ''));
   -- The trigger runs for the application's role: SECURITY DEFINER lets it
   -- write the log without granting anyone access to Partwise's schema.
   IF NOT v_partitioned THEN
@@ -81,16 +97,16 @@ AS %2$L
 $body$, p_log || '_capture', format($code$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO @extschema@.%1$I (%2$s, key_value) SELECT %2$s, %3$I FROM partwise_new;
+    INSERT INTO @extschema@.%1$I (%2$s, %4$s) SELECT %2$s, %3$s FROM partwise_new;
   ELSIF TG_OP = 'DELETE' THEN
-    INSERT INTO @extschema@.%1$I (%2$s, key_value) SELECT %2$s, %3$I FROM partwise_old;
+    INSERT INTO @extschema@.%1$I (%2$s, %4$s) SELECT %2$s, %3$s FROM partwise_old;
   ELSE
-    INSERT INTO @extschema@.%1$I (%2$s, key_value)
-    SELECT %2$s, %3$I FROM partwise_old UNION SELECT %2$s, %3$I FROM partwise_new;
+    INSERT INTO @extschema@.%1$I (%2$s, %4$s)
+    SELECT %2$s, %3$s FROM partwise_old UNION SELECT %2$s, %3$s FROM partwise_new;
   END IF;
   RETURN NULL;
 END
-$code$, p_log, (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n), p_key));
+$code$, p_log, (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n), v_taken, v_logged));
   END IF;
   EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I() FROM PUBLIC', p_log || '_capture');
   IF v_partitioned THEN
@@ -108,8 +124,8 @@ $code$, p_log, (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) 
   END IF;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.start_change_capture(name, regclass, name[], name, name) IS
-  'Starts logging which rows of a table change (identity and key), for replay onto a copy.';
+COMMENT ON FUNCTION @extschema@.start_change_capture(name, regclass, name[], name, name, name) IS
+  'Starts logging which rows of a table change (identity, key and, on a partitioned table, bucket), for replay onto a copy.';
 
 -- stop_change_capture: drop the trigger (when its table still exists) and,
 -- unless p_keep_log, the log and its function. Locks: as DROP TRIGGER (on a

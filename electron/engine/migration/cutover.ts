@@ -196,16 +196,18 @@ async function swap(context: TargetContext, client: pg.ClientBase, info: TableIn
     saved.views!.push({ schema: view.schema, name: view.name, definition: view.definition, options: view.options });
   }
 
-  // From now until finalize, log writes to the new table: a rollback carries them back.
+  // From now until finalize, log writes to the new table: a rollback carries
+  // them back, finding each row by its key and bucket (both logged) in one leaf.
   const identity = saved.identity?.length ? saved.identity : rowIdentity(info);
   if (identity.length > 0) {
     const afterLog = changeLogName(target.runId, target.targetNo, true);
-    await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5)`, [
+    await client.query(`SELECT ${sql.install}.start_change_capture($1, $2::regclass, $3, $4, $5, $6)`, [
       afterLog,
       sql.partitioned,
       identity,
       target.keyColumn,
       `partwise_capture_after_${target.runId}`,
+      target.bucketColumn,
     ]);
     saved.afterLog = afterLog;
     saved.identity = identity;
