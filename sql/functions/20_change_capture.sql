@@ -232,6 +232,18 @@ COMMENT ON FUNCTION @extschema@.replay_key_room(regclass, int) IS
 -- write the same row of p_to (two inserts of one pair would take two
 -- buckets). Key values narrow every lookup so that partitioned tables prune
 -- to one key. Returns the number of log entries consumed.
+--
+-- A lookup in p_to reads every leaf of the key (an index probe each), not the
+-- one that holds the row, unlike the carry-back after the swap, whose log
+-- records the bucket each row was written to. Here the bucket of a logged row
+-- is not known cheaply, nor safely guessed: the copy numbers a key's rows
+-- chunk by chunk, in TID order among the rows of the chunk that were not
+-- logged at that moment, and keeps no record of which row got which number;
+-- the TID of a row's logged old version says nothing either way, since a row
+-- inserted after the log started (placed by this replay, with a ticket) has
+-- a TID in the same blocks as the copied ones. Recording each copied row's
+-- bucket would cost the copy a write per row.
+
 -- Locks: ROW EXCLUSIVE on the log and on p_to's partitions (every one with
 -- generic plans, those of the batch's keys with custom plans: see below),
 -- ACCESS SHARE on p_from; a new bucket or key takes create_partition's.
