@@ -11,27 +11,82 @@
 // Either all of it happens or none. Materialized views are rebuilt after the
 // transaction, each swapped in under a short lock of its own.
 import type pg from 'pg';
+import { PartwiseError } from '../../db/errors.js';
 import { ident, qualified } from '../../db/sql.js';
 import { inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
 import { indexPlans } from '../index-ddl.js';
 import { isPartwiseTrigger } from '../rebuild-check.js';
 import { triggerStateStatement, triggerStatement } from '../trigger-ddl.js';
-import { describeBlockers, inLockingTransaction } from '../locks.js';
+import { describeBlockers, inLockingTransaction, sleep } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
-import { applyRemainingChanges } from './catch-up.js';
+import { applyRemainingChanges, DEADLOCK_ATTEMPTS, deadlockPauseMs } from './catch-up.js';
 import { changeLogName } from './prepare.js';
 import { adoptSequences, planSequences } from './sequences.js';
 import { enforceRegistries } from './unique-registry.js';
-import type { TargetContext } from './context.js';
+import { ResumableStop, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
 
 /** Swaps the tables; returns how long the table was under the exclusive lock (ms), for the step timings. */
 export async function cutover(context: TargetContext, control: pg.ClientBase): Promise<{ lockMs: number }> {
-  const { target, reporter, options, sql } = context;
+  const { target, reporter, options } = context;
   // Once more just before the lock, while the application still writes: what
   // it wrote since catch-up handed over, so that less is left for the lock.
-  if (target.saved.changeLog) await applyRemainingChanges(context, control, { whileWriting: true });
+  // A batch chosen as a deadlock victim here was rolled back whole, its
+  // entries kept: the swap applies them.
+  if (target.saved.changeLog) {
+    await applyRemainingChanges(context, control, { whileWriting: true }).catch((error: unknown) => {
+      if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
+      reporter.log('debug', 'applying changes before the swap met a deadlock; the swap applies them', context.label);
+    });
+  }
+  // The swap's transaction may be chosen as a deadlock victim: its replay
+  // updates rows of the new table and its lock on the original is one that
+  // the application's sessions wait for, so a session holding such a row and
+  // then reading the table closes a cycle. PostgreSQL then rolls the whole
+  // transaction back (nothing swapped, nothing applied or consumed), so it is
+  // taken again after a pause, as the catch-up's appliers take a batch again;
+  // after DEADLOCK_ATTEMPTS in a row the run stops where it stands, to be
+  // resumed, rather than roll back a finished copy. (A lock timeout is retried
+  // by inLockingTransaction itself.)
+  for (let deadlocks = 0; ;) {
+    const before = { saved: target.saved, changesApplied: target.changesApplied };
+    try {
+      const swapped = await swapTransaction(context, control);
+      await rebuildMaterializedViews(context, control);
+      return swapped;
+    } catch (error) {
+      // Past the commit (a materialized view's rebuild) nothing is retried here.
+      if (target.cutoverAt) throw error;
+      // What the rolled-back transaction recorded in memory goes with it.
+      target.saved = before.saved;
+      target.changesApplied = before.changesApplied;
+      if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
+      deadlocks++;
+      const pause = deadlockPauseMs(deadlocks);
+      if (pause === null) {
+        throw new ResumableStop(
+          'conflict',
+          `the swap was chosen as a deadlock victim ${deadlocks} times in a row; each time its transaction was rolled back whole, so ${context.label} is still the original table and the changes not yet applied are kept in the log`,
+          {
+            hint: 'Look for sessions that hold rows of the new table and then wait for the original table (pg_locks, pg_stat_activity), then resume.',
+            cause: error,
+          },
+        );
+      }
+      reporter.log(
+        'warn',
+        `swap chosen as a deadlock victim (${deadlocks} of ${DEADLOCK_ATTEMPTS}) and rolled back whole; trying again in ${Math.round(pause)} ms`,
+        context.label,
+      );
+      await sleep(pause, options.signal);
+    }
+  }
+}
+
+/** One attempt at the swap, in one locking transaction; returns how long the table was under the exclusive lock (ms). */
+async function swapTransaction(context: TargetContext, control: pg.ClientBase): Promise<{ lockMs: number }> {
+  const { target, reporter, options, sql } = context;
   const started = Date.now();
   let lockedAt = started;
   await inLockingTransaction(
@@ -97,10 +152,8 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
       );
     },
   );
-  const lockMs = Date.now() - lockedAt;
   target.cutoverAt = new Date().toISOString();
-  await rebuildMaterializedViews(context, control);
-  return { lockMs };
+  return { lockMs: Date.now() - lockedAt };
 }
 
 async function swap(context: TargetContext, client: pg.ClientBase, info: TableInfo): Promise<SavedDefinitions> {
