@@ -374,6 +374,24 @@ describe('a tree of thousands of partitions on a small lock table', () => {
       'key_exceeds_lock_share',
     );
   });
+
+  it("counts a key's TOAST tables and their indexes, as the replay does", async () => {
+    // 120 buckets of one row: 121 partitions with their primary key's indexes
+    // are 242 relations, within the share of 336; each leaf's TOAST table and
+    // its index (a text column) make 482, beyond it.
+    await pool.query(`CREATE TABLE toastkey (id bigserial PRIMARY KEY, tenant int NOT NULL, note text)`);
+    await pool.query(
+      `INSERT INTO toastkey (tenant, note) SELECT CASE WHEN g <= 120 THEN 1 ELSE g END, 'n' FROM generate_series(1, 130) g`,
+    );
+    const plan = await planOf('toastkey', 1, { toastkey_pkey: 'bucket' });
+    const warning = plan.issues.find((i) => i.code === 'key_exceeds_lock_share');
+    expect(warning).toMatchObject({ severity: 'info' });
+    expect(warning!.message).toContain(
+      "tenant 1 alone would have 120 buckets, with their indexes and TOAST tables 482 relations: more than a transaction's share of the lock table (336 of 2,020 with 2 workers)",
+    );
+    // 83 buckets fit: (336 - 2) / (2 + 2).
+    expect(warning!.fix).toMatch(/^A bucket limit of at least 2 rows keeps that key within the share\. /);
+  });
 });
 
 describe('a key with several shares of buckets on a small lock table', () => {

@@ -182,7 +182,9 @@ export async function planMigration(
   );
   if (treeIssue) issues.push(treeIssue);
   const largest = distribution.keys[0];
-  const keyIssue = largest ? largeKeyIssue(server, largest, target, indexCount, recommendedMaxLocks) : null;
+  const keyIssue = largest
+    ? largeKeyIssue(server, largest, target, indexCount, await toastPerLeaf(client, info), recommendedMaxLocks)
+    : null;
   if (keyIssue) issues.push(keyIssue);
   if (lockedByFullScan > capacity * 0.25) {
     const column = displayIdentifier(target.keyColumn);
@@ -454,14 +456,26 @@ export function partitionTreeIssue(
 }
 
 /**
+ * Relations each leaf adds for its TOAST table and the TOAST table's index: a
+ * leaf has the table's columns, so it has a TOAST table when the table does.
+ */
+async function toastPerLeaf(client: pg.ClientBase, info: TableInfo): Promise<number> {
+  const { rows } = await client.query<{ toast: boolean }>(
+    'SELECT reltoastrelid <> 0 AS toast FROM pg_class WHERE oid = $1',
+    [info.oid],
+  );
+  return rows[0]?.toast ? 2 : 0;
+}
+
+/**
  * One key's buckets against a transaction's share of the lock table.
  * Provisioning, the copy, the indexes and verification work on such a key a
  * range of its buckets per transaction (leavesPerTransaction), so the
  * migration itself stays within its share. What still locks every bucket of
  * the key, with their indexes, in one transaction: the catch-up's replay and
- * the swap when that key's rows change during the migration, a rollback's
- * carry-back when they changed after the swap, and any statement on that key
- * that does not name its bucket. (Before the ranges, a key of 8,000 buckets,
+ * the swap when that key's rows change during the migration, and any
+ * statement on that key that does not name its bucket (a rollback's
+ * carry-back reads only the buckets written since the swap). (Before the ranges, a key of 8,000 buckets,
  * one row each, filled the lock table of the default settings during its
  * migration: another session's query failed with "out of shared memory".)
  */
@@ -470,20 +484,24 @@ function largeKeyIssue(
   key: { keyValue: string; rows: number },
   target: MigrationTarget,
   indexCount: number,
+  toast: number,
   recommendedMaxLocks: number | null,
 ): PlanIssue | null {
   const share = lockBudget(server, DEFAULT_WORKERS);
   const buckets = Math.max(1, Math.ceil(key.rows / target.bucketLimit));
-  const locked = (1 + buckets) * (1 + indexCount);
+  // As the engine counts a key (replay_key_room in 20_change_capture.sql):
+  // its level-1 partition and leaves with their indexes, and each leaf's
+  // TOAST table and its index.
+  const locked = (1 + buckets) * (1 + indexCount) + buckets * toast;
   if (locked <= share) return null;
-  const fittingBuckets = Math.floor(share / (1 + indexCount)) - 1;
+  const fittingBuckets = Math.floor((share - (1 + indexCount)) / (1 + indexCount + toast));
   const limit = fittingBuckets >= 1 ? Math.ceil(key.rows / fittingBuckets) : null;
   const maxLocks = Math.ceil((locked * 2 * (DEFAULT_WORKERS + 1)) / lockSlots(server));
   const column = displayIdentifier(target.keyColumn);
   return {
     code: 'key_exceeds_lock_share',
     severity: 'info',
-    message: `${column} ${key.keyValue} alone would have ${countOf(buckets, 'bucket')}, with their indexes ${countOf(locked, 'relation')}: more than a transaction's share of the lock table (${share.toLocaleString('en-US')} of ${lockTableCapacity(server).toLocaleString('en-US')} with ${DEFAULT_WORKERS} workers). The migration provisions, copies, indexes and verifies it a range of buckets per transaction. Still locking all of them at once: replaying that key's changes made during the migration (in the catch-up and the swap), carrying back its changes made after the swap in a rollback, and every statement on that key that does not name a bucket; beyond the share the server lends spare shared memory, and when that runs out, such a step and other sessions' statements fail with "out of shared memory".`,
+    message: `${column} ${key.keyValue} alone would have ${countOf(buckets, 'bucket')}, with their indexes${toast > 0 ? ' and TOAST tables' : ''} ${countOf(locked, 'relation')}: more than a transaction's share of the lock table (${share.toLocaleString('en-US')} of ${lockTableCapacity(server).toLocaleString('en-US')} with ${DEFAULT_WORKERS} workers). The migration provisions, copies, indexes and verifies it a range of buckets per transaction. Still locking all of them at once: replaying that key's changes made during the migration (in the catch-up and the swap), and every statement on that key that does not name a bucket; beyond the share the server lends spare shared memory, and when that runs out, such a step and other sessions' statements fail with "out of shared memory".`,
     // One max_locks_per_transaction per plan: the tree's, when it has one.
     fix: `${limit !== null && limit <= MAX_BUCKET_LIMIT ? `A bucket limit of at least ${limit.toLocaleString('en-US')} rows keeps that key within the share. Or: ` : ''}${recommendedMaxLocks === null ? `ALTER SYSTEM SET max_locks_per_transaction = ${maxLocks};  -- then restart PostgreSQL` : `a larger max_locks_per_transaction (a share is ${(DEFAULT_WORKERS + 1) * 2} times smaller than the lock table)`}`,
   };
