@@ -150,6 +150,7 @@ BEGIN
     -- The replay's signature before and since set-based, parallel replay.
     EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, bigint, boolean)', p_log || '_replay');
     EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, int, int)', p_log || '_replay');
+    EXECUTE format('DROP FUNCTION IF EXISTS @extschema@.%I(bigint, int, int)', p_log || '_new_keys');
   END IF;
 END;
 $$;
@@ -456,6 +457,32 @@ $code$,
     CASE WHEN v_plans = 'force_generic_plan' THEN 'true' ELSE 'false' END,
     v_key_filter), v_plans);
   EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, int, int) FROM PUBLIC', p_log || '_replay');
+
+  -- <p_log>_new_keys(limit, part, parts): the canonical text of the keys of
+  -- the entries the replay's next batch of that share would take that have
+  -- no tracker row yet. The engine creates them (ensure_key) a transaction
+  -- each before the batch: creating a key's level-1 partition takes SHARE
+  -- UPDATE EXCLUSIVE on p_to, which conflicts with itself, until commit, so a
+  -- batch that created keys itself held it for the whole batch, and the other
+  -- appliers' new keys waited for it (a batch of thousands of new keys on
+  -- PostgreSQL 13 outlasted create_partition's 5 attempts: "could not create
+  -- partition ... conflicting lock"). Keys logged after the look are still
+  -- created by the batch.
+  IF p_config_id IS NOT NULL THEN
+    EXECUTE format($body$
+CREATE OR REPLACE FUNCTION @extschema@.%1$I(p_limit bigint, p_part int, p_parts int) RETURNS SETOF text
+LANGUAGE sql STABLE
+AS %2$L
+$body$, p_log || '_new_keys', format($code$
+  SELECT DISTINCT n.key_text
+    FROM (SELECT %1$s AS key_text FROM @extschema@.%2$I l
+           WHERE p_parts = 1 OR (hashtext(ROW(%3$s)::text) & 2147483647) %% p_parts = p_part
+           ORDER BY l.change_id LIMIT p_limit) n
+   WHERE NOT EXISTS (SELECT 1 FROM @extschema@.partition_tracker t
+                      WHERE t.config_id = %4$s AND t.key_value = n.key_text)
+$code$, @extschema@.key_text_sql_for(p_to, p_key, 'l.key_value'), p_log, v_identity_list, p_config_id));
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.%I(bigint, int, int) FROM PUBLIC', p_log || '_new_keys');
+  END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.create_replay(name, regclass, regclass, name[], name, int, name, int) IS

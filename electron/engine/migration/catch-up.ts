@@ -114,9 +114,48 @@ function replayFunction(context: TargetContext): string {
   return `${context.sql.install}.${ident(`${context.target.saved.changeLog!}_replay`)}`;
 }
 
-/** One replay call: a batch of the share `part` of `parts`, applied and consumed in one statement (its own transaction unless the caller has one). */
-async function replayBatch(client: pg.ClientBase, replay: string, part: number, parts: number): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(`SELECT ${replay}($1, $2, $3) AS n`, [BATCH, part, parts]);
+/**
+ * Creates the keys that the next batch of the share `part` of `parts` would
+ * create, each in a transaction of its own (see <log>_new_keys in
+ * sql/functions/20_change_capture.sql): the partitioned table's SHARE UPDATE
+ * EXCLUSIVE lock, which a new key's partition takes, is then held for one
+ * key's DDL, not for a whole batch that other appliers' new keys wait behind.
+ */
+async function createNewKeys(
+  context: TargetContext,
+  client: pg.ClientBase,
+  part: number,
+  parts: number,
+): Promise<void> {
+  const { target, sql } = context;
+  if (target.configId === null) return;
+  const { rows } = await client.query<{ key: string }>(
+    `SELECT k AS key FROM ${sql.install}.${ident(`${target.saved.changeLog!}_new_keys`)}($1, $2, $3) k`,
+    [BATCH, part, parts],
+  );
+  for (const { key } of rows) {
+    await client.query(`SELECT 1 FROM ${sql.install}.ensure_key($1, $2)`, [target.configId, key]);
+  }
+}
+
+/**
+ * One replay call: a batch of the share `part` of `parts`, applied and
+ * consumed in one statement (its own transaction unless the caller has one),
+ * its new keys created first when `newKeysFirst`.
+ */
+async function replayBatch(
+  context: TargetContext,
+  client: pg.ClientBase,
+  part: number,
+  parts: number,
+  { newKeysFirst }: { newKeysFirst: boolean },
+): Promise<number> {
+  if (newKeysFirst) await createNewKeys(context, client, part, parts);
+  const { rows } = await client.query<{ n: string }>(`SELECT ${replayFunction(context)}($1, $2, $3) AS n`, [
+    BATCH,
+    part,
+    parts,
+  ]);
   return Number(rows[0]!.n);
 }
 
@@ -133,7 +172,6 @@ export async function applyRemainingChanges(
   client: pg.ClientBase,
   { whileWriting }: { whileWriting: boolean },
 ): Promise<{ entries: number; ms: number }> {
-  const replay = replayFunction(context);
   const started = Date.now();
   const most = whileWriting ? await pendingChanges(client, context) : Infinity;
   let entries = 0;
@@ -141,7 +179,8 @@ export async function applyRemainingChanges(
     throwIfCancelled(context);
     // Until none is left: a batch may take fewer than BATCH entries while more
     // remain (on a tree too large for the lock table, it takes a few keys' only).
-    const n = await replayBatch(client, replay, 0, 1);
+    // Under the swap's lock no other session creates keys: the batch does.
+    const n = await replayBatch(context, client, 0, 1, { newKeysFirst: whileWriting });
     entries += n;
     if (n === 0) break;
   }
@@ -189,7 +228,7 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
       throwIfCancelled(context);
       let n: number;
       try {
-        n = await replayBatch(client, replay, part, appliers.parts);
+        n = await replayBatch(context, client, part, appliers.parts, { newKeysFirst: true });
         deadlocks = 0;
       } catch (error) {
         // Appliers take buckets in key order, but PostgreSQL may still pick
