@@ -26,6 +26,7 @@ describe('installing the SQL infrastructure', () => {
         'migrations/0008_key_move_compact.sql',
         'migrations/0009_key_pool.sql',
         'migrations/0010_pool_isolation.sql',
+        'migrations/0011_carry_back_buckets.sql',
       ]);
       const second = await install(client);
       expect(first.functionsReplaced).toBe(true);
