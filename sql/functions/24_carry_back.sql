@@ -38,6 +38,7 @@ DECLARE
   v_entries bigint;
   v_keys text;
   v_buckets text;
+  v_carried text;
 BEGIN
   EXECUTE format('SELECT count(*) FROM @extschema@.%I', p_log) INTO v_entries;
   IF v_entries = 0 THEN
@@ -58,32 +59,38 @@ BEGIN
   EXECUTE format('DELETE FROM %s t USING (SELECT DISTINCT %s FROM @extschema@.%I) l WHERE %s',
                  p_to, v_identity_list, p_log,
                  (SELECT string_agg(format('t.%1$I = l.%1$I', c), ' AND ') FROM unnest(p_identity) c));
-  -- The logged rows, read once, then a group of keys at a time (by key: the index).
-  DROP TABLE IF EXISTS pg_temp.partwise_carried;
-  EXECUTE format('CREATE TEMP TABLE partwise_carried ON COMMIT DROP AS'
-                 ' SELECT DISTINCT %s, key_value, %s AS bucket_value FROM @extschema@.%I',
-                 v_identity_list, v_logged_bucket, p_log);
-  CREATE INDEX ON pg_temp.partwise_carried (key_value);
-  ANALYZE pg_temp.partwise_carried;
+  -- The logged rows, read once into a temporary table, then a group of keys
+  -- at a time (by key: its index). A role without TEMP reads the log itself
+  -- for each group instead: slower for many groups, but a rollback must not
+  -- need a privilege the migration did not.
+  v_carried := format('(SELECT DISTINCT %s, key_value, %s AS bucket_value FROM @extschema@.%I)',
+                      v_identity_list, v_logged_bucket, p_log);
+  IF pg_catalog.has_database_privilege(current_database(), 'TEMP') THEN
+    DROP TABLE IF EXISTS pg_temp.partwise_carried;
+    EXECUTE format('CREATE TEMP TABLE partwise_carried ON COMMIT DROP AS SELECT * FROM %s c', v_carried);
+    CREATE INDEX ON pg_temp.partwise_carried (key_value);
+    ANALYZE pg_temp.partwise_carried;
+    v_carried := 'pg_temp.partwise_carried';
+  END IF;
   -- A row's key never changes (such updates are refused); its bucket may (a
   -- compaction moves rows), and then both are logged: its current one among them.
-  FOR v_keys, v_buckets IN EXECUTE
+  FOR v_keys, v_buckets IN EXECUTE format(
     'SELECT array_agg(g.key_value)::text, g.buckets::text
        FROM (SELECT key_value, CASE WHEN bool_or(bucket_value IS NULL) THEN NULL
                                     ELSE array_agg(DISTINCT bucket_value ORDER BY bucket_value) END AS buckets
-               FROM pg_temp.partwise_carried GROUP BY key_value) g
-      GROUP BY g.buckets'
+               FROM %s c GROUP BY key_value) g
+      GROUP BY g.buckets', v_carried)
   LOOP
     EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s f'
-                   ' JOIN (SELECT DISTINCT %s, key_value FROM pg_temp.partwise_carried WHERE key_value = ANY (%L::%s[])) l'
+                   ' JOIN (SELECT DISTINCT %s, key_value FROM %s c WHERE key_value = ANY (%L::%s[])) l'
                    ' ON %s AND f.%I = l.key_value WHERE f.%I = ANY (%L::%s[])%s',
-                   p_to, v_columns, v_values, p_from, v_identity_list, v_keys, v_key_type,
+                   p_to, v_columns, v_values, p_from, v_identity_list, v_carried, v_keys, v_key_type,
                    (SELECT string_agg(format('f.%1$I = l.%1$I', c), ' AND ') FROM unnest(p_identity) c), p_key,
                    p_key, v_keys, v_key_type,
                    CASE WHEN v_buckets IS NULL THEN ''
                         ELSE format(' AND f.%I = ANY (%L::%s[])', p_bucket_column, v_buckets, v_bucket_type) END);
   END LOOP;
-  DROP TABLE pg_temp.partwise_carried;
+  DROP TABLE IF EXISTS pg_temp.partwise_carried;
   RETURN v_entries;
 END;
 $$;

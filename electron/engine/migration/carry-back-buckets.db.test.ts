@@ -109,6 +109,33 @@ describe("a rollback's carry-back", () => {
     expect(await db.query(`SELECT count(*)::int AS n FROM ledger`)).toEqual([{ n: 45 }]);
   });
 
+  it('carries every write back for a role without the TEMP privilege (a rollback must not need more than the migration)', async () => {
+    const { runId, log } = await swapped('untemp');
+    await db.query(`UPDATE untemp SET body = 'updated' WHERE id = 7`);
+    const [inserted] = await db.query<{ id: number }>(
+      `INSERT INTO untemp (tenant, body) VALUES (1, 'inserted') RETURNING id::int AS id`,
+    );
+    const written = await leavesOf('untemp', [7, inserted!.id]);
+    await db.admin.query(
+      `REVOKE TEMP ON DATABASE ${pg.escapeIdentifier(db.name)} FROM PUBLIC, ${pg.escapeIdentifier(db.owner)}`,
+    );
+    try {
+      expect(await leavesLocked('untemp', log)).toEqual(written);
+      const undone = await rollback(db.pool, runId);
+      expect(undone.status, undone.message).toBe('rolled_back');
+    } finally {
+      await db.admin.query(
+        `GRANT TEMP ON DATABASE ${pg.escapeIdentifier(db.name)} TO PUBLIC, ${pg.escapeIdentifier(db.owner)}`,
+      );
+    }
+    expect(await rowsOf('untemp')).toEqual([
+      { id: 3, tenant: 1, body: 'before' },
+      { id: 7, tenant: 1, body: 'updated' },
+      { id: 41, tenant: 2, body: 'before' },
+      { id: inserted!.id, tenant: 1, body: 'inserted' },
+    ]);
+  });
+
   it('upgrades a log made without buckets: rows logged before the upgrade are found by key, those after by bucket', async () => {
     const { runId, log } = await swapped('journal');
     // What the previous release left: a log without the bucket and its capture function.
