@@ -61,7 +61,14 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
       // What the rolled-back transaction recorded in memory goes with it.
       target.saved = before.saved;
       target.changesApplied = before.changesApplied;
-      if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
+      // Sessions held the table through every attempt: the run stops where it
+      // stands (the copy done, writes still logged) and the error names them.
+      // Once they are gone, resume swaps; a rollback would throw a finished
+      // copy away for a lock that a DBA can free in a moment.
+      const failure = PartwiseError.from(error);
+      if (failure.kind === 'lock_timeout')
+        throw new ResumableStop('lock_timeout', failure.message, { hint: failure.hint, cause: error });
+      if (failure.sqlstate !== '40P01') throw error;
       deadlocks++;
       const pause = deadlockPauseMs(deadlocks);
       if (pause === null) {

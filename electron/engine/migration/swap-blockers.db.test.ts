@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { inLockingTransaction } from '../locks.js';
-import { migrate } from '../index.js';
+import { migrate, resume } from '../index.js';
 
 const db = useTestDatabase('swap_blockers');
 let reader: TestRole;
@@ -127,12 +127,13 @@ describe('the swap, when other sessions hold locks on the table', () => {
     expect(named.message).not.toMatch(/long-running transaction/);
   });
 
-  it('names them in the error when it gives up, and rolls back', async () => {
+  it('names them when it gives up, and stops resumably: the original table kept, the copy kept, resume swaps', async () => {
     const qualified = await table('invoices');
     let holders: Awaited<ReturnType<typeof holdReadLocks>> | null = null;
     let released: Promise<void> | null = null;
     let nightly = 0;
     let dashboard = 0;
+    let runId: number | undefined;
     const events: RunEvent[] = [];
     try {
       const outcome = await migrate(
@@ -148,21 +149,24 @@ describe('the swap, when other sessions hold locks on the table', () => {
           },
           onEvent: (event) => {
             events.push(event);
-            // The swap gave up: let the automatic rollback through.
+            // The swap gave up: the sessions in the way go.
             if (event.type === 'log' && event.level === 'error' && holders && !released) released = holders.release();
           },
         },
       );
       await released;
-      expect(outcome.status).toBe('failed');
+      expect(outcome.status).toBe('interrupted');
+      runId = outcome.runId;
       expect(outcome.message).toMatch(
         new RegExp(
-          `failed on ${qualified.replace('.', '\\.')}: Could not get the lock on ${qualified.replace('.', '\\.')} within 1\\.5 s in 2 attempts; in the way: pid ${Math.min(nightly, dashboard)} `,
+          `stopped in phase cutover of ${qualified.replace('.', '\\.')}: Could not get the lock on ${qualified.replace('.', '\\.')} within 1\\.5 s in 2 attempts; in the way: pid ${Math.min(nightly, dashboard)} `,
         ),
       );
       expect(outcome.message).toContain(`pid ${nightly} (application "nightly-report"`);
       expect(outcome.message).toContain(`pid ${dashboard} (application "dashboard"`);
-      expect(outcome.message).toMatch(/rolled back, the table is as it was$/);
+      expect(outcome.message).toMatch(
+        new RegExp(`; nothing is lost: resume it with "partwise resume --run ${outcome.runId}"$`),
+      );
       expect(outcome.error?.hint).toBe(
         `Let them finish, or end them (SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[${[nightly, dashboard].sort((a, b) => a - b).join(', ')}]) AS pid;), then resume.`,
       );
@@ -176,6 +180,17 @@ describe('the swap, when other sessions hold locks on the table', () => {
     expect(
       await db.pool.query(`SELECT relkind FROM pg_class WHERE oid = '${qualified}'::regclass`).then((r) => r.rows),
     ).toEqual([{ relkind: 'r' }]);
+    // The sessions gone, resume swaps without copying again.
+    const resumed = await resume(db.pool, runId!);
+    expect(resumed.status, resumed.message).toBe('succeeded');
+    expect(
+      await db.pool.query(`SELECT relkind FROM pg_class WHERE oid = '${qualified}'::regclass`).then((r) => r.rows),
+    ).toEqual([{ relkind: 'v' }]);
+    const copies = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM partwise.migration_step WHERE run_id = $1 AND phase = 'copy'`,
+      [runId],
+    );
+    expect(copies.rows).toEqual([{ n: 1 }]);
   });
 });
 
