@@ -719,6 +719,12 @@ function checkPrivileges(info: TableInfo, server: ServerInfo, issues: PlanIssue[
       message: `Role ${server.currentUser} does not own ${displayTableName(info)} (its owner is ${info.owner}); renaming it and moving its dependants needs the owner's rights.`,
       fix: `Connect as ${info.owner} or a member of it (GRANT ${ident(info.owner)} TO ${ident(server.currentUser)};)`,
     });
+  } else if (info.owner !== server.currentUser) {
+    issues.push({
+      code: 'owner_through_membership',
+      severity: 'info',
+      message: `Role ${server.currentUser} works on ${displayTableName(info)} as a member of its owner ${info.owner}: each relation the migration makes (the partitioned table, every partition, the routing view) is given to ${info.owner} once made (ALTER ... OWNER TO, one statement more each, not in the DDL below), so that the tree is the owner's, as the table was.`,
+    });
   }
   if (!info.canCreateInSchema) {
     issues.push({

@@ -8,7 +8,7 @@
 // linked to") and the owner could not alter its own tree.
 import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { migrate } from '../index.js';
+import { migrate, planMigration } from '../index.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { ident } from '../../db/sql.js';
 
@@ -55,6 +55,24 @@ describe('a migration run by a member of the owning role', () => {
   it('migrates, and the table owner owns the tree, the view and the sequences, including partitions routing makes later', async () => {
     const pool = new pg.Pool({ connectionString: member.url, max: 5 });
     try {
+      // The plan says so, to the member only.
+      const target = { schema: 'public', table: 'orders', keyColumn: 'k', bucketLimit: 30, shareBelow: 50 };
+      const asMember = await pool.connect();
+      const asOwner = await db.connect();
+      try {
+        const said = (await planMigration(asMember, target, { counting: 'auto' })).issues.find(
+          (i) => i.code === 'owner_through_membership',
+        );
+        expect(said?.message).toBe(
+          `Role ${member.name} works on public.orders as a member of its owner ${db.owner}: each relation the migration makes (the partitioned table, every partition, the routing view) is given to ${db.owner} once made (ALTER ... OWNER TO, one statement more each, not in the DDL below), so that the tree is the owner's, as the table was.`,
+        );
+        expect((await planMigration(asOwner, target, { counting: 'auto' })).issues.map((i) => i.code)).not.toContain(
+          'owner_through_membership',
+        );
+      } finally {
+        asMember.release();
+        await asOwner.end();
+      }
       const outcome = await migrate(pool, [
         { schema: 'public', table: 'orders', keyColumn: 'k', bucketLimit: 30, shareBelow: 50 },
       ]);
