@@ -26,7 +26,9 @@ let partwise: pg.Pool;
 
 beforeAll(async () => {
   await installPartwise(db);
-  partwise = new pg.Pool({ connectionString: db.url, application_name: 'partwise', max: 6 });
+  // Idle connections closed at once: the run's connections are new backends,
+  // as under load when a phase outlasts the pool's idle timeout.
+  partwise = new pg.Pool({ connectionString: db.url, application_name: 'partwise', max: 6, idleTimeoutMillis: 1 });
 });
 
 afterAll(async () => {
@@ -49,7 +51,11 @@ describe("the swap's deadlock retry", () => {
     const deadlock = async (): Promise<void> => {
       while (running) {
         // The swap waits for the row this session holds.
-        const { rows } = await holder.query<{ n: number }>(
+        // Asked on a connection of its own: inside this session's transaction
+        // pg_stat_activity keeps the backends of its first look, and misses a
+        // connection the run opens later (the hang under load, when the pool
+        // had closed its idle connections and opened new ones).
+        const rows = await db.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
           [holderPid],
         );
