@@ -219,6 +219,13 @@ export interface TableInfo {
   hasInheritanceChildren: boolean;
   owner: string;
   ownedByCurrentUser: boolean;
+  /**
+   * Whether the current role may give a relation to the table's owner (ALTER ... OWNER TO it). On
+   * PostgreSQL 16 and later that takes the SET option of the membership (GRANT ... WITH SET), which a
+   * role can lack while still holding the owner's rights (INHERIT): a CREATEROLE role's grants on 16
+   * default to it. Before 16, membership alone.
+   */
+  canGiveToOwner: boolean;
   canCreateInSchema: boolean;
   rowSecurity: boolean;
   forceRowSecurity: boolean;
@@ -390,6 +397,9 @@ async function readRelation(db: Queryable, oid: number): Promise<RelationInfo> {
             EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AS has_children,
             pg_get_userbyid(c.relowner) AS owner,
             pg_has_role(c.relowner, 'USAGE') AS owned,
+            -- 'SET' is no privilege name before 16; the CASE evaluates only the branch of this server.
+            CASE WHEN current_setting('server_version_num')::int >= 160000 THEN pg_has_role(c.relowner, 'SET')
+                 ELSE pg_has_role(c.relowner, 'MEMBER') END AS can_give_to_owner,
             has_schema_privilege(n.oid, 'CREATE') AS can_create,
             c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
             c.reloptions, greatest(c.reltuples, 0)::float8 AS row_estimate,
@@ -414,6 +424,7 @@ async function readRelation(db: Queryable, oid: number): Promise<RelationInfo> {
     hasInheritanceChildren: b.has_children,
     owner: b.owner,
     ownedByCurrentUser: b.owned,
+    canGiveToOwner: b.can_give_to_owner,
     canCreateInSchema: b.can_create,
     rowSecurity: b.row_security,
     forceRowSecurity: b.force_row_security,

@@ -719,6 +719,14 @@ function checkPrivileges(info: TableInfo, server: ServerInfo, issues: PlanIssue[
       message: `Role ${server.currentUser} does not own ${displayTableName(info)} (its owner is ${info.owner}); renaming it and moving its dependants needs the owner's rights.`,
       fix: `Connect as ${info.owner} or a member of it (GRANT ${ident(info.owner)} TO ${ident(server.currentUser)};)`,
     });
+  } else if (info.owner !== server.currentUser && !info.canGiveToOwner) {
+    // Found otherwise at the first partition made, after the change capture has started.
+    issues.push({
+      code: 'owner_without_set',
+      severity: 'blocker',
+      message: `Role ${server.currentUser} has the rights of ${displayTableName(info)}'s owner ${info.owner} but may not SET ROLE to it (a membership granted WITH SET FALSE, as PostgreSQL 16 and later give a CREATEROLE role's grants by default): each relation the migration makes must be given to ${info.owner} (ALTER ... OWNER TO), which needs that option.`,
+      fix: `GRANT ${ident(info.owner)} TO ${ident(server.currentUser)} WITH SET TRUE;  -- or connect as ${info.owner}`,
+    });
   } else if (info.owner !== server.currentUser) {
     issues.push({
       code: 'owner_through_membership',

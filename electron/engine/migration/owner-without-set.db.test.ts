@@ -1,0 +1,62 @@
+// PostgreSQL 16 split a membership's rights (INHERIT) from SET ROLE (SET),
+// and ALTER ... OWNER TO a role takes SET on it. A member holding the owner's
+// rights without SET (what 16 gives by default to the roles a CREATEROLE role
+// grants itself, as managed services do) passed the plan, then failed at the
+// first partition made, after the change capture had started. Before 16 there
+// is no SET option: membership is enough (owner-member.db.test.ts).
+import { describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { migrate, planMigration } from '../index.js';
+import { useTestDatabase } from '../../testing/database.js';
+import { ident } from '../../db/sql.js';
+
+const db = useTestDatabase('owner_no_set');
+
+describe.runIf(inject('pgMajor') >= 16)('a member of the owning role without SET (PostgreSQL 16 and later)', () => {
+  it('is refused by the plan, before anything changes, and migrates once granted SET', async () => {
+    const noSet = await db.createRole('noset');
+    await db.admin.query(`GRANT ${ident(db.owner)} TO ${noSet.sql} WITH INHERIT TRUE, SET FALSE`);
+    await db.query(`CREATE TABLE invoices (id bigserial PRIMARY KEY, k int NOT NULL, note text)`);
+    await db.query(
+      `INSERT INTO invoices (k, note) SELECT k, 'row ' || g FROM generate_series(1, 3) k, generate_series(1, 50) g`,
+    );
+    const target = { schema: 'public', table: 'invoices', keyColumn: 'k', bucketLimit: 30 };
+    const pool = new pg.Pool({ connectionString: noSet.url, max: 5 });
+    try {
+      const client = await pool.connect();
+      try {
+        const issue = (await planMigration(client, target, { counting: 'auto' })).issues.find(
+          (i) => i.code === 'owner_without_set',
+        );
+        expect(issue).toMatchObject({
+          severity: 'blocker',
+          message: `Role ${noSet.name} has the rights of public.invoices's owner ${db.owner} but may not SET ROLE to it (a membership granted WITH SET FALSE, as PostgreSQL 16 and later give a CREATEROLE role's grants by default): each relation the migration makes must be given to ${db.owner} (ALTER ... OWNER TO), which needs that option.`,
+          fix: `GRANT ${ident(db.owner)} TO ${noSet.sql} WITH SET TRUE;  -- or connect as ${db.owner}`,
+        });
+      } finally {
+        client.release();
+      }
+      await expect(migrate(pool, [target])).rejects.toThrow(/cannot be migrated: .* may not SET ROLE to it/);
+      // Nothing changed: the table is still a plain table, with no trigger and no partitioned twin.
+      expect(
+        await db.query(
+          `SELECT c.relkind::text AS kind, (SELECT count(*)::int FROM pg_trigger t WHERE t.tgrelid = c.oid) AS triggers,
+                  to_regclass('invoices_partitioned') IS NULL AS no_twin
+             FROM pg_class c WHERE c.oid = 'invoices'::regclass`,
+        ),
+      ).toEqual([{ kind: 'r', triggers: 0, no_twin: true }]);
+
+      await db.admin.query(`GRANT ${ident(db.owner)} TO ${noSet.sql} WITH SET TRUE`);
+      const outcome = await migrate(pool, [target]);
+      expect(outcome.status, outcome.message).toBe('succeeded');
+      const [owners] = await db.query<{ others: number }>(
+        `SELECT count(*)::int AS others FROM pg_partition_tree('invoices_partitioned') p JOIN pg_class c ON c.oid = p.relid
+          WHERE c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = $1)`,
+        [db.owner],
+      );
+      expect(owners).toEqual({ others: 0 });
+    } finally {
+      await pool.end();
+    }
+  });
+});
