@@ -222,8 +222,7 @@ export interface TableInfo {
   /**
    * Whether the current role may give a relation to the table's owner (ALTER ... OWNER TO it). On
    * PostgreSQL 16 and later that takes the SET option of the membership (GRANT ... WITH SET), which a
-   * role can lack while still holding the owner's rights (INHERIT): a CREATEROLE role's grants on 16
-   * default to it. Before 16, membership alone.
+   * role can lack while still holding the owner's rights (INHERIT). Before 16, membership alone.
    */
   canGiveToOwner: boolean;
   canCreateInSchema: boolean;

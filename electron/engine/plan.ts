@@ -724,7 +724,7 @@ function checkPrivileges(info: TableInfo, server: ServerInfo, issues: PlanIssue[
     issues.push({
       code: 'owner_without_set',
       severity: 'blocker',
-      message: `Role ${server.currentUser} has the rights of ${displayTableName(info)}'s owner ${info.owner} but may not SET ROLE to it (a membership granted WITH SET FALSE, as PostgreSQL 16 and later give a CREATEROLE role's grants by default): each relation the migration makes must be given to ${info.owner} (ALTER ... OWNER TO), which needs that option.`,
+      message: `Role ${server.currentUser} has the rights of ${displayTableName(info)}'s owner ${info.owner} but may not SET ROLE to it (PostgreSQL 16 and later grant a membership's rights and SET ROLE apart: this one has SET FALSE): each relation the migration makes must be given to ${info.owner} (ALTER ... OWNER TO), which needs that option.`,
       fix: `GRANT ${ident(info.owner)} TO ${ident(server.currentUser)} WITH SET TRUE;  -- or connect as ${info.owner}`,
     });
   } else if (info.owner !== server.currentUser) {

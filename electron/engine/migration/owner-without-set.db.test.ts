@@ -1,7 +1,8 @@
 // PostgreSQL 16 split a membership's rights (INHERIT) from SET ROLE (SET),
 // and ALTER ... OWNER TO a role takes SET on it. A member holding the owner's
-// rights without SET (what 16 gives by default to the roles a CREATEROLE role
-// grants itself, as managed services do) passed the plan, then failed at the
+// rights without SET (GRANT ... WITH INHERIT TRUE, SET FALSE; also what a
+// CREATEROLE role gets of the roles it creates under createrole_self_grant =
+// 'inherit') passed the plan, then failed at the
 // first partition made, after the change capture had started. Before 16 there
 // is no SET option: membership is enough (owner-member.db.test.ts).
 import { describe, expect, inject, it } from 'vitest';
@@ -30,7 +31,7 @@ describe.runIf(inject('pgMajor') >= 16)('a member of the owning role without SET
         );
         expect(issue).toMatchObject({
           severity: 'blocker',
-          message: `Role ${noSet.name} has the rights of public.invoices's owner ${db.owner} but may not SET ROLE to it (a membership granted WITH SET FALSE, as PostgreSQL 16 and later give a CREATEROLE role's grants by default): each relation the migration makes must be given to ${db.owner} (ALTER ... OWNER TO), which needs that option.`,
+          message: `Role ${noSet.name} has the rights of public.invoices's owner ${db.owner} but may not SET ROLE to it (PostgreSQL 16 and later grant a membership's rights and SET ROLE apart: this one has SET FALSE): each relation the migration makes must be given to ${db.owner} (ALTER ... OWNER TO), which needs that option.`,
           fix: `GRANT ${ident(db.owner)} TO ${noSet.sql} WITH SET TRUE;  -- or connect as ${db.owner}`,
         });
       } finally {
