@@ -21,6 +21,8 @@ export interface StorageFacts {
   pooledInPlace?: boolean;
   /** isolate, share: whether the role may create the temporary table its switch holds the key's rows in. */
   temp?: { allowed: boolean; role: string; database: string };
+  /** isolate, share: whether the role may give the partitions its switch makes to the table's owner. */
+  giveToOwner?: { allowed: boolean; role: string; owner: string };
 }
 
 function detachDdl(facts: KeyFacts, parent: string): { ddl: string[]; locks: LockStep[]; notes: string[] } {
@@ -107,6 +109,24 @@ function refuseWithoutTemp(action: KeyActionKind, facts: KeyFacts, storage: Stor
     'privilege',
     `role ${temp.role} has no TEMP privilege on database ${temp.database}: ${doing} holds key ${facts.keyValue}'s rows in a temporary table while they move between the pool and a partition of their own`,
     { hint: `GRANT TEMP ON DATABASE ${ident(temp.database)} TO ${ident(temp.role)};` },
+  );
+}
+
+/**
+ * The partitions the switch makes go to the table's owner (take_owner_of),
+ * which on PostgreSQL 16 and later needs the SET option of the membership: a
+ * member without it would fail in the switch, after the isolation's proofs
+ * were added to the pool's leaves. Refused before anything is written.
+ */
+function refuseWithoutSetOnOwner(action: KeyActionKind, facts: KeyFacts, storage: StorageFacts): void {
+  const give = storage.giveToOwner;
+  if (!give || give.allowed) return;
+  const doing =
+    action === 'isolate' || action === 'share' ? action : `${action} of a pooled key (it is isolated first)`;
+  throw new PartwiseError(
+    'privilege',
+    `role ${give.role} may not SET ROLE to ${give.owner}, the owner of ${facts.config.schema}.${facts.config.table}: ${doing} makes partitions that must be given to ${give.owner} (ALTER ... OWNER TO), which needs that option of the membership`,
+    { hint: `GRANT ${ident(give.owner)} TO ${ident(give.role)} WITH SET TRUE;  -- or connect as ${give.owner}` },
   );
 }
 
@@ -364,6 +384,7 @@ export function planKeyAction(
   refusePooledCompaction(action, facts);
   if (facts.state !== 'retired') refuseMisplaced(action, facts);
   refuseWithoutTemp(action, facts, storage);
+  refuseWithoutSetOnOwner(action, facts, storage);
   if (action === 'readmit' && facts.state !== 'retired') {
     throw new PartwiseError(
       'invalid_input',

@@ -49,6 +49,22 @@ async function tempPrivilege(db: pg.Pool | pg.ClientBase): Promise<NonNullable<S
   return rows[0]!;
 }
 
+/** Whether the role may give what the switch makes to the owner of the partitioned table (take_owner_of). */
+async function ownerGiving(
+  db: pg.Pool | pg.ClientBase,
+  facts: KeyFacts,
+): Promise<NonNullable<StorageFacts['giveToOwner']>> {
+  const { rows } = await db.query<{ allowed: boolean; role: string; owner: string }>(
+    // 'SET' is no privilege name before 16; the CASE evaluates only the branch of this server.
+    `SELECT CASE WHEN current_setting('server_version_num')::int >= 160000 THEN pg_has_role(c.relowner, 'SET')
+                 ELSE pg_has_role(c.relowner, 'MEMBER') END AS allowed,
+            current_user AS role, pg_get_userbyid(c.relowner) AS owner
+       FROM pg_class c WHERE c.oid = to_regclass(format('%I.%I', $1::text, $2::text))`,
+    [facts.config.schema, facts.config.partitionedTable],
+  );
+  return rows[0]!;
+}
+
 /** Where the key's relations are (move), its closed buckets counted (compact), the pool read (isolate). */
 async function storageFacts(
   db: pg.Pool | pg.ClientBase,
@@ -58,7 +74,8 @@ async function storageFacts(
   options: KeyActionOptions,
 ): Promise<StorageFacts> {
   if (facts.state === 'retired') return {};
-  if (action === 'share' && !facts.inPool) return { temp: await tempPrivilege(db) };
+  if (action === 'share' && !facts.inPool)
+    return { temp: await tempPrivilege(db), giveToOwner: await ownerGiving(db, facts) };
   if ((action === 'isolate' || ISOLATING_FIRST.has(action)) && facts.inPool) {
     // No tablespace yet (the Explorer's picker asks for the plan first): the tablespaces, nothing isolated.
     if (action === 'move' && options.tablespace === undefined) return { move: await moveFacts(db, facts, undefined) };
@@ -71,6 +88,7 @@ async function storageFacts(
     return {
       pool,
       temp: await tempPrivilege(db),
+      giveToOwner: await ownerGiving(db, facts),
       ...(action === 'move' && {
         move: await isolatedMoveFacts(db, facts, options.tablespace, pool.bucketLimit),
       }),

@@ -5,25 +5,45 @@
 // 'inherit') passed the plan, then failed at the
 // first partition made, after the change capture had started. Before 16 there
 // is no SET option: membership is enough (owner-member.db.test.ts).
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { migrate, planMigration } from '../index.js';
-import { useTestDatabase } from '../../testing/database.js';
+import { runKeyAction } from '../keys/run.js';
+import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { ident } from '../../db/sql.js';
 
 const db = useTestDatabase('owner_no_set');
+let noSet: TestRole;
+let pool: pg.Pool;
+
+/** Where keys 4 (pooled) and 1 (a partition of its own) are, and what a switch would have left behind. */
+async function placement() {
+  // Partwise's schema is the member's (it installed it): read as the server's admin.
+  return db.admin.query(
+    `SELECT (SELECT in_pool FROM partwise.partition_tracker WHERE key_value = '4') AS four_pooled,
+            (SELECT in_pool FROM partwise.partition_tracker WHERE key_value = '1') AS one_pooled,
+            (SELECT count(*)::int FROM pg_constraint WHERE conname LIKE 'partwise_not_key_%') AS proofs,
+            (SELECT count(*)::int FROM partwise.key_action) AS actions`,
+  );
+}
 
 describe.runIf(inject('pgMajor') >= 16)('a member of the owning role without SET (PostgreSQL 16 and later)', () => {
-  it('is refused by the plan, before anything changes, and migrates once granted SET', async () => {
-    const noSet = await db.createRole('noset');
+  beforeAll(async () => {
+    noSet = await db.createRole('noset');
     await db.admin.query(`GRANT ${ident(db.owner)} TO ${noSet.sql} WITH INHERIT TRUE, SET FALSE`);
+    pool = new pg.Pool({ connectionString: noSet.url, max: 5 });
+    // Keys 1 to 3 (50 rows) get partitions of their own; keys 4 and 5 (10 rows) share the pool.
     await db.query(`CREATE TABLE invoices (id bigserial PRIMARY KEY, k int NOT NULL, note text)`);
     await db.query(
-      `INSERT INTO invoices (k, note) SELECT k, 'row ' || g FROM generate_series(1, 3) k, generate_series(1, 50) g`,
+      `INSERT INTO invoices (k, note) SELECT k, 'row ' || g FROM generate_series(1, 3) k, generate_series(1, 50) g
+       UNION ALL SELECT k, 'small ' || g FROM generate_series(4, 5) k, generate_series(1, 10) g`,
     );
-    const target = { schema: 'public', table: 'invoices', keyColumn: 'k', bucketLimit: 30 };
-    const pool = new pg.Pool({ connectionString: noSet.url, max: 5 });
-    try {
+  });
+  afterAll(() => pool.end());
+
+  it('is refused by the plan, before anything changes, and migrates once granted SET', async () => {
+    const target = { schema: 'public', table: 'invoices', keyColumn: 'k', bucketLimit: 30, shareBelow: 40 };
+    {
       const client = await pool.connect();
       try {
         const issue = (await planMigration(client, target, { counting: 'auto' })).issues.find(
@@ -56,8 +76,29 @@ describe.runIf(inject('pgMajor') >= 16)('a member of the owning role without SET
         [db.owner],
       );
       expect(owners).toEqual({ others: 0 });
-    } finally {
-      await pool.end();
     }
+  });
+
+  it('is refused isolate and share, which make partitions for the owner, before anything changes', async () => {
+    const table = { schema: 'public', name: 'invoices' };
+    const run = { installSchema: 'partwise' };
+    await db.admin.query(`GRANT ${ident(db.owner)} TO ${noSet.sql} WITH SET FALSE`);
+    try {
+      for (const [key, action] of [
+        ['4', 'isolate'],
+        ['1', 'share'],
+      ] as const) {
+        await expect(runKeyAction(pool, table, key, action, {}, run), action).rejects.toMatchObject({
+          kind: 'privilege',
+          message: `role ${noSet.name} may not SET ROLE to ${db.owner}, the owner of public.invoices: ${action} makes partitions that must be given to ${db.owner} (ALTER ... OWNER TO), which needs that option of the membership`,
+          hint: `GRANT ${ident(db.owner)} TO ${noSet.sql} WITH SET TRUE;  -- or connect as ${db.owner}`,
+        });
+      }
+      expect(await placement()).toEqual([{ four_pooled: true, one_pooled: false, proofs: 0, actions: 0 }]);
+    } finally {
+      await db.admin.query(`GRANT ${ident(db.owner)} TO ${noSet.sql} WITH SET TRUE`);
+    }
+    expect(await runKeyAction(pool, table, '4', 'isolate', {}, run)).toMatchObject({ changed: true });
+    expect(await placement()).toMatchObject([{ four_pooled: false, proofs: 0 }]);
   });
 });
