@@ -136,6 +136,34 @@ describe('verification without a long snapshot', () => {
     expect(await db.query(`SELECT count(*)::int AS n FROM changed_after_swap`)).toEqual([{ n: 600 }]);
   });
 
+  it('catches a change to the original that the change log missed, made after its row was copied', async () => {
+    // The capture trigger fires only where triggers fire: not while its owner
+    // has it disabled, nor for a session in session_replication_role replica
+    // (logical replication's apply workers). Such a change is neither copied
+    // (its chunk is done) nor replayed (nothing logged it): only reading the
+    // original itself shows that the new table lacks it. Verification must
+    // not take the original's contents from the copy and the log alone.
+    await createSource('unlogged_change');
+    const outcome = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'unlogged_change', keyColumn: 'customer_id', bucketLimit: 50 }],
+      {
+        beforePhase: async (phase) => {
+          if (phase !== 'indexes') return;
+          const [capture] = await db.query<{ name: string }>(
+            `SELECT quote_ident(tgname) AS name FROM pg_trigger
+              WHERE tgrelid = 'public.unlogged_change'::regclass AND tgname LIKE 'partwise_capture%'`,
+          );
+          await db.query(`ALTER TABLE unlogged_change DISABLE TRIGGER ${capture!.name}`);
+          await db.query(`UPDATE unlogged_change SET note = 'behind the log' WHERE id = 7`); // key 1
+          await db.query(`ALTER TABLE unlogged_change ENABLE TRIGGER ${capture!.name}`);
+        },
+      },
+    );
+    expect(outcome.status).toBe('failed');
+    expect(outcome.message).toMatch(/key 1: same row count \(200\) but different contents/);
+  });
+
   it('still catches a value changed behind its back in a key whose other rows the application changed', async () => {
     const outcome = await migrateTampered('changed_and_tampered', async () => {
       await db.query(`UPDATE changed_and_tampered SET note = 'changed' WHERE id IN (6, 9)`); // key 0, logged
