@@ -8,7 +8,8 @@
 // (unless --sync-commit), so that the disk's flush time does not pace them. Printed: the swap's delay after the end
 // of the copy (what catch-up takes to converge), the longest a write waited,
 // the catch-up's apply rate, the backlog of logged changes over time, and the
-// writers' throughput before and during each phase.
+// writers' throughput before and during each phase. The delay is also given
+// after the end of the index phase: what the catch-up and the swap take.
 // Goal (issue 11): the swap within 10 s of the end of the copy while the
 // writers keep writing, no write waiting 1 s or more, none failing.
 import pg from 'pg';
@@ -131,7 +132,7 @@ const exit = await new Promise<number>((resolve, reject) => {
         catchUp.push({ at, done: event.done, total: event.total, perSecond: event.perSecond });
       if (
         event.type === 'log' &&
-        /pausing|paused|under the lock|swapped|deadlock|left for the swap/.test(event.message)
+        /pausing|paused|under the lock|before the lock|swapped|deadlock|left for the swap/.test(event.message)
       )
         logs.push(`${((at - migrationStart) / 1000).toFixed(1)} s: ${event.message}`);
       if (event.type === 'finished') logs.push(`${event.status}: ${event.message}`);
@@ -152,6 +153,11 @@ sampling = false;
 await samplingDone;
 await sampler.end();
 const { rows: verdict } = await setup.query<{ n: string }>(`SELECT count(*) AS n FROM orders`);
+// The index phase's parts, as the journal recorded them (ms).
+const { rows: indexSteps } = await setup.query<{ detail: Record<string, unknown> }>(
+  `SELECT detail FROM partwise.migration_step WHERE run_id = $1 AND phase = 'indexes' ORDER BY step_id DESC LIMIT 1`,
+  [runId],
+);
 await setup.end();
 await bench.stop();
 
@@ -160,6 +166,10 @@ const catchUpStart = phaseAt.get('catch_up');
 const cutoverStart = phaseAt.get('cutover');
 const swapped = phaseAt.get('verify');
 const s = (ms: number | undefined): string => (ms === undefined ? '-' : (ms / 1000).toFixed(1));
+const indexParts = Object.entries(indexSteps[0]?.detail ?? {})
+  .filter(([name, ms]) => name.endsWith('Ms') && typeof ms === 'number')
+  .map(([name, ms]) => `${name.slice(0, -2)} ${s(ms as number)} s`)
+  .join(', ');
 /** Writes per second between two moments. */
 const throughput = (from: number | undefined, to: number | undefined): string => {
   if (from === undefined || to === undefined || to <= from) return '-';
@@ -190,7 +200,8 @@ const catchUpSeconds =
   catchUpStart !== undefined && cutoverStart !== undefined ? (cutoverStart - catchUpStart) / 1000 : 0;
 process.stdout.write(
   `\n\nswap delay after the end of the copy: ${s(copyEnd !== undefined && swapped !== undefined ? swapped - copyEnd : undefined)} s` +
-    ` (indexes ${s(copyEnd !== undefined && catchUpStart !== undefined ? catchUpStart - copyEnd : undefined)} s, catch-up ${catchUpSeconds.toFixed(1)} s, swap ${s(cutoverStart !== undefined && swapped !== undefined ? swapped - cutoverStart : undefined)} s)\n` +
+    ` (indexes ${s(copyEnd !== undefined && catchUpStart !== undefined ? catchUpStart - copyEnd : undefined)} s${indexParts ? `: ${indexParts}` : ''}, catch-up ${catchUpSeconds.toFixed(1)} s, swap ${s(cutoverStart !== undefined && swapped !== undefined ? swapped - cutoverStart : undefined)} s)\n` +
+    `swap delay after the end of the index phase (catch-up and swap): ${s(catchUpStart !== undefined && swapped !== undefined ? swapped - catchUpStart : undefined)} s\n` +
     `writers were writing at the swap: ${writes.some((w) => swapped !== undefined && w.at > swapped + 100) ? 'yes' : 'no'}\n` +
     `longest writer wait: ${longest(0, end)} ms overall, ${cutoverStart !== undefined && swapped !== undefined ? longest(cutoverStart, swapped + 100) : '-'} ms around the swap; ` +
     `${writes.filter((w) => w.ms >= 100).length} writes of ${writes.length.toLocaleString('en-US')} waited 100 ms or more; ${writers.failures} failed${writers.failures ? ` (${[...writers.failureMessages].slice(0, 3).join('; ')})` : ''}\n` +

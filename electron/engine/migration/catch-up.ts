@@ -16,13 +16,19 @@
 // alone, with free gaps between pauses that shrink until the backlog fits
 // the budget. The application's longest wait is so bounded by one pause (or
 // the swap), never by how long the application keeps writing.
+// Beside the appliers, one more connection builds the unique registries
+// (they read the original table, not the new one); the hand-over to the swap
+// waits for them too.
+// A catch-up that had to pause the writers hands over to a swap that takes
+// its lock at once (cutover.ts): between the two, nothing applies alone.
 import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { lockBudget, serverInfo } from '../catalog.js';
 import { deadlockTimeoutMs, lockTimeoutFor, sleep } from '../locks.js';
 import { ResumableStop, throwIfCancelled, withConnections, type TargetContext } from './context.js';
-import { syncRegistries } from './unique-registry.js';
+import { buildRegistries, syncRegistries } from './unique-registry.js';
+import { crashPoint } from './crash-points.js';
 
 /** Log entries one replay call takes: enough that a call's round trip does not count, few enough that the backlog moves smoothly (a batch commits, or not, whole). */
 const BATCH = 5_000;
@@ -31,8 +37,14 @@ const SAMPLE_MS = 250;
 const PAUSED_SAMPLE_MS = 50;
 /** The backlog may go to the swap when one connection applies it in about this time (under the swap's lock). */
 const SWAP_BUDGET_MS = 200;
-/** Rounds "stop shrinking" when, at the pace the backlog fell over the last TREND_MS, it would not be gone within CONVERGE_MS. */
-const TREND_MS = 1_000;
+/**
+ * Rounds "stop shrinking" when, at the pace the backlog fell over the last
+ * TREND_MS, it would not be gone within CONVERGE_MS. Half a second: two
+ * samples, enough to see the backlog not falling (under 4 unthrottled
+ * writers it rose from the first sample on, and a whole second of it was
+ * waited for before the first pause).
+ */
+const TREND_MS = 500;
 const CONVERGE_MS = 3_000;
 /** The longest the writers are paused at a time, and the shortest free gap between two pauses. */
 const PAUSE_MS = 400;
@@ -55,7 +67,7 @@ export function deadlockPauseMs(deadlocks: number, random: () => number = Math.r
   return 100 * 2 ** (deadlocks - 1) * (0.75 + random() / 2);
 }
 
-interface Sample {
+export interface Sample {
   at: number;
   applied: number;
   backlog: number;
@@ -207,6 +219,8 @@ interface Appliers {
   parts: number;
   /** The most keys the swap may be left to apply (swapKeyRoom), or null. */
   keyRoom: number | null;
+  /** The unique registries are built (buildRegistries): their log may be applied, and the swap may come. */
+  registriesBuilt: boolean;
 }
 
 async function catchUpRows(context: TargetContext, control: pg.ClientBase): Promise<void> {
@@ -215,13 +229,26 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
     stop: false,
     parts: Math.max(1, context.options.workers),
     keyRoom: await swapKeyRoom(context, control),
+    registriesBuilt: false,
   };
-  const replay = replayFunction(context);
-  // This connection's plans, made now (a replay of no entry runs every
-  // statement on no rows): the swap replays on it, and a connection's first
-  // replay plans every statement over all the partitions (a quarter of a
-  // second at 200 keys), which should not happen under the lock.
-  await control.query(`SELECT ${replay}(0, 0, 1)`);
+  // The unique registries are built here, beside the appliers, rather than at
+  // the end of the index phase, where they made the catch-up wait (7 of the
+  // 10 s of the index phase in the load bench under 4 unthrottled writers):
+  // a registry is filled from the original table in one snapshot and writes
+  // only its own table, so neither waits for the other's locks. (Its inert
+  // triggers on the new table are created after, and wait for a batch in
+  // flight at most: both take the partitioned table's lock first.) Until
+  // they are built, nobody else applies their log: a sync meanwhile would
+  // consume entries that a registry being filled, not yet visible to it,
+  // still needs. The swap waits for them.
+  const registries = withConnections(context, 1, async (client) => {
+    await crashPoint('catch_up:building-registries');
+    await buildRegistries(context, client);
+    appliers.registriesBuilt = true;
+  }).catch((error: unknown) => {
+    appliers.stop = true;
+    throw error;
+  });
   const applying = withConnections(context, appliers.parts, async (client, part, failed) => {
     let deadlocks = 0;
     while (!appliers.stop && !failed()) {
@@ -264,10 +291,18 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   }).finally(() => {
     appliers.stop = true;
   });
-  const steering = steer(context, control, appliers).finally(() => {
-    appliers.stop = true;
-  });
-  const [applied, steered] = await Promise.allSettled([applying, steering]);
+  // This connection's plans, made now (a replay of no entry runs every
+  // statement on no rows): the swap replays on it, and a connection's first
+  // replay plans every statement over all the partitions (a quarter of a
+  // second at 200 keys, seconds under load), which should not happen under
+  // the lock. Made while the appliers already apply, not before they start.
+  const steering = control
+    .query(`SELECT ${replayFunction(context)}(0, 0, 1)`)
+    .then(() => steer(context, control, appliers))
+    .finally(() => {
+      appliers.stop = true;
+    });
+  const [built, applied, steered] = await Promise.allSettled([registries, applying, steering]);
   // The journal's count is kept here rather than by every batch: appliers
   // writing the one journal row would queue behind each other's transactions.
   // (A crash during catch-up leaves it short by what catch-up applied; it is
@@ -276,6 +311,7 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   await context.journal.updateTarget(control, context.target.runId, context.target.targetNo, {
     changesApplied: context.target.changesApplied,
   });
+  if (built.status === 'rejected') throw built.reason;
   if (applied.status === 'rejected') throw applied.reason;
   if (steered.status === 'rejected') throw steered.reason;
 }
@@ -305,7 +341,7 @@ function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, a
  * backlog fell over the last TREND_MS (if it fell), it would not be gone
  * within CONVERGE_MS. False until there is a trend to judge by.
  */
-function stalled(samples: Sample[]): boolean {
+export function stalled(samples: Sample[]): boolean {
   const last = samples.at(-1)!;
   const before = samples.findLast((s) => last.at - s.at >= TREND_MS);
   if (!before) return false;
@@ -349,11 +385,19 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
   for (;;) {
     if (appliers.stop) return; // an applier failed: its error ends the phase
     throwIfCancelled(context);
-    await syncRegistries(context, control);
+    if (appliers.registriesBuilt) await syncRegistries(context, control);
     const now = await sample();
-    if (fitsSwap(context, now, applyRate(samples), appliers)) return handOver(context, now, samples);
+    const fits = fitsSwap(context, now, applyRate(samples), appliers);
+    if (fits && appliers.registriesBuilt) return handOver(context, now, samples);
+    // Applied as far as the swap needs, the registries still being built: the
+    // writes are not paused for them.
+    if (fits) {
+      await sleep(SAMPLE_MS, context.options.signal);
+      continue;
+    }
     if (!pausing && stalled(samples)) {
       pausing = true;
+      context.writesOutranCatchUp = true;
       context.reporter.log(
         'warn',
         `the application writes about as fast as changes are applied (${now.backlog.toLocaleString('en-US')} pending, ${Math.round(applyRate(samples) ?? 0).toLocaleString('en-US')} applied per second); pausing its writes for up to ${PAUSE_MS} ms at a time until the rest fits the swap`,
@@ -365,7 +409,8 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
       continue;
     }
     const after = await pauseWriters(context, control, appliers, sample, samples);
-    if (after && fitsSwap(context, after, applyRate(samples), appliers)) return handOver(context, after, samples);
+    if (after && appliers.registriesBuilt && fitsSwap(context, after, applyRate(samples), appliers))
+      return handOver(context, after, samples);
     // A pause that did not get the backlog below the last one's leaves the
     // application a shorter gap before the next: the paused share grows until it converges.
     const backlog = after?.backlog ?? now.backlog;

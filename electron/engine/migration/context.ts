@@ -51,6 +51,8 @@ export interface TargetContext {
   workerPids: Set<number>;
   /** Admits each unit of copy and index work (a chunk, a group of leaves) under the run's limits. */
   throttle: Throttle;
+  /** The catch-up of this process paused the application's writes: they outran the appliers. */
+  writesOutranCatchUp?: boolean;
 }
 
 export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'workerPids' | 'throttle'>): TargetContext {

@@ -9,6 +9,7 @@ export type CrashPoint =
   | 'indexes:before'
   | 'indexes:after-leaves'
   | 'catch_up:before'
+  | 'catch_up:building-registries'
   | 'cutover:inside-transaction'
   | 'verify:before'
   | 'rollback:before-drop'

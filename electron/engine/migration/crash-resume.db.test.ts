@@ -27,6 +27,8 @@ const points: CrashPoint[] = [
   'indexes:before',
   'indexes:after-leaves',
   'catch_up:before',
+  // The registries being built while the appliers apply the log.
+  'catch_up:building-registries',
   'cutover:inside-transaction',
   'verify:before',
 ];
@@ -82,6 +84,13 @@ describe('resume after kill -9', () => {
         { relkind: 'v' },
       ]);
       await expectMirrored(db, table);
+      // The primary key is kept unique across the table (the plan's default):
+      // an id taken under another key is refused, which only its registry sees.
+      await expect(
+        db.query(
+          `INSERT INTO ${table} (id, customer_id, payload, amount) SELECT id, 99999, 'taken', 0 FROM ${table} LIMIT 1`,
+        ),
+      ).rejects.toMatchObject({ code: '23505' });
       // Every index of the original is on the new table, valid.
       const indexes = await db.query<{ relation: string; valid: boolean }>(
         `SELECT indrelid::regclass::text AS relation, bool_and(indisvalid) AS valid, count(*)::int AS n FROM pg_index

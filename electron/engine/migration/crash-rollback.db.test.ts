@@ -27,6 +27,8 @@ const points: CrashPoint[] = [
   'copy:after-first-chunk',
   'indexes:before',
   'catch_up:before',
+  // The registries being built while the appliers apply the log.
+  'catch_up:building-registries',
   'cutover:inside-transaction',
   'verify:before',
 ];

@@ -1,7 +1,8 @@
 // Phase 4, indexes and foreign keys, built once the rows are in (building them
 // first would make every copied row pay for index maintenance). Unique ones are
-// widened with the partition columns, as the plan announced; the registries
-// that keep chosen ones unique across the table are filled here too.
+// widened with the partition columns, as the plan announced. The registries
+// that keep chosen ones unique across the table are filled by the catch-up,
+// beside its appliers (here only without a change log).
 //
 // A statement on the partitioned table would lock every partition and every
 // index in one transaction, which a large tree cannot fit in the server's lock
@@ -178,7 +179,9 @@ export async function buildIndexes(
 
   await addForeignKeys(context, control, info, existing);
   await addUnvalidatedChecks(context, control, info, existing);
-  await buildRegistries(context, control);
+  // Online, the catch-up builds the registries while its appliers apply the
+  // log (catch-up.ts): a registry reads the original table, not this one.
+  if (!target.saved.changeLog) await buildRegistries(context, control);
   lap('constraints');
   return { ...timings, count: total };
 }
