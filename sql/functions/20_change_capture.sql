@@ -121,6 +121,14 @@ $code$, p_log, (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) 
   ELSIF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = p_table AND tgname = p_trigger) THEN
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.%I()',
                    p_trigger, p_table, p_log || '_capture');
+    -- ALWAYS: a trigger fires by default only for sessions in
+    -- session_replication_role origin, so the changes a logical replication
+    -- apply worker (replica) makes to the original during the copy would go
+    -- unlogged: never copied, never replayed (as pg_repack enables its own).
+    -- Plain table: no partition to recurse into. The partitioned table's
+    -- statement triggers above log writes after the swap, through the view,
+    -- which logical replication cannot apply to.
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', p_table, p_trigger);
   END IF;
 END;
 $$;

@@ -164,6 +164,29 @@ describe('verification without a long snapshot', () => {
     expect(outcome.message).toMatch(/key 1: same row count \(200\) but different contents/);
   });
 
+  it('logs the changes of a session in session_replication_role replica (logical replication applies so)', async () => {
+    // The capture trigger is enabled ALWAYS: by default a trigger does not
+    // fire for a replica session, and the change would be lost to the copy
+    // (verification would then fail the run, as the test above shows).
+    await createSource('replica_change');
+    const outcome = await migrate(
+      db.pool,
+      [{ schema: 'public', table: 'replica_change', keyColumn: 'customer_id', bucketLimit: 50 }],
+      {
+        beforePhase: async (phase) => {
+          if (phase !== 'indexes') return;
+          await db.admin.query(
+            `SET session_replication_role = replica; UPDATE replica_change SET note = 'applied by a subscriber' WHERE id = 7`,
+          );
+        },
+      },
+    );
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    expect(await db.query(`SELECT note FROM replica_change WHERE id = 7`)).toEqual([
+      { note: 'applied by a subscriber' },
+    ]);
+  });
+
   it('still catches a value changed behind its back in a key whose other rows the application changed', async () => {
     const outcome = await migrateTampered('changed_and_tampered', async () => {
       await db.query(`UPDATE changed_and_tampered SET note = 'changed' WHERE id IN (6, 9)`); // key 0, logged
