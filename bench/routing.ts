@@ -60,10 +60,11 @@ for (const name of ['routed', 'registry', 'rowlock']) {
   if (name === 'registry') {
     // As after a migration's swap: id unique across all partitions, kept by the registry's triggers.
     await setup.query(
-      `SELECT partwise.build_unique_registry($1, 'registry_id_key', 'registry_id_key_registry', 'registry_id_key',
-                                            ARRAY['id']::name[], ARRAY['id']::name[], false, false, false)`,
+      `SELECT partwise.create_unique_registry($1, 'registry_id_key', 'registry_id_key_registry', 'registry_id_key',
+                                             ARRAY['id']::name[], ARRAY['id']::name[], false, false, false)`,
       [rows[0]!.id],
     );
+    await setup.query(`SELECT partwise.index_unique_registry($1, 'registry_id_key')`, [rows[0]!.id]);
     await setup.query(`SELECT partwise.install_unique_triggers($1, true)`, [rows[0]!.id]);
   }
 }

@@ -84,6 +84,19 @@ export const SavedDefinitions = z.looseObject({
   registries: z.array(z.string()).optional(),
   /** The log of rows changed while the registries are filled and synced, until the swap. */
   registryLog: z.string().optional(),
+  /**
+   * The registries' fill, range by range (migration/unique-registry.ts): the
+   * original's storage and size in blocks when it started, the blocks per
+   * range, and the ranges filled, each recorded in the transaction that filled it.
+   */
+  registryFill: z
+    .object({
+      filenode: z.string(),
+      blocks: z.number().int().nonnegative(),
+      rangeBlocks: z.number().int().positive(),
+      filled: z.array(z.number().int().nonnegative()),
+    })
+    .optional(),
 });
 export type SavedDefinitions = z.infer<typeof SavedDefinitions>;
 

@@ -1,26 +1,37 @@
--- Unique registries (see sql/migrations/0004_unique_registry.sql): keeping a
+-- Unique registries (see sql/migrations/0005_unique_registry.sql): keeping a
 -- PRIMARY KEY or UNIQUE constraint of the original table enforced across the
 -- whole partitioned table, not only within each bucket.
 --
 -- During the migration a registry follows the ORIGINAL table, which is always
--- consistent: it is filled from it in one snapshot, then brought up to date
--- from a log of the rows changed since (sync_unique_registries, in a
--- REPEATABLE READ transaction: every row it touches is read in the snapshot
--- in which the log was read). At the swap, with the table locked, it is synced
--- a last time and from then on kept by row triggers on the partitioned table
--- (install_unique_triggers). The partitioned table itself is no source
+-- consistent: it is filled from it a block range per short transaction, with
+-- the rows that have no entry in the registries' change log (started at
+-- prepare: fill_unique_registries), then brought up to date from that log
+-- (sync_unique_registries, in a REPEATABLE READ transaction: every row it
+-- touches is read in the snapshot in which the log was read). At the swap,
+-- with the table locked, it is synced a last time and from then on kept by
+-- row triggers on the partitioned table (install_unique_triggers). The partitioned table itself is no source
 -- before the swap: it receives the logged changes key by key, in batches, so
 -- between two batches it may hold a value twice that the original never held
 -- twice at once.
 
--- build_unique_registry: create the registry of one constraint, fill it with
--- the current rows of the original table (in the caller's snapshot), then add
--- its unique constraint, named p_index_name, and an index on the row identity.
--- Returns the rows registered. Locks: ACCESS SHARE on the original table.
-CREATE OR REPLACE FUNCTION @extschema@.build_unique_registry(
+-- A registry is made in three steps, so that no snapshot is held while the
+-- whole original table is read (it would keep vacuum from removing dead rows
+-- anywhere in the database): create_unique_registry makes it empty and
+-- registers it; the migration calls fill_unique_registries for each block
+-- range of the original table, each in a short transaction of its own;
+-- index_unique_registry then adds its unique constraint, one sort of the
+-- registry's own narrow rows (cheaper than maintaining the index through the
+-- fill). Until that constraint exists the registry is being filled:
+-- sync_unique_registries and install_unique_triggers refuse it.
+DROP FUNCTION IF EXISTS @extschema@.build_unique_registry(int, name, name, name, name[], name[], boolean, boolean, boolean);
+
+-- create_unique_registry: the empty registry of one constraint, registered
+-- (so that a rollback or uninstall finds it, filled or not).
+-- Locks: ACCESS SHARE on the original table (its columns are read).
+CREATE OR REPLACE FUNCTION @extschema@.create_unique_registry(
   p_config_id int, p_constraint name, p_registry name, p_index_name name,
   p_key name[], p_identity name[], p_nulls_not_distinct boolean, p_deferrable boolean, p_deferred boolean)
-RETURNS bigint
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -28,9 +39,6 @@ DECLARE
   v_source regclass := format('%I.%I', v_config.table_schema, v_config.table_name)::regclass;
   v_columns name[] := p_key || ARRAY(SELECT c FROM unnest(p_identity) c WHERE c <> ALL (p_key));
   v_definitions text;
-  v_list text := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c);
-  v_registrable text := @extschema@.registrable_condition('s', p_key, p_nulls_not_distinct);
-  v_rows bigint;
 BEGIN
   SELECT string_agg(format('%I %s%s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                            CASE WHEN a.attcollation <> 0
@@ -43,19 +51,6 @@ BEGIN
     FROM unnest(v_columns) WITH ORDINALITY u(name, n)
     JOIN pg_catalog.pg_attribute a ON a.attrelid = v_source AND a.attname = u.name AND NOT a.attisdropped;
   EXECUTE format('CREATE TABLE @extschema@.%I (%s)', p_registry, v_definitions);
-  EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s s WHERE %s',
-                 p_registry, v_list, (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(v_columns) c),
-                 v_source, v_registrable);
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  EXECUTE format('ALTER TABLE @extschema@.%I ADD CONSTRAINT %I UNIQUE%s (%s)%s',
-                 p_registry, p_index_name,
-                 CASE WHEN p_nulls_not_distinct THEN ' NULLS NOT DISTINCT' ELSE '' END,
-                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(p_key) c),
-                 CASE WHEN NOT p_deferrable THEN '' WHEN p_deferred THEN ' DEFERRABLE INITIALLY DEFERRED' ELSE ' DEFERRABLE' END);
-  IF NOT p_identity <@ p_key THEN
-    EXECUTE format('CREATE INDEX %I ON @extschema@.%I (%s)', @extschema@.derived_name(p_registry, '_identity'), p_registry,
-                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(p_identity) c));
-  END IF;
   EXECUTE format('COMMENT ON TABLE @extschema@.%I IS %L', p_registry,
                  format('Keeps %s of %I.%I unique across all its partitions (Partwise).',
                         p_constraint, v_config.table_schema, v_config.table_name));
@@ -64,11 +59,115 @@ BEGIN
           nulls_not_distinct, is_deferrable, initially_deferred)
   VALUES (p_config_id, p_constraint, p_registry, p_index_name, p_key, p_identity,
           p_nulls_not_distinct, p_deferrable, p_deferred);
-  RETURN v_rows;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.build_unique_registry(int, name, name, name, name[], name[], boolean, boolean, boolean) IS
-  'Creates and fills the registry that keeps one constraint unique across a partitioned table.';
+COMMENT ON FUNCTION @extschema@.create_unique_registry(int, name, name, name, name[], name[], boolean, boolean, boolean) IS
+  'Creates and registers the empty registry that keeps one constraint unique across a partitioned table.';
+
+-- unfilled_unique_registries: the registries of the table still being filled
+-- (their unique constraint not yet added), by constraint name.
+CREATE OR REPLACE FUNCTION @extschema@.unfilled_unique_registries(p_config_id int)
+RETURNS SETOF name
+LANGUAGE sql STABLE
+AS $$
+  SELECT r.constraint_name
+    FROM @extschema@.unique_registry r
+   WHERE r.config_id = p_config_id AND NOT r.enforced
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                      WHERE c.conname = r.registry_index
+                        AND c.conrelid = to_regclass(format('@extschema@.%I', r.registry_table)))
+   ORDER BY r.constraint_name
+$$;
+
+-- fill_unique_registries: add to every registry of the table still being
+-- filled the rows of the original table in blocks p_first_block (inclusive)
+-- to p_end_block (exclusive) that have no entry in p_log, the registries'
+-- change log, as the statement's snapshot sees them; returns the rows added
+-- (to the registry that took the most: the others skip rows with a NULL in
+-- their key). Why each registry gets every row once, except those the log
+-- leaves to sync_unique_registries: the log records every row changed since
+-- before the first range was filled (prepare starts it), in the transaction
+-- that changes the row, so in any snapshot a row with no visible log entry
+-- existed before the log started, unchanged since, at the TID it had then:
+-- it lies in one range, and is added once. A row changed before its range is
+-- filled is logged, so not added; one changed after is logged too, and the
+-- sync replaces its entry (by row identity) with the row as it stands. The
+-- log must not be consumed (synced) until every range is filled: a consumed
+-- entry would make its row look unchanged again to a range filled later.
+-- Below PostgreSQL 14 (no TID range scans) the range is read as the list of
+-- every TID its blocks could hold (p_tuples_per_page each). The caller locks
+-- the original table and checks that its storage is the one it divided into
+-- ranges (a rewrite moves rows without logging them).
+-- Locks: ACCESS SHARE on the original table and the log, ROW EXCLUSIVE on the registries.
+CREATE OR REPLACE FUNCTION @extschema@.fill_unique_registries(
+  p_config_id int, p_log name, p_first_block bigint, p_end_block bigint, p_tuples_per_page int)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_source text := format('%I.%I', v_config.table_schema, v_config.table_name);
+  v_registry @extschema@.unique_registry;
+  v_columns name[];
+  v_range text := CASE WHEN current_setting('server_version_num')::int >= 140000
+    THEN format('s.ctid >= %L::tid AND s.ctid < %L::tid', format('(%s,0)', p_first_block), format('(%s,0)', p_end_block))
+    ELSE format('s.ctid = ANY (ARRAY(SELECT format(''(%%s,%%s)'', b, o)::tid FROM generate_series(%s::bigint, %s::bigint - 1) b, generate_series(1, %s) o))',
+                p_first_block, p_end_block, p_tuples_per_page) END;
+  v_rows bigint;
+  v_added bigint := 0;
+BEGIN
+  FOR v_registry IN
+    SELECT * FROM @extschema@.unique_registry
+     WHERE config_id = p_config_id AND constraint_name IN (SELECT @extschema@.unfilled_unique_registries(p_config_id))
+  LOOP
+    v_columns := v_registry.key_columns
+                 || ARRAY(SELECT c FROM unnest(v_registry.identity_columns) c WHERE c <> ALL (v_registry.key_columns));
+    EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s s WHERE %s AND %s AND NOT EXISTS (SELECT 1 FROM @extschema@.%I l WHERE %s)',
+                   v_registry.registry_table,
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c),
+                   (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(v_columns) c),
+                   v_source, v_range,
+                   @extschema@.registrable_condition('s', v_registry.key_columns, v_registry.nulls_not_distinct),
+                   p_log,
+                   (SELECT string_agg(format('l.%1$I = s.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c));
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_added := greatest(v_added, v_rows);
+  END LOOP;
+  RETURN v_added;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.fill_unique_registries(int, name, bigint, bigint, int) IS
+  'Adds the unchanged rows of one block range of the original table to the registries being filled.';
+
+-- index_unique_registry: once every range is filled, the registry's unique
+-- constraint, named p_index_name, and an index on the row identity (for the
+-- sync, until the swap). A duplicate here means the fill went wrong: the
+-- original's own constraint kept its rows unique.
+-- Locks: ACCESS EXCLUSIVE on the registry (nobody else uses it yet).
+CREATE OR REPLACE FUNCTION @extschema@.index_unique_registry(p_config_id int, p_constraint name)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_registry @extschema@.unique_registry;
+BEGIN
+  SELECT * INTO STRICT v_registry FROM @extschema@.unique_registry
+   WHERE config_id = p_config_id AND constraint_name = p_constraint;
+  EXECUTE format('ALTER TABLE @extschema@.%I ADD CONSTRAINT %I UNIQUE%s (%s)%s',
+                 v_registry.registry_table, v_registry.registry_index,
+                 CASE WHEN v_registry.nulls_not_distinct THEN ' NULLS NOT DISTINCT' ELSE '' END,
+                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_registry.key_columns) c),
+                 CASE WHEN NOT v_registry.is_deferrable THEN ''
+                      WHEN v_registry.initially_deferred THEN ' DEFERRABLE INITIALLY DEFERRED' ELSE ' DEFERRABLE' END);
+  IF NOT v_registry.identity_columns <@ v_registry.key_columns THEN
+    EXECUTE format('CREATE INDEX %I ON @extschema@.%I (%s)', @extschema@.derived_name(v_registry.registry_table, '_identity'),
+                   v_registry.registry_table,
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_registry.identity_columns) c));
+  END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.index_unique_registry(int, name) IS
+  'Adds the unique constraint of a filled registry.';
 
 -- registrable_condition: the SQL condition under which a row (alias p_alias,
 -- or NEW / OLD) has a registry entry. With NULLS DISTINCT (the default) a key
@@ -98,7 +197,13 @@ DECLARE
   v_columns name[];
   v_identity_list text;
   v_consumed bigint;
+  v_unfilled name := (SELECT min(n) FROM @extschema@.unfilled_unique_registries(p_config_id) n);
 BEGIN
+  -- Consuming the log before every range is filled would let a later range
+  -- add a row the sync already added (fill_unique_registries).
+  IF v_unfilled IS NOT NULL THEN
+    RAISE EXCEPTION 'partwise: the registry of % is still being filled', v_unfilled;
+  END IF;
   FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id AND NOT enforced LOOP
     v_columns := v_registry.key_columns
                  || ARRAY(SELECT c FROM unnest(v_registry.identity_columns) c WHERE c <> ALL (v_registry.key_columns));
@@ -249,7 +354,12 @@ DECLARE
   v_truncate_body text := '';
   v_update_of name[] := '{}';
   v_trigger record;
+  v_unfilled name := (SELECT min(n) FROM @extschema@.unfilled_unique_registries(p_config_id) n);
 BEGIN
+  -- The row trigger's ON CONFLICT finds duplicates by the registry's unique constraint.
+  IF v_unfilled IS NOT NULL THEN
+    RAISE EXCEPTION 'partwise: the registry of % is still being filled', v_unfilled;
+  END IF;
   FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id ORDER BY constraint_name LOOP
     IF v_registry.is_deferrable THEN
       v_statement_body := v_statement_body || @extschema@.unique_statement_block(v_registry);

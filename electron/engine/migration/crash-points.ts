@@ -8,6 +8,7 @@ export type CrashPoint =
   | 'copy:after-first-chunk'
   | 'indexes:before'
   | 'indexes:after-leaves'
+  | 'indexes:registry-after-first-range'
   | 'catch_up:before'
   | 'catch_up:building-registries'
   | 'cutover:inside-transaction'

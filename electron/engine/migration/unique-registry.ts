@@ -1,15 +1,21 @@
 // The migration's side of the unique registries (sql/functions/23_unique_registry.sql):
 // prepare starts logging the rows the application changes (before any
-// registry is filled, so that nothing changed after a fill's snapshot goes
-// unseen); the indexes phase builds each registry from the original table in
-// one snapshot and creates the partitioned table's (inert) triggers; catch-up
-// and the swap apply the log; the swap gives the triggers their bodies; a
+// registry is filled, so that nothing changed after a range's snapshot goes
+// unseen); the indexes phase fills each registry from the original table a
+// block range per short transaction, with the rows that have no log entry,
+// and creates the partitioned table's (inert) triggers; catch-up and the
+// swap apply the log; the swap gives the triggers their bodies; a
 // rollback drops it all.
 import type pg from 'pg';
 import { ident } from '../../db/sql.js';
 import { freeRelationName, inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
+import type { JournalTarget } from '../journal.js';
 import { registryKeys } from '../uniqueness.js';
-import type { TargetContext } from './context.js';
+import { countOf } from '../../../shared/text.js';
+import { PartwiseError } from '../../db/errors.js';
+import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
+import { chunksOf, MAX_TUPLES_PER_PAGE } from './copy.js';
+import { crashPoint } from './crash-points.js';
 
 export function registryLogName(runId: number, targetNo: number): string {
   return `changes_${runId}_${targetNo}_unique`;
@@ -44,30 +50,29 @@ export async function startRegistryLog(context: TargetContext, client: pg.Client
 }
 
 /**
- * Indexes phase: each chosen key's registry, built from the original table in
- * one snapshot (REPEATABLE READ) in one transaction, so that it either exists
- * filled or not at all; then the rows changed since are applied.
+ * Indexes phase: each chosen key's registry, created empty, filled from the
+ * original table a block range per transaction (fillRegistries), then given
+ * its unique constraint; then the rows logged since prepare are applied.
  */
 export async function buildRegistries(context: TargetContext, control: pg.ClientBase): Promise<void> {
   const { target, sql, reporter } = context;
   const wanted = target.saved.registries ?? [];
   if (wanted.length === 0) return;
-  const { rows: built } = await control.query<{ name: string }>(
+  const { rows: registered } = await control.query<{ name: string }>(
     `SELECT constraint_name AS name FROM ${sql.install}.unique_registry WHERE config_id = $1`,
     [target.configId],
   );
-  const done = new Set(built.map((r) => r.name));
+  const known = new Set(registered.map((r) => r.name));
   const info = await inspectTable(control, { schema: target.schema, name: target.table });
   const keys = registryKeys(info, Object.fromEntries(wanted.map((name) => [name, 'table' as const])));
-  for (const key of keys.filter((k) => wanted.includes(k.name) && !done.has(k.name))) {
-    const registry = await freeRelationName(control, context.options.installSchema, key.name, '_registry');
-    const indexName = await freeRelationName(control, context.options.installSchema, key.name, '');
-    reporter.log('info', `building the registry that keeps ${key.name} unique across the table`, context.label);
-    await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    try {
-      const { rows } = await control.query<{ rows: string }>(
-        `SELECT ${sql.install}.build_unique_registry($1, $2, $3, $4, $5, $6, $7, $8, $9) AS rows`,
-        [
+  const missing = keys.filter((k) => wanted.includes(k.name) && !known.has(k.name));
+  if (missing.length > 0) {
+    // Created with the fill's starting point in one transaction: a resume finds both or neither.
+    await inTransaction(control, async () => {
+      for (const key of missing) {
+        const registry = await freeRelationName(control, context.options.installSchema, key.name, '_registry');
+        const indexName = await freeRelationName(control, context.options.installSchema, key.name, '');
+        await control.query(`SELECT ${sql.install}.create_unique_registry($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
           target.configId,
           key.name,
           registry,
@@ -77,23 +82,210 @@ export async function buildRegistries(context: TargetContext, control: pg.Client
           key.index.nullsNotDistinct,
           key.index.deferrable,
           key.index.deferred,
-        ],
-      );
-      await control.query('COMMIT');
-      reporter.log(
-        'info',
-        `registry of ${key.name}: ${Number(rows[0]!.rows).toLocaleString('en-US')} keys`,
-        context.label,
-      );
-    } catch (error) {
-      await control.query('ROLLBACK').catch(() => undefined);
-      throw error;
+        ]);
+      }
+      await startFill(context, control);
+    });
+  }
+  const unfilled = await unfilledRegistries(context, control);
+  if (unfilled.length > 0) {
+    reporter.log(
+      'info',
+      `building the ${unfilled.length === 1 ? 'registry' : 'registries'} that keep${unfilled.length === 1 ? 's' : ''} ${unfilled.join(', ')} unique across the table`,
+      context.label,
+    );
+    const started = Date.now();
+    const ranges = await fillRegistries(context, control);
+    const filled = Date.now();
+    // Built once filled: one sort is cheaper than maintaining the index row by row through the fill.
+    for (const name of unfilled) {
+      throwIfCancelled(context);
+      await control.query(`SELECT ${sql.install}.index_unique_registry($1, $2)`, [target.configId, name]);
     }
-    await control.query(`ANALYZE ${sql.install}.${ident(registry)}`);
+    for (const table of await registryTables(context, control, unfilled)) await control.query(`ANALYZE ${table}`);
+    reporter.log(
+      'info',
+      `${unfilled.length === 1 ? 'registry' : 'registries'} filled in ${countOf(ranges, 'block range')} (${((filled - started) / 1000).toFixed(1)} s), ${unfilled.length === 1 ? 'its unique index' : 'their unique indexes'} built in ${((Date.now() - filled) / 1000).toFixed(1)} s`,
+      context.label,
+    );
   }
   // Inert until the swap; cloned onto every partition here rather than under its lock.
   await control.query(`SELECT ${sql.install}.install_unique_triggers($1, false)`, [target.configId]);
   await syncRegistries(context, control);
+}
+
+/** The registries still being filled (created, their unique constraint not yet added). */
+async function unfilledRegistries(context: TargetContext, client: pg.ClientBase): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT n AS name FROM ${context.sql.install}.unfilled_unique_registries($1) n`,
+    [context.target.configId],
+  );
+  return rows.map((r) => r.name);
+}
+
+async function inTransaction(client: pg.ClientBase, work: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await work();
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The original table's storage (relfilenode): another one means its rows moved. */
+async function storageOf(context: TargetContext, client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ f: string }>('SELECT pg_relation_filenode($1::regclass)::text AS f', [
+    context.sql.source,
+  ]);
+  return rows[0]!.f;
+}
+
+/**
+ * In the caller's transaction: divides the original table, as it stands now,
+ * into block ranges (the copy's chunks: chunksOf), empties the registries
+ * still being filled, and records where their fill starts. Every row the
+ * fill may take lies in these blocks: a row written since the registries'
+ * log started (prepare, earlier) is logged, and left to the sync.
+ */
+async function startFill(context: TargetContext, client: pg.ClientBase): Promise<void> {
+  const { target, sql, options } = context;
+  await client.query(`LOCK TABLE ${sql.source} IN ACCESS SHARE MODE`);
+  const { rows } = await client.query<{ filenode: string; blocks: string; block_size: number }>(
+    `SELECT pg_relation_filenode($1::regclass)::text AS filenode,
+            pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS blocks,
+            current_setting('block_size')::int AS block_size`,
+    [sql.source],
+  );
+  const { filenode, block_size: blockSize } = rows[0]!;
+  const blocks = Number(rows[0]!.blocks);
+  const chunkBlocks = Math.max(
+    1,
+    Math.min(options.chunkBlocks, Math.floor(context.throttle.largestUnitBytes() / blockSize)),
+  );
+  const first = chunksOf(blocks, blockSize, chunkBlocks, options.workers, false)[0]!;
+  const rangeBlocks = Math.max(1, first.endBlock! - first.firstBlock);
+  const emptied = await registryTables(context, client, await unfilledRegistries(context, client));
+  if (emptied.length > 0) await client.query(`TRUNCATE ${emptied.join(', ')}`);
+  target.saved = { ...target.saved, registryFill: { filenode, blocks, rangeBlocks, filled: [] } };
+  await context.journal.updateTarget(client, target.runId, target.targetNo, { saved: target.saved });
+}
+
+/** A range's transaction found the original rewritten since the fill started. */
+class StorageMoved extends Error {}
+
+/**
+ * Fills the registries still being filled, a block range per transaction on
+ * the workers (fill_unique_registries says why no row is missed or taken
+ * twice). Each range is recorded as filled in its own transaction, so a
+ * resume goes on with the ranges not filled. A table rewritten meanwhile
+ * (VACUUM FULL, CLUSTER, TRUNCATE) moved its rows without logging them: the
+ * fill starts over on its new storage. Returns how many ranges the fill took.
+ */
+async function fillRegistries(context: TargetContext, control: pg.ClientBase): Promise<number> {
+  const { target, reporter } = context;
+  for (;;) {
+    const fill = target.saved.registryFill;
+    if (!fill || (await storageOf(context, control)) !== fill.filenode) {
+      if (fill) {
+        reporter.log(
+          'warn',
+          `${context.label} was rewritten (VACUUM FULL, CLUSTER, TRUNCATE or an ALTER TABLE) while its unique registries were being filled, which moves its rows: filling them again`,
+          context.label,
+        );
+      }
+      await inTransaction(control, () => startFill(context, control));
+      continue;
+    }
+    try {
+      await fillRanges(context, control, fill);
+      return Math.ceil(fill.blocks / fill.rangeBlocks);
+    } catch (error) {
+      if (!(error instanceof StorageMoved)) throw error;
+    }
+  }
+}
+
+async function fillRanges(
+  context: TargetContext,
+  control: pg.ClientBase,
+  fill: NonNullable<JournalTarget['saved']['registryFill']>,
+): Promise<void> {
+  const { target, sql, reporter } = context;
+  const log = target.saved.registryLog;
+  if (!log) throw new PartwiseError('internal', `${context.label}: the unique registries have no change log`);
+  const done = new Set(fill.filled);
+  const ranges = Array.from({ length: Math.ceil(fill.blocks / fill.rangeBlocks) }, (_, index) => ({
+    index,
+    first: index * fill.rangeBlocks,
+    end: Math.min((index + 1) * fill.rangeBlocks, fill.blocks),
+  })).filter((r) => !done.has(r.index));
+  const { rows: sizes } = await control.query<{ block_size: number }>(
+    `SELECT current_setting('block_size')::int AS block_size`,
+  );
+  const blockSize = sizes[0]!.block_size;
+  // Rows, as the copy counted them: the fill takes fewer (rows changed since are the sync's).
+  let registered = done.size > 0 ? await registeredRows(context, control) : 0;
+  const total = (): number => Math.max(target.rowsTotal ?? 0, registered);
+  reporter.progress('indexes', registered, total(), 'rows', { table: context.label, force: true });
+  await withWorkers(context, ranges, async (client, range) => {
+    // Admitted before its transaction starts: a pause holds no snapshot.
+    await context.throttle.admit((range.end - range.first) * blockSize);
+    let rows: number;
+    try {
+      // Read committed whatever the server's default: the range's record is
+      // appended to the journal row that other ranges' transactions update too.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      // A crash before commit loses the range and its record together: the resume fills it again.
+      await client.query(`SELECT set_config('synchronous_commit', 'off', true)`);
+      // Locked before the fill's statement takes its snapshot: no rewrite can come between the check and the read.
+      await client.query(`LOCK TABLE ${sql.source} IN ACCESS SHARE MODE`);
+      if ((await storageOf(context, client)) !== fill.filenode) throw new StorageMoved();
+      const { rows: filled } = await client.query<{ n: string }>(
+        `SELECT ${sql.install}.fill_unique_registries($1, $2, $3, $4, $5) AS n`,
+        [target.configId, log, range.first, range.end, MAX_TUPLES_PER_PAGE],
+      );
+      rows = Number(filled[0]!.n);
+      // Appended where it stands (read committed: after any other range's record), not rewritten from memory.
+      await client.query(
+        `UPDATE ${sql.install}.migration_target
+            SET saved = jsonb_set(saved, '{registryFill,filled}', (saved #> '{registryFill,filled}') || to_jsonb($3::int))
+          WHERE run_id = $1 AND target_no = $2`,
+        [target.runId, target.targetNo, range.index],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    fill.filled.push(range.index);
+    registered += rows;
+    reporter.progress('indexes', registered, total(), 'rows', { table: context.label });
+    await crashPoint('indexes:registry-after-first-range');
+  });
+  reporter.progress('indexes', total(), total(), 'rows', { table: context.label, force: true });
+}
+
+/** Rows in the registry of most rows still being filled: where a resumed fill's progress starts. */
+async function registeredRows(context: TargetContext, client: pg.ClientBase): Promise<number> {
+  let most = 0;
+  for (const table of await registryTables(context, client, await unfilledRegistries(context, client))) {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+    most = Math.max(most, Number(rows[0]!.n));
+  }
+  return most;
+}
+
+/** The registry tables of these constraints, quoted and qualified. */
+async function registryTables(context: TargetContext, client: pg.ClientBase, names: string[]): Promise<string[]> {
+  const { sql, target } = context;
+  const { rows } = await client.query<{ table: string }>(
+    `SELECT registry_table AS table FROM ${sql.install}.unique_registry
+      WHERE config_id = $1 AND constraint_name = ANY ($2) ORDER BY constraint_name`,
+    [target.configId, names],
+  );
+  return rows.map((r) => `${sql.install}.${ident(r.table)}`);
 }
 
 /**
