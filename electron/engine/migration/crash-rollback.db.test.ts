@@ -26,6 +26,7 @@ const points: CrashPoint[] = [
   'prepare:after-capture',
   'copy:after-first-chunk',
   'indexes:before',
+  'indexes:registry-after-first-range',
   'catch_up:before',
   // The registries being built while the appliers apply the log.
   'catch_up:building-registries',
@@ -52,6 +53,14 @@ async function expectNothingLeft(table: string): Promise<void> {
   ).toEqual([{ n: 0 }]);
   expect(
     await db.query(`SELECT count(*)::int AS n FROM partwise.partition_config WHERE table_name = $1`, [table]),
+  ).toEqual([{ n: 0 }]);
+  // The registry that keeps the primary key unique, filled or not.
+  expect(
+    await db.query(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'partwise' AND c.relname LIKE $1 || '\\_pkey%'`,
+      [table],
+    ),
   ).toEqual([{ n: 0 }]);
   // The pool of small keys: its metadata and ticket sequence.
   expect(
