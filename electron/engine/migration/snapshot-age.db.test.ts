@@ -157,8 +157,9 @@ describe('a 10M-row migration', () => {
       await sampler.stop();
     }
     const migrateSeconds = Math.round((Date.now() - started) / 1000);
+    const registryBuilt = events.find((e) => e.type === 'log' && e.message.startsWith('registry filled'));
     console.info(
-      `${ROWS.toLocaleString('en-US')} rows: built in ${buildSeconds} s, migrated in ${migrateSeconds} s; oldest Partwise transaction seen ${Math.round(sampler.oldest.ms)} ms (${sampler.oldest.query.replace(/\s+/g, ' ').slice(0, 120)}); ${sampler.samples()} samples; ${roundsAtCatchUp} write rounds during the copy`,
+      `${ROWS.toLocaleString('en-US')} rows: built in ${buildSeconds} s, migrated in ${migrateSeconds} s; oldest Partwise transaction seen ${Math.round(sampler.oldest.ms)} ms (${sampler.oldest.query.replace(/\s+/g, ' ').slice(0, 120)}); ${sampler.samples()} samples; ${roundsAtCatchUp} write rounds during the copy; ${registryBuilt?.type === 'log' ? registryBuilt.message : 'no registry built'}`,
     );
     expect(writeErrors).toEqual([]);
     expect(roundsAtCatchUp).toBeGreaterThan(0);
