@@ -234,8 +234,9 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   // The unique registries are built here, beside the appliers, rather than at
   // the end of the index phase, where they made the catch-up wait (7 of the
   // 10 s of the index phase in the load bench under 4 unthrottled writers):
-  // a registry is filled from the original table in one snapshot and writes
-  // only its own table, so neither waits for the other's locks. (Its inert
+  // a registry is filled from the original table (a block range per
+  // transaction, on this one connection) and writes only its own table, so
+  // neither waits for the other's locks. (Its inert
   // triggers on the new table are created after, and wait for a batch in
   // flight at most: both take the partitioned table's lock first.) Until
   // they are built, nobody else applies their log: a sync meanwhile would
@@ -243,7 +244,7 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   // still needs. The swap waits for them.
   const registries = withConnections(context, 1, async (client) => {
     await crashPoint('catch_up:building-registries');
-    await buildRegistries(context, client);
+    await buildRegistries(context, client, 'beside the appliers');
     appliers.registriesBuilt = true;
   }).catch((error: unknown) => {
     appliers.stop = true;

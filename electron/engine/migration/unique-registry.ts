@@ -50,11 +50,21 @@ export async function startRegistryLog(context: TargetContext, client: pg.Client
 }
 
 /**
- * Indexes phase: each chosen key's registry, created empty, filled from the
- * original table a block range per transaction (fillRegistries), then given
- * its unique constraint; then the rows logged since prepare are applied.
+ * Each chosen key's registry, created empty, filled from the original table a
+ * block range per transaction (fillRegistries), then given its unique
+ * constraint; then the rows logged since prepare are applied. Online this
+ * runs in the catch-up, beside the appliers (catch-up.ts says why), and
+ * `beside` says so: the ranges are then filled on `control` alone, one after
+ * another, since the appliers hold the run's other connections until the
+ * registries are built (workers asked of the pool would wait for them, and
+ * they for the registries), and the fill's progress is told in the log, not
+ * as the catch-up's progress, which counts changes.
  */
-export async function buildRegistries(context: TargetContext, control: pg.ClientBase): Promise<void> {
+export async function buildRegistries(
+  context: TargetContext,
+  control: pg.ClientBase,
+  beside: 'alone' | 'beside the appliers' = 'alone',
+): Promise<void> {
   const { target, sql, reporter } = context;
   const wanted = target.saved.registries ?? [];
   if (wanted.length === 0) return;
@@ -95,7 +105,7 @@ export async function buildRegistries(context: TargetContext, control: pg.Client
       context.label,
     );
     const started = Date.now();
-    const ranges = await fillRegistries(context, control);
+    const ranges = await fillRegistries(context, control, beside === 'alone');
     const filled = Date.now();
     // Built once filled: one sort is cheaper than maintaining the index row by row through the fill.
     for (const name of unfilled) {
@@ -183,7 +193,7 @@ class StorageMoved extends Error {}
  * (VACUUM FULL, CLUSTER, TRUNCATE) moved its rows without logging them: the
  * fill starts over on its new storage. Returns how many ranges the fill took.
  */
-async function fillRegistries(context: TargetContext, control: pg.ClientBase): Promise<number> {
+async function fillRegistries(context: TargetContext, control: pg.ClientBase, onWorkers: boolean): Promise<number> {
   const { target, reporter } = context;
   for (;;) {
     const fill = target.saved.registryFill;
@@ -199,7 +209,7 @@ async function fillRegistries(context: TargetContext, control: pg.ClientBase): P
       continue;
     }
     try {
-      await fillRanges(context, control, fill);
+      await fillRanges(context, control, fill, onWorkers);
       return Math.ceil(fill.blocks / fill.rangeBlocks);
     } catch (error) {
       if (!(error instanceof StorageMoved)) throw error;
@@ -211,6 +221,7 @@ async function fillRanges(
   context: TargetContext,
   control: pg.ClientBase,
   fill: NonNullable<JournalTarget['saved']['registryFill']>,
+  onWorkers: boolean,
 ): Promise<void> {
   const { target, sql, reporter } = context;
   const log = target.saved.registryLog;
@@ -228,8 +239,11 @@ async function fillRanges(
   // Rows, as the copy counted them: the fill takes fewer (rows changed since are the sync's).
   let registered = done.size > 0 ? await registeredRows(context, control) : 0;
   const total = (): number => Math.max(target.rowsTotal ?? 0, registered);
-  reporter.progress('indexes', registered, total(), 'rows', { table: context.label, force: true });
-  await withWorkers(context, ranges, async (client, range) => {
+  const progress = (force: boolean): void => {
+    if (onWorkers) reporter.progress('indexes', registered, total(), 'rows', { table: context.label, force });
+  };
+  progress(true);
+  const fillRange = async (client: pg.ClientBase, range: (typeof ranges)[number]): Promise<void> => {
     // Admitted before its transaction starts: a pause holds no snapshot.
     await context.throttle.admit((range.end - range.first) * blockSize);
     let rows: number;
@@ -261,10 +275,18 @@ async function fillRanges(
     }
     fill.filled.push(range.index);
     registered += rows;
-    reporter.progress('indexes', registered, total(), 'rows', { table: context.label });
+    progress(false);
     await crashPoint('indexes:registry-after-first-range');
-  });
-  reporter.progress('indexes', total(), total(), 'rows', { table: context.label, force: true });
+  };
+  if (onWorkers) await withWorkers(context, ranges, fillRange);
+  else {
+    for (const range of ranges) {
+      throwIfCancelled(context);
+      await fillRange(control, range);
+    }
+  }
+  registered = total();
+  progress(true);
 }
 
 /** Rows in the registry of most rows still being filled: where a resumed fill's progress starts. */
