@@ -182,6 +182,9 @@ async function startFill(context: TargetContext, client: pg.ClientBase): Promise
   await context.journal.updateTarget(client, target.runId, target.targetNo, { saved: target.saved });
 }
 
+/** How often a fill beside the appliers says how far it is. */
+const FILL_LOG_EVERY_MS = 5_000;
+
 /** A range's transaction found the original rewritten since the fill started. */
 class StorageMoved extends Error {}
 
@@ -239,8 +242,19 @@ async function fillRanges(
   // Rows, as the copy counted them: the fill takes fewer (rows changed since are the sync's).
   let registered = done.size > 0 ? await registeredRows(context, control) : 0;
   const total = (): number => Math.max(target.rowsTotal ?? 0, registered);
+  // Beside the appliers the phase's progress counts changes: the fill tells
+  // how far it is in the log instead, every few seconds.
+  let toldAt = Date.now();
   const progress = (force: boolean): void => {
     if (onWorkers) reporter.progress('indexes', registered, total(), 'rows', { table: context.label, force });
+    else if (!force && Date.now() - toldAt >= FILL_LOG_EVERY_MS) {
+      toldAt = Date.now();
+      reporter.log(
+        'info',
+        `unique registries: ${registered.toLocaleString('en-US')} of about ${total().toLocaleString('en-US')} rows registered`,
+        context.label,
+      );
+    }
   };
   progress(true);
   const fillRange = async (client: pg.ClientBase, range: (typeof ranges)[number]): Promise<void> => {
