@@ -81,7 +81,7 @@ describe('connections a run needs', () => {
     const allowed = runPool(1);
     try {
       const outcome = await migrate(allowed.pool, [target('budget_role')], { workers: 1 });
-      expect(outcome.status).toBe('succeeded');
+      expect(outcome.status, outcome.message).toBe('succeeded');
       expect(allowed.peak()).toBeLessThanOrEqual(connectionsForRun(1));
     } finally {
       await allowed.pool.end();

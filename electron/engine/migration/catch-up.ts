@@ -16,9 +16,9 @@
 // alone, with free gaps between pauses that shrink until the backlog fits
 // the budget. The application's longest wait is so bounded by one pause (or
 // the swap), never by how long the application keeps writing.
-// Beside the appliers, one more connection builds the unique registries
-// (they read the original table, not the new one); the hand-over to the swap
-// waits for them too.
+// Beside the other appliers, the first builds the unique registries before it
+// applies (they read the original table, not the new one); the hand-over to
+// the swap waits for them too.
 // A catch-up that had to pause the writers hands over to a swap that takes
 // its lock at once (cutover.ts): between the two, nothing applies alone.
 import type pg from 'pg';
@@ -235,28 +235,29 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   // the end of the index phase, where they made the catch-up wait (7 of the
   // 10 s of the index phase in the load bench under 4 unthrottled writers):
   // a registry is filled from the original table (a block range per
-  // transaction, on this one connection) and writes only its own table, so
-  // neither waits for the other's locks. (Its inert
-  // triggers on the new table are created after, and wait for a batch in
-  // flight at most: both take the partitioned table's lock first.) Until
-  // they are built, nobody else applies their log: a sync meanwhile would
-  // consume entries that a registry being filled, not yet visible to it,
-  // still needs. The swap waits for them.
-  const registries = withConnections(context, 1, async (client) => {
-    await crashPoint('catch_up:building-registries');
-    await buildRegistries(context, client, 'beside the appliers');
-    appliers.registriesBuilt = true;
-  }).catch((error: unknown) => {
-    appliers.stop = true;
-    throw error;
-  });
+  // transaction) and writes only its own table, so neither waits for the
+  // other's locks (its inert triggers on the new table may meet a batch in a
+  // deadlock, and are created again: installInertTriggers). The first
+  // applier builds them before it applies: a connection of their own would be
+  // one more than the run's budget (connectionsForRun), and the server or the
+  // role may allow no more. Until they are built, nobody else applies their
+  // log: a sync meanwhile would consume entries that a registry being filled,
+  // not yet visible to it, still needs. The swap waits for them.
   const applying = withConnections(context, appliers.parts, async (client, part, failed) => {
+    if (part === 0) {
+      await crashPoint('catch_up:building-registries');
+      await buildRegistries(context, client, 'beside the appliers');
+      appliers.registriesBuilt = true;
+    }
     let deadlocks = 0;
     while (!appliers.stop && !failed()) {
       throwIfCancelled(context);
       let n: number;
       try {
-        n = await replayBatch(context, client, part, appliers.parts, { newKeysFirst: true });
+        // While the first builds the registries, the others share every key among themselves.
+        const [share, shares] =
+          appliers.registriesBuilt || part === 0 ? [part, appliers.parts] : [part - 1, appliers.parts - 1];
+        n = await replayBatch(context, client, share, shares, { newKeysFirst: true });
         deadlocks = 0;
       } catch (error) {
         // Appliers take buckets in key order, but PostgreSQL may still pick
@@ -303,7 +304,7 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
     .finally(() => {
       appliers.stop = true;
     });
-  const [built, applied, steered] = await Promise.allSettled([registries, applying, steering]);
+  const [applied, steered] = await Promise.allSettled([applying, steering]);
   // The journal's count is kept here rather than by every batch: appliers
   // writing the one journal row would queue behind each other's transactions.
   // (A crash during catch-up leaves it short by what catch-up applied; it is
@@ -312,7 +313,6 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   await context.journal.updateTarget(control, context.target.runId, context.target.targetNo, {
     changesApplied: context.target.changesApplied,
   });
-  if (built.status === 'rejected') throw built.reason;
   if (applied.status === 'rejected') throw applied.reason;
   if (steered.status === 'rejected') throw steered.reason;
 }

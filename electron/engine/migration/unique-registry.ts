@@ -16,6 +16,9 @@ import { PartwiseError } from '../../db/errors.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
 import { chunksOf, MAX_TUPLES_PER_PAGE } from './copy.js';
 import { crashPoint } from './crash-points.js';
+// A cycle (catch-up.ts builds the registries): used at call time only.
+import { deadlockPauseMs } from './catch-up.js';
+import { sleep } from '../locks.js';
 
 export function registryLogName(runId: number, targetNo: number): string {
   return `changes_${runId}_${targetNo}_unique`;
@@ -53,12 +56,13 @@ export async function startRegistryLog(context: TargetContext, client: pg.Client
  * Each chosen key's registry, created empty, filled from the original table a
  * block range per transaction (fillRegistries), then given its unique
  * constraint; then the rows logged since prepare are applied. Online this
- * runs in the catch-up, beside the appliers (catch-up.ts says why), and
- * `beside` says so: the ranges are then filled on `control` alone, one after
- * another, since the appliers hold the run's other connections until the
- * registries are built (workers asked of the pool would wait for them, and
- * they for the registries), and the fill's progress is told in the log, not
- * as the catch-up's progress, which counts changes.
+ * runs in the catch-up, on the first applier's connection before it applies
+ * (catch-up.ts says why), and `beside` says so: the ranges are then filled on
+ * `control` alone, one after another, since the other appliers hold the
+ * run's other connections until the registries are built (workers asked of
+ * the pool would wait for them, and they for the registries), and the fill's
+ * progress is told in the log, not as the catch-up's progress, which counts
+ * changes.
  */
 export async function buildRegistries(
   context: TargetContext,
@@ -120,8 +124,35 @@ export async function buildRegistries(
     );
   }
   // Inert until the swap; cloned onto every partition here rather than under its lock.
-  await control.query(`SELECT ${sql.install}.install_unique_triggers($1, false)`, [target.configId]);
+  await installInertTriggers(context, control);
   await syncRegistries(context, control);
+}
+
+/**
+ * The registries' inert triggers on the new table. Beside the catch-up's
+ * appliers, creating them (the partitioned table, then each partition) and a
+ * replay batch (which may lock leaves before the partitioned table) can each
+ * wait for the other: PostgreSQL ends one as a deadlock victim, its statement
+ * rolled back whole. The appliers take their batch again; so does this, after
+ * the same pauses, rather than fail the run.
+ */
+async function installInertTriggers(context: TargetContext, client: pg.ClientBase): Promise<void> {
+  for (let deadlocks = 0; ;) {
+    try {
+      await client.query(`SELECT ${context.sql.install}.install_unique_triggers($1, false)`, [context.target.configId]);
+      return;
+    } catch (error) {
+      if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
+      const pause = deadlockPauseMs(++deadlocks);
+      if (pause === null) throw error;
+      context.reporter.log(
+        'debug',
+        `creating the registries' triggers met a deadlock (${deadlocks}); again in ${Math.round(pause)} ms`,
+        context.label,
+      );
+      await sleep(pause, context.options.signal);
+    }
+  }
 }
 
 /** The registries still being filled (created, their unique constraint not yet added). */
