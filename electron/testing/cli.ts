@@ -69,6 +69,50 @@ export function runCliUntil(args: string[], point: CrashPoint, timeoutMs = 90_00
   });
 }
 
+/**
+ * What the crash tests vary of `partwise migrate`. The table is keyed by
+ * customer_id, as mirror.ts's tables are; options left out are the CLI's defaults.
+ */
+export interface MigrateCliOptions {
+  bucketLimit: number;
+  workers?: number;
+  /** --share-below: keys with fewer rows go to the pool of small keys. */
+  shareBelow?: number;
+}
+
+/** `partwise migrate` of one table, confirmed beforehand (--yes) as a script would. */
+function migrateArgs(url: string, table: string, options: MigrateCliOptions): string[] {
+  return [
+    'migrate',
+    '--url',
+    url,
+    '--table',
+    table,
+    '--key',
+    'customer_id',
+    '--bucket-limit',
+    String(options.bucketLimit),
+    ...(options.shareBelow === undefined ? [] : ['--share-below', String(options.shareBelow)]),
+    ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
+    '--yes',
+  ];
+}
+
+/** Migrates `table` with the CLI, to its end. */
+export function runMigrateCli(db: { url: string }, table: string, options: MigrateCliOptions): Promise<CliResult> {
+  return runCli(migrateArgs(db.url, table, options));
+}
+
+/** Starts migrating `table` with the CLI; resolves once it waits at `point`, with the process to kill. */
+export function runMigrateCliUntil(
+  db: { url: string },
+  table: string,
+  point: CrashPoint,
+  options: MigrateCliOptions,
+): Promise<ChildProcess> {
+  return runCliUntil(migrateArgs(db.url, table, options), point);
+}
+
 /** kill -9, then wait until the server has noticed (its sessions, and their locks, are gone). */
 export async function killHard(child: ChildProcess, url: string): Promise<void> {
   child.removeAllListeners('close');

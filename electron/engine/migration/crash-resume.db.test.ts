@@ -7,7 +7,7 @@ import { Journal } from '../journal.js';
 import type { CrashPoint } from './crash-points.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
-import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { killHard, runCli, runMigrateCliUntil } from '../../testing/cli.js';
 import {
   createMirroredTable,
   createSkewedMirroredTable,
@@ -42,24 +42,11 @@ describe('resume after kill -9', () => {
       const table = `resume_${point.replace(/[^a-z]+/g, '_')}${shared ? 'shared' : ''}`;
       if (shared) await createSkewedMirroredTable(db, table, SHARED);
       else await createMirroredTable(db, table, 20_000, 12);
-      const child = await runCliUntil(
-        [
-          'migrate',
-          '--url',
-          db.url,
-          '--table',
-          table,
-          '--key',
-          'customer_id',
-          '--bucket-limit',
-          '700',
-          '--workers',
-          '2',
-          ...(shared ? ['--share-below', '1000'] : []),
-          '--yes',
-        ],
-        point,
-      );
+      const child = await runMigrateCliUntil(db, table, point, {
+        bucketLimit: 700,
+        workers: 2,
+        shareBelow: shared ? 1000 : undefined,
+      });
       // The application writes while the migration is stopped there. During the
       // swap its table is locked: the write waits, and goes through once the
       // killed swap has been rolled back by the server.

@@ -8,7 +8,7 @@ import { Journal } from '../journal.js';
 import type { CrashPoint } from './crash-points.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
-import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { killHard, runCli, runCliUntil, runMigrateCli, runMigrateCliUntil } from '../../testing/cli.js';
 import {
   createMirroredTable,
   createSkewedMirroredTable,
@@ -82,22 +82,10 @@ describe('rollback after kill -9', () => {
       const table = `back_${point.replace(/[^a-z]+/g, '_')}${shared ? 'shared' : ''}`;
       if (shared) await createSkewedMirroredTable(db, table, { small: 60, large: 3, largeRows: 4000 });
       else await createMirroredTable(db, table, 20_000, 12);
-      const child = await runCliUntil(
-        [
-          'migrate',
-          '--url',
-          db.url,
-          '--table',
-          table,
-          '--key',
-          'customer_id',
-          '--bucket-limit',
-          '700',
-          ...(shared ? ['--share-below', '1000'] : []),
-          '--yes',
-        ],
-        point,
-      );
+      const child = await runMigrateCliUntil(db, table, point, {
+        bucketLimit: 700,
+        shareBelow: shared ? 1000 : undefined,
+      });
       const during = mirroredWrites(db.pool, table, 1);
       if (point !== 'cutover:inside-transaction') await during;
       await killHard(child, db.url);
@@ -121,18 +109,7 @@ describe('rollback after kill -9', () => {
   it('finishes a rollback that was itself killed', async () => {
     const table = 'back_twice';
     await createMirroredTable(db, table, 10_000, 8);
-    const migrated = await runCli([
-      'migrate',
-      '--url',
-      db.url,
-      '--table',
-      table,
-      '--key',
-      'customer_id',
-      '--bucket-limit',
-      '500',
-      '--yes',
-    ]);
+    const migrated = await runMigrateCli(db, table, { bucketLimit: 500 });
     expect(migrated.code, migrated.stderr).toBe(0);
     await mirroredWrites(db.pool, table, 1); // written through the routing view, after the swap
     const id = await runId(table);

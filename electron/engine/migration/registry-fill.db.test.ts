@@ -14,8 +14,9 @@ import { Journal } from '../journal.js';
 import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
-import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { killHard, runCli, runMigrateCliUntil } from '../../testing/cli.js';
 import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+import { startSnapshotSampler } from '../../testing/snapshot-sampler.js';
 
 const db = useTestDatabase('registry_fill');
 let partwise: pg.Pool;
@@ -35,43 +36,6 @@ const ROWS = 200_000;
 const KEYS = 20;
 /** The application's rounds touch rows ROUND_STRIDE * round + 0..3 (each round its own rows). */
 const ROUND_STRIDE = 7;
-
-interface Sample {
-  at: string;
-  pid: number;
-  xact: string;
-  query: string;
-}
-
-/** Samples Partwise's open transactions until stopped, on a connection of its own. */
-function sampleTransactions(): { samples: Sample[]; stop: () => Promise<void> } {
-  const samples: Sample[] = [];
-  let stopped = false;
-  const done = (async () => {
-    const client = await db.connect();
-    try {
-      while (!stopped) {
-        const { rows } = await client.query<Sample>(
-          `SELECT clock_timestamp()::text AS at, pid, xact_start::text AS xact, left(query, 300) AS query
-             FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = 'partwise' AND xact_start IS NOT NULL
-              AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)`,
-        );
-        samples.push(...rows);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    samples,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
 
 /**
  * One transaction of the application, mirrored in `<table>_expected`: a new
@@ -151,7 +115,7 @@ describe('a unique registry filled range by range', () => {
       }
     });
     const events: RunEvent[] = [];
-    const sampler = sampleTransactions();
+    const sampler = startSnapshotSampler(db, { everyMs: 5, holdingHorizon: true });
     try {
       const outcome = await migrate(
         partwise,
@@ -249,23 +213,10 @@ describe('a unique registry filled range by range', () => {
     const table = 'fill_crash';
     // About 600 blocks: the copy's chunking makes several ranges of them.
     await createMirroredTable(db, table, 60_000, 12);
-    const child = await runCliUntil(
-      [
-        'migrate',
-        '--url',
-        db.url,
-        '--table',
-        table,
-        '--key',
-        'customer_id',
-        '--bucket-limit',
-        '2000',
-        '--workers',
-        '1',
-        '--yes',
-      ],
-      'indexes:registry-after-first-range',
-    );
+    const child = await runMigrateCliUntil(db, table, 'indexes:registry-after-first-range', {
+      bucketLimit: 2000,
+      workers: 1,
+    });
     // Killed between two ranges: the registry exists, partly filled, without its unique constraint.
     const during = mirroredWrites(db.pool, table, 1);
     await during;

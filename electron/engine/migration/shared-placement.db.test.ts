@@ -13,7 +13,7 @@ import { countOf } from '../../../shared/text.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { createSkewedMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
-import { killHard, runCli, runCliUntil } from '../../testing/cli.js';
+import { killHard, runCli, runMigrateCliUntil } from '../../testing/cli.js';
 import { Journal } from '../journal.js';
 
 const db = useTestDatabase('shared_placement');
@@ -420,25 +420,11 @@ describe('migration with shared placement', () => {
   it('resumed after kill -9 in the copy, keeps the partitions it gave and gives one to a key grown past the threshold', async () => {
     const table = 'skewed_resume';
     await createSkewedMirroredTable(db, table, SHAPE);
-    const child = await runCliUntil(
-      [
-        'migrate',
-        '--url',
-        db.url,
-        '--table',
-        table,
-        '--key',
-        'customer_id',
-        '--bucket-limit',
-        String(LIMIT),
-        '--share-below',
-        String(THRESHOLD),
-        '--workers',
-        '2',
-        '--yes',
-      ],
-      'copy:after-first-chunk',
-    );
+    const child = await runMigrateCliUntil(db, table, 'copy:after-first-chunk', {
+      bucketLimit: LIMIT,
+      shareBelow: THRESHOLD,
+      workers: 2,
+    });
     await killHard(child, db.url);
     // Meanwhile large key 63 shrinks under the threshold (its partition exists)
     // and small key 3 grows past it.

@@ -11,6 +11,7 @@ import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
+import { startSnapshotSampler, type TransactionSample } from '../../testing/snapshot-sampler.js';
 
 const db = useTestDatabase('short_snapshots');
 let partwise: pg.Pool;
@@ -23,42 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await partwise.end();
 });
-
-interface Sample {
-  at: string;
-  pid: number;
-  xact: string;
-  /** The session's last statement, so that a failure names the transaction. */
-  query: string;
-}
-
-/** Samples Partwise's open transactions until stopped, on a connection of its own. */
-function sampleTransactions(): { samples: Sample[]; stop: () => Promise<void> } {
-  const samples: Sample[] = [];
-  let stopped = false;
-  const done = (async () => {
-    const client = await db.connect();
-    try {
-      while (!stopped) {
-        const { rows } = await client.query<{ at: string; pid: number; xact_start: string; query: string }>(
-          `SELECT clock_timestamp()::text AS at, pid, xact_start::text AS xact_start, left(query, 300) AS query FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = 'partwise' AND xact_start IS NOT NULL`,
-        );
-        samples.push(...rows.map((r) => ({ at: r.at, pid: r.pid, xact: r.xact_start, query: r.query })));
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    samples,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
 
 describe('copy without a long snapshot', () => {
   it('copies chunk by chunk in short transactions, losing no write made meanwhile', async () => {
@@ -86,7 +51,8 @@ describe('copy without a long snapshot', () => {
       }
     };
     const events: RunEvent[] = [];
-    const sampler = sampleTransactions();
+    // Every open transaction, a snapshot or not: none may have begun before the copy.
+    const sampler = startSnapshotSampler(db, { everyMs: 5, holdingHorizon: false });
     try {
       await moreRounds(5);
       const outcome = await migrate(
@@ -133,7 +99,7 @@ describe('copy without a long snapshot', () => {
     // begun before the copy did: nothing read for the count was held through it.
     // (Except the statement that records the copy's start: its clock_timestamp()
     // comes a fraction of a millisecond after its own transaction began.)
-    const [seen] = await db.query<{ samples: number; older: Sample[] }>(
+    const [seen] = await db.query<{ samples: number; older: Omit<TransactionSample, 'ageMs'>[] }>(
       `SELECT count(*)::int AS samples,
               coalesce(json_agg(s) FILTER (WHERE s.xact < $2::timestamptz
                                             AND s.query NOT LIKE 'INSERT INTO %migration_step (run_id, target_no, phase)%'), '[]') AS older

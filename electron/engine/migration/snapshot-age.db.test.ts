@@ -19,6 +19,7 @@ import type { RunEvent } from '../../../shared/progress.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { mirroredWrites } from '../../testing/mirror.js';
+import { startSnapshotSampler } from '../../testing/snapshot-sampler.js';
 
 const db = useTestDatabase('snapshot_age');
 let partwise: pg.Pool;
@@ -38,53 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await partwise.end();
 });
-
-interface Oldest {
-  ms: number;
-  at: string;
-  query: string;
-}
-
-/**
- * The oldest transaction of a Partwise session seen in any sample (the age of
- * its xact_start, which bounds that of any snapshot it holds, backend_xmin),
- * and how many samples saw a Partwise transaction at all.
- */
-function sampleAges(): { oldest: Oldest; samples: () => number; stop: () => Promise<void> } {
-  const oldest: Oldest = { ms: 0, at: '', query: '' };
-  let seen = 0;
-  let stopped = false;
-  const done = (async () => {
-    const client = await db.connect();
-    try {
-      while (!stopped) {
-        const { rows } = await client.query<{ ms: number; at: string; query: string }>(
-          `SELECT extract(epoch FROM clock_timestamp() - xact_start)::float8 * 1000 AS ms, clock_timestamp()::text AS at,
-                  left(query, 300) AS query
-             FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = 'partwise' AND xact_start IS NOT NULL
-              AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)
-            ORDER BY xact_start LIMIT 1`,
-        );
-        if (rows[0]) {
-          seen++;
-          if (rows[0].ms > oldest.ms) Object.assign(oldest, rows[0]);
-        }
-        await new Promise((r) => setTimeout(r, SAMPLE_MS));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    oldest,
-    samples: () => seen,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
 
 describe('a 10M-row migration', () => {
   it('keeps every Partwise transaction under 60 s, losing no write made during the copy', async () => {
@@ -120,7 +74,7 @@ describe('a 10M-row migration', () => {
       }
     });
     const events: RunEvent[] = [];
-    const sampler = sampleAges();
+    const sampler = startSnapshotSampler(db, { everyMs: SAMPLE_MS, holdingHorizon: true });
     const started = Date.now();
     let roundsAtCatchUp = 0;
     try {
@@ -158,13 +112,14 @@ describe('a 10M-row migration', () => {
     }
     const migrateSeconds = Math.round((Date.now() - started) / 1000);
     const registryBuilt = events.find((e) => e.type === 'log' && e.message.startsWith('registry filled'));
+    const oldest = sampler.oldest() ?? { ageMs: 0, at: '', query: '' };
     console.info(
-      `${ROWS.toLocaleString('en-US')} rows: built in ${buildSeconds} s, migrated in ${migrateSeconds} s; oldest Partwise transaction seen ${Math.round(sampler.oldest.ms)} ms (${sampler.oldest.query.replace(/\s+/g, ' ').slice(0, 120)}); ${sampler.samples()} samples; ${roundsAtCatchUp} write rounds during the copy; ${registryBuilt?.type === 'log' ? registryBuilt.message : 'no registry built'}`,
+      `${ROWS.toLocaleString('en-US')} rows: built in ${buildSeconds} s, migrated in ${migrateSeconds} s; oldest Partwise transaction seen ${Math.round(oldest.ageMs)} ms (${oldest.query.replace(/\s+/g, ' ').slice(0, 120)}); ${sampler.passes()} samples; ${roundsAtCatchUp} write rounds during the copy; ${registryBuilt?.type === 'log' ? registryBuilt.message : 'no registry built'}`,
     );
     expect(writeErrors).toEqual([]);
     expect(roundsAtCatchUp).toBeGreaterThan(0);
-    expect(sampler.samples()).toBeGreaterThan(0);
-    expect(sampler.oldest.ms, `at ${sampler.oldest.at}: ${sampler.oldest.query}`).toBeLessThan(LIMIT_MS);
+    expect(sampler.passes()).toBeGreaterThan(0);
+    expect(oldest.ageMs, `at ${oldest.at}: ${oldest.query}`).toBeLessThan(LIMIT_MS);
 
     // The ledger both ways over the rows the writers may have touched, and the count of all.
     const columns = 'id, customer_id, payload, amount';
