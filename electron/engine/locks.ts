@@ -77,6 +77,52 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Deadlocks in a row one piece of work may meet before it gives up (see retryOnDeadlock). */
+export const DEADLOCK_ATTEMPTS = 6;
+
+/**
+ * The pause before taking work again after its `deadlocks`-th deadlock in a
+ * row (100 ms, doubling, jittered so that two victims do not meet again at
+ * once), or null once DEADLOCK_ATTEMPTS were met: about 6 s of pauses, beside
+ * the deadlock_timeout each deadlock took to be found.
+ */
+export function deadlockPauseMs(deadlocks: number, random: () => number = Math.random): number | null {
+  if (deadlocks >= DEADLOCK_ATTEMPTS) return null;
+  return 100 * 2 ** (deadlocks - 1) * (0.75 + random() / 2);
+}
+
+export interface DeadlockRetry {
+  signal?: AbortSignal;
+  /** False when this failure must not be retried even if it is a deadlock (the work went past its commit). */
+  retryable?: () => boolean;
+  /** Told before each pause. */
+  onRetry: (deadlocks: number, pauseMs: number) => void;
+  /** The error to throw once DEADLOCK_ATTEMPTS deadlocks in a row were met. */
+  giveUp: (deadlocks: number, error: unknown) => Error;
+}
+
+/**
+ * Runs `work` (one transaction, or one statement) again when PostgreSQL chose
+ * it as a deadlock victim: its transaction was rolled back whole, so taking it
+ * again is safe. Other sessions' locks (the application's, an autovacuum's,
+ * the run's own other connections') make such cycles possible in every phase
+ * that runs beside them; each time after a growing pause, then the caller's
+ * giveUp, rather than retry forever.
+ */
+export async function retryOnDeadlock<T>(work: () => Promise<T>, retry: DeadlockRetry): Promise<T> {
+  for (let deadlocks = 0; ;) {
+    try {
+      return await work();
+    } catch (error) {
+      if (PartwiseError.from(error).sqlstate !== '40P01' || retry.retryable?.() === false) throw error;
+      const pause = deadlockPauseMs(++deadlocks);
+      if (pause === null) throw retry.giveUp(deadlocks, error);
+      retry.onRetry(deadlocks, pause);
+      await sleep(pause, retry.signal);
+    }
+  }
+}
+
 /** Read once per connection: maintenance takes a locking transaction per key. */
 const deadlockTimeouts = new WeakMap<pg.ClientBase, number>();
 

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
-import { DEADLOCK_ATTEMPTS } from './catch-up.js';
+import { DEADLOCK_ATTEMPTS } from '../locks.js';
 
 const db = useTestDatabase('catchup_deadlock');
 let partwise: pg.Pool;

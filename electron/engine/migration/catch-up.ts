@@ -25,7 +25,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { lockBudget, serverInfo } from '../catalog.js';
-import { deadlockTimeoutMs, lockTimeoutFor, sleep } from '../locks.js';
+import { DEADLOCK_ATTEMPTS, deadlockTimeoutMs, lockTimeoutFor, retryOnDeadlock, sleep } from '../locks.js';
 import { ResumableStop, throwIfCancelled, withConnections, type TargetContext } from './context.js';
 import { buildRegistries, syncRegistries } from './unique-registry.js';
 import { crashPoint } from './crash-points.js';
@@ -53,20 +53,6 @@ const MIN_GAP_MS = 100;
 const RATE_WINDOW_MS = 2_000;
 /** An applier whose share of the log is empty waits this long before looking again. */
 const IDLE_MS = 20;
-/** Deadlocks in a row one applier's batch may meet before the run stops (resumably). */
-export const DEADLOCK_ATTEMPTS = 6;
-
-/**
- * The pause before taking a batch again after its `deadlocks`-th deadlock in
- * a row (100 ms, doubling, jittered so that two victims do not meet again at
- * once), or null once DEADLOCK_ATTEMPTS were met: about 6 s of pauses, beside
- * the deadlock_timeout each deadlock took to be found.
- */
-export function deadlockPauseMs(deadlocks: number, random: () => number = Math.random): number | null {
-  if (deadlocks >= DEADLOCK_ATTEMPTS) return null;
-  return 100 * 2 ** (deadlocks - 1) * (0.75 + random() / 2);
-}
-
 export interface Sample {
   at: number;
   applied: number;
@@ -249,44 +235,39 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
       await buildRegistries(context, client, 'beside the appliers');
       appliers.registriesBuilt = true;
     }
-    let deadlocks = 0;
     while (!appliers.stop && !failed()) {
       throwIfCancelled(context);
-      let n: number;
-      try {
-        // While the first builds the registries, the others share every key among themselves.
-        const [share, shares] =
-          appliers.registriesBuilt || part === 0 ? [part, appliers.parts] : [part - 1, appliers.parts - 1];
-        n = await replayBatch(context, client, share, shares, { newKeysFirst: true });
-        deadlocks = 0;
-      } catch (error) {
-        // Appliers take buckets in key order, but PostgreSQL may still pick
-        // one as a deadlock victim (partition creation, advisory locks,
-        // another session holding rows of the new table or of the log): its
-        // batch rolled back whole, entries included, so taking it again is
-        // safe. Again after a pause, a few times; then the run stops where it
-        // stands, to be resumed, rather than retry forever.
-        if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
-        deadlocks++;
-        const pause = deadlockPauseMs(deadlocks);
-        if (pause === null) {
-          throw new ResumableStop(
-            'conflict',
-            `applying the changes made during the copy was chosen as a deadlock victim ${deadlocks} times in a row (applier ${part + 1}); the changes not yet applied are kept in the log`,
-            {
-              hint: 'Look for sessions that hold rows of the new table or of the change log while the run catches up (pg_locks, pg_stat_activity), then resume.',
-              cause: error,
-            },
-          );
-        }
-        context.reporter.log(
-          'debug',
-          `applier ${part + 1}: deadlock ${deadlocks} of ${DEADLOCK_ATTEMPTS}, batch retried in ${Math.round(pause)} ms`,
-          context.label,
-        );
-        await sleep(pause, context.options.signal);
-        continue;
-      }
+      // Appliers take buckets in key order, but PostgreSQL may still pick one
+      // as a deadlock victim (partition creation, advisory locks, another
+      // session holding rows of the new table or of the log): its batch
+      // rolled back whole, entries included, so it is taken again; after
+      // DEADLOCK_ATTEMPTS in a row the run stops where it stands, to be resumed.
+      const n = await retryOnDeadlock(
+        () => {
+          // While the first builds the registries, the others share every key among themselves.
+          const [share, shares] =
+            appliers.registriesBuilt || part === 0 ? [part, appliers.parts] : [part - 1, appliers.parts - 1];
+          return replayBatch(context, client, share, shares, { newKeysFirst: true });
+        },
+        {
+          signal: context.options.signal,
+          onRetry: (deadlocks, pause) =>
+            context.reporter.log(
+              'debug',
+              `applier ${part + 1}: deadlock ${deadlocks} of ${DEADLOCK_ATTEMPTS}, batch retried in ${Math.round(pause)} ms`,
+              context.label,
+            ),
+          giveUp: (deadlocks, error) =>
+            new ResumableStop(
+              'conflict',
+              `applying the changes made during the copy was chosen as a deadlock victim ${deadlocks} times in a row (applier ${part + 1}); the changes not yet applied are kept in the log`,
+              {
+                hint: 'Look for sessions that hold rows of the new table or of the change log while the run catches up (pg_locks, pg_stat_activity), then resume.',
+                cause: error,
+              },
+            ),
+        },
+      );
       appliers.applied += n;
       if (n === 0) await sleep(IDLE_MS);
     }

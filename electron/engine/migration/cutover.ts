@@ -17,10 +17,10 @@ import { inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
 import { indexPlans } from '../index-ddl.js';
 import { isPartwiseTrigger } from '../rebuild-check.js';
 import { triggerStateStatement, triggerStatement } from '../trigger-ddl.js';
-import { describeBlockers, inLockingTransaction, sleep } from '../locks.js';
+import { DEADLOCK_ATTEMPTS, describeBlockers, inLockingTransaction, retryOnDeadlock } from '../locks.js';
 import { derivedName } from '../names.js';
 import type { SavedDefinitions } from '../journal.js';
-import { applyRemainingChanges, DEADLOCK_ATTEMPTS, deadlockPauseMs } from './catch-up.js';
+import { applyRemainingChanges } from './catch-up.js';
 import { changeLogName } from './prepare.js';
 import { adoptSequences, planSequences } from './sequences.js';
 import { enforceRegistries } from './unique-registry.js';
@@ -59,48 +59,52 @@ export async function cutover(context: TargetContext, control: pg.ClientBase): P
   // transaction back (nothing swapped, nothing applied or consumed), so it is
   // taken again after a pause, as the catch-up's appliers take a batch again;
   // after DEADLOCK_ATTEMPTS in a row the run stops where it stands, to be
-  // resumed, rather than roll back a finished copy. (A lock timeout is retried
-  // by inLockingTransaction itself.)
-  for (let deadlocks = 0; ;) {
-    const before = { saved: target.saved, changesApplied: target.changesApplied };
-    try {
-      const swapped = await swapTransaction(context, control);
-      await rebuildMaterializedViews(context, control);
-      return swapped;
-    } catch (error) {
-      // Past the commit (a materialized view's rebuild) nothing is retried here.
-      if (target.cutoverAt) throw error;
-      // What the rolled-back transaction recorded in memory goes with it.
-      target.saved = before.saved;
-      target.changesApplied = before.changesApplied;
-      // Sessions held the table through every attempt: the run stops where it
-      // stands (the copy done, writes still logged) and the error names them.
-      // Once they are gone, resume swaps; a rollback would throw a finished
-      // copy away for a lock that a DBA can free in a moment.
-      const failure = PartwiseError.from(error);
-      if (failure.kind === 'lock_timeout')
-        throw new ResumableStop('lock_timeout', failure.message, { hint: failure.hint, cause: error });
-      if (failure.sqlstate !== '40P01') throw error;
-      deadlocks++;
-      const pause = deadlockPauseMs(deadlocks);
-      if (pause === null) {
-        throw new ResumableStop(
+  // resumed, rather than roll back a finished copy (retryOnDeadlock). (A lock
+  // timeout is retried by inLockingTransaction itself.)
+  return retryOnDeadlock(
+    async () => {
+      const before = { saved: target.saved, changesApplied: target.changesApplied };
+      try {
+        const swapped = await swapTransaction(context, control);
+        await rebuildMaterializedViews(context, control);
+        return swapped;
+      } catch (error) {
+        // Past the commit (a materialized view's rebuild) nothing is undone here.
+        if (target.cutoverAt) throw error;
+        // What the rolled-back transaction recorded in memory goes with it.
+        target.saved = before.saved;
+        target.changesApplied = before.changesApplied;
+        // Sessions held the table through every attempt: the run stops where it
+        // stands (the copy done, writes still logged) and the error names them.
+        // Once they are gone, resume swaps; a rollback would throw a finished
+        // copy away for a lock that a DBA can free in a moment.
+        const failure = PartwiseError.from(error);
+        if (failure.kind === 'lock_timeout')
+          throw new ResumableStop('lock_timeout', failure.message, { hint: failure.hint, cause: error });
+        throw error;
+      }
+    },
+    {
+      signal: options.signal,
+      // Past the commit nothing is retried.
+      retryable: () => !target.cutoverAt,
+      onRetry: (deadlocks, pause) =>
+        reporter.log(
+          'warn',
+          `swap chosen as a deadlock victim (${deadlocks} of ${DEADLOCK_ATTEMPTS}) and rolled back whole; trying again in ${Math.round(pause)} ms`,
+          context.label,
+        ),
+      giveUp: (deadlocks, error) =>
+        new ResumableStop(
           'conflict',
           `the swap was chosen as a deadlock victim ${deadlocks} times in a row; each time its transaction was rolled back whole, so ${context.label} is still the original table and the changes not yet applied are kept in the log`,
           {
             hint: 'Look for sessions that hold rows of the new table and then wait for the original table (pg_locks, pg_stat_activity), then resume.',
             cause: error,
           },
-        );
-      }
-      reporter.log(
-        'warn',
-        `swap chosen as a deadlock victim (${deadlocks} of ${DEADLOCK_ATTEMPTS}) and rolled back whole; trying again in ${Math.round(pause)} ms`,
-        context.label,
-      );
-      await sleep(pause, options.signal);
-    }
-  }
+        ),
+    },
+  );
 }
 
 /** One attempt at the swap, in one locking transaction; returns how long the table was under the exclusive lock (ms). */

@@ -19,7 +19,7 @@ import type { RunEvent } from '../../../shared/progress.js';
 import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
-import { DEADLOCK_ATTEMPTS } from './catch-up.js';
+import { DEADLOCK_ATTEMPTS } from '../locks.js';
 
 const db = useTestDatabase('swap_deadlock');
 let partwise: pg.Pool;

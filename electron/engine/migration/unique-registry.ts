@@ -17,8 +17,7 @@ import { throwIfCancelled, withWorkers, type TargetContext } from './context.js'
 import { chunksOf, MAX_TUPLES_PER_PAGE } from './copy.js';
 import { crashPoint } from './crash-points.js';
 // A cycle (catch-up.ts builds the registries): used at call time only.
-import { deadlockPauseMs } from './catch-up.js';
-import { sleep } from '../locks.js';
+import { retryOnDeadlock } from '../locks.js';
 
 export function registryLogName(runId: number, targetNo: number): string {
   return `changes_${runId}_${targetNo}_unique`;
@@ -137,22 +136,19 @@ export async function buildRegistries(
  * the same pauses, rather than fail the run.
  */
 async function installInertTriggers(context: TargetContext, client: pg.ClientBase): Promise<void> {
-  for (let deadlocks = 0; ;) {
-    try {
-      await client.query(`SELECT ${context.sql.install}.install_unique_triggers($1, false)`, [context.target.configId]);
-      return;
-    } catch (error) {
-      if (PartwiseError.from(error).sqlstate !== '40P01') throw error;
-      const pause = deadlockPauseMs(++deadlocks);
-      if (pause === null) throw error;
-      context.reporter.log(
-        'debug',
-        `creating the registries' triggers met a deadlock (${deadlocks}); again in ${Math.round(pause)} ms`,
-        context.label,
-      );
-      await sleep(pause, context.options.signal);
-    }
-  }
+  await retryOnDeadlock(
+    () => client.query(`SELECT ${context.sql.install}.install_unique_triggers($1, false)`, [context.target.configId]),
+    {
+      signal: context.options.signal,
+      onRetry: (deadlocks, pause) =>
+        context.reporter.log(
+          'debug',
+          `creating the registries' triggers met a deadlock (${deadlocks}); again in ${Math.round(pause)} ms`,
+          context.label,
+        ),
+      giveUp: (_deadlocks, error) => PartwiseError.from(error),
+    },
+  );
 }
 
 /** The registries still being filled (created, their unique constraint not yet added). */
