@@ -252,8 +252,9 @@ interface Workload {
  * The application at work on one key, one transaction per operation, each
  * mirrored in the ledger in the same transaction: inserts through the view,
  * updates of the given rows (round and round) or deletes of them (each once)
- * through the partitioned table. An update or delete that finds no
- * row the ledger has is an error: a write the compaction would have lost.
+ * through the partitioned table (stop() waits for the last delete). An
+ * update or delete that finds no row the ledger has is an error: a write the
+ * compaction would have lost.
  */
 async function startWorkload(
   t: RoutedTable,
@@ -267,8 +268,9 @@ async function startWorkload(
   let committed = 0;
   const errors: string[] = [];
   const loop = (async () => {
-    // Deletes: each row once, spread out so that they fall during the action.
-    for (let i = 0; running && (kind !== 'delete' || i < ids.length); i++) {
+    // Deletes: each row once, spread out so that they fall during the action,
+    // and all of them even when stopped early (a test counts them).
+    for (let i = 0; kind === 'delete' ? i < ids.length : running; i++) {
       if (kind === 'delete') await new Promise((r) => setTimeout(r, 25));
       try {
         await client.query('BEGIN');
