@@ -3,20 +3,19 @@
 // interrupted, every change not yet applied stays in the log, and a resume
 // applies them once the cause is gone.
 //
-// The deadlocks are made, not waited for: another session holds a row of the
-// new table that the applier's batch updates, and once the applier waits for
-// it (pg_blocking_pids), asks for a lock on the log entries that the batch has
-// taken. Each wait is a cycle, found after deadlock_timeout by whichever of the
-// two waited longer: the applier (when the other session is the one found, its
-// savepoint is rolled back and it asks again). The other session keeps its
-// row through all the rounds and lets go of the log entries after each, so the
-// applier meets the same cycle at every attempt.
+// The deadlocks are made, not waited for (makeDeadlocks): another session
+// holds a row of the new table that the applier's batch updates, and once the
+// applier waits for it, asks for a lock on the log entries that the batch has
+// taken. The other session keeps its row through all the rounds and lets go
+// of the log entries after each, so the applier meets the same cycle at every
+// attempt.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { DEADLOCK_ATTEMPTS } from '../locks.js';
+import { makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
 
 const db = useTestDatabase('catchup_deadlock');
 let partwise: pg.Pool;
@@ -36,37 +35,15 @@ describe("the catch-up's deadlock retry", () => {
   it('stops the run resumably after repeated deadlocks, keeping every change, and resumes', async () => {
     await db.query(`CREATE TABLE ledger (id bigint PRIMARY KEY, tenant int NOT NULL, body text NOT NULL)`);
     await db.query(`INSERT INTO ledger SELECT g, 1 + g % 3, 'before' FROM generate_series(1, 300) g`);
+    // The applier waits for the row without a lock_timeout, and PostgreSQL
+    // checks a wait for deadlocks once: the other session must join the cycle
+    // within deadlock_timeout of the applier's wait, or nobody ever finds it
+    // (makeDeadlocks). 2 s rather than 1: the loaded CI machine must not make
+    // the test's one poll late. Set before any connection of the test opens
+    // (the other session's check must not come before the applier's).
+    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '2s'`);
     const other = await db.connect();
-    const otherPid = (other as unknown as { processID: number }).processID;
-    let running = true;
-    let rounds = 0;
-    const failures: string[] = [];
-    let holding: Promise<void> = Promise.resolve();
-    const deadlock = async (log: string): Promise<void> => {
-      while (running) {
-        // The applier waits for the row this session holds.
-        // Asked on a connection of its own: inside this session's transaction
-        // pg_stat_activity keeps the backends of its first look, and misses a
-        // connection the run opens later (the hang under load, when the pool
-        // had closed its idle connections and opened new ones).
-        const rows = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
-          [otherPid],
-        );
-        if (rows[0]!.n === 0) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          continue;
-        }
-        await other.query('SAVEPOINT round');
-        try {
-          await other.query(`SELECT 1 FROM partwise.${pg.escapeIdentifier(log)} FOR UPDATE`);
-          rounds++;
-        } catch (error) {
-          if ((error as { code?: string }).code !== '40P01') throw error;
-        }
-        await other.query('ROLLBACK TO SAVEPOINT round');
-      }
-    };
+    let deadlocks = null as Deadlocks | null; // made in beforePhase
     try {
       const outcome = await migrate(
         partwise,
@@ -83,22 +60,20 @@ describe("the catch-up's deadlock retry", () => {
             );
             await other.query('BEGIN');
             await other.query(`SELECT 1 FROM ledger_partitioned WHERE id = 8 AND tenant = 3 FOR UPDATE`);
-            holding = deadlock(log!.name).catch((error: Error) => {
-              failures.push(error.message);
-            });
+            const takeEntries = `SELECT 1 FROM partwise.${pg.escapeIdentifier(log!.name)} FOR UPDATE`;
+            deadlocks = makeDeadlocks(db, other, takeEntries, { ifLate: 'let go' });
           },
         },
       );
+      await deadlocks!.stop();
+      expect(deadlocks!.failures).toEqual([]);
       expect(outcome.status, outcome.message).toBe('interrupted');
       expect(outcome.message).toMatch(
         new RegExp(
           `^Run \\d+ stopped in phase catch_up of public\\.ledger: applying the changes made during the copy was chosen as a deadlock victim ${DEADLOCK_ATTEMPTS} times in a row \\(applier 1\\); the changes not yet applied are kept in the log; nothing is lost: resume it with "partwise resume --run \\d+"$`,
         ),
       );
-      running = false;
-      await holding;
-      expect(failures).toEqual([]);
-      expect(rounds).toBe(DEADLOCK_ATTEMPTS);
+      expect(deadlocks!.rounds()).toBe(DEADLOCK_ATTEMPTS);
       await other.query('ROLLBACK');
 
       // Left as an interrupt leaves it: running in the journal, the log whole.
@@ -123,8 +98,7 @@ describe("the catch-up's deadlock retry", () => {
       ]);
       expect(await db.query(`SELECT count(*)::int AS n FROM ledger`)).toEqual([{ n: 300 }]);
     } finally {
-      running = false;
-      await holding;
+      await deadlocks?.stop();
       await other.end();
     }
   }, 120_000);

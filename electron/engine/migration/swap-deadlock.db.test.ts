@@ -4,11 +4,10 @@
 // still in the log, and a resume swaps once the cause is gone. (Before, one
 // deadlock failed the swap and rolled back the whole migration.)
 //
-// The deadlocks are made, not waited for: a session of the application holds
-// a row of the new table that the swap's last replay updates, and once the
-// swap waits for it (pg_blocking_pids), reads the original table, which the
-// swap holds ACCESS EXCLUSIVE. The swap waited first, so its deadlock check
-// finds the cycle and it is the victim; its rollback lets the read through,
+// The deadlocks are made, not waited for (makeDeadlocks): a session of the
+// application holds a row of the new table that the swap's last replay
+// updates, and once the swap waits for it, reads the original table, which
+// the swap holds ACCESS EXCLUSIVE. The swap's rollback lets the read through,
 // which the session then undoes (a savepoint), keeping its row. Each attempt
 // meets the same cycle. The change the replay applies is committed while the
 // swap waits for its lock, behind the writer that makes it: so it is left to
@@ -20,6 +19,7 @@ import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { DEADLOCK_ATTEMPTS } from '../locks.js';
+import { makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
 
 const db = useTestDatabase('swap_deadlock');
 let partwise: pg.Pool;
@@ -41,38 +41,9 @@ describe("the swap's deadlock retry", () => {
     await db.query(`INSERT INTO ledger SELECT g, 1 + g % 3, 'before' FROM generate_series(1, 300) g`);
     const writer = await db.connect();
     const holder = await db.connect();
-    const holderPid = (holder as unknown as { processID: number }).processID;
-    let running = true;
-    let rounds = 0;
-    const failures: string[] = [];
-    let holding: Promise<void> = Promise.resolve();
+    let deadlocks = null as Deadlocks | null; // made in beforePhase
     let committed: Promise<unknown> | null = null;
     const events: RunEvent[] = [];
-    const deadlock = async (): Promise<void> => {
-      while (running) {
-        // The swap waits for the row this session holds.
-        // Asked on a connection of its own: inside this session's transaction
-        // pg_stat_activity keeps the backends of its first look, and misses a
-        // connection the run opens later (the hang under load, when the pool
-        // had closed its idle connections and opened new ones).
-        const rows = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
-          [holderPid],
-        );
-        if (rows[0]!.n === 0) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          continue;
-        }
-        await holder.query('SAVEPOINT round');
-        try {
-          await holder.query(`SELECT count(*) FROM ledger`);
-          rounds++;
-        } catch (error) {
-          if ((error as { code?: string }).code !== '40P01') throw error;
-        }
-        await holder.query('ROLLBACK TO SAVEPOINT round');
-      }
-    };
     try {
       const outcome = await migrate(
         partwise,
@@ -87,9 +58,9 @@ describe("the swap's deadlock retry", () => {
             await writer.query(`UPDATE ledger SET body = 'changed' WHERE id IN (7, 8, 9)`);
             await holder.query('BEGIN');
             await holder.query(`SELECT 1 FROM ledger_partitioned WHERE id = 8 AND tenant = 3 FOR UPDATE`);
-            holding = deadlock().catch((error: Error) => {
-              failures.push(error.message);
-            });
+            // The swap waits with a lock_timeout: a read too late for its
+            // deadlock check meets its next attempt.
+            deadlocks = makeDeadlocks(db, holder, `SELECT count(*) FROM ledger`, { ifLate: 'ask again' });
           },
           onEvent: (event) => {
             events.push(event);
@@ -105,13 +76,12 @@ describe("the swap's deadlock retry", () => {
           `^Run \\d+ stopped in phase cutover of public\\.ledger: the swap was chosen as a deadlock victim ${DEADLOCK_ATTEMPTS} times in a row; each time its transaction was rolled back whole, so public\\.ledger is still the original table and the changes not yet applied are kept in the log; nothing is lost: resume it with "partwise resume --run \\d+"$`,
         ),
       );
-      running = false;
-      await holding;
-      expect(failures).toEqual([]);
+      await deadlocks!.stop();
+      expect(deadlocks!.failures).toEqual([]);
       expect(committed).not.toBeNull();
       // One read let through per deadlock, and one per attempt that gave up
       // waiting (lock_timeout) first, when the read came after the swap's deadlock check.
-      expect(rounds).toBeGreaterThanOrEqual(DEADLOCK_ATTEMPTS);
+      expect(deadlocks!.rounds()).toBeGreaterThanOrEqual(DEADLOCK_ATTEMPTS);
       const retried = events.filter(
         (e) => e.type === 'log' && e.message.startsWith('swap chosen as a deadlock victim'),
       );
@@ -151,8 +121,7 @@ describe("the swap's deadlock retry", () => {
       ]);
       expect(await db.query(`SELECT count(*)::int AS n FROM ledger`)).toEqual([{ n: 300 }]);
     } finally {
-      running = false;
-      await holding;
+      await deadlocks?.stop();
       await writer.end();
       await holder.end();
     }
