@@ -17,6 +17,7 @@ import { installPartwise } from '../../testing/fixtures.js';
 import { killHard, runCli, runMigrateCliUntil } from '../../testing/cli.js';
 import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
 import { startSnapshotSampler } from '../../testing/snapshot-sampler.js';
+import { startRoundWriters } from '../../testing/round-writers.js';
 
 const db = useTestDatabase('registry_fill');
 let partwise: pg.Pool;
@@ -101,18 +102,11 @@ describe('a unique registry filled range by range', () => {
     await db.query(`GRANT USAGE ON SEQUENCE ${table}_id_seq TO ${app.sql}`);
 
     const writers = await Promise.all([app.connect(), app.connect()]);
-    let writing = true;
-    let rounds = 0;
     let roundsAtIndexes = 0;
     let roundsAtCatchUp = 0;
-    const writeErrors: string[] = [];
-    // Writer w takes rounds w, w + 2, ...: the two never touch the same rows.
-    const writes = writers.map(async (client, w) => {
-      for (let round = w + 1; writing && writeErrors.length === 0 && round < ROWS / ROUND_STRIDE; round += 2) {
-        await write(client, table, round).catch((error: Error) => writeErrors.push(error.message));
-        rounds++;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+    const writing = startRoundWriters(writers, (client, round) => write(client, table, round), {
+      lastRound: ROWS / ROUND_STRIDE,
+      pauseMs: 10,
     });
     const events: RunEvent[] = [];
     const sampler = startSnapshotSampler(db, { everyMs: 5, holdingHorizon: true });
@@ -125,25 +119,20 @@ describe('a unique registry filled range by range', () => {
           chunkBlocks: 16,
           onEvent: (event) => events.push(event),
           beforePhase: async (phase) => {
-            if (phase === 'indexes') roundsAtIndexes = rounds;
+            if (phase === 'indexes') roundsAtIndexes = writing.rounds();
             // The writes the registries' log must carry are those made while
             // they are filled; catching up under writes is catch-up-load.db.test.ts's.
-            if (phase === 'catch_up') {
-              writing = false;
-              await Promise.all(writes);
-              roundsAtCatchUp = rounds;
-            }
+            if (phase === 'catch_up') roundsAtCatchUp = await writing.stop();
           },
         },
       );
       expect(outcome.status, outcome.message).toBe('succeeded');
     } finally {
-      writing = false;
-      await Promise.all(writes);
+      await writing.stop();
       for (const client of writers) await client.end();
       await sampler.stop();
     }
-    expect(writeErrors).toEqual([]);
+    expect(writing.errors).toEqual([]);
     expect(roundsAtCatchUp).toBeGreaterThan(roundsAtIndexes);
 
     // The ledger both ways, and both registries equal to the table, no entry twice.

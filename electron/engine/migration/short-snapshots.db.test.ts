@@ -12,6 +12,7 @@ import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
 import { startSnapshotSampler, type TransactionSample } from '../../testing/snapshot-sampler.js';
+import { startRoundWriters } from '../../testing/round-writers.js';
 
 const db = useTestDatabase('short_snapshots');
 let partwise: pg.Pool;
@@ -30,31 +31,16 @@ describe('copy without a long snapshot', () => {
     const table = 'steady';
     await createMirroredTable(db, table, 40_000, 20);
     const writers = await Promise.all([db.pool.connect(), db.pool.connect()]);
-    let writing = true;
-    let rounds = 0;
-    const writeErrors: string[] = [];
-    // Writer w takes rounds w, w + 2, ...: the two never touch the same rows.
     // Paced: each round adds a key, which the catch-up gives partitions.
-    const writes = writers.map(async (client, w) => {
-      for (let round = w + 1; writing && writeErrors.length === 0 && round < 3900; round += 2) {
-        await mirroredWrites(client, table, round).catch((error: Error) => writeErrors.push(error.message));
-        rounds++;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    const writing = startRoundWriters(writers, (client, round) => mirroredWrites(client, table, round), {
+      lastRound: 3900,
+      pauseMs: 20,
     });
-    const moreRounds = async (count: number): Promise<void> => {
-      const target = rounds + count;
-      for (let i = 0; rounds < target; i++) {
-        if (i > 1200 || writeErrors.length > 0)
-          throw new Error(`writers stalled at ${rounds} rounds: ${writeErrors.join('; ')}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     const events: RunEvent[] = [];
     // Every open transaction, a snapshot or not: none may have begun before the copy.
     const sampler = startSnapshotSampler(db, { everyMs: 5, holdingHorizon: false });
     try {
-      await moreRounds(5);
+      await writing.moreRounds(5);
       const outcome = await migrate(
         partwise,
         [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 1000 }],
@@ -64,27 +50,23 @@ describe('copy without a long snapshot', () => {
           catchUpThreshold: 20,
           onEvent: (event) => events.push(event),
           beforePhase: async (phase) => {
-            if (phase === 'indexes') await moreRounds(5);
+            if (phase === 'indexes') await writing.moreRounds(5);
             // This test is about the copy: the writes it must not lose are those made while
             // chunks are counted and copied. Catching up while the application keeps
             // writing is catch-up-load.db.test.ts's (a new key in every write, as here,
             // is a load catch-up does not keep up with on PostgreSQL 13 under CPU
             // contention: see the catch-up's known limit in the README's How it works).
-            if (phase === 'catch_up') {
-              writing = false;
-              await Promise.all(writes);
-            }
+            if (phase === 'catch_up') await writing.stop();
           },
         },
       );
       expect(outcome.status, outcome.message).toBe('succeeded');
     } finally {
-      writing = false;
-      await Promise.all(writes);
+      await writing.stop();
       for (const client of writers) client.release();
       await sampler.stop();
     }
-    expect(writeErrors).toEqual([]);
+    expect(writing.errors).toEqual([]);
     await expectMirrored(db, table);
 
     // Dozens of chunks, so dozens of transactions each way.

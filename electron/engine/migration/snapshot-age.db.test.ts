@@ -20,6 +20,7 @@ import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { mirroredWrites } from '../../testing/mirror.js';
 import { startSnapshotSampler } from '../../testing/snapshot-sampler.js';
+import { startRoundWriters } from '../../testing/round-writers.js';
 
 const db = useTestDatabase('snapshot_age');
 let partwise: pg.Pool;
@@ -58,20 +59,13 @@ describe('a 10M-row migration', () => {
     const buildSeconds = Math.round((Date.now() - built) / 1000);
 
     const writers = await Promise.all([db.pool.connect(), db.pool.connect()]);
-    let writing = true;
-    let rounds = 0;
-    const writeErrors: string[] = [];
-    // Writer w takes rounds w, w + 2, ...: the two never touch the same rows,
-    // and every row they touch is in the ledger. Into existing keys only: a
+    // Every row the writers touch is in the ledger. Into existing keys only: a
     // new key in every write, a thousand during the copy, is a load of its
     // own for the catch-up (on 13 it failed the run once: "could not create
     // partition ...: another transaction held a conflicting lock on it").
-    const writes = writers.map(async (client, w) => {
-      for (let round = w + 1; writing && writeErrors.length === 0 && round < LEDGER_IDS / 10; round += 2) {
-        await mirroredWrites(client, table, round, [1, 2, 3]).catch((error: Error) => writeErrors.push(error.message));
-        rounds++;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    const writing = startRoundWriters(writers, (client, round) => mirroredWrites(client, table, round, [1, 2, 3]), {
+      lastRound: LEDGER_IDS / 10,
+      pauseMs: 50,
     });
     const events: RunEvent[] = [];
     const sampler = startSnapshotSampler(db, { everyMs: SAMPLE_MS, holdingHorizon: true });
@@ -95,18 +89,13 @@ describe('a 10M-row migration', () => {
             // The writes the change log must carry are those made while the
             // copy runs; a new key in every write during catch-up is
             // catch-up-load.db.test.ts's load.
-            if (phase === 'catch_up') {
-              writing = false;
-              await Promise.all(writes);
-              roundsAtCatchUp = rounds;
-            }
+            if (phase === 'catch_up') roundsAtCatchUp = await writing.stop();
           },
         },
       );
       expect(outcome.status, outcome.message).toBe('succeeded');
     } finally {
-      writing = false;
-      await Promise.all(writes);
+      await writing.stop();
       for (const client of writers) client.release();
       await sampler.stop();
     }
@@ -116,7 +105,7 @@ describe('a 10M-row migration', () => {
     console.info(
       `${ROWS.toLocaleString('en-US')} rows: built in ${buildSeconds} s, migrated in ${migrateSeconds} s; oldest Partwise transaction seen ${Math.round(oldest.ageMs)} ms (${oldest.query.replace(/\s+/g, ' ').slice(0, 120)}); ${sampler.passes()} samples; ${roundsAtCatchUp} write rounds during the copy; ${registryBuilt?.type === 'log' ? registryBuilt.message : 'no registry built'}`,
     );
-    expect(writeErrors).toEqual([]);
+    expect(writing.errors).toEqual([]);
     expect(roundsAtCatchUp).toBeGreaterThan(0);
     expect(sampler.passes()).toBeGreaterThan(0);
     expect(oldest.ageMs, `at ${oldest.at}: ${oldest.query}`).toBeLessThan(LIMIT_MS);
