@@ -331,6 +331,21 @@ export function stalled(samples: Sample[]): boolean {
   return fallPerMs <= 0 || last.backlog / fallPerMs > CONVERGE_MS;
 }
 
+/**
+ * From one pause to the next, the backlog fell fast enough that, at that pace,
+ * the rest would be gone within CONVERGE_MS. Before, the gap shrank only when
+ * a pause left more than the last one, so a backlog that fell a little at
+ * every pause kept the first gap (a third of the time free for the writers)
+ * all the way down: 100,000 changes took 7.4 and 7.8 s of catch-up at 3M rows
+ * in the load bench on 15, against 6.2 and 6.9 s with this rule, alternated
+ * in one sitting, each pause no longer (the longest write wait 466/453 ms
+ * against 473/463 ms).
+ */
+export function convergesSoon(before: Sample, after: Sample): boolean {
+  const fallPerMs = (before.backlog - after.backlog) / Math.max(1, after.at - before.at);
+  return fallPerMs > 0 && after.backlog / fallPerMs <= CONVERGE_MS;
+}
+
 function handOver(context: TargetContext, last: Sample, samples: Sample[]): void {
   const rate = applyRate(samples);
   context.reporter.log(
@@ -363,7 +378,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
   let pausing = false;
   // Paused half the time to begin with; less free time while that is not enough.
   let gapMs = PAUSE_MS / 2;
-  let afterLastPause = Infinity;
+  let afterLastPause: Sample | null = null;
   for (;;) {
     if (appliers.stop) return; // an applier failed: its error ends the phase
     throwIfCancelled(context);
@@ -393,11 +408,12 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
     const after = await pauseWriters(context, control, appliers, sample, samples);
     if (after && appliers.registriesBuilt && fitsSwap(context, after, applyRate(samples), appliers))
       return handOver(context, after, samples);
-    // A pause that did not get the backlog below the last one's leaves the
-    // application a shorter gap before the next: the paused share grows until it converges.
-    const backlog = after?.backlog ?? now.backlog;
-    if (backlog >= afterLastPause) gapMs = Math.max(MIN_GAP_MS, gapMs / 2);
-    afterLastPause = backlog;
+    // A pause and its gap that did not bring the backlog down fast enough
+    // leave the application a shorter gap before the next: the paused share
+    // grows until the rest would be gone within CONVERGE_MS.
+    const cycle = after ?? now;
+    if (afterLastPause && !convergesSoon(afterLastPause, cycle)) gapMs = Math.max(MIN_GAP_MS, gapMs / 2);
+    afterLastPause = cycle;
     await sleep(gapMs, context.options.signal);
   }
 }

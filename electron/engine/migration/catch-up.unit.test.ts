@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stalled } from './catch-up.js';
+import { convergesSoon, stalled } from './catch-up.js';
 
 describe("the catch-up's judgment that the writes outrun the appliers", () => {
   /** Samples every 250 ms from 0, with the backlogs given. */
@@ -17,5 +17,22 @@ describe("the catch-up's judgment that the writes outrun the appliers", () => {
     expect(stalled(every250(60_000, 50_000, 40_000))).toBe(false);
     // 60,000 -> 55,000 in 0.5 s: the rest would take 5.5 s.
     expect(stalled(every250(60_000, 57_500, 55_000))).toBe(true);
+  });
+});
+
+describe('the gap the catch-up leaves the writers between pauses', () => {
+  it('shrinks while, at the pace of the last pause and gap, the backlog would take more than 3 s to go', () => {
+    // 100,000 -> 90,000 in 0.6 s: the rest would take 5.4 s.
+    expect(convergesSoon({ at: 0, applied: 0, backlog: 100_000 }, { at: 600, applied: 0, backlog: 90_000 })).toBe(
+      false,
+    );
+    // Not falling, or rising.
+    expect(convergesSoon({ at: 0, applied: 0, backlog: 50_000 }, { at: 600, applied: 0, backlog: 50_000 })).toBe(false);
+    expect(convergesSoon({ at: 0, applied: 0, backlog: 50_000 }, { at: 600, applied: 0, backlog: 55_000 })).toBe(false);
+  });
+
+  it('stays once the rest would be gone within 3 s at that pace', () => {
+    // 40,000 -> 20,000 in 0.6 s: the rest in 0.6 s.
+    expect(convergesSoon({ at: 0, applied: 0, backlog: 40_000 }, { at: 600, applied: 0, backlog: 20_000 })).toBe(true);
   });
 });
