@@ -33,7 +33,7 @@ export function makeDeadlocks(
   db: TestDatabase,
   session: pg.ClientBase,
   join: string,
-  { ifLate }: { ifLate: 'ask again' | 'let go' },
+  { ifLate, maxRounds }: { ifLate: 'ask again' | 'let go'; maxRounds: number },
 ): Deadlocks {
   const sessionPid = (session as unknown as { processID: number }).processID;
   let running = true;
@@ -52,6 +52,19 @@ export function makeDeadlocks(
       if (waiting!.n === 0) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         continue;
+      }
+      // More requests through than the run can have been a victim: what
+      // waits for the session is not (only) the statement under test. Said,
+      // with who waits, rather than let it wait forever.
+      if (rounds >= maxRounds) {
+        const blocked = await db.query<{ pid: number; query: string }>(
+          `SELECT pid, left(query, 200) AS query FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
+          [sessionPid],
+        );
+        failures.push(`more than ${maxRounds} rounds; waiting for the session: ${JSON.stringify(blocked)}`);
+        running = false;
+        await session.query('ROLLBACK');
+        return;
       }
       const seen = Date.now();
       await session.query('SAVEPOINT round');

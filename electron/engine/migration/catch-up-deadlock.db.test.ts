@@ -38,10 +38,11 @@ describe("the catch-up's deadlock retry", () => {
     // The applier waits for the row without a lock_timeout, and PostgreSQL
     // checks a wait for deadlocks once: the other session must join the cycle
     // within deadlock_timeout of the applier's wait, or nobody ever finds it
-    // (makeDeadlocks). 2 s rather than 1: the loaded CI machine must not make
-    // the test's one poll late. Set before any connection of the test opens
-    // (the other session's check must not come before the applier's).
-    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '2s'`);
+    // (makeDeadlocks). 3 s rather than the default 1 s, which a load bench
+    // running beside the test made the session miss (and the test hang);
+    // 2 s was not missed in 7 such runs. Set before any connection of the
+    // test opens: the other session's check must not come before the applier's.
+    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '3s'`);
     const other = await db.connect();
     let deadlocks = null as Deadlocks | null; // made in beforePhase
     try {
@@ -61,7 +62,7 @@ describe("the catch-up's deadlock retry", () => {
             await other.query('BEGIN');
             await other.query(`SELECT 1 FROM ledger_partitioned WHERE id = 8 AND tenant = 3 FOR UPDATE`);
             const takeEntries = `SELECT 1 FROM partwise.${pg.escapeIdentifier(log!.name)} FOR UPDATE`;
-            deadlocks = makeDeadlocks(db, other, takeEntries, { ifLate: 'let go' });
+            deadlocks = makeDeadlocks(db, other, takeEntries, { ifLate: 'let go', maxRounds: DEADLOCK_ATTEMPTS });
           },
         },
       );

@@ -60,7 +60,10 @@ describe("the swap's deadlock retry", () => {
             await holder.query(`SELECT 1 FROM ledger_partitioned WHERE id = 8 AND tenant = 3 FOR UPDATE`);
             // The swap waits with a lock_timeout: a read too late for its
             // deadlock check meets its next attempt.
-            deadlocks = makeDeadlocks(db, holder, `SELECT count(*) FROM ledger`, { ifLate: 'ask again' });
+            deadlocks = makeDeadlocks(db, holder, `SELECT count(*) FROM ledger`, {
+              ifLate: 'ask again',
+              maxRounds: 3 * DEADLOCK_ATTEMPTS,
+            });
           },
           onEvent: (event) => {
             events.push(event);
