@@ -165,6 +165,12 @@ export interface PolicyInfo {
   withCheck: string | null;
 }
 
+export interface SubscriptionInfo {
+  name: string;
+  /** Whether its apply worker runs (a disabled one applies when enabled again). */
+  enabled: boolean;
+}
+
 export interface DependentView {
   oid: number;
   schema: string;
@@ -244,6 +250,8 @@ export interface TableInfo {
   policies: PolicyInfo[];
   dependentViews: DependentView[];
   publications: string[];
+  /** Subscriptions of this database that replicate into the table (pg_subscription_rel). */
+  subscriptions: SubscriptionInfo[];
   grants: GrantInfo[];
   sequences: SequenceInfo[];
 }
@@ -341,6 +349,7 @@ export async function inspectTable(db: pg.ClientBase, table: TableName): Promise
     policies: await readPolicies(db, oid),
     dependentViews: await readDependentViews(db, oid),
     publications: await readPublications(db, oid),
+    subscriptions: await readSubscriptions(db, oid),
     grants: await readGrants(db, oid),
     sequences: await readSequences(db, oid),
   }));
@@ -372,6 +381,7 @@ type RelationInfo = Omit<
   | 'policies'
   | 'dependentViews'
   | 'publications'
+  | 'subscriptions'
   | 'grants'
   | 'sequences'
 >;
@@ -726,6 +736,29 @@ async function readPublications(db: Queryable, oid: number): Promise<string[]> {
        ORDER BY 1`,
   );
   return rows.map((p) => p.name);
+}
+
+/**
+ * The subscriptions whose apply worker writes into the table. The table's
+ * owner plans as an ordinary role, and pg_subscription lets it read only some
+ * columns (never subconninfo; not even oid before 14, so it cannot be joined
+ * on): the subscription's name comes from pg_stat_subscription, a view every
+ * role may read (a row per worker, hence DISTINCT), and whether it is enabled
+ * from pg_subscription by database and name, which identify it.
+ */
+async function readSubscriptions(db: Queryable, oid: number): Promise<SubscriptionInfo[]> {
+  const rows = await catalogRows<{ name: string; enabled: boolean }>(
+    db,
+    oid,
+    `SELECT DISTINCT st.subname AS name, s.subenabled AS enabled
+       FROM pg_subscription_rel sr
+       JOIN pg_stat_subscription st ON st.subid = sr.srsubid
+       JOIN pg_subscription s ON s.subname = st.subname
+            AND s.subdbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+      WHERE sr.srrelid = $1
+      ORDER BY 1`,
+  );
+  return rows.map((s) => ({ name: s.name, enabled: s.enabled }));
 }
 
 /** Table and column privileges held by roles other than the owner. */

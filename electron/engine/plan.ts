@@ -134,6 +134,7 @@ export async function planMigration(
   checkReplicaIdentity(info, issues);
   checkPrivileges(info, server, issues);
   checkDependants(info, server, issues);
+  checkSubscriptions(info, names, issues);
   const indexes = key ? indexPlans(info, key.name, bucketColumn) : [];
   const unique = uniqueKeys(info, target.uniqueness);
   issues.push(...uniquenessIssues(info, unique, target.uniqueness), ...rebuildIssues(info, server));
@@ -835,6 +836,28 @@ function checkDependants(info: TableInfo, server: ServerInfo, issues: PlanIssue[
       severity: 'info',
       message: `Identity column${identityAlways.length > 1 ? 's' : ''} ${names} keep${identityAlways.length > 1 ? '' : 's'} ${identityAlways.length > 1 ? 'their' : 'its'} values and sequence. Through the routing view an explicit value is refused as before (GENERATED ALWAYS: "cannot insert a non-DEFAULT value"), and so is INSERT ... OVERRIDING SYSTEM VALUE, which the table itself accepted: the view cannot pass that clause on to the table.`,
       fix: `To load rows with their own ${names} values after the migration, insert them into the partitioned table with OVERRIDING SYSTEM VALUE and the current bucket of their key (partwise.tracker_status shows it), then run "partwise maintain", which moves the key's ticket counter past them.`,
+    });
+  }
+}
+
+/**
+ * A table that a subscription of this database replicates into cannot become
+ * a view: logical replication writes only to tables (partitioned ones
+ * included, never views), and the subscription's record of the table follows
+ * its OID to the backup.
+ */
+function checkSubscriptions(
+  info: TableInfo,
+  names: { partitionedTable: string; backupTable: string },
+  issues: PlanIssue[],
+): void {
+  const name = displayTableName(info);
+  for (const subscription of info.subscriptions) {
+    issues.push({
+      code: 'subscription_target',
+      severity: 'blocker',
+      message: `Subscription ${displayIdentifier(subscription.name)}${subscription.enabled ? '' : ' (disabled)'} replicates into ${name}. After the swap ${name} is a view over ${displayIdentifier(names.partitionedTable)}, which logical replication cannot write to, and the subscription's record of the table follows the renamed original ${displayIdentifier(names.backupTable)}: the table's replication would stop with an error, or its changes would land in the backup, which nothing reads any more.`,
+      fix: `Take the table out of the subscription first: on the publisher, ALTER PUBLICATION <its publication> DROP TABLE <the table>; then here ALTER SUBSCRIPTION ${ident(subscription.name)} REFRESH PUBLICATION; (a disabled subscription must be enabled for the refresh; or DROP SUBSCRIPTION ${ident(subscription.name)}; if this table is all it replicates). Then migrate, and replicate into ${qualified(info.schema, names.partitionedTable)} if its rows must keep coming: a subscription matches tables by schema and name, and writes to a partitioned table but not to a view.`,
     });
   }
 }

@@ -1,0 +1,132 @@
+// A table that a logical-replication subscription of its database writes
+// into is refused: after the swap its name is a view, which logical
+// replication cannot write to, and the subscription's record of the table
+// (pg_subscription_rel) follows the renamed original. The subscription here is
+// real: made by the cluster's superuser (CREATE SUBSCRIPTION needs it before
+// 16), connected to a publication in another database of the test cluster
+// once, to list its tables, and left disabled without a replication slot, so
+// that nothing else in the cluster changes (no slot, wal_level as it is).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockers, type MigrationPlan } from '../../shared/plan.js';
+import { runCli } from '../testing/cli.js';
+import { createDatabase, useTestDatabase, type TestDatabase } from '../testing/database.js';
+import { migrate, planMigration } from './index.js';
+
+const db = useTestDatabase('subscriber');
+let publisher: (TestDatabase & { drop(): Promise<void> }) | undefined;
+/** Needs quoting, so that the fix's SQL is seen to quote it. */
+const SUBSCRIPTION = 'orders feed';
+const orders = { schema: 'public', table: 'orders', keyColumn: 'tenant', bucketLimit: 50 };
+const events = { schema: 'public', table: 'events', keyColumn: 'tenant', bucketLimit: 50 };
+
+const TABLE = `(id bigint PRIMARY KEY, tenant int NOT NULL, payload text)`;
+
+beforeAll(async () => {
+  publisher = await createDatabase('publisher');
+  await publisher.query(`CREATE TABLE orders ${TABLE}`);
+  await publisher.query(`CREATE PUBLICATION orders_pub FOR TABLE orders`);
+
+  for (const table of ['orders', 'events']) {
+    await db.query(`CREATE TABLE ${table} ${TABLE}`);
+    await db.query(`INSERT INTO ${table} SELECT g, g % 3, 'row ' || g FROM generate_series(1, 120) g`);
+    await db.query(`ANALYZE ${table}`);
+  }
+  // connect = true reads the publication's tables into pg_subscription_rel;
+  // without a slot the subscription must stay disabled.
+  const [statement] = await db.admin.query<{ sql: string }>(
+    `SELECT format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %I
+                    WITH (connect = true, create_slot = false, enabled = false, slot_name = NONE, copy_data = true)',
+                   $1::text, $2::text, $3::text) AS sql`,
+    [SUBSCRIPTION, publisher.admin.url, 'orders_pub'],
+  );
+  await db.admin.query(statement!.sql);
+});
+
+// Registered after useTestDatabase's, so run before it (hooks run as a stack):
+// a database with a subscription cannot be dropped.
+afterAll(async () => {
+  const [exists] = await db.admin.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [SUBSCRIPTION]);
+  if (exists) {
+    const [statements] = await db.admin.query<{ disable: string; unslot: string; drop: string }>(
+      `SELECT format('ALTER SUBSCRIPTION %I DISABLE', $1::text) AS disable,
+              format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', $1::text) AS unslot,
+              format('DROP SUBSCRIPTION %I', $1::text) AS drop`,
+      [SUBSCRIPTION],
+    );
+    await db.admin.query(statements!.disable);
+    await db.admin.query(statements!.unslot);
+    await db.admin.query(statements!.drop);
+  }
+  await publisher?.drop();
+});
+
+async function plan(target: typeof orders): Promise<MigrationPlan> {
+  const client = await db.pool.connect();
+  try {
+    return await planMigration(client, target, { counting: 'auto' });
+  } finally {
+    client.release();
+  }
+}
+
+describe('a table a subscription replicates into', () => {
+  it('is in pg_subscription_rel, and its owner cannot read the connection string', async () => {
+    expect(await db.admin.query(`SELECT srrelid::regclass::text AS rel FROM pg_subscription_rel`)).toEqual([
+      { rel: 'orders' },
+    ]);
+    // What makes the catalog read choose its columns: the owner plans as an ordinary role.
+    await expect(db.query(`SELECT subconninfo FROM pg_subscription`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('is a blocker of the plan, naming the subscription, read as the non-superuser owner', async () => {
+    const issues = (await plan(orders)).issues.filter((i) => i.code === 'subscription_target');
+    expect(issues).toEqual([
+      expect.objectContaining({
+        severity: 'blocker',
+        message: expect.stringContaining('Subscription "orders feed" (disabled) replicates into public.orders.'),
+        fix: expect.stringContaining(`ALTER SUBSCRIPTION "orders feed" REFRESH PUBLICATION;`),
+      }),
+    ]);
+    expect(issues[0]!.message).toContain('orders_backup');
+  });
+
+  it('is refused by migrate(), which changes nothing', async () => {
+    const before = await db.query(`SELECT id, tenant, payload FROM orders ORDER BY id`);
+    await expect(migrate(db.pool, [orders])).rejects.toMatchObject({
+      kind: 'blocked',
+      message: expect.stringContaining('Subscription "orders feed" (disabled) replicates into public.orders.'),
+      hint: expect.stringContaining('ALTER PUBLICATION <its publication> DROP TABLE'),
+    });
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'orders'::regclass`)).toEqual([{ relkind: 'r' }]);
+    expect(await db.query(`SELECT id, tenant, payload FROM orders ORDER BY id`)).toEqual(before);
+    // No run recorded, no tree, no backup, no capture trigger.
+    expect(await db.query(`SELECT run_id FROM partwise.migration_run`)).toEqual([]);
+    expect(
+      await db.query(`SELECT relname FROM pg_class WHERE relname IN ('orders_partitioned', 'orders_backup')`),
+    ).toEqual([]);
+    expect(await db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'orders'::regclass`)).toEqual([]);
+    expect(await db.admin.query(`SELECT srrelid::regclass::text AS rel FROM pg_subscription_rel`)).toEqual([
+      { rel: 'orders' },
+    ]);
+  });
+
+  it('is refused by the CLI: plan shows the blocker, migrate stops before anything', async () => {
+    const args = ['--url', db.url, '--table', 'orders', '--key', 'tenant', '--bucket-limit', '50'];
+    const planned = await runCli(['plan', ...args]);
+    expect(planned.code).toBe(1);
+    expect(planned.stdout).toContain('Subscription "orders feed" (disabled) replicates into public.orders.');
+    const migrated = await runCli(['migrate', ...args, '--yes']);
+    expect(migrated.code).toBe(1);
+    expect(migrated.stderr).toContain(
+      'partwise: public.orders cannot be migrated: Subscription "orders feed" (disabled) replicates into public.orders.',
+    );
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'orders'::regclass`)).toEqual([{ relkind: 'r' }]);
+    expect(await db.query(`SELECT run_id FROM partwise.migration_run`)).toEqual([]);
+  });
+
+  it('does not block a table of the same database that no subscription replicates into', async () => {
+    const planned = await plan(events);
+    expect(planned.issues.map((i) => i.code)).not.toContain('subscription_target');
+    expect(blockers(planned)).toEqual([]);
+  });
+});
