@@ -169,6 +169,8 @@ export interface SubscriptionInfo {
   name: string;
   /** Whether its apply worker runs (a disabled one applies when enabled again). */
   enabled: boolean;
+  /** The publications it subscribes to, on the publisher (one or more of them publish the table). */
+  publications: string[];
 }
 
 export interface DependentView {
@@ -743,14 +745,14 @@ async function readPublications(db: Queryable, oid: number): Promise<string[]> {
  * owner plans as an ordinary role, and pg_subscription lets it read only some
  * columns (never subconninfo; not even oid before 14, so it cannot be joined
  * on): the subscription's name comes from pg_stat_subscription, a view every
- * role may read (a row per worker, hence DISTINCT), and whether it is enabled
- * from pg_subscription by database and name, which identify it.
+ * role may read (a row per worker, hence DISTINCT), and the rest from
+ * pg_subscription by database and name, which identify it.
  */
 async function readSubscriptions(db: Queryable, oid: number): Promise<SubscriptionInfo[]> {
-  const rows = await catalogRows<{ name: string; enabled: boolean }>(
+  const rows = await catalogRows<{ name: string; enabled: boolean; publications: string[] }>(
     db,
     oid,
-    `SELECT DISTINCT st.subname AS name, s.subenabled AS enabled
+    `SELECT DISTINCT st.subname AS name, s.subenabled AS enabled, s.subpublications AS publications
        FROM pg_subscription_rel sr
        JOIN pg_stat_subscription st ON st.subid = sr.srsubid
        JOIN pg_subscription s ON s.subname = st.subname
@@ -758,7 +760,7 @@ async function readSubscriptions(db: Queryable, oid: number): Promise<Subscripti
       WHERE sr.srrelid = $1
       ORDER BY 1`,
   );
-  return rows.map((s) => ({ name: s.name, enabled: s.enabled }));
+  return rows.map((s) => ({ name: s.name, enabled: s.enabled, publications: s.publications }));
 }
 
 /** Table and column privileges held by roles other than the owner. */
