@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockers, type MigrationPlan } from '../../shared/plan.js';
 import { runCli } from '../testing/cli.js';
 import { createDatabase, useTestDatabase, type TestDatabase } from '../testing/database.js';
-import { migrate, planMigration } from './index.js';
+import { migrate, planMigration, resume } from './index.js';
 
 const db = useTestDatabase('subscriber');
 let publisher: (TestDatabase & { drop(): Promise<void> }) | undefined;
@@ -25,38 +25,47 @@ beforeAll(async () => {
   publisher = await createDatabase('publisher');
   await publisher.query(`CREATE TABLE orders ${TABLE}`);
   await publisher.query(`CREATE PUBLICATION orders_pub FOR TABLE orders`);
+  await publisher.query(`CREATE TABLE late ${TABLE}`);
+  await publisher.query(`CREATE PUBLICATION late_pub FOR TABLE late`);
 
-  for (const table of ['orders', 'events']) {
+  for (const table of ['orders', 'events', 'late']) {
     await db.query(`CREATE TABLE ${table} ${TABLE}`);
     await db.query(`INSERT INTO ${table} SELECT g, g % 3, 'row ' || g FROM generate_series(1, 120) g`);
     await db.query(`ANALYZE ${table}`);
   }
-  // connect = true reads the publication's tables into pg_subscription_rel;
-  // without a slot the subscription must stay disabled.
+  await subscribe(SUBSCRIPTION, 'orders_pub');
+});
+
+/** A subscription to `publication`: connect = true reads its tables into pg_subscription_rel; without a slot it must stay disabled. */
+async function subscribe(name: string, publication: string): Promise<void> {
   const [statement] = await db.admin.query<{ sql: string }>(
     `SELECT format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %I
                     WITH (connect = true, create_slot = false, enabled = false, slot_name = NONE, copy_data = true)',
                    $1::text, $2::text, $3::text) AS sql`,
-    [SUBSCRIPTION, publisher.admin.url, 'orders_pub'],
+    [name, publisher!.admin.url, publication],
   );
   await db.admin.query(statement!.sql);
-});
+}
+
+async function unsubscribe(name: string): Promise<void> {
+  const [statements] = await db.admin.query<{ disable: string; unslot: string; drop: string }>(
+    `SELECT format('ALTER SUBSCRIPTION %I DISABLE', $1::text) AS disable,
+            format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', $1::text) AS unslot,
+            format('DROP SUBSCRIPTION %I', $1::text) AS drop`,
+    [name],
+  );
+  await db.admin.query(statements!.disable);
+  await db.admin.query(statements!.unslot);
+  await db.admin.query(statements!.drop);
+}
 
 // Registered after useTestDatabase's, so run before it (hooks run as a stack):
 // a database with a subscription cannot be dropped.
 afterAll(async () => {
-  const [exists] = await db.admin.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [SUBSCRIPTION]);
-  if (exists) {
-    const [statements] = await db.admin.query<{ disable: string; unslot: string; drop: string }>(
-      `SELECT format('ALTER SUBSCRIPTION %I DISABLE', $1::text) AS disable,
-              format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', $1::text) AS unslot,
-              format('DROP SUBSCRIPTION %I', $1::text) AS drop`,
-      [SUBSCRIPTION],
-    );
-    await db.admin.query(statements!.disable);
-    await db.admin.query(statements!.unslot);
-    await db.admin.query(statements!.drop);
-  }
+  const subscriptions = await db.admin.query<{ name: string }>(
+    `SELECT subname AS name FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  for (const { name } of subscriptions) await unsubscribe(name);
   await publisher?.drop();
 });
 
@@ -128,5 +137,26 @@ describe('a table a subscription replicates into', () => {
     const planned = await plan(events);
     expect(planned.issues.map((i) => i.code)).not.toContain('subscription_target');
     expect(blockers(planned)).toEqual([]);
+  });
+
+  it('made during a run, stops the swap with nothing swapped; resume swaps once it is gone', async () => {
+    const late = { schema: 'public', table: 'late', keyColumn: 'tenant', bucketLimit: 50 };
+    const outcome = await migrate(db.pool, [late], {
+      workers: 1,
+      beforePhase: async (phase) => {
+        if (phase === 'cutover') await subscribe('late feed', 'late_pub');
+      },
+    });
+    expect(outcome.status, outcome.message).toBe('interrupted');
+    expect(outcome.message).toMatch(
+      /^Run \d+ stopped in phase cutover of public\.late: subscription "late feed" began replicating into public\.late during the run; after the swap its name would be a view, which logical replication cannot write to, so nothing was swapped; nothing is lost: resume it with "partwise resume --run \d+"$/,
+    );
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'late'::regclass`)).toEqual([{ relkind: 'r' }]);
+
+    await unsubscribe('late feed');
+    const resumed = await resume(db.pool, outcome.runId);
+    expect(resumed.status, resumed.message).toBe('succeeded');
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'late'::regclass`)).toEqual([{ relkind: 'v' }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM late`)).toEqual([{ n: 120 }]);
   });
 });

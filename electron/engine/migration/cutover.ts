@@ -19,6 +19,7 @@ import { isPartwiseTrigger } from '../rebuild-check.js';
 import { triggerStateStatement, triggerStatement } from '../trigger-ddl.js';
 import { DEADLOCK_ATTEMPTS, describeBlockers, inLockingTransaction, retryOnDeadlock } from '../locks.js';
 import { derivedName } from '../names.js';
+import { displayIdentifier } from '../../../shared/identifiers.js';
 import type { SavedDefinitions } from '../journal.js';
 import { applyRemainingChanges } from './catch-up.js';
 import { changeLogName } from './prepare.js';
@@ -140,6 +141,20 @@ async function swapTransaction(context: TargetContext, control: pg.ClientBase): 
       await control.query(`LOCK TABLE ${sql.source} IN ACCESS EXCLUSIVE MODE`);
       lockedAt = Date.now();
       const info = await inspectTable(control, { schema: target.schema, name: target.table });
+      // The plan refuses a subscription's target (subscription_target); one
+      // made since would break at the swap (its apply worker cannot write to
+      // the view the name becomes): stopped here, nothing swapped, until it
+      // is taken out of the subscription.
+      if (info.subscriptions.length > 0) {
+        const names = info.subscriptions.map((s) => displayIdentifier(s.name)).join(', ');
+        throw new ResumableStop(
+          'conflict',
+          `subscription ${names} began replicating into ${context.label} during the run; after the swap its name would be a view, which logical replication cannot write to, so nothing was swapped`,
+          {
+            hint: `Take the table out of the subscription (on the publisher, drop it from the publication; here, ALTER SUBSCRIPTION ... REFRESH PUBLICATION), then resume.`,
+          },
+        );
+      }
       // Views are replaced in this transaction: lock them now, under the same
       // timeout. (Materialized views are rebuilt afterwards and cannot be locked.)
       for (const view of info.dependentViews.filter((v) => v.kind === 'v')) {
