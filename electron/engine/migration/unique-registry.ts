@@ -16,7 +16,6 @@ import { PartwiseError } from '../../db/errors.js';
 import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
 import { chunksOf, MAX_TUPLES_PER_PAGE } from './copy.js';
 import { crashPoint } from './crash-points.js';
-// A cycle (catch-up.ts builds the registries): used at call time only.
 import { retryOnDeadlock } from '../locks.js';
 
 export function registryLogName(runId: number, targetNo: number): string {
