@@ -45,11 +45,8 @@ export function makeDeadlocks(
       // pg_stat_activity keeps the backends of its first look, and misses a
       // connection the run opens later (a hang under load, when the pool had
       // closed its idle connections and opened new ones).
-      const [waiting] = await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
-        [sessionPid],
-      );
-      if (waiting!.n === 0) {
+      const waiting = await waitingFor(db, sessionPid);
+      if (waiting.length === 0) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         continue;
       }
@@ -57,11 +54,7 @@ export function makeDeadlocks(
       // waits for the session is not (only) the statement under test. Said,
       // with who waits, rather than let it wait forever.
       if (rounds >= maxRounds) {
-        const blocked = await db.query<{ pid: number; query: string }>(
-          `SELECT pid, left(query, 200) AS query FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
-          [sessionPid],
-        );
-        failures.push(`more than ${maxRounds} rounds; waiting for the session: ${JSON.stringify(blocked)}`);
+        failures.push(`more than ${maxRounds} rounds; waiting for the session: ${JSON.stringify(waiting)}`);
         running = false;
         await session.query('ROLLBACK');
         return;
@@ -95,4 +88,24 @@ export function makeDeadlocks(
       await loop;
     },
   };
+}
+
+/**
+ * The backends of this database that wait for a lock `pid` holds. Only those
+ * waiting for a lock are asked pg_blocking_pids: each call takes every
+ * partition of the lock manager's shared state, and asked of every backend
+ * of the cluster (about a hundred while the db suite runs three files at
+ * once, the 20,000-leaf test among them) the look was slow enough that the
+ * session joined the cycle after the run's deadlock check, with
+ * deadlock_timeout at 3 s (CI on 13: the session the victim 3,008 ms after
+ * it saw the run wait).
+ */
+async function waitingFor(db: TestDatabase, pid: number): Promise<{ pid: number; query: string }[]> {
+  return db.query<{ pid: number; query: string }>(
+    `WITH waiting AS MATERIALIZED (
+       SELECT pid, left(query, 200) AS query FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock')
+     SELECT pid, query FROM waiting WHERE $1 = ANY (pg_blocking_pids(pid))`,
+    [pid],
+  );
 }
