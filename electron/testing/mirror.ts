@@ -4,6 +4,7 @@
 // equal to its mirror.
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { expectSameRows } from './same-rows.js';
 import type { TestDatabase } from './database.js';
 
 export async function createMirroredTable(db: TestDatabase, table: string, rows: number, keys: number): Promise<void> {
@@ -95,14 +96,7 @@ export async function mirroredWrites(
 }
 
 export async function expectMirrored(db: TestDatabase, table: string): Promise<void> {
-  const columns = 'id, customer_id, payload, amount';
-  const missing = await db.query(
-    `SELECT ${columns} FROM ${table}_expected EXCEPT SELECT ${columns} FROM ${table} ORDER BY 1 LIMIT 5`,
-  );
-  const extra = await db.query(
-    `SELECT ${columns} FROM ${table} EXCEPT SELECT ${columns} FROM ${table}_expected ORDER BY 1 LIMIT 5`,
-  );
-  expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+  await expectSameRows(db, `${table}_expected`, table, 'id, customer_id, payload, amount');
   const [counts] = await db.query<{ a: number; b: number }>(
     `SELECT (SELECT count(*)::int FROM ${table}) AS a, (SELECT count(*)::int FROM ${table}_expected) AS b`,
   );

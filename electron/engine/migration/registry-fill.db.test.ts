@@ -18,6 +18,7 @@ import { killHard, runCli, runMigrateCliUntil } from '../../testing/cli.js';
 import { createMirroredTable, expectMirrored, mirroredWrites } from '../../testing/mirror.js';
 import { startSnapshotSampler } from '../../testing/snapshot-sampler.js';
 import { startRoundWriters } from '../../testing/round-writers.js';
+import { expectSameRows } from '../../testing/same-rows.js';
 
 const db = useTestDatabase('registry_fill');
 let partwise: pg.Pool;
@@ -136,14 +137,7 @@ describe('a unique registry filled range by range', () => {
     expect(roundsAtCatchUp).toBeGreaterThan(roundsAtIndexes);
 
     // The ledger both ways, and both registries equal to the table, no entry twice.
-    const columns = 'id, customer_id, code, payload';
-    const missing = await db.query(
-      `SELECT ${columns} FROM ${table}_expected EXCEPT SELECT ${columns} FROM ${table} ORDER BY 1 LIMIT 5`,
-    );
-    const extra = await db.query(
-      `SELECT ${columns} FROM ${table} EXCEPT SELECT ${columns} FROM ${table}_expected ORDER BY 1 LIMIT 5`,
-    );
-    expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+    await expectSameRows(db, `${table}_expected`, table, 'id, customer_id, code, payload');
     expect(await registryDrift(`${table}_pkey`, table, ['id'])).toEqual([]);
     expect(await registryDrift(`${table}_code_key`, table, ['code', 'id'])).toEqual([]);
 

@@ -21,6 +21,7 @@ import { installPartwise } from '../../testing/fixtures.js';
 import { mirroredWrites } from '../../testing/mirror.js';
 import { startSnapshotSampler } from '../../testing/snapshot-sampler.js';
 import { startRoundWriters } from '../../testing/round-writers.js';
+import { expectSameRows } from '../../testing/same-rows.js';
 
 const db = useTestDatabase('snapshot_age');
 let partwise: pg.Pool;
@@ -113,9 +114,7 @@ describe('a 10M-row migration', () => {
     // The ledger both ways over the rows the writers may have touched, and the count of all.
     const columns = 'id, customer_id, payload, amount';
     const touched = `SELECT ${columns} FROM ${table} WHERE id <= ${LEDGER_IDS} OR id > ${ROWS}`;
-    const missing = await db.query(`SELECT ${columns} FROM ${table}_expected EXCEPT ${touched} ORDER BY 1 LIMIT 5`);
-    const extra = await db.query(`${touched} EXCEPT SELECT ${columns} FROM ${table}_expected ORDER BY 1 LIMIT 5`);
-    expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+    await expectSameRows(db, `${table}_expected`, `(${touched}) touched`, columns);
     const [counts] = await db.query<{ rows: number; expected: number }>(
       `SELECT (SELECT count(*)::int FROM ${table}) AS rows,
               (SELECT count(*)::int FROM ${table}_expected) + ${ROWS - LEDGER_IDS} AS expected`,
