@@ -25,6 +25,18 @@
 -- sync_unique_registries and install_unique_triggers refuse it.
 DROP FUNCTION IF EXISTS @extschema@.build_unique_registry(int, name, name, name, name[], name[], boolean, boolean, boolean);
 
+-- registry_columns: a registry's columns, in order: the constraint's key,
+-- then the row identity's columns that the key does not already hold. The
+-- registry's table, its fill, its sync and its triggers all list them so.
+CREATE OR REPLACE FUNCTION @extschema@.registry_columns(p_key name[], p_identity name[])
+RETURNS name[]
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT p_key || ARRAY(SELECT c FROM unnest(p_identity) c WHERE c <> ALL (p_key))
+$$;
+COMMENT ON FUNCTION @extschema@.registry_columns(name[], name[]) IS
+  'The columns of a unique registry: the key, then the rest of the row identity.';
+
 -- create_unique_registry: the empty registry of one constraint, registered
 -- (so that a rollback or uninstall finds it, filled or not).
 -- Locks: ACCESS SHARE on the original table (its columns are read).
@@ -37,7 +49,7 @@ AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_source regclass := format('%I.%I', v_config.table_schema, v_config.table_name)::regclass;
-  v_columns name[] := p_key || ARRAY(SELECT c FROM unnest(p_identity) c WHERE c <> ALL (p_key));
+  v_columns name[] := @extschema@.registry_columns(p_key, p_identity);
   v_definitions text;
 BEGIN
   SELECT string_agg(format('%I %s%s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -120,8 +132,7 @@ BEGIN
     SELECT * FROM @extschema@.unique_registry
      WHERE config_id = p_config_id AND constraint_name IN (SELECT @extschema@.unfilled_unique_registries(p_config_id))
   LOOP
-    v_columns := v_registry.key_columns
-                 || ARRAY(SELECT c FROM unnest(v_registry.identity_columns) c WHERE c <> ALL (v_registry.key_columns));
+    v_columns := @extschema@.registry_columns(v_registry.key_columns, v_registry.identity_columns);
     EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s s WHERE %s AND %s AND NOT EXISTS (SELECT 1 FROM @extschema@.%I l WHERE %s)',
                    v_registry.registry_table,
                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c),
@@ -205,8 +216,7 @@ BEGIN
     RAISE EXCEPTION 'partwise: the registry of % is still being filled', v_unfilled;
   END IF;
   FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id AND NOT enforced LOOP
-    v_columns := v_registry.key_columns
-                 || ARRAY(SELECT c FROM unnest(v_registry.identity_columns) c WHERE c <> ALL (v_registry.key_columns));
+    v_columns := @extschema@.registry_columns(v_registry.key_columns, v_registry.identity_columns);
     v_identity_list := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_registry.identity_columns) c);
     -- Every logged row's entry goes, then comes back as the row now stands
     -- (if it still exists): no conflict can arise, the snapshot's rows are unique.
@@ -241,7 +251,7 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   v_key name[] := p_registry.key_columns;
-  v_columns name[] := v_key || ARRAY(SELECT c FROM unnest(p_registry.identity_columns) c WHERE c <> ALL (v_key));
+  v_columns name[] := @extschema@.registry_columns(v_key, p_registry.identity_columns);
   v_changed text := format('ROW(%s) IS DISTINCT FROM ROW(%s)',
                            (SELECT string_agg(format('OLD.%I', c), ', ') FROM unnest(v_key) c),
                            (SELECT string_agg(format('NEW.%I', c), ', ') FROM unnest(v_key) c));
@@ -301,7 +311,7 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   v_key name[] := p_registry.key_columns;
-  v_columns name[] := v_key || ARRAY(SELECT c FROM unnest(p_registry.identity_columns) c WHERE c <> ALL (v_key));
+  v_columns name[] := @extschema@.registry_columns(v_key, p_registry.identity_columns);
   v_equal text := CASE WHEN p_registry.nulls_not_distinct THEN 'IS NOT DISTINCT FROM' ELSE '=' END;
 BEGIN
   RETURN format($block$
