@@ -16,6 +16,7 @@ import { measureKeylessCost, timeLookup } from '../electron/engine/workload/prob
 import { formatMilliseconds } from '../shared/workload.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
 import { callsPerSecond } from './_rate.js';
+import { connectionsForRun, DEFAULT_WORKERS } from '../shared/workers.js';
 
 const { values } = parseArgs({
   options: {
@@ -106,7 +107,7 @@ async function prepareDatabase(leaves: number): Promise<string> {
     await client.end();
   }
   process.stdout.write('  migrating orders (one bucket per key)...\n');
-  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  const pool = new pg.Pool({ connectionString: url, max: connectionsForRun(DEFAULT_WORKERS) });
   try {
     const limit = 2 * Math.ceil(ROWS / leaves);
     const outcome = await migrate(pool, [

@@ -21,6 +21,7 @@ import { finalize, migrate } from '../electron/engine/index.js';
 import { runKeyAction } from '../electron/engine/keys/run.js';
 import { DEFAULT_SCHEMA } from '../electron/install/install.js';
 import { benchCluster, table } from './_cluster.js';
+import { connectionsForRun, DEFAULT_WORKERS } from '../shared/workers.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ await setup.query(
 await setup.query('VACUUM ANALYZE orders');
 const loaded = Number((await setup.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]!.n);
 
-const pool = new pg.Pool({ connectionString: url, max: 5 });
+const pool = new pg.Pool({ connectionString: url, max: connectionsForRun(DEFAULT_WORKERS) });
 const migrateStarted = Date.now();
 const outcome = await migrate(pool, [
   { schema: 'public', table: 'orders', keyColumn: 'customer_id', bucketLimit: LIMIT, shareBelow: GROWN + 1 },

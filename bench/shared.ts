@@ -23,6 +23,7 @@ import { finalize, migrate, planMigration } from '../electron/engine/index.js';
 import type { MigrationPlan } from '../shared/plan.js';
 import { benchCluster, formatRate, table } from './_cluster.js';
 import { callsPerSecond } from './_rate.js';
+import { connectionsForRun, DEFAULT_WORKERS } from '../shared/workers.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +78,7 @@ async function seed(client: pg.Client, which: string): Promise<void> {
 }
 
 async function migrateOrders(url: string, shareBelow?: number): Promise<number> {
-  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  const pool = new pg.Pool({ connectionString: url, max: connectionsForRun(DEFAULT_WORKERS) });
   try {
     const started = Date.now();
     const outcome = await migrate(pool, [

@@ -78,6 +78,22 @@ export async function connectionRoom(client: pg.ClientBase | pg.Pool): Promise<C
 }
 
 /**
+ * Refuses a pool smaller than the run's budget (the app and the CLI size
+ * theirs by connectionsForRun): the run's parts each hold a connection while
+ * asking the pool for another now and then (the throttle's look at whether
+ * the run is held, a log line), so a pool that cannot give one to each of
+ * them could leave them all waiting for each other.
+ */
+export function refuseSmallPool(pool: pg.Pool, workers: number): void {
+  const max = pool.options.max;
+  if (max === undefined || max >= connectionsForRun(workers)) return;
+  throw new PartwiseError(
+    'internal',
+    `A run with ${countOf(workers, 'worker')} needs a pool of ${countOf(connectionsForRun(workers), 'connection')}; this one holds ${max}`,
+  );
+}
+
+/**
  * Refuses a run whose workers the server cannot serve. `held` is how many of
  * the run's connections are open already (its control connection): they are
  * in the server's count and need no new room.

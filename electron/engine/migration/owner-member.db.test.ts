@@ -53,7 +53,7 @@ async function notTheOwners(): Promise<string[]> {
 
 describe('a migration run by a member of the owning role', () => {
   it('migrates, and the table owner owns the tree, the view and the sequences, including partitions routing makes later', async () => {
-    const pool = new pg.Pool({ connectionString: member.url, max: 5 });
+    const pool = new pg.Pool({ connectionString: member.url, max: 6 });
     try {
       // The plan says so, to the member only.
       const target = { schema: 'public', table: 'orders', keyColumn: 'k', bucketLimit: 30, shareBelow: 50 };

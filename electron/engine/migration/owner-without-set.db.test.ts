@@ -31,7 +31,7 @@ describe.runIf(inject('pgMajor') >= 16)('a member of the owning role without SET
   beforeAll(async () => {
     noSet = await db.createRole('noset');
     await db.admin.query(`GRANT ${ident(db.owner)} TO ${noSet.sql} WITH INHERIT TRUE, SET FALSE`);
-    pool = new pg.Pool({ connectionString: noSet.url, max: 5 });
+    pool = new pg.Pool({ connectionString: noSet.url, max: 6 });
     // Keys 1 to 3 (50 rows) get partitions of their own; keys 4 and 5 (10 rows) share the pool.
     await db.query(`CREATE TABLE invoices (id bigserial PRIMARY KEY, k int NOT NULL, note text)`);
     await db.query(

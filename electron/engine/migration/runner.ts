@@ -29,9 +29,10 @@ import { verify } from './verify.js';
 import { crashPoint } from './crash-points.js';
 import { MIGRATION_STEPS, type HandOver, type StepDetail } from './phases.js';
 import { recordAcceptances } from './acceptance.js';
-import { refuseUnservableWorkers } from '../connection-budget.js';
+import { refuseSmallPool, refuseUnservableWorkers } from '../connection-budget.js';
 import { DEFAULT_CHUNK_BLOCKS } from './copy.js';
 import { checkThrottle, throttleSummary } from './throttle.js';
+import { stopRegistryBuild } from './registry-build.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -187,6 +188,7 @@ export async function migrate(
         except: ['migration_in_progress'],
       });
     }
+    refuseSmallPool(session.pool, session.options.workers);
     await refuseUnservableWorkers(session.control, session.options.workers, session.pool.totalCount);
     const runId = await session.journal.createRun(
       session.control,
@@ -229,6 +231,7 @@ export async function resume(pool: pg.Pool, runId: number, options: EngineOption
       throw new PartwiseError('conflict', refusal);
     }
     try {
+      refuseSmallPool(session.pool, session.options.workers);
       await refuseUnservableWorkers(session.control, session.options.workers, session.pool.totalCount);
     } catch (error) {
       await session.journal.unlockRun(session.control, runId);
@@ -423,6 +426,9 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
       await runTarget(context, control, session.beforePhase);
     } catch (caught) {
       failure = PartwiseError.from(caught);
+      // The registries' build may still run in the background: stopped, and
+      // waited for, before anything is rolled back or the run is left.
+      await stopRegistryBuild(context);
     } finally {
       stopListening();
     }
