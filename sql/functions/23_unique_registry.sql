@@ -24,6 +24,8 @@
 -- fill). Until that constraint exists the registry is being filled:
 -- sync_unique_registries and install_unique_triggers refuse it.
 DROP FUNCTION IF EXISTS @extschema@.build_unique_registry(int, name, name, name, name[], name[], boolean, boolean, boolean);
+-- sync_unique_registries before it applied the log in batches (p_limit).
+DROP FUNCTION IF EXISTS @extschema@.sync_unique_registries(int, name);
 
 -- registry_columns: a registry's columns, in order: the constraint's key,
 -- then the row identity's columns that the key does not already hold. The
@@ -192,14 +194,37 @@ AS $$
 $$;
 
 -- sync_unique_registries: bring every registry of a table not yet enforced up
--- to date with the original table for the rows logged in p_log, and consume
--- those log entries. Call it in a REPEATABLE READ transaction (or with the
--- original table locked against writes): the log, the registry and the
--- original table must be read in one snapshot. Returns the entries consumed.
--- Locks: ROW EXCLUSIVE on the registries and the log.
-CREATE OR REPLACE FUNCTION @extschema@.sync_unique_registries(p_config_id int, p_log name)
+-- to date with the original table for the rows of the first p_limit entries
+-- of p_log, in log order, that the caller's snapshot sees (every entry when
+-- p_limit is NULL), and consume those entries. Call it in a REPEATABLE READ
+-- transaction (or with the original table locked against writes): the log,
+-- the registry and the original table must be read in one snapshot. Returns
+-- the entries consumed: fewer than p_limit when the snapshot saw no more.
+--
+-- Batches (p_limit), each in a short transaction of its own, leave the
+-- registry as one sync of the whole log would. A batch makes the entries of
+-- its rows what those rows are in its snapshot; the other rows' entries stay
+-- as they were registered, and one of them may hold a value that a row of the
+-- batch holds now (rows 1 and 2 swapped their values, the batch has row 1's
+-- entry and not yet row 2's). Such an entry is stale: in the snapshot the
+-- original holds each value once, so that row changed after its entry was
+-- made, and every change since is in the log, visible to this snapshot (it
+-- is logged in the transaction that makes it) and not consumed (consuming it
+-- would have made its entry again). So the batch removes it, and a later
+-- batch, or the swap's last sync, registers that row as it then stands. The
+-- registries are not enforced before the swap: nothing reads them between
+-- two batches.
+-- Locks: ROW EXCLUSIVE on the registries and the log; ACCESS SHARE on the
+-- original table.
+-- Every statement joins a batch (thousands of rows at most, when p_limit is
+-- set) to tables of millions: the batch must drive, an index probe per row,
+-- whatever the planner guesses of the log (see syncRegistries): hash and
+-- merge joins are off for the function, as for the catch-up's replay.
+CREATE OR REPLACE FUNCTION @extschema@.sync_unique_registries(p_config_id int, p_log name, p_limit bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
@@ -207,6 +232,11 @@ DECLARE
   v_registry @extschema@.unique_registry;
   v_columns name[];
   v_identity_list text;
+  v_batch text;
+  v_now text;
+  v_first bigint;
+  v_last bigint;
+  v_nulls boolean;
   v_consumed bigint;
   v_unfilled name := (SELECT min(n) FROM @extschema@.unfilled_unique_registries(p_config_id) n);
 BEGIN
@@ -215,29 +245,63 @@ BEGIN
   IF v_unfilled IS NOT NULL THEN
     RAISE EXCEPTION 'partwise: the registry of % is still being filled', v_unfilled;
   END IF;
+  -- The batch: the first p_limit entries this snapshot sees, which are all
+  -- those it sees between the first and the last of them (by the log's
+  -- primary key, whose statistics the planner has: see syncRegistries).
+  EXECUTE format('SELECT min(change_id), max(change_id) FROM (SELECT change_id FROM @extschema@.%I ORDER BY change_id LIMIT $1) t', p_log)
+     INTO v_first, v_last USING p_limit;
+  IF v_last IS NULL THEN
+    RETURN 0;
+  END IF;
   FOR v_registry IN SELECT * FROM @extschema@.unique_registry WHERE config_id = p_config_id AND NOT enforced LOOP
     v_columns := @extschema@.registry_columns(v_registry.key_columns, v_registry.identity_columns);
     v_identity_list := (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_registry.identity_columns) c);
+    v_batch := format('(SELECT DISTINCT %s FROM @extschema@.%I WHERE change_id BETWEEN $1 AND $2) l', v_identity_list, p_log);
+    -- The batch's rows as they now stand, those that have an entry.
+    v_now := format('%s s JOIN %s ON %s WHERE %s', v_source, v_batch,
+                    (SELECT string_agg(format('s.%1$I = l.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c),
+                    @extschema@.registrable_condition('s', v_registry.key_columns, v_registry.nulls_not_distinct));
     -- Every logged row's entry goes, then comes back as the row now stands
-    -- (if it still exists): no conflict can arise, the snapshot's rows are unique.
-    EXECUTE format('DELETE FROM @extschema@.%I r USING (SELECT DISTINCT %s FROM @extschema@.%I) l WHERE %s',
-                   v_registry.registry_table, v_identity_list, p_log,
-                   (SELECT string_agg(format('r.%1$I = l.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c));
-    EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s s JOIN (SELECT DISTINCT %s FROM @extschema@.%I) l ON %s WHERE %s',
+    -- (if it still exists), once the stale entries of other rows that hold
+    -- its value are gone (see above).
+    EXECUTE format('DELETE FROM @extschema@.%I r USING %s WHERE %s',
+                   v_registry.registry_table, v_batch,
+                   (SELECT string_agg(format('r.%1$I = l.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c))
+      USING v_first, v_last;
+    -- By the registry's unique index: "=" finds no NULL, and a key with a
+    -- NULL has an entry only under NULLS NOT DISTINCT (below).
+    EXECUTE format('DELETE FROM @extschema@.%I r USING %s AND %s',
+                   v_registry.registry_table, v_now,
+                   (SELECT string_agg(format('r.%1$I = s.%1$I', c), ' AND ') FROM unnest(v_registry.key_columns) c))
+      USING v_first, v_last;
+    IF v_registry.nulls_not_distinct THEN
+      -- Not by the index (IS NOT DISTINCT FROM is no index condition), so
+      -- only when the batch has such a row.
+      EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s AND NOT (%s))', v_now,
+                     (SELECT string_agg(format('s.%I IS NOT NULL', c), ' AND ') FROM unnest(v_registry.key_columns) c))
+         INTO v_nulls USING v_first, v_last;
+      IF v_nulls THEN
+        EXECUTE format('DELETE FROM @extschema@.%I r USING %s AND NOT (%s) AND %s',
+                       v_registry.registry_table, v_now,
+                       (SELECT string_agg(format('s.%I IS NOT NULL', c), ' AND ') FROM unnest(v_registry.key_columns) c),
+                       (SELECT string_agg(format('r.%1$I IS NOT DISTINCT FROM s.%1$I', c), ' AND ') FROM unnest(v_registry.key_columns) c))
+          USING v_first, v_last;
+      END IF;
+    END IF;
+    EXECUTE format('INSERT INTO @extschema@.%I (%s) SELECT %s FROM %s',
                    v_registry.registry_table,
                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_columns) c),
                    (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(v_columns) c),
-                   v_source, v_identity_list, p_log,
-                   (SELECT string_agg(format('s.%1$I = l.%1$I', c), ' AND ') FROM unnest(v_registry.identity_columns) c),
-                   @extschema@.registrable_condition('s', v_registry.key_columns, v_registry.nulls_not_distinct));
+                   v_now)
+      USING v_first, v_last;
   END LOOP;
-  EXECUTE format('DELETE FROM @extschema@.%I', p_log);
+  EXECUTE format('DELETE FROM @extschema@.%I WHERE change_id BETWEEN $1 AND $2', p_log) USING v_first, v_last;
   GET DIAGNOSTICS v_consumed = ROW_COUNT;
   RETURN v_consumed;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.sync_unique_registries(int, name) IS
-  'Applies the rows logged since the last sync to the registries of a table being migrated.';
+COMMENT ON FUNCTION @extschema@.sync_unique_registries(int, name, bigint) IS
+  'Applies a batch of the rows logged since the last sync (all of them when no limit is given) to the registries of a table being migrated.';
 
 -- unique_row_block: the part of the row trigger function that keeps the
 -- registry of a constraint that is not deferrable. Its registry never holds a

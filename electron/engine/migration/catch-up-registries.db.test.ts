@@ -2,11 +2,12 @@
 // (registry-build.ts), beside the index builds and then the catch-up's
 // appliers: the log of changes is applied while a registry is being filled
 // (which reads the original table and writes only the registry), and the
-// swap comes only once the registries are built and caught up. Under writers
-// that keep writing, nothing may be lost or invented (a ledger written in the
-// same transactions, compared both ways), and the registry must still see
-// every key. A run that fails while the build is under way stops the build
-// before it rolls back.
+// swap comes only once the registries are built and caught up (their log
+// too: no more of it than one batch of their sync is left to the swap).
+// Under writers that keep writing, nothing may be lost or invented (a ledger
+// written in the same transactions, compared both ways), and the registry
+// must still see every key. A run that fails while the build is under way
+// stops the build before it rolls back.
 //
 // No timing: a session holds the registries' catalog (SHARE) from before the
 // index phase, so the build cannot finish; the test sees the build wait for
@@ -104,6 +105,8 @@ describe('the unique registries', () => {
     try {
       const run = migrate(db.pool, [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 400 }], {
         workers: 2,
+        // The registries' log, written all through the hold, takes many batches.
+        registrySyncBatch: 20,
         onEvent: (event) => events.push(event),
         beforePhase: async (phase) => {
           // Built from the index phase on: waiting for the hold before the catch-up starts.
@@ -153,6 +156,17 @@ describe('the unique registries', () => {
     const built = events.findIndex((e) => e.type === 'log' && /building the registry that keeps/.test(e.message));
     expect(built).toBeGreaterThan(events.findIndex((e) => e.type === 'phase' && e.phase === 'catch_up'));
     expect(phases.indexOf('catch_up')).toBeGreaterThan(phases.indexOf('indexes'));
+
+    // The hand-over counted the registries' log too, and left the swap's
+    // lock no more of it than one batch of their sync.
+    const handOver = events.flatMap((e) =>
+      e.type === 'log' && /left for the swap/.test(e.message) ? [e.message] : [],
+    );
+    expect(handOver).toEqual([expect.stringMatching(/and [\d,]+ entries of the unique registries' log$/)]);
+    const registryLeft = Number(
+      /and ([\d,]+) entries of the unique registries' log$/.exec(handOver[0]!)![1]!.replace(/,/g, ''),
+    );
+    expect(registryLeft).toBeLessThanOrEqual(20);
 
     await expectMirrored(db, table);
     // Every id, copied, replayed or written since, is in the registry: one

@@ -27,7 +27,7 @@ import { ident } from '../../db/sql.js';
 import { lockBudget, serverInfo } from '../catalog.js';
 import { DEADLOCK_ATTEMPTS, deadlockTimeoutMs, lockTimeoutFor, retryOnDeadlock, sleep } from '../locks.js';
 import { ResumableStop, throwIfCancelled, withConnections, type TargetContext } from './context.js';
-import { syncRegistries } from './unique-registry.js';
+import { pendingRegistryEntries, syncRegistries } from './unique-registry.js';
 import { registriesReady, stopRegistryBuild } from './registry-build.js';
 
 /** Log entries one replay call takes: enough that a call's round trip does not count, few enough that the backlog moves smoothly (a batch commits, or not, whole). */
@@ -59,6 +59,8 @@ export interface Sample {
   backlog: number;
   /** Distinct keys in the backlog, counted only when the swap's lock share bounds them (see swapKeyRoom). */
   keys?: number;
+  /** Entries of the unique registries' log not yet synced, counted once the registries are built. */
+  registryBacklog?: number;
 }
 
 /** Generates the log's replay function; done again as catch-up starts, so a run prepared by an earlier version replays with this one. */
@@ -310,8 +312,9 @@ function applyRate(samples: Sample[]): number | null {
 }
 
 /**
- * Few enough left for one connection to apply them under the swap's lock
- * within SWAP_BUDGET_MS, and of few enough keys for the swap's share of the lock table.
+ * Few enough changes left for one connection to apply them under the swap's
+ * lock within SWAP_BUDGET_MS, and of few enough keys for the swap's share of
+ * the lock table. (The registries' log: registryFitsSwap.)
  */
 function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, appliers: Appliers): boolean {
   const { parts, keyRoom } = appliers;
@@ -319,6 +322,21 @@ function fitsSwap(context: TargetContext, sample: Sample, rate: number | null, a
   if (sample.backlog <= context.options.catchUpThreshold) return true;
   // The appliers' rate is shared by `parts` connections; the swap has one.
   return rate !== null && sample.backlog <= ((rate / parts) * SWAP_BUDGET_MS) / 1000;
+}
+
+/**
+ * The unique registries' log, which the swap also syncs under its lock, holds
+ * no more than one batch of their sync (the size judged short enough for a
+ * transaction beside the application's: syncRegistries), or none to sync.
+ * The steering connection syncs it SAMPLE_MS at a time, between its samples,
+ * so the catch-up hands over only once it caught up with the writers: a
+ * backlog handed over whole (the first sync of a large table took seconds)
+ * was synced by the catch-up's last sync while the writers logged more, all
+ * of it left to the swap's lock.
+ */
+export function registryFitsSwap(sample: Sample, batch: number): boolean {
+  // Not counted: the registries were not built when the sample was taken.
+  return sample.registryBacklog !== undefined && sample.registryBacklog <= batch;
 }
 
 /**
@@ -353,7 +371,7 @@ function handOver(context: TargetContext, last: Sample, samples: Sample[]): void
   const rate = applyRate(samples);
   context.reporter.log(
     'info',
-    `${last.backlog.toLocaleString('en-US')} changes${last.keys === undefined ? '' : ` of ${last.keys.toLocaleString('en-US')} keys`} left for the swap${rate ? ` (applied at ${Math.round(rate).toLocaleString('en-US')} per second)` : ''}`,
+    `${last.backlog.toLocaleString('en-US')} changes${last.keys === undefined ? '' : ` of ${last.keys.toLocaleString('en-US')} keys`} left for the swap${rate ? ` (applied at ${Math.round(rate).toLocaleString('en-US')} per second)` : ''}${last.registryBacklog === undefined || !context.target.saved.registryLog ? '' : `, and ${last.registryBacklog.toLocaleString('en-US')} entries of the unique registries' log`}`,
     context.label,
   );
 }
@@ -365,6 +383,7 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
       appliers.keyRoom === null
         ? { at: Date.now(), applied: appliers.applied, backlog: await pendingChanges(control, context) }
         : { at: Date.now(), applied: appliers.applied, ...(await pendingKeys(control, context)) };
+    if (appliers.registriesBuilt) next.registryBacklog = await pendingRegistryEntries(context, control);
     samples.push(next);
     while (samples.length > 2 && next.at - samples[0]!.at > TREND_MS + RATE_WINDOW_MS) samples.shift();
     // Done and total as the progress line shows them: the backlog is what total - done leaves,
@@ -385,14 +404,18 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
   for (;;) {
     if (appliers.stop) return; // an applier failed: its error ends the phase
     throwIfCancelled(context);
-    if (appliers.registriesBuilt) await syncRegistries(context, control);
+    // A slice of the registries' sync, not all of it: its first sync here
+    // may be long, and this loop must go on sampling and pausing meanwhile.
+    if (appliers.registriesBuilt) await syncRegistries(context, control, { forMs: SAMPLE_MS });
     const now = await sample();
     const fits = fitsSwap(context, now, applyRate(samples), appliers);
-    if (fits && appliers.registriesBuilt) return handOver(context, now, samples);
-    // Applied as far as the swap needs, the registries still being built: the
-    // writes are not paused for them.
+    if (fits && registryFitsSwap(now, context.options.registrySyncBatch)) return handOver(context, now, samples);
+    // Applied as far as the swap needs, the registries still being built or
+    // synced: the writes are not paused for them (a pause stops the
+    // registries' log from growing, but nothing syncs it meanwhile). A sync
+    // behind goes on at once.
     if (fits) {
-      await sleep(SAMPLE_MS, context.options.signal);
+      if (!appliers.registriesBuilt) await sleep(SAMPLE_MS, context.options.signal);
       continue;
     }
     if (!pausing && stalled(samples)) {
@@ -409,7 +432,11 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
       continue;
     }
     const after = await pauseWriters(context, control, appliers, sample, samples);
-    if (after && appliers.registriesBuilt && fitsSwap(context, after, applyRate(samples), appliers))
+    if (
+      after &&
+      fitsSwap(context, after, applyRate(samples), appliers) &&
+      registryFitsSwap(after, context.options.registrySyncBatch)
+    )
       return handOver(context, after, samples);
     // A pause and its gap that did not bring the backlog down fast enough
     // leave the application a shorter gap before the next: the paused share

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convergesSoon, stalled } from './catch-up.js';
+import { convergesSoon, registryFitsSwap, stalled } from './catch-up.js';
 
 describe("the catch-up's judgment that the writes outrun the appliers", () => {
   /** Samples every 250 ms from 0, with the backlogs given. */
@@ -34,5 +34,21 @@ describe('the gap the catch-up leaves the writers between pauses', () => {
   it('stays once the rest would be gone within 3 s at that pace', () => {
     // 40,000 -> 20,000 in 0.6 s: the rest in 0.6 s.
     expect(convergesSoon({ at: 0, applied: 0, backlog: 40_000 }, { at: 600, applied: 0, backlog: 20_000 })).toBe(true);
+  });
+});
+
+describe("the hand-over's judgment of the unique registries' log", () => {
+  const at = (registryBacklog?: number) => ({ at: 0, applied: 0, backlog: 0, registryBacklog });
+
+  it('leaves the swap at most one batch of their sync', () => {
+    expect(registryFitsSwap(at(0), 10_000)).toBe(true);
+    expect(registryFitsSwap(at(10_000), 10_000)).toBe(true);
+    // The first sync of a large table, still going on.
+    expect(registryFitsSwap(at(700_000), 10_000)).toBe(false);
+    expect(registryFitsSwap(at(10_001), 10_000)).toBe(false);
+  });
+
+  it('does not hand over on a sample taken before the registries were built', () => {
+    expect(registryFitsSwap(at(undefined), 10_000)).toBe(false);
   });
 });

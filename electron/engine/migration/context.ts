@@ -26,6 +26,8 @@ export interface MigrationOptions {
   throttle: ThrottleSettings;
   /** Stop catching up when fewer changes than this remain, and swap. */
   catchUpThreshold: number;
+  /** Log entries one transaction of a unique registries' sync applies (unique-registry.ts syncRegistries). */
+  registrySyncBatch: number;
   /** Cancel: stop and roll back. */
   signal?: AbortSignal;
   /** Interrupt: stop where the run stands, leaving it to be resumed (the app quitting). */

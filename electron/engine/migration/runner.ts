@@ -31,6 +31,7 @@ import { MIGRATION_STEPS, type HandOver, type StepDetail } from './phases.js';
 import { recordAcceptances } from './acceptance.js';
 import { refuseSmallPool, refuseUnservableWorkers } from '../connection-budget.js';
 import { DEFAULT_CHUNK_BLOCKS } from './copy.js';
+import { REGISTRY_SYNC_BATCH } from './unique-registry.js';
 import { checkThrottle, throttleSummary } from './throttle.js';
 import { stopRegistryBuild } from './registry-build.js';
 
@@ -57,6 +58,7 @@ function resolveOptions(options: EngineOptions): MigrationOptions {
     mode: options.mode ?? 'online',
     lock: { ...DEFAULT_LOCK_RETRY, ...options.lock },
     catchUpThreshold: options.catchUpThreshold ?? 1000,
+    registrySyncBatch: Math.max(1, options.registrySyncBatch ?? REGISTRY_SYNC_BATCH),
     chunkBlocks: Math.max(1, options.chunkBlocks ?? DEFAULT_CHUNK_BLOCKS),
     throttle: options.throttle ?? {},
     signal: options.signal,

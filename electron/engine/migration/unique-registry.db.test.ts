@@ -6,6 +6,7 @@
 // deferrable constraints are checked when they were, NULLs behave as they
 // did, and the rows changed during the migration are followed.
 import { describe, expect, it, beforeAll } from 'vitest';
+import pg from 'pg';
 import { finalize, migrate, planMigration, rollback, type EngineOptions } from '../index.js';
 import { useTestDatabase, type TestRole } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
@@ -33,11 +34,20 @@ async function registryOf(constraint: string): Promise<{ table: string; index: s
   return row!;
 }
 
-/** Keys in the registry that the table does not have, and the other way round (both empty when they agree). */
-async function registryDrift(constraint: string, table: string, columns: string[]): Promise<unknown[]> {
+/**
+ * Keys in the registry that the table does not have, and the other way round
+ * (both empty when they agree). A key with a NULL has an entry only under
+ * NULLS NOT DISTINCT.
+ */
+async function registryDrift(
+  constraint: string,
+  table: string,
+  columns: string[],
+  { nullsNotDistinct = false } = {},
+): Promise<unknown[]> {
   const registry = await registryOf(constraint);
   const list = columns.join(', ');
-  const registered = columns.map((c) => `${c} IS NOT NULL`).join(' AND ');
+  const registered = nullsNotDistinct ? 'true' : columns.map((c) => `${c} IS NOT NULL`).join(' AND ');
   return db.query(
     `(SELECT 'registry only' AS side, ${list} FROM partwise.${registry.table} EXCEPT ALL SELECT 'registry only', ${list} FROM ${table} WHERE ${registered})
      UNION ALL
@@ -202,6 +212,126 @@ describe('unique keys stay unique across the whole table', () => {
       constraint: 'moving_email_key',
     });
     await db.query(`INSERT INTO moving VALUES (5001, 2, 'e101')`);
+  });
+
+  it('syncs a log larger than a batch in a transaction per batch, to the registry one sync gives', async () => {
+    const nullsNotDistinct = db.major >= 15;
+    await db.query(
+      `CREATE TABLE batched (id int PRIMARY KEY, k int NOT NULL, email text UNIQUE, a int, b int${
+        nullsNotDistinct ? ', CONSTRAINT batched_a_b_key UNIQUE NULLS NOT DISTINCT (a, b)' : ''
+      })`,
+    );
+    await db.query(`INSERT INTO batched SELECT g, 1 + g % 3, 'e' || g, g, NULL FROM generate_series(1, 300) g`);
+    const registries = ['batched_pkey', 'batched_email_key', ...(nullsNotDistinct ? ['batched_a_b_key'] : [])];
+    const columns: Record<string, string[]> = {
+      batched_pkey: ['id'],
+      batched_email_key: ['email'],
+      batched_a_b_key: ['a', 'b'],
+    };
+    const drift = async (): Promise<Record<string, unknown[]>> =>
+      Object.fromEntries(
+        await Promise.all(
+          registries.map(
+            async (r) =>
+              [
+                r,
+                await registryDrift(r, 'batched', columns[r]!, { nullsNotDistinct: r === 'batched_a_b_key' }),
+              ] as const,
+          ),
+        ),
+      );
+    // Changed once the registries are filled, before their first sync: the
+    // registries then hold these rows as they were (a row changed before the
+    // fill is left out of it, and would give no batch a stale entry to meet).
+    // The sync starts with an ANALYZE of the log (SHARE UPDATE EXCLUSIVE,
+    // which the writes' ROW EXCLUSIVE does not wait for): a session holding
+    // the log in that mode holds the sync back until these changes are made.
+    const churn = async (): Promise<void> => {
+      // Rows 1 and 2 swap their values: synced alone, row 1's entry takes
+      // the value row 2's entry still holds.
+      await db.query(`BEGIN;
+        UPDATE batched SET email = 'tmp' WHERE id = 1;
+        UPDATE batched SET email = 'e1' WHERE id = 2;
+        UPDATE batched SET email = 'e2' WHERE id = 1;
+        COMMIT`);
+      // A value freed in one batch and taken again in a later one.
+      await db.query(`DELETE FROM batched WHERE id = 3`);
+      await db.query(`INSERT INTO batched VALUES (1003, 2, 'e3', 1003, NULL)`);
+      // Under NULLS NOT DISTINCT, (4, NULL) and (5, NULL) swap rows: a NULL is a value there.
+      await db.query(`BEGIN;
+        UPDATE batched SET a = 0, b = 0 WHERE id = 4;
+        UPDATE batched SET a = 4 WHERE id = 5;
+        UPDATE batched SET a = 5, b = NULL WHERE id = 4;
+        COMMIT`);
+      // And a row per transaction, 40 of them.
+      for (let id = 200; id < 240; id++) await db.query(`UPDATE batched SET email = 'u' || id WHERE id = $1`, [id]);
+    };
+    const holder = await db.connect();
+    let log: string | null = null;
+    let holding = false;
+    let beforeSwap: { drift: Record<string, unknown[]>; transactions: number } | null = null;
+    try {
+      const run = migrated(
+        { table: 'batched', keyColumn: 'k', bucketLimit: 40 },
+        {
+          // One entry per transaction: every logged row is synced alone.
+          registrySyncBatch: 1,
+          beforePhase: async (phase) => {
+            if (phase === 'catch_up') {
+              const [row] = await db.query<{ log: string }>(
+                `SELECT saved->>'registryLog' AS log FROM partwise.migration_target WHERE table_name = 'batched'`,
+              );
+              log = `partwise.${pg.escapeIdentifier(row!.log)}`;
+              await holder.query('BEGIN');
+              await holder.query(`LOCK TABLE ${log} IN SHARE UPDATE EXCLUSIVE MODE`);
+              holding = true;
+            }
+            // The registries are synced, not yet kept by the triggers: each
+            // batch's entries were written by its own transaction.
+            if (phase === 'cutover') {
+              const registry = await registryOf('batched_email_key');
+              const [{ n }] = (await db.query<{ n: number }>(
+                `SELECT count(DISTINCT xmin::text)::int AS n FROM partwise.${registry.table} WHERE email LIKE 'u%'`,
+              )) as [{ n: number }];
+              beforeSwap = { drift: await drift(), transactions: n };
+            }
+          },
+        },
+      );
+      const ended = run.then(() => 'the run ended before its registries were synced');
+      // Until the sync waits for the log: the registries are filled.
+      for (let i = 0; ; i++) {
+        const outcome = await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 50))]);
+        if (typeof outcome === 'string') throw new Error(outcome);
+        if (i > 1200) throw new Error("the registries' sync never waited for the log");
+        if (!holding || log === null) continue;
+        const [{ waiting }] = (await db.query<{ waiting: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = $1::regclass AND NOT granted) AS waiting`,
+          [log],
+        )) as [{ waiting: boolean }];
+        if (waiting) break;
+      }
+      await churn();
+      await holder.query('ROLLBACK');
+      holding = false;
+      await run;
+    } finally {
+      if (holding) await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const none = Object.fromEntries(registries.map((r) => [r, []]));
+    expect(beforeSwap).toEqual({ drift: none, transactions: 40 });
+    expect(await drift()).toEqual(none);
+    await expect(db.query(`INSERT INTO batched VALUES (5000, 2, 'e2', 5000, 5000)`)).rejects.toMatchObject({
+      constraint: 'batched_email_key',
+    });
+    await expect(db.query(`INSERT INTO batched VALUES (5000, 3, 'e3', 5000, 5000)`)).rejects.toMatchObject({
+      constraint: 'batched_email_key',
+    });
+    if (nullsNotDistinct)
+      await expect(db.query(`INSERT INTO batched VALUES (5000, 3, 'x', 4, NULL)`)).rejects.toMatchObject({
+        constraint: 'batched_a_b_key',
+      });
   });
 
   it('follows concurrent writers through the whole migration', async () => {

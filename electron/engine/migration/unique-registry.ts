@@ -180,11 +180,12 @@ async function unfilledRegistries(context: TargetContext, client: pg.ClientBase)
   return rows.map((r) => r.name);
 }
 
-async function inTransaction(client: pg.ClientBase, work: () => Promise<void>): Promise<void> {
-  await client.query('BEGIN');
+async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  await client.query(begin);
   try {
-    await work();
+    const result = await work();
     await client.query('COMMIT');
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -229,7 +230,7 @@ async function startFill(context: TargetContext, client: pg.ClientBase): Promise
   await context.journal.updateTarget(client, target.runId, target.targetNo, { saved: target.saved });
 }
 
-/** How often a fill in the background says how far it is. */
+/** How often a fill in the background, or a long sync, says how far it is. */
 const FILL_LOG_EVERY_MS = 5_000;
 
 /** A range's transaction found the original rewritten since the fill started. */
@@ -378,13 +379,34 @@ async function registryTables(context: TargetContext, client: pg.ClientBase, nam
 }
 
 /**
- * Applies the rows logged since the last sync, in one REPEATABLE READ
- * transaction (the log, the registries and the original table read in one
- * snapshot). Returns the log entries consumed.
+ * Log entries per transaction of a registries' sync when none is set
+ * (MigrationOptions.registrySyncBatch): twice the catch-up's replay batch, an
+ * entry costing the sync a few index probes where the replay writes a row.
  */
-export async function syncRegistries(context: TargetContext, client: pg.ClientBase): Promise<number> {
-  const { target, sql } = context;
-  if (!target.saved.registryLog) return 0;
+export const REGISTRY_SYNC_BATCH = 10_000;
+
+/**
+ * Applies the rows logged since the last sync, a batch of `registrySyncBatch`
+ * entries per REPEATABLE READ transaction (the log, the registries and the
+ * original table of a batch read in one snapshot), in log order: the first
+ * sync once the registries are filled takes everything written since
+ * prepare (about 700,000 entries at 10M rows under 4 writers), which in one
+ * transaction held its locks and its snapshot for seconds. Batches leave the
+ * registries as one sync would (sync_unique_registries says why). Stops when
+ * a batch finds no more, once as many entries as were pending at the start
+ * were applied (writers may log as fast as it applies), or, given `forMs`,
+ * after the first batch that ends past it (the catch-up's steering
+ * connection, which must keep sampling). Returns the entries consumed.
+ */
+export async function syncRegistries(
+  context: TargetContext,
+  client: pg.ClientBase,
+  { forMs = Infinity }: { forMs?: number } = {},
+): Promise<number> {
+  const { target, sql, options, reporter } = context;
+  const log = target.saved.registryLog;
+  if (!log) return 0;
+  const started = Date.now();
   // The sync joins the log to the original table and to the registries.
   // Planned with the log's statistics from when it held hundreds of
   // thousands of entries (its first sync, once the registries are filled),
@@ -395,19 +417,58 @@ export async function syncRegistries(context: TargetContext, client: pg.ClientBa
   // sync held its lock for seconds. ANALYZE of the log: 50 to 100 ms. Here,
   // not in the swap's transaction: an autovacuum of the log would make it
   // wait under the lock, and the last sync's statistics serve the swap.
-  await client.query(`ANALYZE ${sql.install}.${ident(target.saved.registryLog)}`);
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-  try {
-    const { rows } = await client.query<{ n: string }>(`SELECT ${sql.install}.sync_unique_registries($1, $2) AS n`, [
-      target.configId,
-      target.saved.registryLog,
-    ]);
-    await client.query('COMMIT');
-    return Number(rows[0]!.n);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+  await client.query(`ANALYZE ${sql.install}.${ident(log)}`);
+  const pending = await pendingRegistryEntries(context, client);
+  const batch = options.registrySyncBatch;
+  let entries = 0;
+  let toldAt = started;
+  for (;;) {
+    throwIfCancelled(context);
+    const n = await retryOnDeadlock(() => syncBatch(context, client, log, batch), {
+      signal: options.signal,
+      onRetry: (deadlocks, pause) =>
+        reporter.log(
+          'debug',
+          `a batch of the unique registries' sync met a deadlock (${deadlocks}); again in ${Math.round(pause)} ms`,
+          context.label,
+        ),
+      giveUp: (_deadlocks, error) => PartwiseError.from(error),
+    });
+    entries += n;
+    if (n < batch || entries >= pending || Date.now() - started >= forMs) return entries;
+    // A long sync (the first) says how far it is, as the fill does beside the appliers.
+    if (Date.now() - toldAt >= FILL_LOG_EVERY_MS) {
+      toldAt = Date.now();
+      reporter.log(
+        'info',
+        `unique registries: ${entries.toLocaleString('en-US')} of about ${pending.toLocaleString('en-US')} logged changes applied`,
+        context.label,
+      );
+    }
   }
+}
+
+/** One batch of the registries' sync, in a transaction of its own; returns the entries it consumed. */
+async function syncBatch(context: TargetContext, client: pg.ClientBase, log: string, batch: number): Promise<number> {
+  return inTransaction(
+    client,
+    async () => {
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT ${context.sql.install}.sync_unique_registries($1, $2, $3) AS n`,
+        [context.target.configId, log, batch],
+      );
+      return Number(rows[0]!.n);
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ',
+  );
+}
+
+/** Entries in the registries' log, not yet synced (0 without one). */
+export async function pendingRegistryEntries(context: TargetContext, client: pg.ClientBase): Promise<number> {
+  const log = context.target.saved.registryLog;
+  if (!log) return 0;
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${context.sql.install}.${ident(log)}`);
+  return Number(rows[0]!.n);
 }
 
 /**
