@@ -4,8 +4,9 @@
 // lock the whole tree in one transaction (see plan.ts partitionTreeIssue):
 // provisioning, the copy and the indexes work in groups within the lock
 // budget, the catch-up's replay prunes to a batch's keys, the key guard is
-// cloned onto each partition as it is created, the swap's change capture sits
-// on the partitioned table alone. This file runs its own server with the
+// made on each level-1 partition as it is created (its leaves get the clones),
+// the swap's change capture sits on the partitioned table alone, and uninstall
+// drops the guards a group of keys per transaction. This file runs its own server with the
 // defaults (and the same fsync-less settings as the other throwaway
 // clusters), as a non-superuser owner. Rows are few (one per bucket) so that
 // the tree is quick to build: the figures in the README come from this file.
@@ -205,4 +206,58 @@ describe('20,000 leaves with the default lock table', () => {
     const done = await finalize(pool, outcome.runId);
     expect(done.status, done.message).toBe('finalized');
   }, 1_200_000);
+
+  it('uninstalls it a group of keys per transaction: no guard, counter or metadata left, every row there', async () => {
+    const { rows: configs } = await pool.query<{ id: number }>(
+      `SELECT config_id AS id FROM partwise.partition_config WHERE table_name = 'big'`,
+    );
+    expect(configs).toHaveLength(1);
+    const configId = configs[0]!.id;
+    // Each key's level-1 partition holds the key guard, its leaves the clones
+    // (none on the partitioned table): catalog reads, no locks.
+    const guards = `SELECT count(*) FILTER (WHERE tgparentid = 0)::int AS own, count(*)::int AS all
+                      FROM pg_trigger WHERE tgname = 'partwise_key_guard'`;
+    const { rows: leaves } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_inherits l JOIN pg_inherits b ON b.inhparent = l.inhrelid
+        WHERE l.inhparent = 'big_partitioned'::regclass`,
+    );
+    expect((await pool.query(guards)).rows).toEqual([{ own: 2011, all: 2011 + leaves[0]!.n }]);
+    const { rows: sequences } = await pool.query<{ seq: string }>(
+      `SELECT ticket_sequence::text AS seq FROM partwise.partition_tracker
+        WHERE config_id = $1 AND ticket_sequence IS NOT NULL`,
+      [configId],
+    );
+    expect(sequences.length).toBeGreaterThan(0);
+
+    const started = Date.now();
+    const { most, mostAt, full } = await mostLocksHeld(() => pool.query('CALL partwise.uninstall($1)', [configId]));
+    const ms = Date.now() - started;
+    expect(full).toBe(false);
+    // A batch locks at most an eighth of the lock table (800 relations),
+    // each with its trigger: within a connection's share as the run counts it.
+    expect(most, `held by: ${mostAt}`).toBeLessThanOrEqual(1066);
+    console.info(
+      `20,000 leaves: uninstalled in ${ms} ms; at most ${most} relations locked by one backend (by: ${mostAt.replace(/\s+/g, ' ').slice(0, 160)})`,
+    );
+
+    expect((await pool.query(`SELECT relkind::text AS kind FROM pg_class WHERE oid = 'big'::regclass`)).rows).toEqual([
+      { kind: 'p' },
+    ]);
+    expect((await pool.query(guards)).rows).toEqual([{ own: 0, all: 0 }]);
+    expect(
+      (await pool.query(`SELECT count(*)::int AS n FROM partwise.partition_config WHERE config_id = $1`, [configId]))
+        .rows,
+    ).toEqual([{ n: 0 }]);
+    expect(
+      (
+        await pool.query(`SELECT count(*)::int AS n FROM unnest($1::text[]) s WHERE to_regclass(s) IS NOT NULL`, [
+          sequences.map((s) => s.seq),
+        ])
+      ).rows,
+    ).toEqual([{ n: 0 }]);
+    const keys = [...Array.from({ length: 2010 }, (_, i) => i + 1), 5000];
+    const counts = await rowsPerKey('big', keys);
+    expect(counts.size).toBe(2011);
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(20012);
+  }, 600_000);
 });

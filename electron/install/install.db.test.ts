@@ -330,7 +330,7 @@ describe('bad input to the routing functions', () => {
   it('uninstalls one table and keeps every row', async () => {
     const t = await createRoutedTable(db, { table: 'leaving', bucketLimit: 2 });
     await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 3, 'r' || g FROM generate_series(1, 10) g`);
-    await db.query('SELECT partwise.uninstall($1)', [t.configId]);
+    await db.query('CALL partwise.uninstall($1)', [t.configId]);
     // The partitioned table has the application's name again, with every row.
     expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.leaving'::regclass`)).toEqual([
       { relkind: 'p' },
@@ -341,6 +341,73 @@ describe('bad input to the routing functions', () => {
     ).toEqual([{ n: 0 }]);
     expect(
       await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'ticket\\_%' AND relkind = 'S'`),
+    ).toEqual([{ n: 0 }]);
+  });
+
+  it('uninstalls a group of keys per transaction; interrupted, leaves the table unmanaged with every row, and finishes when called again', async () => {
+    const t = await createRoutedTable(db, { table: 'halfway', bucketLimit: 2 });
+    // 6 keys of 2 buckets: each key's guard with its clones on 3 relations.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 6, 'r' || g FROM generate_series(1, 24) g`);
+    const guards = `SELECT count(*) FILTER (WHERE t.tgparentid = 0)::int AS own, count(*)::int AS all
+                      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                     WHERE t.tgname = 'partwise_key_guard' AND c.relname LIKE 'halfway%'`;
+    // On the level-1 partitions, not the partitioned table: each can go alone.
+    expect(await db.query(guards)).toEqual([{ own: 6, all: 18 }]);
+    const sequences = await db.query<{ seq: string }>(
+      'SELECT ticket_sequence::text AS seq FROM partwise.partition_tracker WHERE config_id = $1 AND ticket_sequence IS NOT NULL',
+      [t.configId],
+    );
+    expect(sequences).toHaveLength(6);
+    const [last] = await db.query<{ level_one: string; key: string }>(
+      `SELECT level_one_partition::text AS level_one, key_value AS key FROM partwise.partition_tracker
+        WHERE config_id = $1 ORDER BY level_one_partition DESC LIMIT 1`,
+      [t.configId],
+    );
+
+    // Another session reads the key whose guard goes last: with a batch of 3
+    // relations (one key), the first five keys' guards are dropped and
+    // committed, then the sixth waits past lock_timeout and the call fails.
+    const blocker = await db.connect();
+    const caller = await db.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`LOCK TABLE ${last!.level_one} IN ACCESS SHARE MODE`);
+      await caller.query(`SET lock_timeout = '200ms'`);
+      await expect(caller.query('CALL partwise.uninstall($1, 3)', [t.configId])).rejects.toMatchObject({
+        code: '55P03',
+      });
+      await blocker.query('COMMIT');
+    } finally {
+      await blocker.end();
+      await caller.end();
+    }
+    // Routing stopped in the first transaction: the table has its name and
+    // every row, and is still listed until the job is done.
+    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.halfway'::regclass`)).toEqual([
+      { relkind: 'p' },
+    ]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.halfway')).toEqual([{ n: 24 }]);
+    expect(await db.query(guards)).toEqual([{ own: 1, all: 3 }]);
+    expect(await db.query('SELECT mode FROM partwise.partition_config WHERE config_id = $1', [t.configId])).toEqual([
+      { mode: 'building' },
+    ]);
+    // The key still guarded refuses a change of key (which, unguarded, would
+    // move its rows into another key's bucket), as under Partwise.
+    const key = Number(last!.key);
+    await expect(
+      db.query(`UPDATE public.halfway SET customer_id = $2 WHERE customer_id = $1`, [key, (key + 1) % 6]),
+    ).rejects.toMatchObject({ code: '0A000' });
+
+    await db.query('CALL partwise.uninstall($1)', [t.configId]);
+    expect(await db.query(guards)).toEqual([{ own: 0, all: 0 }]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.halfway')).toEqual([{ n: 24 }]);
+    expect(
+      await db.query('SELECT count(*)::int AS n FROM partwise.partition_config WHERE config_id = $1', [t.configId]),
+    ).toEqual([{ n: 0 }]);
+    expect(
+      await db.query('SELECT count(*)::int AS n FROM unnest($1::text[]) s WHERE to_regclass(s) IS NOT NULL', [
+        sequences.map((s) => s.seq),
+      ]),
     ).toEqual([{ n: 0 }]);
   });
 });

@@ -346,7 +346,7 @@ describe('routing of small keys into the pool', () => {
     await db.query(`INSERT INTO ${t.view} (customer_id) VALUES (1)`);
     await share(t);
     await db.query(`INSERT INTO ${t.view} (customer_id) SELECT g FROM generate_series(2, 6) g`);
-    await db.query('SELECT partwise.uninstall($1)', [t.configId]);
+    await db.query('CALL partwise.uninstall($1)', [t.configId]);
     expect(await db.query(`SELECT count(*)::int AS n FROM public.leaving`)).toEqual([{ n: 6 }]);
     expect(await db.query(`SELECT to_regclass('partwise.pool_ticket_${t.configId}') IS NULL AS gone`)).toEqual([
       { gone: true },

@@ -60,6 +60,8 @@ BEGIN
   v_level_one := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,
                                               v_config.name_stem || '_' || @extschema@.key_tag(p_key_value), '',
                                               p_key_value, v_config.bucket_column, p_online);
+  -- Before its first leaf, which then gets the guard's clone as it is made.
+  PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_level_one)::regclass);
   v_leaf := @extschema@.create_partition(v_config.table_schema, v_level_one,
                                          v_level_one, '_' || v_config.bucket_column || '_0', '0', NULL, p_online,
                                          v_config.leaf_options);

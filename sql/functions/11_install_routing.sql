@@ -12,8 +12,8 @@
 -- triggers: it regenerates the view and the trigger function from them.
 --
 -- Locks: ACCESS EXCLUSIVE on the view while it is replaced (brief); those of
--- install_key_guard when the key guard is missing (a migration creates it
--- before the first partition, so the swap takes none of them).
+-- install_key_guard for level-1 partitions missing the key guard (a
+-- migration guards each one as it creates it, so the swap takes none of them).
 -- It runs with search_path = pg_catalog so that every name it prints into the
 -- generated code (types, functions and operators of CHECK constraints,
 -- defaults) comes out schema-qualified: that code runs under the inserting
@@ -267,17 +267,58 @@ $$;
 COMMENT ON FUNCTION @extschema@.install_routing(int) IS
   'Creates or refreshes the routing view, its INSTEAD OF INSERT trigger and the key-change guard of a managed table.';
 
--- install_key_guard(config): the row trigger that refuses an UPDATE changing
--- a row's key (reject_key_change), created when missing. A row trigger on a
--- partitioned table is cloned onto every partition, and creating it locks
--- each one (SHARE ROW EXCLUSIVE) until commit: on a tree of thousands of
--- partitions, more locks than one transaction can take from the server's lock
--- table. So a migration creates it with the partitioned table, before the
--- first partition: each partition then gets its clone as it is created, under
--- the lock create_partition takes anyway. It fires only for an UPDATE that
--- names the key column, which the copy and the catch-up never do.
--- Locks: SHARE ROW EXCLUSIVE on the partitioned table and every partition it
--- has, only when the trigger is missing.
+-- The key guard: a row trigger that refuses an UPDATE changing a row's key
+-- (reject_key_change). It fires only for an UPDATE that names the key
+-- column, which the copy and the catch-up never do.
+--
+-- It sits on each level-1 partition (and the pool), not on the partitioned
+-- table. A row trigger on a partitioned table is cloned onto every partition
+-- below it, and PostgreSQL lets a clone go only with the trigger it was cloned
+-- from ("cannot drop trigger ... because trigger ... on table ... requires
+-- it") or with its partition's detach: dropping the table's trigger locks
+-- every partition of the tree, and each clone, in one transaction, which on a
+-- tree larger than the lock table fails with "out of shared memory" (22,001
+-- partitions take 44,002 locks). A guard per level-1 partition is cloned onto
+-- that key's leaves only, so uninstall drops them a group of keys per
+-- transaction, and creating one locks only the new partition. Tables
+-- migrated before this kept the guard on the partitioned table: their new
+-- partitions get its clone, and guard_level_one leaves them alone.
+
+-- guard_level_one(config, level-1 partition): the key guard on one level-1
+-- partition (or the pool), made as the partition is created (ensure_key,
+-- create_level_one_partitions, key isolate, the pool); its leaves get clones
+-- as they are created. Nothing when it has one, or when the partitioned
+-- table has the guard (their clones reach every partition).
+-- Locks: SHARE ROW EXCLUSIVE on the partition and the leaves it has (none,
+-- when it was just created), only when the guard is missing.
+CREATE OR REPLACE FUNCTION @extschema@.guard_level_one(p_config_id int, p_level_one regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+              WHERE tgrelid IN (p_level_one, to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)))
+                AND tgname = 'partwise_key_guard') THEN
+    RETURN;
+  END IF;
+  EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
+                 ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
+                 ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
+                 v_config.key_column, p_level_one, v_config.key_column,
+                 format('%I.%I', v_config.table_schema, v_config.table_name));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.guard_level_one(int, regclass) IS
+  'Creates the key guard on one level-1 partition of a managed table, when it is missing.';
+
+-- install_key_guard(config): the key guard on every level-1 partition that
+-- lacks one (a partition attached by hand; routing installed over a tree
+-- Partwise did not make). A migration's partitions each get theirs as they
+-- are created, so on its tree this finds none missing.
+-- Locks: those of guard_level_one, for each partition missing the guard.
 CREATE OR REPLACE FUNCTION @extschema@.install_key_guard(p_config_id int)
 RETURNS void
 LANGUAGE plpgsql
@@ -286,19 +327,21 @@ AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_parted regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+  v_level_one regclass;
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = v_parted AND tgname = 'partwise_key_guard') THEN
-    RETURN;
-  END IF;
-  EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
-                 ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
-                 ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
-                 v_config.key_column, v_parted, v_config.key_column,
-                 format('%I.%I', v_config.table_schema, v_config.table_name));
+  FOR v_level_one IN
+    SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
+     WHERE i.inhparent = v_parted
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = i.inhrelid AND t.tgname = 'partwise_key_guard')
+     ORDER BY i.inhrelid
+  LOOP
+    PERFORM @extschema@.guard_level_one(p_config_id, v_level_one);
+  END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.install_key_guard(int) IS
-  'Creates the trigger that refuses updates changing the key of a managed table, when it is missing.';
+  'Creates the key guard on each level-1 partition of a managed table that lacks it.';
 
 -- routing_insert_sql: the routing trigger's INSERT of one row into the
 -- partitioned table, in its three forms by what the inserting role may read

@@ -5,8 +5,101 @@
 -- an existing partition's key and bucket). Nothing is dropped with CASCADE: a
 -- view that depends on the routing view makes this fail with PostgreSQL's
 -- error naming it.
--- Locks: ACCESS EXCLUSIVE on the view (dropped) and the partitioned table (renamed).
-CREATE OR REPLACE FUNCTION @extschema@.uninstall(p_config_id int)
+--
+-- A procedure, as provision and maintain: on a tree larger than the lock
+-- table (20,000 leaves with the default max_locks_per_transaction), dropping
+-- every key guard and ticket sequence in one transaction fails with "out of
+-- shared memory", so the work after routing stops is done a batch per
+-- transaction (uninstall_lock_budget relations each), committed in between.
+-- The order keeps every state between two commits safe, and CALLing it again
+-- after an interruption finishes the job (each step finds its remaining work
+-- in the catalog and the metadata, which go last):
+--   1. stop_routing, in one transaction: the view and its routing go, the
+--      partitioned table takes the application's name. From then on the
+--      table is a plain partitioned table; nothing routes into it.
+--   2. the key guards of a group of level-1 partitions per transaction. A
+--      guard still in place only refuses an UPDATE that changes a key (which
+--      would move the row to another key's partition): stricter than the
+--      end state, never a row in the wrong place.
+--   3. the ticket sequences of a group of keys per transaction (nobody takes
+--      tickets once routing is gone), the tracker forgetting each.
+--   4. forget_table, in one transaction: the unique registries, the pool's
+--      counter and the metadata rows.
+-- p_budget overrides the batch's size in relations (smaller transactions
+-- on a busy server). When the whole of it fits one batch nothing is
+-- committed, so that on an ordinary tree it stays atomic and may run inside
+-- a transaction block, as the function it replaces did. Call it outside a
+-- transaction block otherwise (PostgreSQL refuses a COMMIT there, and the
+-- caller's transaction, routing's removal included, rolls back):
+--   CALL partwise.uninstall(1);
+-- Locks: those of stop_routing; then, per transaction, ACCESS EXCLUSIVE on
+-- a group of level-1 partitions and their leaves (a key's leaves go
+-- together: one key with more leaves than the budget is one batch alone), or
+-- on a group of ticket sequences; then those of forget_table.
+-- Until this version a function: dropped once (DROP FUNCTION IF EXISTS
+-- fails on the procedure, "is not a function", when this file runs again).
+DO $$
+BEGIN
+  IF (SELECT prokind FROM pg_catalog.pg_proc WHERE oid = to_regprocedure('@extschema@.uninstall(int)')) = 'f' THEN
+    DROP FUNCTION @extschema@.uninstall(int);
+  END IF;
+END
+$$;
+CREATE OR REPLACE PROCEDURE @extschema@.uninstall(p_config_id int, p_budget int DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_budget int := coalesce(p_budget, @extschema@.uninstall_lock_budget());
+  v_batched boolean;
+  v_batch regclass[];
+  v_relation regclass;
+BEGIN
+  PERFORM @extschema@.stop_routing(p_config_id);
+  v_batched := @extschema@.uninstall_work(p_config_id) > v_budget;
+  IF v_batched THEN
+    COMMIT;
+  END IF;
+  LOOP
+    v_batch := @extschema@.guarded_level_ones(p_config_id, v_budget);
+    EXIT WHEN v_batch IS NULL;
+    FOREACH v_relation IN ARRAY v_batch LOOP
+      EXECUTE format('DROP TRIGGER partwise_key_guard ON %s', v_relation);
+    END LOOP;
+    IF v_batched THEN
+      COMMIT;
+    END IF;
+  END LOOP;
+  LOOP
+    SELECT array_agg(s.ticket_sequence) INTO v_batch
+      FROM (SELECT t.ticket_sequence FROM @extschema@.partition_tracker t
+             WHERE t.config_id = p_config_id AND t.ticket_sequence IS NOT NULL
+             ORDER BY t.key_value LIMIT v_budget) s;
+    EXIT WHEN v_batch IS NULL;
+    FOREACH v_relation IN ARRAY v_batch LOOP
+      EXECUTE format('DROP SEQUENCE IF EXISTS %s', v_relation);
+    END LOOP;
+    UPDATE @extschema@.partition_tracker SET ticket_sequence = NULL
+     WHERE config_id = p_config_id AND ticket_sequence = ANY (v_batch);
+    IF v_batched THEN
+      COMMIT;
+    END IF;
+  END LOOP;
+  PERFORM @extschema@.forget_table(p_config_id);
+END;
+$$;
+COMMENT ON PROCEDURE @extschema@.uninstall(int, int) IS
+  'Stops managing a table: drops routing and metadata, keeps every row; a batch of partitions per transaction on a large tree.';
+
+-- stop_routing(config): the first step of uninstall, in one transaction:
+-- the routing view and its trigger function go (the sequences the view owns
+-- pass to the partitioned table), so does a key guard on the partitioned
+-- table itself (tables migrated before the guard moved to the level-1
+-- partitions: that drop locks every partition), and the partitioned table
+-- takes the application's name. The configuration's mode says routing is
+-- off. Run again once done, it changes nothing.
+-- Locks: ACCESS EXCLUSIVE on the view (dropped) and the partitioned table
+-- (renamed); on every partition too when the partitioned table has the guard.
+CREATE OR REPLACE FUNCTION @extschema@.stop_routing(p_config_id int)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -28,11 +121,82 @@ BEGIN
       EXECUTE format('ALTER TABLE %s RENAME TO %I', v_parted, v_config.table_name);
     END IF;
   END IF;
-  PERFORM @extschema@.forget_table(p_config_id);
+  UPDATE @extschema@.partition_config SET mode = 'building', updated_at = now()
+   WHERE config_id = p_config_id AND mode <> 'building';
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.uninstall(int) IS
-  'Stops managing a table: drops routing and metadata, keeps every row.';
+COMMENT ON FUNCTION @extschema@.stop_routing(int) IS
+  'First step of uninstall: drops the routing view and its trigger function, gives the table its name back.';
+
+-- uninstall_lock_budget(): the relations one transaction of uninstall locks
+-- at most (a key's leaves go together, so one large key may exceed it): an
+-- eighth of the server's lock table (max_locks_per_transaction x
+-- max_connections, 800 by default). Dropping a trigger takes two entries per
+-- relation (the relation and the trigger), so a batch takes a quarter of the
+-- table, and the application keeps the rest. No locks.
+CREATE OR REPLACE FUNCTION @extschema@.uninstall_lock_budget()
+RETURNS int
+LANGUAGE sql
+STABLE
+AS $$
+  SELECT greatest(current_setting('max_locks_per_transaction')::int * current_setting('max_connections')::int / 8, 1)
+$$;
+COMMENT ON FUNCTION @extschema@.uninstall_lock_budget() IS
+  'Relations one transaction of uninstall locks at most: an eighth of the lock table.';
+
+-- guarded_partitions(config): each level-1 partition (or pool) of a table
+-- holding a key guard of its own, with the relations dropping it locks (the
+-- partition and its leaves). No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.guarded_partitions(p_config_id int)
+RETURNS TABLE (relation regclass, relations bigint)
+LANGUAGE sql
+STABLE
+AS $$
+  SELECT tg.tgrelid::regclass,
+         1 + (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = tg.tgrelid)
+    FROM pg_catalog.pg_trigger tg
+   WHERE tg.tgname = 'partwise_key_guard' AND tg.tgparentid = 0
+     AND tg.tgrelid IN (SELECT t.level_one_partition FROM @extschema@.partition_tracker t WHERE t.config_id = p_config_id
+                        UNION
+                        SELECT k.pool_partition FROM @extschema@.key_pool k WHERE k.config_id = p_config_id)
+$$;
+COMMENT ON FUNCTION @extschema@.guarded_partitions(int) IS
+  'The level-1 partitions of a managed table holding a key guard of their own, with the relations each drop locks.';
+
+-- guarded_level_ones(config, budget): the next batch of partitions of a
+-- table whose key guard uninstall drops: the level-1 partitions of its keys
+-- (own, pooled or detached) and its pool that hold a guard of their own (not
+-- a clone), in OID order, as many as fit the budget counting each with its
+-- leaves (the guard's clones), at least one; NULL when none is left.
+-- No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.guarded_level_ones(p_config_id int, p_budget int)
+RETURNS regclass[]
+LANGUAGE sql
+STABLE
+AS $$
+  SELECT array_agg(g.relation ORDER BY g.relation)
+    FROM (SELECT w.relation, sum(w.relations) OVER (ORDER BY w.relation) AS upto,
+                 row_number() OVER (ORDER BY w.relation) AS n
+            FROM @extschema@.guarded_partitions(p_config_id) w) g
+   WHERE g.upto <= p_budget OR g.n = 1
+$$;
+COMMENT ON FUNCTION @extschema@.guarded_level_ones(int, int) IS
+  'The next group of level-1 partitions whose key guard uninstall drops, within a budget of relations.';
+
+-- uninstall_work(config): the relations uninstall still has to lock after
+-- routing stopped (guarded partitions with their leaves, ticket sequences),
+-- to tell whether it fits one transaction. No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.uninstall_work(p_config_id int)
+RETURNS bigint
+LANGUAGE sql
+STABLE
+AS $$
+  SELECT coalesce((SELECT sum(relations) FROM @extschema@.guarded_partitions(p_config_id)), 0)
+       + (SELECT count(*) FROM @extschema@.partition_tracker
+           WHERE config_id = p_config_id AND ticket_sequence IS NOT NULL)
+$$;
+COMMENT ON FUNCTION @extschema@.uninstall_work(int) IS
+  'The relations uninstall still locks after routing stopped: guarded partitions with their leaves, ticket sequences.';
 
 -- forget_table(config): drop a table's ticket sequences and metadata rows,
 -- leaving its relations alone (uninstall and a migration's rollback decide

@@ -103,6 +103,8 @@ BEGIN
     v_name := @extschema@.create_partition(v_config.table_schema, v_config.partitioned_table,
                                            v_config.name_stem || '_' || @extschema@.key_tag(v_key), '',
                                            v_key, v_config.bucket_column, false);
+    -- Before its buckets, which then get the guard's clone as they are made.
+    PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_name)::regclass);
     key_value := v_key;
     level_one := v_name;
     RETURN NEXT;

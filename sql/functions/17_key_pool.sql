@@ -69,6 +69,7 @@ BEGIN
                  (SELECT format(' TABLESPACE %I', t.spcname) FROM pg_catalog.pg_class c
                     JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = v_parent));
   EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I DEFAULT', v_parent, v_config.table_schema, v_pool);
+  PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_pool)::regclass);
   v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool, v_pool, '_' || v_config.bucket_column || '_0',
                                          '0', NULL, true, v_config.leaf_options);
   EXECUTE format('CREATE SEQUENCE @extschema@.%I AS bigint START WITH 1 MINVALUE 1', v_sequence);

@@ -239,6 +239,7 @@ BEGIN
                                               v_config.name_stem || '_' || @extschema@.key_tag(p_key_value), '',
                                               p_key_value, v_config.bucket_column, true);
   level_one := format('%I.%I', v_config.table_schema, v_level_one)::regclass;
+  PERFORM @extschema@.guard_level_one(p_config_id, level_one);
   buckets := greatest(1, ceil(rows_moved::numeric / v_limit))::int;
   DELETE FROM @extschema@.partition_bucket WHERE config_id = p_config_id AND key_value = p_key_value;
   FOR v_bucket IN 0 .. buckets - 1 LOOP

@@ -128,8 +128,10 @@ export async function prepare(context: TargetContext, client: pg.ClientBase): Pr
         ],
       );
       target.configId = rows[0]!.config_id;
-      // Before the first partition: each partition gets the guard's clone as
-      // it is created, and the swap has none to lock (11_install_routing.sql).
+      // Finds no partition to guard on a new table: each level-1 partition gets
+      // the key guard as it is created, its leaves the guard's clones, so the
+      // swap has none to lock and uninstall drops them a group of keys at a
+      // time (11_install_routing.sql).
       await client.query(`SELECT ${sql.install}.install_key_guard($1)`, [target.configId]);
       target.saved = { ...target.saved, sequences };
       await journal.updateTarget(client, target.runId, target.targetNo, {

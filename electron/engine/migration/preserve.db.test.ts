@@ -156,7 +156,7 @@ describe('what the swap keeps', () => {
     await expect(asRole('app_writer', `SELECT * FROM partwise.assign_bucket(${id}, '1')`)).rejects.toMatchObject({
       code: '42501',
     });
-    await db.query('SELECT partwise.uninstall($1)', [id]);
+    await db.query('CALL partwise.uninstall($1)', [id]);
     // Comments.
     expect(
       await db.query(

@@ -295,7 +295,7 @@ describe('grants after the swap', () => {
       `SELECT partwise.grant_routing(${id})`,
       `SELECT partwise.sync_grants('public', 'notes')`,
       `SELECT partwise.install_routing(${id})`,
-      `SELECT partwise.uninstall(${id})`,
+      `CALL partwise.uninstall(${id})`,
       `SELECT nextval('${sequence}')`,
       `INSERT INTO notes (k, title) VALUES (99, 'x')`,
       `INSERT INTO notes_partitioned (k, title, bucket_id) VALUES (1, 'x', 0)`,

@@ -129,7 +129,7 @@ describe('sequences keep their names', () => {
     await refreshRouting(db.pool, 'partwise', configId);
     expect(await serialSequence('tickets', 'serial_no')).toBe('public.tickets_serial_no_seq');
     await db.query(`INSERT INTO tickets (k) VALUES (4)`);
-    await db.query(`SELECT partwise.uninstall($1)`, [configId]);
+    await db.query(`CALL partwise.uninstall($1)`, [configId]);
     expect(await serialSequence('tickets', 'serial_no')).toBe('public.tickets_serial_no_seq');
     expect(await serialSequence('tickets', 'id')).toBe('public.tickets_id_seq');
     expect(await db.query(`SELECT max(serial_no)::int AS n FROM tickets`)).toEqual([{ n: 206 }]);
