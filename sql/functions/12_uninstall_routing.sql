@@ -49,7 +49,7 @@ CREATE OR REPLACE PROCEDURE @extschema@.uninstall(p_config_id int, p_budget int 
 LANGUAGE plpgsql
 AS $$
 DECLARE
-  v_budget int := coalesce(p_budget, @extschema@.uninstall_lock_budget());
+  v_budget int := greatest(coalesce(p_budget, @extschema@.uninstall_lock_budget()), 1);
   v_batched boolean;
   v_batch regclass[];
   v_relation regclass;
