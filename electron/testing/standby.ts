@@ -21,6 +21,19 @@ export interface StandbyPair {
   name: string;
   /** The standby's replay lag as the primary sees it, in bytes (null before it reported). */
   lag(): Promise<number | null>;
+  /**
+   * The WAL the primary has generated (inserted, written to its files or not)
+   * that the standby has not replayed, in bytes, each position read on its
+   * own server: no wait for the standby's next report, nothing left out
+   * because the WAL writer has not got to it yet.
+   */
+  behind(): Promise<number>;
+  /**
+   * Until the primary knows that the standby has replayed its WAL up to `lsn`
+   * (at most 60 s): then neither the standby's replay nor its report to the
+   * primary, which the lag is read from, is behind that point.
+   */
+  replayedTo(lsn: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,17 +117,34 @@ export async function startStandbyPair(major: PostgresMajor, name = 'replica1'):
     standby: standby,
     name,
     async lag() {
-      const client = new pg.Client({ connectionString: primary.url() });
-      await client.connect();
-      try {
-        const { rows } = await client.query<{ lag: string | null }>(
-          `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS lag FROM pg_stat_replication WHERE application_name = $1`,
-          [name],
+      const { rows } = await queryOnce<{ lag: string | null }>(
+        primary,
+        `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS lag FROM pg_stat_replication WHERE application_name = $1`,
+        [name],
+      );
+      return rows[0]?.lag == null ? null : Number(rows[0].lag);
+    },
+    async behind() {
+      // The standby first: while it replays, the later read on the primary can only add to the figure.
+      const replayed = await queryOnce<{ lsn: string }>(standby!, `SELECT pg_last_wal_replay_lsn()::text AS lsn`, []);
+      const { rows } = await queryOnce<{ bytes: string }>(
+        primary,
+        `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint::text AS bytes`,
+        [replayed.rows[0]!.lsn],
+      );
+      return Number(rows[0]!.bytes);
+    },
+    async replayedTo(lsn) {
+      for (let i = 0; i < 600; i++) {
+        const { rows } = await queryOnce<{ done: boolean }>(
+          primary,
+          `SELECT replay_lsn >= $2::pg_lsn AS done FROM pg_stat_replication WHERE application_name = $1`,
+          [name, lsn],
         );
-        return rows[0]?.lag == null ? null : Number(rows[0].lag);
-      } finally {
-        await client.end();
+        if (rows[0]?.done) return;
+        await new Promise((r) => setTimeout(r, 100));
       }
+      throw new Error(`the standby ${name} did not replay up to ${lsn} within 60 s`);
     },
     async stop() {
       await standby!.stop();
@@ -122,6 +152,20 @@ export async function startStandbyPair(major: PostgresMajor, name = 'replica1'):
     },
   };
   return pair;
+}
+
+async function queryOnce<R extends pg.QueryResultRow>(
+  cluster: RunningCluster,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  const client = new pg.Client({ connectionString: cluster.url() });
+  await client.connect();
+  try {
+    return await client.query<R>(text, values);
+  } finally {
+    await client.end();
+  }
 }
 
 async function chownAll(dir: string, uid: number, gid: number): Promise<void> {

@@ -7,6 +7,17 @@
 // turn under the rate cap. Units are what is paced, not bytes within one: a
 // unit runs at full speed and the next one starts later, so the rate holds on
 // average over a few units.
+//
+// What the lag bound guarantees: a unit is admitted only on a look at the lag
+// taken after its worker asked (so after that worker's previous unit), that
+// found it at or under the bound, the lag counting every WAL byte the server
+// has generated, written to its files or not. Work admitted just under the
+// bound still writes its WAL, so the lag can pass the bound by what the
+// units in flight at that look write: at most one unit per worker (a chunk
+// or a group of index builds reads at most a quarter of the bound; a batch of
+// partitions writes its catalog rows), plus the run's bookkeeping between
+// units. WAL from anything else on the server adds to the lag too, and is not
+// Partwise's to hold back.
 import type pg from 'pg';
 import type { Throttle as ThrottleSettings } from '../../../shared/throttle.js';
 import { formatBytes } from '../../../shared/text.js';
@@ -54,15 +65,21 @@ export class Pacer {
  * The largest replay lag among connected standbys and the slot's lag, in bytes.
  * A role without pg_read_all_stats sees standbys but not their positions:
  * refused in checkThrottle, before any work.
+ *
+ * Measured from where WAL is inserted, not from where it is written
+ * (pg_current_wal_lsn): with asynchronous commits a unit's WAL can sit in the
+ * WAL buffers (up to wal_buffers, 4 MB by default) until the WAL writer gets
+ * to it, later still on a busy machine, and a lag that left it out let the
+ * next units in on a reading that missed the units before them.
  */
 export async function replicationLag(db: pg.Pool | pg.ClientBase, slot: string | null): Promise<Lag | null> {
   const { rows } = await db.query<{ of: string; bytes: string | null }>(
     `SELECT 'standby ' || coalesce(nullif(application_name, ''), client_addr::text, pid::text) AS of,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS bytes
+            pg_wal_lsn_diff(pg_current_wal_insert_lsn(), replay_lsn)::bigint::text AS bytes
        FROM pg_stat_replication
       WHERE replay_lsn IS NOT NULL
      UNION ALL
-     SELECT 'slot ' || slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(confirmed_flush_lsn, restart_lsn))::bigint::text
+     SELECT 'slot ' || slot_name, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), coalesce(confirmed_flush_lsn, restart_lsn))::bigint::text
        FROM pg_replication_slots
       WHERE slot_name = $1 AND coalesce(confirmed_flush_lsn, restart_lsn) IS NOT NULL`,
     [slot],
@@ -148,7 +165,12 @@ export class Throttle {
   /** One wait shared by every worker: the run pauses and goes on as one. */
   private gateWait: Promise<void> | null = null;
 
-  private gate(): Promise<void> {
+  private async gate(): Promise<void> {
+    // A look begun before this worker asked may have read the lag before its
+    // previous unit's WAL: it does not admit this worker, who waits for it to
+    // end and then looks (or joins a look begun since).
+    const begunBefore = this.gateWait;
+    if (begunBefore) await begunBefore;
     this.gateWait ??= this.waitAtGate().finally(() => {
       this.gateWait = null;
     });

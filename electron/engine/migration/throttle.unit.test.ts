@@ -1,5 +1,6 @@
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { Pacer } from './throttle.js';
+import { Pacer, Throttle as Admission } from './throttle.js';
 import { parseSize, Throttle } from '../../../shared/throttle.js';
 
 describe('Pacer', () => {
@@ -14,6 +15,43 @@ describe('Pacer', () => {
     now += 5000;
     expect(pacer.reserve(512 * 1024)).toBe(0);
     expect(pacer.reserve(512 * 1024)).toBe(500);
+  });
+});
+
+describe('admission', () => {
+  it('admits a worker only on a look begun after it asked', async () => {
+    // Each look asks the host who holds the run; the test answers each one when it likes.
+    const answers: ((heldBy: string | null) => void)[] = [];
+    const pauses: (string | null)[] = [];
+    const stop = new AbortController();
+    const throttle = new Admission(
+      {},
+      {
+        pool: null as unknown as pg.Pool,
+        signal: stop.signal,
+        onPause: (reason) => pauses.push(reason),
+        heldBy: () => new Promise((resolve) => answers.push(resolve)),
+      },
+    );
+    const admitted: string[] = [];
+    const first = throttle.admit(0).then(() => admitted.push('first'));
+    await Promise.resolve();
+    expect(answers).toHaveLength(1);
+    // A second worker asks while the first one's look is under way: that look
+    // may have read the server before the second worker's last unit ended.
+    const second = throttle.admit(0).then(() => admitted.push('second'));
+    answers[0]!(null);
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(admitted).toEqual(['first']);
+    expect(answers).toHaveLength(2);
+    // Its own look finds the run held: it waits.
+    answers[1]!('held by ada');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pauses).toEqual(['held by ada']);
+    expect(admitted).toEqual(['first']);
+    stop.abort();
+    await expect(second).rejects.toMatchObject({ kind: 'cancelled' });
   });
 });
 
