@@ -73,7 +73,7 @@ await new Promise((r) => setTimeout(r, WARMUP_MS));
 const phaseAt = new Map<string, number>();
 const catchUp: { at: number; done: number; total: number; perSecond: number | null }[] = [];
 const logs: string[] = [];
-/** When the unique registry's build started and ended (ms since the start): it runs beside the index phase and the catch-up. */
+/** When the unique registry's build started and ended (ms since the start): the catch-up's first applier builds it. */
 const registry: { from?: number; to?: number } = {};
 let runId: number | null = null;
 const backlog: { at: number; pending: number }[] = [];
@@ -226,7 +226,7 @@ process.stdout.write(
   `\n\nswap delay after the end of the copy: ${s(copyEnd !== undefined && swapped !== undefined ? swapped - copyEnd : undefined)} s` +
     ` (indexes ${s(copyEnd !== undefined && catchUpStart !== undefined ? catchUpStart - copyEnd : undefined)} s${indexParts ? `: ${indexParts}` : ''}, catch-up ${catchUpSeconds.toFixed(1)} s, swap ${s(cutoverStart !== undefined && swapped !== undefined ? swapped - cutoverStart : undefined)} s)\n` +
     `swap delay after the end of the index phase (catch-up and swap): ${s(catchUpStart !== undefined && swapped !== undefined ? swapped - catchUpStart : undefined)} s\n` +
-    `unique registry (the primary key's, built beside the index phase and the catch-up): filled and indexed from ${s(registry.from === undefined ? undefined : registry.from - migrationStart)} s to ${s(registry.to === undefined ? undefined : registry.to - migrationStart)} s after the migration started, ${s(registry.to !== undefined && copyEnd !== undefined ? registry.to - copyEnd : undefined)} s after the copy\n` +
+    `unique registry (the primary key's, built by the first applier before it applies): filled and indexed from ${s(registry.from === undefined ? undefined : registry.from - migrationStart)} s to ${s(registry.to === undefined ? undefined : registry.to - migrationStart)} s after the migration started, ${s(registry.to !== undefined && copyEnd !== undefined ? registry.to - copyEnd : undefined)} s after the copy\n` +
     `writers were writing at the swap: ${writes.some((w) => swapped !== undefined && w.at > swapped + 100) ? 'yes' : 'no'}\n` +
     `longest writer wait: ${longest(0, end)} ms overall, ${cutoverStart !== undefined && swapped !== undefined ? longest(cutoverStart, swapped + 100) : '-'} ms around the swap; ` +
     `${writes.filter((w) => w.ms >= 100).length} writes of ${writes.length.toLocaleString('en-US')} waited 100 ms or more; ${writers.failures} failed${writers.failures ? ` (${[...writers.failureMessages].slice(0, 3).join('; ')})` : ''}\n` +

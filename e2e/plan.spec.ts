@@ -79,7 +79,7 @@ test('a tree the lock table cannot hold blocks Start; the start dialog repeats t
     await expect(warnings.locator('[data-code="unique_index_widened"]')).toHaveCount(0);
     await expect(plan.startDialog.getByTestId('run-workers')).toHaveValue('');
     await expect(plan.startDialog.locator('#run-workers option:checked')).toHaveText('Default (2)');
-    await expect(plan.startDialog.getByTestId('run-workers-note')).toContainText('the run holds up to 6 connections');
+    await expect(plan.startDialog.getByTestId('run-workers-note')).toContainText('the run holds up to 5 connections');
     await screenshots(page, 'plan-start-dialog');
     await plan.startDialog.getByTestId('confirm-cancel').click();
     await expect(plan.startDialog).toBeHidden();

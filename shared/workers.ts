@@ -9,11 +9,9 @@ export const MAX_WORKERS = 16;
  * Connections a run holds besides its workers: the control connection (which
  * keeps the run's advisory lock and each phase's transaction), one for the
  * journal's and the log's writes made while the control connection is inside
- * a transaction, one that builds the unique registries in the background
- * (engine/migration/registry-build.ts), and one to look at who blocks the
- * swap's lock.
+ * a transaction, and one to look at who blocks the swap's lock.
  */
-export const RUN_EXTRA_CONNECTIONS = 4;
+export const RUN_EXTRA_CONNECTIONS = 3;
 
 /** How many connections a run with this many workers may open at once: its pool's size, and what the server must have free. */
 export function connectionsForRun(workers: number): number {

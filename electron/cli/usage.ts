@@ -51,7 +51,7 @@ Options:  --url URL          connection URL, or libpq key=value settings such as
                              (tables up to 1 GB are counted exactly anyway)
           --ddl              plan: print every DDL statement
           --workers N        parallel worker connections (default ${DEFAULT_WORKERS}, at most ${MAX_WORKERS}); the run
-                             holds up to ${RUN_EXTRA_CONNECTIONS} more (control, journal, registries, lock watch)
+                             holds up to ${RUN_EXTRA_CONNECTIONS} more (control, journal, lock watch)
           --max-rate MB      migrate/resume: read at most MB megabytes per second in the copy and index builds
           --max-standby-lag SIZE  migrate/resume: pause the copy and index builds while a standby's
                              replay lag is over SIZE ("8MB", "1GB"; the role needs pg_monitor)

@@ -54,7 +54,7 @@ const target = (table: string) => ({ schema: 'public', table, keyColumn: 'tenant
 describe('connections a run needs', () => {
   it("refuses more workers than the role's CONNECTION LIMIT allows, records nothing, and runs within the rule", async () => {
     await createTable('budget_role');
-    // Room for exactly one worker's run (1 + 4 connections) beside the sessions open now.
+    // Room for exactly one worker's run (1 + 3 connections) beside the sessions open now.
     await db.admin.query(
       `ALTER ROLE ${ident(db.owner)} CONNECTION LIMIT ${(await ownerSessions()) + connectionsForRun(1)}`,
     );
@@ -67,7 +67,7 @@ describe('connections a run needs', () => {
       expect(error).toBeInstanceOf(PartwiseError);
       expect((error as PartwiseError).kind).toBe('blocked');
       expect((error as PartwiseError).message).toMatch(
-        /^4 workers need up to 8 connections, 7 more than this run holds, and only \d+ can be opened \(the role's CONNECTION LIMIT \d+, \d+ in use\)\. Choose at most 1 worker, or free connections first\.$/,
+        /^4 workers need up to 7 connections, 6 more than this run holds, and only \d+ can be opened \(the role's CONNECTION LIMIT \d+, \d+ in use\)\. Choose at most 1 worker, or free connections first\.$/,
       );
     } finally {
       await refused.pool.end();
@@ -99,7 +99,7 @@ describe('connections a run needs', () => {
     const { pool } = runPool(2);
     try {
       await expect(migrate(pool, [target('budget_database')], { workers: 2 })).rejects.toThrow(
-        /^2 workers need up to 6 connections, 5 more than this run holds, and only \d+ can be opened \(the database's CONNECTION LIMIT \d+, \d+ in use\)\. /,
+        /^2 workers need up to 5 connections, 4 more than this run holds, and only \d+ can be opened \(the database's CONNECTION LIMIT \d+, \d+ in use\)\. /,
       );
     } finally {
       await pool.end();
@@ -143,7 +143,7 @@ describe('connections a run needs', () => {
     const refused = await runCli(['resume', '--url', db.url, '--run', String(run!.runId), '--workers', '8', '--yes']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(
-      /8 workers need up to 12 connections, 11 more than this run holds, and only \d+ can be opened \(the role's CONNECTION LIMIT/,
+      /8 workers need up to 11 connections, 10 more than this run holds, and only \d+ can be opened \(the role's CONNECTION LIMIT/,
     );
     expect((await new Journal('partwise').listRuns(db.pool))[0]).toMatchObject({
       status: 'interrupted',

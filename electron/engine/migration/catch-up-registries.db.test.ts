@@ -1,18 +1,16 @@
-// The unique registries are built in the background from the index phase on
-// (registry-build.ts), beside the index builds and then the catch-up's
-// appliers: the log of changes is applied while a registry is being filled
+// The unique registries are built by the catch-up, beside its appliers, not
+// before it: the log of changes is applied while a registry is being filled
 // (which reads the original table and writes only the registry), and the
 // swap comes only once the registries are built and caught up (their log
 // too: no more of it than one batch of their sync is left to the swap).
 // Under writers that keep writing, nothing may be lost or invented (a ledger
 // written in the same transactions, compared both ways), and the registry
-// must still see every key. A run that fails while the build is under way
-// stops the build before it rolls back.
+// must still see every key.
 //
 // No timing: a session holds the registries' catalog (SHARE) from before the
-// index phase, so the build cannot finish; the test sees the build wait for
-// it before the catch-up starts, then waits for the appliers to empty the
-// change log, which they can only do if they run while the build waits.
+// index phase, so the build cannot finish; the test then waits for the
+// appliers to empty the change log, which they can only do if they run
+// while the build waits.
 import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { RunEvent } from '../../../shared/progress.js';
@@ -65,28 +63,6 @@ async function write(table: string, stop: () => boolean, errors: string[]): Prom
   return commits;
 }
 
-/** How many sessions of this database wait for the hold on the registries' catalog: the build's, or none. */
-async function waitingBuilds(): Promise<number> {
-  const [{ n }] = (await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%create_unique_registry%'`,
-  )) as [{ n: number }];
-  return n;
-}
-
-/** Polls `seen` for up to a minute; fails with `otherwise`. */
-async function within(seen: () => Promise<boolean>, otherwise: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await seen()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(otherwise);
-}
-
-/** The background build waits for the hold: before the catch-up starts, or the test fails. */
-const buildWaitsForHold = (): Promise<void> =>
-  within(async () => (await waitingBuilds()) > 0, 'the unique registries were not being built before the catch-up');
-
 describe('the unique registries', () => {
   it('are built while the catch-up applies the log, and lose or invent nothing', async () => {
     const table = 'registered';
@@ -109,8 +85,6 @@ describe('the unique registries', () => {
         registrySyncBatch: 20,
         onEvent: (event) => events.push(event),
         beforePhase: async (phase) => {
-          // Built from the index phase on: waiting for the hold before the catch-up starts.
-          if (phase === 'catch_up') await buildWaitsForHold();
           if (phase !== 'indexes') return;
           [{ log }] = (await db.query<{ log: string }>(
             `SELECT saved->>'changeLog' AS log FROM partwise.migration_target WHERE table_name = $1`,
@@ -151,7 +125,7 @@ describe('the unique registries', () => {
     }
     expect(errors).toEqual([]);
 
-    // Its fill started once the hold was gone, in the catch-up (it waited for the hold since the index phase).
+    // The registry was built in the catch-up, not before it.
     const phases = events.flatMap((e) => (e.type === 'phase' ? [e.phase] : []));
     const built = events.findIndex((e) => e.type === 'log' && /building the registry that keeps/.test(e.message));
     expect(built).toBeGreaterThan(events.findIndex((e) => e.type === 'phase' && e.phase === 'catch_up'));
@@ -178,61 +152,5 @@ describe('the unique registries', () => {
     await expect(
       db.query(`INSERT INTO ${table} (id, customer_id, payload, amount) VALUES (1, 999, 'taken', 0)`),
     ).rejects.toMatchObject({ code: '23505' });
-  });
-
-  it('stop building when the run fails, before it rolls back', async () => {
-    const table = 'failed_beside_build';
-    await createMirroredTable(db, table, 3_000, KEYS);
-    const holder = await db.connect();
-    let holding = false;
-    let failing: () => void = () => undefined;
-    const failed = new Promise<void>((resolve) => (failing = resolve));
-    try {
-      const run = migrate(db.pool, [{ schema: 'public', table, keyColumn: 'customer_id', bucketLimit: 400 }], {
-        workers: 2,
-        beforePhase: async (phase) => {
-          if (phase === 'indexes') {
-            await holder.query('BEGIN');
-            await holder.query(`LOCK TABLE partwise.unique_registry IN SHARE MODE`);
-            holding = true;
-          }
-          if (phase === 'catch_up') {
-            await buildWaitsForHold();
-            failing();
-            throw new Error('the catch-up failed (test)');
-          }
-        },
-      });
-      await Promise.race([failed, run.then((o) => Promise.reject(new Error(`the run ended early: ${o.message}`)))]);
-      // The build, waiting for the hold, is stopped: without that the run
-      // would wait for it, and it for the hold, for good.
-      await within(async () => (await waitingBuilds()) === 0, 'the failed run did not stop building the registries');
-      // The rollback clears the registries' catalog, which the hold keeps it from.
-      await holder.query('ROLLBACK');
-      holding = false;
-      const outcome = await run;
-      expect(outcome.status).toBe('failed');
-      expect(outcome.message).toMatch(/the catch-up failed \(test\); rolled back, the table is as it was/);
-    } finally {
-      if (holding) await holder.query('ROLLBACK');
-      await holder.end();
-    }
-    // As it was, and nothing of the registry's is left over.
-    expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = $1::regclass`, [table])).toEqual([
-      { relkind: 'r' },
-    ]);
-    expect(await db.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 3_000 }]);
-    expect(
-      await db.query(`SELECT count(*)::int AS n FROM partwise.unique_registry WHERE constraint_name = $1`, [
-        `${table}_pkey`,
-      ]),
-    ).toEqual([{ n: 0 }]);
-    expect(
-      await db.query(
-        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'partwise' AND c.relname LIKE $1`,
-        [`${table}%`],
-      ),
-    ).toEqual([]);
   });
 });

@@ -16,9 +16,9 @@
 // alone, with free gaps between pauses that shrink until the backlog fits
 // the budget. The application's longest wait is so bounded by one pause (or
 // the swap), never by how long the application keeps writing.
-// The unique registries, built in the background since the index phase
-// (registry-build.ts), may still be under way: the hand-over to the swap
-// waits for them too.
+// Beside the other appliers, the first builds the unique registries before it
+// applies (they read the original table, not the new one); the hand-over to
+// the swap waits for them too.
 // A catch-up that had to pause the writers hands over to a swap that takes
 // its lock at once (cutover.ts): between the two, nothing applies alone.
 import type pg from 'pg';
@@ -27,8 +27,8 @@ import { ident } from '../../db/sql.js';
 import { lockBudget, serverInfo } from '../catalog.js';
 import { DEADLOCK_ATTEMPTS, deadlockTimeoutMs, lockTimeoutFor, retryOnDeadlock, sleep } from '../locks.js';
 import { ResumableStop, throwIfCancelled, withConnections, type TargetContext } from './context.js';
-import { pendingRegistryEntries, syncRegistries } from './unique-registry.js';
-import { registriesReady, stopRegistryBuild } from './registry-build.js';
+import { buildRegistries, pendingRegistryEntries, syncRegistries } from './unique-registry.js';
+import { crashPoint } from './crash-points.js';
 
 /** Log entries one replay call takes: enough that a call's round trip does not count, few enough that the backlog moves smoothly (a batch commits, or not, whole). */
 const BATCH = 5_000;
@@ -207,7 +207,7 @@ interface Appliers {
   parts: number;
   /** The most keys the swap may be left to apply (swapKeyRoom), or null. */
   keyRoom: number | null;
-  /** The unique registries are built (registry-build.ts): their log may be applied, and the swap may come. */
+  /** The unique registries are built (buildRegistries): their log may be applied, and the swap may come. */
   registriesBuilt: boolean;
 }
 
@@ -219,26 +219,30 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
     keyRoom: await swapKeyRoom(context, control),
     registriesBuilt: false,
   };
-  // The unique registries are built in the background (registry-build.ts),
-  // on a connection of their own: neither they nor the appliers wait for the
-  // other's locks (a registry is filled from the original table and writes
-  // only its own; its inert triggers on the new table may meet a batch in a
-  // deadlock, and are created again: installInertTriggers). Until they are
-  // built, nobody else applies their log: a sync meanwhile would consume
-  // entries that a registry being filled, not yet visible to it, still
-  // needs. The swap waits for them.
-  const registries = registriesReady(context).then(
-    () => {
-      appliers.registriesBuilt = true;
-    },
-    (error: unknown) => {
-      appliers.stop = true;
-      throw error;
-    },
-  );
-  // Its failure is read below, once the appliers have stopped.
-  registries.catch(() => undefined);
+  // The unique registries are built here, beside the appliers, rather than at
+  // the end of the index phase, where they made the catch-up wait (7 of the
+  // 10 s of the index phase in the load bench under 4 unthrottled writers):
+  // a registry is filled from the original table (a block range per
+  // transaction) and writes only its own table, so neither waits for the
+  // other's locks (its inert triggers on the new table may meet a batch in a
+  // deadlock, and are created again: installInertTriggers). The first
+  // applier builds them before it applies: a connection of their own would be
+  // one more than the run's budget (connectionsForRun), and the server or the
+  // role may allow no more. Until they are built, nobody else applies their
+  // log: a sync meanwhile would consume entries that a registry being filled,
+  // not yet visible to it, still needs. The swap waits for them. Built on a
+  // connection of their own from the start of the index phase instead (with
+  // one more connection in the budget), the swap came later, not sooner: 13.1
+  // to 14.4 s after the copy against 9.7 to 12.1 s, three runs of each
+  // alternated, load bench at 3M rows on 15 on 2 cores, where the fill took
+  // the index builds' CPU (the index phase 1.5 s longer) and the catch-up
+  // gained nothing.
   const applying = withConnections(context, appliers.parts, async (client, part, failed) => {
+    if (part === 0) {
+      await crashPoint('catch_up:building-registries');
+      await buildRegistries(context, client, 'beside the appliers');
+      appliers.registriesBuilt = true;
+    }
     while (!appliers.stop && !failed()) {
       throwIfCancelled(context);
       // Appliers take buckets in key order, but PostgreSQL may still pick one
@@ -247,7 +251,12 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
       // rolled back whole, entries included, so it is taken again; after
       // DEADLOCK_ATTEMPTS in a row the run stops where it stands, to be resumed.
       const n = await retryOnDeadlock(
-        () => replayBatch(context, client, part, appliers.parts, { newKeysFirst: true }),
+        () => {
+          // While the first builds the registries, the others share every key among themselves.
+          const [share, shares] =
+            appliers.registriesBuilt || part === 0 ? [part, appliers.parts] : [part - 1, appliers.parts - 1];
+          return replayBatch(context, client, share, shares, { newKeysFirst: true });
+        },
         {
           signal: context.options.signal,
           onRetry: (deadlocks, pause) =>
@@ -285,11 +294,6 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
       appliers.stop = true;
     });
   const [applied, steered] = await Promise.allSettled([applying, steering]);
-  // An applier or the steering failed: the registries' build, which may still
-  // be under way, stops rather than holding the run's failure back.
-  if (applied.status === 'rejected' || steered.status === 'rejected') await stopRegistryBuild(context);
-  // Settled by now unless it failed the run: the steering hands over only once it is done.
-  const [built] = await Promise.allSettled([registries]);
   // The journal's count is kept here rather than by every batch: appliers
   // writing the one journal row would queue behind each other's transactions.
   // (A crash during catch-up leaves it short by what catch-up applied; it is
@@ -298,7 +302,6 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   await context.journal.updateTarget(control, context.target.runId, context.target.targetNo, {
     changesApplied: context.target.changesApplied,
   });
-  if (built.status === 'rejected') throw built.reason;
   if (applied.status === 'rejected') throw applied.reason;
   if (steered.status === 'rejected') throw steered.reason;
 }

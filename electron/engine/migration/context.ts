@@ -7,7 +7,6 @@ import type { LockRetryOptions } from '../locks.js';
 import type { Reporter } from '../reporter.js';
 import type { Throttle as ThrottleSettings } from '../../../shared/throttle.js';
 import { Throttle } from './throttle.js';
-import type { RegistryBuild } from './registry-build.js';
 
 export interface MigrationOptions {
   /** Install schema of Partwise's SQL. */
@@ -54,8 +53,6 @@ export interface TargetContext {
   workerPids: Set<number>;
   /** Admits each unit of copy and index work (a chunk, a group of leaves) under the run's limits. */
   throttle: Throttle;
-  /** The unique registries being built in the background by this process (registry-build.ts). */
-  registryBuild?: RegistryBuild;
   /** The catch-up of this process paused the application's writes: they outran the appliers. */
   writesOutranCatchUp?: boolean;
 }

@@ -26,9 +26,9 @@ const points: CrashPoint[] = [
   'copy:after-first-chunk',
   'indexes:before',
   'indexes:after-leaves',
-  // The registries being built in the background, beside the index builds.
-  'indexes:building-registries',
   'catch_up:before',
+  // The registries being built while the appliers apply the log.
+  'catch_up:building-registries',
   'cutover:inside-transaction',
   'verify:before',
 ];

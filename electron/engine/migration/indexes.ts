@@ -179,9 +179,8 @@ export async function buildIndexes(
 
   await addForeignKeys(context, control, info, existing);
   await addUnvalidatedChecks(context, control, info, existing);
-  // Online, the registries are built in the background, beside this phase
-  // and the catch-up (registry-build.ts): a registry reads the original
-  // table, not this one.
+  // Online, the catch-up builds the registries while its appliers apply the
+  // log (catch-up.ts): a registry reads the original table, not this one.
   if (!target.saved.changeLog) await buildRegistries(context, control);
   lap('constraints');
   return { ...timings, count: total };

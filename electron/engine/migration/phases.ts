@@ -20,7 +20,6 @@ import type { CrashPoint } from './crash-points.js';
 import { cutover } from './cutover.js';
 import { buildIndexes } from './indexes.js';
 import { prepare } from './prepare.js';
-import { startRegistryBuild } from './registry-build.js';
 import { verify } from './verify.js';
 
 /** A step's figures in the journal: `count` of `unit`, and `lockMs` under an exclusive lock. */
@@ -81,12 +80,7 @@ export const MIGRATION_STEPS: readonly MigrationPhase[] = [
     message: (label) => `building indexes of ${label}`,
     isDone: passed('indexes'),
     crashPoint: 'indexes:before',
-    run: async (context, control) => {
-      // Online, the unique registries are built in the background from here
-      // on, beside the index builds and then the catch-up (registry-build.ts).
-      if (context.target.saved.changeLog) startRegistryBuild(context);
-      return { ...(await buildIndexes(context, control)), unit: 'indexes' };
-    },
+    run: async (context, control) => ({ ...(await buildIndexes(context, control)), unit: 'indexes' }),
   },
   {
     // Repeated on resume until the swap: changes made while the process was

@@ -33,7 +33,6 @@ import { refuseSmallPool, refuseUnservableWorkers } from '../connection-budget.j
 import { DEFAULT_CHUNK_BLOCKS } from './copy.js';
 import { REGISTRY_SYNC_BATCH } from './unique-registry.js';
 import { checkThrottle, throttleSummary } from './throttle.js';
-import { stopRegistryBuild } from './registry-build.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -428,9 +427,6 @@ async function execute(session: Session, runId: number): Promise<RunOutcome> {
       await runTarget(context, control, session.beforePhase);
     } catch (caught) {
       failure = PartwiseError.from(caught);
-      // The registries' build may still run in the background: stopped, and
-      // waited for, before anything is rolled back or the run is left.
-      await stopRegistryBuild(context);
     } finally {
       stopListening();
     }

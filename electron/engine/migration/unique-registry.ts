@@ -54,24 +54,18 @@ export async function startRegistryLog(context: TargetContext, client: pg.Client
  * Each chosen key's registry, created empty, filled from the original table a
  * block range per transaction (fillRegistries), then given its unique
  * constraint; then the rows logged since prepare are applied. Online this
- * runs in the background from the index phase on (registry-build.ts says
- * why), and `beside` says so: the ranges are then filled on `control` alone,
- * one after another, since the workers hold the run's other connections
- * (workers asked of the pool would wait for them), and the fill's progress
- * is told in the log, not as the progress of the phase beside it (indexes,
- * then changes). `stopped` is asked between two transactions: true, the
- * build ends there (RegistryBuildStopped), to be taken up by a resume.
- * `newTableFree` is awaited before anything touches the new table (the
- * triggers): in the background, the index builds must be over, or creating
- * the triggers on every partition and the index builds' locks on the same
- * partitions deadlock (seen on PostgreSQL 13, the index phase the victim).
+ * runs in the catch-up, on the first applier's connection before it applies
+ * (catch-up.ts says why), and `beside` says so: the ranges are then filled on
+ * `control` alone, one after another, since the other appliers hold the
+ * run's other connections until the registries are built (workers asked of
+ * the pool would wait for them, and they for the registries), and the fill's
+ * progress is told in the log, not as the catch-up's progress, which counts
+ * changes.
  */
 export async function buildRegistries(
   context: TargetContext,
   control: pg.ClientBase,
-  beside: 'alone' | 'in the background' = 'alone',
-  stopped: () => boolean = () => false,
-  newTableFree: Promise<void> = Promise.resolve(),
+  beside: 'alone' | 'beside the appliers' = 'alone',
 ): Promise<void> {
   const { target, sql, reporter } = context;
   const wanted = target.saved.registries ?? [];
@@ -84,7 +78,6 @@ export async function buildRegistries(
   const info = await inspectTable(control, { schema: target.schema, name: target.table });
   const keys = registryKeys(info, Object.fromEntries(wanted.map((name) => [name, 'table' as const])));
   const missing = keys.filter((k) => wanted.includes(k.name) && !known.has(k.name));
-  throwIfStopped(context, stopped);
   if (missing.length > 0) {
     // Created with the fill's starting point in one transaction: a resume finds both or neither.
     await inTransaction(control, async () => {
@@ -114,11 +107,11 @@ export async function buildRegistries(
       context.label,
     );
     const started = Date.now();
-    const ranges = await fillRegistries(context, control, beside === 'alone', stopped);
+    const ranges = await fillRegistries(context, control, beside === 'alone');
     const filled = Date.now();
     // Built once filled: one sort is cheaper than maintaining the index row by row through the fill.
     for (const name of unfilled) {
-      throwIfStopped(context, stopped);
+      throwIfCancelled(context);
       await control.query(`SELECT ${sql.install}.index_unique_registry($1, $2)`, [target.configId, name]);
     }
     for (const table of await registryTables(context, control, unfilled)) await control.query(`ANALYZE ${table}`);
@@ -129,8 +122,6 @@ export async function buildRegistries(
     );
   }
   // Inert until the swap; cloned onto every partition here rather than under its lock.
-  await newTableFree;
-  throwIfStopped(context, stopped);
   await installInertTriggers(context, control);
   await syncRegistries(context, control);
 }
@@ -157,18 +148,6 @@ async function installInertTriggers(context: TargetContext, client: pg.ClientBas
       giveUp: (_deadlocks, error) => PartwiseError.from(error),
     },
   );
-}
-
-/** Thrown by a build asked to stop: the failure that stopped it is what the run reports. */
-export class RegistryBuildStopped extends PartwiseError {
-  constructor() {
-    super('cancelled', 'The unique registries were not finished: the run stopped');
-  }
-}
-
-function throwIfStopped(context: TargetContext, stopped: () => boolean): void {
-  throwIfCancelled(context);
-  if (stopped()) throw new RegistryBuildStopped();
 }
 
 /** The registries still being filled (created, their unique constraint not yet added). */
@@ -230,7 +209,7 @@ async function startFill(context: TargetContext, client: pg.ClientBase): Promise
   await context.journal.updateTarget(client, target.runId, target.targetNo, { saved: target.saved });
 }
 
-/** How often a fill in the background, or a long sync, says how far it is. */
+/** How often a fill beside the appliers, or a long sync, says how far it is. */
 const FILL_LOG_EVERY_MS = 5_000;
 
 /** A range's transaction found the original rewritten since the fill started. */
@@ -244,12 +223,7 @@ class StorageMoved extends Error {}
  * (VACUUM FULL, CLUSTER, TRUNCATE) moved its rows without logging them: the
  * fill starts over on its new storage. Returns how many ranges the fill took.
  */
-async function fillRegistries(
-  context: TargetContext,
-  control: pg.ClientBase,
-  onWorkers: boolean,
-  stopped: () => boolean,
-): Promise<number> {
+async function fillRegistries(context: TargetContext, control: pg.ClientBase, onWorkers: boolean): Promise<number> {
   const { target, reporter } = context;
   for (;;) {
     const fill = target.saved.registryFill;
@@ -265,7 +239,7 @@ async function fillRegistries(
       continue;
     }
     try {
-      await fillRanges(context, control, fill, onWorkers, stopped);
+      await fillRanges(context, control, fill, onWorkers);
       return Math.ceil(fill.blocks / fill.rangeBlocks);
     } catch (error) {
       if (!(error instanceof StorageMoved)) throw error;
@@ -278,7 +252,6 @@ async function fillRanges(
   control: pg.ClientBase,
   fill: NonNullable<JournalTarget['saved']['registryFill']>,
   onWorkers: boolean,
-  stopped: () => boolean,
 ): Promise<void> {
   const { target, sql, reporter } = context;
   const log = target.saved.registryLog;
@@ -296,8 +269,8 @@ async function fillRanges(
   // Rows, as the copy counted them: the fill takes fewer (rows changed since are the sync's).
   let registered = done.size > 0 ? await registeredRows(context, control) : 0;
   const total = (): number => Math.max(target.rowsTotal ?? 0, registered);
-  // In the background the progress line is the phase's beside it (indexes,
-  // then changes): the fill tells how far it is in the log instead, every few seconds.
+  // Beside the appliers the phase's progress counts changes: the fill tells
+  // how far it is in the log instead, every few seconds.
   let toldAt = Date.now();
   const progress = (force: boolean): void => {
     if (onWorkers) reporter.progress('indexes', registered, total(), 'rows', { table: context.label, force });
@@ -349,7 +322,7 @@ async function fillRanges(
   if (onWorkers) await withWorkers(context, ranges, fillRange);
   else {
     for (const range of ranges) {
-      throwIfStopped(context, stopped);
+      throwIfCancelled(context);
       await fillRange(control, range);
     }
   }

@@ -122,9 +122,9 @@ describe('Plan screen', () => {
     const workers = within(dialog).getByTestId('run-workers') as HTMLSelectElement;
     expect(workers.selectedOptions[0]!.textContent).toBe('Default (2)');
     expect(within(dialog).getByTestId('run-workers-note').textContent).toMatch(
-      /^2 workers copy the table, build its indexes and verify it, each on its own connection, in parallel; with its control, journal, registry and lock-watch connections the run holds up to 6 connections\. Each worker keeps about one CPU core of the server busy/,
+      /^2 workers copy the table, build its indexes and verify it, each on its own connection, in parallel; with its control, journal and lock-watch connections the run holds up to 5 connections\. Each worker keeps about one CPU core of the server busy/,
     );
     await userEvent.selectOptions(workers, '8');
-    expect(within(dialog).getByTestId('run-workers-note').textContent).toContain('the run holds up to 12 connections');
+    expect(within(dialog).getByTestId('run-workers-note').textContent).toContain('the run holds up to 11 connections');
   });
 });
