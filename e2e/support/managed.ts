@@ -3,14 +3,17 @@
 // connects as (its owner), exactly as the Runs screen would.
 import pg from 'pg';
 import { migrate } from '../../electron/engine/index.js';
-import type { MigrationTarget } from '../../shared/plan.js';
+import { connectionsForRun, type MigrationTarget } from '../../shared/plan.js';
 import type { TestDatabase } from './postgres.js';
 
+const WORKERS = 2;
+
 export async function migrateTable(db: Pick<TestDatabase, 'connection'>, target: MigrationTarget): Promise<number> {
-  const pool = new pg.Pool({ ...db.connection, max: 4 });
+  // As the app sizes a run's pool: the engine refuses a smaller one.
+  const pool = new pg.Pool({ ...db.connection, max: connectionsForRun(WORKERS) });
   pool.on('error', () => undefined);
   try {
-    const outcome = await migrate(pool, [target], { workers: 2 });
+    const outcome = await migrate(pool, [target], { workers: WORKERS });
     if (outcome.status !== 'succeeded') throw new Error(`migrating ${target.table} failed: ${outcome.message}`);
     return outcome.runId;
   } finally {
