@@ -38,11 +38,15 @@ describe("the catch-up's deadlock retry", () => {
     // The applier waits for the row without a lock_timeout, and PostgreSQL
     // checks a wait for deadlocks once: the other session must join the cycle
     // within deadlock_timeout of the applier's wait, or nobody ever finds it
-    // (makeDeadlocks). 3 s rather than the default 1 s, which a load bench
-    // running beside the test made the session miss (and the test hang);
-    // 2 s was not missed in 7 such runs. Set before any connection of the
-    // test opens: the other session's check must not come before the applier's.
-    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '3s'`);
+    // (makeDeadlocks). 10 s rather than the default 1 s, which a load bench
+    // running beside the test made the session miss (and the test hang), and
+    // than 3 s, which CI on 13 missed twice, with the 20,000-leaf test running
+    // beside it (the session the victim 3,008 and 3,002 ms after it saw the
+    // applier wait: its look at the applier's wait came that late). Each of
+    // the rounds waits that long for the applier's check. Set before any
+    // connection of the test opens: the other session's check must not come
+    // before the applier's.
+    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '10s'`);
     const other = await db.connect();
     let deadlocks = null as Deadlocks | null; // made in beforePhase
     try {
@@ -102,5 +106,5 @@ describe("the catch-up's deadlock retry", () => {
       await deadlocks?.stop();
       await other.end();
     }
-  }, 120_000);
+  }, 240_000);
 });
