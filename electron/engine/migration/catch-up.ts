@@ -26,7 +26,7 @@ import { PartwiseError } from '../../db/errors.js';
 import { ident } from '../../db/sql.js';
 import { lockBudget, serverInfo } from '../catalog.js';
 import { DEADLOCK_ATTEMPTS, deadlockTimeoutMs, lockTimeoutFor, retryOnDeadlock, sleep } from '../locks.js';
-import { ResumableStop, throwIfCancelled, withConnections, type TargetContext } from './context.js';
+import { logEntries, ResumableStop, throwIfCancelled, withConnections, type TargetContext } from './context.js';
 import { buildRegistries, pendingRegistryEntries, syncRegistries } from './unique-registry.js';
 import { crashPoint } from './crash-points.js';
 
@@ -95,11 +95,8 @@ async function swapKeyRoom(context: TargetContext, client: pg.ClientBase): Promi
   return rows[0]!.room;
 }
 
-export async function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<number> {
-  const { rows } = await client.query<{ pending: string }>(
-    `SELECT count(*) AS pending FROM ${context.sql.install}.${ident(context.target.saved.changeLog!)}`,
-  );
-  return Number(rows[0]!.pending);
+export function pendingChanges(client: pg.ClientBase | pg.Pool, context: TargetContext): Promise<number> {
+  return logEntries(client, context, context.target.saved.changeLog);
 }
 
 /** The backlog and how many keys it touches. */

@@ -84,6 +84,17 @@ export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'worke
   };
 }
 
+/** Entries left in one of the run's logs in Partwise's schema (the change log, the registries' log), 0 without one. */
+export async function logEntries(
+  client: pg.ClientBase | pg.Pool,
+  context: TargetContext,
+  log: string | undefined,
+): Promise<number> {
+  if (!log) return 0;
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${context.sql.install}.${ident(log)}`);
+  return Number(rows[0]!.n);
+}
+
 /**
  * A failure after which the run stops where it stands, as an interrupt
  * leaves it (nothing rolled back, nothing lost), to be resumed once its cause

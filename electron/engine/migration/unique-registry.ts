@@ -13,7 +13,7 @@ import type { JournalTarget } from '../journal.js';
 import { registryKeys } from '../uniqueness.js';
 import { countOf } from '../../../shared/text.js';
 import { PartwiseError } from '../../db/errors.js';
-import { throwIfCancelled, withWorkers, type TargetContext } from './context.js';
+import { logEntries, throwIfCancelled, withWorkers, type TargetContext } from './context.js';
 import { chunksOf, MAX_TUPLES_PER_PAGE } from './copy.js';
 import { crashPoint } from './crash-points.js';
 import { retryOnDeadlock } from '../locks.js';
@@ -437,11 +437,8 @@ async function syncBatch(context: TargetContext, client: pg.ClientBase, log: str
 }
 
 /** Entries in the registries' log, not yet synced (0 without one). */
-export async function pendingRegistryEntries(context: TargetContext, client: pg.ClientBase): Promise<number> {
-  const log = context.target.saved.registryLog;
-  if (!log) return 0;
-  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${context.sql.install}.${ident(log)}`);
-  return Number(rows[0]!.n);
+export function pendingRegistryEntries(context: TargetContext, client: pg.ClientBase): Promise<number> {
+  return logEntries(client, context, context.target.saved.registryLog);
 }
 
 /**
