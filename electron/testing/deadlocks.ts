@@ -2,23 +2,34 @@
 // deadlock retry. `session` (the application) holds a lock that the run's
 // statement comes to wait for; once that statement waits (pg_blocking_pids),
 // the session asks, inside a savepoint, for a lock the statement holds: a
-// cycle. PostgreSQL's deadlock check runs once per wait, deadlock_timeout
-// after the wait began, in the waiting backend, and that backend is the
-// victim. So the run's statement, which waited first, is the victim as long
-// as the session asks before that check; the session's request then goes
-// through, it rolls back to its savepoint (keeping what it held), and the
-// statement's next attempt meets the same cycle.
+// cycle. PostgreSQL checks a wait for deadlocks once, deadlock_timeout after
+// the wait began, in the waiting backend, and that backend is the victim.
 //
-// A session that asks too late (the statement's one check already found no
-// cycle) is the victim itself, when its own check runs. `ifLate` says what
-// the test's statement does about it: a statement that waits with a
-// lock_timeout (the swap) gives up and waits again, so the session may ask
-// again; one that waits without (a catch-up batch) never checks again, and the
-// session asking again would be the victim round after round, forever (a
-// hang, not a failure). Then the rounds stop and the session lets go of
-// everything, so that the run goes on and the test fails, saying why.
-import type pg from 'pg';
+// Which of the two checks finds the cycle must not be left to timing, so the
+// session never checks: it waits with a deadlock_timeout of an hour
+// (connectDeadlockSession), and the run's statement, with the database's, is
+// the victim whenever the cycle exists at its check, whichever of the two
+// waited first. With the same deadlock_timeout for both, the test failed by
+// chance: the session sees the wait within milliseconds and asks at once, so
+// the two checks came milliseconds apart and the scheduler picked the victim
+// (CI on 13, under the db suite's load: the session the victim 3,002 ms and,
+// with 10 s, 10,003 ms after it asked; a trace under load showed the
+// applier's statement begun 1 ms before the session saw it wait, and the
+// session the victim 2,001 ms after it asked, with 2 s for both).
+//
+// A session that asks after the statement's check (a look at pg_stat_activity
+// later than the run's deadlock_timeout) waits instead: its request carries
+// a lock_timeout, past which `ifLate` says what the test's statement does
+// about it. A statement that waits with a lock_timeout (the swap) gives up
+// and waits again, so the session may ask again; one that waits without (a
+// catch-up batch) never checks again, and asking again would wait round
+// after round (a hang, not a failure). Then the rounds stop and the session
+// lets go of everything, so that the run goes on and the test fails, saying why.
+import pg from 'pg';
 import type { TestDatabase } from './database.js';
+
+/** The session's deadlock_timeout: it never checks while the run's statement could. */
+const SESSION_DEADLOCK_TIMEOUT = '1h';
 
 export interface Deadlocks {
   /** Requests of the session that went through: each after the statement was a victim (or gave up waiting). */
@@ -27,6 +38,19 @@ export interface Deadlocks {
   failures: string[];
   /** Ends the rounds, once the run is done with them. */
   stop(): Promise<void>;
+}
+
+/**
+ * The application's session for makeDeadlocks: a connection as the cluster's
+ * superuser, since deadlock_timeout is a superuser setting (the run's
+ * connections, as the table's owner, keep the database's). The caller ends it.
+ */
+export async function connectDeadlockSession(db: TestDatabase): Promise<pg.Client> {
+  const session = new pg.Client({ connectionString: db.admin.url, application_name: 'deadlock session' });
+  session.on('error', () => undefined);
+  await session.connect();
+  await session.query(`SET deadlock_timeout = '${SESSION_DEADLOCK_TIMEOUT}'`);
+  return session;
 }
 
 export function makeDeadlocks(
@@ -40,6 +64,17 @@ export function makeDeadlocks(
   let rounds = 0;
   const failures: string[] = [];
   const loop = (async () => {
+    const [{ setting }] = (
+      await session.query<{ setting: string }>(`SELECT current_setting('deadlock_timeout') AS setting`)
+    ).rows as [{ setting: string }];
+    if (setting !== SESSION_DEADLOCK_TIMEOUT)
+      throw new Error(`the session's deadlock_timeout is ${setting}: connect it with connectDeadlockSession`);
+    // The run's connections have the database's deadlock_timeout, as the owner's do.
+    const [{ ms }] = (await db.query<{ ms: number }>(
+      `SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`,
+    )) as [{ ms: number }];
+    // Past the run's check with room to spare: a request still waiting then came too late for it.
+    const lateMs = 2 * ms + 5_000;
     while (running) {
       // Asked on a connection of its own: inside the session's transaction
       // pg_stat_activity keeps the backends of its first look, and misses a
@@ -62,13 +97,15 @@ export function makeDeadlocks(
       const seen = Date.now();
       await session.query('SAVEPOINT round');
       try {
+        // SET LOCAL inside the savepoint: rolled back to with it.
+        await session.query(`SET LOCAL lock_timeout = ${lateMs}`);
         await session.query(join);
         rounds++;
       } catch (error) {
-        if ((error as { code?: string }).code !== '40P01') throw error;
+        if ((error as { code?: string }).code !== '55P03') throw error; // lock_not_available
         if (ifLate === 'let go') {
           failures.push(
-            `the test's session joined the cycle after the run's deadlock check (it was the victim ${Date.now() - seen} ms after it saw the run wait): raise deadlock_timeout for this test`,
+            `the test's session joined the cycle after the run's deadlock check (its request waited ${Date.now() - seen} ms after it saw the run wait, the run's deadlock_timeout being ${ms} ms): raise deadlock_timeout for this test`,
           );
           running = false;
           await session.query('ROLLBACK');
@@ -95,10 +132,7 @@ export function makeDeadlocks(
  * waiting for a lock are asked pg_blocking_pids: each call takes every
  * partition of the lock manager's shared state, and asked of every backend
  * of the cluster (about a hundred while the db suite runs three files at
- * once, the 20,000-leaf test among them) the look was slow enough that the
- * session joined the cycle after the run's deadlock check, with
- * deadlock_timeout at 3 s (CI on 13: the session the victim 3,008 ms after
- * it saw the run wait).
+ * once, the 20,000-leaf test among them) the look was slow.
  */
 async function waitingFor(db: TestDatabase, pid: number): Promise<{ pid: number; query: string }[]> {
   return db.query<{ pid: number; query: string }>(

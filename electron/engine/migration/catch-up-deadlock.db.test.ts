@@ -15,7 +15,7 @@ import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { DEADLOCK_ATTEMPTS } from '../locks.js';
-import { makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
+import { connectDeadlockSession, makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
 
 const db = useTestDatabase('catchup_deadlock');
 let partwise: pg.Pool;
@@ -36,18 +36,12 @@ describe("the catch-up's deadlock retry", () => {
     await db.query(`CREATE TABLE ledger (id bigint PRIMARY KEY, tenant int NOT NULL, body text NOT NULL)`);
     await db.query(`INSERT INTO ledger SELECT g, 1 + g % 3, 'before' FROM generate_series(1, 300) g`);
     // The applier waits for the row without a lock_timeout, and PostgreSQL
-    // checks a wait for deadlocks once: the other session must join the cycle
-    // within deadlock_timeout of the applier's wait, or nobody ever finds it
-    // (makeDeadlocks). 10 s rather than the default 1 s, which a load bench
-    // running beside the test made the session miss (and the test hang), and
-    // than 3 s, which CI on 13 missed twice, with the 20,000-leaf test running
-    // beside it (the session the victim 3,008 and 3,002 ms after it saw the
-    // applier wait: its look at the applier's wait came that late). Each of
-    // the rounds waits that long for the applier's check. Set before any
-    // connection of the test opens: the other session's check must not come
-    // before the applier's.
-    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '10s'`);
-    const other = await db.connect();
+    // checks a wait for deadlocks once: the session must join the cycle
+    // within deadlock_timeout of the applier's wait (makeDeadlocks). Its look
+    // comes within milliseconds; 3 s rather than the default 1 s leaves room
+    // for a machine under load. Set before any connection of the run opens.
+    await db.admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET deadlock_timeout = '3s'`);
+    const other = await connectDeadlockSession(db);
     let deadlocks = null as Deadlocks | null; // made in beforePhase
     try {
       const outcome = await migrate(

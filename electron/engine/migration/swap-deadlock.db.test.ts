@@ -19,7 +19,7 @@ import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
 import { DEADLOCK_ATTEMPTS } from '../locks.js';
-import { makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
+import { connectDeadlockSession, makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
 
 const db = useTestDatabase('swap_deadlock');
 let partwise: pg.Pool;
@@ -40,7 +40,7 @@ describe("the swap's deadlock retry", () => {
     await db.query(`CREATE TABLE ledger (id bigint PRIMARY KEY, tenant int NOT NULL, body text NOT NULL)`);
     await db.query(`INSERT INTO ledger SELECT g, 1 + g % 3, 'before' FROM generate_series(1, 300) g`);
     const writer = await db.connect();
-    const holder = await db.connect();
+    const holder = await connectDeadlockSession(db);
     let deadlocks = null as Deadlocks | null; // made in beforePhase
     let committed: Promise<unknown> | null = null;
     const events: RunEvent[] = [];
