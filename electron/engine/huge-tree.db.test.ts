@@ -18,7 +18,8 @@ import { isSupportedMajor } from '../embedded/binaries.js';
 import { THROWAWAY_SETTINGS, type RunningCluster } from '../embedded/cluster.js';
 import { startTemporaryCluster } from '../embedded/temporary-cluster.js';
 import type { RunEvent } from '../../shared/progress.js';
-import { finalize, migrate, planMigration } from './index.js';
+import { finalize, maintainTable, migrate, planMigration } from './index.js';
+import { runKeyAction } from './keys/run.js';
 
 let cluster: RunningCluster;
 let admin: pg.Pool;
@@ -207,6 +208,55 @@ describe('20,000 leaves with the default lock table', () => {
     expect(done.status, done.message).toBe('finalized');
   }, 1_200_000);
 
+  it('shares a key into the pool of small keys and isolates it back, locking the routing view alone', async () => {
+    const { rows: configs } = await pool.query<{ id: number }>(
+      `SELECT config_id AS id FROM partwise.partition_config WHERE table_name = 'big'`,
+    );
+    const configId = configs[0]!.id;
+    await pool.query('SELECT partwise.share_small_keys($1, 100)', [configId]);
+    // New keys go to the pool; key 7 (11 rows, a partition of its own) joins them and leaves again.
+    await pool.query(`INSERT INTO big (tenant, body) SELECT 6000 + g % 5, 'pooled' FROM generate_series(1, 20) g`);
+    const table = { schema: 'public', name: 'big' };
+    const run = { installSchema: 'partwise' };
+    const level = async () =>
+      (
+        await pool.query<{ in_pool: boolean }>(
+          `SELECT in_pool FROM partwise.partition_tracker WHERE config_id = $1 AND key_value = '7'`,
+          [configId],
+        )
+      ).rows[0];
+
+    // The switch of each locks the view, the partitioned table alone, the
+    // pool with its leaves and the key's partition with its leaves: LOCK
+    // TABLE on the view would lock all 22,000 partitions ("out of shared memory").
+    const shared = await mostLocksHeld(() => runKeyAction(pool, table, '7', 'share', {}, run));
+    expect(shared.result).toMatchObject({ action: 'share', changed: true });
+    expect(shared.full).toBe(false);
+    expect(await level()).toEqual({ in_pool: true });
+    const isolated = await mostLocksHeld(() => runKeyAction(pool, table, '7', 'isolate', {}, run));
+    expect(isolated.result).toMatchObject({ action: 'isolate', changed: true });
+    expect(isolated.full).toBe(false);
+    expect(await level()).toEqual({ in_pool: false });
+    for (const { most, mostAt } of [shared, isolated]) expect(most, `held by: ${mostAt}`).toBeLessThanOrEqual(1066);
+    console.info(
+      `20,000 leaves: key share in ${shared.result.durationMs} ms, isolate in ${isolated.result.durationMs} ms; at most ${Math.max(shared.most, isolated.most)} relations locked by one backend`,
+    );
+    const counts = await rowsPerKey('big', [7, 6000, 6001, 6002, 6003, 6004]);
+    expect(Object.fromEntries(counts)).toEqual({ 7: 11, 6000: 4, 6001: 4, 6002: 4, 6003: 4, 6004: 4 });
+    // Routed inserts of the key go to its partition again, of the pooled keys to the pool.
+    await pool.query(`INSERT INTO big (tenant, body) VALUES (7, 'after'), (6000, 'after')`);
+    expect(
+      (
+        await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM big_partitioned b JOIN pg_inherits i ON i.inhrelid = b.tableoid
+            WHERE b.tenant = 7 AND i.inhparent = (SELECT level_one_partition FROM partwise.partition_tracker
+                                                   WHERE config_id = $1 AND key_value = '7')`,
+          [configId],
+        )
+      ).rows,
+    ).toEqual([{ n: 12 }]);
+  }, 600_000);
+
   it('uninstalls it a group of keys per transaction: no guard, counter or metadata left, every row there', async () => {
     const { rows: configs } = await pool.query<{ id: number }>(
       `SELECT config_id AS id FROM partwise.partition_config WHERE table_name = 'big'`,
@@ -221,7 +271,8 @@ describe('20,000 leaves with the default lock table', () => {
       `SELECT count(*)::int AS n FROM pg_inherits l JOIN pg_inherits b ON b.inhparent = l.inhrelid
         WHERE l.inhparent = 'big_partitioned'::regclass`,
     );
-    expect((await pool.query(guards)).rows).toEqual([{ own: 2011, all: 2011 + leaves[0]!.n }]);
+    // 2,011 keys with a partition and the pool of small keys.
+    expect((await pool.query(guards)).rows).toEqual([{ own: 2012, all: 2012 + leaves[0]!.n }]);
     const { rows: sequences } = await pool.query<{ seq: string }>(
       `SELECT ticket_sequence::text AS seq FROM partwise.partition_tracker
         WHERE config_id = $1 AND ticket_sequence IS NOT NULL`,
@@ -255,9 +306,71 @@ describe('20,000 leaves with the default lock table', () => {
         ])
       ).rows,
     ).toEqual([{ n: 0 }]);
-    const keys = [...Array.from({ length: 2010 }, (_, i) => i + 1), 5000];
+    const keys = [...Array.from({ length: 2010 }, (_, i) => i + 1), 5000, 6000, 6001, 6002, 6003, 6004];
     const counts = await rowsPerKey('big', keys);
-    expect(counts.size).toBe(2011);
-    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(20012);
+    expect(counts.size).toBe(2016);
+    // 20,012 rows, one more of key 7 and 21 of the pooled keys.
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(20034);
+  }, 600_000);
+
+  it('maintains a pool of 1,200 buckets a group of leaves per transaction', async () => {
+    // A table of its own (the tree above is uninstalled) with 6 indexes: its
+    // 1,200 pool leaves, each with its indexes, are 8,400 relations, more than
+    // the whole lock table holds.
+    await pool.query(
+      `CREATE TABLE small (id bigserial PRIMARY KEY, tenant int NOT NULL, a int, b int, c int, d int, e int)`,
+    );
+    for (const column of ['a', 'b', 'c', 'd', 'e']) await pool.query(`CREATE INDEX ON small (${column})`);
+    await pool.query(`INSERT INTO small (tenant) SELECT g % 3 FROM generate_series(1, 6) g`);
+    const target = { schema: 'public', table: 'small', keyColumn: 'tenant', bucketLimit: 1 };
+    const outcome = await migrate(pool, [target], { workers: 1 });
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    expect((await finalize(pool, outcome.runId)).status).toBe('finalized');
+    const { rows: configs } = await pool.query<{ id: number }>(
+      `SELECT config_id AS id FROM partwise.partition_config WHERE table_name = 'small'`,
+    );
+    const configId = configs[0]!.id;
+    await pool.query('SELECT partwise.share_small_keys($1, 3)', [configId]);
+    // Pool buckets of one row: 1,200 opened 100 per transaction, then 4 rows
+    // of key 10 and 1 of key 11 routed into the last ones.
+    for (let ticket = 100; ticket <= 1200; ticket += 100)
+      await pool.query('SELECT partwise.open_pool_buckets_through($1, $2)', [configId, ticket]);
+    await pool.query(`SELECT setval((SELECT ticket_sequence FROM partwise.key_pool WHERE config_id = $1), 1195)`, [
+      configId,
+    ]);
+    await pool.query(`INSERT INTO small (tenant) VALUES (10), (10), (10), (10), (11)`);
+    const { rows: leaves } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM partwise.pool_bucket WHERE config_id = $1`,
+      [configId],
+    );
+    expect(leaves[0]!.n).toBeGreaterThanOrEqual(1200);
+
+    const started = Date.now();
+    const {
+      result: report,
+      most,
+      mostAt,
+      full,
+    } = await mostLocksHeld(() => maintainTable(pool, configId, { installSchema: 'partwise', ahead: 0.8 }));
+    const ms = Date.now() - started;
+    expect(full).toBe(false);
+    expect(most, `held by: ${mostAt}`).toBeLessThanOrEqual(1066);
+    // Key 10 outgrew the pool (threshold 3), counted over every group of leaves.
+    expect(report.findings.filter((f) => f.kind === 'outgrown').map((f) => [f.keyValue, f.rows])).toEqual([['10', 4]]);
+    expect(report.findings.filter((f) => f.kind === 'over_full')).toEqual([]);
+    console.info(
+      `pool of ${leaves[0]!.n} buckets: maintained in ${ms} ms; at most ${most} relations locked by one backend (by: ${mostAt.replace(/\s+/g, ' ').slice(0, 160)})`,
+    );
+    // The procedure does the same, a group per transaction.
+    await pool.query('DELETE FROM partwise.maintenance_finding WHERE config_id = $1', [configId]);
+    await pool.query('CALL partwise.maintain($1)', [configId]);
+    expect(
+      (
+        await pool.query(
+          `SELECT key_value, row_count::int AS n FROM partwise.maintenance_finding WHERE config_id = $1 AND kind = 'outgrown'`,
+          [configId],
+        )
+      ).rows,
+    ).toEqual([{ key_value: '10', n: 4 }]);
   }, 600_000);
 });

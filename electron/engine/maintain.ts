@@ -75,6 +75,9 @@ export async function maintainTable(
 ): Promise<MaintenanceReport> {
   await installOn(pool, options.installSchema);
   const schema = ident(options.installSchema);
+  // An interrupted uninstall left the metadata of a table nothing routes any
+  // more: refused, naming the CALL that finishes it.
+  await pool.query(`SELECT ${schema}.refuse_unfinished_uninstall($1, 'maintenance')`, [configId]);
   const { rows: keys } = await pool.query<{ key_value: string }>(
     // Keys detached, or being detached, attached or dropped (partwise key), are left alone.
     `SELECT key_value FROM ${schema}.partition_tracker WHERE config_id = $1 AND state = 'active' ORDER BY key_value`,
@@ -83,12 +86,8 @@ export async function maintainTable(
   const findings: MaintenanceFinding[] = [];
   const client = await pool.connect();
   try {
-    // The pool of small keys first (a table whose small keys share): it is checked as one.
-    const { rows: pooled } = await client.query<{ pool: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ${schema}.key_pool WHERE config_id = $1) AS pool`,
-      [configId],
-    );
-    if (pooled[0]!.pool) findings.push(...(await maintainOne(client, schema, configId, null, options)));
+    // The pool of small keys first (a table whose small keys share).
+    findings.push(...(await maintainPool(client, schema, configId, options)));
     let checked = 0;
     for (const { key_value: keyValue } of keys) {
       if (options.signal?.aborted) throw new PartwiseError('cancelled', 'Maintenance was cancelled');
@@ -103,33 +102,98 @@ export async function maintainTable(
   }
 }
 
-/** One key (maintain_key), or the pool of small keys (maintain_pool, keyValue null), in a transaction of its own. */
-async function maintainOne(
+type FindingRow = {
+  key_value: string | null;
+  kind: MaintenanceFinding['kind'];
+  bucket_id: number | null;
+  leaf_partition: string | null;
+  row_count: string | null;
+  capacity: string | null;
+  detail: string;
+};
+
+/**
+ * The pool of small keys, if the table has one: its leaves a group per
+ * transaction (a pool of thousands of buckets holds more leaves, each with
+ * its indexes, than the lock table), each pooled key's rows summed over the
+ * groups, then the checks that need only the current leaf (maintain_pool_state).
+ */
+async function maintainPool(
   client: pg.PoolClient,
   schema: string,
   configId: number,
-  keyValue: string | null,
   options: MaintainOptions,
+): Promise<MaintenanceFinding[]> {
+  const { rows: batches } = await client.query<{ buckets: number[] }>(
+    `SELECT b AS buckets FROM ${schema}.pool_leaf_batches($1) b`,
+    [configId],
+  );
+  if (batches.length === 0) return [];
+  const findings: MaintenanceFinding[] = [];
+  const keyRows = new Map<string, number>();
+  for (const { buckets } of batches) {
+    if (options.signal?.aborted) throw new PartwiseError('cancelled', 'Maintenance was cancelled');
+    findings.push(
+      ...(await recordFindings(client, schema, configId, options, async () => {
+        const { rows: counted } = await client.query<{ key_value: string; row_count: string }>(
+          `SELECT key_value, row_count FROM ${schema}.pool_key_rows($1, $2)`,
+          [configId, buckets],
+        );
+        for (const r of counted) keyRows.set(r.key_value, (keyRows.get(r.key_value) ?? 0) + Number(r.row_count));
+        return checkRows(client, `${schema}.maintain_pool_leaves($1, $2)`, [configId, buckets]);
+      })),
+    );
+  }
+  findings.push(
+    ...(await recordFindings(client, schema, configId, options, () =>
+      checkRows(client, `${schema}.maintain_pool_state($1, $2, $3::jsonb)`, [
+        configId,
+        options.ahead,
+        JSON.stringify(Object.fromEntries(keyRows)),
+      ]),
+    )),
+  );
+  return findings;
+}
+
+/** One key (maintain_key), in a transaction of its own. */
+function maintainOne(
+  client: pg.PoolClient,
+  schema: string,
+  configId: number,
+  keyValue: string,
+  options: MaintainOptions,
+): Promise<MaintenanceFinding[]> {
+  return recordFindings(client, schema, configId, options, () =>
+    checkRows(client, `${schema}.maintain_key($1, $3, $2)`, [configId, options.ahead, keyValue], '$3::text'),
+  );
+}
+
+/** The findings a check function returns; a key's check names no key (its key is `key`). */
+async function checkRows(
+  client: pg.PoolClient,
+  check: string,
+  params: unknown[],
+  key = 'key_value',
+): Promise<FindingRow[]> {
+  const { rows } = await client.query<FindingRow>(
+    `SELECT ${key} AS key_value, kind, bucket_id, leaf_partition::text, row_count, capacity, detail FROM ${check}`,
+    params,
+  );
+  return rows;
+}
+
+/** Runs one check in a transaction of its own and records its findings in maintenance_finding there. */
+async function recordFindings(
+  client: pg.PoolClient,
+  schema: string,
+  configId: number,
+  options: MaintainOptions,
+  check: () => Promise<FindingRow[]>,
 ): Promise<MaintenanceFinding[]> {
   // Creating a bucket ahead attaches a partition: short lock_timeout, retried.
   const rows = await inLockingTransaction(client, { ...DEFAULT_LOCK_RETRY, signal: options.signal }, async () => {
-    const { rows: found } = await client.query<{
-      key_value: string | null;
-      kind: MaintenanceFinding['kind'];
-      bucket_id: number | null;
-      leaf_partition: string | null;
-      row_count: string | null;
-      capacity: string | null;
-      detail: string;
-    }>(
-      // The pool's findings are about the pool (no key), or about a pooled key that outgrew it.
-      keyValue === null
-        ? `SELECT key_value, kind, bucket_id, leaf_partition::text, row_count, capacity, detail
-             FROM ${schema}.maintain_pool($1, $2)`
-        : `SELECT $3::text AS key_value, kind, bucket_id, leaf_partition::text, row_count, capacity, detail
-             FROM ${schema}.maintain_key($1, $3, $2)`,
-      keyValue === null ? [configId, options.ahead] : [configId, options.ahead, keyValue],
-    );
+    const found = await check();
     await client.query(
       `INSERT INTO ${schema}.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
        SELECT $1, f.key_value, f.kind, f.bucket_id, f.leaf, f.row_count, f.capacity, f.detail

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { install, installedVersion, requireCurrentSql } from './install.js';
-import { finalize, rollback, verifyRun } from '../engine/index.js';
+import { finalize, maintainTable, rollback, verifyRun } from '../engine/index.js';
+import { runKeyAction } from '../engine/keys/run.js';
 import { runCli } from '../testing/cli.js';
 import { PARTWISE_VERSION } from '../version.js';
 import { useTestDatabase } from '../testing/database.js';
@@ -397,6 +398,29 @@ describe('bad input to the routing functions', () => {
     await expect(
       db.query(`UPDATE public.halfway SET customer_id = $2 WHERE customer_id = $1`, [key, (key + 1) % 6]),
     ).rejects.toMatchObject({ code: '0A000' });
+
+    // Nothing acts on the half-uninstalled table but the uninstall: each
+    // refusal names the CALL that finishes it.
+    const finish = new RegExp(
+      `was interrupted .*Finish it with CALL partwise\\.uninstall\\(${t.configId}\\) again\\.$`,
+    );
+    const table = { schema: 'public', name: 'halfway' };
+    await expect(maintainTable(db.pool, t.configId, { installSchema: 'partwise', ahead: 0.8 })).rejects.toThrow(finish);
+    await expect(runKeyAction(db.pool, table, last!.key, 'detach', {}, { installSchema: 'partwise' })).rejects.toThrow(
+      finish,
+    );
+    for (const sql of [
+      'CALL partwise.maintain($1)',
+      `SELECT * FROM partwise.maintain_key($1, '1')`,
+      `SELECT partwise.provision_key($1, '100', 10)`,
+      `SELECT partwise.key_begin($1, '1', 'detach')`,
+      `SELECT * FROM partwise.key_isolate_switch($1, '1')`,
+      `SELECT * FROM partwise.key_share_switch($1, '1')`,
+      'SELECT partwise.share_small_keys($1, 10)',
+      'SELECT partwise.install_routing($1)',
+    ])
+      await expect(db.query(sql, [t.configId]), sql).rejects.toThrow(finish);
+    expect(await db.query(guards)).toEqual([{ own: 1, all: 3 }]);
 
     await db.query('CALL partwise.uninstall($1)', [t.configId]);
     expect(await db.query(guards)).toEqual([{ own: 0, all: 0 }]);

@@ -47,6 +47,7 @@ DECLARE
   v_old_view text;
   v_column record;
 BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'routing');
   v_parted := to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table));
   IF v_parted IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'undefined_table',

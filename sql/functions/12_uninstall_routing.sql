@@ -226,3 +226,34 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@.forget_table(int) IS
   'Drops the ticket sequences and metadata of a managed table, not its relations.';
+
+-- refuse_unfinished_uninstall(config, action): raises when CALL uninstall
+-- stopped the table's routing and was interrupted before it forgot the
+-- table. Such a table is marked only by its mode ('building', as during a
+-- migration before the swap), but unlike a table being migrated its
+-- partitioned table took the application's name back (stop_routing): the
+-- name is a partitioned table, the partitioned table's own name is gone.
+-- Maintenance, key actions, provisioning and routing would act on metadata
+-- that nothing keeps any more (creating partitions, moving rows of a table
+-- no longer managed); the way on is to finish the uninstall, which CALLing it
+-- again does. No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.refuse_unfinished_uninstall(p_config_id int, p_action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+BEGIN
+  IF v_config.mode = 'building'
+     AND to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)) IS NULL
+     AND (SELECT c.relkind FROM pg_catalog.pg_class c
+           WHERE c.oid = to_regclass(format('%I.%I', v_config.table_schema, v_config.table_name))) = 'p' THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+      MESSAGE = format('partwise: the uninstall of %I.%I was interrupted (its routing is gone, its metadata left); %s refuses a table being uninstalled. Finish it with CALL %s.uninstall(%s) again.',
+                       v_config.table_schema, v_config.table_name, p_action,
+                       '@extschema@'::regnamespace, p_config_id);
+  END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.refuse_unfinished_uninstall(int, text) IS
+  'Raises for a table whose uninstall was interrupted, naming the CALL that finishes it.';

@@ -21,6 +21,7 @@ DECLARE
   v_buckets int;
   v_bucket @extschema@.partition_bucket;
 BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'provisioning');
   IF p_rows IS NULL OR p_rows < 0 THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('partwise: expected row count must be zero or more, got %s', coalesce(p_rows::text, 'NULL'));

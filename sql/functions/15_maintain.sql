@@ -26,6 +26,7 @@ DECLARE
   v_current_rows bigint := 0;
   v_untracked regclass;
 BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'maintenance');
   SELECT * INTO v_tracker FROM @extschema@.partition_tracker t
    WHERE t.config_id = p_config_id AND t.key_value = p_key_value FOR UPDATE;
   IF NOT FOUND THEN
@@ -105,19 +106,32 @@ $$;
 COMMENT ON FUNCTION @extschema@.maintain_key(int, text, numeric) IS
   'Checks one key: reports missing, untracked, over-full and empty buckets, repairs ticket drift, creates the next bucket ahead.';
 
--- maintain: maintain_key for every key of a table, one transaction per key,
--- findings written to maintenance_finding. Call it outside a transaction block:
+-- maintain: the pool of small keys (if the table has one) a group of leaves
+-- per transaction (pool_leaf_batches: a pool of thousands of buckets holds
+-- more leaves than the lock table), then maintain_key for every key of a
+-- table, one transaction per key, findings written to maintenance_finding.
+-- Call it outside a transaction block:
 --   CALL partwise.maintain(1);
 CREATE OR REPLACE PROCEDURE @extschema@.maintain(p_config_id int, p_ahead numeric DEFAULT 0.8)
 LANGUAGE plpgsql
 AS $$
 DECLARE
   v_key text;
+  v_buckets int[];
+  v_key_rows jsonb := '{}';
 BEGIN
-  PERFORM @extschema@.config_by_id(p_config_id);
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'maintenance');
+  FOR v_buckets IN SELECT * FROM @extschema@.pool_leaf_batches(p_config_id) LOOP
+    INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
+    SELECT p_config_id, f.key_value, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
+      FROM @extschema@.maintain_pool_leaves(p_config_id, v_buckets) f;
+    SELECT v_key_rows || coalesce(jsonb_object_agg(r.key_value, r.row_count + coalesce((v_key_rows ->> r.key_value)::bigint, 0)), '{}')
+      INTO v_key_rows FROM @extschema@.pool_key_rows(p_config_id, v_buckets) r;
+    COMMIT;
+  END LOOP;
   INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
   SELECT p_config_id, f.key_value, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
-    FROM @extschema@.maintain_pool(p_config_id, p_ahead) f;
+    FROM @extschema@.maintain_pool_state(p_config_id, p_ahead, v_key_rows) f;
   COMMIT;
   FOR v_key IN SELECT key_value FROM @extschema@.partition_tracker WHERE config_id = p_config_id ORDER BY key_value LOOP
     INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)

@@ -115,7 +115,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
-  v_parent regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+  v_parent regclass;
   v_previous_timeout text := current_setting('lock_timeout');
 BEGIN
   IF p_threshold IS NULL OR p_threshold <= 0 THEN
@@ -123,6 +123,7 @@ BEGIN
       MESSAGE = format('partwise: the threshold of shared placement must be a positive number of rows, got %s',
                        coalesce(p_threshold::text, 'NULL'));
   END IF;
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'sharing small keys');
   IF v_config.mode <> 'routing' THEN
     RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
       MESSAGE = format('partwise: %I.%I is not routing yet; small keys can share once its migration has swapped',
@@ -146,6 +147,7 @@ BEGIN
     RETURN v_config;
   END IF;
   PERFORM set_config('lock_timeout', coalesce(nullif(current_setting('partwise.lock_timeout', true), ''), '2s'), true);
+  v_parent := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
   -- ONLY: the parent alone, as ATTACH locks it (not every partition below).
   EXECUTE format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', v_parent);
   PERFORM set_config('lock_timeout', v_previous_timeout, true);
@@ -327,10 +329,125 @@ $$;
 -- bucket (repaired), and the next bucket created ahead when the current one
 -- is p_ahead full; and, by key (key_value), the pooled keys that hold the
 -- table's threshold of rows or more (outgrown: a partition of their own would
--- suit them). Locks: ACCESS SHARE on each pool leaf while counting (and
--- reading the keys' rows); those of ensure_pool_bucket; the key_pool row.
+-- suit them). Locks: ACCESS SHARE on each pool leaf and its indexes while
+-- counting (and reading the keys' rows); those of ensure_pool_bucket; the
+-- key_pool row.
+-- One transaction for the whole pool: a pool of thousands of buckets holds
+-- more leaves (each with its indexes) than the lock table, so maintain and
+-- the engine check one batch of leaves per transaction instead
+-- (pool_leaf_batches, maintain_pool_leaves, pool_key_rows), then the rest
+-- (maintain_pool_state); this is the same, for a pool that fits.
 DROP FUNCTION IF EXISTS @extschema@.maintain_pool(int, numeric);
 CREATE OR REPLACE FUNCTION @extschema@.maintain_pool(p_config_id int, p_ahead numeric DEFAULT 0.8)
+RETURNS TABLE (key_value text, kind text, bucket_id int, leaf_partition regclass, row_count bigint, capacity bigint,
+               detail text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_buckets int[];
+BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'maintenance');
+  SELECT coalesce(array_agg(b.bucket_id), '{}') INTO v_buckets FROM @extschema@.pool_bucket b WHERE b.config_id = p_config_id;
+  RETURN QUERY SELECT * FROM @extschema@.maintain_pool_leaves(p_config_id, v_buckets);
+  RETURN QUERY SELECT * FROM @extschema@.maintain_pool_state(
+    p_config_id, p_ahead,
+    (SELECT coalesce(jsonb_object_agg(r.key_value, r.row_count), '{}') FROM @extschema@.pool_key_rows(p_config_id, v_buckets) r));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.maintain_pool(int, numeric) IS
+  'Checks the pool of a shared table: over-full and untracked leaves, ticket drift; creates the next bucket ahead.';
+
+-- pool_leaf_batches(config): the pool's buckets in groups whose leaves, each
+-- with its indexes, fit uninstall_lock_budget (an eighth of the lock table):
+-- what one transaction of maintenance reads. No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.pool_leaf_batches(p_config_id int)
+RETURNS SETOF int[]
+LANGUAGE sql
+STABLE
+AS $$
+  SELECT array_agg(g.bucket_id ORDER BY g.bucket_id)
+    FROM (SELECT b.bucket_id,
+                 (row_number() OVER (ORDER BY b.bucket_id) - 1)
+                   / greatest(@extschema@.uninstall_lock_budget()
+                              / (1 + (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.parent))::int, 1) AS batch
+            FROM @extschema@.pool_bucket b,
+                 LATERAL (SELECT format('%I.%I', f.table_schema, f.partitioned_table)::regclass AS parent
+                            FROM @extschema@.partition_config f WHERE f.config_id = b.config_id) c
+           WHERE b.config_id = p_config_id) g
+   GROUP BY g.batch
+   ORDER BY g.batch
+$$;
+COMMENT ON FUNCTION @extschema@.pool_leaf_batches(int) IS
+  'The buckets of a pool in groups whose leaves one transaction of maintenance may lock.';
+
+-- maintain_pool_leaves(config, buckets): the leaves of those pool buckets:
+-- missing, or holding more rows than their capacity. Locks: ACCESS SHARE on
+-- each of those leaves and its indexes while counting.
+CREATE OR REPLACE FUNCTION @extschema@.maintain_pool_leaves(p_config_id int, p_buckets int[])
+RETURNS TABLE (key_value text, kind text, bucket_id int, leaf_partition regclass, row_count bigint, capacity bigint,
+               detail text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_bucket @extschema@.pool_bucket;
+  v_rows bigint;
+BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'maintenance');
+  FOR v_bucket IN SELECT * FROM @extschema@.pool_bucket b
+                   WHERE b.config_id = p_config_id AND b.bucket_id = ANY (p_buckets) ORDER BY b.bucket_id LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_bucket.leaf_partition) THEN
+      RETURN QUERY SELECT NULL::text, 'missing_leaf', v_bucket.bucket_id, v_bucket.leaf_partition, NULL::bigint,
+                          v_bucket.capacity, 'the leaf partition of this pool bucket does not exist';
+      CONTINUE;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s', v_bucket.leaf_partition) INTO v_rows;
+    IF v_rows > v_bucket.capacity THEN
+      RETURN QUERY SELECT NULL::text, 'over_full', v_bucket.bucket_id, v_bucket.leaf_partition, v_rows, v_bucket.capacity,
+                          format('%s rows in a pool bucket of %s', v_rows, v_bucket.capacity);
+    END IF;
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.maintain_pool_leaves(int, int[]) IS
+  'Checks a group of pool leaves: missing or over-full.';
+
+-- pool_key_rows(config, buckets): the rows of each pooled key in the leaves
+-- of those buckets (summed over the groups, they tell which keys outgrew the
+-- pool). Nothing when the table has no threshold. Locks: ACCESS SHARE on
+-- those leaves and their indexes (the buckets a literal, pruned when planned).
+CREATE OR REPLACE FUNCTION @extschema@.pool_key_rows(p_config_id int, p_buckets int[])
+RETURNS TABLE (key_value text, row_count bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_pool @extschema@.key_pool;
+  v_leaves int[];
+BEGIN
+  SELECT * INTO v_pool FROM @extschema@.key_pool p WHERE p.config_id = p_config_id;
+  IF NOT FOUND OR v_config.shared_threshold IS NULL THEN
+    RETURN;
+  END IF;
+  -- Leaves that exist (a missing one is a finding of maintain_pool_leaves).
+  SELECT coalesce(array_agg(b.bucket_id), '{}') INTO v_leaves FROM @extschema@.pool_bucket b
+   WHERE b.config_id = p_config_id AND b.bucket_id = ANY (p_buckets)
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = b.leaf_partition);
+  RETURN QUERY EXECUTE format('SELECT %s, count(*) FROM %s p WHERE %I = ANY (%L::int[]) GROUP BY 1',
+    @extschema@.key_text_sql_for(format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass,
+                                 v_config.key_column, 'p.' || quote_ident(v_config.key_column)),
+    v_pool.pool_partition, v_config.bucket_column, v_leaves);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.pool_key_rows(int, int[]) IS
+  'Rows of each pooled key in a group of pool leaves.';
+
+-- maintain_pool_state(config, ahead, key rows): the rest of maintain_pool,
+-- once its leaves were checked: untracked leaves, ticket drift of the current
+-- bucket (repaired), the next bucket created ahead, and the pooled keys whose
+-- rows (p_key_rows, {key: rows} summed over the leaves) reach the threshold.
+-- Locks: the key_pool row; ACCESS SHARE on the current leaf while counting;
+-- those of ensure_pool_bucket.
+CREATE OR REPLACE FUNCTION @extschema@.maintain_pool_state(p_config_id int, p_ahead numeric, p_key_rows jsonb)
 RETURNS TABLE (key_value text, kind text, bucket_id int, leaf_partition regclass, row_count bigint, capacity bigint,
                detail text)
 LANGUAGE plpgsql
@@ -339,30 +456,18 @@ DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_pool @extschema@.key_pool;
   v_bucket @extschema@.pool_bucket;
-  v_rows bigint;
   v_live bigint;
   v_current_rows bigint := 0;
   v_untracked regclass;
 BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'maintenance');
   SELECT * INTO v_pool FROM @extschema@.key_pool p WHERE p.config_id = p_config_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN;
   END IF;
-  FOR v_bucket IN SELECT * FROM @extschema@.pool_bucket b WHERE b.config_id = p_config_id ORDER BY b.bucket_id LOOP
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_bucket.leaf_partition) THEN
-      RETURN QUERY SELECT NULL::text, 'missing_leaf', v_bucket.bucket_id, v_bucket.leaf_partition, NULL::bigint,
-                          v_bucket.capacity, 'the leaf partition of this pool bucket does not exist';
-      CONTINUE;
-    END IF;
-    EXECUTE format('SELECT count(*) FROM %s', v_bucket.leaf_partition) INTO v_rows;
-    IF v_bucket.bucket_id = v_pool.current_bucket_id THEN
-      v_current_rows := v_rows;
-    END IF;
-    IF v_rows > v_bucket.capacity THEN
-      RETURN QUERY SELECT NULL::text, 'over_full', v_bucket.bucket_id, v_bucket.leaf_partition, v_rows, v_bucket.capacity,
-                          format('%s rows in a pool bucket of %s', v_rows, v_bucket.capacity);
-    END IF;
-  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_pool.current_leaf) THEN
+    EXECUTE format('SELECT count(*) FROM %s', v_pool.current_leaf) INTO v_current_rows;
+  END IF;
   FOR v_untracked IN
     SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
      WHERE i.inhparent = v_pool.pool_partition
@@ -387,24 +492,21 @@ BEGIN
                       WHERE b.config_id = p_config_id AND b.bucket_id = v_pool.current_bucket_id + 1) THEN
     v_bucket := @extschema@.ensure_pool_bucket(p_config_id, v_pool.current_bucket_id + 1,
                                                v_pool.current_first_ticket + v_pool.current_capacity,
-                                               (SELECT c.bucket_limit FROM @extschema@.partition_config c
-                                                 WHERE c.config_id = p_config_id));
+                                               v_config.bucket_limit);
     RETURN QUERY SELECT NULL::text, 'created_ahead', v_bucket.bucket_id, v_bucket.leaf_partition, 0::bigint,
                         v_bucket.capacity, 'next pool bucket created ahead of need';
   END IF;
   IF v_config.shared_threshold IS NOT NULL THEN
-    RETURN QUERY EXECUTE format(
-      'SELECT %s, ''outgrown'', NULL::int, NULL::regclass, count(*), $1,'
-      ' format(''%%s rows in the pool, at or above the threshold of %%s rows: give it a partition of its own with partwise key isolate --table %%s --value %%s'','
-      '        count(*), $1, $2, %1$s)'
-      ' FROM %2$s p GROUP BY 1 HAVING count(*) >= $1 ORDER BY 1',
-      @extschema@.key_text_sql_for(format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass,
-                                   v_config.key_column, 'p.' || quote_ident(v_config.key_column)),
-      v_pool.pool_partition)
-    USING v_config.shared_threshold, format('%I.%I', v_config.table_schema, v_config.table_name);
+    RETURN QUERY
+      SELECT r.key, 'outgrown', NULL::int, NULL::regclass, r.value::bigint, v_config.shared_threshold,
+             format('%s rows in the pool, at or above the threshold of %s rows: give it a partition of its own with partwise key isolate --table %s --value %s',
+                    r.value, v_config.shared_threshold, format('%I.%I', v_config.table_schema, v_config.table_name), r.key)
+        FROM jsonb_each_text(coalesce(p_key_rows, '{}')) r
+       WHERE r.value::bigint >= v_config.shared_threshold
+       ORDER BY r.key;
   END IF;
   UPDATE @extschema@.key_pool SET rows_assigned = v_live, last_updated = now() WHERE config_id = p_config_id;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.maintain_pool(int, numeric) IS
-  'Checks the pool of a shared table: over-full and untracked leaves, ticket drift; creates the next bucket ahead.';
+COMMENT ON FUNCTION @extschema@.maintain_pool_state(int, numeric, jsonb) IS
+  'The pool checks that need no leaf but the current one: untracked leaves, drift, the next bucket ahead, outgrown keys.';

@@ -27,9 +27,10 @@
 -- Rows move through the partitioned table, deleted then inserted, so that
 -- its row triggers (unique registries, the application's own) see what
 -- PostgreSQL shows them for an UPDATE that moves a row to another partition.
--- The application's routed inserts are held for the switch (SHARE on the
--- routing view): an insert that had been given a pool leaf for the key just
--- before the switch would otherwise meet a pool that may no longer hold it.
+-- The application's routed inserts are held for the switch (a lock on the
+-- routing view alone, see key_routing_locks): an insert that had been given a
+-- pool leaf for the key just before the switch would otherwise meet a pool
+-- that may no longer hold it.
 
 -- pool_key_exclusion(key): the name of the constraint that proves a closed
 -- pool leaf holds no row of the key. Immutable; no locks.
@@ -126,6 +127,7 @@ DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_pool @extschema@.key_pool;
 BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, p_action);
   SELECT * INTO v_pool FROM @extschema@.key_pool WHERE config_id = p_config_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -137,14 +139,29 @@ END;
 $$;
 
 -- key_routing_locks(config, parent mode): the locks of a switch, in this
--- order: SHARE on the routing view (waits for the routed inserts under way,
--- holds new ones until commit), then the partitioned table alone.
+-- order: ACCESS EXCLUSIVE on the routing view alone, then the partitioned
+-- table alone in the mode given.
+-- Why the view: a routed insert locks it (ROW EXCLUSIVE) before its trigger
+-- reads the key's tracker row and takes a bucket, so a lock on it waits for
+-- the routed inserts under way and holds new ones until commit, when they
+-- read the tracker as the switch left it. Why alone: LOCK TABLE on a view
+-- also locks every relation its query reads, and a partitioned one with all
+-- its partitions, whatever ONLY says (lockcmds.c: LockViewRecurse ignores it
+-- for a view and recurses into a partitioned table the view reads without
+-- ONLY): on a tree of 20,000 leaves that is more than the default lock table
+-- holds ("out of shared memory"). A change of owner to the owner it has
+-- changes nothing and locks the view alone, as the migration's rollback
+-- locks it; ACCESS EXCLUSIVE is its only mode, so reads through the view
+-- wait for the switch too (the tightest lock that does not recurse, short of
+-- a DDL on the view's trigger).
 CREATE OR REPLACE FUNCTION @extschema@.key_routing_locks(p_config @extschema@.partition_config, p_parent_mode text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  EXECUTE format('LOCK TABLE %I.%I IN SHARE MODE', p_config.table_schema, p_config.table_name);
+  EXECUTE format('ALTER VIEW %I.%I OWNER TO %I', p_config.table_schema, p_config.table_name,
+                 (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+                   WHERE c.oid = format('%I.%I', p_config.table_schema, p_config.table_name)::regclass));
   EXECUTE format('LOCK TABLE ONLY %I.%I IN %s MODE', p_config.table_schema, p_config.partitioned_table, p_parent_mode);
 END;
 $$;
@@ -181,9 +198,10 @@ $$;
 -- leaves), buckets enough for its rows no fuller than the limit, its rows
 -- inserted there, its tracker row no longer pooled. A key isolated already
 -- returns zero buckets (nothing done).
--- Locks, requested under the caller's lock_timeout, until commit: SHARE on
--- the routing view (inserts of every key wait), SHARE UPDATE EXCLUSIVE on the
--- partitioned table (reads and writes of keys with a partition go on),
+-- Locks, requested under the caller's lock_timeout, until commit: ACCESS
+-- EXCLUSIVE on the routing view alone (reads and inserts through it wait),
+-- SHARE UPDATE EXCLUSIVE on the partitioned table alone (reads and writes
+-- that name it or a partition go on),
 -- ACCESS EXCLUSIVE on the pool and its leaves (every pooled key waits); the
 -- key's tracker row. held_ms: from the locks granted to the end of the work.
 CREATE OR REPLACE FUNCTION @extschema@.key_isolate_switch(
@@ -273,8 +291,8 @@ COMMENT ON FUNCTION @extschema@.key_isolate_switch(int, text) IS
 -- dropped with its buckets and ticket counter; the key is pooled, and its
 -- rows take the pool's next tickets (the buckets holding them, opened if
 -- need be). A pooled key returns rows_moved NULL (nothing done).
--- Locks, requested under the caller's lock_timeout, until commit: SHARE on
--- the routing view; ACCESS EXCLUSIVE on the partitioned table (the plain
+-- Locks, requested under the caller's lock_timeout, until commit: ACCESS
+-- EXCLUSIVE on the routing view alone; on the partitioned table (the plain
 -- DETACH, the only form PostgreSQL allows beside a default partition: reads
 -- and writes of the whole table wait), on the pool (not its leaves) and on
 -- the key's partition and leaves; the key's tracker row.

@@ -16,6 +16,7 @@ DECLARE
   v_tracker @extschema@.partition_tracker;
   v_retired @extschema@.retired_key;
 BEGIN
+  PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'a key action');
   SELECT * INTO v_tracker FROM @extschema@.partition_tracker
    WHERE config_id = p_config_id AND key_value = p_key_value
      FOR UPDATE;

@@ -159,6 +159,55 @@ describe('isolate and share under concurrent writes', () => {
   });
 });
 
+describe('the lock of the switch on the routing view', () => {
+  it('locks the view alone: waits for a routed insert under way, holds new ones until it commits, locks no other key', async () => {
+    const t = await sharedTable('i_view_lock');
+    const inserting = await app.connect();
+    const switching = await db.connect();
+    const later = await app.connect();
+    try {
+      // A routed insert of a new pooled key, its transaction open: the switch waits for it.
+      await inserting.query('BEGIN');
+      await inserting.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (12, 'under way')`);
+      await switching.query('BEGIN');
+      await switching.query(`SET LOCAL lock_timeout = '300ms'`);
+      await expect(
+        switching.query(`SELECT * FROM partwise.key_isolate_switch($1, '12')`, [t.configId]),
+      ).rejects.toMatchObject({ code: '55P03' });
+      await switching.query('ROLLBACK');
+      await inserting.query('COMMIT');
+
+      await switching.query('BEGIN');
+      await switching.query(`SELECT * FROM partwise.key_isolate_switch($1, '12')`, [t.configId]);
+      // The switch's transaction holds no lock on the partition of key 1 (LOCK
+      // TABLE on the view would lock every partition below it).
+      const { rows: own } = await switching.query(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'
+            AND relation IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'i_view_lock_customer_id_1'::regclass
+                             UNION ALL SELECT 'i_view_lock_customer_id_1'::regclass)`,
+      );
+      expect(own).toEqual([{ n: 0 }]);
+      // A new routed insert of the key waits for the switch, then reads the key as it left it.
+      const { rows: pids } = await later.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const waiting = later.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (12, 'after')`);
+      for (;;) {
+        // pg_locks, not pg_stat_activity: the owner does not see another role's wait events.
+        const blocked = await db.query(`SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted`, [pids[0]!.pid]);
+        if (blocked.length > 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await switching.query('COMMIT');
+      await waiting;
+      expect(await db.query(`SELECT payload FROM i_view_lock_customer_id_12 ORDER BY payload`)).toEqual([
+        { payload: 'after' },
+        { payload: 'under way' },
+      ]);
+    } finally {
+      await Promise.all([inserting.end(), switching.end(), later.end()]);
+    }
+  });
+});
+
 describe('the lock window of isolate', () => {
   /** The pool leaves PostgreSQL scans while the switch attaches the key's partition (its DEBUG1 messages). */
   async function switchScans(t: RoutedTable, key: string): Promise<{ verified: string[]; implied: string[] }> {

@@ -44,10 +44,12 @@ export async function poolFacts(db: Queryable, installSchema: string, facts: Key
   };
 }
 
+// The view alone (a change of owner to the one it has): LOCK TABLE on it would
+// lock every partition too (see key_routing_locks in 18_key_isolate.sql).
 const viewLock = (facts: KeyFacts, held: string): LockStep => ({
   relation: `${qualified(facts.config.schema, facts.config.table)} (the routing view)`,
-  mode: 'SHARE',
-  held: `${held}; waits for the routed inserts under way, and new inserts of every key wait for it`,
+  mode: 'ACCESS EXCLUSIVE',
+  held: `${held}; waits for the routed inserts under way, and new inserts and reads through the view wait for it (the view alone is locked, not the tables it reads)`,
 });
 
 export function isolatePlan(facts: KeyFacts, pool: PoolFacts): Pick<KeyPlan, 'steps' | 'ddl' | 'locks' | 'notes'> {

@@ -8,6 +8,7 @@ import type { KeyActionKind, KeyActionOptions, KeyActionResult, KeyPlan, KeyProg
 import type { TableName } from '../../../shared/identifiers.js';
 import { countOf, formatBytes } from '../../../shared/text.js';
 import { PartwiseError } from '../../db/errors.js';
+import { ident } from '../../db/sql.js';
 import { install } from '../../install/install.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions } from '../locks.js';
 import { findManagedTable } from '../maintain.js';
@@ -220,6 +221,11 @@ export async function runKeyAction(
   try {
     await install(client, run.installSchema);
     const config = await findManagedTable(client, run.installSchema, table);
+    // Before the facts, which read a routed table's tree: see refuse_unfinished_uninstall.
+    await client.query(`SELECT ${ident(run.installSchema)}.refuse_unfinished_uninstall($1, $2)`, [
+      config.configId,
+      `partwise key ${action}`,
+    ]);
     const facts = await keyFacts(client, run.installSchema, config, keyValue);
     // Validates the action against the key (a dropped key, a missing limit) before anything is written.
     const plan = planKeyAction(
