@@ -5,8 +5,10 @@
 // provisioning, the copy and the indexes work in groups within the lock
 // budget, the catch-up's replay prunes to a batch's keys, the key guard is
 // made on each level-1 partition as it is created (its leaves get the clones),
-// the swap's change capture sits on the partitioned table alone, and uninstall
-// drops the guards a group of keys per transaction. This file runs its own server with the
+// the swap's change capture sits on the partitioned table alone, uninstall
+// drops the guards a group of keys per transaction, key share and isolate lock
+// the routing view alone (not the tree below it), and maintenance reads a
+// large pool of small keys a group of leaves per transaction. This file runs its own server with the
 // defaults (and the same fsync-less settings as the other throwaway
 // clusters), as a non-superuser owner. Rows are few (one per bucket) so that
 // the tree is quick to build: the figures in the README come from this file.
@@ -372,5 +374,30 @@ describe('20,000 leaves with the default lock table', () => {
         )
       ).rows,
     ).toEqual([{ key_value: '10', n: 4 }]);
+
+    // Still weak, measured: uninstall drops the pool's key guard with its
+    // clones on every pool leaf in one transaction (the pool is one batch).
+    // Counted in a transaction rolled back: the lock table entries it takes.
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows: pools } = await client.query<{ pool: string }>(
+        `SELECT pool_partition::text AS pool FROM partwise.key_pool WHERE config_id = $1`,
+        [configId],
+      );
+      await client.query(`DROP TRIGGER partwise_key_guard ON ${pools[0]!.pool}`);
+      const { rows: held } = await client.query<{ relations: number; objects: number }>(
+        `SELECT count(*) FILTER (WHERE locktype = 'relation')::int AS relations,
+                count(*) FILTER (WHERE locktype = 'object')::int AS objects
+           FROM pg_locks WHERE pid = pg_backend_pid()`,
+      );
+      expect(held[0]!.relations).toBeGreaterThan(leaves[0]!.n);
+      console.info(
+        `pool of ${leaves[0]!.n} buckets: dropping its key guard (uninstall's batch for the pool) takes ${held[0]!.relations} relation and ${held[0]!.objects} object locks in one transaction`,
+      );
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   }, 600_000);
 });
