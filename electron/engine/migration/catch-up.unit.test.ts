@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { convergesSoon, registryFitsSwap, stalled } from './catch-up.js';
+import { convergesSoon, registryFitsSwap, registryPauseBatch, stalled } from './catch-up.js';
+import { registryLogAnalyzeDue } from './unique-registry.js';
 
 describe("the catch-up's judgment that the writes outrun the appliers", () => {
   /** Samples every 250 ms from 0, with the backlogs given. */
@@ -50,5 +51,66 @@ describe("the hand-over's judgment of the unique registries' log", () => {
 
   it('does not hand over on a sample taken before the registries were built', () => {
     expect(registryFitsSwap(at(undefined), 10_000)).toBe(false);
+  });
+});
+
+describe("the pause logic's judgment of the unique registries' log", () => {
+  /** Samples every 250 ms from 0, a change log that fits, and the registries' backlogs given (undefined: not built). */
+  const registry = (...backlogs: (number | undefined)[]) =>
+    backlogs.map((registryBacklog, i) => ({ at: i * 250, applied: 0, backlog: 0, registryBacklog }));
+
+  it('finds it stalled half a second in when it has not fallen, as the change log', () => {
+    expect(stalled(registry(40_000, 41_000))).toBe(false);
+    expect(stalled(registry(40_000, 41_000, 42_000), 'registryBacklog')).toBe(true);
+    expect(stalled(registry(40_000, 20_000, 10_000), 'registryBacklog')).toBe(false);
+  });
+
+  it('has no trend before the registries were built', () => {
+    expect(stalled(registry(undefined, undefined, 42_000), 'registryBacklog')).toBe(false);
+    expect(stalled(registry(undefined, 41_000, 42_000, 43_000), 'registryBacklog')).toBe(true);
+  });
+
+  it('shortens the gap while it would not be gone within 3 s at the pace of the last pause and gap', () => {
+    const [before, after] = registry(30_000, 29_000);
+    expect(convergesSoon(before!, after!, 'registryBacklog')).toBe(false);
+    const [from, to] = registry(30_000, 10_000);
+    expect(convergesSoon(from!, to!, 'registryBacklog')).toBe(true);
+    expect(convergesSoon(registry(undefined)[0]!, to!, 'registryBacklog')).toBe(false);
+  });
+});
+
+describe("the unique registries' sync in a pause of the writers", () => {
+  const context = { options: { registrySyncBatch: 10_000 } } as Parameters<typeof registryPauseBatch>[0];
+  const at = (registryBacklog?: number) => ({ at: 0, applied: 0, backlog: 0, registryBacklog });
+
+  it('syncs nothing while the log is empty or the registries are not built', () => {
+    expect(registryPauseBatch(context, at(0), { perMs: 50, analyzed: null }, 400)).toBe(0);
+    expect(registryPauseBatch(context, at(undefined), { perMs: 50, analyzed: null }, 400)).toBe(0);
+  });
+
+  it('takes what half the time left syncs at the last pace, at most the whole log', () => {
+    // 50 entries per ms, 400 ms left: 10,000.
+    expect(registryPauseBatch(context, at(80_000), { perMs: 50, analyzed: null }, 400)).toBe(10_000);
+    expect(registryPauseBatch(context, at(80_000), { perMs: 50, analyzed: null }, 40)).toBe(1_000);
+    expect(registryPauseBatch(context, at(3_000), { perMs: 50, analyzed: null }, 400)).toBe(3_000);
+    // Below the log's size too, the rest of a pause still syncs an entry at a time.
+    expect(registryPauseBatch(context, at(3_000), { perMs: 0.001, analyzed: null }, 10)).toBe(1);
+  });
+
+  it('takes one batch of the sync outside pauses while no pace was measured', () => {
+    expect(registryPauseBatch(context, at(80_000), { perMs: null, analyzed: null }, 400)).toBe(10_000);
+  });
+});
+
+describe("the steering's ANALYZE of the unique registries' log", () => {
+  it('is done first, then when the log doubled or halved by more than 1,000 entries', () => {
+    expect(registryLogAnalyzeDue(null, 0)).toBe(true);
+    expect(registryLogAnalyzeDue(700_000, 3_000)).toBe(true);
+    expect(registryLogAnalyzeDue(3_000, 7_000)).toBe(true);
+    expect(registryLogAnalyzeDue(3_000, 5_000)).toBe(false);
+    expect(registryLogAnalyzeDue(40_000, 25_000)).toBe(false);
+    // A few hundred entries either way plan alike.
+    expect(registryLogAnalyzeDue(0, 900)).toBe(false);
+    expect(registryLogAnalyzeDue(900, 0)).toBe(false);
   });
 });

@@ -370,11 +370,14 @@ export const REGISTRY_SYNC_BATCH = 10_000;
  * were applied (writers may log as fast as it applies), or, given `forMs`,
  * after the first batch that ends past it (the catch-up's steering
  * connection, which must keep sampling). Returns the entries consumed.
+ * `analyze` false skips the log's ANALYZE: the catch-up's steering, which
+ * syncs a slice at a time, has it done only when the log's size changed
+ * enough since the last one to plan otherwise (registryLogAnalyzeDue).
  */
 export async function syncRegistries(
   context: TargetContext,
   client: pg.ClientBase,
-  { forMs = Infinity }: { forMs?: number } = {},
+  { forMs = Infinity, analyze = true }: { forMs?: number; analyze?: boolean } = {},
 ): Promise<number> {
   const { target, sql, options, reporter } = context;
   const log = target.saved.registryLog;
@@ -390,7 +393,7 @@ export async function syncRegistries(
   // sync held its lock for seconds. ANALYZE of the log: 50 to 100 ms. Here,
   // not in the swap's transaction: an autovacuum of the log would make it
   // wait under the lock, and the last sync's statistics serve the swap.
-  await client.query(`ANALYZE ${sql.install}.${ident(log)}`);
+  if (analyze) await client.query(`ANALYZE ${sql.install}.${ident(log)}`);
   const pending = await pendingRegistryEntries(context, client);
   const batch = options.registrySyncBatch;
   let entries = 0;
@@ -421,6 +424,25 @@ export async function syncRegistries(
   }
 }
 
+/** Below this difference in entries, the registries' log's statistics are left as they are. */
+const ANALYZE_MIN_CHANGE = 1_000;
+
+/**
+ * The registries' log holds `entries` now and `analyzed` at its last ANALYZE
+ * (null: none yet by this caller): worth analyzing again when it doubled or
+ * halved since, by more than ANALYZE_MIN_CHANGE entries. The statistics that
+ * made every sync hash over full scans were those of a log hundreds of times
+ * its size; an ANALYZE before every slice of the catch-up's steering (30 to
+ * 50 ms each, in slices of 250 ms: 187 to 297 ms of 3.4 to 4.2 s of syncs,
+ * 5 to 9%, in catch-up-load.db.test.ts on 18) bought nothing between such
+ * changes.
+ */
+export function registryLogAnalyzeDue(analyzed: number | null, entries: number): boolean {
+  if (analyzed === null) return true;
+  if (Math.abs(entries - analyzed) <= ANALYZE_MIN_CHANGE) return false;
+  return entries > 2 * analyzed || 2 * entries < analyzed;
+}
+
 /** One batch of the registries' sync, in a transaction of its own; returns the entries it consumed. */
 async function syncBatch(context: TargetContext, client: pg.ClientBase, log: string, batch: number): Promise<number> {
   return inTransaction(
@@ -434,6 +456,29 @@ async function syncBatch(context: TargetContext, client: pg.ClientBase, log: str
     },
     'BEGIN ISOLATION LEVEL REPEATABLE READ',
   );
+}
+
+/**
+ * In the caller's transaction, with the original table locked against
+ * writers (the swap; a pause of the catch-up): the first `limit` entries of
+ * the registries' log (all of them given null), applied and consumed. No
+ * REPEATABLE READ needed: once the lock is granted no transaction that wrote
+ * the table or the log is in flight, and none starts until the caller
+ * commits, so every statement of the sync, each with its own snapshot taken
+ * since the lock, sees the same table and log. Returns the entries consumed.
+ */
+export async function syncLockedRegistries(
+  context: TargetContext,
+  client: pg.ClientBase,
+  limit: number | null,
+): Promise<number> {
+  const log = context.target.saved.registryLog;
+  if (!log) return 0;
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT ${context.sql.install}.sync_unique_registries($1, $2, $3) AS n`,
+    [context.target.configId, log, limit],
+  );
+  return Number(rows[0]!.n);
 }
 
 /** Entries in the registries' log, not yet synced (0 without one). */
@@ -450,10 +495,7 @@ export async function enforceRegistries(context: TargetContext, client: pg.Clien
   const { target, sql } = context;
   if (!target.saved.registries?.length) return;
   if (target.saved.registryLog) {
-    await client.query(`SELECT ${sql.install}.sync_unique_registries($1, $2)`, [
-      target.configId,
-      target.saved.registryLog,
-    ]);
+    await syncLockedRegistries(context, client, null);
     await stopRegistryLog(context, client);
   }
   await client.query(`SELECT ${sql.install}.install_unique_triggers($1, true)`, [target.configId]);
