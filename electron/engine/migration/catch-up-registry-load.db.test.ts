@@ -14,8 +14,9 @@
 // ways), and the registry must then hold exactly the table's keys. They
 // start with the catch-up, so that the registries' first sync (an entry per
 // transaction too, before the steering may pause anyone) is short.
-// Without the fix the cap was reached (4,000 commits then: 22 s on 18, 20.5 s
-// on 13); with it the swap came after 1,300 to 2,200.
+// Without the fix the cap was reached in every run (at 4,000 commits: 22 s
+// on 18, 20.5 s on 13; at 6,000: 18 s on 18); with it the swap came after
+// 1,300 to 2,200 commits.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { RunEvent } from '../../../shared/progress.js';
