@@ -10,6 +10,7 @@ import type { TableName } from '../../shared/identifiers.js';
 import type { Reporter } from './reporter.js';
 import { inLockingTransaction, DEFAULT_LOCK_RETRY } from './locks.js';
 import { install } from '../install/install.js';
+import { connectWithDefaults } from './session-defaults.js';
 
 export interface ManagedConfig {
   configId: number;
@@ -60,7 +61,7 @@ export interface MaintainOptions {
 
 /** Upgrades an older installation before work that calls its functions (a newer one is refused). */
 async function installOn(pool: pg.Pool, installSchema: string): Promise<void> {
-  const client = await pool.connect();
+  const client = await connectWithDefaults(pool);
   try {
     await install(client, installSchema);
   } finally {
@@ -84,7 +85,7 @@ export async function maintainTable(
     [configId],
   );
   const findings: MaintenanceFinding[] = [];
-  const client = await pool.connect();
+  const client = await connectWithDefaults(pool);
   try {
     // The pool of small keys first (a table whose small keys share).
     findings.push(...(await maintainPool(client, schema, configId, options)));
@@ -216,7 +217,7 @@ async function recordFindings(
 
 /** Rebuilds the routing view and trigger from the partitioned table's current columns (after ALTER TABLE). */
 export async function refreshRouting(pool: pg.Pool, installSchema: string, configId: number): Promise<void> {
-  const client = await pool.connect();
+  const client = await connectWithDefaults(pool);
   try {
     await install(client, installSchema);
     await inLockingTransaction(client, DEFAULT_LOCK_RETRY, async () => {

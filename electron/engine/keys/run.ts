@@ -29,6 +29,7 @@ import { KeyJournal } from './journal.js';
 import { isolatedMoveFacts, moveFacts, moveKey, pooledKeyIn } from './move.js';
 import { isolateKey, poolFacts, shareKey } from './isolate.js';
 import { ISOLATING_FIRST, planKeyAction, pooledNothingToDo, type StorageFacts } from './plan.js';
+import { connectWithDefaults } from '../session-defaults.js';
 
 export interface KeyActionRunOptions {
   installSchema: string;
@@ -217,7 +218,7 @@ export async function runKeyAction(
   if (action === 'move' && !options.tablespace)
     throw new PartwiseError('invalid_input', 'a move needs a tablespace (--tablespace NAME)');
   const started = Date.now();
-  const client = await pool.connect();
+  const client = await connectWithDefaults(pool);
   try {
     await install(client, run.installSchema);
     const config = await findManagedTable(client, run.installSchema, table);

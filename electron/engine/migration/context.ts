@@ -7,6 +7,7 @@ import type { LockRetryOptions } from '../locks.js';
 import type { Reporter } from '../reporter.js';
 import type { Throttle as ThrottleSettings } from '../../../shared/throttle.js';
 import { Throttle } from './throttle.js';
+import { connectWithDefaults } from '../session-defaults.js';
 
 export interface MigrationOptions {
   /** Install schema of Partwise's SQL. */
@@ -120,7 +121,7 @@ export async function withConnections(
 ): Promise<void> {
   let failure: unknown;
   const run = async (index: number): Promise<void> => {
-    const client = await context.pool.connect();
+    const client = await connectWithDefaults(context.pool);
     let broken = false;
     // Ended by the server between statements: discarded, never an unhandled 'error' event.
     const onError = (): void => {

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { PartwiseError } from '../../db/errors.js';
 import { DEFAULT_SCHEMA, requireCurrentSql } from '../../install/install.js';
 import { Journal } from '../journal.js';
+import { connectWithDefaults } from '../session-defaults.js';
 
 /** Holds (`paused`) or lets go of a running run's copy and index work. */
 export async function pauseRun(
@@ -16,7 +17,7 @@ export async function pauseRun(
   options: { installSchema?: string } = {},
 ): Promise<void> {
   const schema = options.installSchema ?? DEFAULT_SCHEMA;
-  const client = await pool.connect();
+  const client = await connectWithDefaults(pool);
   try {
     await requireCurrentSql(client, schema);
     const journal = new Journal(schema);

@@ -33,6 +33,7 @@ import { refuseSmallPool, refuseUnservableWorkers } from '../connection-budget.j
 import { DEFAULT_CHUNK_BLOCKS } from './copy.js';
 import { REGISTRY_SYNC_BATCH } from './unique-registry.js';
 import { checkThrottle, throttleSummary } from './throttle.js';
+import { connectWithDefaults } from '../session-defaults.js';
 
 export interface EngineOptions extends Partial<Omit<MigrationOptions, 'lock'>> {
   lock?: Partial<MigrationOptions['lock']>;
@@ -127,7 +128,7 @@ async function withSession<T>(
   options: EngineOptions,
   work: (session: Session) => Promise<T>,
 ): Promise<T> {
-  const control = await pool.connect();
+  const control = await connectWithDefaults(pool);
   let broken = false;
   // A connection the server ends (a restart, pg_terminate_backend) fails the
   // statement in flight; between statements it would otherwise be an
