@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
+import { commitOnSwapWait } from '../../testing/swap-waits.js';
 
 const db = useTestDatabase('repeatable_read');
 let partwise: pg.Pool;
@@ -40,7 +41,7 @@ describe('a database that defaults to REPEATABLE READ', () => {
     expect((await writer.query(`SHOW default_transaction_isolation`)).rows).toEqual([
       { default_transaction_isolation: 'repeatable read' },
     ]);
-    let committed: Promise<unknown> | null = null;
+    const swapWait = commitOnSwapWait(writer);
     try {
       const outcome = await migrate(
         partwise,
@@ -54,14 +55,11 @@ describe('a database that defaults to REPEATABLE READ', () => {
             await writer.query(`DELETE FROM ledger WHERE id = 10`);
             await writer.query(`INSERT INTO ledger VALUES (301, 2, 'new')`);
           },
-          onEvent: (event) => {
-            if (event.type === 'log' && event.message.startsWith('swap waiting for the lock') && !committed)
-              committed = writer.query('COMMIT');
-          },
+          onEvent: swapWait.onEvent,
         },
       );
       expect(outcome.status, outcome.message).toBe('succeeded');
-      expect(committed).not.toBeNull();
+      expect(swapWait.committed()).toBe(true);
       expect(await db.query(`SELECT relkind::text AS kind FROM pg_class WHERE oid = 'ledger'::regclass`)).toEqual([
         { kind: 'v' },
       ]);

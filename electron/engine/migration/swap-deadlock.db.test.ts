@@ -18,6 +18,7 @@ import type { RunEvent } from '../../../shared/progress.js';
 import { migrate, resume } from '../index.js';
 import { useTestDatabase } from '../../testing/database.js';
 import { installPartwise } from '../../testing/fixtures.js';
+import { commitOnSwapWait } from '../../testing/swap-waits.js';
 import { DEADLOCK_ATTEMPTS } from '../locks.js';
 import { connectDeadlockSession, makeDeadlocks, type Deadlocks } from '../../testing/deadlocks.js';
 
@@ -42,7 +43,7 @@ describe("the swap's deadlock retry", () => {
     const writer = await db.connect();
     const holder = await connectDeadlockSession(db);
     let deadlocks = null as Deadlocks | null; // made in beforePhase
-    let committed: Promise<unknown> | null = null;
+    const swapWait = commitOnSwapWait(writer);
     const events: RunEvent[] = [];
     try {
       const outcome = await migrate(
@@ -68,8 +69,7 @@ describe("the swap's deadlock retry", () => {
           onEvent: (event) => {
             events.push(event);
             // The swap waits for the writer's lock: its change commits, for the swap's replay.
-            if (event.type === 'log' && event.message.startsWith('swap waiting for the lock') && !committed)
-              committed = writer.query('COMMIT');
+            swapWait.onEvent(event);
           },
         },
       );
@@ -81,7 +81,7 @@ describe("the swap's deadlock retry", () => {
       );
       await deadlocks!.stop();
       expect(deadlocks!.failures).toEqual([]);
-      expect(committed).not.toBeNull();
+      expect(swapWait.committed()).toBe(true);
       // One read let through per deadlock, and one per attempt that gave up
       // waiting (lock_timeout) first, when the read came after the swap's deadlock check.
       expect(deadlocks!.rounds()).toBeGreaterThanOrEqual(DEADLOCK_ATTEMPTS);
