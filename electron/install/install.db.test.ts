@@ -434,4 +434,85 @@ describe('bad input to the routing functions', () => {
       ]),
     ).toEqual([{ n: 0 }]);
   });
+
+  it("drops the pool's key guards a group of leaves per transaction: each pool leaf has its own", async () => {
+    const t = await createRoutedTable(db, { table: 'pooled', bucketLimit: 2 });
+    await db.query('SELECT partwise.share_small_keys($1, 100)', [t.configId]);
+    // 5 pooled keys, 10 rows: 5 pool buckets of 2, no key partition.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 5, 'r' || g FROM generate_series(1, 10) g`);
+    const guards = `SELECT c.relkind::text AS kind, count(*) FILTER (WHERE t.tgparentid = 0)::int AS own,
+                           count(*)::int AS all
+                      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                     WHERE t.tgname = 'partwise_key_guard' AND c.relname LIKE 'pooled%' GROUP BY 1 ORDER BY 1`;
+    // On each leaf ('r'), none on the pool ('p'): a guard on the pool would go
+    // with its clone on every pool leaf, in one transaction.
+    expect(await db.query(guards)).toEqual([{ kind: 'r', own: 5, all: 5 }]);
+    const [last] = await db.query<{ leaf: string }>(
+      `SELECT leaf_partition::text AS leaf FROM partwise.pool_bucket WHERE config_id = $1
+        ORDER BY leaf_partition DESC LIMIT 1`,
+      [t.configId],
+    );
+    // With a batch of 2 relations, the leaves before the one another session
+    // reads lose their guard, committed, before the call fails on it.
+    const blocker = await db.connect();
+    const caller = await db.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`LOCK TABLE ${last!.leaf} IN ACCESS SHARE MODE`);
+      await caller.query(`SET lock_timeout = '200ms'`);
+      await expect(caller.query('CALL partwise.uninstall($1, 2)', [t.configId])).rejects.toMatchObject({
+        code: '55P03',
+      });
+      await blocker.query('COMMIT');
+    } finally {
+      await blocker.end();
+      await caller.end();
+    }
+    expect(await db.query(guards)).toEqual([{ kind: 'r', own: 1, all: 1 }]);
+    await db.query('CALL partwise.uninstall($1)', [t.configId]);
+    expect(await db.query(guards)).toEqual([]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.pooled')).toEqual([{ n: 10 }]);
+  });
+
+  it('keeps the key guard on the pool of a table installed by an earlier version, and uninstalls it', async () => {
+    const t = await createRoutedTable(db, { table: 'legacy', bucketLimit: 2 });
+    await db.query('SELECT partwise.share_small_keys($1, 100)', [t.configId]);
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 3, 'r' || g FROM generate_series(1, 4) g`);
+    // As an earlier version made it: the guard on the pool, clones on its leaves.
+    const [pool] = await db.query<{ pool: string }>(
+      'SELECT pool_partition::text AS pool FROM partwise.key_pool WHERE config_id = $1',
+      [t.configId],
+    );
+    const leaves = await db.query<{ leaf: string }>(
+      'SELECT leaf_partition::text AS leaf FROM partwise.pool_bucket WHERE config_id = $1',
+      [t.configId],
+    );
+    for (const { leaf } of leaves) await db.query(`DROP TRIGGER partwise_key_guard ON ${leaf}`);
+    await db.query(
+      `CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF customer_id ON ${pool!.pool} FOR EACH ROW
+        WHEN (OLD.customer_id IS DISTINCT FROM NEW.customer_id)
+        EXECUTE FUNCTION partwise.reject_key_change('customer_id', 'public.legacy')`,
+    );
+    const guards = `SELECT c.relkind::text AS kind, count(*) FILTER (WHERE t.tgparentid = 0)::int AS own,
+                           count(*)::int AS all
+                      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                     WHERE t.tgname = 'partwise_key_guard' AND c.relname LIKE 'legacy%' GROUP BY 1 ORDER BY 1`;
+    // A new pool bucket gets the clone, and no guard of its own beside it.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (7, 'new'), (8, 'new')`);
+    expect(await db.query(guards)).toEqual([
+      { kind: 'p', own: 1, all: 1 },
+      { kind: 'r', own: 0, all: 3 },
+    ]);
+    await db.query('SELECT partwise.install_routing($1)', [t.configId]);
+    expect(await db.query(guards)).toEqual([
+      { kind: 'p', own: 1, all: 1 },
+      { kind: 'r', own: 0, all: 3 },
+    ]);
+    await expect(db.query(`UPDATE ${t.view} SET customer_id = 9 WHERE customer_id = 7`)).rejects.toMatchObject({
+      code: '0A000',
+    });
+    await db.query('CALL partwise.uninstall($1, 2)', [t.configId]);
+    expect(await db.query(guards)).toEqual([]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.legacy')).toEqual([{ n: 6 }]);
+  });
 });

@@ -272,25 +272,37 @@ COMMENT ON FUNCTION @extschema@.install_routing(int) IS
 -- (reject_key_change). It fires only for an UPDATE that names the key
 -- column, which the copy and the catch-up never do.
 --
--- It sits on each level-1 partition (and the pool), not on the partitioned
--- table. A row trigger on a partitioned table is cloned onto every partition
--- below it, and PostgreSQL lets a clone go only with the trigger it was cloned
--- from ("cannot drop trigger ... because trigger ... on table ... requires
--- it") or with its partition's detach: dropping the table's trigger locks
+-- It sits on each level-1 partition of a key and on each leaf of the pool,
+-- not on the partitioned table (nor on the pool). A row trigger on a
+-- partitioned table is cloned onto every partition below it, and PostgreSQL
+-- lets a clone go only with the trigger it was cloned from ("cannot drop
+-- trigger ... because trigger ... on table ... requires it") or with its
+-- partition's detach: dropping the table's trigger locks
 -- every partition of the tree, and each clone, in one transaction, which on a
 -- tree larger than the lock table fails with "out of shared memory" (22,001
 -- partitions take 44,002 locks). A guard per level-1 partition is cloned onto
 -- that key's leaves only, so uninstall drops them a group of keys per
--- transaction, and creating one locks only the new partition. Tables
--- migrated before this kept the guard on the partitioned table: their new
--- partitions get its clone, and guard_level_one leaves them alone.
+-- transaction, and creating one locks only the new partition. The pool is
+-- a partitioned table too, whose leaves are its buckets: a guard on it would
+-- be cloned onto every pool leaf, and dropping it would lock the pool's
+-- thousands of leaves and their clones in one transaction (2,408 entries of
+-- the lock table for 1,200 buckets; out of shared memory once they outgrow
+-- what the lock table has free), so each pool leaf carries a guard of its own
+-- (guard_level_one), made with the leaf, that uninstall drops in its batches
+-- like a key's. Tables migrated before this kept the guard on the
+-- partitioned table, or on the pool: their new partitions get its clone, and
+-- guard_level_one leaves them alone.
 
--- guard_level_one(config, level-1 partition): the key guard on one level-1
--- partition (or the pool), made as the partition is created (ensure_key,
--- create_level_one_partitions, key isolate, the pool); its leaves get clones
--- as they are created. Nothing when it has one, or when the partitioned
--- table has the guard (their clones reach every partition).
--- Locks: SHARE ROW EXCLUSIVE on the partition and the leaves it has (none,
+-- guard_level_one(config, relation): the key guard on one level-1
+-- partition of a key, or on one pool leaf (never the pool), made as it is
+-- created (ensure_key, create_level_one_partitions, key isolate;
+-- create_key_pool, ensure_pool_bucket, provision_pool_buckets); a key's
+-- leaves get clones as they are created. Nothing when it has one (its own,
+-- or the clone of a guard on the partitioned table or on the pool, which
+-- tables installed by an earlier version keep; a clone has the same name),
+-- or when the partitioned table has the guard (their clones reach every
+-- partition).
+-- Locks: SHARE ROW EXCLUSIVE on the relation and the leaves it has (none,
 -- when it was just created), only when the guard is missing.
 CREATE OR REPLACE FUNCTION @extschema@.guard_level_one(p_config_id int, p_level_one regclass)
 RETURNS void
@@ -313,12 +325,13 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.guard_level_one(int, regclass) IS
-  'Creates the key guard on one level-1 partition of a managed table, when it is missing.';
+  'Creates the key guard on one level-1 partition or pool leaf of a managed table, when it is missing.';
 
--- install_key_guard(config): the key guard on every level-1 partition that
--- lacks one (a partition attached by hand; routing installed over a tree
--- Partwise did not make). A migration's partitions each get theirs as they
--- are created, so on its tree this finds none missing.
+-- install_key_guard(config): the key guard on every level-1 partition of a
+-- key and every pool leaf that lacks one (a partition attached by hand;
+-- routing installed over a tree Partwise did not make). A migration's
+-- partitions each get theirs as they are created, so on its tree this finds
+-- none missing. The pool itself gets none (see above).
 -- Locks: those of guard_level_one, for each partition missing the guard.
 CREATE OR REPLACE FUNCTION @extschema@.install_key_guard(p_config_id int)
 RETURNS void
@@ -328,11 +341,12 @@ AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_parted regclass := format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass;
+  v_pool regclass := (SELECT p.pool_partition FROM @extschema@.key_pool p WHERE p.config_id = p_config_id);
   v_level_one regclass;
 BEGIN
   FOR v_level_one IN
     SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
-     WHERE i.inhparent = v_parted
+     WHERE ((i.inhparent = v_parted AND i.inhrelid IS DISTINCT FROM v_pool) OR i.inhparent = v_pool)
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                         WHERE t.tgrelid = i.inhrelid AND t.tgname = 'partwise_key_guard')
      ORDER BY i.inhrelid
@@ -342,7 +356,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.install_key_guard(int) IS
-  'Creates the key guard on each level-1 partition of a managed table that lacks it.';
+  'Creates the key guard on each level-1 partition and pool leaf of a managed table that lacks it.';
 
 -- routing_insert_sql: the routing trigger's INSERT of one row into the
 -- partitioned table, in its three forms by what the inserting role may read

@@ -144,9 +144,12 @@ $$;
 COMMENT ON FUNCTION @extschema@.uninstall_lock_budget() IS
   'Relations one transaction of uninstall locks at most: an eighth of the lock table.';
 
--- guarded_partitions(config): each level-1 partition (or pool) of a table
--- holding a key guard of its own, with the relations dropping it locks (the
--- partition and its leaves). No locks (catalog reads).
+-- guarded_partitions(config): each level-1 partition, pool leaf (or pool,
+-- as installed by an earlier version) of a table holding a key guard of its
+-- own, with the relations dropping it locks (the partition and its leaves; a
+-- pool leaf alone). A pool guarded as a whole is one batch with all its
+-- leaves: beyond the lock table it fails ("out of shared memory"), as its
+-- drop has to take every clone at once. No locks (catalog reads).
 CREATE OR REPLACE FUNCTION @extschema@.guarded_partitions(p_config_id int)
 RETURNS TABLE (relation regclass, relations bigint)
 LANGUAGE sql
@@ -158,16 +161,21 @@ AS $$
    WHERE tg.tgname = 'partwise_key_guard' AND tg.tgparentid = 0
      AND tg.tgrelid IN (SELECT t.level_one_partition FROM @extschema@.partition_tracker t WHERE t.config_id = p_config_id
                         UNION
-                        SELECT k.pool_partition FROM @extschema@.key_pool k WHERE k.config_id = p_config_id)
+                        SELECT k.pool_partition FROM @extschema@.key_pool k WHERE k.config_id = p_config_id
+                        UNION
+                        SELECT i.inhrelid FROM @extschema@.key_pool k
+                          JOIN pg_catalog.pg_inherits i ON i.inhparent = k.pool_partition
+                         WHERE k.config_id = p_config_id)
 $$;
 COMMENT ON FUNCTION @extschema@.guarded_partitions(int) IS
   'The level-1 partitions of a managed table holding a key guard of their own, with the relations each drop locks.';
 
 -- guarded_level_ones(config, budget): the next batch of partitions of a
 -- table whose key guard uninstall drops: the level-1 partitions of its keys
--- (own, pooled or detached) and its pool that hold a guard of their own (not
--- a clone), in OID order, as many as fit the budget counting each with its
--- leaves (the guard's clones), at least one; NULL when none is left.
+-- (own, pooled or detached), its pool leaves (and its pool) that hold a guard
+-- of their own (not a clone), in OID order, as many as fit the budget
+-- counting each with its leaves (the guard's clones), at least one; NULL when
+-- none is left.
 -- No locks (catalog reads).
 CREATE OR REPLACE FUNCTION @extschema@.guarded_level_ones(p_config_id int, p_budget int)
 RETURNS regclass[]

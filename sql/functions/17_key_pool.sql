@@ -69,9 +69,10 @@ BEGIN
                  (SELECT format(' TABLESPACE %I', t.spcname) FROM pg_catalog.pg_class c
                     JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = v_parent));
   EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I DEFAULT', v_parent, v_config.table_schema, v_pool);
-  PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_pool)::regclass);
   v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool, v_pool, '_' || v_config.bucket_column || '_0',
                                          '0', NULL, true, v_config.leaf_options);
+  -- On the leaf, not the pool (see guard_level_one).
+  PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass);
   EXECUTE format('CREATE SEQUENCE @extschema@.%I AS bigint START WITH 1 MINVALUE 1', v_sequence);
   -- The pool is the table's, as its other partitions (take_owner_of), when a
   -- member of the owning role makes it. Routing takes the pool's tickets as
@@ -216,9 +217,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.assign_pool_bucket(int) IS
   'Pool bucket and leaf for the next row of a pooled key.';
 
--- ensure_pool_bucket: the leaf of one pool bucket, created with the given
--- ticket range unless it exists. Locks: those of create_partition (SHARE
--- UPDATE EXCLUSIVE on the pool only).
+-- ensure_pool_bucket: the leaf of one pool bucket, with its key guard,
+-- created with the given ticket range unless it exists. Locks: those of
+-- create_partition (SHARE UPDATE EXCLUSIVE on the pool only) and
+-- guard_level_one (the new leaf).
 CREATE OR REPLACE FUNCTION @extschema@.ensure_pool_bucket(
   p_config_id int, p_bucket_id int, p_first_ticket bigint, p_capacity bigint)
 RETURNS @extschema@.pool_bucket
@@ -239,6 +241,7 @@ BEGIN
   v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool_name, v_pool_name,
                                          '_' || v_config.bucket_column || '_' || p_bucket_id,
                                          p_bucket_id::text, NULL, true, v_config.leaf_options);
+  PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass);
   INSERT INTO @extschema@.pool_bucket (config_id, bucket_id, leaf_partition, first_ticket, capacity)
   VALUES (p_config_id, p_bucket_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass, p_first_ticket, p_capacity)
   ON CONFLICT (config_id, bucket_id) DO NOTHING;

@@ -14,8 +14,8 @@
 -- with placement 'shared', unless it exists) and its buckets first .. first
 -- + count - 1, ticket ranges as the copy numbers them. Called a range per
 -- transaction: each leaf stays locked until commit.
--- Locks: those of create_key_pool (first call) and create_partition (ACCESS
--- EXCLUSIVE on the pool while a leaf is created).
+-- Locks: those of create_key_pool (first call), create_partition (ACCESS
+-- EXCLUSIVE on the pool while a leaf is created) and guard_level_one.
 CREATE OR REPLACE FUNCTION @extschema@.provision_pool_buckets(
   p_config_id int, p_threshold bigint, p_first int, p_count int)
 RETURNS regclass
@@ -37,6 +37,7 @@ BEGIN
     v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool_name, v_pool_name,
                                            '_' || v_config.bucket_column || '_' || b, b::text, NULL, false,
                                            v_config.leaf_options);
+    PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass);
     INSERT INTO @extschema@.pool_bucket (config_id, bucket_id, leaf_partition, first_ticket, capacity)
     VALUES (p_config_id, b, format('%I.%I', v_config.table_schema, v_leaf)::regclass,
             b::bigint * v_config.bucket_limit + 1, v_config.bucket_limit);
