@@ -12,8 +12,10 @@
 // synced the registries' log, with every committed row in the new table and
 // nothing else (a ledger written in the same transactions, compared both
 // ways), and the registry must then hold exactly the table's keys. They
-// start with the catch-up, so that the registries' first sync (an entry per
-// transaction too, before the steering may pause anyone) is short.
+// start with the catch-up. (The first applier also synced the whole log once
+// it had built the registries, an entry per transaction, with nobody able to
+// pause the writers: in CI on 13 the cap was reached during that sync, and
+// the steering connection now does all the syncing from the build on.)
 // Without the fix the cap was reached in every run (at 4,000 commits: 22 s
 // on 18, 20.5 s on 13; at 6,000: 18 s on 18); with it the swap came after
 // 1,300 to 2,200 commits.
@@ -127,9 +129,7 @@ describe("catch-up under writers that outrun the unique registries' sync", () =>
           workers: 2,
           registrySyncBatch: 1,
           signal: cancel.signal,
-          // From the catch-up on: what they wrote before would reach the
-          // registries in their first sync, an entry per transaction, before
-          // the steering may pause anyone.
+          // From the catch-up on, while the first applier builds the registries.
           beforePhase: async (phase) => {
             if (phase === 'catch_up') await startWriters();
           },
