@@ -69,10 +69,14 @@ export function makeDeadlocks(
     ).rows as [{ setting: string }];
     if (setting !== SESSION_DEADLOCK_TIMEOUT)
       throw new Error(`the session's deadlock_timeout is ${setting}: connect it with connectDeadlockSession`);
-    // The run's connections have the database's deadlock_timeout, as the owner's do.
-    const [{ ms }] = (await db.query<{ ms: number }>(
-      `SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`,
-    )) as [{ ms: number }];
+    // The run's connections have the database's deadlock_timeout, read on a
+    // new connection (the pool's may predate an ALTER DATABASE of the test).
+    const fresh = await db.connect();
+    const [{ ms }] = (
+      await fresh
+        .query<{ ms: number }>(`SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`)
+        .finally(() => fresh.end())
+    ).rows as [{ ms: number }];
     // Past the run's check with room to spare: a request still waiting then came too late for it.
     const lateMs = 2 * ms + 5_000;
     while (running) {
