@@ -163,7 +163,11 @@ describe('catch-up under unthrottled writers', () => {
     // Recorded, not asserted: timing is the bench's (npm run bench -- load).
     console.info(
       `catch-up under load: ${commits()} commits, longest writer wait ${Math.max(...stats.map((s) => s.longestWaitMs))} ms, ` +
-        `${events.filter((e) => e.type === 'log' && /paused writes/.test(e.message)).length} pauses`,
+        `${events.filter((e) => e.type === 'log' && /paused writes/.test(e.message)).length} pauses; ` +
+        events
+          .filter((e) => e.type === 'log' && /changes left for the swap|under the lock/.test(e.message))
+          .map((e) => (e.type === 'log' ? e.message : ''))
+          .join('; '),
     );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convergesSoon, registryFitsSwap, registryPauseBatch, stalled } from './catch-up.js';
+import { convergesSoon, endAppliersInPause, registryFitsSwap, registryPauseBatch, stalled } from './catch-up.js';
 import { registryLogAnalyzeDue } from './unique-registry.js';
 
 describe("the catch-up's judgment that the writes outrun the appliers", () => {
@@ -112,5 +112,21 @@ describe("the steering's ANALYZE of the unique registries' log", () => {
     // A few hundred entries either way plan alike.
     expect(registryLogAnalyzeDue(0, 900)).toBe(false);
     expect(registryLogAnalyzeDue(900, 0)).toBe(false);
+  });
+});
+
+describe('the appliers ended inside the pause the catch-up hands over from', () => {
+  it('are told to stop and waited for while the pause lasts', async () => {
+    const appliers = { stop: false, ended: Promise.resolve() };
+    await expect(endAppliersInPause(appliers, 400)).resolves.toBe(true);
+    expect(appliers.stop).toBe(true);
+  });
+
+  it('are waited for no longer than the pause has left: one stuck behind a session waiting for the pause does not hold it', async () => {
+    const appliers = { stop: false, ended: new Promise<void>(() => undefined) };
+    await expect(endAppliersInPause(appliers, 20)).resolves.toBe(false);
+    expect(appliers.stop).toBe(true);
+    // Nothing left of the pause: not waited for at all.
+    await expect(endAppliersInPause({ stop: false, ended: new Promise<void>(() => undefined) }, 0)).resolves.toBe(false);
   });
 });

@@ -56,6 +56,8 @@ export interface TargetContext {
   throttle: Throttle;
   /** The catch-up of this process paused the application's writes: they outran the appliers. */
   writesOutranCatchUp?: boolean;
+  /** When the catch-up handed over to the swap (Date.now()): the swap reports how long it took to get its lock after that. */
+  handedOverAt?: number;
 }
 
 export function targetContext(base: Omit<TargetContext, 'label' | 'sql' | 'workerPids' | 'throttle'>): TargetContext {

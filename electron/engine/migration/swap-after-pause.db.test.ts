@@ -95,6 +95,13 @@ describe('the changes made between the hand-over and the swap', () => {
       await holder.end();
     }
     expect(logLines(events, /pausing its writes/)).toHaveLength(1);
+    // The catch-up handed over from inside its last pause, its appliers
+    // ended while the writers still waited: the last pause says so, and no
+    // pause came after the hand-over.
+    const pausesAndHandOver = logLines(events, /paused writes|changes left for the swap/);
+    expect(pausesAndHandOver.at(-1)).toMatch(/changes left for the swap/);
+    expect(pausesAndHandOver.at(-2)).toMatch(/; handing over, the appliers (ended in it|still ending as it ended)$/);
+    expect(logLines(events, /handing over/)).toHaveLength(1);
     expect(logLines(events, /before the lock/)).toEqual([]);
     expect(appliedUnderLock(events)).toBeGreaterThanOrEqual(50);
     await expectMirrored(db, table);
