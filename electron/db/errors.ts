@@ -29,6 +29,7 @@ const KIND_BY_SQLSTATE: Record<string, ErrorKind> = {
   '55P03': 'lock_timeout', // lock_not_available
   '57014': 'cancelled', // query_canceled
   '0A000': 'blocked', // feature_not_supported
+  '25000': 'blocked', // invalid_transaction_state (require_read_committed: a call outside READ COMMITTED)
   '53200': 'blocked', // out_of_memory / shared memory (lock table)
   '08006': 'connection',
   '08001': 'connection',

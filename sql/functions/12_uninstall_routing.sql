@@ -54,6 +54,15 @@ DECLARE
   v_batch regclass[];
   v_relation regclass;
 BEGIN
+  -- stop_routing waits for the routed inserts under way (it drops the view),
+  -- then the ticket sequences and tracker rows are read and dropped: in an
+  -- older snapshot those the inserts it waited for made would be missed and
+  -- left behind (see require_read_committed). Refused rather than
+  -- set, as maintain does: on an ordinary tree the whole uninstall is the
+  -- caller's transaction, possibly a transaction block, whose isolation this
+  -- procedure cannot change. Outside a block the later transactions take the
+  -- same default_transaction_isolation as the first.
+  PERFORM @extschema@.require_read_committed(format('CALL %s.uninstall(%s)', '@extschema@'::regnamespace, p_config_id));
   PERFORM @extschema@.stop_routing(p_config_id);
   v_batched := @extschema@.uninstall_work(p_config_id) > v_budget;
   IF v_batched THEN

@@ -112,6 +112,19 @@ COMMENT ON FUNCTION @extschema@.maintain_key(int, text, numeric) IS
 -- table, one transaction per key, findings written to maintenance_finding.
 -- Call it outside a transaction block:
 --   CALL partwise.maintain(1);
+-- Each of its transactions is READ COMMITTED, whatever the session's
+-- default_transaction_isolation: maintain_key and maintain_pool_state lock
+-- the tracker's (or the pool's) row, which a routed insert opening a bucket
+-- holds, then count rows. In a snapshot taken before that wait (REPEATABLE
+-- READ, the default a DBA may give a database or role) the lock fails with a
+-- serialization error once the insert commits, and the whole run stops at
+-- that key (isolation-guard.db.test.ts). Set here rather than refused (as
+-- the key actions do, require_read_committed): maintenance runs from cron
+-- and pg_cron on databases whose default is not the program's to change,
+-- and this procedure owns its transactions. The CALL's own transaction took
+-- its snapshot with the call, so it is committed first (nothing is done
+-- yet); each COMMIT after it is followed by the setting, the first statement
+-- of the next transaction.
 CREATE OR REPLACE PROCEDURE @extschema@.maintain(p_config_id int, p_ahead numeric DEFAULT 0.8)
 LANGUAGE plpgsql
 AS $$
@@ -120,6 +133,10 @@ DECLARE
   v_buckets int[];
   v_key_rows jsonb := '{}';
 BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    COMMIT;
+    SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+  END IF;
   PERFORM @extschema@.refuse_unfinished_uninstall(p_config_id, 'maintenance');
   FOR v_buckets IN SELECT * FROM @extschema@.pool_leaf_batches(p_config_id) LOOP
     INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
@@ -128,16 +145,19 @@ BEGIN
     SELECT v_key_rows || coalesce(jsonb_object_agg(r.key_value, r.row_count + coalesce((v_key_rows ->> r.key_value)::bigint, 0)), '{}')
       INTO v_key_rows FROM @extschema@.pool_key_rows(p_config_id, v_buckets) r;
     COMMIT;
+    SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   END LOOP;
   INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
   SELECT p_config_id, f.key_value, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
     FROM @extschema@.maintain_pool_state(p_config_id, p_ahead, v_key_rows) f;
   COMMIT;
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   FOR v_key IN SELECT key_value FROM @extschema@.partition_tracker WHERE config_id = p_config_id ORDER BY key_value LOOP
     INSERT INTO @extschema@.maintenance_finding (config_id, key_value, kind, bucket_id, leaf_partition, row_count, capacity, detail)
     SELECT p_config_id, v_key, f.kind, f.bucket_id, f.leaf_partition::text, f.row_count, f.capacity, f.detail
       FROM @extschema@.maintain_key(p_config_id, v_key, p_ahead) f;
     COMMIT;
+    SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   END LOOP;
 END;
 $$;

@@ -219,6 +219,8 @@ DECLARE
   v_leaf name;
   v_locked_at timestamptz;
 BEGIN
+  -- The key's rows move after the locks: see require_read_committed.
+  PERFORM @extschema@.require_read_committed('key_isolate_switch (partwise key isolate)');
   PERFORM @extschema@.key_routing_locks(v_config, 'SHARE UPDATE EXCLUSIVE');
   EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_pool.pool_partition);
   v_locked_at := clock_timestamp();
@@ -307,6 +309,9 @@ DECLARE
   v_first bigint;
   v_locked_at timestamptz;
 BEGIN
+  -- The key's rows move after the locks, and its partition is dropped: see
+  -- require_read_committed.
+  PERFORM @extschema@.require_read_committed('key_share_switch (partwise key share)');
   PERFORM @extschema@.key_routing_locks(v_config, 'ACCESS EXCLUSIVE');
   EXECUTE format('LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE', v_pool.pool_partition);
   v_tracker := @extschema@.key_tracker_for(p_config_id, p_key_value);

@@ -40,6 +40,8 @@ DECLARE
   v_buckets text;
   v_carried text;
 BEGIN
+  -- Reads the log after the caller's locks: see require_read_committed.
+  PERFORM @extschema@.require_read_committed('carry_back_changes (a rollback)');
   EXECUTE format('SELECT count(*) FROM @extschema@.%I', p_log) INTO v_entries;
   IF v_entries = 0 THEN
     RETURN 0;

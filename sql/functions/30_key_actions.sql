@@ -159,9 +159,13 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
-  v_tracker @extschema@.partition_tracker := @extschema@.key_tracker_for(p_config_id, p_key_value);
+  v_tracker @extschema@.partition_tracker;
   v_registry @extschema@.unique_registry;
 BEGIN
+  -- Counts the rows and clears their registry entries after the lock: see
+  -- require_read_committed.
+  PERFORM @extschema@.require_read_committed('key_drop_partitions (partwise key drop)');
+  v_tracker := @extschema@.key_tracker_for(p_config_id, p_key_value);
   IF v_tracker.state <> 'dropping' OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits
                                                 WHERE inhrelid = v_tracker.level_one_partition) THEN
     RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -290,6 +294,8 @@ DECLARE
   v_source regclass;
   v_moved bigint;
 BEGIN
+  -- Picks the rows to move after the lock: see require_read_committed.
+  PERFORM @extschema@.require_read_committed('key_compact_batch (partwise key compact)');
   SELECT leaf_partition INTO v_source FROM @extschema@.partition_bucket
    WHERE config_id = p_config_id AND key_value = p_key_value AND bucket_id = p_source;
   IF v_source IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.partition_bucket
@@ -337,6 +343,8 @@ DECLARE
   v_dropped int[] := '{}';
   v_empty boolean;
 BEGIN
+  -- Decides that a leaf is empty after the lock: see require_read_committed.
+  PERFORM @extschema@.require_read_committed('key_drop_empty_buckets (partwise key compact)');
   SELECT * INTO STRICT v_tracker FROM @extschema@.partition_tracker
    WHERE config_id = p_config_id AND key_value = p_key_value;
   PERFORM @extschema@.key_refuse_pooled(v_tracker, 'compact');
