@@ -67,7 +67,7 @@ async function callWhileWriterCommits(
     const sessionPid = (session as unknown as { processID: number }).processID;
     const writerPid = (writer as unknown as { processID: number }).processID;
     let settled = false;
-    const running = session.query(call, values).then(
+    const running: Promise<Pick<Outcome, 'rows' | 'error'>> = session.query(call, values).then(
       (result) => ({ rows: result.rows as Record<string, unknown>[] }),
       (error: Outcome['error']) => ({ error }),
     );

@@ -27,17 +27,16 @@ const TABLE = `(id bigint PRIMARY KEY, tenant int NOT NULL, payload text)`;
 
 /** A statement on the subscriber's side naming the subscription, quoted by the server. */
 async function onSubscription(template: string, ...values: string[]): Promise<void> {
-  const [statement] = await db.admin.query<{ sql: string }>(`SELECT format($1::text, VARIADIC ARRAY[$2::text] || $3::text[]) AS sql`, [
-    template,
-    SUBSCRIPTION,
-    values,
-  ]);
+  const [statement] = await db.admin.query<{ sql: string }>(
+    `SELECT format($1::text, VARIADIC ARRAY[$2::text] || $3::text[]) AS sql`,
+    [template, SUBSCRIPTION, values],
+  );
   await db.admin.query(statement!.sql);
 }
 
 /** Until `check` holds (30 s at most): the apply worker replicates on its own schedule. */
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (const started = Date.now(); !(await check()); ) {
+  for (const started = Date.now(); !(await check());) {
     if (Date.now() - started > 30_000) throw new Error(`not within 30 s: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -63,7 +62,10 @@ beforeAll(async () => {
   await installPartwise(db);
   // Made by the cluster's superuser (CREATE SUBSCRIPTION needs it before 16),
   // enabled: its worker runs. (A slot's name allows no space.)
-  await onSubscription(`CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION feed WITH (slot_name = events_feed)`, publisher.url());
+  await onSubscription(
+    `CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION feed WITH (slot_name = events_feed)`,
+    publisher.url(),
+  );
   await source.query(`INSERT INTO other VALUES (1, 1, 'before the migration')`);
   await eventually(
     async () => (await db.query(`SELECT 1 FROM other WHERE id = 1`)).length === 1,

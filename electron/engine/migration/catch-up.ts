@@ -613,10 +613,7 @@ async function pauseWriters(
  * waiting for a session that waits for this pause's lock (a DBA's, say)
  * cannot hold it forever. Resolves true when they all ended in time.
  */
-export async function endAppliersInPause(
-  appliers: Pick<Appliers, 'stop' | 'ended'>,
-  leftMs: number,
-): Promise<boolean> {
+export async function endAppliersInPause(appliers: Pick<Appliers, 'stop' | 'ended'>, leftMs: number): Promise<boolean> {
   appliers.stop = true;
   if (!appliers.ended) return true;
   if (leftMs <= 0) return false;

@@ -127,6 +127,8 @@ describe('the appliers ended inside the pause the catch-up hands over from', () 
     await expect(endAppliersInPause(appliers, 20)).resolves.toBe(false);
     expect(appliers.stop).toBe(true);
     // Nothing left of the pause: not waited for at all.
-    await expect(endAppliersInPause({ stop: false, ended: new Promise<void>(() => undefined) }, 0)).resolves.toBe(false);
+    await expect(endAppliersInPause({ stop: false, ended: new Promise<void>(() => undefined) }, 0)).resolves.toBe(
+      false,
+    );
   });
 });

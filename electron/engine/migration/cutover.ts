@@ -186,7 +186,9 @@ async function swapTransaction(context: TargetContext, control: pg.ClientBase): 
       // From the catch-up's hand-over to the lock, the application writes
       // unpaused: what it writes meanwhile is applied under the lock.
       const sinceHandOver =
-        context.handedOverAt === undefined ? '' : `, the lock taken ${lockedAt - context.handedOverAt} ms after the catch-up handed over`;
+        context.handedOverAt === undefined
+          ? ''
+          : `, the lock taken ${lockedAt - context.handedOverAt} ms after the catch-up handed over`;
       reporter.log(
         'info',
         `swapped in ${Date.now() - lockedAt} ms under the lock (${Date.now() - started} ms with waiting${sinceHandOver})`,
