@@ -109,6 +109,25 @@ async function mostLocksHeld<T>(
   }
 }
 
+/**
+ * The most relations dropping one of a table's row triggers named `trigger`
+ * locks: the relation it sits on and every partition below it (each holds a
+ * clone, which goes with it). Read from the catalog, so deterministic where
+ * sampling misses a short transaction; no locks.
+ */
+async function largestTriggerDrop(trigger: string, table: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `WITH RECURSIVE tree AS (
+       SELECT t.tgrelid AS top, t.tgrelid AS rel FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE t.tgname = $1 AND t.tgparentid = 0 AND c.relname LIKE $2
+       UNION ALL
+       SELECT tree.top, i.inhrelid FROM tree JOIN pg_inherits i ON i.inhparent = tree.rel)
+     SELECT coalesce(max(n), 0)::int AS n FROM (SELECT top, count(*) AS n FROM tree GROUP BY top) x`,
+    [trigger, `${table}%`],
+  );
+  return rows[0]!.n;
+}
+
 function swapMs(events: RunEvent[]): number | null {
   for (const event of events) {
     const found = event.type === 'log' ? /swapped in (\d+) ms under the lock/.exec(event.message) : null;
@@ -131,7 +150,8 @@ describe('20,000 leaves with the default lock table', () => {
     await pool.query(`CREATE TABLE big (id bigserial PRIMARY KEY, tenant int NOT NULL, body text)`);
     await pool.query(`CREATE INDEX ON big (body)`);
     await pool.query(`INSERT INTO big (tenant, body) SELECT 1 + g % 2000, 'b' || g FROM generate_series(1, 20000) g`);
-    // Per bucket: a registry's row trigger would lock every partition at once.
+    // Per bucket: with a unique registry the plan refuses a tree larger than
+    // the lock table (partitionTreeIssue); the uninstall below adds one.
     const target = {
       schema: 'public',
       table: 'big',
@@ -259,12 +279,43 @@ describe('20,000 leaves with the default lock table', () => {
     ).toEqual([{ n: 12 }]);
   }, 600_000);
 
-  it('uninstalls it a group of keys per transaction: no guard, counter or metadata left, every row there', async () => {
+  it('uninstalls it a group of keys per transaction: no guard, registry, counter or metadata left, every row there', async () => {
     const { rows: configs } = await pool.query<{ id: number }>(
       `SELECT config_id AS id FROM partwise.partition_config WHERE table_name = 'big'`,
     );
     expect(configs).toHaveLength(1);
     const configId = configs[0]!.id;
+    // A unique registry keeping id unique across the table, its triggers made
+    // as the run makes them (the functions and the statement triggers, then
+    // the row trigger a group of level-1 partitions per transaction), then
+    // enforced as at the swap. Empty: uninstall's locks do not depend on its
+    // rows. On the partitioned table, the row trigger (and its drop at
+    // uninstall) would lock all 22,000 partitions with their clones at once.
+    await pool.query(
+      `SELECT partwise.create_unique_registry($1, 'big_id_key', 'big_id_key_registry', 'big_id_key',
+                                             ARRAY['id']::name[], ARRAY['id']::name[], false, false, false)`,
+      [configId],
+    );
+    await pool.query(`SELECT partwise.index_unique_registry($1, 'big_id_key')`, [configId]);
+    const placingStarted = Date.now();
+    const placing = await mostLocksHeld(async () => {
+      await pool.query('SELECT partwise.install_unique_triggers($1, false)', [configId]);
+      let groups = 0;
+      while (
+        (await pool.query<{ n: number }>('SELECT partwise.place_unique_triggers($1, 800) AS n', [configId])).rows[0]!
+          .n > 0
+      )
+        groups++;
+      await pool.query('SELECT partwise.install_unique_triggers($1, true)', [configId]);
+      return groups;
+    });
+    expect(placing.full).toBe(false);
+    expect(placing.most, `held by: ${placing.mostAt}`).toBeLessThanOrEqual(1066);
+    console.info(
+      `20,000 leaves: the registry's row trigger placed in ${placing.result} groups in ${Date.now() - placingStarted} ms; at most ${placing.most} relations locked by one backend`,
+    );
+    const rowTriggers = `SELECT count(*) FILTER (WHERE tgparentid = 0)::int AS own, count(*)::int AS all
+                           FROM pg_trigger WHERE tgname = 'partwise_unique'`;
     // Each key's level-1 partition holds the key guard, its leaves the clones
     // (none on the partitioned table), each pool leaf its own: catalog reads, no locks.
     const guards = `SELECT count(*) FILTER (WHERE tgparentid = 0)::int AS own, count(*)::int AS all
@@ -279,6 +330,22 @@ describe('20,000 leaves with the default lock table', () => {
       [configId],
     );
     expect((await pool.query(guards)).rows).toEqual([{ own: 2011 + poolLeaves[0]!.n, all: 2011 + leaves[0]!.n }]);
+    // The registry's row trigger sits where the guard does.
+    expect((await pool.query(rowTriggers)).rows).toEqual([{ own: 2011 + poolLeaves[0]!.n, all: 2011 + leaves[0]!.n }]);
+    // Enforced across the keys: an id taken under one key is refused under another.
+    await pool.query(`INSERT INTO big (id, tenant, body) VALUES (1000000000, 2, 'unique')`);
+    await expect(
+      pool.query(`INSERT INTO big (id, tenant, body) VALUES (1000000000, 3, 'unique')`),
+    ).rejects.toMatchObject({ code: '23505', constraint: 'big_id_key' });
+    // Deterministic, where sampling may miss a short batch: no row trigger
+    // takes more relations with it than one batch (on the partitioned table,
+    // all 22,011), nor does any partition with its triggers (counted once per trigger).
+    expect(await largestTriggerDrop('partwise_unique', 'big')).toBeLessThanOrEqual(800);
+    const { rows: largest } = await pool.query<{ n: number }>(
+      `SELECT max(relations)::int AS n FROM partwise.guarded_partitions($1)`,
+      [configId],
+    );
+    expect(largest[0]!.n).toBeLessThanOrEqual(800);
     const { rows: sequences } = await pool.query<{ seq: string }>(
       `SELECT ticket_sequence::text AS seq FROM partwise.partition_tracker
         WHERE config_id = $1 AND ticket_sequence IS NOT NULL`,
@@ -301,6 +368,8 @@ describe('20,000 leaves with the default lock table', () => {
       { kind: 'p' },
     ]);
     expect((await pool.query(guards)).rows).toEqual([{ own: 0, all: 0 }]);
+    expect((await pool.query(rowTriggers)).rows).toEqual([{ own: 0, all: 0 }]);
+    expect((await pool.query(`SELECT to_regclass('partwise.big_id_key_registry') AS r`)).rows).toEqual([{ r: null }]);
     expect(
       (await pool.query(`SELECT count(*)::int AS n FROM partwise.partition_config WHERE config_id = $1`, [configId]))
         .rows,
@@ -315,8 +384,8 @@ describe('20,000 leaves with the default lock table', () => {
     const keys = [...Array.from({ length: 2010 }, (_, i) => i + 1), 5000, 6000, 6001, 6002, 6003, 6004];
     const counts = await rowsPerKey('big', keys);
     expect(counts.size).toBe(2016);
-    // 20,012 rows, one more of key 7 and 21 of the pooled keys.
-    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(20034);
+    // 20,012 rows, one more of key 7, 21 of the pooled keys and one of key 2.
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(20035);
   }, 600_000);
 
   it('maintains a pool of 1,200 buckets and uninstalls it a group of leaves per transaction; isolate locks every leaf', async () => {
@@ -328,16 +397,9 @@ describe('20,000 leaves with the default lock table', () => {
     );
     for (const column of ['a', 'b', 'c', 'd', 'e']) await pool.query(`CREATE INDEX ON small (${column})`);
     await pool.query(`INSERT INTO small (tenant) SELECT g % 3 FROM generate_series(1, 6) g`);
-    // Per bucket, as above: a unique registry's row trigger on the
-    // partitioned table is dropped at uninstall with its clone on every leaf
-    // at once (what the uninstall below measures is the key guards).
-    const target = {
-      schema: 'public',
-      table: 'small',
-      keyColumn: 'tenant',
-      bucketLimit: 1,
-      uniqueness: { small_pkey: 'bucket' as const },
-    };
+    // With a unique registry (id across the table), made while the tree is
+    // small: the pool's leaves made since each get its row trigger.
+    const target = { schema: 'public', table: 'small', keyColumn: 'tenant', bucketLimit: 1 };
     const outcome = await migrate(pool, [target], { workers: 1 });
     expect(outcome.status, outcome.message).toBe('succeeded');
     expect((await finalize(pool, outcome.runId)).status).toBe('finalized');
@@ -406,24 +468,28 @@ describe('20,000 leaves with the default lock table', () => {
       `pool of ${leaves[0]!.n} buckets: key isolate in ${isolated.result.durationMs} ms; at most ${isolated.most} relations locked by one backend (by: ${isolated.mostAt.replace(/\s+/g, ' ').slice(0, 160)})`,
     );
 
-    // Uninstall drops the key guard of each pool leaf (none on the pool,
-    // whose drop would take every leaf and every clone at once: 1,206
-    // relations and 1,202 trigger objects for this pool), a group of leaves
-    // per transaction.
-    const { rows: placed } = await pool.query<{ pool: number; leaves: number }>(
-      `SELECT count(*) FILTER (WHERE t.tgrelid = k.pool_partition)::int AS pool,
-              count(*) FILTER (WHERE t.tgparentid = 0 AND i.inhparent = k.pool_partition)::int AS leaves
-         FROM partwise.key_pool k, pg_trigger t LEFT JOIN pg_inherits i ON i.inhrelid = t.tgrelid
-        WHERE k.config_id = $1 AND t.tgname = 'partwise_key_guard'`,
-      [configId],
-    );
-    // (Maintenance made one bucket ahead since they were counted.)
-    expect(placed).toEqual([{ pool: 0, leaves: leaves[0]!.n + 1 }]);
+    // Uninstall drops the key guard and the registry's row trigger of each
+    // pool leaf (none on the pool or the partitioned table, whose drop would
+    // take every leaf and every clone at once: 1,206 relations and 1,202
+    // trigger objects for this pool), a group of leaves per transaction.
+    for (const trigger of ['partwise_key_guard', 'partwise_unique']) {
+      const { rows: placed } = await pool.query<{ above: number; leaves: number }>(
+        `SELECT count(*) FILTER (WHERE t.tgrelid IN (k.pool_partition, 'small_partitioned'::regclass))::int AS above,
+                count(*) FILTER (WHERE t.tgparentid = 0 AND i.inhparent = k.pool_partition)::int AS leaves
+           FROM partwise.key_pool k, pg_trigger t LEFT JOIN pg_inherits i ON i.inhrelid = t.tgrelid
+          WHERE k.config_id = $1 AND t.tgname = $2`,
+        [configId, trigger],
+      );
+      // (Maintenance made one bucket ahead since they were counted.)
+      expect(placed, trigger).toEqual([{ above: 0, leaves: leaves[0]!.n + 1 }]);
+    }
     const guards = `SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-                     WHERE t.tgname = 'partwise_key_guard' AND c.relname LIKE 'small%'`;
-    // Deterministic, where sampling may miss a short batch: no guard of the
-    // table takes more relations with it than one batch (a guard on the pool
-    // would take all 1,202).
+                     WHERE t.tgname IN ('partwise_key_guard', 'partwise_unique') AND c.relname LIKE 'small%'`;
+    // Deterministic, where sampling may miss a short batch: no guard or row
+    // trigger of the table takes more relations with it than one batch (one
+    // on the pool would take all 1,202).
+    for (const trigger of ['partwise_key_guard', 'partwise_unique'])
+      expect(await largestTriggerDrop(trigger, 'small'), trigger).toBeLessThanOrEqual(800);
     const { rows: largest } = await pool.query<{ n: number }>(
       `SELECT max(relations)::int AS n FROM partwise.guarded_partitions($1)`,
       [configId],

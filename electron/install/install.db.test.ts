@@ -9,6 +9,28 @@ import { createRoutedTable } from '../testing/fixtures.js';
 
 const db = useTestDatabase('install');
 
+/**
+ * CALL partwise.uninstall with a batch of `budget` relations while another
+ * session reads `relation`: the batches before the one that drops its
+ * triggers commit, then that one waits past lock_timeout and the call fails.
+ */
+async function uninstallStoppedAt(relation: string, configId: number, budget: number): Promise<void> {
+  const blocker = await db.connect();
+  const caller = await db.connect();
+  try {
+    await blocker.query('BEGIN');
+    await blocker.query(`LOCK TABLE ${relation} IN ACCESS SHARE MODE`);
+    await caller.query(`SET lock_timeout = '200ms'`);
+    await expect(caller.query('CALL partwise.uninstall($1, $2)', [configId, budget])).rejects.toMatchObject({
+      code: '55P03',
+    });
+    await blocker.query('COMMIT');
+  } finally {
+    await blocker.end();
+    await caller.end();
+  }
+}
+
 describe('installing the SQL infrastructure', () => {
   it('installs into its own schema, records its version, and is idempotent', async () => {
     const client = await db.connect();
@@ -368,20 +390,7 @@ describe('bad input to the routing functions', () => {
     // Another session reads the key whose guard goes last: with a batch of 3
     // relations (one key), the first five keys' guards are dropped and
     // committed, then the sixth waits past lock_timeout and the call fails.
-    const blocker = await db.connect();
-    const caller = await db.connect();
-    try {
-      await blocker.query('BEGIN');
-      await blocker.query(`LOCK TABLE ${last!.level_one} IN ACCESS SHARE MODE`);
-      await caller.query(`SET lock_timeout = '200ms'`);
-      await expect(caller.query('CALL partwise.uninstall($1, 3)', [t.configId])).rejects.toMatchObject({
-        code: '55P03',
-      });
-      await blocker.query('COMMIT');
-    } finally {
-      await blocker.end();
-      await caller.end();
-    }
+    await uninstallStoppedAt(last!.level_one, t.configId, 3);
     // Routing stopped in the first transaction: the table has its name and
     // every row, and is still listed until the job is done.
     expect(await db.query(`SELECT relkind FROM pg_class WHERE oid = 'public.halfway'::regclass`)).toEqual([
@@ -454,20 +463,7 @@ describe('bad input to the routing functions', () => {
     );
     // With a batch of 2 relations, the leaves before the one another session
     // reads lose their guard, committed, before the call fails on it.
-    const blocker = await db.connect();
-    const caller = await db.connect();
-    try {
-      await blocker.query('BEGIN');
-      await blocker.query(`LOCK TABLE ${last!.leaf} IN ACCESS SHARE MODE`);
-      await caller.query(`SET lock_timeout = '200ms'`);
-      await expect(caller.query('CALL partwise.uninstall($1, 2)', [t.configId])).rejects.toMatchObject({
-        code: '55P03',
-      });
-      await blocker.query('COMMIT');
-    } finally {
-      await blocker.end();
-      await caller.end();
-    }
+    await uninstallStoppedAt(last!.leaf, t.configId, 2);
     expect(await db.query(guards)).toEqual([{ kind: 'r', own: 1, all: 1 }]);
     await db.query('CALL partwise.uninstall($1)', [t.configId]);
     expect(await db.query(guards)).toEqual([]);
@@ -514,5 +510,189 @@ describe('bad input to the routing functions', () => {
     await db.query('CALL partwise.uninstall($1, 2)', [t.configId]);
     expect(await db.query(guards)).toEqual([]);
     expect(await db.query('SELECT count(*)::int AS n FROM public.legacy')).toEqual([{ n: 6 }]);
+  });
+
+  /** A registry keeping id unique across the table, and one keeping payload unique (deferrable), installed as at the swap. */
+  async function addRegistries(configId: number, table: string, install = true): Promise<void> {
+    for (const [key, deferrable] of [
+      ['id', false],
+      ['payload', true],
+    ] as const) {
+      const name = `${table}_${key}_key`;
+      await db.query(
+        `SELECT partwise.create_unique_registry($1, $2, $3, $2, ARRAY[$4]::name[], ARRAY['id']::name[], false, $5, false)`,
+        [configId, name, `${name}_registry`, key, deferrable],
+      );
+      await db.query('SELECT partwise.index_unique_registry($1, $2)', [configId, name]);
+    }
+    if (install) await db.query('SELECT partwise.install_unique_triggers($1, true)', [configId]);
+  }
+
+  /** Each trigger of the registries by name and the kind of relation it sits on: own ones, and all with the clones. */
+  const registryTriggers = (table: string) =>
+    db.query(
+      `SELECT t.tgname::text AS name, c.relkind::text AS kind, c.relispartition AS partition,
+              count(*) FILTER (WHERE t.tgparentid = 0)::int AS own, count(*)::int AS all
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE t.tgname LIKE 'partwise_unique%' AND c.relname LIKE $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      [`${table}%`],
+    );
+
+  it("drops a unique registry's row triggers a group of partitions per transaction: each level-1 partition and pool leaf has its own", async () => {
+    const t = await createRoutedTable(db, { table: 'registered', bucketLimit: 2 });
+    await addRegistries(t.configId, 'registered');
+    // 3 keys of their own (3 leaves each), made after the registries: each
+    // level-1 partition gets the row trigger as it is made, its leaves the clones.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 3, 'r' || g FROM generate_series(1, 18) g`);
+    // 2 pooled keys in 2 pool buckets of 2 rows.
+    await db.query('SELECT partwise.share_small_keys($1, 100)', [t.configId]);
+    await db.query(
+      `INSERT INTO ${t.view} (customer_id, payload) SELECT 10 + g % 2, 'p' || g FROM generate_series(1, 4) g`,
+    );
+    // The row trigger on each level-1 partition ('p', a partition) and pool
+    // leaf ('r' beside the key leaves' clones), none on the partitioned table
+    // or the pool; the statement triggers on the partitioned table alone
+    // (PostgreSQL does not clone them).
+    expect(await registryTriggers('registered')).toEqual([
+      { name: 'partwise_unique', kind: 'p', partition: true, own: 3, all: 3 },
+      { name: 'partwise_unique', kind: 'r', partition: true, own: 2, all: 11 },
+      { name: 'partwise_unique_deferred_delete', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique_deferred_insert', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique_deferred_update', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique_truncate', kind: 'p', partition: false, own: 1, all: 1 },
+    ]);
+    // Enforced across keys and the pool, as the clones of one trigger were.
+    const [row] = await db.query<{ id: string }>(`SELECT id::text FROM ${t.root} WHERE customer_id = 10 LIMIT 1`);
+    for (const key of [1, 11])
+      await expect(
+        db.query(`INSERT INTO ${t.view} (id, customer_id, payload) VALUES ($1, $2, 'again')`, [row!.id, key]),
+      ).rejects.toMatchObject({ code: '23505', constraint: 'registered_id_key' });
+    const [last] = await db.query<{ relation: string }>(
+      'SELECT relation::text FROM partwise.guarded_partitions($1) ORDER BY relation DESC LIMIT 1',
+      [t.configId],
+    );
+    // With a batch of 2 relations, every partition before the one another
+    // session reads loses its triggers, committed, before the call fails on it.
+    await uninstallStoppedAt(last!.relation, t.configId, 2);
+    expect(await registryTriggers('registered')).toEqual([
+      { name: 'partwise_unique', kind: 'r', partition: true, own: 1, all: 1 },
+      { name: 'partwise_unique_deferred_delete', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique_deferred_insert', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique_deferred_update', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique_truncate', kind: 'p', partition: false, own: 1, all: 1 },
+    ]);
+    // Half way, the registries enforce nothing (the end state), rather than
+    // refuse a value whose row left a partition no longer watched: the row
+    // trigger left does nothing.
+    await db.query(`DELETE FROM public.registered WHERE id = $1`, [row!.id]);
+    await db.query(`INSERT INTO public.registered (id, customer_id, payload, bucket_id) VALUES ($1, 10, 'p1', 0)`, [
+      row!.id,
+    ]);
+    await db.query('CALL partwise.uninstall($1)', [t.configId]);
+    expect(await registryTriggers('registered')).toEqual([]);
+    expect(
+      await db.query(
+        `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'partwise'::regnamespace AND proname LIKE 'unique\\_%\\_' || $1`,
+        [t.configId],
+      ),
+    ).toEqual([{ n: 0 }]);
+    expect(await db.query(`SELECT to_regclass('partwise.registered_id_key_registry') AS r`)).toEqual([{ r: null }]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.registered')).toEqual([{ n: 22 }]);
+  });
+
+  it('keeps the row trigger of a registry installed by an earlier version on the partitioned table, and uninstalls it', async () => {
+    const t = await createRoutedTable(db, { table: 'oldreg', bucketLimit: 2 });
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 2, 'r' || g FROM generate_series(1, 4) g`);
+    await addRegistries(t.configId, 'oldreg');
+    // As an earlier version made it: the row trigger on the partitioned table, clones on every partition.
+    const level = await db.query<{ relation: string }>(
+      `SELECT i.inhrelid::regclass::text AS relation FROM pg_inherits i WHERE i.inhparent = $1::regclass`,
+      [t.root],
+    );
+    for (const { relation } of level) await db.query(`DROP TRIGGER partwise_unique ON ${relation}`);
+    await db.query(
+      `CREATE TRIGGER partwise_unique AFTER INSERT OR UPDATE OF id OR DELETE ON ${t.root}
+        FOR EACH ROW EXECUTE FUNCTION partwise.unique_check_${t.configId}()`,
+    );
+    // A new key's partition gets the clone, and no trigger of its own beside it.
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (7, 'new')`);
+    await db.query('SELECT partwise.install_unique_triggers($1, true)', [t.configId]);
+    const rowTriggers = (await registryTriggers('oldreg')).filter((r) => r.name === 'partwise_unique');
+    expect(rowTriggers).toEqual([
+      { name: 'partwise_unique', kind: 'p', partition: false, own: 1, all: 1 },
+      { name: 'partwise_unique', kind: 'p', partition: true, own: 0, all: 3 },
+      { name: 'partwise_unique', kind: 'r', partition: true, own: 0, all: 3 },
+    ]);
+    const [row] = await db.query<{ id: string }>(`SELECT id::text FROM ${t.root} WHERE customer_id = 7`);
+    await expect(
+      db.query(`INSERT INTO ${t.view} (id, customer_id, payload) VALUES ($1, 1, 'again')`, [row!.id]),
+    ).rejects.toMatchObject({ code: '23505' });
+    await db.query('CALL partwise.uninstall($1, 2)', [t.configId]);
+    expect(await registryTriggers('oldreg')).toEqual([]);
+    expect(await db.query('SELECT count(*)::int AS n FROM public.oldreg')).toEqual([{ n: 5 }]);
+  });
+
+  it('gives the row trigger to a level-1 partition made while the registries are installed, whichever commits first', async () => {
+    const waitingFor = async (query: string) => {
+      for (;;) {
+        const found = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
+          [`${query}%`],
+        );
+        if (found.length > 0) return;
+      }
+    };
+    for (const first of ['install', 'partition'] as const) {
+      const t = await createRoutedTable(db, { table: `racing_${first}`, bucketLimit: 2 });
+      await addRegistries(t.configId, `racing_${first}`, false);
+      const ownRowTrigger = async () =>
+        db.query(
+          `SELECT count(*)::int AS n FROM pg_trigger g JOIN partwise.partition_tracker t ON t.level_one_partition = g.tgrelid
+            WHERE t.config_id = $1 AND t.key_value = '1' AND g.tgname = 'partwise_unique' AND g.tgparentid = 0`,
+          [t.configId],
+        );
+      const install = 'SELECT partwise.install_unique_triggers($1, false)';
+      const insert = `INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'one')`;
+      const maker = await db.connect();
+      const installer = await db.connect();
+      try {
+        if (first === 'install') {
+          // The install holds the partitioned table (SHARE ROW EXCLUSIVE, for
+          // its statement triggers) until it commits: key 1's partition, made
+          // after, sees the row function and gets the trigger as it is made.
+          await installer.query('BEGIN');
+          await installer.query(install, [t.configId]);
+          const making = maker.query(insert);
+          await waitingFor('INSERT INTO');
+          await installer.query('COMMIT');
+          await making;
+          expect(await ownRowTrigger(), first).toEqual([{ n: 1 }]);
+        } else {
+          // Key 1's partition, made before the row function exists, commits
+          // while the install waits for it: the groups placed after give it the trigger.
+          await maker.query('BEGIN');
+          await maker.query(insert);
+          const installing = installer.query(install, [t.configId]);
+          await waitingFor('SELECT partwise.install_unique_triggers');
+          await maker.query('COMMIT');
+          await installing;
+          expect(await ownRowTrigger(), first).toEqual([{ n: 0 }]);
+          while (
+            (await db.query<{ n: number }>('SELECT partwise.place_unique_triggers($1, 2) AS n', [t.configId]))[0]!.n
+          );
+          expect(await ownRowTrigger(), first).toEqual([{ n: 1 }]);
+        }
+      } finally {
+        await maker.end();
+        await installer.end();
+      }
+      await db.query('SELECT partwise.install_unique_triggers($1, true)', [t.configId]);
+      // Key 1's rows are registered: an id new to the table, taken again under another key.
+      await db.query(`INSERT INTO ${t.view} (id, customer_id, payload) VALUES (1000, 1, 'x')`);
+      await expect(
+        db.query(`INSERT INTO ${t.view} (id, customer_id, payload) VALUES (1000, 2, 'y')`),
+        first,
+      ).rejects.toMatchObject({ code: '23505', constraint: `racing_${first}_id_key` });
+    }
   });
 });

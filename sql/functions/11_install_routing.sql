@@ -301,9 +301,10 @@ COMMENT ON FUNCTION @extschema@.install_routing(int) IS
 -- or the clone of a guard on the partitioned table or on the pool, which
 -- tables installed by an earlier version keep; a clone has the same name),
 -- or when the partitioned table has the guard (their clones reach every
--- partition).
+-- partition). With it, the unique registries' row trigger, when the table
+-- has one (unique_row_trigger).
 -- Locks: SHARE ROW EXCLUSIVE on the relation and the leaves it has (none,
--- when it was just created), only when the guard is missing.
+-- when it was just created), only when the guard or the row trigger is missing.
 CREATE OR REPLACE FUNCTION @extschema@.guard_level_one(p_config_id int, p_level_one regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -312,20 +313,23 @@ AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-              WHERE tgrelid IN (p_level_one, to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)))
-                AND tgname = 'partwise_key_guard') THEN
-    RETURN;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                  WHERE tgrelid IN (p_level_one, to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)))
+                    AND tgname = 'partwise_key_guard') THEN
+    EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
+                   ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
+                   ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
+                   v_config.key_column, p_level_one, v_config.key_column,
+                   format('%I.%I', v_config.table_schema, v_config.table_name));
   END IF;
-  EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
-                 ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
-                 ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',
-                 v_config.key_column, p_level_one, v_config.key_column,
-                 format('%I.%I', v_config.table_schema, v_config.table_name));
+  -- The unique registries' row trigger sits where the guard does, for the
+  -- same reason (see install_unique_triggers): every path that makes a
+  -- level-1 partition or a pool leaf comes here, so none is made without it.
+  PERFORM @extschema@.unique_row_trigger(p_config_id, p_level_one);
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.guard_level_one(int, regclass) IS
-  'Creates the key guard on one level-1 partition or pool leaf of a managed table, when it is missing.';
+  'Creates the key guard (and the unique registries'' row trigger) on one level-1 partition or pool leaf of a managed table, when missing.';
 
 -- install_key_guard(config): the key guard on every level-1 partition of a
 -- key and every pool leaf that lacks one (a partition attached by hand;

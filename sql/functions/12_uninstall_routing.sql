@@ -17,14 +17,23 @@
 --   1. stop_routing, in one transaction: the view and its routing go, the
 --      partitioned table takes the application's name. From then on the
 --      table is a plain partitioned table; nothing routes into it.
---   2. the key guards of a group of level-1 partitions per transaction. A
---      guard still in place only refuses an UPDATE that changes a key (which
---      would move the row to another key's partition): stricter than the
---      end state, never a row in the wrong place.
+--      The unique registries' trigger functions do nothing from then on
+--      (relax_unique_registries: a function change, no relation locked):
+--      the end state enforces no uniqueness across the partitions, and a
+--      registry kept by some partitions and not others would refuse values
+--      that are no longer there.
+--   2. the key guards and the registries' row triggers of a group of
+--      level-1 partitions (or pool leaves) per transaction. A guard still in
+--      place only refuses an UPDATE that changes a key (which would move the
+--      row to another key's partition): stricter than the end state, never a
+--      row in the wrong place; a row trigger left does nothing.
 --   3. the ticket sequences of a group of keys per transaction (nobody takes
 --      tickets once routing is gone), the tracker forgetting each.
---   4. forget_table, in one transaction: the unique registries, the pool's
---      counter and the metadata rows.
+--   4. forget_table, in one transaction: the unique registries (with their
+--      statement triggers, on the partitioned table alone; a row trigger an
+--      earlier version put on the partitioned table goes here with its clone
+--      on every partition, see install_unique_triggers), the pool's counter
+--      and the metadata rows.
 -- p_budget overrides the batch's size in relations (smaller transactions
 -- on a busy server). When the whole of it fits one batch nothing is
 -- committed, so that on an ordinary tree it stays atomic and may run inside
@@ -33,7 +42,7 @@
 -- caller's transaction, routing's removal included, rolls back):
 --   CALL partwise.uninstall(1);
 -- Locks: those of stop_routing; then, per transaction, ACCESS EXCLUSIVE on
--- a group of level-1 partitions and their leaves (a key's leaves go
+-- a group of level-1 partitions (or pool leaves) and their leaves (a key's leaves go
 -- together: one key with more leaves than the budget is one batch alone), or
 -- on a group of ticket sequences; then those of forget_table.
 -- Until this version a function: dropped once (DROP FUNCTION IF EXISTS
@@ -53,6 +62,8 @@ DECLARE
   v_batched boolean;
   v_batch regclass[];
   v_relation regclass;
+  v_trigger name;
+  v_unique_check regprocedure := to_regprocedure(format('@extschema@.%I()', 'unique_check_' || p_config_id));
 BEGIN
   -- stop_routing waits for the routed inserts under way (it drops the view),
   -- then the ticket sequences and tracker rows are read and dropped: in an
@@ -64,6 +75,7 @@ BEGIN
   -- same default_transaction_isolation as the first.
   PERFORM @extschema@.require_read_committed(format('CALL %s.uninstall(%s)', '@extschema@'::regnamespace, p_config_id));
   PERFORM @extschema@.stop_routing(p_config_id);
+  PERFORM @extschema@.relax_unique_registries(p_config_id);
   v_batched := @extschema@.uninstall_work(p_config_id) > v_budget;
   IF v_batched THEN
     COMMIT;
@@ -72,7 +84,15 @@ BEGIN
     v_batch := @extschema@.guarded_level_ones(p_config_id, v_budget);
     EXIT WHEN v_batch IS NULL;
     FOREACH v_relation IN ARRAY v_batch LOOP
-      EXECUTE format('DROP TRIGGER partwise_key_guard ON %s', v_relation);
+      -- Its own triggers, not a clone (which goes with the trigger it was
+      -- cloned from: an earlier version's on the pool).
+      FOR v_trigger IN
+        SELECT t.tgname FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_relation AND t.tgparentid = 0
+           AND (t.tgname = 'partwise_key_guard' OR t.tgfoid = v_unique_check)
+      LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, v_relation);
+      END LOOP;
     END LOOP;
     IF v_batched THEN
       COMMIT;
@@ -141,8 +161,9 @@ COMMENT ON FUNCTION @extschema@.stop_routing(int) IS
 -- at most (a key's leaves go together, so one large key may exceed it): an
 -- eighth of the server's lock table (max_locks_per_transaction x
 -- max_connections, 800 by default). Dropping a trigger takes two entries per
--- relation (the relation and the trigger), so a batch takes a quarter of the
--- table, and the application keeps the rest. No locks.
+-- relation (the relation and the trigger; a relation losing two triggers is
+-- counted twice, see guarded_partitions), so a batch takes a quarter of the
+-- table at most, and the application keeps the rest. No locks.
 CREATE OR REPLACE FUNCTION @extschema@.uninstall_lock_budget()
 RETURNS int
 LANGUAGE sql
@@ -154,37 +175,45 @@ COMMENT ON FUNCTION @extschema@.uninstall_lock_budget() IS
   'Relations one transaction of uninstall locks at most: an eighth of the lock table.';
 
 -- guarded_partitions(config): each level-1 partition, pool leaf (or pool,
--- as installed by an earlier version) of a table holding a key guard of its
--- own, with the relations dropping it locks (the partition and its leaves; a
--- pool leaf alone). A pool guarded as a whole is one batch with all its
--- leaves: beyond the lock table it fails ("out of shared memory"), as its
--- drop has to take every clone at once. No locks (catalog reads).
+-- as installed by an earlier version) of a table holding a key guard or a
+-- unique registries' row trigger of its own, with the relations dropping
+-- them locks (the partition and its leaves; a pool leaf alone), counted once
+-- per trigger: each trigger dropped takes an entry of the lock table per
+-- relation beside the relation's own (uninstall_lock_budget). A pool
+-- guarded as a whole is one batch with all its leaves: beyond the lock table
+-- it fails ("out of shared memory"), as its drop has to take every clone at
+-- once. No locks (catalog reads).
 CREATE OR REPLACE FUNCTION @extschema@.guarded_partitions(p_config_id int)
 RETURNS TABLE (relation regclass, relations bigint)
 LANGUAGE sql
 STABLE
 AS $$
-  SELECT tg.tgrelid::regclass,
-         1 + (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = tg.tgrelid)
-    FROM pg_catalog.pg_trigger tg
-   WHERE tg.tgname = 'partwise_key_guard' AND tg.tgparentid = 0
-     AND tg.tgrelid IN (SELECT t.level_one_partition FROM @extschema@.partition_tracker t WHERE t.config_id = p_config_id
-                        UNION
-                        SELECT k.pool_partition FROM @extschema@.key_pool k WHERE k.config_id = p_config_id
-                        UNION
-                        SELECT i.inhrelid FROM @extschema@.key_pool k
-                          JOIN pg_catalog.pg_inherits i ON i.inhparent = k.pool_partition
-                         WHERE k.config_id = p_config_id)
+  SELECT r.relation::regclass,
+         (1 + (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = r.relation)) * r.triggers
+    FROM (SELECT tg.tgrelid AS relation, count(*) AS triggers
+            FROM pg_catalog.pg_trigger tg
+           WHERE (tg.tgname = 'partwise_key_guard'
+                  OR tg.tgfoid = to_regprocedure(format('@extschema@.%I()', 'unique_check_' || p_config_id)))
+             AND tg.tgparentid = 0
+             AND tg.tgrelid IN (SELECT t.level_one_partition FROM @extschema@.partition_tracker t WHERE t.config_id = p_config_id
+                                UNION
+                                SELECT k.pool_partition FROM @extschema@.key_pool k WHERE k.config_id = p_config_id
+                                UNION
+                                SELECT i.inhrelid FROM @extschema@.key_pool k
+                                  JOIN pg_catalog.pg_inherits i ON i.inhparent = k.pool_partition
+                                 WHERE k.config_id = p_config_id)
+           GROUP BY tg.tgrelid) r
 $$;
 COMMENT ON FUNCTION @extschema@.guarded_partitions(int) IS
-  'The level-1 partitions of a managed table holding a key guard of their own, with the relations each drop locks.';
+  'The level-1 partitions and pool leaves of a managed table holding a key guard or unique row trigger of their own, with the relations their drop locks (once per trigger).';
 
 -- guarded_level_ones(config, budget): the next batch of partitions of a
--- table whose key guard uninstall drops: the level-1 partitions of its keys
--- (own, pooled or detached), its pool leaves (and its pool) that hold a guard
--- of their own (not a clone), in OID order, as many as fit the budget
--- counting each with its leaves (the guard's clones), at least one; NULL when
--- none is left.
+-- table whose key guard and unique registries' row trigger uninstall drops:
+-- the level-1 partitions of its keys (own, pooled or detached), its pool
+-- leaves (and its pool) that hold one of their own (not a clone), in OID
+-- order, as many as fit the budget counting each with its leaves (the
+-- triggers' clones, see guarded_partitions), at least one; NULL when none is
+-- left.
 -- No locks (catalog reads).
 CREATE OR REPLACE FUNCTION @extschema@.guarded_level_ones(p_config_id int, p_budget int)
 RETURNS regclass[]

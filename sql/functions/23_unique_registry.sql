@@ -9,7 +9,7 @@
 -- (sync_unique_registries, in a REPEATABLE READ transaction: every row it
 -- touches is read in the snapshot in which the log was read). At the swap,
 -- with the table locked, it is synced a last time and from then on kept by
--- row triggers on the partitioned table (install_unique_triggers). The partitioned table itself is no source
+-- row triggers on its level-1 partitions and pool leaves (install_unique_triggers). The partitioned table itself is no source
 -- before the swap: it receives the logged changes key by key, in batches, so
 -- between two batches it may hold a value twice that the original never held
 -- twice at once.
@@ -401,20 +401,151 @@ $block$,
 END;
 $$;
 
--- install_unique_triggers: the partitioned table's triggers that keep its
--- registries, and their functions: a row trigger for the constraints that
--- are not deferrable, statement triggers with transition tables for the
--- deferrable ones, and one for TRUNCATE. Before the swap (p_enforce false)
--- the functions do nothing: creating a row trigger on a partitioned table
--- clones it onto every partition, which is done here, outside the swap's
--- lock, while the partitioned table only receives the logged changes and the
--- registries follow the original table. At the swap (p_enforce true; the
--- caller has synced the registries a last time with the original locked) the
--- functions get their bodies, which is all the swap's lock waits for.
+-- Where the row trigger sits. A row trigger on a partitioned table is cloned
+-- onto every partition below it, and PostgreSQL drops the clones only with it
+-- (or with their partition's detach): on the partitioned table, the
+-- registries' row trigger made uninstall drop it with every partition's clone
+-- in one transaction (two entries of the lock table per partition: out of
+-- shared memory at 20,000 leaves with the defaults). So, as the key guard
+-- (see guard_level_one), it sits on each level-1 partition of a key, whose
+-- leaves get its clone as they are created, and on each leaf of the pool,
+-- never on the partitioned table nor on the pool: uninstall drops it a group
+-- of keys (or pool leaves) per transaction, in the key guard's batches
+-- (guarded_partitions). It fires as the clones did: a row's trigger is the
+-- one on its leaf. A leaf made after the registries' triggers exist gets it
+-- with its level-1 partition (guard_level_one places both, on every path that
+-- makes a level-1 partition or a pool leaf), or as a clone of it.
+--
+-- The statement triggers (deferrable constraints, TRUNCATE) stay on the
+-- partitioned table: statement triggers are not cloned, and dropping them
+-- locks the partitioned table alone.
+--
+-- Tables migrated by an earlier version have the row trigger on the
+-- partitioned table: their new partitions get its clone, and nothing is
+-- placed beside it (unique_row_trigger leaves them alone). Their uninstall
+-- drops it as before, with every clone in one transaction
+-- (drop_unique_registries): on a tree larger than the lock table it needs a
+-- larger max_locks_per_transaction for that one transaction.
+
+-- unique_row_trigger(config, relation): the registries' row trigger on one
+-- level-1 partition of a key or one pool leaf, calling the table's row
+-- function (unique_check_<config>), when that function exists (the
+-- registries' triggers were installed: the partitions made before get it
+-- from place_unique_triggers) and neither the relation (its own, or a clone:
+-- same name) nor the partitioned table (an earlier version's) has it.
+-- Locks: SHARE ROW EXCLUSIVE on the relation and its leaves (none when it
+-- was just created), only when the trigger is missing.
+CREATE OR REPLACE FUNCTION @extschema@.unique_row_trigger(p_config_id int, p_relation regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
+  v_function regprocedure := to_regprocedure(format('@extschema@.%I()', 'unique_check_' || p_config_id));
+BEGIN
+  IF v_function IS NULL OR EXISTS (
+       SELECT 1 FROM pg_catalog.pg_trigger
+        WHERE tgrelid IN (p_relation, to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)))
+          AND tgname = 'partwise_unique') THEN
+    RETURN;
+  END IF;
+  EXECUTE format('CREATE TRIGGER partwise_unique AFTER INSERT OR UPDATE OF %s OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s',
+                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(@extschema@.unique_update_of(p_config_id)) c),
+                 p_relation, v_function);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.unique_row_trigger(int, regclass) IS
+  'Creates the unique registries'' row trigger on one level-1 partition or pool leaf, when the table''s registries have one and it is missing.';
+
+-- unique_update_of(config): the columns whose UPDATE the row trigger
+-- watches: the keys of the registries that are not deferrable, each column
+-- once. No locks.
+CREATE OR REPLACE FUNCTION @extschema@.unique_update_of(p_config_id int)
+RETURNS name[]
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(array_agg(DISTINCT k.c ORDER BY k.c), '{}')
+    FROM @extschema@.unique_registry r, unnest(r.key_columns) k(c)
+   WHERE r.config_id = p_config_id AND NOT r.is_deferrable
+$$;
+
+-- unique_trigger_missing(config): the level-1 partitions of a key and the
+-- pool leaves of a table that lack the row trigger, with the relations
+-- creating it locks (the partition and its leaves; a pool leaf alone), in
+-- OID order. The pool itself is not one. None when the table has no row
+-- function, or an earlier version's trigger on the partitioned table.
+-- No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.unique_trigger_missing(p_config_id int)
+RETURNS TABLE (relation regclass, relations bigint)
+LANGUAGE sql STABLE
+AS $$
+  WITH t AS (
+    SELECT format('%I.%I', c.table_schema, c.partitioned_table)::regclass AS parted,
+           (SELECT p.pool_partition FROM @extschema@.key_pool p WHERE p.config_id = c.config_id) AS pool
+      FROM @extschema@.partition_config c
+     WHERE c.config_id = p_config_id
+       AND to_regprocedure(format('@extschema@.%I()', 'unique_check_' || p_config_id)) IS NOT NULL)
+  SELECT i.inhrelid::regclass, 1 + (SELECT count(*) FROM pg_catalog.pg_inherits l WHERE l.inhparent = i.inhrelid)
+    FROM t JOIN pg_catalog.pg_inherits i
+      ON (i.inhparent = t.parted AND i.inhrelid IS DISTINCT FROM t.pool) OR i.inhparent = t.pool
+   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                      WHERE g.tgrelid IN (i.inhrelid, t.parted) AND g.tgname = 'partwise_unique')
+   ORDER BY i.inhrelid
+$$;
+
+-- place_unique_triggers(config, budget): the row trigger on the next group
+-- of level-1 partitions and pool leaves lacking it, as many as fit p_budget
+-- relations counting each with its leaves (at least one; all when NULL).
+-- Returns how many got it: 0 when none lacks it. The engine calls it a
+-- group per transaction once install_unique_triggers made the functions, so
+-- that no transaction locks the whole tree.
+-- Locks: those of unique_row_trigger, for each of the group.
+CREATE OR REPLACE FUNCTION @extschema@.place_unique_triggers(p_config_id int, p_budget int DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_relation regclass;
+  v_placed int := 0;
+BEGIN
+  FOR v_relation IN
+    SELECT g.relation FROM (SELECT m.relation, sum(m.relations) OVER (ORDER BY m.relation) AS upto,
+                                   row_number() OVER (ORDER BY m.relation) AS n
+                              FROM @extschema@.unique_trigger_missing(p_config_id) m) g
+     WHERE p_budget IS NULL OR g.upto <= p_budget OR g.n = 1
+     ORDER BY g.relation
+  LOOP
+    PERFORM @extschema@.unique_row_trigger(p_config_id, v_relation);
+    v_placed := v_placed + 1;
+  END LOOP;
+  RETURN v_placed;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.place_unique_triggers(int, int) IS
+  'Creates the unique registries'' row trigger on the next group of partitions lacking it; returns how many.';
+
+-- install_unique_triggers: the functions that keep a table's registries,
+-- and the triggers that call them: a row trigger for the constraints that
+-- are not deferrable (on each level-1 partition and pool leaf, see above),
+-- statement triggers with transition tables for the deferrable ones, and one
+-- for TRUNCATE, on the partitioned table. Before the swap (p_enforce false)
+-- the functions do nothing, and the row trigger is left to the caller, a
+-- group of partitions per transaction (place_unique_triggers), outside the
+-- swap's lock, while the partitioned table only receives the logged changes
+-- and the registries follow the original table; partitions made from then on
+-- get it as they are made. At the swap (p_enforce true; the caller has
+-- synced the registries a last time with the original locked) the functions
+-- get their bodies, which is all the swap's lock waits for; a partition
+-- still lacking the row trigger gets it then (none, when the caller placed
+-- them: the creating paths place it from the moment the function exists).
 -- SECURITY DEFINER with a fixed search_path: the application's roles need no
 -- rights on this schema.
--- Locks: SHARE ROW EXCLUSIVE on the partitioned table and every partition
--- when the triggers are created; giving the functions bodies takes none.
+-- Locks: SHARE ROW EXCLUSIVE on the partitioned table when its statement
+-- triggers are created; at the swap, SHARE UPDATE EXCLUSIVE on the
+-- partitioned table and the pool (below), and those of place_unique_triggers
+-- for the partitions lacking the row trigger; giving the functions bodies
+-- takes none.
 CREATE OR REPLACE FUNCTION @extschema@.install_unique_triggers(p_config_id int, p_enforce boolean)
 RETURNS void
 LANGUAGE plpgsql
@@ -426,7 +557,6 @@ DECLARE
   v_row_body text := '';
   v_statement_body text := '';
   v_truncate_body text := '';
-  v_update_of name[] := '{}';
   v_trigger record;
   v_unfilled name := (SELECT min(n) FROM @extschema@.unfilled_unique_registries(p_config_id) n);
 BEGIN
@@ -439,7 +569,6 @@ BEGIN
       v_statement_body := v_statement_body || @extschema@.unique_statement_block(v_registry);
     ELSE
       v_row_body := v_row_body || @extschema@.unique_row_block(v_config, v_registry);
-      v_update_of := v_update_of || ARRAY(SELECT c FROM unnest(v_registry.key_columns) c WHERE c <> ALL (v_update_of));
     END IF;
     v_truncate_body := v_truncate_body || format(E'\n  TRUNCATE @extschema@.%I;', v_registry.registry_table);
     IF p_enforce THEN
@@ -449,8 +578,7 @@ BEGIN
 
   FOR v_trigger IN
     SELECT * FROM (VALUES
-      ('unique_check_', v_row_body, ARRAY[format('partwise_unique AFTER INSERT OR UPDATE OF %s OR DELETE ON %s FOR EACH ROW',
-                                                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_update_of) c), v_parted)]),
+      ('unique_check_', v_row_body, ARRAY[]::text[]),
       ('unique_deferred_', v_statement_body, ARRAY[
         format('partwise_unique_deferred_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS partwise_new FOR EACH STATEMENT', v_parted),
         format('partwise_unique_deferred_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS partwise_old NEW TABLE AS partwise_new FOR EACH STATEMENT', v_parted),
@@ -473,17 +601,64 @@ $fn$, v_trigger.prefix || p_config_id, format(E'BEGIN%s\n  RETURN NULL;\nEND', C
     END LOOP;
   END LOOP;
   IF p_enforce THEN
+    -- A level-1 partition or pool leaf whose making checked for the row
+    -- function before it existed, and commits only now, would be missed:
+    -- SHARE UPDATE EXCLUSIVE waits for it (making one takes that mode or
+    -- stronger) and lets the application's reads and writes go on.
+    EXECUTE format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', v_parted);
+    IF (SELECT p.pool_partition FROM @extschema@.key_pool p WHERE p.config_id = p_config_id) IS NOT NULL THEN
+      EXECUTE format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE',
+                     (SELECT p.pool_partition FROM @extschema@.key_pool p WHERE p.config_id = p_config_id));
+    END IF;
+    PERFORM @extschema@.place_unique_triggers(p_config_id);
     UPDATE @extschema@.unique_registry SET enforced = true WHERE config_id = p_config_id;
   END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.install_unique_triggers(int, boolean) IS
-  'Creates the triggers that keep the registries of a partitioned table, inert until the swap enforces them.';
+  'Creates the functions and statement triggers that keep the registries of a partitioned table, inert until the swap enforces them (and places the row trigger where missing).';
+
+-- relax_unique_registries(config): the first step of dropping a table's
+-- registries on a live tree (uninstall): every trigger function of theirs
+-- does nothing from now on, so that the row triggers can go a group of
+-- partitions per transaction. Still enforced on some partitions and not on
+-- others, a registry would keep the entry of a row deleted from a partition
+-- whose trigger is gone, and refuse that value's insert anywhere else: a
+-- false duplicate. Not enforced at all is the end state (a plain
+-- partitioned table, unique per bucket at most). Locks: none (a function
+-- change).
+CREATE OR REPLACE FUNCTION @extschema@.relax_unique_registries(p_config_id int)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_function regprocedure;
+BEGIN
+  FOR v_function IN
+    SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace = '@extschema@'::regnamespace
+       AND p.proname IN ('unique_check_' || p_config_id, 'unique_deferred_' || p_config_id,
+                         'unique_truncate_' || p_config_id)
+  LOOP
+    EXECUTE format('CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
+                   ' SET search_path = pg_catalog, pg_temp AS %L', v_function, E'BEGIN\n  RETURN NULL;\nEND');
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.relax_unique_registries(int) IS
+  'Makes the trigger functions of a table''s unique registries do nothing (uninstall, before their triggers go).';
 
 -- drop_unique_registries: remove a table's registries, their triggers and
--- functions (a rollback, or uninstall). Locks: ACCESS EXCLUSIVE on the
--- registries; SHARE ROW EXCLUSIVE on the partitioned table and its partitions
--- to drop the triggers (a rollback drops the partitions first).
+-- functions (a rollback, or uninstall). Uninstall has dropped the row
+-- triggers of the level-1 partitions and pool leaves already, a group per
+-- transaction (guarded_partitions); what is left here is the statement
+-- triggers, and a row trigger on the partitioned table (an earlier
+-- version's: dropped with its clone on every partition, see above) or on a
+-- partition uninstall does not list (one attached by hand).
+-- Locks: ACCESS EXCLUSIVE on the registries; SHARE ROW EXCLUSIVE on each
+-- relation whose trigger it drops (with every partition of the partitioned
+-- table for an earlier version's row trigger; a rollback drops the
+-- partitions first).
 CREATE OR REPLACE FUNCTION @extschema@.drop_unique_registries(p_config_id int)
 RETURNS void
 LANGUAGE plpgsql
@@ -493,8 +668,8 @@ DECLARE
   v_trigger record;
 BEGIN
   -- The triggers are found by their functions: uninstall renames the
-  -- partitioned table before it gets here. Dropping a partitioned table's
-  -- trigger drops its clones on the partitions.
+  -- partitioned table before it gets here. A clone goes with the trigger it
+  -- was cloned from.
   FOR v_trigger IN
     SELECT t.tgname, t.tgrelid::regclass AS relation
       FROM pg_catalog.pg_trigger t
@@ -502,7 +677,7 @@ BEGIN
                          WHERE pronamespace = '@extschema@'::regnamespace
                            AND proname IN ('unique_check_' || p_config_id, 'unique_deferred_' || p_config_id,
                                            'unique_truncate_' || p_config_id))
-       AND NOT (SELECT relispartition FROM pg_catalog.pg_class WHERE oid = t.tgrelid)
+       AND t.tgparentid = 0
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', v_trigger.tgname, v_trigger.relation);
   END LOOP;

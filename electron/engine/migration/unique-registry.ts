@@ -3,12 +3,19 @@
 // registry is filled, so that nothing changed after a range's snapshot goes
 // unseen); the indexes phase fills each registry from the original table a
 // block range per short transaction, with the rows that have no log entry,
-// and creates the partitioned table's (inert) triggers; catch-up and the
-// swap apply the log; the swap gives the triggers their bodies; a
-// rollback drops it all.
+// and creates their (inert) triggers, the row trigger a group of partitions
+// per transaction; catch-up and the swap apply the log; the swap gives the
+// triggers their bodies; a rollback drops it all.
 import type pg from 'pg';
 import { ident } from '../../db/sql.js';
-import { freeRelationName, inspectTable, rowIdentity, type TableInfo } from '../catalog.js';
+import {
+  freeRelationName,
+  inspectTable,
+  leavesPerTransaction,
+  rowIdentity,
+  serverInfo,
+  type TableInfo,
+} from '../catalog.js';
 import type { JournalTarget } from '../journal.js';
 import { registryKeys } from '../uniqueness.js';
 import { countOf } from '../../../shared/text.js';
@@ -121,7 +128,7 @@ export async function buildRegistries(
       context.label,
     );
   }
-  // Inert until the swap; cloned onto every partition here rather than under its lock.
+  // Inert until the swap; placed on every partition here rather than under its lock.
   await installInertTriggers(context, control);
   // Beside the appliers the steering connection syncs the log from here on,
   // and pauses the writers when it falls behind (catch-up.ts). Synced here,
@@ -133,17 +140,21 @@ export async function buildRegistries(
 }
 
 /**
- * The registries' inert triggers on the new table. Beside the catch-up's
- * appliers, creating them (the partitioned table, then each partition) and a
- * replay batch (which may lock leaves before the partitioned table) can each
- * wait for the other: PostgreSQL ends one as a deadlock victim, its statement
- * rolled back whole. The appliers take their batch again; so does this, after
- * the same pauses, rather than fail the run.
+ * The registries' inert triggers on the new table: their functions and the
+ * statement triggers on the partitioned table, then the row trigger on each
+ * level-1 partition and pool leaf, a group per transaction within the lock
+ * budget (on the partitioned table it would lock the whole tree at once, and
+ * its drop at uninstall too: see install_unique_triggers). A partition made
+ * meanwhile gets it as it is made; the swap places any still missing.
+ * Beside the catch-up's appliers, creating them (a table, then its
+ * partitions) and a replay batch (which may lock leaves before their parent)
+ * can each wait for the other: PostgreSQL ends one as a deadlock victim, its
+ * statement rolled back whole. The appliers take their batch again; so does
+ * this, after the same pauses, rather than fail the run.
  */
 async function installInertTriggers(context: TargetContext, client: pg.ClientBase): Promise<void> {
-  await retryOnDeadlock(
-    () => client.query(`SELECT ${context.sql.install}.install_unique_triggers($1, false)`, [context.target.configId]),
-    {
+  const again = <T>(work: () => Promise<T>): Promise<T> =>
+    retryOnDeadlock(work, {
       signal: context.options.signal,
       onRetry: (deadlocks, pause) =>
         context.reporter.log(
@@ -152,8 +163,20 @@ async function installInertTriggers(context: TargetContext, client: pg.ClientBas
           context.label,
         ),
       giveUp: (_deadlocks, error) => PartwiseError.from(error),
-    },
-  );
+    });
+  const { sql, target } = context;
+  await again(() => client.query(`SELECT ${sql.install}.install_unique_triggers($1, false)`, [target.configId]));
+  const budget = leavesPerTransaction(await serverInfo(client), context.options.workers, 0);
+  for (;;) {
+    throwIfCancelled(context);
+    const { rows } = await again(() =>
+      client.query<{ placed: number }>(`SELECT ${sql.install}.place_unique_triggers($1, $2) AS placed`, [
+        target.configId,
+        budget,
+      ]),
+    );
+    if (rows[0]!.placed === 0) return;
+  }
 }
 
 /** The registries still being filled (created, their unique constraint not yet added). */
