@@ -1,5 +1,6 @@
 // The Plan screen and the start dialog as a DBA meets them, through the real
-// backend: a bucket limit whose tree the lock table cannot hold is a blocker
+// backend: a bucket limit whose tree the lock table cannot hold is a warning
+// with the setting and the limit that fit, rows without a key are a blocker
 // (Start disabled, the fix shown), and the start dialog repeats the warnings
 // and says what the default workers do. Screenshots at 1440x900 and 1024x700.
 import path from 'node:path';
@@ -8,9 +9,10 @@ import type { PartwiseApp } from './pages/app.js';
 import type { TestDatabase } from './support/postgres.js';
 import { expect, test } from './support/fixtures.js';
 import { SCREENSHOT_DIR } from './support/paths.js';
-import { EVENTS_TABLE, KEY_COLUMN } from './support/seed.js';
+import { EVENTS_TABLE, KEY_COLUMN, NOTES_TABLE } from './support/seed.js';
 
 const EVENTS = `public.${EVENTS_TABLE}`;
+const NOTES = `public.${NOTES_TABLE}`;
 const SIZES = [
   { width: 1440, height: 900 },
   { width: 1024, height: 700 },
@@ -35,7 +37,7 @@ async function screenshots(page: Page, name: string): Promise<void> {
   }
 }
 
-test('a tree the lock table cannot hold blocks Start; the start dialog repeats the warnings', async ({
+test('a tree the lock table cannot hold is a warning, keyless rows block Start; the start dialog repeats the warnings', async ({
   app,
   db,
   page,
@@ -44,19 +46,30 @@ test('a tree the lock table cannot hold blocks Start; the start dialog repeats t
   await page.setViewportSize(SIZES[0]!);
   await connect(app, db);
 
-  await test.step('one row per bucket: 40,000 leaves against a lock table of 6,400', async () => {
+  await test.step('one row per bucket: 40,000 leaves against a lock table of 6,400; rows without a key', async () => {
     await tables.open(EVENTS);
     await tables.addTarget(KEY_COLUMN, 1);
     await expect(tables.queued(EVENTS)).toContainText('1 row per bucket');
+    await tables.open(NOTES);
+    await tables.addTarget(KEY_COLUMN, 100);
     await tables.goToPlan();
-    await plan.waitPlanned([EVENTS]);
+    await plan.waitPlanned([EVENTS, NOTES]);
     const card = plan.card(EVENTS);
     await expect(card.getByTestId('plan-counting')).toContainText('Counted exactly by scanning the table');
-    const blocker = plan.issue(EVENTS, 'blocker', 'partition_tree_too_large');
-    await expect(blocker).toBeVisible();
-    await expect(blocker).toContainText('The tree would have 40,061 partitions');
-    await expect(blocker).toContainText('ALTER SYSTEM SET max_locks_per_transaction = 802;');
+    // The run locks a bounded share of the tree per transaction, the
+    // primary key's registry included: what the tree costs is the
+    // application's queries that do not filter by the key.
+    const warning = plan.issue(EVENTS, 'warning', 'partition_tree_too_large');
+    await expect(warning).toBeVisible();
+    await expect(warning).toContainText('The tree would have 40,061 partitions: more than the lock table holds');
+    await expect(warning).toContainText('ALTER SYSTEM SET max_locks_per_transaction = 802;');
     await expect(card).toContainText('1 row per bucket');
+    const blocker = plan.issue(NOTES, 'blocker', 'null_keys');
+    await expect(blocker).toBeVisible();
+    await expect(blocker).toContainText('100 rows have no tenant_id (NULL)');
+    await expect(blocker).toContainText(
+      `UPDATE ${NOTES} SET "${KEY_COLUMN}" = <a key value> WHERE "${KEY_COLUMN}" IS NULL;  -- or delete those rows`,
+    );
     await expect(plan.status).toHaveText('1 blocker to fix before starting');
     await expect(plan.start).toBeDisabled();
     await screenshots(page, 'plan-limit-1');
@@ -64,6 +77,7 @@ test('a tree the lock table cannot hold blocks Start; the start dialog repeats t
 
   await test.step('a bucket limit that fits: Start opens a dialog that repeats the warnings', async () => {
     await page.setViewportSize(SIZES[0]!);
+    await plan.removeTarget(NOTES);
     await plan.removeTarget(EVENTS);
     await shell.go('tables');
     await tables.open(EVENTS);

@@ -2,11 +2,10 @@
 // prune locks every partition and index and fails with "out of shared
 // memory", so everything Partwise does across all partitions (provisioning,
 // copying, indexing, the swap, verifying, rolling back, exploring,
-// maintaining) must work in transactions that each lock only a few. The one
-// exception is a unique registry's row trigger, created on the filled tree
-// (it locks every partition at once): the plan refuses a tree larger than the
-// lock table with a registry, and so does the run once it has counted every
-// key; without one, such a tree is migrated and rolled back. This file runs
+// maintaining) must work in transactions that each lock only a few, a unique
+// registry's row trigger included (placed a group of partitions per
+// transaction): such a tree is migrated, with a registry or without, and
+// rolled back. This file runs
 // its own server with a lock table sized for 2,020 locks
 // (max_locks_per_transaction 101 x max_connections 20): a tree of 2,001
 // partitions fits, the same partitions with the 11,200 indexes of their
@@ -98,7 +97,7 @@ describe('a tree of thousands of partitions on a small lock table', () => {
   let runId = 0;
   let configId = 0;
 
-  it('plans the registry trigger over 2,001 partitions as a warning, with the setting to raise, and migrates', async () => {
+  it('plans 2,001 partitions with a registry as a warning about unfiltered queries, with the setting to raise, and migrates', async () => {
     await pool.query(`CREATE TABLE wide (id bigserial PRIMARY KEY, tenant int NOT NULL, body text)`);
     for (const columns of ['body', 'tenant', 'body, tenant', 'tenant, body', 'id, body', 'body, id'])
       await pool.query(`CREATE INDEX ON wide (${columns})`);
@@ -106,12 +105,14 @@ describe('a tree of thousands of partitions on a small lock table', () => {
       `INSERT INTO wide (tenant, body) SELECT 1 + g % $1::int, 'b' FROM generate_series(1, $1::int * 4) g`,
       [keys],
     );
-    // The primary key's registry needs its trigger created on all 2,001
-    // partitions at once, more than half of the lock table.
+    // More than half of the lock table: queries that do not filter by the
+    // key may fail. The primary key's registry adds nothing to that: its row
+    // trigger is placed a group of partitions per transaction.
     const plan = await planOf('wide', 1);
-    const warning = plan.issues.find((i) => i.code === 'lock_table_too_small');
+    expect(plan.uniqueness).toContainEqual(expect.objectContaining({ name: 'wide_pkey', enforcement: 'table' }));
+    const warning = plan.issues.find((i) => i.code === 'partition_tree_too_large');
     expect(warning).toMatchObject({ severity: 'warning' });
-    expect(warning!.message).toContain('2,001 partitions');
+    expect(warning!.message).toContain('The tree would have 2,001 partitions: more than half of the lock table');
     expect(warning!.fix).toContain('ALTER SYSTEM SET max_locks_per_transaction = 201;');
     expect(plan.partitions.recommendedMaxLocks).toBe(201);
     expect(plan.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
@@ -260,46 +261,60 @@ describe('a tree of thousands of partitions on a small lock table', () => {
     expect(rows[0]!.changed).toBeGreaterThan(0);
   });
 
-  it('refuses a tree larger than the lock table with a unique registry, with the fix: in the plan, and in the run once it has counted', async () => {
-    // 300 keys of 8 rows at one row per bucket: 2,701 partitions for 2,020 locks.
+  it('migrates a tree larger than the lock table with a unique registry, its row trigger placed a group of partitions per transaction, enforced, and rolls it back', async () => {
+    // 300 keys of 8 rows at one row per bucket: 2,701 partitions for 2,020
+    // locks. Refused until this version: the registry's row trigger was made
+    // on the partitioned table, every partition locked at once.
     await tableWithKeys('wider', 300, 8);
     const plan = await planOf('wider', 1);
     expect(plan.exact).toBe(true);
-    const blocker = plan.issues.find((i) => i.code === 'partition_tree_too_large');
-    expect(blocker).toMatchObject({ severity: 'blocker' });
-    expect(blocker!.message).toContain('The tree would have 2,701 partitions');
-    expect(blocker!.message).toContain('Recommended: max_locks_per_transaction = 271');
-    expect(blocker!.message).toContain('keeping wider_pkey unique across the table adds a row trigger');
-    expect(blocker!.fix).toBe(
-      'ALTER SYSTEM SET max_locks_per_transaction = 271;  -- then restart PostgreSQL. Or: a bucket limit of at least 6 rows keeps the tree within half of the current lock table. Or: keep it unique per bucket (--unique wider_pkey=bucket).',
-    );
-    // The limit it names is enough: no warning about the tree at all.
-    const fixed = await planOf('wider', 6);
-    expect(fixed.issues.filter((i) => /partition|lock_table_too_small/.test(i.code))).toEqual([]);
-    await expect(
-      migrate(pool, [{ schema: 'public', table: 'wider', keyColumn: 'tenant', bucketLimit: 1 }]),
-    ).rejects.toMatchObject({
-      kind: 'blocked',
-      message: expect.stringContaining('public.wider cannot be migrated: The tree would have 2,701 partitions'),
-    });
-    expect((await pool.query(`SELECT to_regclass('wider_partitioned') AS t`)).rows).toEqual([{ t: null }]);
-
-    // Keys that arrive after the plan: the run counts them and stops before creating a partition.
-    await tableWithKeys('growing', 100, 1);
-    expect((await planOf('growing', 1)).issues.filter((i) => i.severity === 'blocker')).toEqual([]);
-    const events: RunEvent[] = [];
-    const grown = await migrate(pool, [{ schema: 'public', table: 'growing', keyColumn: 'tenant', bucketLimit: 1 }], {
+    expect(plan.uniqueness).toContainEqual(expect.objectContaining({ name: 'wider_pkey', enforcement: 'table' }));
+    expect(plan.issues.filter((i) => i.severity === 'blocker')).toEqual([]);
+    const warning = plan.issues.find((i) => i.code === 'partition_tree_too_large');
+    expect(warning).toMatchObject({ severity: 'warning' });
+    expect(warning!.message).toContain('The tree would have 2,701 partitions: more than the lock table holds');
+    expect(warning!.message).toContain('Recommended: max_locks_per_transaction = 271');
+    const outcome = await migrate(pool, [{ schema: 'public', table: 'wider', keyColumn: 'tenant', bucketLimit: 1 }], {
+      workers: 2,
+      // Changes to every key for the catch-up and the registry's log.
       beforePhase: async (phase) => {
-        if (phase === 'provision')
-          await pool.query(`INSERT INTO growing (tenant) SELECT g FROM generate_series(1000, 2399) g`);
+        if (phase === 'catch_up') await pool.query(`UPDATE wider SET id = id + 100000 WHERE id % 2 = 0`);
       },
-      onEvent: (event) => events.push(event),
     });
-    expect(grown.status).toBe('failed');
-    expect(grown.message).toContain('public.growing cannot be migrated: The tree would have 3,001 partitions');
-    expect(grown.message).toMatch(/rolled back, the table is as it was$/);
-    expect(events.some((e) => e.type === 'progress' && e.unit === 'partitions' && e.done > 0)).toBe(false);
-    expect((await pool.query(`SELECT count(*)::int AS n FROM growing`)).rows).toEqual([{ n: 1500 }]);
+    expect(outcome.status, outcome.message).toBe('succeeded');
+    expect(await rowsByKey('wider', 300)).toEqual({ rows: 2400, keys: 300 });
+
+    // The row trigger on each level-1 partition (its leaves hold the clones),
+    // none on the partitioned table.
+    const { rows: placed } = await pool.query<{ parent: number; levelOne: number }>(
+      `SELECT count(*) FILTER (WHERE t.tgrelid = 'wider_partitioned'::regclass)::int AS parent,
+              count(*) FILTER (WHERE t.tgparentid = 0 AND i.inhparent = 'wider_partitioned'::regclass)::int AS "levelOne"
+         FROM pg_trigger t LEFT JOIN pg_inherits i ON i.inhrelid = t.tgrelid
+        WHERE t.tgname = 'partwise_unique'`,
+    );
+    expect(placed).toEqual([{ parent: 0, levelOne: 300 }]);
+    // Enforced across the table: an id of key 1 refused in key 2, with the original constraint's name.
+    const [{ id }] = (await pool.query<{ id: string }>(`SELECT min(id)::text AS id FROM wider WHERE tenant = 1`))
+      .rows as [{ id: string }];
+    await expect(pool.query(`INSERT INTO wider (id, tenant) VALUES ($1, 2)`, [id])).rejects.toMatchObject({
+      code: '23505',
+      constraint: 'wider_pkey',
+    });
+
+    const undone = await rollback(pool, outcome.runId);
+    expect(undone.status, undone.message).toBe('rolled_back');
+    expect((await pool.query(`SELECT relkind::text AS kind FROM pg_class WHERE oid = 'wider'::regclass`)).rows).toEqual(
+      [{ kind: 'r' }],
+    );
+    expect((await pool.query(`SELECT count(*)::int AS n FROM wider`)).rows).toEqual([{ n: 2400 }]);
+    expect(
+      (
+        await pool.query(
+          `SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE t.tgname = 'partwise_unique' AND c.relname LIKE 'wider%'`,
+        )
+      ).rows,
+    ).toEqual([{ n: 0 }]);
   });
 
   it('migrates a tree larger than the lock table without a registry, warns about unfiltered queries, and rolls it back', async () => {

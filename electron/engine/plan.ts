@@ -31,7 +31,7 @@ import { keyDistribution, type Counting, type KeyDistribution } from './plan-cou
 import { accessProblem, partwiseAccess } from './partwise-access.js';
 import { rebuildIssues } from './rebuild-check.js';
 import { partitionedTableStatements } from './table-ddl.js';
-import { uniqueKeys, uniquenessIssues, uniquenessPlan, uniqueOption } from './uniqueness.js';
+import { uniqueKeys, uniquenessIssues, uniquenessPlan } from './uniqueness.js';
 import { DEFAULT_SCHEMA } from '../install/install.js';
 import { workloadForPlan } from './workload/index.js';
 
@@ -47,8 +47,8 @@ export interface PlanOptions {
   ignoreRunId?: number;
 }
 
-/** Blockers that only an exact count can lift: the run itself counts exactly before creating anything, and checks again. */
-export const UNCERTAIN_COUNT_BLOCKERS: readonly string[] = ['partition_count_uncertain', 'not_analyzed'];
+/** Blockers that only an exact count can lift: the run itself counts exactly before creating anything. */
+export const UNCERTAIN_COUNT_BLOCKERS: readonly string[] = ['not_analyzed'];
 
 export async function planMigration(
   client: pg.ClientBase,
@@ -174,13 +174,7 @@ export async function planMigration(
   const sized = distribution.method === 'statistics' ? treeSize.partitions : treeSize.maxPartitions;
   const lockedByFullScan = sized * (1 + indexCount);
   const recommendedMaxLocks = recommendMaxLocks(server, sized);
-  const treeIssue = partitionTreeIssue(
-    server,
-    treeSize,
-    target,
-    recommendedMaxLocks,
-    unique.filter((u) => u.enforcement === 'table').map((u) => u.name),
-  );
+  const treeIssue = partitionTreeIssue(server, treeSize, target, recommendedMaxLocks);
   if (treeIssue) issues.push(treeIssue);
   const largest = distribution.keys[0];
   const keyIssue = largest
@@ -386,28 +380,29 @@ export interface TreeSize {
  * What the lock table allows. Everything the migration does across the tree
  * locks a bounded share of it per transaction (provisioning, the copy, the
  * indexes and verification in groups within lockBudget; the catch-up's
- * replay pruned to a batch's keys; the key guard cloned onto each partition
- * as it is created; the swap's change capture on the partitioned table
- * alone): a tree larger than the lock table is migrated, and what it costs
- * the application is that a query that does not filter by the key locks
- * every partition (a warning). The one step that still locks every partition
- * at once is a unique registry's row trigger, created on the filled tree: a
- * tree larger than the lock table is a blocker for that choice, one larger
- * than half of it a warning. PostgreSQL sizes its shared lock table for
+ * replay pruned to a batch's keys; the key guard and a unique registry's row
+ * trigger on each level-1 partition, placed a group per transaction or as
+ * each partition is created; the swap's change capture on the partitioned
+ * table alone): a tree larger than the lock table is migrated, and what it
+ * costs the application is that a query that does not filter by the key
+ * locks every partition (a warning, from the estimate: nothing of the run
+ * depends on it). PostgreSQL sizes its shared lock table for
  * max_locks_per_transaction x (max_connections + max_prepared_transactions)
  * locks and guarantees no more (beyond that, only spare shared memory, which
- * lock-table.db.test.ts shows to run out). Also used by the run once it has
- * counted every key (copy.ts), with the registries it chose.
+ * lock-table.db.test.ts shows to run out). A unique registry's row trigger
+ * was once created on the partitioned table, every partition locked at once:
+ * a tree larger than the lock table was then a blocker with a registry, and
+ * the run counted every key to check it again. It is placed a group of
+ * partitions per transaction now (unique-registry.ts), and that rule went.
  */
 export function partitionTreeIssue(
   server: ServerInfo,
   tree: TreeSize,
   target: MigrationTarget,
   recommendedMaxLocks: number | null,
-  registries: readonly string[],
 ): PlanIssue | null {
   const capacity = lockTableCapacity(server);
-  if (tree.maxPartitions * 2 <= capacity) return null;
+  if (tree.partitions * 2 <= capacity) return null;
   const column = displayIdentifier(target.keyColumn);
   const sizing = `PostgreSQL's lock table is sized for ${capacity.toLocaleString('en-US')} locks (max_locks_per_transaction ${server.maxLocksPerTransaction} x (max_connections ${server.maxConnections} + max_prepared_transactions ${server.maxPreparedTransactions})), shared by every session`;
   const recommended = recommendedMaxLocks
@@ -420,39 +415,11 @@ export function partitionTreeIssue(
   const orLimit = limit
     ? `a bucket limit of at least ${tree.exact ? '' : 'about '}${limit.toLocaleString('en-US')} rows keeps the tree within half of the current lock table`
     : `no bucket limit helps: the keys alone need more partitions than the current lock table allows`;
-  const size = (n: number): string => `${countOf(n, 'partition')}`;
-  if (registries.length === 0) {
-    if (tree.partitions * 2 <= capacity) return null;
-    return {
-      code: 'partition_tree_too_large',
-      severity: 'warning',
-      message: `The tree would have ${tree.exact ? '' : 'about '}${size(tree.partitions)}: more than ${tree.partitions > capacity ? 'the lock table holds' : 'half of the lock table'}. ${sizing}. The migration works in transactions that each lock a bounded share of the tree, but every query that does not filter by ${column} locks every partition and ${tree.partitions > capacity ? 'fails' : 'can fail'} with "out of shared memory".${recommended}`,
-      fix: `Filter every query by ${column}${raise ? `, or: ${raise}` : ''}. Or: ${orLimit}.`,
-    };
-  }
-  const registry = `keeping ${registries.map(displayIdentifier).join(', ')} unique across the table adds a row trigger to the partitioned table, which locks every partition in one transaction`;
-  const perBucket = `Or: keep ${registries.length === 1 ? 'it' : 'them'} unique per bucket (${registries.map((name) => uniqueOption(name, 'bucket')).join(' ')}).`;
-  if (tree.partitions > capacity) {
-    return {
-      code: 'partition_tree_too_large',
-      severity: 'blocker',
-      message: `The tree would have ${tree.exact ? '' : 'about '}${size(tree.partitions)} and ${registry}: more than the lock table holds. ${sizing}; creating the trigger would fail with "out of shared memory", and so would every query that does not filter by ${column}.${recommended}`,
-      fix: `${raise}${raise ? '. Or: ' : ''}${orLimit}. ${perBucket}`,
-    };
-  }
-  if (tree.maxPartitions > capacity) {
-    return {
-      code: 'partition_count_uncertain',
-      severity: 'blocker',
-      message: `Statistics estimate ${size(tree.partitions)}, but a sample misses keys with few rows: there can be up to ${size(tree.maxPartitions)}, and ${registry}, more than the lock table holds. ${sizing}.${recommended}`,
-      fix: `Count exactly to know: the "Exact counts" switch, or --exact on the command line. (The migration counts every key before it creates any partition, and stops if the tree would not fit.) ${perBucket}`,
-    };
-  }
   return {
-    code: 'lock_table_too_small',
+    code: 'partition_tree_too_large',
     severity: 'warning',
-    message: `The tree will have ${tree.exact ? '' : 'up to '}${size(tree.maxPartitions)} and ${registry}: more than half of the lock table. ${sizing}; if the application holds many locks at that moment, creating the trigger fails with "out of shared memory" and the run is rolled back.${recommended}`,
-    fix: `${raise}${raise ? '. Or: ' : ''}${orLimit}. ${perBucket}`,
+    message: `The tree would have ${tree.exact ? '' : 'about '}${countOf(tree.partitions, 'partition')}: more than ${tree.partitions > capacity ? 'the lock table holds' : 'half of the lock table'}. ${sizing}. The migration works in transactions that each lock a bounded share of the tree, but every query that does not filter by ${column} locks every partition and ${tree.partitions > capacity ? 'fails' : 'can fail'} with "out of shared memory".${recommended}`,
+    fix: `Filter every query by ${column}${raise ? `, or: ${raise}` : ''}. Or: ${orLimit}.`,
   };
 }
 

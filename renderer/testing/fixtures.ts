@@ -211,7 +211,7 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
   const distinct = target.keyColumn === 'module_id' ? 48 : 12_000;
   const leaves = Math.ceil(rows / target.bucketLimit) + distinct;
   const blocked = target.table === 'events';
-  // One row per bucket: a tree past the lock table, as the engine refuses it.
+  // One row per bucket: a tree past the lock table, as the engine warns of it.
   const tooLarge = target.bucketLimit === 1;
   const placement = target.shareBelow ? placementOf(target.shareBelow, target.bucketLimit, distinct, leaves) : null;
   const treeStatements = placement ? placement.levelOne + placement.leaves + 3 : distinct + leaves;
@@ -286,9 +286,9 @@ export function plan(target: MigrationTarget, exact: boolean): MigrationPlan {
         ? [
             {
               code: 'partition_tree_too_large',
-              severity: 'blocker' as const,
-              message: `The tree would have ${(1 + distinct + leaves).toLocaleString('en-US')} partitions and keeping ${target.table}_pkey unique across the table adds a row trigger to the partitioned table, which locks every partition in one transaction: more than the lock table holds.`,
-              fix: `ALTER SYSTEM SET max_locks_per_transaction = 40446;  -- then restart PostgreSQL. Or: a bucket limit of at least 1,234 rows keeps the tree within half of the current lock table. Or: keep it unique per bucket (--unique ${target.table}_pkey=bucket).`,
+              severity: 'warning' as const,
+              message: `The tree would have ${(1 + distinct + leaves).toLocaleString('en-US')} partitions: more than the lock table holds. The migration works in transactions that each lock a bounded share of the tree, but every query that does not filter by ${target.keyColumn} locks every partition and fails with "out of shared memory".`,
+              fix: `Filter every query by ${target.keyColumn}, or: ALTER SYSTEM SET max_locks_per_transaction = 40446;  -- then restart PostgreSQL. Or: a bucket limit of at least 1,234 rows keeps the tree within half of the current lock table.`,
             },
           ]
         : []),

@@ -44,7 +44,6 @@ import { inspectTable, leavesPerTransaction, serverInfo } from '../catalog.js';
 import { keyTextOf } from '../key-types.js';
 import { beginInSnapshot, throwIfCancelled, withConnections, withWorkers, type TargetContext } from './context.js';
 import { crashPoint } from './crash-points.js';
-import { partitionTreeIssue, recommendMaxLocks } from '../plan.js';
 import { countOf } from '../../../shared/text.js';
 
 /**
@@ -568,36 +567,6 @@ export async function provisionAndCopy(
       `${countOf(totalRows, 'row')} in ${countOf(keys.length, 'key')}, in ${countOf(chunks.length, 'chunk')} of up to ${countOf(Math.ceil(blocks / chunks.length), 'block')}`,
       context.label,
     );
-    // The plan may have estimated; now every key is counted: refuse a tree
-    // whose registry triggers cannot be created before creating any of it. Rows changed since the
-    // log started count too: the catch-up gives them partitions (or pool tickets).
-    const seenRows = [...seen.values()];
-    const ownSeen = [...seen].filter(([k]) => !pooled.has(k)).map(([, rows]) => rows);
-    const pooledSeen = [...seen].filter(([k]) => pooled.has(k)).reduce((sum, [, rows]) => sum + rows, 0);
-    const partitions =
-      1 +
-      ownSeen.length +
-      ownSeen.reduce((sum, rows) => sum + bucketsFor(rows, target.bucketLimit), 0) +
-      (poolBuckets > 0 ? 1 + bucketsFor(pooledSeen, target.bucketLimit) : 0);
-    const tooLarge = partitionTreeIssue(
-      server,
-      {
-        partitions,
-        maxPartitions: partitions,
-        keys: seen.size,
-        rows: seenRows.reduce((sum, rows) => sum + rows, 0),
-        exact: true,
-      },
-      target,
-      recommendMaxLocks(server, partitions),
-      target.saved.registries ?? [],
-    );
-    if (tooLarge?.severity === 'blocker') {
-      throw new PartwiseError('blocked', `${context.label} cannot be migrated: ${tooLarge.message}`, {
-        hint: tooLarge.fix,
-      });
-    }
-
     const levelOnes = await provisionTree(context, ownKeys, leavesPerBatch, poolBuckets);
     throwIfCancelled(context);
     lap('partitions');
