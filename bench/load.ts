@@ -110,8 +110,7 @@ const exit = await new Promise<number>((resolve, reject) => {
       String(BUCKET_LIMIT),
       '--workers',
       String(WORKERS),
-      // Counted exactly: from 10M rows by 200 keys a statistics sample no
-      // longer bounds the tree's size (partition_count_uncertain blocks the plan).
+      // Counted exactly: the plan's figures are the tree the run makes.
       '--exact',
       '--yes',
       '--json',
