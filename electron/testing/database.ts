@@ -68,6 +68,33 @@ async function runOnce<T extends pg.QueryResultRow>(url: string, text: string, v
   }
 }
 
+/**
+ * Until `database` has no session left (5 s at most). pg-pool's end()
+ * resolves once its clients are told to end, before their connections close,
+ * and so do the pools a test file ends in its afterAll: dropped WITH (FORCE)
+ * at once, the server terminated those still closing, and a client of a pool
+ * without an error listener threw that as an unhandled error, failing the
+ * run (CI, registry-fill.db.test.ts on 18). A session still there after 5 s
+ * is one a test left open: FORCE ends it.
+ */
+async function sessionsGone(clusterAdminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client(clusterAdminUrl);
+  await client.connect();
+  try {
+    for (const started = Date.now(); Date.now() - started < 5_000;) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [database],
+      );
+      if (rows[0]!.n === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    console.warn(`test database ${database}: sessions still open 5 s after its pool ended; dropped with them`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function connectTo(url: string): Promise<pg.Client> {
   const client = new pg.Client(url);
   client.on('error', () => undefined); // connections killed by tests on purpose
@@ -121,6 +148,7 @@ export async function createDatabase(prefix = 'test'): Promise<TestDatabase & { 
     },
     async drop() {
       await pool.end();
+      await sessionsGone(clusterAdminUrl, name);
       await runOnce(clusterAdminUrl, `DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
       for (const role of roles.reverse()) await runOnce(clusterAdminUrl, `DROP ROLE IF EXISTS ${ident(role)}`);
     },
