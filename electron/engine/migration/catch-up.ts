@@ -521,9 +521,9 @@ async function steer(context: TargetContext, control: pg.ClientBase, appliers: A
  * at most PAUSE_MS while the appliers apply, and returns the last sample
  * taken under it, and whether both logs fit the swap so that the catch-up
  * hands over (its appliers ended); null when the lock was not granted in
- * time (the next round tries again). The lock is requested with the swap's lock_timeout, raised
- * past deadlock_timeout so that an autovacuum in the way is cancelled (see
- * locks.ts). Ends sooner once both logs fit the swap.
+ * time (the next round tries again). The lock is requested with the swap's
+ * lock_timeout, raised past deadlock_timeout so that an autovacuum in the way
+ * is cancelled (see locks.ts). Ends sooner once both logs fit the swap.
  * Meanwhile this connection syncs the registries' log, in the pause's own
  * transaction, towards empty: with the writers held out, what that log
  * holds is all it will hold until the pause ends, and batches sized to the
