@@ -97,8 +97,11 @@ describe("the unique registries' sync in a pause of the writers", () => {
     expect(registryPauseBatch(context, at(3_000), { perMs: 0.001, analyzed: null }, 10)).toBe(1);
   });
 
-  it('takes one batch of the sync outside pauses while no pace was measured', () => {
-    expect(registryPauseBatch(context, at(80_000), { perMs: null, analyzed: null }, 400)).toBe(10_000);
+  it('takes a tenth of a batch of the sync outside pauses while no pace was measured, to measure it', () => {
+    expect(registryPauseBatch(context, at(80_000), { perMs: null, analyzed: null }, 400)).toBe(1_000);
+    expect(registryPauseBatch(context, at(500), { perMs: null, analyzed: null }, 400)).toBe(500);
+    const one = { options: { registrySyncBatch: 1 } } as Parameters<typeof registryPauseBatch>[0];
+    expect(registryPauseBatch(one, at(80_000), { perMs: null, analyzed: null }, 400)).toBe(1);
   });
 });
 
