@@ -130,11 +130,11 @@ export async function buildRegistries(
   }
   // Inert until the swap; placed on every partition here rather than under its lock.
   await installInertTriggers(context, control);
-  // Beside the appliers the steering connection syncs the log from here on,
-  // and pauses the writers when it falls behind (catch-up.ts). Synced here,
-  // on an applier, everything logged during the fill was synced with nobody
-  // able to pause the writers: under writers that log faster than one
-  // connection syncs, the catch-up waited for it as long as they wrote
+  // Beside the appliers the caller syncs the log, once the steering counts
+  // it as built and can pause the writers for it (catch-up.ts): synced here,
+  // everything logged during the fill was synced with nobody able to pause
+  // the writers, and under writers that log faster than one connection
+  // syncs, the catch-up waited for it as long as they wrote
   // (catch-up-registry-load.db.test.ts reached its cap of commits in CI).
   if (beside === 'alone') await syncRegistries(context, control);
 }
