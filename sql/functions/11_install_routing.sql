@@ -293,6 +293,24 @@ COMMENT ON FUNCTION @extschema@.install_routing(int) IS
 -- partitioned table, or on the pool: their new partitions get its clone, and
 -- guard_level_one leaves them alone.
 
+-- trigger_reaches(config, relation, name): a trigger named p_name fires on
+-- the relation: its own or a clone of one above it (a clone has the same
+-- name), or one on the table's partitioned table, whose clones reach every
+-- partition (where an earlier version put the key guard and the registries'
+-- row trigger). Whether guard_level_one and unique_row_trigger have their
+-- trigger to place. No locks (catalog reads).
+CREATE OR REPLACE FUNCTION @extschema@.trigger_reaches(p_config @extschema@.partition_config, p_relation regclass, p_name name)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                  WHERE tgrelid IN (p_relation, to_regclass(format('%I.%I', p_config.table_schema, p_config.partitioned_table)))
+                    AND tgname = p_name)
+$$;
+COMMENT ON FUNCTION @extschema@.trigger_reaches(@extschema@.partition_config, regclass, name) IS
+  'Whether a trigger of that name fires on a partition of a managed table: its own, a clone, or the partitioned table''s.';
+
 -- guard_level_one(config, relation): the key guard on one level-1
 -- partition of a key, or on one pool leaf (never the pool), made as it is
 -- created (ensure_key, create_level_one_partitions, key isolate;
@@ -313,9 +331,7 @@ AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                  WHERE tgrelid IN (p_level_one, to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)))
-                    AND tgname = 'partwise_key_guard') THEN
+  IF NOT @extschema@.trigger_reaches(v_config, p_level_one, 'partwise_key_guard') THEN
     EXECUTE format('CREATE TRIGGER partwise_key_guard BEFORE UPDATE OF %1$I ON %2$s FOR EACH ROW'
                    ' WHEN (OLD.%1$I IS DISTINCT FROM NEW.%1$I)'
                    ' EXECUTE FUNCTION @extschema@.reject_key_change(%3$L, %4$L)',

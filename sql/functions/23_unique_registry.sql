@@ -444,10 +444,7 @@ DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
   v_function regprocedure := to_regprocedure(format('@extschema@.%I()', 'unique_check_' || p_config_id));
 BEGIN
-  IF v_function IS NULL OR EXISTS (
-       SELECT 1 FROM pg_catalog.pg_trigger
-        WHERE tgrelid IN (p_relation, to_regclass(format('%I.%I', v_config.table_schema, v_config.partitioned_table)))
-          AND tgname = 'partwise_unique') THEN
+  IF v_function IS NULL OR @extschema@.trigger_reaches(v_config, p_relation, 'partwise_unique') THEN
     RETURN;
   END IF;
   EXECUTE format('CREATE TRIGGER partwise_unique AFTER INSERT OR UPDATE OF %s OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s',
