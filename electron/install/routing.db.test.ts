@@ -103,6 +103,42 @@ describe('auto-routing through the table name', () => {
     expect(status).toEqual({ current_bucket_id: 2, rows_assigned: '9', current_bucket_assigned: '1' });
   });
 
+  it('gives n rows of a key from assign_buckets the buckets n calls of assign_bucket give them', async () => {
+    // The catch-up's replay takes a key's tickets at once (assign_buckets);
+    // routed inserts, one at a time. 450 rows at a limit of 200: two buckets
+    // filled, a third begun, each next one opened ahead at nine tenths.
+    const one = await createRoutedTable(db, { table: 'tickets_one', bucketLimit: 200 });
+    const bulk = await createRoutedTable(db, { table: 'tickets_bulk', bucketLimit: 200 });
+    const perRow = await db.query<{ buckets: number[] }>(
+      `SELECT array_agg((partwise.assign_bucket($1, '7')).bucket_id) AS buckets FROM generate_series(1, 450)`,
+      [one.configId],
+    );
+    const atOnce = await db.query<{ buckets: number[] }>(`SELECT partwise.assign_buckets($1, '7', 450) AS buckets`, [
+      bulk.configId,
+    ]);
+    const counts = (buckets: number[]): Record<number, number> =>
+      buckets.reduce<Record<number, number>>((all, b) => ({ ...all, [b]: (all[b] ?? 0) + 1 }), {});
+    expect(counts(perRow[0]!.buckets)).toEqual({ 0: 200, 1: 200, 2: 50 });
+    expect(counts(atOnce[0]!.buckets)).toEqual({ 0: 200, 1: 200, 2: 50 });
+    // The tracker and the buckets made end the same.
+    const state = (configId: number): Promise<unknown[]> =>
+      db.query(
+        `SELECT t.current_bucket_id, t.current_first_ticket::int, t.current_capacity::int,
+                (SELECT array_agg(b.bucket_id ORDER BY b.bucket_id) FROM partwise.partition_bucket b
+                  WHERE b.config_id = t.config_id AND b.key_value = t.key_value) AS buckets
+           FROM partwise.partition_tracker t WHERE t.config_id = $1 AND t.key_value = '7'`,
+        [configId],
+      );
+    expect(await state(bulk.configId)).toEqual(await state(one.configId));
+    expect(await state(bulk.configId)).toEqual([
+      { current_bucket_id: 2, current_first_ticket: 401, current_capacity: 200, buckets: [0, 1, 2] },
+    ]);
+    // And the next one, from the bulk's tracker: no ticket given twice.
+    expect(await db.query(`SELECT partwise.assign_buckets($1, '7', 3) AS buckets`, [bulk.configId])).toEqual([
+      { buckets: [2, 2, 2] },
+    ]);
+  });
+
   it('keeps UPDATE and DELETE working through the view and refuses a key change with a clear error', async () => {
     const t = await createRoutedTable(db, { table: 'updates', bucketLimit: 5 });
     await db.query(`INSERT INTO ${t.view} (customer_id, payload) VALUES (1, 'x'), (1, 'y'), (2, 'z')`);

@@ -313,10 +313,16 @@ BEGIN
     v_columns := v_columns || ', ' || quote_ident(p_bucket_column);
     v_values := v_values || ', r.bucket_id';
     -- The key's canonical text, as routing and the copy use (02_key_text.sql).
+    -- A key's rows together (v_new is ordered by key), the keys in v_new's
+    -- order: assign_buckets per key, not assign_bucket per row.
     v_buckets := format($buckets$
-  SELECT array_agg(a.bucket_id ORDER BY r.ordinality) INTO v_buckets
-    FROM unnest(v_new) WITH ORDINALITY r CROSS JOIN LATERAL @extschema@.assign_bucket(%s, %s) a;$buckets$,
-      p_config_id, @extschema@.key_text_sql_for(p_to, p_key, 'r.key_value'));
+  v_buckets := '{}';
+  FOR v_group_key, v_group_rows IN
+    SELECT r.key_value, count(*)::int FROM unnest(v_new) WITH ORDINALITY r GROUP BY r.key_value ORDER BY min(r.ordinality)
+  LOOP
+    v_buckets := v_buckets || @extschema@.assign_buckets(%s, %s, v_group_rows);
+  END LOOP;$buckets$,
+      p_config_id, @extschema@.key_text_sql_for(p_to, p_key, 'v_group_key'));
     -- Each row to insert beside its bucket (array_agg kept their order).
     v_new_rows := format('ROWS FROM (unnest(v_new), unnest(v_buckets)) r(change_id, %s, key_value, bucket_id)',
                          (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n));
@@ -379,6 +385,8 @@ DECLARE
   v_key_rows @extschema@.%2$I[];
   v_level_one text;
   v_buckets int[];
+  v_group_key %15$s;
+  v_group_rows int;
   v_keys %15$s[];
   -- No entry taken (p_limit 0): with generic plans, every statement runs
   -- once on no rows, so that this session has its plans before it needs them
