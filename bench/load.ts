@@ -141,7 +141,9 @@ const exit = await new Promise<number>((resolve, reject) => {
         catchUp.push({ at, done: event.done, total: event.total, perSecond: event.perSecond });
       if (
         event.type === 'log' &&
-        /pausing|paused|under the lock|before the lock|swapped|deadlock|left for the swap/.test(event.message)
+        /pausing|paused|under the lock|before the lock|swapped|deadlock|left for the swap|row trigger placed/.test(
+          event.message,
+        )
       )
         logs.push(`${((at - migrationStart) / 1000).toFixed(1)} s: ${event.message}`);
       if (event.type === 'finished') logs.push(`${event.status}: ${event.message}`);

@@ -632,6 +632,37 @@ describe('bad input to the routing functions', () => {
     expect(await db.query('SELECT count(*)::int AS n FROM public.oldreg')).toEqual([{ n: 5 }]);
   });
 
+  it('passes over a partition whose locks are busy (as autovacuum holds them) when placing the row trigger with a lock timeout', async () => {
+    const t = await createRoutedTable(db, { table: 'busyplace', bucketLimit: 2 });
+    await db.query(`INSERT INTO ${t.view} (customer_id, payload) SELECT g % 3, 'r' || g FROM generate_series(1, 6) g`);
+    await addRegistries(t.configId, 'busyplace', false);
+    // Made before the row function existed: the three partitions lack the trigger.
+    await db.query('SELECT partwise.install_unique_triggers($1, false)', [t.configId]);
+    const missing = async () =>
+      (
+        await db.query<{ relation: string }>(
+          `SELECT relation::text FROM partwise.unique_trigger_missing($1) ORDER BY 1`,
+          [t.configId],
+        )
+      ).map((r) => r.relation);
+    expect(await missing()).toEqual(['busyplace_customer_id_0', 'busyplace_customer_id_1', 'busyplace_customer_id_2']);
+    const vacuum = await db.connect();
+    try {
+      // What autovacuum takes on a leaf it works on.
+      await vacuum.query('BEGIN');
+      await vacuum.query('LOCK TABLE busyplace_customer_id_1_bucket_id_0 IN SHARE UPDATE EXCLUSIVE MODE');
+      const place = `SELECT partwise.place_unique_triggers($1, NULL, '100ms') AS n`;
+      expect(await db.query(place, [t.configId])).toEqual([{ n: 2 }]);
+      expect(await missing()).toEqual(['busyplace_customer_id_1']);
+      await vacuum.query('COMMIT');
+      expect(await db.query(place, [t.configId])).toEqual([{ n: 1 }]);
+      expect(await missing()).toEqual([]);
+      expect(await db.query(place, [t.configId])).toEqual([{ n: 0 }]);
+    } finally {
+      await vacuum.end();
+    }
+  });
+
   it('gives the row trigger to a level-1 partition made while the registries are installed, whichever commits first', async () => {
     const waitingFor = async (query: string) => {
       for (;;) {

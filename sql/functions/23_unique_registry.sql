@@ -491,14 +491,24 @@ AS $$
    ORDER BY i.inhrelid
 $$;
 
--- place_unique_triggers(config, budget): the row trigger on the next group
--- of level-1 partitions and pool leaves lacking it, as many as fit p_budget
--- relations counting each with its leaves (at least one; all when NULL).
--- Returns how many got it: 0 when none lacks it. The engine calls it a
--- group per transaction once install_unique_triggers made the functions, so
--- that no transaction locks the whole tree.
+-- place_unique_triggers(config, budget, lock timeout): the row trigger on
+-- the next group of level-1 partitions and pool leaves lacking it, as many
+-- as fit p_budget relations counting each with its leaves (at least one; all
+-- when NULL). Returns how many got it: 0 when none lacks it, or (with
+-- p_lock_timeout) when every one tried was busy. The engine calls it a group
+-- per transaction once install_unique_triggers made the functions, so that
+-- no transaction locks the whole tree.
+-- With p_lock_timeout, a partition whose locks are not granted within it is
+-- passed over, left for a later call: after the copy, autovacuum works
+-- through the freshly filled leaves, and creating a trigger waits for it
+-- (until deadlock_timeout has PostgreSQL cancel it, a second each): at 10M
+-- rows on PostgreSQL 15 in the load bench, 28.6 s for 200 partitions, 0.2 s
+-- with autovacuum off. Each try is a subtransaction, at most 50 a call
+-- (beyond 64 in one transaction, other sessions' snapshots overflow).
 -- Locks: those of unique_row_trigger, for each of the group.
-CREATE OR REPLACE FUNCTION @extschema@.place_unique_triggers(p_config_id int, p_budget int DEFAULT NULL)
+DROP FUNCTION IF EXISTS @extschema@.place_unique_triggers(int, int);
+CREATE OR REPLACE FUNCTION @extschema@.place_unique_triggers(
+  p_config_id int, p_budget int DEFAULT NULL, p_lock_timeout text DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql
 AS $$
@@ -506,21 +516,34 @@ DECLARE
   v_relation regclass;
   v_placed int := 0;
 BEGIN
+  IF p_lock_timeout IS NOT NULL THEN
+    PERFORM set_config('lock_timeout', p_lock_timeout, true);
+  END IF;
   FOR v_relation IN
     SELECT g.relation FROM (SELECT m.relation, sum(m.relations) OVER (ORDER BY m.relation) AS upto,
                                    row_number() OVER (ORDER BY m.relation) AS n
                               FROM @extschema@.unique_trigger_missing(p_config_id) m) g
-     WHERE p_budget IS NULL OR g.upto <= p_budget OR g.n = 1
+     WHERE (p_budget IS NULL OR g.upto <= p_budget OR g.n = 1)
+       AND (p_lock_timeout IS NULL OR g.n <= 50)
      ORDER BY g.relation
   LOOP
-    PERFORM @extschema@.unique_row_trigger(p_config_id, v_relation);
-    v_placed := v_placed + 1;
+    IF p_lock_timeout IS NULL THEN
+      PERFORM @extschema@.unique_row_trigger(p_config_id, v_relation);
+      v_placed := v_placed + 1;
+    ELSE
+      BEGIN
+        PERFORM @extschema@.unique_row_trigger(p_config_id, v_relation);
+        v_placed := v_placed + 1;
+      EXCEPTION WHEN lock_not_available THEN
+        NULL; -- busy: left for a later call
+      END;
+    END IF;
   END LOOP;
   RETURN v_placed;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.place_unique_triggers(int, int) IS
-  'Creates the unique registries'' row trigger on the next group of partitions lacking it; returns how many.';
+COMMENT ON FUNCTION @extschema@.place_unique_triggers(int, int, text) IS
+  'Creates the unique registries'' row trigger on the next group of partitions lacking it, passing over busy ones with a lock timeout; returns how many.';
 
 -- install_unique_triggers: the functions that keep a table's registries,
 -- and the triggers that call them: a row trigger for the constraints that

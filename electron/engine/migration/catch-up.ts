@@ -224,6 +224,13 @@ export interface Appliers {
    * that log (two syncs at once would take the same entries).
    */
   builderBusy: boolean;
+  /**
+   * The others hold off (between batches, holding no lock on the new table)
+   * while the first places the registries' triggers (applyingAlone).
+   */
+  held: boolean;
+  /** Appliers in a batch right now, the first not counted. */
+  inBatch: number;
   /** Settles once every applier has ended (set as they start). */
   ended?: Promise<unknown>;
 }
@@ -236,14 +243,16 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
     keyRoom: await swapKeyRoom(context, control),
     registriesBuilt: false,
     builderBusy: true,
+    held: false,
+    inBatch: 0,
   };
   // The unique registries are built here, beside the appliers, rather than at
   // the end of the index phase, where they made the catch-up wait (7 of the
   // 10 s of the index phase in the load bench under 4 unthrottled writers):
   // a registry is filled from the original table (a block range per
   // transaction) and writes only its own table, so neither waits for the
-  // other's locks (its inert triggers on the new table may meet a batch in a
-  // deadlock, and are created again: installInertTriggers). The first
+  // other's locks (its inert triggers on the new table would: they are placed
+  // while the other appliers hold off, applyingAlone). The first
   // applier builds them before it applies: a connection of their own would be
   // one more than the run's budget (connectionsForRun), and the server or the
   // role may allow no more. Until they are built, nobody else applies their
@@ -266,7 +275,7 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
     if (part === 0) {
       try {
         await crashPoint('catch_up:building-registries');
-        await buildRegistries(context, client, 'beside the appliers');
+        await buildRegistries(context, client, 'beside the appliers', (work) => applyingAlone(appliers, work));
         appliers.registriesBuilt = true;
         await syncRegistries(context, client);
       } finally {
@@ -275,37 +284,47 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
     }
     while (!appliers.stop && !failed()) {
       throwIfCancelled(context);
+      if (appliers.held && part !== 0) {
+        await sleep(IDLE_MS);
+        continue;
+      }
       // Appliers take buckets in key order, but PostgreSQL may still pick one
       // as a deadlock victim (partition creation, advisory locks, another
       // session holding rows of the new table or of the log): its batch
       // rolled back whole, entries included, so it is taken again; after
       // DEADLOCK_ATTEMPTS in a row the run stops where it stands, to be resumed.
-      const n = await retryOnDeadlock(
-        () => {
-          // While the first builds and syncs the registries, the others share every key among themselves.
-          const [share, shares] =
-            !appliers.builderBusy || part === 0 ? [part, appliers.parts] : [part - 1, appliers.parts - 1];
-          return replayBatch(context, client, share, shares, { newKeysFirst: true });
-        },
-        {
-          signal: context.options.signal,
-          onRetry: (deadlocks, pause) =>
-            context.reporter.log(
-              'debug',
-              `applier ${part + 1}: deadlock ${deadlocks} of ${DEADLOCK_ATTEMPTS}, batch retried in ${Math.round(pause)} ms`,
-              context.label,
-            ),
-          giveUp: (deadlocks, error) =>
-            new ResumableStop(
-              'conflict',
-              `applying the changes made during the copy was chosen as a deadlock victim ${deadlocks} times in a row (applier ${part + 1}); the changes not yet applied are kept in the log`,
-              {
-                hint: 'Look for sessions that hold rows of the new table or of the change log while the run catches up (pg_locks, pg_stat_activity), then resume.',
-                cause: error,
-              },
-            ),
-        },
-      );
+      if (part !== 0) appliers.inBatch++;
+      let n: number;
+      try {
+        n = await retryOnDeadlock(
+          () => {
+            // While the first builds and syncs the registries, the others share every key among themselves.
+            const [share, shares] =
+              !appliers.builderBusy || part === 0 ? [part, appliers.parts] : [part - 1, appliers.parts - 1];
+            return replayBatch(context, client, share, shares, { newKeysFirst: true });
+          },
+          {
+            signal: context.options.signal,
+            onRetry: (deadlocks, pause) =>
+              context.reporter.log(
+                'debug',
+                `applier ${part + 1}: deadlock ${deadlocks} of ${DEADLOCK_ATTEMPTS}, batch retried in ${Math.round(pause)} ms`,
+                context.label,
+              ),
+            giveUp: (deadlocks, error) =>
+              new ResumableStop(
+                'conflict',
+                `applying the changes made during the copy was chosen as a deadlock victim ${deadlocks} times in a row (applier ${part + 1}); the changes not yet applied are kept in the log`,
+                {
+                  hint: 'Look for sessions that hold rows of the new table or of the change log while the run catches up (pg_locks, pg_stat_activity), then resume.',
+                  cause: error,
+                },
+              ),
+          },
+        );
+      } finally {
+        if (part !== 0) appliers.inBatch--;
+      }
       appliers.applied += n;
       if (n === 0) await sleep(IDLE_MS);
     }
@@ -335,6 +354,26 @@ async function catchUpRows(context: TargetContext, control: pg.ClientBase): Prom
   });
   if (applied.status === 'rejected') throw applied.reason;
   if (steered.status === 'rejected') throw steered.reason;
+}
+
+/**
+ * Runs `work` on the first applier's connection while the others hold off:
+ * they finish the batch they are in, then wait between batches, holding no
+ * lock on the new table. For placing the registries' triggers: creating a
+ * trigger on a partition conflicts with a batch's writes, and beside the
+ * appliers (a batch locks leaves before their parent, the trigger a parent
+ * before its leaves) each waited for the other until PostgreSQL ended one as
+ * a deadlock victim: at 10M rows on PostgreSQL 18 in the load bench, three
+ * deadlocks and about 40 s with no change applied while the backlog grew.
+ */
+async function applyingAlone<T>(appliers: Appliers, work: () => Promise<T>): Promise<T> {
+  appliers.held = true;
+  try {
+    while (appliers.inBatch > 0 && !appliers.stop) await sleep(IDLE_MS);
+    return await work();
+  } finally {
+    appliers.held = false;
+  }
 }
 
 /** Changes per second over the last RATE_WINDOW_MS; null until two samples some time apart. */

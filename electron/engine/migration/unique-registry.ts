@@ -23,7 +23,7 @@ import { PartwiseError } from '../../db/errors.js';
 import { logEntries, throwIfCancelled, withWorkers, type TargetContext } from './context.js';
 import { chunksOf, MAX_TUPLES_PER_PAGE } from './copy.js';
 import { crashPoint } from './crash-points.js';
-import { retryOnDeadlock } from '../locks.js';
+import { retryOnDeadlock, sleep } from '../locks.js';
 
 export function registryLogName(runId: number, targetNo: number): string {
   return `changes_${runId}_${targetNo}_unique`;
@@ -73,6 +73,7 @@ export async function buildRegistries(
   context: TargetContext,
   control: pg.ClientBase,
   beside: 'alone' | 'beside the appliers' = 'alone',
+  alone: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
 ): Promise<void> {
   const { target, sql, reporter } = context;
   const wanted = target.saved.registries ?? [];
@@ -128,8 +129,9 @@ export async function buildRegistries(
       context.label,
     );
   }
-  // Inert until the swap; placed on every partition here rather than under its lock.
-  await installInertTriggers(context, control);
+  // Inert until the swap; placed on every partition here rather than under
+  // its lock, the catch-up's other appliers holding off meanwhile (`alone`).
+  await alone(() => installInertTriggers(context, control));
   // Beside the appliers the caller syncs the log, once the steering counts
   // it as built and can pause the writers for it (catch-up.ts): synced here,
   // everything logged during the fill was synced with nobody able to pause
@@ -146,12 +148,18 @@ export async function buildRegistries(
  * budget (on the partitioned table it would lock the whole tree at once, and
  * its drop at uninstall too: see install_unique_triggers). A partition made
  * meanwhile gets it as it is made; the swap places any still missing.
- * Beside the catch-up's appliers, creating them (a table, then its
- * partitions) and a replay batch (which may lock leaves before their parent)
- * can each wait for the other: PostgreSQL ends one as a deadlock victim, its
- * statement rolled back whole. The appliers take their batch again; so does
- * this, after the same pauses, rather than fail the run.
+ * Creating them (a table, then its partitions) and a replay batch (which
+ * may lock leaves before their parent) can each wait for the other:
+ * PostgreSQL ends one as a deadlock victim, its statement rolled back whole.
+ * So the catch-up's other appliers hold off meanwhile (buildRegistries'
+ * `alone`); a deadlock with any other session is still taken again, after
+ * the appliers' pauses, rather than fail the run.
  */
+/** How long placing the row trigger waits for a partition's locks before passing over it, how long it pauses when every one left was busy, and how many such rounds it makes before it waits. */
+const BUSY_LOCK_TIMEOUT_MS = 100;
+const BUSY_PAUSE_MS = 200;
+const BUSY_ROUNDS = 50;
+
 async function installInertTriggers(context: TargetContext, client: pg.ClientBase): Promise<void> {
   const again = <T>(work: () => Promise<T>): Promise<T> =>
     retryOnDeadlock(work, {
@@ -167,15 +175,39 @@ async function installInertTriggers(context: TargetContext, client: pg.ClientBas
   const { sql, target } = context;
   await again(() => client.query(`SELECT ${sql.install}.install_unique_triggers($1, false)`, [target.configId]));
   const budget = leavesPerTransaction(await serverInfo(client), context.options.workers, 0);
-  for (;;) {
+  const started = Date.now();
+  let placed = 0;
+  // Busy partitions (autovacuum at work on their leaves) are passed over and
+  // tried again; after BUSY_ROUNDS rounds in a row that placed none, the
+  // trigger waits for its locks (which has PostgreSQL cancel an autovacuum).
+  for (let idle = 0; ;) {
     throwIfCancelled(context);
     const { rows } = await again(() =>
-      client.query<{ placed: number }>(`SELECT ${sql.install}.place_unique_triggers($1, $2) AS placed`, [
+      client.query<{ placed: number }>(`SELECT ${sql.install}.place_unique_triggers($1, $2, $3) AS placed`, [
         target.configId,
         budget,
+        idle < BUSY_ROUNDS ? `${BUSY_LOCK_TIMEOUT_MS}ms` : null,
       ]),
     );
-    if (rows[0]!.placed === 0) return;
+    placed += rows[0]!.placed;
+    if (rows[0]!.placed > 0) {
+      idle = 0;
+      continue;
+    }
+    const { rows: missing } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${sql.install}.unique_trigger_missing($1)`,
+      [target.configId],
+    );
+    if (missing[0]!.n === 0) break;
+    idle++;
+    await sleep(BUSY_PAUSE_MS, context.options.signal);
+  }
+  if (placed > 0) {
+    context.reporter.log(
+      'info',
+      `the registries' row trigger placed on ${countOf(placed, 'partition')} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      context.label,
+    );
   }
 }
 
