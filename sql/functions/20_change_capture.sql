@@ -312,9 +312,9 @@ BEGIN
   IF p_config_id IS NOT NULL THEN
     v_columns := v_columns || ', ' || quote_ident(p_bucket_column);
     v_values := v_values || ', r.bucket_id';
-    -- The key's canonical text, as routing and the copy use (02_key_text.sql).
     -- A key's rows together (v_new is ordered by key), the keys in v_new's
-    -- order: assign_buckets per key, not assign_bucket per row.
+    -- order: assign_buckets per key, not assign_bucket per row; the key's
+    -- canonical text, as routing and the copy use (02_key_text.sql).
     v_buckets := format($buckets$
   v_buckets := '{}';
   FOR v_group_key, v_group_rows IN
@@ -323,7 +323,7 @@ BEGIN
     v_buckets := v_buckets || @extschema@.assign_buckets(%s, %s, v_group_rows);
   END LOOP;$buckets$,
       p_config_id, @extschema@.key_text_sql_for(p_to, p_key, 'v_group_key'));
-    -- Each row to insert beside its bucket (array_agg kept their order).
+    -- Each row to insert beside its bucket (the loop kept their order).
     v_new_rows := format('ROWS FROM (unnest(v_new), unnest(v_buckets)) r(change_id, %s, key_value, bucket_id)',
                          (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_identity) n));
   END IF;

@@ -141,6 +141,11 @@ export async function buildRegistries(
   if (beside === 'alone') await syncRegistries(context, control);
 }
 
+/** How long placing the row trigger waits for a partition's locks before passing over it, how long it pauses when every one left was busy, and how many such rounds it makes before it waits. */
+const BUSY_LOCK_TIMEOUT_MS = 100;
+const BUSY_PAUSE_MS = 200;
+const BUSY_ROUNDS = 50;
+
 /**
  * The registries' inert triggers on the new table: their functions and the
  * statement triggers on the partitioned table, then the row trigger on each
@@ -155,11 +160,6 @@ export async function buildRegistries(
  * `alone`); a deadlock with any other session is still taken again, after
  * the appliers' pauses, rather than fail the run.
  */
-/** How long placing the row trigger waits for a partition's locks before passing over it, how long it pauses when every one left was busy, and how many such rounds it makes before it waits. */
-const BUSY_LOCK_TIMEOUT_MS = 100;
-const BUSY_PAUSE_MS = 200;
-const BUSY_ROUNDS = 50;
-
 async function installInertTriggers(context: TargetContext, client: pg.ClientBase): Promise<void> {
   const again = <T>(work: () => Promise<T>): Promise<T> =>
     retryOnDeadlock(work, {
