@@ -25,6 +25,7 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
           include: ['electron/**/*.db.test.ts'],
           globalSetup: ['electron/testing/global-setup.ts'],
+          setupFiles: ['electron/testing/children.setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Tests share one cluster; a few files at a time keep two cores busy

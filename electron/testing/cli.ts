@@ -42,12 +42,29 @@ export function runCli(
   });
 }
 
+/**
+ * The children runCliUntil started that have not exited. One waits at its
+ * crash point forever, holding its sessions and locks, if the test fails
+ * before it kills it: killLeftChildren, after each test (children.setup.ts).
+ */
+const waiting = new Set<ChildProcess>();
+
+/** SIGKILL to every child a test started at a crash point and left running; returns how many there were. */
+export function killLeftChildren(): number {
+  const left = [...waiting];
+  for (const child of left) child.kill('SIGKILL');
+  waiting.clear();
+  return left.length;
+}
+
 /** Starts the CLI with a crash point armed; resolves once it waits there, with the process to kill. */
 export function runCliUntil(args: string[], point: CrashPoint, timeoutMs = 90_000): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       env: { ...process.env, PARTWISE_FROM_SOURCE: '1', PARTWISE_CRASH_POINT: point },
     });
+    waiting.add(child);
+    child.once('exit', () => waiting.delete(child));
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
