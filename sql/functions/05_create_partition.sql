@@ -187,7 +187,9 @@ END;
 $$;
 
 -- partition_options: the PARTITION BY clause of a level-1 partition, or the
--- storage parameters of a leaf. Immutable; no locks.
+-- storage parameters of a leaf (`name=value`, or `toast.name=value` for its
+-- TOAST table, as pg_class.reloptions and filling_leaf_options list them).
+-- Immutable; no locks.
 CREATE OR REPLACE FUNCTION @extschema@.partition_options(p_subpartition_column name, p_storage_options text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -195,7 +197,10 @@ AS $$
   SELECT CASE WHEN p_subpartition_column IS NOT NULL
               THEN format(' PARTITION BY LIST (%I)', p_subpartition_column)
               WHEN cardinality(p_storage_options) > 0
-              THEN ' WITH (' || (SELECT string_agg(format('%I = %L', split_part(o, '=', 1), substr(o, strpos(o, '=') + 1)), ', ')
-                                   FROM unnest(p_storage_options) o) || ')'
+              THEN ' WITH (' || (SELECT string_agg(CASE WHEN n LIKE 'toast.%'
+                                                        THEN format('toast.%I = %L', substr(n, 7), v)
+                                                        ELSE format('%I = %L', n, v) END, ', ')
+                                   FROM unnest(p_storage_options) o,
+                                        LATERAL (SELECT split_part(o, '=', 1) AS n, substr(o, strpos(o, '=') + 1) AS v) p) || ')'
               ELSE '' END
 $$;

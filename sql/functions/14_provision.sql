@@ -116,8 +116,10 @@ COMMENT ON FUNCTION @extschema@.create_level_one_partitions(int, text[]) IS
   'Creates the level-1 partitions of many keys (offline), returning their names.';
 
 -- create_bucket_partitions: p_buckets[i] buckets of each key's level-1
--- partition, from bucket p_first[i] (0 when p_first is NULL). A key with more
--- buckets than a transaction may lock is made a range per call (copy.ts).
+-- partition, from bucket p_first[i] (0 when p_first is NULL), with
+-- autovacuum held off until after the swap (filling_leaf_options). A key
+-- with more buckets than a transaction may lock is made a range per call
+-- (copy.ts).
 DROP FUNCTION IF EXISTS @extschema@.create_bucket_partitions(int, name[], int[]);
 CREATE OR REPLACE FUNCTION @extschema@.create_bucket_partitions(
   p_config_id int, p_level_ones name[], p_buckets int[], p_first int[] DEFAULT NULL)
@@ -133,7 +135,8 @@ BEGIN
     FOR b IN v_first .. v_first + greatest(p_buckets[i], 1) - 1 LOOP
       PERFORM @extschema@.create_partition(v_config.table_schema, p_level_ones[i],
                                            p_level_ones[i], '_' || v_config.bucket_column || '_' || b,
-                                           b::text, NULL, false, v_config.leaf_options);
+                                           b::text, NULL, false,
+                                           @extschema@.filling_leaf_options(v_config.leaf_options));
     END LOOP;
   END LOOP;
 END;

@@ -12,7 +12,8 @@
 
 -- provision_pool_buckets(config, threshold, first, count): the pool (made,
 -- with placement 'shared', unless it exists) and its buckets first .. first
--- + count - 1, ticket ranges as the copy numbers them. Called a range per
+-- + count - 1, ticket ranges as the copy numbers them, with autovacuum held
+-- off until after the swap (filling_leaf_options). Called a range per
 -- transaction: each leaf stays locked until commit.
 -- Locks: those of create_key_pool (first call), create_partition (ACCESS
 -- EXCLUSIVE on the pool while a leaf is created) and guard_level_one.
@@ -36,7 +37,7 @@ BEGIN
     CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.pool_bucket pb WHERE pb.config_id = p_config_id AND pb.bucket_id = b);
     v_leaf := @extschema@.create_partition(v_config.table_schema, v_pool_name, v_pool_name,
                                            '_' || v_config.bucket_column || '_' || b, b::text, NULL, false,
-                                           v_config.leaf_options);
+                                           @extschema@.filling_leaf_options(v_config.leaf_options));
     PERFORM @extschema@.guard_level_one(p_config_id, format('%I.%I', v_config.table_schema, v_leaf)::regclass);
     INSERT INTO @extschema@.pool_bucket (config_id, bucket_id, leaf_partition, first_ticket, capacity)
     VALUES (p_config_id, b, format('%I.%I', v_config.table_schema, v_leaf)::regclass,

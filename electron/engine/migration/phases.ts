@@ -19,6 +19,7 @@ import { provisionAndCopy } from './copy.js';
 import type { CrashPoint } from './crash-points.js';
 import { cutover } from './cutover.js';
 import { buildIndexes } from './indexes.js';
+import { restoreLeafAutovacuum } from './leaf-autovacuum.js';
 import { prepare } from './prepare.js';
 import { verify } from './verify.js';
 
@@ -108,6 +109,9 @@ export const MIGRATION_STEPS: readonly MigrationPhase[] = [
     isDone: passed('verify'),
     crashPoint: 'verify:before',
     run: async (context, control) => {
+      // First after the swap (and again on a resume): the leaves were filled
+      // with autovacuum held off, and the application uses them now.
+      await restoreLeafAutovacuum(context, control);
       const report = await verify(context, control);
       return { ...report, count: report.rows, unit: 'rows' };
     },

@@ -53,7 +53,7 @@ async function createRichTable(): Promise<void> {
       secret text,
       updated_at timestamptz,
       total numeric GENERATED ALWAYS AS (amount * 2) STORED
-    ) WITH (fillfactor = 80)`);
+    ) WITH (fillfactor = 80, autovacuum_enabled = on)`);
   await db.query(`CREATE UNIQUE INDEX rich_code_key ON rich (code)`);
   await db.query(`CREATE INDEX rich_open_idx ON rich (customer_id) WHERE status = 'new'`);
   await db.query(`CREATE INDEX rich_lower_code_idx ON rich (lower(code))`);
@@ -163,12 +163,17 @@ describe('what the swap keeps', () => {
         `SELECT obj_description('rich'::regclass, 'pg_class') AS t, col_description('rich'::regclass, 4) AS c`,
       ),
     ).toEqual([{ t: 'Orders of customers', c: 'Business code' }]);
-    // Storage parameters are on every leaf.
-    const options = await db.query<{ reloptions: string[] | null }>(
-      `SELECT c.reloptions FROM pg_partition_tree('rich_partitioned') t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`,
+    // Storage parameters are on every leaf: the original's autovacuum_enabled
+    // too, given back after the swap (the copy filled them with it off), and
+    // nothing on their TOAST tables.
+    const options = await db.query<{ reloptions: string[] | null; toast: string[] | null }>(
+      `SELECT c.reloptions, toast.reloptions AS toast
+         FROM pg_partition_tree('rich_partitioned') t JOIN pg_class c ON c.oid = t.relid
+         JOIN pg_class toast ON toast.oid = c.reltoastrelid
+        WHERE t.isleaf`,
     );
     expect(options.length).toBeGreaterThan(10);
-    for (const o of options) expect(o.reloptions).toEqual(['fillfactor=80']);
+    for (const o of options) expect(o).toEqual({ reloptions: ['fillfactor=80', 'autovacuum_enabled=on'], toast: null });
     // Dependent view and materialized view read the new table.
     expect(await readsFrom('rich_open')).toEqual(['rich']);
     expect(await asRole('app_reader', `SELECT count(*)::int AS n FROM rich_open WHERE id = 3001`)).toEqual([{ n: 1 }]);
@@ -215,7 +220,7 @@ describe('what the swap keeps', () => {
       { relname: 'rich_pkey' },
     ]);
     expect(await db.query(`SELECT reloptions FROM pg_class WHERE oid = 'rich'::regclass`)).toEqual([
-      { reloptions: ['fillfactor=80'] },
+      { reloptions: ['fillfactor=80', 'autovacuum_enabled=on'] },
     ]);
   });
 
