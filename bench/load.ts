@@ -141,7 +141,7 @@ const exit = await new Promise<number>((resolve, reject) => {
         catchUp.push({ at, done: event.done, total: event.total, perSecond: event.perSecond });
       if (
         event.type === 'log' &&
-        /pausing|paused|under the lock|before the lock|swapped|deadlock|left for the swap|row trigger placed|autovacuum, held off/.test(
+        /pausing|paused|under the lock|before the lock|swapped|deadlock|left for the swap|row trigger placed|filled with autovacuum held off/.test(
           event.message,
         )
       )

@@ -206,7 +206,7 @@ export async function planMigration(
   issues.push({
     code: 'statistics',
     severity: 'info',
-    message: `The new partitions start without planner statistics: they are filled with autovacuum held off (it would take the copy's and the catch-up's share of the server), which is given back to each right after the swap, and it then vacuums and analyzes them. The partitioned table itself (never analyzed automatically) gets them from ANALYZE.`,
+    message: `The new partitions are filled with autovacuum held off (it would take the copy's and the catch-up's share of the server): right after the swap each gets it back and is analyzed, before verification, and autovacuum vacuums them later. The partitioned table itself (never analyzed automatically) gets statistics from ANALYZE.`,
     fix: `ANALYZE ${qualified(info.schema, names.partitionedTable)};  -- after the migration, at a quiet time`,
   });
   issues.push({
@@ -922,7 +922,7 @@ function planDdl(
   }
   if (pool) ddl.push(...poolDdl(info.schema, root, bucketColumn, listing.exact, pool, listing.names.pool));
   ddl.push(
-    `-- each leaf made WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false) until after the swap, then given the original's setting`,
+    `-- each leaf made WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false) until after the swap, then given the original's setting and analyzed`,
     `-- rows copied in one pass per worker, ${bucketColumn} = (row number within the key - 1) / ${target.bucketLimit}${pool ? `; in the pool, the pooled keys' rows numbered one after the other` : ''}`,
   );
   for (const index of indexes) ddl.push(index.statement(root));

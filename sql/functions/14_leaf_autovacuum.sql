@@ -11,9 +11,12 @@
 -- unthrottled writers, alternated with the version before: on PostgreSQL 15
 -- the swap came 37.2 and 45.5 s after the copy against 44.7 and 52.2 s, on
 -- 18 50.6 s against 53.3 s (README, Performance). The work is not skipped,
--- only moved: given back its setting after the swap, autovacuum vacuums and
--- analyzes each leaf as it would have, while the application uses the new
--- table at its full rate instead of the catch-up's paused one.
+-- only moved after the swap, where the application uses the new table at its
+-- full rate instead of the catch-up's paused one: each leaf is analyzed as it
+-- gets its setting back (so the run ends with planner statistics for every
+-- leaf it filled, as pg_repack analyzes a table it rebuilt: the engine,
+-- migration/leaf-autovacuum.ts), and autovacuum vacuums it when it comes
+-- round.
 -- A leaf made after the swap, or by routing during the catch-up, gets the
 -- original's storage parameters alone (partition_config.leaf_options).
 
@@ -32,30 +35,31 @@ $$;
 COMMENT ON FUNCTION @extschema@.filling_leaf_options(text[]) IS
   'The storage parameters of a leaf a migration fills: the original''s, autovacuum held off until after the swap.';
 
--- restore_leaf_autovacuum(config, budget): after the swap, gives autovacuum
--- back to at most p_budget leaves of the table that still hold it off (made
--- with filling_leaf_options): the leaf's autovacuum_enabled set as the
--- original table had it, or reset, and its TOAST table's reset (leaves carry
--- no TOAST parameters of the original's). Returns how many leaves it changed:
--- the caller commits and calls again until none is left. Reads the tree from
--- pg_inherits and pg_class (pg_partition_tree would lock every partition it
--- lists), so a call finds what an interrupted run left, and locks only the
--- leaves it changes.
--- Locks: SHARE UPDATE EXCLUSIVE on each leaf changed (and its TOAST table),
--- until commit: the application's reads and writes go on; a VACUUM, ANALYZE
--- or CREATE INDEX on the leaf waits, or is waited for.
-CREATE OR REPLACE FUNCTION @extschema@.restore_leaf_autovacuum(p_config_id int, p_budget int)
-RETURNS int
-LANGUAGE plpgsql
+-- original_autovacuum(config): the original table's autovacuum_enabled, as
+-- its storage parameters (partition_config.leaf_options) say, or NULL.
+-- Immutable; no locks.
+CREATE OR REPLACE FUNCTION @extschema@.original_autovacuum(p_config @extschema@.partition_config)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT substr(o, strpos(o, '=') + 1) FROM unnest(p_config.leaf_options) o
+   WHERE split_part(o, '=', 1) = 'autovacuum_enabled'
+$$;
+
+-- leaves_holding_autovacuum_off(config, limit): at most p_limit leaves of the
+-- table (in oid order) whose autovacuum setting is not yet the original's
+-- again: autovacuum_enabled other than the original's (made with
+-- filling_leaf_options), or held off on their TOAST table. Reads the tree
+-- from pg_inherits and pg_class (pg_partition_tree would lock every
+-- partition it lists), so a call finds what an interrupted run left. No locks.
+CREATE OR REPLACE FUNCTION @extschema@.leaves_holding_autovacuum_off(p_config_id int, p_limit int)
+RETURNS SETOF regclass
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   v_config @extschema@.partition_config := @extschema@.config_by_id(p_config_id);
-  v_original text := (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(v_config.leaf_options) o
-                       WHERE split_part(o, '=', 1) = 'autovacuum_enabled');
-  v_leaf regclass;
-  v_changed int := 0;
 BEGIN
-  FOR v_leaf IN
+  RETURN QUERY
     WITH RECURSIVE tree(relid) AS (
       SELECT format('%I.%I', v_config.table_schema, v_config.partitioned_table)::regclass::oid
       UNION ALL
@@ -66,18 +70,43 @@ BEGIN
       LEFT JOIN pg_catalog.pg_class toast ON toast.oid = c.reltoastrelid
      WHERE c.relkind = 'r'
        AND ((SELECT substr(o, strpos(o, '=') + 1) FROM unnest(c.reloptions) o
-              WHERE split_part(o, '=', 1) = 'autovacuum_enabled') IS DISTINCT FROM v_original
+              WHERE split_part(o, '=', 1) = 'autovacuum_enabled')
+              IS DISTINCT FROM @extschema@.original_autovacuum(v_config)
             OR 'autovacuum_enabled=false' = ANY (toast.reloptions))
      ORDER BY c.oid
-     LIMIT p_budget
-  LOOP
+     LIMIT p_limit;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.leaves_holding_autovacuum_off(int, int) IS
+  'The leaves a migration filled with autovacuum held off that have not been given it back yet.';
+
+-- restore_leaf_autovacuum(config, leaves): after the swap, gives the leaves
+-- (from leaves_holding_autovacuum_off) autovacuum back: autovacuum_enabled
+-- set as the original table had it, or reset, and their TOAST table's reset
+-- (leaves carry no TOAST parameters of the original's). The engine analyzes
+-- each leaf first, a short transaction each (autovacuum did not analyze it
+-- while held off, and an ANALYZE of a group in one transaction would hold
+-- its snapshot for as long as they all take): a leaf given its setting back
+-- has been analyzed. Returns how many leaves it changed.
+-- Locks: SHARE UPDATE EXCLUSIVE on each leaf (and its TOAST table), until
+-- commit, milliseconds: the application's reads and writes go on; a VACUUM,
+-- ANALYZE or CREATE INDEX on the leaf waits, or is waited for.
+DROP FUNCTION IF EXISTS @extschema@.restore_leaf_autovacuum(int, int);
+CREATE OR REPLACE FUNCTION @extschema@.restore_leaf_autovacuum(p_config_id int, p_leaves regclass[])
+RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_original text := @extschema@.original_autovacuum(@extschema@.config_by_id(p_config_id));
+  v_leaf regclass;
+BEGIN
+  FOREACH v_leaf IN ARRAY p_leaves LOOP
     EXECUTE format('ALTER TABLE %s %s, RESET (toast.autovacuum_enabled)', v_leaf,
                    CASE WHEN v_original IS NULL THEN 'RESET (autovacuum_enabled)'
                         ELSE format('SET (autovacuum_enabled = %L)', v_original) END);
-    v_changed := v_changed + 1;
   END LOOP;
-  RETURN v_changed;
+  RETURN coalesce(cardinality(p_leaves), 0);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.restore_leaf_autovacuum(int, int) IS
-  'After the swap: gives autovacuum back to a group of leaves the migration filled with it held off.';
+COMMENT ON FUNCTION @extschema@.restore_leaf_autovacuum(int, regclass[]) IS
+  'After the swap: gives autovacuum back to leaves the migration filled with it held off (analyzed first by the engine).';

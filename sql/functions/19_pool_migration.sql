@@ -30,6 +30,10 @@ DECLARE
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM @extschema@.key_pool p WHERE p.config_id = p_config_id) THEN
     PERFORM @extschema@.create_key_pool(p_config_id, p_threshold);
+    -- Its first bucket, made with the pool as routing makes it, is filled by the copy as the others are.
+    EXECUTE (SELECT format('ALTER TABLE %s SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)',
+                           pb.leaf_partition)
+               FROM @extschema@.pool_bucket pb WHERE pb.config_id = p_config_id AND pb.bucket_id = 0);
   END IF;
   SELECT * INTO STRICT v_pool FROM @extschema@.key_pool p WHERE p.config_id = p_config_id;
   SELECT c.relname INTO STRICT v_pool_name FROM pg_catalog.pg_class c WHERE c.oid = v_pool.pool_partition;

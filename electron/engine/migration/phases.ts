@@ -110,7 +110,8 @@ export const MIGRATION_STEPS: readonly MigrationPhase[] = [
     crashPoint: 'verify:before',
     run: async (context, control) => {
       // First after the swap (and again on a resume): the leaves were filled
-      // with autovacuum held off, and the application uses them now.
+      // with autovacuum held off, and the application uses them now; their
+      // statistics too.
       await restoreLeafAutovacuum(context, control);
       const report = await verify(context, control);
       return { ...report, count: report.rows, unit: 'rows' };
