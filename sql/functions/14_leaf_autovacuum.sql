@@ -80,6 +80,25 @@ $$;
 COMMENT ON FUNCTION @extschema@.leaves_holding_autovacuum_off(int, int) IS
   'The leaves a migration filled with autovacuum held off that have not been given it back yet.';
 
+-- analyze_leaf(leaf): ANALYZE of one leaf, which the engine calls a leaf per
+-- transaction after the swap. A function rather than the statement itself:
+-- pg_stat_statements (with its default track = top) then records one
+-- statement for every leaf, where an ANALYZE sent per leaf made one entry
+-- each, and on a tree of thousands of leaves evicted the application's own
+-- statements from it (its 5,000 entries by default).
+-- Locks: SHARE UPDATE EXCLUSIVE on the leaf, ACCESS SHARE on its indexes
+-- and TOAST table, until commit.
+CREATE OR REPLACE FUNCTION @extschema@.analyze_leaf(p_leaf regclass)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  EXECUTE format('ANALYZE %s', p_leaf);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.analyze_leaf(regclass) IS
+  'ANALYZE of one leaf a migration filled, after the swap.';
+
 -- restore_leaf_autovacuum(config, leaves): after the swap, gives the leaves
 -- (from leaves_holding_autovacuum_off) autovacuum back: autovacuum_enabled
 -- set as the original table had it, or reset, and their TOAST table's reset

@@ -4,7 +4,8 @@
 // analyze it meanwhile, and the run should end with planner statistics for
 // the table the application now uses, as pg_repack's does. A group of leaves
 // at a time, within the run's lock budget: each leaf's ANALYZE in a short
-// transaction of its own, on the run's workers (one ANALYZE of the group in
+// transaction of its own (analyze_leaf, one pg_stat_statements entry for
+// them all), on the run's workers (one ANALYZE of the group in
 // one transaction held its snapshot for the 51 s that 200 leaves of 10M rows
 // took in the load bench), then the group given its setting back in one.
 import type pg from 'pg';
@@ -40,9 +41,8 @@ export async function restoreLeafAutovacuum(context: TargetContext, client: pg.C
     );
     if (rows.length === 0) break;
     const leaves = rows.map((r) => r.leaf);
-    // regclass text is the leaf's name as SQL names it (quoted where needed).
     await withWorkers(context, leaves, async (worker, leaf) => {
-      await worker.query(`ANALYZE ${leaf}`);
+      await worker.query(`SELECT ${sql.install}.analyze_leaf($1::regclass)`, [leaf]);
       reporter.progress('verify', ++analyzed, total, 'partitions', { table: context.label });
     });
     await client.query(`SELECT ${sql.install}.restore_leaf_autovacuum($1, $2::regclass[])`, [target.configId, leaves]);
