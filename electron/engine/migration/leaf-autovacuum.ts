@@ -4,10 +4,10 @@
 // analyze it meanwhile, and the run should end with planner statistics for
 // the table the application now uses, as pg_repack's does. A group of leaves
 // at a time, within the run's lock budget: each leaf's ANALYZE in a short
-// transaction of its own (analyze_leaf, one pg_stat_statements entry for
-// them all), on the run's workers (one ANALYZE of the group in
-// one transaction held its snapshot for the 51 s that 200 leaves of 10M rows
-// took in the load bench), then the group given its setting back in one.
+// transaction of its own on the run's workers (through analyze_leaf: one
+// pg_stat_statements entry for them all), then the group given its setting
+// back in one. One ANALYZE of the whole group in one transaction held its
+// snapshot for the 51 s that 200 leaves of 10M rows took in the load bench.
 import type pg from 'pg';
 import { leavesPerTransaction, serverInfo } from '../catalog.js';
 import { countOf } from '../../../shared/text.js';
