@@ -35,24 +35,24 @@ $$;
 COMMENT ON FUNCTION @extschema@.filling_leaf_options(text[]) IS
   'The storage parameters of a leaf a migration fills: the original''s, autovacuum held off until after the swap.';
 
--- original_autovacuum(config): the original table's autovacuum_enabled, as
--- its storage parameters (partition_config.leaf_options) say, or NULL.
--- Immutable; no locks.
-CREATE OR REPLACE FUNCTION @extschema@.original_autovacuum(p_config @extschema@.partition_config)
+-- storage_option(options, name): the value of one storage parameter in a
+-- reloptions array (`name=value` entries), or NULL. Immutable; no locks.
+CREATE OR REPLACE FUNCTION @extschema@.storage_option(p_options text[], p_name text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 AS $$
-  SELECT substr(o, strpos(o, '=') + 1) FROM unnest(p_config.leaf_options) o
-   WHERE split_part(o, '=', 1) = 'autovacuum_enabled'
+  SELECT substr(o, strpos(o, '=') + 1) FROM unnest(p_options) o WHERE split_part(o, '=', 1) = p_name
 $$;
+DROP FUNCTION IF EXISTS @extschema@.original_autovacuum(@extschema@.partition_config);
 
--- leaves_holding_autovacuum_off(config, limit): at most p_limit leaves of the
--- table (in oid order) whose autovacuum setting is not yet the original's
--- again: autovacuum_enabled other than the original's (made with
+-- leaves_holding_autovacuum_off(config): the leaves of the table (in oid
+-- order) whose autovacuum setting is not yet the original's again:
+-- autovacuum_enabled other than the original's (made with
 -- filling_leaf_options), or held off on their TOAST table. Reads the tree
 -- from pg_inherits and pg_class (pg_partition_tree would lock every
 -- partition it lists), so a call finds what an interrupted run left. No locks.
-CREATE OR REPLACE FUNCTION @extschema@.leaves_holding_autovacuum_off(p_config_id int, p_limit int)
+DROP FUNCTION IF EXISTS @extschema@.leaves_holding_autovacuum_off(int, int);
+CREATE OR REPLACE FUNCTION @extschema@.leaves_holding_autovacuum_off(p_config_id int)
 RETURNS SETOF regclass
 LANGUAGE plpgsql STABLE
 AS $$
@@ -69,15 +69,13 @@ BEGIN
       JOIN pg_catalog.pg_class c ON c.oid = t.relid
       LEFT JOIN pg_catalog.pg_class toast ON toast.oid = c.reltoastrelid
      WHERE c.relkind = 'r'
-       AND ((SELECT substr(o, strpos(o, '=') + 1) FROM unnest(c.reloptions) o
-              WHERE split_part(o, '=', 1) = 'autovacuum_enabled')
-              IS DISTINCT FROM @extschema@.original_autovacuum(v_config)
+       AND (@extschema@.storage_option(c.reloptions, 'autovacuum_enabled')
+              IS DISTINCT FROM @extschema@.storage_option(v_config.leaf_options, 'autovacuum_enabled')
             OR 'autovacuum_enabled=false' = ANY (toast.reloptions))
-     ORDER BY c.oid
-     LIMIT p_limit;
+     ORDER BY c.oid;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.leaves_holding_autovacuum_off(int, int) IS
+COMMENT ON FUNCTION @extschema@.leaves_holding_autovacuum_off(int) IS
   'The leaves a migration filled with autovacuum held off that have not been given it back yet.';
 
 -- analyze_leaf(leaf): ANALYZE of one leaf, which the engine calls a leaf per
@@ -116,7 +114,7 @@ RETURNS int
 LANGUAGE plpgsql
 AS $$
 DECLARE
-  v_original text := @extschema@.original_autovacuum(@extschema@.config_by_id(p_config_id));
+  v_original text := @extschema@.storage_option((@extschema@.config_by_id(p_config_id)).leaf_options, 'autovacuum_enabled');
   v_leaf regclass;
 BEGIN
   FOREACH v_leaf IN ARRAY p_leaves LOOP

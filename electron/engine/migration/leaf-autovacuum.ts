@@ -18,40 +18,33 @@ export async function restoreLeafAutovacuum(context: TargetContext, client: pg.C
   const { sql, target, reporter } = context;
   // Giving it back locks a leaf and its TOAST table.
   const budget = leavesPerTransaction(await serverInfo(client), context.options.workers, 1);
-  const { rows: held } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${sql.install}.leaves_holding_autovacuum_off($1, NULL)`,
+  const { rows } = await client.query<{ leaf: string }>(
+    `SELECT leaf::text AS leaf FROM ${sql.install}.leaves_holding_autovacuum_off($1) leaf`,
     [target.configId],
   );
-  const total = held[0]!.n;
-  if (total === 0) return 0;
+  const leaves = rows.map((r) => r.leaf);
+  if (leaves.length === 0) return 0;
   reporter.log(
     'info',
-    `analyzing the ${countOf(total, 'new leaf', 'new leaves')}, filled with autovacuum held off, and giving it back`,
+    `analyzing the ${countOf(leaves.length, 'new leaf', 'new leaves')}, filled with autovacuum held off, and giving it back`,
     context.label,
   );
-  reporter.progress('verify', 0, total, 'partitions', { table: context.label, force: true });
+  reporter.progress('verify', 0, leaves.length, 'partitions', { table: context.label, force: true });
   const started = Date.now();
-  let restored = 0;
   let analyzed = 0;
-  for (;;) {
+  for (let first = 0; first < leaves.length; first += budget) {
     throwIfCancelled(context);
-    const { rows } = await client.query<{ leaf: string }>(
-      `SELECT leaf::text AS leaf FROM ${sql.install}.leaves_holding_autovacuum_off($1, $2) leaf`,
-      [target.configId, budget],
-    );
-    if (rows.length === 0) break;
-    const leaves = rows.map((r) => r.leaf);
-    await withWorkers(context, leaves, async (worker, leaf) => {
+    const group = leaves.slice(first, first + budget);
+    await withWorkers(context, group, async (worker, leaf) => {
       await worker.query(`SELECT ${sql.install}.analyze_leaf($1::regclass)`, [leaf]);
-      reporter.progress('verify', ++analyzed, total, 'partitions', { table: context.label });
+      reporter.progress('verify', ++analyzed, leaves.length, 'partitions', { table: context.label });
     });
-    await client.query(`SELECT ${sql.install}.restore_leaf_autovacuum($1, $2::regclass[])`, [target.configId, leaves]);
-    restored += leaves.length;
+    await client.query(`SELECT ${sql.install}.restore_leaf_autovacuum($1, $2::regclass[])`, [target.configId, group]);
   }
   reporter.log(
     'info',
-    `the ${countOf(restored, 'new leaf', 'new leaves')}, filled with autovacuum held off, analyzed and given it back in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `the ${countOf(leaves.length, 'new leaf', 'new leaves')}, filled with autovacuum held off, analyzed and given it back in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     context.label,
   );
-  return restored;
+  return leaves.length;
 }
